@@ -1,0 +1,144 @@
+/**
+ * Reads table structure from the PostgreSQL catalog (schema `public`): columns with their
+ * formatted types, primary keys, foreign keys, and the sequences tied to columns.
+ */
+import type { Client } from 'pg';
+import type { ColumnInfo, ForeignKeyInfo, TableInfo } from '../dialect';
+
+/** Anything that can run a query: a Client, or a snapshot's transaction. */
+export type Queryable = Pick<Client, 'query'>;
+
+interface ColumnRow {
+  table: string;
+  column: string;
+  type: string;
+  notnull: boolean;
+  generated: boolean;
+}
+
+interface KeyRow {
+  table: string;
+  name: string;
+  contype: 'p' | 'f';
+  columns: string[];
+  ref_table: string | null;
+  ref_columns: string[] | null;
+}
+
+/** Ordinary and partitioned tables; partitions are read through their parent. */
+const TABLES_SQL = `
+  SELECT c.relname AS table, a.attname AS column, format_type(a.atttypid, a.atttypmod) AS type,
+         a.attnotnull AS notnull, a.attgenerated <> '' AS generated
+  FROM pg_class c
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+  JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+  WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+  ORDER BY c.relname, a.attnum`;
+
+const KEYS_SQL = `
+  SELECT c.relname AS table, k.conname AS name, k.contype,
+         array(SELECT a.attname FROM unnest(k.conkey) WITH ORDINALITY u(n, i)
+               JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.n ORDER BY u.i)::text[] AS columns,
+         r.relname AS ref_table,
+         CASE WHEN k.contype = 'f' THEN
+           array(SELECT a.attname FROM unnest(k.confkey) WITH ORDINALITY u(n, i)
+                 JOIN pg_attribute a ON a.attrelid = k.confrelid AND a.attnum = u.n ORDER BY u.i)::text[]
+         END AS ref_columns
+  FROM pg_constraint k
+  JOIN pg_class c ON c.oid = k.conrelid
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+  LEFT JOIN pg_class r ON r.oid = k.confrelid
+  WHERE n.nspname = 'public' AND k.contype IN ('p', 'f') AND k.conparentid = 0
+  ORDER BY c.relname, k.conname`;
+
+export async function readTables(db: Queryable, exclude: string[] = []): Promise<TableInfo[]> {
+  const skip = new Set(exclude);
+  const cols = (await db.query<ColumnRow>(TABLES_SQL)).rows;
+  const keys = (await db.query<KeyRow>(KEYS_SQL)).rows;
+  const byName = new Map<string, TableInfo>();
+  for (const r of cols) {
+    if (skip.has(r.table)) continue;
+    let t = byName.get(r.table);
+    if (!t) {
+      t = { name: r.table, columns: [], primaryKey: [], foreignKeys: [] };
+      byName.set(r.table, t);
+    }
+    const col: ColumnInfo = { name: r.column, type: r.type, nullable: !r.notnull, generated: r.generated };
+    t.columns.push(col);
+  }
+  for (const k of keys) {
+    const t = byName.get(k.table);
+    if (!t) continue;
+    if (k.contype === 'p') t.primaryKey = k.columns;
+    else if (k.ref_table) {
+      const fk: ForeignKeyInfo = { name: k.name, columns: k.columns, refTable: k.ref_table, refColumns: k.ref_columns ?? [] };
+      t.foreignKeys.push(fk);
+    }
+  }
+  return orderParentsFirst([...byName.values()]);
+}
+
+/**
+ * Topological order over foreign keys, parents first, ties by name. A cycle has no
+ * parent-first order: the alphabetically first table still waiting is taken next, so the
+ * order is the same on every run. Restore does not rely on it (it lifts FKs in scope).
+ */
+export function orderParentsFirst(tables: TableInfo[]): TableInfo[] {
+  const names = new Set(tables.map((t) => t.name));
+  const parents = new Map<string, Set<string>>();
+  for (const t of tables) {
+    parents.set(t.name, new Set(t.foreignKeys.map((f) => f.refTable).filter((p) => p !== t.name && names.has(p))));
+  }
+  const remaining = new Map(tables.map((t) => [t.name, t]));
+  const out: TableInfo[] = [];
+  while (remaining.size) {
+    const sorted = [...remaining.keys()].sort();
+    const ready = sorted.find((n) => [...parents.get(n)!].every((p) => !remaining.has(p))) ?? sorted[0];
+    out.push(remaining.get(ready)!);
+    remaining.delete(ready);
+  }
+  return out;
+}
+
+export interface SequenceLink {
+  /** `name` for schema public, else `schema.name` (unquoted). */
+  sequence: string;
+  schema: string;
+  relname: string;
+  table: string;
+  column: string;
+}
+
+/** Sequences owned by (serial, identity) or used in defaults of columns of public tables. */
+export async function readSequenceLinks(db: Queryable, tables: string[]): Promise<SequenceLink[]> {
+  const { rows } = await db.query<Omit<SequenceLink, 'sequence'>>(
+    `SELECT DISTINCT sn.nspname AS schema, s.relname, t.relname AS table, a.attname AS column
+     FROM (
+       SELECT d.objid AS seq, d.refobjid AS rel, d.refobjsubid AS attnum
+       FROM pg_depend d
+       WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass
+         AND d.deptype IN ('a', 'i') AND d.refobjsubid > 0
+       UNION
+       SELECT d.refobjid, ad.adrelid, ad.adnum
+       FROM pg_depend d JOIN pg_attrdef ad ON ad.oid = d.objid
+       WHERE d.classid = 'pg_attrdef'::regclass AND d.refclassid = 'pg_class'::regclass
+     ) l
+     JOIN pg_class s ON s.oid = l.seq AND s.relkind = 'S'
+     JOIN pg_namespace sn ON sn.oid = s.relnamespace
+     JOIN pg_class t ON t.oid = l.rel
+     JOIN pg_namespace tn ON tn.oid = t.relnamespace AND tn.nspname = 'public'
+     JOIN pg_attribute a ON a.attrelid = l.rel AND a.attnum = l.attnum
+     WHERE t.relname = ANY($1::text[])
+     ORDER BY 1, 2, 3, 4`,
+    [tables],
+  );
+  return rows.map((r) => ({ ...r, sequence: r.schema === 'public' ? r.relname : `${r.schema}.${r.relname}` }));
+}
+
+export function sequenceRegclass(link: { schema: string; relname: string }): string {
+  return `${quote(link.schema)}.${quote(link.relname)}`;
+}
+
+function quote(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}

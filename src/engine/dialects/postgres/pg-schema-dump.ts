@@ -1,0 +1,138 @@
+/**
+ * DDL for the tables in scope: `pg_dump --schema-only` limited to those tables, their
+ * partitions and sequences, preceded by what `-t` leaves out but a restore into an empty
+ * database needs: schemas, enum types used by the columns, and the functions the tables'
+ * defaults, constraints and triggers call (e.g. the audit table's append-only triggers).
+ */
+import { spawn } from 'node:child_process';
+import { quoteIdent, quoteLiteral, childConnection } from './pg-session';
+import type { Queryable } from './pg-catalog';
+
+export interface SchemaDumpInput {
+  db: Queryable;
+  url: string;
+  pgDumpPath: string;
+  snapshotId: string;
+  tables: string[];
+  sequences: { schema: string; relname: string }[];
+  signal: AbortSignal;
+}
+
+/** In-scope tables plus all their partitions (pg_dump -t does not follow partitioning). */
+async function withPartitions(db: Queryable, tables: string[]): Promise<string[]> {
+  const { rows } = await db.query<{ relname: string }>(
+    `WITH RECURSIVE tree AS (
+       SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE n.nspname = 'public' AND c.relname = ANY($1::text[])
+       UNION SELECT i.inhrelid FROM pg_inherits i JOIN tree ON i.inhparent = tree.oid
+     )
+     SELECT c.relname FROM tree JOIN pg_class c ON c.oid = tree.oid
+     JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public'
+     ORDER BY 1`,
+    [tables],
+  );
+  return rows.map((r) => r.relname);
+}
+
+async function enumDdl(db: Queryable, relnames: string[]): Promise<{ schemas: string[]; ddl: string[] }> {
+  const { rows } = await db.query<{ schema: string; name: string; labels: string[] }>(
+    `SELECT n.nspname AS schema, t.typname AS name,
+            array(SELECT e.enumlabel FROM pg_enum e WHERE e.enumtypid = t.oid ORDER BY e.enumsortorder)::text[] AS labels
+     FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+     WHERE t.typtype = 'e' AND t.oid IN (
+       SELECT CASE WHEN at.typelem <> 0 AND at.typlen = -1 THEN at.typelem ELSE at.oid END
+       FROM pg_attribute a
+       JOIN pg_class c ON c.oid = a.attrelid
+       JOIN pg_namespace cn ON cn.oid = c.relnamespace AND cn.nspname = 'public'
+       JOIN pg_type at ON at.oid = a.atttypid
+       WHERE c.relname = ANY($1::text[]) AND a.attnum > 0 AND NOT a.attisdropped)
+     ORDER BY 1, 2`,
+    [relnames],
+  );
+  return {
+    schemas: rows.map((r) => r.schema),
+    ddl: rows.map(
+      (r) => `CREATE TYPE ${quoteIdent(r.schema)}.${quoteIdent(r.name)} AS ENUM (${r.labels.map(quoteLiteral).join(', ')});`,
+    ),
+  };
+}
+
+async function functionDdl(db: Queryable, relnames: string[]): Promise<{ schemas: string[]; ddl: string[] }> {
+  const { rows } = await db.query<{ schema: string; def: string }>(
+    `WITH rels AS (
+       SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE n.nspname = 'public' AND c.relname = ANY($1::text[])
+     ), fns AS (
+       SELECT d.refobjid AS oid FROM pg_depend d JOIN pg_attrdef ad ON ad.oid = d.objid
+       WHERE d.classid = 'pg_attrdef'::regclass AND d.refclassid = 'pg_proc'::regclass AND ad.adrelid IN (SELECT oid FROM rels)
+       UNION
+       SELECT d.refobjid FROM pg_depend d JOIN pg_constraint k ON k.oid = d.objid
+       WHERE d.classid = 'pg_constraint'::regclass AND d.refclassid = 'pg_proc'::regclass AND k.conrelid IN (SELECT oid FROM rels)
+       UNION
+       SELECT tg.tgfoid FROM pg_trigger tg WHERE NOT tg.tgisinternal AND tg.tgrelid IN (SELECT oid FROM rels)
+     )
+     SELECT n.nspname AS schema, pg_get_functiondef(p.oid) AS def
+     FROM pg_proc p JOIN fns ON fns.oid = p.oid JOIN pg_namespace n ON n.oid = p.pronamespace
+     WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND p.prokind IN ('f', 'p')
+       AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = 'pg_proc'::regclass AND e.objid = p.oid AND e.deptype = 'e')
+     ORDER BY n.nspname, p.proname, p.oid`,
+    [relnames],
+  );
+  return { schemas: rows.map((r) => r.schema), ddl: rows.map((r) => `${r.def.trimEnd()};`) };
+}
+
+function runPgDump(path: string, args: string[], env: Record<string, string>, signal: AbortSignal): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(path, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], signal });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stderr.on('data', (b: Buffer) => err.push(b));
+    child.on('error', (e) => reject(new Error(`pg_dump could not run: ${e.message}`)));
+    child.on('close', (code, sig) => {
+      if (code === 0) return resolve(Buffer.concat(out).toString('utf8'));
+      const why = sig ? `killed by ${sig}` : `exit ${code}`;
+      reject(new Error(`pg_dump --schema-only failed (${why}): ${Buffer.concat(err).toString('utf8').trim()}`));
+    });
+  });
+}
+
+/** pg_dump 15.14+ wraps its output in psql-only `\restrict` lines; we execute it without psql. */
+export function stripPsqlMetaCommands(sql: string): string {
+  const lines = sql.split('\n');
+  const bad = lines.find((l) => l.startsWith('\\') && !/^\\(un)?restrict\b/.test(l));
+  if (bad) throw new Error(`schema SQL contains a psql meta-command that cannot run here: ${bad.slice(0, 40)}`);
+  return lines.filter((l) => !l.startsWith('\\')).join('\n');
+}
+
+function pattern(schema: string, name: string): string {
+  return `${quoteIdent(schema)}.${quoteIdent(name)}`;
+}
+
+export async function dumpSchema(input: SchemaDumpInput): Promise<string> {
+  const relnames = await withPartitions(input.db, input.tables);
+  const enums = await enumDdl(input.db, relnames);
+  const fns = await functionDdl(input.db, relnames);
+  const conn = childConnection(input.url);
+  const args = [
+    '--schema-only',
+    '--no-owner',
+    '--no-privileges',
+    '--no-tablespaces',
+    '--no-security-labels',
+    '--strict-names',
+    `--snapshot=${input.snapshotId}`,
+    ...relnames.flatMap((t) => ['-t', pattern('public', t)]),
+    ...input.sequences.flatMap((s) => ['-t', pattern(s.schema, s.relname)]),
+    `--dbname=${conn.url}`,
+  ];
+  const dumped = await runPgDump(input.pgDumpPath, args, conn.env, input.signal);
+  const schemas = [...new Set([...enums.schemas, ...fns.schemas])].filter((s) => s !== 'public').sort();
+  const prelude = [
+    '-- Strongroom: objects the tables need that pg_dump -t does not emit',
+    ...schemas.map((s) => `CREATE SCHEMA IF NOT EXISTS ${quoteIdent(s)};`),
+    ...enums.ddl,
+    ...fns.ddl,
+  ];
+  return `${prelude.join('\n\n')}\n\n${stripPsqlMetaCommands(dumped)}`;
+}

@@ -1,0 +1,81 @@
+/**
+ * Finds the PostgreSQL client programs (pg_dump, pg_restore, psql) whose major version
+ * matches the server. A pg_dump of another major either refuses the server or emits DDL
+ * the server may not accept, so a mismatch is an error that says what to install.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import { promisify } from 'node:util';
+
+const execFileAsync = promisify(execFile);
+
+export type PgTool = 'pg_dump' | 'pg_restore' | 'psql';
+
+export interface PgToolLocation {
+  path: string;
+  major: number;
+  version: string;
+}
+
+export interface FindPgToolOptions {
+  /** Directories to search first (e.g. a configured PG_BIN_DIR). */
+  extraDirs?: string[];
+  /** Overrides the default search (`/usr/lib/postgresql/<major>/bin`, then PATH); for tests. */
+  searchDirs?: string[];
+}
+
+/** `server_version_num` (150018) or a version string ("15.18 (Debian ...)") to its major. */
+export function serverMajor(version: string | number): number {
+  const n = typeof version === 'number' ? version : Number(version);
+  if (Number.isInteger(n) && n >= 100000) return Math.floor(n / 10000);
+  const m = /^(\d+)/.exec(String(version).trim());
+  if (!m) throw new Error(`cannot read a PostgreSQL major version from "${version}"`);
+  return Number(m[1]);
+}
+
+function defaultDirs(major: number): string[] {
+  const root = '/usr/lib/postgresql';
+  const versioned = existsSync(root)
+    ? readdirSync(root)
+        .filter((v) => /^\d+$/.test(v))
+        .sort((a, b) => (Number(a) === major ? -1 : Number(b) === major ? 1 : Number(b) - Number(a)))
+        .map((v) => join(root, v, 'bin'))
+    : [];
+  const path = (process.env.PATH ?? '').split(delimiter).filter(Boolean);
+  return [...versioned, ...path];
+}
+
+async function toolVersion(path: string): Promise<{ major: number; version: string } | null> {
+  try {
+    const { stdout } = await execFileAsync(path, ['--version'], { timeout: 30_000 });
+    // "pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)"
+    const m = /\)\s+(\d+)(?:\.(\d+))?/.exec(stdout);
+    if (!m) return null;
+    return { major: Number(m[1]), version: m[2] ? `${m[1]}.${m[2]}` : m[1] };
+  } catch {
+    return null;
+  }
+}
+
+/** The first `tool` of the server's major version; throws naming what to install otherwise. */
+export async function findPgTool(tool: PgTool, major: number, opts: FindPgToolOptions = {}): Promise<PgToolLocation> {
+  const dirs = [...(opts.extraDirs ?? []), ...(opts.searchDirs ?? defaultDirs(major))];
+  const seen = new Set<string>();
+  let other: PgToolLocation | null = null;
+  for (const dir of dirs) {
+    const path = join(dir, tool);
+    if (seen.has(path) || !existsSync(path)) continue;
+    seen.add(path);
+    const v = await toolVersion(path);
+    if (!v) continue;
+    if (v.major === major) return { path, ...v };
+    other ??= { path, ...v };
+  }
+  const pkg = `postgresql-client-${major}`;
+  if (other) {
+    const verb = tool === 'pg_dump' ? 'cannot dump' : 'does not match';
+    throw new Error(`${tool} ${other.major} ${verb} a PostgreSQL ${major} server: install ${pkg} (found ${other.path})`);
+  }
+  throw new Error(`${tool} was not found on PATH or in /usr/lib/postgresql/*/bin: install ${pkg}`);
+}
