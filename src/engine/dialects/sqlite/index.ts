@@ -1,0 +1,2 @@
+export { createSqliteDialect, SqliteDialect } from './sqlite.dialect';
+export type { SqliteDialectOptions } from './sqlite-connection';

@@ -1,0 +1,78 @@
+/**
+ * Opening the target SQLite file. The default target is the service's own database, which
+ * its ORM keeps open at the same time, so every connection uses WAL (readers never block the
+ * writer and a snapshot never blocks anyone) and waits for locks instead of failing at once.
+ */
+import Database from 'better-sqlite3';
+
+export type SqliteDb = Database.Database;
+
+export interface SqliteDialectOptions {
+  /** How long to wait for another connection's write lock before giving up. Default 5000 ms. */
+  busyTimeoutMs?: number;
+  /** Rows handled per synchronous step before yielding to the event loop. Default 500. */
+  batchRows?: number;
+}
+
+export const DEFAULT_BUSY_TIMEOUT_MS = 5000;
+export const DEFAULT_BATCH_ROWS = 500;
+
+/** Accepts `sqlite:<path>`, `sqlite://<path>` and `sqlite:///abs/path`. */
+export function sqlitePathFromUrl(url: string): string {
+  if (!url.startsWith('sqlite:')) throw new Error(`Not a SQLite database URL (expected sqlite:<path>): ${url.split(':')[0]}:…`);
+  let path = url.slice('sqlite:'.length);
+  if (path.startsWith('//')) path = path.slice(2);
+  if (!path) throw new Error('SQLite database URL has no file path');
+  if (path === ':memory:') throw new Error('SQLite database URL must name a file: an in-memory database cannot be shared between connections');
+  return path;
+}
+
+/**
+ * better-sqlite3's busy handler sleeps synchronously, which would freeze the whole process
+ * while another connection holds the lock; connections therefore wait only briefly inside
+ * SQLite and longer waits happen asynchronously in `beginImmediate`.
+ */
+const SYNC_BUSY_WAIT_MS = 50;
+
+export function openConnection(path: string, opts: SqliteDialectOptions = {}): SqliteDb {
+  const db = new Database(path, { timeout: SYNC_BUSY_WAIT_MS });
+  try {
+    const busy = opts.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
+    db.pragma(`busy_timeout = ${Math.min(busy, SYNC_BUSY_WAIT_MS)}`);
+    const mode = String(db.pragma('journal_mode = WAL', { simple: true }));
+    if (mode.toLowerCase() !== 'wal') throw new Error(`SQLite database ${path} could not be switched to WAL journal mode (it is ${mode})`);
+    return db;
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+}
+
+function isBusy(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED' || (typeof code === 'string' && code.startsWith('SQLITE_BUSY'));
+}
+
+/** Takes the write lock, retrying without blocking the event loop until the busy timeout. */
+export async function beginImmediate(db: SqliteDb, opts: SqliteDialectOptions = {}): Promise<void> {
+  const deadline = Date.now() + (opts.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS);
+  for (;;) {
+    try {
+      db.exec('BEGIN IMMEDIATE');
+      return;
+    } catch (err) {
+      if (!isBusy(err) || Date.now() >= deadline) {
+        throw new Error(`Could not lock SQLite database ${db.name} for writing: ${(err as Error).message}`);
+      }
+    }
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+export function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+export function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}

@@ -1,0 +1,88 @@
+/**
+ * Reads table structure from SQLite's own catalog pragmas. Works on any connection, including
+ * a snapshot's, so the structure recorded in a backup is the one its rows were read under.
+ */
+import type { ColumnInfo, ForeignKeyInfo, TableInfo } from '../dialect';
+import { quoteIdent, type SqliteDb } from './sqlite-connection';
+
+interface TableListRow { schema: string; name: string; type: string }
+interface XInfoRow { cid: number; name: string; type: string; notnull: number; pk: number; hidden: number }
+interface FkRow { id: number; seq: number; table: string; from: string; to: string | null }
+
+/** Ordinary tables of the main schema; virtual tables and their shadow tables are not data we can restore row by row. */
+export function listTableNames(db: SqliteDb): string[] {
+  const rows = db.prepare('PRAGMA main.table_list').all() as TableListRow[];
+  return rows
+    .filter((r) => r.schema === 'main' && r.type === 'table' && !r.name.startsWith('sqlite_'))
+    .map((r) => r.name)
+    .sort();
+}
+
+function readColumns(db: SqliteDb, table: string): { columns: ColumnInfo[]; primaryKey: string[] } {
+  const rows = db.prepare(`PRAGMA main.table_xinfo(${quoteIdent(table)})`).all() as XInfoRow[];
+  if (rows.length === 0) throw new Error(`SQLite table ${table} does not exist`);
+  const columns = rows
+    // hidden = 1 marks virtual-table internals; 2 and 3 are VIRTUAL and STORED generated columns.
+    .filter((r) => r.hidden !== 1)
+    .map((r) => ({ name: r.name, type: r.type, nullable: r.notnull === 0, generated: r.hidden === 2 || r.hidden === 3 }));
+  const primaryKey = rows.filter((r) => r.pk > 0).sort((a, b) => a.pk - b.pk).map((r) => r.name);
+  return { columns, primaryKey };
+}
+
+function readForeignKeys(db: SqliteDb, table: string): ForeignKeyInfo[] {
+  const rows = db.prepare(`PRAGMA main.foreign_key_list(${quoteIdent(table)})`).all() as FkRow[];
+  const byId = new Map<number, FkRow[]>();
+  for (const r of rows) byId.set(r.id, [...(byId.get(r.id) ?? []), r]);
+  return [...byId.values()]
+    .map((parts) => parts.sort((a, b) => a.seq - b.seq))
+    .map((parts) => {
+      const refTable = parts[0].table;
+      let refColumns = parts.map((p) => p.to ?? '');
+      // `REFERENCES parent` without columns means the parent's primary key.
+      if (refColumns.some((c) => c === '')) {
+        try {
+          refColumns = readColumns(db, refTable).primaryKey;
+        } catch {
+          refColumns = [];
+        }
+      }
+      const columns = parts.map((p) => p.from);
+      return { name: `${table}_${columns.join('_')}_fkey`, columns, refTable, refColumns };
+    })
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+export function describeTable(db: SqliteDb, table: string): TableInfo {
+  const { columns, primaryKey } = readColumns(db, table);
+  return { name: table, columns, primaryKey, foreignKeys: readForeignKeys(db, table) };
+}
+
+/** Parents before children where possible; cycles and self-references are broken by name order. */
+export function orderByDependencies(tables: TableInfo[]): TableInfo[] {
+  const byName = new Map(tables.map((t) => [t.name, t]));
+  const done = new Set<string>();
+  const visiting = new Set<string>();
+  const out: TableInfo[] = [];
+  const visit = (t: TableInfo): void => {
+    if (done.has(t.name) || visiting.has(t.name)) return;
+    visiting.add(t.name);
+    for (const fk of t.foreignKeys) {
+      const parent = byName.get(fk.refTable);
+      if (parent && parent.name !== t.name) visit(parent);
+    }
+    visiting.delete(t.name);
+    done.add(t.name);
+    out.push(t);
+  };
+  for (const t of [...tables].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) visit(t);
+  return out;
+}
+
+export function describeTables(db: SqliteDb, names: string[]): TableInfo[] {
+  return orderByDependencies(names.map((n) => describeTable(db, n)));
+}
+
+/** Columns that travel in the row encoding: generated ones are recomputed by the database. */
+export function storedColumns(table: TableInfo): ColumnInfo[] {
+  return table.columns.filter((c) => !c.generated);
+}

@@ -1,0 +1,60 @@
+/**
+ * Matches the tables of a restore request against the live database before anything is
+ * written, so that every refusal (unknown table or column, no primary key to merge on, an
+ * attempt to overwrite the audit trail) happens up front and names the table.
+ */
+import type { RestoreInput, RestoreMode, RestoreTableInput } from '../dialect';
+import type { SqliteDb } from './sqlite-connection';
+import { describeTable, listTableNames, storedColumns } from './sqlite-introspect';
+
+/** Append-only: its triggers refuse UPDATE and DELETE, and restores only ever add to it. */
+export const AUDIT_TABLE = 'strongroom_audit_events';
+
+export interface RestoreTarget {
+  input: RestoreTableInput;
+  /** Live table name (SQLite names are case-insensitive; this is the catalog's spelling). */
+  name: string;
+  mode: RestoreMode;
+  /** Columns present in the row encoding, in encoding order. */
+  columns: string[];
+  /** Live primary key, in key order; empty when the table has none. */
+  primaryKey: string[];
+}
+
+export function assertEncoding(input: RestoreInput): void {
+  if (input.encoding !== 'sqlite-ndjson') {
+    throw new Error(`SQLite cannot restore rows in ${input.encoding} encoding (expected sqlite-ndjson): the backup was taken from another engine`);
+  }
+}
+
+export function resolveTargets(db: SqliteDb, tables: RestoreTableInput[]): RestoreTarget[] {
+  const live = new Map(listTableNames(db).map((n) => [n.toLowerCase(), n]));
+  const seen = new Set<string>();
+  return tables.map((input) => {
+    const key = input.name.toLowerCase();
+    if (seen.has(key)) throw new Error(`Table ${input.name} appears twice in the restore request`);
+    seen.add(key);
+    const name = live.get(key);
+    if (!name) throw new Error(`Cannot restore table ${input.name}: it does not exist in the target SQLite database`);
+    if (key === AUDIT_TABLE && input.mode !== 'missing-only') {
+      throw new Error(`Table ${name} is append-only and can only be restored in missing-only mode, not ${input.mode}`);
+    }
+    const structure = describeTable(db, name);
+    const liveCols = new Map(structure.columns.map((c) => [c.name.toLowerCase(), c]));
+    const columns = storedColumns(input.table).map((c) => {
+      const lc = liveCols.get(c.name.toLowerCase());
+      if (!lc) throw new Error(`Cannot restore table ${name}: column ${c.name} from the backup does not exist in the target`);
+      if (lc.generated) throw new Error(`Cannot restore table ${name}: column ${c.name} is generated in the target but stored in the backup`);
+      return lc.name;
+    });
+    if (columns.length === 0) throw new Error(`Cannot restore table ${name}: the backup records no stored columns for it`);
+    if (input.mode !== 'replace' && structure.primaryKey.length === 0) {
+      throw new Error(`Cannot restore table ${name} in ${input.mode} mode: it has no primary key to match rows on (use replace)`);
+    }
+    const missingPk = structure.primaryKey.filter((k) => !columns.some((c) => c.toLowerCase() === k.toLowerCase()));
+    if (input.mode !== 'replace' && missingPk.length > 0) {
+      throw new Error(`Cannot restore table ${name} in ${input.mode} mode: the backup lacks primary key column(s) ${missingPk.join(', ')}`);
+    }
+    return { input, name, mode: input.mode, columns, primaryKey: structure.primaryKey };
+  });
+}

@@ -1,0 +1,115 @@
+/**
+ * Restore = one BEGIN IMMEDIATE transaction over every table of the request, so the result
+ * becomes visible at once or not at all; an error, an abort or a killed process leaves the
+ * file exactly as it was (an uncommitted WAL transaction is simply never seen).
+ *
+ * - Foreign keys are switched off for the connection before BEGIN (SQLite ignores the pragma
+ *   inside a transaction), which lets tables load in any order, with self-references and
+ *   cycles; `foreign_key_check` then runs before COMMIT and any violation rolls back.
+ * - Triggers on the tables being written are dropped inside the transaction and re-created
+ *   before COMMIT (SQLite DDL is transactional, and the write lock keeps every other
+ *   connection out meanwhile): restored rows are data as it was, not new events, so they
+ *   must not fire side effects such as history rows or touched timestamps. Tables restored
+ *   missing-only still only ever receive INSERTs.
+ */
+import type { RestoreInput, RestoreTableResult } from '../dialect';
+import {
+  beginImmediate,
+  DEFAULT_BATCH_ROWS,
+  openConnection,
+  quoteIdent,
+  type SqliteDb,
+  type SqliteDialectOptions,
+} from './sqlite-connection';
+import { describeTable, listTableNames } from './sqlite-introspect';
+import { forEachRow } from './sqlite-row-reader';
+import { assertEncoding, resolveTargets, type RestoreTarget } from './sqlite-restore-targets';
+
+export function insertSql(t: RestoreTarget): string {
+  const table = quoteIdent(t.name);
+  const cols = t.columns.map(quoteIdent);
+  const base = `INSERT INTO main.${table} (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`;
+  if (t.mode === 'replace') return base;
+  const conflict = ` ON CONFLICT (${t.primaryKey.map(quoteIdent).join(', ')})`;
+  const pk = new Set(t.primaryKey.map((c) => c.toLowerCase()));
+  const rest = t.columns.filter((c) => !pk.has(c.toLowerCase())).map(quoteIdent);
+  if (t.mode === 'missing-only' || rest.length === 0) return `${base}${conflict} DO NOTHING`;
+  // Rows that already match are left alone, so rowsWritten counts real changes (as plan() does).
+  const differs = rest.map((c) => `${table}.${c} IS excluded.${c} COLLATE BINARY`).join(' AND ');
+  return `${base}${conflict} DO UPDATE SET ${rest.map((c) => `${c} = excluded.${c}`).join(', ')} WHERE NOT (${differs})`;
+}
+
+interface TriggerRow { name: string; sql: string }
+
+function suspendTriggers(db: SqliteDb, tables: string[]): TriggerRow[] {
+  const scope = new Set(tables.map((t) => t.toLowerCase()));
+  const triggers = (db.prepare(`SELECT name, tbl_name, sql FROM main.sqlite_master WHERE type = 'trigger' ORDER BY rowid`).all() as (TriggerRow & { tbl_name: string })[])
+    .filter((t) => scope.has(t.tbl_name.toLowerCase()));
+  for (const t of triggers) db.exec(`DROP TRIGGER main.${quoteIdent(t.name)}`);
+  return triggers;
+}
+
+interface FkViolation { table: string; rowid: number | bigint | null; parent: string; fkid: number }
+
+/**
+ * Checks the restored tables' own references, and references into them from tables outside
+ * the request (a replaced parent may have lost rows that a kept child still points to).
+ */
+function checkForeignKeys(db: SqliteDb, restored: string[]): void {
+  const scope = new Set(restored.map((t) => t.toLowerCase()));
+  const problems: string[] = [];
+  for (const table of listTableNames(db)) {
+    const inScope = scope.has(table.toLowerCase());
+    const refsScope = describeTable(db, table).foreignKeys.some((fk) => scope.has(fk.refTable.toLowerCase()));
+    if (!inScope && !refsScope) continue;
+    const rows = db.prepare(`PRAGMA main.foreign_key_check(${quoteIdent(table)})`).all() as FkViolation[];
+    for (const v of rows) {
+      if (!inScope && !scope.has(v.parent.toLowerCase())) continue;
+      problems.push(`${v.table} ${v.rowid === null ? '(without rowid)' : `rowid ${v.rowid}`} references a missing row in ${v.parent}`);
+    }
+  }
+  if (problems.length > 0) {
+    const shown = problems.slice(0, 5).join('; ');
+    throw new Error(`Restore rolled back: ${problems.length} foreign key violation(s): ${shown}${problems.length > 5 ? '; …' : ''}`);
+  }
+}
+
+export async function restoreSqlite(path: string, input: RestoreInput, opts: SqliteDialectOptions = {}): Promise<RestoreTableResult[]> {
+  assertEncoding(input);
+  const batchRows = opts.batchRows ?? DEFAULT_BATCH_ROWS;
+  const db = openConnection(path, opts);
+  try {
+    const foreignKeysWere = db.pragma('foreign_keys', { simple: true }) === 1;
+    db.pragma('foreign_keys = OFF');
+    try {
+      await beginImmediate(db, opts);
+      try {
+        const targets = resolveTargets(db, input.tables);
+        const triggers = suspendTriggers(db, targets.map((t) => t.name));
+        for (const t of targets) {
+          if (t.mode === 'replace') db.prepare(`DELETE FROM main.${quoteIdent(t.name)}`).run();
+        }
+        const results: RestoreTableResult[] = [];
+        for (const t of targets) {
+          const stmt = db.prepare(insertSql(t));
+          let written = 0;
+          await forEachRow(t, { batchRows, signal: input.signal, onProgress: input.onProgress }, (values) => {
+            written += stmt.run(values).changes;
+          });
+          results.push({ name: t.input.name, rowsWritten: written });
+        }
+        for (const tr of triggers) db.exec(tr.sql);
+        if (foreignKeysWere) checkForeignKeys(db, targets.map((t) => t.name));
+        db.exec('COMMIT');
+        return results;
+      } catch (err) {
+        if (db.inTransaction) db.exec('ROLLBACK');
+        throw err;
+      }
+    } finally {
+      db.pragma(`foreign_keys = ${foreignKeysWere ? 'ON' : 'OFF'}`);
+    }
+  } finally {
+    db.close();
+  }
+}

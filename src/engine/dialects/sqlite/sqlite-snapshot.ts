@@ -1,0 +1,145 @@
+/**
+ * A backup's consistent view: one dedicated connection holding one read transaction. In WAL
+ * mode the transaction's snapshot is fixed by its first read; writers carry on meanwhile and
+ * nothing they commit afterwards is seen. Several tables may stream at once: better-sqlite3
+ * allows concurrent read iterators on one connection.
+ */
+import { Readable } from 'node:stream';
+import type { SequenceValue, Snapshot, TableExport, TableInfo } from '../dialect';
+import {
+  DEFAULT_BATCH_ROWS,
+  openConnection,
+  quoteIdent,
+  type SqliteDb,
+  type SqliteDialectOptions,
+} from './sqlite-connection';
+import { describeTables, listTableNames, storedColumns } from './sqlite-introspect';
+import { encodeRow } from './sqlite-row-codec';
+import { buildSchemaSql } from './sqlite-schema-sql';
+
+const CHUNK_BYTES = 256 * 1024;
+
+/** `ORDER BY` that makes export order a function of the data alone, so re-exports match byte for byte. */
+export function exportOrder(db: SqliteDb, table: TableInfo): string {
+  const withoutRowid = (db.prepare('SELECT wr FROM pragma_table_list WHERE schema = ? AND name = ?').get('main', table.name) as
+    | { wr: number }
+    | undefined)?.wr === 1;
+  const pk = table.primaryKey.map(quoteIdent);
+  if (withoutRowid) return pk.join(', ');
+  const names = new Set(table.columns.map((c) => c.name.toLowerCase()));
+  const rowid = ['rowid', '_rowid_', 'oid'].find((n) => !names.has(n));
+  // A rowid table may hold NULL or duplicate-looking keys (SQLite's legacy rule), so rowid breaks ties.
+  return [...pk, ...(rowid ? [rowid] : [])].join(', ');
+}
+
+export class SqliteSnapshot implements Snapshot {
+  private readonly streams = new Set<{ stream: Readable; end(): void }>();
+  private closed = false;
+
+  private constructor(
+    private readonly db: SqliteDb,
+    readonly tables: TableInfo[],
+    private readonly batchRows: number,
+  ) {}
+
+  static async open(path: string, tableNames: string[], opts: SqliteDialectOptions = {}): Promise<SqliteSnapshot> {
+    const db = openConnection(path, opts);
+    try {
+      db.pragma('query_only = ON');
+      db.exec('BEGIN');
+      // The snapshot is taken by the first read, not by BEGIN.
+      const existing = listTableNames(db);
+      const known = new Map(existing.map((n) => [n.toLowerCase(), n]));
+      const missing = tableNames.filter((n) => !known.has(n.toLowerCase()));
+      if (missing.length > 0) throw new Error(`SQLite table(s) not found: ${missing.join(', ')}`);
+      const tables = describeTables(db, tableNames.map((n) => known.get(n.toLowerCase()) as string));
+      return new SqliteSnapshot(db, tables, opts.batchRows ?? DEFAULT_BATCH_ROWS);
+    } catch (err) {
+      if (db.inTransaction) db.exec('ROLLBACK');
+      db.close();
+      throw err;
+    }
+  }
+
+  async schemaSql(): Promise<string> {
+    this.assertOpen();
+    return buildSchemaSql(this.db, this.tables.map((t) => t.name));
+  }
+
+  async sequences(): Promise<SequenceValue[]> {
+    // AUTOINCREMENT counters follow the restored rowids by themselves (sqlite_sequence keeps the largest).
+    return [];
+  }
+
+  exportTable(name: string): TableExport {
+    this.assertOpen();
+    const table = this.tables.find((t) => t.name === name) ?? this.tables.find((t) => t.name.toLowerCase() === name.toLowerCase());
+    if (!table) throw new Error(`SQLite table ${name} is not in this snapshot`);
+    const cols = storedColumns(table).map((c) => quoteIdent(c.name));
+    const sql = `SELECT ${cols.join(', ')} FROM main.${quoteIdent(table.name)} ORDER BY ${exportOrder(this.db, table)}`;
+    const rows = this.db.prepare(sql).raw(true).safeIntegers(true).iterate() as IterableIterator<unknown[]>;
+    let count = 0;
+    let finished = false;
+    const end = (): void => {
+      if (!finished) {
+        finished = true;
+        rows.return?.();
+      }
+    };
+    const fill = (): void => {
+      if (stream.destroyed || finished) return;
+      try {
+        let chunk = '';
+        for (let n = 0; n < this.batchRows && chunk.length < CHUNK_BYTES; n++) {
+          const r = rows.next();
+          if (r.done) {
+            finished = true;
+            if (chunk) stream.push(Buffer.from(chunk, 'utf8'));
+            stream.push(null);
+            return;
+          }
+          chunk += encodeRow(r.value);
+          count++;
+        }
+        stream.push(Buffer.from(chunk, 'utf8'));
+      } catch (err) {
+        stream.destroy(new Error(`Exporting SQLite table ${table.name} failed after ${count} rows: ${(err as Error).message}`));
+      }
+    };
+    const entry = { stream: undefined as unknown as Readable, end };
+    const stream = new Readable({
+      // Each read does one bounded batch on a later tick, so other I/O runs between batches.
+      read: () => void setImmediate(fill),
+      destroy: (err, cb) => {
+        end();
+        this.streams.delete(entry);
+        cb(err);
+      },
+    });
+    stream.on('end', () => this.streams.delete(entry));
+    entry.stream = stream;
+    this.streams.add(entry);
+    return { stream, rowCount: () => count };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const s of [...this.streams]) {
+      s.end();
+      // A reader mid-way must learn its data is incomplete; an unread stream just goes away.
+      if (s.stream.listenerCount('error') > 0) s.stream.destroy(new Error('SQLite snapshot closed while the table was still being read'));
+      else s.stream.destroy();
+    }
+    this.streams.clear();
+    try {
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+    } finally {
+      this.db.close();
+    }
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new Error('SQLite snapshot is closed');
+  }
+}
