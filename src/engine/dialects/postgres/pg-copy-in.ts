@@ -1,0 +1,63 @@
+/** Streams COPY text rows from a backup into a table or a TEMP staging table. */
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Client } from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
+import type { RestoreTableInput, TableInfo } from '../dialect';
+import { quoteIdent, qualify } from './pg-session';
+
+/** Columns the backup carries, in export order: every column but generated ones. */
+export function storedColumns(table: TableInfo): string[] {
+  return table.columns.filter((c) => !c.generated).map((c) => c.name);
+}
+
+export function columnList(cols: string[], alias?: string): string {
+  return cols.map((c) => (alias ? `${alias}.${quoteIdent(c)}` : quoteIdent(c))).join(', ');
+}
+
+export interface CopyInOptions {
+  /** Relation SQL, e.g. `public."t"` or a temp table name. */
+  target: string;
+  columns: string[];
+  source: Readable;
+  onRows?(rows: number): void;
+  signal?: AbortSignal;
+}
+
+/** Returns the rows the server accepted. A failing source aborts the COPY (CopyFail), so nothing half-written stays. */
+export async function copyIn(client: Client, opts: CopyInOptions): Promise<number> {
+  let rows = 0;
+  const counter = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      for (let i = chunk.indexOf(0x0a); i !== -1; i = chunk.indexOf(0x0a, i + 1)) rows++;
+      opts.onRows?.(rows);
+      cb(null, chunk);
+    },
+  });
+  const copy = client.query(copyFrom(`COPY ${opts.target} (${columnList(opts.columns)}) FROM STDIN`));
+  await pipeline(opts.source, counter, copy, { signal: opts.signal });
+  return copy.rowCount;
+}
+
+/** A TEMP table with the backup's columns and the live types; dropped at transaction end. */
+export async function stageRows(client: Client, input: RestoreTableInput, index: number, opts: { onRows?(n: number): void; signal?: AbortSignal }): Promise<string> {
+  const stage = quoteIdent(`strongroom_stage_${index}`);
+  const cols = storedColumns(input.table);
+  await client.query(
+    `CREATE TEMP TABLE ${stage} ON COMMIT DROP AS SELECT ${columnList(cols)} FROM ${qualify(input.name)} WITH NO DATA`,
+  );
+  const source = await input.open();
+  await copyIn(client, { target: stage, columns: cols, source, onRows: opts.onRows, signal: opts.signal });
+  await client.query(`ANALYZE ${stage}`);
+  return stage;
+}
+
+/** `a.k1 = b.k1 AND a.k2 = b.k2` */
+export function keyJoin(pk: string[], a: string, b: string): string {
+  return pk.map((k) => `${a}.${quoteIdent(k)} = ${b}.${quoteIdent(k)}`).join(' AND ');
+}
+
+/** Row equality as the backup sees it: the text form, which also works for json (no = operator). */
+export function rowDiffers(cols: string[], a: string, b: string): string {
+  return `ROW(${columnList(cols, a)})::text IS DISTINCT FROM ROW(${columnList(cols, b)})::text`;
+}

@@ -1,0 +1,58 @@
+/**
+ * Dry run of a restore: each table's backup rows are COPYed into a TEMP table inside a
+ * transaction that is always rolled back, and the database compares them with the live
+ * rows by primary key, so memory stays flat and nothing is left behind.
+ *
+ * Counts: insert = backup rows whose key is not live; update = keyed rows whose content
+ * differs (0 for missing-only, which leaves existing rows alone: they count as unchanged);
+ * delete = live rows absent from the backup (replace only). A table without a primary key
+ * (replace only) counts every backup row as insert and every live row as delete.
+ */
+import type { Client } from 'pg';
+import type { PlanTableResult, RestoreInput } from '../dialect';
+import { keyJoin, rowDiffers, stageRows, storedColumns } from './pg-copy-in';
+import { checkRestorable } from './pg-restore';
+import { qualify } from './pg-session';
+
+interface Counts {
+  staged: string;
+  live: string;
+  matched: string;
+  changed: string;
+}
+
+export async function planInTransaction(client: Client, input: RestoreInput): Promise<PlanTableResult[]> {
+  const live = await checkRestorable(client, input);
+  const out: PlanTableResult[] = [];
+  for (const [i, t] of input.tables.entries()) {
+    if (input.signal?.aborted) throw new Error('plan aborted');
+    try {
+      const pk = live.get(t.name)!.primaryKey;
+      const stage = await stageRows(client, t, i, { signal: input.signal });
+      const cols = storedColumns(t.table);
+      const join = pk.length ? keyJoin(pk, 's', 'tgt') : 'false';
+      const { rows } = await client.query<Counts>(
+        `SELECT (SELECT count(*) FROM ${stage})::text AS staged,
+                (SELECT count(*) FROM ${qualify(t.name)})::text AS live,
+                count(*)::text AS matched,
+                count(*) FILTER (WHERE ${rowDiffers(cols, 's', 'tgt')})::text AS changed
+         FROM ${stage} s JOIN ${qualify(t.name)} tgt ON ${join}`,
+      );
+      const [staged, liveRows, matched, changed] = [rows[0].staged, rows[0].live, rows[0].matched, rows[0].changed].map(Number);
+      const insert = staged - matched;
+      if (t.mode === 'missing-only') out.push({ name: t.name, insert, update: 0, delete: 0, unchanged: matched });
+      else {
+        out.push({
+          name: t.name,
+          insert,
+          update: changed,
+          delete: t.mode === 'replace' ? liveRows - matched : 0,
+          unchanged: matched - changed,
+        });
+      }
+    } catch (err) {
+      throw new Error(`plan for table "${t.name}" failed: ${(err as Error).message}`);
+    }
+  }
+  return out;
+}

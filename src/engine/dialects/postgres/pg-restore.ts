@@ -1,0 +1,240 @@
+/**
+ * Restore in one transaction on one connection: the database shows either every table
+ * restored or nothing (also if the process dies: an uncommitted transaction rolls back).
+ *
+ * Inside it: lock the tables, lift foreign keys between tables in scope (so any order,
+ * self-references and cycles load) and re-add them at the end, which validates them;
+ * disable user triggers on replace/merge tables so rows land exactly as backed up;
+ * `replace` TRUNCATEs and COPYs straight in, unless a table outside the scope references
+ * the table, then it deletes only rows absent from the backup and upserts the rest (the
+ * outside FK decides, and a violation fails the restore); `merge` and `missing-only` COPY
+ * into a TEMP table and INSERT ... ON CONFLICT. Sequences only ever move forward.
+ */
+import type { Client } from 'pg';
+import type { RestoreInput, RestoreTableInput, RestoreTableResult, SequenceValue, TableInfo } from '../dialect';
+import { readSequenceLinks, readTables, sequenceRegclass } from './pg-catalog';
+import { columnList, copyIn, keyJoin, rowDiffers, stageRows, storedColumns } from './pg-copy-in';
+import { qualify, quoteIdent } from './pg-session';
+
+export const AUDIT_TABLE = 'strongroom_audit_events';
+
+interface ForeignKeyDef {
+  table: string;
+  name: string;
+  def: string;
+}
+
+interface TriggerState {
+  table: string;
+  name: string;
+  enabled: 'O' | 'R' | 'A';
+}
+
+/** Checks that need no writes; shared with plan(). Returns the live structure of each table. */
+export async function checkRestorable(client: Client, input: RestoreInput): Promise<Map<string, TableInfo>> {
+  if (input.encoding !== 'pg-copy-text') {
+    throw new Error(`PostgreSQL cannot restore rows encoded as ${input.encoding}: the backup was taken from another engine`);
+  }
+  const live = new Map((await readTables(client)).map((t) => [t.name, t]));
+  const seen = new Set<string>();
+  for (const t of input.tables) {
+    if (seen.has(t.name)) throw new Error(`table "${t.name}" is listed twice in the restore`);
+    seen.add(t.name);
+    const l = live.get(t.name);
+    if (!l) throw new Error(`table "${t.name}" does not exist in the target database (apply the backup's schema first)`);
+    if (t.name === AUDIT_TABLE && t.mode !== 'missing-only') {
+      throw new Error(`table "${t.name}" is append-only: it can only be restored missing-only, not ${t.mode}`);
+    }
+    if (t.mode !== 'replace' && (!l.primaryKey.length || !t.table.primaryKey.length)) {
+      throw new Error(`table "${t.name}" has no primary key: a ${t.mode} restore matches rows by primary key, use replace`);
+    }
+    if (t.mode !== 'replace' && l.primaryKey.join(',') !== t.table.primaryKey.join(',')) {
+      throw new Error(
+        `table "${t.name}": primary key (${l.primaryKey.join(', ')}) differs from the backup's (${t.table.primaryKey.join(', ')})`,
+      );
+    }
+  }
+  return live;
+}
+
+async function foreignKeysInScope(client: Client, tables: string[]): Promise<ForeignKeyDef[]> {
+  const { rows } = await client.query<ForeignKeyDef>(
+    `SELECT c.relname AS table, k.conname AS name, pg_get_constraintdef(k.oid) AS def
+     FROM pg_constraint k
+     JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace cn ON cn.oid = c.relnamespace
+     JOIN pg_class r ON r.oid = k.confrelid JOIN pg_namespace rn ON rn.oid = r.relnamespace
+     WHERE k.contype = 'f' AND k.conparentid = 0
+       AND cn.nspname = 'public' AND c.relname = ANY($1::text[])
+       AND rn.nspname = 'public' AND r.relname = ANY($1::text[])
+     ORDER BY c.relname, k.conname`,
+    [tables],
+  );
+  return rows;
+}
+
+/** Tables among `targets` that a table outside `scope` references: TRUNCATE would refuse them. */
+async function referencedFromOutside(client: Client, targets: string[], scope: string[]): Promise<Set<string>> {
+  const { rows } = await client.query<{ table: string }>(
+    `SELECT DISTINCT r.relname AS table
+     FROM pg_constraint k
+     JOIN pg_class r ON r.oid = k.confrelid JOIN pg_namespace rn ON rn.oid = r.relnamespace
+     JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace cn ON cn.oid = c.relnamespace
+     WHERE k.contype = 'f' AND k.conparentid = 0 AND rn.nspname = 'public' AND r.relname = ANY($1::text[])
+       AND NOT (cn.nspname = 'public' AND c.relname = ANY($2::text[]))`,
+    [targets, scope],
+  );
+  return new Set(rows.map((r) => r.table));
+}
+
+async function enabledUserTriggers(client: Client, tables: string[]): Promise<TriggerState[]> {
+  const { rows } = await client.query<TriggerState>(
+    `SELECT c.relname AS table, t.tgname AS name, t.tgenabled AS enabled
+     FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE NOT t.tgisinternal AND t.tgenabled <> 'D' AND t.tgparentid = 0
+       AND n.nspname = 'public' AND c.relname = ANY($1::text[])
+     ORDER BY 1, 2`,
+    [tables],
+  );
+  return rows;
+}
+
+async function identityAlwaysColumns(client: Client, tables: string[]): Promise<Set<string>> {
+  const { rows } = await client.query<{ key: string }>(
+    `SELECT c.relname || '.' || a.attname AS key
+     FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE a.attidentity = 'a' AND n.nspname = 'public' AND c.relname = ANY($1::text[])`,
+    [tables],
+  );
+  return new Set(rows.map((r) => r.key));
+}
+
+function named(table: string, err: unknown): Error {
+  const msg = err instanceof Error ? err.message : String(err);
+  return msg.includes(`"${table}"`) ? (err as Error) : new Error(`restore of table "${table}" failed: ${msg}`);
+}
+
+export async function restoreInTransaction(client: Client, input: RestoreInput): Promise<RestoreTableResult[]> {
+  const live = await checkRestorable(client, input);
+  const scope = input.tables.map((t) => t.name);
+  const sorted = [...input.tables].sort((a, b) => (a.name < b.name ? -1 : 1));
+  // Writers wait for the restore; a fixed lock order keeps two restores from deadlocking.
+  for (const t of sorted) {
+    const mode = t.mode === 'replace' ? 'ACCESS EXCLUSIVE' : 'SHARE ROW EXCLUSIVE';
+    await client.query(`LOCK TABLE ${qualify(t.name)} IN ${mode} MODE`);
+  }
+  const fks = await foreignKeysInScope(client, scope);
+  for (const fk of fks) await client.query(`ALTER TABLE ${qualify(fk.table)} DROP CONSTRAINT ${quoteIdent(fk.name)}`);
+
+  // Missing-only tables keep their triggers: they only receive inserts, as from the application.
+  const quiet = input.tables.filter((t) => t.mode !== 'missing-only').map((t) => t.name);
+  const triggers = await enabledUserTriggers(client, quiet);
+  for (const tg of triggers) await client.query(`ALTER TABLE ${qualify(tg.table)} DISABLE TRIGGER ${quoteIdent(tg.name)}`);
+
+  const replace = input.tables.filter((t) => t.mode === 'replace').map((t) => t.name);
+  const shared = await referencedFromOutside(client, replace, scope);
+  const truncatable = replace.filter((n) => !shared.has(n));
+  if (truncatable.length) await client.query(`TRUNCATE ${truncatable.map(qualify).join(', ')}`);
+  const identity = await identityAlwaysColumns(client, scope);
+
+  const results: RestoreTableResult[] = [];
+  for (const [i, t] of input.tables.entries()) {
+    if (input.signal?.aborted) throw new Error('restore aborted');
+    const onRows = (rows: number) => input.onProgress?.({ table: t.name, rows });
+    try {
+      const pk = live.get(t.name)!.primaryKey;
+      let rowsWritten: number;
+      if (t.mode === 'replace' && !shared.has(t.name)) {
+        rowsWritten = await copyIn(client, {
+          target: qualify(t.name),
+          columns: storedColumns(t.table),
+          source: await t.open(),
+          onRows,
+          signal: input.signal,
+        });
+      } else if (t.mode === 'replace' && !pk.length) {
+        await client.query(`DELETE FROM ${qualify(t.name)}`);
+        rowsWritten = await copyIn(client, { target: qualify(t.name), columns: storedColumns(t.table), source: await t.open(), onRows, signal: input.signal });
+      } else {
+        const stage = await stageRows(client, t, i, { onRows, signal: input.signal });
+        if (t.mode === 'replace') {
+          await client.query(`DELETE FROM ${qualify(t.name)} tgt WHERE NOT EXISTS (SELECT 1 FROM ${stage} s WHERE ${keyJoin(pk, 's', 'tgt')})`);
+        }
+        rowsWritten = await upsert(client, t, pk, stage, identity);
+      }
+      results.push({ name: t.name, rowsWritten });
+    } catch (err) {
+      throw named(t.name, err);
+    }
+  }
+
+  await advanceSequences(client, input.sequences, input.tables, live);
+  for (const fk of fks) {
+    try {
+      await client.query(`ALTER TABLE ${qualify(fk.table)} ADD CONSTRAINT ${quoteIdent(fk.name)} ${fk.def}`);
+    } catch (err) {
+      throw new Error(`foreign key "${fk.name}" on table "${fk.table}" does not hold after the restore: ${(err as Error).message}`);
+    }
+  }
+  for (const tg of triggers) {
+    const how = tg.enabled === 'A' ? 'ENABLE ALWAYS' : tg.enabled === 'R' ? 'ENABLE REPLICA' : 'ENABLE';
+    await client.query(`ALTER TABLE ${qualify(tg.table)} ${how} TRIGGER ${quoteIdent(tg.name)}`);
+  }
+  return results;
+}
+
+async function upsert(client: Client, t: RestoreTableInput, pk: string[], stage: string, identity: Set<string>): Promise<number> {
+  const cols = storedColumns(t.table);
+  const hasIdentity = cols.some((c) => identity.has(`${t.name}.${c}`));
+  const overriding = hasIdentity ? ' OVERRIDING SYSTEM VALUE' : '';
+  const insert = `INSERT INTO ${qualify(t.name)} AS tgt (${columnList(cols)})${overriding} SELECT ${columnList(cols)} FROM ${stage}`;
+  const conflict = `ON CONFLICT (${columnList(pk)})`;
+  // An identity ALWAYS column cannot be SET; outside the key it keeps its live value.
+  const settable = cols.filter((c) => !pk.includes(c) && !identity.has(`${t.name}.${c}`));
+  if (t.mode === 'missing-only' || !settable.length) {
+    return (await client.query(`${insert} ${conflict} DO NOTHING`)).rowCount ?? 0;
+  }
+  const set = settable.map((c) => `${quoteIdent(c)} = EXCLUDED.${quoteIdent(c)}`).join(', ');
+  // Only rows that really differ count as written (and get new row versions).
+  const where = rowDiffers(settable, 'tgt', 'EXCLUDED');
+  return (await client.query(`${insert} ${conflict} DO UPDATE SET ${set} WHERE ${where}`)).rowCount ?? 0;
+}
+
+const INTEGER_TYPES = new Set(['smallint', 'integer', 'bigint']);
+
+/**
+ * Each sequence ends at the highest of: its value in the backup, its live value and the
+ * largest restored value of a column it feeds. It never goes back, so ids handed out
+ * since the backup are not handed out again. setval is not transactional, which is
+ * harmless for a value that only ever grows.
+ */
+async function advanceSequences(client: Client, sequences: SequenceValue[], tables: RestoreTableInput[], live: Map<string, TableInfo>): Promise<void> {
+  if (!sequences.length) return;
+  const scope = new Set(tables.map((t) => t.name));
+  const links = await readSequenceLinks(client, [...live.keys()]);
+  for (const s of sequences) {
+    const mine = links.filter((l) => l.sequence === s.name);
+    if (!mine.length) continue;
+    const reg = sequenceRegclass(mine[0]);
+    const candidates: bigint[] = [];
+    if (s.isCalled && s.lastValue !== null) candidates.push(BigInt(s.lastValue));
+    const cur = (await client.query<{ last_value: string; is_called: boolean; increment_by: string }>(
+      `SELECT s.last_value::text AS last_value, s.is_called, q.seqincrement::text AS increment_by
+       FROM ${reg} s, pg_sequence q WHERE q.seqrelid = '${reg.replace(/'/g, "''")}'::regclass`,
+    )).rows[0];
+    // A descending sequence has no "past the max"; leave it as it is.
+    if (BigInt(cur.increment_by) < 0n) continue;
+    if (cur.is_called) candidates.push(BigInt(cur.last_value));
+    for (const l of mine) {
+      const col = live.get(l.table)?.columns.find((c) => c.name === l.column);
+      if (!scope.has(l.table) || !col || !INTEGER_TYPES.has(col.type)) continue;
+      const { rows } = await client.query<{ max: string | null }>(
+        `SELECT max(${quoteIdent(l.column)})::text AS max FROM ${qualify(l.table)}`,
+      );
+      if (rows[0].max !== null) candidates.push(BigInt(rows[0].max));
+    }
+    if (!candidates.length) continue;
+    const target = candidates.reduce((a, b) => (b > a ? b : a));
+    if (cur.is_called && target === BigInt(cur.last_value)) continue;
+    await client.query(`SELECT setval($1::regclass, $2::bigint, true)`, [reg, target.toString()]);
+  }
+}
