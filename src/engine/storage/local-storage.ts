@@ -117,7 +117,7 @@ export class LocalStorage implements BackupStorage {
       const info = await lstat(join(dir, segments[segments.length - 1]));
       if (info.isSymbolicLink()) throw this.symlinkError(key);
       if (!info.isFile()) return null;
-      return { key, size: info.size, modifiedAt: info.mtime };
+      return { key, size: info.size, modifiedAt: new Date(info.mtimeMs) };
     } catch (err) {
       if (errorCode(err) === 'ENOENT' || errorCode(err) === 'ENOTDIR') return null;
       throw this.wrap(err, key, 'stat');
@@ -237,7 +237,7 @@ export class LocalStorage implements BackupStorage {
           if (errorCode(err) === 'ENOENT') return null; // deleted while listing
           throw err;
         });
-        if (info?.isFile()) out.push({ key, size: info.size, modifiedAt: info.mtime });
+        if (info?.isFile()) out.push({ key, size: info.size, modifiedAt: new Date(info.mtimeMs) });
       }
       // Symlinks and special files are never objects and never followed.
     }
