@@ -1,0 +1,118 @@
+/**
+ * Manifest bytes: pretty JSON for people reading a backup directory, with a checksum over the
+ * RFC 8785 canonical form so formatting never changes what is checked.
+ */
+import { createHash } from 'node:crypto';
+import { canonicalize } from '../jcs';
+import { ArchiveError } from './errors';
+import { isCompression } from './compression';
+import { MANIFEST_FORMAT, MANIFEST_VERSION, type Manifest, type PartInfo } from './manifest.types';
+
+const HEX64 = /^[0-9a-f]{64}$/;
+/** Part names are plain relative paths under `parts/`: no `..`, `.`, empty segments, or backslashes. */
+const PART_NAME = /^parts\/(?:[A-Za-z0-9_@+=-][A-Za-z0-9._@+=-]*\/)*[A-Za-z0-9_@+=-][A-Za-z0-9._@+=-]*$/;
+
+export function manifestChecksum(m: Omit<Manifest, 'checksum'> | Manifest): string {
+  const rest: Record<string, unknown> = { ...m };
+  delete rest.checksum;
+  return createHash('sha256').update(canonicalize(rest), 'utf8').digest('hex');
+}
+
+export function serializeManifest(m: Omit<Manifest, 'checksum'>): Buffer {
+  const rest: Record<string, unknown> = { ...m };
+  delete rest.checksum;
+  const withChecksum = { ...rest, checksum: manifestChecksum(m) };
+  return Buffer.from(`${JSON.stringify(withChecksum, null, 2)}\n`, 'utf8');
+}
+
+export function isValidPartName(name: string): boolean {
+  return name.length <= 240 && PART_NAME.test(name) && !name.split('/').some((s) => s === '.' || s === '..');
+}
+
+/** Every part a manifest lists, in a stable order: schema, tables, files. */
+export function listParts(m: Pick<Manifest, 'schema' | 'tables' | 'files'>): PartInfo[] {
+  const parts: PartInfo[] = [];
+  if (m.schema.part) parts.push(m.schema.part);
+  for (const t of m.tables) parts.push(t.part);
+  if (m.files.part) parts.push(m.files.part);
+  return parts;
+}
+
+function corrupt(message: string): ArchiveError {
+  return new ArchiveError('corrupt-manifest', message);
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function isCount(v: unknown): v is number {
+  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+}
+
+function checkPart(v: unknown, where: string): void {
+  if (!isRecord(v)) throw corrupt(`manifest ${where} is not a part description`);
+  if (typeof v.name !== 'string' || !isValidPartName(v.name)) {
+    throw corrupt(`manifest ${where} has an unsafe or invalid part name ${JSON.stringify(String(v.name).slice(0, 120))}`);
+  }
+  for (const field of ['size', 'rawBytes'] as const) {
+    if (!isCount(v[field])) throw corrupt(`manifest ${where} (${v.name}) has an invalid ${field}`);
+  }
+  for (const field of ['sha256', 'rawSha256'] as const) {
+    if (typeof v[field] !== 'string' || !HEX64.test(v[field] as string)) {
+      throw corrupt(`manifest ${where} (${v.name}) has an invalid ${field}`);
+    }
+  }
+}
+
+/**
+ * Checks shape only where later steps rely on it: the part list (names become storage keys),
+ * sizes, hashes, compression and encryption. The checksum covers the rest.
+ */
+function checkStructure(m: Record<string, unknown>): void {
+  if (typeof m.id !== 'string' || m.id.length === 0) throw corrupt('manifest has no id');
+  if (!isCompression(m.compression)) throw corrupt(`manifest has an unknown compression ${JSON.stringify(m.compression)}`);
+  if (m.encryption !== null) {
+    const e = m.encryption;
+    if (!isRecord(e) || e.algorithm !== 'AES-256-GCM' || typeof e.keyId !== 'string' || !isCount(e.frameSize)) {
+      throw corrupt('manifest has an invalid encryption description');
+    }
+  }
+  if (!isRecord(m.schema)) throw corrupt('manifest has no schema section');
+  if (m.schema.part !== null) checkPart(m.schema.part, 'schema.part');
+  if (!Array.isArray(m.tables)) throw corrupt('manifest has no tables list');
+  m.tables.forEach((t: unknown, i) => {
+    if (!isRecord(t) || typeof t.name !== 'string') throw corrupt(`manifest tables[${i}] has no name`);
+    checkPart(t.part, `table "${t.name}" part`);
+  });
+  if (!isRecord(m.files)) throw corrupt('manifest has no files section');
+  if (m.files.part !== null) checkPart(m.files.part, 'files.part');
+  const names = new Set<string>();
+  for (const p of listParts(m as unknown as Manifest)) {
+    if (names.has(p.name)) throw corrupt(`manifest lists part ${p.name} twice`);
+    names.add(p.name);
+  }
+}
+
+export function parseManifest(buf: Buffer): Manifest {
+  let value: unknown;
+  try {
+    value = JSON.parse(buf.toString('utf8'));
+  } catch (err) {
+    throw new ArchiveError('corrupt-manifest', `not a Strongroom manifest: invalid JSON (${(err as Error).message})`);
+  }
+  if (!isRecord(value) || value.format !== MANIFEST_FORMAT) throw corrupt('not a Strongroom manifest');
+  if (value.formatVersion !== MANIFEST_VERSION) {
+    throw new ArchiveError(
+      'unsupported-format',
+      `unsupported manifest format version ${JSON.stringify(value.formatVersion)} (this build reads ${MANIFEST_VERSION})`,
+    );
+  }
+  if (typeof value.checksum !== 'string' || !HEX64.test(value.checksum)) throw corrupt('manifest has no valid checksum field');
+  const actual = manifestChecksum(value as unknown as Manifest);
+  if (actual !== value.checksum) {
+    throw new ArchiveError('checksum-mismatch', `manifest checksum mismatch: recorded ${value.checksum}, computed ${actual}`);
+  }
+  checkStructure(value);
+  return value as unknown as Manifest;
+}
