@@ -1,0 +1,74 @@
+/** Helpers for this folder's specs: run SQL, take a backup into memory, feed it back. */
+import { createHash } from 'node:crypto';
+import { spawnSync } from 'node:child_process';
+import { Readable } from 'node:stream';
+import { Client } from 'pg';
+import type { RestoreInput, RestoreMode, SequenceValue, TableInfo } from '../dialect';
+import type { PostgresDialect } from './postgres.dialect';
+
+export async function sql<T extends object = Record<string, unknown>>(url: string, text: string, params: unknown[] = []): Promise<T[]> {
+  const c = new Client({ connectionString: url });
+  await c.connect();
+  try {
+    return (await c.query<T>(text, params)).rows;
+  } finally {
+    await c.end();
+  }
+}
+
+export interface Backup {
+  tables: TableInfo[];
+  schemaSql: string;
+  sequences: SequenceValue[];
+  data: Map<string, { bytes: Buffer; rows: number; sha256: string }>;
+}
+
+export async function collect(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** Every table streamed at once, as the backup service does with parallel readers. */
+export async function takeBackup(d: PostgresDialect, names?: string[], parallel = 2): Promise<Backup> {
+  const tables = names ?? (await d.listTables()).map((t) => t.name);
+  const snap = await d.openSnapshot(tables, { parallel });
+  try {
+    const exports = snap.tables.map((t) => ({ name: t.name, exp: snap.exportTable(t.name) }));
+    const data = new Map<string, { bytes: Buffer; rows: number; sha256: string }>();
+    await Promise.all(
+      exports.map(async ({ name, exp }) => {
+        const bytes = await collect(exp.stream);
+        data.set(name, { bytes, rows: exp.rowCount(), sha256: createHash('sha256').update(bytes).digest('hex') });
+      }),
+    );
+    return { tables: snap.tables, schemaSql: await snap.schemaSql(), sequences: await snap.sequences(), data };
+  } finally {
+    await snap.close();
+  }
+}
+
+export function restoreInput(b: Backup, mode: RestoreMode | Record<string, RestoreMode>, only?: string[]): RestoreInput {
+  const tables = b.tables.filter((t) => !only || only.includes(t.name));
+  return {
+    encoding: 'pg-copy-text',
+    sequences: b.sequences,
+    tables: tables.map((t) => ({
+      name: t.name,
+      table: t,
+      mode: typeof mode === 'string' ? mode : mode[t.name],
+      open: async () => Readable.from([b.data.get(t.name)!.bytes]),
+    })),
+  };
+}
+
+/** `pg_dump --data-only` of the tables, minus lines that differ between any two dumps. */
+export function pgDumpData(url: string, tables: string[]): string {
+  const args = ['--data-only', '--no-owner', ...tables.flatMap((t) => ['-t', `public."${t}"`]), `--dbname=${url}`];
+  const res = spawnSync('pg_dump', args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  if (res.status !== 0) throw new Error(`pg_dump failed: ${res.stderr}`);
+  return res.stdout
+    .split('\n')
+    .filter((l) => !l.startsWith('--') && !l.startsWith('\\'))
+    .join('\n');
+}
