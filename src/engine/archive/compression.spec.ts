@@ -1,0 +1,72 @@
+import { randomBytes } from 'node:crypto';
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { compress as zstdCompress } from 'zstd-napi';
+import { createCompressStream, createDecompressStream } from './compression';
+import { ArchiveError } from './errors';
+import type { Compression } from './manifest.types';
+
+async function through(input: Buffer[], ...stages: NodeJS.ReadWriteStream[]): Promise<Buffer> {
+  const out: Buffer[] = [];
+  await pipeline(Readable.from(input), ...(stages as [NodeJS.ReadWriteStream]), new Writable({
+    write(chunk: Buffer, _e, done) {
+      out.push(chunk);
+      done();
+    },
+  }));
+  return Buffer.concat(out);
+}
+
+function compressible(size: number): Buffer {
+  const line = Buffer.from('42\tAda Lovelace\tada@example.com\t2024-01-01 00:00:00+00\n');
+  const out = Buffer.alloc(size);
+  for (let i = 0; i < size; i += line.length) line.copy(out, i);
+  return out;
+}
+
+describe.each<Compression>(['zstd', 'gzip', 'none'])('%s', (c) => {
+  it.each([0, 1, 65535, 3 * 1024 * 1024])('round-trips %i random bytes', async (size) => {
+    const plain = randomBytes(size);
+    const packed = await through([plain], createCompressStream(c));
+    expect((await through([packed], createDecompressStream(c))).equals(plain)).toBe(true);
+  });
+
+  it('shrinks compressible data', async () => {
+    const plain = compressible(4 * 1024 * 1024);
+    const packed = await through([plain], createCompressStream(c));
+    if (c === 'none') expect(packed.length).toBe(plain.length);
+    else expect(packed.length).toBeLessThan(plain.length / 10);
+    expect((await through([packed], createDecompressStream(c))).equals(plain)).toBe(true);
+  });
+
+  it('rejects a level out of range', () => {
+    expect(() => createCompressStream(c, 99)).toThrow(/compression level/);
+  });
+});
+
+describe('decompression failures', () => {
+  it('fails on corrupt zstd and on a zstd stream cut mid-frame', async () => {
+    const packed = await through([randomBytes(10000)], createCompressStream('zstd'));
+    await expect(through([randomBytes(100)], createDecompressStream('zstd'))).rejects.toMatchObject({ code: 'corrupt-data' });
+    await expect(through([packed.subarray(0, packed.length - 5)], createDecompressStream('zstd'))).rejects.toBeInstanceOf(ArchiveError);
+  });
+
+  it('fails on a gzip stream cut short', async () => {
+    const packed = await through([randomBytes(10000)], createCompressStream('gzip'));
+    await expect(through([packed.subarray(0, packed.length - 5)], createDecompressStream('gzip'))).rejects.toThrow();
+  });
+
+  it('zstd output follows the reader: a highly compressible chunk does not expand all at once', async () => {
+    const bomb = zstdCompress(Buffer.alloc(64 * 1024 * 1024));
+    expect(bomb.length).toBeLessThan(64 * 1024);
+    const stream = createDecompressStream('zstd');
+    stream.write(bomb);
+    // Give it every chance to run ahead of a reader that never reads.
+    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(stream.readableLength).toBeLessThanOrEqual(4 * 1024 * 1024);
+    const out = await through([bomb], createDecompressStream('zstd'));
+    expect(out.length).toBe(64 * 1024 * 1024);
+    stream.destroy();
+  });
+});
