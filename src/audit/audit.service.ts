@@ -1,0 +1,187 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { Readable } from 'node:stream';
+import { EntityManager, Repository, SelectQueryBuilder } from 'typeorm';
+import { decodeCursor, encodeCursor, Page } from '../common/pagination';
+import { DomainError, ErrorCode } from '../common/domain-error';
+import { redactSecrets } from '../common/redact';
+import type { Actor } from '../common/request-context';
+import { Transactions } from '../database/transactions';
+import { canonicalize } from '../engine/jcs';
+import { AuditChainVerifier, ChainVerdict } from './audit-chain-verifier';
+import { AuditEventEntity } from './audit-event.entity';
+import { AuditHeadEntity } from './audit-head.entity';
+import { AuditBody, AuditEvent, computeAuditHash, GENESIS_HASH } from './audit-hash';
+import { toCsvRow, AUDIT_CSV_COLUMNS } from './audit-csv';
+
+export interface AuditInput {
+  actor: Actor;
+  action: string;
+  resource: string;
+  resourceId?: string | null;
+  outcome: 'success' | 'failure' | 'denied';
+  ip?: string | null;
+  userAgent?: string | null;
+  requestId?: string | null;
+  details?: Record<string, unknown>;
+}
+
+export interface AuditFilter {
+  action?: string;
+  resource?: string;
+  resourceId?: string;
+  actor?: string;
+  outcome?: string;
+  from?: string;
+  to?: string;
+}
+
+const HEAD_ID = 1;
+const BATCH = 500;
+
+@Injectable()
+export class AuditService {
+  private readonly logger = new Logger('Audit');
+
+  constructor(
+    @InjectRepository(AuditEventEntity) private readonly events: Repository<AuditEventEntity>,
+    @InjectRepository(AuditHeadEntity) private readonly heads: Repository<AuditHeadEntity>,
+    private readonly tx: Transactions,
+  ) {}
+
+  /**
+   * Appends one event. Inside the caller's transaction when `manager` is given (so the
+   * event commits or rolls back with the change it describes), else in its own.
+   * `seq` comes from the last event under a lock, never from a sequence.
+   */
+  async record(input: AuditInput, manager?: EntityManager): Promise<AuditEvent> {
+    if (manager) return this.append(manager, input);
+    return this.tx.run((m) => this.append(m, input));
+  }
+
+  /** Like record(), but a failure to write is logged instead of thrown (request hooks). */
+  async recordQuietly(input: AuditInput): Promise<void> {
+    try {
+      await this.record(input);
+    } catch (e) {
+      this.logger.error(`could not record audit event ${input.action}: ${(e as Error).message}`);
+    }
+  }
+
+  private async append(m: EntityManager, input: AuditInput): Promise<AuditEvent> {
+    if (this.tx.engine === 'postgres') {
+      await m.query(`SELECT pg_advisory_xact_lock(hashtext('strongroom-audit-chain'))`);
+    }
+    const last = await m.find(AuditEventEntity, { order: { seq: 'DESC' }, take: 1 });
+    const prevHash = last[0]?.hash ?? GENESIS_HASH;
+    const body: AuditBody = {
+      seq: (last[0]?.seq ?? 0) + 1,
+      at: new Date().toISOString(),
+      actor: { type: input.actor.type, keyId: input.actor.keyId, name: input.actor.name, role: input.actor.role },
+      action: input.action,
+      resource: input.resource,
+      resourceId: input.resourceId ?? null,
+      outcome: input.outcome,
+      ip: input.ip ?? null,
+      userAgent: input.userAgent ? input.userAgent.slice(0, 500) : null,
+      requestId: input.requestId ?? null,
+      // Redact before hashing: a secret must never become part of the permanent record.
+      details: redactSecrets(JSON.parse(canonicalize(input.details ?? {}))) as Record<string, unknown>,
+    };
+    const hash = computeAuditHash(body, prevHash);
+    await m.insert(AuditEventEntity, toEntity({ ...body, prevHash, hash }));
+    await m.save(AuditHeadEntity, { id: HEAD_ID, seq: body.seq, hash, updatedAt: body.at });
+    return { ...body, prevHash, hash };
+  }
+
+  async list(filter: AuditFilter, limit = 50, cursor?: string): Promise<Page<AuditEvent>> {
+    const qb = this.filtered(filter).orderBy('e.seq', 'DESC').take(limit + 1);
+    if (cursor) {
+      const c = decodeCursor(cursor);
+      if (!c || typeof c[0] !== 'number') throw new DomainError(ErrorCode.InvalidInput, 'cursor is not valid');
+      qb.andWhere('e.seq < :before', { before: c[0] });
+    }
+    const rows = await qb.getMany();
+    const items = rows.slice(0, limit).map(fromEntity);
+    return { items, nextCursor: rows.length > limit ? encodeCursor([items[items.length - 1].seq]) : null };
+  }
+
+  async head(): Promise<{ seq: number; hash: string } | null> {
+    const h = await this.heads.findOne({ where: { id: HEAD_ID } });
+    return h ? { seq: h.seq, hash: h.hash } : null;
+  }
+
+  /** Recomputes every link, in batches (bounded memory), against the head read first. */
+  async verify(): Promise<ChainVerdict> {
+    const verifier = new AuditChainVerifier(await this.head());
+    for await (const e of this.walk({})) {
+      if (!verifier.push(e)) break;
+    }
+    return verifier.finish();
+  }
+
+  /** Every matching event in seq order, fetched in batches. */
+  async *walk(filter: AuditFilter): AsyncGenerator<AuditEvent> {
+    let after = 0;
+    for (;;) {
+      const rows = await this.filtered(filter).andWhere('e.seq > :after', { after }).orderBy('e.seq', 'ASC').take(BATCH).getMany();
+      for (const r of rows) yield fromEntity(r);
+      if (rows.length < BATCH) return;
+      after = rows[rows.length - 1].seq;
+    }
+  }
+
+  /** The trail as NDJSON (with hashes, so it can be verified offline) or RFC 4180 CSV. */
+  export(format: 'ndjson' | 'csv', filter: AuditFilter): Readable {
+    const walk = this.walk(filter);
+    async function* lines(): AsyncGenerator<string> {
+      if (format === 'csv') yield toCsvRow([...AUDIT_CSV_COLUMNS]);
+      for await (const e of walk) {
+        yield format === 'csv' ? toCsvRow(AUDIT_CSV_COLUMNS.map((c) => eventCell(e, c))) : `${JSON.stringify(e)}\n`;
+      }
+    }
+    return Readable.from(lines());
+  }
+
+  private filtered(f: AuditFilter): SelectQueryBuilder<AuditEventEntity> {
+    const qb = this.events.createQueryBuilder('e').where('1 = 1');
+    if (f.action) qb.andWhere('e.action = :action', { action: f.action });
+    if (f.resource) qb.andWhere('e.resource = :resource', { resource: f.resource });
+    if (f.resourceId) qb.andWhere('e.resource_id = :resourceId', { resourceId: f.resourceId });
+    if (f.actor) qb.andWhere('e.actor_key_id = :actor', { actor: f.actor });
+    if (f.outcome) qb.andWhere('e.outcome = :outcome', { outcome: f.outcome });
+    if (f.from) qb.andWhere('e.at >= :from', { from: new Date(f.from).toISOString() });
+    if (f.to) qb.andWhere('e.at <= :to', { to: new Date(f.to).toISOString() });
+    return qb;
+  }
+}
+
+function eventCell(e: AuditEvent, column: (typeof AUDIT_CSV_COLUMNS)[number]): string {
+  switch (column) {
+    case 'actorType': return e.actor.type;
+    case 'actorKeyId': return e.actor.keyId ?? '';
+    case 'actorName': return e.actor.name;
+    case 'actorRole': return e.actor.role ?? '';
+    case 'details': return canonicalize(e.details);
+    case 'seq': return String(e.seq);
+    default: return (e[column] as string | null) ?? '';
+  }
+}
+
+function toEntity(e: AuditEvent): AuditEventEntity {
+  return {
+    seq: e.seq, at: e.at, actorType: e.actor.type, actorKeyId: e.actor.keyId, actorName: e.actor.name, actorRole: e.actor.role,
+    action: e.action, resource: e.resource, resourceId: e.resourceId, outcome: e.outcome, ip: e.ip, userAgent: e.userAgent,
+    requestId: e.requestId, details: canonicalize(e.details), prevHash: e.prevHash, hash: e.hash,
+  };
+}
+
+export function fromEntity(r: AuditEventEntity): AuditEvent {
+  return {
+    seq: Number(r.seq), at: r.at,
+    actor: { type: r.actorType as AuditEvent['actor']['type'], keyId: r.actorKeyId, name: r.actorName, role: r.actorRole },
+    action: r.action, resource: r.resource, resourceId: r.resourceId, outcome: r.outcome as AuditEvent['outcome'],
+    ip: r.ip, userAgent: r.userAgent, requestId: r.requestId, details: JSON.parse(r.details) as Record<string, unknown>,
+    prevHash: r.prevHash, hash: r.hash,
+  };
+}

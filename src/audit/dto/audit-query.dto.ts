@@ -1,0 +1,82 @@
+import { ApiProperty, ApiPropertyOptional, IntersectionType } from '@nestjs/swagger';
+import { IsIn, IsISO8601, IsOptional, IsString, IsUUID, MaxLength } from 'class-validator';
+import { PageQueryDto } from '../../common/pagination';
+
+export class AuditFilterDto {
+  @ApiPropertyOptional({ description: 'Exact action, e.g. backup.create' })
+  @IsOptional() @IsString() @MaxLength(100) action?: string;
+
+  @ApiPropertyOptional({ description: 'Resource kind, e.g. backup, recovery, schedule, api-key' })
+  @IsOptional() @IsString() @MaxLength(50) resource?: string;
+
+  @ApiPropertyOptional({ description: 'Resource id' })
+  @IsOptional() @IsString() @MaxLength(200) resourceId?: string;
+
+  @ApiPropertyOptional({ description: 'API key id of the actor', format: 'uuid' })
+  @IsOptional() @IsUUID() actor?: string;
+
+  @ApiPropertyOptional({ description: 'Outcome', enum: ['success', 'failure', 'denied'] })
+  @IsOptional() @IsIn(['success', 'failure', 'denied']) outcome?: string;
+
+  @ApiPropertyOptional({ description: 'Events at or after this time (ISO-8601)' })
+  @IsOptional() @IsISO8601() from?: string;
+
+  @ApiPropertyOptional({ description: 'Events at or before this time (ISO-8601)' })
+  @IsOptional() @IsISO8601() to?: string;
+}
+
+export class ListAuditQueryDto extends IntersectionType(PageQueryDto, AuditFilterDto) {}
+
+export class ExportAuditQueryDto {
+  @ApiPropertyOptional({ description: 'Export format', enum: ['ndjson', 'csv'], default: 'ndjson' })
+  @IsOptional() @IsIn(['ndjson', 'csv']) format?: 'ndjson' | 'csv';
+
+  @ApiPropertyOptional({ description: 'Events at or after this time (ISO-8601)' })
+  @IsOptional() @IsISO8601() from?: string;
+
+  @ApiPropertyOptional({ description: 'Events at or before this time (ISO-8601)' })
+  @IsOptional() @IsISO8601() to?: string;
+}
+
+export class AuditActorDto {
+  @ApiProperty({ description: 'Who acted', enum: ['api-key', 'system'] }) type: string;
+  @ApiProperty({ description: 'API key id, or null for the system', nullable: true, type: String }) keyId: string | null;
+  @ApiProperty({ description: 'Key name or system component' }) name: string;
+  @ApiProperty({ description: 'Role of the key, or null', nullable: true, type: String }) role: string | null;
+}
+
+export class AuditEventDto {
+  @ApiProperty({ description: 'Position in the chain, contiguous from 1' }) seq: number;
+  @ApiProperty({ description: 'When it happened (ISO-8601 UTC)' }) at: string;
+  @ApiProperty({ description: 'Who acted', type: AuditActorDto }) actor: AuditActorDto;
+  @ApiProperty({ description: 'What was done, e.g. backup.create' }) action: string;
+  @ApiProperty({ description: 'Kind of resource acted on' }) resource: string;
+  @ApiProperty({ description: 'Id of the resource, or null', nullable: true, type: String }) resourceId: string | null;
+  @ApiProperty({ description: 'success, failure or denied', enum: ['success', 'failure', 'denied'] }) outcome: string;
+  @ApiProperty({ description: 'Client address', nullable: true, type: String }) ip: string | null;
+  @ApiProperty({ description: 'Client user agent', nullable: true, type: String }) userAgent: string | null;
+  @ApiProperty({ description: 'Request id (X-Request-Id)', nullable: true, type: String }) requestId: string | null;
+  @ApiProperty({ description: 'Action details, secrets redacted', type: Object }) details: Record<string, unknown>;
+  @ApiProperty({ description: 'Hash of the previous event (hex)' }) prevHash: string;
+  @ApiProperty({ description: 'This event\'s hash (hex)' }) hash: string;
+}
+
+export class AuditPageDto {
+  @ApiProperty({ type: AuditEventDto, isArray: true, description: 'Events, newest first' }) items: AuditEventDto[];
+  @ApiProperty({ description: 'Cursor for the next page, or null', nullable: true, type: String }) nextCursor: string | null;
+}
+
+export class AuditHeadDto {
+  @ApiProperty({ description: 'Last seq checked' }) seq: number;
+  @ApiProperty({ description: 'Its hash (hex)' }) hash: string;
+}
+
+export class AuditVerifyDto {
+  @ApiProperty({ description: 'True when every link recomputes and the chain reaches the recorded head' }) ok: boolean;
+  @ApiProperty({ description: 'Events checked' }) checked: number;
+  @ApiProperty({ description: 'Last good event', type: AuditHeadDto, nullable: true }) head: AuditHeadDto | null;
+  @ApiProperty({ description: 'First bad seq, or null', nullable: true, type: Number }) firstBadSeq: number | null;
+  @ApiProperty({ description: 'Why it is bad', nullable: true, enum: ['hash-mismatch', 'broken-link', 'seq-gap', 'truncated-tail', 'head-mismatch'] }) problem: string | null;
+  @ApiProperty({ description: 'A sentence explaining the problem', nullable: true, type: String }) detail: string | null;
+}
+

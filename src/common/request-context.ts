@@ -1,0 +1,19 @@
+import type { Request } from 'express';
+import type { Role } from '../auth/roles';
+
+/** Who made a request, as the auth guard established it. */
+export interface Actor {
+  type: 'api-key' | 'system';
+  keyId: string | null;
+  name: string;
+  role: Role | null;
+}
+
+export const SYSTEM_ACTOR: Actor = { type: 'system', keyId: null, name: 'strongroom', role: null };
+
+export interface RequestWithContext extends Request {
+  actor?: Actor;
+  requestId?: string;
+  /** Set from the handler's @Audit metadata by the guard, so denied requests are named too. */
+  auditAction?: { action: string; resource: string; always: boolean };
+}

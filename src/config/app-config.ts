@@ -1,0 +1,98 @@
+/**
+ * Configuration is read once at boot from the environment (and `.env`), validated with
+ * class-validator, and the process stops with a message naming every bad variable.
+ * Every variable here is listed in `.env.example` with its default.
+ */
+import { plainToInstance, Transform } from 'class-transformer';
+import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, validateSync } from 'class-validator';
+
+const toBool = ({ value }: { value: unknown }) =>
+  typeof value === 'string' ? ['1', 'true', 'yes', 'on'].includes(value.trim().toLowerCase()) ? true : ['0', 'false', 'no', 'off', ''].includes(value.trim().toLowerCase()) ? false : value : value;
+const toInt = ({ value }: { value: unknown }) => (typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value) : value);
+const toList = ({ value }: { value: unknown }) =>
+  typeof value === 'string' ? value.split(',').map((s) => s.trim()).filter(Boolean) : value;
+
+const DB_URL = /^(sqlite:.+|postgres(ql)?:\/\/.+)$/;
+
+export class AppConfig {
+  @IsIn(['development', 'production', 'test']) NODE_ENV = 'development';
+  @IsString() HOST = '0.0.0.0';
+  @Transform(toInt) @IsInt() @Min(0) @Max(65535) PORT = 3000;
+  @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']) LOG_LEVEL = 'info';
+
+  @Matches(DB_URL, { message: 'DATABASE_URL must be sqlite:<path> or postgres://…' })
+  DATABASE_URL = 'sqlite:./data/strongroom.db';
+  @IsOptional() @Matches(DB_URL, { message: 'TARGET_DATABASE_URL must be sqlite:<path> or postgres://…' })
+  TARGET_DATABASE_URL?: string;
+  @Transform(toBool) @IsBoolean() MIGRATIONS_RUN = true;
+
+  @IsOptional() @IsString() @Matches(/^.{24,}$/, { message: 'ADMIN_API_KEY must be at least 24 characters' })
+  ADMIN_API_KEY?: string;
+  @Transform(toBool) @IsBoolean() TRUST_PROXY = false;
+  @Transform(toInt) @IsInt() @Min(1) THROTTLE_TTL_SECONDS = 60;
+  @Transform(toInt) @IsInt() @Min(1) THROTTLE_LIMIT = 300;
+
+  @IsIn(['local', 's3']) BACKUP_STORAGE = 'local';
+  @IsString() BACKUP_DIR = './data/backups';
+  @IsOptional() @IsString() S3_BUCKET?: string;
+  @IsString() S3_PREFIX = '';
+  @IsString() S3_REGION = 'us-east-1';
+  @IsOptional() @Matches(/^https?:\/\/.+/, { message: 'S3_ENDPOINT must be an http(s) URL' }) S3_ENDPOINT?: string;
+  @Transform(toBool) @IsBoolean() S3_FORCE_PATH_STYLE = false;
+  @IsOptional() @IsString() S3_ACCESS_KEY_ID?: string;
+  @IsOptional() @IsString() S3_SECRET_ACCESS_KEY?: string;
+
+  @IsOptional() @IsString() BACKUP_ENCRYPTION_KEYS?: string;
+  @IsOptional() @IsString() BACKUP_ENCRYPTION_KEY_ID?: string;
+  @IsOptional() @IsString() @Matches(/^.{12,}$/, { message: 'BACKUP_ENCRYPTION_PASSPHRASE must be at least 12 characters' })
+  BACKUP_ENCRYPTION_PASSPHRASE?: string;
+  @IsIn(['zstd', 'gzip', 'none']) BACKUP_COMPRESSION = 'zstd';
+  @Transform(toList) @IsString({ each: true }) BACKUP_FILE_PATHS: string[] = [];
+  @Transform(toInt) @IsInt() @Min(1) @Max(16) BACKUP_PARALLELISM = 2;
+  @Transform(toInt) @IsInt() @Min(10) LEASE_TTL_SECONDS = 120;
+
+  @Transform(toBool) @IsBoolean() SCHEDULER_ENABLED = true;
+  @IsString() BACKUP_TIMEZONE = 'UTC';
+  @Transform(toBool) @IsBoolean() DEFAULT_SCHEDULE_ENABLED = true;
+  @IsString() DEFAULT_SCHEDULE_CRON = '0 2 * * *';
+  @IsString() RETENTION_CRON = '30 3 * * *';
+  @IsString() VERIFY_CRON = '0 5 * * *';
+  @Transform(toInt) @IsInt() @Min(0) @Max(6) DEEP_VERIFY_WEEKDAY = 0;
+  @Transform(toInt) @IsInt() @Min(0) CATCH_UP_GRACE_MINUTES = 360;
+  @Transform(toInt) @IsInt() @Min(1) FAILED_BACKUP_TTL_HOURS = 72;
+  @Transform(toInt) @IsInt() @Min(1) ADHOC_RETENTION_DAYS = 30;
+  @Transform(toInt) @IsInt() @Min(1) MAX_BACKUP_AGE_HOURS = 26;
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1) MAX_STORAGE_BYTES?: number;
+
+  @Transform(toList) @IsString({ each: true }) NOTIFY_WEBHOOK_URLS: string[] = [];
+  @IsIn(['json', 'slack']) NOTIFY_WEBHOOK_FORMAT = 'json';
+
+  /** The database Strongroom protects; by default its own. */
+  get targetDatabaseUrl(): string {
+    return this.TARGET_DATABASE_URL || this.DATABASE_URL;
+  }
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Builds and validates the configuration from an environment map; throws ConfigError naming each bad variable. */
+export function loadConfig(env: Record<string, string | undefined>): AppConfig {
+  const known = Object.keys(new AppConfig());
+  const input: Record<string, string> = {};
+  for (const key of known) {
+    const v = env[key];
+    if (v !== undefined && v !== '') input[key] = v;
+  }
+  const config = plainToInstance(AppConfig, input);
+  const errors = validateSync(config, { skipMissingProperties: false });
+  if (errors.length) {
+    // Values are never echoed: some of these variables hold secrets.
+    throw new ConfigError(errors.map((e) => `${e.property}: ${Object.values(e.constraints ?? {}).join('; ')}`));
+  }
+  return config;
+}
