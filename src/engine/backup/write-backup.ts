@@ -1,0 +1,201 @@
+/**
+ * Writes one backup: schema, every table's rows, sequences and file artefacts stream from
+ * one database snapshot through compression and encryption into storage; the manifest is
+ * written last, then read back and checked — the commit point. On any failure every part
+ * written so far is removed, so no half backup can look whole.
+ */
+import { Readable } from 'node:stream';
+import type { Dialect, Snapshot, TableInfo } from '../dialects/dialect';
+import type { BackupStorage } from '../storage/storage';
+import { parseManifest, serializeManifest } from '../archive/manifest';
+import { DEFAULT_FRAME_SIZE } from '../archive/encryption';
+import { writePart, partKey } from '../archive/part-io';
+import {
+  BackupTrigger, BackupType, Compression, Manifest, MANIFEST_FILE, MANIFEST_FORMAT, MANIFEST_VERSION, ManifestTable, PartInfo,
+} from '../archive/manifest.types';
+import { keyForNewBackup, KeySource } from './backup-keys';
+import { packFileArtefacts } from './file-artefacts';
+
+export interface BackupProgress {
+  phase: 'snapshot' | 'schema' | 'tables' | 'files' | 'manifest' | 'done';
+  tablesDone: number;
+  tablesTotal: number;
+  rows: number;
+  bytes: number;
+}
+
+export interface WriteBackupSpec {
+  id: string;
+  /** Storage directory of this backup, e.g. `backups/<id>`. */
+  dir: string;
+  type: BackupType;
+  trigger: BackupTrigger;
+  description: string | null;
+  tags: string[];
+  scheduleId: string | null;
+  /** Tables to back up (already resolved by the caller from type and request). */
+  tables: string[];
+  fileRoots: string[];
+  compression: Compression;
+  keys: KeySource;
+  appVersion: string;
+  migrations: string[];
+  auditHead: { seq: number; hash: string } | null;
+  parallel: number;
+  signal?: AbortSignal;
+  onProgress?(p: BackupProgress): void;
+  createdAt?: string;
+}
+
+export class BackupAbortedError extends Error {
+  constructor() {
+    super('backup was cancelled');
+    this.name = 'BackupAbortedError';
+  }
+}
+
+export async function writeBackup(dialect: Dialect, storage: BackupStorage, spec: WriteBackupSpec): Promise<Manifest> {
+  const startedAt = new Date().toISOString();
+  const progress: BackupProgress = { phase: 'snapshot', tablesDone: 0, tablesTotal: spec.tables.length, rows: 0, bytes: 0 };
+  const report = () => spec.onProgress?.({ ...progress });
+  // One failing table stops the others' in-flight writes too, before the cleanup runs.
+  const internal = new AbortController();
+  const signal = spec.signal ? AbortSignal.any([spec.signal, internal.signal]) : internal.signal;
+  let snapshot: Snapshot | null = null;
+  try {
+    const key = await keyForNewBackup(spec.keys);
+    const format = {
+      compression: spec.compression,
+      encryption: key ? { keyId: key.keyId, key: key.key, frameSize: DEFAULT_FRAME_SIZE } : null,
+      signal,
+    };
+    const put = (name: string, source: Readable) => writePart(storage, spec.dir, name, source, format);
+
+    report();
+    snapshot = await dialect.openSnapshot(spec.tables, { parallel: spec.parallel });
+    const serverVersion = await dialect.serverVersion();
+    const structures = snapshot.tables;
+
+    progress.phase = 'schema';
+    report();
+    const schemaSql = await snapshot.schemaSql();
+    const schemaPart = await put('parts/schema.sql', Readable.from([Buffer.from(schemaSql, 'utf8')]));
+    const sequences = await snapshot.sequences();
+
+    progress.phase = 'tables';
+    report();
+    const tables = await mapLimit(structures, Math.max(1, spec.parallel), async (t, i) => {
+      throwIfAborted(signal);
+      const exp = (snapshot as Snapshot).exportTable(t.name);
+      const part = await put(`parts/${String(i + 1).padStart(4, '0')}.rows`, exp.stream).catch((e: unknown) => {
+        internal.abort();
+        throw e;
+      });
+      const rows = exp.rowCount();
+      progress.tablesDone++;
+      progress.rows += rows;
+      progress.bytes += part.size;
+      report();
+      return tableEntry(t, rows, part);
+    });
+    await snapshot.close();
+    snapshot = null;
+
+    let files: Manifest['files'] = { count: 0, bytes: 0, roots: spec.fileRoots, part: null };
+    if (spec.fileRoots.length) {
+      progress.phase = 'files';
+      report();
+      const packed = packFileArtefacts(spec.fileRoots);
+      const part = await put('parts/files.tar', packed.stream);
+      progress.bytes += part.size;
+      files = { ...packed.stats(), roots: spec.fileRoots, part };
+    }
+
+    progress.phase = 'manifest';
+    report();
+    throwIfAborted(spec.signal);
+    const manifestBody: Omit<Manifest, 'checksum'> = {
+      format: MANIFEST_FORMAT,
+      formatVersion: MANIFEST_VERSION,
+      id: spec.id,
+      type: spec.type,
+      trigger: spec.trigger,
+      description: spec.description,
+      tags: spec.tags,
+      scheduleId: spec.scheduleId,
+      appVersion: spec.appVersion,
+      createdAt: spec.createdAt ?? startedAt,
+      startedAt,
+      finishedAt: new Date().toISOString(),
+      engine: { name: dialect.engine, serverVersion, encoding: dialect.encoding },
+      schema: { fingerprint: dialect.fingerprint(structures), migrations: spec.migrations, part: schemaPart },
+      tables,
+      sequences,
+      files,
+      compression: spec.compression,
+      encryption: key ? { ...key.info, frameSize: DEFAULT_FRAME_SIZE } : null,
+      auditHead: spec.auditHead,
+    };
+    const bytes = serializeManifest(manifestBody);
+    // The commit point: the manifest is the last object written, and is read back before success.
+    await storage.put(partKey(spec.dir, MANIFEST_FILE), Readable.from([bytes]));
+    const stored = parseManifest(await readAll(await storage.get(partKey(spec.dir, MANIFEST_FILE))));
+    if (stored.checksum !== JSON.parse(bytes.toString('utf8')).checksum) {
+      throw new Error('manifest read back from storage differs from the one written');
+    }
+    progress.phase = 'done';
+    progress.bytes += bytes.length;
+    report();
+    return stored;
+  } catch (e) {
+    internal.abort();
+    if (snapshot) await snapshot.close().catch(() => undefined);
+    await storage.deletePrefix(spec.dir).catch(() => undefined);
+    throw spec.signal?.aborted ? new BackupAbortedError() : e;
+  }
+}
+
+function tableEntry(structure: TableInfo, rows: number, part: PartInfo): ManifestTable {
+  return { name: structure.name, rows, bytes: part.rawBytes, sha256: part.rawSha256, structure, part };
+}
+
+function throwIfAborted(signal?: AbortSignal): void {
+  if (signal?.aborted) throw new BackupAbortedError();
+}
+
+export async function readAll(stream: Readable, limit = 64 * 1024 * 1024): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of stream) {
+    size += (c as Buffer).length;
+    if (size > limit) throw new Error(`object larger than ${limit} bytes`);
+    chunks.push(c as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+/**
+ * Runs `fn` over items with at most `limit` at once, keeping result order. After a failure
+ * no new item starts, and it rejects only once every running item has settled, so the
+ * caller's cleanup never races a write still in progress.
+ */
+export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  let failed = false;
+  const worker = async () => {
+    while (!failed && next < items.length) {
+      const i = next++;
+      try {
+        results[i] = await fn(items[i], i);
+      } catch (e) {
+        failed = true;
+        throw e;
+      }
+    }
+  };
+  const settled = await Promise.allSettled(Array.from({ length: Math.min(limit, items.length) }, worker));
+  const rejected = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (rejected) throw rejected.reason;
+  return results;
+}
