@@ -56,6 +56,23 @@ describe('decompression failures', () => {
     await expect(through([packed.subarray(0, packed.length - 5)], createDecompressStream('gzip'))).rejects.toThrow();
   });
 
+  it('zstd completes for every kind of reader: paused async iteration, slow, and in odd input chunks', async () => {
+    const plain = Buffer.concat([randomBytes(20_000), Buffer.alloc(5_000_000, 7), randomBytes(10_000)]);
+    const packed = await through([plain], createCompressStream('zstd'));
+    for (const chunkSize of [3, 999, 65536, packed.length]) {
+      const pieces: Buffer[] = [];
+      for (let i = 0; i < packed.length; i += chunkSize) pieces.push(packed.subarray(i, i + chunkSize));
+      const out: Buffer[] = [];
+      let n = 0;
+      for await (const chunk of Readable.from(pieces).pipe(createDecompressStream('zstd'))) {
+        out.push(chunk as Buffer);
+        // Yield to the event loop now and then, as a consumer writing to a database would.
+        if (++n % 7 === 0) await new Promise((resolve) => setImmediate(resolve));
+      }
+      expect(Buffer.concat(out).equals(plain)).toBe(true);
+    }
+  });
+
   it('zstd output follows the reader: a highly compressible chunk does not expand all at once', async () => {
     const bomb = zstdCompress(Buffer.alloc(64 * 1024 * 1024));
     expect(bomb.length).toBeLessThan(64 * 1024);

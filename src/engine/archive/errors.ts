@@ -49,7 +49,9 @@ export function errorForPart(err: unknown, part: string): unknown {
   return err;
 }
 
-function isZlibDataError(err: unknown): err is Error {
-  const code = (err as { code?: unknown } | null)?.code;
-  return err instanceof Error && typeof code === 'string' && /^Z_(DATA|BUF|STREAM)_ERROR$|^ERR_ZLIB/.test(code);
+/** Duck-typed: errors from Node's zlib are not always `instanceof Error` across VM realms. */
+function isZlibDataError(err: unknown): err is { message: string; code: string } {
+  if (typeof err !== 'object' || err === null) return false;
+  const { code, message } = err as { code?: unknown; message?: unknown };
+  return typeof message === 'string' && typeof code === 'string' && /^Z_(DATA|BUF|STREAM)_ERROR$|^ERR_ZLIB/.test(code);
 }

@@ -13,9 +13,12 @@ const OUT_SIZE = binding.dStreamOutSize();
 export class ZstdDecompressStream extends Transform {
   private readonly dctx = new binding.DCtx();
   private pending: { src: Buffer; done: TransformCallback } | null = null;
+  /** Reused until something is pushed from it, so tiny input chunks do not each cost a fresh buffer. */
+  private out = Buffer.allocUnsafe(OUT_SIZE);
   private inFrame = false;
   private pumping = false;
-  private readRequested = false;
+  /** A _read not yet answered by a push: Readable will not call _read again until one comes. */
+  private unansweredRead = false;
 
   constructor() {
     super();
@@ -29,12 +32,13 @@ export class ZstdDecompressStream extends Transform {
   }
 
   override _read(size: number): void {
-    if (this.pumping) {
-      this.readRequested = true;
+    if (!this.pending) {
+      // Lets Transform hand us the next input chunk.
+      super._read(size);
       return;
     }
-    if (this.pending) this.pump();
-    else super._read(size);
+    this.unansweredRead = true;
+    if (!this.pumping) this.pump();
   }
 
   override _flush(done: TransformCallback): void {
@@ -48,7 +52,7 @@ export class ZstdDecompressStream extends Transform {
     this.pumping = true;
     try {
       for (;;) {
-        const out = Buffer.allocUnsafe(OUT_SIZE);
+        const out = this.out;
         let ret: number;
         let produced: number;
         let consumed: number;
@@ -58,16 +62,19 @@ export class ZstdDecompressStream extends Transform {
           throw new ArchiveError('corrupt-data', `zstd data is corrupt (${(err as Error).message})`, undefined, { cause: err });
         }
         job.src = job.src.subarray(consumed);
-        this.readRequested = false;
-        const wantsMore = produced > 0 ? this.push(out.subarray(0, produced)) : true;
+        let wantsMore = true;
+        if (produced > 0) {
+          this.unansweredRead = false;
+          this.out = Buffer.allocUnsafe(OUT_SIZE);
+          wantsMore = this.push(out.subarray(0, produced));
+        }
         if (job.src.length === 0 && (produced < out.length || ret === 0)) {
           this.inFrame = ret !== 0;
-          this.pending = null;
-          this.pumping = false;
-          job.done();
+          this.finish(job);
           return;
         }
-        if (!wantsMore && !this.readRequested) break;
+        // A _read that arrived during push (re-entrantly) means: keep going.
+        if (!wantsMore && !this.unansweredRead) break;
       }
     } catch (err) {
       this.pending = null;
@@ -76,5 +83,16 @@ export class ZstdDecompressStream extends Transform {
       return;
     }
     this.pumping = false;
+  }
+
+  private finish(job: { done: TransformCallback }): void {
+    this.pending = null;
+    this.pumping = false;
+    const answerRead = this.unansweredRead;
+    this.unansweredRead = false;
+    job.done();
+    // The reader asked and got nothing from this chunk: pass the request on, or Transform would
+    // park the next write waiting for a _read the reader will not issue again.
+    if (answerRead) super._read(OUT_SIZE);
   }
 }
