@@ -28,7 +28,7 @@ export interface FindPgToolOptions {
 /** `server_version_num` (150018) or a version string ("15.18 (Debian ...)") to its major. */
 export function serverMajor(version: string | number): number {
   const n = typeof version === 'number' ? version : Number(version);
-  if (Number.isInteger(n) && n >= 100000) return Math.floor(n / 10000);
+  if (Number.isInteger(n) && n >= 10000) return Math.floor(n / 10000);
   const m = /^(\d+)/.exec(String(version).trim());
   if (!m) throw new Error(`cannot read a PostgreSQL major version from "${version}"`);
   return Number(m[1]);
