@@ -39,8 +39,16 @@ export function openConnection(path: string, opts: SqliteDialectOptions = {}): S
   try {
     const busy = opts.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
     db.pragma(`busy_timeout = ${Math.min(busy, SYNC_BUSY_WAIT_MS)}`);
-    const mode = String(db.pragma('journal_mode = WAL', { simple: true }));
-    if (mode.toLowerCase() !== 'wal') throw new Error(`SQLite database ${path} could not be switched to WAL journal mode (it is ${mode})`);
+    // WAL is a property of the file: switching needs an exclusive lock, so only try when needed.
+    if (String(db.pragma('journal_mode', { simple: true })).toLowerCase() !== 'wal') {
+      let mode: string;
+      try {
+        mode = String(db.pragma('journal_mode = WAL', { simple: true }));
+      } catch (err) {
+        throw new Error(`SQLite database ${path} could not be switched to WAL journal mode: ${(err as Error).message}`);
+      }
+      if (mode.toLowerCase() !== 'wal') throw new Error(`SQLite database ${path} could not be switched to WAL journal mode (it stays ${mode})`);
+    }
     return db;
   } catch (err) {
     db.close();
