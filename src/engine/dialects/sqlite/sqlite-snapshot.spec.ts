@@ -1,0 +1,92 @@
+import { createSqliteDatabase, type TestDatabase } from '../../../../test/support/databases';
+import { createSqliteDialect, type SqliteDialect } from './sqlite.dialect';
+import { exec, query, rawConnection, readAll } from './sqlite-test-support';
+
+describe('SQLite snapshot', () => {
+  let db: TestDatabase;
+  let dialect: SqliteDialect;
+
+  beforeEach(async () => {
+    db = createSqliteDatabase();
+    exec(db.url, `
+      CREATE TABLE a (id INTEGER PRIMARY KEY, v TEXT);
+      CREATE TABLE b (id INTEGER PRIMARY KEY, a_id INTEGER REFERENCES a (id));
+      CREATE TABLE outside (id INTEGER PRIMARY KEY);
+      CREATE VIEW a_only AS SELECT v FROM a;
+      CREATE VIEW a_and_outside AS SELECT a.v FROM a JOIN outside ON outside.id = a.id;
+      CREATE VIEW on_a_and_outside AS SELECT * FROM a_and_outside;
+      WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000) INSERT INTO a SELECT i, 'row ' || i FROM n;
+      INSERT INTO b SELECT id, id FROM a WHERE id <= 1000;`);
+    dialect = createSqliteDialect(db.url, { batchRows: 100 });
+  });
+
+  afterEach(async () => {
+    await dialect.close();
+    await db.drop();
+  });
+
+  it('does not see writes committed after it was opened, and does not block the writer', async () => {
+    const snap = await dialect.openSnapshot(['a', 'b']);
+    try {
+      const writer = rawConnection(db.url);
+      writer.exec(`UPDATE a SET v = 'changed' WHERE id = 1; INSERT INTO a VALUES (5000, 'late'); DELETE FROM b WHERE id = 2;`);
+      writer.close();
+      expect(query(db.url, 'SELECT v FROM a WHERE id = 1')[0].v).toBe('changed');
+      const a = snap.exportTable('a');
+      const text = (await readAll(a.stream)).toString();
+      expect(a.rowCount()).toBe(3000);
+      expect(text.startsWith('[1,"row 1"]\n')).toBe(true);
+      expect(text).not.toContain('late');
+      const b = snap.exportTable('b');
+      await readAll(b.stream);
+      expect(b.rowCount()).toBe(1000);
+    } finally {
+      await snap.close();
+    }
+  });
+
+  it('streams several tables at once from the same snapshot', async () => {
+    const snap = await dialect.openSnapshot(['b', 'a']);
+    try {
+      expect(snap.tables.map((t) => t.name)).toEqual(['a', 'b']); // parents first
+      const [a, b] = [snap.exportTable('a'), snap.exportTable('b')];
+      const [ta, tb] = await Promise.all([readAll(a.stream), readAll(b.stream)]);
+      expect(ta.toString().split('\n')).toHaveLength(3001);
+      expect(tb.toString().split('\n')[999]).toBe('[1000,1000]');
+    } finally {
+      await snap.close();
+    }
+  });
+
+  it('fails a stream that is still being read when the snapshot closes; closing twice is safe', async () => {
+    const snap = await dialect.openSnapshot(['a']);
+    const exp = snap.exportTable('a');
+    const reading = readAll(exp.stream);
+    await new Promise((r) => setImmediate(r));
+    await snap.close();
+    await expect(reading).rejects.toThrow('SQLite snapshot closed while the table was still being read');
+    await expect(snap.close()).resolves.toBeUndefined();
+    expect(() => snap.exportTable('a')).toThrow('SQLite snapshot is closed');
+    // The connection really is gone: a writer can checkpoint and truncate the WAL.
+    const writer = rawConnection(db.url);
+    expect(writer.pragma('wal_checkpoint(TRUNCATE)')).toEqual([{ busy: 0, log: 0, checkpointed: 0 }]);
+    writer.close();
+  });
+
+  it('names unknown tables', async () => {
+    await expect(dialect.openSnapshot(['a', 'nope'])).rejects.toThrow('SQLite table(s) not found: nope');
+    const snap = await dialect.openSnapshot(['a']);
+    expect(() => snap.exportTable('b')).toThrow('SQLite table b is not in this snapshot');
+    await snap.close();
+  });
+
+  it('schema SQL keeps only the views buildable from the tables in scope', async () => {
+    const snap = await dialect.openSnapshot(['a', 'b']);
+    const sql = await snap.schemaSql();
+    await snap.close();
+    expect(sql).toContain('CREATE VIEW a_only');
+    expect(sql).not.toContain('a_and_outside');
+    expect(sql).not.toContain('CREATE TABLE outside');
+    expect(await snap.sequences()).toEqual([]);
+  });
+});
