@@ -1,0 +1,37 @@
+/**
+ * One Strongroom backup as its own process, so the benchmark measures its wall time and peak
+ * memory exactly as it measures pg_dump. The encryption key comes from BENCH_BACKUP_KEYS
+ * (`id:base64`), not argv, so it never shows in `ps`.
+ * Prints one JSON line: { id, dir, bytes, rows }.
+ */
+import { randomUUID } from 'node:crypto';
+import { createDialect } from '../src/engine/dialects/create-dialect';
+import { keySourceFromConfig } from '../src/engine/backup/backup-keys';
+import { writeBackup } from '../src/engine/backup/write-backup';
+import { LocalStorage } from '../src/engine/storage/local-storage';
+import type { Compression } from '../src/engine/archive/manifest.types';
+import { parseArgs, required, runMain } from './cli-args';
+
+runMain(async () => {
+  const args = parseArgs(process.argv.slice(2));
+  const url = required(args, 'url');
+  const storage = new LocalStorage(required(args, 'store'));
+  const parallel = Number(args.get('parallel') ?? '2');
+  const keys = process.env.BENCH_BACKUP_KEYS ? keySourceFromConfig({ keys: process.env.BENCH_BACKUP_KEYS }) : keySourceFromConfig({});
+  const dialect = createDialect(url, { parallel });
+  try {
+    const tables = (await dialect.listTables()).map((t) => t.name);
+    const id = randomUUID();
+    const dir = `backups/${id}`;
+    const m = await writeBackup(dialect, storage, {
+      id, dir, type: 'full', trigger: 'manual', description: 'benchmark', tags: ['bench'], scheduleId: null,
+      tables, fileRoots: [], compression: (args.get('compression') ?? 'zstd') as Compression, keys,
+      appVersion: 'bench', migrations: [], auditHead: null, parallel,
+    });
+    const bytes = (await storage.list(dir)).reduce((a, o) => a + o.size, 0);
+    const rows = m.tables.reduce((a, t) => a + t.rows, 0);
+    process.stdout.write(`${JSON.stringify({ id, dir, bytes, rows, encrypted: m.encryption !== null })}\n`);
+  } finally {
+    await dialect.close();
+  }
+});
