@@ -1,4 +1,5 @@
 import { Foundation1763700000000 } from './1763700000000-foundation';
+import { Backups1763700001000 } from './1763700001000-backups';
 
 /** Migrations in the order they apply. */
-export const MIGRATIONS = [Foundation1763700000000];
+export const MIGRATIONS = [Foundation1763700000000, Backups1763700001000];

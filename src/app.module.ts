@@ -12,6 +12,7 @@ import { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
 import { DatabaseModule } from './database/database.module';
 import { HealthModule } from './health/health.module';
+import { BackupModule } from './backup/backup.module';
 import { StorageModule } from './backup/storage.module';
 
 @Module({
@@ -37,6 +38,7 @@ import { StorageModule } from './backup/storage.module';
     StorageModule,
     AuditModule,
     AuthModule,
+    BackupModule,
     HealthModule,
   ],
   providers: [

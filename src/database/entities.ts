@@ -1,7 +1,8 @@
 import { ApiKeyEntity } from '../auth/api-key.entity';
 import { AuditEventEntity } from '../audit/audit-event.entity';
 import { AuditHeadEntity } from '../audit/audit-head.entity';
+import { BackupEntity } from '../backup/backup.entity';
 import { LeaseEntity } from './lease.entity';
 
 /** Every TypeORM entity of the service database; migrations/ mirrors these exactly (tested). */
-export const ENTITIES = [ApiKeyEntity, AuditEventEntity, AuditHeadEntity, LeaseEntity];
+export const ENTITIES = [ApiKeyEntity, AuditEventEntity, AuditHeadEntity, LeaseEntity, BackupEntity];

@@ -20,6 +20,16 @@ export const ROUTE_ROLES: Record<string, Rule> = {
   'GET /api/audit': 'auditor',
   'GET /api/audit/verify': 'auditor',
   'GET /api/audit/export': 'auditor',
+  'POST /api/backups': 'operator',
+  'GET /api/backups': 'auditor',
+  'GET /api/backups/stats': 'auditor',
+  'POST /api/backups/import': 'admin',
+  'POST /api/backups/rescan': 'admin',
+  'GET /api/backups/:id': 'auditor',
+  'PATCH /api/backups/:id': 'operator',
+  'DELETE /api/backups/:id': 'admin',
+  'GET /api/backups/:id/download': 'admin',
+  'POST /api/backups/:id/verify': 'operator',
 };
 
 const BELOW: Record<Role, Role | null> = { admin: 'operator', operator: 'auditor', auditor: null };

@@ -25,7 +25,7 @@ export function packFileArtefacts(roots: string[]): { stream: Readable; stats():
   // The consumer reads `out`; errors are forwarded to it below, so pack's own are not lost.
   pack.on('error', () => undefined);
 
-  const addEntry = (header: tar.Header, body?: Readable): Promise<void> =>
+  const addEntry = (header: Partial<tar.Header> & { name: string }, body?: Readable): Promise<void> =>
     new Promise((res, rej) => {
       const entry = pack.entry(header, (err) => (err ? rej(err) : res()));
       if (body) {

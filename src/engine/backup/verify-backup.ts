@@ -13,6 +13,7 @@ import { createDialect } from '../dialects/create-dialect';
 import type { BackupStorage } from '../storage/storage';
 import { keysForManifest, KeySource } from './backup-keys';
 import { readManifest, readSchemaSql, restoreInputs } from './read-backup';
+import { effectiveRestoreMode } from './restore-mode';
 import { createScratchDatabase } from './scratch-database';
 
 export interface VerifyCheck {
@@ -42,6 +43,18 @@ export async function verifyBackup(
     checks.push({ name: 'manifest', ok: false, detail: (e as Error).message });
     return { ok: false, checks, manifest: null };
   }
+  return verifyParts(storage, dir, manifest, keySource, opts, checks);
+}
+
+/** Checks every part a (already parsed) manifest lists; used directly on imports in quarantine. */
+export async function verifyParts(
+  storage: BackupStorage,
+  dir: string,
+  manifest: Manifest,
+  keySource: KeySource,
+  opts: { deep?: boolean; scratchServerUrl?: string } = {},
+  checks: VerifyCheck[] = [],
+): Promise<VerifyResult> {
   let keys;
   try {
     keys = await keysForManifest(keySource, manifest);
@@ -79,7 +92,7 @@ async function deepCheck(
     await dialect.applySchema(await readSchemaSql(storage, dir, m, keys));
     await dialect.restore({
       encoding: m.engine.encoding,
-      tables: restoreInputs(storage, dir, m, keys, () => 'replace'),
+      tables: restoreInputs(storage, dir, m, keys, (name) => effectiveRestoreMode(name, 'replace')),
       sequences: m.sequences,
     });
     checks.push({ name: 'deep restore', ok: true, detail: `${m.tables.length} tables restored into a scratch ${m.engine.name} database` });

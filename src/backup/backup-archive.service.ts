@@ -1,0 +1,117 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { createReadStream } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { AuditService } from '../audit/audit.service';
+import { DomainError, ErrorCode } from '../common/domain-error';
+import { Actor, SYSTEM_ACTOR } from '../common/request-context';
+import { nowIso } from '../database/columns';
+import { Transactions } from '../database/transactions';
+import { packArchive, unpackArchive } from '../engine/archive/archive-tar';
+import { isArchiveError } from '../engine/archive/errors';
+import { listParts, serializeManifest } from '../engine/archive/manifest';
+import { MANIFEST_FILE } from '../engine/archive/manifest.types';
+import { partKey } from '../engine/archive/part-io';
+import { verifyBackup, verifyParts, VerifyCheck } from '../engine/backup/verify-backup';
+import type { BackupStorage } from '../engine/storage/storage';
+import { BackupEntity } from './backup.entity';
+import type { BackupView } from './backup.view';
+import { BackupCatalogService } from './backup-catalog.service';
+import { completedFieldsFor } from './completed-fields';
+import { BACKUP_STORAGE } from './storage.provider';
+import { TargetDatabase } from './target-database';
+
+export interface VerifyOutcome {
+  ok: boolean;
+  checks: VerifyCheck[];
+}
+
+/** Reading backups back: verification, download as one archive, and import of such an archive. */
+@Injectable()
+export class BackupArchiveService {
+  private readonly logger = new Logger('BackupArchive');
+
+  constructor(
+    @Inject(BACKUP_STORAGE) private readonly storage: BackupStorage,
+    private readonly catalog: BackupCatalogService,
+    private readonly target: TargetDatabase,
+    private readonly tx: Transactions,
+    private readonly audit: AuditService,
+  ) {}
+
+  /** Reads every stored byte; `deep` also restores into a scratch database and compares. */
+  async verify(id: string, deep = false, actor: Actor = SYSTEM_ACTOR): Promise<VerifyOutcome> {
+    const row = await this.completed(id);
+    const result = await verifyBackup(this.storage, row.storageDir, this.target.keys, {
+      deep,
+      scratchServerUrl: row.engine === 'postgres' ? this.target.sourceUrl(row.type) : undefined,
+    });
+    await this.tx.run(async (m) => {
+      if (result.ok) await m.update(BackupEntity, { id }, { verifiedAt: nowIso() });
+      await this.audit.record({
+        actor, action: deep ? 'backup.verify-deep' : 'backup.verify', resource: 'backup', resourceId: id,
+        outcome: result.ok ? 'success' : 'failure',
+        details: { failed: result.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail ?? ''}`) },
+      }, m);
+    });
+    return { ok: result.ok, checks: result.checks };
+  }
+
+  /** The whole backup as one tar (parts, then the manifest), importable as it is. */
+  async download(id: string): Promise<{ stream: Readable; filename: string }> {
+    const row = await this.completed(id);
+    return { stream: packArchive(this.storage, row.storageDir), filename: `strongroom-${row.id}.tar` };
+  }
+
+  /**
+   * Imports an archive from `download`: unpacked into quarantine, fully verified, and only
+   * then moved into place and cataloged. A corrupt or foreign file is a 422 and nothing of
+   * it is kept.
+   */
+  async import(file: string, actor: Actor = SYSTEM_ACTOR): Promise<BackupView> {
+    const quarantine = `quarantine/${randomUUID()}`;
+    try {
+      let manifest;
+      try {
+        manifest = await unpackArchive(createReadStream(file), this.storage, quarantine);
+      } catch (e) {
+        throw new DomainError(ErrorCode.Unprocessable, `not a valid Strongroom archive: ${(e as Error).message}`);
+      }
+      const v = await verifyParts(this.storage, quarantine, manifest, this.target.keys);
+      if (!v.ok) {
+        const bad = v.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail ?? 'failed'}`);
+        throw new DomainError(ErrorCode.Unprocessable, `archive failed verification: ${bad.join('; ')}`);
+      }
+      const exists = await this.catalog.entity(manifest.id).then(() => true, () => false);
+      if (exists) throw new DomainError(ErrorCode.Conflict, `backup ${manifest.id} is already in the catalog`);
+      const dir = `backups/${manifest.id}`;
+      // Parts first, manifest last: the same commit point as a backup written here.
+      for (const name of listParts(manifest).map((p) => p.name)) {
+        await this.storage.put(partKey(dir, name), await this.storage.get(partKey(quarantine, name)));
+      }
+      const { checksum: _checksum, ...body } = manifest;
+      await this.storage.put(partKey(dir, MANIFEST_FILE), Readable.from([serializeManifest(body)]));
+      const row = {
+        id: manifest.id, type: manifest.type, trigger: 'import' as const, scheduleId: null, description: manifest.description,
+        tags: manifest.tags, pinned: false, createdAt: nowIso(), verifiedAt: nowIso(), requestedTables: manifest.tables.map((t) => t.name),
+        storageDir: dir, ...completedFieldsFor(manifest),
+      } as BackupEntity;
+      await this.tx.run(async (m) => {
+        await m.save(BackupEntity, row);
+        await this.audit.record({ actor, action: 'backup.import', resource: 'backup', resourceId: manifest.id, outcome: 'success', details: { originalTrigger: manifest.trigger } }, m);
+      });
+      return this.catalog.get(manifest.id);
+    } catch (e) {
+      if (isArchiveError(e)) throw new DomainError(ErrorCode.Unprocessable, e.message);
+      throw e;
+    } finally {
+      await this.storage.deletePrefix(quarantine).catch((err: Error) => this.logger.error(`could not clear ${quarantine}: ${err.message}`));
+    }
+  }
+
+  private async completed(id: string): Promise<BackupEntity> {
+    const row = await this.catalog.entity(id);
+    if (row.status !== 'completed') throw new DomainError(ErrorCode.Conflict, `backup ${id} is ${row.status}, not completed`);
+    return row;
+  }
+}

@@ -1,0 +1,59 @@
+import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
+import { bigintAsNumber, ISO_TIME, jsonText } from '../database/columns';
+
+export type BackupStatus = 'pending' | 'running' | 'completed' | 'failed';
+
+export interface BackupTableSummary {
+  name: string;
+  rows: number;
+  bytes: number;
+  sha256: string;
+}
+
+export interface BackupProgressView {
+  phase: string;
+  tablesDone: number;
+  tablesTotal: number;
+  rows: number;
+  bytes: number;
+}
+
+/**
+ * The catalog: an index over what storage holds. Storage (each backup's manifest) is the
+ * truth; a rescan rebuilds missing rows from manifests and flags rows whose manifest is gone.
+ */
+@Entity('strongroom_backups')
+@Index('ix_strongroom_backups_created', ['createdAt'])
+@Index('ix_strongroom_backups_status', ['status'])
+export class BackupEntity {
+  @PrimaryColumn({ type: 'varchar', length: 36 }) id: string;
+  @Column({ type: 'varchar', length: 16 }) type: 'full' | 'tables' | 'audit';
+  @Column({ type: 'varchar', length: 16 }) trigger: 'manual' | 'scheduled' | 'pre-restore' | 'import';
+  @Column({ type: 'varchar', length: 16 }) status: BackupStatus;
+  @Column({ name: 'schedule_id', type: 'varchar', length: 36, nullable: true }) scheduleId: string | null;
+  @Column({ type: 'varchar', length: 1000, nullable: true }) description: string | null;
+  @Column({ type: 'text', transformer: jsonText<string[]>([]) }) tags: string[];
+  @Column({ type: 'boolean', default: false }) pinned: boolean;
+  @Column({ name: 'created_at', ...ISO_TIME }) createdAt: string;
+  @Column({ name: 'started_at', ...ISO_TIME, nullable: true }) startedAt: string | null;
+  @Column({ name: 'finished_at', ...ISO_TIME, nullable: true }) finishedAt: string | null;
+  @Column({ name: 'size_bytes', type: 'bigint', default: 0, transformer: bigintAsNumber }) sizeBytes: number;
+  @Column({ name: 'row_count', type: 'bigint', default: 0, transformer: bigintAsNumber }) rowCount: number;
+  /** Tables asked for (type "tables") before the run; the manifest's summary after it. */
+  @Column({ type: 'text', transformer: jsonText<BackupTableSummary[]>([]) }) tables: BackupTableSummary[];
+  @Column({ name: 'requested_tables', type: 'text', transformer: jsonText<string[]>([]) }) requestedTables: string[];
+  @Column({ type: 'text', transformer: jsonText<{ count: number; bytes: number }>({ count: 0, bytes: 0 }) }) files: { count: number; bytes: number };
+  @Column({ type: 'varchar', length: 16 }) compression: string;
+  @Column({ type: 'boolean', default: false }) encrypted: boolean;
+  @Column({ name: 'key_id', type: 'varchar', length: 64, nullable: true }) keyId: string | null;
+  @Column({ type: 'varchar', length: 64, nullable: true }) checksum: string | null;
+  @Column({ name: 'verified_at', ...ISO_TIME, nullable: true }) verifiedAt: string | null;
+  @Column({ type: 'text', nullable: true }) error: string | null;
+  @Column({ type: 'text', nullable: true, transformer: jsonText<BackupProgressView | null>(null) }) progress: BackupProgressView | null;
+  /** Storage directory of the backup's parts and manifest. */
+  @Column({ name: 'storage_dir', type: 'varchar', length: 300 }) storageDir: string;
+  /** Engine of the backed-up database (postgres, sqlite). */
+  @Column({ type: 'varchar', length: 16, nullable: true }) engine: string | null;
+  /** The process running the job (host:pid:nonce), so a restart can tell orphaned jobs. */
+  @Column({ type: 'varchar', length: 200, nullable: true }) owner: string | null;
+}

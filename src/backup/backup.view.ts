@@ -1,0 +1,31 @@
+import type { BackupEntity } from './backup.entity';
+
+/** The backup resource exactly as API.md shows it. */
+export function toBackupView(e: BackupEntity) {
+  return {
+    id: e.id,
+    type: e.type,
+    trigger: e.trigger,
+    status: e.status,
+    scheduleId: e.scheduleId,
+    description: e.description,
+    tags: e.tags,
+    pinned: e.pinned,
+    createdAt: e.createdAt,
+    startedAt: e.startedAt,
+    finishedAt: e.finishedAt,
+    sizeBytes: e.sizeBytes,
+    rowCount: e.rowCount,
+    tables: e.tables,
+    files: e.files,
+    compression: e.compression,
+    encrypted: e.encrypted,
+    keyId: e.keyId,
+    checksum: e.checksum,
+    verifiedAt: e.verifiedAt,
+    error: e.error,
+    progress: e.progress ?? { phase: e.status, tablesDone: 0, tablesTotal: 0, rows: 0, bytes: 0 },
+  };
+}
+
+export type BackupView = ReturnType<typeof toBackupView>;

@@ -1,0 +1,137 @@
+import {
+  Body, Controller, Delete, ForbiddenException, Get, HttpCode, Param, ParseUUIDPipe, Patch, Post, Query, Req, Res,
+  UploadedFile, UseInterceptors, BadRequestException,
+} from '@nestjs/common';
+import { FileInterceptor } from '@nestjs/platform-express';
+import { ApiAcceptedResponse, ApiBody, ApiConsumes, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
+import { diskStorage } from 'multer';
+import { rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { pipeline } from 'node:stream/promises';
+import { Audit, Roles } from '../auth/auth.decorators';
+import { roleAtLeast } from '../auth/roles';
+import type { RequestWithContext } from '../common/request-context';
+import { BackupArchiveService } from './backup-archive.service';
+import { BackupCatalogService } from './backup-catalog.service';
+import { BackupsService } from './backups.service';
+import {
+  BackupDto, BackupPageDto, BackupStatsDto, CreateBackupDto, DeleteBackupQueryDto, ImportBackupDto, ListBackupsQueryDto,
+  UpdateBackupDto, VerifyBackupDto, VerifyResultDto,
+} from './dto/backup.dto';
+
+const UUID = new ParseUUIDPipe();
+
+@ApiTags('Backups')
+@Controller('api/backups')
+export class BackupsController {
+  constructor(
+    private readonly backups: BackupsService,
+    private readonly catalog: BackupCatalogService,
+    private readonly archive: BackupArchiveService,
+  ) {}
+
+  @Post()
+  @HttpCode(202)
+  @Roles('operator')
+  @Audit('backup.create', 'backup')
+  @ApiOperation({ summary: 'Start a backup (runs in the background; 409 while another backup or restore runs)' })
+  @ApiAcceptedResponse({ type: BackupDto })
+  async create(@Body() dto: CreateBackupDto, @Req() req: RequestWithContext, @Res({ passthrough: true }) res: Response) {
+    const backup = await this.backups.start({ ...dto, type: dto.type ?? 'full', trigger: 'manual' }, req.actor);
+    res.locals.auditResourceId = backup.id;
+    res.setHeader('Location', `/api/backups/${backup.id}`);
+    return backup;
+  }
+
+  @Get()
+  @Roles('auditor')
+  @ApiOperation({ summary: 'List backups, newest first' })
+  @ApiOkResponse({ type: BackupPageDto })
+  list(@Query() q: ListBackupsQueryDto) {
+    const { limit, cursor, ...filter } = q;
+    return this.catalog.list(filter, limit ?? 50, cursor);
+  }
+
+  @Get('stats')
+  @Roles('auditor')
+  @ApiOperation({ summary: 'Catalog totals' })
+  @ApiOkResponse({ type: BackupStatsDto })
+  stats() {
+    return this.catalog.stats();
+  }
+
+  @Post('import')
+  @Roles('admin')
+  @Audit('backup.import', 'backup')
+  @UseInterceptors(FileInterceptor('file', { storage: diskStorage({ destination: tmpdir() }) }))
+  @ApiConsumes('multipart/form-data')
+  @ApiBody({ type: ImportBackupDto })
+  @ApiOperation({ summary: 'Import an archive from download; 422 when corrupt or foreign (nothing is kept)' })
+  @ApiCreatedResponse({ type: BackupDto })
+  async import(@UploadedFile() file: Express.Multer.File | undefined, @Req() req: RequestWithContext) {
+    if (!file) throw new BadRequestException(['file: a multipart field "file" with the archive is required']);
+    try {
+      return await this.archive.import(file.path, req.actor);
+    } finally {
+      await rm(file.path, { force: true });
+    }
+  }
+
+  @Post('rescan')
+  @Roles('admin')
+  @Audit('backup.rescan', 'backup')
+  @ApiOperation({ summary: 'Rebuild the catalog from storage: catalog manifests it lacks, flag rows whose manifest is gone' })
+  rescan() {
+    return this.catalog.rescan();
+  }
+
+  @Get(':id')
+  @Roles('auditor')
+  @ApiOperation({ summary: 'One backup' })
+  @ApiOkResponse({ type: BackupDto })
+  get(@Param('id', UUID) id: string) {
+    return this.catalog.get(id);
+  }
+
+  @Patch(':id')
+  @Roles('operator')
+  @Audit('backup.update', 'backup')
+  @ApiOperation({ summary: 'Edit description and tags; pinning needs admin' })
+  @ApiOkResponse({ type: BackupDto })
+  update(@Param('id', UUID) id: string, @Body() dto: UpdateBackupDto, @Req() req: RequestWithContext) {
+    if (dto.pinned !== undefined && !roleAtLeast(req.actor?.role, 'admin')) throw new ForbiddenException('pinning a backup needs the admin role');
+    return this.catalog.update(id, dto);
+  }
+
+  @Delete(':id')
+  @HttpCode(204)
+  @Roles('admin')
+  @Audit('backup.delete', 'backup')
+  @ApiOperation({ summary: 'Delete a backup from storage and the catalog (409 when pinned or running)' })
+  async delete(@Param('id', UUID) id: string, @Query() q: DeleteBackupQueryDto, @Req() req: RequestWithContext): Promise<void> {
+    await this.catalog.delete(id, req.actor, { reason: q.reason });
+  }
+
+  @Get(':id/download')
+  @Roles('admin')
+  @Audit('backup.download', 'backup', { always: true })
+  @ApiOperation({ summary: 'The backup as one tar archive, importable as it is' })
+  @ApiProduces('application/x-tar')
+  async download(@Param('id', UUID) id: string, @Res() res: Response): Promise<void> {
+    const { stream, filename } = await this.archive.download(id);
+    res.setHeader('Content-Type', 'application/x-tar');
+    res.setHeader('Content-Disposition', `attachment; filename="${filename}"`);
+    await pipeline(stream, res);
+  }
+
+  @Post(':id/verify')
+  @HttpCode(200)
+  @Roles('operator')
+  @Audit('backup.verify', 'backup')
+  @ApiOperation({ summary: 'Read every stored byte; deep also restores into a scratch database and compares' })
+  @ApiOkResponse({ type: VerifyResultDto })
+  verify(@Param('id', UUID) id: string, @Body() dto: VerifyBackupDto, @Req() req: RequestWithContext) {
+    return this.archive.verify(id, dto.deep ?? false, req.actor);
+  }
+}

@@ -1,0 +1,24 @@
+import type { Manifest } from '../engine/archive/manifest.types';
+import type { BackupEntity } from './backup.entity';
+
+/** Catalog fields of a completed backup, all derived from its manifest (storage is the truth). */
+export function completedFieldsFor(m: Manifest): Partial<BackupEntity> {
+  const parts = [m.schema.part, m.files.part, ...m.tables.map((t) => t.part)].filter((p) => p !== null);
+  return {
+    status: 'completed',
+    finishedAt: m.finishedAt,
+    startedAt: m.startedAt,
+    sizeBytes: parts.reduce((s, p) => s + (p?.size ?? 0), 0),
+    rowCount: m.tables.reduce((s, t) => s + t.rows, 0),
+    tables: m.tables.map((t) => ({ name: t.name, rows: t.rows, bytes: t.bytes, sha256: t.sha256 })),
+    files: { count: m.files.count, bytes: m.files.bytes },
+    compression: m.compression,
+    encrypted: !!m.encryption,
+    keyId: m.encryption?.keyId ?? null,
+    checksum: m.checksum,
+    engine: m.engine.name,
+    error: null,
+    owner: null,
+    progress: { phase: 'done', tablesDone: m.tables.length, tablesTotal: m.tables.length, rows: m.tables.reduce((s, t) => s + t.rows, 0), bytes: parts.reduce((s, p) => s + (p?.size ?? 0), 0) },
+  };
+}
