@@ -3,6 +3,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { BackupArchiveService } from './backup-archive.service';
 import { BackupCatalogService } from './backup-catalog.service';
 import { BackupEntity } from './backup.entity';
+import { BackupEvents } from './backup-events';
 import { BackupsController } from './backups.controller';
 import { BackupsService } from './backups.service';
 import { TargetDatabase } from './target-database';
@@ -10,7 +11,7 @@ import { TargetDatabase } from './target-database';
 @Module({
   imports: [TypeOrmModule.forFeature([BackupEntity])],
   controllers: [BackupsController],
-  providers: [BackupsService, BackupCatalogService, BackupArchiveService, TargetDatabase],
-  exports: [BackupsService, BackupCatalogService, BackupArchiveService, TargetDatabase],
+  providers: [BackupsService, BackupCatalogService, BackupArchiveService, TargetDatabase, BackupEvents],
+  exports: [BackupsService, BackupCatalogService, BackupArchiveService, TargetDatabase, BackupEvents],
 })
 export class BackupModule {}

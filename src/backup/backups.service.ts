@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown, Optional } from '@nestjs/common';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
 import { DataSource, In, Repository } from 'typeorm';
@@ -14,6 +14,7 @@ import type { BackupTrigger, BackupType, Compression } from '../engine/archive/m
 import { BackupProgress, writeBackup } from '../engine/backup/write-backup';
 import type { BackupStorage } from '../engine/storage/storage';
 import { BackupEntity } from './backup.entity';
+import { BackupEvents, BackupFinishedEvent, finishedEvent } from './backup-events';
 import { JobRegistry } from './backup-jobs';
 import { toBackupView, BackupView } from './backup.view';
 import { BackupCatalogService } from './backup-catalog.service';
@@ -54,6 +55,7 @@ export class BackupsService implements OnApplicationBootstrap, OnApplicationShut
     private readonly audit: AuditService,
     private readonly catalog: BackupCatalogService,
     private readonly config: AppConfig,
+    @Optional() private readonly events?: BackupEvents,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -120,6 +122,7 @@ export class BackupsService implements OnApplicationBootstrap, OnApplicationShut
       void this.leases.renew(lease).catch(() => undefined);
     }, (this.config.LEASE_TTL_SECONDS * 1000) / 3);
     let lastProgress = 0;
+    let finished: BackupFinishedEvent | null = null;
     try {
       await this.update(row.id, { status: 'running', startedAt: nowIso() });
       const manifest = await writeBackup(dialect, this.storage, {
@@ -141,6 +144,7 @@ export class BackupsService implements OnApplicationBootstrap, OnApplicationShut
         await this.audit.record({ actor: SYSTEM_ACTOR, action: 'backup.completed', resource: 'backup', resourceId: row.id, outcome: 'success', details: { sizeBytes: manifest.tables.reduce((s, t) => s + t.part.size, 0), tables: manifest.tables.length } }, m);
       });
       this.logger.log(`backup ${row.id} completed`);
+      finished = finishedEvent(row, { kind: 'completed', sizeBytes: completedFieldsFor(manifest).sizeBytes, startedAt: manifest.startedAt, finishedAt: manifest.finishedAt });
     } catch (e) {
       const message = errorMessage(e);
       this.logger.error(`backup ${row.id} failed: ${message}`);
@@ -148,10 +152,13 @@ export class BackupsService implements OnApplicationBootstrap, OnApplicationShut
         await m.update(BackupEntity, { id: row.id }, { status: 'failed', error: message, finishedAt: nowIso(), owner: null });
         await this.audit.record({ actor: SYSTEM_ACTOR, action: 'backup.failed', resource: 'backup', resourceId: row.id, outcome: 'failure', details: { error: message } }, m);
       }).catch((err: Error) => this.logger.error(`could not record failure of ${row.id}: ${err.message}`));
+      finished = finishedEvent(row, { kind: 'failed', finishedAt: nowIso(), error: message });
     } finally {
       clearInterval(renew);
       await dialect.close().catch(() => undefined);
       await this.leases.release(lease).catch(() => undefined);
+      // After the lease is free, so a listener may start the next job at once.
+      if (finished) this.events?.emit(finished);
     }
   }
 
