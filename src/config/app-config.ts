@@ -31,6 +31,8 @@ export class AppConfig {
   @Transform(toBool) @IsBoolean() TRUST_PROXY = false;
   @Transform(toInt) @IsInt() @Min(1) THROTTLE_TTL_SECONDS = 60;
   @Transform(toInt) @IsInt() @Min(1) THROTTLE_LIMIT = 300;
+  @Transform(toInt) @IsInt() @Min(1) THROTTLE_EXPENSIVE_LIMIT = 10;
+  @Transform(toInt) @IsInt() @Min(1) THROTTLE_EXPENSIVE_TTL_SECONDS = 60;
 
   @IsIn(['local', 's3']) BACKUP_STORAGE = 'local';
   @IsString() BACKUP_DIR = './data/backups';
@@ -66,6 +68,7 @@ export class AppConfig {
 
   @Transform(toList) @IsString({ each: true }) NOTIFY_WEBHOOK_URLS: string[] = [];
   @IsIn(['json', 'slack']) NOTIFY_WEBHOOK_FORMAT = 'json';
+  @Transform(toBool) @IsBoolean() METRICS_PUBLIC = true;
 
   /** The database Strongroom protects; by default its own. */
   get targetDatabaseUrl(): string {

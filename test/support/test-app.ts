@@ -24,8 +24,9 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-export async function createTestApp(engine: Engine, env: Record<string, string> = {}): Promise<TestApp> {
-  const db = await createTestDatabase(engine);
+/** `opts.db` boots on an existing database (a second instance, or a restart); close() then leaves it in place. */
+export async function createTestApp(engine: Engine, env: Record<string, string> = {}, opts: { db?: TestDatabase } = {}): Promise<TestApp> {
+  const db = opts.db ?? (await createTestDatabase(engine));
   const dir = tempDir('strongroom-app-');
   const adminKey = `test-admin-${randomBytes(16).toString('hex')}`;
   const config = loadConfig({
@@ -36,6 +37,7 @@ export async function createTestApp(engine: Engine, env: Record<string, string> 
     BACKUP_DIR: `${dir.path}/backups`,
     SCHEDULER_ENABLED: 'false',
     THROTTLE_LIMIT: '100000',
+    THROTTLE_EXPENSIVE_LIMIT: '100000',
     ...env,
   });
   const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).overrideProvider(AppConfig).useValue(config).compile();
@@ -55,7 +57,7 @@ export async function createTestApp(engine: Engine, env: Record<string, string> 
     dataSource: app.get(DataSource),
     async close() {
       await app.close();
-      await db.drop();
+      if (!opts.db) await db.drop();
       dir.remove();
     },
   };
