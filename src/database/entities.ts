@@ -3,6 +3,8 @@ import { AuditEventEntity } from '../audit/audit-event.entity';
 import { AuditHeadEntity } from '../audit/audit-head.entity';
 import { BackupEntity } from '../backup/backup.entity';
 import { LeaseEntity } from './lease.entity';
+import { JobClaimEntity } from '../scheduler/job-claim.entity';
+import { ScheduleEntity } from '../scheduler/schedule.entity';
 
 /** Every TypeORM entity of the service database; migrations/ mirrors these exactly (tested). */
-export const ENTITIES = [ApiKeyEntity, AuditEventEntity, AuditHeadEntity, LeaseEntity, BackupEntity];
+export const ENTITIES = [ApiKeyEntity, AuditEventEntity, AuditHeadEntity, LeaseEntity, BackupEntity, ScheduleEntity, JobClaimEntity];
