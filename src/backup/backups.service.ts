@@ -69,6 +69,43 @@ export class BackupsService implements OnApplicationBootstrap, OnApplicationShut
 
   /** Validates, takes the lease (409 if held), records a pending backup and starts the job. */
   async start(input: StartBackupInput, actor: Actor = SYSTEM_ACTOR): Promise<BackupView> {
+    const { dialect, tables } = await this.prepare(input);
+    const lease = await this.leases.acquire(this.target.leaseName);
+    if (!lease) {
+      await dialect.close().catch(() => undefined);
+      const holder = await this.leases.holder(this.target.leaseName);
+      throw new DomainError(ErrorCode.Conflict, `another backup or restore of this database is running (${holder?.owner ?? 'unknown owner'})`);
+    }
+    const row = await this.record(input, tables, dialect, lease, actor).catch(async (e: unknown) => {
+      await dialect.close().catch(() => undefined);
+      await this.leases.release(lease).catch(() => undefined);
+      throw e;
+    });
+    this.jobs.start(row.id, (signal) => this.run(row, dialect, lease, signal));
+    return toBackupView(row);
+  }
+
+  /**
+   * Runs a backup to its end inside an operation that already holds the data lease (a
+   * recovery's safety backup): the lease is neither taken nor released here. Resolves with
+   * the completed backup; rejects when it failed (the failure is recorded as usual).
+   */
+  async runUnderLease(input: StartBackupInput, lease: HeldLease, actor: Actor = SYSTEM_ACTOR, signal?: AbortSignal): Promise<BackupView> {
+    const { dialect, tables } = await this.prepare(input);
+    let row: BackupEntity;
+    try {
+      row = await this.record(input, tables, dialect, lease, actor);
+    } catch (e) {
+      await dialect.close().catch(() => undefined);
+      throw e;
+    }
+    await this.run(row, dialect, lease, signal ?? new AbortController().signal, { releaseLease: false });
+    const done = await this.catalog.get(row.id);
+    if (done.status !== 'completed') throw new Error(`backup ${row.id} failed: ${done.error ?? 'unknown error'}`);
+    return done;
+  }
+
+  private async prepare(input: StartBackupInput): Promise<{ dialect: ReturnType<TargetDatabase['dialect']>; tables: string[] }> {
     if (input.type === 'tables' && !input.tables?.length) {
       throw new DomainError(ErrorCode.InvalidInput, 'tables: type "tables" needs a non-empty tables list');
     }
@@ -76,19 +113,15 @@ export class BackupsService implements OnApplicationBootstrap, OnApplicationShut
       throw new DomainError(ErrorCode.InvalidInput, 'encrypt: no encryption key is configured (BACKUP_ENCRYPTION_KEYS or BACKUP_ENCRYPTION_PASSPHRASE)');
     }
     const dialect = this.target.dialect(input.type);
-    let tables: string[];
     try {
-      tables = await this.target.resolveTables(dialect, input.type, input.tables);
+      return { dialect, tables: await this.target.resolveTables(dialect, input.type, input.tables) };
     } catch (e) {
       await dialect.close().catch(() => undefined);
       throw e;
     }
-    const lease = await this.leases.acquire(this.target.leaseName);
-    if (!lease) {
-      await dialect.close().catch(() => undefined);
-      const holder = await this.leases.holder(this.target.leaseName);
-      throw new DomainError(ErrorCode.Conflict, `another backup or restore of this database is running (${holder?.owner ?? 'unknown owner'})`);
-    }
+  }
+
+  private async record(input: StartBackupInput, tables: string[], dialect: ReturnType<TargetDatabase['dialect']>, lease: HeldLease, actor: Actor): Promise<BackupEntity> {
     const id = randomUUID();
     const encrypted = input.encrypt ?? this.keysConfigured();
     const row = this.repo.create({
@@ -104,8 +137,7 @@ export class BackupsService implements OnApplicationBootstrap, OnApplicationShut
       await m.save(BackupEntity, row);
       await this.audit.record({ actor, action: 'backup.start', resource: 'backup', resourceId: id, outcome: 'success', details: { type: input.type, trigger: input.trigger, tables } }, m);
     });
-    this.jobs.start(id, (signal) => this.run(row, dialect, lease, signal));
-    return toBackupView(row);
+    return row;
   }
 
   /** Resolves when this process's job for `id` has ended (tests, CLI). */
@@ -117,10 +149,14 @@ export class BackupsService implements OnApplicationBootstrap, OnApplicationShut
     return !!this.target.keys.keyring || !!this.target.keys.passphrase;
   }
 
-  private async run(row: BackupEntity, dialect: ReturnType<TargetDatabase['dialect']>, lease: HeldLease, signal: AbortSignal): Promise<void> {
-    const renew = setInterval(() => {
+  private async run(
+    row: BackupEntity, dialect: ReturnType<TargetDatabase['dialect']>, lease: HeldLease, signal: AbortSignal,
+    opts: { releaseLease: boolean } = { releaseLease: true },
+  ): Promise<void> {
+    // Under a borrowed lease the borrower renews it; renewing here too would be harmless but noisy.
+    const renew = opts.releaseLease ? setInterval(() => {
       void this.leases.renew(lease).catch(() => undefined);
-    }, (this.config.LEASE_TTL_SECONDS * 1000) / 3);
+    }, (this.config.LEASE_TTL_SECONDS * 1000) / 3) : undefined;
     let lastProgress = 0;
     let finished: BackupFinishedEvent | null = null;
     try {
@@ -156,7 +192,7 @@ export class BackupsService implements OnApplicationBootstrap, OnApplicationShut
     } finally {
       clearInterval(renew);
       await dialect.close().catch(() => undefined);
-      await this.leases.release(lease).catch(() => undefined);
+      if (opts.releaseLease) await this.leases.release(lease).catch(() => undefined);
       // After the lease is free, so a listener may start the next job at once.
       if (finished) this.events?.emit(finished);
     }
