@@ -5,6 +5,7 @@ import { BackupEntity } from '../backup/backup.entity';
 import { LeaseEntity } from './lease.entity';
 import { JobClaimEntity } from '../scheduler/job-claim.entity';
 import { ScheduleEntity } from '../scheduler/schedule.entity';
+import { RecoveryEntity } from '../recovery/recovery.entity';
 
 /** Every TypeORM entity of the service database; migrations/ mirrors these exactly (tested). */
-export const ENTITIES = [ApiKeyEntity, AuditEventEntity, AuditHeadEntity, LeaseEntity, BackupEntity, ScheduleEntity, JobClaimEntity];
+export const ENTITIES = [ApiKeyEntity, AuditEventEntity, AuditHeadEntity, LeaseEntity, BackupEntity, RecoveryEntity, ScheduleEntity, JobClaimEntity];
