@@ -28,7 +28,7 @@ export interface TestApp {
 export async function createTestApp(engine: Engine, env: Record<string, string> = {}, opts: { db?: TestDatabase } = {}): Promise<TestApp> {
   const db = opts.db ?? (await createTestDatabase(engine));
   const dir = tempDir('strongroom-app-');
-  const adminKey = `test-admin-${randomBytes(16).toString('hex')}`;
+  const adminKey = env.ADMIN_API_KEY ?? `test-admin-${randomBytes(16).toString("hex")}`;
   const config = loadConfig({
     NODE_ENV: 'test',
     LOG_LEVEL: 'silent',
