@@ -6,6 +6,7 @@ import { AuditHttpHook } from './audit/audit-http.hook';
 import { AuditModule } from './audit/audit.module';
 import { AuthGuard } from './auth/auth.guard';
 import { AuthModule } from './auth/auth.module';
+import { isExpensiveRoute } from './common/expensive-route';
 import { HttpExceptionFilter } from './common/http-exception.filter';
 import type { RequestWithContext } from './common/request-context';
 import { AppConfig } from './config/app-config';
@@ -14,6 +15,9 @@ import { DatabaseModule } from './database/database.module';
 import { HealthModule } from './health/health.module';
 import { BackupModule } from './backup/backup.module';
 import { StorageModule } from './backup/storage.module';
+import { NotificationsModule } from './notifications/notifications.module';
+import { SchedulerModule } from './scheduler/scheduler.module';
+import { StatusModule } from './status/status.module';
 
 @Module({
   imports: [
@@ -32,7 +36,12 @@ import { StorageModule } from './backup/storage.module';
     }),
     ThrottlerModule.forRootAsync({
       inject: [AppConfig],
-      useFactory: (config: AppConfig) => [{ name: 'default', ttl: config.THROTTLE_TTL_SECONDS * 1000, limit: config.THROTTLE_LIMIT }],
+      useFactory: (config: AppConfig) => [{
+        name: 'default',
+        // Routes that start heavy work get a stricter budget of their own (@ExpensiveRoute()).
+        ttl: (ctx) => (isExpensiveRoute(ctx) ? config.THROTTLE_EXPENSIVE_TTL_SECONDS : config.THROTTLE_TTL_SECONDS) * 1000,
+        limit: (ctx) => (isExpensiveRoute(ctx) ? config.THROTTLE_EXPENSIVE_LIMIT : config.THROTTLE_LIMIT),
+      }],
     }),
     DatabaseModule,
     StorageModule,
@@ -40,6 +49,9 @@ import { StorageModule } from './backup/storage.module';
     AuthModule,
     BackupModule,
     HealthModule,
+    NotificationsModule,
+    SchedulerModule,
+    StatusModule,
   ],
   providers: [
     // Order matters: rate limiting first (also protects key guessing), then authentication.

@@ -10,6 +10,7 @@ import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { pipeline } from 'node:stream/promises';
 import { Audit, Roles } from '../auth/auth.decorators';
+import { ExpensiveRoute } from '../common/expensive-route';
 import { roleAtLeast } from '../auth/roles';
 import type { RequestWithContext } from '../common/request-context';
 import { BackupArchiveService } from './backup-archive.service';
@@ -35,6 +36,7 @@ export class BackupsController {
   @HttpCode(202)
   @Roles('operator')
   @Audit('backup.create', 'backup')
+  @ExpensiveRoute()
   @ApiOperation({ summary: 'Start a backup (runs in the background; 409 while another backup or restore runs)' })
   @ApiAcceptedResponse({ type: BackupDto })
   async create(@Body() dto: CreateBackupDto, @Req() req: RequestWithContext, @Res({ passthrough: true }) res: Response) {
@@ -64,6 +66,7 @@ export class BackupsController {
   @Post('import')
   @Roles('admin')
   @Audit('backup.import', 'backup')
+  @ExpensiveRoute()
   @UseInterceptors(FileInterceptor('file', { storage: diskStorage({ destination: tmpdir() }) }))
   @ApiConsumes('multipart/form-data')
   @ApiBody({ type: ImportBackupDto })
@@ -108,6 +111,7 @@ export class BackupsController {
   @HttpCode(204)
   @Roles('admin')
   @Audit('backup.delete', 'backup')
+  @ExpensiveRoute()
   @ApiOperation({ summary: 'Delete a backup from storage and the catalog (409 when pinned or running)' })
   async delete(@Param('id', UUID) id: string, @Query() q: DeleteBackupQueryDto, @Req() req: RequestWithContext): Promise<void> {
     await this.catalog.delete(id, req.actor, { reason: q.reason });
@@ -116,6 +120,7 @@ export class BackupsController {
   @Get(':id/download')
   @Roles('admin')
   @Audit('backup.download', 'backup', { always: true })
+  @ExpensiveRoute()
   @ApiOperation({ summary: 'The backup as one tar archive, importable as it is' })
   @ApiProduces('application/x-tar')
   async download(@Param('id', UUID) id: string, @Res() res: Response): Promise<void> {

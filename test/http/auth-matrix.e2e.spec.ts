@@ -30,6 +30,16 @@ export const ROUTE_ROLES: Record<string, Rule> = {
   'DELETE /api/backups/:id': 'admin',
   'GET /api/backups/:id/download': 'admin',
   'POST /api/backups/:id/verify': 'operator',
+  'GET /api/schedules': 'auditor',
+  'POST /api/schedules': 'admin',
+  'GET /api/schedules/:id': 'auditor',
+  'PATCH /api/schedules/:id': 'admin',
+  'DELETE /api/schedules/:id': 'admin',
+  'POST /api/schedules/:id/run': 'operator',
+  'GET /api/retention/preview': 'auditor',
+  'POST /api/retention/apply': 'admin',
+  'GET /api/status': 'auditor',
+  'GET /metrics': 'public',
 };
 
 const BELOW: Record<Role, Role | null> = { admin: 'operator', operator: 'auditor', auditor: null };

@@ -1,0 +1,98 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Type } from 'class-transformer';
+import {
+  ArrayMaxSize, IsArray, IsBoolean, IsIn, IsInt, IsNotEmpty, IsOptional, IsString, Max, MaxLength, Min, ValidateIf, ValidateNested,
+} from 'class-validator';
+
+const TYPES = ['full', 'tables', 'audit'] as const;
+
+export class RetentionDto {
+  @ApiPropertyOptional({ description: 'Always keep this many newest completed backups', minimum: 0, maximum: 10000, default: 7 })
+  @IsOptional() @IsInt() @Min(0) @Max(10000) keepLast?: number;
+  @ApiPropertyOptional({ description: 'Keep the newest backup of each of this many most recent days', minimum: 0, maximum: 10000, default: 7 })
+  @IsOptional() @IsInt() @Min(0) @Max(10000) daily?: number;
+  @ApiPropertyOptional({ description: 'Keep the newest backup of each of this many most recent ISO weeks', minimum: 0, maximum: 10000, default: 4 })
+  @IsOptional() @IsInt() @Min(0) @Max(10000) weekly?: number;
+  @ApiPropertyOptional({ description: 'Keep the newest backup of each of this many most recent months', minimum: 0, maximum: 10000, default: 12 })
+  @IsOptional() @IsInt() @Min(0) @Max(10000) monthly?: number;
+  @ApiPropertyOptional({ description: 'Keep the newest backup of each of this many most recent years', minimum: 0, maximum: 10000, default: 0 })
+  @IsOptional() @IsInt() @Min(0) @Max(10000) yearly?: number;
+  @ApiPropertyOptional({ description: 'Delete kept backups older than this many days (null: no age limit)', nullable: true, type: Number, minimum: 1 })
+  @IsOptional() @ValidateIf((o: RetentionDto) => o.maxAgeDays !== null) @IsInt() @Min(1) maxAgeDays?: number | null;
+  @ApiPropertyOptional({ description: 'Delete the oldest kept backups while this schedule\'s backups use more bytes (null: no limit)', nullable: true, type: Number, minimum: 1 })
+  @IsOptional() @ValidateIf((o: RetentionDto) => o.maxTotalBytes !== null) @IsInt() @Min(1) maxTotalBytes?: number | null;
+}
+
+export class CreateScheduleDto {
+  @ApiProperty({ description: 'Name shown in listings and status', maxLength: 200, example: 'nightly' })
+  @IsString() @IsNotEmpty() @MaxLength(200) name: string;
+
+  @ApiProperty({ description: 'Cron expression: 5 fields (minute hour day-of-month month day-of-week) or 6 with seconds first, or a preset such as @daily', example: '0 2 * * *' })
+  @IsString() @MaxLength(200) cron: string;
+
+  @ApiPropertyOptional({ description: 'IANA time zone the cron expression is read in (default BACKUP_TIMEZONE)', example: 'Europe/Berlin' })
+  @IsOptional() @IsString() @MaxLength(64) timezone?: string;
+
+  @ApiPropertyOptional({ description: 'What each run backs up', enum: TYPES, default: 'full' })
+  @IsOptional() @IsIn(TYPES) type?: (typeof TYPES)[number];
+
+  @ApiPropertyOptional({ description: 'Tables to back up; required when type is "tables"', type: [String] })
+  @IsOptional() @IsArray() @ArrayMaxSize(1000) @IsString({ each: true }) @IsNotEmpty({ each: true }) @MaxLength(200, { each: true })
+  tables?: string[];
+
+  @ApiPropertyOptional({ description: 'Disabled schedules never run by themselves (run-now still works)', default: true })
+  @IsOptional() @IsBoolean() enabled?: boolean;
+
+  @ApiPropertyOptional({ description: 'Which of this schedule\'s backups a cleanup keeps; omitted fields take their defaults', type: RetentionDto })
+  @IsOptional() @ValidateNested() @Type(() => RetentionDto) retention?: RetentionDto;
+}
+
+export class UpdateScheduleDto {
+  @ApiPropertyOptional({ description: 'New name', maxLength: 200 })
+  @IsOptional() @IsString() @IsNotEmpty() @MaxLength(200) name?: string;
+  @ApiPropertyOptional({ description: 'New cron expression' })
+  @IsOptional() @IsString() @MaxLength(200) cron?: string;
+  @ApiPropertyOptional({ description: 'New IANA time zone' })
+  @IsOptional() @IsString() @MaxLength(64) timezone?: string;
+  @ApiPropertyOptional({ description: 'New backup type', enum: TYPES })
+  @IsOptional() @IsIn(TYPES) type?: (typeof TYPES)[number];
+  @ApiPropertyOptional({ description: 'New table list (type "tables")', type: [String] })
+  @IsOptional() @IsArray() @ArrayMaxSize(1000) @IsString({ each: true }) @IsNotEmpty({ each: true }) @MaxLength(200, { each: true })
+  tables?: string[];
+  @ApiPropertyOptional({ description: 'Enable or disable the schedule' })
+  @IsOptional() @IsBoolean() enabled?: boolean;
+  @ApiPropertyOptional({ description: 'Retention fields to change; the others stay as they are', type: RetentionDto })
+  @IsOptional() @ValidateNested() @Type(() => RetentionDto) retention?: RetentionDto;
+}
+
+export class RetentionViewDto {
+  @ApiProperty({ description: 'Newest completed backups always kept' }) keepLast: number;
+  @ApiProperty({ description: 'Days with a kept backup' }) daily: number;
+  @ApiProperty({ description: 'ISO weeks with a kept backup' }) weekly: number;
+  @ApiProperty({ description: 'Months with a kept backup' }) monthly: number;
+  @ApiProperty({ description: 'Years with a kept backup' }) yearly: number;
+  @ApiProperty({ description: 'Age limit in days', nullable: true, type: Number }) maxAgeDays: number | null;
+  @ApiProperty({ description: 'Size limit in bytes', nullable: true, type: Number }) maxTotalBytes: number | null;
+}
+
+export class ScheduleDto {
+  @ApiProperty({ description: 'Schedule id (UUID)' }) id: string;
+  @ApiProperty({ description: 'Name' }) name: string;
+  @ApiProperty({ description: 'Cron expression' }) cron: string;
+  @ApiProperty({ description: 'IANA time zone' }) timezone: string;
+  @ApiProperty({ description: 'Backup type', enum: TYPES }) type: string;
+  @ApiProperty({ description: 'Tables (type "tables")', type: [String] }) tables: string[];
+  @ApiProperty({ description: 'Whether it runs by itself' }) enabled: boolean;
+  @ApiProperty({ description: 'Retention of its backups', type: RetentionViewDto }) retention: RetentionViewDto;
+  @ApiProperty({ description: 'When it last started a backup', nullable: true, type: String }) lastRunAt: string | null;
+  @ApiProperty({ description: 'How that backup ended (null while it runs or before the first run)', nullable: true, enum: ['completed', 'failed'] }) lastStatus: string | null;
+  @ApiProperty({ description: 'The backup it last started', nullable: true, type: String }) lastBackupId: string | null;
+  @ApiProperty({ description: 'Next scheduled run (null when disabled)', nullable: true, type: String }) nextRunAt: string | null;
+  @ApiProperty({ description: 'Created' }) createdAt: string;
+  @ApiProperty({ description: 'Last changed' }) updatedAt: string;
+}
+
+export class SchedulePageDto {
+  @ApiProperty({ description: 'Schedules, newest first', type: [ScheduleDto] }) items: ScheduleDto[];
+  @ApiProperty({ description: 'Cursor of the next page, null on the last', nullable: true, type: String }) nextCursor: string | null;
+}

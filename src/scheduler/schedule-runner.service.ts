@@ -1,0 +1,229 @@
+import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { SchedulerRegistry } from '@nestjs/schedule';
+import { CronJob } from 'cron';
+import { randomUUID } from 'node:crypto';
+import { AuditService } from '../audit/audit.service';
+import { BackupEvents, BackupFinishedEvent } from '../backup/backup-events';
+import { BackupView } from '../backup/backup.view';
+import { BackupsService } from '../backup/backups.service';
+import { DomainError, ErrorCode } from '../common/domain-error';
+import { Actor, SYSTEM_ACTOR } from '../common/request-context';
+import { AppConfig } from '../config/app-config';
+import { nowIso } from '../database/columns';
+import { Transactions } from '../database/transactions';
+import { NotificationsService } from '../notifications/notifications.service';
+import { catchUpDue, previousFireTime, validateCron } from './cron-schedule';
+import { claimOnce, claimScheduleFire } from './job-claims';
+import { DEFAULT_RETENTION, ScheduleEntity } from './schedule.entity';
+import { SchedulesService } from './schedules.service';
+
+export type TickOutcome = 'started' | 'skipped' | 'not-claimed' | 'failed';
+
+const JOB_PREFIX = 'schedule:';
+const SYNC_INTERVAL = 'schedules:sync';
+// Other instances learn about schedule edits by polling the table; edits made here apply at once.
+const SYNC_EVERY_MS = 30_000;
+// A cron timer may wake a little early or late; fire times fall on whole seconds.
+const TICK_SLACK_MS = 500;
+const TICK_LOOKBACK_MS = 60_000;
+const DEFAULT_SCHEDULE_MARKER = 'default-schedule-created';
+
+/**
+ * Mirrors enabled schedules into cron jobs of this process and runs their ticks. A tick only
+ * starts a backup job; every instance ticks, one claims the fire time in the database and
+ * starts the backup, and a tick whose previous run still goes is skipped (audited), never queued.
+ */
+@Injectable()
+export class ScheduleRunner implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('Scheduler');
+  private readonly registered = new Map<string, string>();
+  private unsubscribe: (() => void) | null = null;
+  private syncing: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly schedules: SchedulesService,
+    private readonly backups: BackupsService,
+    private readonly registry: SchedulerRegistry,
+    private readonly events: BackupEvents,
+    private readonly audit: AuditService,
+    private readonly notifications: NotificationsService,
+    private readonly tx: Transactions,
+    private readonly config: AppConfig,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    this.unsubscribe = this.events.subscribe((e) => this.onBackupFinished(e));
+    await this.ensureDefaultSchedule();
+    if (!this.config.SCHEDULER_ENABLED) return;
+    await this.catchUp(new Date());
+    await this.sync();
+    const timer = setInterval(() => void this.sync().catch((e: Error) => this.logger.error(`schedule sync failed: ${e.message}`)), SYNC_EVERY_MS);
+    timer.unref();
+    this.registry.addInterval(SYNC_INTERVAL, timer);
+  }
+
+  onApplicationShutdown(): void {
+    this.unsubscribe?.();
+    for (const id of [...this.registered.keys()]) this.unregister(id);
+    if (this.registry.doesExist('interval', SYNC_INTERVAL)) this.registry.deleteInterval(SYNC_INTERVAL);
+  }
+
+  /** Brings this process's cron jobs in line with the table (serialized: edits and the poll may overlap). */
+  sync(): Promise<void> {
+    this.syncing = this.syncing.catch(() => undefined).then(() => this.syncNow());
+    return this.syncing;
+  }
+
+  /** Starts a backup for the schedule now, outside its cron rhythm (409 while another backup runs). */
+  async runNow(id: string, actor: Actor): Promise<BackupView> {
+    const s = await this.schedules.entity(id);
+    const backup = await this.backups.start({ type: s.type, tables: s.type === 'tables' ? s.tables : undefined, trigger: 'scheduled', scheduleId: s.id }, actor);
+    await this.schedules.recordStart(s.id, backup.id);
+    return backup;
+  }
+
+  /**
+   * One tick of a schedule for one scheduled instant. Safe to call from every instance at
+   * once: only the instance whose claim of `fireAt` succeeds goes on.
+   */
+  async tick(scheduleId: string, fireAt: Date): Promise<TickOutcome> {
+    const claimed = await this.tx.run((m) => claimScheduleFire(m, scheduleId, fireAt));
+    if (!claimed) return 'not-claimed';
+    const s = await this.schedules.find(scheduleId);
+    if (!s) return 'not-claimed';
+    const fire = fireAt.toISOString();
+    if (s.lastStatus === null && s.lastBackupId) {
+      const previous = await this.backupStatus(s.lastBackupId);
+      if (previous === 'pending' || previous === 'running') {
+        await this.skip(s, fire, `previous run ${s.lastBackupId} is still ${previous}`);
+        return 'skipped';
+      }
+    }
+    try {
+      const backup = await this.backups.start({ type: s.type, tables: s.type === 'tables' ? s.tables : undefined, trigger: 'scheduled', scheduleId: s.id }, SYSTEM_ACTOR);
+      await this.schedules.recordStart(s.id, backup.id);
+      this.logger.log(`schedule ${s.name} (${s.id}) started backup ${backup.id} for ${fire}`);
+      return 'started';
+    } catch (e) {
+      if (e instanceof DomainError && e.code === ErrorCode.Conflict) {
+        await this.skip(s, fire, e.message);
+        return 'skipped';
+      }
+      const message = e instanceof Error ? e.message : String(e);
+      this.logger.error(`schedule ${s.name} (${s.id}) could not start its backup: ${message}`);
+      await this.tx.run(async (m) => {
+        await m.update(ScheduleEntity, { id: s.id }, { lastRunAt: nowIso(), lastStatus: 'failed', lastBackupId: null });
+        await this.audit.record({ actor: SYSTEM_ACTOR, action: 'schedule.failed', resource: 'schedule', resourceId: s.id, outcome: 'failure', details: { fireAt: fire, error: message } }, m);
+      });
+      this.notifications.notify({ type: 'backup.failed', severity: 'error', message: `Schedule "${s.name}" could not start its backup: ${message}`, details: { scheduleId: s.id, fireAt: fire } });
+      return 'failed';
+    }
+  }
+
+  /** After downtime: each enabled schedule whose last fire passed unclaimed runs once, if within the grace period. */
+  async catchUp(now: Date): Promise<string[]> {
+    const started: string[] = [];
+    for (const s of await this.schedules.all()) {
+      if (!s.enabled) continue;
+      let due: Date | null = null;
+      try {
+        due = catchUpDue({
+          expr: s.cron, tz: s.timezone, lastRunAt: s.lastFireAt ? new Date(s.lastFireAt) : null,
+          createdAt: new Date(s.createdAt), now, graceMs: this.config.CATCH_UP_GRACE_MINUTES * 60_000,
+        });
+      } catch (e) {
+        this.logger.error(`schedule ${s.id}: cannot compute catch-up: ${(e as Error).message}`);
+      }
+      if (!due) continue;
+      this.logger.warn(`schedule ${s.name} (${s.id}) missed its run at ${due.toISOString()} while the service was down: running it now`);
+      if ((await this.tick(s.id, due)) === 'started') started.push(s.id);
+    }
+    return started;
+  }
+
+  /** The cron jobs this process has, by schedule id (tests and status). */
+  jobFor(scheduleId: string): CronJob | null {
+    const name = JOB_PREFIX + scheduleId;
+    return this.registry.doesExist('cron', name) ? this.registry.getCronJob(name) : null;
+  }
+
+  private async syncNow(): Promise<void> {
+    const rows = await this.schedules.all();
+    const wanted = new Map(rows.filter((s) => s.enabled).map((s) => [s.id, s]));
+    for (const id of [...this.registered.keys()]) {
+      const s = wanted.get(id);
+      if (!s || signature(s) !== this.registered.get(id)) this.unregister(id);
+    }
+    for (const s of wanted.values()) {
+      if (this.registered.has(s.id)) continue;
+      const job = CronJob.from({
+        cronTime: s.cron,
+        timeZone: s.timezone,
+        start: true,
+        onTick: () => void this.onCronTick(s).catch((e: Error) => this.logger.error(`schedule ${s.id} tick failed: ${e.message}`)),
+      });
+      this.registry.addCronJob(JOB_PREFIX + s.id, job);
+      this.registered.set(s.id, signature(s));
+    }
+  }
+
+  private unregister(id: string): void {
+    const name = JOB_PREFIX + id;
+    if (this.registry.doesExist('cron', name)) this.registry.deleteCronJob(name);
+    this.registered.delete(id);
+  }
+
+  private async onCronTick(s: ScheduleEntity): Promise<void> {
+    const now = Date.now();
+    // The scheduled instant, not the wake-up time, so that every instance claims the same value.
+    const fireAt = previousFireTime(s.cron, s.timezone, new Date(now + TICK_SLACK_MS), new Date(now - TICK_LOOKBACK_MS))
+      ?? new Date(Math.round(now / 1000) * 1000);
+    await this.tick(s.id, fireAt);
+  }
+
+  private async skip(s: ScheduleEntity, fireAt: string, reason: string): Promise<void> {
+    this.logger.warn(`schedule ${s.name} (${s.id}) skipped its run at ${fireAt}: ${reason}`);
+    await this.audit.record({ actor: SYSTEM_ACTOR, action: 'schedule.skipped', resource: 'schedule', resourceId: s.id, outcome: 'failure', details: { fireAt, reason } });
+  }
+
+  private async backupStatus(id: string): Promise<string | null> {
+    const rows: { status: string }[] = await this.tx.run((m) => m.query(
+      this.tx.engine === 'postgres' ? 'SELECT status FROM strongroom_backups WHERE id = $1' : 'SELECT status FROM strongroom_backups WHERE id = ?', [id]));
+    return rows[0]?.status ?? null;
+  }
+
+  private async onBackupFinished(e: BackupFinishedEvent): Promise<void> {
+    if (e.scheduleId) await this.schedules.recordEnd(e.scheduleId, e.backupId, e.kind);
+    if (e.kind === 'failed') {
+      this.notifications.notify({
+        type: 'backup.failed', severity: 'error', message: `Backup ${e.backupId} (${e.trigger}, ${e.type}) failed: ${e.error ?? 'unknown error'}`,
+        details: { backupId: e.backupId, trigger: e.trigger, type: e.type, scheduleId: e.scheduleId, error: e.error },
+      });
+    }
+  }
+
+  /** First start of a database: a daily schedule, created by exactly one instance, never again once deleted. */
+  private async ensureDefaultSchedule(): Promise<void> {
+    if (!this.config.DEFAULT_SCHEDULE_ENABLED) return;
+    const cron = this.config.DEFAULT_SCHEDULE_CRON;
+    const tz = this.config.BACKUP_TIMEZONE;
+    const problem = validateCron(cron, tz);
+    if (problem) throw new Error(`DEFAULT_SCHEDULE_CRON / BACKUP_TIMEZONE: ${problem}`);
+    const created = await this.tx.run(async (m) => {
+      if (!(await claimOnce(m, DEFAULT_SCHEDULE_MARKER))) return null;
+      const now = nowIso();
+      const row: ScheduleEntity = {
+        id: randomUUID(), name: 'daily', cron, timezone: tz, type: 'full', tables: [], enabled: true,
+        retention: { ...DEFAULT_RETENTION }, createdAt: now, updatedAt: now, lastFireAt: null, lastRunAt: null, lastStatus: null, lastBackupId: null,
+      };
+      await m.save(ScheduleEntity, row);
+      await this.audit.record({ actor: SYSTEM_ACTOR, action: 'schedule.created', resource: 'schedule', resourceId: row.id, outcome: 'success', details: { name: row.name, cron, timezone: tz, default: true } }, m);
+      return row;
+    });
+    if (created) this.logger.log(`created the default schedule "${created.name}" (${cron} ${tz})`);
+  }
+}
+
+function signature(s: ScheduleEntity): string {
+  return `${s.cron}\u0000${s.timezone}`;
+}

@@ -1,0 +1,19 @@
+import { Module } from '@nestjs/common';
+import { ScheduleModule } from '@nestjs/schedule';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { BackupModule } from '../backup/backup.module';
+import { RetentionController } from './retention.controller';
+import { RetentionService } from './retention.service';
+import { ScheduleRunner } from './schedule-runner.service';
+import { ScheduleEntity } from './schedule.entity';
+import { SchedulesController } from './schedules.controller';
+import { SchedulesService } from './schedules.service';
+import { ServiceJobs } from './service-jobs.service';
+
+@Module({
+  imports: [ScheduleModule.forRoot(), TypeOrmModule.forFeature([ScheduleEntity]), BackupModule],
+  controllers: [SchedulesController, RetentionController],
+  providers: [SchedulesService, ScheduleRunner, RetentionService, ServiceJobs],
+  exports: [SchedulesService, ScheduleRunner, RetentionService, ServiceJobs],
+})
+export class SchedulerModule {}

@@ -1,0 +1,87 @@
+import { Body, Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Patch, Post, Query, Req, Res } from '@nestjs/common';
+import { ApiAcceptedResponse, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
+import { Audit, Roles } from '../auth/auth.decorators';
+import { BackupDto } from '../backup/dto/backup.dto';
+import { ExpensiveRoute } from '../common/expensive-route';
+import { PageQueryDto } from '../common/pagination';
+import type { RequestWithContext } from '../common/request-context';
+import { SYSTEM_ACTOR } from '../common/request-context';
+import { CreateScheduleDto, ScheduleDto, SchedulePageDto, UpdateScheduleDto } from './dto/schedule.dto';
+import { ScheduleRunner } from './schedule-runner.service';
+import { toScheduleView } from './schedule.view';
+import { SchedulesService } from './schedules.service';
+
+const UUID = new ParseUUIDPipe();
+
+@ApiTags('Schedules')
+@Controller('api/schedules')
+export class SchedulesController {
+  constructor(
+    private readonly schedules: SchedulesService,
+    private readonly runner: ScheduleRunner,
+  ) {}
+
+  @Get()
+  @Roles('auditor')
+  @ApiOperation({ summary: 'List schedules, newest first' })
+  @ApiOkResponse({ type: SchedulePageDto })
+  list(@Query() q: PageQueryDto) {
+    return this.schedules.list(q.limit ?? 50, q.cursor);
+  }
+
+  @Get(':id')
+  @Roles('auditor')
+  @ApiOperation({ summary: 'One schedule, with its next run' })
+  @ApiOkResponse({ type: ScheduleDto })
+  async get(@Param('id', UUID) id: string) {
+    return toScheduleView(await this.schedules.entity(id));
+  }
+
+  @Post()
+  @Roles('admin')
+  @Audit('schedule.create', 'schedule')
+  @ApiOperation({ summary: 'Create a schedule; it is active at once (400 names a bad cron field or time zone)' })
+  @ApiCreatedResponse({ type: ScheduleDto })
+  async create(@Body() dto: CreateScheduleDto, @Req() req: RequestWithContext, @Res({ passthrough: true }) res: Response) {
+    const row = await this.schedules.create(dto, req.actor ?? SYSTEM_ACTOR);
+    await this.runner.sync();
+    res.locals.auditResourceId = row.id;
+    res.setHeader('Location', `/api/schedules/${row.id}`);
+    return toScheduleView(row);
+  }
+
+  @Patch(':id')
+  @Roles('admin')
+  @Audit('schedule.update', 'schedule')
+  @ApiOperation({ summary: 'Change a schedule; takes effect at once' })
+  @ApiOkResponse({ type: ScheduleDto })
+  async update(@Param('id', UUID) id: string, @Body() dto: UpdateScheduleDto, @Req() req: RequestWithContext) {
+    const row = await this.schedules.update(id, dto, req.actor ?? SYSTEM_ACTOR);
+    await this.runner.sync();
+    return toScheduleView(row);
+  }
+
+  @Delete(':id')
+  @HttpCode(204)
+  @Roles('admin')
+  @Audit('schedule.delete', 'schedule')
+  @ApiOperation({ summary: 'Delete a schedule (its backups stay, under the ad-hoc retention window)' })
+  async delete(@Param('id', UUID) id: string, @Req() req: RequestWithContext): Promise<void> {
+    await this.schedules.delete(id, req.actor ?? SYSTEM_ACTOR);
+    await this.runner.sync();
+  }
+
+  @Post(':id/run')
+  @HttpCode(202)
+  @Roles('operator')
+  @Audit('schedule.run', 'schedule')
+  @ExpensiveRoute()
+  @ApiOperation({ summary: 'Start the schedule\'s backup now (409 while another backup or restore runs)' })
+  @ApiAcceptedResponse({ type: BackupDto })
+  async run(@Param('id', UUID) id: string, @Req() req: RequestWithContext, @Res({ passthrough: true }) res: Response) {
+    const backup = await this.runner.runNow(id, req.actor ?? SYSTEM_ACTOR);
+    res.setHeader('Location', `/api/backups/${backup.id}`);
+    return backup;
+  }
+}

@@ -1,0 +1,149 @@
+import { Injectable } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { randomUUID } from 'node:crypto';
+import { Repository } from 'typeorm';
+import { AuditService } from '../audit/audit.service';
+import { TargetDatabase } from '../backup/target-database';
+import { DomainError, ErrorCode } from '../common/domain-error';
+import { decodeCursor, encodeCursor, Page } from '../common/pagination';
+import { Actor } from '../common/request-context';
+import { AppConfig } from '../config/app-config';
+import { nowIso } from '../database/columns';
+import { Transactions } from '../database/transactions';
+import { validateCron } from './cron-schedule';
+import type { CreateScheduleDto, RetentionDto, UpdateScheduleDto } from './dto/schedule.dto';
+import { DEFAULT_RETENTION, ScheduleEntity, ScheduleRetention } from './schedule.entity';
+import { toScheduleView, ScheduleView } from './schedule.view';
+
+/** Schedule rows: validation, CRUD and run bookkeeping. Registering cron jobs is ScheduleRunner's business. */
+@Injectable()
+export class SchedulesService {
+  constructor(
+    @InjectRepository(ScheduleEntity) private readonly repo: Repository<ScheduleEntity>,
+    private readonly tx: Transactions,
+    private readonly audit: AuditService,
+    private readonly target: TargetDatabase,
+    private readonly config: AppConfig,
+  ) {}
+
+  async list(limit = 50, cursor?: string): Promise<Page<ScheduleView>> {
+    const qb = this.repo.createQueryBuilder('s').orderBy('s.created_at', 'DESC').addOrderBy('s.id', 'DESC').take(limit + 1);
+    if (cursor) {
+      const c = decodeCursor(cursor);
+      if (!c || c.length !== 2) throw new DomainError(ErrorCode.InvalidInput, 'cursor is not valid');
+      qb.andWhere('(s.created_at < :c0 OR (s.created_at = :c0 AND s.id < :c1))', { c0: c[0], c1: c[1] });
+    }
+    const rows = await qb.getMany();
+    const items = rows.slice(0, limit);
+    const last = items[items.length - 1];
+    const now = new Date();
+    return { items: items.map((s) => toScheduleView(s, now)), nextCursor: rows.length > limit && last ? encodeCursor([last.createdAt, last.id]) : null };
+  }
+
+  all(): Promise<ScheduleEntity[]> {
+    return this.repo.find({ order: { createdAt: 'ASC' } });
+  }
+
+  find(id: string): Promise<ScheduleEntity | null> {
+    return this.repo.findOne({ where: { id } });
+  }
+
+  async entity(id: string): Promise<ScheduleEntity> {
+    const row = await this.find(id);
+    if (!row) throw DomainError.notFound('schedule', id);
+    return row;
+  }
+
+  async create(dto: CreateScheduleDto, actor: Actor): Promise<ScheduleEntity> {
+    const now = nowIso();
+    const row = this.repo.create({
+      id: randomUUID(), name: dto.name, cron: dto.cron.trim(), timezone: dto.timezone ?? this.config.BACKUP_TIMEZONE,
+      type: dto.type ?? 'full', tables: dto.tables ?? [], enabled: dto.enabled ?? true,
+      retention: mergeRetention(DEFAULT_RETENTION, dto.retention), createdAt: now, updatedAt: now,
+      lastFireAt: null, lastRunAt: null, lastStatus: null, lastBackupId: null,
+    });
+    await this.check(row);
+    await this.tx.run(async (m) => {
+      await m.save(ScheduleEntity, row);
+      await this.audit.record({ actor, action: 'schedule.created', resource: 'schedule', resourceId: row.id, outcome: 'success', details: describe(row) }, m);
+    });
+    return row;
+  }
+
+  async update(id: string, dto: UpdateScheduleDto, actor: Actor): Promise<ScheduleEntity> {
+    const row = await this.entity(id);
+    const next: ScheduleEntity = {
+      ...row,
+      name: dto.name ?? row.name,
+      cron: dto.cron?.trim() ?? row.cron,
+      timezone: dto.timezone ?? row.timezone,
+      type: dto.type ?? row.type,
+      tables: dto.tables ?? row.tables,
+      enabled: dto.enabled ?? row.enabled,
+      retention: mergeRetention(row.retention, dto.retention),
+      updatedAt: nowIso(),
+    };
+    await this.check(next);
+    await this.tx.run(async (m) => {
+      await m.update(ScheduleEntity, { id }, {
+        name: next.name, cron: next.cron, timezone: next.timezone, type: next.type, tables: next.tables,
+        enabled: next.enabled, retention: next.retention, updatedAt: next.updatedAt,
+      });
+      await this.audit.record({ actor, action: 'schedule.updated', resource: 'schedule', resourceId: id, outcome: 'success', details: describe(next) }, m);
+    });
+    return next;
+  }
+
+  async delete(id: string, actor: Actor): Promise<void> {
+    const row = await this.entity(id);
+    await this.tx.run(async (m) => {
+      await m.delete(ScheduleEntity, { id });
+      await this.audit.record({ actor, action: 'schedule.deleted', resource: 'schedule', resourceId: id, outcome: 'success', details: describe(row) }, m);
+    });
+  }
+
+  /** A run started: the status of the previous one no longer describes the schedule. */
+  async recordStart(id: string, backupId: string): Promise<void> {
+    await this.tx.run((m) => m.update(ScheduleEntity, { id }, { lastRunAt: nowIso(), lastBackupId: backupId, lastStatus: null }));
+  }
+
+  /** A run ended; only the schedule's latest run may set its status (an older one finishing late must not). */
+  async recordEnd(id: string, backupId: string | null, status: 'completed' | 'failed'): Promise<void> {
+    await this.tx.run((m) => {
+      const qb = m.createQueryBuilder().update(ScheduleEntity).set({ lastStatus: status }).where('id = :id', { id });
+      if (backupId) qb.andWhere('last_backup_id = :backupId', { backupId });
+      return qb.execute();
+    });
+  }
+
+  /** 400s that name the field: the cron expression, the zone, the tables. */
+  private async check(s: ScheduleEntity): Promise<void> {
+    const problem = validateCron(s.cron, s.timezone);
+    if (problem) throw new DomainError(ErrorCode.InvalidInput, problem);
+    if (s.type === 'tables') {
+      if (!s.tables.length) throw new DomainError(ErrorCode.InvalidInput, 'tables: type "tables" needs a non-empty tables list');
+      const dialect = this.target.dialect(s.type);
+      try {
+        await this.target.resolveTables(dialect, s.type, s.tables);
+      } finally {
+        await dialect.close().catch(() => undefined);
+      }
+    } else if (s.tables.length) {
+      throw new DomainError(ErrorCode.InvalidInput, `tables: only a schedule of type "tables" takes a tables list (this one is "${s.type}")`);
+    }
+  }
+}
+
+function mergeRetention(base: ScheduleRetention, patch: RetentionDto | undefined): ScheduleRetention {
+  const out = { ...DEFAULT_RETENTION, ...base };
+  if (!patch) return out;
+  for (const key of Object.keys(DEFAULT_RETENTION) as (keyof ScheduleRetention)[]) {
+    const v = patch[key];
+    if (v !== undefined) (out as Record<string, number | null>)[key] = v;
+  }
+  return out;
+}
+
+function describe(s: ScheduleEntity): Record<string, unknown> {
+  return { name: s.name, cron: s.cron, timezone: s.timezone, type: s.type, tables: s.tables, enabled: s.enabled, retention: s.retention };
+}
