@@ -1,0 +1,94 @@
+/**
+ * Invariant 1 (commit point): a backup process killed at any moment never leaves a
+ * `completed` backup without its manifest, and the next start marks the interrupted job
+ * failed, removes its parts and frees the lease.
+ */
+import { ChildProcess, spawn } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import request from 'supertest';
+import { createTestDatabase, ENGINES, tempDir } from '../support/databases';
+import { execSql } from '../support/sample-data';
+import { createTestApp } from '../support/test-app';
+import { createBackup } from '../support/backup-helpers';
+
+const ROOT = resolve(__dirname, '../..');
+const TRIALS = 3;
+
+function spawnBackup(env: Record<string, string>): ChildProcess {
+  return spawn(process.execPath, [require.resolve('ts-node/dist/bin.js'), '--transpile-only', 'test/support/backup-child.ts'], {
+    cwd: ROOT,
+    env: { ...process.env, ...env, NODE_ENV: 'test', LOG_LEVEL: 'silent', SCHEDULER_ENABLED: 'false' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+/** Resolves once the child printed "started", i.e. its job is running. */
+function started(child: ChildProcess): Promise<void> {
+  return new Promise((res, rej) => {
+    let out = '';
+    let err = '';
+    child.stdout?.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('started ')) res();
+    });
+    child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('exit', (code) => rej(new Error(`child exited (${code}) before starting: ${err}`)));
+  });
+}
+
+describe.each(ENGINES)('a backup process killed at random points on %s', (engine) => {
+  it(`never leaves a half backup that looks whole (${TRIALS} trials)`, async () => {
+    const db = await createTestDatabase(engine);
+    const store = tempDir();
+    const env = { DATABASE_URL: db.url, BACKUP_DIR: store.path, ADMIN_API_KEY: `crash-test-admin-${Date.now()}-key`, BACKUP_COMPRESSION: 'gzip' };
+    await execSql(db, [`CREATE TABLE big (id INTEGER PRIMARY KEY, body TEXT)`]);
+    await execSql(db, [
+      engine === 'postgres'
+        ? `INSERT INTO big SELECT g, md5(g::text) || repeat('payload', 40) FROM generate_series(1, 300000) g`
+        : `WITH RECURSIVE s(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM s WHERE g < 300000) INSERT INTO big SELECT g, hex(randomblob(16)) || printf('%.280c', 'p') FROM s`,
+    ]);
+    const kills: number[] = [];
+    try {
+      for (let trial = 0; trial < TRIALS; trial++) {
+        const child = spawnBackup(env);
+        await started(child);
+        const delay = Math.floor(Math.random() * 1500);
+        kills.push(delay);
+        await new Promise((r) => setTimeout(r, delay));
+        child.kill('SIGKILL');
+        await new Promise((r) => child.once('exit', r));
+      }
+      // A restart: boot recovery runs, then everything must be consistent.
+      const next = await createTestApp(engine, env, { db });
+      try {
+        const rows: { id: string; status: string; storage_dir: string }[] = await next.dataSource.query(`SELECT id, status, storage_dir FROM strongroom_backups`);
+        expect(rows).toHaveLength(TRIALS);
+        for (const row of rows) {
+          expect(['completed', 'failed']).toContain(row.status);
+          const manifest = join(store.path, row.storage_dir, 'manifest.json');
+          if (row.status === 'completed') {
+            expect(existsSync(manifest)).toBe(true);
+            const v = await request(next.http).post(`/api/backups/${row.id}/verify`).set('X-API-Key', next.adminKey).send({}).expect(200);
+            expect(v.body.ok).toBe(true);
+          } else {
+            expect(existsSync(join(store.path, row.storage_dir))).toBe(false);
+          }
+        }
+        // Every directory left in storage is a whole backup.
+        const dirs = existsSync(join(store.path, 'backups')) ? readdirSync(join(store.path, 'backups')) : [];
+        for (const d of dirs) expect(existsSync(join(store.path, 'backups', d, 'manifest.json'))).toBe(true);
+        // The lease was freed: a new backup starts and completes.
+        const fresh = await createBackup(next, {});
+        expect(fresh.status).toBe('completed');
+      } finally {
+        await next.close();
+      }
+    } catch (e) {
+      throw new Error(`${(e as Error).message} (kill delays ms: ${kills.join(', ')})`);
+    } finally {
+      await db.drop();
+      store.remove();
+    }
+  });
+});
