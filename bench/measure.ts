@@ -4,7 +4,7 @@
  * so every process in the child's tree is sampled; the peak reported is the sum of each
  * process's own high-water mark (VmHWM), an upper bound of the tree's real peak.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 
 export interface Measured {
@@ -14,23 +14,33 @@ export interface Measured {
   /** The largest single process's VmHWM, in bytes. */
   maxProcessRssBytes: number;
   processes: number;
+  /** User + system CPU seconds of the tree, as last sampled (a child's final 50 ms may be missed). */
+  cpuSeconds: number;
   stdout: string;
 }
 
 const SAMPLE_MS = 50;
 
+/** Kernel clock ticks per second for /proc CPU times; 100 on every Linux we run on. */
+const CLOCK_TICKS = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+
+function statFields(pid: number): string[] | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name may hold spaces and parentheses: fields resume after the last ')'.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return null; // exited between listing and reading
+  }
+}
+
 function children(): Map<number, number[]> {
   const byParent = new Map<number, number[]>();
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-    } catch {
-      continue; // exited between readdir and read
-    }
-    // The command name may hold spaces and parentheses: fields resume after the last ')'.
-    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    const fields = statFields(Number(name));
+    if (!fields) continue;
+    const ppid = Number(fields[1]);
     const list = byParent.get(ppid) ?? [];
     list.push(Number(name));
     byParent.set(ppid, list);
@@ -64,6 +74,7 @@ export function runMeasured(cmd: string, args: string[], opts: { env?: NodeJS.Pr
     const started = process.hrtime.bigint();
     const child = spawn(cmd, args, { env: opts.env ?? process.env, cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     const hwm = new Map<number, number>();
+    const cpu = new Map<number, number>();
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
@@ -76,6 +87,9 @@ export function runMeasured(cmd: string, args: string[], opts: { env?: NodeJS.Pr
       for (const pid of tree(child.pid)) {
         const v = vmHwmBytes(pid);
         if (v !== null) hwm.set(pid, Math.max(hwm.get(pid) ?? 0, v));
+        const f = statFields(pid);
+        // utime and stime are fields 14 and 15 of stat, i.e. 11 and 12 after the name.
+        if (f) cpu.set(pid, (Number(f[11]) + Number(f[12])) / CLOCK_TICKS);
       }
     };
     const timer = setInterval(sample, SAMPLE_MS);
@@ -97,6 +111,7 @@ export function runMeasured(cmd: string, args: string[], opts: { env?: NodeJS.Pr
         peakRssBytes: values.reduce((a, b) => a + b, 0),
         maxProcessRssBytes: Math.max(0, ...values),
         processes: values.length,
+        cpuSeconds: [...cpu.values()].reduce((a, b) => a + b, 0),
         stdout,
       });
     });

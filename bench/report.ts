@@ -14,6 +14,7 @@ export interface ResultRow {
   peakRssBytes: number;
   maxProcessRssBytes: number;
   processes: number;
+  cpuSeconds: number;
   note: string;
 }
 
@@ -59,23 +60,23 @@ export function ratio(a: number, b: number): string {
 export function goal(name: string, target: string, value: number, limit: number, fmt: (n: number) => string): Goal {
   const met = value <= limit;
   const margin = met
-    ? `met, ${((1 - value / limit) * 100).toFixed(0)}% under the limit`
-    : `missed by ${((value / limit - 1) * 100).toFixed(0)}% (${(value / limit).toFixed(2)}x the limit)`;
+    ? `met, ${((1 - value / limit) * 100).toFixed(1)}% under the limit`
+    : `missed by ${((value / limit - 1) * 100).toFixed(1)}% (${(value / limit).toFixed(2)}x the limit)`;
   return { name, target, measured: fmt(value), met, margin };
 }
 
 function table(rows: ResultRow[]): string {
-  const head = '| Group | Tool | Wall | Output size | Peak RSS (tree) | Largest process | Notes |\n|---|---|---:|---:|---:|---:|---|';
+  const head = '| Group | Tool | Wall | CPU | Output size | Peak RSS (tree) | Largest process | Notes |\n|---|---|---:|---:|---:|---:|---:|---|';
   const body = rows.map(
     (r) =>
-      `| ${r.group} | ${r.tool} | ${secs(r.wallMs)} | ${r.bytes === null ? '—' : mb(r.bytes)} | ${mb(r.peakRssBytes)} | ${mb(r.maxProcessRssBytes)} (${r.processes} proc) | ${r.note} |`,
+      `| ${r.group} | ${r.tool} | ${secs(r.wallMs)} | ${r.cpuSeconds.toFixed(1)} s | ${r.bytes === null ? '—' : mb(r.bytes)} | ${mb(r.peakRssBytes)} | ${mb(r.maxProcessRssBytes)} (${r.processes} proc) | ${r.note} |`,
   );
   return [head, ...body].join('\n');
 }
 
 export function consoleTable(rows: ResultRow[]): string {
-  const cells = rows.map((r) => [r.group, r.tool, secs(r.wallMs), r.bytes === null ? '-' : mb(r.bytes), mb(r.peakRssBytes), r.note]);
-  const header = ['group', 'tool', 'wall', 'size', 'peak RSS', 'note'];
+  const cells = rows.map((r) => [r.group, r.tool, secs(r.wallMs), `${r.cpuSeconds.toFixed(1)} s`, r.bytes === null ? '-' : mb(r.bytes), mb(r.peakRssBytes), r.note]);
+  const header = ['group', 'tool', 'wall', 'cpu', 'size', 'peak RSS', 'note'];
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
   const line = (c: string[]) => c.map((v, i) => v.padEnd(widths[i])).join('  ');
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...cells.map(line)].join('\n');
@@ -128,7 +129,8 @@ ${r.datasets.map((d) => `| ${d.engine} | ${mb(d.bytes)} | ${Object.entries(d.row
 
 ## Results
 
-Wall is the child process's elapsed time. Peak RSS is sampled from \`/proc/<pid>/status\`
+Wall is the child process's elapsed time; CPU is user + system time of the tool's process
+tree (not the PostgreSQL server's). Peak RSS is sampled from \`/proc/<pid>/status\`
 (VmHWM) every 50 ms for every process in the tool's tree and summed (an upper bound of the
 tree's real peak); the PostgreSQL server's own backends are not counted, for any tool. Our
 backup and restore run under \`ts-node --transpile-only\`, whose TypeScript compiler is part of

@@ -1,6 +1,9 @@
 /**
  * `npm run bench -- [--scale 1.0] [--engines postgres,sqlite] [--out docs/benchmarks.md]
- *  [--seed n] [--work bench/out]`
+ *  [--seed n] [--work bench/out] [--breakdown] [--keep]`
+ *
+ * `--breakdown` also runs our backup without encryption and without compression, to show
+ * where its time goes; `--keep` keeps the work directory (dumps, backups, SQLite file).
  *
  * One run, one dataset: seeds a PostgreSQL cluster of its own (normal durability) and a SQLite
  * file, then measures each tool as a child process — our backup against pg_dump and against
@@ -32,7 +35,10 @@ function sizeOf(path: string): number {
 }
 
 function row(group: ResultRow['group'], tool: string, m: Measured, bytes: number | null, note = ''): ResultRow {
-  return { group, tool, wallMs: m.wallMs, bytes, peakRssBytes: m.peakRssBytes, maxProcessRssBytes: m.maxProcessRssBytes, processes: m.processes, note };
+  return {
+    group, tool, wallMs: m.wallMs, bytes, peakRssBytes: m.peakRssBytes, maxProcessRssBytes: m.maxProcessRssBytes, processes: m.processes,
+    cpuSeconds: m.cpuSeconds, note,
+  };
 }
 
 /** A TypeScript entry of ours as a measured child process (same runtime as `npm run cli`). */
@@ -66,7 +72,45 @@ async function expectCounts(url: string, expected: DatasetCounts, label: string)
   if (bad.length) throw new Error(`${label}: row counts differ after restore: ${bad.map((t) => `${t} ${got[t]} != ${expected[t]}`).join(', ')}`);
 }
 
+/** What our backup is asked to do; the variants beyond the first only explain where time goes. */
+interface Variant {
+  label: string;
+  compression: 'zstd' | 'none';
+  encrypt: boolean;
+}
+
+const MAIN_VARIANT: Variant = { label: 'zstd, AES-256-GCM', compression: 'zstd', encrypt: true };
+const BREAKDOWN_VARIANTS: Variant[] = [
+  { label: 'zstd, no encryption', compression: 'zstd', encrypt: false },
+  { label: 'no compression, no encryption', compression: 'none', encrypt: false },
+];
+
+interface OurBackup {
+  measured: Measured;
+  dir: string;
+  bytes: number;
+  rawBytes: number;
+  encrypted: boolean;
+}
+
+async function ourBackup(ctx: Ctx, url: string, store: string, v: Variant): Promise<OurBackup> {
+  const args = ['--url', url, '--store', store, '--parallel', '2', '--compression', v.compression];
+  const measured = await ours('our-backup.ts', args, v.encrypt ? ctx.keys : '', `our backup (${v.label})`);
+  const out = JSON.parse(measured.stdout) as Omit<OurBackup, 'measured'>;
+  if (out.encrypted !== v.encrypt) throw new Error(`our backup (${v.label}): encryption was ${out.encrypted ? 'on' : 'off'}, expected the opposite`);
+  return { measured, ...out };
+}
+
+/** WAL the server wrote while `fn` ran (the benchmark's cluster has no other writers). */
+async function withWal<T>(adminUrl: string, fn: () => Promise<T>): Promise<{ result: T; walBytes: number }> {
+  const [{ lsn }] = await query<{ lsn: string }>(adminUrl, 'SELECT pg_current_wal_lsn()::text AS lsn');
+  const result = await fn();
+  const [{ d }] = await query<{ d: string }>(adminUrl, `SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn)::text AS d`, [lsn]);
+  return { result, walBytes: Number(d) };
+}
+
 interface Ctx {
+  breakdown: boolean;
   scale: number;
   seed: number;
   work: string;
@@ -109,10 +153,16 @@ async function benchPostgres(ctx: Ctx): Promise<void> {
       return r;
     };
 
-    const ourBackup = await step('our backup', () => ours('our-backup.ts', ['--url', src, '--store', store, '--parallel', '2'], ctx.keys, 'our backup'));
-    const backup = JSON.parse(ourBackup.stdout) as { dir: string; bytes: number; encrypted: boolean };
-    if (!backup.encrypted) throw new Error('our backup was not encrypted: the comparison needs encryption on');
-    ctx.rows.push(row('PostgreSQL backup', 'Strongroom (zstd, AES-256-GCM, parallel 2)', ourBackup, backup.bytes));
+    const backup = await step('our backup', () => ourBackup(ctx, src, store, MAIN_VARIANT));
+    const rawNote = `row data ${mb(backup.rawBytes)} as COPY text`;
+    ctx.rows.push(row('PostgreSQL backup', `Strongroom (${MAIN_VARIANT.label}, parallel 2)`, backup.measured, backup.bytes, rawNote));
+    if (ctx.breakdown) {
+      for (const v of BREAKDOWN_VARIANTS) {
+        const b = await step(`our backup (${v.label})`, () => ourBackup(ctx, src, join(ctx.work, 'pg-breakdown'), v));
+        ctx.rows.push(row('PostgreSQL backup', `Strongroom (${v.label}, parallel 2)`, b.measured, b.bytes, 'breakdown only'));
+      }
+      rmSync(join(ctx.work, 'pg-breakdown'), { recursive: true, force: true });
+    }
 
     const fc = join(ctx.work, 'dump.fc');
     const dumpFc = await step('pg_dump -Fc', () => runMeasured(pgDump, ['-Fc', '-f', fc, '-d', src], { label: 'pg_dump -Fc' }));
@@ -131,35 +181,39 @@ async function benchPostgres(ctx: Ctx): Promise<void> {
     await query(live, `UPDATE tasks SET status = 'done', updated_at = now() WHERE id % 100 = 0`);
     await query(live, `DELETE FROM comments WHERE id % 50 = 0`);
     await query(live, `INSERT INTO app_audit (at, actor, action, payload) SELECT now(), 'bench', 'later', '{}' FROM generate_series(1, 100)`);
-    const replace = await step('our restore (replace over live data)', () =>
-      ours('our-restore.ts', ['--url', live, '--store', store, '--dir', backup.dir, '--mode', 'replace'], ctx.keys, 'our restore replace'),
+    const { result: replace, walBytes: replaceWal } = await withWal(admin, () =>
+      step('our restore (replace over live data)', () =>
+        ours('our-restore.ts', ['--url', live, '--store', store, '--dir', backup.dir, '--mode', 'replace'], ctx.keys, 'our restore replace'),
+      ),
     );
     await expectCounts(live, counts, 'our restore (replace)');
-    ctx.rows.push(row('PostgreSQL restore', 'Strongroom replace, over live data (schema and old rows present)', replace, null, 'one transaction'));
+    ctx.rows.push(row('PostgreSQL restore', 'Strongroom replace, over live data (schema and old rows present)', replace, null, `one transaction; WAL ${mb(replaceWal)}`));
     await query(admin, 'DROP DATABASE bench_live');
 
     await query(admin, 'CREATE DATABASE bench_empty');
     const empty = databaseUrl(cluster, 'bench_empty');
-    const intoEmpty = await step('our restore (empty database)', () =>
-      ours('our-restore.ts', ['--url', empty, '--store', store, '--dir', backup.dir, '--mode', 'replace', '--create-schema'], ctx.keys, 'our restore empty'),
+    const { result: intoEmpty, walBytes: emptyWal } = await withWal(admin, () =>
+      step('our restore (empty database)', () =>
+        ours('our-restore.ts', ['--url', empty, '--store', store, '--dir', backup.dir, '--mode', 'replace', '--create-schema'], ctx.keys, 'our restore empty'),
+      ),
     );
     await expectCounts(empty, counts, 'our restore (empty)');
-    ctx.rows.push(row('PostgreSQL restore', 'Strongroom into empty database (schema applied first)', intoEmpty, null, 'schema time included; one transaction'));
+    ctx.rows.push(row('PostgreSQL restore', 'Strongroom into empty database (schema applied first)', intoEmpty, null, `schema time included; one transaction; WAL ${mb(emptyWal)}`));
     await query(admin, 'DROP DATABASE bench_empty');
 
     await query(admin, 'CREATE DATABASE bench_pgr');
     const pgr = databaseUrl(cluster, 'bench_pgr');
-    const pgRestoreRun = await step('pg_restore -j2', () =>
-      runMeasured(pgRestore, ['-j', '2', '--exit-on-error', '--no-owner', '-d', pgr, fc], { label: 'pg_restore -j2' }),
+    const { result: pgRestoreRun, walBytes: pgrWal } = await withWal(admin, () =>
+      step('pg_restore -j2', () => runMeasured(pgRestore, ['-j', '2', '--exit-on-error', '--no-owner', '-d', pgr, fc], { label: 'pg_restore -j2' })),
     );
     await expectCounts(pgr, counts, 'pg_restore');
-    ctx.rows.push(row('PostgreSQL restore', 'pg_restore -j2 of the -Fc dump into an empty database', pgRestoreRun, null, 'not atomic; indexes built after load'));
+    ctx.rows.push(row('PostgreSQL restore', 'pg_restore -j2 of the -Fc dump into an empty database', pgRestoreRun, null, `not atomic; indexes built after load; WAL ${mb(pgrWal)}`));
     await query(admin, 'DROP DATABASE bench_pgr');
 
     ctx.goals.push(
-      goal('PostgreSQL backup wall (encrypted)', '≤ 0.5 × pg_dump -Fc', ourBackup.wallMs, 0.5 * dumpFc.wallMs, (v) => `${secs(v)} = ${ratio(v, dumpFc.wallMs)} pg_dump -Fc`),
+      goal('PostgreSQL backup wall (encrypted)', '≤ 0.5 × pg_dump -Fc', backup.measured.wallMs, 0.5 * dumpFc.wallMs, (v) => `${secs(v)} = ${ratio(v, dumpFc.wallMs)} pg_dump -Fc`),
       goal('PostgreSQL backup size', '≤ pg_dump -Fc', backup.bytes, sizeOf(fc), (v) => `${mb(v)} = ${ratio(v, sizeOf(fc))} pg_dump -Fc`),
-      goal('PostgreSQL backup peak memory', '≤ 256 MiB', ourBackup.peakRssBytes, 256 * 1024 * 1024, mb),
+      goal('PostgreSQL backup peak memory', '≤ 256 MiB', backup.measured.peakRssBytes, 256 * 1024 * 1024, mb),
       goal('PostgreSQL restore replace wall', '≤ 1.0 × pg_restore -j2', replace.wallMs, pgRestoreRun.wallMs, (v) => `${secs(v)} = ${ratio(v, pgRestoreRun.wallMs)} pg_restore -j2`),
       goal('PostgreSQL restore peak memory', '≤ 256 MiB', replace.peakRssBytes, 256 * 1024 * 1024, mb),
     );
@@ -177,9 +231,18 @@ async function benchSqlite(ctx: Ctx): Promise<void> {
   ctx.datasets.push({ engine: 'SQLite', bytes: sizeOf(file), rows: counts, seedMs: Date.now() - t });
   ctx.loads.push(loadavg()[0]);
   log('our SQLite backup …');
-  const ourRun = await ours('our-backup.ts', ['--url', `sqlite:${file}`, '--store', join(ctx.work, 'sqlite-store'), '--parallel', '2'], ctx.keys, 'our SQLite backup');
-  const backup = JSON.parse(ourRun.stdout) as { bytes: number; encrypted: boolean };
-  ctx.rows.push(row('SQLite backup', 'Strongroom (zstd, AES-256-GCM, parallel 2)', ourRun, backup.bytes));
+  const url = `sqlite:${file}`;
+  const backup = await ourBackup(ctx, url, join(ctx.work, 'sqlite-store'), MAIN_VARIANT);
+  const ourRun = backup.measured;
+  ctx.rows.push(row('SQLite backup', `Strongroom (${MAIN_VARIANT.label}, parallel 2)`, ourRun, backup.bytes, `row data ${mb(backup.rawBytes)} as NDJSON`));
+  if (ctx.breakdown) {
+    for (const v of BREAKDOWN_VARIANTS) {
+      log(`our SQLite backup (${v.label}) …`);
+      const b = await ourBackup(ctx, url, join(ctx.work, 'sqlite-breakdown'), v);
+      ctx.rows.push(row('SQLite backup', `Strongroom (${v.label}, parallel 2)`, b.measured, b.bytes, 'breakdown only'));
+    }
+    rmSync(join(ctx.work, 'sqlite-breakdown'), { recursive: true, force: true });
+  }
   ctx.loads.push(loadavg()[0]);
   log('SQLite online backup API …');
   const dest = join(ctx.work, 'online-copy.db');
@@ -204,6 +267,7 @@ runMain(async () => {
   const work = resolve(args.get('work') ?? join(ROOT, 'bench', 'out'), `run-${Date.now()}`);
   mkdirSync(work, { recursive: true });
   const ctx: Ctx = {
+    breakdown: args.get('breakdown') === 'true',
     scale, seed, work, keys: `bench:${randomBytes(32).toString('base64')}`, rows: [], goals: [], loads: [loadavg()[0]], datasets: [], postgres: null,
   };
   const startedAt = new Date().toISOString();
@@ -221,7 +285,10 @@ runMain(async () => {
     cpus: cpu.length, cpuModel: cpu[0]?.model ?? 'unknown', memoryBytes: totalmem(), node: process.version, postgres: ctx.postgres,
     kernel: release(), loadAverages: ctx.loads, startedAt,
   };
-  const flags = [`--scale ${scale}`, `--engines ${engines.join(',')}`, ...(seed !== DEFAULT_SEED ? [`--seed ${seed}`] : []), `--out ${out}`];
+  const flags = [
+    `--scale ${scale}`, `--engines ${engines.join(',')}`, ...(seed !== DEFAULT_SEED ? [`--seed ${seed}`] : []),
+    ...(ctx.breakdown ? ['--breakdown'] : []), `--out ${out}`,
+  ];
   const report: Report = {
     machine, scale, seed, datasets: ctx.datasets, rows: ctx.rows, goals: ctx.goals,
     command: `npm run bench -- ${flags.join(' ')}`, finishedAt: new Date().toISOString(),
