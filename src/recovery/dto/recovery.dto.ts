@@ -1,0 +1,104 @@
+import { ApiProperty, ApiPropertyOptional, IntersectionType } from '@nestjs/swagger';
+import {
+  ArrayMaxSize, ArrayMinSize, IsArray, IsBoolean, IsIn, IsNotEmpty, IsOptional, IsString, IsUUID, MaxLength,
+} from 'class-validator';
+import { PageQueryDto } from '../../common/pagination';
+
+const MODES = ['replace', 'merge', 'missing-only'] as const;
+const STATUSES = ['pending', 'running', 'completed', 'failed', 'rolled_back'] as const;
+
+export class CreateRecoveryDto {
+  @ApiProperty({ description: 'The backup to restore (must be completed)', format: 'uuid' })
+  @IsUUID() backupId: string;
+
+  @ApiPropertyOptional({
+    description: 'replace: tables become exactly as in the backup; merge: backup rows are inserted or overwrite rows with the same primary key, other rows stay; missing-only: only rows whose primary key is absent are inserted. The audit trail is always restored missing-only.',
+    enum: MODES, default: 'replace',
+  })
+  @IsOptional() @IsIn(MODES) mode?: (typeof MODES)[number];
+
+  @ApiPropertyOptional({ description: 'Tables to restore (default: every table in the backup). File artefacts are restored only when this is left out and mode is replace.', type: [String] })
+  @IsOptional() @IsArray() @ArrayMinSize(1) @ArrayMaxSize(1000) @IsString({ each: true }) @IsNotEmpty({ each: true }) @MaxLength(200, { each: true })
+  tables?: string[];
+
+  @ApiPropertyOptional({ description: 'Only report what would change (operator role): 200 with a per-table plan; nothing is written', default: false })
+  @IsOptional() @IsBoolean() dryRun?: boolean;
+
+  @ApiPropertyOptional({ description: 'Required for replace and merge: exactly "RESTORE <backupId>"', example: 'RESTORE 0b9c5b8e-6a0c-4a57-9d54-0f3c1f7d2a11' })
+  @IsOptional() @IsString() @MaxLength(100) confirm?: string;
+
+  @ApiPropertyOptional({ description: 'Take a backup of the tables in scope first (trigger "pre-restore"), which a rollback restores', default: true })
+  @IsOptional() @IsBoolean() safetyBackup?: boolean;
+
+  @ApiPropertyOptional({
+    description: 'Restore even when the live table structure differs from the backup (otherwise 409 listing the differences): rows are written by column name; a column missing from the target still fails the restore',
+    default: false,
+  })
+  @IsOptional() @IsBoolean() allowSchemaMismatch?: boolean;
+}
+
+export class RollbackRecoveryDto {
+  @ApiProperty({ description: 'Exactly "ROLLBACK <recoveryId>"', example: 'ROLLBACK 5d2b0e1c-1f7e-4a8e-9b7a-3c1d2e4f5a6b' })
+  @IsString() @MaxLength(100) confirm: string;
+}
+
+export class RecoveryFilterDto {
+  @ApiPropertyOptional({ description: 'Only recoveries with this status', enum: STATUSES })
+  @IsOptional() @IsIn(STATUSES) status?: string;
+  @ApiPropertyOptional({ description: 'Only recoveries of this backup', format: 'uuid' })
+  @IsOptional() @IsUUID() backupId?: string;
+}
+
+export class ListRecoveriesQueryDto extends IntersectionType(PageQueryDto, RecoveryFilterDto) {}
+
+export class RecoveryOptionsDto {
+  @ApiProperty({ description: 'Whether a safety backup was asked for' }) safetyBackup: boolean;
+  @ApiProperty({ description: 'Whether a structure mismatch was accepted' }) allowSchemaMismatch: boolean;
+  @ApiProperty({ description: 'Whether file artefacts are restored too (after the tables committed)' }) files: boolean;
+}
+
+export class RecoveryProgressDto {
+  @ApiProperty({ description: 'pending, safety-backup, restoring, files or done' }) phase: string;
+  @ApiProperty({ description: 'Table being restored', nullable: true, type: String }) table: string | null;
+  @ApiProperty({ description: 'Rows read from the backup so far' }) rows: number;
+}
+
+export class RecoveryDto {
+  @ApiProperty({ description: 'Recovery id', format: 'uuid' }) id: string;
+  @ApiProperty({ description: 'Backup restored', format: 'uuid' }) backupId: string;
+  @ApiProperty({ description: 'Restore mode asked for (the audit trail is always missing-only)', enum: MODES }) mode: string;
+  @ApiProperty({ description: 'Tables in scope', type: [String] }) tables: string[];
+  @ApiProperty({ description: 'Job status; rolled_back once a rollback of it completed', enum: STATUSES }) status: string;
+  @ApiProperty({ description: 'Backup taken just before (trigger pre-restore), or null', nullable: true, type: String }) safetyBackupId: string | null;
+  @ApiProperty({ description: 'Rows inserted or changed' }) rowsWritten: number;
+  @ApiProperty({ description: 'When it was requested' }) createdAt: string;
+  @ApiProperty({ description: 'When the job started', nullable: true, type: String }) startedAt: string | null;
+  @ApiProperty({ description: 'When the job ended', nullable: true, type: String }) finishedAt: string | null;
+  @ApiProperty({ description: 'Why it failed', nullable: true, type: String }) error: string | null;
+  @ApiProperty({ description: 'For a rollback: the recovery it undoes', nullable: true, type: String }) rollbackOf: string | null;
+  @ApiProperty({ description: 'The rollback that undid this recovery', nullable: true, type: String }) rolledBackBy: string | null;
+  @ApiProperty({ description: 'Name of the key (or tool) that asked for it' }) requestedBy: string;
+  @ApiProperty({ description: 'Options of the request', type: RecoveryOptionsDto }) options: RecoveryOptionsDto;
+  @ApiProperty({ description: 'Live progress while it runs in this process, else null', nullable: true, type: RecoveryProgressDto }) progress: RecoveryProgressDto | null;
+}
+
+export class RecoveryPageDto {
+  @ApiProperty({ type: [RecoveryDto], description: 'Recoveries, newest first' }) items: RecoveryDto[];
+  @ApiProperty({ description: 'Cursor for the next page, or null', nullable: true, type: String }) nextCursor: string | null;
+}
+
+export class PlanTableDto {
+  @ApiProperty({ description: 'Table' }) name: string;
+  @ApiProperty({ description: 'Backup rows that would be inserted' }) insert: number;
+  @ApiProperty({ description: 'Live rows that would be overwritten' }) update: number;
+  @ApiProperty({ description: 'Live rows that would be removed (replace only)' }) delete: number;
+  @ApiProperty({ description: 'Live rows left as they are' }) unchanged: number;
+}
+
+export class PlanDto {
+  @ApiProperty({ type: [PlanTableDto], description: 'Per-table counts' }) tables: PlanTableDto[];
+}
+
+export class DryRunResultDto {
+  @ApiProperty({ type: PlanDto, description: 'What the restore would do' }) plan: PlanDto;
+}

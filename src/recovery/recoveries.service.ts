@@ -1,0 +1,323 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { randomUUID } from 'node:crypto';
+import { In, Repository } from 'typeorm';
+import { AuditService } from '../audit/audit.service';
+import { BackupCatalogService } from '../backup/backup-catalog.service';
+import { JobRegistry } from '../backup/backup-jobs';
+import { BackupsService } from '../backup/backups.service';
+import { BACKUP_STORAGE } from '../backup/storage.provider';
+import { TargetDatabase } from '../backup/target-database';
+import { DomainError, ErrorCode } from '../common/domain-error';
+import { decodeCursor, encodeCursor, Page } from '../common/pagination';
+import { Actor, SYSTEM_ACTOR } from '../common/request-context';
+import { AppConfig } from '../config/app-config';
+import { nowIso } from '../database/columns';
+import { HeldLease, LeaseService, ownerAliveOnThisHost, PROCESS_OWNER } from '../database/lease.service';
+import { Transactions } from '../database/transactions';
+import type { PlanTableResult, RestoreMode } from '../engine/dialects/dialect';
+import type { BackupStorage } from '../engine/storage/storage';
+import { RecoveryEntity } from './recovery.entity';
+import { assertConfirmed, prepareRecovery, PreparedRecovery, RecoveryRequest, rollbackPhrase } from './recovery-request';
+import { RecoveryProgress, RecoveryView, toRecoveryView } from './recovery.view';
+import { planTables, restoreFiles, restoreTables } from './restore-backup';
+
+export interface StartRecoveryInput {
+  backupId: string;
+  mode?: RestoreMode;
+  tables?: string[];
+  confirm?: string;
+  safetyBackup?: boolean;
+  allowSchemaMismatch?: boolean;
+}
+
+const INTERRUPTED =
+  'interrupted: the process running this recovery stopped before it finished. An unfinished restore transaction rolls back with its process, so the tables hold what they held before';
+
+/**
+ * Restores backups into the target database as background jobs. A recovery holds the data
+ * lease from start to end (no backup or other restore runs meanwhile), takes a safety backup
+ * of the tables in scope under that lease, then restores all tables in one transaction
+ * (the dialect's restore) and, for a whole-backup replace, the file artefacts after the
+ * database committed. Every recovery is bracketed by recovery.started and
+ * recovery.completed / recovery.failed audit events.
+ */
+@Injectable()
+export class RecoveriesService implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('Recoveries');
+  private readonly jobs = new JobRegistry();
+  /**
+   * Progress lives in memory: while a restore writes the service's own SQLite file, the
+   * service must not write it (the restore holds the write lock), so progress is not stored.
+   */
+  private readonly progress = new Map<string, RecoveryProgress>();
+
+  constructor(
+    @InjectRepository(RecoveryEntity) private readonly repo: Repository<RecoveryEntity>,
+    @Inject(BACKUP_STORAGE) private readonly storage: BackupStorage,
+    private readonly catalog: BackupCatalogService,
+    private readonly backups: BackupsService,
+    private readonly target: TargetDatabase,
+    private readonly leases: LeaseService,
+    private readonly tx: Transactions,
+    private readonly audit: AuditService,
+    private readonly config: AppConfig,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    await this.failInterrupted();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.jobs.cancelAll();
+  }
+
+  /** Dry run: per-table counts of what the restore would do; nothing is written. */
+  async plan(input: StartRecoveryInput): Promise<{ plan: { tables: PlanTableResult[] } }> {
+    const mode = input.mode ?? 'replace';
+    const prepared = await this.prepare({ backupId: input.backupId, mode, tables: input.tables, allowSchemaMismatch: input.allowSchemaMismatch ?? false });
+    try {
+      const tables = await this.inWriteTurn(prepared, () => planTables(prepared.dialect, this.spec(prepared, mode)));
+      return { plan: { tables } };
+    } catch (e) {
+      throw new DomainError(ErrorCode.Conflict, `dry run of backup ${input.backupId} failed: ${safeMessage(e)}`);
+    } finally {
+      await prepared.dialect.close().catch(() => undefined);
+    }
+  }
+
+  /** Validates, checks the confirmation phrase, takes the data lease (409 if held), records and starts the job. */
+  async start(input: StartRecoveryInput, actor: Actor = SYSTEM_ACTOR): Promise<RecoveryView> {
+    const mode = input.mode ?? 'replace';
+    const backup = await this.catalog.entity(input.backupId);
+    if (backup.status === 'completed') assertConfirmed(mode, backup.id, input.confirm);
+    return this.launch(
+      { backupId: input.backupId, mode, tables: input.tables, allowSchemaMismatch: input.allowSchemaMismatch ?? false },
+      { safetyBackup: input.safetyBackup ?? true, rollbackOf: null },
+      actor,
+    );
+  }
+
+  /** Restores the safety backup taken before recovery `id` (replace, same tables) and marks it rolled_back. */
+  async rollback(id: string, confirm: string | undefined, actor: Actor = SYSTEM_ACTOR): Promise<RecoveryView> {
+    const original = await this.entity(id);
+    if (confirm !== rollbackPhrase(id)) {
+      throw new DomainError(ErrorCode.InvalidInput, `confirm: a rollback overwrites data; set confirm to exactly "${rollbackPhrase(id)}"`);
+    }
+    if (original.status !== 'completed') {
+      throw new DomainError(ErrorCode.Conflict, `recovery ${id} is ${original.status}; only a completed recovery can be rolled back`);
+    }
+    if (!original.safetyBackupId) {
+      throw new DomainError(ErrorCode.Conflict, `recovery ${id} ran without a safety backup: there is nothing to roll back to`);
+    }
+    const safety = await this.catalog.entity(original.safetyBackupId).catch(() => {
+      throw new DomainError(ErrorCode.Conflict, `the safety backup ${original.safetyBackupId} of recovery ${id} no longer exists`);
+    });
+    const tables = safety.tables.map((t) => t.name).filter((t) => original.tables.includes(t));
+    return this.launch(
+      { backupId: safety.id, mode: 'replace', tables, allowSchemaMismatch: false, files: original.options.files },
+      { safetyBackup: true, rollbackOf: id },
+      actor,
+    );
+  }
+
+  /** Resolves when this process's job for `id` has ended (tests, CLI). */
+  waitFor(id: string): Promise<void> {
+    return this.jobs.wait(id);
+  }
+
+  async entity(id: string): Promise<RecoveryEntity> {
+    const row = await this.repo.findOne({ where: { id } });
+    if (!row) throw DomainError.notFound('recovery', id);
+    return row;
+  }
+
+  async get(id: string): Promise<RecoveryView> {
+    const row = await this.entity(id);
+    return toRecoveryView(row, this.progress.get(id) ?? null);
+  }
+
+  async list(filter: { status?: string; backupId?: string }, limit = 50, cursor?: string): Promise<Page<RecoveryView>> {
+    const qb = this.repo.createQueryBuilder('r').orderBy('r.created_at', 'DESC').addOrderBy('r.id', 'DESC').take(limit + 1);
+    if (filter.status) qb.andWhere('r.status = :status', { status: filter.status });
+    if (filter.backupId) qb.andWhere('r.backup_id = :backupId', { backupId: filter.backupId });
+    if (cursor) {
+      const c = decodeCursor(cursor);
+      if (!c || c.length !== 2) throw new DomainError(ErrorCode.InvalidInput, 'cursor is not valid');
+      qb.andWhere('(r.created_at < :c0 OR (r.created_at = :c0 AND r.id < :c1))', { c0: c[0], c1: c[1] });
+    }
+    const rows = await qb.getMany();
+    const items = rows.slice(0, limit);
+    const last = items[items.length - 1];
+    return {
+      items: items.map((r) => toRecoveryView(r, this.progress.get(r.id) ?? null)),
+      nextCursor: rows.length > limit && last ? encodeCursor([last.createdAt, last.id]) : null,
+    };
+  }
+
+  private async prepare(req: RecoveryRequest): Promise<PreparedRecovery> {
+    const backup = await this.catalog.entity(req.backupId);
+    return prepareRecovery(req, backup, {
+      storage: this.storage,
+      keys: this.target.keys,
+      urlFor: (type) => this.target.sourceUrl(type),
+      parallel: this.config.BACKUP_PARALLELISM,
+    });
+  }
+
+  private async launch(req: RecoveryRequest, opts: { safetyBackup: boolean; rollbackOf: string | null }, actor: Actor): Promise<RecoveryView> {
+    const prepared = await this.prepare(req);
+    const lease = await this.leases.acquire(this.target.leaseName);
+    if (!lease) {
+      await prepared.dialect.close().catch(() => undefined);
+      const holder = await this.leases.holder(this.target.leaseName);
+      throw new DomainError(ErrorCode.Conflict, `another backup or restore of this database is running (${holder?.owner ?? 'unknown owner'})`);
+    }
+    const row = this.repo.create({
+      id: randomUUID(), backupId: prepared.backup.id, mode: req.mode, tables: prepared.tables, status: 'pending',
+      safetyBackupId: null, rowsWritten: 0, createdAt: nowIso(), startedAt: null, finishedAt: null, error: null,
+      options: { safetyBackup: opts.safetyBackup, allowSchemaMismatch: req.allowSchemaMismatch, files: prepared.files, requestedTables: req.tables ?? null },
+      rollbackOf: opts.rollbackOf, rolledBackBy: null, requestedBy: actor.name, owner: lease.owner,
+    });
+    try {
+      await this.tx.run(async (m) => {
+        await m.save(RecoveryEntity, row);
+        await this.audit.record({
+          actor, action: 'recovery.started', resource: 'recovery', resourceId: row.id, outcome: 'success',
+          details: {
+            backupId: row.backupId, mode: row.mode, tables: row.tables, files: prepared.files, safetyBackup: opts.safetyBackup,
+            allowSchemaMismatch: req.allowSchemaMismatch, rollbackOf: opts.rollbackOf,
+          },
+        }, m);
+      });
+    } catch (e) {
+      await prepared.dialect.close().catch(() => undefined);
+      await this.leases.release(lease).catch(() => undefined);
+      throw e;
+    }
+    this.progress.set(row.id, { phase: 'pending', table: null, rows: 0 });
+    this.jobs.start(row.id, (signal) => this.run(row, prepared, lease, signal));
+    return toRecoveryView(row, this.progress.get(row.id));
+  }
+
+  private async run(row: RecoveryEntity, prepared: PreparedRecovery, lease: HeldLease, signal: AbortSignal): Promise<void> {
+    const renew = setInterval(() => {
+      void this.leases.renew(lease).catch(() => undefined);
+    }, (this.config.LEASE_TTL_SECONDS * 1000) / 3);
+    const progress = this.progress.get(row.id) ?? { phase: 'pending', table: null, rows: 0 };
+    let dbCommitted = false;
+    try {
+      await this.update(row.id, { status: 'running', startedAt: nowIso() });
+      if (row.options.safetyBackup) {
+        progress.phase = 'safety-backup';
+        const safety = await this.backups.runUnderLease(
+          {
+            type: prepared.backup.type === 'audit' ? 'audit' : prepared.files ? 'full' : 'tables',
+            tables: prepared.tables,
+            trigger: 'pre-restore',
+            description: `safety backup before recovery ${row.id}`,
+          },
+          lease,
+          SYSTEM_ACTOR,
+          signal,
+        );
+        row.safetyBackupId = safety.id;
+        await this.update(row.id, { safetyBackupId: safety.id });
+      }
+      progress.phase = 'restoring';
+      let before = 0;
+      const results = await this.inWriteTurn(prepared, () =>
+        restoreTables(prepared.dialect, {
+          ...this.spec(prepared, row.mode),
+          signal,
+          onProgress: (p) => {
+            if (p.table !== progress.table) before = progress.rows;
+            progress.table = p.table;
+            progress.rows = before + p.rows;
+          },
+        }),
+      );
+      dbCommitted = true;
+      const rowsWritten = results.reduce((s, r) => s + r.rowsWritten, 0);
+      row.rowsWritten = rowsWritten;
+      let files = null;
+      if (prepared.files) {
+        progress.phase = 'files';
+        files = await restoreFiles({ storage: this.storage, dir: prepared.backup.storageDir, manifest: prepared.manifest, keys: this.target.keys });
+      }
+      progress.phase = 'done';
+      await this.tx.run(async (m) => {
+        await m.update(RecoveryEntity, { id: row.id }, { status: 'completed', rowsWritten, finishedAt: nowIso(), owner: null, error: null });
+        await this.audit.record({
+          actor: SYSTEM_ACTOR, action: 'recovery.completed', resource: 'recovery', resourceId: row.id, outcome: 'success',
+          details: { backupId: row.backupId, rowsWritten, tables: results, files, safetyBackupId: row.safetyBackupId },
+        }, m);
+        if (row.rollbackOf) {
+          await m.update(RecoveryEntity, { id: row.rollbackOf }, { status: 'rolled_back', rolledBackBy: row.id });
+          await this.audit.record({ actor: SYSTEM_ACTOR, action: 'recovery.rolled-back', resource: 'recovery', resourceId: row.rollbackOf, outcome: 'success', details: { rollback: row.id } }, m);
+        }
+      });
+      this.logger.log(`recovery ${row.id} completed (${rowsWritten} rows)`);
+    } catch (e) {
+      const message = dbCommitted
+        ? `the tables were restored (committed), but the file artefacts were not; their directories are unchanged: ${safeMessage(e)}`
+        : safeMessage(e);
+      this.logger.error(`recovery ${row.id} failed: ${message}`);
+      await this.tx.run(async (m) => {
+        await m.update(RecoveryEntity, { id: row.id }, { status: 'failed', error: message, finishedAt: nowIso(), owner: null, rowsWritten: row.rowsWritten });
+        await this.audit.record({
+          actor: SYSTEM_ACTOR, action: 'recovery.failed', resource: 'recovery', resourceId: row.id, outcome: 'failure',
+          details: { backupId: row.backupId, error: message, tablesCommitted: dbCommitted, safetyBackupId: row.safetyBackupId },
+        }, m);
+      }).catch((err: Error) => this.logger.error(`could not record failure of recovery ${row.id}: ${err.message}`));
+    } finally {
+      clearInterval(renew);
+      this.progress.delete(row.id);
+      await prepared.dialect.close().catch(() => undefined);
+      await this.leases.release(lease).catch(() => undefined);
+    }
+  }
+
+  private spec(p: PreparedRecovery, mode: RestoreMode) {
+    return { storage: this.storage, dir: p.backup.storageDir, manifest: p.manifest, keys: this.target.keys, mode, tables: p.tables };
+  }
+
+  /**
+   * When the restore writes the service's own SQLite file, it does so through another
+   * connection holding the write lock; the service's own writes wait for their turn
+   * in-process instead of blocking on the file lock.
+   */
+  private inWriteTurn<T>(p: PreparedRecovery, work: () => Promise<T>): Promise<T> {
+    return p.url === this.config.DATABASE_URL ? this.tx.exclusive(work) : work();
+  }
+
+  private async update(id: string, patch: Partial<RecoveryEntity>): Promise<void> {
+    await this.tx.run((m) => m.update(RecoveryEntity, { id }, patch));
+  }
+
+  /** At boot: recoveries left pending/running by a process that is gone are marked failed. */
+  async failInterrupted(): Promise<number> {
+    await this.leases.releaseStale(ownerAliveOnThisHost);
+    const open = await this.repo.find({ where: { status: In(['pending', 'running']) } });
+    let failed = 0;
+    for (const row of open) {
+      if (row.owner === PROCESS_OWNER && this.jobs.has(row.id)) continue;
+      if (row.owner && row.owner !== PROCESS_OWNER && ownerAliveOnThisHost(row.owner)) {
+        const holder = await this.leases.holder(this.target.leaseName);
+        if (holder?.owner === row.owner) continue;
+      }
+      await this.tx.run(async (m) => {
+        await m.update(RecoveryEntity, { id: row.id }, { status: 'failed', error: INTERRUPTED, finishedAt: nowIso(), owner: null });
+        await this.audit.record({ actor: SYSTEM_ACTOR, action: 'recovery.failed', resource: 'recovery', resourceId: row.id, outcome: 'failure', details: { error: 'interrupted' } }, m);
+      });
+      failed++;
+    }
+    return failed;
+  }
+}
+
+function safeMessage(e: unknown): string {
+  const msg = e instanceof Error ? e.message : String(e);
+  // Connection strings can carry passwords; never store or show them.
+  return msg.replace(/(postgres(?:ql)?:\/\/[^:\s/]+:)[^@\s]+@/g, '$1***@').slice(0, 2000);
+}

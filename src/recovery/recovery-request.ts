@@ -1,0 +1,99 @@
+/**
+ * Turning a recovery request into something safe to run: the backup exists and completed,
+ * its manifest and keys are readable, the tables are in it, the mode suits them, and the
+ * live structure matches (or the caller accepted the mismatch). Every refusal names what
+ * is wrong; nothing here writes.
+ */
+import { DomainError, ErrorCode } from '../common/domain-error';
+import type { Manifest } from '../engine/archive/manifest.types';
+import { keysForManifest, type KeySource } from '../engine/backup/backup-keys';
+import { readManifest } from '../engine/backup/read-backup';
+import { createDialect } from '../engine/dialects/create-dialect';
+import type { Dialect, RestoreMode } from '../engine/dialects/dialect';
+import type { BackupStorage } from '../engine/storage/storage';
+import type { BackupEntity } from '../backup/backup.entity';
+import { describeDifference, resolveScope, RestoreRequestError, schemaDifferences, tablesWithoutKey } from './restore-backup';
+
+export interface RecoveryRequest {
+  backupId: string;
+  mode: RestoreMode;
+  tables?: string[] | null;
+  allowSchemaMismatch: boolean;
+  /** Restore file artefacts; default: when a replace covers the whole backup and it has files. */
+  files?: boolean;
+}
+
+export interface PreparedRecovery {
+  backup: BackupEntity;
+  manifest: Manifest;
+  tables: string[];
+  files: boolean;
+  /** The database written: the audit trail lives in the service database. */
+  url: string;
+  dialect: Dialect;
+}
+
+export const restorePhrase = (backupId: string) => `RESTORE ${backupId}`;
+export const rollbackPhrase = (recoveryId: string) => `ROLLBACK ${recoveryId}`;
+
+/** replace and merge overwrite data, so they need the phrase; missing-only only adds rows. */
+export function assertConfirmed(mode: RestoreMode, backupId: string, confirm: string | undefined): void {
+  if (mode === 'missing-only') return;
+  const phrase = restorePhrase(backupId);
+  if (confirm !== phrase) {
+    throw new DomainError(ErrorCode.InvalidInput, `confirm: a ${mode} recovery overwrites data; set confirm to exactly "${phrase}"`);
+  }
+}
+
+export async function prepareRecovery(
+  req: RecoveryRequest,
+  backup: BackupEntity,
+  deps: { storage: BackupStorage; keys: KeySource; urlFor(type: BackupEntity['type']): string; parallel: number },
+): Promise<PreparedRecovery> {
+  if (backup.status !== 'completed') {
+    throw new DomainError(ErrorCode.Conflict, `backup ${backup.id} is ${backup.status}; only a completed backup can be restored`);
+  }
+  let manifest: Manifest;
+  try {
+    manifest = await readManifest(deps.storage, backup.storageDir);
+    await keysForManifest(deps.keys, manifest);
+  } catch (e) {
+    throw new DomainError(ErrorCode.Conflict, `backup ${backup.id} cannot be read: ${(e as Error).message}`);
+  }
+  let tables: string[];
+  try {
+    tables = resolveScope(manifest, req.tables);
+  } catch (e) {
+    throw new DomainError(ErrorCode.InvalidInput, (e as Error).message);
+  }
+  const keyless = tablesWithoutKey(manifest, tables, req.mode);
+  if (keyless.length) {
+    throw new DomainError(
+      ErrorCode.InvalidInput,
+      `mode: table(s) ${keyless.join(', ')} have no primary key, and a ${req.mode} restore matches rows by primary key; restore them in replace mode or leave them out of tables`,
+    );
+  }
+  const url = deps.urlFor(backup.type);
+  const dialect = createDialect(url, { parallel: deps.parallel });
+  try {
+    if (dialect.engine !== manifest.engine.name) {
+      throw new DomainError(ErrorCode.Conflict, `backup ${backup.id} is of a ${manifest.engine.name} database; the target is ${dialect.engine}`);
+    }
+    const diffs = await schemaDifferences(dialect, manifest, tables);
+    if (diffs.length && !req.allowSchemaMismatch) {
+      throw new DomainError(
+        ErrorCode.Conflict,
+        `the target's table structure differs from backup ${backup.id}: ${diffs.map(describeDifference).join('; ')}. ` +
+          'Set allowSchemaMismatch to restore by column name anyway.',
+        { differences: diffs },
+      );
+    }
+    const files = req.files ?? (req.mode === 'replace' && !req.tables && !!manifest.files.part);
+    if (files && !manifest.files.part) throw new DomainError(ErrorCode.InvalidInput, `files: backup ${backup.id} holds no file artefacts`);
+    return { backup, manifest, tables, files, url, dialect };
+  } catch (e) {
+    await dialect.close().catch(() => undefined);
+    if (e instanceof RestoreRequestError) throw new DomainError(ErrorCode.Conflict, e.message);
+    throw e;
+  }
+}

@@ -1,0 +1,14 @@
+import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { BackupModule } from '../backup/backup.module';
+import { RecoveriesController } from './recoveries.controller';
+import { RecoveriesService } from './recoveries.service';
+import { RecoveryEntity } from './recovery.entity';
+
+@Module({
+  imports: [TypeOrmModule.forFeature([RecoveryEntity]), BackupModule],
+  controllers: [RecoveriesController],
+  providers: [RecoveriesService],
+  exports: [RecoveriesService],
+})
+export class RecoveryModule {}

@@ -1,0 +1,32 @@
+import type { RecoveryEntity } from './recovery.entity';
+
+/** Where a running recovery is; kept in memory only (see RecoveriesService). */
+export interface RecoveryProgress {
+  phase: 'pending' | 'safety-backup' | 'restoring' | 'files' | 'done';
+  table: string | null;
+  rows: number;
+}
+
+/** The recovery resource as API.md shows it, plus rollback links, options and live progress. */
+export function toRecoveryView(e: RecoveryEntity, progress: RecoveryProgress | null = null) {
+  return {
+    id: e.id,
+    backupId: e.backupId,
+    mode: e.mode,
+    tables: e.tables,
+    status: e.status,
+    safetyBackupId: e.safetyBackupId,
+    rowsWritten: e.rowsWritten,
+    createdAt: e.createdAt,
+    startedAt: e.startedAt,
+    finishedAt: e.finishedAt,
+    error: e.error,
+    rollbackOf: e.rollbackOf,
+    rolledBackBy: e.rolledBackBy,
+    requestedBy: e.requestedBy,
+    options: { safetyBackup: e.options.safetyBackup, allowSchemaMismatch: e.options.allowSchemaMismatch, files: e.options.files },
+    progress,
+  };
+}
+
+export type RecoveryView = ReturnType<typeof toRecoveryView>;
