@@ -15,6 +15,7 @@ import { DatabaseModule } from './database/database.module';
 import { HealthModule } from './health/health.module';
 import { BackupModule } from './backup/backup.module';
 import { StorageModule } from './backup/storage.module';
+import { RecoveryModule } from './recovery/recovery.module';
 import { NotificationsModule } from './notifications/notifications.module';
 import { SchedulerModule } from './scheduler/scheduler.module';
 import { StatusModule } from './status/status.module';
@@ -48,6 +49,7 @@ import { StatusModule } from './status/status.module';
     AuditModule,
     AuthModule,
     BackupModule,
+    RecoveryModule,
     HealthModule,
     NotificationsModule,
     SchedulerModule,
