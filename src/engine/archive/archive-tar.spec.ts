@@ -128,6 +128,28 @@ describe('packArchive / unpackArchive', () => {
     expect(await unpackArchive(tiny, storage, Q)).toEqual(manifest);
   });
 
+  it('releases the part being read when the downloader goes away', async () => {
+    await makeBackup();
+    let open = 0;
+    const counting = Object.create(storage) as LocalStorage;
+    counting.get = async (key: string) => {
+      const stream = await storage.get(key);
+      open++;
+      stream.once('close', () => open--);
+      return stream;
+    };
+    const download = packArchive(counting, SRC);
+    const first = await new Promise<Buffer>((resolve) => download.once('data', resolve));
+    expect(first.length).toBeGreaterThan(0);
+    download.destroy();
+    // Resolves only once every storage stream closed; if one leaks the test times out.
+    await new Promise<void>((resolve) => {
+      const check = () => (open === 0 ? resolve() : setTimeout(check, 10).unref());
+      check();
+    });
+    expect(open).toBe(0);
+  });
+
   it('fails the download stream when a part is missing from storage', async () => {
     await makeBackup();
     await storage.delete(`${SRC}/parts/0001.rows`);

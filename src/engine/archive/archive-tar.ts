@@ -47,16 +47,32 @@ export async function readManifest(storage: BackupStorage, dir: string): Promise
 /** Writes `source` into a tar-stream (streamx) entry, waiting whenever the tar reader is behind. */
 async function writeEntry(pack: tar.Pack, header: EntryHeader, source: AsyncIterable<unknown> | Iterable<unknown>): Promise<void> {
   await new Promise<void>((resolve, reject) => {
-    const entry = pack.entry(header, (err) => (err ? reject(err) : resolve()));
+    // When the reader goes away the pack is destroyed; stop instead of waiting forever with the
+    // part's storage stream open.
+    const onClose = () => reject(new Error(`archive stream closed while writing ${header.name}`));
+    pack.once('close', onClose);
+    const entry = pack.entry(header, (err) => {
+      pack.off('close', onClose);
+      if (err) reject(err);
+      else resolve();
+    });
+    let closed = false;
+    entry.once('close', () => (closed = true));
     void (async () => {
       for await (const chunk of source) {
+        // Leaving the loop destroys `source`, which releases the storage stream.
+        if (closed) return;
         if (!entry.write(chunk as Buffer)) {
-          await new Promise<void>((drained, failed) => {
-            entry.once('drain', drained);
-            entry.once('error', failed);
-            entry.once('close', drained);
+          await new Promise<void>((drained) => {
+            const done = () => {
+              entry.off('drain', done);
+              entry.off('close', done);
+              drained();
+            };
+            entry.on('drain', done);
+            entry.on('close', done);
           });
-          if (entry.destroyed) return;
+          if (closed) return;
         }
       }
       entry.end(null);
@@ -123,18 +139,26 @@ export async function unpackArchive(
   let entryError: unknown = null;
 
   // Fed by hand rather than with stream.pipeline: tar-stream's streams are streamx, not Node's.
+  let extractClosed = false;
+  extract.once('close', () => (extractClosed = true));
   const feeding = (async () => {
     let total = 0;
     try {
       for await (const chunk of input) {
+        if (extractClosed) return;
         total += (chunk as Buffer).length;
         if (total > maxBytes) throw reject(`archive is larger than the ${maxBytes}-byte limit`);
         if (!extract.write(chunk as Buffer)) {
           await new Promise<void>((resolve) => {
-            extract.once('drain', resolve);
-            extract.once('close', resolve);
+            const done = () => {
+              extract.off('drain', done);
+              extract.off('close', done);
+              resolve();
+            };
+            extract.on('drain', done);
+            extract.on('close', done);
           });
-          if (extract.destroyed) return;
+          if (extractClosed) return;
         }
       }
       extract.end(null);

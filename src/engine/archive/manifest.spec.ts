@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { canonicalize } from '../jcs';
 import { ArchiveError } from './errors';
 import { listParts, parseManifest, serializeManifest } from './manifest';
-import { fakePart, HASH, sampleManifest } from './manifest.fixture';
+import { fakePart, sampleManifest } from './manifest.fixture';
 import type { Manifest } from './manifest.types';
 
 const part = fakePart;
