@@ -69,7 +69,8 @@ export class MetricsService implements OnApplicationBootstrap, OnApplicationShut
       for (const r of failed) failures.set({ trigger: r.trigger }, Number(r.n));
       const verifies: { action: string; outcome: string; n: string | number }[] = await this.auditEvents.createQueryBuilder('e')
         .select('e.action', 'action').addSelect('e.outcome', 'outcome').addSelect('COUNT(*)', 'n')
-        .where({ action: In(['backup.verify', 'backup.verify-deep']) }).groupBy('e.action').addGroupBy('e.outcome').getRawMany();
+        // The HTTP request log records the same action with a request id; count the verification's own event only.
+        .where({ action: In(['backup.verify', 'backup.verify-deep']), requestId: IsNull() }).groupBy('e.action').addGroupBy('e.outcome').getRawMany();
       for (const r of verifies) verifications.set({ kind: r.action === 'backup.verify-deep' ? 'deep' : 'plain', outcome: r.outcome }, Number(r.n));
       const view = await this.status.status();
       lastVerified.set(view.lastVerifiedBackup?.verifiedAt ? Date.parse(view.lastVerifiedBackup.verifiedAt) / 1000 : 0);
