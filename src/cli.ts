@@ -1,0 +1,43 @@
+/**
+ * Strongroom's command line (`npm run cli -- <command>`, or `node dist/cli.js <command>`):
+ * backups, the catalog, verification and restores without the HTTP server, including
+ * disaster recovery from an archive into an empty database with no Strongroom database.
+ */
+import 'reflect-metadata';
+import { DomainError } from './common/domain-error';
+import { ConfigError } from './config/app-config';
+import { parseCommand, USAGE } from './cli/args';
+import { CommandFailed, EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError } from './cli/cli-errors';
+import { runCommand } from './cli/commands';
+import { processTerminal } from './cli/terminal';
+
+export async function main(argv: string[]): Promise<number> {
+  const term = processTerminal();
+  try {
+    const cmd = parseCommand(argv);
+    if (cmd.name === 'help') {
+      term.out(USAGE);
+      return EXIT_OK;
+    }
+    await runCommand(cmd, term);
+    return EXIT_OK;
+  } catch (e) {
+    term.done();
+    if (e instanceof UsageError) {
+      term.info(`strongroom: ${e.message}\n\n${USAGE}`);
+      return EXIT_USAGE;
+    }
+    if (e instanceof CommandFailed || e instanceof DomainError || e instanceof ConfigError) {
+      term.info(`strongroom: ${e.message}`);
+      return EXIT_FAILED;
+    }
+    term.info(`strongroom: ${e instanceof Error ? e.message : String(e)}`);
+    return EXIT_FAILED;
+  }
+}
+
+if (require.main === module) {
+  void main(process.argv.slice(2)).then((code) => {
+    process.exitCode = code;
+  });
+}

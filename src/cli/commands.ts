@@ -1,0 +1,189 @@
+/** The commands themselves. Catalog commands boot the service without HTTP or scheduler. */
+import type { INestApplicationContext, LoggerService } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { config as loadDotenv } from 'dotenv';
+import { userInfo } from 'node:os';
+import { BackupArchiveService } from '../backup/backup-archive.service';
+import { BackupCatalogService } from '../backup/backup-catalog.service';
+import { BackupsService } from '../backup/backups.service';
+import { TargetDatabase } from '../backup/target-database';
+import { storageFromConfig } from '../backup/storage.provider';
+import type { Actor } from '../common/request-context';
+import { AppConfig, loadConfig } from '../config/app-config';
+import { redactDatabaseUrl } from '../database/database-url';
+import { keySourceFromConfig } from '../engine/backup/backup-keys';
+import { RecoveriesService } from '../recovery/recoveries.service';
+import type { Command } from './args';
+import { CliModule } from './cli.module';
+import { CommandFailed } from './cli-errors';
+import { engineRestore, openArchive, openStored, verifyOpened } from './engine-restore';
+import { confirmOrRefuse, type Terminal } from './terminal';
+
+const CLI_ACTOR: Actor = { type: 'system', keyId: null, name: `cli:${safeUser()}`, role: null };
+
+function safeUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** Nest's own messages go to stderr, so stdout carries only results (e.g. a backup id). */
+function stderrLogger(): LoggerService {
+  const write = (level: string) => (message: unknown) => void process.stderr.write(`[${level}] ${String(message)}\n`);
+  return { log: () => undefined, warn: write('warn'), error: write('error') };
+}
+
+async function withService<T>(fn: (app: INestApplicationContext) => Promise<T>): Promise<T> {
+  const app = await NestFactory.createApplicationContext(CliModule, { logger: stderrLogger(), abortOnError: false });
+  // Ctrl-C or SIGTERM cancels a running job (a restore rolls back) and releases the lease.
+  app.enableShutdownHooks();
+  try {
+    return await fn(app);
+  } finally {
+    await app.close();
+  }
+}
+
+function configOnly(): AppConfig {
+  loadDotenv({ quiet: true });
+  return loadConfig(process.env);
+}
+
+const size = (n: number) => (n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${n} B`);
+
+export async function runCommand(cmd: Command, term: Terminal): Promise<void> {
+  switch (cmd.name) {
+    case 'help':
+      return;
+    case 'backup':
+      return withService(async (app) => {
+        const backups = app.get(BackupsService);
+        const catalog = app.get(BackupCatalogService);
+        const started = await backups.start({ type: cmd.type, tables: cmd.tables, trigger: 'manual' }, CLI_ACTOR);
+        const timer = setInterval(() => {
+          void catalog.get(started.id).then((b) => term.progress(`backup ${b.id}: ${b.progress.phase} ${b.progress.tablesDone}/${b.progress.tablesTotal} tables, ${b.progress.rows} rows`, b.progress.phase), () => undefined);
+        }, 250);
+        try {
+          await backups.waitFor(started.id);
+        } finally {
+          clearInterval(timer);
+          term.done();
+        }
+        const b = await catalog.get(started.id);
+        if (b.status !== 'completed') throw new CommandFailed(`backup ${b.id} failed: ${b.error ?? 'unknown error'}`);
+        term.info(`backup completed: ${b.tables.length} tables, ${b.rowCount} rows, ${size(b.sizeBytes)}`);
+        term.out(b.id);
+      });
+    case 'list':
+      return withService(async (app) => {
+        const catalog = app.get(BackupCatalogService);
+        let cursor: string | undefined;
+        do {
+          const page = await catalog.list({}, 200, cursor);
+          for (const b of page.items) {
+            term.out([b.id, b.createdAt, b.type.padEnd(6), b.trigger.padEnd(11), b.status.padEnd(9), size(b.sizeBytes).padStart(10), `${b.rowCount} rows`].join('  '));
+          }
+          cursor = page.nextCursor ?? undefined;
+        } while (cursor);
+      });
+    case 'verify': {
+      const print = (checks: { name: string; ok: boolean; detail?: string }[]) => {
+        for (const c of checks) term.out(`${c.ok ? 'ok  ' : 'FAIL'}  ${c.name}${c.detail ? `: ${c.detail}` : ''}`);
+      };
+      if (cmd.source.kind === 'backup') {
+        const id = cmd.source.id;
+        return withService(async (app) => {
+          const result = await app.get(BackupArchiveService).verify(id, cmd.deep, CLI_ACTOR);
+          print(result.checks);
+          if (!result.ok) throw new CommandFailed(`backup ${id} is NOT sound`);
+          term.info(`backup ${id} is sound`);
+        });
+      }
+      const config = configOnly();
+      const opened = await openArchive(cmd.source.file);
+      try {
+        const target = config.targetDatabaseUrl;
+        const result = await verifyOpened({ ...opened, keys: keysOf(config) }, { deep: cmd.deep, scratchServerUrl: target.startsWith('postgres') ? target : undefined });
+        print(result.checks);
+        if (!result.ok) throw new CommandFailed(`archive ${cmd.source.file} is NOT sound`);
+        term.info(`archive ${cmd.source.file} (backup ${opened.manifest.id}) is sound`);
+      } finally {
+        await opened.dispose();
+      }
+      return;
+    }
+    case 'restore':
+      if (cmd.source.kind === 'archive' || cmd.databaseUrl) return restoreWithEngine(cmd, term);
+      return restoreThroughCatalog(cmd, cmd.source.id, term);
+  }
+}
+
+type RestoreCommand = Extract<Command, { name: 'restore' }>;
+
+function keysOf(config: AppConfig) {
+  return keySourceFromConfig({ keys: config.BACKUP_ENCRYPTION_KEYS, activeId: config.BACKUP_ENCRYPTION_KEY_ID, passphrase: config.BACKUP_ENCRYPTION_PASSPHRASE });
+}
+
+async function restoreWithEngine(cmd: RestoreCommand, term: Terminal): Promise<void> {
+  const config = configOnly();
+  const url = cmd.databaseUrl ?? config.targetDatabaseUrl;
+  const opened = cmd.source.kind === 'archive' ? await openArchive(cmd.source.file) : await openStored(storageFromConfig(config), cmd.source.id);
+  try {
+    const m = opened.manifest;
+    await confirmOrRefuse(
+      `Restore backup ${m.id} (${m.type}, taken ${m.createdAt}) in ${cmd.mode} mode into ${redactDatabaseUrl(url)}${cmd.createSchema ? ', creating its schema first' : ''}${cmd.files ? `, and its files into ${m.files.roots.join(', ')}` : ''}?`,
+      cmd.yes,
+    );
+    let rows = 0;
+    let table = '';
+    const result = await engineRestore({ ...opened, keys: keysOf(config) }, {
+      url, mode: cmd.mode, tables: cmd.tables, createSchema: cmd.createSchema, files: cmd.files, allowSchemaMismatch: cmd.allowSchemaMismatch,
+      onPhase: (phase) => term.progress(`backup ${m.id}: ${phase}`, phase),
+      onProgress: (p) => {
+        if (p.table !== table) table = p.table;
+        rows = p.rows;
+        term.progress(`backup ${m.id}: restoring ${table} (${rows} rows)`, 'restoring');
+      },
+    });
+    term.done();
+    const written = result.tables.reduce((s, t) => s + t.rowsWritten, 0);
+    term.info(`restored ${result.tables.length} tables, ${written} rows written${result.files ? `, ${result.files.count} files` : ''}`);
+  } finally {
+    term.done();
+    await opened.dispose();
+  }
+}
+
+async function restoreThroughCatalog(cmd: RestoreCommand, id: string, term: Terminal): Promise<void> {
+  return withService(async (app) => {
+    const backup = await app.get(BackupCatalogService).get(id);
+    const target = app.get(TargetDatabase);
+    await confirmOrRefuse(
+      `Restore backup ${id} (${backup.type}, taken ${backup.createdAt}) in ${cmd.mode} mode into ${redactDatabaseUrl(target.sourceUrl(backup.type))}?`,
+      cmd.yes,
+    );
+    const recoveries = app.get(RecoveriesService);
+    const r = await recoveries.start(
+      { backupId: id, mode: cmd.mode, tables: cmd.tables, confirm: `RESTORE ${id}`, safetyBackup: cmd.safetyBackup, allowSchemaMismatch: cmd.allowSchemaMismatch },
+      CLI_ACTOR,
+    );
+    term.info(`recovery ${r.id} started`);
+    const timer = setInterval(() => {
+      void recoveries.get(r.id).then((v) => {
+        if (v.progress) term.progress(`recovery ${r.id}: ${v.progress.phase}${v.progress.table ? ` ${v.progress.table}` : ''} (${v.progress.rows} rows)`, v.progress.phase);
+      }, () => undefined);
+    }, 100);
+    try {
+      await recoveries.waitFor(r.id);
+    } finally {
+      clearInterval(timer);
+      term.done();
+    }
+    const done = await recoveries.get(r.id);
+    if (done.status !== 'completed') throw new CommandFailed(`recovery ${r.id} failed: ${done.error ?? 'unknown error'}`);
+    term.info(`recovery ${r.id} completed: ${done.rowsWritten} rows written${done.safetyBackupId ? `; safety backup ${done.safetyBackupId}` : ''}`);
+    term.out(r.id);
+  });
+}

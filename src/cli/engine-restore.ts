@@ -1,0 +1,117 @@
+/**
+ * Restores and verifies without any Strongroom database (disaster recovery): the backup
+ * comes from an archive file (unpacked into a temporary local storage directory) or from
+ * the configured storage, is verified completely, and is written with the engine alone.
+ */
+import { createReadStream } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { unpackArchive } from '../engine/archive/archive-tar';
+import type { Manifest } from '../engine/archive/manifest.types';
+import { keysForManifest, type KeySource } from '../engine/backup/backup-keys';
+import { readManifest, readSchemaSql } from '../engine/backup/read-backup';
+import { verifyParts, type VerifyResult } from '../engine/backup/verify-backup';
+import { createDialect } from '../engine/dialects/create-dialect';
+import type { RestoreMode, RestoreTableResult } from '../engine/dialects/dialect';
+import { LocalStorage } from '../engine/storage/local-storage';
+import type { BackupStorage } from '../engine/storage/storage';
+import type { FileStats } from '../engine/backup/file-artefacts';
+import {
+  describeDifference, resolveScope, restoreFiles, restoreTables, schemaDifferences, tablesWithoutKey, type StoredBackup,
+} from '../recovery/restore-backup';
+import { CommandFailed } from './cli-errors';
+
+export interface OpenedBackup extends StoredBackup {
+  /** Removes the temporary copy of an archive; nothing for stored backups. */
+  dispose(): Promise<void>;
+}
+
+/** An archive unpacked into a temporary directory (its manifest checked, parts not yet verified). */
+export async function openArchive(file: string): Promise<Omit<OpenedBackup, 'keys'>> {
+  const root = await mkdtemp(join(tmpdir(), 'strongroom-archive-'));
+  const storage = new LocalStorage(root);
+  try {
+    const manifest = await unpackArchive(createReadStream(file), storage, 'archive');
+    return { storage, dir: 'archive', manifest, dispose: () => rm(root, { recursive: true, force: true }) };
+  } catch (e) {
+    await rm(root, { recursive: true, force: true });
+    throw new CommandFailed(`${file} is not a valid Strongroom archive: ${(e as Error).message}`);
+  }
+}
+
+export async function openStored(storage: BackupStorage, id: string): Promise<Omit<OpenedBackup, 'keys'>> {
+  let manifest: Manifest;
+  try {
+    manifest = await readManifest(storage, `backups/${id}`);
+  } catch (e) {
+    throw new CommandFailed(`backup ${id} cannot be read from storage (${storage.location}): ${(e as Error).message}`);
+  }
+  return { storage, dir: `backups/${id}`, manifest, dispose: async () => undefined };
+}
+
+export function verifyOpened(b: StoredBackup, opts: { deep?: boolean; scratchServerUrl?: string } = {}): Promise<VerifyResult> {
+  return verifyParts(b.storage, b.dir, b.manifest, b.keys, opts);
+}
+
+export interface EngineRestoreOptions {
+  url: string;
+  mode: RestoreMode;
+  tables?: string[];
+  createSchema: boolean;
+  files: boolean;
+  allowSchemaMismatch: boolean;
+  onProgress?(p: { table: string; rows: number }): void;
+  onPhase?(phase: string): void;
+}
+
+export async function engineRestore(b: StoredBackup, o: EngineRestoreOptions): Promise<{ tables: RestoreTableResult[]; files: FileStats | null }> {
+  o.onPhase?.('verifying');
+  const verdict = await verifyOpened(b);
+  if (!verdict.ok) {
+    const bad = verdict.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail ?? 'failed'}`);
+    throw new CommandFailed(`backup ${b.manifest.id} failed verification, nothing was restored: ${bad.join('; ')}`);
+  }
+  const fail = (e: unknown) => new CommandFailed((e as Error).message);
+  const tables = (() => {
+    try {
+      return resolveScope(b.manifest, o.tables);
+    } catch (e) {
+      throw fail(e);
+    }
+  })();
+  const keyless = tablesWithoutKey(b.manifest, tables, o.mode);
+  if (keyless.length) throw new CommandFailed(`table(s) ${keyless.join(', ')} have no primary key; a ${o.mode} restore matches rows by primary key: use --mode replace or leave them out of --tables`);
+  if (o.files && !b.manifest.files.part) throw new CommandFailed(`--files: backup ${b.manifest.id} holds no file artefacts`);
+  const dialect = createDialect(o.url);
+  try {
+    if (dialect.engine !== b.manifest.engine.name) {
+      throw new CommandFailed(`backup ${b.manifest.id} is of a ${b.manifest.engine.name} database; --database-url is ${dialect.engine}`);
+    }
+    if (o.createSchema) {
+      const existing = await dialect.listTables();
+      if (existing.length) {
+        throw new CommandFailed(`--create-schema needs an empty database; this one has tables: ${existing.map((t) => t.name).slice(0, 10).join(', ')}`);
+      }
+      o.onPhase?.('creating schema');
+      await dialect.applySchema(await readSchemaSql(b.storage, b.dir, b.manifest, await keysForManifest(b.keys, b.manifest)));
+    }
+    const diffs = await schemaDifferences(dialect, b.manifest, tables);
+    if (diffs.length && !o.allowSchemaMismatch) {
+      throw new CommandFailed(`the target's table structure differs from the backup: ${diffs.map(describeDifference).join('; ')}. Pass --allow-schema-mismatch to restore by column name anyway, or --create-schema into an empty database.`);
+    }
+    o.onPhase?.('restoring');
+    const results = await restoreTables(dialect, { ...b, mode: o.mode, tables, onProgress: o.onProgress });
+    let files: FileStats | null = null;
+    if (o.files) {
+      // After the tables committed: each directory is swapped in whole, or left as it was.
+      o.onPhase?.('files');
+      files = await restoreFiles(b);
+    }
+    return { tables: results, files };
+  } finally {
+    await dialect.close().catch(() => undefined);
+  }
+}
+
+export type { KeySource };
