@@ -39,6 +39,7 @@ function started(child: ChildProcess): Promise<void> {
 
 describe.each(ENGINES)('a backup process killed at random points on %s', (engine) => {
   it(`never leaves a half backup that looks whole (${TRIALS} trials)`, async () => {
+    // Each trial boots a child Strongroom process (ts-node): slow on a loaded 2-core machine.
     const db = await createTestDatabase(engine);
     const store = tempDir();
     const env = { DATABASE_URL: db.url, BACKUP_DIR: store.path, ADMIN_API_KEY: `crash-test-admin-${Date.now()}-key`, BACKUP_COMPRESSION: 'gzip' };
@@ -90,5 +91,5 @@ describe.each(ENGINES)('a backup process killed at random points on %s', (engine
       await db.drop();
       store.remove();
     }
-  });
+  }, 400_000);
 });
