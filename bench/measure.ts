@@ -34,6 +34,21 @@ function statFields(pid: number): string[] | null {
   }
 }
 
+/**
+ * CPU seconds spent so far by a process tree, including children it has already reaped. For
+ * the PostgreSQL postmaster this covers backends that came and went (their time lands in its
+ * cutime/cstime once reaped), so the difference of two readings is the server's work between them.
+ */
+export function treeCpuSeconds(root: number): number {
+  let ticks = 0;
+  for (const pid of tree(root)) {
+    const f = statFields(pid);
+    // utime, stime, cutime, cstime: fields 14-17 of stat, i.e. 11-14 after the name.
+    if (f) ticks += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+  }
+  return ticks / CLOCK_TICKS;
+}
+
 function children(): Map<number, number[]> {
   const byParent = new Map<number, number[]>();
   for (const name of readdirSync('/proc')) {

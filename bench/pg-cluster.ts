@@ -4,7 +4,7 @@
  * numbers resemble a real server; every tool compared runs against this same cluster.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { findPgBinDir, freePort, INSTALL_HINT } from '../test/support/postgres-server';
@@ -40,14 +40,21 @@ export async function startBenchCluster(): Promise<BenchCluster> {
   const dataDir = join(base, 'data');
   run(join(binDir, 'initdb'), ['-D', dataDir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C.UTF-8']);
   const port = await freePort();
-  const opts = [`-p ${port}`, `-k ${base}`, "-c listen_addresses='127.0.0.1'"].join(' ');
+  // Only logging differs from the defaults: slow statements and checkpoints explain where restore time goes.
+  const opts = [`-p ${port}`, `-k ${base}`, "-c listen_addresses='127.0.0.1'", '-c log_min_duration_statement=1000', '-c log_checkpoints=on'].join(' ');
   run(join(binDir, 'pg_ctl'), ['-D', dataDir, '-o', opts, '-l', join(base, 'server.log'), '-w', 'start']);
   return { url: `postgres://postgres@127.0.0.1:${port}/postgres`, base, dataDir, binDir, port };
 }
 
-export function stopBenchCluster(cluster: BenchCluster): void {
+/** The postmaster's pid, whose process tree is the whole server. */
+export function postmasterPid(cluster: BenchCluster): number {
+  return Number(readFileSync(join(cluster.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+}
+
+export function stopBenchCluster(cluster: BenchCluster, opts: { keepLogAs?: string } = {}): void {
   try {
     run(join(cluster.binDir, 'pg_ctl'), ['-D', cluster.dataDir, '-m', 'fast', '-w', 'stop']);
+    if (opts.keepLogAs) copyFileSync(join(cluster.base, 'server.log'), opts.keepLogAs);
   } finally {
     rmSync(cluster.base, { recursive: true, force: true });
   }

@@ -1,0 +1,202 @@
+/**
+ * PostgreSQL group: our encrypted backup against pg_dump -Fc and pg_dump -Fd -j2 -Z1, and our
+ * restore (replace over live data; into an empty database) against pg_restore -j2, all on one
+ * cluster of the benchmark's own with normal durability settings.
+ */
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { findPgTool, serverMajor } from '../src/engine/dialects/postgres/pg-tools';
+import { BREAKDOWN_VARIANTS, Ctx, MAIN_VARIANT, MIB_256, OurBackup, ourBackup, ours, query, sizeOf } from './bench-context';
+import { DATASET_TABLES, DatasetCounts, seedPostgres } from './dataset';
+import { runMeasured, treeCpuSeconds } from './measure';
+import { BenchCluster, databaseUrl, postmasterPid, startBenchCluster, stopBenchCluster } from './pg-cluster';
+import { goal, mb, ratio, secs } from './report';
+import { Case, log, runRounds, Sample } from './rounds';
+
+async function countRows(url: string): Promise<DatasetCounts> {
+  const [r] = await query<Record<string, string>>(url, `SELECT ${DATASET_TABLES.map((t) => `(SELECT count(*) FROM ${t}) AS ${t}`).join(', ')}`);
+  return Object.fromEntries(DATASET_TABLES.map((t) => [t, Number(r[t])])) as DatasetCounts;
+}
+
+/** A restore that "succeeds" with the wrong rows must not produce a number. */
+async function expectCounts(url: string, expected: DatasetCounts, label: string): Promise<void> {
+  const got = await countRows(url);
+  const bad = DATASET_TABLES.filter((t) => got[t] !== expected[t]);
+  if (bad.length) throw new Error(`${label}: row counts differ after restore: ${bad.map((t) => `${t} ${got[t]} != ${expected[t]}`).join(', ')}`);
+}
+
+/** Server CPU while `fn` ran (the benchmark's cluster has no other clients), and WAL written when asked. */
+async function onServer(cluster: BenchCluster, fn: () => Promise<Sample>, opts: { wal?: boolean } = {}): Promise<Sample> {
+  const lsn = opts.wal ? (await query<{ lsn: string }>(cluster.url, 'SELECT pg_current_wal_lsn()::text AS lsn'))[0].lsn : null;
+  const pid = postmasterPid(cluster);
+  const cpu0 = treeCpuSeconds(pid);
+  const s = await fn();
+  const serverCpuSeconds = treeCpuSeconds(pid) - cpu0;
+  if (lsn === null) return { ...s, serverCpuSeconds };
+  const [{ d }] = await query<{ d: string }>(cluster.url, `SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn)::text AS d`, [lsn]);
+  return { ...s, serverCpuSeconds, note: [s.note, `WAL ${mb(Number(d))}`].filter(Boolean).join('; ') };
+}
+
+export async function benchPostgres(ctx: Ctx): Promise<void> {
+  const cluster = await startBenchCluster();
+  try {
+    const admin = cluster.url;
+    const src = databaseUrl(cluster, 'bench_src');
+    await query(admin, 'CREATE DATABASE bench_src');
+    log(`seeding PostgreSQL at scale ${ctx.scale}`);
+    const t = Date.now();
+    const counts = await seedPostgres(src, { scale: ctx.scale, seed: ctx.seed });
+    const seedMs = Date.now() - t;
+    const [{ size, version, num }] = await query<{ size: string; version: string; num: string }>(
+      src,
+      `SELECT pg_database_size(current_database())::text AS size, current_setting('server_version') AS version, current_setting('server_version_num') AS num`,
+    );
+    ctx.postgres = `PostgreSQL ${version}`;
+    ctx.datasets.push({ engine: 'PostgreSQL', bytes: Number(size), rows: counts, seedMs });
+    log(`PostgreSQL dataset: ${mb(Number(size))} in ${secs(seedMs)}`);
+    const major = serverMajor(Number(num));
+    const pgDump = (await findPgTool('pg_dump', major)).path;
+    const pgRestore = (await findPgTool('pg_restore', major)).path;
+    const store = join(ctx.work, 'pg-store');
+    const scratch = join(ctx.work, 'pg-scratch');
+    const fc = join(ctx.work, 'dump.fc');
+    const fd = join(ctx.work, 'dump.dir');
+    let latest: OurBackup | null = null;
+
+    const backups: Case[] = [
+      {
+        key: 'ours',
+        group: 'PostgreSQL backup',
+        tool: `Strongroom (${MAIN_VARIANT.label}, parallel 2)`,
+        // Keep only the newest backup: the restores below use it.
+        setup: async () => (latest ? rmSync(join(store, latest.dir), { recursive: true, force: true }) : undefined),
+        run: () =>
+          onServer(cluster, async () => {
+            latest = await ourBackup(ctx, src, store, MAIN_VARIANT);
+            return { measured: latest.measured, bytes: latest.bytes, note: `row data ${mb(latest.rawBytes)} as COPY text` };
+          }),
+      },
+      ...(ctx.breakdown ? BREAKDOWN_VARIANTS : []).map((v): Case => ({
+        key: `ours ${v.label}`,
+        group: 'PostgreSQL backup',
+        tool: `Strongroom (${v.label}, parallel 2)`,
+        run: () =>
+          onServer(cluster, async () => {
+            const b = await ourBackup(ctx, src, scratch, v);
+            return { measured: b.measured, bytes: b.bytes, note: 'breakdown only' };
+          }),
+        after: async () => rmSync(scratch, { recursive: true, force: true }),
+      })),
+      {
+        key: 'pg_dump -Fc',
+        group: 'PostgreSQL backup',
+        tool: 'pg_dump -Fc (gzip level 6, unencrypted)',
+        run: () =>
+          onServer(cluster, async () => ({
+            measured: await runMeasured(pgDump, ['-Fc', '-f', fc, '-d', src], { label: 'pg_dump -Fc' }),
+            bytes: sizeOf(fc),
+          })),
+      },
+      {
+        key: 'pg_dump -Fd',
+        group: 'PostgreSQL backup',
+        tool: 'pg_dump -Fd -j2 -Z1 (unencrypted)',
+        setup: async () => rmSync(fd, { recursive: true, force: true }),
+        run: () =>
+          onServer(cluster, async () => ({
+            measured: await runMeasured(pgDump, ['-Fd', '-j', '2', '-Z', '1', '-f', fd, '-d', src], { label: 'pg_dump -Fd -j2 -Z1' }),
+            bytes: sizeOf(fd),
+          })),
+        after: async () => rmSync(fd, { recursive: true, force: true }),
+      },
+    ];
+    const b = await runRounds(backups, ctx.repeat, ctx.loads);
+    ctx.rows.push(...b.values());
+    const backup = latest as OurBackup | null;
+    if (!backup) throw new Error('our backup did not run');
+
+    const live = databaseUrl(cluster, 'bench_live');
+    const empty = databaseUrl(cluster, 'bench_empty');
+    const pgr = databaseUrl(cluster, 'bench_pgr');
+    const restoreArgs = ['--store', store, '--dir', backup.dir, '--mode', 'replace'];
+    const restores: Case[] = [
+      {
+        key: 'replace',
+        group: 'PostgreSQL restore',
+        tool: 'Strongroom replace, over live data (schema and old rows present)',
+        // A copy of the source, changed a little so that it is "newer" than the backup.
+        setup: async () => {
+          await query(admin, 'CREATE DATABASE bench_live TEMPLATE bench_src');
+          await query(live, `UPDATE tasks SET status = 'done', updated_at = now() WHERE id % 100 = 0`);
+          await query(live, `DELETE FROM comments WHERE id % 50 = 0`);
+          await query(live, `INSERT INTO app_audit (at, actor, action, payload) SELECT now(), 'bench', 'later', '{}' FROM generate_series(1, 100)`);
+          await query(admin, 'CHECKPOINT');
+        },
+        run: () =>
+          onServer(cluster, async () => ({
+            measured: await ours('our-restore.ts', ['--url', live, ...restoreArgs], ctx.keys, 'our restore replace'),
+            bytes: null,
+            note: 'one transaction',
+          }), { wal: true }),
+        after: async () => {
+          await expectCounts(live, counts, 'our restore (replace)');
+          await query(admin, 'DROP DATABASE bench_live');
+        },
+      },
+      {
+        key: 'empty',
+        group: 'PostgreSQL restore',
+        tool: 'Strongroom into empty database (schema applied first)',
+        setup: async () => {
+          await query(admin, 'CREATE DATABASE bench_empty');
+          await query(admin, 'CHECKPOINT');
+        },
+        run: () =>
+          onServer(cluster, async () => ({
+            measured: await ours('our-restore.ts', ['--url', empty, ...restoreArgs, '--create-schema'], ctx.keys, 'our restore empty'),
+            bytes: null,
+            note: 'schema time included; one transaction',
+          }), { wal: true }),
+        after: async () => {
+          await expectCounts(empty, counts, 'our restore (empty)');
+          await query(admin, 'DROP DATABASE bench_empty');
+        },
+      },
+      {
+        key: 'pg_restore',
+        group: 'PostgreSQL restore',
+        tool: 'pg_restore -j2 of the -Fc dump into an empty database',
+        setup: async () => {
+          await query(admin, 'CREATE DATABASE bench_pgr');
+          await query(admin, 'CHECKPOINT');
+        },
+        run: () =>
+          onServer(cluster, async () => ({
+            measured: await runMeasured(pgRestore, ['-j', '2', '--exit-on-error', '--no-owner', '-d', pgr, fc], { label: 'pg_restore -j2' }),
+            bytes: null,
+            note: 'not atomic; indexes built after load',
+          }), { wal: true }),
+        after: async () => {
+          await expectCounts(pgr, counts, 'pg_restore');
+          await query(admin, 'DROP DATABASE bench_pgr');
+        },
+      },
+    ];
+    const r = await runRounds(restores, ctx.repeat, ctx.loads);
+    ctx.rows.push(...r.values());
+
+    const ourB = b.get('ours')!;
+    const dumpFc = b.get('pg_dump -Fc')!;
+    const replace = r.get('replace')!;
+    const pgRestoreRun = r.get('pg_restore')!;
+    ctx.goals.push(
+      goal('PostgreSQL backup wall (encrypted)', '≤ 0.5 × pg_dump -Fc', ourB.wallMs, 0.5 * dumpFc.wallMs, (v) => `${secs(v)} = ${ratio(v, dumpFc.wallMs)} pg_dump -Fc`),
+      goal('PostgreSQL backup size', '≤ pg_dump -Fc', ourB.bytes ?? 0, dumpFc.bytes ?? 0, (v) => `${mb(v)} = ${ratio(v, dumpFc.bytes ?? 0)} pg_dump -Fc`),
+      goal('PostgreSQL backup peak memory', '≤ 256 MiB', ourB.peakRssBytes, MIB_256, mb),
+      goal('PostgreSQL restore replace wall', '≤ 1.0 × pg_restore -j2', replace.wallMs, pgRestoreRun.wallMs, (v) => `${secs(v)} = ${ratio(v, pgRestoreRun.wallMs)} pg_restore -j2`),
+      goal('PostgreSQL restore peak memory', '≤ 256 MiB', replace.peakRssBytes, MIB_256, mb),
+    );
+  } finally {
+    stopBenchCluster(cluster, { keepLogAs: ctx.keep ? join(ctx.work, 'pg-server.log') : undefined });
+  }
+}

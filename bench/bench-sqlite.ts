@@ -1,0 +1,52 @@
+/** SQLite group: our encrypted backup against SQLite's online backup API (better-sqlite3 `db.backup`). */
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { BREAKDOWN_VARIANTS, Ctx, MAIN_VARIANT, MIB_256, ourBackup, ours, sizeOf } from './bench-context';
+import { seedSqlite } from './dataset';
+import { goal, mb, ratio, secs } from './report';
+import { Case, log, runRounds } from './rounds';
+
+export async function benchSqlite(ctx: Ctx): Promise<void> {
+  const file = join(ctx.work, 'bench.db');
+  rmSync(file, { force: true });
+  log(`seeding SQLite at scale ${ctx.scale}`);
+  const t = Date.now();
+  const counts = seedSqlite(file, { scale: ctx.scale, seed: ctx.seed });
+  ctx.datasets.push({ engine: 'SQLite', bytes: sizeOf(file), rows: counts, seedMs: Date.now() - t });
+  const url = `sqlite:${file}`;
+  const store = join(ctx.work, 'sqlite-store');
+  const dest = join(ctx.work, 'online-copy.db');
+  const clean = async () => {
+    rmSync(store, { recursive: true, force: true });
+    rmSync(dest, { force: true });
+  };
+  const variants = [MAIN_VARIANT, ...(ctx.breakdown ? BREAKDOWN_VARIANTS : [])];
+  const cases: Case[] = [
+    ...variants.map((v): Case => ({
+      key: v === MAIN_VARIANT ? 'ours' : `ours ${v.label}`,
+      group: 'SQLite backup',
+      tool: `Strongroom (${v.label}, parallel 2)`,
+      run: async () => {
+        const b = await ourBackup(ctx, url, store, v);
+        return { measured: b.measured, bytes: b.bytes, note: v === MAIN_VARIANT ? `row data ${mb(b.rawBytes)} as NDJSON` : 'breakdown only' };
+      },
+      after: clean,
+    })),
+    {
+      key: 'online',
+      group: 'SQLite backup',
+      tool: 'better-sqlite3 db.backup() (page copy, uncompressed, unencrypted)',
+      setup: clean,
+      run: async () => ({ measured: await ours('sqlite-online-backup.ts', ['--src', file, '--dest', dest], '', 'SQLite online backup'), bytes: sizeOf(dest) }),
+      after: clean,
+    },
+  ];
+  const r = await runRounds(cases, ctx.repeat, ctx.loads);
+  ctx.rows.push(...r.values());
+  const o = r.get('ours')!;
+  const online = r.get('online')!;
+  ctx.goals.push(
+    goal('SQLite backup wall (encrypted)', '≤ 2 × online backup API', o.wallMs, 2 * online.wallMs, (v) => `${secs(v)} = ${ratio(v, online.wallMs)} online backup`),
+    goal('SQLite backup peak memory', '≤ 256 MiB', o.peakRssBytes, MIB_256, mb),
+  );
+}
