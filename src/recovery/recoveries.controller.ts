@@ -3,6 +3,7 @@ import { ApiAcceptedResponse, ApiExtraModels, ApiOkResponse, ApiOperation, ApiTa
 import type { Response } from 'express';
 import { Audit, Roles } from '../auth/auth.decorators';
 import { roleAtLeast } from '../auth/roles';
+import { ExpensiveRoute } from '../common/expensive-route';
 import type { RequestWithContext } from '../common/request-context';
 import { CreateRecoveryDto, DryRunResultDto, ListRecoveriesQueryDto, RecoveryDto, RecoveryPageDto, RollbackRecoveryDto } from './dto/recovery.dto';
 import { RecoveriesService } from './recoveries.service';
@@ -19,6 +20,7 @@ export class RecoveriesController {
   @HttpCode(202)
   @Roles('operator')
   @Audit('recovery.execute', 'recovery')
+  @ExpensiveRoute()
   @ApiOperation({
     summary: 'Restore a backup (admin; 202, runs in the background), or with dryRun only plan it (operator; 200)',
     description: 'replace and merge need confirm = "RESTORE <backupId>". 409 when the backup is not completed, the table structure differs (unless allowSchemaMismatch), or another backup or restore runs.',
@@ -58,6 +60,7 @@ export class RecoveriesController {
   @HttpCode(202)
   @Roles('admin')
   @Audit('recovery.rollback', 'recovery')
+  @ExpensiveRoute()
   @ApiOperation({ summary: 'Restore the safety backup taken before this recovery (replace, same tables); it becomes rolled_back once done' })
   @ApiAcceptedResponse({ type: RecoveryDto, description: 'The rollback, itself a recovery (rollbackOf = this id)' })
   async rollback(@Param('id', UUID) id: string, @Body() dto: RollbackRecoveryDto, @Req() req: RequestWithContext, @Res({ passthrough: true }) res: Response) {
