@@ -36,8 +36,12 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-if (require.main === module) {
+/** Runs the command line on this process's arguments; the exit code becomes the process's. */
+export function run(): void {
   void main(process.argv.slice(2)).then((code) => {
     process.exitCode = code;
   });
 }
+
+// `ts-node src/cli.ts` runs this file directly; the built `dist/cli.js` calls run() itself.
+if (require.main === module) run();
