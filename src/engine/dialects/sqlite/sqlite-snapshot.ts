@@ -14,7 +14,7 @@ import {
   type SqliteDialectOptions,
 } from './sqlite-connection';
 import { describeTables, listTableNames, storedColumns } from './sqlite-introspect';
-import { encodeRow } from './sqlite-row-codec';
+import { RowChunker } from './sqlite-row-codec';
 import { buildSchemaSql } from './sqlite-schema-sql';
 
 const CHUNK_BYTES = 256 * 1024;
@@ -86,29 +86,35 @@ export class SqliteSnapshot implements Snapshot {
         rows.return?.();
       }
     };
+    let emitted = false;
+    const chunker = new RowChunker(CHUNK_BYTES, (chunk) => {
+      emitted = true;
+      stream.push(chunk);
+    });
     const fill = (): void => {
       if (stream.destroyed || finished) return;
+      emitted = false;
       try {
-        let chunk = '';
-        for (let n = 0; n < this.batchRows && chunk.length < CHUNK_BYTES; n++) {
+        for (let n = 0; n < this.batchRows; n++) {
           const r = rows.next();
           if (r.done) {
             finished = true;
-            if (chunk) stream.push(Buffer.from(chunk, 'utf8'));
+            chunker.flush();
             stream.push(null);
             return;
           }
-          chunk += encodeRow(r.value);
+          chunker.add(r.value);
           count++;
         }
-        stream.push(Buffer.from(chunk, 'utf8'));
+        // The stream asks again only after a push, so a step that filled no chunk schedules the next itself.
+        if (!emitted) setImmediate(fill);
       } catch (err) {
         stream.destroy(new Error(`Exporting SQLite table ${table.name} failed after ${count} rows: ${(err as Error).message}`));
       }
     };
     const entry = { stream: undefined as unknown as Readable, end };
     const stream = new Readable({
-      // Each read does one bounded batch on a later tick, so other I/O runs between batches.
+      // Each step encodes a bounded batch on a later tick, so other I/O runs between batches.
       read: () => void setImmediate(fill),
       destroy: (err, cb) => {
         end();
