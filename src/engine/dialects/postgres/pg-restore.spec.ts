@@ -184,6 +184,80 @@ describe('PostgreSQL restore and plan', () => {
     expect(next.id).toBe('13');
   });
 
+  describe('indexes rebuilt after the load', () => {
+    const INDEXED = `
+      CREATE TABLE people (id int, email text NOT NULL, team int, note text,
+        CONSTRAINT people_pkey PRIMARY KEY (id) WITH (fillfactor = 90),
+        CONSTRAINT people_email_key UNIQUE (email) DEFERRABLE INITIALLY DEFERRED);
+      CREATE INDEX people_team_idx ON people (team) INCLUDE (note) WHERE team IS NOT NULL;
+      CREATE INDEX people_lower_email_idx ON people (lower(email));
+      ALTER TABLE people CLUSTER ON people_lower_email_idx;
+      COMMENT ON CONSTRAINT people_email_key ON people IS 'one account per address';
+      COMMENT ON INDEX people_lower_email_idx IS 'case-blind lookups';
+      CREATE TABLE badges (person int REFERENCES people (id), name text);
+      INSERT INTO people SELECT g, 'p' || g || '@example.com', g % 3, 'n' || g FROM generate_series(1, 50) g;
+      INSERT INTO badges VALUES (1, 'first'), (50, 'last');`;
+
+    /** Everything a rebuild could lose: definitions, names, constraint flags, comments, clustering, validity. */
+    async function structure(url: string): Promise<unknown[]> {
+      return sql(
+        url,
+        `SELECT ic.relname AS index, pg_get_indexdef(i.indexrelid) AS def, i.indisclustered, i.indisvalid,
+                k.conname, k.contype, pg_get_constraintdef(k.oid) AS condef, k.condeferrable, k.condeferred,
+                obj_description(i.indexrelid, 'pg_class') AS index_comment, obj_description(k.oid, 'pg_constraint') AS constraint_comment
+         FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_class c ON c.oid = i.indrelid
+         LEFT JOIN pg_constraint k ON k.conindid = i.indexrelid AND k.conrelid = i.indrelid
+         WHERE c.relname IN ('people', 'badges') ORDER BY 1`,
+      );
+    }
+
+    it('come back exactly as they were, enforced, with the rows and the foreign keys on them', async () => {
+      await sql(db.url, INDEXED);
+      const indexed = await takeBackup(d, ['people', 'badges']);
+      const before = await structure(db.url);
+      expect(before).toHaveLength(4);
+      const oids = `SELECT relname, oid::text FROM pg_class WHERE relname LIKE 'people%' AND relkind = 'i' ORDER BY 1`;
+      const oidsBefore = await sql<{ relname: string; oid: string }>(db.url, oids);
+      await sql(db.url, `DELETE FROM badges; DELETE FROM people WHERE id > 10; UPDATE people SET team = NULL`);
+      await d.restore(restoreInput(indexed, 'replace', ['people', 'badges']));
+      expect(await structure(db.url)).toEqual(before);
+      // Rebuilt means new indexes; the primary key with a storage parameter pg_get_constraintdef cannot express stays.
+      const oidsAfter = await sql<{ relname: string; oid: string }>(db.url, oids);
+      expect(oidsAfter.map((r, i) => [r.relname, r.oid === oidsBefore[i].oid])).toEqual([
+        ['people_email_key', false], ['people_lower_email_idx', false], ['people_pkey', true], ['people_team_idx', false],
+      ]);
+      const again = await takeBackup(d, ['people', 'badges']);
+      for (const t of ['people', 'badges']) expect({ t, sha: again.data.get(t)!.sha256 }).toEqual({ t, sha: indexed.data.get(t)!.sha256 });
+      await expect(sql(db.url, `INSERT INTO people VALUES (1, 'x@example.com', 1, NULL)`)).rejects.toThrow(/people_pkey/);
+      await expect(sql(db.url, `INSERT INTO people VALUES (51, 'p1@example.com', 1, NULL)`)).rejects.toThrow(/people_email_key/);
+      await expect(sql(db.url, `INSERT INTO badges VALUES (99, 'ghost')`)).rejects.toThrow(/badges_person_fkey/);
+    });
+
+    it('a unique index the backup rows break fails the restore by name and changes nothing', async () => {
+      // A live-only unique rule the backed-up rows do not meet: every backed-up name starts "item".
+      await sql(db.url, `DELETE FROM items WHERE id > 1; CREATE UNIQUE INDEX items_one_name_per_initial ON items (left(name, 4))`);
+      const before = await takeBackup(d, ['items']);
+      const indexesBefore = await sql(db.url, `SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'items' ORDER BY 1`);
+      await expect(d.restore(restoreInput(backup, 'replace', ['items']))).rejects.toThrow(
+        /index "items_one_name_per_initial" on table "items".*could not create unique index/,
+      );
+      const after = await takeBackup(d, ['items']);
+      expect(after.data.get('items')!.sha256).toBe(before.data.get('items')!.sha256);
+      expect(await sql(db.url, `SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'items' ORDER BY 1`)).toEqual(indexesBefore);
+    });
+
+    it('leave an index alone when rebuilding it would lose a setting (replica identity)', async () => {
+      await sql(db.url, `CREATE UNIQUE INDEX items_name_key ON items (name); ALTER TABLE items REPLICA IDENTITY USING INDEX items_name_key`);
+      const oid = await sql<{ oid: string }>(db.url, `SELECT 'items_name_key'::regclass::oid::text AS oid`);
+      await drift(db.url);
+      await d.restore(restoreInput(backup, 'replace', ['items']));
+      expect(await rows(db.url, 'items')).toEqual(original.items);
+      expect(await sql(db.url, `SELECT 'items_name_key'::regclass::oid::text AS oid`)).toEqual(oid);
+      const [ri] = await sql<{ relreplident: string }>(db.url, `SELECT relreplident FROM pg_class WHERE relname = 'items'`);
+      expect(ri.relreplident).toBe('i');
+    });
+  });
+
   it('rejects rows encoded by another engine', async () => {
     const input = { ...restoreInput(backup, 'replace', ['items']), encoding: 'sqlite-ndjson' as const };
     await expect(d.restore(input)).rejects.toThrow(/sqlite-ndjson/);
