@@ -159,7 +159,9 @@ export class ScheduleRunner implements OnApplicationBootstrap, OnApplicationShut
       const job = CronJob.from({
         cronTime: s.cron,
         timeZone: s.timezone,
-        start: true,
+        // With SCHEDULER_ENABLED=false the job is registered (so status and next runs are
+        // right) but never fires: another instance, or nobody, runs the schedules.
+        start: this.config.SCHEDULER_ENABLED,
         onTick: () => void this.onCronTick(s).catch((e: Error) => this.logger.error(`schedule ${s.id} tick failed: ${e.message}`)),
       });
       this.registry.addCronJob(JOB_PREFIX + s.id, job);
