@@ -5,28 +5,11 @@
  */
 import Database from 'better-sqlite3';
 import { spawnSync } from 'node:child_process';
+import { ALL_TYPES_PG_LINKS, ALL_TYPES_PG_SCHEMA } from '../../src/engine/dialects/postgres/pg-fixtures';
 import { ALL_TYPES_SCHEMA, ALL_TYPES_TABLES, fillAllTypes } from '../../src/engine/dialects/sqlite/sqlite-fixtures';
 import type { TestDatabase } from '../support/databases';
 import { execSql, queryRows } from '../support/sample-data';
 
-const PG_SCHEMA = `
-  CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
-  CREATE TABLE everything (
-    region int NOT NULL,
-    id bigint GENERATED ALWAYS AS IDENTITY,
-    serial_no serial,
-    parent_region int,
-    parent_id bigint,
-    s smallint, i integer, b bigint, n numeric, r real, d double precision,
-    t text, by bytea, bo boolean, da date, ts timestamp, tstz timestamptz, iv interval,
-    u uuid, j json, jb jsonb, ia int[], ta text[], m mood, ma mood[],
-    doubled bigint GENERATED ALWAYS AS (i::bigint * 2) STORED,
-    PRIMARY KEY (region, id),
-    FOREIGN KEY (parent_region, parent_id) REFERENCES everything (region, id)
-  );
-  CREATE TABLE "Mixed Case" ("Key" text PRIMARY KEY, "va""lue" text);
-  CREATE TABLE no_key (x int, y text);
-`;
 
 const PG_ROWS = [
   `INSERT INTO everything (region, s, i, b, n, r, d, t, by, bo, da, ts, tstz, iv, u, j, jb, ia, ta, m, ma)
@@ -38,11 +21,7 @@ const PG_ROWS = [
           (1, 32767, -2147483648, 9223372036854775807, 'NaN', '-Infinity', 'NaN', '', '\\x', false, 'infinity',
            '-infinity', 'infinity', '-178000000 years', '00000000-0000-0000-0000-000000000000', 'null', '[]', '{}', '{}', 'sad', '{}'),
           (2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)`,
-  `UPDATE everything SET parent_region = 2, parent_id = 3 WHERE id = 1`,
-  `UPDATE everything SET parent_region = 1, parent_id = 1 WHERE id = 3`,
-  `UPDATE everything SET parent_region = 1, parent_id = 2 WHERE id = 2`,
-  `INSERT INTO "Mixed Case" VALUES ('k1', NULL), ('K1', 'v'), (E'\\\\N', E'\\\\N')`,
-  `INSERT INTO no_key VALUES (3, 'c'), (1, NULL), (3, 'c'), (NULL, NULL)`,
+  ...ALL_TYPES_PG_LINKS,
 ];
 
 export const ITEMS = 'items';
@@ -57,7 +36,7 @@ export const keylessTable = (db: TestDatabase) => (db.engine === 'postgres' ? 'n
 
 export async function seedAllTypes(db: TestDatabase): Promise<void> {
   if (db.engine === 'postgres') {
-    await execSql(db, [PG_SCHEMA, ...PG_ROWS]);
+    await execSql(db, [ALL_TYPES_PG_SCHEMA, ...PG_ROWS]);
   } else {
     const d = new Database(db.url.slice('sqlite:'.length));
     d.pragma('busy_timeout = 10000');

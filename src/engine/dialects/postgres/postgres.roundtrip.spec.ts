@@ -4,32 +4,15 @@
  */
 import { createPgDatabase, type TestDatabase } from '../../../../test/support/databases';
 import { createPostgresDialect, type PostgresDialect } from './postgres.dialect';
+import { ALL_TYPES_PG_LINKS, ALL_TYPES_PG_SCHEMA } from './pg-fixtures';
 import { pgDumpData, restoreInput, sql, takeBackup, type Backup } from './pg-spec-helpers';
 
-const SCHEMA = `
-  CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
-  CREATE TABLE everything (
-    region int NOT NULL,
-    id bigint GENERATED ALWAYS AS IDENTITY,
-    serial_no serial,
-    parent_region int,
-    parent_id bigint,
-    s smallint, i integer, b bigint, n numeric, r real, d double precision,
-    t text, by bytea, bo boolean, da date, ts timestamp, tstz timestamptz, iv interval,
-    u uuid, j json, jb jsonb, ia int[], ta text[], m mood, ma mood[],
-    doubled bigint GENERATED ALWAYS AS (i::bigint * 2) STORED,
-    PRIMARY KEY (region, id),
-    FOREIGN KEY (parent_region, parent_id) REFERENCES everything (region, id)
-  );
-  CREATE TABLE "Mixed Case" ("Key" text PRIMARY KEY, "va""lue" text);
-  CREATE TABLE no_key (x int, y text);
-`;
 
 const ALL_BYTES = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
 const MEGABYTE = 'ünï\tcødé\\'.repeat(100_000).slice(0, 1_048_576);
 
 async function seed(url: string): Promise<void> {
-  await sql(url, SCHEMA);
+  await sql(url, ALL_TYPES_PG_SCHEMA);
   await sql(
     url,
     `INSERT INTO everything (region, s, i, b, n, r, d, t, by, bo, da, ts, tstz, iv, u, j, jb, ia, ta, m, ma)
@@ -47,12 +30,7 @@ async function seed(url: string): Promise<void> {
     [ALL_BYTES],
   );
   await sql(url, `INSERT INTO everything (region, t, r, d, n) VALUES (2, $1, '1.17549435e-38', 2.2250738585072014e-308, '-0.000000000000000000001')`, [MEGABYTE]);
-  // A self-reference that is also a cycle: rows 1 and 3 point at each other, row 2 at itself.
-  await sql(url, `UPDATE everything SET parent_region = 2, parent_id = 3 WHERE id = 1`);
-  await sql(url, `UPDATE everything SET parent_region = 1, parent_id = 1 WHERE id = 3`);
-  await sql(url, `UPDATE everything SET parent_region = 1, parent_id = 2 WHERE id = 2`);
-  await sql(url, `INSERT INTO "Mixed Case" VALUES ('k1', NULL), ('K1', 'v'), (E'\\\\N', E'\\\\N')`);
-  await sql(url, `INSERT INTO no_key VALUES (3, 'c'), (1, NULL), (3, 'c'), (NULL, NULL)`);
+  for (const statement of ALL_TYPES_PG_LINKS) await sql(url, statement);
 }
 
 describe('PostgreSQL dialect round trip', () => {
