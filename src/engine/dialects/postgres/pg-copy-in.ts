@@ -22,6 +22,11 @@ export interface CopyInOptions {
   source: Readable;
   onRows?(rows: number): void;
   signal?: AbortSignal;
+  /**
+   * Write the rows frozen, so no later vacuum has to visit every page to set hint bits and
+   * freeze them. Only valid for a plain table created or truncated in this same transaction.
+   */
+  freeze?: boolean;
 }
 
 /** Returns the rows the server accepted. A failing source aborts the COPY (CopyFail), so nothing half-written stays. */
@@ -34,7 +39,8 @@ export async function copyIn(client: Client, opts: CopyInOptions): Promise<numbe
       cb(null, chunk);
     },
   });
-  const copy = client.query(copyFrom(`COPY ${opts.target} (${columnList(opts.columns)}) FROM STDIN`));
+  const freeze = opts.freeze ? ' WITH (FREEZE)' : '';
+  const copy = client.query(copyFrom(`COPY ${opts.target} (${columnList(opts.columns)}) FROM STDIN${freeze}`));
   await pipeline(opts.source, counter, copy, { signal: opts.signal });
   return copy.rowCount;
 }

@@ -258,6 +258,39 @@ describe('PostgreSQL restore and plan', () => {
     });
   });
 
+  it('writes replaced rows frozen, so no vacuum has to revisit every page after a restore', async () => {
+    await drift(db.url);
+    await sql(db.url, `CREATE EXTENSION IF NOT EXISTS pg_visibility`);
+    await d.restore(restoreInput(backup, { items: 'replace', tree: 'merge' }, ['items', 'tree']));
+    expect(await rows(db.url, 'items')).toEqual(original.items);
+    const [items] = await sql<{ pages: string; frozen: string }>(
+      db.url,
+      `SELECT count(*)::text AS pages, count(*) FILTER (WHERE all_frozen)::text AS frozen FROM pg_visibility_map('items')`,
+    );
+    expect(items).toEqual({ pages: '1', frozen: '1' });
+    // Merged rows are ordinary inserts and updates, not frozen.
+    const [tree] = await sql<{ frozen: string }>(db.url, `SELECT count(*) FILTER (WHERE all_frozen)::text AS frozen FROM pg_visibility_map('tree')`);
+    expect(tree.frozen).toBe('0');
+  });
+
+  it('replaces a partitioned table (no FREEZE, partition indexes left to PostgreSQL)', async () => {
+    await sql(db.url, `
+      CREATE TABLE events (id int, at date NOT NULL, what text, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
+      CREATE TABLE events_2024 PARTITION OF events FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+      CREATE TABLE events_2025 PARTITION OF events FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+      CREATE INDEX events_what_idx ON events (what);
+      INSERT INTO events VALUES (1, '2024-03-01', 'a'), (2, '2025-03-01', 'b'), (3, '2025-06-01', 'c')`);
+    const withEvents = await takeBackup(d, ['events']);
+    const indexes = `SELECT tablename, indexname, indexdef FROM pg_indexes WHERE tablename LIKE 'events%' ORDER BY 1, 2`;
+    const before = await sql(db.url, indexes);
+    await sql(db.url, `DELETE FROM events WHERE id = 2; UPDATE events SET what = 'z'`);
+    await d.restore(restoreInput(withEvents, 'replace', ['events']));
+    expect(await sql(db.url, `SELECT id, at::text, what FROM events ORDER BY id`)).toEqual([
+      { id: 1, at: '2024-03-01', what: 'a' }, { id: 2, at: '2025-03-01', what: 'b' }, { id: 3, at: '2025-06-01', what: 'c' },
+    ]);
+    expect(await sql(db.url, indexes)).toEqual(before);
+  });
+
   it('rejects rows encoded by another engine', async () => {
     const input = { ...restoreInput(backup, 'replace', ['items']), encoding: 'sqlite-ndjson' as const };
     await expect(d.restore(input)).rejects.toThrow(/sqlite-ndjson/);
