@@ -5,6 +5,8 @@
 import { Readable } from 'node:stream';
 import { createPgDatabase, type TestDatabase } from '../../../../test/support/databases';
 import { createPostgresDialect, type PostgresDialect } from './postgres.dialect';
+import { restoreInTransaction } from './pg-restore';
+import { connect } from './pg-session';
 import { restoreInput, sql, takeBackup, type Backup } from './pg-spec-helpers';
 
 const SCHEMA = `
@@ -289,6 +291,23 @@ describe('PostgreSQL restore and plan', () => {
       { id: 1, at: '2024-03-01', what: 'a' }, { id: 2, at: '2025-03-01', what: 'b' }, { id: 3, at: '2025-06-01', what: 'c' },
     ]);
     expect(await sql(db.url, indexes)).toEqual(before);
+  });
+
+  it('raises maintenance_work_mem for this transaction only, as tuned', async () => {
+    const c = await connect(db.url);
+    try {
+      const before = (await c.query<{ maintenance_work_mem: string }>('SHOW maintenance_work_mem')).rows[0].maintenance_work_mem;
+      await c.query('BEGIN');
+      await restoreInTransaction(c, restoreInput(backup, 'replace', ['items']), { maintenanceWorkMem: '77MB' });
+      expect((await c.query('SHOW maintenance_work_mem')).rows[0]).toEqual({ maintenance_work_mem: '77MB' });
+      await c.query('COMMIT');
+      expect((await c.query('SHOW maintenance_work_mem')).rows[0]).toEqual({ maintenance_work_mem: before });
+      await c.query('BEGIN');
+      await expect(restoreInTransaction(c, restoreInput(backup, 'replace', ['items']), { maintenanceWorkMem: 'lots' })).rejects.toThrow(/maintenance_work_mem/);
+      await c.query('ROLLBACK');
+    } finally {
+      await c.end();
+    }
   });
 
   it('rejects rows encoded by another engine', async () => {

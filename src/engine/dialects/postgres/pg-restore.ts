@@ -212,6 +212,8 @@ export async function restoreInTransaction(client: Client, input: RestoreInput, 
     const mode = t.mode === 'replace' ? 'ACCESS EXCLUSIVE' : 'SHARE ROW EXCLUSIVE';
     await client.query(`LOCK TABLE ${qualify(t.name)} IN ${mode} MODE`);
   }
+  // Index rebuilds sort with it, and re-adding a foreign key validates with it as work_mem.
+  await client.query(`SET LOCAL maintenance_work_mem = ${quoteLiteral(tune.maintenanceWorkMem)}`);
   const fks = await foreignKeysInScope(client, scope);
   for (const fk of fks) await client.query(`ALTER TABLE ${qualify(fk.table)} DROP CONSTRAINT ${quoteIdent(fk.name)}`);
 
@@ -227,7 +229,6 @@ export async function restoreInTransaction(client: Client, input: RestoreInput, 
   const frozen = await plainTables(client, truncatable);
   const indexes = await rebuildableIndexes(client, truncatable);
   for (const ix of indexes) await dropIndex(client, ix);
-  if (indexes.length) await client.query(`SET LOCAL maintenance_work_mem = ${quoteLiteral(tune.maintenanceWorkMem)}`);
   const identity = await identityAlwaysColumns(client, scope);
 
   const results: RestoreTableResult[] = [];
