@@ -3,7 +3,7 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
 import { DomainError, ErrorCode } from '../common/domain-error';
-import { decodeCursor, encodeCursor, Page } from '../common/pagination';
+import { newestFirstPage, Page } from '../common/pagination';
 import { Actor, SYSTEM_ACTOR } from '../common/request-context';
 import { nowIso } from '../database/columns';
 import { Transactions } from '../database/transactions';
@@ -37,7 +37,7 @@ export class BackupCatalogService {
   ) {}
 
   async list(f: BackupFilter, limit = 50, cursor?: string): Promise<Page<BackupView>> {
-    const qb = this.repo.createQueryBuilder('b').orderBy('b.created_at', 'DESC').addOrderBy('b.id', 'DESC').take(limit + 1);
+    const qb = this.repo.createQueryBuilder('b');
     if (f.status) qb.andWhere('b.status = :status', { status: f.status });
     if (f.type) qb.andWhere('b.type = :type', { type: f.type });
     if (f.trigger) qb.andWhere('b.trigger = :trigger', { trigger: f.trigger });
@@ -45,15 +45,8 @@ export class BackupCatalogService {
     if (f.tag) qb.andWhere('b.tags LIKE :tag', { tag: `%${JSON.stringify(f.tag).replace(/[%_]/g, '')}%` });
     if (f.from) qb.andWhere('b.created_at >= :from', { from: new Date(f.from).toISOString() });
     if (f.to) qb.andWhere('b.created_at <= :to', { to: new Date(f.to).toISOString() });
-    if (cursor) {
-      const c = decodeCursor(cursor);
-      if (!c || c.length !== 2) throw new DomainError(ErrorCode.InvalidInput, 'cursor is not valid');
-      qb.andWhere('(b.created_at < :c0 OR (b.created_at = :c0 AND b.id < :c1))', { c0: c[0], c1: c[1] });
-    }
-    const rows = await qb.getMany();
-    const items = rows.slice(0, limit);
-    const last = items[items.length - 1];
-    return { items: items.map(toBackupView), nextCursor: rows.length > limit && last ? encodeCursor([last.createdAt, last.id]) : null };
+    const { rows, nextCursor } = await newestFirstPage(qb, 'b', limit, cursor);
+    return { items: rows.map(toBackupView), nextCursor };
   }
 
   async all(): Promise<BackupEntity[]> {

@@ -1,6 +1,8 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsInt, IsOptional, IsString, Max, MaxLength, Min } from 'class-validator';
+import type { SelectQueryBuilder } from 'typeorm';
+import { DomainError, ErrorCode } from './domain-error';
 
 /** `limit` and `cursor` as every list endpoint takes them (API.md). */
 export class PageQueryDto {
@@ -31,4 +33,27 @@ export function decodeCursor(cursor: string | undefined): (string | number)[] | 
   } catch {
     return null;
   }
+}
+
+/**
+ * Keyset pagination newest first over `<alias>.created_at, <alias>.id` (stable when several
+ * rows share a timestamp). The query builder carries the filters; this adds order, cursor and
+ * limit, and answers the page's rows with the cursor of the next page.
+ */
+export async function newestFirstPage<T extends { createdAt: string; id: string }>(
+  qb: SelectQueryBuilder<T>,
+  alias: string,
+  limit: number,
+  cursor: string | undefined,
+): Promise<{ rows: T[]; nextCursor: string | null }> {
+  qb.orderBy(`${alias}.created_at`, 'DESC').addOrderBy(`${alias}.id`, 'DESC').take(limit + 1);
+  if (cursor) {
+    const c = decodeCursor(cursor);
+    if (!c || c.length !== 2) throw new DomainError(ErrorCode.InvalidInput, 'cursor is not valid');
+    qb.andWhere(`(${alias}.created_at < :c0 OR (${alias}.created_at = :c0 AND ${alias}.id < :c1))`, { c0: c[0], c1: c[1] });
+  }
+  const rows = await qb.getMany();
+  const page = rows.slice(0, limit);
+  const last = page[page.length - 1];
+  return { rows: page, nextCursor: rows.length > limit && last ? encodeCursor([last.createdAt, last.id]) : null };
 }

@@ -9,7 +9,7 @@ import { BackupsService } from '../backup/backups.service';
 import { BACKUP_STORAGE } from '../backup/storage.provider';
 import { TargetDatabase } from '../backup/target-database';
 import { DomainError, ErrorCode } from '../common/domain-error';
-import { decodeCursor, encodeCursor, Page } from '../common/pagination';
+import { newestFirstPage, Page } from '../common/pagination';
 import { Actor, SYSTEM_ACTOR } from '../common/request-context';
 import { AppConfig } from '../config/app-config';
 import { nowIso } from '../database/columns';
@@ -138,21 +138,11 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
   }
 
   async list(filter: { status?: string; backupId?: string }, limit = 50, cursor?: string): Promise<Page<RecoveryView>> {
-    const qb = this.repo.createQueryBuilder('r').orderBy('r.created_at', 'DESC').addOrderBy('r.id', 'DESC').take(limit + 1);
+    const qb = this.repo.createQueryBuilder('r');
     if (filter.status) qb.andWhere('r.status = :status', { status: filter.status });
     if (filter.backupId) qb.andWhere('r.backup_id = :backupId', { backupId: filter.backupId });
-    if (cursor) {
-      const c = decodeCursor(cursor);
-      if (!c || c.length !== 2) throw new DomainError(ErrorCode.InvalidInput, 'cursor is not valid');
-      qb.andWhere('(r.created_at < :c0 OR (r.created_at = :c0 AND r.id < :c1))', { c0: c[0], c1: c[1] });
-    }
-    const rows = await qb.getMany();
-    const items = rows.slice(0, limit);
-    const last = items[items.length - 1];
-    return {
-      items: items.map((r) => toRecoveryView(r, this.progress.get(r.id) ?? null)),
-      nextCursor: rows.length > limit && last ? encodeCursor([last.createdAt, last.id]) : null,
-    };
+    const { rows, nextCursor } = await newestFirstPage(qb, 'r', limit, cursor);
+    return { items: rows.map((r) => toRecoveryView(r, this.progress.get(r.id) ?? null)), nextCursor };
   }
 
   private async prepare(req: RecoveryRequest): Promise<PreparedRecovery> {

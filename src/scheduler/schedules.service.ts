@@ -5,7 +5,7 @@ import { Repository } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
 import { TargetDatabase } from '../backup/target-database';
 import { DomainError, ErrorCode } from '../common/domain-error';
-import { decodeCursor, encodeCursor, Page } from '../common/pagination';
+import { newestFirstPage, Page } from '../common/pagination';
 import { Actor } from '../common/request-context';
 import { AppConfig } from '../config/app-config';
 import { nowIso } from '../database/columns';
@@ -27,17 +27,9 @@ export class SchedulesService {
   ) {}
 
   async list(limit = 50, cursor?: string): Promise<Page<ScheduleView>> {
-    const qb = this.repo.createQueryBuilder('s').orderBy('s.created_at', 'DESC').addOrderBy('s.id', 'DESC').take(limit + 1);
-    if (cursor) {
-      const c = decodeCursor(cursor);
-      if (!c || c.length !== 2) throw new DomainError(ErrorCode.InvalidInput, 'cursor is not valid');
-      qb.andWhere('(s.created_at < :c0 OR (s.created_at = :c0 AND s.id < :c1))', { c0: c[0], c1: c[1] });
-    }
-    const rows = await qb.getMany();
-    const items = rows.slice(0, limit);
-    const last = items[items.length - 1];
+    const { rows, nextCursor } = await newestFirstPage(this.repo.createQueryBuilder('s'), 's', limit, cursor);
     const now = new Date();
-    return { items: items.map((s) => toScheduleView(s, now)), nextCursor: rows.length > limit && last ? encodeCursor([last.createdAt, last.id]) : null };
+    return { items: rows.map((s) => toScheduleView(s, now)), nextCursor };
   }
 
   all(): Promise<ScheduleEntity[]> {
