@@ -1,6 +1,7 @@
 import { createSqliteDatabase, type TestDatabase } from '../../../../test/support/databases';
 import { createSqliteDialect, type SqliteDialect } from './sqlite.dialect';
-import { exec, query, rawConnection, readAll } from './sqlite-test-support';
+import { encodeRow, MAX_SQL_ROW_COLUMNS } from './sqlite-row-codec';
+import { exec, exportAll, query, rawConnection, readAll } from './sqlite-test-support';
 
 describe('SQLite snapshot', () => {
   let db: TestDatabase;
@@ -88,5 +89,44 @@ describe('SQLite snapshot', () => {
     expect(sql).not.toContain('a_and_outside');
     expect(sql).not.toContain('CREATE TABLE outside');
     expect(await snap.sequences()).toEqual([]);
+  });
+
+  describe('rows SQLite cannot encode itself come out as encodeRow gives them', () => {
+    const expectedLines = (url: string, table: string): string => {
+      const conn = rawConnection(url);
+      try {
+        return (conn.prepare(`SELECT * FROM "${table}" ORDER BY rowid`).raw(true).safeIntegers(true).all() as unknown[][]).map(encodeRow).join('');
+      } finally {
+        conn.close();
+      }
+    };
+
+    it('a table wider than json_array takes', async () => {
+      const cols = Array.from({ length: MAX_SQL_ROW_COLUMNS + 1 }, (_, i) => `c${i}`);
+      exec(db.url, `CREATE TABLE wide (${cols.join(', ')})`);
+      const insert = rawConnection(db.url);
+      insert.prepare(`INSERT INTO wide VALUES (${cols.map(() => '?').join(', ')})`).run(...cols.map((_, i) => [BigInt(i), `t${i}`, i + 0.5, null, 1][i % 5]));
+      insert.close();
+      const out = await exportAll(dialect, ['wide']);
+      expect(out.data.get('wide')?.toString('utf8')).toBe(expectedLines(db.url, 'wide'));
+      expect(out.data.get('wide')?.toString('utf8')).toContain('[0,"t1",2.5,null,{"$f":"1"},5,');
+    });
+
+    it('a UTF-16 database holding a lone surrogate', async () => {
+      const utf16 = createSqliteDatabase();
+      exec(utf16.url, `PRAGMA encoding = 'UTF-16le'; CREATE TABLE u (id INTEGER PRIMARY KEY, t TEXT);`);
+      const conn = rawConnection(utf16.url);
+      conn.prepare(`INSERT INTO u VALUES (1, 'hé'), (2, CAST(? AS TEXT))`).run(Buffer.from([0x00, 0xd8, 0x41, 0x00]));
+      conn.close();
+      const d = createSqliteDialect(utf16.url);
+      try {
+        const out = await exportAll(d, ['u']);
+        expect(out.data.get('u')?.toString('utf8')).toBe(expectedLines(utf16.url, 'u'));
+        expect(out.rows.get('u')).toBe(2);
+      } finally {
+        await d.close();
+        await utf16.drop();
+      }
+    });
   });
 });

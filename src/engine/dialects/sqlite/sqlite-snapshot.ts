@@ -14,7 +14,7 @@ import {
   type SqliteDialectOptions,
 } from './sqlite-connection';
 import { describeTables, listTableNames, storedColumns } from './sqlite-introspect';
-import { RowChunker } from './sqlite-row-codec';
+import { canEncodeInSql, registerSqlValueFunction, RowChunker, sqlRowJson } from './sqlite-row-codec';
 import { buildSchemaSql } from './sqlite-schema-sql';
 
 const CHUNK_BYTES = 256 * 1024;
@@ -40,12 +40,15 @@ export class SqliteSnapshot implements Snapshot {
     private readonly db: SqliteDb,
     readonly tables: TableInfo[],
     private readonly batchRows: number,
+    /** Read once: a PRAGMA cannot run while another table's rows are still being iterated. */
+    private readonly textEncoding: string,
   ) {}
 
   static async open(path: string, tableNames: string[], opts: SqliteDialectOptions = {}): Promise<SqliteSnapshot> {
     const db = openConnection(path, opts);
     try {
       db.pragma('query_only = ON');
+      registerSqlValueFunction(db);
       db.exec('BEGIN');
       // The snapshot is taken by the first read, not by BEGIN.
       const existing = listTableNames(db);
@@ -53,7 +56,8 @@ export class SqliteSnapshot implements Snapshot {
       const missing = tableNames.filter((n) => !known.has(n.toLowerCase()));
       if (missing.length > 0) throw new Error(`SQLite table(s) not found: ${missing.join(', ')}`);
       const tables = describeTables(db, tableNames.map((n) => known.get(n.toLowerCase()) as string));
-      return new SqliteSnapshot(db, tables, opts.batchRows ?? DEFAULT_BATCH_ROWS);
+      const encoding = String(db.pragma('encoding', { simple: true }));
+      return new SqliteSnapshot(db, tables, opts.batchRows ?? DEFAULT_BATCH_ROWS, encoding);
     } catch (err) {
       if (db.inTransaction) db.exec('ROLLBACK');
       db.close();
@@ -76,8 +80,11 @@ export class SqliteSnapshot implements Snapshot {
     const table = this.tables.find((t) => t.name === name) ?? this.tables.find((t) => t.name.toLowerCase() === name.toLowerCase());
     if (!table) throw new Error(`SQLite table ${name} is not in this snapshot`);
     const cols = storedColumns(table).map((c) => quoteIdent(c.name));
-    const sql = `SELECT ${cols.join(', ')} FROM main.${quoteIdent(table.name)} ORDER BY ${exportOrder(this.db, table)}`;
-    const rows = this.db.prepare(sql).raw(true).safeIntegers(true).iterate() as IterableIterator<unknown[]>;
+    const inSql = canEncodeInSql(this.textEncoding, cols.length);
+    const select = inSql ? sqlRowJson(cols) : cols.join(', ');
+    const sql = `SELECT ${select} FROM main.${quoteIdent(table.name)} ORDER BY ${exportOrder(this.db, table)}`;
+    const stmt = this.db.prepare(sql);
+    const rows = (inSql ? stmt.pluck(true) : stmt.raw(true).safeIntegers(true)).iterate() as IterableIterator<unknown>;
     let count = 0;
     let finished = false;
     const end = (): void => {
@@ -103,7 +110,8 @@ export class SqliteSnapshot implements Snapshot {
             stream.push(null);
             return;
           }
-          chunker.add(r.value);
+          if (inSql) chunker.addJson(r.value as string);
+          else chunker.add(r.value as unknown[]);
           count++;
         }
         // The stream asks again only after a push, so a step that filled no chunk schedules the next itself.
