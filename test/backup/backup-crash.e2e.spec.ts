@@ -11,12 +11,13 @@ import { createTestDatabase, ENGINES, tempDir } from '../support/databases';
 import { execSql } from '../support/sample-data';
 import { createTestApp } from '../support/test-app';
 import { createBackup } from '../support/backup-helpers';
+import { builtPath } from '../support/transpile';
 
 const ROOT = resolve(__dirname, '../..');
 const TRIALS = 3;
 
 function spawnBackup(env: Record<string, string>): ChildProcess {
-  return spawn(process.execPath, [require.resolve('ts-node/dist/bin.js'), '--transpile-only', 'test/support/backup-child.ts'], {
+  return spawn(process.execPath, [builtPath('test/support/backup-child.ts')], {
     cwd: ROOT,
     env: { ...process.env, ...env, NODE_ENV: 'test', LOG_LEVEL: 'silent', SCHEDULER_ENABLED: 'false' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -39,7 +40,7 @@ function started(child: ChildProcess): Promise<void> {
 
 describe.each(ENGINES)('a backup process killed at random points on %s', (engine) => {
   it(`never leaves a half backup that looks whole (${TRIALS} trials)`, async () => {
-    // Each trial boots a child Strongroom process (ts-node): slow on a loaded 2-core machine.
+    // Each trial boots a child Strongroom process: slow on a loaded 2-core machine.
     const db = await createTestDatabase(engine);
     const store = tempDir();
     const env = { DATABASE_URL: db.url, BACKUP_DIR: store.path, ADMIN_API_KEY: `crash-test-admin-${Date.now()}-key`, BACKUP_COMPRESSION: 'gzip' };

@@ -1,8 +1,6 @@
-/** Runs the real command line (src/cli.ts) as a child process, as an operator would. */
+/** Runs the real command line (src/cli.ts, transpiled once by the global setup) as a child process, as an operator would. */
 import { ChildProcess, spawn } from 'node:child_process';
-import { join } from 'node:path';
-
-const ROOT = join(__dirname, '..', '..');
+import { builtPath, ROOT } from '../support/transpile';
 
 export interface CliResult {
   code: number | null;
@@ -12,7 +10,7 @@ export interface CliResult {
 }
 
 export function spawnCli(args: string[], env: Record<string, string>): { child: ChildProcess; result: Promise<CliResult>; stderrSeen(pattern: RegExp): Promise<void> } {
-  const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', join(ROOT, 'src', 'cli.ts'), ...args], {
+  const child = spawn(process.execPath, [builtPath('src/cli.ts'), ...args], {
     cwd: ROOT,
     // Only what the test gives, so no developer .env or shell variable leaks in.
     env: { PATH: process.env.PATH ?? '', NODE_ENV: 'test', LOG_LEVEL: 'silent', SCHEDULER_ENABLED: 'false', ...env },

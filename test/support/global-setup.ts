@@ -1,11 +1,13 @@
 /**
- * Jest global setup: one PostgreSQL server for the whole run (unless TEST_DATABASE_URL
- * points at one). Workers inherit the environment set here. A machine without the
+ * Jest global setup: the app transpiled once for child-process tests, and one PostgreSQL
+ * server for the whole run (unless TEST_DATABASE_URL points at one). Workers inherit the environment set here. A machine without the
  * PostgreSQL binaries fails loudly with the install command: tests never skip silently.
  */
 import { startPgCluster } from './postgres-server';
+import { transpileForChildren } from './transpile';
 
 export default async function globalSetup(): Promise<void> {
+  transpileForChildren();
   if (process.env.TEST_DATABASE_URL) return;
   const cluster = await startPgCluster();
   process.env.TEST_DATABASE_URL = cluster.url;
