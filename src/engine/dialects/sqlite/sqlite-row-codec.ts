@@ -63,16 +63,17 @@ export function encodeRow(row: unknown[]): string {
  * replaced by U+FFFD when the line becomes a JS string, just as when the value alone does)
  * and prints integers in decimal. REAL, BLOB and large INTEGER values go to `encodeValue`
  * through a registered function and are embedded verbatim by json(). The codec spec checks
- * byte equality with `encodeRowJson` on random values of every storage class.
+ * byte equality with `encodeRowJson` on random values of every storage class, so a
+ * better-sqlite3 upgrade whose bundled SQLite quotes differently fails there first.
  */
 export const SQL_VALUE_FUNCTION = 'strongroom_ndjson_value';
 /** SQLite's limit on a function's arguments; wider tables use `encodeRow` on raw rows. */
 export const MAX_SQL_ROW_COLUMNS = 1000;
 
 /**
- * `textEncoding` is the database's `PRAGMA encoding`. UTF-16 databases use `encodeRow`: SQLite turns a lone surrogate in UTF-16 text into UTF-8
- * one way when returning the value and another way inside json_array, so the bytes would
- * differ from earlier backups of the same data.
+ * `textEncoding` is the database's `PRAGMA encoding`. UTF-16 databases use `encodeRow`:
+ * SQLite turns a lone surrogate in UTF-16 text into UTF-8 one way when returning the value
+ * and another way inside json_array, so the bytes would differ from the per-value path.
  */
 export function canEncodeInSql(textEncoding: string, columnCount: number): boolean {
   return columnCount <= MAX_SQL_ROW_COLUMNS && textEncoding.toUpperCase() === 'UTF-8';
