@@ -4,6 +4,7 @@ import { join, resolve } from 'node:path';
 import { Client } from 'pg';
 import { runMeasured, type Measured } from './measure';
 import type { Goal, Report, ResultRow } from './report';
+import type { Case, RoundsResult } from './rounds';
 
 export const ROOT = resolve(__dirname, '..');
 const TS_NODE = ['-r', 'ts-node/register/transpile-only'];
@@ -20,6 +21,7 @@ export interface Ctx {
   keys: string;
   rows: ResultRow[];
   goals: Goal[];
+  failures: string[];
   loads: number[];
   datasets: Report['datasets'];
   postgres: string | null;
@@ -80,3 +82,9 @@ export async function query<T extends object>(url: string, sql: string, params: 
 }
 
 export const MIB_256 = 256 * 1024 * 1024;
+
+/** Adds a group's rows and failed runs to the report. */
+export function collect(ctx: Ctx, cases: Case[], r: RoundsResult): void {
+  ctx.rows.push(...r.rows.values());
+  for (const c of cases) for (const msg of r.failures.get(c.key) ?? []) ctx.failures.push(`${c.tool}: ${msg}`);
+}

@@ -6,11 +6,11 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { findPgTool, serverMajor } from '../src/engine/dialects/postgres/pg-tools';
-import { BREAKDOWN_VARIANTS, Ctx, MAIN_VARIANT, MIB_256, OurBackup, ourBackup, ours, query, sizeOf } from './bench-context';
+import { BREAKDOWN_VARIANTS, collect, Ctx, MAIN_VARIANT, MIB_256, OurBackup, ourBackup, ours, query, sizeOf } from './bench-context';
 import { DATASET_TABLES, DatasetCounts, seedPostgres } from './dataset';
 import { runMeasured, treeCpuSeconds } from './measure';
 import { BenchCluster, databaseUrl, postmasterPid, startBenchCluster, stopBenchCluster } from './pg-cluster';
-import { goal, mb, ratio, secs } from './report';
+import { goal, mb, ratio, secs, unmeasuredGoal } from './report';
 import { Case, log, runRounds, Sample } from './rounds';
 
 async function countRows(url: string): Promise<DatasetCounts> {
@@ -111,9 +111,9 @@ export async function benchPostgres(ctx: Ctx): Promise<void> {
       },
     ];
     const b = await runRounds(backups, ctx.repeat, ctx.loads);
-    ctx.rows.push(...b.values());
+    collect(ctx, backups, b);
     const backup = latest as OurBackup | null;
-    if (!backup) throw new Error('our backup did not run');
+    if (!backup) throw new Error('every run of our PostgreSQL backup failed, so there is nothing to restore');
 
     const live = databaseUrl(cluster, 'bench_live');
     const empty = databaseUrl(cluster, 'bench_empty');
@@ -126,6 +126,8 @@ export async function benchPostgres(ctx: Ctx): Promise<void> {
         tool: 'Strongroom replace, over live data (schema and old rows present)',
         // A copy of the source, changed a little so that it is "newer" than the backup.
         setup: async () => {
+          // A failed run leaves its target behind; start each run from scratch.
+          await query(admin, 'DROP DATABASE IF EXISTS bench_live WITH (FORCE)');
           await query(admin, 'CREATE DATABASE bench_live TEMPLATE bench_src');
           await query(live, `UPDATE tasks SET status = 'done', updated_at = now() WHERE id % 100 = 0`);
           await query(live, `DELETE FROM comments WHERE id % 50 = 0`);
@@ -148,6 +150,8 @@ export async function benchPostgres(ctx: Ctx): Promise<void> {
         group: 'PostgreSQL restore',
         tool: 'Strongroom into empty database (schema applied first)',
         setup: async () => {
+          // A failed run leaves its target behind; start each run from scratch.
+          await query(admin, 'DROP DATABASE IF EXISTS bench_empty WITH (FORCE)');
           await query(admin, 'CREATE DATABASE bench_empty');
           await query(admin, 'CHECKPOINT');
         },
@@ -167,6 +171,8 @@ export async function benchPostgres(ctx: Ctx): Promise<void> {
         group: 'PostgreSQL restore',
         tool: 'pg_restore -j2 of the -Fc dump into an empty database',
         setup: async () => {
+          // A failed run leaves its target behind; start each run from scratch.
+          await query(admin, 'DROP DATABASE IF EXISTS bench_pgr WITH (FORCE)');
           await query(admin, 'CREATE DATABASE bench_pgr');
           await query(admin, 'CHECKPOINT');
         },
@@ -183,19 +189,29 @@ export async function benchPostgres(ctx: Ctx): Promise<void> {
       },
     ];
     const r = await runRounds(restores, ctx.repeat, ctx.loads);
-    ctx.rows.push(...r.values());
+    collect(ctx, restores, r);
 
-    const ourB = b.get('ours')!;
-    const dumpFc = b.get('pg_dump -Fc')!;
-    const replace = r.get('replace')!;
-    const pgRestoreRun = r.get('pg_restore')!;
-    ctx.goals.push(
-      goal('PostgreSQL backup wall (encrypted)', '≤ 0.5 × pg_dump -Fc', ourB.wallMs, 0.5 * dumpFc.wallMs, (v) => `${secs(v)} = ${ratio(v, dumpFc.wallMs)} pg_dump -Fc`),
-      goal('PostgreSQL backup size', '≤ pg_dump -Fc', ourB.bytes ?? 0, dumpFc.bytes ?? 0, (v) => `${mb(v)} = ${ratio(v, dumpFc.bytes ?? 0)} pg_dump -Fc`),
-      goal('PostgreSQL backup peak memory', '≤ 256 MiB', ourB.peakRssBytes, MIB_256, mb),
-      goal('PostgreSQL restore replace wall', '≤ 1.0 × pg_restore -j2', replace.wallMs, pgRestoreRun.wallMs, (v) => `${secs(v)} = ${ratio(v, pgRestoreRun.wallMs)} pg_restore -j2`),
-      goal('PostgreSQL restore peak memory', '≤ 256 MiB', replace.peakRssBytes, MIB_256, mb),
-    );
+    const ourB = b.rows.get('ours');
+    const dumpFc = b.rows.get('pg_dump -Fc');
+    const replace = r.rows.get('replace');
+    const pgRestoreRun = r.rows.get('pg_restore');
+    if (!ourB || !dumpFc) {
+      ctx.goals.push(unmeasuredGoal('PostgreSQL backup', 'wall, size and memory goals', ourB ? 'pg_dump -Fc' : 'our backup'));
+    } else {
+      ctx.goals.push(
+        goal('PostgreSQL backup wall (encrypted)', '≤ 0.5 × pg_dump -Fc', ourB.wallMs, 0.5 * dumpFc.wallMs, (v) => `${secs(v)} = ${ratio(v, dumpFc.wallMs)} pg_dump -Fc`),
+        goal('PostgreSQL backup size', '≤ pg_dump -Fc', ourB.bytes ?? 0, dumpFc.bytes ?? 0, (v) => `${mb(v)} = ${ratio(v, dumpFc.bytes ?? 0)} pg_dump -Fc`),
+        goal('PostgreSQL backup peak memory', '≤ 256 MiB', ourB.peakRssBytes, MIB_256, mb),
+      );
+    }
+    if (!replace || !pgRestoreRun) {
+      ctx.goals.push(unmeasuredGoal('PostgreSQL restore', 'wall and memory goals', replace ? 'pg_restore' : 'our replace restore'));
+    } else {
+      ctx.goals.push(
+        goal('PostgreSQL restore replace wall', '≤ 1.0 × pg_restore -j2', replace.wallMs, pgRestoreRun.wallMs, (v) => `${secs(v)} = ${ratio(v, pgRestoreRun.wallMs)} pg_restore -j2`),
+        goal('PostgreSQL restore peak memory', '≤ 256 MiB', replace.peakRssBytes, MIB_256, mb),
+      );
+    }
   } finally {
     stopBenchCluster(cluster, { keepLogAs: ctx.keep ? join(ctx.work, 'pg-server.log') : undefined });
   }

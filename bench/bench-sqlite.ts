@@ -1,9 +1,9 @@
 /** SQLite group: our encrypted backup against SQLite's online backup API (better-sqlite3 `db.backup`). */
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { BREAKDOWN_VARIANTS, Ctx, MAIN_VARIANT, MIB_256, ourBackup, ours, sizeOf } from './bench-context';
+import { BREAKDOWN_VARIANTS, collect, Ctx, MAIN_VARIANT, MIB_256, ourBackup, ours, sizeOf } from './bench-context';
 import { seedSqlite } from './dataset';
-import { goal, mb, ratio, secs } from './report';
+import { goal, mb, ratio, secs, unmeasuredGoal } from './report';
 import { Case, log, runRounds } from './rounds';
 
 export async function benchSqlite(ctx: Ctx): Promise<void> {
@@ -26,6 +26,7 @@ export async function benchSqlite(ctx: Ctx): Promise<void> {
       key: v === MAIN_VARIANT ? 'ours' : `ours ${v.label}`,
       group: 'SQLite backup',
       tool: `Strongroom (${v.label}, parallel 2)`,
+      setup: clean,
       run: async () => {
         const b = await ourBackup(ctx, url, store, v);
         return { measured: b.measured, bytes: b.bytes, note: v === MAIN_VARIANT ? `row data ${mb(b.rawBytes)} as NDJSON` : 'breakdown only' };
@@ -42,9 +43,13 @@ export async function benchSqlite(ctx: Ctx): Promise<void> {
     },
   ];
   const r = await runRounds(cases, ctx.repeat, ctx.loads);
-  ctx.rows.push(...r.values());
-  const o = r.get('ours')!;
-  const online = r.get('online')!;
+  collect(ctx, cases, r);
+  const o = r.rows.get('ours');
+  const online = r.rows.get('online');
+  if (!o || !online) {
+    ctx.goals.push(unmeasuredGoal('SQLite backup', 'wall and memory goals', o ? 'the online backup' : 'our SQLite backup'));
+    return;
+  }
   ctx.goals.push(
     goal('SQLite backup wall (encrypted)', '≤ 2 × online backup API', o.wallMs, 2 * online.wallMs, (v) => `${secs(v)} = ${ratio(v, online.wallMs)} online backup`),
     goal('SQLite backup peak memory', '≤ 256 MiB', o.peakRssBytes, MIB_256, mb),

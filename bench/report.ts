@@ -51,6 +51,8 @@ export interface Report {
   datasets: Array<{ engine: string; bytes: number; rows: Record<string, number>; seedMs: number }>;
   rows: ResultRow[];
   goals: Goal[];
+  /** Failed runs, "tool: message", in the order they happened. */
+  failures: string[];
   command: string;
   finishedAt: string;
 }
@@ -77,6 +79,11 @@ function serverCpu(r: ResultRow): string {
 
 function range(r: ResultRow): string {
   return r.runs > 1 ? `${(r.wallMinMs / 1000).toFixed(1)}–${(r.wallMaxMs / 1000).toFixed(1)} s (${r.runs} runs)` : '1 run';
+}
+
+/** A goal whose measurement is missing because every run of the tool failed. */
+export function unmeasuredGoal(name: string, target: string, missing: string): Goal {
+  return { name, target, measured: 'not measured', met: false, margin: `every run of ${missing} failed (see Failures)` };
 }
 
 function table(rows: ResultRow[]): string {
@@ -158,6 +165,10 @@ ${table(r.rows)}
 | Goal | Target | Measured | Result |
 |---|---|---|---|
 ${r.goals.map((g) => `| ${g.name} | ${g.target} | ${g.measured} | ${g.met ? '✅' : '❌'} ${g.margin} |`).join('\n')}
+
+## Failures
+
+${r.failures.length ? r.failures.map((f) => `- ${f}`).join('\n') : 'None: every run of every tool succeeded.'}
 
 ## Analysis
 

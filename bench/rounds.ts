@@ -36,9 +36,15 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 }
 
-export function summarize(c: Case, samples: Sample[]): ResultRow {
+/**
+ * One row from a case's successful runs. Failed runs are named in the note rather than
+ * dropped silently; a case with no successful run has no row (the caller reports it).
+ */
+export function summarize(c: Case, samples: Sample[], failures: string[] = []): ResultRow | null {
+  if (!samples.length) return null;
   const walls = samples.map((s) => s.measured.wallMs);
   const last = samples[samples.length - 1];
+  const failed = failures.length ? `; FAILED ${failures.length} of ${samples.length + failures.length} runs: ${failures[0]}` : '';
   return {
     group: c.group,
     tool: c.tool,
@@ -52,24 +58,48 @@ export function summarize(c: Case, samples: Sample[]): ResultRow {
     peakRssBytes: Math.max(...samples.map((s) => s.measured.peakRssBytes)),
     maxProcessRssBytes: Math.max(...samples.map((s) => s.measured.maxProcessRssBytes)),
     processes: Math.max(...samples.map((s) => s.measured.processes)),
-    note: last.note ?? '',
+    note: (last.note ?? '') + failed,
   };
 }
 
-/** Runs every case `repeat` times in rotation; returns one summarized row per case, by key. */
-export async function runRounds(cases: Case[], repeat: number, loads: number[]): Promise<Map<string, ResultRow>> {
+export interface RoundsResult {
+  rows: Map<string, ResultRow>;
+  /** Cases with failed runs, with the failure messages: findings in their own right. */
+  failures: Map<string, string[]>;
+}
+
+/**
+ * Runs every case `repeat` times in rotation. A run that fails (the tool exits non-zero) is
+ * recorded and the rounds go on, so one intermittent failure does not throw away the other
+ * measurements; a failing setup or check still stops the benchmark.
+ */
+export async function runRounds(cases: Case[], repeat: number, loads: number[]): Promise<RoundsResult> {
   const samples = new Map<string, Sample[]>(cases.map((c) => [c.key, []]));
+  const failures = new Map<string, string[]>();
   for (let round = 1; round <= repeat; round++) {
     for (const c of cases) {
       await c.setup?.();
       loads.push(loadavg()[0]);
       log(`${c.tool} (run ${round}/${repeat}) …`);
-      const s = await c.run();
+      let s: Sample;
+      try {
+        s = await c.run();
+      } catch (err) {
+        const msg = (err as Error).message;
+        log(`${c.tool} FAILED: ${msg}`);
+        failures.set(c.key, [...(failures.get(c.key) ?? []), msg]);
+        continue;
+      }
       const server = s.serverCpuSeconds == null ? '' : `, server cpu ${s.serverCpuSeconds.toFixed(1)} s`;
       log(`${c.tool}: ${secs(s.measured.wallMs)}, cpu ${s.measured.cpuSeconds.toFixed(1)} s${server}`);
       await c.after?.();
       samples.get(c.key)!.push(s);
     }
   }
-  return new Map(cases.map((c) => [c.key, summarize(c, samples.get(c.key)!)]));
+  const rows = new Map<string, ResultRow>();
+  for (const c of cases) {
+    const row = summarize(c, samples.get(c.key)!, failures.get(c.key));
+    if (row) rows.set(c.key, row);
+  }
+  return { rows, failures };
 }

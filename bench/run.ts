@@ -17,8 +17,8 @@ import { benchPostgres } from './bench-postgres';
 import { benchSqlite } from './bench-sqlite';
 import { parseArgs, runMain } from './cli-args';
 import { DEFAULT_SEED } from './dataset';
-import { consoleTable, Machine, markdown, Report } from './report';
-import { log, summarize } from './rounds';
+import { consoleTable, Machine, markdown, Report, ResultRow } from './report';
+import { Case, log, summarize } from './rounds';
 
 runMain(async () => {
   const args = parseArgs(process.argv.slice(2));
@@ -34,16 +34,13 @@ runMain(async () => {
   mkdirSync(work, { recursive: true });
   const ctx: Ctx = {
     breakdown: args.get('breakdown') === 'true', keep: args.get('keep') === 'true', scale, seed, repeat, work, keys: `bench:${randomBytes(32).toString('base64')}`,
-    rows: [], goals: [], loads: [loadavg()[0]], datasets: [], postgres: null,
+    rows: [], goals: [], failures: [], loads: [loadavg()[0]], datasets: [], postgres: null,
   };
   const startedAt = new Date().toISOString();
   try {
     const baseline = await ours('cli-args.ts', [], '', 'ts-node baseline');
-    ctx.rows.push(
-      summarize({ key: 'baseline', group: 'Baseline', tool: 'node + ts-node --transpile-only, empty script', run: async () => ({ measured: baseline, bytes: null }) }, [
-        { measured: baseline, bytes: null, note: 'runtime floor of our rows' },
-      ]),
-    );
+    const base: Case = { key: 'baseline', group: 'Baseline', tool: 'node + ts-node --transpile-only, empty script', run: async () => ({ measured: baseline, bytes: null }) };
+    ctx.rows.push(summarize(base, [{ measured: baseline, bytes: null, note: 'runtime floor of our rows' }]) as ResultRow);
     if (engines.includes('postgres')) await benchPostgres(ctx);
     if (engines.includes('sqlite')) await benchSqlite(ctx);
   } finally {
@@ -61,10 +58,11 @@ runMain(async () => {
     ...(ctx.breakdown ? ['--breakdown'] : []), `--out ${out}`,
   ];
   const report: Report = {
-    machine, scale, seed, repeat, datasets: ctx.datasets, rows: ctx.rows, goals: ctx.goals,
+    machine, scale, seed, repeat, datasets: ctx.datasets, rows: ctx.rows, goals: ctx.goals, failures: ctx.failures,
     command: `npm run bench -- ${flags.join(' ')}`, finishedAt: new Date().toISOString(),
   };
   process.stdout.write(`\n${consoleTable(ctx.rows)}\n\n`);
+  for (const f of ctx.failures) process.stdout.write(`FAILED RUN ${f}\n`);
   for (const g of ctx.goals) process.stdout.write(`${g.met ? 'MET   ' : 'MISSED'} ${g.name}: ${g.measured} (target ${g.target}; ${g.margin})\n`);
   const outPath = resolve(ROOT, out);
   if (!existsSync(resolve(outPath, '..'))) mkdirSync(resolve(outPath, '..'), { recursive: true });
