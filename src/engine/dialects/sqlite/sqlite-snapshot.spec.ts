@@ -59,6 +59,25 @@ describe('SQLite snapshot', () => {
     }
   });
 
+  it('starts a table while another one is mid-read (parallel backup workers do)', async () => {
+    // Big enough for several 256 KiB chunks, so 'a' keeps an open cursor after its first one.
+    exec(db.url, `UPDATE a SET v = v || printf('%.400c', 'x')`);
+    const snap = await dialect.openSnapshot(['a', 'b'], { parallel: 2 });
+    try {
+      const a = snap.exportTable('a');
+      const first = await new Promise<Buffer>((resolve) => a.stream.once('data', resolve));
+      a.stream.pause();
+      // 'a' now has an open cursor on the snapshot connection; exporting 'b' must not touch the catalog.
+      const b = snap.exportTable('b');
+      const [restA, tb] = await Promise.all([readAll(a.stream), readAll(b.stream)]);
+      a.stream.resume();
+      expect(Buffer.concat([first, restA]).toString().split('\n')).toHaveLength(3001);
+      expect(tb.toString().split('\n')[999]).toBe('[1000,1000]');
+    } finally {
+      await snap.close();
+    }
+  });
+
   it('fails a stream that is still being read when the snapshot closes; closing twice is safe', async () => {
     const snap = await dialect.openSnapshot(['a']);
     const exp = snap.exportTable('a');

@@ -42,6 +42,8 @@ export class SqliteSnapshot implements Snapshot {
     private readonly batchRows: number,
     /** Read once: a PRAGMA cannot run while another table's rows are still being iterated. */
     private readonly textEncoding: string,
+    /** Export order per table, also read up front for the same reason (pragma_table_list). */
+    private readonly orders: Map<string, string>,
   ) {}
 
   static async open(path: string, tableNames: string[], opts: SqliteDialectOptions = {}): Promise<SqliteSnapshot> {
@@ -57,7 +59,8 @@ export class SqliteSnapshot implements Snapshot {
       if (missing.length > 0) throw new Error(`SQLite table(s) not found: ${missing.join(', ')}`);
       const tables = describeTables(db, tableNames.map((n) => known.get(n.toLowerCase()) as string));
       const encoding = String(db.pragma('encoding', { simple: true }));
-      return new SqliteSnapshot(db, tables, opts.batchRows ?? DEFAULT_BATCH_ROWS, encoding);
+      const orders = new Map(tables.map((t) => [t.name, exportOrder(db, t)]));
+      return new SqliteSnapshot(db, tables, opts.batchRows ?? DEFAULT_BATCH_ROWS, encoding, orders);
     } catch (err) {
       if (db.inTransaction) db.exec('ROLLBACK');
       db.close();
@@ -82,7 +85,7 @@ export class SqliteSnapshot implements Snapshot {
     const cols = storedColumns(table).map((c) => quoteIdent(c.name));
     const inSql = canEncodeInSql(this.textEncoding, cols.length);
     const select = inSql ? sqlRowJson(cols) : cols.join(', ');
-    const sql = `SELECT ${select} FROM main.${quoteIdent(table.name)} ORDER BY ${exportOrder(this.db, table)}`;
+    const sql = `SELECT ${select} FROM main.${quoteIdent(table.name)} ORDER BY ${this.orders.get(table.name) as string}`;
     const stmt = this.db.prepare(sql);
     const rows = (inSql ? stmt.pluck(true) : stmt.raw(true).safeIntegers(true)).iterate() as IterableIterator<unknown>;
     let count = 0;
