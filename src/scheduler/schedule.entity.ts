@@ -1,16 +1,9 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 import { ISO_TIME, jsonText } from '../database/columns';
+import type { RetentionPolicy } from './retention-policy';
 
-/** Retention settings of one schedule, as API.md shows them. */
-export interface ScheduleRetention {
-  keepLast: number;
-  daily: number;
-  weekly: number;
-  monthly: number;
-  yearly: number;
-  maxAgeDays: number | null;
-  maxTotalBytes: number | null;
-}
+/** Retention settings of one schedule, as API.md shows them; periods use the schedule's own time zone. */
+export type ScheduleRetention = Omit<RetentionPolicy, 'timezone'>;
 
 export const DEFAULT_RETENTION: ScheduleRetention = {
   keepLast: 7, daily: 7, weekly: 4, monthly: 12, yearly: 0, maxAgeDays: null, maxTotalBytes: null,
