@@ -62,7 +62,7 @@ describe('SQLite snapshot', () => {
   it('starts a table while another one is mid-read (parallel backup workers do)', async () => {
     // Big enough for several 256 KiB chunks, so 'a' keeps an open cursor after its first one.
     exec(db.url, `UPDATE a SET v = v || printf('%.400c', 'x')`);
-    const snap = await dialect.openSnapshot(['a', 'b'], { parallel: 2 });
+    const snap = await dialect.openSnapshot(['a', 'b']);
     try {
       const a = snap.exportTable('a');
       const first = await new Promise<Buffer>((resolve) => a.stream.once('data', resolve));
