@@ -145,6 +145,13 @@ export class BackupsService implements OnApplicationBootstrap, OnApplicationShut
     return this.jobs.wait(id);
   }
 
+  /** The configured level applies to the configured compression; a per-request choice uses its default. */
+  private compressionLevel(compression: string): number | undefined {
+    if (compression !== this.config.BACKUP_COMPRESSION || compression === 'none') return undefined;
+    const level = this.config.BACKUP_COMPRESSION_LEVEL;
+    return compression === 'gzip' && level !== undefined ? Math.min(level, 9) : level;
+  }
+
   private keysConfigured(): boolean {
     return !!this.target.keys.keyring || !!this.target.keys.passphrase;
   }
@@ -165,6 +172,7 @@ export class BackupsService implements OnApplicationBootstrap, OnApplicationShut
         id: row.id, dir: row.storageDir, type: row.type, trigger: row.trigger, description: row.description, tags: row.tags,
         scheduleId: row.scheduleId, tables: row.requestedTables, fileRoots: row.type === 'full' ? this.config.BACKUP_FILE_PATHS : [],
         compression: row.compression as Compression,
+        compressionLevel: this.compressionLevel(row.compression),
         keys: row.encrypted ? this.target.keys : { keyring: null, passphrase: null },
         appVersion: APP_VERSION, migrations: await this.migrations(), auditHead: await this.audit.head(),
         parallel: this.config.BACKUP_PARALLELISM, signal, createdAt: row.createdAt,

@@ -49,6 +49,7 @@ export class AppConfig {
   @IsOptional() @IsString() @Matches(/^.{12,}$/, { message: 'BACKUP_ENCRYPTION_PASSPHRASE must be at least 12 characters' })
   BACKUP_ENCRYPTION_PASSPHRASE?: string;
   @IsIn(['zstd', 'gzip', 'none']) BACKUP_COMPRESSION = 'zstd';
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(19) BACKUP_COMPRESSION_LEVEL?: number;
   @Transform(toList) @IsString({ each: true }) BACKUP_FILE_PATHS: string[] = [];
   @Transform(toInt) @IsInt() @Min(1) @Max(16) BACKUP_PARALLELISM = 2;
   @Transform(toInt) @IsInt() @Min(10) LEASE_TTL_SECONDS = 120;

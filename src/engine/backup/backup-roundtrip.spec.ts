@@ -143,6 +143,17 @@ describe.each(ENGINES)('writeBackup + verifyBackup on %s', (engine) => {
     expect((await verifyBackup(storage, s.dir, keySourceFromConfig({}))).ok).toBe(true);
   });
 
+  it('honours the compression level: a higher zstd level stores fewer bytes, and both verify', async () => {
+    const fast = spec({ compressionLevel: 1 });
+    const small = spec({ compressionLevel: 19 });
+    const mFast = await writeBackup(dialect, storage, fast);
+    const mSmall = await writeBackup(dialect, storage, small);
+    const stored = (m: typeof mFast) => m.tables.reduce((n, t) => n + t.part.size, 0);
+    expect(stored(mSmall)).toBeLessThan(stored(mFast));
+    expect(mSmall.tables.map((t) => t.sha256)).toEqual(mFast.tables.map((t) => t.sha256));
+    expect((await verifyBackup(storage, small.dir, keys)).ok).toBe(true);
+  });
+
   it('derives the key from a passphrase with scrypt and needs the same passphrase to read', async () => {
     const s = spec({ keys: keySourceFromConfig({ passphrase: 'correct horse battery staple' }) });
     const m = await writeBackup(dialect, storage, s);

@@ -37,6 +37,8 @@ export interface WriteBackupSpec {
   tables: string[];
   fileRoots: string[];
   compression: Compression;
+  /** Compression level; the compression's default when omitted. */
+  compressionLevel?: number;
   keys: KeySource;
   appVersion: string;
   migrations: string[];
@@ -66,6 +68,7 @@ export async function writeBackup(dialect: Dialect, storage: BackupStorage, spec
     const key = await keyForNewBackup(spec.keys);
     const format = {
       compression: spec.compression,
+      level: spec.compressionLevel,
       encryption: key ? { keyId: key.keyId, key: key.key, frameSize: DEFAULT_FRAME_SIZE } : null,
       signal,
     };
