@@ -20,6 +20,19 @@ const MAX_ENTRIES = 100_000;
 
 type EntryHeader = Partial<tar.Header> & Pick<tar.Header, 'name'>;
 
+/** Waits until a streamx stream (tar-stream's kind, not Node's) can take more data, or has closed. */
+function drainedOrClosed(stream: { on(e: string, f: () => void): unknown; off(e: string, f: () => void): unknown }): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      stream.off('drain', done);
+      stream.off('close', done);
+      resolve();
+    };
+    stream.on('drain', done);
+    stream.on('close', done);
+  });
+}
+
 async function readCapped(source: AsyncIterable<unknown>, limit: number, what: string): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let total = 0;
@@ -63,15 +76,7 @@ async function writeEntry(pack: tar.Pack, header: EntryHeader, source: AsyncIter
         // Leaving the loop destroys `source`, which releases the storage stream.
         if (closed) return;
         if (!entry.write(chunk as Buffer)) {
-          await new Promise<void>((drained) => {
-            const done = () => {
-              entry.off('drain', done);
-              entry.off('close', done);
-              drained();
-            };
-            entry.on('drain', done);
-            entry.on('close', done);
-          });
+          await drainedOrClosed(entry);
           if (closed) return;
         }
       }
@@ -149,15 +154,7 @@ export async function unpackArchive(
         total += (chunk as Buffer).length;
         if (total > maxBytes) throw reject(`archive is larger than the ${maxBytes}-byte limit`);
         if (!extract.write(chunk as Buffer)) {
-          await new Promise<void>((resolve) => {
-            const done = () => {
-              extract.off('drain', done);
-              extract.off('close', done);
-              resolve();
-            };
-            extract.on('drain', done);
-            extract.on('close', done);
-          });
+          await drainedOrClosed(extract);
           if (extractClosed) return;
         }
       }
