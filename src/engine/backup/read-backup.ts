@@ -36,6 +36,7 @@ export function restoreInputs(
       name: t.name,
       table: t.structure,
       mode: modeFor(t.name),
+      bytes: t.part.rawBytes,
       open: (): Promise<Readable> => openPart(storage, dir, t.part, m, keys),
     }));
 }

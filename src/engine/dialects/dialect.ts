@@ -71,6 +71,8 @@ export interface RestoreTableInput {
   /** Structure as recorded in the backup manifest. */
   table: TableInfo;
   mode: RestoreMode;
+  /** Plaintext bytes of its rows when known (the manifest's), to share the load between connections. */
+  bytes?: number;
   /** Opens the table's decoded row stream (decrypted, decompressed, checksum-verified). */
   open(): Promise<Readable>;
 }

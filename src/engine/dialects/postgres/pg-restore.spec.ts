@@ -52,7 +52,11 @@ function failingHalfWay(bytes: Buffer): Readable {
   );
 }
 
-describe('PostgreSQL restore and plan', () => {
+/** Every behaviour holds whether the main transaction loads in place or loaders fill shadow tables. */
+describe.each([
+  ['in place', { restoreParallel: 1 }],
+  ['through shadow tables', { restoreParallel: 2, shadowMinBytes: 0 }],
+])('PostgreSQL restore and plan (%s)', (_how, options) => {
   let db: TestDatabase;
   let d: PostgresDialect;
   let backup: Backup;
@@ -61,7 +65,7 @@ describe('PostgreSQL restore and plan', () => {
   beforeEach(async () => {
     db = await createPgDatabase('restore');
     await seed(db.url);
-    d = createPostgresDialect(db.url);
+    d = createPostgresDialect(db.url, options);
     backup = await takeBackup(d);
     original = {};
     for (const t of backup.tables) original[t.name] = await rows(db.url, t.name);

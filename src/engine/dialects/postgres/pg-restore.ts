@@ -22,6 +22,9 @@ import type { RestoreInput, RestoreTableInput, RestoreTableResult, SequenceValue
 import { readSequenceLinks, readTables, sequenceRegclass } from './pg-catalog';
 import { columnList, copyIn, keyJoin, rowDiffers, stageRows, storedColumns } from './pg-copy-in';
 import { qualify, quoteIdent, quoteLiteral } from './pg-session';
+import { loadShadows, type LoadedShadow } from './pg-shadow-load';
+import type { ShadowPlan } from './pg-shadow-prepare';
+import { swapInShadow } from './pg-shadow-swap';
 
 export interface RestoreTuning {
   /** maintenance_work_mem for the index rebuilds, e.g. '512MB' (SET LOCAL: this transaction only). */
@@ -32,10 +35,13 @@ export const DEFAULT_RESTORE_TUNING: Required<RestoreTuning> = { maintenanceWork
 
 export const AUDIT_TABLE = 'strongroom_audit_events';
 
-interface ForeignKeyDef {
+export interface ForeignKeyDef {
   table: string;
   name: string;
   def: string;
+  comment: string | null;
+  /** The referenced table (in scope). */
+  refTable?: string;
 }
 
 interface TriggerState {
@@ -73,7 +79,8 @@ export async function checkRestorable(client: Client, input: RestoreInput): Prom
 
 async function foreignKeysInScope(client: Client, tables: string[]): Promise<ForeignKeyDef[]> {
   const { rows } = await client.query<ForeignKeyDef>(
-    `SELECT c.relname AS table, k.conname AS name, pg_get_constraintdef(k.oid) AS def
+    `SELECT c.relname AS table, k.conname AS name, pg_get_constraintdef(k.oid) AS def,
+            obj_description(k.oid, 'pg_constraint') AS comment, r.relname AS "refTable"
      FROM pg_constraint k
      JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace cn ON cn.oid = c.relnamespace
      JOIN pg_class r ON r.oid = k.confrelid JOIN pg_namespace rn ON rn.oid = r.relnamespace
@@ -87,7 +94,7 @@ async function foreignKeysInScope(client: Client, tables: string[]): Promise<For
 }
 
 /** Tables among `targets` that a table outside `scope` references: TRUNCATE would refuse them. */
-async function referencedFromOutside(client: Client, targets: string[], scope: string[]): Promise<Set<string>> {
+export async function referencedFromOutside(client: Client, targets: string[], scope: string[]): Promise<Set<string>> {
   const { rows } = await client.query<{ table: string }>(
     `SELECT DISTINCT r.relname AS table
      FROM pg_constraint k
@@ -202,21 +209,102 @@ function named(table: string, err: unknown): Error {
   return msg.includes(`"${table}"`) ? (err as Error) : new Error(`restore of table "${table}" failed: ${msg}`);
 }
 
-export async function restoreInTransaction(client: Client, input: RestoreInput, tuning: RestoreTuning = {}): Promise<RestoreTableResult[]> {
+/** Shadows prepared for this restore (pg-shadow-prepare.ts) and where their loaders connect. */
+export interface ShadowRun {
+  plan: ShadowPlan;
+  url: string;
+}
+
+export async function restoreInTransaction(
+  client: Client,
+  input: RestoreInput,
+  tuning: RestoreTuning = {},
+  shadows: ShadowRun | null = null,
+): Promise<RestoreTableResult[]> {
   const tune = { ...DEFAULT_RESTORE_TUNING, ...tuning };
   const live = await checkRestorable(client, input);
   const scope = input.tables.map((t) => t.name);
+  const shadowed = new Set(shadows?.plan.loaders.flat().map((s) => s.table) ?? []);
   const sorted = [...input.tables].sort((a, b) => (a.name < b.name ? -1 : 1));
   // Writers wait for the restore; a fixed lock order keeps two restores from deadlocking.
+  // A shadowed table only blocks writers until its swap: readers go on reading it meanwhile.
   for (const t of sorted) {
-    const mode = t.mode === 'replace' ? 'ACCESS EXCLUSIVE' : 'SHARE ROW EXCLUSIVE';
+    const mode = shadowed.has(t.name) ? 'EXCLUSIVE' : t.mode === 'replace' ? 'ACCESS EXCLUSIVE' : 'SHARE ROW EXCLUSIVE';
     await client.query(`LOCK TABLE ${qualify(t.name)} IN ${mode} MODE`);
   }
   // Index rebuilds sort with it, and re-adding a foreign key validates with it as work_mem.
   await client.query(`SET LOCAL maintenance_work_mem = ${quoteLiteral(tune.maintenanceWorkMem)}`);
-  const fks = await foreignKeysInScope(client, scope);
+  // Keys between two shadowed tables stay until their swap lifts them.
+  const fks = (await foreignKeysInScope(client, scope)).filter((fk) => !(shadowed.has(fk.table) && shadowed.has(fk.refTable ?? '')));
   for (const fk of fks) await client.query(`ALTER TABLE ${qualify(fk.table)} DROP CONSTRAINT ${quoteIdent(fk.name)}`);
 
+  const abort = new AbortController();
+  const onAbort = (): void => abort.abort();
+  input.signal?.addEventListener('abort', onAbort, { once: true });
+  if (input.signal?.aborted) abort.abort();
+  let loaderError: unknown = null;
+  const loading: Promise<LoadedShadow[]> = shadows
+    ? loadShadows(shadows.plan, input.tables, {
+        url: shadows.url, maintenanceWorkMem: tune.maintenanceWorkMem, signal: abort.signal, onProgress: input.onProgress, abort: onAbort,
+      }).catch((err: unknown) => {
+        loaderError = err;
+        abort.abort();
+        return [];
+      })
+    : Promise.resolve([]);
+  try {
+    const direct = input.tables.filter((t) => !shadowed.has(t.name));
+    let results: RestoreTableResult[];
+    let triggers: TriggerState[];
+    try {
+      ({ results, triggers } = await restoreInPlace(client, { ...input, tables: direct, signal: abort.signal }, live, scope));
+    } catch (err) {
+      abort.abort();
+      await loading;
+      throw loaderError ?? err;
+    }
+    const loaded = await loading;
+    if (loaderError) throw loaderError;
+    for (const s of loaded) {
+      try {
+        await swapInShadow(client, s, fks);
+      } catch (err) {
+        throw named(s.table, err);
+      }
+      results.push({ name: s.table, rowsWritten: s.rowsWritten });
+    }
+    if (shadows) await client.query(`DROP SCHEMA ${quoteIdent(shadows.plan.schema)} CASCADE`);
+
+    await advanceSequences(client, input.sequences, input.tables, live);
+    for (const fk of fks) {
+      try {
+        await client.query(`ALTER TABLE ${qualify(fk.table)} ADD CONSTRAINT ${quoteIdent(fk.name)} ${fk.def}`);
+        if (fk.comment !== null) await client.query(`COMMENT ON CONSTRAINT ${quoteIdent(fk.name)} ON ${qualify(fk.table)} IS ${quoteLiteral(fk.comment)}`);
+      } catch (err) {
+        throw new Error(`foreign key "${fk.name}" on table "${fk.table}" does not hold after the restore: ${(err as Error).message}`);
+      }
+    }
+    for (const tg of triggers) {
+      const how = tg.enabled === 'A' ? 'ENABLE ALWAYS' : tg.enabled === 'R' ? 'ENABLE REPLICA' : 'ENABLE';
+      await client.query(`ALTER TABLE ${qualify(tg.table)} ${how} TRIGGER ${quoteIdent(tg.name)}`);
+    }
+    const order = new Map(input.tables.map((t, i) => [t.name, i]));
+    return results.sort((a, b) => order.get(a.name)! - order.get(b.name)!);
+  } finally {
+    input.signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+/**
+ * The tables the main transaction restores itself, in place. Returns the triggers it
+ * disabled, which the caller enables again once every table is back.
+ */
+async function restoreInPlace(
+  client: Client,
+  input: RestoreInput,
+  live: Map<string, TableInfo>,
+  scope: string[],
+): Promise<{ results: RestoreTableResult[]; triggers: TriggerState[] }> {
   // Missing-only tables keep their triggers: they only receive inserts, as from the application.
   const quiet = input.tables.filter((t) => t.mode !== 'missing-only').map((t) => t.name);
   const triggers = await enabledUserTriggers(client, quiet);
@@ -263,20 +351,7 @@ export async function restoreInTransaction(client: Client, input: RestoreInput, 
       throw named(t.name, err);
     }
   }
-
-  await advanceSequences(client, input.sequences, input.tables, live);
-  for (const fk of fks) {
-    try {
-      await client.query(`ALTER TABLE ${qualify(fk.table)} ADD CONSTRAINT ${quoteIdent(fk.name)} ${fk.def}`);
-    } catch (err) {
-      throw new Error(`foreign key "${fk.name}" on table "${fk.table}" does not hold after the restore: ${(err as Error).message}`);
-    }
-  }
-  for (const tg of triggers) {
-    const how = tg.enabled === 'A' ? 'ENABLE ALWAYS' : tg.enabled === 'R' ? 'ENABLE REPLICA' : 'ENABLE';
-    await client.query(`ALTER TABLE ${qualify(tg.table)} ${how} TRIGGER ${quoteIdent(tg.name)}`);
-  }
-  return results;
+  return { results, triggers };
 }
 
 async function upsert(client: Client, t: RestoreTableInput, pk: string[], stage: string, identity: Set<string>): Promise<number> {

@@ -2,6 +2,7 @@
  * PostgreSQL dialect: rows travel as COPY text (`pg-copy-text`), DDL comes from pg_dump,
  * restores run in one transaction. Tables are those of schema `public`.
  */
+import { randomBytes } from 'node:crypto';
 import type { Client } from 'pg';
 import type {
   Dialect,
@@ -14,11 +15,12 @@ import type {
 } from '../dialect';
 import { readTables } from './pg-catalog';
 import { planInTransaction } from './pg-plan';
-import { restoreInTransaction } from './pg-restore';
+import { DEFAULT_RESTORE_TUNING, referencedFromOutside, restoreInTransaction } from './pg-restore';
+import { dropAbandonedShadows, prepareShadows, RESTORE_APP_PREFIX, type ShadowPlan } from './pg-shadow-prepare';
 import { stripPsqlMetaCommands } from './pg-schema-dump';
 import { diffTables, fingerprintTables } from './pg-schema-compare';
 import { PostgresSnapshot } from './pg-snapshot';
-import { connect, destroyClient } from './pg-session';
+import { connect, destroyClient, quoteIdent } from './pg-session';
 import { findPgTool, serverMajor, type FindPgToolOptions } from './pg-tools';
 
 export interface PostgresDialectOptions {
@@ -26,7 +28,16 @@ export interface PostgresDialectOptions {
   pgBinDirs?: string[];
   /** Snapshot readers when the caller does not say (default 2). */
   parallel?: number;
+  /** Connections a replace restore loads with, its main transaction's included (default 2; 1 loads in place only). */
+  restoreParallel?: number;
+  /** Tables smaller than this (plaintext bytes) load in place rather than through a shadow (default 8 MiB). */
+  shadowMinBytes?: number;
+  /** maintenance_work_mem of the restore's connections, for index builds and foreign key checks (default 512MB). */
+  maintenanceWorkMem?: string;
 }
+
+export const DEFAULT_RESTORE_PARALLEL = 2;
+export const DEFAULT_SHADOW_MIN_BYTES = 8 * 1024 * 1024;
 
 export class PostgresDialect implements Dialect {
   readonly engine = 'postgres' as const;
@@ -40,8 +51,8 @@ export class PostgresDialect implements Dialect {
     if (!/^postgres(ql)?:\/\//.test(url)) throw new Error('a PostgreSQL database URL must start with postgres:// or postgresql://');
   }
 
-  private async withClient<T>(fn: (c: Client) => Promise<T>): Promise<T> {
-    const c = await connect(this.url);
+  private async withClient<T>(fn: (c: Client) => Promise<T>, applicationName?: string): Promise<T> {
+    const c = await connect(this.url, applicationName);
     try {
       return await fn(c);
     } finally {
@@ -97,16 +108,59 @@ export class PostgresDialect implements Dialect {
     });
   }
 
-  restore(input: RestoreInput): Promise<RestoreTableResult[]> {
-    return this.inTransaction(input, 'COMMIT', restoreInTransaction);
+  /**
+   * All or nothing, in one transaction on one connection; with `restoreParallel` > 1 the large
+   * replace tables that can be are loaded as shadows by other connections meanwhile and swapped
+   * in by that same transaction (pg-shadow-prepare.ts). Every connection of the restore carries
+   * the restore's token in its application_name: a shadow schema whose token no connection
+   * carries any more was left by a dead restore and is dropped.
+   */
+  async restore(input: RestoreInput): Promise<RestoreTableResult[]> {
+    const token = randomBytes(6).toString('hex');
+    const app = `${RESTORE_APP_PREFIX}${token}`;
+    const tuning = { maintenanceWorkMem: this.opts.maintenanceWorkMem ?? DEFAULT_RESTORE_TUNING.maintenanceWorkMem };
+    const main = await connect(this.url, app);
+    let plan: ShadowPlan | null = null;
+    try {
+      plan = await this.prepareShadows(input, token, app);
+    } catch (err) {
+      destroyClient(main);
+      throw err;
+    }
+    try {
+      const shadows = plan ? { plan, url: this.url } : null;
+      return await this.inTransaction(main, input, 'COMMIT', (c, i) => restoreInTransaction(c, i, tuning, shadows));
+    } finally {
+      if (plan) {
+        const schema = plan.schema;
+        await this.withClient((c) => c.query(`DROP SCHEMA IF EXISTS ${quoteIdent(schema)} CASCADE`)).catch(() => undefined);
+      }
+    }
   }
 
-  plan(input: RestoreInput): Promise<PlanTableResult[]> {
-    return this.inTransaction(input, 'ROLLBACK', planInTransaction);
+  private async prepareShadows(input: RestoreInput, token: string, app: string): Promise<ShadowPlan | null> {
+    const parallel = this.opts.restoreParallel ?? DEFAULT_RESTORE_PARALLEL;
+    if (parallel < 2 || input.encoding !== 'pg-copy-text') return null;
+    return this.withClient(async (c) => {
+      await dropAbandonedShadows(c);
+      // Without the right to create a schema the restore still works, in place.
+      const { rows } = await c.query<{ ok: boolean }>(`SELECT has_database_privilege(current_database(), 'CREATE') AS ok`);
+      if (!rows[0].ok) return null;
+      const scope = input.tables.map((t) => t.name);
+      const replace = input.tables.filter((t) => t.mode === 'replace').map((t) => t.name);
+      const outside = await referencedFromOutside(c, replace, scope);
+      return prepareShadows(c, token, input, { scope, referencedFromOutside: outside }, {
+        parallel, minBytes: this.opts.shadowMinBytes ?? DEFAULT_SHADOW_MIN_BYTES,
+      });
+    }, app);
   }
 
-  private async inTransaction<T>(input: RestoreInput, end: 'COMMIT' | 'ROLLBACK', fn: (c: Client, i: RestoreInput) => Promise<T>): Promise<T> {
-    const c = await connect(this.url, 'strongroom-restore');
+  async plan(input: RestoreInput): Promise<PlanTableResult[]> {
+    return this.inTransaction(await connect(this.url, 'strongroom-plan'), input, 'ROLLBACK', planInTransaction);
+  }
+
+  /** Runs `fn` in a transaction on `c` and closes `c` after it, whatever happens. */
+  private async inTransaction<T>(c: Client, input: RestoreInput, end: 'COMMIT' | 'ROLLBACK', fn: (c: Client, i: RestoreInput) => Promise<T>): Promise<T> {
     let ok = false;
     try {
       await c.query('BEGIN');
