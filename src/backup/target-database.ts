@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { createHash } from 'node:crypto';
-import { AppConfig } from '../config/app-config';
+import { AppConfig, dialectOptions } from '../config/app-config';
 import { DomainError, ErrorCode } from '../common/domain-error';
 import { keySourceFromConfig, KeySource } from '../engine/backup/backup-keys';
 import { createDialect } from '../engine/dialects/create-dialect';
@@ -52,7 +52,7 @@ export class TargetDatabase {
   }
 
   dialect(type: 'full' | 'tables' | 'audit'): Dialect {
-    return createDialect(this.sourceUrl(type), { parallel: this.config.BACKUP_PARALLELISM });
+    return createDialect(this.sourceUrl(type), dialectOptions(this.config));
   }
 
   /** The table names a backup covers; unknown names in a "tables" request are a 400 naming them. */

@@ -9,7 +9,7 @@ import { BackupsService } from '../backup/backups.service';
 import { TargetDatabase } from '../backup/target-database';
 import { storageFromConfig } from '../backup/storage.provider';
 import type { Actor } from '../common/request-context';
-import { AppConfig, loadConfig } from '../config/app-config';
+import { AppConfig, dialectOptions, loadConfig } from '../config/app-config';
 import { redactDatabaseUrl } from '../database/database-url';
 import { keySourceFromConfig } from '../engine/backup/backup-keys';
 import { RecoveriesService } from '../recovery/recoveries.service';
@@ -140,6 +140,7 @@ async function restoreWithEngine(cmd: RestoreCommand, term: Terminal): Promise<v
     let table = '';
     const result = await engineRestore({ ...opened, keys: keysOf(config) }, {
       url, mode: cmd.mode, tables: cmd.tables, createSchema: cmd.createSchema, files: cmd.files, allowSchemaMismatch: cmd.allowSchemaMismatch,
+      dialect: dialectOptions(config),
       onPhase: (phase) => term.progress(`backup ${m.id}: ${phase}`, phase),
       onProgress: (p) => {
         if (p.table !== table) table = p.table;

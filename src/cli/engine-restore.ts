@@ -12,7 +12,7 @@ import type { Manifest } from '../engine/archive/manifest.types';
 import { keysForManifest, type KeySource } from '../engine/backup/backup-keys';
 import { readManifest, readSchemaSql } from '../engine/backup/read-backup';
 import { verifyParts, type VerifyResult } from '../engine/backup/verify-backup';
-import { createDialect } from '../engine/dialects/create-dialect';
+import { createDialect, type DialectOptions } from '../engine/dialects/create-dialect';
 import type { RestoreMode, RestoreTableResult } from '../engine/dialects/dialect';
 import { LocalStorage } from '../engine/storage/local-storage';
 import type { BackupStorage } from '../engine/storage/storage';
@@ -63,6 +63,8 @@ export interface EngineRestoreOptions {
   allowSchemaMismatch: boolean;
   onProgress?(p: { table: string; rows: number }): void;
   onPhase?(phase: string): void;
+  /** Engine settings from the configuration (RESTORE_PARALLELISM...). */
+  dialect?: DialectOptions;
 }
 
 export async function engineRestore(b: StoredBackup, o: EngineRestoreOptions): Promise<{ tables: RestoreTableResult[]; files: FileStats | null }> {
@@ -83,7 +85,7 @@ export async function engineRestore(b: StoredBackup, o: EngineRestoreOptions): P
   const keyless = tablesWithoutKey(b.manifest, tables, o.mode);
   if (keyless.length) throw new CommandFailed(`table(s) ${keyless.join(', ')} have no primary key; a ${o.mode} restore matches rows by primary key: use --mode replace or leave them out of --tables`);
   if (o.files && !b.manifest.files.part) throw new CommandFailed(`--files: backup ${b.manifest.id} holds no file artefacts`);
-  const dialect = createDialect(o.url);
+  const dialect = createDialect(o.url, o.dialect);
   try {
     if (dialect.engine !== b.manifest.engine.name) {
       throw new CommandFailed(`backup ${b.manifest.id} is of a ${b.manifest.engine.name} database; --database-url is ${dialect.engine}`);

@@ -52,6 +52,9 @@ export class AppConfig {
   @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(19) BACKUP_COMPRESSION_LEVEL?: number;
   @Transform(toList) @IsString({ each: true }) BACKUP_FILE_PATHS: string[] = [];
   @Transform(toInt) @IsInt() @Min(1) @Max(16) BACKUP_PARALLELISM = 2;
+  @Transform(toInt) @IsInt() @Min(1) @Max(16) RESTORE_PARALLELISM = 2;
+  @Matches(/^[1-9][0-9]*(kB|MB|GB)$/, { message: 'RESTORE_MAINTENANCE_WORK_MEM must be a size like 64MB or 1GB' })
+  RESTORE_MAINTENANCE_WORK_MEM = '512MB';
   @Transform(toInt) @IsInt() @Min(10) LEASE_TTL_SECONDS = 120;
 
   @Transform(toBool) @IsBoolean() SCHEDULER_ENABLED = true;
@@ -85,6 +88,11 @@ export class ConfigError extends Error {
 }
 
 /** Builds and validates the configuration from an environment map; throws ConfigError naming each bad variable. */
+/** How the database engine reads and writes, from the configuration (structural: the engine does not know AppConfig). */
+export function dialectOptions(config: AppConfig): { parallel: number; restoreParallel: number; maintenanceWorkMem: string } {
+  return { parallel: config.BACKUP_PARALLELISM, restoreParallel: config.RESTORE_PARALLELISM, maintenanceWorkMem: config.RESTORE_MAINTENANCE_WORK_MEM };
+}
+
 export function loadConfig(env: Record<string, string | undefined>): AppConfig {
   const known = Object.keys(new AppConfig());
   const input: Record<string, string> = {};

@@ -11,7 +11,7 @@ import { TargetDatabase } from '../backup/target-database';
 import { DomainError, ErrorCode } from '../common/domain-error';
 import { newestFirstPage, Page } from '../common/pagination';
 import { Actor, SYSTEM_ACTOR } from '../common/request-context';
-import { AppConfig } from '../config/app-config';
+import { AppConfig, dialectOptions } from '../config/app-config';
 import { nowIso } from '../database/columns';
 import { HeldLease, LeaseService, ownerAliveOnThisHost, PROCESS_OWNER } from '../database/lease.service';
 import { Transactions } from '../database/transactions';
@@ -151,7 +151,7 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
       storage: this.storage,
       keys: this.target.keys,
       urlFor: (type) => this.target.sourceUrl(type),
-      parallel: this.config.BACKUP_PARALLELISM,
+      dialect: dialectOptions(this.config),
     });
   }
 

@@ -8,7 +8,7 @@ import { DomainError, ErrorCode } from '../common/domain-error';
 import type { Manifest } from '../engine/archive/manifest.types';
 import { keysForManifest, type KeySource } from '../engine/backup/backup-keys';
 import { readManifest } from '../engine/backup/read-backup';
-import { createDialect } from '../engine/dialects/create-dialect';
+import { createDialect, type DialectOptions } from '../engine/dialects/create-dialect';
 import type { Dialect, RestoreMode } from '../engine/dialects/dialect';
 import type { BackupStorage } from '../engine/storage/storage';
 import type { BackupEntity } from '../backup/backup.entity';
@@ -48,7 +48,7 @@ export function assertConfirmed(mode: RestoreMode, backupId: string, confirm: st
 export async function prepareRecovery(
   req: RecoveryRequest,
   backup: BackupEntity,
-  deps: { storage: BackupStorage; keys: KeySource; urlFor(type: BackupEntity['type']): string; parallel: number },
+  deps: { storage: BackupStorage; keys: KeySource; urlFor(type: BackupEntity['type']): string; dialect: DialectOptions },
 ): Promise<PreparedRecovery> {
   if (backup.status !== 'completed') {
     throw new DomainError(ErrorCode.Conflict, `backup ${backup.id} is ${backup.status}; only a completed backup can be restored`);
@@ -74,7 +74,7 @@ export async function prepareRecovery(
     );
   }
   const url = deps.urlFor(backup.type);
-  const dialect = createDialect(url, { parallel: deps.parallel });
+  const dialect = createDialect(url, deps.dialect);
   try {
     if (dialect.engine !== manifest.engine.name) {
       throw new DomainError(ErrorCode.Conflict, `backup ${backup.id} is of a ${manifest.engine.name} database; the target is ${dialect.engine}`);

@@ -2,9 +2,20 @@ import type { Dialect } from './dialect';
 import { createPostgresDialect } from './postgres/postgres.dialect';
 import { createSqliteDialect } from './sqlite';
 
+export interface DialectOptions {
+  /** Snapshot readers of a backup (PostgreSQL). */
+  parallel?: number;
+  /** Connections a replace restore loads with (PostgreSQL; 1 = in place, one connection). */
+  restoreParallel?: number;
+  /** maintenance_work_mem of a restore's connections (PostgreSQL), e.g. '512MB'. */
+  maintenanceWorkMem?: string;
+}
+
 /** The dialect for a `sqlite:` or `postgres://` URL. */
-export function createDialect(url: string, opts: { parallel?: number } = {}): Dialect {
+export function createDialect(url: string, opts: DialectOptions = {}): Dialect {
   if (url.startsWith('sqlite:')) return createSqliteDialect(url, { busyTimeoutMs: 15_000 });
-  if (/^postgres(ql)?:\/\//.test(url)) return createPostgresDialect(url, { parallel: opts.parallel });
+  if (/^postgres(ql)?:\/\//.test(url)) {
+    return createPostgresDialect(url, { parallel: opts.parallel, restoreParallel: opts.restoreParallel, maintenanceWorkMem: opts.maintenanceWorkMem });
+  }
   throw new Error('database URL must be sqlite:<path> or postgres://…');
 }
