@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'coverage/', 'data/', 'bench/out/', '.test-build/'] },
+  { ignores: ['dist/', 'node_modules/', 'coverage/', 'data/', 'bench/out/', '.test-build/', '.bench-build/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -155,8 +155,8 @@ tree; Server CPU is what the PostgreSQL server (postmaster and all its processes
 backends that ended) spent meanwhile. Peak RSS is sampled from \`/proc/<pid>/status\`
 (VmHWM) every 50 ms for every process in the tool's tree and summed (an upper bound of the
 tree's real peak); the PostgreSQL server's own backends are not counted, for any tool. Our
-backup and restore run under \`ts-node --transpile-only\`, whose TypeScript compiler is part of
-their RSS (see the baseline row).
+backup and restore run as compiled JavaScript, as \`dist/\` ships them (the sources are
+transpiled once before the run); the baseline row is node's own floor.
 
 ${table(r.rows)}
 

@@ -12,7 +12,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Ctx, ours, ROOT } from './bench-context';
+import { buildOurTools, Ctx, ours, ROOT } from './bench-context';
 import { benchPostgres } from './bench-postgres';
 import { benchSqlite } from './bench-sqlite';
 import { parseArgs, runMain } from './cli-args';
@@ -38,8 +38,9 @@ runMain(async () => {
   };
   const startedAt = new Date().toISOString();
   try {
-    const baseline = await ours('cli-args.ts', [], '', 'ts-node baseline');
-    const base: Case = { key: 'baseline', group: 'Baseline', tool: 'node + ts-node --transpile-only, empty script', run: async () => ({ measured: baseline, bytes: null }) };
+    buildOurTools();
+    const baseline = await ours('cli-args.ts', [], '', 'node baseline');
+    const base: Case = { key: 'baseline', group: 'Baseline', tool: 'node, empty script (our tools run compiled JavaScript)', run: async () => ({ measured: baseline, bytes: null }) };
     ctx.rows.push(summarize(base, [{ measured: baseline, bytes: null, note: 'runtime floor of our rows' }]) as ResultRow);
     if (engines.includes('postgres')) await benchPostgres(ctx);
     if (engines.includes('sqlite')) await benchSqlite(ctx);

@@ -23,13 +23,18 @@ function* tsFiles(dir: string): Generator<string> {
 }
 
 export function transpileForChildren(): void {
+  transpileTree(SOURCES, TEST_BUILD);
+}
+
+/** Transpiles the repository-relative `sources` folders into `outDir` (inside the repository, so node_modules resolves). */
+export function transpileTree(sources: string[], outDir: string): void {
   const config = ts.readConfigFile(join(ROOT, 'tsconfig.json'), ts.sys.readFile).config as { compilerOptions: object };
   const { options } = ts.convertCompilerOptionsFromJson(config.compilerOptions, ROOT);
-  rmSync(TEST_BUILD, { recursive: true, force: true });
-  for (const dir of SOURCES) {
+  rmSync(outDir, { recursive: true, force: true });
+  for (const dir of sources) {
     for (const file of tsFiles(join(ROOT, dir))) {
       const out = ts.transpileModule(readFileSync(file, 'utf8'), { compilerOptions: { ...options, sourceMap: false }, fileName: file });
-      const target = join(TEST_BUILD, relative(ROOT, file)).replace(/\.ts$/, '.js');
+      const target = join(outDir, relative(ROOT, file)).replace(/\.ts$/, '.js');
       mkdirSync(dirname(target), { recursive: true });
       writeFileSync(target, out.outputText);
     }
