@@ -12,7 +12,7 @@
  *
  * Only a table whose every property the swap can carry over is shadowed: anything it cannot
  * (a view or rule on the table, row-level security, a publication, grants by other roles,
- * identity columns...) keeps the table on the main transaction's path, which loads it in place.
+ * a NOT VALID constraint...) keeps the table on the main transaction's path, which loads it in place.
  * Slower, never wrong. `shadowEligibility` says why a table was kept out.
  */
 import type { Client } from 'pg';
@@ -97,8 +97,10 @@ const ELIGIBILITY_SQL = `
       WHEN c.relreplident <> 'd' THEN 'it has a replica identity other than the default'
       WHEN EXISTS (SELECT 1 FROM pg_publication_rel pr WHERE pr.prrelid = c.oid) THEN 'it is in a publication'
       WHEN (SELECT t.reloptions FROM pg_class t WHERE t.oid = c.reltoastrelid) IS NOT NULL THEN 'its TOAST table has storage options'
-      WHEN EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped AND a.attidentity <> '')
-        THEN 'it has an identity column'
+      WHEN EXISTS (SELECT 1 FROM pg_depend d JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S'
+                   WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass AND d.refobjid = c.oid AND d.deptype = 'i'
+                     AND (s.relacl IS NOT NULL OR obj_description(s.oid, 'pg_class') IS NOT NULL))
+        THEN 'its identity sequence has grants or a comment'
       WHEN EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND a.attacl IS NOT NULL)
         THEN 'it has column privileges'
       WHEN EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conrelid = c.oid AND NOT k.convalidated) THEN 'it has a NOT VALID constraint'
@@ -115,7 +117,7 @@ const ELIGIBILITY_SQL = `
           AND NOT (d.classid = 'pg_class'::regclass AND (
                 d.objid = c.reltoastrelid
                 OR EXISTS (SELECT 1 FROM pg_index i WHERE i.indexrelid = d.objid AND i.indrelid = c.oid)
-                OR (d.deptype = 'a' AND EXISTS (SELECT 1 FROM pg_class s WHERE s.oid = d.objid AND s.relkind = 'S'))))
+                OR (d.deptype IN ('a', 'i') AND EXISTS (SELECT 1 FROM pg_class s WHERE s.oid = d.objid AND s.relkind = 'S'))))
           AND NOT (d.classid = 'pg_type'::regclass AND (d.objid = c.reltype OR d.refobjid = c.reltype AND d.deptype = 'i'))
           AND NOT (d.classid = 'pg_constraint'::regclass AND EXISTS (
                 SELECT 1 FROM pg_constraint k JOIN pg_class kc ON kc.oid = k.conrelid JOIN pg_namespace kn ON kn.oid = kc.relnamespace

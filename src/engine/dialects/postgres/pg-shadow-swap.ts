@@ -3,7 +3,8 @@
  * takes its table's place. The live table is dropped and the shadow renamed and moved into
  * `public` under its name; whatever a LIKE copy does not carry is captured from the live table
  * first and re-created on the new one: triggers (and whether each is enabled), extended
- * statistics, the table's comment, grants, ownership of its serial sequences, clustering,
+ * statistics, the table's comment, grants, ownership of its serial sequences, identity
+ * columns with their sequences (name, options, position), clustering,
  * index and constraint comments. Foreign keys touching it are lifted here and re-added (and
  * so validated) with the restore's others at the end.
  *
@@ -23,6 +24,22 @@ interface Carried {
   comment: string | null;
   grants: { grantee: string; privileges: string[]; grantable: boolean }[];
   sequences: { sequence: string; column: string }[];
+  identities: Identity[];
+}
+
+/** An identity column's sequence: dropped with the old table, re-created on the new one as it was. */
+interface Identity {
+  column: string;
+  always: boolean;
+  sequence: string;
+  start: string;
+  increment: string;
+  min: string;
+  max: string;
+  cache: string;
+  cycle: boolean;
+  lastValue: string;
+  isCalled: boolean;
 }
 
 const COLUMNS_SQL = `
@@ -76,7 +93,24 @@ async function capture(client: Client, table: string): Promise<Carried> {
      ORDER BY 1`,
     [rel],
   )).rows;
-  return { triggers, statistics, comment, grants, sequences };
+  const identities: Identity[] = [];
+  const idCols = (await client.query<Omit<Identity, 'lastValue' | 'isCalled'>>(
+    `SELECT a.attname AS column, a.attidentity = 'a' AS always, quote_ident(sn.nspname) || '.' || quote_ident(s.relname) AS sequence,
+            q.seqstart::text AS start, q.seqincrement::text AS increment, q.seqmin::text AS min, q.seqmax::text AS max,
+            q.seqcache::text AS cache, q.seqcycle AS cycle
+     FROM pg_depend d
+     JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S' JOIN pg_namespace sn ON sn.oid = s.relnamespace
+     JOIN pg_sequence q ON q.seqrelid = s.oid
+     JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
+     WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass AND d.refobjid = $1::regclass AND d.deptype = 'i'
+     ORDER BY a.attnum`,
+    [rel],
+  )).rows;
+  for (const i of idCols) {
+    const { rows } = await client.query<{ last_value: string; is_called: boolean }>(`SELECT last_value::text, is_called FROM ${i.sequence}`);
+    identities.push({ ...i, lastValue: rows[0].last_value, isCalled: rows[0].is_called });
+  }
+  return { triggers, statistics, comment, grants, sequences, identities };
 }
 
 /** Foreign keys still on or at the table: dropped here, and added to `readd` unless already there. */
@@ -115,6 +149,11 @@ export async function swapInShadow(client: Client, s: LoadedShadow, readd: Forei
     await client.query(`COMMENT ON ${target} IS ${quoteLiteral(ix.comment)}`);
   }
   for (const q of carried.sequences) await client.query(`ALTER SEQUENCE ${q.sequence} OWNED BY ${table}.${quoteIdent(q.column)}`);
+  for (const i of carried.identities) {
+    const options = `SEQUENCE NAME ${i.sequence} START WITH ${i.start} INCREMENT BY ${i.increment} MINVALUE ${i.min} MAXVALUE ${i.max} CACHE ${i.cache}${i.cycle ? ' CYCLE' : ' NO CYCLE'}`;
+    await client.query(`ALTER TABLE ${table} ALTER COLUMN ${quoteIdent(i.column)} ADD GENERATED ${i.always ? 'ALWAYS' : 'BY DEFAULT'} AS IDENTITY (${options})`);
+    await client.query(`SELECT setval($1::regclass, $2::bigint, $3)`, [i.sequence, i.lastValue, i.isCalled]);
+  }
   for (const t of carried.triggers) {
     await client.query(t.def);
     if (t.enabled !== 'O') await client.query(`ALTER TABLE ${table} ${ENABLE[t.enabled]} TRIGGER ${quoteIdent(t.name)}`);
