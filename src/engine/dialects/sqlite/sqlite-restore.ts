@@ -12,7 +12,7 @@
  *   must not fire side effects such as history rows or touched timestamps. Tables restored
  *   missing-only still only ever receive INSERTs.
  */
-import type { RestoreInput, RestoreTableResult } from '../dialect';
+import type { RestoreInput, RestoreTableResult, SequenceValue } from '../dialect';
 import {
   beginImmediate,
   DEFAULT_BATCH_ROWS,
@@ -99,6 +99,7 @@ export async function restoreSqlite(path: string, input: RestoreInput, opts: Sql
           results.push({ name: t.input.name, rowsWritten: written });
         }
         for (const tr of triggers) db.exec(tr.sql);
+        advanceAutoincrement(db, input.sequences, targets.map((t) => t.name));
         if (foreignKeysWere) checkForeignKeys(db, targets.map((t) => t.name));
         db.exec('COMMIT');
         return results;
@@ -111,5 +112,27 @@ export async function restoreSqlite(path: string, input: RestoreInput, opts: Sql
     }
   } finally {
     db.close();
+  }
+}
+
+/**
+ * Raises each AUTOINCREMENT counter of a restored table to the backup's value when that is
+ * higher (inserting the rows already moved it past their rowids). It never lowers one: ids
+ * handed out since the backup are not handed out again.
+ */
+function advanceAutoincrement(db: SqliteDb, sequences: SequenceValue[], tables: string[]): void {
+  if (!sequences.length) return;
+  const exists = db.prepare(`SELECT 1 FROM main.sqlite_master WHERE type = 'table' AND name = 'sqlite_sequence'`).get();
+  if (!exists) return;
+  const inScope = new Set(tables);
+  const tableSql = db.prepare(`SELECT sql FROM main.sqlite_master WHERE type = 'table' AND name = ?`).pluck();
+  const current = db.prepare(`SELECT seq FROM main.sqlite_sequence WHERE name = ?`).pluck().safeIntegers(true);
+  for (const s of sequences) {
+    if (!inScope.has(s.name) || s.lastValue === null) continue;
+    if (!/\bAUTOINCREMENT\b/i.test(String(tableSql.get(s.name) ?? ''))) continue;
+    const want = BigInt(s.lastValue);
+    const cur = current.get(s.name) as bigint | undefined;
+    if (cur === undefined) db.prepare(`INSERT INTO main.sqlite_sequence (name, seq) VALUES (?, ?)`).run(s.name, want);
+    else if (cur < want) db.prepare(`UPDATE main.sqlite_sequence SET seq = ? WHERE name = ?`).run(want, s.name);
   }
 }

@@ -89,13 +89,23 @@ describe('SQLite dialect: export, schema and restore round trip', () => {
     expect(query(target.url, `SELECT typeof(anything) AS t, anything FROM all_types WHERE id = 5`)[0]).toEqual({ t: 'real', anything: -0 });
   });
 
-  it('keeps AUTOINCREMENT counting past the restored rowids', () => {
+  it('keeps AUTOINCREMENT counting where the source was, past deleted rows too', () => {
     const db = rawConnection(target.url);
     try {
       const id = db.prepare(`INSERT INTO counter (label) VALUES ('new') RETURNING id`).pluck().get();
-      // Past the highest restored rowid (4). The source's counter (5, a deleted row) is not part of
-      // the backup: sequences() is empty for SQLite by contract.
-      expect(id).toBe(5);
+      // The highest restored rowid is 4, but the source had handed out 5 (a deleted row): 5 is never reused.
+      expect(id).toBe(6);
+    } finally {
+      db.close();
+    }
+  });
+
+  it('never lowers an AUTOINCREMENT counter that moved on since the backup', async () => {
+    exec(target.url, `UPDATE sqlite_sequence SET seq = 100 WHERE name = 'counter'`);
+    await dst.restore(restoreInputFor(exported, 'replace', { only: ['counter'] }));
+    const db = rawConnection(target.url);
+    try {
+      expect(db.prepare(`INSERT INTO counter (label) VALUES ('later') RETURNING id`).pluck().get()).toBe(101);
     } finally {
       db.close();
     }

@@ -103,11 +103,12 @@ describe('SQLite snapshot', () => {
   it('schema SQL keeps only the views buildable from the tables in scope', async () => {
     const snap = await dialect.openSnapshot(['a', 'b']);
     const sql = await snap.schemaSql();
+    // Neither table counts with AUTOINCREMENT.
+    expect(await snap.sequences()).toEqual([]);
     await snap.close();
     expect(sql).toContain('CREATE VIEW a_only');
     expect(sql).not.toContain('a_and_outside');
     expect(sql).not.toContain('CREATE TABLE outside');
-    expect(await snap.sequences()).toEqual([]);
   });
 
   describe('rows SQLite cannot encode itself come out as encodeRow gives them', () => {

@@ -73,9 +73,18 @@ export class SqliteSnapshot implements Snapshot {
     return buildSchemaSql(this.db, this.tables.map((t) => t.name));
   }
 
+  /**
+   * AUTOINCREMENT counters (sqlite_sequence) of the tables in scope. The counter can be past
+   * every rowid (the newest rows were deleted); restoring it keeps those ids from being
+   * handed out again, which is what AUTOINCREMENT promises.
+   */
   async sequences(): Promise<SequenceValue[]> {
-    // AUTOINCREMENT counters follow the restored rowids by themselves (sqlite_sequence keeps the largest).
-    return [];
+    this.assertOpen();
+    const exists = this.db.prepare(`SELECT 1 FROM main.sqlite_master WHERE type = 'table' AND name = 'sqlite_sequence'`).get();
+    if (!exists) return [];
+    const inScope = new Set(this.tables.map((t) => t.name));
+    const rows = this.db.prepare(`SELECT name, seq FROM main.sqlite_sequence ORDER BY name`).raw(true).safeIntegers(true).all() as [string, bigint][];
+    return rows.filter(([name]) => inScope.has(name)).map(([name, seq]) => ({ name, lastValue: String(seq), isCalled: true }));
   }
 
   exportTable(name: string): TableExport {

@@ -5,13 +5,14 @@
  */
 import Database from 'better-sqlite3';
 import { Readable } from 'node:stream';
-import type { RestoreInput, RestoreMode, TableInfo } from '../dialect';
+import type { RestoreInput, RestoreMode, SequenceValue, TableInfo } from '../dialect';
 import { sqlitePathFromUrl } from './sqlite-connection';
 import type { SqliteDialect } from './sqlite.dialect';
 
 export interface Exported {
   tables: TableInfo[];
   schemaSql: string;
+  sequences: SequenceValue[];
   data: Map<string, Buffer>;
   rows: Map<string, number>;
 }
@@ -33,7 +34,7 @@ export async function exportAll(dialect: SqliteDialect, names?: string[]): Promi
       data.set(t.name, await readAll(exp.stream));
       rows.set(t.name, exp.rowCount());
     }
-    return { tables: snap.tables, schemaSql: await snap.schemaSql(), data, rows };
+    return { tables: snap.tables, schemaSql: await snap.schemaSql(), sequences: await snap.sequences(), data, rows };
   } finally {
     await snap.close();
   }
@@ -47,7 +48,7 @@ export function restoreInputFor(
   const tables = exported.tables.filter((t) => !opts.only || opts.only.includes(t.name));
   return {
     encoding: 'sqlite-ndjson',
-    sequences: [],
+    sequences: exported.sequences,
     signal: opts.signal,
     tables: tables.map((t) => ({
       name: t.name,
