@@ -2,8 +2,9 @@
  * Parallel replace restores, step 2 of 3: loader connections fill the shadow tables while the
  * main transaction restores the rest. Each shadow is loaded in its own transaction: TRUNCATE
  * (so COPY may write the rows frozen), COPY, then its indexes, each built once over the sorted
- * rows, as pg_restore does. Nothing here touches a live table, so the loaders never wait for
- * the locks the main transaction holds.
+ * rows, as pg_restore does, then ANALYZE (the table it replaces had statistics; the planner
+ * should not meet the restored one without any). Nothing here touches a live table, so the
+ * loaders never wait for the locks the main transaction holds.
  */
 import type { Client } from 'pg';
 import type { RestoreTableInput } from '../dialect';
@@ -35,6 +36,9 @@ function loadError(t: ShadowTable, err: unknown, ix?: ShadowIndex): Error {
 async function loadOne(client: Client, t: ShadowTable, input: RestoreTableInput, opts: LoadOptions): Promise<LoadedShadow> {
   const target = shadowQualified(t);
   await client.query('BEGIN');
+  // A shadow only matters once the main transaction commits, and that commit flushes all WAL
+  // before it, this transaction's included: no need to wait for a flush here.
+  await client.query(`SET LOCAL synchronous_commit = off`);
   await client.query(`TRUNCATE ${target}`);
   let rowsWritten: number;
   try {
@@ -56,6 +60,8 @@ async function loadOne(client: Client, t: ShadowTable, input: RestoreTableInput,
       throw loadError(t, err, ix);
     }
   }
+  // The new table has no statistics yet; the one it replaces had. Planning queries right after the restore needs them.
+  await client.query(`ANALYZE ${target}`);
   await client.query('COMMIT');
   return { ...t, rowsWritten };
 }

@@ -133,6 +133,9 @@ describe('PostgreSQL restore through shadow tables', () => {
     expect(schemaDump(db.url)).toBe(schemaBefore);
     expect(rowsDump(db.url)).toBe(dataBefore);
     expect(await shadowSchemas(db.url)).toEqual([]);
+    // The new tables were analyzed: the planner has statistics for them from the start.
+    const [stats] = await sql<{ n: number }>(db.url, `SELECT count(*)::int AS n FROM pg_stats WHERE schemaname = 'public' AND tablename = 'docs'`);
+    expect(stats.n).toBeGreaterThan(0);
     // What the dump shows is also in force: constraints, the trigger, the serial sequences past the rows.
     await expect(sql(db.url, `INSERT INTO docs (owner_id, title) VALUES (99, 'x')`)).rejects.toThrow(/docs_owner_id_fkey/);
     await expect(sql(db.url, `INSERT INTO docs (owner_id, title) VALUES (1, '')`)).rejects.toThrow(/docs_title_check/);

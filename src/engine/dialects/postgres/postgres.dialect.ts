@@ -131,11 +131,20 @@ export class PostgresDialect implements Dialect {
       const shadows = plan ? { plan, url: this.url } : null;
       return await this.inTransaction(main, input, 'COMMIT', (c, i) => restoreInTransaction(c, i, tuning, shadows));
     } finally {
-      if (plan) {
-        const schema = plan.schema;
-        await this.withClient((c) => c.query(`DROP SCHEMA IF EXISTS ${quoteIdent(schema)} CASCADE`)).catch(() => undefined);
-      }
+      if (plan) await this.dropShadows(plan.schema, app).catch(() => undefined);
     }
+  }
+
+  /**
+   * After the restore (the schema is already gone if it committed). A failed restore closed its
+   * sockets, but a backend busy building an index only notices at the end of it, holding its
+   * locks meanwhile: terminating the restore's own backends releases them now.
+   */
+  private async dropShadows(schema: string, app: string): Promise<void> {
+    await this.withClient(async (c) => {
+      await c.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND pid <> pg_backend_pid()`, [app]);
+      await c.query(`DROP SCHEMA IF EXISTS ${quoteIdent(schema)} CASCADE`);
+    });
   }
 
   private async prepareShadows(input: RestoreInput, token: string, app: string): Promise<ShadowPlan | null> {
