@@ -119,21 +119,24 @@ export async function benchPostgres(ctx: Ctx): Promise<void> {
     const empty = databaseUrl(cluster, 'bench_empty');
     const pgr = databaseUrl(cluster, 'bench_pgr');
     const restoreArgs = ['--store', store, '--dir', backup.dir, '--mode', 'replace'];
+    const liveCopy = async (db: string): Promise<void> => {
+      // A failed run leaves its target behind; start each run from scratch.
+      await query(admin, `DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+      await query(admin, `CREATE DATABASE ${db} TEMPLATE bench_src`);
+      const url = databaseUrl(cluster, db);
+      await query(url, `UPDATE tasks SET status = 'done', updated_at = now() WHERE id % 100 = 0`);
+      await query(url, `DELETE FROM comments WHERE id % 50 = 0`);
+      await query(url, `INSERT INTO app_audit (at, actor, action, payload) SELECT now(), 'bench', 'later', '{}' FROM generate_series(1, 100)`);
+      await query(admin, 'CHECKPOINT');
+    };
+    const pgrLive = databaseUrl(cluster, 'bench_pgr_live');
     const restores: Case[] = [
       {
         key: 'replace',
         group: 'PostgreSQL restore',
         tool: 'Strongroom replace, over live data (schema and old rows present)',
         // A copy of the source, changed a little so that it is "newer" than the backup.
-        setup: async () => {
-          // A failed run leaves its target behind; start each run from scratch.
-          await query(admin, 'DROP DATABASE IF EXISTS bench_live WITH (FORCE)');
-          await query(admin, 'CREATE DATABASE bench_live TEMPLATE bench_src');
-          await query(live, `UPDATE tasks SET status = 'done', updated_at = now() WHERE id % 100 = 0`);
-          await query(live, `DELETE FROM comments WHERE id % 50 = 0`);
-          await query(live, `INSERT INTO app_audit (at, actor, action, payload) SELECT now(), 'bench', 'later', '{}' FROM generate_series(1, 100)`);
-          await query(admin, 'CHECKPOINT');
-        },
+        setup: () => liveCopy('bench_live'),
         run: () =>
           onServer(cluster, async () => ({
             measured: await ours('our-restore.ts', ['--url', live, ...restoreArgs], ctx.keys, 'our restore replace'),
@@ -185,6 +188,24 @@ export async function benchPostgres(ctx: Ctx): Promise<void> {
         after: async () => {
           await expectCounts(pgr, counts, 'pg_restore');
           await query(admin, 'DROP DATABASE bench_pgr');
+        },
+      },
+      {
+        // Not the goal's comparison: the same starting point as our replace (a copy of live data
+        // written just before), to tell what that starting point costs any tool on this machine.
+        key: 'pg_restore live',
+        group: 'PostgreSQL restore',
+        tool: 'pg_restore -j2 --clean over live data (same setup as our replace)',
+        setup: () => liveCopy('bench_pgr_live'),
+        run: () =>
+          onServer(cluster, async () => ({
+            measured: await runMeasured(pgRestore, ['-j', '2', '--clean', '--if-exists', '--exit-on-error', '--no-owner', '-d', pgrLive, fc], { label: 'pg_restore -j2 --clean' }),
+            bytes: null,
+            note: 'not atomic; drops and re-creates every object',
+          }), { wal: true }),
+        after: async () => {
+          await expectCounts(pgrLive, counts, 'pg_restore --clean');
+          await query(admin, 'DROP DATABASE bench_pgr_live');
         },
       },
     ];
