@@ -16,6 +16,7 @@ import { RecoveriesService } from '../recovery/recoveries.service';
 import type { Command } from './args';
 import { CliModule } from './cli.module';
 import { CommandFailed } from './cli-errors';
+import { rowTotal } from '../recovery/restore-backup';
 import { engineRestore, openArchive, openStored, verifyOpened } from './engine-restore';
 import { confirmOrRefuse, type Terminal } from './terminal';
 
@@ -136,17 +137,12 @@ async function restoreWithEngine(cmd: RestoreCommand, term: Terminal): Promise<v
       `Restore backup ${m.id} (${m.type}, taken ${m.createdAt}) in ${cmd.mode} mode into ${redactDatabaseUrl(url)}${cmd.createSchema ? ', creating its schema first' : ''}${cmd.files ? `, and its files into ${m.files.roots.join(', ')}` : ''}?`,
       cmd.yes,
     );
-    let rows = 0;
-    let table = '';
+    const total = rowTotal();
     const result = await engineRestore({ ...opened, keys: keysOf(config) }, {
       url, mode: cmd.mode, tables: cmd.tables, createSchema: cmd.createSchema, files: cmd.files, allowSchemaMismatch: cmd.allowSchemaMismatch,
       dialect: dialectOptions(config),
       onPhase: (phase) => term.progress(`backup ${m.id}: ${phase}`, phase),
-      onProgress: (p) => {
-        if (p.table !== table) table = p.table;
-        rows = p.rows;
-        term.progress(`backup ${m.id}: restoring ${table} (${rows} rows)`, 'restoring');
-      },
+      onProgress: (p) => term.progress(`backup ${m.id}: restoring, ${total(p)} rows so far (${p.table})`, 'restoring'),
     });
     term.done();
     const written = result.tables.reduce((s, t) => s + t.rowsWritten, 0);

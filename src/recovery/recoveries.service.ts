@@ -20,7 +20,7 @@ import type { BackupStorage } from '../engine/storage/storage';
 import { RecoveryEntity } from './recovery.entity';
 import { assertConfirmed, prepareRecovery, PreparedRecovery, RecoveryRequest, rollbackPhrase } from './recovery-request';
 import { RecoveryProgress, RecoveryView, toRecoveryView } from './recovery.view';
-import { planTables, restoreFiles, restoreTables } from './restore-backup';
+import { planTables, restoreFiles, restoreTables, rowTotal } from './restore-backup';
 
 export interface StartRecoveryInput {
   backupId: string;
@@ -215,15 +215,14 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
         await this.update(row.id, { safetyBackupId: safety.id });
       }
       progress.phase = 'restoring';
-      let before = 0;
+      const total = rowTotal();
       const results = await this.inWriteTurn(prepared, () =>
         restoreTables(prepared.dialect, {
           ...this.spec(prepared, row.mode),
           signal,
           onProgress: (p) => {
-            if (p.table !== progress.table) before = progress.rows;
             progress.table = p.table;
-            progress.rows = before + p.rows;
+            progress.rows = total(p);
           },
         }),
       );

@@ -31,6 +31,21 @@ export interface RestoreSpec extends StoredBackup {
   onProgress?(p: { table: string; rows: number }): void;
 }
 
+/**
+ * Turns a restore's progress reports into rows written so far across all tables. Tables can
+ * load in parallel (PostgreSQL shadow loads), so reports of different tables interleave and
+ * each carries that table's own count.
+ */
+export function rowTotal(): (p: { table: string; rows: number }) => number {
+  const perTable = new Map<string, number>();
+  let total = 0;
+  return (p) => {
+    total += p.rows - (perTable.get(p.table) ?? 0);
+    perTable.set(p.table, p.rows);
+    return total;
+  };
+}
+
 export class RestoreRequestError extends Error {
   constructor(message: string) {
     super(message);
