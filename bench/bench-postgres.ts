@@ -141,7 +141,7 @@ export async function benchPostgres(ctx: Ctx): Promise<void> {
           onServer(cluster, async () => ({
             measured: await ours('our-restore.ts', ['--url', live, ...restoreArgs], ctx.keys, 'our restore replace'),
             bytes: null,
-            note: 'one transaction',
+            note: 'all or nothing, 2 connections',
           }), { wal: true }),
         after: async () => {
           await expectCounts(live, counts, 'our restore (replace)');
@@ -162,7 +162,7 @@ export async function benchPostgres(ctx: Ctx): Promise<void> {
           onServer(cluster, async () => ({
             measured: await ours('our-restore.ts', ['--url', empty, ...restoreArgs, '--create-schema'], ctx.keys, 'our restore empty'),
             bytes: null,
-            note: 'schema time included; one transaction',
+            note: 'schema time included; all or nothing, 2 connections',
           }), { wal: true }),
         after: async () => {
           await expectCounts(empty, counts, 'our restore (empty)');
