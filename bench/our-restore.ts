@@ -1,8 +1,9 @@
 /**
  * One Strongroom restore as its own process (measured like pg_restore). Every table of the
- * backup is restored in `--mode` (default replace) through `Dialect.restore`, i.e. one
- * all-or-nothing transaction. `--create-schema` first applies the backup's schema to an
- * empty database, as the CLI's disaster-recovery restore does.
+ * backup is restored in `--mode` (default replace) through `Dialect.restore`: all or nothing,
+ * the large replace tables loaded on a second connection (RESTORE_PARALLELISM's default, 2).
+ * `--create-schema` first applies the backup's schema to an empty database, as the CLI's
+ * disaster-recovery restore does.
  * Prints one JSON line: { rowsWritten, tables }.
  */
 import { createDialect } from '../src/engine/dialects/create-dialect';
