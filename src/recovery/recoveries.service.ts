@@ -66,6 +66,23 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
 
   async onApplicationBootstrap(): Promise<void> {
     await this.failInterrupted();
+    await this.dropAbandonedRestoreData();
+  }
+
+  /**
+   * A restore killed mid-way can leave loaded shadow tables behind (PostgreSQL), as large as
+   * the tables it was restoring: free that space at start, not only at the next restore. The
+   * target may be unreachable at boot; that must not stop the service.
+   */
+  private async dropAbandonedRestoreData(): Promise<void> {
+    const dialect = this.target.dialect('full');
+    try {
+      await dialect.dropAbandonedRestoreData?.();
+    } catch (err) {
+      this.logger.warn(`could not look for data left by interrupted restores: ${(err as Error).message}`);
+    } finally {
+      await dialect.close().catch(() => undefined);
+    }
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -129,5 +129,10 @@ export interface Dialect {
   restore(input: RestoreInput): Promise<RestoreTableResult[]>;
   /** What `restore` would do, per table, without writing anything visible. Bounded memory. */
   plan(input: RestoreInput): Promise<PlanTableResult[]>;
+  /**
+   * Removes what restores killed mid-way left outside the data (PostgreSQL: shadow tables of
+   * parallel loads). The data itself is never affected. Engines without such leftovers omit it.
+   */
+  dropAbandonedRestoreData?(): Promise<void>;
   close(): Promise<void>;
 }

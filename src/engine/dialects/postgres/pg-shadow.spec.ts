@@ -241,6 +241,12 @@ describe('PostgreSQL restore through shadow tables', () => {
     expect(await shadowSchemas(db.url)).toEqual([]);
   });
 
+  it('drops abandoned shadow schemas on request too (the service does at start)', async () => {
+    await sql(db.url, `CREATE SCHEMA strongroom_restore_dead02; CREATE TABLE strongroom_restore_dead02.strongroom_shadow_1 (x int)`);
+    await d.dropAbandonedRestoreData();
+    expect(await shadowSchemas(db.url)).toEqual([]);
+  });
+
   it('drops shadow schemas whose restore is gone, and only those', async () => {
     await sql(db.url, `CREATE SCHEMA strongroom_restore_dead01; CREATE TABLE strongroom_restore_dead01.strongroom_shadow_1 (x int)`);
     await sql(db.url, `CREATE SCHEMA strongroom_restore_live01`);

@@ -164,6 +164,11 @@ export class PostgresDialect implements Dialect {
     }, app);
   }
 
+  /** Shadow schemas of restores whose connections are gone (see restore()). */
+  dropAbandonedRestoreData(): Promise<void> {
+    return this.withClient((c) => dropAbandonedShadows(c));
+  }
+
   async plan(input: RestoreInput): Promise<PlanTableResult[]> {
     return this.inTransaction(await connect(this.url, 'strongroom-plan'), input, 'ROLLBACK', planInTransaction);
   }
