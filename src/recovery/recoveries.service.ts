@@ -29,6 +29,8 @@ export interface StartRecoveryInput {
   confirm?: string;
   safetyBackup?: boolean;
   allowSchemaMismatch?: boolean;
+  /** Restore file artefacts too; default as in prepareRecovery. */
+  files?: boolean;
 }
 
 const INTERRUPTED =
@@ -92,7 +94,7 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
   /** Dry run: per-table counts of what the restore would do; nothing is written. */
   async plan(input: StartRecoveryInput): Promise<{ plan: { tables: PlanTableResult[] } }> {
     const mode = input.mode ?? 'replace';
-    const prepared = await this.prepare({ backupId: input.backupId, mode, tables: input.tables, allowSchemaMismatch: input.allowSchemaMismatch ?? false });
+    const prepared = await this.prepare({ backupId: input.backupId, mode, tables: input.tables, allowSchemaMismatch: input.allowSchemaMismatch ?? false, files: input.files });
     try {
       const tables = await this.inWriteTurn(prepared, () => planTables(prepared.dialect, this.spec(prepared, mode)));
       return { plan: { tables } };
@@ -109,7 +111,7 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
     const backup = await this.catalog.entity(input.backupId);
     if (backup.status === 'completed') assertConfirmed(mode, backup.id, input.confirm);
     return this.launch(
-      { backupId: input.backupId, mode, tables: input.tables, allowSchemaMismatch: input.allowSchemaMismatch ?? false },
+      { backupId: input.backupId, mode, tables: input.tables, allowSchemaMismatch: input.allowSchemaMismatch ?? false, files: input.files },
       { safetyBackup: input.safetyBackup ?? true, rollbackOf: null },
       actor,
     );
@@ -169,6 +171,7 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
       keys: this.target.keys,
       urlFor: (type) => this.target.sourceUrl(type),
       dialect: dialectOptions(this.config),
+      fileRoots: this.config.BACKUP_FILE_PATHS,
     });
   }
 

@@ -4,6 +4,7 @@
  * live structure matches (or the caller accepted the mismatch). Every refusal names what
  * is wrong; nothing here writes.
  */
+import { resolve } from 'node:path';
 import { DomainError, ErrorCode } from '../common/domain-error';
 import type { Manifest } from '../engine/archive/manifest.types';
 import { keysForManifest, type KeySource } from '../engine/backup/backup-keys';
@@ -48,7 +49,7 @@ export function assertConfirmed(mode: RestoreMode, backupId: string, confirm: st
 export async function prepareRecovery(
   req: RecoveryRequest,
   backup: BackupEntity,
-  deps: { storage: BackupStorage; keys: KeySource; urlFor(type: BackupEntity['type']): string; dialect: DialectOptions },
+  deps: { storage: BackupStorage; keys: KeySource; urlFor(type: BackupEntity['type']): string; dialect: DialectOptions; fileRoots: string[] },
 ): Promise<PreparedRecovery> {
   if (backup.status !== 'completed') {
     throw new DomainError(ErrorCode.Conflict, `backup ${backup.id} is ${backup.status}; only a completed backup can be restored`);
@@ -90,10 +91,30 @@ export async function prepareRecovery(
     }
     const files = req.files ?? (req.mode === 'replace' && !req.tables && !!manifest.files.part);
     if (files && !manifest.files.part) throw new DomainError(ErrorCode.InvalidInput, `files: backup ${backup.id} holds no file artefacts`);
+    if (files) assertConfiguredRoots(backup.id, manifest.files.roots, deps.fileRoots);
     return { backup, manifest, tables, files, url, dialect };
   } catch (e) {
     await dialect.close().catch(() => undefined);
     if (e instanceof RestoreRequestError) throw new DomainError(ErrorCode.Conflict, e.message);
     throw e;
+  }
+}
+
+/**
+ * The server writes file artefacts only into directories it is configured to back up. The
+ * manifest names the directories, and whoever can write to storage can rewrite a manifest
+ * (unencrypted ones entirely): trusting it would let a forged backup swap out any directory the
+ * process can write.
+ */
+function assertConfiguredRoots(backupId: string, roots: string[], configured: string[]): void {
+  const allowed = new Set(configured.map((r) => resolve(r)));
+  const outside = roots.filter((r) => !allowed.has(resolve(r)));
+  if (outside.length) {
+    throw new DomainError(
+      ErrorCode.Conflict,
+      `files: backup ${backupId} holds files of ${outside.join(', ')}, which BACKUP_FILE_PATHS does not list ` +
+        `(${configured.join(', ') || 'none'}); the server only restores files into configured directories. ` +
+        'Restore with "files": false, or restore the files with the command line.',
+    );
   }
 }

@@ -35,6 +35,11 @@ export class CreateRecoveryDto {
     default: false,
   })
   @IsOptional() @IsBoolean() allowSchemaMismatch?: boolean;
+
+  @ApiPropertyOptional({
+    description: 'Restore the backup\'s file artefacts too (after the tables committed). Default: true when tables is left out, mode is replace and the backup has files. Files are only written into directories BACKUP_FILE_PATHS lists (409 otherwise); false restores the tables alone.',
+  })
+  @IsOptional() @IsBoolean() files?: boolean;
 }
 
 export class RollbackRecoveryDto {
