@@ -21,6 +21,7 @@ import type { Client } from 'pg';
 import type { RestoreInput, RestoreTableInput, RestoreTableResult, SequenceValue, TableInfo } from '../dialect';
 import { readSequenceLinks, readTables, sequenceRegclass } from './pg-catalog';
 import { columnList, copyIn, keyJoin, rowDiffers, stageRows, storedColumns } from './pg-copy-in';
+import { readIndexes, rebuildError, restoreIndexExtras, type IndexDef } from './pg-indexes';
 import { qualify, quoteIdent, quoteLiteral } from './pg-session';
 import { loadShadows, type LoadedShadow } from './pg-shadow-load';
 import type { ShadowPlan } from './pg-shadow-prepare';
@@ -129,47 +130,14 @@ async function identityAlwaysColumns(client: Client, tables: string[]): Promise<
   return new Set(rows.map((r) => r.key));
 }
 
-interface IndexDef {
-  table: string;
-  index: string;
-  /** Set when the index backs a primary key, unique or exclusion constraint. */
-  constraint: string | null;
-  def: string;
-  clustered: boolean;
-  comment: string | null;
-}
-
 /**
- * Indexes of `tables` that can be dropped and rebuilt without losing anything: nothing else
- * depends on them (in-scope foreign keys are already lifted; a table referenced from outside
- * is not truncated, so never here), and they carry no setting that their definition lacks
- * (replica identity, a tablespace, per-column statistics, storage parameters of a constraint's
- * index, which pg_get_constraintdef leaves out). Anything else stays and is
- * maintained during the load as before: slower, never wrong.
+ * Indexes of truncated `tables` that can be dropped and rebuilt after the load (see
+ * IndexDef.rebuildable; in-scope foreign keys are already lifted, and a table referenced from
+ * outside is not truncated). Anything else stays and is maintained during the load as before:
+ * slower, never wrong.
  */
 async function rebuildableIndexes(client: Client, tables: string[]): Promise<IndexDef[]> {
-  if (!tables.length) return [];
-  const { rows } = await client.query<IndexDef>(
-    `SELECT c.relname AS table, ic.relname AS index, k.conname AS constraint,
-            CASE WHEN k.oid IS NULL THEN pg_get_indexdef(i.indexrelid) ELSE pg_get_constraintdef(k.oid) END AS def,
-            i.indisclustered AS clustered,
-            CASE WHEN k.oid IS NULL THEN obj_description(i.indexrelid, 'pg_class') ELSE obj_description(k.oid, 'pg_constraint') END AS comment
-     FROM pg_index i
-     JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-     JOIN pg_class ic ON ic.oid = i.indexrelid
-     LEFT JOIN pg_constraint k ON k.conindid = i.indexrelid AND k.conrelid = i.indrelid AND k.contype IN ('p', 'u', 'x')
-     WHERE n.nspname = 'public' AND c.relname = ANY($1::text[]) AND c.relkind = 'r' AND NOT c.relispartition
-       AND i.indisvalid AND i.indisready AND i.indislive AND NOT i.indisreplident AND ic.reltablespace = 0
-       AND (k.oid IS NULL OR ic.reloptions IS NULL)
-       -- Internal dependents (a constraint's index, a deferrable key's recheck trigger) come back with it.
-       AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.deptype <> 'i'
-             AND ((d.refclassid = 'pg_class'::regclass AND d.refobjid = i.indexrelid)
-               OR (d.refclassid = 'pg_constraint'::regclass AND d.refobjid = k.oid)))
-       AND NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = i.indexrelid AND coalesce(a.attstattarget, -1) >= 0)
-     ORDER BY c.relname, (k.contype = 'p') DESC NULLS LAST, ic.relname`,
-    [tables],
-  );
-  return rows;
+  return (await readIndexes(client, tables, [])).filter((ix) => ix.plain && ix.rebuildable);
 }
 
 /** COPY FREEZE refuses partitioned tables; they load as before. */
@@ -193,14 +161,9 @@ async function rebuildIndex(client: Client, ix: IndexDef): Promise<void> {
       // The new index takes the constraint's name, which PostgreSQL keeps equal to the index's.
       await client.query(`ALTER TABLE ${qualify(ix.table)} ADD CONSTRAINT ${quoteIdent(ix.constraint)} ${ix.def}`);
     } else await client.query(ix.def);
-    if (ix.clustered) await client.query(`ALTER TABLE ${qualify(ix.table)} CLUSTER ON ${quoteIdent(ix.index)}`);
-    if (ix.comment !== null) {
-      const target = ix.constraint ? `CONSTRAINT ${quoteIdent(ix.constraint)} ON ${qualify(ix.table)}` : `INDEX public.${quoteIdent(ix.index)}`;
-      await client.query(`COMMENT ON ${target} IS ${quoteLiteral(ix.comment)}`);
-    }
+    await restoreIndexExtras(client, ix.table, ix);
   } catch (err) {
-    const what = ix.constraint ? `constraint "${ix.constraint}"` : `index "${ix.index}"`;
-    throw new Error(`rebuilding ${what} on table "${ix.table}" after the restore failed: ${(err as Error).message}`);
+    throw rebuildError(ix.table, ix, err);
   }
 }
 

@@ -9,8 +9,9 @@
 import type { Client } from 'pg';
 import type { RestoreTableInput } from '../dialect';
 import { copyIn, storedColumns } from './pg-copy-in';
+import { rebuildError } from './pg-indexes';
 import { connect, destroyClient, quoteLiteral } from './pg-session';
-import { RESTORE_APP_PREFIX, shadowQualified, type ShadowIndex, type ShadowPlan, type ShadowTable } from './pg-shadow-prepare';
+import { RESTORE_APP_PREFIX, shadowQualified, type ShadowPlan, type ShadowTable } from './pg-shadow-prepare';
 
 export interface LoadOptions {
   url: string;
@@ -23,13 +24,9 @@ export interface LoadedShadow extends ShadowTable {
   rowsWritten: number;
 }
 
-/** Names the table (and the index) in a loader's error, like the in-place path does. */
-function loadError(t: ShadowTable, err: unknown, ix?: ShadowIndex): Error {
+/** Names the table in a loader's error, like the in-place path does. */
+function loadError(t: ShadowTable, err: unknown): Error {
   const msg = err instanceof Error ? err.message : String(err);
-  if (ix) {
-    const what = ix.constraint ? `constraint "${ix.constraint}"` : `index "${ix.index}"`;
-    return new Error(`rebuilding ${what} on table "${t.table}" after the restore failed: ${msg}`);
-  }
   return msg.includes(`"${t.table}"`) ? (err as Error) : new Error(`restore of table "${t.table}" failed: ${msg}`);
 }
 
@@ -57,7 +54,7 @@ async function loadOne(client: Client, t: ShadowTable, input: RestoreTableInput,
     try {
       await client.query(ix.ddl);
     } catch (err) {
-      throw loadError(t, err, ix);
+      throw rebuildError(t.table, ix, err);
     }
   }
   // The new table has no statistics yet; the one it replaces had. Planning queries right after the restore needs them.

@@ -17,6 +17,7 @@
  */
 import type { Client } from 'pg';
 import type { RestoreTableInput } from '../dialect';
+import { readIndexes, type IndexDef } from './pg-indexes';
 import { qualify, quoteIdent } from './pg-session';
 
 export const SHADOW_SCHEMA_PREFIX = 'strongroom_restore_';
@@ -131,49 +132,9 @@ const ELIGIBILITY_SQL = `
   WHERE n.nspname = 'public' AND c.relname = ANY($1::text[])
   ORDER BY 1`;
 
-interface IndexRow {
-  table: string;
-  index: string;
-  constraint: string | null;
-  def: string;
-  prefix: string;
-  clustered: boolean;
-  comment: string | null;
-  rebuildable: boolean;
-}
-
-/**
- * Every index of the tables, with whether a rebuild keeps all of it (the same rules as the
- * in-place path's rebuild, except that foreign keys from tables in scope may depend on it:
- * the restore lifts and re-adds those).
- */
-const INDEXES_SQL = `
-  SELECT c.relname AS table, ic.relname AS index, k.conname AS constraint,
-    CASE WHEN k.oid IS NULL THEN pg_get_indexdef(i.indexrelid) ELSE pg_get_constraintdef(k.oid) END AS def,
-    'CREATE ' || CASE WHEN i.indisunique THEN 'UNIQUE ' ELSE '' END || 'INDEX ' || quote_ident(ic.relname)
-      || ' ON public.' || quote_ident(c.relname) || ' USING ' AS prefix,
-    i.indisclustered AS clustered,
-    CASE WHEN k.oid IS NULL THEN obj_description(i.indexrelid, 'pg_class') ELSE obj_description(k.oid, 'pg_constraint') END AS comment,
-    (i.indisvalid AND i.indisready AND i.indislive AND NOT i.indisreplident AND ic.reltablespace = 0
-      AND (k.oid IS NULL OR ic.reloptions IS NULL)
-      AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.deptype <> 'i'
-            AND ((d.refclassid = 'pg_class'::regclass AND d.refobjid = i.indexrelid)
-              OR (d.refclassid = 'pg_constraint'::regclass AND d.refobjid = k.oid))
-            AND NOT (d.classid = 'pg_constraint'::regclass AND EXISTS (
-              SELECT 1 FROM pg_constraint f JOIN pg_class fc ON fc.oid = f.conrelid JOIN pg_namespace fn ON fn.oid = fc.relnamespace
-              WHERE f.oid = d.objid AND f.contype = 'f' AND fn.nspname = 'public' AND fc.relname = ANY($2::text[]))))
-      AND NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = i.indexrelid AND coalesce(a.attstattarget, -1) >= 0)
-    ) AS rebuildable
-  FROM pg_index i
-  JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-  JOIN pg_class ic ON ic.oid = i.indexrelid
-  LEFT JOIN pg_constraint k ON k.conindid = i.indexrelid AND k.conrelid = i.indrelid AND k.contype IN ('p', 'u', 'x')
-  WHERE n.nspname = 'public' AND c.relname = ANY($1::text[])
-  ORDER BY c.relname, (k.contype = 'p') DESC NULLS LAST, ic.relname`;
-
 export interface Eligibility {
   /** Tables that can be shadowed, with how their indexes are rebuilt (DDL not yet pointed at a shadow). */
-  eligible: Map<string, IndexRow[]>;
+  eligible: Map<string, IndexDef[]>;
   /** Why each other table must load in place. */
   refused: Map<string, string>;
 }
@@ -185,10 +146,10 @@ export interface Eligibility {
  */
 export async function shadowEligibility(client: Client, tables: string[], scope: string[], referencedFromOutside: Set<string>): Promise<Eligibility> {
   const refused = new Map<string, string>();
-  const eligible = new Map<string, IndexRow[]>();
+  const eligible = new Map<string, IndexDef[]>();
   if (!tables.length) return { eligible, refused };
   const reasons = (await client.query<{ table: string; reason: string | null }>(ELIGIBILITY_SQL, [tables, scope])).rows;
-  const indexes = (await client.query<IndexRow>(INDEXES_SQL, [tables, scope])).rows;
+  const indexes = await readIndexes(client, tables, scope);
   for (const { table, reason } of reasons) {
     const own = indexes.filter((i) => i.table === table);
     const stuck = own.find((i) => !i.rebuildable || (!i.constraint && !i.def.startsWith(i.prefix)));
@@ -200,7 +161,7 @@ export async function shadowEligibility(client: Client, tables: string[], scope:
   return { eligible, refused };
 }
 
-function shadowIndexDdl(ix: IndexRow, shadow: string): string {
+function shadowIndexDdl(ix: IndexDef, shadow: string): string {
   if (ix.constraint) return `ALTER TABLE ${shadow} ADD CONSTRAINT ${quoteIdent(ix.constraint)} ${ix.def}`;
   // pg_get_indexdef output is "CREATE [UNIQUE] INDEX name ON public.table USING ..." (checked by shadowEligibility).
   const unique = ix.prefix.startsWith('CREATE UNIQUE ') ? 'UNIQUE ' : '';

@@ -14,6 +14,7 @@
  */
 import type { Client } from 'pg';
 import type { ForeignKeyDef } from './pg-restore';
+import { restoreIndexExtras } from './pg-indexes';
 import { qualify, quoteIdent, quoteLiteral } from './pg-session';
 import { shadowQualified } from './pg-shadow-prepare';
 import type { LoadedShadow } from './pg-shadow-load';
@@ -142,12 +143,7 @@ export async function swapInShadow(client: Client, s: LoadedShadow, readd: Forei
   await client.query(`ALTER TABLE ${shadowQualified(s)} RENAME TO ${quoteIdent(s.table)}`);
   await client.query(`ALTER TABLE ${quoteIdent(s.schema)}.${quoteIdent(s.table)} SET SCHEMA public`);
 
-  for (const ix of s.indexes) {
-    if (ix.clustered) await client.query(`ALTER TABLE ${table} CLUSTER ON ${quoteIdent(ix.index)}`);
-    if (ix.comment === null) continue;
-    const target = ix.constraint ? `CONSTRAINT ${quoteIdent(ix.constraint)} ON ${table}` : `INDEX public.${quoteIdent(ix.index)}`;
-    await client.query(`COMMENT ON ${target} IS ${quoteLiteral(ix.comment)}`);
-  }
+  for (const ix of s.indexes) await restoreIndexExtras(client, s.table, ix);
   for (const q of carried.sequences) await client.query(`ALTER SEQUENCE ${q.sequence} OWNED BY ${table}.${quoteIdent(q.column)}`);
   for (const i of carried.identities) {
     const options = `SEQUENCE NAME ${i.sequence} START WITH ${i.start} INCREMENT BY ${i.increment} MINVALUE ${i.min} MAXVALUE ${i.max} CACHE ${i.cache}${i.cycle ? ' CYCLE' : ' NO CYCLE'}`;

@@ -52,6 +52,11 @@ function readForeignKeys(db: SqliteDb, table: string): ForeignKeyInfo[] {
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
+/** sqlite_sequence exists once any table uses AUTOINCREMENT; it holds those tables' counters. */
+export function hasAutoincrementCounters(db: SqliteDb): boolean {
+  return db.prepare(`SELECT 1 FROM main.sqlite_master WHERE type = 'table' AND name = 'sqlite_sequence'`).get() !== undefined;
+}
+
 export function describeTable(db: SqliteDb, table: string): TableInfo {
   const { columns, primaryKey } = readColumns(db, table);
   return { name: table, columns, primaryKey, foreignKeys: readForeignKeys(db, table) };

@@ -21,7 +21,7 @@ import {
   type SqliteDb,
   type SqliteDialectOptions,
 } from './sqlite-connection';
-import { describeTable, listTableNames } from './sqlite-introspect';
+import { describeTable, hasAutoincrementCounters, listTableNames } from './sqlite-introspect';
 import { forEachRow } from './sqlite-row-reader';
 import { assertEncoding, resolveTargets, type RestoreTarget } from './sqlite-restore-targets';
 
@@ -122,8 +122,7 @@ export async function restoreSqlite(path: string, input: RestoreInput, opts: Sql
  */
 function advanceAutoincrement(db: SqliteDb, sequences: SequenceValue[], tables: string[]): void {
   if (!sequences.length) return;
-  const exists = db.prepare(`SELECT 1 FROM main.sqlite_master WHERE type = 'table' AND name = 'sqlite_sequence'`).get();
-  if (!exists) return;
+  if (!hasAutoincrementCounters(db)) return;
   const inScope = new Set(tables);
   const tableSql = db.prepare(`SELECT sql FROM main.sqlite_master WHERE type = 'table' AND name = ?`).pluck();
   const current = db.prepare(`SELECT seq FROM main.sqlite_sequence WHERE name = ?`).pluck().safeIntegers(true);

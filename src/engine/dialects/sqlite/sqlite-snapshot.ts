@@ -13,7 +13,7 @@ import {
   type SqliteDb,
   type SqliteDialectOptions,
 } from './sqlite-connection';
-import { describeTables, listTableNames, storedColumns } from './sqlite-introspect';
+import { describeTables, hasAutoincrementCounters, listTableNames, storedColumns } from './sqlite-introspect';
 import { canEncodeInSql, registerSqlValueFunction, RowChunker, sqlRowJson } from './sqlite-row-codec';
 import { buildSchemaSql } from './sqlite-schema-sql';
 
@@ -80,8 +80,7 @@ export class SqliteSnapshot implements Snapshot {
    */
   async sequences(): Promise<SequenceValue[]> {
     this.assertOpen();
-    const exists = this.db.prepare(`SELECT 1 FROM main.sqlite_master WHERE type = 'table' AND name = 'sqlite_sequence'`).get();
-    if (!exists) return [];
+    if (!hasAutoincrementCounters(this.db)) return [];
     const inScope = new Set(this.tables.map((t) => t.name));
     const rows = this.db.prepare(`SELECT name, seq FROM main.sqlite_sequence ORDER BY name`).raw(true).safeIntegers(true).all() as [string, bigint][];
     return rows.filter(([name]) => inScope.has(name)).map(([name, seq]) => ({ name, lastValue: String(seq), isCalled: true }));

@@ -1,0 +1,75 @@
+/**
+ * The indexes a restore drops before a load and builds again after it, on both paths (in
+ * place and through shadow tables): how to read them, whether a rebuild keeps all of each,
+ * and what to put back on a rebuilt one.
+ */
+import type { Client } from 'pg';
+import { qualify, quoteIdent, quoteLiteral } from './pg-session';
+
+export interface IndexDef {
+  table: string;
+  /** Ordinary table (not partitioned, not a partition): the only kind whose indexes a restore rebuilds. */
+  plain: boolean;
+  index: string;
+  /** Set when the index backs a primary key, unique or exclusion constraint. */
+  constraint: string | null;
+  /** pg_get_indexdef, or pg_get_constraintdef for a constraint's index. */
+  def: string;
+  /** What pg_get_indexdef starts with: "CREATE [UNIQUE] INDEX name ON public.table USING ". */
+  prefix: string;
+  clustered: boolean;
+  comment: string | null;
+  /**
+   * Dropping and rebuilding loses nothing: nothing else depends on it (but the foreign keys of
+   * tables in `scope`, which the restore lifts and re-adds; internal dependents such as a
+   * deferrable key's recheck trigger come back with it), and it carries no setting its
+   * definition lacks (replica identity, a tablespace, per-column statistics, storage parameters
+   * of a constraint's index, which pg_get_constraintdef leaves out).
+   */
+  rebuildable: boolean;
+}
+
+const INDEXES_SQL = `
+  SELECT c.relname AS table, c.relkind = 'r' AND NOT c.relispartition AS plain, ic.relname AS index, k.conname AS constraint,
+    CASE WHEN k.oid IS NULL THEN pg_get_indexdef(i.indexrelid) ELSE pg_get_constraintdef(k.oid) END AS def,
+    'CREATE ' || CASE WHEN i.indisunique THEN 'UNIQUE ' ELSE '' END || 'INDEX ' || quote_ident(ic.relname)
+      || ' ON public.' || quote_ident(c.relname) || ' USING ' AS prefix,
+    i.indisclustered AS clustered,
+    CASE WHEN k.oid IS NULL THEN obj_description(i.indexrelid, 'pg_class') ELSE obj_description(k.oid, 'pg_constraint') END AS comment,
+    (i.indisvalid AND i.indisready AND i.indislive AND NOT i.indisreplident AND ic.reltablespace = 0
+      AND (k.oid IS NULL OR ic.reloptions IS NULL)
+      AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.deptype <> 'i'
+            AND ((d.refclassid = 'pg_class'::regclass AND d.refobjid = i.indexrelid)
+              OR (d.refclassid = 'pg_constraint'::regclass AND d.refobjid = k.oid))
+            AND NOT (d.classid = 'pg_constraint'::regclass AND EXISTS (
+              SELECT 1 FROM pg_constraint f JOIN pg_class fc ON fc.oid = f.conrelid JOIN pg_namespace fn ON fn.oid = fc.relnamespace
+              WHERE f.oid = d.objid AND f.contype = 'f' AND fn.nspname = 'public' AND fc.relname = ANY($2::text[]))))
+      AND NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = i.indexrelid AND coalesce(a.attstattarget, -1) >= 0)
+    ) AS rebuildable
+  FROM pg_index i
+  JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+  JOIN pg_class ic ON ic.oid = i.indexrelid
+  LEFT JOIN pg_constraint k ON k.conindid = i.indexrelid AND k.conrelid = i.indrelid AND k.contype IN ('p', 'u', 'x')
+  WHERE n.nspname = 'public' AND c.relname = ANY($1::text[])
+  ORDER BY c.relname, (k.contype = 'p') DESC NULLS LAST, ic.relname`;
+
+/** Every index of `tables` (schema public), primary keys first. */
+export async function readIndexes(client: Pick<Client, 'query'>, tables: string[], scope: string[]): Promise<IndexDef[]> {
+  if (!tables.length) return [];
+  return (await client.query<IndexDef>(INDEXES_SQL, [tables, scope])).rows;
+}
+
+/** A failed rebuild, naming the index (or constraint) and the table. */
+export function rebuildError(table: string, ix: Pick<IndexDef, 'index' | 'constraint'>, err: unknown): Error {
+  const what = ix.constraint ? `constraint "${ix.constraint}"` : `index "${ix.index}"`;
+  const msg = err instanceof Error ? err.message : String(err);
+  return new Error(`rebuilding ${what} on table "${table}" after the restore failed: ${msg}`);
+}
+
+/** What a rebuilt index's definition does not carry: clustering and its (or its constraint's) comment. */
+export async function restoreIndexExtras(client: Client, table: string, ix: Pick<IndexDef, 'index' | 'constraint' | 'clustered' | 'comment'>): Promise<void> {
+  if (ix.clustered) await client.query(`ALTER TABLE ${qualify(table)} CLUSTER ON ${quoteIdent(ix.index)}`);
+  if (ix.comment === null) return;
+  const target = ix.constraint ? `CONSTRAINT ${quoteIdent(ix.constraint)} ON ${qualify(table)}` : `INDEX public.${quoteIdent(ix.index)}`;
+  await client.query(`COMMENT ON ${target} IS ${quoteLiteral(ix.comment)}`);
+}
