@@ -143,6 +143,7 @@ async function restoreWithEngine(cmd: RestoreCommand, term: Terminal): Promise<v
       dialect: dialectOptions(config),
       onPhase: (phase) => term.progress(`backup ${m.id}: ${phase}`, phase),
       onProgress: (p) => term.progress(`backup ${m.id}: restoring, ${total(p)} rows so far (${p.table})`, 'restoring'),
+      onWarning: (message) => term.info(`warning: ${message}`),
     });
     term.done();
     const written = result.tables.reduce((s, t) => s + t.rowsWritten, 0);

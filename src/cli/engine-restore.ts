@@ -62,6 +62,7 @@ export interface EngineRestoreOptions {
   files: boolean;
   allowSchemaMismatch: boolean;
   onProgress?(p: { table: string; rows: number }): void;
+  onWarning?(message: string): void;
   onPhase?(phase: string): void;
   /** Engine settings from the configuration (RESTORE_PARALLELISM...). */
   dialect?: DialectOptions;
@@ -103,7 +104,7 @@ export async function engineRestore(b: StoredBackup, o: EngineRestoreOptions): P
       throw new CommandFailed(`the target's table structure differs from the backup: ${diffs.map(describeDifference).join('; ')}. Pass --allow-schema-mismatch to restore by column name anyway, or --create-schema into an empty database.`);
     }
     o.onPhase?.('restoring');
-    const results = await restoreTables(dialect, { ...b, mode: o.mode, tables, onProgress: o.onProgress });
+    const results = await restoreTables(dialect, { ...b, mode: o.mode, tables, onProgress: o.onProgress, onWarning: o.onWarning });
     let files: FileStats | null = null;
     if (o.files) {
       // After the tables committed: each directory is swapped in whole, or left as it was.

@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig } from './app-config';
+import { ConfigError, dialectOptions, loadConfig } from './app-config';
 
 describe('loadConfig', () => {
   it('applies documented defaults', () => {
@@ -31,5 +31,12 @@ describe('loadConfig', () => {
     expect(msg).toMatch(/DATABASE_URL/);
     expect(msg).toMatch(/MIGRATIONS_RUN/);
     expect(msg).not.toMatch(/secret-password/);
+  });
+
+  it('hands the engine settings to the database dialect', () => {
+    expect(dialectOptions(loadConfig({}))).toEqual({ parallel: 2, restoreParallel: 2, maintenanceWorkMem: '512MB', restoreAnalyze: true });
+    const c = loadConfig({ BACKUP_PARALLELISM: '4', RESTORE_PARALLELISM: '1', RESTORE_MAINTENANCE_WORK_MEM: '1GB', RESTORE_ANALYZE: 'false' });
+    expect(dialectOptions(c)).toEqual({ parallel: 4, restoreParallel: 1, maintenanceWorkMem: '1GB', restoreAnalyze: false });
+    expect(() => loadConfig({ RESTORE_ANALYZE: 'sometimes' })).toThrow(/RESTORE_ANALYZE/);
   });
 });

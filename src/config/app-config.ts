@@ -5,6 +5,7 @@
  */
 import { plainToInstance, Transform } from 'class-transformer';
 import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, validateSync } from 'class-validator';
+import type { DialectOptions } from '../engine/dialects/create-dialect';
 
 const toBool = ({ value }: { value: unknown }) =>
   typeof value === 'string' ? ['1', 'true', 'yes', 'on'].includes(value.trim().toLowerCase()) ? true : ['0', 'false', 'no', 'off', ''].includes(value.trim().toLowerCase()) ? false : value : value;
@@ -55,6 +56,7 @@ export class AppConfig {
   @Transform(toInt) @IsInt() @Min(1) @Max(16) RESTORE_PARALLELISM = 2;
   @Matches(/^[1-9][0-9]*(kB|MB|GB)$/, { message: 'RESTORE_MAINTENANCE_WORK_MEM must be a size like 64MB or 1GB' })
   RESTORE_MAINTENANCE_WORK_MEM = '512MB';
+  @Transform(toBool) @IsBoolean() RESTORE_ANALYZE = true;
   @Transform(toInt) @IsInt() @Min(10) LEASE_TTL_SECONDS = 120;
 
   @Transform(toBool) @IsBoolean() SCHEDULER_ENABLED = true;
@@ -87,12 +89,17 @@ export class ConfigError extends Error {
   }
 }
 
-/** Builds and validates the configuration from an environment map; throws ConfigError naming each bad variable. */
 /** How the database engine reads and writes, from the configuration (structural: the engine does not know AppConfig). */
-export function dialectOptions(config: AppConfig): { parallel: number; restoreParallel: number; maintenanceWorkMem: string } {
-  return { parallel: config.BACKUP_PARALLELISM, restoreParallel: config.RESTORE_PARALLELISM, maintenanceWorkMem: config.RESTORE_MAINTENANCE_WORK_MEM };
+export function dialectOptions(config: AppConfig): Required<DialectOptions> {
+  return {
+    parallel: config.BACKUP_PARALLELISM,
+    restoreParallel: config.RESTORE_PARALLELISM,
+    maintenanceWorkMem: config.RESTORE_MAINTENANCE_WORK_MEM,
+    restoreAnalyze: config.RESTORE_ANALYZE,
+  };
 }
 
+/** Builds and validates the configuration from an environment map; throws ConfigError naming each bad variable. */
 export function loadConfig(env: Record<string, string | undefined>): AppConfig {
   const known = Object.keys(new AppConfig());
   const input: Record<string, string> = {};

@@ -244,6 +244,7 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
             progress.table = p.table;
             progress.rows = total(p);
           },
+          onWarning: (message) => this.logger.warn(`recovery ${row.id}: ${message}`),
         }),
       );
       dbCommitted = true;

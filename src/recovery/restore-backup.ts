@@ -29,6 +29,8 @@ export interface RestoreSpec extends StoredBackup {
   tables: string[];
   signal?: AbortSignal;
   onProgress?(p: { table: string; rows: number }): void;
+  /** After the commit: something worth logging that does not undo the restore. */
+  onWarning?(message: string): void;
 }
 
 /**
@@ -102,6 +104,7 @@ async function restoreInput(spec: RestoreSpec): Promise<RestoreInput> {
     tables: restoreInputs(spec.storage, spec.dir, m, keys, (t) => effectiveRestoreMode(t, spec.mode), spec.tables),
     sequences: m.sequences,
     onProgress: spec.onProgress,
+    onWarning: spec.onWarning,
     signal: spec.signal,
   };
 }

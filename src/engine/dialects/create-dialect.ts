@@ -9,13 +9,16 @@ export interface DialectOptions {
   restoreParallel?: number;
   /** maintenance_work_mem of a restore's connections (PostgreSQL), e.g. '512MB'. */
   maintenanceWorkMem?: string;
+  /** ANALYZE the tables a restore swapped in, after its commit (PostgreSQL; default true). */
+  restoreAnalyze?: boolean;
 }
 
 /** The dialect for a `sqlite:` or `postgres://` URL. */
 export function createDialect(url: string, opts: DialectOptions = {}): Dialect {
   if (url.startsWith('sqlite:')) return createSqliteDialect(url, { busyTimeoutMs: 15_000 });
   if (/^postgres(ql)?:\/\//.test(url)) {
-    return createPostgresDialect(url, { parallel: opts.parallel, restoreParallel: opts.restoreParallel, maintenanceWorkMem: opts.maintenanceWorkMem });
+    const { parallel, restoreParallel, maintenanceWorkMem, restoreAnalyze } = opts;
+    return createPostgresDialect(url, { parallel, restoreParallel, maintenanceWorkMem, restoreAnalyze });
   }
   throw new Error('database URL must be sqlite:<path> or postgres://…');
 }

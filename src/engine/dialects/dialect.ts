@@ -83,6 +83,8 @@ export interface RestoreInput {
   /** Sequences to set past the restored values (PostgreSQL). */
   sequences: SequenceValue[];
   onProgress?(p: { table: string; rows: number }): void;
+  /** Something went wrong after the restore committed (its rows are in): worth logging, not failing. */
+  onWarning?(message: string): void;
   signal?: AbortSignal;
 }
 

@@ -142,3 +142,19 @@ export function sequenceRegclass(link: { schema: string; relname: string }): str
 function quote(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
 }
+
+/** A foreign key lifted for a restore, as it is re-added after it. */
+export interface ForeignKeyDef {
+  table: string;
+  name: string;
+  def: string;
+  comment: string | null;
+  /** The referenced table (in scope). */
+  refTable?: string;
+  /** The referencing columns, in key order. */
+  columns: string[];
+}
+
+/** Select-list item giving the referencing columns of foreign key `k` as ForeignKeyDef.columns. */
+export const FK_COLUMNS_SQL = `(SELECT array_agg(a.attname::text ORDER BY u.n) FROM unnest(k.conkey) WITH ORDINALITY u(attnum, n)
+   JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.attnum) AS columns`;

@@ -153,6 +153,18 @@ describe.each([
     expect(await rows(db.url, 'a')).toHaveLength(3);
   });
 
+  it('validates a foreign key read through its index just as strictly', async () => {
+    // An index leading with the referencing column lets the check read both sides in key order.
+    await sql(db.url, `CREATE INDEX b_a_id_idx ON b (a_id)`);
+    const indexed = await takeBackup(d, ['a', 'b']);
+    await sql(db.url, `INSERT INTO a VALUES (3, NULL); INSERT INTO b VALUES (3, 3)`);
+    await expect(d.restore(restoreInput(indexed, { a: 'replace', b: 'merge' }, ['a', 'b']))).rejects.toThrow(/foreign key "b_a_id_fkey" on table "b"/);
+    expect(await rows(db.url, 'b')).toHaveLength(3);
+    await sql(db.url, `DELETE FROM b WHERE id = 3`);
+    await expect(d.restore(restoreInput(indexed, 'replace', ['a', 'b']))).resolves.toHaveLength(2);
+    await expect(sql(db.url, `INSERT INTO b VALUES (9, 99)`)).rejects.toThrow(/b_a_id_fkey/);
+  });
+
   it('keeps rows of a table outside the scope that reference a replaced table', async () => {
     await sql(db.url, `CREATE TABLE orders (id int PRIMARY KEY, item int REFERENCES items (id)); INSERT INTO orders VALUES (1, 4)`);
     await drift(db.url);

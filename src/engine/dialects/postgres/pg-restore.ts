@@ -19,7 +19,7 @@
  */
 import type { Client } from 'pg';
 import type { RestoreInput, RestoreTableInput, RestoreTableResult, SequenceValue, TableInfo } from '../dialect';
-import { readSequenceLinks, readTables, sequenceRegclass } from './pg-catalog';
+import { FK_COLUMNS_SQL, readSequenceLinks, readTables, sequenceRegclass, type ForeignKeyDef } from './pg-catalog';
 import { columnList, copyIn, keyJoin, rowDiffers, stageRows, storedColumns } from './pg-copy-in';
 import { readIndexes, rebuildError, restoreIndexExtras, type IndexDef } from './pg-indexes';
 import { qualify, quoteIdent, quoteLiteral } from './pg-session';
@@ -35,15 +35,6 @@ export interface RestoreTuning {
 export const DEFAULT_RESTORE_TUNING: Required<RestoreTuning> = { maintenanceWorkMem: '512MB' };
 
 export const AUDIT_TABLE = 'strongroom_audit_events';
-
-export interface ForeignKeyDef {
-  table: string;
-  name: string;
-  def: string;
-  comment: string | null;
-  /** The referenced table (in scope). */
-  refTable?: string;
-}
 
 interface TriggerState {
   table: string;
@@ -81,7 +72,7 @@ export async function checkRestorable(client: Client, input: RestoreInput): Prom
 async function foreignKeysInScope(client: Client, tables: string[]): Promise<ForeignKeyDef[]> {
   const { rows } = await client.query<ForeignKeyDef>(
     `SELECT c.relname AS table, k.conname AS name, pg_get_constraintdef(k.oid) AS def,
-            obj_description(k.oid, 'pg_constraint') AS comment, r.relname AS "refTable"
+            obj_description(k.oid, 'pg_constraint') AS comment, r.relname AS "refTable", ${FK_COLUMNS_SQL}
      FROM pg_constraint k
      JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace cn ON cn.oid = c.relnamespace
      JOIN pg_class r ON r.oid = k.confrelid JOIN pg_namespace rn ON rn.oid = r.relnamespace
@@ -239,14 +230,7 @@ export async function restoreInTransaction(
     if (shadows) await client.query(`DROP SCHEMA ${quoteIdent(shadows.plan.schema)} CASCADE`);
 
     await advanceSequences(client, input.sequences, input.tables, live);
-    for (const fk of fks) {
-      try {
-        await client.query(`ALTER TABLE ${qualify(fk.table)} ADD CONSTRAINT ${quoteIdent(fk.name)} ${fk.def}`);
-        if (fk.comment !== null) await client.query(`COMMENT ON CONSTRAINT ${quoteIdent(fk.name)} ON ${qualify(fk.table)} IS ${quoteLiteral(fk.comment)}`);
-      } catch (err) {
-        throw new Error(`foreign key "${fk.name}" on table "${fk.table}" does not hold after the restore: ${(err as Error).message}`);
-      }
-    }
+    for (const fk of fks) await readdForeignKey(client, fk);
     for (const tg of triggers) {
       const how = tg.enabled === 'A' ? 'ENABLE ALWAYS' : tg.enabled === 'R' ? 'ENABLE REPLICA' : 'ENABLE';
       await client.query(`ALTER TABLE ${qualify(tg.table)} ${how} TRIGGER ${quoteIdent(tg.name)}`);
@@ -255,6 +239,41 @@ export async function restoreInTransaction(
     return results.sort((a, b) => order.get(a.name)! - order.get(b.name)!);
   } finally {
     input.signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+/** Whether a valid, unconditional btree index of `table` starts with `columns`, in that order. */
+async function indexLeadsWith(client: Client, table: string, columns: string[]): Promise<boolean> {
+  const { rows } = await client.query<{ ok: boolean }>(
+    `SELECT EXISTS (
+       SELECT 1 FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_am am ON am.oid = ic.relam
+       WHERE i.indrelid = $1::regclass AND i.indisvalid AND i.indpred IS NULL AND am.amname = 'btree'
+         AND (SELECT array_agg(a.attname::text ORDER BY u.n) FROM unnest(i.indkey::int2[]) WITH ORDINALITY u(attnum, n)
+              JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = u.attnum
+              WHERE u.n <= cardinality($2::text[])) = $2::text[]) AS ok`,
+    [qualify(table), columns],
+  );
+  return rows[0].ok;
+}
+
+/**
+ * Re-adds a foreign key lifted for the restore, which validates every restored row against it:
+ * one anti-join of the referencing table with the referenced key. Left to itself the planner
+ * scans the whole referencing table and hashes it. When an index starts with the referencing
+ * columns, reading both sides in key order from their indexes is far cheaper: the rows were
+ * just COPYed FREEZE, so the visibility map is set and the scans are index-only (850,000
+ * comments against 380,000 tasks: 0.08 s instead of 0.23 s). The planner settings are steered
+ * for that one statement; the check itself is PostgreSQL's own.
+ */
+async function readdForeignKey(client: Client, fk: ForeignKeyDef): Promise<void> {
+  const steer = fk.columns.length > 0 && (await indexLeadsWith(client, fk.table, fk.columns));
+  try {
+    if (steer) await client.query(`SET LOCAL enable_seqscan = off; SET LOCAL enable_hashjoin = off`);
+    await client.query(`ALTER TABLE ${qualify(fk.table)} ADD CONSTRAINT ${quoteIdent(fk.name)} ${fk.def}`);
+    if (steer) await client.query(`SET LOCAL enable_seqscan TO DEFAULT; SET LOCAL enable_hashjoin TO DEFAULT`);
+    if (fk.comment !== null) await client.query(`COMMENT ON CONSTRAINT ${quoteIdent(fk.name)} ON ${qualify(fk.table)} IS ${quoteLiteral(fk.comment)}`);
+  } catch (err) {
+    throw new Error(`foreign key "${fk.name}" on table "${fk.table}" does not hold after the restore: ${(err as Error).message}`);
   }
 }
 

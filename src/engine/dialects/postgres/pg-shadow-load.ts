@@ -2,9 +2,9 @@
  * Parallel replace restores, step 2 of 3: loader connections fill the shadow tables while the
  * main transaction restores the rest. Each shadow is loaded in its own transaction: TRUNCATE
  * (so COPY may write the rows frozen), COPY, then its indexes, each built once over the sorted
- * rows, as pg_restore does, then ANALYZE (the table it replaces had statistics; the planner
- * should not meet the restored one without any). Nothing here touches a live table, so the
- * loaders never wait for the locks the main transaction holds.
+ * rows, as pg_restore does. Statistics come after the commit (PostgresDialect.restore): an
+ * ANALYZE here would keep writers waiting for as long as it runs. Nothing here touches a live
+ * table, so the loaders never wait for the locks the main transaction holds.
  */
 import type { Client } from 'pg';
 import type { RestoreTableInput } from '../dialect';
@@ -57,8 +57,6 @@ async function loadOne(client: Client, t: ShadowTable, input: RestoreTableInput,
       throw rebuildError(t.table, ix, err);
     }
   }
-  // The new table has no statistics yet; the one it replaces had. Planning queries right after the restore needs them.
-  await client.query(`ANALYZE ${target}`);
   await client.query('COMMIT');
   return { ...t, rowsWritten };
 }

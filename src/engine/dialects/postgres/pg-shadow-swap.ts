@@ -13,7 +13,7 @@
  * since the restore began.
  */
 import type { Client } from 'pg';
-import type { ForeignKeyDef } from './pg-restore';
+import { FK_COLUMNS_SQL, type ForeignKeyDef } from './pg-catalog';
 import { restoreIndexExtras } from './pg-indexes';
 import { qualify, quoteIdent, quoteLiteral } from './pg-session';
 import { shadowQualified } from './pg-shadow-prepare';
@@ -117,7 +117,8 @@ async function capture(client: Client, table: string): Promise<Carried> {
 /** Foreign keys still on or at the table: dropped here, and added to `readd` unless already there. */
 async function liftForeignKeys(client: Client, table: string, readd: ForeignKeyDef[]): Promise<void> {
   const { rows } = await client.query<ForeignKeyDef>(
-    `SELECT c.relname AS table, k.conname AS name, pg_get_constraintdef(k.oid) AS def, obj_description(k.oid, 'pg_constraint') AS comment
+    `SELECT c.relname AS table, k.conname AS name, pg_get_constraintdef(k.oid) AS def, obj_description(k.oid, 'pg_constraint') AS comment,
+            ${FK_COLUMNS_SQL}
      FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid
      WHERE k.contype = 'f' AND k.conparentid = 0 AND (k.conrelid = $1::regclass OR k.confrelid = $1::regclass)
      ORDER BY 1, 2`,

@@ -133,7 +133,7 @@ describe('PostgreSQL restore through shadow tables', () => {
     expect(schemaDump(db.url)).toBe(schemaBefore);
     expect(rowsDump(db.url)).toBe(dataBefore);
     expect(await shadowSchemas(db.url)).toEqual([]);
-    // The new tables were analyzed: the planner has statistics for them from the start.
+    // The new tables were analyzed right after the commit: the planner has statistics for them.
     const [stats] = await sql<{ n: number }>(db.url, `SELECT count(*)::int AS n FROM pg_stats WHERE schemaname = 'public' AND tablename = 'docs'`);
     expect(stats.n).toBeGreaterThan(0);
     // What the dump shows is also in force: constraints, the trigger, the serial sequences past the rows.
@@ -148,6 +148,33 @@ describe('PostgreSQL restore through shadow tables', () => {
     const [ev] = await sql<{ id: string }>(db.url, `INSERT INTO events (at) VALUES (0) RETURNING id::text`);
     expect(ev.id).toBe('250');
     await expect(sql(db.url, `INSERT INTO events (id, at) VALUES (1, 0)`)).rejects.toThrow(/non-DEFAULT value into column "id"/);
+  });
+
+  it('analyzes the swapped tables after the commit; a failure there is a warning and the restore stands', async () => {
+    // An index expression that fails only on the connection that gathers statistics after the commit.
+    await sql(db.url, `
+      CREATE FUNCTION picky(t text) RETURNS text IMMUTABLE LANGUAGE plpgsql AS $$
+        BEGIN IF current_setting('application_name') = 'strongroom-restore-analyze' THEN RAISE EXCEPTION 'no statistics today'; END IF; RETURN t; END $$;
+      CREATE INDEX marks_picky_idx ON marks (picky(note));`);
+    const backup = await takeBackup(d, ['marks']);
+    await sql(db.url, `DELETE FROM marks`);
+    const warnings: string[] = [];
+    const input = { ...restoreInput(backup, 'replace', ['marks']), onWarning: (m: string) => warnings.push(m) };
+    await expect(d.restore(input)).resolves.toEqual([{ name: 'marks', rowsWritten: 2 }]);
+    expect(warnings).toEqual([expect.stringMatching(/ANALYZE of marks failed .*no statistics today/)]);
+    expect(await sql(db.url, `SELECT note FROM marks ORDER BY id`)).toEqual([{ note: 'a' }, { note: 'b' }]);
+  });
+
+  it('leaves the statistics of swapped tables to autovacuum when told to', async () => {
+    const lastAnalyze = async () =>
+      (await sql<{ at: string | null }>(db.url, `SELECT last_analyze::text AS at FROM pg_stat_user_tables WHERE relname = 'docs'`))[0].at;
+    const backup = await takeBackup(d, ['owners', 'docs']);
+    await d.restore(restoreInput(backup, 'replace'));
+    expect(await lastAnalyze()).not.toBeNull();
+    const off = createPostgresDialect(db.url, { restoreParallel: 2, shadowMinBytes: 0, restoreAnalyze: false });
+    await off.restore(restoreInput(backup, 'replace'));
+    // A new table: no manual ANALYZE has touched it (autovacuum's would show as last_autoanalyze).
+    expect(await lastAnalyze()).toBeNull();
   });
 
   it('keeps on the in-place path, with the reason, every table whose properties a swap would lose', async () => {

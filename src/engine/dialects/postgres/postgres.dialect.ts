@@ -20,7 +20,7 @@ import { dropAbandonedShadows, prepareShadows, RESTORE_APP_PREFIX, type ShadowPl
 import { stripPsqlMetaCommands } from './pg-schema-dump';
 import { diffTables, fingerprintTables } from './pg-schema-compare';
 import { PostgresSnapshot } from './pg-snapshot';
-import { connect, destroyClient, quoteIdent } from './pg-session';
+import { connect, destroyClient, qualify, quoteIdent } from './pg-session';
 import { findPgTool, serverMajor, type FindPgToolOptions } from './pg-tools';
 
 export interface PostgresDialectOptions {
@@ -34,6 +34,8 @@ export interface PostgresDialectOptions {
   shadowMinBytes?: number;
   /** maintenance_work_mem of the restore's connections, for index builds and foreign key checks (default 512MB). */
   maintenanceWorkMem?: string;
+  /** ANALYZE the tables a restore swapped in, right after its commit (default true). */
+  restoreAnalyze?: boolean;
 }
 
 export const DEFAULT_RESTORE_PARALLEL = 2;
@@ -127,12 +129,35 @@ export class PostgresDialect implements Dialect {
       destroyClient(main);
       throw err;
     }
+    let results: RestoreTableResult[];
     try {
       const shadows = plan ? { plan, url: this.url } : null;
-      return await this.inTransaction(main, input, 'COMMIT', (c, i) => restoreInTransaction(c, i, tuning, shadows));
+      results = await this.inTransaction(main, input, 'COMMIT', (c, i) => restoreInTransaction(c, i, tuning, shadows));
     } finally {
       if (plan) await this.dropShadows(plan.schema, app).catch(() => undefined);
     }
+    if (plan && this.opts.restoreAnalyze !== false) await this.analyzeSwapped(plan, input.onWarning);
+    return results;
+  }
+
+  /**
+   * A swapped-in table is a new table: the statistics of the one it replaced went with it, and
+   * until autovacuum gets to it the planner would guess. This runs after the commit, so nothing
+   * waits for it (ANALYZE blocks neither readers nor writers), one connection per loader's list
+   * of tables, as they were shared out by size. The rows are in by now: a failure here is
+   * reported, not thrown. Tables restored in place kept their statistics.
+   */
+  private async analyzeSwapped(plan: ShadowPlan, onWarning?: (message: string) => void): Promise<void> {
+    await Promise.all(
+      plan.loaders.map((list) =>
+        this.withClient(async (c) => {
+          for (const s of list) await c.query(`ANALYZE ${qualify(s.table)}`);
+        }, 'strongroom-restore-analyze').catch((err: unknown) => {
+          const tables = list.map((s) => s.table).join(', ');
+          onWarning?.(`restored, but ANALYZE of ${tables} failed (autovacuum will gather their statistics): ${(err as Error).message}`);
+        }),
+      ),
+    );
   }
 
   /**
