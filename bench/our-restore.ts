@@ -3,7 +3,8 @@
  * backup is restored in `--mode` (default replace) through `Dialect.restore`: all or nothing,
  * the large replace tables loaded on a second connection (RESTORE_PARALLELISM's default, 2).
  * `--create-schema` first applies the backup's schema to an empty database, as the CLI's
- * disaster-recovery restore does.
+ * disaster-recovery restore does. `--analyze false` stops at the commit, as pg_restore does
+ * (RESTORE_ANALYZE=false); by default the swapped-in tables are analyzed after it.
  * Prints one JSON line: { rowsWritten, tables }.
  */
 import { createDialect } from '../src/engine/dialects/create-dialect';
@@ -18,7 +19,7 @@ runMain(async () => {
   const storage = new LocalStorage(required(args, 'store'));
   const dir = required(args, 'dir');
   const mode = (args.get('mode') ?? 'replace') as RestoreMode;
-  const dialect = createDialect(required(args, 'url'));
+  const dialect = createDialect(required(args, 'url'), { restoreAnalyze: args.get('analyze') !== 'false' });
   try {
     const manifest = await readManifest(storage, dir);
     const keys = await keysForManifest(keySourceFromConfig({ keys: process.env.BENCH_BACKUP_KEYS }), manifest);
