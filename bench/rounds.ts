@@ -64,6 +64,8 @@ export function summarize(c: Case, samples: Sample[], failures: string[] = []): 
 
 export interface RoundsResult {
   rows: Map<string, ResultRow>;
+  /** Each case's wall per round (null where that run failed): rounds pair the tools' runs in time. */
+  walls: Map<string, Array<number | null>>;
   /** Cases with failed runs, with the failure messages: findings in their own right. */
   failures: Map<string, string[]>;
 }
@@ -76,6 +78,7 @@ export interface RoundsResult {
 export async function runRounds(cases: Case[], repeat: number, loads: number[]): Promise<RoundsResult> {
   const samples = new Map<string, Sample[]>(cases.map((c) => [c.key, []]));
   const failures = new Map<string, string[]>();
+  const walls = new Map<string, Array<number | null>>(cases.map((c) => [c.key, []]));
   for (let round = 1; round <= repeat; round++) {
     for (const c of cases) {
       await c.setup?.();
@@ -88,12 +91,14 @@ export async function runRounds(cases: Case[], repeat: number, loads: number[]):
         const msg = (err as Error).message;
         log(`${c.tool} FAILED: ${msg}`);
         failures.set(c.key, [...(failures.get(c.key) ?? []), msg]);
+        walls.get(c.key)!.push(null);
         continue;
       }
       const server = s.serverCpuSeconds == null ? '' : `, server cpu ${s.serverCpuSeconds.toFixed(1)} s`;
       log(`${c.tool}: ${secs(s.measured.wallMs)}, cpu ${s.measured.cpuSeconds.toFixed(1)} s${server}`);
       await c.after?.();
       samples.get(c.key)!.push(s);
+      walls.get(c.key)!.push(s.measured.wallMs);
     }
   }
   const rows = new Map<string, ResultRow>();
@@ -101,5 +106,20 @@ export async function runRounds(cases: Case[], repeat: number, loads: number[]):
     const row = summarize(c, samples.get(c.key)!, failures.get(c.key));
     if (row) rows.set(c.key, row);
   }
-  return { rows, failures };
+  return { rows, failures, walls };
+}
+
+/**
+ * a/b for each round where both ran. On a shared machine load comes in bursts: the two runs of
+ * one round saw much the same machine, so these ratios show how far the medians can be trusted.
+ */
+export function pairedRatios(r: RoundsResult, a: string, b: string): number[] {
+  const wa = r.walls.get(a) ?? [];
+  const wb = r.walls.get(b) ?? [];
+  const out: number[] = [];
+  wa.forEach((x, i) => {
+    const y = wb[i];
+    if (x != null && y != null) out.push(x / y);
+  });
+  return out;
 }
