@@ -1,7 +1,10 @@
 /**
- * Repeats the tools being compared in rotation (A B C, A B C, …) rather than back to back, so
- * a burst of load from other work on a shared machine hits every tool alike, and reports the
- * median wall and CPU, the highest peak memory, and the range of walls.
+ * Repeats the tools being compared in rotation rather than back to back, so a burst of load
+ * from other work on a shared machine hits every tool alike, and reports the median wall and
+ * CPU, the highest peak memory, and the range of walls. Each round starts one tool further on
+ * (A B C, B C A, C A B, …): what a run leaves behind for the next one (a dropped 1 GB
+ * database, memory the machine takes back) then falls on every tool in turn, not always on
+ * the first.
  */
 import { loadavg } from 'node:os';
 import type { Measured } from './measure';
@@ -71,16 +74,18 @@ export interface RoundsResult {
 }
 
 /**
- * Runs every case `repeat` times in rotation. A run that fails (the tool exits non-zero) is
- * recorded and the rounds go on, so one intermittent failure does not throw away the other
- * measurements; a failing setup or check still stops the benchmark.
+ * Runs every case `repeat` times in rotation, round r starting at case r (see the top). A run
+ * that fails (the tool exits non-zero) is recorded and the rounds go on, so one intermittent
+ * failure does not throw away the other measurements; a failing setup or check still stops
+ * the benchmark.
  */
 export async function runRounds(cases: Case[], repeat: number, loads: number[]): Promise<RoundsResult> {
   const samples = new Map<string, Sample[]>(cases.map((c) => [c.key, []]));
   const failures = new Map<string, string[]>();
   const walls = new Map<string, Array<number | null>>(cases.map((c) => [c.key, []]));
   for (let round = 1; round <= repeat; round++) {
-    for (const c of cases) {
+    const start = (round - 1) % cases.length;
+    for (const c of [...cases.slice(start), ...cases.slice(0, start)]) {
       await c.setup?.();
       loads.push(loadavg()[0]);
       log(`${c.tool} (run ${round}/${repeat}) …`);

@@ -9,13 +9,14 @@ function measured(wallMs: number): Measured {
   return { wallMs, cpuSeconds: 0, peakRssBytes: 0, maxProcessRssBytes: 0, processes: 1, stdout: '' };
 }
 
-function scripted(key: string, walls: Array<number | Error>): Case {
+function scripted(key: string, walls: Array<number | Error>, order: string[] = []): Case {
   let i = 0;
   return {
     key,
     group: 'PostgreSQL restore',
     tool: key,
     run: async (): Promise<Sample> => {
+      order.push(key);
       const w = walls[i++];
       if (w instanceof Error) throw w;
       return { measured: measured(w), bytes: null };
@@ -37,5 +38,12 @@ describe('runRounds and pairedRatios', () => {
     expect(pairedRatios(r, 'ours', 'theirs')).toEqual([0.9, 0.5]);
     expect(r.rows.get('ours')).toMatchObject({ runs: 2, wallMs: 800 });
     expect(r.failures.get('ours')).toEqual(['exit 1']);
+  });
+
+  it('starts each round one tool further on, so no tool always runs first', async () => {
+    const order: string[] = [];
+    const cases = ['a', 'b', 'c'].map((k) => scripted(k, [1, 1, 1, 1], order));
+    await runRounds(cases, 4, []);
+    expect(order.join(' ')).toBe('a b c b c a c a b a b c');
   });
 });
