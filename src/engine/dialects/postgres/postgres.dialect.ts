@@ -133,8 +133,10 @@ export class PostgresDialect implements Dialect {
     try {
       const shadows = plan ? { plan, url: this.url } : null;
       results = await this.inTransaction(main, input, 'COMMIT', (c, i) => restoreInTransaction(c, i, tuning, shadows));
-    } finally {
+    } catch (err) {
+      // A committed restore dropped the shadow schema in its transaction; only a failed one leaves it.
       if (plan) await this.dropShadows(plan.schema, app).catch(() => undefined);
+      throw err;
     }
     if (plan && this.opts.restoreAnalyze !== false) await this.analyzeSwapped(plan, input.onWarning);
     return results;
@@ -161,9 +163,9 @@ export class PostgresDialect implements Dialect {
   }
 
   /**
-   * After the restore (the schema is already gone if it committed). A failed restore closed its
-   * sockets, but a backend busy building an index only notices at the end of it, holding its
-   * locks meanwhile: terminating the restore's own backends releases them now.
+   * After a failed restore. It closed its sockets, but a backend busy building an index only
+   * notices at the end of it, holding its locks meanwhile: terminating the restore's own
+   * backends releases them now.
    */
   private async dropShadows(schema: string, app: string): Promise<void> {
     await this.withClient(async (c) => {
