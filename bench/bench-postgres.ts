@@ -129,6 +129,12 @@ export async function benchPostgres(ctx: Ctx): Promise<void> {
       await query(url, `INSERT INTO app_audit (at, actor, action, payload) SELECT now(), 'bench', 'later', '{}' FROM generate_series(1, 100)`);
       await query(admin, 'CHECKPOINT');
     };
+    const emptyDatabase = async (db: string): Promise<void> => {
+      // A failed run leaves its target behind; start each run from scratch.
+      await query(admin, `DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+      await query(admin, `CREATE DATABASE ${db}`);
+      await query(admin, 'CHECKPOINT');
+    };
     const pgrLive = databaseUrl(cluster, 'bench_pgr_live');
     // Like pg_restore, the goal's row ends when the restored data is in: the ANALYZE that follows
     // our commit by default (RESTORE_ANALYZE) has a row of its own.
@@ -158,12 +164,7 @@ export async function benchPostgres(ctx: Ctx): Promise<void> {
         key: 'empty',
         group: 'PostgreSQL restore',
         tool: 'Strongroom into empty database (schema applied first), until the commit',
-        setup: async () => {
-          // A failed run leaves its target behind; start each run from scratch.
-          await query(admin, 'DROP DATABASE IF EXISTS bench_empty WITH (FORCE)');
-          await query(admin, 'CREATE DATABASE bench_empty');
-          await query(admin, 'CHECKPOINT');
-        },
+        setup: () => emptyDatabase('bench_empty'),
         run: () =>
           onServer(cluster, async () => ({
             measured: await ours('our-restore.ts', ['--url', empty, ...restoreArgs, '--create-schema', '--analyze', 'false'], ctx.keys, 'our restore empty'),
@@ -179,12 +180,7 @@ export async function benchPostgres(ctx: Ctx): Promise<void> {
         key: 'pg_restore',
         group: 'PostgreSQL restore',
         tool: 'pg_restore -j2 of the -Fc dump into an empty database',
-        setup: async () => {
-          // A failed run leaves its target behind; start each run from scratch.
-          await query(admin, 'DROP DATABASE IF EXISTS bench_pgr WITH (FORCE)');
-          await query(admin, 'CREATE DATABASE bench_pgr');
-          await query(admin, 'CHECKPOINT');
-        },
+        setup: () => emptyDatabase('bench_pgr'),
         run: () =>
           onServer(cluster, async () => ({
             measured: await runMeasured(pgRestore, ['-j', '2', '--exit-on-error', '--no-owner', '-d', pgr, fc], { label: 'pg_restore -j2' }),
