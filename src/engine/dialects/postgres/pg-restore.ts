@@ -242,12 +242,13 @@ export async function restoreInTransaction(
   }
 }
 
-/** Whether a valid, unconditional btree index of `table` starts with `columns`, in that order. */
+/** Whether a valid, unconditional btree index of `table` has `columns` as its leading key columns, in that order. */
 async function indexLeadsWith(client: Client, table: string, columns: string[]): Promise<boolean> {
   const { rows } = await client.query<{ ok: boolean }>(
     `SELECT EXISTS (
        SELECT 1 FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid JOIN pg_am am ON am.oid = ic.relam
        WHERE i.indrelid = $1::regclass AND i.indisvalid AND i.indpred IS NULL AND am.amname = 'btree'
+         AND i.indnkeyatts >= cardinality($2::text[])
          AND (SELECT array_agg(a.attname::text ORDER BY u.n) FROM unnest(i.indkey::int2[]) WITH ORDINALITY u(attnum, n)
               JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = u.attnum
               WHERE u.n <= cardinality($2::text[])) = $2::text[]) AS ok`,
