@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { findPgTool, serverMajor } from '../src/engine/dialects/postgres/pg-tools';
 import { BREAKDOWN_VARIANTS, collect, Ctx, MAIN_VARIANT, MIB_256, OurBackup, ourBackup, ours, query, sizeOf } from './bench-context';
 import { DATASET_TABLES, DatasetCounts, seedPostgres } from './dataset';
-import { runMeasured, treeCpuSeconds } from './measure';
+import { runMeasured, treeCpuSeconds, type Measured } from './measure';
 import { BenchCluster, databaseUrl, postmasterPid, startBenchCluster, stopBenchCluster } from './pg-cluster';
 import { goal, mb, ratio, secs, unmeasuredGoal } from './report';
 import { Case, log, pairedRatios, runRounds, Sample } from './rounds';
@@ -115,101 +115,56 @@ export async function benchPostgres(ctx: Ctx): Promise<void> {
     const backup = latest as OurBackup | null;
     if (!backup) throw new Error('every run of our PostgreSQL backup failed, so there is nothing to restore');
 
-    const live = databaseUrl(cluster, 'bench_live');
-    const empty = databaseUrl(cluster, 'bench_empty');
-    const pgr = databaseUrl(cluster, 'bench_pgr');
     const restoreArgs = ['--store', store, '--dir', backup.dir, '--mode', 'replace'];
-    const liveCopy = async (db: string): Promise<void> => {
-      // A failed run leaves its target behind; start each run from scratch.
+    // A failed run leaves its target behind: every run starts from a fresh database.
+    const fresh = async (db: string, start: 'empty' | 'live'): Promise<void> => {
       await query(admin, `DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
-      await query(admin, `CREATE DATABASE ${db} TEMPLATE bench_src`);
+      if (start === 'empty') {
+        await query(admin, `CREATE DATABASE ${db}`);
+      } else {
+        // A copy of the source, changed a little so that it is "newer" than the backup.
+        await query(admin, `CREATE DATABASE ${db} TEMPLATE bench_src`);
+        const url = databaseUrl(cluster, db);
+        await query(url, `UPDATE tasks SET status = 'done', updated_at = now() WHERE id % 100 = 0`);
+        await query(url, `DELETE FROM comments WHERE id % 50 = 0`);
+        await query(url, `INSERT INTO app_audit (at, actor, action, payload) SELECT now(), 'bench', 'later', '{}' FROM generate_series(1, 100)`);
+      }
+      await query(admin, 'CHECKPOINT');
+    };
+    /** One restore into database `db`, prepared as `start`; its row counts are checked after each run. */
+    const restoreCase = (key: string, tool: string, db: string, start: 'empty' | 'live', measure: (url: string) => Promise<Measured>, note: string): Case => {
       const url = databaseUrl(cluster, db);
-      await query(url, `UPDATE tasks SET status = 'done', updated_at = now() WHERE id % 100 = 0`);
-      await query(url, `DELETE FROM comments WHERE id % 50 = 0`);
-      await query(url, `INSERT INTO app_audit (at, actor, action, payload) SELECT now(), 'bench', 'later', '{}' FROM generate_series(1, 100)`);
-      await query(admin, 'CHECKPOINT');
+      return {
+        key,
+        group: 'PostgreSQL restore',
+        tool,
+        setup: () => fresh(db, start),
+        run: () => onServer(cluster, async () => ({ measured: await measure(url), bytes: null, note }), { wal: true }),
+        after: async () => {
+          await expectCounts(url, counts, tool);
+          await query(admin, `DROP DATABASE ${db}`);
+        },
+      };
     };
-    const emptyDatabase = async (db: string): Promise<void> => {
-      // A failed run leaves its target behind; start each run from scratch.
-      await query(admin, `DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
-      await query(admin, `CREATE DATABASE ${db}`);
-      await query(admin, 'CHECKPOINT');
-    };
-    const pgrLive = databaseUrl(cluster, 'bench_pgr_live');
+    const ourRestore = (key: string, extra: string[]) => (url: string) =>
+      ours('our-restore.ts', ['--url', url, ...restoreArgs, ...extra], ctx.keys, `our restore ${key}`);
+    const pgRestoreJ2 = (extra: string[]) => (url: string) =>
+      runMeasured(pgRestore, ['-j', '2', ...extra, '--exit-on-error', '--no-owner', '-d', url, fc], { label: ['pg_restore -j2', ...extra].join(' ') });
     // Like pg_restore, the goal's row ends when the restored data is in: the ANALYZE that follows
     // our commit by default (RESTORE_ANALYZE) has a row of its own.
-    const replaceOverLive = (key: string, tool: string, analyze: boolean, note: string): Case => ({
-      key,
-      group: 'PostgreSQL restore',
-      tool,
-      // A copy of the source, changed a little so that it is "newer" than the backup.
-      setup: () => liveCopy('bench_live'),
-      run: () =>
-        onServer(cluster, async () => ({
-          measured: await ours('our-restore.ts', ['--url', live, ...restoreArgs, '--analyze', String(analyze)], ctx.keys, `our restore ${key}`),
-          bytes: null,
-          note,
-        }), { wal: true }),
-      after: async () => {
-        await expectCounts(live, counts, `our restore (${key})`);
-        await query(admin, 'DROP DATABASE bench_live');
-      },
-    });
     const restores: Case[] = [
-      replaceOverLive('replace', 'Strongroom replace, over live data (schema and old rows present), until the commit', false,
-        'all or nothing, 2 connections; RESTORE_ANALYZE=false'),
-      replaceOverLive('replace analyze', 'Strongroom replace, over live data, then ANALYZE of the swapped-in tables (the default)', true,
-        'as above, plus ANALYZE after the commit'),
-      {
-        key: 'empty',
-        group: 'PostgreSQL restore',
-        tool: 'Strongroom into empty database (schema applied first), until the commit',
-        setup: () => emptyDatabase('bench_empty'),
-        run: () =>
-          onServer(cluster, async () => ({
-            measured: await ours('our-restore.ts', ['--url', empty, ...restoreArgs, '--create-schema', '--analyze', 'false'], ctx.keys, 'our restore empty'),
-            bytes: null,
-            note: 'schema time included; all or nothing, 2 connections; RESTORE_ANALYZE=false',
-          }), { wal: true }),
-        after: async () => {
-          await expectCounts(empty, counts, 'our restore (empty)');
-          await query(admin, 'DROP DATABASE bench_empty');
-        },
-      },
-      {
-        key: 'pg_restore',
-        group: 'PostgreSQL restore',
-        tool: 'pg_restore -j2 of the -Fc dump into an empty database',
-        setup: () => emptyDatabase('bench_pgr'),
-        run: () =>
-          onServer(cluster, async () => ({
-            measured: await runMeasured(pgRestore, ['-j', '2', '--exit-on-error', '--no-owner', '-d', pgr, fc], { label: 'pg_restore -j2' }),
-            bytes: null,
-            note: 'not atomic; indexes built after load',
-          }), { wal: true }),
-        after: async () => {
-          await expectCounts(pgr, counts, 'pg_restore');
-          await query(admin, 'DROP DATABASE bench_pgr');
-        },
-      },
-      {
-        // Not the goal's comparison: the same starting point as our replace (a copy of live data
-        // written just before), to tell what that starting point costs any tool on this machine.
-        key: 'pg_restore live',
-        group: 'PostgreSQL restore',
-        tool: 'pg_restore -j2 --clean over live data (same setup as our replace)',
-        setup: () => liveCopy('bench_pgr_live'),
-        run: () =>
-          onServer(cluster, async () => ({
-            measured: await runMeasured(pgRestore, ['-j', '2', '--clean', '--if-exists', '--exit-on-error', '--no-owner', '-d', pgrLive, fc], { label: 'pg_restore -j2 --clean' }),
-            bytes: null,
-            note: 'not atomic; drops and re-creates every object',
-          }), { wal: true }),
-        after: async () => {
-          await expectCounts(pgrLive, counts, 'pg_restore --clean');
-          await query(admin, 'DROP DATABASE bench_pgr_live');
-        },
-      },
+      restoreCase('replace', 'Strongroom replace, over live data (schema and old rows present), until the commit', 'bench_live', 'live',
+        ourRestore('replace', ['--analyze', 'false']), 'all or nothing, 2 connections; RESTORE_ANALYZE=false'),
+      restoreCase('replace analyze', 'Strongroom replace, over live data, then ANALYZE of the swapped-in tables (the default)', 'bench_live', 'live',
+        ourRestore('replace analyze', ['--analyze', 'true']), 'as above, plus ANALYZE after the commit'),
+      restoreCase('empty', 'Strongroom into empty database (schema applied first), until the commit', 'bench_empty', 'empty',
+        ourRestore('empty', ['--create-schema', '--analyze', 'false']), 'schema time included; all or nothing, 2 connections; RESTORE_ANALYZE=false'),
+      restoreCase('pg_restore', 'pg_restore -j2 of the -Fc dump into an empty database', 'bench_pgr', 'empty',
+        pgRestoreJ2([]), 'not atomic; indexes built after load'),
+      // Not the goal's comparison: the same starting point as our replace (a copy of live data
+      // written just before), to tell what that starting point costs any tool on this machine.
+      restoreCase('pg_restore live', 'pg_restore -j2 --clean over live data (same setup as our replace)', 'bench_pgr_live', 'live',
+        pgRestoreJ2(['--clean', '--if-exists']), 'not atomic; drops and re-creates every object'),
     ];
     const r = await runRounds(restores, ctx.repeat, ctx.loads);
     collect(ctx, restores, r);
