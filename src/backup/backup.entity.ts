@@ -42,7 +42,7 @@ export class BackupEntity {
   /** Tables asked for (type "tables") before the run; the manifest's summary after it. */
   @Column({ type: 'text', transformer: jsonText<BackupTableSummary[]>([]) }) tables: BackupTableSummary[];
   @Column({ name: 'requested_tables', type: 'text', transformer: jsonText<string[]>([]) }) requestedTables: string[];
-  @Column({ type: 'text', transformer: jsonText<{ count: number; bytes: number }>({ count: 0, bytes: 0 }) }) files: { count: number; bytes: number };
+  @Column({ type: 'text', transformer: jsonText<{ count: number; bytes: number; skipped?: number }>({ count: 0, bytes: 0 }) }) files: { count: number; bytes: number; skipped?: number };
   @Column({ type: 'varchar', length: 16 }) compression: string;
   @Column({ type: 'boolean', default: false }) encrypted: boolean;
   @Column({ name: 'key_id', type: 'varchar', length: 64, nullable: true }) keyId: string | null;

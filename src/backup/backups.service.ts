@@ -176,6 +176,7 @@ export class BackupsService implements OnApplicationBootstrap, OnApplicationShut
         keys: row.encrypted ? this.target.keys : { keyring: null, passphrase: null },
         appVersion: APP_VERSION, migrations: await this.migrations(), auditHead: await this.audit.head(),
         parallel: this.config.BACKUP_PARALLELISM, signal, createdAt: row.createdAt,
+        onWarning: (message) => this.logger.warn(`backup ${row.id}: ${message}`),
         onProgress: (p: BackupProgress) => {
           const now = Date.now();
           if (now - lastProgress < PROGRESS_EVERY_MS && p.phase !== 'done') return;

@@ -11,7 +11,7 @@ export function completedFieldsFor(m: Manifest): Partial<BackupEntity> {
     sizeBytes: parts.reduce((s, p) => s + (p?.size ?? 0), 0),
     rowCount: m.tables.reduce((s, t) => s + t.rows, 0),
     tables: m.tables.map((t) => ({ name: t.name, rows: t.rows, bytes: t.bytes, sha256: t.sha256 })),
-    files: { count: m.files.count, bytes: m.files.bytes },
+    files: { count: m.files.count, bytes: m.files.bytes, ...(m.files.skipped ? { skipped: m.files.skipped.count } : {}) },
     compression: m.compression,
     encrypted: !!m.encryption,
     keyId: m.encryption?.keyId ?? null,

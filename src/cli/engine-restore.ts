@@ -109,7 +109,7 @@ export async function engineRestore(b: StoredBackup, o: EngineRestoreOptions): P
     if (o.files) {
       // After the tables committed: each directory is swapped in whole, or left as it was.
       o.onPhase?.('files');
-      files = await restoreFiles(b);
+      files = await restoreFiles(b, undefined, { onWarning: o.onWarning });
     }
     return { tables: results, files };
   } finally {

@@ -15,6 +15,7 @@ import { AppConfig, dialectOptions } from '../config/app-config';
 import { nowIso } from '../database/columns';
 import { HeldLease, LeaseService, ownerAliveOnThisHost, PROCESS_OWNER } from '../database/lease.service';
 import { Transactions } from '../database/transactions';
+import { recoverInterruptedFileRestores } from '../engine/backup/file-restore-journal';
 import type { PlanTableResult, RestoreMode } from '../engine/dialects/dialect';
 import type { BackupStorage } from '../engine/storage/storage';
 import { RecoveryEntity } from './recovery.entity';
@@ -69,6 +70,24 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
   async onApplicationBootstrap(): Promise<void> {
     await this.failInterrupted();
     await this.dropAbandonedRestoreData();
+    await this.recoverInterruptedFileRestores();
+  }
+
+  /**
+   * A file restore killed while swapping directories leaves a journal beside them: finish or
+   * undo it now (all directories new, or all old) and drop staged and old copies, rather than
+   * leave the roots mixed until the next file restore.
+   */
+  private async recoverInterruptedFileRestores(): Promise<void> {
+    try {
+      const r = await recoverInterruptedFileRestores(this.config.BACKUP_FILE_PATHS);
+      if (r.completed.length) this.logger.warn(`completed ${r.completed.length} interrupted file restore(s): the file directories hold the restored files`);
+      if (r.rolledBack.length) this.logger.warn(`rolled back ${r.rolledBack.length} interrupted file restore(s): the file directories are as they were before`);
+      if (r.removed.length) this.logger.warn(`removed ${r.removed.length} staged or old copies left by interrupted file restores`);
+      if (r.busy.length) this.logger.warn(`file restore(s) ${r.busy.join(', ')} of another running process left alone`);
+    } catch (err) {
+      this.logger.error(`could not recover interrupted file restores: ${(err as Error).message}`);
+    }
   }
 
   /**
@@ -253,7 +272,11 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
       let files = null;
       if (prepared.files) {
         progress.phase = 'files';
-        files = await restoreFiles({ storage: this.storage, dir: prepared.backup.storageDir, manifest: prepared.manifest, keys: this.target.keys });
+        files = await restoreFiles(
+          { storage: this.storage, dir: prepared.backup.storageDir, manifest: prepared.manifest, keys: this.target.keys },
+          undefined,
+          { onWarning: (message) => this.logger.warn(`recovery ${row.id}: ${message}`) },
+        );
       }
       progress.phase = 'done';
       await this.tx.run(async (m) => {

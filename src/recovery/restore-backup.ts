@@ -6,8 +6,7 @@
 import { openPart } from '../engine/archive/part-io';
 import type { Manifest } from '../engine/archive/manifest.types';
 import { keysForManifest, type KeySource } from '../engine/backup/backup-keys';
-import type { FileStats } from '../engine/backup/file-artefacts';
-import { unpackFileArtefacts } from '../engine/backup/file-artefacts';
+import { unpackFileArtefacts, type FileStats, type UnpackOptions } from '../engine/backup/file-artefacts';
 import { restoreInputs } from '../engine/backup/read-backup';
 import { AUDIT_TABLE, effectiveRestoreMode } from '../engine/backup/restore-mode';
 import type {
@@ -128,17 +127,23 @@ export async function planTables(dialect: Dialect, spec: RestoreSpec): Promise<P
 }
 
 /**
- * Restores the backup's file artefacts into the directories they were taken from; each
- * directory is staged whole and swapped in, so a failure leaves them as they were.
+ * Restores the backup's file artefacts into the directories they were taken from: every
+ * directory is staged whole and all are swapped in together under a journal, so a failure or
+ * a crash leaves all of them as they were (or, past the swap's commit point, all restored).
+ * Links, devices and paths escaping a directory in the archive fail it before anything changes.
  */
-export async function restoreFiles(b: StoredBackup, destinations: string[] = b.manifest.files.roots): Promise<FileStats> {
+export async function restoreFiles(
+  b: StoredBackup,
+  destinations: string[] = b.manifest.files.roots,
+  opts: UnpackOptions = {},
+): Promise<FileStats> {
   const part = b.manifest.files.part;
   if (!part) return { count: 0, bytes: 0 };
   if (destinations.length !== b.manifest.files.roots.length) {
     throw new RestoreRequestError(`the backup holds ${b.manifest.files.roots.length} file directories, ${destinations.length} destinations were given`);
   }
   const keys = await keysForManifest(b.keys, b.manifest);
-  return unpackFileArtefacts(await openPart(b.storage, b.dir, part, b.manifest, keys), destinations);
+  return unpackFileArtefacts(await openPart(b.storage, b.dir, part, b.manifest, keys), destinations, opts);
 }
 
 export { AUDIT_TABLE };

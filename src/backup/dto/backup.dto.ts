@@ -84,6 +84,8 @@ export class BackupTableDto {
 export class BackupFilesDto {
   @ApiProperty({ description: 'Files backed up from BACKUP_FILE_PATHS' }) count: number;
   @ApiProperty({ description: 'Their total size in bytes' }) bytes: number;
+  @ApiPropertyOptional({ description: 'Entries under BACKUP_FILE_PATHS that are not regular files or directories (symbolic links, sockets, FIFOs, devices): not backed up; the manifest lists them' })
+  skipped?: number;
 }
 
 export class BackupProgressDto {

@@ -58,7 +58,14 @@ export interface Manifest {
   schema: { fingerprint: string; migrations: string[]; part: PartInfo | null };
   tables: ManifestTable[];
   sequences: SequenceValue[];
-  files: { count: number; bytes: number; roots: string[]; part: PartInfo | null };
+  files: {
+    count: number;
+    bytes: number;
+    roots: string[];
+    part: PartInfo | null;
+    /** Symbolic links, sockets, FIFOs and devices under the roots, not archived (at most 100 listed). */
+    skipped?: { count: number; entries: { path: string; type: string }[] };
+  };
   compression: Compression;
   encryption: EncryptionInfo | null;
   auditHead: { seq: number; hash: string } | null;

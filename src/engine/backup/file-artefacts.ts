@@ -1,25 +1,52 @@
 /**
  * File artefacts travel as one tar stream inside a backup part. Entries are named
  * `<rootIndex>/<path relative to that root>` so that restoring needs no absolute paths
- * from the archive. Symbolic links are stored as links and never followed, so nothing
- * outside the configured directories is read; modes and modification times are kept.
+ * from the archive. Only regular files and directories are archived: symbolic links,
+ * sockets, FIFOs and devices under BACKUP_FILE_PATHS are skipped (never followed) and listed
+ * in the manifest, so an archive never needs to hold anything a restore could be tricked by
+ * (see file-entry-rules.ts). Permission bits and modification times are kept.
  */
-import { createReadStream, createWriteStream } from 'node:fs';
-import { lstat, mkdir, readdir, readlink, rename, rm, symlink, utimes, chmod } from 'node:fs/promises';
-import { dirname, join, relative, resolve, sep } from 'node:path';
-import { PassThrough, Readable } from 'node:stream';
+import { constants } from 'node:fs';
+import { lstat, mkdir, open, readdir, utimes, chmod, type FileHandle } from 'node:fs/promises';
+import { join, relative, resolve, sep } from 'node:path';
+import { PassThrough, Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar-stream';
+import { checkEntry, FileArchiveEntryError } from './file-entry-rules';
+import {
+  beginSwapPlan, dropOldCopies, markSwapping, recoverInterruptedFileRestores, rollBack, swapAll, syncDir, type SwapHook,
+} from './file-restore-journal';
+
+export interface SkippedFile {
+  /** The path on disk, under one of BACKUP_FILE_PATHS. */
+  path: string;
+  type: 'symlink' | 'socket' | 'fifo' | 'character-device' | 'block-device' | 'unknown';
+}
 
 export interface FileStats {
   count: number;
   bytes: number;
+  /** Entries under the roots that were not archived (packing only). */
+  skipped?: { count: number; entries: SkippedFile[] };
+}
+
+/** The manifest lists at most this many skipped paths (and always their count). */
+const MAX_SKIPPED_LISTED = 100;
+
+function kindOf(st: { isSymbolicLink(): boolean; isSocket(): boolean; isFIFO(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean }): SkippedFile['type'] {
+  if (st.isSymbolicLink()) return 'symlink';
+  if (st.isSocket()) return 'socket';
+  if (st.isFIFO()) return 'fifo';
+  if (st.isCharacterDevice()) return 'character-device';
+  if (st.isBlockDevice()) return 'block-device';
+  return 'unknown';
 }
 
 /** Streams every file under `roots` as a tar archive; `stats()` is final once the stream ended. */
 export function packFileArtefacts(roots: string[]): { stream: Readable; stats(): FileStats } {
   const pack = tar.pack();
   const stats: FileStats = { count: 0, bytes: 0 };
+  const skipped: FileStats['skipped'] = { count: 0, entries: [] };
   const out = new PassThrough();
   pack.pipe(out);
   // The consumer reads `out`; errors are forwarded to it below, so pack's own are not lost.
@@ -37,24 +64,53 @@ export function packFileArtefacts(roots: string[]): { stream: Readable; stats():
       }
     });
 
+  const skip = (path: string, type: SkippedFile['type']) => {
+    skipped.count++;
+    if (skipped.entries.length < MAX_SKIPPED_LISTED) skipped.entries.push({ path, type });
+  };
+
+  async function addFile(name: string, full: string): Promise<void> {
+    // Opened without following a link, and checked again on the open file: a file swapped for
+    // a link or a FIFO after the directory was listed is skipped, never followed or blocked on.
+    let fh: FileHandle;
+    try {
+      fh = await open(full, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ELOOP') return skip(full, 'symlink');
+      throw e;
+    }
+    let handedOver = false;
+    try {
+      const st = await fh.stat();
+      if (!st.isFile()) return skip(full, kindOf(st));
+      const header = { name, mode: st.mode & 0o777, mtime: st.mtime, type: 'file' as const, size: st.size };
+      if (st.size === 0) {
+        await addEntry(header);
+      } else {
+        handedOver = true;
+        await addEntry(header, fh.createReadStream({ start: 0, end: st.size - 1 }));
+      }
+      stats.count++;
+      stats.bytes += st.size;
+    } finally {
+      if (!handedOver) await fh.close();
+    }
+  }
+
   async function walk(rootIndex: number, root: string, dir: string): Promise<void> {
     const names = (await readdir(dir)).sort();
     for (const name of names) {
       const full = join(dir, name);
       const st = await lstat(full);
       const rel = relative(root, full).split(sep).join('/');
-      const header = { name: `${rootIndex}/${rel}`, mode: st.mode & 0o7777, mtime: st.mtime };
-      if (st.isSymbolicLink()) {
-        await addEntry({ ...header, type: 'symlink', linkname: await readlink(full) });
-      } else if (st.isDirectory()) {
-        await addEntry({ ...header, type: 'directory' });
+      if (st.isDirectory()) {
+        await addEntry({ name: `${rootIndex}/${rel}`, type: 'directory', mode: st.mode & 0o777, mtime: st.mtime });
         await walk(rootIndex, root, full);
       } else if (st.isFile()) {
-        await addEntry({ ...header, type: 'file', size: st.size }, createReadStream(full));
-        stats.count++;
-        stats.bytes += st.size;
+        await addFile(`${rootIndex}/${rel}`, full);
+      } else {
+        skip(full, kindOf(st));
       }
-      // Sockets, FIFOs and devices are not artefacts: skipped.
     }
   }
 
@@ -63,7 +119,7 @@ export function packFileArtefacts(roots: string[]): { stream: Readable; stats():
       const st = await lstat(root).catch(() => null);
       if (!st) throw new Error(`BACKUP_FILE_PATHS entry ${root} does not exist`);
       if (!st.isDirectory()) throw new Error(`BACKUP_FILE_PATHS entry ${root} is not a directory`);
-      await addEntry({ name: `${i}/`, type: 'directory', mode: st.mode & 0o7777, mtime: st.mtime });
+      await addEntry({ name: `${i}/`, type: 'directory', mode: st.mode & 0o777, mtime: st.mtime });
       await walk(i, resolve(root), resolve(root));
     }
     pack.finalize();
@@ -71,67 +127,148 @@ export function packFileArtefacts(roots: string[]): { stream: Readable; stats():
     pack.destroy(e);
     out.destroy(e);
   });
-  return { stream: out, stats: () => ({ ...stats }) };
+  return { stream: out, stats: () => ({ ...stats, ...(skipped.count ? { skipped: { count: skipped.count, entries: [...skipped.entries] } } : {}) }) };
+}
+
+export interface UnpackOptions {
+  /** Something worth logging that does not undo the restore (e.g. an old copy that could not be removed). */
+  onWarning?(message: string): void;
+  /** Test-only: called at each step of the swap, where a crash test kills the process. */
+  hook?: SwapHook;
 }
 
 /**
- * Restores a file-artefact tar into `destinations[rootIndex]`. Each root is written into a
- * fresh sibling directory and swapped in with renames only when complete, so a failure
- * leaves every destination exactly as it was.
+ * Restores a file-artefact tar into `destinations[rootIndex]`, all or nothing: every root is
+ * staged whole beside itself, then all are swapped in under a journal (file-restore-journal.ts),
+ * so neither a bad entry nor a crash leaves some roots new and others old. Anything the entry
+ * rules forbid fails the restore before any root is touched.
  */
-export async function unpackFileArtefacts(source: Readable, destinations: string[]): Promise<FileStats> {
-  const stamp = `${process.pid}-${Date.now()}`;
-  const staging = destinations.map((d) => `${resolve(d)}.strongroom-restore-${stamp}`);
-  const stats: FileStats = { count: 0, bytes: 0 };
-  const extract = tar.extract();
-  const dirTimes: [string, Date][] = [];
+export async function unpackFileArtefacts(source: Readable, destinations: string[], opts: UnpackOptions = {}): Promise<FileStats> {
+  const lives = await checkDestinations(destinations);
+  // A crash of an earlier restore of these roots is finished or undone first.
+  await recoverInterruptedFileRestores(lives, { strict: true });
+  const plan = await beginSwapPlan(lives);
+  let stats: FileStats;
   try {
-    for (const s of staging) await mkdir(s, { recursive: true });
-    extract.on('entry', (header, stream, next) => {
-      void (async () => {
-        const [idx, ...rest] = header.name.split('/');
-        const base = staging[Number(idx)];
-        const relPath = rest.join('/');
-        if (base === undefined || relPath.split('/').includes('..') || relPath.startsWith('/')) {
-          throw new Error(`archive entry ${JSON.stringify(header.name)} is outside the artefact roots`);
-        }
-        const target = join(base, relPath);
-        const mode = header.mode ?? 0o644;
-        if (header.type === 'directory') {
-          await mkdir(target, { recursive: true });
-          if (header.mtime) dirTimes.push([target, header.mtime]);
-          stream.resume();
-        } else if (header.type === 'symlink') {
-          await mkdir(dirname(target), { recursive: true });
-          await symlink(header.linkname ?? '', target);
-          stream.resume();
-        } else if (header.type === 'file') {
-          await mkdir(dirname(target), { recursive: true });
-          await pipeline(stream, createWriteStream(target, { mode }));
-          await chmod(target, mode);
-          if (header.mtime) await utimes(target, header.mtime, header.mtime);
-          stats.count++;
-          stats.bytes += header.size ?? 0;
-        } else {
-          stream.resume();
-        }
-      })().then(() => next(), (e: Error) => next(e));
-    });
-    await pipeline(source, extract);
-    for (const [d, t] of dirTimes.reverse()) await utimes(d, t, t);
-    // Swap each root in whole: old -> .old, staged -> live, then drop the old copy.
-    for (const [i, dest] of destinations.entries()) {
-      const live = resolve(dest);
-      const old = `${live}.strongroom-old-${stamp}`;
-      const existed = await lstat(live).then(() => true, () => false);
-      if (existed) await rename(live, old);
-      await mkdir(dirname(live), { recursive: true });
-      await rename(staging[i], live);
-      if (existed) await rm(old, { recursive: true, force: true });
-    }
-    return stats;
+    opts.hook?.('journal-written');
+    stats = await stage(source, plan.roots.map((r) => r.staging));
+    opts.hook?.('staged');
+    await markSwapping(plan);
   } catch (e) {
-    for (const s of staging) await rm(s, { recursive: true, force: true });
+    source.destroy();
+    await rollBack(plan);
     throw e;
   }
+  opts.hook?.('swapping');
+  try {
+    await swapAll(plan, opts.hook);
+  } catch (e) {
+    // Still in this process: undo rather than leave roots mixed. If even that fails, the journal
+    // stays and the next start or restore finishes the job.
+    await rollBack(plan).catch((e2: Error) => {
+      throw new Error(`${(e as Error).message}; undoing the file swap failed too (${e2.message}): the next file restore or service start completes it`);
+    });
+    throw e;
+  }
+  try {
+    await dropOldCopies(plan, opts.hook);
+  } catch (e) {
+    opts.onWarning?.(`the files were restored, but removing the previous copies failed (${(e as Error).message}); the next file restore or service start removes them`);
+  }
+  return stats;
+}
+
+/** Resolved, distinct, not nested in each other, and each either absent or a real directory. */
+async function checkDestinations(destinations: string[]): Promise<string[]> {
+  if (!destinations.length) throw new Error('no file directories to restore into');
+  const lives = destinations.map((d) => resolve(d));
+  for (const [i, a] of lives.entries()) {
+    for (const b of lives.slice(i + 1)) {
+      if (a === b || b.startsWith(a + sep) || a.startsWith(b + sep)) {
+        throw new Error(`file directories ${a} and ${b} overlap; each must be restored as a separate directory`);
+      }
+    }
+    const st = await lstat(a).catch((e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOENT') return null;
+      throw e;
+    });
+    if (st && !st.isDirectory()) throw new Error(`file directory ${a} is ${st.isSymbolicLink() ? 'a symbolic link' : 'not a directory'}; it is never replaced`);
+  }
+  return lives;
+}
+
+/** Writes every entry into fresh staging directories (created here, so nothing in them can redirect a write). */
+async function stage(source: Readable, staging: string[]): Promise<FileStats> {
+  for (const s of staging) await mkdir(s, { mode: 0o700 }); // not recursive: an existing path (or link) fails
+  const stats: FileStats = { count: 0, bytes: 0 };
+  const seen = new Set<string>();
+  // Directories get their own mode and time once everything inside them is written.
+  const dirs = new Map<string, { mode: number; mtime?: Date }>();
+  staging.forEach((s) => dirs.set(s, { mode: 0o755 }));
+
+  const ensureDir = async (base: string, segments: string[], entry: string): Promise<string> => {
+    let path = base;
+    for (const s of segments) {
+      path = join(path, s);
+      if (dirs.has(path)) continue;
+      try {
+        await mkdir(path, { mode: 0o700 });
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+        const st = await lstat(path);
+        if (!st.isDirectory()) throw new FileArchiveEntryError(entry, `needs ${path} to be a directory, but it is ${st.isSymbolicLink() ? 'a symbolic link' : 'a file'}`);
+      }
+      dirs.set(path, { mode: 0o755 });
+    }
+    return path;
+  };
+
+  const extract = tar.extract();
+  extract.on('entry', (header, stream, next) => {
+    void (async () => {
+      const e = checkEntry(header, staging.length);
+      const key = `${e.root}/${e.segments.join('/')}`;
+      if (seen.has(key)) throw new FileArchiveEntryError(header.name, 'appears twice');
+      seen.add(key);
+      const base = staging[e.root];
+      if (e.kind === 'directory') {
+        const path = await ensureDir(base, e.segments, header.name);
+        dirs.set(path, { mode: e.mode, mtime: e.mtime });
+        stream.resume();
+        return;
+      }
+      const parent = await ensureDir(base, e.segments.slice(0, -1), header.name);
+      const target = join(parent, e.segments[e.segments.length - 1]);
+      let fh: FileHandle;
+      try {
+        // O_EXCL fails on anything already there, a link included; O_NOFOLLOW is belt and braces.
+        fh = await open(target, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new FileArchiveEntryError(header.name, 'would overwrite a path already restored');
+        throw err;
+      }
+      try {
+        await pipeline(stream, fh.createWriteStream({ autoClose: false }) as unknown as Writable);
+        await fh.chmod(e.mode);
+        if (e.mtime) await fh.utimes(e.mtime, e.mtime);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      stats.count++;
+      stats.bytes += e.size;
+    })().then(() => next(), (err: Error) => {
+      stream.resume();
+      next(err);
+    });
+  });
+  await pipeline(source, extract as unknown as Writable);
+  // Deepest first, so a read-only directory is made so only after everything under it.
+  const ordered = [...dirs.entries()].sort((a, b) => b[0].length - a[0].length);
+  for (const [path] of ordered) await syncDir(path);
+  for (const [path, d] of ordered) {
+    await chmod(path, d.mode);
+    if (d.mtime) await utimes(path, d.mtime, d.mtime);
+  }
+  return stats;
 }

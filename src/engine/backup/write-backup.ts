@@ -46,6 +46,8 @@ export interface WriteBackupSpec {
   parallel: number;
   signal?: AbortSignal;
   onProgress?(p: BackupProgress): void;
+  /** Something worth logging that does not fail the backup (e.g. skipped symbolic links). */
+  onWarning?(message: string): void;
   createdAt?: string;
 }
 
@@ -112,6 +114,10 @@ export async function writeBackup(dialect: Dialect, storage: BackupStorage, spec
       const part = await put('parts/files.tar', packed.stream);
       progress.bytes += part.size;
       files = { ...packed.stats(), roots: spec.fileRoots, part };
+      if (files.skipped) {
+        const shown = files.skipped.entries.slice(0, 5).map((e) => `${e.path} (${e.type})`).join(', ');
+        spec.onWarning?.(`${files.skipped.count} entries under BACKUP_FILE_PATHS are not regular files or directories and were not backed up: ${shown}${files.skipped.count > 5 ? ', ...' : ''}`);
+      }
     }
 
     progress.phase = 'manifest';
