@@ -248,7 +248,10 @@ async function stage(source: Readable, staging: string[]): Promise<FileStats> {
         throw err;
       }
       try {
-        await pipeline(stream, fh.createWriteStream({ autoClose: false }) as unknown as Writable);
+        for await (const chunk of stream) {
+          const buf = chunk as Buffer;
+          for (let off = 0; off < buf.length;) off += (await fh.write(buf, off)).bytesWritten;
+        }
         await fh.chmod(e.mode);
         if (e.mtime) await fh.utimes(e.mtime, e.mtime);
         await fh.sync();
@@ -258,6 +261,7 @@ async function stage(source: Readable, staging: string[]): Promise<FileStats> {
       stats.count++;
       stats.bytes += e.size;
     })().then(() => next(), (err: Error) => {
+      stream.on('error', () => undefined);
       stream.resume();
       next(err);
     });

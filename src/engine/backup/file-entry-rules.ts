@@ -87,6 +87,8 @@ export async function inspectFileArchive(
         stats.bytes += e.size;
       }
     } catch (err) {
+      // The entry stream is torn down with this error too; it is reported once, by the pipeline.
+      stream.on('error', () => undefined);
       stream.resume();
       next(err as Error);
       return;
