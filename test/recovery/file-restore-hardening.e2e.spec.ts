@@ -9,6 +9,7 @@ import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import request from 'supertest';
+import { packArchive } from '../../src/engine/archive/archive-tar';
 import { serializeManifest } from '../../src/engine/archive/manifest';
 import type { Manifest } from '../../src/engine/archive/manifest.types';
 import { partKey, writePart } from '../../src/engine/archive/part-io';
@@ -51,6 +52,13 @@ describe('file restores through the service', () => {
       const v = await request(t.http).post(`/api/backups/${backupId}/verify`).set(admin).send({}).expect(200);
       expect(v.body.ok).toBe(false);
       expect(v.body.checks).toContainEqual(expect.objectContaining({ name: 'part parts/files.tar', ok: false, detail: expect.stringContaining('"0/escape" is a symlink') }));
+
+      // The same backup as a download-style archive, imported: refused as a whole.
+      const chunks: Buffer[] = [];
+      for await (const c of packArchive(storage, dir)) chunks.push(c as Buffer);
+      const tarBytes = Buffer.concat(chunks);
+      const imported = await request(t.http).post('/api/backups/import').set(admin).attach('file', tarBytes, 'crafted.tar').expect(422);
+      expect(imported.body.message).toContain('"0/escape" is a symlink');
 
       writeFileSync(join(uploads, 'a.txt'), 'current');
       const res = await request(t.http).post('/api/recoveries').set(admin).send({ backupId, confirm: `RESTORE ${backupId}`, safetyBackup: false }).expect(202);
