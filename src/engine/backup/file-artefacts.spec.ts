@@ -5,7 +5,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { basename, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { tempDir } from '../../../test/support/databases';
 import { craftTar, snapshotTree, type CraftedEntry } from './file-archive.fixture';
@@ -47,24 +47,25 @@ describe('file artefacts', () => {
     symlinkSync('docs/a.txt', join(rootA, 'docs', 'relative-link'));
     writeFileSync(join(outside, 'secret.txt'), 'not an artefact');
     execFileSync('mkfifo', [join(rootB, 'pipe')]);
+    writeFileSync(join(rootB, 'empty.txt'), '');
     const packed = packFileArtefacts([rootA, rootB]);
     const tarBytes = await collect(packed.stream);
     const stats = packed.stats();
-    expect(stats).toMatchObject({ count: 2, bytes: 'original a'.length + 'original b'.length });
+    expect(stats).toMatchObject({ count: 3, bytes: 'original a'.length + 'original b'.length });
     expect(stats.skipped?.count).toBe(3);
     expect(stats.skipped?.entries).toEqual(expect.arrayContaining([
       { path: join(rootA, 'escape'), type: 'symlink' },
       { path: join(rootA, 'docs', 'relative-link'), type: 'symlink' },
       { path: join(rootB, 'pipe'), type: 'fifo' },
     ]));
-    await expect(inspectFileArchive(Readable.from([tarBytes]), 2, stats)).resolves.toMatchObject({ count: 2 });
+    await expect(inspectFileArchive(Readable.from([tarBytes]), 2, stats)).resolves.toMatchObject({ count: 3 });
 
     writeFileSync(join(rootA, 'docs', 'a.txt'), 'changed');
     writeFileSync(join(rootA, 'new.txt'), 'made after the backup');
     const restored = await unpackFileArtefacts(Readable.from([tarBytes]), [rootA, rootB]);
-    expect(restored).toEqual({ count: 2, bytes: stats.bytes });
+    expect(restored).toEqual({ count: 3, bytes: stats.bytes });
     expect(snapshotTree(rootA)).toEqual({ docs: 'dir', 'docs/a.txt': 'original a' });
-    expect(snapshotTree(rootB)).toEqual({ 'b.txt': 'original b' });
+    expect(snapshotTree(rootB)).toEqual({ 'b.txt': 'original b', 'empty.txt': '' });
     expect(snapshotTree(outside)).toEqual({ 'secret.txt': 'not an artefact' });
     expectOnlyRootsBeside();
   });
@@ -75,8 +76,8 @@ describe('file artefacts', () => {
       { header: { name: '0/run.sh', type: 'file', mode: 0o4755 }, body: '#!/bin/sh' },
       { header: { name: '1/deep/er/f.txt', type: 'file' }, body: 'implicit parents' },
     ]);
+    // Not even their parent exists: a disaster restore on a new machine.
     const fresh = [join(base.path, 'new', 'x'), join(base.path, 'new', 'y')];
-    mkdirSync(dirname(fresh[0]));
     await unpackFileArtefacts(Readable.from([tarBytes]), fresh);
     expect(snapshotTree(fresh[0])).toEqual({ 'run.sh': '#!/bin/sh' });
     expect(snapshotTree(fresh[1])).toEqual({ deep: 'dir', 'deep/er': 'dir', 'deep/er/f.txt': 'implicit parents' });

@@ -8,7 +8,7 @@
  */
 import { constants } from 'node:fs';
 import { lstat, mkdir, open, readdir, utimes, chmod, type FileHandle } from 'node:fs/promises';
-import { join, relative, resolve, sep } from 'node:path';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import { PassThrough, Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar-stream';
@@ -85,7 +85,8 @@ export function packFileArtefacts(roots: string[]): { stream: Readable; stats():
       if (!st.isFile()) return skip(full, kindOf(st));
       const header = { name, mode: st.mode & 0o777, mtime: st.mtime, type: 'file' as const, size: st.size };
       if (st.size === 0) {
-        await addEntry(header);
+        // A file entry without data still needs its (empty) body ended, or the pack waits forever.
+        await addEntry(header, Readable.from([]));
       } else {
         handedOver = true;
         await addEntry(header, fh.createReadStream({ start: 0, end: st.size - 1 }));
@@ -194,6 +195,9 @@ async function checkDestinations(destinations: string[]): Promise<string[]> {
     });
     if (st && !st.isDirectory()) throw new Error(`file directory ${a} is ${st.isSymbolicLink() ? 'a symbolic link' : 'not a directory'}; it is never replaced`);
   }
+  // A disaster restore may run on a machine where the directories never existed; their journal,
+  // staged and old copies live beside them, so the parent must exist first.
+  for (const live of lives) await mkdir(dirname(live), { recursive: true });
   return lives;
 }
 
