@@ -157,7 +157,9 @@ export async function unpackFileArtefacts(source: Readable, destinations: string
     await markSwapping(plan);
   } catch (e) {
     source.destroy();
-    await rollBack(plan);
+    await rollBack(plan).catch((e2: Error) => {
+      throw new Error(`${(e as Error).message}; removing the staged files failed too (${e2.message}): the next file restore or service start removes them`);
+    });
     throw e;
   }
   opts.hook?.('swapping');
