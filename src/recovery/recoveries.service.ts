@@ -21,7 +21,7 @@ import type { BackupStorage } from '../engine/storage/storage';
 import { RecoveryEntity } from './recovery.entity';
 import { assertConfirmed, prepareRecovery, PreparedRecovery, RecoveryRequest, rollbackPhrase } from './recovery-request';
 import { RecoveryProgress, RecoveryView, toRecoveryView } from './recovery.view';
-import { planTables, restoreFiles, restoreTables, rowTotal } from './restore-backup';
+import { checkFileArchive, planTables, restoreFiles, restoreTables, rowTotal } from './restore-backup';
 
 export interface StartRecoveryInput {
   backupId: string;
@@ -254,6 +254,8 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
         await this.update(row.id, { safetyBackupId: safety.id });
       }
       progress.phase = 'restoring';
+      // A file part a restore would refuse fails the recovery now, before the tables commit.
+      if (prepared.files) await checkFileArchive({ storage: this.storage, dir: prepared.backup.storageDir, manifest: prepared.manifest, keys: this.target.keys });
       const total = rowTotal();
       const results = await this.inWriteTurn(prepared, () =>
         restoreTables(prepared.dialect, {

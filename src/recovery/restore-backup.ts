@@ -7,6 +7,7 @@ import { openPart } from '../engine/archive/part-io';
 import type { Manifest } from '../engine/archive/manifest.types';
 import { keysForManifest, type KeySource } from '../engine/backup/backup-keys';
 import { unpackFileArtefacts, type FileStats, type UnpackOptions } from '../engine/backup/file-artefacts';
+import { inspectFileArchive } from '../engine/backup/file-entry-rules';
 import { restoreInputs } from '../engine/backup/read-backup';
 import { AUDIT_TABLE, effectiveRestoreMode } from '../engine/backup/restore-mode';
 import type {
@@ -144,6 +145,18 @@ export async function restoreFiles(
   }
   const keys = await keysForManifest(b.keys, b.manifest);
   return unpackFileArtefacts(await openPart(b.storage, b.dir, part, b.manifest, keys), destinations, opts);
+}
+
+/**
+ * Reads the backup's file part through and checks every entry (file-entry-rules.ts) without
+ * writing anything: run before the tables are restored, so a crafted file part fails the whole
+ * recovery before the database commit rather than after it.
+ */
+export async function checkFileArchive(b: StoredBackup): Promise<void> {
+  const part = b.manifest.files.part;
+  if (!part) return;
+  const keys = await keysForManifest(b.keys, b.manifest);
+  await inspectFileArchive(await openPart(b.storage, b.dir, part, b.manifest, keys), b.manifest.files.roots.length, b.manifest.files);
 }
 
 export { AUDIT_TABLE };

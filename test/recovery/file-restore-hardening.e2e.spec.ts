@@ -65,6 +65,8 @@ describe('file restores through the service', () => {
       const done = await waitForRecovery(t, res.body.id);
       expect(done.status).toBe('failed');
       expect(done.error).toContain('"0/escape" is a symlink');
+      // Checked before the tables, so the database was not restored either.
+      expect(done.error).not.toContain('tables were restored');
       expect(snapshotTree(uploads)).toEqual({ 'a.txt': 'current' });
       expect(snapshotTree(outside)).toEqual({});
       expect(readdirSync(files.path).sort()).toEqual(['outside', 'uploads']);
