@@ -118,7 +118,7 @@ export async function authenticateManifest(src: KeySource, m: Manifest): Promise
     if (!master) throw unauthenticated(`manifest MAC of backup ${m.id} was made with key id "${keyId}", which is not in the keyring`);
   }
   if (!manifestMacMatches(m, master)) {
-    throw unauthenticated(`manifest MAC of backup ${m.id} does not verify with key id "${keyId}": the manifest was altered or sealed with another key`);
+    throw unauthenticated(`manifest MAC of backup ${m.id} does not verify with key id "${keyId}": a wrong key, or the manifest was altered`);
   }
   return `MAC verified with key id "${keyId}"`;
 }
