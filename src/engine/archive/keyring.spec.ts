@@ -65,6 +65,22 @@ describe('passphrase keys', () => {
     expect((await deriveKeyFromKdf('correct horsf', kdf)).equals(a)).toBe(false);
   });
 
+  it('refuses a crafted huge N without ever calling scrypt', async () => {
+    // The module object itself (an `import * as` namespace is a frozen copy keyring.ts does not call through).
+    const scrypt = jest.spyOn(require('node:crypto') as typeof import('node:crypto'), 'scrypt');
+    try {
+      const kdf = { name: 'scrypt' as const, salt: randomBytes(16).toString('base64'), N: 2 ** 30, r: 8, p: 1 };
+      await expect(deriveKeyFromKdf('correct horse', kdf)).rejects.toThrow(/scrypt N must be a power of two from 2\^14 to 2\^17/);
+      await expect(deriveKeyFromKdf('correct horse', { ...kdf, N: 2 ** 15, r: 1 << 20 })).rejects.toThrow(/scrypt r must be 8/);
+      expect(scrypt).not.toHaveBeenCalled();
+      // The spy does see a derivation within the bound, so its silence above means something.
+      await deriveKeyFromKdf('correct horse', { ...kdf, N: 2 ** 14 });
+      expect(scrypt).toHaveBeenCalledTimes(1);
+    } finally {
+      scrypt.mockRestore();
+    }
+  });
+
   it('accepts the upper bound N=2^17 and its own defaults', async () => {
     expect(scryptParamsProblem(DEFAULT_SCRYPT)).toBeNull();
     expect(await deriveKeyFromPassphrase('pass', randomBytes(16), { N: 2 ** 17, r: 8, p: 1 })).toHaveLength(32);

@@ -12,6 +12,7 @@ import type { EncryptionInfo, KdfInfo, Manifest } from '../archive/manifest.type
 
 export const PASSPHRASE_KEY_ID = 'passphrase';
 export const ALLOW_UNAUTHENTICATED_VARIABLE = 'ALLOW_UNAUTHENTICATED_ARCHIVES';
+const MAX_DERIVED_KEYS = 64;
 
 export interface KeySource {
   keyring: Keyring | null;
@@ -43,6 +44,8 @@ function derive(src: KeySource, passphrase: string, kdf: KdfInfo): Promise<Buffe
   const known = src.derived?.get(id);
   if (known) return known;
   const pending = deriveKeyFromKdf(passphrase, kdf);
+  // Imports bring salts of their own: keep the cache small rather than let them grow it.
+  if (src.derived && src.derived.size >= MAX_DERIVED_KEYS) src.derived.delete(src.derived.keys().next().value as string);
   src.derived?.set(id, pending);
   pending.catch(() => src.derived?.delete(id));
   return pending;
