@@ -5,7 +5,7 @@
  * the engine path shared with the CLI, and the CLI itself.
  */
 import { randomUUID } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import request from 'supertest';
@@ -22,7 +22,7 @@ import { canonicalize } from '../../src/engine/jcs';
 import { restoreTables } from '../../src/recovery/restore-backup';
 import { runCli } from '../cli/cli-process';
 import { manifestBytes, packTar, readBackupDir, writeBackupDir } from '../support/crafted-archive';
-import { ENGINES, tempDir, TestDatabase } from '../support/databases';
+import { createTestDatabase, ENGINES, tempDir, TestDatabase } from '../support/databases';
 import { queryRows } from '../support/sample-data';
 import { createTestApp, TestApp } from '../support/test-app';
 import { waitForRecovery } from './recovery-helpers';
@@ -199,6 +199,46 @@ describe.each(ENGINES)('restores and Strongroom\'s own tables on %s', (engine) =
     await expect(restoreAudit(b)).rejects.toThrow(new RegExp(`^restore refused: audit event seq ${bad} `));
     expect(await auditCount()).toBe(before);
     expect(await head()).toEqual(h);
+  });
+
+  it('a disaster restore into an empty database brings the whole trail back from genesis, and refuses it with one event forged', async () => {
+    await quiet();
+    const sound = await auditArchive([]);
+    const files = readBackupDir(join(sound.storage.location, sound.dir));
+    const good = join(dir.path, `${engine}-trail.tar`);
+    writeFileSync(good, await packTar(files.parts, manifestBytes(files.manifest)));
+    // The same trail with one early event's outcome changed and its checksums redone.
+    const table = files.manifest.tables[0];
+    const text = files.parts.get(table.part.name)!.toString('utf8');
+    const forgedText = Buffer.from(text.replace(engine === 'sqlite' ? '"success"' : '\tsuccess\t', engine === 'sqlite' ? '"failure"' : '\tfailure\t'), 'utf8');
+    expect(forgedText.equals(Buffer.from(text, 'utf8'))).toBe(false);
+    const forgedDir = join(dir.path, randomUUID());
+    const storage = new LocalStorage(forgedDir);
+    const part = await writePart(storage, 'x', table.part.name, Readable.from([forgedText]), { compression: 'none' });
+    const parts = new Map([...files.parts].map(([name, data]) => [name, name === table.part.name ? readFileSync(join(forgedDir, 'x', name)) : data]));
+    const forgedManifest = { ...files.manifest, tables: [{ ...table, bytes: part.rawBytes, sha256: part.rawSha256, part }] };
+    const bad = join(dir.path, `${engine}-forged-trail.tar`);
+    writeFileSync(bad, await packTar(parts, manifestBytes(forgedManifest)));
+
+    for (const [archive, ok] of [[good, true], [bad, false]] as const) {
+      const fresh = await createTestDatabase(engine);
+      try {
+        const res = await runCli(['restore', archive, '--database-url', fresh.url, '--create-schema', '--mode', 'missing-only', '--yes'], NO_SERVICE_DB);
+        if (ok) {
+          expect(res.stderr).not.toMatch(/refused/);
+          expect(res.code).toBe(0);
+          const restored = await queryRows<{ n: number | string }>(fresh, `SELECT COUNT(*) AS n FROM ${AUDIT_TABLE}`);
+          expect(Number(restored[0].n)).toBe(table.rows);
+        } else {
+          expect(res.code).toBe(1);
+          expect(res.stderr).toMatch(/restore refused: audit event seq \d+ has content that does not match its hash/);
+          const left = await queryRows<{ n: number | string }>(fresh, `SELECT COUNT(*) AS n FROM ${AUDIT_TABLE}`);
+          expect(Number(left[0].n)).toBe(0);
+        }
+      } finally {
+        await fresh.drop();
+      }
+    }
   });
 
   it('a recovery through the server fails on a forged event, naming it, and the trail stays sound', async () => {
