@@ -114,7 +114,12 @@ describe.each(ENGINES)('archive trust on %s', (engine) => {
     nothingKept(t);
   });
 
-  it.each(['..', '../../../../tmp/strongroom-escape', 'x'.repeat(300), 'BACKUP'])('answers 422, never 500, for the manifest id %j', async (id) => {
+  it.each([
+    ['..', '..'],
+    ['a path out of storage', '../../../../tmp/strongroom-escape'],
+    ['300 characters', 'x'.repeat(300)],
+    ['not a UUID', 'BACKUP'],
+  ])('answers 422, never 500, for a manifest id that is %s', async (_what, id) => {
     const res = await importArchive(t, await craft(plain, (m) => (m.id = id), true));
     expect(res.status).toBe(422);
     expect(res.body.message).toMatch(/not a backup id \(a lowercase UUID\)/);
@@ -171,6 +176,11 @@ describe.each(ENGINES)('archive trust on %s', (engine) => {
       expect(restored.stderr).toMatch(/is refused, nothing was restored: manifest of backup .* carries no MAC/);
       const lenient = await runCli(['verify', archive], { ...env, ALLOW_UNAUTHENTICATED_ARCHIVES: 'true' });
       expect(lenient.code).toBe(0);
+      const climbing = join(files.path, `${engine}-climbing.tar`);
+      writeFileSync(climbing, await craft(plain, (m) => (m.id = '../../escape'), true));
+      const badId = await runCli(['restore', climbing, '--database-url', fresh.url, '--create-schema', '--yes'], env);
+      expect(badId.code).toBe(1);
+      expect(badId.stderr).toMatch(/is not a valid Strongroom archive: manifest id "..\/..\/escape" is not a backup id/);
     } finally {
       await fresh.drop();
     }
