@@ -7,13 +7,16 @@ import { newestFirstPage, Page } from '../common/pagination';
 import { Actor, SYSTEM_ACTOR } from '../common/request-context';
 import { nowIso } from '../database/columns';
 import { Transactions } from '../database/transactions';
+import { isBackupId } from '../engine/archive/manifest';
 import { MANIFEST_FILE } from '../engine/archive/manifest.types';
+import { authenticateManifest } from '../engine/backup/backup-keys';
 import { readManifest } from '../engine/backup/read-backup';
 import type { BackupStorage } from '../engine/storage/storage';
 import { BackupEntity } from './backup.entity';
 import { BackupView, toBackupView } from './backup.view';
 import { completedFieldsFor } from './completed-fields';
 import { BACKUP_STORAGE } from './storage.provider';
+import { TargetDatabase } from './target-database';
 
 export interface BackupFilter {
   status?: string;
@@ -34,6 +37,7 @@ export class BackupCatalogService {
     @Inject(BACKUP_STORAGE) private readonly storage: BackupStorage,
     private readonly tx: Transactions,
     private readonly audit: AuditService,
+    private readonly target: TargetDatabase,
   ) {}
 
   async list(f: BackupFilter, limit = 50, cursor?: string): Promise<Page<BackupView>> {
@@ -108,18 +112,29 @@ export class BackupCatalogService {
 
   /**
    * Storage is the truth: catalog every manifest the catalog lacks (a lost or rebuilt
-   * database), and flag completed rows whose manifest has gone.
+   * database), and flag completed rows whose manifest has gone. But storage is also where an
+   * attacker with write access plants things: a manifest is catalogued only if it lies in
+   * `backups/<its own id>/` and authenticates under the configured key (backup-keys.ts);
+   * anything else is reported in `skipped` with the reason, and left alone.
    */
-  async rescan(): Promise<{ added: string[]; missing: string[] }> {
+  async rescan(): Promise<{ added: string[]; missing: string[]; skipped: { dir: string; reason: string }[] }> {
     const objects = await this.storage.list('backups/');
     const dirs = new Set(objects.filter((o) => o.key.endsWith(`/${MANIFEST_FILE}`)).map((o) => o.key.slice(0, -MANIFEST_FILE.length - 1)));
     const known = await this.repo.find();
     const byDir = new Map(known.map((r) => [r.storageDir, r]));
     const added: string[] = [];
+    const skipped: { dir: string; reason: string }[] = [];
     for (const dir of dirs) {
       if (byDir.has(dir)) continue;
+      const name = dir.slice('backups/'.length);
+      if (!isBackupId(name)) {
+        skipped.push({ dir: dir.slice(0, 300), reason: 'not a backup directory: backups/<backup id> holds a manifest, and this name is not a backup id' });
+        continue;
+      }
       try {
         const m = await readManifest(this.storage, dir);
+        if (m.id !== name) throw new Error(`its manifest is of backup ${m.id}, not ${name}`);
+        await authenticateManifest(this.target.keys, m);
         await this.tx.run((tx) => tx.save(BackupEntity, this.repo.create({
           id: m.id, type: m.type, trigger: m.trigger, scheduleId: m.scheduleId, description: m.description, tags: m.tags,
           pinned: false, createdAt: m.createdAt, verifiedAt: null, requestedTables: m.tables.map((t) => t.name), storageDir: dir,
@@ -127,7 +142,9 @@ export class BackupCatalogService {
         } as BackupEntity)));
         added.push(m.id);
       } catch (e) {
-        this.logger.warn(`rescan: ${dir} has an unreadable manifest: ${(e as Error).message}`);
+        const reason = (e as Error).message.slice(0, 500);
+        this.logger.warn(`rescan: skipped ${dir}: ${reason}`);
+        skipped.push({ dir, reason });
       }
     }
     const missing: string[] = [];
@@ -137,9 +154,9 @@ export class BackupCatalogService {
         missing.push(row.id);
       }
     }
-    if (added.length || missing.length) {
-      await this.audit.recordQuietly({ actor: SYSTEM_ACTOR, action: 'backup.rescan', resource: 'backup', outcome: 'success', details: { added, missing } });
+    if (added.length || missing.length || skipped.length) {
+      await this.audit.recordQuietly({ actor: SYSTEM_ACTOR, action: 'backup.rescan', resource: 'backup', outcome: 'success', details: { added, missing, skipped: skipped.map((x) => x.dir) } });
     }
-    return { added, missing };
+    return { added, missing, skipped };
   }
 }

@@ -18,7 +18,7 @@ import { BackupCatalogService } from './backup-catalog.service';
 import { BackupsService } from './backups.service';
 import {
   BackupDto, BackupPageDto, BackupStatsDto, CreateBackupDto, DeleteBackupQueryDto, ImportBackupDto, ListBackupsQueryDto,
-  UpdateBackupDto, VerifyBackupDto, VerifyResultDto,
+  RescanResultDto, UpdateBackupDto, VerifyBackupDto, VerifyResultDto,
 } from './dto/backup.dto';
 
 const UUID = new ParseUUIDPipe();
@@ -70,7 +70,7 @@ export class BackupsController {
   @UseInterceptors(FileInterceptor('file', { storage: diskStorage({ destination: tmpdir() }) }))
   @ApiConsumes('multipart/form-data')
   @ApiBody({ type: ImportBackupDto })
-  @ApiOperation({ summary: 'Import an archive from download; 422 when corrupt or foreign (nothing is kept)' })
+  @ApiOperation({ summary: 'Import an archive from download; 422 when corrupt, foreign, not authenticated under the configured key (ALLOW_UNAUTHENTICATED_ARCHIVES), or with crafted ids or key-derivation parameters (nothing is kept)' })
   @ApiCreatedResponse({ type: BackupDto })
   async import(@UploadedFile() file: Express.Multer.File | undefined, @Req() req: RequestWithContext) {
     if (!file) throw new BadRequestException(['file: a multipart field "file" with the archive is required']);
@@ -84,8 +84,12 @@ export class BackupsController {
   @Post('rescan')
   @Roles('admin')
   @Audit('backup.rescan', 'backup')
-  @ApiOperation({ summary: 'Rebuild the catalog from storage: catalog manifests it lacks, flag rows whose manifest is gone' })
-  rescan() {
+  @ApiOperation({
+    summary: 'Rebuild the catalog from storage: catalog manifests it lacks, flag rows whose manifest is gone',
+    description: 'Only manifests in backups/<their own id>/ that authenticate under the configured key are catalogued; the rest are listed in skipped.',
+  })
+  @ApiCreatedResponse({ type: RescanResultDto })
+  rescan(): Promise<RescanResultDto> {
     return this.catalog.rescan();
   }
 

@@ -174,6 +174,8 @@ export class BackupsService implements OnApplicationBootstrap, OnApplicationShut
         compression: row.compression as Compression,
         compressionLevel: this.compressionLevel(row.compression),
         keys: row.encrypted ? this.target.keys : { keyring: null, passphrase: null },
+        // An unencrypted backup is still sealed, so it stays restorable where a key is configured.
+        sealKeys: this.target.keys,
         appVersion: APP_VERSION, migrations: await this.migrations(), auditHead: await this.audit.head(),
         parallel: this.config.BACKUP_PARALLELISM, signal, createdAt: row.createdAt,
         onWarning: (message) => this.logger.warn(`backup ${row.id}: ${message}`),

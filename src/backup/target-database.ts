@@ -5,16 +5,9 @@ import { DomainError, ErrorCode } from '../common/domain-error';
 import { keySourceFromConfig, KeySource } from '../engine/backup/backup-keys';
 import { createDialect } from '../engine/dialects/create-dialect';
 import type { Dialect } from '../engine/dialects/dialect';
-import { AUDIT_TABLE } from '../engine/backup/restore-mode';
+import { AUDIT_TABLE, isBackedUpTable } from '../engine/backup/bookkeeping-tables';
 
-export { AUDIT_TABLE };
-
-const BOOKKEEPING_PREFIX = 'strongroom_';
-
-/** Strongroom's own tables are never backed up, except the audit trail (critical data too). */
-export function isBackedUpTable(name: string): boolean {
-  return !name.startsWith(BOOKKEEPING_PREFIX) || name === AUDIT_TABLE;
-}
+export { AUDIT_TABLE, isBackedUpTable };
 
 /**
  * What is protected and with which keys, from configuration: the target database (by
@@ -29,6 +22,7 @@ export class TargetDatabase {
       keys: config.BACKUP_ENCRYPTION_KEYS,
       activeId: config.BACKUP_ENCRYPTION_KEY_ID,
       passphrase: config.BACKUP_ENCRYPTION_PASSPHRASE,
+      allowUnauthenticated: config.ALLOW_UNAUTHENTICATED_ARCHIVES,
     });
   }
 

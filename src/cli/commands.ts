@@ -17,7 +17,7 @@ import type { Command } from './args';
 import { CliModule } from './cli.module';
 import { CommandFailed } from './cli-errors';
 import { rowTotal } from '../recovery/restore-backup';
-import { engineRestore, openArchive, openStored, verifyOpened } from './engine-restore';
+import { authenticateOpened, engineRestore, openArchive, openStored, verifyOpened } from './engine-restore';
 import { confirmOrRefuse, type Terminal } from './terminal';
 
 const CLI_ACTOR: Actor = { type: 'system', keyId: null, name: `cli:${safeUser()}`, role: null };
@@ -124,7 +124,7 @@ export async function runCommand(cmd: Command, term: Terminal): Promise<void> {
 type RestoreCommand = Extract<Command, { name: 'restore' }>;
 
 function keysOf(config: AppConfig) {
-  return keySourceFromConfig({ keys: config.BACKUP_ENCRYPTION_KEYS, activeId: config.BACKUP_ENCRYPTION_KEY_ID, passphrase: config.BACKUP_ENCRYPTION_PASSPHRASE });
+  return keySourceFromConfig({ keys: config.BACKUP_ENCRYPTION_KEYS, activeId: config.BACKUP_ENCRYPTION_KEY_ID, passphrase: config.BACKUP_ENCRYPTION_PASSPHRASE, allowUnauthenticated: config.ALLOW_UNAUTHENTICATED_ARCHIVES });
 }
 
 async function restoreWithEngine(cmd: RestoreCommand, term: Terminal): Promise<void> {
@@ -133,6 +133,7 @@ async function restoreWithEngine(cmd: RestoreCommand, term: Terminal): Promise<v
   const opened = cmd.source.kind === 'archive' ? await openArchive(cmd.source.file) : await openStored(storageFromConfig(config), cmd.source.id);
   try {
     const m = opened.manifest;
+    await authenticateOpened({ ...opened, keys: keysOf(config) });
     await confirmOrRefuse(
       `Restore backup ${m.id} (${m.type}, taken ${m.createdAt}) in ${cmd.mode} mode into ${redactDatabaseUrl(url)}${cmd.createSchema ? ', creating its schema first' : ''}${cmd.files ? `, and its files into ${m.files.roots.join(', ')}` : ''}?`,
       cmd.yes,

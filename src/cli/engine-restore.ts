@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { unpackArchive } from '../engine/archive/archive-tar';
 import type { Manifest } from '../engine/archive/manifest.types';
-import { keysForManifest, type KeySource } from '../engine/backup/backup-keys';
+import { authenticateManifest, keysForManifest, type KeySource } from '../engine/backup/backup-keys';
 import { readManifest, readSchemaSql } from '../engine/backup/read-backup';
 import { verifyParts, type VerifyResult } from '../engine/backup/verify-backup';
 import { createDialect, type DialectOptions } from '../engine/dialects/create-dialect';
@@ -48,6 +48,18 @@ export async function openStored(storage: BackupStorage, id: string): Promise<Om
     throw new CommandFailed(`backup ${id} cannot be read from storage (${storage.location}): ${(e as Error).message}`);
   }
   return { storage, dir: `backups/${id}`, manifest, dispose: async () => undefined };
+}
+
+/**
+ * Establishes that the manifest is the service's own before anything in it is shown or used
+ * (the confirmation prompt prints its id, tables and file directories).
+ */
+export async function authenticateOpened(b: StoredBackup): Promise<void> {
+  try {
+    await authenticateManifest(b.keys, b.manifest);
+  } catch (e) {
+    throw new CommandFailed(`backup ${b.manifest.id} is refused, nothing was restored: ${(e as Error).message}`);
+  }
 }
 
 export function verifyOpened(b: StoredBackup, opts: { deep?: boolean; scratchServerUrl?: string } = {}): Promise<VerifyResult> {

@@ -39,4 +39,10 @@ describe('loadConfig', () => {
     expect(dialectOptions(c)).toEqual({ parallel: 4, restoreParallel: 1, maintenanceWorkMem: '1GB', restoreAnalyze: false });
     expect(() => loadConfig({ RESTORE_ANALYZE: 'sometimes' })).toThrow(/RESTORE_ANALYZE/);
   });
+
+  it('accepts unauthenticated archives only when asked to, and refuses a value that is not a boolean', () => {
+    expect(loadConfig({}).ALLOW_UNAUTHENTICATED_ARCHIVES).toBe(false);
+    expect(loadConfig({ ALLOW_UNAUTHENTICATED_ARCHIVES: 'true' }).ALLOW_UNAUTHENTICATED_ARCHIVES).toBe(true);
+    expect(() => loadConfig({ ALLOW_UNAUTHENTICATED_ARCHIVES: 'perhaps' })).toThrow(/ALLOW_UNAUTHENTICATED_ARCHIVES/);
+  });
 });

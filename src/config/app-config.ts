@@ -49,6 +49,8 @@ export class AppConfig {
   @IsOptional() @IsString() BACKUP_ENCRYPTION_KEY_ID?: string;
   @IsOptional() @IsString() @Matches(/^.{12,}$/, { message: 'BACKUP_ENCRYPTION_PASSPHRASE must be at least 12 characters' })
   BACKUP_ENCRYPTION_PASSPHRASE?: string;
+  /** With a key configured, also accept manifests without a MAC (see backup-keys.ts). */
+  @Transform(toBool) @IsBoolean() ALLOW_UNAUTHENTICATED_ARCHIVES = false;
   @IsIn(['zstd', 'gzip', 'none']) BACKUP_COMPRESSION = 'zstd';
   @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(19) BACKUP_COMPRESSION_LEVEL?: number;
   @Transform(toList) @IsString({ each: true }) BACKUP_FILE_PATHS: string[] = [];

@@ -6,6 +6,7 @@
  */
 import { resolve } from 'node:path';
 import { DomainError, ErrorCode } from '../common/domain-error';
+import { isArchiveError } from '../engine/archive/errors';
 import type { Manifest } from '../engine/archive/manifest.types';
 import { keysForManifest, type KeySource } from '../engine/backup/backup-keys';
 import { readManifest } from '../engine/backup/read-backup';
@@ -13,7 +14,9 @@ import { createDialect, type DialectOptions } from '../engine/dialects/create-di
 import type { Dialect, RestoreMode } from '../engine/dialects/dialect';
 import type { BackupStorage } from '../engine/storage/storage';
 import type { BackupEntity } from '../backup/backup.entity';
-import { describeDifference, resolveScope, RestoreRequestError, schemaDifferences, tablesWithoutKey } from './restore-backup';
+import {
+  assertNoBookkeepingTables, BookkeepingTablesError, describeDifference, resolveScope, RestoreRequestError, schemaDifferences, tablesWithoutKey,
+} from './restore-backup';
 
 export interface RecoveryRequest {
   backupId: string;
@@ -59,7 +62,16 @@ export async function prepareRecovery(
     manifest = await readManifest(deps.storage, backup.storageDir);
     await keysForManifest(deps.keys, manifest);
   } catch (e) {
+    if (isArchiveError(e) && e.code === 'not-authenticated') {
+      throw new DomainError(ErrorCode.Unprocessable, `backup ${backup.id} is refused: ${e.message}`);
+    }
     throw new DomainError(ErrorCode.Conflict, `backup ${backup.id} cannot be read: ${(e as Error).message}`);
+  }
+  try {
+    assertNoBookkeepingTables(manifest);
+  } catch (e) {
+    if (e instanceof BookkeepingTablesError) throw new DomainError(ErrorCode.Unprocessable, e.message, { tables: e.tables });
+    throw e;
   }
   let tables: string[];
   try {

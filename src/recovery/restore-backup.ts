@@ -9,7 +9,9 @@ import { keysForManifest, type KeySource } from '../engine/backup/backup-keys';
 import { unpackFileArtefacts, type FileStats, type UnpackOptions } from '../engine/backup/file-artefacts';
 import { inspectFileArchive } from '../engine/backup/file-entry-rules';
 import { restoreInputs } from '../engine/backup/read-backup';
-import { AUDIT_TABLE, effectiveRestoreMode } from '../engine/backup/restore-mode';
+import { AUDIT_TABLE, isBookkeepingTable } from '../engine/backup/bookkeeping-tables';
+import { effectiveRestoreMode } from '../engine/backup/restore-mode';
+import { auditChainGuard } from './audit-restore-guard';
 import type {
   Dialect, PlanTableResult, RestoreInput, RestoreMode, RestoreTableResult, SchemaDifference,
 } from '../engine/dialects/dialect';
@@ -55,8 +57,38 @@ export class RestoreRequestError extends Error {
   }
 }
 
-/** The tables a restore covers: the ones asked for, or every table of the backup; unknown names are an error naming them. */
+/** Thrown for a backup that lists Strongroom's own bookkeeping tables (bookkeeping-tables.ts). */
+export class BookkeepingTablesError extends RestoreRequestError {
+  constructor(
+    readonly backupId: string,
+    readonly tables: string[],
+  ) {
+    super(
+      `backup ${backupId} lists Strongroom's own table(s) ${tables.join(', ')}, which a Strongroom backup never holds ` +
+        '(of its own tables only the audit trail is backed up): the archive was not written by Strongroom or was altered. ' +
+        'Refusing to restore any of it.',
+    );
+    this.name = 'BookkeepingTablesError';
+  }
+}
+
+/**
+ * A restore never writes Strongroom's bookkeeping tables (API keys, audit head, catalog...).
+ * An archive that lists them is refused as a whole rather than restored without them: a
+ * Strongroom backup never holds them, so such an archive is forged or altered, and the rest of
+ * it deserves no more trust than the part that gave it away.
+ */
+export function assertNoBookkeepingTables(manifest: Manifest): void {
+  const own = manifest.tables.map((t) => t.name).filter(isBookkeepingTable);
+  if (own.length) throw new BookkeepingTablesError(manifest.id, own);
+}
+
+/**
+ * The tables a restore covers: the ones asked for, or every table of the backup; unknown names
+ * are an error naming them, and a backup listing bookkeeping tables is refused.
+ */
 export function resolveScope(manifest: Manifest, requested?: string[] | null): string[] {
+  assertNoBookkeepingTables(manifest);
   const inBackup = manifest.tables.map((t) => t.name);
   if (!requested) return inBackup;
   const unknown = requested.filter((t) => !inBackup.includes(t));
@@ -98,8 +130,11 @@ export function describeDifference(d: SchemaDifference): string {
 
 async function restoreInput(spec: RestoreSpec): Promise<RestoreInput> {
   const m = spec.manifest;
+  // The callers resolved the scope already; checked again here because this is the last step before writing.
+  assertNoBookkeepingTables(m);
   const keys = await keysForManifest(spec.keys, m);
   return {
+    guard: spec.tables.includes(AUDIT_TABLE) ? auditChainGuard() : undefined,
     encoding: m.engine.encoding,
     tables: restoreInputs(spec.storage, spec.dir, m, keys, (t) => effectiveRestoreMode(t, spec.mode), spec.tables),
     sequences: m.sequences,

@@ -137,6 +137,17 @@ export class VerifyResultDto {
   @ApiProperty({ type: [VerifyCheckDto], description: 'Every check, in order' }) checks: VerifyCheckDto[];
 }
 
+export class RescanSkippedDto {
+  @ApiProperty({ description: 'Storage directory holding the manifest, e.g. backups/<id>' }) dir: string;
+  @ApiProperty({ description: 'Why it was not catalogued: not a backup id, unreadable, or not authenticated under the configured key' }) reason: string;
+}
+
+export class RescanResultDto {
+  @ApiProperty({ type: [String], description: 'Backups catalogued from their manifests' }) added: string[];
+  @ApiProperty({ type: [String], description: 'Completed backups whose manifest is gone (now failed)' }) missing: string[];
+  @ApiProperty({ type: [RescanSkippedDto], description: 'Manifests left out of the catalog, with the reason' }) skipped: RescanSkippedDto[];
+}
+
 export class BackupStatsDto {
   @ApiProperty({ description: 'Backups in the catalog' }) count: number;
   @ApiProperty({ description: 'Stored bytes of all backups' }) totalBytes: number;

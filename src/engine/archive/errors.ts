@@ -13,7 +13,9 @@ export type ArchiveErrorCode =
   | 'unsupported-format'
   | 'invalid-archive'
   | 'missing-part'
-  | 'corrupt-data';
+  | 'corrupt-data'
+  /** The manifest has no valid MAC under the configured key (manifest-auth.ts). */
+  | 'not-authenticated';
 
 export class ArchiveError extends Error {
   constructor(

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
-import { deriveKeyFromKdf, deriveKeyFromPassphrase, Keyring, newKdf, parseKeyring } from './keyring';
+import { DEFAULT_SCRYPT, deriveKeyFromKdf, deriveKeyFromPassphrase, Keyring, newKdf, parseKeyring, scryptParamsProblem } from './keyring';
 
 const k1 = randomBytes(32).toString('base64');
 const k2 = randomBytes(32).toString('base64');
@@ -57,12 +57,33 @@ describe('parseKeyring', () => {
 
 describe('passphrase keys', () => {
   it('derives the same 32-byte key from the recorded parameters, and a different one for another salt or passphrase', async () => {
-    const kdf = newKdf({ N: 2 ** 10, r: 8, p: 1 });
+    const kdf = newKdf({ N: 2 ** 14, r: 8, p: 1 });
     const a = await deriveKeyFromKdf('correct horse', kdf);
     expect(a).toHaveLength(32);
     expect((await deriveKeyFromKdf('correct horse', kdf)).equals(a)).toBe(true);
-    expect((await deriveKeyFromKdf('correct horse', newKdf({ N: 2 ** 10, r: 8, p: 1 }))).equals(a)).toBe(false);
+    expect((await deriveKeyFromKdf('correct horse', newKdf({ N: 2 ** 14, r: 8, p: 1 }))).equals(a)).toBe(false);
     expect((await deriveKeyFromKdf('correct horsf', kdf)).equals(a)).toBe(false);
+  });
+
+  it('refuses a crafted huge N without ever calling scrypt', async () => {
+    // The module object itself (an `import * as` namespace is a frozen copy keyring.ts does not call through).
+    const scrypt = jest.spyOn(require('node:crypto') as typeof import('node:crypto'), 'scrypt');
+    try {
+      const kdf = { name: 'scrypt' as const, salt: randomBytes(16).toString('base64'), N: 2 ** 30, r: 8, p: 1 };
+      await expect(deriveKeyFromKdf('correct horse', kdf)).rejects.toThrow(/scrypt N must be a power of two from 2\^14 to 2\^17/);
+      await expect(deriveKeyFromKdf('correct horse', { ...kdf, N: 2 ** 15, r: 1 << 20 })).rejects.toThrow(/scrypt r must be 8/);
+      expect(scrypt).not.toHaveBeenCalled();
+      // The spy does see a derivation within the bound, so its silence above means something.
+      await deriveKeyFromKdf('correct horse', { ...kdf, N: 2 ** 14 });
+      expect(scrypt).toHaveBeenCalledTimes(1);
+    } finally {
+      scrypt.mockRestore();
+    }
+  });
+
+  it('accepts the upper bound N=2^17 and its own defaults', async () => {
+    expect(scryptParamsProblem(DEFAULT_SCRYPT)).toBeNull();
+    expect(await deriveKeyFromPassphrase('pass', randomBytes(16), { N: 2 ** 17, r: 8, p: 1 })).toHaveLength(32);
   });
 
   it('works with the default N=2^15, r=8 (which exceeds Node\'s default scrypt memory cap)', async () => {
@@ -72,6 +93,11 @@ describe('passphrase keys', () => {
 
   it('refuses hostile or weak parameters', async () => {
     await expect(deriveKeyFromPassphrase('p', randomBytes(16), { N: 2 ** 24, r: 8, p: 1 })).rejects.toThrow(/scrypt N/);
+    await expect(deriveKeyFromPassphrase('p', randomBytes(16), { N: 2 ** 18, r: 8, p: 1 })).rejects.toThrow(/2\^14 to 2\^17/);
+    await expect(deriveKeyFromPassphrase('p', randomBytes(16), { N: 2 ** 10, r: 8, p: 1 })).rejects.toThrow(/scrypt N/);
+    await expect(deriveKeyFromPassphrase('p', randomBytes(16), { N: 2 ** 15, r: 16, p: 1 })).rejects.toThrow(/scrypt r must be 8/);
+    await expect(deriveKeyFromPassphrase('p', randomBytes(16), { N: 2 ** 15, r: 8, p: 4 })).rejects.toThrow(/scrypt p must be 1/);
+    await expect(deriveKeyFromPassphrase('p', randomBytes(65))).rejects.toThrow(/salt/);
     await expect(deriveKeyFromPassphrase('p', randomBytes(16), { N: 1000, r: 8, p: 1 })).rejects.toThrow(/power of two/);
     await expect(deriveKeyFromPassphrase('p', randomBytes(4))).rejects.toThrow(/salt/);
     await expect(deriveKeyFromPassphrase('', randomBytes(16))).rejects.toThrow(/passphrase is empty/);

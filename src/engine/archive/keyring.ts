@@ -107,25 +107,41 @@ export function parseKeyring(spec: string, activeId?: string): Keyring {
 }
 
 export type ScryptParams = { N: number; r: number; p: number };
+/** What this service writes: N = 2^15, r = 8, p = 1 (32 MiB, about 0.1 s here). */
 export const DEFAULT_SCRYPT: ScryptParams = { N: 2 ** 15, r: 8, p: 1 };
+/**
+ * What it accepts back. The parameters are read from a manifest, which whoever can write to
+ * storage or upload an import controls: unbounded, one crafted archive cost 4.2 GB and 34 s.
+ * So the bound is tight (N from 2^14 to 2^17, r and p exactly as written), every check runs
+ * before any derivation, and scrypt gets an explicit memory cap just above what N allows.
+ */
+export const SCRYPT_LIMITS = { minLogN: 14, maxLogN: 17, r: 8, p: 1, saltBytes: { min: 16, max: 64 } } as const;
+const SCRYPT_MAXMEM = 128 * 2 ** SCRYPT_LIMITS.maxLogN * SCRYPT_LIMITS.r + 1024 * 1024;
 type Kdf = NonNullable<EncryptionInfo['kdf']>;
 
-/**
- * Bounds on parameters read back from a manifest, so a hostile archive cannot make a restore
- * spend gigabytes or hours in scrypt.
- */
-function assertScryptParams({ N, r, p }: ScryptParams): void {
-  const powerOfTwo = Number.isInteger(N) && N >= 2 && (N & (N - 1)) === 0;
-  if (!powerOfTwo || N > 2 ** 20) throw new Error(`scrypt N must be a power of two from 2 to 2^20, got ${N}`);
-  if (!Number.isInteger(r) || r < 1 || r > 32) throw new Error(`scrypt r must be an integer from 1 to 32, got ${r}`);
-  if (!Number.isInteger(p) || p < 1 || p > 16) throw new Error(`scrypt p must be an integer from 1 to 16, got ${p}`);
+/** Why these parameters are refused, or null when they are within the bound. */
+export function scryptParamsProblem({ N, r, p }: { N: unknown; r: unknown; p: unknown }): string | null {
+  const { minLogN, maxLogN } = SCRYPT_LIMITS;
+  const powerOfTwo = typeof N === 'number' && Number.isInteger(N) && N >= 2 && (N & (N - 1)) === 0;
+  if (!powerOfTwo || (N as number) < 2 ** minLogN || (N as number) > 2 ** maxLogN) {
+    return `scrypt N must be a power of two from 2^${minLogN} to 2^${maxLogN}, got ${String(N).slice(0, 40)}`;
+  }
+  if (r !== SCRYPT_LIMITS.r) return `scrypt r must be ${SCRYPT_LIMITS.r}, got ${String(r).slice(0, 40)}`;
+  if (p !== SCRYPT_LIMITS.p) return `scrypt p must be ${SCRYPT_LIMITS.p}, got ${String(p).slice(0, 40)}`;
+  return null;
+}
+
+function assertScryptParams(params: ScryptParams): void {
+  const problem = scryptParamsProblem(params);
+  if (problem) throw new Error(problem);
 }
 
 export async function deriveKeyFromPassphrase(passphrase: string, salt: Buffer, params: ScryptParams = DEFAULT_SCRYPT): Promise<Buffer> {
   if (passphrase.length === 0) throw new Error('the encryption passphrase is empty');
-  if (salt.length < 16) throw new Error(`scrypt salt must be at least 16 bytes, got ${salt.length}`);
+  const { min, max } = SCRYPT_LIMITS.saltBytes;
+  if (salt.length < min || salt.length > max) throw new Error(`scrypt salt must be ${min} to ${max} bytes, got ${salt.length}`);
   assertScryptParams(params);
-  const options: ScryptOptions = { N: params.N, r: params.r, p: params.p, maxmem: 256 * params.N * params.r + 1024 * 1024 };
+  const options: ScryptOptions = { N: params.N, r: params.r, p: params.p, maxmem: SCRYPT_MAXMEM };
   return new Promise((resolve, reject) => {
     scryptCallback(passphrase.normalize('NFC'), salt, KEY_BYTES, options, (err, key) => (err ? reject(err) : resolve(key)));
   });

@@ -6,9 +6,24 @@ import { createHash } from 'node:crypto';
 import { canonicalize } from '../jcs';
 import { ArchiveError } from './errors';
 import { isCompression } from './compression';
+import { scryptParamsProblem, SCRYPT_LIMITS } from './keyring';
 import { MANIFEST_FORMAT, MANIFEST_VERSION, type Manifest, type PartInfo } from './manifest.types';
 
 const HEX64 = /^[0-9a-f]{64}$/;
+/**
+ * Backup ids become storage directories (`backups/<id>`) and catalog keys: only the lowercase
+ * UUIDs this service generates are accepted, so no id can climb out of its directory or
+ * overflow a column.
+ */
+export const BACKUP_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const KEY_ID = /^[A-Za-z0-9._-]{1,64}$/;
+const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
+const TYPES = ['full', 'tables', 'audit'];
+const TRIGGERS = ['manual', 'scheduled', 'pre-restore', 'import'];
+
+export function isBackupId(v: unknown): v is string {
+  return typeof v === 'string' && BACKUP_ID.test(v);
+}
 /** Part names are plain relative paths under `parts/`: no `..`, `.`, empty segments, or backslashes. */
 const PART_NAME = /^parts\/(?:[A-Za-z0-9_@+=-][A-Za-z0-9._@+=-]*\/)*[A-Za-z0-9_@+=-][A-Za-z0-9._@+=-]*$/;
 
@@ -70,13 +85,31 @@ function checkPart(v: unknown, where: string): void {
  * sizes, hashes, compression and encryption. The checksum covers the rest.
  */
 function checkStructure(m: Record<string, unknown>): void {
-  if (typeof m.id !== 'string' || m.id.length === 0) throw corrupt('manifest has no id');
+  if (!isBackupId(m.id)) throw corrupt(`manifest id ${JSON.stringify(String(m.id).slice(0, 80))} is not a backup id (a lowercase UUID)`);
+  if (m.scheduleId !== null && !isBackupId(m.scheduleId)) throw corrupt('manifest scheduleId is neither null nor a UUID');
+  if (!TYPES.includes(m.type as string)) throw corrupt(`manifest has an unknown type ${JSON.stringify(String(m.type).slice(0, 40))}`);
+  if (!TRIGGERS.includes(m.trigger as string)) throw corrupt(`manifest has an unknown trigger ${JSON.stringify(String(m.trigger).slice(0, 40))}`);
+  if (m.description !== null && (typeof m.description !== 'string' || m.description.length > 1000)) {
+    throw corrupt('manifest description is not a string of at most 1000 characters');
+  }
+  if (!Array.isArray(m.tags) || m.tags.length > 50 || m.tags.some((t) => typeof t !== 'string' || t.length > 64)) {
+    throw corrupt('manifest tags are not a list of at most 50 short strings');
+  }
   if (!isCompression(m.compression)) throw corrupt(`manifest has an unknown compression ${JSON.stringify(m.compression)}`);
   if (m.encryption !== null) {
     const e = m.encryption;
-    if (!isRecord(e) || e.algorithm !== 'AES-256-GCM' || typeof e.keyId !== 'string' || !isCount(e.frameSize)) {
+    if (!isRecord(e) || e.algorithm !== 'AES-256-GCM' || typeof e.keyId !== 'string' || !KEY_ID.test(e.keyId) || !isCount(e.frameSize)) {
       throw corrupt('manifest has an invalid encryption description');
     }
+    if (e.kdf !== undefined) checkKdf(e.kdf, 'encryption.kdf');
+  }
+  if (m.mac !== undefined) {
+    const mac = m.mac;
+    if (!isRecord(mac) || mac.algorithm !== 'HMAC-SHA256' || typeof mac.keyId !== 'string' || !KEY_ID.test(mac.keyId)
+      || typeof mac.value !== 'string' || !HEX64.test(mac.value)) {
+      throw corrupt('manifest has an invalid mac');
+    }
+    if (mac.kdf !== undefined) checkKdf(mac.kdf, 'mac.kdf');
   }
   if (!isRecord(m.schema)) throw corrupt('manifest has no schema section');
   if (m.schema.part !== null) checkPart(m.schema.part, 'schema.part');
@@ -92,6 +125,20 @@ function checkStructure(m: Record<string, unknown>): void {
     if (names.has(p.name)) throw corrupt(`manifest lists part ${p.name} twice`);
     names.add(p.name);
   }
+}
+
+/**
+ * Key-derivation parameters are refused here, before anything derives a key from them: a
+ * manifest is attacker-controlled input until its MAC has been checked, and checking the MAC of
+ * a passphrase backup needs the derived key.
+ */
+function checkKdf(v: unknown, where: string): void {
+  if (!isRecord(v) || v.name !== 'scrypt') throw corrupt(`manifest ${where} is not a scrypt description`);
+  const problem = scryptParamsProblem({ N: v.N, r: v.r, p: v.p });
+  if (problem) throw new ArchiveError('unsupported-format', `manifest ${where}: ${problem}`);
+  const { min, max } = SCRYPT_LIMITS.saltBytes;
+  const salt = typeof v.salt === 'string' && BASE64.test(v.salt) ? Buffer.from(v.salt, 'base64') : null;
+  if (!salt || salt.length < min || salt.length > max) throw corrupt(`manifest ${where} salt is not ${min}-${max} bytes of base64`);
 }
 
 export function parseManifest(buf: Buffer): Manifest {

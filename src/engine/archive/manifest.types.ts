@@ -41,6 +41,23 @@ export interface EncryptionInfo {
   kdf?: { name: 'scrypt'; salt: string; N: number; r: number; p: number };
 }
 
+export type KdfInfo = NonNullable<EncryptionInfo['kdf']>;
+
+/**
+ * Proof that a holder of the configured key wrote the manifest (manifest-auth.ts): HMAC-SHA256
+ * under a key derived with HKDF from the key `keyId` names, over the canonical manifest
+ * without `checksum` and without `mac.value`. Absent from manifests written without a key
+ * configured, and from those written by versions before it existed.
+ */
+export interface ManifestMac {
+  algorithm: 'HMAC-SHA256';
+  keyId: string;
+  /** Passphrase keys only: the scrypt parameters and salt the key was derived with. */
+  kdf?: KdfInfo;
+  /** Hex. */
+  value: string;
+}
+
 export interface Manifest {
   format: typeof MANIFEST_FORMAT;
   formatVersion: number;
@@ -69,6 +86,7 @@ export interface Manifest {
   compression: Compression;
   encryption: EncryptionInfo | null;
   auditHead: { seq: number; hash: string } | null;
+  mac?: ManifestMac;
   /** SHA-256 (hex) of the RFC 8785 canonical JSON of every other field. */
   checksum: string;
 }

@@ -9,6 +9,7 @@ import { Manifest, MANIFEST_FILE } from '../archive/manifest.types';
 import type { KeyLookup } from '../archive/encryption';
 import type { RestoreMode, RestoreTableInput } from '../dialects/dialect';
 import type { BackupStorage } from '../storage/storage';
+import { isBookkeepingTable } from './bookkeeping-tables';
 import { readAll } from './write-backup';
 
 export async function readManifest(storage: BackupStorage, dir: string): Promise<Manifest> {
@@ -30,8 +31,9 @@ export function restoreInputs(
   only?: string[],
 ): RestoreTableInput[] {
   const wanted = only ? new Set(only) : null;
+  // Strongroom's own tables are never written, whatever the manifest or the caller says.
   return m.tables
-    .filter((t) => !wanted || wanted.has(t.name))
+    .filter((t) => !isBookkeepingTable(t.name) && (!wanted || wanted.has(t.name)))
     .map((t) => ({
       name: t.name,
       table: t.structure,

@@ -1,7 +1,7 @@
 import type { RestoreMode } from '../dialects/dialect';
+import { AUDIT_TABLE } from './bookkeeping-tables';
 
-/** Strongroom's audit trail: append-only, so it is only ever restored missing-only. */
-export const AUDIT_TABLE = 'strongroom_audit_events';
+export { AUDIT_TABLE };
 
 /** The mode a table is actually restored in: the audit trail never loses or changes events. */
 export function effectiveRestoreMode(table: string, requested: RestoreMode): RestoreMode {

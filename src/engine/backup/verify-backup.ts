@@ -1,5 +1,5 @@
 /**
- * Verification reads every stored byte: manifest checksum, each part's size and SHA-256,
+ * Verification reads every stored byte: manifest checksum and MAC, each part's size and SHA-256,
  * every frame's authentication tag, decompression and plaintext checksum. Deep
  * verification also restores the backup into a scratch database and compares each
  * table's row count and content checksum with the manifest.
@@ -12,7 +12,8 @@ import { openPart, verifyPart } from '../archive/part-io';
 import type { Manifest, PartInfo } from '../archive/manifest.types';
 import { createDialect } from '../dialects/create-dialect';
 import type { BackupStorage } from '../storage/storage';
-import { keysForManifest, KeySource } from './backup-keys';
+import { authenticateManifest, keysForManifest, KeySource } from './backup-keys';
+import { isBookkeepingTable } from './bookkeeping-tables';
 import { inspectFileArchive } from './file-entry-rules';
 import { readManifest, readSchemaSql, restoreInputs } from './read-backup';
 import { effectiveRestoreMode } from './restore-mode';
@@ -57,6 +58,18 @@ export async function verifyParts(
   opts: { deep?: boolean; scratchServerUrl?: string } = {},
   checks: VerifyCheck[] = [],
 ): Promise<VerifyResult> {
+  try {
+    checks.push({ name: 'authentication', ok: true, detail: await authenticateManifest(keySource, manifest) });
+  } catch (e) {
+    // Nothing else in an unauthenticated manifest is worth checking: its part list is the attacker's.
+    checks.push({ name: 'authentication', ok: false, detail: (e as Error).message });
+    return { ok: false, checks, manifest };
+  }
+  const own = manifest.tables.map((t) => t.name).filter(isBookkeepingTable);
+  if (own.length) {
+    checks.push({ name: 'contents', ok: false, detail: `lists Strongroom's own table(s) ${own.join(', ')}, which no Strongroom backup holds` });
+    return { ok: false, checks, manifest };
+  }
   let keys;
   try {
     keys = await keysForManifest(keySource, manifest);

@@ -13,7 +13,8 @@ import { writePart, partKey } from '../archive/part-io';
 import {
   BackupTrigger, BackupType, Compression, Manifest, MANIFEST_FILE, MANIFEST_FORMAT, MANIFEST_VERSION, ManifestTable, PartInfo,
 } from '../archive/manifest.types';
-import { keyForNewBackup, KeySource } from './backup-keys';
+import { keyForNewBackup, KeySource, sealForNewBackup } from './backup-keys';
+import { sealManifest } from '../archive/manifest-auth';
 import { packFileArtefacts } from './file-artefacts';
 
 export interface BackupProgress {
@@ -40,6 +41,8 @@ export interface WriteBackupSpec {
   /** Compression level; the compression's default when omitted. */
   compressionLevel?: number;
   keys: KeySource;
+  /** The key that seals (authenticates) the manifest; default `keys`. Set when a backup is not encrypted but a key is configured. */
+  sealKeys?: KeySource;
   appVersion: string;
   migrations: string[];
   auditHead: { seq: number; hash: string } | null;
@@ -145,7 +148,8 @@ export async function writeBackup(dialect: Dialect, storage: BackupStorage, spec
       encryption: key ? { ...key.info, frameSize: DEFAULT_FRAME_SIZE } : null,
       auditHead: spec.auditHead,
     };
-    const bytes = serializeManifest(manifestBody);
+    const seal = await sealForNewBackup(spec.sealKeys ?? spec.keys, key);
+    const bytes = serializeManifest(seal ? sealManifest(manifestBody, seal) : manifestBody);
     // The commit point: the manifest is the last object written, and is read back before success.
     await storage.put(partKey(spec.dir, MANIFEST_FILE), Readable.from([bytes]));
     const stored = parseManifest(await readAll(await storage.get(partKey(spec.dir, MANIFEST_FILE))));

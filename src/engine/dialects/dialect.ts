@@ -77,6 +77,22 @@ export interface RestoreTableInput {
   open(): Promise<Readable>;
 }
 
+/** Reads inside a restore's own transaction: it sees the rows the restore wrote so far. */
+export interface TransactionReader {
+  query<T = Record<string, unknown>>(sql: string): Promise<T[]>;
+}
+
+/**
+ * Checks that must hold for the restore to commit, run inside its transaction (so nothing can
+ * change in between); throwing rolls the whole restore back.
+ */
+export interface RestoreGuard {
+  /** After the tables in scope are locked, before any row is written. */
+  beforeLoad(db: TransactionReader): Promise<void>;
+  /** After every row is written, just before the commit. */
+  beforeCommit(db: TransactionReader): Promise<void>;
+}
+
 export interface RestoreInput {
   encoding: RowEncoding;
   tables: RestoreTableInput[];
@@ -86,6 +102,7 @@ export interface RestoreInput {
   /** Something went wrong after the restore committed (its rows are in): worth logging, not failing. */
   onWarning?(message: string): void;
   signal?: AbortSignal;
+  guard?: RestoreGuard;
 }
 
 export interface RestoreTableResult {

@@ -26,6 +26,7 @@ import { qualify, quoteIdent, quoteLiteral } from './pg-session';
 import { loadShadows, type LoadedShadow } from './pg-shadow-load';
 import type { ShadowPlan } from './pg-shadow-prepare';
 import { swapInShadow } from './pg-shadow-swap';
+import { AUDIT_TABLE } from '../../backup/bookkeeping-tables';
 
 export interface RestoreTuning {
   /** maintenance_work_mem for the index rebuilds, e.g. '512MB' (SET LOCAL: this transaction only). */
@@ -34,7 +35,8 @@ export interface RestoreTuning {
 
 export const DEFAULT_RESTORE_TUNING: Required<RestoreTuning> = { maintenanceWorkMem: '512MB' };
 
-export const AUDIT_TABLE = 'strongroom_audit_events';
+/** Append-only: its triggers refuse UPDATE and DELETE, and restores only ever add to it. */
+export { AUDIT_TABLE };
 
 interface TriggerState {
   table: string;
@@ -186,6 +188,8 @@ export async function restoreInTransaction(
     const mode = shadowed.has(t.name) ? 'EXCLUSIVE' : t.mode === 'replace' ? 'ACCESS EXCLUSIVE' : 'SHARE ROW EXCLUSIVE';
     await client.query(`LOCK TABLE ${qualify(t.name)} IN ${mode} MODE`);
   }
+  const reader = { query: async <T>(sql: string): Promise<T[]> => (await client.query(sql)).rows as T[] };
+  await input.guard?.beforeLoad(reader);
   // Index rebuilds sort with it, and re-adding a foreign key validates with it as work_mem.
   await client.query(`SET LOCAL maintenance_work_mem = ${quoteLiteral(tune.maintenanceWorkMem)}`);
   // Keys between two shadowed tables stay until their swap lifts them.
@@ -235,6 +239,7 @@ export async function restoreInTransaction(
       const how = tg.enabled === 'A' ? 'ENABLE ALWAYS' : tg.enabled === 'R' ? 'ENABLE REPLICA' : 'ENABLE';
       await client.query(`ALTER TABLE ${qualify(tg.table)} ${how} TRIGGER ${quoteIdent(tg.name)}`);
     }
+    await input.guard?.beforeCommit(reader);
     const order = new Map(input.tables.map((t, i) => [t.name, i]));
     return results.sort((a, b) => order.get(a.name)! - order.get(b.name)!);
   } finally {

@@ -6,9 +6,10 @@
 import type { RestoreInput, RestoreMode, RestoreTableInput } from '../dialect';
 import type { SqliteDb } from './sqlite-connection';
 import { describeTable, listTableNames, storedColumns } from './sqlite-introspect';
+import { AUDIT_TABLE } from '../../backup/bookkeeping-tables';
 
 /** Append-only: its triggers refuse UPDATE and DELETE, and restores only ever add to it. */
-export const AUDIT_TABLE = 'strongroom_audit_events';
+export { AUDIT_TABLE };
 
 export interface RestoreTarget {
   input: RestoreTableInput;

@@ -85,6 +85,8 @@ export async function restoreSqlite(path: string, input: RestoreInput, opts: Sql
       await beginImmediate(db, opts);
       try {
         const targets = resolveTargets(db, input.tables);
+        const reader = { query: <T>(sql: string): Promise<T[]> => Promise.resolve(db.prepare(sql).all() as T[]) };
+        await input.guard?.beforeLoad(reader);
         const triggers = suspendTriggers(db, targets.map((t) => t.name));
         for (const t of targets) {
           if (t.mode === 'replace') db.prepare(`DELETE FROM main.${quoteIdent(t.name)}`).run();
@@ -101,6 +103,7 @@ export async function restoreSqlite(path: string, input: RestoreInput, opts: Sql
         for (const tr of triggers) db.exec(tr.sql);
         advanceAutoincrement(db, input.sequences, targets.map((t) => t.name));
         if (foreignKeysWere) checkForeignKeys(db, targets.map((t) => t.name));
+        await input.guard?.beforeCommit(reader);
         db.exec('COMMIT');
         return results;
       } catch (err) {
