@@ -188,6 +188,7 @@ describe.each(ENGINES)('fuzzing every OpenAPI operation on %s', (engine) => {
     let sent = 0;
     for (const { path, method, op } of operations) {
       const seed = SEED + sent;
+      const before = failures.length;
       await fc.assert(
         fc.asyncProperty(requestArb(doc, path, op, ids), async (r) => {
           sent++;
@@ -195,7 +196,7 @@ describe.each(ENGINES)('fuzzing every OpenAPI operation on %s', (engine) => {
           let req = request(t.http)[method as 'get'](url);
           if (!r.anonymous) req = req.set('Authorization', `Bearer ${t.adminKey}`);
           if (r.body !== null && method !== 'get') {
-            const raw = r.contentType.startsWith('application/x-www-form-urlencoded') && r.body.startsWith('{') ? formEncode(safeParse(r.body)) : r.body;
+            const raw = r.contentType.startsWith('application/x-www-form-urlencoded') && r.body.startsWith('{') && r.body.length < 4000 ? formEncode(safeParse(r.body)) : r.body;
             const { bytes, header } = encode(Buffer.from(raw, 'utf8'), r.encoding);
             if (r.contentType) req = req.set('Content-Type', r.contentType);
             if (header) req = req.set('Content-Encoding', header);
@@ -215,7 +216,7 @@ describe.each(ENGINES)('fuzzing every OpenAPI operation on %s', (engine) => {
         { numRuns: RUNS * 2, seed, endOnFailure: true },
       ).catch((e: Error) => {
         // 5xx answers are collected in failures (so one run names every failing operation); anything else is a broken test.
-        if (!/Property failed by returning false/.test(e.message)) failures.push(`${method.toUpperCase()} ${path}: ${e.message.slice(0, 600)}`);
+        if (failures.length === before) failures.push(`${method.toUpperCase()} ${path}: ${e.message.slice(0, 600)}`);
       });
     }
     expect(failures).toEqual([]);
