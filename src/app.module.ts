@@ -1,14 +1,13 @@
-import { MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { ThrottlerGuard, ThrottlerModule } from '@nestjs/throttler';
 import { LoggerModule } from 'nestjs-pino';
-import { AuditHttpHook } from './audit/audit-http.hook';
 import { AuditModule } from './audit/audit.module';
 import { AuthGuard } from './auth/auth.guard';
 import { AuthModule } from './auth/auth.module';
 import { isExpensiveRoute } from './common/expensive-route';
 import { HttpExceptionFilter } from './common/http-exception.filter';
-import type { RequestWithContext } from './common/request-context';
+import { HttpLogging, logDestinationProvider } from './common/http-logging';
 import { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
 import { DatabaseModule } from './database/database.module';
@@ -23,17 +22,12 @@ import { StatusModule } from './status/status.module';
 @Module({
   imports: [
     ConfigModule,
+    // pino-http is mounted by configureApp (app.setup.ts), ahead of body parsing; nestjs-pino
+    // binds its per-request logger for application logs and uses the same root logger.
     LoggerModule.forRootAsync({
-      inject: [AppConfig],
-      useFactory: (config: AppConfig) => ({
-        pinoHttp: {
-          level: config.LOG_LEVEL,
-          // The request id the audit hook assigned (X-Request-Id) ties log lines to audit events.
-          genReqId: (req) => (req as RequestWithContext).requestId ?? (req.headers['x-request-id'] as string) ?? 'none',
-          redact: { paths: ['req.headers.authorization', 'req.headers["x-api-key"]', 'req.headers.cookie'], censor: '[REDACTED]' },
-          autoLogging: config.NODE_ENV !== 'test',
-        },
-      }),
+      providers: [logDestinationProvider, HttpLogging],
+      inject: [HttpLogging],
+      useFactory: (logging: HttpLogging) => ({ pinoHttp: { logger: logging.logger }, useExisting: true }),
     }),
     ThrottlerModule.forRootAsync({
       inject: [AppConfig],
@@ -62,8 +56,4 @@ import { StatusModule } from './status/status.module';
     { provide: APP_FILTER, useClass: HttpExceptionFilter },
   ],
 })
-export class AppModule implements NestModule {
-  configure(consumer: MiddlewareConsumer): void {
-    consumer.apply(AuditHttpHook).forRoutes('*');
-  }
-}
+export class AppModule {}

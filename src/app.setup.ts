@@ -1,19 +1,37 @@
 import { INestApplication, ValidationPipe } from '@nestjs/common';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import type { NextFunction, Request, Response } from 'express';
 import { Logger } from 'nestjs-pino';
 import { APP_VERSION } from './app-version';
+import { AuditHttpHook } from './audit/audit-http.hook';
+import { bodyParsers } from './common/body-parsing';
+import { HttpLogging } from './common/http-logging';
+import type { RequestWithContext } from './common/request-context';
+import { SafeInputPipe } from './common/safe-input.pipe';
 import { AppConfig } from './config/app-config';
 
 
-/** Everything main.ts and the HTTP tests share: pipes, proxy trust, Swagger, shutdown. */
+/** Everything main.ts and the HTTP tests share: request pipeline, pipes, proxy trust, Swagger, shutdown. */
 export function configureApp(app: INestApplication): void {
   const config = app.get(AppConfig);
   const express = app as NestExpressApplication;
   if (config.TRUST_PROXY) express.set('trust proxy', true);
   express.disable('x-powered-by');
   app.useLogger(app.get(Logger));
+
+  // The order of the request pipeline, before any route: (1) the request id, assigned once, and
+  // the audit hook that records the request when its response finishes; (2) the request log,
+  // under that id; (3) body parsing with its limits. A body refused in (3) is thus still logged
+  // and audited. Mounted here, ahead of Nest's own middleware; the parsers carry the names Nest
+  // checks for, so it adds no unbounded parsers of its own.
+  const hook = app.get(AuditHttpHook);
+  express.use((req: Request, res: Response, next: NextFunction) => hook.use(req as RequestWithContext, res, next));
+  express.use(app.get(HttpLogging).middleware);
+  for (const parser of bodyParsers({ maxBytes: config.BODY_MAX_BYTES, maxDepth: config.BODY_MAX_DEPTH })) express.use(parser);
+
   app.useGlobalPipes(
+    new SafeInputPipe(),
     new ValidationPipe({
       whitelist: true,
       forbidNonWhitelisted: true,

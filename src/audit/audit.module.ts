@@ -4,6 +4,7 @@ import { AuditEventEntity } from './audit-event.entity';
 import { AuditHeadEntity } from './audit-head.entity';
 import { AuditController } from './audit.controller';
 import { AuditHttpHook } from './audit-http.hook';
+import { AuditRefusals } from './audit-refusals';
 import { AuditService } from './audit.service';
 
 /** Global: every module records through AuditService. */
@@ -11,7 +12,7 @@ import { AuditService } from './audit.service';
 @Module({
   imports: [TypeOrmModule.forFeature([AuditEventEntity, AuditHeadEntity])],
   controllers: [AuditController],
-  providers: [AuditService, AuditHttpHook],
-  exports: [AuditService, AuditHttpHook],
+  providers: [AuditService, AuditRefusals, AuditHttpHook],
+  exports: [AuditService, AuditRefusals, AuditHttpHook],
 })
 export class AuditModule {}

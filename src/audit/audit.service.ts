@@ -98,7 +98,10 @@ export class AuditService {
     const qb = this.filtered(filter).orderBy('e.seq', 'DESC').take(limit + 1);
     if (cursor) {
       const c = decodeCursor(cursor);
-      if (!c || typeof c[0] !== 'number') throw new DomainError(ErrorCode.InvalidInput, 'cursor is not valid');
+      // Strictly a seq this endpoint handed out: a float or a huge number (1e308) is not a bigint the database takes.
+      if (!c || c.length !== 1 || typeof c[0] !== 'number' || !Number.isSafeInteger(c[0]) || c[0] < 1) {
+        throw new DomainError(ErrorCode.InvalidInput, 'cursor is not valid');
+      }
       qb.andWhere('e.seq < :before', { before: c[0] });
     }
     const rows = await qb.getMany();

@@ -104,10 +104,12 @@ export class BackupsController {
   @Patch(':id')
   @Roles('operator')
   @Audit('backup.update', 'backup')
-  @ApiOperation({ summary: 'Edit description and tags; pinning needs admin' })
+  @ApiOperation({ summary: 'Edit description and tags; pinning needs admin. An empty patch changes nothing and answers the backup; null is refused for tags and pinned' })
   @ApiOkResponse({ type: BackupDto })
   update(@Param('id', UUID) id: string, @Body() dto: UpdateBackupDto, @Req() req: RequestWithContext) {
     if (dto.pinned !== undefined && !roleAtLeast(req.actor?.role, 'admin')) throw new ForbiddenException('pinning a backup needs the admin role');
+    // An empty patch changes nothing (as a JSON merge patch `{}` does): answer the backup as it is.
+    if (dto.description === undefined && dto.tags === undefined && dto.pinned === undefined) return this.catalog.get(id);
     return this.catalog.update(id, dto);
   }
 

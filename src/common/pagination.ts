@@ -35,6 +35,9 @@ export function decodeCursor(cursor: string | undefined): (string | number)[] | 
   }
 }
 
+const CURSOR_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/;
+const CURSOR_ID = /^[A-Za-z0-9._:-]{1,100}$/;
+
 /**
  * Keyset pagination newest first over `<alias>.created_at, <alias>.id` (stable when several
  * rows share a timestamp). The query builder carries the filters; this adds order, cursor and
@@ -49,7 +52,10 @@ export async function newestFirstPage<T extends { createdAt: string; id: string 
   qb.orderBy(`${alias}.created_at`, 'DESC').addOrderBy(`${alias}.id`, 'DESC').take(limit + 1);
   if (cursor) {
     const c = decodeCursor(cursor);
-    if (!c || c.length !== 2) throw new DomainError(ErrorCode.InvalidInput, 'cursor is not valid');
+    // Strictly what this function hands out: an ISO time as toISOString() writes it and an id.
+    if (!c || c.length !== 2 || typeof c[0] !== 'string' || !CURSOR_TIME.test(c[0]) || typeof c[1] !== 'string' || !CURSOR_ID.test(c[1])) {
+      throw new DomainError(ErrorCode.InvalidInput, 'cursor is not valid');
+    }
     qb.andWhere(`(${alias}.created_at < :c0 OR (${alias}.created_at = :c0 AND ${alias}.id < :c1))`, { c0: c[0], c1: c[1] });
   }
   const rows = await qb.getMany();

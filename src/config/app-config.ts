@@ -34,6 +34,11 @@ export class AppConfig {
   @Transform(toInt) @IsInt() @Min(1) THROTTLE_LIMIT = 300;
   @Transform(toInt) @IsInt() @Min(1) THROTTLE_EXPENSIVE_LIMIT = 10;
   @Transform(toInt) @IsInt() @Min(1) THROTTLE_EXPENSIVE_TTL_SECONDS = 60;
+  // Request bodies are bounded before anything reads them: 413 beyond the size, 400 beyond the depth.
+  @Transform(toInt) @IsInt() @Min(1024) @Max(16 * 1024 * 1024) BODY_MAX_BYTES = 102400;
+  @Transform(toInt) @IsInt() @Min(2) @Max(256) BODY_MAX_DEPTH = 32;
+  /** Refused anonymous and throttled requests are counted per client, route and status, one summary event per window. */
+  @Transform(toInt) @IsInt() @Min(1) @Max(86400) AUDIT_AGGREGATE_SECONDS = 60;
 
   @IsIn(['local', 's3']) BACKUP_STORAGE = 'local';
   @IsString() BACKUP_DIR = './data/backups';

@@ -1,4 +1,5 @@
 import request from 'supertest';
+import { AuditRefusals } from '../../src/audit/audit-refusals';
 import { AuditService } from '../../src/audit/audit.service';
 import { ENGINES } from '../support/databases';
 import { createTestApp, eventually, TestApp } from '../support/test-app';
@@ -147,11 +148,16 @@ describe('rate limiting', () => {
     expect(statuses.slice(0, 5)).toEqual([200, 200, 200, 200, 200]);
     expect(statuses[6]).toBe(429);
     expect(Number(last?.headers['retry-after'])).toBeGreaterThan(0);
+    // The first 429 of the window is its own event; the next is counted into the window's summary.
     const audit = t.app.get(AuditService);
     const events = await eventually(
       async () => (await audit.list({ outcome: 'denied' }, 50)).items,
-      (items) => items.some((e) => e.requestId === 'rl-6'),
+      (items) => items.some((e) => e.requestId === 'rl-5'),
     );
-    expect(events.find((e) => e.requestId === 'rl-6')?.details).toMatchObject({ status: 429 });
+    expect(events.find((e) => e.requestId === 'rl-5')?.details).toMatchObject({ status: 429 });
+    expect(events.some((e) => e.requestId === 'rl-6')).toBe(false);
+    await t.app.get(AuditRefusals).flush();
+    const summary = (await audit.list({ outcome: 'denied' }, 50)).items.find((e) => e.details.lastRequestId === 'rl-6');
+    expect(summary?.details).toMatchObject({ status: 429, repeats: 1, route: '/api/audit/verify' });
   });
 });

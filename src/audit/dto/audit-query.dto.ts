@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional, IntersectionType } from '@nestjs/swagger';
-import { IsIn, IsISO8601, IsOptional, IsString, IsUUID, MaxLength } from 'class-validator';
+import { IsIn, IsOptional, IsString, IsUUID, MaxLength } from 'class-validator';
 import { PageQueryDto } from '../../common/pagination';
+import { IsIsoTimestamp } from '../../common/validators';
 
 export class AuditFilterDto {
   @ApiPropertyOptional({ description: 'Exact action, e.g. backup.create' })
@@ -19,10 +20,10 @@ export class AuditFilterDto {
   @IsOptional() @IsIn(['success', 'failure', 'denied']) outcome?: string;
 
   @ApiPropertyOptional({ description: 'Events at or after this time (ISO-8601)' })
-  @IsOptional() @IsISO8601() from?: string;
+  @IsOptional() @IsIsoTimestamp() from?: string;
 
   @ApiPropertyOptional({ description: 'Events at or before this time (ISO-8601)' })
-  @IsOptional() @IsISO8601() to?: string;
+  @IsOptional() @IsIsoTimestamp() to?: string;
 }
 
 export class ListAuditQueryDto extends IntersectionType(PageQueryDto, AuditFilterDto) {}
@@ -32,10 +33,10 @@ export class ExportAuditQueryDto {
   @IsOptional() @IsIn(['ndjson', 'csv']) format?: 'ndjson' | 'csv';
 
   @ApiPropertyOptional({ description: 'Events at or after this time (ISO-8601)' })
-  @IsOptional() @IsISO8601() from?: string;
+  @IsOptional() @IsIsoTimestamp() from?: string;
 
   @ApiPropertyOptional({ description: 'Events at or before this time (ISO-8601)' })
-  @IsOptional() @IsISO8601() to?: string;
+  @IsOptional() @IsIsoTimestamp() to?: string;
 }
 
 export class AuditActorDto {

@@ -1,9 +1,10 @@
 import { ApiProperty, ApiPropertyOptional, IntersectionType } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import {
-  ArrayMaxSize, IsArray, IsBoolean, IsIn, IsISO8601, IsNotEmpty, IsOptional, IsString, Matches, MaxLength,
+  ArrayMaxSize, IsArray, IsBoolean, IsIn, IsNotEmpty, IsOptional, IsString, Matches, MaxLength,
 } from 'class-validator';
 import { PageQueryDto } from '../../common/pagination';
+import { IsIsoTimestamp, IsOptionalNotNull } from '../../common/validators';
 
 const TYPES = ['full', 'tables', 'audit'] as const;
 const TRIGGERS = ['manual', 'scheduled', 'pre-restore', 'import'] as const;
@@ -13,24 +14,24 @@ const TAG = /^[A-Za-z0-9._:-]{1,64}$/;
 
 export class CreateBackupDto {
   @ApiPropertyOptional({ description: 'What to back up: the whole target database, chosen tables, or the audit trail alone', enum: TYPES, default: 'full' })
-  @IsOptional() @IsIn(TYPES) type?: (typeof TYPES)[number];
+  @IsOptionalNotNull() @IsIn(TYPES) type?: (typeof TYPES)[number];
 
   @ApiPropertyOptional({ description: 'Tables to back up; required when type is "tables"', type: [String], example: ['projects', 'tasks'] })
-  @IsOptional() @IsArray() @ArrayMaxSize(1000) @IsString({ each: true }) @IsNotEmpty({ each: true }) @MaxLength(200, { each: true })
+  @IsOptionalNotNull() @IsArray() @ArrayMaxSize(1000) @IsString({ each: true }) @IsNotEmpty({ each: true }) @MaxLength(200, { each: true })
   tables?: string[];
 
   @ApiPropertyOptional({ description: 'Free text shown in listings', maxLength: 1000 })
-  @IsOptional() @IsString() @MaxLength(1000) description?: string;
+  @IsOptionalNotNull() @IsString() @MaxLength(1000) description?: string;
 
   @ApiPropertyOptional({ description: 'Labels for filtering (letters, digits, . _ : -)', type: [String], example: ['before-migration'] })
-  @IsOptional() @IsArray() @ArrayMaxSize(50) @Matches(TAG, { each: true, message: 'each value in tags must be 1-64 characters of letters, digits, . _ : -' })
+  @IsOptionalNotNull() @IsArray() @ArrayMaxSize(50) @Matches(TAG, { each: true, message: 'each value in tags must be 1-64 characters of letters, digits, . _ : -' })
   tags?: string[];
 
   @ApiPropertyOptional({ description: 'Encrypt the backup (default: on whenever a key is configured)' })
-  @IsOptional() @IsBoolean() encrypt?: boolean;
+  @IsOptionalNotNull() @IsBoolean() encrypt?: boolean;
 
   @ApiPropertyOptional({ description: 'Compression of the parts (default BACKUP_COMPRESSION)', enum: COMPRESSIONS })
-  @IsOptional() @IsIn(COMPRESSIONS) compression?: (typeof COMPRESSIONS)[number];
+  @IsOptionalNotNull() @IsIn(COMPRESSIONS) compression?: (typeof COMPRESSIONS)[number];
 }
 
 export class UpdateBackupDto {
@@ -38,11 +39,11 @@ export class UpdateBackupDto {
   @IsOptional() @IsString() @MaxLength(1000) description?: string | null;
 
   @ApiPropertyOptional({ description: 'Replaces the tags', type: [String] })
-  @IsOptional() @IsArray() @ArrayMaxSize(50) @Matches(TAG, { each: true, message: 'each value in tags must be 1-64 characters of letters, digits, . _ : -' })
+  @IsOptionalNotNull() @IsArray() @ArrayMaxSize(50) @Matches(TAG, { each: true, message: 'each value in tags must be 1-64 characters of letters, digits, . _ : -' })
   tags?: string[];
 
   @ApiPropertyOptional({ description: 'Pinned backups are never deleted by retention or by DELETE (admin only)' })
-  @IsOptional() @IsBoolean() pinned?: boolean;
+  @IsOptionalNotNull() @IsBoolean() pinned?: boolean;
 }
 
 export class BackupFilterDto {
@@ -55,16 +56,16 @@ export class BackupFilterDto {
   @ApiPropertyOptional({ description: 'Only backups carrying this tag' })
   @IsOptional() @Matches(TAG) tag?: string;
   @ApiPropertyOptional({ description: 'Created at or after (ISO-8601)' })
-  @IsOptional() @IsISO8601() from?: string;
+  @IsOptional() @IsIsoTimestamp() from?: string;
   @ApiPropertyOptional({ description: 'Created at or before (ISO-8601)' })
-  @IsOptional() @IsISO8601() to?: string;
+  @IsOptional() @IsIsoTimestamp() to?: string;
 }
 
 export class ListBackupsQueryDto extends IntersectionType(PageQueryDto, BackupFilterDto) {}
 
 export class VerifyBackupDto {
   @ApiPropertyOptional({ description: 'Also restore into a scratch database and compare row counts and checksums', default: false })
-  @IsOptional() @IsBoolean() deep?: boolean;
+  @IsOptionalNotNull() @IsBoolean() deep?: boolean;
 }
 
 export class DeleteBackupQueryDto {

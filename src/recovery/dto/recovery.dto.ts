@@ -3,6 +3,7 @@ import {
   ArrayMaxSize, ArrayMinSize, IsArray, IsBoolean, IsIn, IsNotEmpty, IsOptional, IsString, IsUUID, MaxLength,
 } from 'class-validator';
 import { PageQueryDto } from '../../common/pagination';
+import { IsOptionalNotNull } from '../../common/validators';
 
 const MODES = ['replace', 'merge', 'missing-only'] as const;
 const STATUSES = ['pending', 'running', 'completed', 'failed', 'rolled_back'] as const;
@@ -15,31 +16,31 @@ export class CreateRecoveryDto {
     description: 'replace: tables become exactly as in the backup; merge: backup rows are inserted or overwrite rows with the same primary key, other rows stay; missing-only: only rows whose primary key is absent are inserted. The audit trail is always restored missing-only.',
     enum: MODES, default: 'replace',
   })
-  @IsOptional() @IsIn(MODES) mode?: (typeof MODES)[number];
+  @IsOptionalNotNull() @IsIn(MODES) mode?: (typeof MODES)[number];
 
   @ApiPropertyOptional({ description: 'Tables to restore (default: every table in the backup). File artefacts are restored only when this is left out and mode is replace.', type: [String] })
-  @IsOptional() @IsArray() @ArrayMinSize(1) @ArrayMaxSize(1000) @IsString({ each: true }) @IsNotEmpty({ each: true }) @MaxLength(200, { each: true })
+  @IsOptionalNotNull() @IsArray() @ArrayMinSize(1) @ArrayMaxSize(1000) @IsString({ each: true }) @IsNotEmpty({ each: true }) @MaxLength(200, { each: true })
   tables?: string[];
 
   @ApiPropertyOptional({ description: 'Only report what would change (operator role): 200 with a per-table plan; nothing is written', default: false })
-  @IsOptional() @IsBoolean() dryRun?: boolean;
+  @IsOptionalNotNull() @IsBoolean() dryRun?: boolean;
 
   @ApiPropertyOptional({ description: 'Required for replace and merge: exactly "RESTORE <backupId>"', example: 'RESTORE 0b9c5b8e-6a0c-4a57-9d54-0f3c1f7d2a11' })
-  @IsOptional() @IsString() @MaxLength(100) confirm?: string;
+  @IsOptionalNotNull() @IsString() @MaxLength(100) confirm?: string;
 
   @ApiPropertyOptional({ description: 'Take a backup of the tables in scope first (trigger "pre-restore"), which a rollback restores', default: true })
-  @IsOptional() @IsBoolean() safetyBackup?: boolean;
+  @IsOptionalNotNull() @IsBoolean() safetyBackup?: boolean;
 
   @ApiPropertyOptional({
     description: 'Restore even when the live table structure differs from the backup (otherwise 409 listing the differences): rows are written by column name; a column missing from the target still fails the restore',
     default: false,
   })
-  @IsOptional() @IsBoolean() allowSchemaMismatch?: boolean;
+  @IsOptionalNotNull() @IsBoolean() allowSchemaMismatch?: boolean;
 
   @ApiPropertyOptional({
     description: 'Restore the backup\'s file artefacts too (after the tables committed). Default: true when tables is left out, mode is replace and the backup has files. Files are only written into directories BACKUP_FILE_PATHS lists (409 otherwise); false restores the tables alone.',
   })
-  @IsOptional() @IsBoolean() files?: boolean;
+  @IsOptionalNotNull() @IsBoolean() files?: boolean;
 }
 
 export class RollbackRecoveryDto {

@@ -3,20 +3,21 @@ import { Type } from 'class-transformer';
 import {
   ArrayMaxSize, IsArray, IsBoolean, IsIn, IsInt, IsNotEmpty, IsOptional, IsString, Max, MaxLength, Min, ValidateIf, ValidateNested,
 } from 'class-validator';
+import { IsOptionalNotNull } from '../../common/validators';
 
 const TYPES = ['full', 'tables', 'audit'] as const;
 
 export class RetentionDto {
   @ApiPropertyOptional({ description: 'Always keep this many newest completed backups', minimum: 0, maximum: 10000, default: 7 })
-  @IsOptional() @IsInt() @Min(0) @Max(10000) keepLast?: number;
+  @IsOptionalNotNull() @IsInt() @Min(0) @Max(10000) keepLast?: number;
   @ApiPropertyOptional({ description: 'Keep the newest backup of each of this many most recent days', minimum: 0, maximum: 10000, default: 7 })
-  @IsOptional() @IsInt() @Min(0) @Max(10000) daily?: number;
+  @IsOptionalNotNull() @IsInt() @Min(0) @Max(10000) daily?: number;
   @ApiPropertyOptional({ description: 'Keep the newest backup of each of this many most recent ISO weeks', minimum: 0, maximum: 10000, default: 4 })
-  @IsOptional() @IsInt() @Min(0) @Max(10000) weekly?: number;
+  @IsOptionalNotNull() @IsInt() @Min(0) @Max(10000) weekly?: number;
   @ApiPropertyOptional({ description: 'Keep the newest backup of each of this many most recent months', minimum: 0, maximum: 10000, default: 12 })
-  @IsOptional() @IsInt() @Min(0) @Max(10000) monthly?: number;
+  @IsOptionalNotNull() @IsInt() @Min(0) @Max(10000) monthly?: number;
   @ApiPropertyOptional({ description: 'Keep the newest backup of each of this many most recent years', minimum: 0, maximum: 10000, default: 0 })
-  @IsOptional() @IsInt() @Min(0) @Max(10000) yearly?: number;
+  @IsOptionalNotNull() @IsInt() @Min(0) @Max(10000) yearly?: number;
   @ApiPropertyOptional({ description: 'Delete kept backups older than this many days (null: no age limit)', nullable: true, type: Number, minimum: 1 })
   @IsOptional() @ValidateIf((o: RetentionDto) => o.maxAgeDays !== null) @IsInt() @Min(1) maxAgeDays?: number | null;
   @ApiPropertyOptional({ description: 'Delete the oldest kept backups while this schedule\'s backups use more bytes (null: no limit)', nullable: true, type: Number, minimum: 1 })
@@ -31,38 +32,38 @@ export class CreateScheduleDto {
   @IsString() @MaxLength(200) cron: string;
 
   @ApiPropertyOptional({ description: 'IANA time zone the cron expression is read in (default BACKUP_TIMEZONE)', example: 'Europe/Berlin' })
-  @IsOptional() @IsString() @MaxLength(64) timezone?: string;
+  @IsOptionalNotNull() @IsString() @MaxLength(64) timezone?: string;
 
   @ApiPropertyOptional({ description: 'What each run backs up', enum: TYPES, default: 'full' })
-  @IsOptional() @IsIn(TYPES) type?: (typeof TYPES)[number];
+  @IsOptionalNotNull() @IsIn(TYPES) type?: (typeof TYPES)[number];
 
   @ApiPropertyOptional({ description: 'Tables to back up; required when type is "tables"', type: [String] })
-  @IsOptional() @IsArray() @ArrayMaxSize(1000) @IsString({ each: true }) @IsNotEmpty({ each: true }) @MaxLength(200, { each: true })
+  @IsOptionalNotNull() @IsArray() @ArrayMaxSize(1000) @IsString({ each: true }) @IsNotEmpty({ each: true }) @MaxLength(200, { each: true })
   tables?: string[];
 
   @ApiPropertyOptional({ description: 'Disabled schedules never run by themselves (run-now still works)', default: true })
-  @IsOptional() @IsBoolean() enabled?: boolean;
+  @IsOptionalNotNull() @IsBoolean() enabled?: boolean;
 
   @ApiPropertyOptional({ description: 'Which of this schedule\'s backups a cleanup keeps; omitted fields take their defaults', type: RetentionDto })
-  @IsOptional() @ValidateNested() @Type(() => RetentionDto) retention?: RetentionDto;
+  @IsOptionalNotNull() @ValidateNested() @Type(() => RetentionDto) retention?: RetentionDto;
 }
 
 export class UpdateScheduleDto {
   @ApiPropertyOptional({ description: 'New name', maxLength: 200 })
-  @IsOptional() @IsString() @IsNotEmpty() @MaxLength(200) name?: string;
+  @IsOptionalNotNull() @IsString() @IsNotEmpty() @MaxLength(200) name?: string;
   @ApiPropertyOptional({ description: 'New cron expression' })
-  @IsOptional() @IsString() @MaxLength(200) cron?: string;
+  @IsOptionalNotNull() @IsString() @MaxLength(200) cron?: string;
   @ApiPropertyOptional({ description: 'New IANA time zone' })
-  @IsOptional() @IsString() @MaxLength(64) timezone?: string;
+  @IsOptionalNotNull() @IsString() @MaxLength(64) timezone?: string;
   @ApiPropertyOptional({ description: 'New backup type', enum: TYPES })
-  @IsOptional() @IsIn(TYPES) type?: (typeof TYPES)[number];
+  @IsOptionalNotNull() @IsIn(TYPES) type?: (typeof TYPES)[number];
   @ApiPropertyOptional({ description: 'New table list (type "tables")', type: [String] })
-  @IsOptional() @IsArray() @ArrayMaxSize(1000) @IsString({ each: true }) @IsNotEmpty({ each: true }) @MaxLength(200, { each: true })
+  @IsOptionalNotNull() @IsArray() @ArrayMaxSize(1000) @IsString({ each: true }) @IsNotEmpty({ each: true }) @MaxLength(200, { each: true })
   tables?: string[];
   @ApiPropertyOptional({ description: 'Enable or disable the schedule' })
-  @IsOptional() @IsBoolean() enabled?: boolean;
+  @IsOptionalNotNull() @IsBoolean() enabled?: boolean;
   @ApiPropertyOptional({ description: 'Retention fields to change; the others stay as they are', type: RetentionDto })
-  @IsOptional() @ValidateNested() @Type(() => RetentionDto) retention?: RetentionDto;
+  @IsOptionalNotNull() @ValidateNested() @Type(() => RetentionDto) retention?: RetentionDto;
 }
 
 export class RetentionViewDto {
