@@ -68,7 +68,7 @@ export const USAGE = `Usage: strongroom <command> [options]
 
 Commands:
 ${Object.values(COMMANDS)
-  .map((c) => `  ${c.synopsis.replace(/\n\s*/g, ' ')}\n      ${c.summary}`)
+  .map((c) => `  ${c.synopsis.replace(/\n/g, '\n  ')}\n      ${c.summary}`)
   .join('\n')}
 
 Run "strongroom <command> --help" for a command's options.
