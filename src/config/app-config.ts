@@ -54,6 +54,8 @@ export class AppConfig {
   @IsIn(['zstd', 'gzip', 'none']) BACKUP_COMPRESSION = 'zstd';
   /** 10 GiB: far above a typical archive, low enough that a runaway upload cannot fill the temp disk. */
   @Transform(toInt) @IsInt() @Min(1) IMPORT_MAX_BYTES = 10 * 1024 ** 3;
+  /** Where an upload waits while it is verified; /tmp is often a small tmpfs. Empty = the OS temp directory. */
+  @IsOptional() @IsString() IMPORT_TMP_DIR?: string;
   @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(19) BACKUP_COMPRESSION_LEVEL?: number;
   @Transform(toList) @IsString({ each: true }) BACKUP_FILE_PATHS: string[] = [];
   @Transform(toInt) @IsInt() @Min(1) @Max(16) BACKUP_PARALLELISM = 2;
