@@ -6,9 +6,8 @@
 import 'reflect-metadata';
 import { DomainError } from './common/domain-error';
 import { ConfigError } from './config/app-config';
-import { parseCommand, USAGE } from './cli/args';
+import { commandUsage, type CommandName, parseCommand, USAGE } from './cli/args';
 import { CommandFailed, EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError } from './cli/cli-errors';
-import { runCommand } from './cli/commands';
 import { processTerminal } from './cli/terminal';
 
 export async function main(argv: string[]): Promise<number> {
@@ -16,15 +15,17 @@ export async function main(argv: string[]): Promise<number> {
   try {
     const cmd = parseCommand(argv);
     if (cmd.name === 'help') {
-      term.out(USAGE);
+      term.out(cmd.command ? commandUsage(cmd.command) : USAGE);
       return EXIT_OK;
     }
+    // Loaded only for a real command, so help and usage errors answer without booting Nest and TypeORM.
+    const { runCommand } = await import('./cli/commands');
     await runCommand(cmd, term);
     return EXIT_OK;
   } catch (e) {
     term.done();
     if (e instanceof UsageError) {
-      term.info(`strongroom: ${e.message}\n\n${USAGE}`);
+      term.info(`strongroom: ${e.message}\n\n${e.command ? commandUsage(e.command as CommandName) : USAGE}`);
       return EXIT_USAGE;
     }
     if (e instanceof CommandFailed || e instanceof DomainError || e instanceof ConfigError) {

@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { AppModule } from './app.module';
 import { configureApp } from './app.setup';
+import { printStartupBanner } from './bootstrap/banner';
 import { AppConfig } from './config/app-config';
 import { ConfigError } from './config/app-config';
 
@@ -10,6 +11,7 @@ async function bootstrap(): Promise<void> {
   configureApp(app);
   const config = app.get(AppConfig);
   await app.listen(config.PORT, config.HOST);
+  printStartupBanner(app);
 }
 
 bootstrap().catch((e: unknown) => {

@@ -1,11 +1,11 @@
-import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { IsNull, Repository } from 'typeorm';
-import { AppConfig } from '../config/app-config';
-import { DomainError } from '../common/domain-error';
+import { DomainError, ErrorCode } from '../common/domain-error';
 import { nowIso } from '../database/columns';
 import { Transactions } from '../database/transactions';
+import { ENV_ADMIN_KEY_NAME, generateApiKey, hashApiKey } from './api-key-secret';
 import { ApiKeyEntity } from './api-key.entity';
 import type { Role } from './roles';
 
@@ -18,46 +18,16 @@ export interface ApiKeyView {
   lastUsedAt: string | null;
 }
 
-/** Keys are 256-bit random tokens, so one SHA-256 is the right hash: no salt or KDF needed. */
-export function hashApiKey(key: string): string {
-  return createHash('sha256').update(key, 'utf8').digest('hex');
-}
-
-export function generateApiKey(): string {
-  return `sr_${randomBytes(32).toString('base64url')}`;
-}
-
 @Injectable()
-export class ApiKeysService implements OnApplicationBootstrap {
-  private readonly logger = new Logger('ApiKeys');
-
+export class ApiKeysService {
   constructor(
     @InjectRepository(ApiKeyEntity) private readonly repo: Repository<ApiKeyEntity>,
-    private readonly config: AppConfig,
     private readonly tx: Transactions,
   ) {}
 
-  /** First start: make sure an admin can get in (ADMIN_API_KEY, or a generated key printed once). */
-  async onApplicationBootstrap(): Promise<void> {
-    await this.ensureAdminKey();
-  }
-
-  async ensureAdminKey(): Promise<string | null> {
-    const admins = await this.repo.count({ where: { role: 'admin', revokedAt: IsNull() } });
-    if (admins > 0) return null;
-    const supplied = this.config.ADMIN_API_KEY;
-    const key = supplied ?? generateApiKey();
-    await this.repo.save(this.entity('bootstrap admin', 'admin', key));
-    if (supplied) {
-      this.logger.log('created the bootstrap admin key from ADMIN_API_KEY');
-    } else {
-      // Printed once, on purpose: this is the only way into a fresh installation.
-      this.logger.warn(`no admin key existed: generated one, shown only this once: ${key}`);
-    }
-    return key;
-  }
-
   async create(name: string, role: Role): Promise<ApiKeyView & { key: string }> {
+    // That name marks the key ADMIN_API_KEY provides, which boot may revoke when the variable changes.
+    if (name.trim() === ENV_ADMIN_KEY_NAME) throw new DomainError(ErrorCode.InvalidInput, `name: "${ENV_ADMIN_KEY_NAME}" is reserved for the key set by ADMIN_API_KEY`);
     const key = generateApiKey();
     const saved = await this.repo.save(this.entity(name, role, key));
     return { ...toView(saved), key };

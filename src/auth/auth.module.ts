@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { AdminBootstrap } from './admin-bootstrap';
 import { ApiKeyEntity } from './api-key.entity';
 import { ApiKeysController } from './api-keys.controller';
 import { ApiKeysService } from './api-keys.service';
@@ -8,7 +9,7 @@ import { AuthGuard } from './auth.guard';
 @Module({
   imports: [TypeOrmModule.forFeature([ApiKeyEntity])],
   controllers: [ApiKeysController],
-  providers: [ApiKeysService, AuthGuard],
-  exports: [ApiKeysService, AuthGuard],
+  providers: [ApiKeysService, AdminBootstrap, AuthGuard],
+  exports: [ApiKeysService, AdminBootstrap, AuthGuard],
 })
 export class AuthModule {}

@@ -2,12 +2,9 @@ import {
   Body, Controller, Delete, ForbiddenException, Get, HttpCode, Param, ParseUUIDPipe, Patch, Post, Query, Req, Res,
   UploadedFile, UseInterceptors, BadRequestException,
 } from '@nestjs/common';
-import { FileInterceptor } from '@nestjs/platform-express';
 import { ApiAcceptedResponse, ApiBody, ApiConsumes, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
-import { diskStorage } from 'multer';
 import { rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { pipeline } from 'node:stream/promises';
 import { Audit, Roles } from '../auth/auth.decorators';
 import { ExpensiveRoute } from '../common/expensive-route';
@@ -16,6 +13,7 @@ import type { RequestWithContext } from '../common/request-context';
 import { BackupArchiveService } from './backup-archive.service';
 import { BackupCatalogService } from './backup-catalog.service';
 import { BackupsService } from './backups.service';
+import { ImportUploadInterceptor } from './import-upload.interceptor';
 import {
   BackupDto, BackupPageDto, BackupStatsDto, CreateBackupDto, DeleteBackupQueryDto, ImportBackupDto, ListBackupsQueryDto,
   RescanResultDto, UpdateBackupDto, VerifyBackupDto, VerifyResultDto,
@@ -67,10 +65,10 @@ export class BackupsController {
   @Roles('admin')
   @Audit('backup.import', 'backup')
   @ExpensiveRoute()
-  @UseInterceptors(FileInterceptor('file', { storage: diskStorage({ destination: tmpdir() }) }))
+  @UseInterceptors(ImportUploadInterceptor)
   @ApiConsumes('multipart/form-data')
   @ApiBody({ type: ImportBackupDto })
-  @ApiOperation({ summary: 'Import an archive from download; 422 when corrupt, foreign, not authenticated under the configured key (ALLOW_UNAUTHENTICATED_ARCHIVES), or with crafted ids or key-derivation parameters (nothing is kept)' })
+  @ApiOperation({ summary: 'Import an archive from download; 422 when corrupt, foreign, not authenticated under the configured key (ALLOW_UNAUTHENTICATED_ARCHIVES), or with crafted ids or key-derivation parameters; 413 beyond IMPORT_MAX_BYTES (nothing is kept)' })
   @ApiCreatedResponse({ type: BackupDto })
   async import(@UploadedFile() file: Express.Multer.File | undefined, @Req() req: RequestWithContext) {
     if (!file) throw new BadRequestException(['file: a multipart field "file" with the archive is required']);

@@ -1,25 +1,87 @@
-/** Command-line parsing with node:util parseArgs; every mistake is a UsageError (exit 2). */
+/** Command-line parsing with node:util parseArgs; every mistake is a UsageError (exit 2) shown with the command's usage. */
 import { existsSync } from 'node:fs';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { parseArgs } from 'node:util';
 import type { RestoreMode } from '../engine/dialects/dialect';
 import { UsageError } from './cli-errors';
+
+/** What each command takes; its usage text names every option, and `<command> --help` prints it. */
+interface CommandSpec {
+  synopsis: string;
+  summary: string;
+  options: Record<string, { type: 'string' | 'boolean'; help: string }>;
+  notes?: string;
+}
+
+const HELP_OPTION = { type: 'boolean' as const, help: 'show this help and exit' };
+
+export const COMMANDS: Record<'backup' | 'list' | 'verify' | 'restore', CommandSpec> = {
+  backup: {
+    synopsis: 'backup [--type full|tables|audit] [--tables a,b]',
+    summary: 'take a backup now; prints its id on stdout',
+    options: {
+      type: { type: 'string', help: 'full (default), tables or audit' },
+      tables: { type: 'string', help: 'comma-separated table names (implies --type tables)' },
+      help: HELP_OPTION,
+    },
+  },
+  list: {
+    synopsis: 'list',
+    summary: 'the catalog, newest first: id, time, type, trigger, status, size, rows',
+    options: { help: HELP_OPTION },
+  },
+  verify: {
+    synopsis: 'verify <backupId|archive.tar> [--deep]',
+    summary: 'read every byte of a backup; exit 0 only when it is sound',
+    options: {
+      deep: { type: 'boolean', help: 'also restore into a scratch database and compare row counts and checksums' },
+      help: HELP_OPTION,
+    },
+  },
+  restore: {
+    synopsis:
+      'restore <backupId|archive.tar> [--mode replace|merge|missing-only] [--tables a,b]\n' +
+      '          [--database-url URL] [--create-schema] [--files] [--allow-schema-mismatch]\n' +
+      '          [--no-safety-backup] [--yes]',
+    summary: 'restore a backup (asks for confirmation on a terminal)',
+    options: {
+      mode: { type: 'string', help: 'replace (default), merge or missing-only' },
+      tables: { type: 'string', help: 'comma-separated table names (default: every table in the backup)' },
+      'database-url': { type: 'string', help: 'restore into this database (sqlite:<path> or postgres://…) with the engine alone' },
+      'create-schema': { type: 'boolean', help: "first create the backup's schema in an empty database (archive or --database-url)" },
+      files: { type: 'boolean', help: 'also restore file artefacts to the directories they came from (archive or --database-url)' },
+      'allow-schema-mismatch': { type: 'boolean', help: 'restore by column name when the live schema differs from the backup' },
+      'no-safety-backup': { type: 'boolean', help: 'skip the safety backup of the tables in scope (catalog restores; audited)' },
+      yes: { type: 'boolean', help: 'do not ask; required when not on a terminal' },
+      help: HELP_OPTION,
+    },
+    notes:
+      'A backup id without --database-url restores through the catalog (data lease, safety backup,\n' +
+      'audit trail). An archive, or --database-url, restores with the engine alone and needs no\n' +
+      'Strongroom database.',
+  },
+};
+
+const FOOTER = `Configuration comes from the environment and .env, as for the server.
+Exit codes: 0 ok, 1 failed, 2 usage error.`;
 
 export const USAGE = `Usage: strongroom <command> [options]
 
 Commands:
-  backup [--type full|tables|audit] [--tables a,b]   take a backup now; prints its id
-  list                                               the catalog, newest first
-  verify <backupId|archive.tar> [--deep]             exit 0 only when the backup is sound
-  restore <backupId|archive.tar> [--mode replace|merge|missing-only] [--tables a,b]
-          [--database-url URL] [--create-schema] [--files] [--allow-schema-mismatch]
-          [--no-safety-backup] [--yes]
-      A backup id without --database-url restores through the catalog (data lease, safety
-      backup, audit trail). An archive, or --database-url, restores with the engine alone and
-      needs no Strongroom database: --create-schema first creates the backup's schema in an
-      empty database; --files also restores file artefacts to the directories they came from.
+${Object.values(COMMANDS)
+  .map((c) => `  ${c.synopsis.replace(/\n/g, '\n  ')}\n      ${c.summary}`)
+  .join('\n')}
 
-Configuration comes from the environment and .env, as for the server.
-Exit codes: 0 ok, 1 failed, 2 usage error.`;
+Run "strongroom <command> --help" for a command's options.
+${FOOTER}`;
+
+export type CommandName = keyof typeof COMMANDS;
+
+export function commandUsage(name: CommandName): string {
+  const spec = COMMANDS[name];
+  const flag = (o: string, t: string) => (t === 'string' ? `--${o} <value>` : `--${o}`);
+  const options = Object.entries(spec.options).map(([o, d]) => `  ${flag(o, d.type).padEnd(26)} ${d.help}`);
+  return [`Usage: strongroom ${spec.synopsis}`, '', spec.summary, '', 'Options:', ...options, ...(spec.notes ? ['', spec.notes] : []), '', FOOTER].join('\n');
+}
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const MODES: RestoreMode[] = ['replace', 'merge', 'missing-only'];
@@ -27,7 +89,7 @@ const MODES: RestoreMode[] = ['replace', 'merge', 'missing-only'];
 export type Source = { kind: 'backup'; id: string } | { kind: 'archive'; file: string };
 
 export type Command =
-  | { name: 'help' }
+  | { name: 'help'; command?: CommandName }
   | { name: 'backup'; type: 'full' | 'tables' | 'audit'; tables?: string[] }
   | { name: 'list' }
   | { name: 'verify'; source: Source; deep: boolean }
@@ -36,78 +98,87 @@ export type Command =
       files: boolean; allowSchemaMismatch: boolean; safetyBackup: boolean; yes: boolean;
     };
 
-type Options = NonNullable<ParseArgsConfig['options']>;
-
-function parse(args: string[], options: Options, positionals: number): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
-  let parsed;
-  try {
-    parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
+/**
+ * Parses one command's arguments. node:util's own strict-mode messages are not shown (they
+ * suggest "--" tricks and quote unevenly): the tokens are checked here, each mistake named
+ * plainly, and the command's usage follows it.
+ */
+function parse(name: CommandName, args: string[], positionals: number): { values: Record<string, string | boolean | undefined>; positionals: string[] } | 'help' {
+  const spec = COMMANDS[name];
+  const options = Object.fromEntries(Object.entries(spec.options).map(([o, d]) => [o, { type: d.type }]));
+  const { values, positionals: rest, tokens } = parseArgs({ args, options, allowPositionals: true, strict: false, tokens: true });
+  if (values.help === true || tokens?.some((t) => t.kind === 'option' && t.rawName === '-h')) return 'help';
+  const fail = (message: string) => new UsageError(message, name);
+  for (const t of tokens ?? []) {
+    if (t.kind !== 'option') continue;
+    const def = spec.options[t.name];
+    if (!def || t.rawName.length === 2) throw fail(`unknown option ${t.rawName}`);
+    if (def.type === 'boolean' && t.inlineValue) throw fail(`${t.rawName} takes no value`);
+    if (def.type === 'string' && (t.value === undefined || (!t.inlineValue && t.value.startsWith('--')))) throw fail(`${t.rawName} needs a value`);
   }
-  if (parsed.positionals.length !== positionals) {
-    throw new UsageError(positionals ? `expected exactly ${positionals} argument(s), got ${parsed.positionals.length}` : `unexpected argument ${parsed.positionals[0]}`);
+  if (rest.length !== positionals) {
+    throw fail(positionals ? `expected ${positionals === 1 ? 'one argument' : `${positionals} arguments`}, got ${rest.length}` : `unexpected argument ${rest[0]}`);
   }
-  return { values: parsed.values as Record<string, string | boolean | undefined>, positionals: parsed.positionals };
+  return { values: values as Record<string, string | boolean | undefined>, positionals: rest };
 }
 
-function list(v: unknown, flag: string): string[] | undefined {
+function list(v: unknown, flag: string, command: CommandName): string[] | undefined {
   if (v === undefined) return undefined;
   const items = String(v).split(',').map((s) => s.trim()).filter(Boolean);
-  if (!items.length) throw new UsageError(`${flag} needs a comma-separated list of table names`);
+  if (!items.length) throw new UsageError(`${flag} needs a comma-separated list of table names`, command);
   return items;
 }
 
-function source(arg: string): Source {
+function source(arg: string, command: CommandName): Source {
   if (UUID.test(arg)) return { kind: 'backup', id: arg.toLowerCase() };
   if (existsSync(arg)) return { kind: 'archive', file: arg };
-  throw new UsageError(`${arg} is neither a backup id (UUID) nor an existing archive file`);
+  throw new UsageError(`${arg} is neither a backup id (UUID) nor an existing archive file`, command);
 }
+
+const isCommand = (name: string): name is CommandName => Object.prototype.hasOwnProperty.call(COMMANDS, name);
 
 export function parseCommand(argv: string[]): Command {
   const [name, ...rest] = argv;
+  if (name === undefined) throw new UsageError('no command given');
+  if (name === 'help' || name === '--help' || name === '-h') {
+    const topic = rest[0];
+    if (topic === undefined) return { name: 'help' };
+    if (!isCommand(topic) || rest.length > 1) throw new UsageError(`no help for ${rest.join(' ')}`);
+    return { name: 'help', command: topic };
+  }
+  if (!isCommand(name)) throw new UsageError(`unknown command ${name}`);
+  const positionals = name === 'verify' || name === 'restore' ? 1 : 0;
+  const parsed = parse(name, rest, positionals);
+  if (parsed === 'help') return { name: 'help', command: name };
+  const { values } = parsed;
+  const usage = (message: string) => new UsageError(message, name);
   switch (name) {
-    case undefined:
-    case 'help':
-    case '--help':
-    case '-h':
-      return { name: 'help' };
     case 'backup': {
-      const { values } = parse(rest, { type: { type: 'string' }, tables: { type: 'string' } }, 0);
       const type = (values.type ?? (values.tables ? 'tables' : 'full')) as string;
-      if (!['full', 'tables', 'audit'].includes(type)) throw new UsageError(`--type must be full, tables or audit (got ${type})`);
-      const tables = list(values.tables, '--tables');
-      if (type === 'tables' && !tables) throw new UsageError('--type tables needs --tables a,b');
+      if (!['full', 'tables', 'audit'].includes(type)) throw usage(`--type must be full, tables or audit (got ${type})`);
+      const tables = list(values.tables, '--tables', name);
+      if (type === 'tables' && !tables) throw usage('--type tables needs --tables a,b');
       return { name: 'backup', type: type as 'full' | 'tables' | 'audit', tables };
     }
     case 'list':
-      parse(rest, {}, 0);
       return { name: 'list' };
-    case 'verify': {
-      const { values, positionals } = parse(rest, { deep: { type: 'boolean' } }, 1);
-      return { name: 'verify', source: source(positionals[0]), deep: !!values.deep };
-    }
+    case 'verify':
+      return { name: 'verify', source: source(parsed.positionals[0], name), deep: !!values.deep };
     case 'restore': {
-      const { values, positionals } = parse(rest, {
-        mode: { type: 'string' }, tables: { type: 'string' }, 'database-url': { type: 'string' }, 'create-schema': { type: 'boolean' },
-        files: { type: 'boolean' }, 'allow-schema-mismatch': { type: 'boolean' }, 'no-safety-backup': { type: 'boolean' }, yes: { type: 'boolean' },
-      }, 1);
       const mode = (values.mode ?? 'replace') as RestoreMode;
-      if (!MODES.includes(mode)) throw new UsageError(`--mode must be replace, merge or missing-only (got ${mode})`);
+      if (!MODES.includes(mode)) throw usage(`--mode must be replace, merge or missing-only (got ${mode})`);
       const databaseUrl = values['database-url'] as string | undefined;
       if (databaseUrl !== undefined && !/^(sqlite:.+|postgres(ql)?:\/\/.+)$/.test(databaseUrl)) {
-        throw new UsageError('--database-url must be sqlite:<path> or postgres://…');
+        throw usage('--database-url must be sqlite:<path> or postgres://…');
       }
-      const src = source(positionals[0]);
+      const src = source(parsed.positionals[0], name);
       const engineOnly = src.kind === 'archive' || databaseUrl !== undefined;
-      if (values['create-schema'] && !engineOnly) throw new UsageError('--create-schema needs an archive or --database-url (an empty database to create the schema in)');
-      if (values.files && !engineOnly) throw new UsageError('--files applies to archive / --database-url restores; a catalog restore includes files when it restores a whole backup');
+      if (values['create-schema'] && !engineOnly) throw usage('--create-schema needs an archive or --database-url (an empty database to create the schema in)');
+      if (values.files && !engineOnly) throw usage('--files applies to archive / --database-url restores; a catalog restore includes files when it restores a whole backup');
       return {
-        name: 'restore', source: src, mode, tables: list(values.tables, '--tables'), databaseUrl, createSchema: !!values['create-schema'],
+        name: 'restore', source: src, mode, tables: list(values.tables, '--tables', name), databaseUrl, createSchema: !!values['create-schema'],
         files: !!values.files, allowSchemaMismatch: !!values['allow-schema-mismatch'], safetyBackup: !values['no-safety-backup'], yes: !!values.yes,
       };
     }
-    default:
-      throw new UsageError(`unknown command ${name}`);
   }
 }

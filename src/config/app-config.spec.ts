@@ -46,3 +46,74 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ ALLOW_UNAUTHENTICATED_ARCHIVES: 'perhaps' })).toThrow(/ALLOW_UNAUTHENTICATED_ARCHIVES/);
   });
 });
+
+describe('loadConfig: rules across variables, all named in one error', () => {
+  const KEY = Buffer.alloc(32, 7).toString('base64');
+  const problemsOf = (env: Record<string, string>): string[] => {
+    try {
+      loadConfig(env);
+    } catch (e) {
+      expect(e).toBeInstanceOf(ConfigError);
+      return (e as ConfigError).problems;
+    }
+    throw new Error('expected a ConfigError');
+  };
+  const blamed = (env: Record<string, string>) => problemsOf(env).map((p) => p.slice(0, p.indexOf(':')));
+
+  it('needs a bucket for S3 storage, and both S3 credentials or neither', () => {
+    expect(problemsOf({ BACKUP_STORAGE: 's3' })).toEqual(['S3_BUCKET: required when BACKUP_STORAGE=s3']);
+    expect(blamed({ BACKUP_STORAGE: 's3', S3_BUCKET: 'b', S3_ACCESS_KEY_ID: 'AKIA' })).toEqual(['S3_SECRET_ACCESS_KEY']);
+    expect(blamed({ BACKUP_STORAGE: 's3', S3_BUCKET: 'b', S3_SECRET_ACCESS_KEY: 'shh-secret' })).toEqual(['S3_ACCESS_KEY_ID']);
+    expect(loadConfig({ BACKUP_STORAGE: 's3', S3_BUCKET: 'b' }).S3_BUCKET).toBe('b');
+    // Local storage does not care about S3 settings.
+    expect(loadConfig({ S3_ACCESS_KEY_ID: 'AKIA' }).BACKUP_STORAGE).toBe('local');
+  });
+
+  it('checks the keyring: id:base64 of 32 bytes, unique ids, a known active id', () => {
+    expect(loadConfig({ BACKUP_ENCRYPTION_KEYS: `k1:${KEY},k2:${KEY}`, BACKUP_ENCRYPTION_KEY_ID: 'k1' }).BACKUP_ENCRYPTION_KEY_ID).toBe('k1');
+    const short = Buffer.alloc(16, 1).toString('base64');
+    expect(problemsOf({ BACKUP_ENCRYPTION_KEYS: `k1:${short}` })).toEqual([expect.stringMatching(/^BACKUP_ENCRYPTION_KEYS: .*32 bytes/)]);
+    expect(problemsOf({ BACKUP_ENCRYPTION_KEYS: 'no-colon-here' })).toEqual([expect.stringMatching(/^BACKUP_ENCRYPTION_KEYS: .*id:base64/)]);
+    expect(problemsOf({ BACKUP_ENCRYPTION_KEYS: `k1:${KEY},k1:${KEY}` })).toEqual([expect.stringMatching(/^BACKUP_ENCRYPTION_KEYS: .*more than once/)]);
+    expect(problemsOf({ BACKUP_ENCRYPTION_KEYS: `k1:${KEY}`, BACKUP_ENCRYPTION_KEY_ID: 'k9' })).toEqual([expect.stringMatching(/^BACKUP_ENCRYPTION_KEY_ID: .*not in/)]);
+    expect(blamed({ BACKUP_ENCRYPTION_KEY_ID: 'k1' })).toEqual(['BACKUP_ENCRYPTION_KEY_ID']);
+    // The key material never appears in the message.
+    expect(problemsOf({ BACKUP_ENCRYPTION_KEYS: `k1:${short}` }).join('\n')).not.toContain(short);
+  });
+
+  it('checks webhook URLs without quoting them', () => {
+    const secretUrl = 'ftp://hooks.example.com/T000/B000/very-secret';
+    const problems = problemsOf({ NOTIFY_WEBHOOK_URLS: `https://ok.example.com/hook, ${secretUrl}, not a url` });
+    expect(problems).toEqual(['NOTIFY_WEBHOOK_URLS: entry 2 is not an http(s) URL', 'NOTIFY_WEBHOOK_URLS: entry 3 is not an http(s) URL']);
+    expect(problems.join('\n')).not.toContain('very-secret');
+  });
+
+  it('checks the time zone and every service cron', () => {
+    expect(blamed({ BACKUP_TIMEZONE: 'Mars/Olympus_Mons' })).toEqual(['BACKUP_TIMEZONE']);
+    expect(loadConfig({ BACKUP_TIMEZONE: 'Europe/Berlin' }).BACKUP_TIMEZONE).toBe('Europe/Berlin');
+    expect(blamed({ DEFAULT_SCHEDULE_CRON: '61 2 * * *' })).toEqual(['DEFAULT_SCHEDULE_CRON']);
+    expect(blamed({ RETENTION_CRON: 'every night' })).toEqual(['RETENTION_CRON']);
+    expect(blamed({ VERIFY_CRON: '0 5 30 2 *' })).toEqual(['VERIFY_CRON']);
+  });
+
+  it('names every bad variable, plain and conditional, in one error', () => {
+    const names = blamed({
+      PORT: 'abc',
+      BACKUP_STORAGE: 's3',
+      BACKUP_ENCRYPTION_KEYS: 'k1:short',
+      NOTIFY_WEBHOOK_URLS: 'nope',
+      BACKUP_TIMEZONE: 'Nowhere/Land',
+      DEFAULT_SCHEDULE_CRON: '* * *',
+      IMPORT_MAX_BYTES: '0',
+    });
+    expect(names.sort()).toEqual(
+      ['BACKUP_ENCRYPTION_KEYS', 'BACKUP_TIMEZONE', 'DEFAULT_SCHEDULE_CRON', 'IMPORT_MAX_BYTES', 'NOTIFY_WEBHOOK_URLS', 'PORT', 'S3_BUCKET'].sort(),
+    );
+  });
+
+  it('limits imports to 10 GiB unless told otherwise', () => {
+    expect(loadConfig({}).IMPORT_MAX_BYTES).toBe(10 * 1024 ** 3);
+    expect(loadConfig({ IMPORT_MAX_BYTES: '1048576' }).IMPORT_MAX_BYTES).toBe(1048576);
+    expect(blamed({ IMPORT_MAX_BYTES: 'lots' })).toEqual(['IMPORT_MAX_BYTES']);
+  });
+});

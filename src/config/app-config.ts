@@ -6,6 +6,8 @@
 import { plainToInstance, Transform } from 'class-transformer';
 import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, validateSync } from 'class-validator';
 import type { DialectOptions } from '../engine/dialects/create-dialect';
+import { parseKeyring } from '../engine/archive/keyring';
+import { validateCron, validateTimeZone } from '../scheduler/cron-schedule';
 
 const toBool = ({ value }: { value: unknown }) =>
   typeof value === 'string' ? ['1', 'true', 'yes', 'on'].includes(value.trim().toLowerCase()) ? true : ['0', 'false', 'no', 'off', ''].includes(value.trim().toLowerCase()) ? false : value : value;
@@ -57,6 +59,10 @@ export class AppConfig {
   /** With a key configured, also accept manifests without a MAC (see backup-keys.ts). */
   @Transform(toBool) @IsBoolean() ALLOW_UNAUTHENTICATED_ARCHIVES = false;
   @IsIn(['zstd', 'gzip', 'none']) BACKUP_COMPRESSION = 'zstd';
+  /** 10 GiB: far above a typical archive, low enough that a runaway upload cannot fill the temp disk. */
+  @Transform(toInt) @IsInt() @Min(1) IMPORT_MAX_BYTES = 10 * 1024 ** 3;
+  /** Where an upload waits while it is verified; /tmp is often a small tmpfs. Empty = the OS temp directory. */
+  @IsOptional() @IsString() IMPORT_TMP_DIR?: string;
   @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(19) BACKUP_COMPRESSION_LEVEL?: number;
   @Transform(toList) @IsString({ each: true }) BACKUP_FILE_PATHS: string[] = [];
   @Transform(toInt) @IsInt() @Min(1) @Max(16) BACKUP_PARALLELISM = 2;
@@ -116,9 +122,62 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
   }
   const config = plainToInstance(AppConfig, input);
   const errors = validateSync(config, { skipMissingProperties: false });
-  if (errors.length) {
-    // Values are never echoed: some of these variables hold secrets.
-    throw new ConfigError(errors.map((e) => `${e.property}: ${Object.values(e.constraints ?? {}).join('; ')}`));
-  }
+  // Values are never echoed: some of these variables hold secrets.
+  const problems = errors.map((e) => `${e.property}: ${Object.values(e.constraints ?? {}).join('; ')}`);
+  const bad = new Set(errors.map((e) => e.property));
+  // Rules that span variables or need parsing run too, so one boot names every problem at once
+  // instead of the first constructor that trips over one (skipping variables already reported).
+  problems.push(...crossFieldProblems(config).filter((p) => !bad.has(p.slice(0, p.indexOf(':')))));
+  if (problems.length) throw new ConfigError(problems);
   return config;
+}
+
+/**
+ * Every rule a single decorator cannot express. Each message starts with the variable it
+ * blames (`NAME: ...`) and never quotes a value that could be a secret.
+ */
+export function crossFieldProblems(c: AppConfig): string[] {
+  const problems: string[] = [];
+  if (c.BACKUP_STORAGE === 's3') {
+    if (!c.S3_BUCKET?.trim()) problems.push('S3_BUCKET: required when BACKUP_STORAGE=s3');
+    if (!!c.S3_ACCESS_KEY_ID !== !!c.S3_SECRET_ACCESS_KEY) {
+      const missing = c.S3_ACCESS_KEY_ID ? 'S3_SECRET_ACCESS_KEY' : 'S3_ACCESS_KEY_ID';
+      problems.push(`${missing}: set S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY together, or neither (AWS default credential chain)`);
+    }
+  }
+  if (c.BACKUP_ENCRYPTION_KEYS) {
+    try {
+      parseKeyring(c.BACKUP_ENCRYPTION_KEYS, c.BACKUP_ENCRYPTION_KEY_ID);
+    } catch (e) {
+      // The keyring's messages name entries by position and id, never the key material.
+      const message = (e as Error).message;
+      problems.push(message.startsWith('BACKUP_ENCRYPTION_KEY_ID') ? `BACKUP_ENCRYPTION_KEY_ID: ${message}` : `BACKUP_ENCRYPTION_KEYS: ${message}`);
+    }
+  } else if (c.BACKUP_ENCRYPTION_KEY_ID) {
+    problems.push('BACKUP_ENCRYPTION_KEY_ID: set, but BACKUP_ENCRYPTION_KEYS is empty');
+  }
+  if (c.BACKUP_COMPRESSION === 'gzip' && c.BACKUP_COMPRESSION_LEVEL !== undefined && c.BACKUP_COMPRESSION_LEVEL > 9) {
+    problems.push('BACKUP_COMPRESSION_LEVEL: gzip levels are 1-9');
+  }
+  c.NOTIFY_WEBHOOK_URLS.forEach((raw, i) => {
+    // Webhook URLs often embed their secret: name the position, not the URL.
+    if (!isHttpUrl(raw)) problems.push(`NOTIFY_WEBHOOK_URLS: entry ${i + 1} is not an http(s) URL`);
+  });
+  const zoneProblem = validateTimeZone(c.BACKUP_TIMEZONE);
+  if (zoneProblem) problems.push(`BACKUP_TIMEZONE: ${zoneProblem.replace(/^timezone: /, '')}`);
+  const zone = zoneProblem ? 'UTC' : c.BACKUP_TIMEZONE;
+  for (const name of ['DEFAULT_SCHEDULE_CRON', 'RETENTION_CRON', 'VERIFY_CRON'] as const) {
+    const cronProblem = validateCron(c[name], zone);
+    if (cronProblem) problems.push(`${name}: ${cronProblem.replace(/^cron: /, '')}`);
+  }
+  return problems;
+}
+
+function isHttpUrl(raw: string): boolean {
+  try {
+    const u = new URL(raw);
+    return (u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== '';
+  } catch {
+    return false;
+  }
 }

@@ -1,6 +1,6 @@
 /** Docs are part of the feature: every configuration variable is documented, and the README's table is current. */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AppConfig } from '../../src/config/app-config';
 
@@ -22,5 +22,12 @@ describe('configuration docs', () => {
     const end = readme.indexOf('<!-- config-table:end -->');
     const current = readme.slice(readme.indexOf('\n', start) + 1, end);
     expect(current).toBe(table);
+  });
+
+  it('links only to files a clone of this repository has', () => {
+    const links = [...readme.matchAll(/\]\(([^)#\s]+)(?:#[^)]*)?\)/g)].map((m) => m[1]).filter((l) => !/^[a-z]+:/.test(l));
+    expect(links).toEqual(expect.arrayContaining(['docs/architecture.md', 'docs/api.md']));
+    expect(links.filter((l) => !existsSync(join(ROOT, l)))).toEqual([]);
+    expect(readme).not.toMatch(/\.\.\/shared/);
   });
 });

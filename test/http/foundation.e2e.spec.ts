@@ -64,7 +64,7 @@ describe.each(ENGINES)('service foundation over HTTP on %s', (engine) => {
     expect(created.headers['x-request-id']).toBe('req-create-1');
     const [ok] = await eventsFor('req-create-1');
     expect(ok).toMatchObject({ action: 'api-key.create', resource: 'api-key', outcome: 'success', userAgent: 'jest-agent' });
-    expect(ok.actor).toMatchObject({ type: 'api-key', name: 'bootstrap admin', role: 'admin' });
+    expect(ok.actor).toMatchObject({ type: 'api-key', name: 'ADMIN_API_KEY (environment)', role: 'admin' });
     expect(ok.details).toMatchObject({ method: 'POST', status: 201 });
     expect(JSON.stringify(ok)).not.toContain(created.body.key);
 

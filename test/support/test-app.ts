@@ -4,7 +4,7 @@
  */
 import { INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
-import { randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { AppModule } from '../../src/app.module';
 import { configureApp } from '../../src/app.setup';
@@ -28,7 +28,9 @@ export interface TestApp {
 export async function createTestApp(engine: Engine, env: Record<string, string> = {}, opts: { db?: TestDatabase } = {}): Promise<TestApp> {
   const db = opts.db ?? (await createTestDatabase(engine));
   const dir = tempDir('strongroom-app-');
-  const adminKey = env.ADMIN_API_KEY ?? `test-admin-${randomBytes(16).toString("hex")}`;
+  // One key per database, as one deployment has one ADMIN_API_KEY: a second instance or a
+  // restart on the same database must not rotate it (that revokes the first one's key).
+  const adminKey = env.ADMIN_API_KEY ?? `test-admin-${createHash('sha256').update(db.url).digest('hex').slice(0, 32)}`;
   const config = loadConfig({
     NODE_ENV: 'test',
     LOG_LEVEL: 'silent',
