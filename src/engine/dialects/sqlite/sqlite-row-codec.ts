@@ -315,7 +315,11 @@ export async function* readLines(stream: AsyncIterable<Buffer | string>): AsyncG
  */
 export function sqlRawSelect(columns: string[]): string {
   const values = columns.map((c) => `CASE WHEN typeof(${c}) = 'text' THEN CAST(${c} AS BLOB) ELSE ${c} END`);
-  const classes = columns.length ? columns.map((c) => `substr(typeof(${c}), 1, 1)`).join(' || ') : `''`;
+  // Nested concat() of bounded groups: a chain of || this long exceeds SQLite's expression depth.
+  const letters = columns.map((c) => `substr(typeof(${c}), 1, 1)`);
+  const groups: string[] = [];
+  for (let i = 0; i < letters.length; i += 500) groups.push(`concat(${letters.slice(i, i + 500).join(', ')})`);
+  const classes = groups.length ? `concat(${groups.join(', ')})` : `''`;
   return [...values, classes].join(', ');
 }
 
