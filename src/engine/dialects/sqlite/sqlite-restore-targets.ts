@@ -74,8 +74,11 @@ export function resolveTargets(db: SqliteDb, tables: RestoreTableInput[]): Resto
     // The live table must have a rowid of its own that is not a column (else the key columns carry it).
     const writeRowid = carried && input.mode === 'replace' && structure.rowid === true;
     const rowidColumn = writeRowid ? rowidAlias(structure.columns) : null;
+    // An R*Tree's first column is its rowid: the key a dry run matches rows on.
+    const rtree = virtuals.find((v) => v.name.toLowerCase() === key && v.module.startsWith('rtree'));
+    const primaryKey = rtree && structure.columns.length ? [structure.columns[0].name] : structure.primaryKey;
     return {
-      input, name, mode: input.mode, columns, primaryKey: structure.primaryKey,
+      input, name, mode: input.mode, columns, primaryKey,
       width: columns.length + (carried ? 1 : 0), rowidColumn, dropRowid: carried && rowidColumn === null, shadow: owner !== undefined,
     };
   });

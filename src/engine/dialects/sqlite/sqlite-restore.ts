@@ -43,10 +43,16 @@ export function insertSql(t: RestoreTarget, params?: string[]): string {
 
 interface TriggerRow { name: string; sql: string }
 
+/**
+ * Triggers on the same event fire in an order that follows their creation order, so the
+ * suspended ones and every trigger created after the first of them are dropped and later
+ * re-created in their original order: the restore leaves that order as it was.
+ */
 function suspendTriggers(db: SqliteDb, tables: string[]): TriggerRow[] {
   const scope = new Set(tables.map((t) => t.toLowerCase()));
-  const triggers = (db.prepare(`SELECT name, tbl_name, sql FROM main.sqlite_master WHERE type = 'trigger' ORDER BY rowid`).all() as (TriggerRow & { tbl_name: string })[])
-    .filter((t) => scope.has(t.tbl_name.toLowerCase()));
+  const all = db.prepare(`SELECT name, tbl_name, sql FROM main.sqlite_master WHERE type = 'trigger' ORDER BY rowid`).all() as (TriggerRow & { tbl_name: string })[];
+  const first = all.findIndex((t) => scope.has(t.tbl_name.toLowerCase()));
+  const triggers = first === -1 ? [] : all.slice(first);
   for (const t of triggers) db.exec(`DROP TRIGGER main.${quoteIdent(t.name)}`);
   return triggers;
 }

@@ -12,7 +12,7 @@ import Database from 'better-sqlite3';
 import type { SqliteDb } from './sqlite-connection';
 import { quoteIdent } from './sqlite-connection';
 import { firstObjectDifference, listObjects, readFilePragmas, type SqliteObjects } from './sqlite-inventory';
-import { listVirtualTables, type VirtualTable } from './sqlite-virtual';
+import { listVirtualTables, moduleOwnedShadows, type VirtualTable } from './sqlite-virtual';
 
 interface MasterRow { type: string; name: string; tbl_name: string; sql: string }
 
@@ -92,45 +92,49 @@ export interface SchemaSqlResult {
   objects: SqliteObjects;
 }
 
-/** `tableOrder` is the snapshot's table order (parents first); all names must exist. */
-export function buildSchemaSql(db: SqliteDb, tableOrder: string[]): SchemaSqlResult {
+/**
+ * `tables` are the data tables in scope; all must exist. Statements keep the source's own
+ * order (sqlite_master rowid): every object was created after what it needs, and triggers on
+ * the same event fire in an order that depends on it.
+ */
+export function buildSchemaSql(db: SqliteDb, tables: string[]): SchemaSqlResult {
   const master = db
     .prepare(`SELECT type, name, tbl_name, sql FROM main.sqlite_master WHERE sql IS NOT NULL ORDER BY rowid`)
     .all() as MasterRow[];
-  const tableSql = new Map(master.filter((r) => r.type === 'table').map((r) => [key(r.name), r.sql]));
   const virtuals = listVirtualTables(db);
-  const shadowOf = new Set(virtuals.flatMap((v) => v.carriedShadows.map(key)));
-  const vInScope = virtualsInScope(virtuals, new Set(tableOrder.map(key)));
-  const scope = new Set([...tableOrder.map(key), ...vInScope.map((v) => key(v.name))]);
+  // Their modules create the shadow tables, which must not exist beforehand.
+  const shadows = moduleOwnedShadows(db);
+  const known = new Set(master.filter((r) => r.type === 'table').map((r) => key(r.name)));
+  for (const t of tables) {
+    if (!known.has(key(t))) throw new Error(`SQLite table ${t} has no CREATE statement in sqlite_master`);
+  }
+  const vInScope = virtualsInScope(virtuals, new Set(tables.map(key)));
+  const scope = new Set([...tables.map(key).filter((t) => !shadows.has(t)), ...vInScope.map((v) => key(v.name))]);
+  const isUserTable = (r: MasterRow) => r.type === 'table' && !r.name.startsWith('sqlite_') && !shadows.has(key(r.name));
 
-  const tablesSql = (names: string[], vts: VirtualTable[]): string => {
+  const baseOf = (tableScope: Set<string>): string => {
     let out = '';
-    for (const name of names) {
-      if (shadowOf.has(key(name)) || vts.some((v) => key(v.name) === key(name))) continue;
-      const sql = tableSql.get(key(name));
-      if (!sql) throw new Error(`SQLite table ${name} has no CREATE statement in sqlite_master`);
-      out += statement(sql);
+    for (const r of master) {
+      if ((isUserTable(r) && tableScope.has(key(r.name))) || (r.type === 'index' && tableScope.has(key(r.tbl_name)))) out += statement(r.sql);
     }
-    // Their modules create the shadow tables, which must not exist beforehand.
-    for (const v of vts) out += statement(tableSql.get(key(v.name)) as string);
     return out;
   };
-  let base = tablesSql(tableOrder, vInScope);
-  for (const r of master) {
-    if (r.type === 'index' && scope.has(key(r.tbl_name))) base += statement(r.sql);
-  }
+  const base = baseOf(scope);
 
   // A view is left out only when the scope lacks what it reads, not when it is broken in the source.
   const views = master.filter((r) => r.type === 'view');
-  const allTables = master.filter((r) => r.type === 'table' && !r.name.startsWith('sqlite_') && !shadowOf.has(key(r.name)) && !virtuals.some((v) => key(v.name) === key(r.name))).map((r) => r.name);
   const inScopeViews = buildableViews(base, views);
-  const outOfScope = [...buildableViews(tablesSql(allTables, virtuals), views)].filter((v) => !inScopeViews.has(v));
-  const kept = views.filter((v) => !outOfScope.includes(key(v.name)));
-  const keptNames = new Set(kept.map((v) => key(v.name)));
-  let out = pragmaSql(db) + base;
-  for (const v of kept) out += statement(v.sql);
+  const allScope = new Set(master.filter(isUserTable).map((r) => key(r.name)));
+  const outOfScope = [...buildableViews(baseOf(allScope), views)].filter((v) => !inScopeViews.has(v));
+  const keptNames = new Set(views.filter((v) => !outOfScope.includes(key(v.name))).map((v) => key(v.name)));
+  let out = pragmaSql(db);
   for (const r of master) {
-    if (r.type === 'trigger' && (scope.has(key(r.tbl_name)) || keptNames.has(key(r.tbl_name)))) out += statement(r.sql);
+    const keep =
+      (isUserTable(r) && scope.has(key(r.name))) ||
+      (r.type === 'index' && scope.has(key(r.tbl_name))) ||
+      (r.type === 'view' && keptNames.has(key(r.name))) ||
+      (r.type === 'trigger' && (scope.has(key(r.tbl_name)) || keptNames.has(key(r.tbl_name))));
+    if (keep) out += statement(r.sql);
   }
 
   const objects = listObjects(db, { scope, views: keptNames });
