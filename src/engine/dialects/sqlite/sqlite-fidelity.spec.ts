@@ -109,7 +109,8 @@ describe('SQLite fidelity', () => {
     const { db, dialect } = fresh('CREATE TABLE ok (id INTEGER PRIMARY KEY)');
     const conn = rawConnection(db.url);
     // A module only this connection knows (better-sqlite3's factory form allows CREATE VIRTUAL TABLE).
-    conn.table('numbers', () => ({ columns: ['v'], *rows() { yield { v: 1 }; } }));
+    const factory = () => ({ columns: ['v'], *rows() { yield { v: 1 }; } });
+    conn.table('numbers', factory as unknown as Parameters<typeof conn.table>[1]);
     conn.exec('CREATE VIRTUAL TABLE app_numbers USING numbers(3)');
     conn.close();
     const tables = (await dialect.listTables()).map((t) => t.name);
