@@ -66,7 +66,7 @@ export function integrityProblems(path: string): string[] {
     const ic = String(db.pragma('integrity_check', { simple: true }));
     if (ic !== 'ok') problems.push(`integrity_check: ${ic}`);
     for (const v of virtualTables(db)) {
-      if (!/USING\s+fts5/i.test(v.sql)) continue;
+      if (!/USING\s+fts[45]\b/i.test(v.sql)) continue;
       try {
         db.prepare(`INSERT INTO ${q(v.name)} (${q(v.name)}) VALUES ('integrity-check')`).run();
       } catch (e) {

@@ -46,6 +46,19 @@ export const CORPUS: CorpusDatabase[] = [
     mutate: `INSERT INTO terms (rowid, body) VALUES (10, 'added later'); DELETE FROM terms WHERE rowid = 2;`,
   },
   {
+    name: 'fts4-and-geopoly',
+    sql: `
+      CREATE VIRTUAL TABLE mail USING fts4(subject, body);
+      CREATE VIRTUAL TABLE mail_ext USING fts4(subject, content="inbox");
+      CREATE TABLE inbox (docid INTEGER PRIMARY KEY, subject TEXT);
+      CREATE VIRTUAL TABLE shapes USING geopoly(label);
+      INSERT INTO mail (docid, subject, body) VALUES (2, 'hello', 'first mail'), (6, 'again', 'second mail');
+      INSERT INTO inbox VALUES (1, 'quarterly report'), (4, 'lunch');
+      INSERT INTO mail_ext (mail_ext) VALUES ('rebuild');
+      INSERT INTO shapes (rowid, _shape, label) VALUES (3, '[[0,0],[1,0],[0.5,1],[0,0]]', 'triangle');`,
+    mutate: `DELETE FROM mail WHERE docid = 2; INSERT INTO inbox VALUES (9, 'late'); INSERT INTO shapes (rowid, _shape, label) VALUES (8, '[[0,0],[2,0],[2,2],[0,2],[0,0]]', 'square');`,
+  },
+  {
     name: 'rtree',
     sql: `
       CREATE VIRTUAL TABLE boxes USING rtree(id, min_x, max_x, min_y, max_y, +label);
