@@ -100,8 +100,9 @@ export function hasAutoincrementCounters(db: SqliteDb): boolean {
   return db.prepare(`SELECT 1 FROM main.sqlite_master WHERE type = 'table' AND name = 'sqlite_sequence'`).get() !== undefined;
 }
 
-export function describeTable(db: SqliteDb, table: string): TableInfo {
-  const vt = virtualTable(db, table);
+/** `virtuals` (from listVirtualTables) saves reading the catalog again when describing many tables. */
+export function describeTable(db: SqliteDb, table: string, virtuals: VirtualTable[] = listVirtualTables(db)): TableInfo {
+  const vt = virtuals.find((v) => v.name.toLowerCase() === table.toLowerCase());
   if (vt?.kind === 'unsupported') throw new Error(unsupportedMessage(vt));
   const { columns, primaryKey } = readColumns(db, table);
   if (vt) return { name: table, columns, primaryKey: [], foreignKeys: [], ...(vt.carriesRowid ? { rowid: true } : {}) };
@@ -132,8 +133,9 @@ export function orderByDependencies(tables: TableInfo[]): TableInfo[] {
 
 /** `lenient`: a virtual table no supported module reads is listed without columns instead of failing (the snapshot fails on it). */
 export function describeTables(db: SqliteDb, names: string[], opts: { lenient?: boolean } = {}): TableInfo[] {
-  const unsupported = new Set(opts.lenient ? listVirtualTables(db).filter((v) => v.kind === 'unsupported').map((v) => v.name) : []);
-  return orderByDependencies(names.map((n) => (unsupported.has(n) ? { name: n, columns: [], primaryKey: [], foreignKeys: [] } : describeTable(db, n))));
+  const virtuals = listVirtualTables(db);
+  const unsupported = new Set(opts.lenient ? virtuals.filter((v) => v.kind === 'unsupported').map((v) => v.name) : []);
+  return orderByDependencies(names.map((n) => (unsupported.has(n) ? { name: n, columns: [], primaryKey: [], foreignKeys: [] } : describeTable(db, n, virtuals))));
 }
 
 /** Columns that travel in the row encoding: generated ones are recomputed by the database. */
