@@ -33,6 +33,16 @@ export interface ManifestTable {
   part: PartInfo;
 }
 
+/**
+ * What the database held at the snapshot, within the backup's scope: per schema (SQLite:
+ * `main`) and object kind, the count and a fingerprint of the normalized definitions, and
+ * each table's row count (keyed `schema.table`). Deep verify compares a scratch restore with it.
+ */
+export interface ManifestInventory {
+  schemas: { [schema: string]: { [kind: string]: { count: number; fingerprint: string } } };
+  rows: { [qualifiedTable: string]: number };
+}
+
 export interface EncryptionInfo {
   algorithm: 'AES-256-GCM';
   keyId: string;
@@ -87,6 +97,8 @@ export interface Manifest {
   encryption: EncryptionInfo | null;
   auditHead: { seq: number; hash: string } | null;
   mac?: ManifestMac;
+  /** Absent in backups taken before inventories were recorded. */
+  inventory?: ManifestInventory;
   /** SHA-256 (hex) of the RFC 8785 canonical JSON of every other field. */
   checksum: string;
 }

@@ -2,7 +2,8 @@
  * Verification reads every stored byte: manifest checksum and MAC, each part's size and SHA-256,
  * every frame's authentication tag, decompression and plaintext checksum. Deep
  * verification also restores the backup into a scratch database and compares each
- * table's row count and content checksum with the manifest.
+ * table's row count and content checksum with the manifest, and the scratch database's
+ * inventory (objects and row counts) with the manifest's, naming the first difference.
  */
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
@@ -106,7 +107,8 @@ async function deepCheck(
   const dialect = createDialect(scratch.url);
   const checks: VerifyCheck[] = [];
   try {
-    await dialect.applySchema(await readSchemaSql(storage, dir, m, keys));
+    const schemaSql = await readSchemaSql(storage, dir, m, keys);
+    await dialect.applySchema(schemaSql);
     await dialect.restore({
       encoding: m.engine.encoding,
       tables: restoreInputs(storage, dir, m, keys, (name) => effectiveRestoreMode(name, 'replace')),
@@ -128,6 +130,10 @@ async function deepCheck(
       }
     } finally {
       await snap.close();
+    }
+    if (m.inventory && dialect.compareInventory) {
+      const diff = await dialect.compareInventory(m.inventory, m.tables.map((t) => t.name), schemaSql);
+      checks.push({ name: 'inventory', ok: diff === null, detail: diff ?? 'every object and row count of the inventory came back' });
     }
   } catch (e) {
     checks.push({ name: 'deep restore', ok: false, detail: (e as Error).message });

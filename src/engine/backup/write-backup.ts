@@ -106,6 +106,10 @@ export async function writeBackup(dialect: Dialect, storage: BackupStorage, spec
       report();
       return tableEntry(t, rows, part);
     });
+    // Row counts come from the export itself: the same snapshot, so they are the counts at it.
+    const inventory = snapshot.inventory ? await snapshot.inventory() : undefined;
+    const qualified = (name: string) => (dialect.engine === 'sqlite' ? `main.${name}` : name.includes('.') ? name : `public.${name}`);
+    if (inventory) for (const t of tables) inventory.rows[qualified(t.name)] = t.rows;
     await snapshot.close();
     snapshot = null;
 
@@ -147,6 +151,7 @@ export async function writeBackup(dialect: Dialect, storage: BackupStorage, spec
       compression: spec.compression,
       encryption: key ? { ...key.info, frameSize: DEFAULT_FRAME_SIZE } : null,
       auditHead: spec.auditHead,
+      ...(inventory ? { inventory } : {}),
     };
     const seal = await sealForNewBackup(spec.sealKeys ?? spec.keys, key);
     const bytes = serializeManifest(seal ? sealManifest(manifestBody, seal) : manifestBody);

@@ -36,6 +36,11 @@ export interface TableInfo {
   /** Primary key columns in key order; empty when the table has none. */
   primaryKey: string[];
   foreignKeys: ForeignKeyInfo[];
+  /**
+   * SQLite: each row carries its rowid as its first value (a rowid table without an INTEGER
+   * PRIMARY KEY, whose rowids are otherwise renumbered by a restore; a virtual table).
+   */
+  rowid?: boolean;
 }
 
 export interface SequenceValue {
@@ -60,10 +65,21 @@ export interface Snapshot {
   schemaSql(): Promise<string>;
   /** Sequence values (PostgreSQL); empty for SQLite. */
   sequences(): Promise<SequenceValue[]>;
+  /**
+   * The database's inventory within this snapshot's scope, rows left empty (the writer fills
+   * them from the export). Call after `schemaSql`. Engines without one omit it.
+   */
+  inventory?(): Promise<InventoryShape>;
   /** Streams one table's rows. Several tables may stream at once (PostgreSQL: parallel workers on the same snapshot). */
   exportTable(name: string): TableExport;
   /** Ends the snapshot: closes transactions and connections, kills child processes. Safe to call twice. */
   close(): Promise<void>;
+}
+
+/** Same shape as the manifest's `ManifestInventory` (kept here so the engine layer does not import the archive's types). */
+export interface InventoryShape {
+  schemas: { [schema: string]: { [kind: string]: { count: number; fingerprint: string } } };
+  rows: { [qualifiedTable: string]: number };
 }
 
 export interface RestoreTableInput {
@@ -138,6 +154,11 @@ export interface Dialect {
   compareSchema(expected: TableInfo[]): Promise<SchemaDifference[]>;
   /** Opens one consistent snapshot over `tables`; `parallel` readers may share it. */
   openSnapshot(tables: string[], opts?: { parallel?: number }): Promise<Snapshot>;
+  /**
+   * Compares the live database (a deep verify's scratch restore of `tables`) with a backup's
+   * inventory: the first differing object in words, or null when they match.
+   */
+  compareInventory?(expected: InventoryShape, tables: string[], schemaSql: string): Promise<string | null>;
   /** Runs DDL from a backup into an empty database (disaster recovery, deep verify). */
   applySchema(sql: string): Promise<void>;
   /**

@@ -1,7 +1,9 @@
 /**
- * Opening the target SQLite file. The default target is the service's own database, which
- * its ORM keeps open at the same time, so every connection uses WAL (readers never block the
- * writer and a snapshot never blocks anyone) and waits for locks instead of failing at once.
+ * Opening the target SQLite file. Connections wait for locks instead of failing at once. The
+ * file's journal mode is the application's choice and stays as it is: switching it to WAL
+ * would outlive the backup (WAL is a property of the file). In WAL mode (the service's own
+ * database, whose ORM enables it) a backup's read transaction never blocks writers; in a
+ * rollback-journal file writers wait for the backup's read lock, as with any other reader.
  */
 import Database from 'better-sqlite3';
 
@@ -39,16 +41,6 @@ export function openConnection(path: string, opts: SqliteDialectOptions = {}): S
   try {
     const busy = opts.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
     db.pragma(`busy_timeout = ${Math.min(busy, SYNC_BUSY_WAIT_MS)}`);
-    // WAL is a property of the file: switching needs an exclusive lock, so only try when needed.
-    if (String(db.pragma('journal_mode', { simple: true })).toLowerCase() !== 'wal') {
-      let mode: string;
-      try {
-        mode = String(db.pragma('journal_mode = WAL', { simple: true }));
-      } catch (err) {
-        throw new Error(`SQLite database ${path} could not be switched to WAL journal mode: ${(err as Error).message}`);
-      }
-      if (mode.toLowerCase() !== 'wal') throw new Error(`SQLite database ${path} could not be switched to WAL journal mode (it stays ${mode})`);
-    }
     return db;
   } catch (err) {
     db.close();

@@ -4,18 +4,61 @@
  */
 import type { ColumnInfo, ForeignKeyInfo, TableInfo } from '../dialect';
 import { quoteIdent, type SqliteDb } from './sqlite-connection';
+import { listVirtualTables, unsupportedMessage, type VirtualTable } from './sqlite-virtual';
 
 interface TableListRow { schema: string; name: string; type: string }
 interface XInfoRow { cid: number; name: string; type: string; notnull: number; pk: number; hidden: number }
 interface FkRow { id: number; seq: number; table: string; from: string; to: string | null }
 
-/** Ordinary tables of the main schema; virtual tables and their shadow tables are not data we can restore row by row. */
-export function listTableNames(db: SqliteDb): string[] {
+/** Ordinary tables of the main schema (no virtual or shadow tables). */
+export function listOrdinaryTables(db: SqliteDb): string[] {
   const rows = db.prepare('PRAGMA main.table_list').all() as TableListRow[];
   return rows
     .filter((r) => r.schema === 'main' && r.type === 'table' && !r.name.startsWith('sqlite_'))
     .map((r) => r.name)
     .sort();
+}
+
+/**
+ * Tables whose rows a backup carries: ordinary tables, virtual tables read through the module
+ * (and those no supported module can read, so that a backup of them fails naming them), and
+ * the shadow tables that hold data no module can rebuild (see sqlite-virtual).
+ */
+export function listTableNames(db: SqliteDb): string[] {
+  const names = listOrdinaryTables(db);
+  for (const v of listVirtualTables(db)) {
+    if (v.kind === 'rows' || v.kind === 'unsupported') names.push(v.name);
+    names.push(...v.carriedShadows);
+  }
+  return names.sort();
+}
+
+/** The virtual table of this name, if it is one. */
+export function virtualTable(db: SqliteDb, name: string): VirtualTable | undefined {
+  return listVirtualTables(db).find((v) => v.name.toLowerCase() === name.toLowerCase());
+}
+
+interface IndexListRow { name: string; origin: string }
+
+/**
+ * A rowid table whose rowid is not a column (no INTEGER PRIMARY KEY): its rowids are data
+ * (other tables or the application may keep them) and must be carried. An INTEGER PRIMARY
+ * KEY is the only primary key without an index of origin 'pk'.
+ */
+function hasImplicitRowid(db: SqliteDb, table: string, columns: ColumnInfo[], primaryKey: string[]): boolean {
+  const wr = (db.prepare('SELECT wr FROM pragma_table_list WHERE schema = ? AND name = ?').get('main', table) as { wr: number } | undefined)?.wr;
+  if (wr === 1) return false;
+  if (primaryKey.length === 1) {
+    const pkIndex = (db.prepare(`PRAGMA main.index_list(${quoteIdent(table)})`).all() as IndexListRow[]).some((i) => i.origin === 'pk');
+    if (!pkIndex) return false;
+  }
+  return rowidAlias(columns) !== null;
+}
+
+/** A name that reaches the rowid of a table with these columns, or null when all three are columns. */
+export function rowidAlias(columns: { name: string }[]): string | null {
+  const names = new Set(columns.map((c) => c.name.toLowerCase()));
+  return ['rowid', '_rowid_', 'oid'].find((n) => !names.has(n)) ?? null;
 }
 
 function readColumns(db: SqliteDb, table: string): { columns: ColumnInfo[]; primaryKey: string[] } {
@@ -57,9 +100,14 @@ export function hasAutoincrementCounters(db: SqliteDb): boolean {
   return db.prepare(`SELECT 1 FROM main.sqlite_master WHERE type = 'table' AND name = 'sqlite_sequence'`).get() !== undefined;
 }
 
-export function describeTable(db: SqliteDb, table: string): TableInfo {
+/** `virtuals` (from listVirtualTables) saves reading the catalog again when describing many tables. */
+export function describeTable(db: SqliteDb, table: string, virtuals: VirtualTable[] = listVirtualTables(db)): TableInfo {
+  const vt = virtuals.find((v) => v.name.toLowerCase() === table.toLowerCase());
+  if (vt?.kind === 'unsupported') throw new Error(unsupportedMessage(vt));
   const { columns, primaryKey } = readColumns(db, table);
-  return { name: table, columns, primaryKey, foreignKeys: readForeignKeys(db, table) };
+  if (vt) return { name: table, columns, primaryKey: [], foreignKeys: [], ...(vt.carriesRowid ? { rowid: true } : {}) };
+  const rowid = hasImplicitRowid(db, table, columns, primaryKey);
+  return { name: table, columns, primaryKey, foreignKeys: readForeignKeys(db, table), ...(rowid ? { rowid: true } : {}) };
 }
 
 /** Parents before children where possible; cycles and self-references are broken by name order. */
@@ -83,8 +131,11 @@ export function orderByDependencies(tables: TableInfo[]): TableInfo[] {
   return out;
 }
 
-export function describeTables(db: SqliteDb, names: string[]): TableInfo[] {
-  return orderByDependencies(names.map((n) => describeTable(db, n)));
+/** `lenient`: a virtual table no supported module reads is listed without columns instead of failing (the snapshot fails on it). */
+export function describeTables(db: SqliteDb, names: string[], opts: { lenient?: boolean } = {}): TableInfo[] {
+  const virtuals = listVirtualTables(db);
+  const unsupported = new Set(opts.lenient ? virtuals.filter((v) => v.kind === 'unsupported').map((v) => v.name) : []);
+  return orderByDependencies(names.map((n) => (unsupported.has(n) ? { name: n, columns: [], primaryKey: [], foreignKeys: [] } : describeTable(db, n, virtuals))));
 }
 
 /** Columns that travel in the row encoding: generated ones are recomputed by the database. */

@@ -11,13 +11,13 @@
  *             merge: matched rows whose non-key columns differ; missing-only: always 0
  *   unchanged matched rows that are not updated (missing-only: every matched row, even if different)
  *   delete    replace: live rows with no backup row; merge and missing-only: always 0
- * A replace of a table without a primary key cannot match rows: every live row counts as
- * deleted and every backup row as inserted.
+ * A table without a primary key is matched on its carried rowid (replace); without either,
+ * rows cannot be matched: every live row counts as deleted and every backup row as inserted.
  */
 import type { PlanTableResult, RestoreInput } from '../dialect';
 import { DEFAULT_BATCH_ROWS, openConnection, quoteIdent, type SqliteDb, type SqliteDialectOptions } from './sqlite-connection';
 import { describeTable } from './sqlite-introspect';
-import { forEachRow } from './sqlite-row-reader';
+import { forEachRow, RowInserter } from './sqlite-row-reader';
 import { assertEncoding, resolveTargets, type RestoreTarget } from './sqlite-restore-targets';
 
 interface IndexListRow { name: string; origin: string }
@@ -34,19 +34,31 @@ function keyCollations(db: SqliteDb, table: string): Map<string, string> {
   return out;
 }
 
+/** Staged column of the i-th encoded column; `r` holds a carried rowid. Positional, so no name can clash. */
+const stageCol = (i: number): string => `c${i}`;
+
 function createStage(db: SqliteDb, t: RestoreTarget, stage: string): void {
   const live = new Map(describeTable(db, t.name).columns.map((c) => [c.name.toLowerCase(), c]));
   const colls = keyCollations(db, t.name);
-  const defs = t.columns.map((c) => {
+  const defs = t.columns.map((c, i) => {
     // The live declared type gives the staged value the same affinity conversion an INSERT would.
     const type = live.get(c.toLowerCase())?.type ?? '';
     const coll = colls.get(c.toLowerCase());
-    return `${quoteIdent(c)} ${type}${coll ? ` COLLATE ${quoteIdent(coll)}` : ''}`;
+    return `${stageCol(i)} ${type}${coll ? ` COLLATE ${quoteIdent(coll)}` : ''}`;
   });
+  if (t.rowidColumn) defs.unshift('r INTEGER');
   db.exec(`CREATE TEMP TABLE ${quoteIdent(stage)} (${defs.join(', ')})`);
-  if (t.primaryKey.length > 0) {
-    db.exec(`CREATE INDEX temp.${quoteIdent(`${stage}_key`)} ON ${quoteIdent(stage)} (${t.primaryKey.map(quoteIdent).join(', ')})`);
+  const key = matchKey(t);
+  if (key.length > 0) {
+    db.exec(`CREATE INDEX temp.${quoteIdent(`${stage}_key`)} ON ${quoteIdent(stage)} (${key.map(([, s]) => s).join(', ')})`);
   }
+}
+
+/** What rows are matched on: [live expression, staged column] pairs; the primary key, else a carried rowid. */
+function matchKey(t: RestoreTarget): [string, string][] {
+  const pkAt = t.primaryKey.map((k) => t.columns.findIndex((c) => c.toLowerCase() === k.toLowerCase()));
+  if (pkAt.length > 0 && pkAt.every((i) => i >= 0)) return t.primaryKey.map((k, n) => [quoteIdent(k), stageCol(pkAt[n])]);
+  return t.rowidColumn ? [[t.rowidColumn, 'r']] : [];
 }
 
 function count(db: SqliteDb, sql: string): number {
@@ -56,13 +68,17 @@ function count(db: SqliteDb, sql: string): number {
 function compare(db: SqliteDb, t: RestoreTarget, stage: string, staged: number): PlanTableResult {
   const live = `main.${quoteIdent(t.name)}`;
   const liveRows = count(db, `SELECT count(*) AS n FROM ${live}`);
-  if (t.primaryKey.length === 0) return { name: t.input.name, insert: staged, update: 0, delete: liveRows, unchanged: 0 };
+  const key = matchKey(t);
+  if (key.length === 0) return { name: t.input.name, insert: staged, update: 0, delete: liveRows, unchanged: 0 };
   const s = `temp.${quoteIdent(stage)}`;
   // The live column on the left makes each key comparison use the live key's collation.
-  const on = t.primaryKey.map((k) => `l.${quoteIdent(k)} = s.${quoteIdent(k)}`).join(' AND ');
+  const on = key.map(([l, st]) => `l.${l} = s.${st}`).join(' AND ');
   const pk = new Set(t.primaryKey.map((k) => k.toLowerCase()));
-  const compared = t.mode === 'replace' ? t.columns : t.columns.filter((c) => !pk.has(c.toLowerCase()));
-  const same = compared.length === 0 ? '1' : compared.map((c) => `l.${quoteIdent(c)} IS s.${quoteIdent(c)} COLLATE BINARY`).join(' AND ');
+  const pairs: [string, string][] = t.columns.map((c, i) => [quoteIdent(c), stageCol(i)]);
+  // A replace writes the carried rowid too: a row that moved to another rowid is an update.
+  if (t.rowidColumn) pairs.unshift([t.rowidColumn, 'r']);
+  const compared = t.mode === 'replace' ? pairs : pairs.filter(([, st], i) => !pk.has(t.columns[i]?.toLowerCase()) && st !== 'r');
+  const same = compared.length === 0 ? '1' : compared.map(([l, st]) => `l.${l} IS s.${st} COLLATE BINARY`).join(' AND ');
   const r = db
     .prepare(`SELECT count(*) AS matched, sum(CASE WHEN ${same} THEN 1 ELSE 0 END) AS same FROM ${s} AS s JOIN ${live} AS l ON ${on}`)
     .get() as { matched: number; same: number | null };
@@ -93,7 +109,7 @@ export async function planSqlite(path: string, input: RestoreInput, opts: Sqlite
       for (const [i, t] of targets.entries()) {
         const stage = `strongroom_plan_${i}`;
         createStage(db, t, stage);
-        const insert = db.prepare(`INSERT INTO temp.${quoteIdent(stage)} VALUES (${t.columns.map(() => '?').join(', ')})`);
+        const insert = new RowInserter(db, (params) => `INSERT INTO temp.${quoteIdent(stage)} VALUES (${params.join(', ')})`);
         const staged = await forEachRow(t, { batchRows, signal: input.signal, onProgress: input.onProgress }, (values) => {
           insert.run(values);
         });

@@ -120,12 +120,22 @@ describe('SQLite dialect: restore modes and plan', () => {
     }
   });
 
-  it('replace works on a table without a primary key, and plan counts it as delete all + insert all', async () => {
+  it('replace works on a table without a primary key: rows keep their rowids, and plan matches rows on them', async () => {
     const { db, dialect } = await editedLive();
+    const before = query(db.url, 'SELECT rowid AS id, body FROM notes ORDER BY rowid');
     const input = () => restoreInputFor(backup, 'replace', { only: ['notes'] });
-    expect(await dialect.plan(input())).toEqual([{ name: 'notes', insert: 3, update: 0, delete: 3, unchanged: 0 }]);
+    const plan = await dialect.plan(input());
     expect(await dialect.restore(input())).toEqual([{ name: 'notes', rowsWritten: 3 }]);
-    expect(query(db.url, 'SELECT body FROM notes ORDER BY rowid').map((r) => r.body)).toEqual(['n1', 'n2', null]);
+    const after = query(db.url, 'SELECT rowid AS id, body FROM notes ORDER BY rowid');
+    expect(after.map((r) => r.body)).toEqual(['n1', 'n2', null]);
+    // The rowids are the backup's, not renumbered.
+    expect(after.map((r) => r.id)).toEqual(backup.data.get('notes')?.toString().trim().split('\n').map((l) => BigInt(JSON.parse(l)[0])));
+    // The dry run said what the restore did, row by row (matched on rowid).
+    const key = (r: Record<string, unknown>) => JSON.stringify([String(r.id), r.body]);
+    const ids = (rows: Record<string, unknown>[]) => new Set(rows.map((r) => String(r.id)));
+    const kept = after.filter((r) => ids(before).has(String(r.id)));
+    const same = kept.filter((r) => before.some((b) => key(b) === key(r))).length;
+    expect(plan).toEqual([{ name: 'notes', insert: after.length - kept.length, update: kept.length - same, delete: before.filter((b) => !ids(after).has(String(b.id))).length, unchanged: same }]);
   });
 
   it.each<RestoreMode>(['merge', 'missing-only'])('%s on a table without a primary key fails clearly and writes nothing', async (mode) => {

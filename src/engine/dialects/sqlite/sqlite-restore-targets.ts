@@ -5,7 +5,8 @@
  */
 import type { RestoreInput, RestoreMode, RestoreTableInput } from '../dialect';
 import type { SqliteDb } from './sqlite-connection';
-import { describeTable, listTableNames, storedColumns } from './sqlite-introspect';
+import { describeTable, listTableNames, rowidAlias, storedColumns } from './sqlite-introspect';
+import { listVirtualTables } from './sqlite-virtual';
 import { AUDIT_TABLE } from '../../backup/bookkeeping-tables';
 
 /** Append-only: its triggers refuse UPDATE and DELETE, and restores only ever add to it. */
@@ -20,6 +21,14 @@ export interface RestoreTarget {
   columns: string[];
   /** Live primary key, in key order; empty when the table has none. */
   primaryKey: string[];
+  /** Values per encoded row: the columns, plus the rowid first when the backup carries it. */
+  width: number;
+  /** Where a carried rowid is written (replace only: merging keeps live rowids); null = not written. */
+  rowidColumn: string | null;
+  /** The encoded rows carry a rowid this restore does not write. */
+  dropRowid: boolean;
+  /** A module's shadow table, written directly (needs SQLite's defensive mode off). */
+  shadow: boolean;
 }
 
 export function assertEncoding(input: RestoreInput): void {
@@ -30,6 +39,8 @@ export function assertEncoding(input: RestoreInput): void {
 
 export function resolveTargets(db: SqliteDb, tables: RestoreTableInput[]): RestoreTarget[] {
   const live = new Map(listTableNames(db).map((n) => [n.toLowerCase(), n]));
+  const virtuals = listVirtualTables(db);
+  const shadowOwner = new Map(virtuals.flatMap((v) => v.carriedShadows.map((s) => [s.toLowerCase(), v] as const)));
   const seen = new Set<string>();
   return tables.map((input) => {
     const key = input.name.toLowerCase();
@@ -56,6 +67,20 @@ export function resolveTargets(db: SqliteDb, tables: RestoreTableInput[]): Resto
     if (input.mode !== 'replace' && missingPk.length > 0) {
       throw new Error(`Cannot restore table ${name} in ${input.mode} mode: the backup lacks primary key column(s) ${missingPk.join(', ')}`);
     }
-    return { input, name, mode: input.mode, columns, primaryKey: structure.primaryKey };
+    const owner = shadowOwner.get(key);
+    if (owner?.kind === 'contentless' && input.mode !== 'replace') {
+      throw new Error(`Cannot restore table ${name} in ${input.mode} mode: it is part of the contentless full-text index ${owner.name}, which is restored whole (use replace)`);
+    }
+    const carried = input.table.rowid === true;
+    // The live table must have a rowid of its own that is not a column (else the key columns carry it).
+    const writeRowid = carried && input.mode === 'replace' && structure.rowid === true;
+    const rowidColumn = writeRowid ? rowidAlias(structure.columns) : null;
+    // An R*Tree's first column is its rowid: the key a dry run matches rows on.
+    const rtree = virtuals.find((v) => v.name.toLowerCase() === key && v.module.startsWith('rtree'));
+    const primaryKey = rtree && structure.columns.length ? [structure.columns[0].name] : structure.primaryKey;
+    return {
+      input, name, mode: input.mode, columns, primaryKey,
+      width: columns.length + (carried ? 1 : 0), rowidColumn, dropRowid: carried && rowidColumn === null, shadow: owner !== undefined,
+    };
   });
 }

@@ -21,14 +21,16 @@ import {
   type SqliteDb,
   type SqliteDialectOptions,
 } from './sqlite-connection';
-import { describeTable, hasAutoincrementCounters, listTableNames } from './sqlite-introspect';
-import { forEachRow } from './sqlite-row-reader';
+import { describeTable, hasAutoincrementCounters, listOrdinaryTables } from './sqlite-introspect';
+import { forEachRow, RowInserter } from './sqlite-row-reader';
+import { listVirtualTables } from './sqlite-virtual';
 import { assertEncoding, resolveTargets, type RestoreTarget } from './sqlite-restore-targets';
 
-export function insertSql(t: RestoreTarget): string {
+/** `params` are the value expressions (see RowInserter); all `?` when omitted. */
+export function insertSql(t: RestoreTarget, params?: string[]): string {
   const table = quoteIdent(t.name);
-  const cols = t.columns.map(quoteIdent);
-  const base = `INSERT INTO main.${table} (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`;
+  const cols = [...(t.rowidColumn ? [t.rowidColumn] : []), ...t.columns].map(quoteIdent);
+  const base = `INSERT INTO main.${table} (${cols.join(', ')}) VALUES (${(params ?? cols.map(() => '?')).join(', ')})`;
   if (t.mode === 'replace') return base;
   const conflict = ` ON CONFLICT (${t.primaryKey.map(quoteIdent).join(', ')})`;
   const pk = new Set(t.primaryKey.map((c) => c.toLowerCase()));
@@ -41,10 +43,16 @@ export function insertSql(t: RestoreTarget): string {
 
 interface TriggerRow { name: string; sql: string }
 
+/**
+ * Triggers on the same event fire in an order that follows their creation order, so the
+ * suspended ones and every trigger created after the first of them are dropped and later
+ * re-created in their original order: the restore leaves that order as it was.
+ */
 function suspendTriggers(db: SqliteDb, tables: string[]): TriggerRow[] {
   const scope = new Set(tables.map((t) => t.toLowerCase()));
-  const triggers = (db.prepare(`SELECT name, tbl_name, sql FROM main.sqlite_master WHERE type = 'trigger' ORDER BY rowid`).all() as (TriggerRow & { tbl_name: string })[])
-    .filter((t) => scope.has(t.tbl_name.toLowerCase()));
+  const all = db.prepare(`SELECT name, tbl_name, sql FROM main.sqlite_master WHERE type = 'trigger' ORDER BY rowid`).all() as (TriggerRow & { tbl_name: string })[];
+  const first = all.findIndex((t) => scope.has(t.tbl_name.toLowerCase()));
+  const triggers = first === -1 ? [] : all.slice(first);
   for (const t of triggers) db.exec(`DROP TRIGGER main.${quoteIdent(t.name)}`);
   return triggers;
 }
@@ -58,7 +66,7 @@ interface FkViolation { table: string; rowid: number | bigint | null; parent: st
 function checkForeignKeys(db: SqliteDb, restored: string[]): void {
   const scope = new Set(restored.map((t) => t.toLowerCase()));
   const problems: string[] = [];
-  for (const table of listTableNames(db)) {
+  for (const table of listOrdinaryTables(db)) {
     const inScope = scope.has(table.toLowerCase());
     const refsScope = describeTable(db, table).foreignKeys.some((fk) => scope.has(fk.refTable.toLowerCase()));
     if (!inScope && !refsScope) continue;
@@ -87,19 +95,22 @@ export async function restoreSqlite(path: string, input: RestoreInput, opts: Sql
         const targets = resolveTargets(db, input.tables);
         const reader = { query: <T>(sql: string): Promise<T[]> => Promise.resolve(db.prepare(sql).all() as T[]) };
         await input.guard?.beforeLoad(reader);
+        // Shadow tables are read-only under SQLite's defensive mode, which better-sqlite3 turns on.
+        if (targets.some((t) => t.shadow)) db.unsafeMode(true);
         const triggers = suspendTriggers(db, targets.map((t) => t.name));
         for (const t of targets) {
           if (t.mode === 'replace') db.prepare(`DELETE FROM main.${quoteIdent(t.name)}`).run();
         }
         const results: RestoreTableResult[] = [];
         for (const t of targets) {
-          const stmt = db.prepare(insertSql(t));
+          const inserter = new RowInserter(db, (params) => insertSql(t, params));
           let written = 0;
           await forEachRow(t, { batchRows, signal: input.signal, onProgress: input.onProgress }, (values) => {
-            written += stmt.run(values).changes;
+            written += inserter.run(values);
           });
           results.push({ name: t.input.name, rowsWritten: written });
         }
+        rebuildExternalIndexes(db, targets.map((t) => t.name));
         for (const tr of triggers) db.exec(tr.sql);
         advanceAutoincrement(db, input.sequences, targets.map((t) => t.name));
         if (foreignKeysWere) checkForeignKeys(db, targets.map((t) => t.name));
@@ -115,6 +126,27 @@ export async function restoreSqlite(path: string, input: RestoreInput, opts: Sql
     }
   } finally {
     db.close();
+  }
+}
+
+/**
+ * Full-text indexes over a restored content table are rebuilt from it: the triggers that
+ * normally keep them in step were suspended, and the index must match the restored rows
+ * (an index out of step reads as "database disk image is malformed"). Content that is a view
+ * may draw on any table, so those indexes are always rebuilt.
+ */
+function rebuildExternalIndexes(db: SqliteDb, restored: string[]): void {
+  const scope = new Set(restored.map((t) => t.toLowerCase()));
+  const isView = db.prepare(`SELECT 1 FROM main.sqlite_master WHERE type = 'view' AND name = ? COLLATE NOCASE`).pluck();
+  for (const v of listVirtualTables(db)) {
+    if (v.kind !== 'external' || !v.content) continue;
+    if (!scope.has(v.content.toLowerCase()) && isView.get(v.content) === undefined) continue;
+    const t = quoteIdent(v.name);
+    try {
+      db.prepare(`INSERT INTO main.${t} (${t}) VALUES ('rebuild')`).run();
+    } catch (err) {
+      throw new Error(`Rebuilding the full-text index ${v.name} from ${v.content} failed: ${(err as Error).message}`, { cause: err });
+    }
   }
 }
 

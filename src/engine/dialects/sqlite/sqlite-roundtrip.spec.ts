@@ -47,8 +47,8 @@ describe('SQLite dialect: export, schema and restore round trip', () => {
     expect(lines[0]).toBe('[1,0,0.1,"plain",{"$b":"YWJj"},12.5,1,"2024-02-29 23:59:59.999",{"$f":"1"}]');
     expect(lines[3]).toBe('[4,{"$i":"9007199254740992"},{"$f":"0"},"{\\"$b\\":\\"AAEC\\"}",{"$b":"AA=="},{"$i":"9007199254740993"},null,null,{"$b":"AQI="}]');
     expect(lines[6]).toBe('[7,null,null,null,null,null,null,null,null]');
-    // Primary key (b, a) order, columns in table order.
-    expect(exported.data.get('composite')?.toString()).toBe('[-5,"",-1.25]\n[1,"x",0.25]\n[2,"x",0.5]\n[1,"y",0.25]\n');
+    // Primary key (b, a) order, the rowid (not a column here) first, then columns in table order.
+    expect(exported.data.get('composite')?.toString()).toBe('[4,-5,"",-1.25]\n[2,1,"x",0.25]\n[1,2,"x",0.5]\n[3,1,"y",0.25]\n');
     expect(exported.rows.get('all_types')).toBe(8);
     expect(exported.rows.get('loose')).toBe(3);
   });

@@ -3,8 +3,9 @@
  * event loop between batches (better-sqlite3 is synchronous) and stopping on abort.
  */
 import type { Readable } from 'node:stream';
-import { yieldToEventLoop } from './sqlite-connection';
-import { decodeRow, readLines, type SqliteValue } from './sqlite-row-codec';
+import type { Statement } from 'better-sqlite3';
+import { yieldToEventLoop, type SqliteDb } from './sqlite-connection';
+import { decodeRow, readLines, TextBytes, type SqliteValue } from './sqlite-row-codec';
 import type { RestoreTarget } from './sqlite-restore-targets';
 
 export interface RowReadOptions {
@@ -24,8 +25,8 @@ export async function forEachRow(
     opts.signal?.throwIfAborted();
     stream = await target.input.open();
     for await (const line of readLines(stream)) {
-      const values = decodeRow(line, target.columns.length, () => `row ${rows + 1}`);
-      each(values);
+      const values = decodeRow(line, target.width, () => `row ${rows + 1}`);
+      each(target.dropRowid ? values.slice(1) : values);
       rows++;
       if (rows % opts.batchRows === 0) {
         opts.onProgress?.({ table: target.input.name, rows });
@@ -39,5 +40,38 @@ export async function forEachRow(
     stream?.destroy();
     if (opts.signal?.aborted) throw new Error(`Restore of SQLite table ${target.name} was aborted after ${rows} rows`);
     throw new Error(`Restoring SQLite table ${target.name} failed after ${rows} rows: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/**
+ * Runs one INSERT per decoded row. Text kept as bytes (`TextBytes`) is bound as a blob and
+ * cast back to TEXT in SQL, which keeps its bytes exactly; rows holding such values use a
+ * variant of the statement, prepared once per combination of positions.
+ */
+export class RowInserter {
+  private readonly stmts = new Map<string, Statement>();
+
+  constructor(
+    private readonly db: SqliteDb,
+    /** The INSERT for these parameter expressions (`?` or `CAST(? AS TEXT)`), one per value. */
+    private readonly sqlFor: (params: string[]) => string,
+  ) {}
+
+  run(values: SqliteValue[]): number {
+    let key = '';
+    let bound: unknown[] = values;
+    for (let i = 0; i < values.length; i++) {
+      if (values[i] instanceof TextBytes) {
+        if (bound === values) bound = [...values];
+        bound[i] = (values[i] as TextBytes).bytes;
+        key += `${i},`;
+      }
+    }
+    let stmt = this.stmts.get(key);
+    if (!stmt) {
+      stmt = this.db.prepare(this.sqlFor(values.map((v) => (v instanceof TextBytes ? 'CAST(? AS TEXT)' : '?'))));
+      this.stmts.set(key, stmt);
+    }
+    return stmt.run(bound).changes;
   }
 }

@@ -5,7 +5,7 @@
  * allows concurrent read iterators on one connection.
  */
 import { Readable } from 'node:stream';
-import type { SequenceValue, Snapshot, TableExport, TableInfo } from '../dialect';
+import type { InventoryShape, SequenceValue, Snapshot, TableExport, TableInfo } from '../dialect';
 import {
   DEFAULT_BATCH_ROWS,
   openConnection,
@@ -13,9 +13,10 @@ import {
   type SqliteDb,
   type SqliteDialectOptions,
 } from './sqlite-connection';
-import { describeTables, hasAutoincrementCounters, listTableNames, storedColumns } from './sqlite-introspect';
-import { canEncodeInSql, registerSqlValueFunction, RowChunker, sqlRowJson } from './sqlite-row-codec';
-import { buildSchemaSql } from './sqlite-schema-sql';
+import { describeTables, hasAutoincrementCounters, listTableNames, rowidAlias, storedColumns } from './sqlite-introspect';
+import { canEncodeInSql, lineFromSql, rawRowValues, registerSqlValueFunction, RowChunker, sqlRawSelect, sqlRowJsonBytes } from './sqlite-row-codec';
+import { summarize } from './sqlite-inventory';
+import { buildSchemaSql, type SchemaSqlResult } from './sqlite-schema-sql';
 
 const CHUNK_BYTES = 256 * 1024;
 
@@ -68,9 +69,17 @@ export class SqliteSnapshot implements Snapshot {
     }
   }
 
+  private schema: SchemaSqlResult | undefined;
+
   async schemaSql(): Promise<string> {
     this.assertOpen();
-    return buildSchemaSql(this.db, this.tables.map((t) => t.name));
+    this.schema ??= buildSchemaSql(this.db, this.tables.map((t) => t.name));
+    return this.schema.sql;
+  }
+
+  async inventory(): Promise<InventoryShape> {
+    await this.schemaSql();
+    return { schemas: { main: summarize((this.schema as SchemaSqlResult).objects) }, rows: {} };
   }
 
   /**
@@ -91,11 +100,14 @@ export class SqliteSnapshot implements Snapshot {
     const table = this.tables.find((t) => t.name === name) ?? this.tables.find((t) => t.name.toLowerCase() === name.toLowerCase());
     if (!table) throw new Error(`SQLite table ${name} is not in this snapshot`);
     const cols = storedColumns(table).map((c) => quoteIdent(c.name));
+    // A carried rowid travels first (see TableInfo.rowid).
+    if (table.rowid) cols.unshift(rowidAlias(table.columns) as string);
     const inSql = canEncodeInSql(this.textEncoding, cols.length);
-    const select = inSql ? sqlRowJson(cols) : cols.join(', ');
+    const select = inSql ? sqlRowJsonBytes(cols) : sqlRawSelect(cols);
     const sql = `SELECT ${select} FROM main.${quoteIdent(table.name)} ORDER BY ${this.orders.get(table.name) as string}`;
     const stmt = this.db.prepare(sql);
     const rows = (inSql ? stmt.pluck(true) : stmt.raw(true).safeIntegers(true)).iterate() as IterableIterator<unknown>;
+    const where = (): string => `table ${table.name} row ${count + 1}`;
     let count = 0;
     let finished = false;
     const end = (): void => {
@@ -121,8 +133,8 @@ export class SqliteSnapshot implements Snapshot {
             stream.push(null);
             return;
           }
-          if (inSql) chunker.addJson(r.value as string);
-          else chunker.add(r.value as unknown[]);
+          if (inSql) chunker.addBytes(lineFromSql(r.value as Buffer));
+          else chunker.add(rawRowValues(r.value as unknown[], this.textEncoding, where));
           count++;
         }
         // The stream asks again only after a push, so a step that filled no chunk schedules the next itself.

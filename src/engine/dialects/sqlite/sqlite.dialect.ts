@@ -1,10 +1,12 @@
 /**
- * The SQLite engine: a file opened in WAL mode, rows as `sqlite-ndjson` (see sqlite-row-codec).
+ * The SQLite engine: a file in its own journal mode, rows as `sqlite-ndjson` (see sqlite-row-codec).
  * Each backup, restore and plan gets its own connection, so their transactions never mix;
  * the dialect's own connection only reads the catalog and applies schema.
  */
+import Database from 'better-sqlite3';
 import type {
   Dialect,
+  InventoryShape,
   PlanTableResult,
   RestoreInput,
   RestoreTableResult,
@@ -12,12 +14,28 @@ import type {
   Snapshot,
   TableInfo,
 } from '../dialect';
-import { openConnection, sqlitePathFromUrl, type SqliteDb, type SqliteDialectOptions } from './sqlite-connection';
+import { openConnection, quoteIdent, sqlitePathFromUrl, type SqliteDb, type SqliteDialectOptions } from './sqlite-connection';
 import { describeTables, listTableNames } from './sqlite-introspect';
 import { planSqlite } from './sqlite-plan';
 import { restoreSqlite } from './sqlite-restore';
 import { diffTables, fingerprintTables } from './sqlite-schema-compare';
 import { SqliteSnapshot } from './sqlite-snapshot';
+import { firstObjectDifference, listObjects, summarize, type ObjectKind, type SqliteObjects } from './sqlite-inventory';
+import { splitFileSetup } from './sqlite-schema-sql';
+
+/** One kind of object as a backup's schema script defines it (replayed in memory; pragmas read from the script). */
+function objectsOfSchemaSql(sql: string, kind: string): SqliteObjects {
+  const { setup, rest } = splitFileSetup(sql);
+  const mem = new Database(':memory:');
+  try {
+    for (const p of setup) mem.exec(p);
+    mem.exec(rest);
+    const all = listObjects(mem);
+    return new Map([[kind as ObjectKind, all.get(kind as ObjectKind) ?? new Map<string, string>()]]);
+  } finally {
+    mem.close();
+  }
+}
 
 export class SqliteDialect implements Dialect {
   readonly engine = 'sqlite' as const;
@@ -44,7 +62,7 @@ export class SqliteDialect implements Dialect {
     const skip = new Set(exclude.map((n) => n.toLowerCase()));
     const db = this.conn();
     // One read transaction so the structure of all tables comes from the same moment.
-    return db.transaction(() => describeTables(db, listTableNames(db).filter((n) => !skip.has(n.toLowerCase()))))();
+    return db.transaction(() => describeTables(db, listTableNames(db).filter((n) => !skip.has(n.toLowerCase())), { lenient: true }))();
   }
 
   fingerprint(tables: TableInfo[]): string {
@@ -64,10 +82,39 @@ export class SqliteDialect implements Dialect {
   async applySchema(sql: string): Promise<void> {
     const db = this.conn();
     try {
-      db.transaction(() => db.exec(sql))();
+      // Encoding, page size and auto-vacuum only take effect before the file has any page.
+      const { setup, rest } = splitFileSetup(sql);
+      for (const p of setup) db.exec(p);
+      db.transaction(() => db.exec(rest))();
     } catch (err) {
       throw new Error(`Applying schema to SQLite database ${this.path} failed: ${(err as Error).message}`, { cause: err });
     }
+  }
+
+  async compareInventory(expected: InventoryShape, tables: string[], schemaSql: string): Promise<string | null> {
+    const db = this.conn();
+    const actual = listObjects(db);
+    const want = expected.schemas.main ?? {};
+    const got = summarize(actual);
+    for (const kind of [...new Set([...Object.keys(want), ...Object.keys(got)])].sort()) {
+      const w = want[kind];
+      const g = got[kind];
+      if (w && g && w.count === g.count && w.fingerprint === g.fingerprint) continue;
+      const named = firstObjectDifference(objectsOfSchemaSql(schemaSql, kind), new Map([[kind as ObjectKind, actual.get(kind as ObjectKind) ?? new Map()]]), {
+        expected: 'the backup',
+        actual: 'the restored database',
+      });
+      const counts = `${w?.count ?? 0} in the inventory, ${g?.count ?? 0} restored`;
+      return `${kind}s differ from the inventory (${counts})${named ? `: ${named}` : ''}`;
+    }
+    const inScope = new Set(tables);
+    for (const [qualified, rows] of Object.entries(expected.rows).sort(([a], [b]) => (a < b ? -1 : 1))) {
+      const name = qualified.replace(/^main\./, '');
+      if (!inScope.has(name)) return `table ${name} of the inventory was not restored`;
+      const n = Number(db.prepare(`SELECT count(*) FROM main.${quoteIdent(name)}`).pluck().get());
+      if (n !== rows) return `table ${name} has ${n} rows restored, ${rows} in the inventory`;
+    }
+    return null;
   }
 
   async restore(input: RestoreInput): Promise<RestoreTableResult[]> {
