@@ -3,7 +3,8 @@
  * recovery service and the command line's disaster path, which runs without any
  * Strongroom database.
  */
-import { openPart } from '../engine/archive/part-io';
+import { ArchiveError, isArchiveError } from '../engine/archive/errors';
+import { openPart, verifyPart } from '../engine/archive/part-io';
 import type { Manifest } from '../engine/archive/manifest.types';
 import { keysForManifest, type KeySource } from '../engine/backup/backup-keys';
 import { unpackFileArtefacts, type FileStats, type UnpackOptions } from '../engine/backup/file-artefacts';
@@ -150,16 +151,47 @@ function assertSameEngine(dialect: Dialect, m: Manifest): void {
   }
 }
 
+/**
+ * A part's checksums can only fail at its end, but its rows are decoded (or COPYed) as they
+ * arrive, so a corrupted part may first surface as "not valid JSON" or an encoding error from
+ * the database. When a restore fails for any reason that is not already an archive error, the
+ * parts in scope are read through once more: a part that fails its checks is the root cause
+ * and is what the error names. The restore has rolled back either way; this only makes the
+ * message true.
+ */
+async function diagnoseFailure(spec: RestoreSpec, err: unknown): Promise<unknown> {
+  if (isArchiveError(err) || spec.signal?.aborted) return err;
+  const keys = await keysForManifest(spec.keys, spec.manifest).catch(() => null);
+  for (const t of spec.manifest.tables.filter((x) => spec.tables.includes(x.name))) {
+    const check = await verifyPart(spec.storage, spec.dir, t.part, spec.manifest, keys).catch(() => null);
+    if (check && !check.ok) {
+      const seen = err instanceof Error ? err.message : String(err);
+      return new ArchiveError(check.code ?? 'corrupt-data', `${check.detail} (the restore stopped at: ${seen})`, undefined, { cause: err });
+    }
+  }
+  return err;
+}
+
+async function diagnosed<T>(spec: RestoreSpec, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    throw await diagnoseFailure(spec, err);
+  }
+}
+
 /** All or nothing: the dialect writes every table in one transaction. */
 export async function restoreTables(dialect: Dialect, spec: RestoreSpec): Promise<RestoreTableResult[]> {
   assertSameEngine(dialect, spec.manifest);
-  return dialect.restore(await restoreInput(spec));
+  const input = await restoreInput(spec);
+  return diagnosed(spec, () => dialect.restore(input));
 }
 
 /** What `restoreTables` would do, without writing anything visible. */
 export async function planTables(dialect: Dialect, spec: RestoreSpec): Promise<PlanTableResult[]> {
   assertSameEngine(dialect, spec.manifest);
-  return dialect.plan(await restoreInput(spec));
+  const input = await restoreInput(spec);
+  return diagnosed(spec, () => dialect.plan(input));
 }
 
 /**
