@@ -11,7 +11,7 @@ import { unpackFileArtefacts } from '../engine/backup/file-artefacts';
 import { restoreInputs } from '../engine/backup/read-backup';
 import { AUDIT_TABLE, effectiveRestoreMode } from '../engine/backup/restore-mode';
 import type {
-  Dialect, PlanTableResult, RestoreInput, RestoreMode, RestoreTableResult, SchemaDifference,
+  Dialect, PlanTableResult, RestoreCommitMarker, RestoreInput, RestoreMode, RestoreTableResult, SchemaDifference,
 } from '../engine/dialects/dialect';
 import type { BackupStorage } from '../engine/storage/storage';
 
@@ -31,6 +31,8 @@ export interface RestoreSpec extends StoredBackup {
   onProgress?(p: { table: string; rows: number }): void;
   /** After the commit: something worth logging that does not undo the restore. */
   onWarning?(message: string): void;
+  /** Proof of the commit left in the target, for telling a crash after it from one before. */
+  commitMarker?: RestoreCommitMarker;
 }
 
 /**
@@ -106,6 +108,7 @@ async function restoreInput(spec: RestoreSpec): Promise<RestoreInput> {
     onProgress: spec.onProgress,
     onWarning: spec.onWarning,
     signal: spec.signal,
+    commitMarker: spec.commitMarker,
   };
 }
 

@@ -22,6 +22,7 @@ import {
   type SqliteDialectOptions,
 } from './sqlite-connection';
 import { describeTable, hasAutoincrementCounters, listTableNames } from './sqlite-introspect';
+import { writeCommitMarker } from './sqlite-commit-marker';
 import { forEachRow } from './sqlite-row-reader';
 import { assertEncoding, resolveTargets, type RestoreTarget } from './sqlite-restore-targets';
 
@@ -101,6 +102,8 @@ export async function restoreSqlite(path: string, input: RestoreInput, opts: Sql
         for (const tr of triggers) db.exec(tr.sql);
         advanceAutoincrement(db, input.sequences, targets.map((t) => t.name));
         if (foreignKeysWere) checkForeignKeys(db, targets.map((t) => t.name));
+        // Proof of this commit, committed with the data (a crash right after it is told apart).
+        if (input.commitMarker) writeCommitMarker(db, input.commitMarker.id);
         db.exec('COMMIT');
         return results;
       } catch (err) {
