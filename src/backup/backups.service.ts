@@ -77,7 +77,9 @@ export class BackupsService implements OnApplicationBootstrap, OnApplicationShut
   /** Validates, takes the lease (409 if held), records a pending backup and starts the job. */
   async start(input: StartBackupInput, actor: Actor = SYSTEM_ACTOR): Promise<BackupView> {
     const { dialect, tables } = await this.prepare(input);
-    const lease = await this.leases.acquire(this.target.leaseName);
+    let lease = await this.leases.acquire(this.target.leaseName);
+    // The holder may be a job nobody runs any more: once a sweep ended it, the lease is free.
+    if (!lease && (await this.sweeper.sweep().catch(() => 0)) > 0) lease = await this.leases.acquire(this.target.leaseName);
     if (!lease) {
       await dialect.close().catch(() => undefined);
       const holder = await this.leases.holder(this.target.leaseName);

@@ -183,7 +183,9 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
 
   private async launch(req: RecoveryRequest, opts: { safetyBackup: boolean; rollbackOf: string | null }, actor: Actor): Promise<RecoveryView> {
     const prepared = await this.prepare(req);
-    const lease = await this.leases.acquire(this.target.leaseName);
+    let lease = await this.leases.acquire(this.target.leaseName);
+    // The holder may be a job nobody runs any more: once a sweep ended it, the lease is free.
+    if (!lease && (await this.sweeper.sweep().catch(() => 0)) > 0) lease = await this.leases.acquire(this.target.leaseName);
     if (!lease) {
       await prepared.dialect.close().catch(() => undefined);
       const holder = await this.leases.holder(this.target.leaseName);

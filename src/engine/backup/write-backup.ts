@@ -9,7 +9,7 @@ import type { Dialect, Snapshot, TableInfo } from '../dialects/dialect';
 import type { BackupStorage } from '../storage/storage';
 import { parseManifest, serializeManifest } from '../archive/manifest';
 import { DEFAULT_FRAME_SIZE } from '../archive/encryption';
-import { writePart, partKey } from '../archive/part-io';
+import { PartSourceError, writePart, partKey } from '../archive/part-io';
 import {
   BackupTrigger, BackupType, Compression, Manifest, MANIFEST_FILE, MANIFEST_FORMAT, MANIFEST_VERSION, ManifestTable, PartInfo,
 } from '../archive/manifest.types';
@@ -92,7 +92,7 @@ export async function writeBackup(dialect: Dialect, storage: BackupStorage, spec
       const exp = (snapshot as Snapshot).exportTable(t.name);
       const part = await put(`parts/${String(i + 1).padStart(4, '0')}.rows`, exp.stream).catch((e: unknown) => {
         internal.abort();
-        throw e;
+        throw e instanceof PartSourceError ? new Error(`reading table ${t.name} from the database failed: ${(e.cause as Error).message}`, { cause: e.cause }) : e;
       });
       const rows = exp.rowCount();
       progress.tablesDone++;
