@@ -8,6 +8,7 @@ import { DomainError, ErrorCode } from '../common/domain-error';
 import { Actor, SYSTEM_ACTOR } from '../common/request-context';
 import { AppConfig } from '../config/app-config';
 import { nowIso } from '../database/columns';
+import { LeaseEntity } from '../database/lease.entity';
 import { LeaseKeeper } from '../database/lease-keeper';
 import { HeldLease, LeaseService, ownerAliveOnThisHost } from '../database/lease.service';
 import { Transactions } from '../database/transactions';
@@ -213,14 +214,14 @@ export class BackupsService implements OnApplicationBootstrap, OnApplicationShut
         },
       });
       const fields = completedFieldsFor(manifest);
-      end = () => this.recordEnd(row, lease.owner, fields, { action: 'backup.completed', outcome: 'success', details: { sizeBytes: fields.sizeBytes, tables: manifest.tables.length } });
+      end = () => this.recordEnd(row, lease, !borrowed, fields, { action: 'backup.completed', outcome: 'success', details: { sizeBytes: fields.sizeBytes, tables: manifest.tables.length } });
       finished = finishedEvent(row, { kind: 'completed', sizeBytes: fields.sizeBytes, startedAt: manifest.startedAt, finishedAt: manifest.finishedAt });
     } catch (e) {
       const message = lost.signal.aborted
         ? 'stopped: its heartbeat had gone stale (the catalog database was unreachable) and the job was taken over; its parts were removed'
         : errorMessage(e);
       this.logger.error(`backup ${row.id} failed: ${message}`);
-      end = () => this.recordEnd(row, lease.owner, { status: 'failed', error: message, finishedAt: nowIso(), owner: null }, { action: 'backup.failed', outcome: 'failure', details: { error: message } });
+      end = () => this.recordEnd(row, lease, !borrowed, { status: 'failed', error: message, finishedAt: nowIso(), owner: null }, { action: 'backup.failed', outcome: 'failure', details: { error: message } });
       finished = finishedEvent(row, { kind: 'failed', finishedAt: nowIso(), error: message });
     } finally {
       if (borrowed) borrowed.untrack(row.id);
@@ -228,19 +229,24 @@ export class BackupsService implements OnApplicationBootstrap, OnApplicationShut
       await dialect.close().catch(() => undefined);
     }
     await this.jobs.recordEnd(row.id, end, (e) =>
-      this.logger.error(`backup ${row.id}: the catalog database is unreachable, its end is recorded once it is back: ${e.message}`));
-    if (!borrowed) await this.leases.release(lease).catch(() => undefined);
+      this.logger.error(`backup ${row.id}: the catalog database is unreachable, its end is recorded (and its lease freed) once it is back: ${e.message}`));
     // After the lease is free, so a listener may start the next job at once.
     if (finished) this.events?.emit(finished);
   }
 
   /**
-   * Writes a job's end and its audit event, unless the row is no longer this job's (a sweep
-   * found it stale and ended it meanwhile: its outcome stands, recorded once).
+   * Writes a job's end and its audit event, and frees its lease (when it owns it) in the same
+   * transaction, so that a job's end and its lease's release never part ways (an outage in
+   * between would keep the lease until it expired). Unless the row is no longer this job's:
+   * a sweep found it stale and ended it meanwhile; that outcome stands, recorded once.
    */
-  private async recordEnd(row: BackupEntity, owner: string, patch: Partial<BackupEntity>, event: { action: string; outcome: 'success' | 'failure'; details: Record<string, unknown> }): Promise<void> {
+  private async recordEnd(
+    row: BackupEntity, lease: HeldLease, freeLease: boolean, patch: Partial<BackupEntity>,
+    event: { action: string; outcome: 'success' | 'failure'; details: Record<string, unknown> },
+  ): Promise<void> {
     await catalogStep('recording the end of the backup', () => this.tx.run(async (m) => {
-      const res = await m.update(BackupEntity, { id: row.id, owner, status: In(['pending', 'running']) }, patch);
+      if (freeLease) await m.delete(LeaseEntity, { name: lease.name, owner: lease.owner });
+      const res = await m.update(BackupEntity, { id: row.id, owner: lease.owner, status: In(['pending', 'running']) }, patch);
       if (!res.affected) {
         this.logger.warn(`backup ${row.id} had already been ended by a sweep; its own end (${patch.status}) is not recorded`);
         return;

@@ -15,6 +15,7 @@ import { Actor, SYSTEM_ACTOR } from '../common/request-context';
 import { AppConfig, dialectOptions } from '../config/app-config';
 import { createDialect } from '../engine/dialects/create-dialect';
 import { nowIso } from '../database/columns';
+import { LeaseEntity } from '../database/lease.entity';
 import { HeldLease, LeaseService, ownerAliveOnThisHost } from '../database/lease.service';
 import { Transactions } from '../database/transactions';
 import type { PlanTableResult, RestoreMode } from '../engine/dialects/dialect';
@@ -276,7 +277,7 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
         files = await restoreFiles({ storage: this.storage, dir: prepared.backup.storageDir, manifest: prepared.manifest, keys: this.target.keys });
       }
       progress.phase = 'done';
-      end = () => this.recordEnd(row, lease.owner, { status: 'completed', rowsWritten, finishedAt: nowIso(), owner: null, error: null }, {
+      end = () => this.recordEnd(row, lease, { status: 'completed', rowsWritten, finishedAt: nowIso(), owner: null, error: null }, {
         action: 'recovery.completed', outcome: 'success', details: { backupId: row.backupId, rowsWritten, tables: results, files, safetyBackupId: row.safetyBackupId },
       });
       this.logger.log(`recovery ${row.id} completed (${rowsWritten} rows)`);
@@ -286,7 +287,7 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
         ? `the tables were restored (committed), but the file artefacts were not; their directories are unchanged: ${cause}`
         : cause;
       this.logger.error(`recovery ${row.id} failed: ${message}`);
-      end = () => this.recordEnd(row, lease.owner, { status: 'failed', error: message, finishedAt: nowIso(), owner: null, rowsWritten: row.rowsWritten }, {
+      end = () => this.recordEnd(row, lease, { status: 'failed', error: message, finishedAt: nowIso(), owner: null, rowsWritten: row.rowsWritten }, {
         action: 'recovery.failed', outcome: 'failure', details: { backupId: row.backupId, error: message, tablesCommitted: dbCommitted, safetyBackupId: row.safetyBackupId },
       });
     } finally {
@@ -295,17 +296,18 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
       await prepared.dialect.close().catch(() => undefined);
     }
     await this.jobs.recordEnd(row.id, end, (e) =>
-      this.logger.error(`recovery ${row.id}: the catalog database is unreachable, its end is recorded once it is back: ${safeMessage(e)}`));
-    await this.leases.release(lease).catch(() => undefined);
+      this.logger.error(`recovery ${row.id}: the catalog database is unreachable, its end is recorded (and its lease freed) once it is back: ${safeMessage(e)}`));
   }
 
   /**
-   * Writes a recovery's end (and, for a rollback, marks what it undid), unless the row is no
-   * longer this job's: a sweep ended it meanwhile, and its outcome stands.
+   * Writes a recovery's end (and, for a rollback, marks what it undid) and frees its lease, in
+   * one transaction; unless the row is no longer this job's: a sweep ended it meanwhile, and
+   * its outcome stands.
    */
-  private async recordEnd(row: RecoveryEntity, owner: string, patch: Partial<RecoveryEntity>, event: { action: string; outcome: 'success' | 'failure'; details: Record<string, unknown> }): Promise<void> {
+  private async recordEnd(row: RecoveryEntity, lease: HeldLease, patch: Partial<RecoveryEntity>, event: { action: string; outcome: 'success' | 'failure'; details: Record<string, unknown> }): Promise<void> {
     await this.tx.run(async (m) => {
-      const res = await m.update(RecoveryEntity, { id: row.id, owner, status: In(['pending', 'running']) }, patch);
+      await m.delete(LeaseEntity, { name: lease.name, owner: lease.owner });
+      const res = await m.update(RecoveryEntity, { id: row.id, owner: lease.owner, status: In(['pending', 'running']) }, patch);
       if (!res.affected) {
         this.logger.warn(`recovery ${row.id} had already been ended by a sweep; its own end (${patch.status}) is not recorded`);
         return;

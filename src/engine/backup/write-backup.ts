@@ -75,15 +75,16 @@ export async function writeBackup(dialect: Dialect, storage: BackupStorage, spec
     const put = (name: string, source: Readable) => writePart(storage, spec.dir, name, source, format);
 
     report();
-    snapshot = await dialect.openSnapshot(spec.tables, { parallel: spec.parallel });
-    const serverVersion = await dialect.serverVersion();
+    snapshot = await fromDatabase('opening a snapshot', () => dialect.openSnapshot(spec.tables, { parallel: spec.parallel }));
+    const open = snapshot;
+    const serverVersion = await fromDatabase('reading the server version', () => dialect.serverVersion());
     const structures = snapshot.tables;
 
     progress.phase = 'schema';
     report();
-    const schemaSql = await snapshot.schemaSql();
+    const schemaSql = await fromDatabase('reading the schema', () => open.schemaSql());
     const schemaPart = await put('parts/schema.sql', Readable.from([Buffer.from(schemaSql, 'utf8')]));
-    const sequences = await snapshot.sequences();
+    const sequences = await fromDatabase('reading the sequences', () => open.sequences());
 
     progress.phase = 'tables';
     report();
@@ -92,7 +93,7 @@ export async function writeBackup(dialect: Dialect, storage: BackupStorage, spec
       const exp = (snapshot as Snapshot).exportTable(t.name);
       const part = await put(`parts/${String(i + 1).padStart(4, '0')}.rows`, exp.stream).catch((e: unknown) => {
         internal.abort();
-        throw e instanceof PartSourceError ? new Error(`reading table ${t.name} from the database failed: ${(e.cause as Error).message}`, { cause: e.cause }) : e;
+        throw e instanceof PartSourceError ? new Error(`reading the database failed (table ${t.name}): ${(e.cause as Error).message}`, { cause: e.cause }) : e;
       });
       const rows = exp.rowCount();
       progress.tablesDone++;
@@ -101,7 +102,7 @@ export async function writeBackup(dialect: Dialect, storage: BackupStorage, spec
       report();
       return tableEntry(t, rows, part);
     });
-    await snapshot.close();
+    await fromDatabase('closing the snapshot', () => open.close());
     snapshot = null;
 
     let files: Manifest['files'] = { count: 0, bytes: 0, roots: spec.fileRoots, part: null };
@@ -201,4 +202,16 @@ export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T, in
   const rejected = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (rejected) throw rejected.reason;
   return results;
+}
+
+/**
+ * Runs one step against the database being backed up, so that its failure says so: an
+ * unreachable database must not read like a storage or archive problem.
+ */
+async function fromDatabase<T>(what: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (e) {
+    throw new Error(`reading the database failed (${what}): ${(e as Error).message}`, { cause: e });
+  }
 }
