@@ -65,14 +65,6 @@ export class LeaseService {
     });
   }
 
-  /** Extends a lease we hold; false when it was lost (expired and taken by another). */
-  async renew(lease: HeldLease, ttlSeconds = this.config.LEASE_TTL_SECONDS): Promise<boolean> {
-    const expiresAt = new Date(Date.now() + ttlSeconds * 1000).toISOString();
-    const res = await this.tx.run((m) => m.update(LeaseEntity, { name: lease.name, owner: lease.owner }, { expiresAt }));
-    if (res.affected) lease.expiresAt = expiresAt;
-    return !!res.affected;
-  }
-
   /**
    * Renews a lease we hold and, in the same transaction, runs `alsoWrite` (a job's heartbeat),
    * so a job's heartbeat is fresh exactly while its lease is. False when the lease was lost.
