@@ -20,6 +20,7 @@ import { HeldLease, LeaseService, ownerAliveOnThisHost } from '../database/lease
 import { Transactions } from '../database/transactions';
 import type { PlanTableResult, RestoreMode } from '../engine/dialects/dialect';
 import type { BackupStorage } from '../engine/storage/storage';
+import { interruptedOutcome } from './interrupted-outcome';
 import { RecoveryEntity } from './recovery.entity';
 import { assertConfirmed, prepareRecovery, PreparedRecovery, RecoveryRequest, rollbackPhrase } from './recovery-request';
 import { RecoveryProgress, RecoveryView, toRecoveryView } from './recovery.view';
@@ -35,9 +36,6 @@ export interface StartRecoveryInput {
   /** Restore file artefacts too; default as in prepareRecovery. */
   files?: boolean;
 }
-
-const INTERRUPTED =
-  'interrupted: the process running this recovery stopped before its restore committed (the target holds no proof of a commit). An unfinished restore transaction rolls back with its process, so the tables hold what they held before';
 
 /**
  * Restores backups into the target database as background jobs. A recovery holds the data
@@ -360,24 +358,15 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
 
   private async endInterrupted(row: RecoveryEntity, reason: string): Promise<boolean> {
     let committed: boolean | null;
-    let unknown = '';
+    let unknownBecause: string | undefined;
     try {
       committed = await this.restoreCommitted(row);
     } catch (e) {
       committed = null;
-      unknown = `: ${safeMessage(e)}`;
+      unknownBecause = safeMessage(e);
     }
     const now = nowIso();
-    let patch: Partial<RecoveryEntity>;
-    if (committed && row.options.files) {
-      patch = { status: 'failed', error: `interrupted: ${reason} after its restore committed (the target's commit proof shows it): the tables were restored, but the file artefacts may not have been` };
-    } else if (committed) {
-      patch = { status: 'completed', error: null, note: `its restore committed (the target's commit proof shows it), then ${reason} before recording the end; this outcome was recorded when the job was reconciled at ${now}` };
-    } else if (committed === false) {
-      patch = { status: 'failed', error: `${INTERRUPTED} (${reason})` };
-    } else {
-      patch = { status: 'failed', error: `interrupted: ${reason}; whether its restore transaction committed could not be determined${unknown}. Check the tables in scope against backup ${row.backupId}` };
-    }
+    const patch = interruptedOutcome(committed, { reason, files: row.options.files, backupId: row.backupId, at: now, unknownBecause });
     const ended = await this.tx.run(async (m) => {
       // Conditional on the row as read: two instances sweeping at once end it once.
       const res = await m.update(RecoveryEntity, { id: row.id, status: row.status, heartbeatAt: row.heartbeatAt ?? IsNull() }, { ...patch, finishedAt: now, owner: null });
@@ -385,7 +374,7 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
       await this.audit.record({
         actor: SYSTEM_ACTOR, action: patch.status === 'completed' ? 'recovery.completed' : 'recovery.failed', resource: 'recovery', resourceId: row.id,
         outcome: patch.status === 'completed' ? 'success' : 'failure',
-        details: { backupId: row.backupId, error: patch.error ?? null, note: patch.note ?? null, tablesCommitted: committed, reconciled: reason },
+        details: { backupId: row.backupId, error: patch.error, note: patch.note, tablesCommitted: committed, reconciled: reason },
       }, m);
       if (patch.status === 'completed' && row.rollbackOf) await this.markRolledBack(m, row);
       return true;
