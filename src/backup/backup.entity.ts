@@ -54,6 +54,8 @@ export class BackupEntity {
   @Column({ name: 'storage_dir', type: 'varchar', length: 300 }) storageDir: string;
   /** Engine of the backed-up database (postgres, sqlite). */
   @Column({ type: 'varchar', length: 16, nullable: true }) engine: string | null;
-  /** The process running the job (host:pid:nonce), so a restart can tell orphaned jobs. */
+  /** The lease owner running the job (host:pid:nonce:token), so a restart can tell orphaned jobs. */
   @Column({ type: 'varchar', length: 200, nullable: true }) owner: string | null;
+  /** Renewed with the job's lease while it runs; a stale one means nobody runs it any more. */
+  @Column({ name: 'heartbeat_at', ...ISO_TIME, nullable: true }) heartbeatAt: string | null;
 }

@@ -6,12 +6,13 @@ import { BackupEntity } from './backup.entity';
 import { BackupEvents } from './backup-events';
 import { BackupsController } from './backups.controller';
 import { BackupsService } from './backups.service';
+import { JobSweeper } from './job-sweeper';
 import { TargetDatabase } from './target-database';
 
 @Module({
   imports: [TypeOrmModule.forFeature([BackupEntity])],
   controllers: [BackupsController],
-  providers: [BackupsService, BackupCatalogService, BackupArchiveService, TargetDatabase, BackupEvents],
-  exports: [BackupsService, BackupCatalogService, BackupArchiveService, TargetDatabase, BackupEvents],
+  providers: [BackupsService, BackupCatalogService, BackupArchiveService, TargetDatabase, BackupEvents, JobSweeper],
+  exports: [BackupsService, BackupCatalogService, BackupArchiveService, TargetDatabase, BackupEvents, JobSweeper],
 })
 export class BackupModule {}

@@ -1,21 +1,25 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown, Optional } from '@nestjs/common';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
-import { DataSource, In, Repository } from 'typeorm';
+import { DataSource, In, IsNull, Repository } from 'typeorm';
 import { APP_VERSION } from '../app-version';
 import { AuditService } from '../audit/audit.service';
 import { DomainError, ErrorCode } from '../common/domain-error';
 import { Actor, SYSTEM_ACTOR } from '../common/request-context';
 import { AppConfig } from '../config/app-config';
 import { nowIso } from '../database/columns';
-import { HeldLease, LeaseService, ownerAliveOnThisHost, PROCESS_OWNER } from '../database/lease.service';
+import { LeaseEntity } from '../database/lease.entity';
+import { LeaseKeeper } from '../database/lease-keeper';
+import { HeldLease, LeaseService, ownerAliveOnThisHost } from '../database/lease.service';
 import { Transactions } from '../database/transactions';
 import type { BackupTrigger, BackupType, Compression } from '../engine/archive/manifest.types';
 import { BackupProgress, writeBackup } from '../engine/backup/write-backup';
+import { readManifest } from '../engine/backup/read-backup';
 import type { BackupStorage } from '../engine/storage/storage';
 import { BackupEntity } from './backup.entity';
 import { BackupEvents, BackupFinishedEvent, finishedEvent } from './backup-events';
-import { JobRegistry } from './backup-jobs';
+import { JobRegistry, orphanReason } from './backup-jobs';
+import { JobSweeper } from './job-sweeper';
 import { toBackupView, BackupView } from './backup.view';
 import { BackupCatalogService } from './backup-catalog.service';
 import { completedFieldsFor } from './completed-fields';
@@ -55,11 +59,15 @@ export class BackupsService implements OnApplicationBootstrap, OnApplicationShut
     private readonly audit: AuditService,
     private readonly catalog: BackupCatalogService,
     private readonly config: AppConfig,
+    private readonly sweeper: JobSweeper,
     @Optional() private readonly events?: BackupEvents,
-  ) {}
+  ) {
+    sweeper.register((staleBefore) => this.failOrphanedJobs(staleBefore));
+  }
 
   async onApplicationBootstrap(): Promise<void> {
-    await this.failOrphanedJobs();
+    await this.leases.releaseStale(ownerAliveOnThisHost);
+    await this.failOrphanedJobs(this.sweeper.staleBefore());
     await this.catalog.rescan().catch((e: Error) => this.logger.error(`catalog rescan failed: ${e.message}`));
   }
 
@@ -70,36 +78,49 @@ export class BackupsService implements OnApplicationBootstrap, OnApplicationShut
   /** Validates, takes the lease (409 if held), records a pending backup and starts the job. */
   async start(input: StartBackupInput, actor: Actor = SYSTEM_ACTOR): Promise<BackupView> {
     const { dialect, tables } = await this.prepare(input);
-    const lease = await this.leases.acquire(this.target.leaseName);
+    let lease = await this.leases.acquire(this.target.leaseName);
+    // The holder may be a job nobody runs any more: once a sweep ended it, the lease is free.
+    if (!lease && (await this.sweeper.sweep().catch(() => 0)) > 0) lease = await this.leases.acquire(this.target.leaseName);
     if (!lease) {
       await dialect.close().catch(() => undefined);
       const holder = await this.leases.holder(this.target.leaseName);
       throw new DomainError(ErrorCode.Conflict, `another backup or restore of this database is running (${holder?.owner ?? 'unknown owner'})`);
     }
-    const row = await this.record(input, tables, dialect, lease, actor).catch(async (e: unknown) => {
+    const id = randomUUID();
+    this.jobs.hold(id);
+    const row = await this.record(id, input, tables, dialect, lease, actor).catch(async (e: unknown) => {
+      this.jobs.drop(id);
       await dialect.close().catch(() => undefined);
       await this.leases.release(lease).catch(() => undefined);
       throw e;
     });
-    this.jobs.start(row.id, (signal) => this.run(row, dialect, lease, signal));
+    this.jobs.start(row.id, (signal) => this.run(row, dialect, lease, signal, null));
     return toBackupView(row);
   }
 
   /**
    * Runs a backup to its end inside an operation that already holds the data lease (a
-   * recovery's safety backup): the lease is neither taken nor released here. Resolves with
-   * the completed backup; rejects when it failed (the failure is recorded as usual).
+   * recovery's safety backup): the lease is neither taken nor released here, and the
+   * operation's keeper beats this backup's heartbeat too. Resolves with the completed backup;
+   * rejects when it failed (the failure is recorded as usual).
    */
-  async runUnderLease(input: StartBackupInput, lease: HeldLease, actor: Actor = SYSTEM_ACTOR, signal?: AbortSignal): Promise<BackupView> {
+  async runUnderLease(input: StartBackupInput, keeper: LeaseKeeper, actor: Actor = SYSTEM_ACTOR, signal?: AbortSignal): Promise<BackupView> {
     const { dialect, tables } = await this.prepare(input);
+    const id = randomUUID();
+    this.jobs.hold(id);
     let row: BackupEntity;
     try {
-      row = await this.record(input, tables, dialect, lease, actor);
+      row = await this.record(id, input, tables, dialect, keeper.lease, actor);
     } catch (e) {
+      this.jobs.drop(id);
       await dialect.close().catch(() => undefined);
       throw e;
     }
-    await this.run(row, dialect, lease, signal ?? new AbortController().signal, { releaseLease: false });
+    try {
+      await this.run(row, dialect, keeper.lease, signal ?? new AbortController().signal, keeper);
+    } finally {
+      this.jobs.drop(id);
+    }
     const done = await this.catalog.get(row.id);
     if (done.status !== 'completed') throw new Error(`backup ${row.id} failed: ${done.error ?? 'unknown error'}`);
     return done;
@@ -121,8 +142,7 @@ export class BackupsService implements OnApplicationBootstrap, OnApplicationShut
     }
   }
 
-  private async record(input: StartBackupInput, tables: string[], dialect: ReturnType<TargetDatabase['dialect']>, lease: HeldLease, actor: Actor): Promise<BackupEntity> {
-    const id = randomUUID();
+  private async record(id: string, input: StartBackupInput, tables: string[], dialect: ReturnType<TargetDatabase['dialect']>, lease: HeldLease, actor: Actor): Promise<BackupEntity> {
     const encrypted = input.encrypt ?? this.keysConfigured();
     const row = this.repo.create({
       id, type: input.type, trigger: input.trigger, status: 'pending', scheduleId: input.scheduleId ?? null,
@@ -131,7 +151,7 @@ export class BackupsService implements OnApplicationBootstrap, OnApplicationShut
       files: { count: 0, bytes: 0 }, compression: input.compression ?? this.config.BACKUP_COMPRESSION, encrypted,
       keyId: null, checksum: null, verifiedAt: null, error: null,
       progress: { phase: 'pending', tablesDone: 0, tablesTotal: tables.length, rows: 0, bytes: 0 },
-      storageDir: `backups/${id}`, engine: dialect.engine, owner: lease.owner,
+      storageDir: `backups/${id}`, engine: dialect.engine, owner: lease.owner, heartbeatAt: nowIso(),
     });
     await this.tx.run(async (m) => {
       await m.save(BackupEntity, row);
@@ -156,18 +176,28 @@ export class BackupsService implements OnApplicationBootstrap, OnApplicationShut
     return !!this.target.keys.keyring || !!this.target.keys.passphrase;
   }
 
+  /**
+   * The job itself. Without `borrowed` it owns the lease: it keeps it (and its heartbeat)
+   * alive, and frees it at the end; under a borrowed keeper (a recovery's safety backup) the
+   * borrower does, and only this row's heartbeat is added to its beats.
+   */
   private async run(
-    row: BackupEntity, dialect: ReturnType<TargetDatabase['dialect']>, lease: HeldLease, signal: AbortSignal,
-    opts: { releaseLease: boolean } = { releaseLease: true },
+    row: BackupEntity, dialect: ReturnType<TargetDatabase['dialect']>, lease: HeldLease, signal: AbortSignal, borrowed: LeaseKeeper | null,
   ): Promise<void> {
-    // Under a borrowed lease the borrower renews it; renewing here too would be harmless but noisy.
-    const renew = opts.releaseLease ? setInterval(() => {
-      void this.leases.renew(lease).catch(() => undefined);
-    }, (this.config.LEASE_TTL_SECONDS * 1000) / 3) : undefined;
+    const lost = new AbortController();
+    const keeper = borrowed ?? this.leases.keepAlive(lease, {
+      onLost: () => lost.abort(),
+      onError: (e) => this.logger.warn(`backup ${row.id}: could not renew its lease and heartbeat in the catalog database: ${e.message}`),
+    });
+    keeper.track(BackupEntity, row.id);
+    const jobSignal = AbortSignal.any([signal, lost.signal]);
     let lastProgress = 0;
     let finished: BackupFinishedEvent | null = null;
+    let end: () => Promise<void>;
     try {
-      await this.update(row.id, { status: 'running', startedAt: nowIso() });
+      await catalogStep('marking the backup running', () => this.update(row.id, { status: 'running', startedAt: nowIso() }));
+      const migrations = await catalogStep('reading the applied migrations', () => this.migrations());
+      const auditHead = await catalogStep('reading the audit head', () => this.audit.head());
       const manifest = await writeBackup(dialect, this.storage, {
         id: row.id, dir: row.storageDir, type: row.type, trigger: row.trigger, description: row.description, tags: row.tags,
         scheduleId: row.scheduleId, tables: row.requestedTables, fileRoots: row.type === 'full' ? this.config.BACKUP_FILE_PATHS : [],
@@ -176,8 +206,8 @@ export class BackupsService implements OnApplicationBootstrap, OnApplicationShut
         keys: row.encrypted ? this.target.keys : { keyring: null, passphrase: null },
         // An unencrypted backup is still sealed, so it stays restorable where a key is configured.
         sealKeys: this.target.keys,
-        appVersion: APP_VERSION, migrations: await this.migrations(), auditHead: await this.audit.head(),
-        parallel: this.config.BACKUP_PARALLELISM, signal, createdAt: row.createdAt,
+        appVersion: APP_VERSION, migrations, auditHead,
+        parallel: this.config.BACKUP_PARALLELISM, signal: jobSignal, createdAt: row.createdAt,
         onWarning: (message) => this.logger.warn(`backup ${row.id}: ${message}`),
         onProgress: (p: BackupProgress) => {
           const now = Date.now();
@@ -186,27 +216,46 @@ export class BackupsService implements OnApplicationBootstrap, OnApplicationShut
           void this.update(row.id, { progress: p }).catch(() => undefined);
         },
       });
-      await this.tx.run(async (m) => {
-        await m.update(BackupEntity, { id: row.id }, completedFieldsFor(manifest));
-        await this.audit.record({ actor: SYSTEM_ACTOR, action: 'backup.completed', resource: 'backup', resourceId: row.id, outcome: 'success', details: { sizeBytes: manifest.tables.reduce((s, t) => s + t.part.size, 0), tables: manifest.tables.length } }, m);
-      });
-      this.logger.log(`backup ${row.id} completed`);
-      finished = finishedEvent(row, { kind: 'completed', sizeBytes: completedFieldsFor(manifest).sizeBytes, startedAt: manifest.startedAt, finishedAt: manifest.finishedAt });
+      const fields = completedFieldsFor(manifest);
+      end = () => this.recordEnd(row, lease, !borrowed, fields, { action: 'backup.completed', outcome: 'success', details: { sizeBytes: fields.sizeBytes, tables: manifest.tables.length } });
+      finished = finishedEvent(row, { kind: 'completed', sizeBytes: fields.sizeBytes, startedAt: manifest.startedAt, finishedAt: manifest.finishedAt });
     } catch (e) {
-      const message = errorMessage(e);
+      const message = lost.signal.aborted
+        ? 'stopped: its heartbeat had gone stale (the catalog database was unreachable) and the job was taken over; its parts were removed'
+        : errorMessage(e);
       this.logger.error(`backup ${row.id} failed: ${message}`);
-      await this.tx.run(async (m) => {
-        await m.update(BackupEntity, { id: row.id }, { status: 'failed', error: message, finishedAt: nowIso(), owner: null });
-        await this.audit.record({ actor: SYSTEM_ACTOR, action: 'backup.failed', resource: 'backup', resourceId: row.id, outcome: 'failure', details: { error: message } }, m);
-      }).catch((err: Error) => this.logger.error(`could not record failure of ${row.id}: ${err.message}`));
+      end = () => this.recordEnd(row, lease, !borrowed, { status: 'failed', error: message, finishedAt: nowIso(), owner: null }, { action: 'backup.failed', outcome: 'failure', details: { error: message } });
       finished = finishedEvent(row, { kind: 'failed', finishedAt: nowIso(), error: message });
     } finally {
-      clearInterval(renew);
+      if (borrowed) borrowed.untrack(row.id);
+      else keeper.stop();
       await dialect.close().catch(() => undefined);
-      if (opts.releaseLease) await this.leases.release(lease).catch(() => undefined);
-      // After the lease is free, so a listener may start the next job at once.
-      if (finished) this.events?.emit(finished);
     }
+    await this.jobs.recordEnd(row.id, end, (e) =>
+      this.logger.error(`backup ${row.id}: the catalog database is unreachable, its end is recorded (and its lease freed) once it is back: ${e.message}`));
+    // After the lease is free, so a listener may start the next job at once.
+    if (finished) this.events?.emit(finished);
+  }
+
+  /**
+   * Writes a job's end and its audit event, and frees its lease (when it owns it) in the same
+   * transaction, so that a job's end and its lease's release never part ways (an outage in
+   * between would keep the lease until it expired). Unless the row is no longer this job's:
+   * a sweep found it stale and ended it meanwhile; that outcome stands, recorded once.
+   */
+  private async recordEnd(
+    row: BackupEntity, lease: HeldLease, freeLease: boolean, patch: Partial<BackupEntity>,
+    event: { action: string; outcome: 'success' | 'failure'; details: Record<string, unknown> },
+  ): Promise<void> {
+    await catalogStep('recording the end of the backup', () => this.tx.run(async (m) => {
+      if (freeLease) await m.delete(LeaseEntity, { name: lease.name, owner: lease.owner });
+      const res = await m.update(BackupEntity, { id: row.id, owner: lease.owner, status: In(['pending', 'running']) }, patch);
+      if (!res.affected) {
+        this.logger.warn(`backup ${row.id} had already been ended by a sweep; its own end (${patch.status}) is not recorded`);
+        return;
+      }
+      await this.audit.record({ actor: SYSTEM_ACTOR, action: event.action, resource: 'backup', resourceId: row.id, outcome: event.outcome, details: event.details }, m);
+    }));
   }
 
   private async update(id: string, patch: Partial<BackupEntity>): Promise<void> {
@@ -220,23 +269,55 @@ export class BackupsService implements OnApplicationBootstrap, OnApplicationShut
   }
 
   /**
-   * At boot: jobs left pending/running by a process that is gone are marked failed and
-   * their partial parts removed; stale leases are released.
+   * Ends backups nobody runs any more (at boot, and from every sweep): a job of this process
+   * that is no longer alive in it, one whose process on this host is gone, or one whose
+   * heartbeat is older than `staleBefore`. Storage decides the outcome: a manifest that reads
+   * back means the backup was whole (`completed`); otherwise its parts are removed and it is
+   * `failed`. The lease it held is freed. Ends written here first: those of this process's own
+   * jobs that the catalog could not take when they ended.
    */
-  async failOrphanedJobs(): Promise<number> {
-    await this.leases.releaseStale(ownerAliveOnThisHost);
+  async failOrphanedJobs(staleBefore: string = this.sweeper.staleBefore()): Promise<number> {
+    await this.jobs.recordDeferred();
     const open = await this.repo.find({ where: { status: In(['pending', 'running']) } });
-    let failed = 0;
+    let ended = 0;
     for (const row of open) {
-      if (row.owner === PROCESS_OWNER) continue;
-      const holder = await this.leases.holder(this.target.leaseName);
-      if (row.owner && holder?.owner === row.owner && ownerAliveOnThisHost(row.owner)) continue;
-      await this.storage.deletePrefix(row.storageDir).catch(() => undefined);
-      await this.update(row.id, { status: 'failed', error: 'interrupted: the process running this backup stopped before it finished', finishedAt: nowIso(), owner: null });
-      await this.audit.recordQuietly({ actor: SYSTEM_ACTOR, action: 'backup.failed', resource: 'backup', resourceId: row.id, outcome: 'failure', details: { error: 'interrupted' } });
-      failed++;
+      const reason = orphanReason(row, staleBefore);
+      if (reason && (await this.endOrphan(row, reason))) ended++;
     }
-    return failed;
+    return ended;
+  }
+
+  private async endOrphan(row: BackupEntity, reason: string): Promise<boolean> {
+    const manifest = await readManifest(this.storage, row.storageDir).catch(() => null);
+    if (!manifest) await this.storage.deletePrefix(row.storageDir).catch(() => undefined);
+    const error = `interrupted: ${reason} before the backup finished; its parts were removed`;
+    const patch: Partial<BackupEntity> = manifest ? completedFieldsFor(manifest) : { status: 'failed', error, finishedAt: nowIso(), owner: null };
+    // Conditional on the row as read, so that two instances sweeping at once end it once.
+    const ended = await this.tx.run(async (m) => {
+      const res = await m.update(BackupEntity, { id: row.id, status: row.status, heartbeatAt: row.heartbeatAt ?? IsNull() }, { ...patch, owner: null });
+      if (!res.affected) return false;
+      await this.audit.record({
+        actor: SYSTEM_ACTOR, action: manifest ? 'backup.completed' : 'backup.failed', resource: 'backup', resourceId: row.id,
+        outcome: manifest ? 'success' : 'failure', details: manifest ? { reconciled: reason } : { error: 'interrupted', reason },
+      }, m);
+      return true;
+    });
+    if (!ended) return false;
+    if (row.owner) await this.leases.releaseOwner(row.owner);
+    this.logger.warn(`backup ${row.id} ended as ${manifest ? 'completed (its manifest is stored)' : 'failed'}: ${reason}`);
+    this.events?.emit(manifest
+      ? finishedEvent(row, { kind: 'completed', sizeBytes: patch.sizeBytes ?? 0, startedAt: manifest.startedAt, finishedAt: manifest.finishedAt })
+      : finishedEvent(row, { kind: 'failed', finishedAt: nowIso(), error }));
+    return true;
+  }
+}
+
+/** Runs a step against the catalog database, so that its failure says so (not, say, storage). */
+async function catalogStep<T>(what: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (e) {
+    throw new Error(`catalog database: ${what} failed: ${errorMessage(e)}`, { cause: e });
   }
 }
 

@@ -71,6 +71,8 @@ export class AppConfig {
   RESTORE_MAINTENANCE_WORK_MEM = '512MB';
   @Transform(toBool) @IsBoolean() RESTORE_ANALYZE = true;
   @Transform(toInt) @IsInt() @Min(10) LEASE_TTL_SECONDS = 120;
+  /** A job whose heartbeat is older than this many lease TTLs has no live owner: it is failed and its lease freed. */
+  @Transform(toInt) @IsInt() @Min(1) @Max(100) JOB_STALE_AFTER_TTLS = 2;
 
   @Transform(toBool) @IsBoolean() SCHEDULER_ENABLED = true;
   @IsString() BACKUP_TIMEZONE = 'UTC';

@@ -2,13 +2,27 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
-import { LessThan, Repository } from 'typeorm';
+import { EntityManager, LessThan, Repository } from 'typeorm';
 import { AppConfig } from '../config/app-config';
 import { LeaseEntity } from './lease.entity';
+import { LeaseKeeper, LeaseKeeperOptions } from './lease-keeper';
 import { Transactions } from './transactions';
 
-/** This process's identity as a lease owner: host, pid and a per-boot nonce. */
+/** This process's identity: host, pid and a per-boot nonce. */
 export const PROCESS_OWNER = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+
+/**
+ * The process part (host:pid:nonce) of a lease owner. Each acquisition appends its own token,
+ * so two jobs of one process never share an owner, and an owner names exactly one holding.
+ */
+export function processOf(owner: string): string {
+  return owner.split(':').slice(0, 3).join(':');
+}
+
+/** True when `owner` (a lease owner or a job's owner column) belongs to this very process. */
+export function ownedByThisProcess(owner: string | null): boolean {
+  return !!owner && processOf(owner) === PROCESS_OWNER;
+}
 
 export interface HeldLease {
   name: string;
@@ -17,8 +31,10 @@ export interface HeldLease {
 }
 
 /**
- * Named leases with expiry in the database: one writer across processes. A holder renews
- * while it works; a crashed holder's lease simply expires (or is released at boot).
+ * Named leases with expiry in the database: one writer, across processes and within one. A
+ * lease is exclusive: while it is held and not expired nobody else gets it, not even another
+ * job of the same process. A holder renews while it works; a crashed holder's lease simply
+ * expires (or is released at boot, or when its job is found stale).
  */
 @Injectable()
 export class LeaseService {
@@ -28,8 +44,13 @@ export class LeaseService {
     private readonly config: AppConfig,
   ) {}
 
-  /** Takes the lease if it is free or expired; null when someone else holds it. */
-  async acquire(name: string, owner: string = PROCESS_OWNER, ttlSeconds = this.config.LEASE_TTL_SECONDS): Promise<HeldLease | null> {
+  /**
+   * Takes the lease if it is free or expired; null while anyone holds it (this process
+   * included: a lease is never re-entrant). `processOwner` identifies the process; the lease's
+   * owner is that plus a token of this acquisition.
+   */
+  async acquire(name: string, processOwner: string = PROCESS_OWNER, ttlSeconds = this.config.LEASE_TTL_SECONDS): Promise<HeldLease | null> {
+    const owner = `${processOwner}:${randomUUID().slice(0, 8)}`;
     return this.tx.run(async (m) => {
       const now = new Date();
       const expiresAt = new Date(now.getTime() + ttlSeconds * 1000).toISOString();
@@ -38,22 +59,42 @@ export class LeaseService {
         await m.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`strongroom-lease:${name}`]);
       }
       const current = await m.findOne(LeaseEntity, { where: { name } });
-      if (current && current.expiresAt > now.toISOString() && current.owner !== owner) return null;
+      if (current && current.expiresAt > now.toISOString()) return null;
       await m.save(LeaseEntity, { name, owner, acquiredAt: now.toISOString(), expiresAt });
       return { name, owner, expiresAt };
     });
   }
 
-  /** Extends a lease we hold; false when it was lost (expired and taken by another). */
-  async renew(lease: HeldLease, ttlSeconds = this.config.LEASE_TTL_SECONDS): Promise<boolean> {
-    const expiresAt = new Date(Date.now() + ttlSeconds * 1000).toISOString();
-    const res = await this.tx.run((m) => m.update(LeaseEntity, { name: lease.name, owner: lease.owner }, { expiresAt }));
-    if (res.affected) lease.expiresAt = expiresAt;
-    return !!res.affected;
+  /**
+   * Renews a lease we hold and, in the same transaction, runs `alsoWrite` (a job's heartbeat),
+   * so a job's heartbeat is fresh exactly while its lease is. False when the lease was lost.
+   */
+  async renewWith(lease: HeldLease, alsoWrite: (m: EntityManager, now: string) => Promise<void>, ttlSeconds = this.config.LEASE_TTL_SECONDS): Promise<boolean> {
+    const now = new Date();
+    const expiresAt = new Date(now.getTime() + ttlSeconds * 1000).toISOString();
+    const held = await this.tx.run(async (m) => {
+      const res = await m.update(LeaseEntity, { name: lease.name, owner: lease.owner }, { expiresAt });
+      if (!res.affected) return false;
+      await alsoWrite(m, now.toISOString());
+      return true;
+    });
+    if (held) lease.expiresAt = expiresAt;
+    return held;
+  }
+
+  /** Starts renewing `lease` (and the heartbeat of the rows it is told to track) every third of the TTL. */
+  keepAlive(lease: HeldLease, opts: Omit<LeaseKeeperOptions, 'everyMs'>): LeaseKeeper {
+    return new LeaseKeeper(this, lease, { ...opts, everyMs: (this.config.LEASE_TTL_SECONDS * 1000) / 3 }).start();
   }
 
   async release(lease: HeldLease): Promise<void> {
     await this.tx.run((m) => m.delete(LeaseEntity, { name: lease.name, owner: lease.owner }));
+  }
+
+  /** Frees whatever lease `owner` holds (a job found orphaned or stale); the number freed. */
+  async releaseOwner(owner: string): Promise<number> {
+    const res = await this.tx.run((m) => m.delete(LeaseEntity, { owner }));
+    return res.affected ?? 0;
   }
 
   async holder(name: string): Promise<LeaseEntity | null> {
@@ -79,7 +120,7 @@ export class LeaseService {
 export function ownerAliveOnThisHost(owner: string): boolean {
   const [host, pid, nonce] = owner.split(':');
   if (host !== hostname()) return true;
-  if (owner === PROCESS_OWNER) return true;
+  if (processOf(owner) === PROCESS_OWNER) return true;
   if (Number(pid) === process.pid && nonce !== PROCESS_OWNER.split(':')[2]) return false;
   try {
     process.kill(Number(pid), 0);

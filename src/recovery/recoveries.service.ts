@@ -1,10 +1,11 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
-import { In, Repository } from 'typeorm';
+import { EntityManager, In, IsNull, Repository } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
 import { BackupCatalogService } from '../backup/backup-catalog.service';
-import { JobRegistry } from '../backup/backup-jobs';
+import { JobRegistry, orphanReason } from '../backup/backup-jobs';
+import { JobSweeper } from '../backup/job-sweeper';
 import { BackupsService } from '../backup/backups.service';
 import { BACKUP_STORAGE } from '../backup/storage.provider';
 import { TargetDatabase } from '../backup/target-database';
@@ -12,12 +13,15 @@ import { DomainError, ErrorCode } from '../common/domain-error';
 import { newestFirstPage, Page } from '../common/pagination';
 import { Actor, SYSTEM_ACTOR } from '../common/request-context';
 import { AppConfig, dialectOptions } from '../config/app-config';
+import { createDialect } from '../engine/dialects/create-dialect';
 import { nowIso } from '../database/columns';
-import { HeldLease, LeaseService, ownerAliveOnThisHost, PROCESS_OWNER } from '../database/lease.service';
+import { LeaseEntity } from '../database/lease.entity';
+import { HeldLease, LeaseService, ownerAliveOnThisHost } from '../database/lease.service';
 import { Transactions } from '../database/transactions';
 import { recoverInterruptedFileRestores } from '../engine/backup/file-restore-journal';
 import type { PlanTableResult, RestoreMode } from '../engine/dialects/dialect';
 import type { BackupStorage } from '../engine/storage/storage';
+import { interruptedOutcome } from './interrupted-outcome';
 import { RecoveryEntity } from './recovery.entity';
 import { assertConfirmed, prepareRecovery, PreparedRecovery, RecoveryRequest, rollbackPhrase } from './recovery-request';
 import { RecoveryProgress, RecoveryView, toRecoveryView } from './recovery.view';
@@ -33,9 +37,6 @@ export interface StartRecoveryInput {
   /** Restore file artefacts too; default as in prepareRecovery. */
   files?: boolean;
 }
-
-const INTERRUPTED =
-  'interrupted: the process running this recovery stopped before it finished. An unfinished restore transaction rolls back with its process, so the tables hold what they held before';
 
 /**
  * Restores backups into the target database as background jobs. A recovery holds the data
@@ -65,10 +66,14 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
     private readonly tx: Transactions,
     private readonly audit: AuditService,
     private readonly config: AppConfig,
-  ) {}
+    private readonly sweeper: JobSweeper,
+  ) {
+    sweeper.register((staleBefore) => this.failInterrupted(staleBefore));
+  }
 
   async onApplicationBootstrap(): Promise<void> {
-    await this.failInterrupted();
+    await this.leases.releaseStale(ownerAliveOnThisHost);
+    await this.failInterrupted(this.sweeper.staleBefore());
     await this.dropAbandonedRestoreData();
     await this.recoverInterruptedFileRestores();
   }
@@ -196,7 +201,9 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
 
   private async launch(req: RecoveryRequest, opts: { safetyBackup: boolean; rollbackOf: string | null }, actor: Actor): Promise<RecoveryView> {
     const prepared = await this.prepare(req);
-    const lease = await this.leases.acquire(this.target.leaseName);
+    let lease = await this.leases.acquire(this.target.leaseName);
+    // The holder may be a job nobody runs any more: once a sweep ended it, the lease is free.
+    if (!lease && (await this.sweeper.sweep().catch(() => 0)) > 0) lease = await this.leases.acquire(this.target.leaseName);
     if (!lease) {
       await prepared.dialect.close().catch(() => undefined);
       const holder = await this.leases.holder(this.target.leaseName);
@@ -207,7 +214,9 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
       safetyBackupId: null, rowsWritten: 0, createdAt: nowIso(), startedAt: null, finishedAt: null, error: null,
       options: { safetyBackup: opts.safetyBackup, allowSchemaMismatch: req.allowSchemaMismatch, files: prepared.files, requestedTables: req.tables ?? null },
       rollbackOf: opts.rollbackOf, rolledBackBy: null, requestedBy: actor.name, owner: lease.owner,
+      heartbeatAt: nowIso(), commitToken: null, note: null,
     });
+    this.jobs.hold(row.id);
     try {
       await this.tx.run(async (m) => {
         await m.save(RecoveryEntity, row);
@@ -220,6 +229,7 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
         }, m);
       });
     } catch (e) {
+      this.jobs.drop(row.id);
       await prepared.dialect.close().catch(() => undefined);
       await this.leases.release(lease).catch(() => undefined);
       throw e;
@@ -230,11 +240,16 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
   }
 
   private async run(row: RecoveryEntity, prepared: PreparedRecovery, lease: HeldLease, signal: AbortSignal): Promise<void> {
-    const renew = setInterval(() => {
-      void this.leases.renew(lease).catch(() => undefined);
-    }, (this.config.LEASE_TTL_SECONDS * 1000) / 3);
+    const lost = new AbortController();
+    const keeper = this.leases.keepAlive(lease, {
+      onLost: () => lost.abort(),
+      onError: (e) => this.logger.warn(`recovery ${row.id}: could not renew its lease and heartbeat in the catalog database: ${e.message}`),
+    });
+    keeper.track(RecoveryEntity, row.id);
+    const jobSignal = AbortSignal.any([signal, lost.signal]);
     const progress = this.progress.get(row.id) ?? { phase: 'pending', table: null, rows: 0 };
     let dbCommitted = false;
+    let end: () => Promise<void>;
     try {
       await this.update(row.id, { status: 'running', startedAt: nowIso() });
       if (row.options.safetyBackup) {
@@ -246,13 +261,16 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
             trigger: 'pre-restore',
             description: `safety backup before recovery ${row.id}`,
           },
-          lease,
+          keeper,
           SYSTEM_ACTOR,
-          signal,
+          jobSignal,
         );
         row.safetyBackupId = safety.id;
         await this.update(row.id, { safetyBackupId: safety.id });
       }
+      // Right before writing: the lease must still be ours (a sweep elsewhere may have found us stale).
+      if (!(await keeper.beat())) lost.abort();
+      if (lost.signal.aborted) throw new Error('its lease was lost before the restore began');
       progress.phase = 'restoring';
       // A file part a restore would refuse fails the recovery now, before the tables commit.
       if (prepared.files) await checkFileArchive({ storage: this.storage, dir: prepared.backup.storageDir, manifest: prepared.manifest, keys: this.target.keys });
@@ -260,12 +278,13 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
       const results = await this.inWriteTurn(prepared, () =>
         restoreTables(prepared.dialect, {
           ...this.spec(prepared, row.mode),
-          signal,
+          signal: jobSignal,
           onProgress: (p) => {
             progress.table = p.table;
             progress.rows = total(p);
           },
           onWarning: (message) => this.logger.warn(`recovery ${row.id}: ${message}`),
+          commitMarker: { id: row.id, onToken: (token) => this.update(row.id, { commitToken: token }) },
         }),
       );
       dbCommitted = true;
@@ -281,36 +300,49 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
         );
       }
       progress.phase = 'done';
-      await this.tx.run(async (m) => {
-        await m.update(RecoveryEntity, { id: row.id }, { status: 'completed', rowsWritten, finishedAt: nowIso(), owner: null, error: null });
-        await this.audit.record({
-          actor: SYSTEM_ACTOR, action: 'recovery.completed', resource: 'recovery', resourceId: row.id, outcome: 'success',
-          details: { backupId: row.backupId, rowsWritten, tables: results, files, safetyBackupId: row.safetyBackupId },
-        }, m);
-        if (row.rollbackOf) {
-          await m.update(RecoveryEntity, { id: row.rollbackOf }, { status: 'rolled_back', rolledBackBy: row.id });
-          await this.audit.record({ actor: SYSTEM_ACTOR, action: 'recovery.rolled-back', resource: 'recovery', resourceId: row.rollbackOf, outcome: 'success', details: { rollback: row.id } }, m);
-        }
+      end = () => this.recordEnd(row, lease, { status: 'completed', rowsWritten, finishedAt: nowIso(), owner: null, error: null }, {
+        action: 'recovery.completed', outcome: 'success', details: { backupId: row.backupId, rowsWritten, tables: results, files, safetyBackupId: row.safetyBackupId },
       });
       this.logger.log(`recovery ${row.id} completed (${rowsWritten} rows)`);
     } catch (e) {
+      const cause = lost.signal.aborted ? `stopped: its heartbeat had gone stale and its lease was taken over (${safeMessage(e)})` : safeMessage(e);
       const message = dbCommitted
-        ? `the tables were restored (committed), but the file artefacts were not; their directories are unchanged: ${safeMessage(e)}`
-        : safeMessage(e);
+        ? `the tables were restored (committed), but the file artefacts were not; their directories are unchanged: ${cause}`
+        : cause;
       this.logger.error(`recovery ${row.id} failed: ${message}`);
-      await this.tx.run(async (m) => {
-        await m.update(RecoveryEntity, { id: row.id }, { status: 'failed', error: message, finishedAt: nowIso(), owner: null, rowsWritten: row.rowsWritten });
-        await this.audit.record({
-          actor: SYSTEM_ACTOR, action: 'recovery.failed', resource: 'recovery', resourceId: row.id, outcome: 'failure',
-          details: { backupId: row.backupId, error: message, tablesCommitted: dbCommitted, safetyBackupId: row.safetyBackupId },
-        }, m);
-      }).catch((err: Error) => this.logger.error(`could not record failure of recovery ${row.id}: ${err.message}`));
+      end = () => this.recordEnd(row, lease, { status: 'failed', error: message, finishedAt: nowIso(), owner: null, rowsWritten: row.rowsWritten }, {
+        action: 'recovery.failed', outcome: 'failure', details: { backupId: row.backupId, error: message, tablesCommitted: dbCommitted, safetyBackupId: row.safetyBackupId },
+      });
     } finally {
-      clearInterval(renew);
+      keeper.stop();
       this.progress.delete(row.id);
       await prepared.dialect.close().catch(() => undefined);
-      await this.leases.release(lease).catch(() => undefined);
     }
+    await this.jobs.recordEnd(row.id, end, (e) =>
+      this.logger.error(`recovery ${row.id}: the catalog database is unreachable, its end is recorded (and its lease freed) once it is back: ${safeMessage(e)}`));
+  }
+
+  /**
+   * Writes a recovery's end (and, for a rollback, marks what it undid) and frees its lease, in
+   * one transaction; unless the row is no longer this job's: a sweep ended it meanwhile, and
+   * its outcome stands.
+   */
+  private async recordEnd(row: RecoveryEntity, lease: HeldLease, patch: Partial<RecoveryEntity>, event: { action: string; outcome: 'success' | 'failure'; details: Record<string, unknown> }): Promise<void> {
+    await this.tx.run(async (m) => {
+      await m.delete(LeaseEntity, { name: lease.name, owner: lease.owner });
+      const res = await m.update(RecoveryEntity, { id: row.id, owner: lease.owner, status: In(['pending', 'running']) }, patch);
+      if (!res.affected) {
+        this.logger.warn(`recovery ${row.id} had already been ended by a sweep; its own end (${patch.status}) is not recorded`);
+        return;
+      }
+      await this.audit.record({ actor: SYSTEM_ACTOR, action: event.action, resource: 'recovery', resourceId: row.id, outcome: event.outcome, details: event.details }, m);
+      if (patch.status === 'completed' && row.rollbackOf) await this.markRolledBack(m, row);
+    });
+  }
+
+  private async markRolledBack(m: EntityManager, row: RecoveryEntity): Promise<void> {
+    await m.update(RecoveryEntity, { id: row.rollbackOf! }, { status: 'rolled_back', rolledBackBy: row.id });
+    await this.audit.record({ actor: SYSTEM_ACTOR, action: 'recovery.rolled-back', resource: 'recovery', resourceId: row.rollbackOf, outcome: 'success', details: { rollback: row.id } }, m);
   }
 
   private spec(p: PreparedRecovery, mode: RestoreMode) {
@@ -330,24 +362,63 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
     await this.tx.run((m) => m.update(RecoveryEntity, { id }, patch));
   }
 
-  /** At boot: recoveries left pending/running by a process that is gone are marked failed. */
-  async failInterrupted(): Promise<number> {
-    await this.leases.releaseStale(ownerAliveOnThisHost);
+  /**
+   * Ends recoveries nobody runs any more (at boot, and from every sweep): one of this process
+   * that is no longer alive in it, one whose process on this host is gone, or one whose
+   * heartbeat is older than `staleBefore`. Whether its restore committed is asked of the
+   * target (the proof its transaction left there): committed means `completed`, with a note
+   * saying how that was established; otherwise `failed`, saying truthfully what the tables
+   * hold. The lease it held is freed.
+   */
+  async failInterrupted(staleBefore: string = this.sweeper.staleBefore()): Promise<number> {
+    await this.jobs.recordDeferred();
     const open = await this.repo.find({ where: { status: In(['pending', 'running']) } });
-    let failed = 0;
+    let ended = 0;
     for (const row of open) {
-      if (row.owner === PROCESS_OWNER && this.jobs.has(row.id)) continue;
-      if (row.owner && row.owner !== PROCESS_OWNER && ownerAliveOnThisHost(row.owner)) {
-        const holder = await this.leases.holder(this.target.leaseName);
-        if (holder?.owner === row.owner) continue;
-      }
-      await this.tx.run(async (m) => {
-        await m.update(RecoveryEntity, { id: row.id }, { status: 'failed', error: INTERRUPTED, finishedAt: nowIso(), owner: null });
-        await this.audit.record({ actor: SYSTEM_ACTOR, action: 'recovery.failed', resource: 'recovery', resourceId: row.id, outcome: 'failure', details: { error: 'interrupted' } }, m);
-      });
-      failed++;
+      const reason = orphanReason(row, staleBefore);
+      if (reason && (await this.endInterrupted(row, reason))) ended++;
     }
-    return failed;
+    return ended;
+  }
+
+  private async endInterrupted(row: RecoveryEntity, reason: string): Promise<boolean> {
+    let committed: boolean | null;
+    let unknownBecause: string | undefined;
+    try {
+      committed = await this.restoreCommitted(row);
+    } catch (e) {
+      committed = null;
+      unknownBecause = safeMessage(e);
+    }
+    const now = nowIso();
+    const patch = interruptedOutcome(committed, { reason, files: row.options.files, backupId: row.backupId, at: now, unknownBecause });
+    const ended = await this.tx.run(async (m) => {
+      // Conditional on the row as read: two instances sweeping at once end it once.
+      const res = await m.update(RecoveryEntity, { id: row.id, status: row.status, heartbeatAt: row.heartbeatAt ?? IsNull() }, { ...patch, finishedAt: now, owner: null });
+      if (!res.affected) return false;
+      await this.audit.record({
+        actor: SYSTEM_ACTOR, action: patch.status === 'completed' ? 'recovery.completed' : 'recovery.failed', resource: 'recovery', resourceId: row.id,
+        outcome: patch.status === 'completed' ? 'success' : 'failure',
+        details: { backupId: row.backupId, error: patch.error, note: patch.note, tablesCommitted: committed, reconciled: reason },
+      }, m);
+      if (patch.status === 'completed' && row.rollbackOf) await this.markRolledBack(m, row);
+      return true;
+    });
+    if (!ended) return false;
+    if (row.owner) await this.leases.releaseOwner(row.owner);
+    this.logger.warn(`recovery ${row.id} ended as ${patch.status}: ${reason}`);
+    return true;
+  }
+
+  /** Asks the target whether the recovery's restore committed (see Dialect.restoreCommitted). */
+  private async restoreCommitted(row: RecoveryEntity): Promise<boolean | null> {
+    const backup = await this.catalog.entity(row.backupId).catch(() => null);
+    const dialect = createDialect(this.target.sourceUrl(backup?.type ?? 'full'), dialectOptions(this.config));
+    try {
+      return await dialect.restoreCommitted({ id: row.id, token: row.commitToken });
+    } finally {
+      await dialect.close().catch(() => undefined);
+    }
   }
 }
 

@@ -39,6 +39,15 @@ export class RecoveryEntity {
   @Column({ name: 'rolled_back_by', type: 'varchar', length: 36, nullable: true }) rolledBackBy: string | null;
   /** Name of the API key (or "strongroom"/"cli") that asked for it. */
   @Column({ name: 'requested_by', type: 'varchar', length: 200 }) requestedBy: string;
-  /** The process running it (host:pid:nonce), so a restart can tell an interrupted recovery. */
+  /** The lease owner running it (host:pid:nonce:token), so a restart can tell an interrupted recovery. */
   @Column({ type: 'varchar', length: 200, nullable: true }) owner: string | null;
+  /** Renewed with the recovery's lease while it runs; a stale one means nobody runs it any more. */
+  @Column({ name: 'heartbeat_at', ...ISO_TIME, nullable: true }) heartbeatAt: string | null;
+  /**
+   * The engine's handle on the restore transaction, kept before it writes (PostgreSQL: its
+   * transaction id), so that after a crash the target can say whether it committed.
+   */
+  @Column({ name: 'commit_token', type: 'varchar', length: 64, nullable: true }) commitToken: string | null;
+  /** How an interrupted recovery's outcome was established, when it was not recorded by its own process. */
+  @Column({ type: 'text', nullable: true }) note: string | null;
 }

@@ -21,6 +21,7 @@ export function toRecoveryView(e: RecoveryEntity, progress: RecoveryProgress | n
     startedAt: e.startedAt,
     finishedAt: e.finishedAt,
     error: e.error,
+    note: e.note,
     rollbackOf: e.rollbackOf,
     rolledBackBy: e.rolledBackBy,
     requestedBy: e.requestedBy,

@@ -14,7 +14,7 @@ import { AUDIT_TABLE, isBookkeepingTable } from '../engine/backup/bookkeeping-ta
 import { effectiveRestoreMode } from '../engine/backup/restore-mode';
 import { auditChainGuard } from './audit-restore-guard';
 import type {
-  Dialect, PlanTableResult, RestoreInput, RestoreMode, RestoreTableResult, SchemaDifference,
+  Dialect, PlanTableResult, RestoreCommitMarker, RestoreInput, RestoreMode, RestoreTableResult, SchemaDifference,
 } from '../engine/dialects/dialect';
 import type { BackupStorage } from '../engine/storage/storage';
 
@@ -34,6 +34,8 @@ export interface RestoreSpec extends StoredBackup {
   onProgress?(p: { table: string; rows: number }): void;
   /** After the commit: something worth logging that does not undo the restore. */
   onWarning?(message: string): void;
+  /** Proof of the commit left in the target, for telling a crash after it from one before. */
+  commitMarker?: RestoreCommitMarker;
 }
 
 /**
@@ -142,6 +144,7 @@ async function restoreInput(spec: RestoreSpec): Promise<RestoreInput> {
     onProgress: spec.onProgress,
     onWarning: spec.onWarning,
     signal: spec.signal,
+    commitMarker: spec.commitMarker,
   };
 }
 

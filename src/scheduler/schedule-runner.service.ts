@@ -6,6 +6,7 @@ import { AuditService } from '../audit/audit.service';
 import { BackupEvents, BackupFinishedEvent } from '../backup/backup-events';
 import { BackupView } from '../backup/backup.view';
 import { BackupsService } from '../backup/backups.service';
+import { JobSweeper } from '../backup/job-sweeper';
 import { DomainError, ErrorCode } from '../common/domain-error';
 import { Actor, SYSTEM_ACTOR } from '../common/request-context';
 import { AppConfig } from '../config/app-config';
@@ -49,6 +50,7 @@ export class ScheduleRunner implements OnApplicationBootstrap, OnApplicationShut
     private readonly notifications: NotificationsService,
     private readonly tx: Transactions,
     private readonly config: AppConfig,
+    private readonly sweeper: JobSweeper,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -89,6 +91,8 @@ export class ScheduleRunner implements OnApplicationBootstrap, OnApplicationShut
   async tick(scheduleId: string, fireAt: Date): Promise<TickOutcome> {
     const claimed = await this.tx.run((m) => claimScheduleFire(m, scheduleId, fireAt));
     if (!claimed) return 'not-claimed';
+    // A previous run (or any job holding the lease) whose owner is gone must not make this tick skip.
+    await this.sweeper.sweep().catch((e: Error) => this.logger.warn(`sweep of stale jobs before a tick failed: ${e.message}`));
     const s = await this.schedules.find(scheduleId);
     if (!s) return 'not-claimed';
     const fire = fireAt.toISOString();

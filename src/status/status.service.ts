@@ -5,6 +5,7 @@ import { BackupEvents } from '../backup/backup-events';
 import { BackupEntity } from '../backup/backup.entity';
 import { toBackupView, BackupView } from '../backup/backup.view';
 import { BackupCatalogService } from '../backup/backup-catalog.service';
+import { JobSweeper } from '../backup/job-sweeper';
 import { AppConfig } from '../config/app-config';
 import { NotificationsService } from '../notifications/notifications.service';
 import { toScheduleView } from '../scheduler/schedule.view';
@@ -39,6 +40,7 @@ export class StatusService implements OnApplicationBootstrap, OnApplicationShutd
     private readonly events: BackupEvents,
     private readonly notifications: NotificationsService,
     private readonly config: AppConfig,
+    private readonly sweeper: JobSweeper,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -50,6 +52,8 @@ export class StatusService implements OnApplicationBootstrap, OnApplicationShutd
   }
 
   async status(now = new Date()): Promise<StatusView> {
+    // A job whose owner is gone is ended first, so that what follows reports it as it is.
+    await this.sweeper.sweep().catch(() => 0);
     const problems: string[] = [];
     const newest = await this.backups.findOne({ where: { status: 'completed' }, order: { createdAt: 'DESC', id: 'DESC' } });
     const verified = await this.backups.findOne({ where: { status: 'completed', verifiedAt: Not(IsNull()) }, order: { verifiedAt: 'DESC', id: 'DESC' } });

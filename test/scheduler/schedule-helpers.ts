@@ -9,7 +9,7 @@ export async function insertBackup(t: TestApp, fields: Partial<BackupEntity> & {
     id, type: 'full', trigger: 'manual', status: 'completed', scheduleId: null, description: null, tags: [], pinned: false,
     startedAt: fields.createdAt, finishedAt: fields.createdAt, sizeBytes: 1000, rowCount: 10, tables: [], requestedTables: [],
     files: { count: 0, bytes: 0 }, compression: 'zstd', encrypted: false, keyId: null, checksum: null, verifiedAt: null, error: null,
-    progress: null, storageDir: `backups/${id}`, engine: t.db.engine, owner: null,
+    progress: null, storageDir: `backups/${id}`, engine: t.db.engine, owner: null, heartbeatAt: null,
     ...fields,
   };
   await t.dataSource.getRepository(BackupEntity).save(row);

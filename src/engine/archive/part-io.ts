@@ -39,6 +39,10 @@ export async function writePart(
   opts: WritePartOptions,
 ): Promise<PartInfo> {
   const key = partKey(dir, name);
+  // The source (a database export) failing shows up downstream as a storage write error too;
+  // remembered here so the error names what actually failed.
+  let sourceError: Error | null = null;
+  source.once('error', (e: Error) => (sourceError ??= e));
   const raw = new DigestStream();
   const stored = new DigestStream();
   const stages: Array<Readable | Transform> = [source, raw, createCompressStream(opts.compression, opts.level)];
@@ -63,7 +67,16 @@ export async function writePart(
     stored.destroy();
     await piped;
     await storage.delete(key).catch(() => undefined);
+    if (sourceError && !opts.signal?.aborted) throw new PartSourceError(name, sourceError);
     throw err;
+  }
+}
+
+/** Reading the data of a part failed (not storage): the message says so and names the part. */
+export class PartSourceError extends Error {
+  constructor(readonly part: string, cause: Error) {
+    super(`reading the data for ${part} failed (the source, not storage): ${cause.message}`, { cause });
+    this.name = 'PartSourceError';
   }
 }
 

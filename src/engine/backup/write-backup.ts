@@ -9,7 +9,7 @@ import type { Dialect, Snapshot, TableInfo } from '../dialects/dialect';
 import type { BackupStorage } from '../storage/storage';
 import { parseManifest, serializeManifest } from '../archive/manifest';
 import { DEFAULT_FRAME_SIZE } from '../archive/encryption';
-import { writePart, partKey } from '../archive/part-io';
+import { PartSourceError, writePart, partKey } from '../archive/part-io';
 import {
   BackupTrigger, BackupType, Compression, Manifest, MANIFEST_FILE, MANIFEST_FORMAT, MANIFEST_VERSION, ManifestTable, PartInfo,
 } from '../archive/manifest.types';
@@ -80,15 +80,16 @@ export async function writeBackup(dialect: Dialect, storage: BackupStorage, spec
     const put = (name: string, source: Readable) => writePart(storage, spec.dir, name, source, format);
 
     report();
-    snapshot = await dialect.openSnapshot(spec.tables, { parallel: spec.parallel });
-    const serverVersion = await dialect.serverVersion();
+    snapshot = await fromDatabase('opening a snapshot', () => dialect.openSnapshot(spec.tables, { parallel: spec.parallel }));
+    const open = snapshot;
+    const serverVersion = await fromDatabase('reading the server version', () => dialect.serverVersion());
     const structures = snapshot.tables;
 
     progress.phase = 'schema';
     report();
-    const schemaSql = await snapshot.schemaSql();
+    const schemaSql = await fromDatabase('reading the schema', () => open.schemaSql());
     const schemaPart = await put('parts/schema.sql', Readable.from([Buffer.from(schemaSql, 'utf8')]));
-    const sequences = await snapshot.sequences();
+    const sequences = await fromDatabase('reading the sequences', () => open.sequences());
 
     progress.phase = 'tables';
     report();
@@ -97,7 +98,7 @@ export async function writeBackup(dialect: Dialect, storage: BackupStorage, spec
       const exp = (snapshot as Snapshot).exportTable(t.name);
       const part = await put(`parts/${String(i + 1).padStart(4, '0')}.rows`, exp.stream).catch((e: unknown) => {
         internal.abort();
-        throw e;
+        throw e instanceof PartSourceError ? new Error(`reading the database failed (table ${t.name}): ${(e.cause as Error).message}`, { cause: e.cause }) : e;
       });
       const rows = exp.rowCount();
       progress.tablesDone++;
@@ -107,10 +108,10 @@ export async function writeBackup(dialect: Dialect, storage: BackupStorage, spec
       return tableEntry(t, rows, part);
     });
     // Row counts come from the export itself: the same snapshot, so they are the counts at it.
-    const inventory = snapshot.inventory ? await snapshot.inventory() : undefined;
+    const inventory = open.inventory ? await fromDatabase('reading the inventory', () => (open.inventory as NonNullable<Snapshot['inventory']>)()) : undefined;
     const qualified = (name: string) => (dialect.engine === 'sqlite' ? `main.${name}` : name.includes('.') ? name : `public.${name}`);
     if (inventory) for (const t of tables) inventory.rows[qualified(t.name)] = t.rows;
-    await snapshot.close();
+    await fromDatabase('closing the snapshot', () => open.close());
     snapshot = null;
 
     let files: Manifest['files'] = { count: 0, bytes: 0, roots: spec.fileRoots, part: null };
@@ -216,4 +217,16 @@ export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T, in
   const rejected = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (rejected) throw rejected.reason;
   return results;
+}
+
+/**
+ * Runs one step against the database being backed up, so that its failure says so: an
+ * unreachable database must not read like a storage or archive problem.
+ */
+async function fromDatabase<T>(what: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (e) {
+    throw new Error(`reading the database failed (${what}): ${(e as Error).message}`, { cause: e });
+  }
 }

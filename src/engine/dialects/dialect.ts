@@ -109,6 +109,20 @@ export interface RestoreGuard {
   beforeCommit(db: TransactionReader): Promise<void>;
 }
 
+/**
+ * Lets a caller learn after a crash whether a restore committed (Dialect.restoreCommitted):
+ * the restore leaves proof in the target that commits or rolls back with its data.
+ */
+export interface RestoreCommitMarker {
+  /** The recovery's id, recorded in the target by the restore's own transaction (SQLite). */
+  id: string;
+  /**
+   * Awaited once the restore's transaction has begun and before it writes anything, with a
+   * token to keep durably (PostgreSQL: its transaction id). If it rejects, nothing is written.
+   */
+  onToken?(token: string): Promise<void>;
+}
+
 export interface RestoreInput {
   encoding: RowEncoding;
   tables: RestoreTableInput[];
@@ -119,6 +133,7 @@ export interface RestoreInput {
   onWarning?(message: string): void;
   signal?: AbortSignal;
   guard?: RestoreGuard;
+  commitMarker?: RestoreCommitMarker;
 }
 
 export interface RestoreTableResult {
@@ -174,5 +189,12 @@ export interface Dialect {
    * parallel loads). The data itself is never affected. Engines without such leftovers omit it.
    */
   dropAbandonedRestoreData?(): Promise<void>;
+  /**
+   * Whether the restore given `marker` (with the token its onToken received, if any)
+   * committed: true, false, or null when the target can no longer tell. Asked only once that
+   * restore's process is gone or cut off; a restore still under way is stopped (PostgreSQL)
+   * or waited for (SQLite) first.
+   */
+  restoreCommitted(marker: { id: string; token: string | null }): Promise<boolean | null>;
   close(): Promise<void>;
 }

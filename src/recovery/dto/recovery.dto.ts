@@ -81,6 +81,7 @@ export class RecoveryDto {
   @ApiProperty({ description: 'When the job started', nullable: true, type: String }) startedAt: string | null;
   @ApiProperty({ description: 'When the job ended', nullable: true, type: String }) finishedAt: string | null;
   @ApiProperty({ description: 'Why it failed', nullable: true, type: String }) error: string | null;
+  @ApiProperty({ description: 'How the outcome was established when its own process could not record it (a crash after the restore committed), else null', nullable: true, type: String }) note: string | null;
   @ApiProperty({ description: 'For a rollback: the recovery it undoes', nullable: true, type: String }) rollbackOf: string | null;
   @ApiProperty({ description: 'The rollback that undid this recovery', nullable: true, type: String }) rolledBackBy: string | null;
   @ApiProperty({ description: 'Name of the key (or tool) that asked for it' }) requestedBy: string;

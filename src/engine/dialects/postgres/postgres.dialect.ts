@@ -14,6 +14,7 @@ import type {
   TableInfo,
 } from '../dialect';
 import { readTables } from './pg-catalog';
+import { transactionCommitted, transactionToken } from './pg-commit-marker';
 import { planInTransaction } from './pg-plan';
 import { DEFAULT_RESTORE_TUNING, referencedFromOutside, restoreInTransaction } from './pg-restore';
 import { dropAbandonedShadows, prepareShadows, RESTORE_APP_PREFIX, type ShadowPlan } from './pg-shadow-prepare';
@@ -132,7 +133,11 @@ export class PostgresDialect implements Dialect {
     let results: RestoreTableResult[];
     try {
       const shadows = plan ? { plan, url: this.url } : null;
-      results = await this.inTransaction(main, input, 'COMMIT', (c, i) => restoreInTransaction(c, i, tuning, shadows));
+      results = await this.inTransaction(main, input, 'COMMIT', async (c, i) => {
+        // Before anything is written: the caller keeps the transaction id, to learn after a crash whether it committed.
+        if (i.commitMarker?.onToken) await i.commitMarker.onToken(await transactionToken(c));
+        return restoreInTransaction(c, i, tuning, shadows);
+      });
     } catch (err) {
       // A committed restore dropped the shadow schema in its transaction; only a failed one leaves it.
       if (plan) await this.dropShadows(plan.schema, app).catch(() => undefined);
@@ -194,6 +199,10 @@ export class PostgresDialect implements Dialect {
   /** Shadow schemas of restores whose connections are gone (see restore()). */
   dropAbandonedRestoreData(): Promise<void> {
     return this.withClient((c) => dropAbandonedShadows(c));
+  }
+
+  restoreCommitted(marker: { token: string | null }): Promise<boolean | null> {
+    return transactionCommitted(this.url, marker.token);
   }
 
   async plan(input: RestoreInput): Promise<PlanTableResult[]> {

@@ -3,6 +3,7 @@
  * a snapshot's, so the structure recorded in a backup is the one its rows were read under.
  */
 import type { ColumnInfo, ForeignKeyInfo, TableInfo } from '../dialect';
+import { COMMIT_MARKER_TABLE } from './sqlite-commit-marker';
 import { quoteIdent, type SqliteDb } from './sqlite-connection';
 import { listVirtualTables, unsupportedMessage, type VirtualTable } from './sqlite-virtual';
 
@@ -14,7 +15,7 @@ interface FkRow { id: number; seq: number; table: string; from: string; to: stri
 export function listOrdinaryTables(db: SqliteDb): string[] {
   const rows = db.prepare('PRAGMA main.table_list').all() as TableListRow[];
   return rows
-    .filter((r) => r.schema === 'main' && r.type === 'table' && !r.name.startsWith('sqlite_'))
+    .filter((r) => r.schema === 'main' && r.type === 'table' && !r.name.startsWith('sqlite_') && r.name !== COMMIT_MARKER_TABLE)
     .map((r) => r.name)
     .sort();
 }

@@ -22,6 +22,7 @@ import {
   type SqliteDialectOptions,
 } from './sqlite-connection';
 import { describeTable, hasAutoincrementCounters, listOrdinaryTables } from './sqlite-introspect';
+import { writeCommitMarker } from './sqlite-commit-marker';
 import { forEachRow, RowInserter } from './sqlite-row-reader';
 import { listVirtualTables } from './sqlite-virtual';
 import { assertEncoding, resolveTargets, type RestoreTarget } from './sqlite-restore-targets';
@@ -115,6 +116,8 @@ export async function restoreSqlite(path: string, input: RestoreInput, opts: Sql
         advanceAutoincrement(db, input.sequences, targets.map((t) => t.name));
         if (foreignKeysWere) checkForeignKeys(db, targets.map((t) => t.name));
         await input.guard?.beforeCommit(reader);
+        // Proof of this commit, committed with the data (a crash right after it is told apart).
+        if (input.commitMarker) writeCommitMarker(db, input.commitMarker.id);
         db.exec('COMMIT');
         return results;
       } catch (err) {

@@ -17,6 +17,7 @@ import type {
 import { openConnection, quoteIdent, sqlitePathFromUrl, type SqliteDb, type SqliteDialectOptions } from './sqlite-connection';
 import { describeTables, listTableNames } from './sqlite-introspect';
 import { planSqlite } from './sqlite-plan';
+import { readCommitMarker } from './sqlite-commit-marker';
 import { restoreSqlite } from './sqlite-restore';
 import { diffTables, fingerprintTables } from './sqlite-schema-compare';
 import { SqliteSnapshot } from './sqlite-snapshot';
@@ -120,6 +121,11 @@ export class SqliteDialect implements Dialect {
   async restore(input: RestoreInput): Promise<RestoreTableResult[]> {
     if (this.closed) throw new Error('SQLite dialect is closed');
     return restoreSqlite(this.path, input, this.opts);
+  }
+
+  async restoreCommitted(marker: { id: string }): Promise<boolean> {
+    if (this.closed) throw new Error('SQLite dialect is closed');
+    return readCommitMarker(this.path, marker.id, this.opts);
   }
 
   async plan(input: RestoreInput): Promise<PlanTableResult[]> {

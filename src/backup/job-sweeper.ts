@@ -1,0 +1,50 @@
+import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { AppConfig } from '../config/app-config';
+
+export type Sweep = (staleBefore: string) => Promise<number>;
+
+/**
+ * Finds jobs nobody runs any more and ends them (each job service registers its own sweep):
+ * in every instance, every lease TTL, and whenever someone is about to act on what is
+ * running (a scheduler tick, `/api/status`). A job's heartbeat is renewed with its lease, so
+ * a heartbeat older than JOB_STALE_AFTER_TTLS lease TTLs means its owner is gone or cut off.
+ */
+@Injectable()
+export class JobSweeper implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('JobSweeper');
+  private readonly sweeps: Sweep[] = [];
+  private running: Promise<number> | null = null;
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(private readonly config: AppConfig) {}
+
+  register(sweep: Sweep): void {
+    this.sweeps.push(sweep);
+  }
+
+  onApplicationBootstrap(): void {
+    this.timer = setInterval(() => void this.sweep().catch((e: Error) => this.logger.warn(`sweep of stale jobs failed: ${e.message}`)), this.config.LEASE_TTL_SECONDS * 1000);
+    this.timer.unref();
+  }
+
+  onApplicationShutdown(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  /** Heartbeats before this instant are stale. */
+  staleBefore(now = Date.now()): string {
+    return new Date(now - this.config.JOB_STALE_AFTER_TTLS * this.config.LEASE_TTL_SECONDS * 1000).toISOString();
+  }
+
+  /** Runs every sweep now (joining one already under way); the number of jobs ended. */
+  sweep(): Promise<number> {
+    this.running ??= this.sweepNow().finally(() => (this.running = null));
+    return this.running;
+  }
+
+  private async sweepNow(): Promise<number> {
+    let ended = 0;
+    for (const s of this.sweeps) ended += await s(this.staleBefore());
+    return ended;
+  }
+}

@@ -1,0 +1,36 @@
+import { interruptedOutcome } from './interrupted-outcome';
+
+const ctx = { reason: 'the process running it stopped', backupId: 'b-1', at: '2026-01-01T00:00:00.000Z' };
+
+describe('interruptedOutcome', () => {
+  it.each([
+    {
+      name: 'committed, tables only: completed with a note',
+      committed: true, files: false,
+      want: { status: 'completed', error: null, note: /^its restore committed .*then the process running it stopped .*reconciled at 2026-01-01/ },
+    },
+    {
+      name: 'committed, files to follow: failed, saying the tables were restored',
+      committed: true, files: true,
+      want: { status: 'failed', note: null, error: /after its restore committed.*tables were restored, but the file artefacts may not have been/ },
+    },
+    {
+      name: 'not committed: failed, the tables as before',
+      committed: false, files: true,
+      want: { status: 'failed', note: null, error: /stopped before its restore committed.*hold what they held before \(the process running it stopped\)$/ },
+    },
+    {
+      name: 'unknown: failed, saying so and what to check',
+      committed: null, files: false, unknownBecause: 'connection refused',
+      want: { status: 'failed', note: null, error: /could not be determined: connection refused\. Check the tables in scope against backup b-1$/ },
+    },
+  ])('$name', ({ committed, files, unknownBecause, want }) => {
+    const got = interruptedOutcome(committed, { ...ctx, files, unknownBecause });
+    expect(got.status).toBe(want.status);
+    for (const key of ['error', 'note'] as const) {
+      const w = want[key as keyof typeof want];
+      if (w === null) expect(got[key]).toBeNull();
+      else expect(got[key]).toMatch(w as RegExp);
+    }
+  });
+});

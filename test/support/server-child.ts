@@ -1,0 +1,56 @@
+/**
+ * A second Strongroom instance as its own process (the real server entry point), for tests
+ * of several instances on one catalog: two processes, as in production, also on SQLite
+ * (whose locks would stall one event loop shared by two instances).
+ */
+import { ChildProcess, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { builtPath, ROOT } from './transpile';
+
+export interface ServerChild {
+  url: string;
+  child: ChildProcess;
+  stop(): Promise<void>;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts `src/main.ts` (transpiled) with `env` and resolves once it answers /health. */
+export async function startServerChild(env: Record<string, string>): Promise<ServerChild> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [builtPath('src/main.ts')], {
+    cwd: ROOT,
+    env: {
+      ...process.env, NODE_ENV: 'test', LOG_LEVEL: 'silent', SCHEDULER_ENABLED: 'false', DEFAULT_SCHEDULE_ENABLED: 'false',
+      THROTTLE_LIMIT: '100000', THROTTLE_EXPENSIVE_LIMIT: '100000', ...env, HOST: '127.0.0.1', PORT: String(port),
+    },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const url = `http://127.0.0.1:${port}`;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`server child exited (${child.exitCode}): ${stderr}`);
+    const up = await fetch(`${url}/health`).then((r) => r.status > 0, () => false);
+    if (up) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    url,
+    child,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
