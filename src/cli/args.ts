@@ -12,11 +12,13 @@ Commands:
   verify <backupId|archive.tar> [--deep]             exit 0 only when the backup is sound
   restore <backupId|archive.tar> [--mode replace|merge|missing-only] [--tables a,b]
           [--database-url URL] [--create-schema] [--files] [--allow-schema-mismatch]
-          [--no-safety-backup] [--yes]
+          [--no-safety-backup] [--no-owner] [--no-privileges] [--yes]
       A backup id without --database-url restores through the catalog (data lease, safety
       backup, audit trail). An archive, or --database-url, restores with the engine alone and
       needs no Strongroom database: --create-schema first creates the backup's schema in an
-      empty database; --files also restores file artefacts to the directories they came from.
+      empty database (for a full PostgreSQL backup: the whole database, in one transaction;
+      --no-owner / --no-privileges leave out ownership / grants as pg_restore does);
+      --files also restores file artefacts to the directories they came from.
 
 Configuration comes from the environment and .env, as for the server.
 Exit codes: 0 ok, 1 failed, 2 usage error.`;
@@ -33,7 +35,7 @@ export type Command =
   | { name: 'verify'; source: Source; deep: boolean }
   | {
       name: 'restore'; source: Source; mode: RestoreMode; tables?: string[]; databaseUrl?: string; createSchema: boolean;
-      files: boolean; allowSchemaMismatch: boolean; safetyBackup: boolean; yes: boolean;
+      files: boolean; allowSchemaMismatch: boolean; safetyBackup: boolean; yes: boolean; noOwner: boolean; noPrivileges: boolean;
     };
 
 type Options = NonNullable<ParseArgsConfig['options']>;
@@ -91,6 +93,7 @@ export function parseCommand(argv: string[]): Command {
       const { values, positionals } = parse(rest, {
         mode: { type: 'string' }, tables: { type: 'string' }, 'database-url': { type: 'string' }, 'create-schema': { type: 'boolean' },
         files: { type: 'boolean' }, 'allow-schema-mismatch': { type: 'boolean' }, 'no-safety-backup': { type: 'boolean' }, yes: { type: 'boolean' },
+        'no-owner': { type: 'boolean' }, 'no-privileges': { type: 'boolean' },
       }, 1);
       const mode = (values.mode ?? 'replace') as RestoreMode;
       if (!MODES.includes(mode)) throw new UsageError(`--mode must be replace, merge or missing-only (got ${mode})`);
@@ -101,10 +104,14 @@ export function parseCommand(argv: string[]): Command {
       const src = source(positionals[0]);
       const engineOnly = src.kind === 'archive' || databaseUrl !== undefined;
       if (values['create-schema'] && !engineOnly) throw new UsageError('--create-schema needs an archive or --database-url (an empty database to create the schema in)');
+      if ((values['no-owner'] || values['no-privileges']) && !values['create-schema']) {
+        throw new UsageError('--no-owner and --no-privileges apply to --create-schema restores (they decide how the schema is created)');
+      }
       if (values.files && !engineOnly) throw new UsageError('--files applies to archive / --database-url restores; a catalog restore includes files when it restores a whole backup');
       return {
         name: 'restore', source: src, mode, tables: list(values.tables, '--tables'), databaseUrl, createSchema: !!values['create-schema'],
         files: !!values.files, allowSchemaMismatch: !!values['allow-schema-mismatch'], safetyBackup: !values['no-safety-backup'], yes: !!values.yes,
+        noOwner: !!values['no-owner'], noPrivileges: !!values['no-privileges'],
       };
     }
     default:

@@ -2,7 +2,7 @@
  * The manifest is a backup's commit point: written last, it lists every part with its
  * size and SHA-256 and carries its own checksum. A backup without a manifest does not exist.
  */
-import type { EngineName, RowEncoding, SequenceValue, TableInfo } from '../dialects/dialect';
+import type { EngineName, ExcludedObject, Inventory, RowEncoding, SequenceValue, TableInfo } from '../dialects/dialect';
 
 export const MANIFEST_FORMAT = 'strongroom-backup';
 export const MANIFEST_VERSION = 1;
@@ -55,7 +55,20 @@ export interface Manifest {
   startedAt: string;
   finishedAt: string;
   engine: { name: EngineName; serverVersion: string; encoding: RowEncoding };
-  schema: { fingerprint: string; migrations: string[]; part: PartInfo | null };
+  schema: {
+    fingerprint: string;
+    migrations: string[];
+    /** The DDL; for a whole-database backup, pg_dump's pre-data section. */
+    part: PartInfo | null;
+    /** Whole-database backups (PostgreSQL): pg_dump's post-data section, applied after the rows. */
+    postData?: PartInfo;
+    /** Whole-database backups: large objects' contents (SQL), when the database has any. */
+    largeObjects?: PartInfo | null;
+  };
+  /** Whole-database backups: the database's inventory at the snapshot. */
+  inventory?: Inventory;
+  /** Whole-database backups: what configuration (or Strongroom's bookkeeping) left out. */
+  excluded?: ExcludedObject[];
   tables: ManifestTable[];
   sequences: SequenceValue[];
   files: { count: number; bytes: number; roots: string[]; part: PartInfo | null };

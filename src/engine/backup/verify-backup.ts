@@ -2,7 +2,9 @@
  * Verification reads every stored byte: manifest checksum, each part's size and SHA-256,
  * every frame's authentication tag, decompression and plaintext checksum. Deep
  * verification also restores the backup into a scratch database and compares each
- * table's row count and content checksum with the manifest.
+ * table's row count and content checksum with the manifest, and, for a whole-database
+ * backup, the rebuilt database's inventory (object kinds, counts, definitions) with the
+ * manifest's.
  */
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
@@ -12,7 +14,8 @@ import type { Manifest } from '../archive/manifest.types';
 import { createDialect } from '../dialects/create-dialect';
 import type { BackupStorage } from '../storage/storage';
 import { keysForManifest, KeySource } from './backup-keys';
-import { readManifest, readSchemaSql, restoreInputs } from './read-backup';
+import { readDatabaseDdl, readManifest, readSchemaSql, restoreInputs } from './read-backup';
+import { compareInventories } from '../dialects/postgres/pg-inventory';
 import { effectiveRestoreMode } from './restore-mode';
 import { createScratchDatabase } from './scratch-database';
 
@@ -89,12 +92,17 @@ async function deepCheck(
   const dialect = createDialect(scratch.url);
   const checks: VerifyCheck[] = [];
   try {
-    await dialect.applySchema(await readSchemaSql(storage, dir, m, keys));
-    await dialect.restore({
+    const input = {
       encoding: m.engine.encoding,
       tables: restoreInputs(storage, dir, m, keys, (name) => effectiveRestoreMode(name, 'replace')),
       sequences: m.sequences,
-    });
+    };
+    const whole = dialect.restoreDatabase ? await readDatabaseDdl(storage, dir, m, keys) : null;
+    if (whole && dialect.restoreDatabase) await dialect.restoreDatabase(whole, input);
+    else {
+      await dialect.applySchema(await readSchemaSql(storage, dir, m, keys));
+      await dialect.restore(input);
+    }
     checks.push({ name: 'deep restore', ok: true, detail: `${m.tables.length} tables restored into a scratch ${m.engine.name} database` });
     const snap = await dialect.openSnapshot(m.tables.map((t) => t.name), { parallel: 1 });
     try {
@@ -111,6 +119,12 @@ async function deepCheck(
       }
     } finally {
       await snap.close();
+    }
+    if (m.inventory && dialect.inventory) {
+      // The rebuilt database must hold what the source held at the snapshot, object kind by kind.
+      const rebuilt = await dialect.inventory();
+      const diff = compareInventories(m.inventory, { schemas: rebuilt.schemas, rows: Object.fromEntries(m.tables.map((t) => [t.name, t.rows])) });
+      checks.push({ name: 'inventory', ok: diff === null, detail: diff ?? 'every object kind of every schema rebuilt with the same definitions' });
     }
   } catch (e) {
     checks.push({ name: 'deep restore', ok: false, detail: (e as Error).message });

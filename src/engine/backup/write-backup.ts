@@ -75,14 +75,23 @@ export async function writeBackup(dialect: Dialect, storage: BackupStorage, spec
     const put = (name: string, source: Readable) => writePart(storage, spec.dir, name, source, format);
 
     report();
-    snapshot = await dialect.openSnapshot(spec.tables, { parallel: spec.parallel });
+    // A full backup is the whole database (where the engine can say what that is).
+    snapshot = await dialect.openSnapshot(spec.tables, { parallel: spec.parallel, wholeDatabase: spec.type === 'full' });
     const serverVersion = await dialect.serverVersion();
     const structures = snapshot.tables;
+    progress.tablesTotal = structures.length;
 
     progress.phase = 'schema';
     report();
-    const schemaSql = await snapshot.schemaSql();
-    const schemaPart = await put('parts/schema.sql', Readable.from([Buffer.from(schemaSql, 'utf8')]));
+    const whole = spec.type === 'full' && snapshot.databaseDdl ? await snapshot.databaseDdl() : null;
+    const text = (s: string) => Readable.from([Buffer.from(s, 'utf8')]);
+    const schemaPart = await put('parts/schema.sql', text(whole ? whole.preData : await snapshot.schemaSql()));
+    const sections: Pick<Manifest['schema'], 'postData' | 'largeObjects'> = {};
+    if (whole) {
+      sections.postData = await put('parts/schema-post.sql', text(whole.postData));
+      const lo = snapshot.largeObjects ? await snapshot.largeObjects() : null;
+      sections.largeObjects = lo ? await put('parts/large-objects.sql', lo) : null;
+    }
     const sequences = await snapshot.sequences();
 
     progress.phase = 'tables';
@@ -101,6 +110,11 @@ export async function writeBackup(dialect: Dialect, storage: BackupStorage, spec
       report();
       return tableEntry(t, rows, part);
     });
+    // No silent gaps: the snapshot's inventory must be covered by what was archived.
+    const inventory = whole && snapshot.inventory
+      ? await snapshot.inventory(whole, Object.fromEntries(tables.map((t) => [t.name, t.rows])))
+      : undefined;
+    const excluded = whole ? snapshot.excluded ?? [] : undefined;
     await snapshot.close();
     snapshot = null;
 
@@ -131,7 +145,9 @@ export async function writeBackup(dialect: Dialect, storage: BackupStorage, spec
       startedAt,
       finishedAt: new Date().toISOString(),
       engine: { name: dialect.engine, serverVersion, encoding: dialect.encoding },
-      schema: { fingerprint: dialect.fingerprint(structures), migrations: spec.migrations, part: schemaPart },
+      schema: { fingerprint: dialect.fingerprint(structures), migrations: spec.migrations, part: schemaPart, ...sections },
+      ...(inventory ? { inventory } : {}),
+      ...(excluded ? { excluded } : {}),
       tables,
       sequences,
       files,
