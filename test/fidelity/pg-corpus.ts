@@ -15,7 +15,44 @@ export interface CorpusCase {
 
 const ROLES = `DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'fidelity_reader') THEN CREATE ROLE fidelity_reader; END IF; END $$;`;
 
+/** One of (nearly) every kind of object an application database holds. */
+export const KITCHEN_SINK = `
+  CREATE EXTENSION citext;
+  CREATE SCHEMA app;
+  CREATE TYPE app.mood AS ENUM ('ok', 'sad');
+  CREATE DOMAIN app.percent AS int CHECK (VALUE BETWEEN 0 AND 100);
+  CREATE TYPE app.pair AS (a int, b int);
+  CREATE TYPE app.intspan AS RANGE (subtype = int4);
+  CREATE COLLATION app.ci (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
+  CREATE FUNCTION app.add(a int, b int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT a + b';
+  CREATE PROCEDURE app.noop() LANGUAGE sql AS 'SELECT 1';
+  CREATE AGGREGATE app.total(int) (sfunc = app.add, stype = int, initcond = '0');
+  CREATE OPERATOR app.<~> (leftarg = int, rightarg = int, function = app.add);
+  CREATE TEXT SEARCH CONFIGURATION app.english_copy (COPY = pg_catalog.english);
+  CREATE SEQUENCE app.counter;
+  CREATE TABLE app.things (id int PRIMARY KEY, name citext UNIQUE, mood app.mood, pct app.percent, CHECK (id > 0), EXCLUDE USING btree (pct WITH =));
+  CREATE TABLE app.parts (id int, thing_id int REFERENCES app.things, at date NOT NULL) PARTITION BY RANGE (at);
+  CREATE TABLE app.parts_2024 PARTITION OF app.parts FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+  CREATE INDEX things_mood ON app.things (mood);
+  CREATE VIEW app.sad_things AS SELECT * FROM app.things WHERE mood = 'sad';
+  CREATE MATERIALIZED VIEW app.counts AS SELECT mood, count(*) FROM app.things GROUP BY mood;
+  CREATE FUNCTION app.trg() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END';
+  CREATE TRIGGER things_trg BEFORE INSERT ON app.things FOR EACH ROW EXECUTE FUNCTION app.trg();
+  CREATE RULE things_no_delete AS ON DELETE TO app.things WHERE OLD.id = 0 DO INSTEAD NOTHING;
+  ALTER TABLE app.things ENABLE ROW LEVEL SECURITY;
+  CREATE POLICY things_all ON app.things USING (true);
+  CREATE PUBLICATION app_pub FOR TABLE app.things;
+  COMMENT ON TABLE app.things IS 'things';
+  SELECT lo_from_bytea(0, 'blob');
+  INSERT INTO app.things VALUES (1, 'one', 'ok', 50);`;
+
 export const CORPUS: CorpusCase[] = [
+  {
+    name: 'one object of every kind (extension, types, collation, operator, aggregate, procedure, text search, publication, RLS...)',
+    setup: KITCHEN_SINK,
+    mutate: `UPDATE app.things SET mood = 'sad' WHERE id = 1;`,
+    expect: { 'app.things': { insert: 0, update: 1, delete: 0 } },
+  },
   {
     name: 'other schema with cross-schema foreign key and its own sequence and function',
     setup: `

@@ -5,22 +5,18 @@
  * mutation of the copy, a dry run whose plan equals the change, a replace, and equal again.
  */
 import { spawnSync } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { Client } from 'pg';
 import { engineRestore } from '../../src/cli/engine-restore';
-import { keySourceFromConfig } from '../../src/engine/backup/backup-keys';
 import { verifyBackup } from '../../src/engine/backup/verify-backup';
-import { writeBackup } from '../../src/engine/backup/write-backup';
 import { createDialect } from '../../src/engine/dialects/create-dialect';
 import type { Dialect } from '../../src/engine/dialects/dialect';
-import type { Manifest } from '../../src/engine/archive/manifest.types';
 import { LocalStorage } from '../../src/engine/storage/local-storage';
 import { planTables } from '../../src/recovery/restore-backup';
 import { createPgDatabase, pgServerUrl, tempDir, type TestDatabase } from '../support/databases';
 import { CORPUS, type CorpusCase } from './pg-corpus';
+import { fullBackup, keys } from './pg-fidelity-helpers';
 
-const keys = keySourceFromConfig({ keys: `k:${Buffer.alloc(32, 7).toString('base64')}` });
 
 async function run(url: string, sql: string): Promise<void> {
   const c = new Client({ connectionString: url });
@@ -45,15 +41,6 @@ function dumps(url: string): { schema: string; data: string } {
     schema: pgDump(url, ['--schema-only']),
     data: pgDump(url, ['--data-only']).split('\n').sort().join('\n'),
   };
-}
-
-export async function fullBackup(dialect: Dialect, storage: LocalStorage): Promise<Manifest> {
-  const id = randomUUID();
-  const tables = (await dialect.listTables()).map((t) => t.name);
-  return writeBackup(dialect, storage, {
-    id, dir: `backups/${id}`, type: 'full', trigger: 'manual', description: null, tags: [], scheduleId: null, tables, fileRoots: [],
-    compression: 'gzip', keys, appVersion: 'test', migrations: [], auditHead: null, parallel: 2,
-  });
 }
 
 describe('PostgreSQL fidelity corpus', () => {
