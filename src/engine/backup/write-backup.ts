@@ -83,22 +83,33 @@ export async function writeBackup(dialect: Dialect, storage: BackupStorage, spec
 
     progress.phase = 'schema';
     report();
-    const whole = spec.type === 'full' && snapshot.databaseDdl ? await snapshot.databaseDdl() : null;
+    const snap: Snapshot = snapshot;
     const text = (s: string) => Readable.from([Buffer.from(s, 'utf8')]);
-    const schemaPart = await put('parts/schema.sql', text(whole ? whole.preData : await snapshot.schemaSql()));
-    const sections: Pick<Manifest['schema'], 'postData' | 'largeObjects'> = {};
-    if (whole) {
-      sections.postData = await put('parts/schema-post.sql', text(whole.postData));
-      const lo = snapshot.largeObjects ? await snapshot.largeObjects() : null;
-      sections.largeObjects = lo ? await put('parts/large-objects.sql', lo) : null;
-    }
-    const sequences = await snapshot.sequences();
+    // The DDL (pg_dump's catalog reads, mostly waiting on the server) runs beside the row
+    // exports on the same snapshot, so a whole-database dump adds next to nothing to the wall.
+    const schemaWork = (async () => {
+      const whole = spec.type === 'full' && snap.databaseDdl ? await snap.databaseDdl() : null;
+      const schemaPart = await put('parts/schema.sql', text(whole ? whole.preData : await snap.schemaSql()));
+      const sections: Pick<Manifest['schema'], 'postData' | 'largeObjects'> = {};
+      if (whole) {
+        sections.postData = await put('parts/schema-post.sql', text(whole.postData));
+        const lo = snap.largeObjects ? await snap.largeObjects() : null;
+        sections.largeObjects = lo ? await put('parts/large-objects.sql', lo) : null;
+      }
+      return { whole, schemaPart, sections, sequences: await snap.sequences() };
+    })();
+    // The first failure is the one to report: the other side then fails only because it was stopped.
+    let firstError: { reason: unknown } | null = null;
+    const stop = (reason: unknown) => {
+      firstError ??= { reason };
+      internal.abort();
+    };
+    schemaWork.catch(stop);
 
     progress.phase = 'tables';
-    report();
-    const tables = await mapLimit(structures, Math.max(1, spec.parallel), async (t, i) => {
+    const tablesWork = mapLimit(structures, Math.max(1, spec.parallel), async (t, i) => {
       throwIfAborted(signal);
-      const exp = (snapshot as Snapshot).exportTable(t.name);
+      const exp = snap.exportTable(t.name);
       const part = await put(`parts/${String(i + 1).padStart(4, '0')}.rows`, exp.stream).catch((e: unknown) => {
         internal.abort();
         throw e;
@@ -110,6 +121,12 @@ export async function writeBackup(dialect: Dialect, storage: BackupStorage, spec
       report();
       return tableEntry(t, rows, part);
     });
+    tablesWork.catch(stop);
+    // Both settle before anything is cleaned up, so no write races the cleanup.
+    const [schemaDone, tablesDone] = await Promise.allSettled([schemaWork, tablesWork]);
+    if (schemaDone.status === 'rejected' || tablesDone.status === 'rejected') throw (firstError as { reason: unknown } | null)?.reason;
+    const { whole, schemaPart, sections, sequences } = schemaDone.value;
+    const tables = tablesDone.value;
     // No silent gaps: the snapshot's inventory must be covered by what was archived.
     const inventory = whole && snapshot.inventory
       ? await snapshot.inventory(whole, Object.fromEntries(tables.map((t) => [t.name, t.rows])))

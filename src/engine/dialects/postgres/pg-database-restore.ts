@@ -112,7 +112,9 @@ export async function restoreDatabaseInTransaction(
   await ddl.run(db.ddl.preData, 'pre-data DDL');
   // pg_dump's preamble emptied search_path for the session; type names then read as they do elsewhere.
   await client.query('RESET search_path');
-  const tables = await restoreInTransaction(client, input, tuning, null);
+  // Keys and constraints come with post-data, after the rows: every table loads as a replace into its new, empty self.
+  const whole = { ...input, tables: input.tables.map((t) => ({ ...t, mode: 'replace' as const })) };
+  const tables = await restoreInTransaction(client, whole, tuning, null, { emptyTarget: true });
   for (const s of input.sequences) {
     if (s.lastValue === null) continue;
     await client.query(`SELECT setval($1::regclass, $2::bigint, $3)`, [qualify(s.name), s.lastValue, s.isCalled]);

@@ -43,7 +43,7 @@ interface TriggerState {
 }
 
 /** Checks that need no writes; shared with plan(). Returns the live structure of each table. */
-export async function checkRestorable(client: Client, input: RestoreInput): Promise<Map<string, TableInfo>> {
+export async function checkRestorable(client: Client, input: RestoreInput, opts: { emptyTarget?: boolean } = {}): Promise<Map<string, TableInfo>> {
   if (input.encoding !== 'pg-copy-text') {
     throw new Error(`PostgreSQL cannot restore rows encoded as ${input.encoding}: the backup was taken from another engine`);
   }
@@ -54,6 +54,8 @@ export async function checkRestorable(client: Client, input: RestoreInput): Prom
     seen.add(t.name);
     const l = live.get(t.name);
     if (!l) throw new Error(`table "${t.name}" does not exist in the target database (apply the backup's schema first)`);
+    // Into a database created for this restore, every table is new: loading it whole is what any mode would do.
+    if (opts.emptyTarget) continue;
     if (t.name === AUDIT_TABLE && t.mode !== 'missing-only') {
       throw new Error(`table "${t.name}" is append-only: it can only be restored missing-only, not ${t.mode}`);
     }
@@ -200,9 +202,10 @@ export async function restoreInTransaction(
   input: RestoreInput,
   tuning: RestoreTuning = {},
   shadows: ShadowRun | null = null,
+  opts: { emptyTarget?: boolean } = {},
 ): Promise<RestoreTableResult[]> {
   const tune = { ...DEFAULT_RESTORE_TUNING, ...tuning };
-  const live = await checkRestorable(client, input);
+  const live = await checkRestorable(client, input, opts);
   const scope = input.tables.map((t) => t.name);
   const shadowed = new Set(shadows?.plan.loaders.flat().map((s) => s.table) ?? []);
   const sorted = [...input.tables].sort((a, b) => (a.name < b.name ? -1 : 1));
