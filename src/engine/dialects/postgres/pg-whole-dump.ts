@@ -31,7 +31,7 @@ export interface ExcludedObject {
 export interface WholeScope {
   /** Schemas pg_dump skips (-N). */
   schemas: string[];
-  /** Tables pg_dump skips entirely (-T): those the caller did not ask for (bookkeeping). */
+  /** Relations pg_dump skips entirely (-T): tables the caller did not ask for (bookkeeping), and their sequences. */
   tables: { schema: string; rel: string; name: string }[];
   /** Tables whose rows are not backed up. */
   dataOnly: string[];
@@ -83,7 +83,18 @@ export async function resolveWholeScope(db: Queryable, wanted: string[], opts: W
       excluded.push({ kind: 'table-data', name: r.name, reason: 'in BACKUP_EXCLUDE_TABLES (its definition is kept)' });
     }
   }
-  return { schemas: [...out], tables, dataOnly, excluded };
+  // pg_dump keeps a serial column's sequence when its table is excluded; it goes with the table here.
+  const owned = tables.length
+    ? (await db.query<{ schema: string; rel: string; name: string }>(
+        `SELECT n.nspname AS schema, s.relname AS rel, ${displayNameSql('n', 's')} AS name
+         FROM pg_depend d JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S' JOIN pg_namespace n ON n.oid = s.relnamespace
+         JOIN pg_class t ON t.oid = d.refobjid JOIN pg_namespace tn ON tn.oid = t.relnamespace
+         WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
+           AND ${displayNameSql('tn', 't')} = ANY($1::text[])`,
+        [tables.map((t) => t.name)],
+      )).rows
+    : [];
+  return { schemas: [...out], tables: [...tables, ...owned], dataOnly, excluded };
 }
 
 function scopeArgs(scope: WholeScope): string[] {
