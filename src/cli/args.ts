@@ -41,7 +41,7 @@ export const COMMANDS: Record<'backup' | 'list' | 'verify' | 'restore', CommandS
     synopsis:
       'restore <backupId|archive.tar> [--mode replace|merge|missing-only] [--tables a,b]\n' +
       '          [--database-url URL] [--create-schema] [--files] [--allow-schema-mismatch]\n' +
-      '          [--no-safety-backup] [--yes]',
+      '          [--no-safety-backup] [--no-owner] [--no-privileges] [--yes]',
     summary: 'restore a backup (asks for confirmation on a terminal)',
     options: {
       mode: { type: 'string', help: 'replace (default), merge or missing-only' },
@@ -51,13 +51,16 @@ export const COMMANDS: Record<'backup' | 'list' | 'verify' | 'restore', CommandS
       files: { type: 'boolean', help: 'also restore file artefacts to the directories they came from (archive or --database-url)' },
       'allow-schema-mismatch': { type: 'boolean', help: 'restore by column name when the live schema differs from the backup' },
       'no-safety-backup': { type: 'boolean', help: 'skip the safety backup of the tables in scope (catalog restores; audited)' },
+      'no-owner': { type: 'boolean', help: 'with --create-schema: leave out ownership; objects belong to whoever restores (as pg_restore)' },
+      'no-privileges': { type: 'boolean', help: 'with --create-schema: leave out grants and revokes (as pg_restore)' },
       yes: { type: 'boolean', help: 'do not ask; required when not on a terminal' },
       help: HELP_OPTION,
     },
     notes:
       'A backup id without --database-url restores through the catalog (data lease, safety backup,\n' +
       'audit trail). An archive, or --database-url, restores with the engine alone and needs no\n' +
-      'Strongroom database.',
+      'Strongroom database. --create-schema of a full PostgreSQL backup recreates the whole\n' +
+      'database in one transaction; if it fails the target is left empty, so a retry works.',
   },
 };
 
@@ -95,7 +98,7 @@ export type Command =
   | { name: 'verify'; source: Source; deep: boolean }
   | {
       name: 'restore'; source: Source; mode: RestoreMode; tables?: string[]; databaseUrl?: string; createSchema: boolean;
-      files: boolean; allowSchemaMismatch: boolean; safetyBackup: boolean; yes: boolean;
+      files: boolean; allowSchemaMismatch: boolean; safetyBackup: boolean; yes: boolean; noOwner: boolean; noPrivileges: boolean;
     };
 
 /**
@@ -174,10 +177,14 @@ export function parseCommand(argv: string[]): Command {
       const src = source(parsed.positionals[0], name);
       const engineOnly = src.kind === 'archive' || databaseUrl !== undefined;
       if (values['create-schema'] && !engineOnly) throw usage('--create-schema needs an archive or --database-url (an empty database to create the schema in)');
+      if ((values['no-owner'] || values['no-privileges']) && !values['create-schema']) {
+        throw usage('--no-owner and --no-privileges apply to --create-schema restores (they decide how the schema is created)');
+      }
       if (values.files && !engineOnly) throw usage('--files applies to archive / --database-url restores; a catalog restore includes files when it restores a whole backup');
       return {
         name: 'restore', source: src, mode, tables: list(values.tables, '--tables', name), databaseUrl, createSchema: !!values['create-schema'],
         files: !!values.files, allowSchemaMismatch: !!values['allow-schema-mismatch'], safetyBackup: !values['no-safety-backup'], yes: !!values.yes,
+        noOwner: !!values['no-owner'], noPrivileges: !!values['no-privileges'],
       };
     }
   }

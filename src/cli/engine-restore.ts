@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { unpackArchive } from '../engine/archive/archive-tar';
 import type { Manifest } from '../engine/archive/manifest.types';
 import { authenticateManifest, keysForManifest, type KeySource } from '../engine/backup/backup-keys';
-import { readManifest, readSchemaSql } from '../engine/backup/read-backup';
+import { readDatabaseDdl, readManifest, readSchemaSql, restoreInputs } from '../engine/backup/read-backup';
+import { effectiveRestoreMode } from '../engine/backup/restore-mode';
 import { verifyParts, type VerifyResult } from '../engine/backup/verify-backup';
 import { createDialect, type DialectOptions } from '../engine/dialects/create-dialect';
 import type { RestoreMode, RestoreTableResult } from '../engine/dialects/dialect';
@@ -73,6 +74,9 @@ export interface EngineRestoreOptions {
   createSchema: boolean;
   files: boolean;
   allowSchemaMismatch: boolean;
+  /** --create-schema of a whole-database backup: leave out ownership / grants (pg_restore's options). */
+  noOwner?: boolean;
+  noPrivileges?: boolean;
   onProgress?(p: { table: string; rows: number }): void;
   onWarning?(message: string): void;
   onPhase?(phase: string): void;
@@ -80,7 +84,14 @@ export interface EngineRestoreOptions {
   dialect?: DialectOptions;
 }
 
-export async function engineRestore(b: StoredBackup, o: EngineRestoreOptions): Promise<{ tables: RestoreTableResult[]; files: FileStats | null }> {
+export interface EngineRestoreResult {
+  tables: RestoreTableResult[];
+  files: FileStats | null;
+  /** Roles the backup names that the target cluster lacks (whole-database restores). */
+  missingRoles: string[];
+}
+
+export async function engineRestore(b: StoredBackup, o: EngineRestoreOptions): Promise<EngineRestoreResult> {
   o.onPhase?.('verifying');
   const verdict = await verifyOpened(b);
   if (!verdict.ok) {
@@ -108,8 +119,18 @@ export async function engineRestore(b: StoredBackup, o: EngineRestoreOptions): P
       if (existing.length) {
         throw new CommandFailed(`--create-schema needs an empty database; this one has tables: ${existing.map((t) => t.name).slice(0, 10).join(', ')}`);
       }
+      const keys = await keysForManifest(b.keys, b.manifest);
+      const whole = dialect.restoreDatabase ? await readDatabaseDdl(b.storage, b.dir, b.manifest, keys) : null;
+      if (whole && dialect.restoreDatabase) {
+        // The whole database in one transaction: a failure leaves the target empty, so a retry works.
+        if (o.tables) throw new CommandFailed('--create-schema of a full backup restores the whole database; leave out --tables');
+        o.onPhase?.('restoring the database');
+        const input = { encoding: b.manifest.engine.encoding, tables: restoreInputs(b.storage, b.dir, b.manifest, keys, (t) => effectiveRestoreMode(t, 'replace')), sequences: b.manifest.sequences, onProgress: o.onProgress, onWarning: o.onWarning };
+        const done = await dialect.restoreDatabase({ ...whole, noOwner: o.noOwner, noPrivileges: o.noPrivileges }, input);
+        return { tables: done.tables, files: o.files ? await restoreFilesAfter(b, o) : null, missingRoles: done.missingRoles };
+      }
       o.onPhase?.('creating schema');
-      await dialect.applySchema(await readSchemaSql(b.storage, b.dir, b.manifest, await keysForManifest(b.keys, b.manifest)));
+      await dialect.applySchema(await readSchemaSql(b.storage, b.dir, b.manifest, keys));
     }
     const diffs = await schemaDifferences(dialect, b.manifest, tables);
     if (diffs.length && !o.allowSchemaMismatch) {
@@ -117,16 +138,17 @@ export async function engineRestore(b: StoredBackup, o: EngineRestoreOptions): P
     }
     o.onPhase?.('restoring');
     const results = await restoreTables(dialect, { ...b, mode: o.mode, tables, onProgress: o.onProgress, onWarning: o.onWarning });
-    let files: FileStats | null = null;
-    if (o.files) {
-      // After the tables committed: each directory is swapped in whole, or left as it was.
-      o.onPhase?.('files');
-      files = await restoreFiles(b, undefined, { onWarning: o.onWarning });
-    }
-    return { tables: results, files };
+    const files = o.files ? await restoreFilesAfter(b, o) : null;
+    return { tables: results, files, missingRoles: [] };
   } finally {
     await dialect.close().catch(() => undefined);
   }
+}
+
+/** After the tables committed: each directory is swapped in whole, or left as it was. */
+function restoreFilesAfter(b: StoredBackup, o: EngineRestoreOptions): Promise<FileStats> {
+  o.onPhase?.('files');
+  return restoreFiles(b, undefined, { onWarning: o.onWarning });
 }
 
 export type { KeySource };

@@ -34,9 +34,16 @@ describe('loadConfig', () => {
   });
 
   it('hands the engine settings to the database dialect', () => {
-    expect(dialectOptions(loadConfig({}))).toEqual({ parallel: 2, restoreParallel: 2, maintenanceWorkMem: '512MB', restoreAnalyze: true });
-    const c = loadConfig({ BACKUP_PARALLELISM: '4', RESTORE_PARALLELISM: '1', RESTORE_MAINTENANCE_WORK_MEM: '1GB', RESTORE_ANALYZE: 'false' });
-    expect(dialectOptions(c)).toEqual({ parallel: 4, restoreParallel: 1, maintenanceWorkMem: '1GB', restoreAnalyze: false });
+    const everything = { includeSchemas: [], excludeSchemas: [], excludeTables: [] };
+    expect(dialectOptions(loadConfig({}))).toEqual({ parallel: 2, restoreParallel: 2, maintenanceWorkMem: '512MB', restoreAnalyze: true, scope: everything });
+    const c = loadConfig({
+      BACKUP_PARALLELISM: '4', RESTORE_PARALLELISM: '1', RESTORE_MAINTENANCE_WORK_MEM: '1GB', RESTORE_ANALYZE: 'false',
+      BACKUP_INCLUDE_SCHEMAS: 'app, billing_*', BACKUP_EXCLUDE_SCHEMAS: 'scratch', BACKUP_EXCLUDE_TABLES: 'public.logs,*.audit_?',
+    });
+    expect(dialectOptions(c)).toEqual({
+      parallel: 4, restoreParallel: 1, maintenanceWorkMem: '1GB', restoreAnalyze: false,
+      scope: { includeSchemas: ['app', 'billing_*'], excludeSchemas: ['scratch'], excludeTables: ['public.logs', '*.audit_?'] },
+    });
     expect(() => loadConfig({ RESTORE_ANALYZE: 'sometimes' })).toThrow(/RESTORE_ANALYZE/);
   });
 

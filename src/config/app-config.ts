@@ -66,6 +66,13 @@ export class AppConfig {
   @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(19) BACKUP_COMPRESSION_LEVEL?: number;
   @Transform(toList) @IsString({ each: true }) BACKUP_FILE_PATHS: string[] = [];
   @Transform(toInt) @IsInt() @Min(1) @Max(16) BACKUP_PARALLELISM = 2;
+  /** Full backups (PostgreSQL): glob patterns (`*`, `?`) of schemas to include (empty = all) and exclude, and tables whose rows are left out. */
+  @Transform(toList) @IsString({ each: true })
+  BACKUP_INCLUDE_SCHEMAS: string[] = [];
+  @Transform(toList) @IsString({ each: true })
+  BACKUP_EXCLUDE_SCHEMAS: string[] = [];
+  @Transform(toList) @IsString({ each: true })
+  BACKUP_EXCLUDE_TABLES: string[] = [];
   @Transform(toInt) @IsInt() @Min(1) @Max(16) RESTORE_PARALLELISM = 2;
   @Matches(/^[1-9][0-9]*(kB|MB|GB)$/, { message: 'RESTORE_MAINTENANCE_WORK_MEM must be a size like 64MB or 1GB' })
   RESTORE_MAINTENANCE_WORK_MEM = '512MB';
@@ -111,6 +118,11 @@ export function dialectOptions(config: AppConfig): Required<DialectOptions> {
     restoreParallel: config.RESTORE_PARALLELISM,
     maintenanceWorkMem: config.RESTORE_MAINTENANCE_WORK_MEM,
     restoreAnalyze: config.RESTORE_ANALYZE,
+    scope: {
+      includeSchemas: config.BACKUP_INCLUDE_SCHEMAS,
+      excludeSchemas: config.BACKUP_EXCLUDE_SCHEMAS,
+      excludeTables: config.BACKUP_EXCLUDE_TABLES,
+    },
   };
 }
 

@@ -2,7 +2,7 @@
  * The manifest is a backup's commit point: written last, it lists every part with its
  * size and SHA-256 and carries its own checksum. A backup without a manifest does not exist.
  */
-import type { EngineName, RowEncoding, SequenceValue, TableInfo } from '../dialects/dialect';
+import type { EngineName, ExcludedObject, Inventory, RowEncoding, SequenceValue, TableInfo } from '../dialects/dialect';
 
 export const MANIFEST_FORMAT = 'strongroom-backup';
 export const MANIFEST_VERSION = 1;
@@ -35,13 +35,10 @@ export interface ManifestTable {
 
 /**
  * What the database held at the snapshot, within the backup's scope: per schema (SQLite:
- * `main`) and object kind, the count and a fingerprint of the normalized definitions, and
- * each table's row count (keyed `schema.table`). Deep verify compares a scratch restore with it.
+ * `main`; '' for database-wide objects) and object kind, the count and a fingerprint of the
+ * normalized definitions, and each table's row count. Deep verify compares a rebuild with it.
  */
-export interface ManifestInventory {
-  schemas: { [schema: string]: { [kind: string]: { count: number; fingerprint: string } } };
-  rows: { [qualifiedTable: string]: number };
-}
+export type ManifestInventory = Inventory;
 
 export interface EncryptionInfo {
   algorithm: 'AES-256-GCM';
@@ -82,7 +79,20 @@ export interface Manifest {
   startedAt: string;
   finishedAt: string;
   engine: { name: EngineName; serverVersion: string; encoding: RowEncoding };
-  schema: { fingerprint: string; migrations: string[]; part: PartInfo | null };
+  schema: {
+    fingerprint: string;
+    migrations: string[];
+    /** The DDL; for a whole-database backup, pg_dump's pre-data section. */
+    part: PartInfo | null;
+    /** Whole-database backups (PostgreSQL): pg_dump's post-data section, applied after the rows. */
+    postData?: PartInfo;
+    /** Whole-database backups: large objects' contents (SQL), when the database has any. */
+    largeObjects?: PartInfo | null;
+  };
+  /** The database's inventory at the snapshot; absent in backups taken before inventories were recorded. */
+  inventory?: ManifestInventory;
+  /** Whole-database backups: what configuration (or Strongroom's bookkeeping) left out. */
+  excluded?: ExcludedObject[];
   tables: ManifestTable[];
   sequences: SequenceValue[];
   files: {
@@ -97,8 +107,6 @@ export interface Manifest {
   encryption: EncryptionInfo | null;
   auditHead: { seq: number; hash: string } | null;
   mac?: ManifestMac;
-  /** Absent in backups taken before inventories were recorded. */
-  inventory?: ManifestInventory;
   /** SHA-256 (hex) of the RFC 8785 canonical JSON of every other field. */
   checksum: string;
 }

@@ -5,9 +5,9 @@
 import type { Readable } from 'node:stream';
 import { parseManifest } from '../archive/manifest';
 import { openPart, partKey } from '../archive/part-io';
-import { Manifest, MANIFEST_FILE } from '../archive/manifest.types';
+import { Manifest, MANIFEST_FILE, type PartInfo } from '../archive/manifest.types';
 import type { KeyLookup } from '../archive/encryption';
-import type { RestoreMode, RestoreTableInput } from '../dialects/dialect';
+import type { DatabaseDdl, RestoreMode, RestoreTableInput } from '../dialects/dialect';
 import type { BackupStorage } from '../storage/storage';
 import { isBookkeepingTable } from './bookkeeping-tables';
 import { readAll } from './write-backup';
@@ -19,6 +19,22 @@ export async function readManifest(storage: BackupStorage, dir: string): Promise
 export async function readSchemaSql(storage: BackupStorage, dir: string, m: Manifest, keys: KeyLookup | null): Promise<string> {
   if (!m.schema.part) return '';
   return (await readAll(await openPart(storage, dir, m.schema.part, m, keys))).toString('utf8');
+}
+
+/** A whole-database backup's DDL sections and large objects; null for backups without sections. */
+export async function readDatabaseDdl(
+  storage: BackupStorage,
+  dir: string,
+  m: Manifest,
+  keys: KeyLookup | null,
+): Promise<{ ddl: DatabaseDdl; largeObjects: (() => Promise<Readable>) | null } | null> {
+  if (!m.schema.part || !m.schema.postData) return null;
+  const text = async (part: PartInfo) => (await readAll(await openPart(storage, dir, part, m, keys))).toString('utf8');
+  const lo = m.schema.largeObjects;
+  return {
+    ddl: { preData: await text(m.schema.part), postData: await text(m.schema.postData) },
+    largeObjects: lo ? () => openPart(storage, dir, lo, m, keys) : null,
+  };
 }
 
 /** Restore inputs for the named tables (all when omitted), each opened lazily. */

@@ -2,8 +2,9 @@
  * Verification reads every stored byte: manifest checksum and MAC, each part's size and SHA-256,
  * every frame's authentication tag, decompression and plaintext checksum. Deep
  * verification also restores the backup into a scratch database and compares each
- * table's row count and content checksum with the manifest, and the scratch database's
- * inventory (objects and row counts) with the manifest's, naming the first difference.
+ * table's row count and content checksum with the manifest, and the rebuilt database's
+ * inventory (object kinds, counts, definitions, row counts) with the manifest's, naming the
+ * first difference.
  */
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
@@ -16,7 +17,7 @@ import type { BackupStorage } from '../storage/storage';
 import { authenticateManifest, keysForManifest, KeySource } from './backup-keys';
 import { isBookkeepingTable } from './bookkeeping-tables';
 import { inspectFileArchive } from './file-entry-rules';
-import { readManifest, readSchemaSql, restoreInputs } from './read-backup';
+import { readDatabaseDdl, readManifest, readSchemaSql, restoreInputs } from './read-backup';
 import { effectiveRestoreMode } from './restore-mode';
 import { createScratchDatabase } from './scratch-database';
 
@@ -108,12 +109,17 @@ async function deepCheck(
   const checks: VerifyCheck[] = [];
   try {
     const schemaSql = await readSchemaSql(storage, dir, m, keys);
-    await dialect.applySchema(schemaSql);
-    await dialect.restore({
+    const input = {
       encoding: m.engine.encoding,
       tables: restoreInputs(storage, dir, m, keys, (name) => effectiveRestoreMode(name, 'replace')),
       sequences: m.sequences,
-    });
+    };
+    const whole = dialect.restoreDatabase ? await readDatabaseDdl(storage, dir, m, keys) : null;
+    if (whole && dialect.restoreDatabase) await dialect.restoreDatabase(whole, input);
+    else {
+      await dialect.applySchema(schemaSql);
+      await dialect.restore(input);
+    }
     checks.push({ name: 'deep restore', ok: true, detail: `${m.tables.length} tables restored into a scratch ${m.engine.name} database` });
     const snap = await dialect.openSnapshot(m.tables.map((t) => t.name), { parallel: 1 });
     try {
@@ -132,6 +138,7 @@ async function deepCheck(
       await snap.close();
     }
     if (m.inventory && dialect.compareInventory) {
+      // The rebuilt database must hold what the source held at the snapshot, object kind by kind.
       const diff = await dialect.compareInventory(m.inventory, m.tables.map((t) => t.name), schemaSql);
       checks.push({ name: 'inventory', ok: diff === null, detail: diff ?? 'every object and row count of the inventory came back' });
     }

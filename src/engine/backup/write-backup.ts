@@ -80,22 +80,41 @@ export async function writeBackup(dialect: Dialect, storage: BackupStorage, spec
     const put = (name: string, source: Readable) => writePart(storage, spec.dir, name, source, format);
 
     report();
-    snapshot = await fromDatabase('opening a snapshot', () => dialect.openSnapshot(spec.tables, { parallel: spec.parallel }));
-    const open = snapshot;
+    // A full backup is the whole database (where the engine can say what that is).
+    snapshot = await fromDatabase('opening a snapshot', () => dialect.openSnapshot(spec.tables, { parallel: spec.parallel, wholeDatabase: spec.type === 'full' }));
     const serverVersion = await fromDatabase('reading the server version', () => dialect.serverVersion());
     const structures = snapshot.tables;
+    progress.tablesTotal = structures.length;
 
     progress.phase = 'schema';
     report();
-    const schemaSql = await fromDatabase('reading the schema', () => open.schemaSql());
-    const schemaPart = await put('parts/schema.sql', Readable.from([Buffer.from(schemaSql, 'utf8')]));
-    const sequences = await fromDatabase('reading the sequences', () => open.sequences());
+    const snap: Snapshot = snapshot;
+    const text = (s: string) => Readable.from([Buffer.from(s, 'utf8')]);
+    // The DDL (pg_dump's catalog reads, mostly waiting on the server) runs beside the row
+    // exports on the same snapshot, so a whole-database dump adds next to nothing to the wall.
+    const schemaWork = (async () => {
+      const whole = spec.type === 'full' && snap.databaseDdl ? await snap.databaseDdl() : null;
+      const schemaPart = await put('parts/schema.sql', text(whole ? whole.preData : await snap.schemaSql()));
+      const sections: Pick<Manifest['schema'], 'postData' | 'largeObjects'> = {};
+      if (whole) {
+        sections.postData = await put('parts/schema-post.sql', text(whole.postData));
+        const lo = snap.largeObjects ? await snap.largeObjects() : null;
+        sections.largeObjects = lo ? await put('parts/large-objects.sql', lo) : null;
+      }
+      return { whole, schemaPart, sections, sequences: await snap.sequences() };
+    })();
+    // The first failure is the one to report: the other side then fails only because it was stopped.
+    let firstError: { reason: unknown } | null = null;
+    const stop = (reason: unknown) => {
+      firstError ??= { reason };
+      internal.abort();
+    };
+    schemaWork.catch(stop);
 
     progress.phase = 'tables';
-    report();
-    const tables = await mapLimit(structures, Math.max(1, spec.parallel), async (t, i) => {
+    const tablesWork = mapLimit(structures, Math.max(1, spec.parallel), async (t, i) => {
       throwIfAborted(signal);
-      const exp = (snapshot as Snapshot).exportTable(t.name);
+      const exp = snap.exportTable(t.name);
       const part = await put(`parts/${String(i + 1).padStart(4, '0')}.rows`, exp.stream).catch((e: unknown) => {
         internal.abort();
         throw e instanceof PartSourceError ? new Error(`reading the database failed (table ${t.name}): ${(e.cause as Error).message}`, { cause: e.cause }) : e;
@@ -107,11 +126,18 @@ export async function writeBackup(dialect: Dialect, storage: BackupStorage, spec
       report();
       return tableEntry(t, rows, part);
     });
-    // Row counts come from the export itself: the same snapshot, so they are the counts at it.
-    const inventory = open.inventory ? await fromDatabase('reading the inventory', () => (open.inventory as NonNullable<Snapshot['inventory']>)()) : undefined;
-    const qualified = (name: string) => (dialect.engine === 'sqlite' ? `main.${name}` : name.includes('.') ? name : `public.${name}`);
-    if (inventory) for (const t of tables) inventory.rows[qualified(t.name)] = t.rows;
-    await fromDatabase('closing the snapshot', () => open.close());
+    tablesWork.catch(stop);
+    // Both settle before anything is cleaned up, so no write races the cleanup.
+    const [schemaDone, tablesDone] = await Promise.allSettled([schemaWork, tablesWork]);
+    if (schemaDone.status === 'rejected' || tablesDone.status === 'rejected') throw (firstError as { reason: unknown } | null)?.reason;
+    const { whole, schemaPart, sections, sequences } = schemaDone.value;
+    const tables = tablesDone.value;
+    // No silent gaps: the snapshot's inventory must be covered by what was archived. Row counts
+    // come from the export itself: the same snapshot, so they are the counts at it.
+    const rowsByTable = Object.fromEntries(tables.map((t) => [t.name, t.rows]));
+    const inventory = await fromDatabase('reading the inventory', async () => snap.inventory?.(whole, rowsByTable));
+    const excluded = whole ? snapshot.excluded ?? [] : undefined;
+    await fromDatabase('closing the snapshot', () => snap.close());
     snapshot = null;
 
     let files: Manifest['files'] = { count: 0, bytes: 0, roots: spec.fileRoots, part: null };
@@ -145,7 +171,9 @@ export async function writeBackup(dialect: Dialect, storage: BackupStorage, spec
       startedAt,
       finishedAt: new Date().toISOString(),
       engine: { name: dialect.engine, serverVersion, encoding: dialect.encoding },
-      schema: { fingerprint: dialect.fingerprint(structures), migrations: spec.migrations, part: schemaPart },
+      schema: { fingerprint: dialect.fingerprint(structures), migrations: spec.migrations, part: schemaPart, ...sections },
+      ...(inventory ? { inventory } : {}),
+      ...(excluded ? { excluded } : {}),
       tables,
       sequences,
       files,

@@ -11,14 +11,16 @@ export interface DialectOptions {
   maintenanceWorkMem?: string;
   /** ANALYZE the tables a restore swapped in, after its commit (PostgreSQL; default true). */
   restoreAnalyze?: boolean;
+  /** What a full backup leaves out (PostgreSQL): schema patterns to include / exclude, table patterns whose rows are left out. */
+  scope?: { includeSchemas?: string[]; excludeSchemas?: string[]; excludeTables?: string[] };
 }
 
 /** The dialect for a `sqlite:` or `postgres://` URL. */
 export function createDialect(url: string, opts: DialectOptions = {}): Dialect {
   if (url.startsWith('sqlite:')) return createSqliteDialect(url, { busyTimeoutMs: 15_000 });
   if (/^postgres(ql)?:\/\//.test(url)) {
-    const { parallel, restoreParallel, maintenanceWorkMem, restoreAnalyze } = opts;
-    return createPostgresDialect(url, { parallel, restoreParallel, maintenanceWorkMem, restoreAnalyze });
+    const { parallel, restoreParallel, maintenanceWorkMem, restoreAnalyze, scope } = opts;
+    return createPostgresDialect(url, { parallel, restoreParallel, maintenanceWorkMem, restoreAnalyze, scope });
   }
   throw new Error('database URL must be sqlite:<path> or postgres://…');
 }

@@ -30,8 +30,10 @@ export interface ForeignKeyInfo {
 }
 
 export interface TableInfo {
-  /** Unqualified table name (PostgreSQL: schema `public` only). */
+  /** Table name; PostgreSQL: bare for schema `public`, `schema.name` elsewhere. */
   name: string;
+  /** PostgreSQL: a partitioned table (its rows are those of its partitions; ONLY would read none). */
+  partitioned?: boolean;
   columns: ColumnInfo[];
   /** Primary key columns in key order; empty when the table has none. */
   primaryKey: string[];
@@ -57,6 +59,25 @@ export interface TableExport {
   rowCount(): number;
 }
 
+/** Per schema ('' for database-wide objects) and object kind: count and fingerprint of the definitions; rows per table. */
+export interface Inventory {
+  schemas: Record<string, Record<string, { count: number; fingerprint: string }>>;
+  rows: Record<string, number>;
+}
+
+/** Something a full backup left out on purpose, and why. */
+export interface ExcludedObject {
+  kind: 'schema' | 'table' | 'table-data';
+  name: string;
+  reason: string;
+}
+
+/** A full backup's DDL in pg_dump's sections: before the rows, and after them. */
+export interface DatabaseDdl {
+  preData: string;
+  postData: string;
+}
+
 /** One consistent read-only view of the database for the duration of a backup. */
 export interface Snapshot {
   /** Tables in scope, with their structure, in dependency-friendly order (parents first). */
@@ -65,22 +86,27 @@ export interface Snapshot {
   schemaSql(): Promise<string>;
   /** Sequence values (PostgreSQL); empty for SQLite. */
   sequences(): Promise<SequenceValue[]>;
-  /**
-   * The database's inventory within this snapshot's scope, rows left empty (the writer fills
-   * them from the export). Call after `schemaSql`. Engines without one omit it.
-   */
-  inventory?(): Promise<InventoryShape>;
   /** Streams one table's rows. Several tables may stream at once (PostgreSQL: parallel workers on the same snapshot). */
   exportTable(name: string): TableExport;
   /** Ends the snapshot: closes transactions and connections, kills child processes. Safe to call twice. */
   close(): Promise<void>;
+  /** Whole-database snapshots (PostgreSQL): what configuration and the caller left out. */
+  readonly excluded?: ExcludedObject[];
+  /** Whole-database snapshots: the DDL in sections (pg_dump's pre-data and post-data). */
+  databaseDdl?(): Promise<DatabaseDdl>;
+  /** Whole-database snapshots: large objects' contents as SQL, null when there are none. */
+  largeObjects?(): Promise<Readable | null>;
+  /**
+   * The inventory at the snapshot, checked against what was archived (`ddl` where the backup
+   * took the whole database's, and `rows` per exported table); throws naming the first object
+   * that was not captured. Undefined where the engine keeps none for this kind of backup.
+   * Call after `schemaSql` / `databaseDdl`.
+   */
+  inventory?(ddl: DatabaseDdl | null, rows: Record<string, number>): Promise<Inventory | undefined>;
 }
 
-/** Same shape as the manifest's `ManifestInventory` (kept here so the engine layer does not import the archive's types). */
-export interface InventoryShape {
-  schemas: { [schema: string]: { [kind: string]: { count: number; fingerprint: string } } };
-  rows: { [qualifiedTable: string]: number };
-}
+/** The SQLite dialect's name for the inventory. */
+export type InventoryShape = Inventory;
 
 export interface RestoreTableInput {
   name: string;
@@ -121,6 +147,23 @@ export interface RestoreCommitMarker {
    * token to keep durably (PostgreSQL: its transaction id). If it rejects, nothing is written.
    */
   onToken?(token: string): Promise<void>;
+}
+
+/** A disaster restore of a full backup into an empty database (PostgreSQL). */
+export interface DatabaseRestoreInput {
+  ddl: DatabaseDdl;
+  /** Large objects' contents as SQL (see Snapshot.largeObjects). */
+  largeObjects: (() => Promise<Readable>) | null;
+  /** Leave out ALTER ... OWNER TO (objects belong to whoever restores), like pg_restore --no-owner. */
+  noOwner?: boolean;
+  /** Leave out GRANT/REVOKE, like pg_restore --no-privileges. */
+  noPrivileges?: boolean;
+}
+
+export interface DatabaseRestoreResult {
+  tables: RestoreTableResult[];
+  /** Roles the backup names (owners, grantees) that the target cluster lacks; their statements were skipped. */
+  missingRoles: string[];
 }
 
 export interface RestoreInput {
@@ -167,13 +210,17 @@ export interface Dialect {
   fingerprint(tables: TableInfo[]): string;
   /** Compares recorded structure with the live database. */
   compareSchema(expected: TableInfo[]): Promise<SchemaDifference[]>;
-  /** Opens one consistent snapshot over `tables`; `parallel` readers may share it. */
-  openSnapshot(tables: string[], opts?: { parallel?: number }): Promise<Snapshot>;
+  /**
+   * Opens one consistent snapshot over `tables`; `parallel` readers may share it. With
+   * `wholeDatabase` the snapshot also carries the whole database's DDL, large objects,
+   * every sequence and an inventory (engines that support it).
+   */
+  openSnapshot(tables: string[], opts?: { parallel?: number; wholeDatabase?: boolean }): Promise<Snapshot>;
   /**
    * Compares the live database (a deep verify's scratch restore of `tables`) with a backup's
    * inventory: the first differing object in words, or null when they match.
    */
-  compareInventory?(expected: InventoryShape, tables: string[], schemaSql: string): Promise<string | null>;
+  compareInventory?(expected: Inventory, tables: string[], schemaSql: string): Promise<string | null>;
   /** Runs DDL from a backup into an empty database (disaster recovery, deep verify). */
   applySchema(sql: string): Promise<void>;
   /**
@@ -196,5 +243,13 @@ export interface Dialect {
    * or waited for (SQLite) first.
    */
   restoreCommitted(marker: { id: string; token: string | null }): Promise<boolean | null>;
+  /**
+   * Recreates a full backup's database in an empty one, all or nothing in one transaction:
+   * pre-data DDL, rows, sequences, large objects, post-data DDL (indexes, constraints, NOT VALID
+   * ones included, triggers, policies, matview refreshes). A failure leaves the target empty.
+   */
+  restoreDatabase?(db: DatabaseRestoreInput, input: RestoreInput): Promise<DatabaseRestoreResult>;
+  /** The live database's inventory (object kinds per schema; `rows` left empty), to compare with a manifest's. */
+  inventory?(): Promise<Inventory>;
   close(): Promise<void>;
 }

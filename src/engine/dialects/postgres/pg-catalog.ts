@@ -1,16 +1,42 @@
 /**
- * Reads table structure from the PostgreSQL catalog (schema `public`): columns with their
- * formatted types, primary keys, foreign keys, and the sequences tied to columns.
+ * Reads table structure from the PostgreSQL catalog (every user schema; names as
+ * displayName gives them): columns with their formatted types, primary keys, foreign keys,
+ * and the sequences tied to columns.
  */
 import type { Client } from 'pg';
 import type { ColumnInfo, ForeignKeyInfo, TableInfo } from '../dialect';
+import { displayName, displayNameSql, qualify } from './pg-session';
+
+/**
+ * The table's own rows as SQL: ONLY, so an inheritance parent never reads or writes its
+ * children's rows; a partitioned table has none of its own, so it goes without.
+ */
+export function relationSql(t: Pick<TableInfo, 'name' | 'partitioned'>): string {
+  return `${t.partitioned ? '' : 'ONLY '}${qualify(t.name)}`;
+}
+
+/**
+ * Schemas that are never user data: PostgreSQL's own, and the shadow schemas of Strongroom's
+ * restores (pg-shadow-prepare.ts). A predicate over a pg_namespace alias.
+ */
+export function userSchemaSql(n: string): string {
+  return `(${n}.nspname NOT IN ('pg_catalog', 'information_schema') AND ${n}.nspname NOT LIKE 'pg\\_toast%'
+    AND ${n}.nspname NOT LIKE 'pg\\_temp\\_%' AND ${n}.nspname NOT LIKE 'strongroom\\_restore\\_%')`;
+}
+
+/** Relations an extension created: its own script recreates them, pg_dump leaves them out. */
+export function notExtensionMemberSql(c: string): string {
+  return `NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = 'pg_class'::regclass AND e.objid = ${c}.oid AND e.deptype = 'e')`;
+}
 
 /** Anything that can run a query: a Client, or a snapshot's transaction. */
 export type Queryable = Pick<Client, 'query'>;
 
 interface ColumnRow {
   table: string;
-  column: string;
+  relkind: 'r' | 'p';
+  /** Null for a table without columns. */
+  column: string | null;
   type: string;
   notnull: boolean;
   generated: boolean;
@@ -25,21 +51,25 @@ interface KeyRow {
   ref_columns: string[] | null;
 }
 
-/** Ordinary and partitioned tables; partitions are read through their parent. */
+/**
+ * Ordinary and partitioned tables, unlogged ones included; partitions are read and written
+ * through their root, which routes each row to the partition its bounds pick. Inheritance
+ * children are tables of their own (read with ONLY). A table without columns still holds rows.
+ */
 const TABLES_SQL = `
-  SELECT c.relname AS table, a.attname AS column, format_type(a.atttypid, a.atttypmod) AS type,
+  SELECT ${displayNameSql('n', 'c')} AS table, c.relkind, a.attname AS column, format_type(a.atttypid, a.atttypmod) AS type,
          a.attnotnull AS notnull, a.attgenerated <> '' AS generated
   FROM pg_class c
   JOIN pg_namespace n ON n.oid = c.relnamespace
-  JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
-  WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition
-  ORDER BY c.relname, a.attnum`;
+  LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+  WHERE ${userSchemaSql('n')} AND c.relkind IN ('r', 'p') AND NOT c.relispartition AND ${notExtensionMemberSql('c')}
+  ORDER BY 1, a.attnum`;
 
 const KEYS_SQL = `
-  SELECT c.relname AS table, k.conname AS name, k.contype,
+  SELECT ${displayNameSql('n', 'c')} AS table, k.conname AS name, k.contype,
          array(SELECT a.attname FROM unnest(k.conkey) WITH ORDINALITY u(n, i)
                JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.n ORDER BY u.i)::text[] AS columns,
-         r.relname AS ref_table,
+         CASE WHEN r.oid IS NOT NULL THEN ${displayNameSql('rn', 'r')} END AS ref_table,
          CASE WHEN k.contype = 'f' THEN
            array(SELECT a.attname FROM unnest(k.confkey) WITH ORDINALITY u(n, i)
                  JOIN pg_attribute a ON a.attrelid = k.confrelid AND a.attnum = u.n ORDER BY u.i)::text[]
@@ -48,8 +78,9 @@ const KEYS_SQL = `
   JOIN pg_class c ON c.oid = k.conrelid
   JOIN pg_namespace n ON n.oid = c.relnamespace
   LEFT JOIN pg_class r ON r.oid = k.confrelid
-  WHERE n.nspname = 'public' AND k.contype IN ('p', 'f') AND k.conparentid = 0
-  ORDER BY c.relname, k.conname`;
+  LEFT JOIN pg_namespace rn ON rn.oid = r.relnamespace
+  WHERE ${userSchemaSql('n')} AND k.contype IN ('p', 'f') AND k.conparentid = 0
+  ORDER BY 1, k.conname`;
 
 export async function readTables(db: Queryable, exclude: string[] = []): Promise<TableInfo[]> {
   const skip = new Set(exclude);
@@ -61,8 +92,10 @@ export async function readTables(db: Queryable, exclude: string[] = []): Promise
     let t = byName.get(r.table);
     if (!t) {
       t = { name: r.table, columns: [], primaryKey: [], foreignKeys: [] };
+      if (r.relkind === 'p') t.partitioned = true;
       byName.set(r.table, t);
     }
+    if (r.column === null) continue;
     const col: ColumnInfo = { name: r.column, type: r.type, nullable: !r.notnull, generated: r.generated };
     t.columns.push(col);
   }
@@ -101,7 +134,7 @@ export function orderParentsFirst(tables: TableInfo[]): TableInfo[] {
 }
 
 export interface SequenceLink {
-  /** `name` for schema public, else `schema.name` (unquoted). */
+  /** As displayName gives it. */
   sequence: string;
   schema: string;
   relname: string;
@@ -109,7 +142,7 @@ export interface SequenceLink {
   column: string;
 }
 
-/** Sequences owned by (serial, identity) or used in defaults of columns of public tables. */
+/** Sequences owned by (serial, identity) or used in defaults of columns of `tables`. */
 export async function readSequenceLinks(db: Queryable, tables: string[]): Promise<SequenceLink[]> {
   const { rows } = await db.query<Omit<SequenceLink, 'sequence'>>(
     `SELECT DISTINCT sn.nspname AS schema, s.relname, t.relname AS table, a.attname AS column
@@ -126,13 +159,13 @@ export async function readSequenceLinks(db: Queryable, tables: string[]): Promis
      JOIN pg_class s ON s.oid = l.seq AND s.relkind = 'S'
      JOIN pg_namespace sn ON sn.oid = s.relnamespace
      JOIN pg_class t ON t.oid = l.rel
-     JOIN pg_namespace tn ON tn.oid = t.relnamespace AND tn.nspname = 'public'
+     JOIN pg_namespace tn ON tn.oid = t.relnamespace
      JOIN pg_attribute a ON a.attrelid = l.rel AND a.attnum = l.attnum
-     WHERE t.relname = ANY($1::text[])
+     WHERE ${displayNameSql('tn', 't')} = ANY($1::text[])
      ORDER BY 1, 2, 3, 4`,
     [tables],
   );
-  return rows.map((r) => ({ ...r, sequence: r.schema === 'public' ? r.relname : `${r.schema}.${r.relname}` }));
+  return rows.map((r) => ({ ...r, sequence: displayName(r.schema, r.relname) }));
 }
 
 export function sequenceRegclass(link: { schema: string; relname: string }): string {

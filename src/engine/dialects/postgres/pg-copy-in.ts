@@ -40,7 +40,9 @@ export async function copyIn(client: Client, opts: CopyInOptions): Promise<numbe
     },
   });
   const freeze = opts.freeze ? ' WITH (FREEZE)' : '';
-  const copy = client.query(copyFrom(`COPY ${opts.target} (${columnList(opts.columns)}) FROM STDIN${freeze}`));
+  // A table without columns takes its rows (empty lines) with no column list at all.
+  const cols = opts.columns.length ? ` (${columnList(opts.columns)})` : '';
+  const copy = client.query(copyFrom(`COPY ${opts.target}${cols} FROM STDIN${freeze}`));
   await pipeline(opts.source, counter, copy, { signal: opts.signal });
   return copy.rowCount;
 }

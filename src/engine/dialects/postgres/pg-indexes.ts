@@ -4,7 +4,7 @@
  * and what to put back on a rebuilt one.
  */
 import type { Client } from 'pg';
-import { qualify, quoteIdent, quoteLiteral } from './pg-session';
+import { displayNameSql, qualify, quoteIdent, quoteLiteral, splitName } from './pg-session';
 
 export interface IndexDef {
   table: string;
@@ -15,7 +15,7 @@ export interface IndexDef {
   constraint: string | null;
   /** pg_get_indexdef, or pg_get_constraintdef for a constraint's index. */
   def: string;
-  /** What pg_get_indexdef starts with: "CREATE [UNIQUE] INDEX name ON public.table USING ". */
+  /** What pg_get_indexdef starts with: "CREATE [UNIQUE] INDEX name ON schema.table USING ". */
   prefix: string;
   clustered: boolean;
   comment: string | null;
@@ -30,10 +30,10 @@ export interface IndexDef {
 }
 
 const INDEXES_SQL = `
-  SELECT c.relname AS table, c.relkind = 'r' AND NOT c.relispartition AS plain, ic.relname AS index, k.conname AS constraint,
+  SELECT ${displayNameSql('n', 'c')} AS table, c.relkind = 'r' AND NOT c.relispartition AS plain, ic.relname AS index, k.conname AS constraint,
     CASE WHEN k.oid IS NULL THEN pg_get_indexdef(i.indexrelid) ELSE pg_get_constraintdef(k.oid) END AS def,
     'CREATE ' || CASE WHEN i.indisunique THEN 'UNIQUE ' ELSE '' END || 'INDEX ' || quote_ident(ic.relname)
-      || ' ON public.' || quote_ident(c.relname) || ' USING ' AS prefix,
+      || ' ON ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || ' USING ' AS prefix,
     i.indisclustered AS clustered,
     CASE WHEN k.oid IS NULL THEN obj_description(i.indexrelid, 'pg_class') ELSE obj_description(k.oid, 'pg_constraint') END AS comment,
     (i.indisvalid AND i.indisready AND i.indislive AND NOT i.indisreplident AND ic.reltablespace = 0
@@ -43,17 +43,17 @@ const INDEXES_SQL = `
               OR (d.refclassid = 'pg_constraint'::regclass AND d.refobjid = k.oid))
             AND NOT (d.classid = 'pg_constraint'::regclass AND EXISTS (
               SELECT 1 FROM pg_constraint f JOIN pg_class fc ON fc.oid = f.conrelid JOIN pg_namespace fn ON fn.oid = fc.relnamespace
-              WHERE f.oid = d.objid AND f.contype = 'f' AND fn.nspname = 'public' AND fc.relname = ANY($2::text[]))))
+              WHERE f.oid = d.objid AND f.contype = 'f' AND ${displayNameSql('fn', 'fc')} = ANY($2::text[]))))
       AND NOT EXISTS (SELECT 1 FROM pg_attribute a WHERE a.attrelid = i.indexrelid AND coalesce(a.attstattarget, -1) >= 0)
     ) AS rebuildable
   FROM pg_index i
   JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace
   JOIN pg_class ic ON ic.oid = i.indexrelid
   LEFT JOIN pg_constraint k ON k.conindid = i.indexrelid AND k.conrelid = i.indrelid AND k.contype IN ('p', 'u', 'x')
-  WHERE n.nspname = 'public' AND c.relname = ANY($1::text[])
-  ORDER BY c.relname, (k.contype = 'p') DESC NULLS LAST, ic.relname`;
+  WHERE ${displayNameSql('n', 'c')} = ANY($1::text[])
+  ORDER BY 1, (k.contype = 'p') DESC NULLS LAST, ic.relname`;
 
-/** Every index of `tables` (schema public), primary keys first. */
+/** Every index of `tables`, primary keys first. */
 export async function readIndexes(client: Pick<Client, 'query'>, tables: string[], scope: string[]): Promise<IndexDef[]> {
   if (!tables.length) return [];
   return (await client.query<IndexDef>(INDEXES_SQL, [tables, scope])).rows;
@@ -70,6 +70,6 @@ export function rebuildError(table: string, ix: Pick<IndexDef, 'index' | 'constr
 export async function restoreIndexExtras(client: Client, table: string, ix: Pick<IndexDef, 'index' | 'constraint' | 'clustered' | 'comment'>): Promise<void> {
   if (ix.clustered) await client.query(`ALTER TABLE ${qualify(table)} CLUSTER ON ${quoteIdent(ix.index)}`);
   if (ix.comment === null) return;
-  const target = ix.constraint ? `CONSTRAINT ${quoteIdent(ix.constraint)} ON ${qualify(table)}` : `INDEX public.${quoteIdent(ix.index)}`;
+  const target = ix.constraint ? `CONSTRAINT ${quoteIdent(ix.constraint)} ON ${qualify(table)}` : `INDEX ${quoteIdent(splitName(table).schema)}.${quoteIdent(ix.index)}`;
   await client.query(`COMMENT ON ${target} IS ${quoteLiteral(ix.comment)}`);
 }

@@ -12,7 +12,7 @@ import type { Client } from 'pg';
 import type { PlanTableResult, RestoreInput } from '../dialect';
 import { keyJoin, rowDiffers, stageRows, storedColumns } from './pg-copy-in';
 import { checkRestorable } from './pg-restore';
-import { qualify } from './pg-session';
+import { relationSql } from './pg-catalog';
 
 interface Counts {
   staged: string;
@@ -27,16 +27,17 @@ export async function planInTransaction(client: Client, input: RestoreInput): Pr
   for (const [i, t] of input.tables.entries()) {
     if (input.signal?.aborted) throw new Error('plan aborted');
     try {
-      const pk = live.get(t.name)!.primaryKey;
+      const liveTable = live.get(t.name)!;
+      const pk = liveTable.primaryKey;
       const stage = await stageRows(client, t, i, { signal: input.signal });
       const cols = storedColumns(t.table);
       const join = pk.length ? keyJoin(pk, 's', 'tgt') : 'false';
       const { rows } = await client.query<Counts>(
         `SELECT (SELECT count(*) FROM ${stage})::text AS staged,
-                (SELECT count(*) FROM ${qualify(t.name)})::text AS live,
+                (SELECT count(*) FROM ${relationSql(liveTable)})::text AS live,
                 count(*)::text AS matched,
                 count(*) FILTER (WHERE ${rowDiffers(cols, 's', 'tgt')})::text AS changed
-         FROM ${stage} s JOIN ${qualify(t.name)} tgt ON ${join}`,
+         FROM ${stage} s JOIN ${relationSql(liveTable)} tgt ON ${join}`,
       );
       const [staged, liveRows, matched, changed] = [rows[0].staged, rows[0].live, rows[0].matched, rows[0].changed].map(Number);
       const insert = staged - matched;

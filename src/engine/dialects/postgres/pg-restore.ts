@@ -19,10 +19,10 @@
  */
 import type { Client } from 'pg';
 import type { RestoreInput, RestoreTableInput, RestoreTableResult, SequenceValue, TableInfo } from '../dialect';
-import { FK_COLUMNS_SQL, readSequenceLinks, readTables, sequenceRegclass, type ForeignKeyDef } from './pg-catalog';
+import { FK_COLUMNS_SQL, readSequenceLinks, readTables, relationSql, sequenceRegclass, type ForeignKeyDef } from './pg-catalog';
 import { columnList, copyIn, keyJoin, rowDiffers, stageRows, storedColumns } from './pg-copy-in';
 import { readIndexes, rebuildError, restoreIndexExtras, type IndexDef } from './pg-indexes';
-import { qualify, quoteIdent, quoteLiteral } from './pg-session';
+import { displayNameSql, qualify, quoteIdent, quoteLiteral, splitName } from './pg-session';
 import { loadShadows, type LoadedShadow } from './pg-shadow-load';
 import type { ShadowPlan } from './pg-shadow-prepare';
 import { swapInShadow } from './pg-shadow-swap';
@@ -45,7 +45,7 @@ interface TriggerState {
 }
 
 /** Checks that need no writes; shared with plan(). Returns the live structure of each table. */
-export async function checkRestorable(client: Client, input: RestoreInput): Promise<Map<string, TableInfo>> {
+export async function checkRestorable(client: Client, input: RestoreInput, opts: { emptyTarget?: boolean } = {}): Promise<Map<string, TableInfo>> {
   if (input.encoding !== 'pg-copy-text') {
     throw new Error(`PostgreSQL cannot restore rows encoded as ${input.encoding}: the backup was taken from another engine`);
   }
@@ -56,6 +56,8 @@ export async function checkRestorable(client: Client, input: RestoreInput): Prom
     seen.add(t.name);
     const l = live.get(t.name);
     if (!l) throw new Error(`table "${t.name}" does not exist in the target database (apply the backup's schema first)`);
+    // Into a database created for this restore, every table is new: loading it whole is what any mode would do.
+    if (opts.emptyTarget) continue;
     if (t.name === AUDIT_TABLE && t.mode !== 'missing-only') {
       throw new Error(`table "${t.name}" is append-only: it can only be restored missing-only, not ${t.mode}`);
     }
@@ -73,15 +75,34 @@ export async function checkRestorable(client: Client, input: RestoreInput): Prom
 
 async function foreignKeysInScope(client: Client, tables: string[]): Promise<ForeignKeyDef[]> {
   const { rows } = await client.query<ForeignKeyDef>(
-    `SELECT c.relname AS table, k.conname AS name, pg_get_constraintdef(k.oid) AS def,
-            obj_description(k.oid, 'pg_constraint') AS comment, r.relname AS "refTable", ${FK_COLUMNS_SQL}
+    `WITH RECURSIVE scope AS (
+       -- Tables in scope and, under their names, their partitions at any depth: a foreign key
+       -- declared on a partition constrains the rows loaded through its root as much as one on the root.
+       SELECT c.oid, ${displayNameSql('n', 'c')} AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE ${displayNameSql('n', 'c')} = ANY($1::text[])
+       UNION ALL SELECT i.inhrelid, s.name FROM pg_inherits i JOIN scope s ON i.inhparent = s.oid
+         JOIN pg_class p ON p.oid = i.inhrelid AND p.relispartition
+     )
+     SELECT ${displayNameSql('cn', 'c')} AS table, k.conname AS name, pg_get_constraintdef(k.oid) AS def,
+            obj_description(k.oid, 'pg_constraint') AS comment, r.name AS "refTable", ${FK_COLUMNS_SQL}
      FROM pg_constraint k
      JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace cn ON cn.oid = c.relnamespace
-     JOIN pg_class r ON r.oid = k.confrelid JOIN pg_namespace rn ON rn.oid = r.relnamespace
+     JOIN scope l ON l.oid = k.conrelid
+     JOIN scope r ON r.oid = k.confrelid
      WHERE k.contype = 'f' AND k.conparentid = 0
-       AND cn.nspname = 'public' AND c.relname = ANY($1::text[])
-       AND rn.nspname = 'public' AND r.relname = ANY($1::text[])
-     ORDER BY c.relname, k.conname`,
+     ORDER BY 1, k.conname`,
+    [tables],
+  );
+  return rows;
+}
+
+/** CHECK constraints added NOT VALID on tables in scope (their own, not inherited copies). */
+async function notValidChecks(client: Client, tables: string[]): Promise<{ table: string; name: string; def: string; comment: string | null }[]> {
+  const { rows } = await client.query<{ table: string; name: string; def: string; comment: string | null }>(
+    `SELECT ${displayNameSql('n', 'c')} AS table, k.conname AS name, pg_get_constraintdef(k.oid) AS def, obj_description(k.oid, 'pg_constraint') AS comment
+     FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE k.contype = 'c' AND NOT k.convalidated AND k.conislocal AND k.conparentid = 0 AND ${displayNameSql('n', 'c')} = ANY($1::text[])
+     ORDER BY 1, 2`,
     [tables],
   );
   return rows;
@@ -90,12 +111,19 @@ async function foreignKeysInScope(client: Client, tables: string[]): Promise<For
 /** Tables among `targets` that a table outside `scope` references: TRUNCATE would refuse them. */
 export async function referencedFromOutside(client: Client, targets: string[], scope: string[]): Promise<Set<string>> {
   const { rows } = await client.query<{ table: string }>(
-    `SELECT DISTINCT r.relname AS table
+    `WITH RECURSIVE tree AS (
+       -- Every table with its root, so that keys on or to partitions count for the table in scope.
+       SELECT c.oid, ${displayNameSql('n', 'c')} AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE c.relkind IN ('r', 'p', 'f') AND NOT c.relispartition
+       UNION ALL SELECT i.inhrelid, t.name FROM pg_inherits i JOIN tree t ON i.inhparent = t.oid
+         JOIN pg_class p ON p.oid = i.inhrelid AND p.relispartition
+     )
+     SELECT DISTINCT r.name AS table
      FROM pg_constraint k
-     JOIN pg_class r ON r.oid = k.confrelid JOIN pg_namespace rn ON rn.oid = r.relnamespace
-     JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace cn ON cn.oid = c.relnamespace
-     WHERE k.contype = 'f' AND k.conparentid = 0 AND rn.nspname = 'public' AND r.relname = ANY($1::text[])
-       AND NOT (cn.nspname = 'public' AND c.relname = ANY($2::text[]))`,
+     JOIN tree r ON r.oid = k.confrelid
+     JOIN tree c ON c.oid = k.conrelid
+     WHERE k.contype = 'f' AND k.conparentid = 0 AND r.name = ANY($1::text[])
+       AND NOT (c.name = ANY($2::text[]))`,
     [targets, scope],
   );
   return new Set(rows.map((r) => r.table));
@@ -103,10 +131,10 @@ export async function referencedFromOutside(client: Client, targets: string[], s
 
 async function enabledUserTriggers(client: Client, tables: string[]): Promise<TriggerState[]> {
   const { rows } = await client.query<TriggerState>(
-    `SELECT c.relname AS table, t.tgname AS name, t.tgenabled AS enabled
+    `SELECT ${displayNameSql('n', 'c')} AS table, t.tgname AS name, t.tgenabled AS enabled
      FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace
      WHERE NOT t.tgisinternal AND t.tgenabled <> 'D' AND t.tgparentid = 0
-       AND n.nspname = 'public' AND c.relname = ANY($1::text[])
+       AND ${displayNameSql('n', 'c')} = ANY($1::text[])
      ORDER BY 1, 2`,
     [tables],
   );
@@ -115,9 +143,9 @@ async function enabledUserTriggers(client: Client, tables: string[]): Promise<Tr
 
 async function identityAlwaysColumns(client: Client, tables: string[]): Promise<Set<string>> {
   const { rows } = await client.query<{ key: string }>(
-    `SELECT c.relname || '.' || a.attname AS key
+    `SELECT ${displayNameSql('n', 'c')} || '.' || a.attname AS key
      FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-     WHERE a.attidentity = 'a' AND n.nspname = 'public' AND c.relname = ANY($1::text[])`,
+     WHERE a.attidentity = 'a' AND ${displayNameSql('n', 'c')} = ANY($1::text[])`,
     [tables],
   );
   return new Set(rows.map((r) => r.key));
@@ -136,8 +164,8 @@ async function rebuildableIndexes(client: Client, tables: string[]): Promise<Ind
 /** COPY FREEZE refuses partitioned tables; they load as before. */
 async function plainTables(client: Client, tables: string[]): Promise<Set<string>> {
   const { rows } = await client.query<{ table: string }>(
-    `SELECT c.relname AS table FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-     WHERE n.nspname = 'public' AND c.relname = ANY($1::text[]) AND c.relkind = 'r'`,
+    `SELECT ${displayNameSql('n', 'c')} AS table FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE ${displayNameSql('n', 'c')} = ANY($1::text[]) AND c.relkind = 'r'`,
     [tables],
   );
   return new Set(rows.map((r) => r.table));
@@ -145,7 +173,7 @@ async function plainTables(client: Client, tables: string[]): Promise<Set<string
 
 async function dropIndex(client: Client, ix: IndexDef): Promise<void> {
   if (ix.constraint) await client.query(`ALTER TABLE ${qualify(ix.table)} DROP CONSTRAINT ${quoteIdent(ix.constraint)}`);
-  else await client.query(`DROP INDEX public.${quoteIdent(ix.index)}`);
+  else await client.query(`DROP INDEX ${quoteIdent(splitName(ix.table).schema)}.${quoteIdent(ix.index)}`);
 }
 
 async function rebuildIndex(client: Client, ix: IndexDef): Promise<void> {
@@ -176,9 +204,10 @@ export async function restoreInTransaction(
   input: RestoreInput,
   tuning: RestoreTuning = {},
   shadows: ShadowRun | null = null,
+  opts: { emptyTarget?: boolean } = {},
 ): Promise<RestoreTableResult[]> {
   const tune = { ...DEFAULT_RESTORE_TUNING, ...tuning };
-  const live = await checkRestorable(client, input);
+  const live = await checkRestorable(client, input, opts);
   const scope = input.tables.map((t) => t.name);
   const shadowed = new Set(shadows?.plan.loaders.flat().map((s) => s.table) ?? []);
   const sorted = [...input.tables].sort((a, b) => (a.name < b.name ? -1 : 1));
@@ -195,6 +224,9 @@ export async function restoreInTransaction(
   // Keys between two shadowed tables stay until their swap lifts them.
   const fks = (await foreignKeysInScope(client, scope)).filter((fk) => !(shadowed.has(fk.table) && shadowed.has(fk.refTable ?? '')));
   for (const fk of fks) await client.query(`ALTER TABLE ${qualify(fk.table)} DROP CONSTRAINT ${quoteIdent(fk.name)}`);
+  // Rows that predate a NOT VALID check may break it: like pg_restore, it goes back on after the data, still NOT VALID.
+  const lax = await notValidChecks(client, scope);
+  for (const k of lax) await client.query(`ALTER TABLE ${qualify(k.table)} DROP CONSTRAINT ${quoteIdent(k.name)}`);
 
   const abort = new AbortController();
   const onAbort = (): void => abort.abort();
@@ -235,6 +267,10 @@ export async function restoreInTransaction(
 
     await advanceSequences(client, input.sequences, input.tables, live);
     for (const fk of fks) await readdForeignKey(client, fk);
+    for (const k of lax) {
+      await client.query(`ALTER TABLE ${qualify(k.table)} ADD CONSTRAINT ${quoteIdent(k.name)} ${k.def}`);
+      if (k.comment !== null) await client.query(`COMMENT ON CONSTRAINT ${quoteIdent(k.name)} ON ${qualify(k.table)} IS ${quoteLiteral(k.comment)}`);
+    }
     for (const tg of triggers) {
       const how = tg.enabled === 'A' ? 'ENABLE ALWAYS' : tg.enabled === 'R' ? 'ENABLE REPLICA' : 'ENABLE';
       await client.query(`ALTER TABLE ${qualify(tg.table)} ${how} TRIGGER ${quoteIdent(tg.name)}`);
@@ -301,7 +337,7 @@ async function restoreInPlace(
   const replace = input.tables.filter((t) => t.mode === 'replace').map((t) => t.name);
   const shared = await referencedFromOutside(client, replace, scope);
   const truncatable = replace.filter((n) => !shared.has(n));
-  if (truncatable.length) await client.query(`TRUNCATE ${truncatable.map(qualify).join(', ')}`);
+  if (truncatable.length) await client.query(`TRUNCATE ${truncatable.map((n) => relationSql(live.get(n)!)).join(', ')}`);
   const frozen = await plainTables(client, truncatable);
   const indexes = await rebuildableIndexes(client, truncatable);
   for (const ix of indexes) await dropIndex(client, ix);
@@ -324,12 +360,12 @@ async function restoreInPlace(
           freeze: frozen.has(t.name),
         });
       } else if (t.mode === 'replace' && !pk.length) {
-        await client.query(`DELETE FROM ${qualify(t.name)}`);
+        await client.query(`DELETE FROM ${relationSql(live.get(t.name)!)}`);
         rowsWritten = await copyIn(client, { target: qualify(t.name), columns: storedColumns(t.table), source: await t.open(), onRows, signal: input.signal });
       } else {
         const stage = await stageRows(client, t, i, { onRows, signal: input.signal });
         if (t.mode === 'replace') {
-          await client.query(`DELETE FROM ${qualify(t.name)} tgt WHERE NOT EXISTS (SELECT 1 FROM ${stage} s WHERE ${keyJoin(pk, 's', 'tgt')})`);
+          await client.query(`DELETE FROM ${relationSql(live.get(t.name)!)} tgt WHERE NOT EXISTS (SELECT 1 FROM ${stage} s WHERE ${keyJoin(pk, 's', 'tgt')})`);
         }
         rowsWritten = await upsert(client, t, pk, stage, identity);
       }

@@ -5,7 +5,7 @@
  * defaults, constraints and triggers call (e.g. the audit table's append-only triggers).
  */
 import { spawn } from 'node:child_process';
-import { quoteIdent, quoteLiteral, childConnection } from './pg-session';
+import { displayNameSql, quoteIdent, quoteLiteral, childConnection } from './pg-session';
 import type { Queryable } from './pg-catalog';
 
 export interface SchemaDumpInput {
@@ -19,22 +19,23 @@ export interface SchemaDumpInput {
 }
 
 /** In-scope tables plus all their partitions (pg_dump -t does not follow partitioning). */
-async function withPartitions(db: Queryable, tables: string[]): Promise<string[]> {
-  const { rows } = await db.query<{ relname: string }>(
+async function withPartitions(db: Queryable, tables: string[]): Promise<{ oids: number[]; schemas: string[]; patterns: string[] }> {
+  const { rows } = await db.query<{ oid: number; schema: string; relname: string }>(
     `WITH RECURSIVE tree AS (
        SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-       WHERE n.nspname = 'public' AND c.relname = ANY($1::text[])
+       WHERE ${displayNameSql('n', 'c')} = ANY($1::text[])
        UNION SELECT i.inhrelid FROM pg_inherits i JOIN tree ON i.inhparent = tree.oid
+         JOIN pg_class p ON p.oid = i.inhrelid AND p.relispartition
      )
-     SELECT c.relname FROM tree JOIN pg_class c ON c.oid = tree.oid
-     JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public'
-     ORDER BY 1`,
+     SELECT c.oid::int AS oid, n.nspname AS schema, c.relname FROM tree JOIN pg_class c ON c.oid = tree.oid
+     JOIN pg_namespace n ON n.oid = c.relnamespace
+     ORDER BY 2, 3`,
     [tables],
   );
-  return rows.map((r) => r.relname);
+  return { oids: rows.map((r) => r.oid), schemas: rows.map((r) => r.schema), patterns: rows.map((r) => pattern(r.schema, r.relname)) };
 }
 
-async function enumDdl(db: Queryable, relnames: string[]): Promise<{ schemas: string[]; ddl: string[] }> {
+async function enumDdl(db: Queryable, oids: number[]): Promise<{ schemas: string[]; ddl: string[] }> {
   const { rows } = await db.query<{ schema: string; name: string; labels: string[] }>(
     `SELECT n.nspname AS schema, t.typname AS name,
             array(SELECT e.enumlabel FROM pg_enum e WHERE e.enumtypid = t.oid ORDER BY e.enumsortorder)::text[] AS labels
@@ -42,12 +43,10 @@ async function enumDdl(db: Queryable, relnames: string[]): Promise<{ schemas: st
      WHERE t.typtype = 'e' AND t.oid IN (
        SELECT CASE WHEN at.typelem <> 0 AND at.typlen = -1 THEN at.typelem ELSE at.oid END
        FROM pg_attribute a
-       JOIN pg_class c ON c.oid = a.attrelid
-       JOIN pg_namespace cn ON cn.oid = c.relnamespace AND cn.nspname = 'public'
        JOIN pg_type at ON at.oid = a.atttypid
-       WHERE c.relname = ANY($1::text[]) AND a.attnum > 0 AND NOT a.attisdropped)
+       WHERE a.attrelid = ANY($1::oid[]) AND a.attnum > 0 AND NOT a.attisdropped)
      ORDER BY 1, 2`,
-    [relnames],
+    [oids],
   );
   return {
     schemas: rows.map((r) => r.schema),
@@ -57,12 +56,9 @@ async function enumDdl(db: Queryable, relnames: string[]): Promise<{ schemas: st
   };
 }
 
-async function functionDdl(db: Queryable, relnames: string[]): Promise<{ schemas: string[]; ddl: string[] }> {
+async function functionDdl(db: Queryable, oids: number[]): Promise<{ schemas: string[]; ddl: string[] }> {
   const { rows } = await db.query<{ schema: string; def: string }>(
-    `WITH rels AS (
-       SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-       WHERE n.nspname = 'public' AND c.relname = ANY($1::text[])
-     ), fns AS (
+    `WITH rels AS (SELECT unnest($1::oid[]) AS oid), fns AS (
        SELECT d.refobjid AS oid FROM pg_depend d JOIN pg_attrdef ad ON ad.oid = d.objid
        WHERE d.classid = 'pg_attrdef'::regclass AND d.refclassid = 'pg_proc'::regclass AND ad.adrelid IN (SELECT oid FROM rels)
        UNION
@@ -76,12 +72,12 @@ async function functionDdl(db: Queryable, relnames: string[]): Promise<{ schemas
      WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND p.prokind IN ('f', 'p')
        AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = 'pg_proc'::regclass AND e.objid = p.oid AND e.deptype = 'e')
      ORDER BY n.nspname, p.proname, p.oid`,
-    [relnames],
+    [oids],
   );
   return { schemas: rows.map((r) => r.schema), ddl: rows.map((r) => `${r.def.trimEnd()};`) };
 }
 
-function runPgDump(path: string, args: string[], env: Record<string, string>, signal: AbortSignal): Promise<string> {
+export function runPgDump(path: string, args: string[], env: Record<string, string>, signal: AbortSignal): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(path, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], signal });
     const out: Buffer[] = [];
@@ -92,7 +88,7 @@ function runPgDump(path: string, args: string[], env: Record<string, string>, si
     child.on('close', (code, sig) => {
       if (code === 0) return resolve(Buffer.concat(out).toString('utf8'));
       const why = sig ? `killed by ${sig}` : `exit ${code}`;
-      reject(new Error(`pg_dump --schema-only failed (${why}): ${Buffer.concat(err).toString('utf8').trim()}`));
+      reject(new Error(`pg_dump ${args.find((a) => a.startsWith('--s')) ?? ''} failed (${why}): ${Buffer.concat(err).toString('utf8').trim()}`));
     });
   });
 }
@@ -110,9 +106,9 @@ function pattern(schema: string, name: string): string {
 }
 
 export async function dumpSchema(input: SchemaDumpInput): Promise<string> {
-  const relnames = await withPartitions(input.db, input.tables);
-  const enums = await enumDdl(input.db, relnames);
-  const fns = await functionDdl(input.db, relnames);
+  const rels = await withPartitions(input.db, input.tables);
+  const enums = await enumDdl(input.db, rels.oids);
+  const fns = await functionDdl(input.db, rels.oids);
   const conn = childConnection(input.url);
   const args = [
     '--schema-only',
@@ -122,12 +118,12 @@ export async function dumpSchema(input: SchemaDumpInput): Promise<string> {
     '--no-security-labels',
     '--strict-names',
     `--snapshot=${input.snapshotId}`,
-    ...relnames.flatMap((t) => ['-t', pattern('public', t)]),
+    ...rels.patterns.flatMap((t) => ['-t', t]),
     ...input.sequences.flatMap((s) => ['-t', pattern(s.schema, s.relname)]),
     `--dbname=${conn.url}`,
   ];
   const dumped = await runPgDump(input.pgDumpPath, args, conn.env, input.signal);
-  const schemas = [...new Set([...enums.schemas, ...fns.schemas])].filter((s) => s !== 'public').sort();
+  const schemas = [...new Set([...rels.schemas, ...enums.schemas, ...fns.schemas])].filter((s) => s !== 'public').sort();
   const prelude = [
     '-- Strongroom: objects the tables need that pg_dump -t does not emit',
     ...schemas.map((s) => `CREATE SCHEMA IF NOT EXISTS ${quoteIdent(s)};`),

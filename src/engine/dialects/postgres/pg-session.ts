@@ -49,9 +49,52 @@ export function quoteLiteral(value: string): string {
   return `'${value.replace(/'/g, "''")}'`;
 }
 
-/** Tables live in schema `public`; names are always quoted so case and symbols survive. */
+/**
+ * Table and sequence names as Strongroom shows and records them: bare for schema `public` (as
+ * before there were other schemas, so older backups and requests keep their meaning),
+ * `schema.name` elsewhere. A public name that could read as qualified keeps its `public.`, and
+ * a schema whose name holds a dot or starts with a quote is written quoted.
+ */
+export function displayName(schema: string, rel: string): string {
+  if (schema === 'public' && !rel.includes('.') && !rel.startsWith('"')) return rel;
+  if (!schema.includes('.') && !schema.startsWith('"')) return `${schema}.${rel}`;
+  return `${quoteIdent(schema)}.${rel}`;
+}
+
+/** The SQL twin of displayName, over aliases of pg_namespace and pg_class. */
+export function displayNameSql(n: string, c: string): string {
+  return `(CASE WHEN ${n}.nspname = 'public' AND strpos(${c}.relname, '.') = 0 AND left(${c}.relname, 1) <> '"' THEN ${c}.relname::text
+    WHEN strpos(${n}.nspname, '.') = 0 AND left(${n}.nspname, 1) <> '"' THEN ${n}.nspname || '.' || ${c}.relname
+    ELSE '"' || replace(${n}.nspname, '"', '""') || '".' || ${c}.relname END)`;
+}
+
+/** The inverse of displayName. */
+export function splitName(name: string): { schema: string; rel: string } {
+  if (name.startsWith('"')) {
+    let i = 1;
+    let schema = '';
+    while (i < name.length) {
+      if (name[i] === '"') {
+        if (name[i + 1] === '"') {
+          schema += '"';
+          i += 2;
+          continue;
+        }
+        break;
+      }
+      schema += name[i++];
+    }
+    if (name[i + 1] === '.') return { schema, rel: name.slice(i + 2) };
+    return { schema: 'public', rel: name };
+  }
+  const dot = name.indexOf('.');
+  return dot < 0 ? { schema: 'public', rel: name } : { schema: name.slice(0, dot), rel: name.slice(dot + 1) };
+}
+
+/** A recorded table name as SQL; always quoted so case and symbols survive. */
 export function qualify(table: string): string {
-  return `public.${quoteIdent(table)}`;
+  const { schema, rel } = splitName(table);
+  return `${schema === 'public' ? 'public' : quoteIdent(schema)}.${quoteIdent(rel)}`;
 }
 
 /** host:port/db for messages; never the password. */

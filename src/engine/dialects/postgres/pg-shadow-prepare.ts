@@ -18,7 +18,7 @@
 import type { Client } from 'pg';
 import type { RestoreTableInput } from '../dialect';
 import { readIndexes, type IndexDef } from './pg-indexes';
-import { qualify, quoteIdent } from './pg-session';
+import { displayNameSql, qualify, quoteIdent } from './pg-session';
 
 export const SHADOW_SCHEMA_PREFIX = 'strongroom_restore_';
 export const RESTORE_APP_PREFIX = 'strongroom-restore:';
@@ -85,8 +85,10 @@ export function assignWorkers(mainBytes: number, candidates: { name: string; byt
 }
 
 const ELIGIBILITY_SQL = `
-  SELECT c.relname AS table,
+  SELECT ${displayNameSql('n', 'c')} AS table,
     CASE
+      -- The swap moves the shadow into schema public under the table's name.
+      WHEN n.nspname <> 'public' OR ${displayNameSql('n', 'c')} <> c.relname THEN 'it is outside schema public'
       WHEN c.relkind <> 'r' OR c.relispartition
         OR EXISTS (SELECT 1 FROM pg_inherits h WHERE h.inhrelid = c.oid OR h.inhparent = c.oid) THEN 'it is partitioned or inherits'
       WHEN c.relpersistence <> 'p' THEN 'it is not a logged table'
@@ -122,14 +124,14 @@ const ELIGIBILITY_SQL = `
           AND NOT (d.classid = 'pg_type'::regclass AND (d.objid = c.reltype OR d.refobjid = c.reltype AND d.deptype = 'i'))
           AND NOT (d.classid = 'pg_constraint'::regclass AND EXISTS (
                 SELECT 1 FROM pg_constraint k JOIN pg_class kc ON kc.oid = k.conrelid JOIN pg_namespace kn ON kn.oid = kc.relnamespace
-                WHERE k.oid = d.objid AND (k.conrelid = c.oid OR (k.contype = 'f' AND kn.nspname = 'public' AND kc.relname = ANY($2::text[])))))
+                WHERE k.oid = d.objid AND (k.conrelid = c.oid OR (k.contype = 'f' AND ${displayNameSql('kn', 'kc')} = ANY($2::text[])))))
           AND NOT (d.classid = 'pg_attrdef'::regclass AND EXISTS (SELECT 1 FROM pg_attrdef ad WHERE ad.oid = d.objid AND ad.adrelid = c.oid))
           AND NOT (d.classid = 'pg_trigger'::regclass AND EXISTS (SELECT 1 FROM pg_trigger tg WHERE tg.oid = d.objid AND tg.tgrelid = c.oid))
           AND NOT (d.classid = 'pg_statistic_ext'::regclass AND EXISTS (SELECT 1 FROM pg_statistic_ext x WHERE x.oid = d.objid AND x.stxrelid = c.oid))
         ORDER BY 1 LIMIT 1)
     END AS reason
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-  WHERE n.nspname = 'public' AND c.relname = ANY($1::text[])
+  WHERE ${displayNameSql('n', 'c')} = ANY($1::text[])
   ORDER BY 1`;
 
 export interface Eligibility {

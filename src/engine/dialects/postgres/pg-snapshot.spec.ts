@@ -100,7 +100,7 @@ describe('PostgreSQL snapshot', () => {
   });
 
   it('names tables that do not exist', async () => {
-    await expect(d.openSnapshot(['t1', 'nope'])).rejects.toThrow('table(s) not found in schema public: nope');
+    await expect(d.openSnapshot(['t1', 'nope'])).rejects.toThrow('table(s) not found: nope');
     expect((await activity(db.url)).filter((a) => a.state === 'idle in transaction')).toEqual([]);
   });
 

@@ -7,16 +7,23 @@
 import { Transform } from 'node:stream';
 import type { Client } from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
-import type { SequenceValue, Snapshot, TableExport, TableInfo } from '../dialect';
-import { readSequenceLinks, readTables, type SequenceLink } from './pg-catalog';
+import type { Readable } from 'node:stream';
+import type { DatabaseDdl, ExcludedObject, Inventory, SequenceValue, Snapshot, TableExport, TableInfo } from '../dialect';
+import { readSequenceLinks, readTables, relationSql, type SequenceLink } from './pg-catalog';
+import { missingFromDump, readInventoryObjects, summarize } from './pg-inventory';
 import { dumpSchema } from './pg-schema-dump';
-import { connect, destroyClient, qualify, quoteIdent, quoteLiteral } from './pg-session';
+import { connect, destroyClient, qualify, quoteIdent, quoteLiteral, splitName } from './pg-session';
+import {
+  dumpLargeObjects, dumpSections, hasLargeObjects, readAllSequences, resolveWholeScope, type WholeScope, type WholeScopeOptions,
+} from './pg-whole-dump';
 
 export interface SnapshotOptions {
   url: string;
   tables: string[];
   parallel: number;
   pgDumpPath(): Promise<string>;
+  /** Whole-database mode (full backups): these exclusions apply. */
+  whole?: WholeScopeOptions;
 }
 
 const NEWLINE = 0x0a;
@@ -32,6 +39,8 @@ export class PostgresSnapshot implements Snapshot {
   private readonly waiters: { resolve(c: Client): void; reject(e: Error): void }[] = [];
   private opening = 0;
   private links: SequenceLink[] | null = null;
+  private scope: WholeScope | null = null;
+  excluded?: ExcludedObject[];
 
   private constructor(private readonly opts: SnapshotOptions) {}
 
@@ -53,8 +62,15 @@ export class PostgresSnapshot implements Snapshot {
     const all = await readTables(this.main);
     const byName = new Map(all.map((t) => [t.name, t]));
     const missing = this.opts.tables.filter((n) => !byName.has(n));
-    if (missing.length) throw new Error(`cannot back up: table(s) not found in schema public: ${missing.join(', ')}`);
+    if (missing.length) throw new Error(`cannot back up: table(s) not found: ${missing.join(', ')}`);
     const wanted = new Set(this.opts.tables);
+    if (this.opts.whole) {
+      this.scope = await resolveWholeScope(this.main, this.opts.tables, this.opts.whole);
+      this.excluded = this.scope.excluded;
+      const schemaOut = new Set(this.excluded.filter((e) => e.kind === 'schema').map((e) => e.name));
+      const dataOut = new Set(this.scope.dataOnly);
+      for (const t of all) if (dataOut.has(t.name) || schemaOut.has(splitName(t.name).schema)) wanted.delete(t.name);
+    }
     this.tables = all.filter((t) => wanted.has(t.name));
     if (this.tables.length) {
       // Holds off DROP/ALTER/TRUNCATE of the tables until the backup ends; plain writes go on.
@@ -77,9 +93,37 @@ export class PostgresSnapshot implements Snapshot {
     });
   }
 
+  async databaseDdl(): Promise<DatabaseDdl> {
+    this.assertOpen();
+    if (!this.scope) throw new Error('databaseDdl() needs a whole-database snapshot');
+    return dumpSections({ url: this.opts.url, pgDumpPath: await this.opts.pgDumpPath(), snapshotId: this.snapshotId, scope: this.scope, signal: this.abort.signal });
+  }
+
+  async largeObjects(): Promise<Readable | null> {
+    this.assertOpen();
+    if (!this.scope || !(await hasLargeObjects(this.main))) return null;
+    return dumpLargeObjects({ url: this.opts.url, pgDumpPath: await this.opts.pgDumpPath(), snapshotId: this.snapshotId, scope: this.scope, signal: this.abort.signal });
+  }
+
+  /** Kept for whole-database backups only: a `tables` backup's DDL is per table, not pg_dump's sections. */
+  async inventory(ddl: DatabaseDdl | null, rows: Record<string, number>): Promise<Inventory | undefined> {
+    this.assertOpen();
+    if (!this.scope || !ddl) return undefined;
+    const objects = await readInventoryObjects(this.main, this.scope.schemas, this.scope.tables.map((t) => t.name));
+    const missing = missingFromDump(objects, `${ddl.preData}\n${ddl.postData}`);
+    if (missing.length) {
+      const names = missing.slice(0, 5).map((o) => `${o.kind} ${o.schema ? `${o.schema}.` : ''}${o.name}`);
+      throw new Error(`the backup could not capture ${missing.length} object(s) of the database: ${names.join(', ')}${missing.length > 5 ? ', ...' : ''}`);
+    }
+    const unread = this.tables.filter((t) => rows[t.name] === undefined).map((t) => t.name);
+    if (unread.length) throw new Error(`the backup did not archive the rows of table(s) ${unread.join(', ')}`);
+    return summarize(objects, rows);
+  }
+
   /** Sequences are not transactional: values are read now, not at the snapshot; restore never moves them back. */
   async sequences(): Promise<SequenceValue[]> {
     this.assertOpen();
+    if (this.scope) return readAllSequences(this.main, this.scope);
     const links = await this.sequenceLinks();
     const out: SequenceValue[] = [];
     const seen = new Set<string>();
@@ -99,7 +143,7 @@ export class PostgresSnapshot implements Snapshot {
     if (!table) throw new Error(`table "${name}" is not in this snapshot`);
     const cols = table.columns.filter((c) => !c.generated).map((c) => quoteIdent(c.name));
     const order = table.primaryKey.length ? ` ORDER BY ${table.primaryKey.map(quoteIdent).join(', ')}` : '';
-    const sql = `COPY (SELECT ${cols.join(', ')} FROM ${qualify(name)}${order}) TO STDOUT`;
+    const sql = `COPY (SELECT ${cols.join(', ')} FROM ${relationSql(table)}${order}) TO STDOUT`;
     let rows = 0;
     // COPY text escapes newlines inside values, so each 0x0A ends exactly one row.
     const out = new Transform({

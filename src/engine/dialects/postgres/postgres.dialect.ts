@@ -1,11 +1,15 @@
 /**
  * PostgreSQL dialect: rows travel as COPY text (`pg-copy-text`), DDL comes from pg_dump,
- * restores run in one transaction. Tables are those of schema `public`.
+ * restores run in one transaction. Tables are those of every user schema (pg-session.ts
+ * displayName: bare names mean schema `public`).
  */
 import { randomBytes } from 'node:crypto';
 import type { Client } from 'pg';
 import type {
+  DatabaseRestoreInput,
+  DatabaseRestoreResult,
   Dialect,
+  Inventory,
   PlanTableResult,
   RestoreInput,
   RestoreTableResult,
@@ -15,6 +19,8 @@ import type {
 } from '../dialect';
 import { readTables } from './pg-catalog';
 import { transactionCommitted, transactionToken } from './pg-commit-marker';
+import { restoreDatabaseInTransaction } from './pg-database-restore';
+import { compareInventories, readInventoryObjects, summarize } from './pg-inventory';
 import { planInTransaction } from './pg-plan';
 import { DEFAULT_RESTORE_TUNING, referencedFromOutside, restoreInTransaction } from './pg-restore';
 import { dropAbandonedShadows, prepareShadows, RESTORE_APP_PREFIX, type ShadowPlan } from './pg-shadow-prepare';
@@ -23,6 +29,7 @@ import { diffTables, fingerprintTables } from './pg-schema-compare';
 import { PostgresSnapshot } from './pg-snapshot';
 import { connect, destroyClient, qualify, quoteIdent } from './pg-session';
 import { findPgTool, serverMajor, type FindPgToolOptions } from './pg-tools';
+import type { WholeScopeOptions } from './pg-whole-dump';
 
 export interface PostgresDialectOptions {
   /** Where to look for pg_dump before the default places. */
@@ -37,6 +44,8 @@ export interface PostgresDialectOptions {
   maintenanceWorkMem?: string;
   /** ANALYZE the tables a restore swapped in, right after its commit (default true). */
   restoreAnalyze?: boolean;
+  /** What full backups leave out (BACKUP_INCLUDE_SCHEMAS, BACKUP_EXCLUDE_SCHEMAS, BACKUP_EXCLUDE_TABLES). */
+  scope?: WholeScopeOptions;
 }
 
 export const DEFAULT_RESTORE_PARALLEL = 2;
@@ -94,9 +103,10 @@ export class PostgresDialect implements Dialect {
     return this.pgDump;
   }
 
-  openSnapshot(tables: string[], opts: { parallel?: number } = {}): Promise<Snapshot> {
+  openSnapshot(tables: string[], opts: { parallel?: number; wholeDatabase?: boolean } = {}): Promise<Snapshot> {
     const parallel = Math.max(1, opts.parallel ?? this.opts.parallel ?? 2);
-    return PostgresSnapshot.open({ url: this.url, tables, parallel, pgDumpPath: () => this.pgDumpPath() });
+    const whole = opts.wholeDatabase ? (this.opts.scope ?? {}) : undefined;
+    return PostgresSnapshot.open({ url: this.url, tables, parallel, pgDumpPath: () => this.pgDumpPath(), whole });
   }
 
   /** One implicit transaction: a failing statement leaves the database as it was. */
@@ -194,6 +204,26 @@ export class PostgresDialect implements Dialect {
         parallel, minBytes: this.opts.shadowMinBytes ?? DEFAULT_SHADOW_MIN_BYTES,
       });
     }, app);
+  }
+
+  /**
+   * A whole-database backup into an empty database, in one transaction (pg-database-restore.ts):
+   * if anything fails, nothing of it stays and a retry starts from an empty database again.
+   */
+  async restoreDatabase(db: DatabaseRestoreInput, input: RestoreInput): Promise<DatabaseRestoreResult> {
+    const tuning = { maintenanceWorkMem: this.opts.maintenanceWorkMem ?? DEFAULT_RESTORE_TUNING.maintenanceWorkMem };
+    const main = await connect(this.url, 'strongroom-restore-database');
+    return this.inTransaction(main, input, 'COMMIT', (c, i) => restoreDatabaseInTransaction(c, db, i, tuning));
+  }
+
+  inventory(): Promise<Inventory> {
+    return this.withClient(async (c) => summarize(await readInventoryObjects(c, [], []), {}));
+  }
+
+  /** Object kinds per schema, by count and definitions; row counts are the deep verify's own per-table checks. */
+  async compareInventory(expected: Inventory): Promise<string | null> {
+    const rebuilt = await this.inventory();
+    return compareInventories(expected, { schemas: rebuilt.schemas, rows: {} });
   }
 
   /** Shadow schemas of restores whose connections are gone (see restore()). */

@@ -77,9 +77,11 @@ export class SqliteSnapshot implements Snapshot {
     return this.schema.sql;
   }
 
-  async inventory(): Promise<InventoryShape> {
+  /** SQLite's own schema is the whole database, so every backup keeps an inventory (tables keyed `main.<name>`). */
+  async inventory(_ddl: unknown, rows: Record<string, number>): Promise<InventoryShape> {
     await this.schemaSql();
-    return { schemas: { main: summarize((this.schema as SchemaSqlResult).objects) }, rows: {} };
+    const qualified = Object.fromEntries(Object.entries(rows).map(([name, n]) => [`main.${name}`, n]));
+    return { schemas: { main: summarize((this.schema as SchemaSqlResult).objects) }, rows: qualified };
   }
 
   /**
