@@ -1,0 +1,1 @@
+export async function hostileCampaign(..._a: unknown[]): Promise<never> { throw new Error('todo'); }

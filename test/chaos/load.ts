@@ -1,0 +1,1 @@
+export async function loadCampaign(..._a: unknown[]): Promise<never> { throw new Error('todo'); }
