@@ -153,7 +153,7 @@ export async function killCampaign(engine: Engine, o: KillOptions): Promise<Fami
 
     const landed = new Map<string, number>();
     for (let i = 0; i < o.backupKills; i++) {
-      const via = i % 2 === 0 ? 'api' : 'cli';
+      const via = i % 5 === 1 ? 'cli' : 'api';
       const trial = `backup #${i + 1} (${via})`;
       let delay: number;
       if (via === 'api') {
@@ -190,7 +190,7 @@ export async function killCampaign(engine: Engine, o: KillOptions): Promise<Fami
     for (const r of recs) seen.recoveries.add(r.id);
     const outcome = new Map<string, number>();
     for (let i = 0; i < o.restoreKills; i++) {
-      const via = i % 2 === 0 ? 'api' : 'cli';
+      const via = i % 5 === 1 ? 'cli' : 'api';
       const safety = i % 3 === 0;
       const trial = `restore #${i + 1} (${via}${safety ? ', safety backup' : ''})`;
       const window = tRestore + (safety ? tBackup : 0);

@@ -23,7 +23,7 @@ import { hostileCampaign } from './hostile';
 import { killCampaign } from './kills';
 import { loadCampaign } from './load';
 import { detailSection, FamilyResult, summaryTable } from './report';
-import { assertBuilt, ROOT } from './service';
+import { assertBuilt, killAllChildren, ROOT } from './service';
 
 export interface Scale {
   backupKills: number;
@@ -37,7 +37,7 @@ export interface Scale {
   loadRows: number;
 }
 
-export const LONG: Scale = { backupKills: 50, restoreKills: 50, killRows: 50_000, corruptions: 110, hostile: 600, loadSeconds: 60, loadClients: 50, loadBackups: 10_000, loadRows: 300_000 };
+export const LONG: Scale = { backupKills: 50, restoreKills: 50, killRows: 20_000, corruptions: 110, hostile: 600, loadSeconds: 60, loadClients: 50, loadBackups: 10_000, loadRows: 300_000 };
 export const QUICK: Scale = { backupKills: 2, restoreKills: 3, killRows: 5_000, corruptions: 12, hostile: 80, loadSeconds: 3, loadClients: 10, loadBackups: 500, loadRows: 20_000 };
 
 const FAMILIES = ['kills', 'corruption', 'hostile', 'load'] as const;
@@ -84,6 +84,15 @@ export async function runCampaign(opts: { quick: boolean; engines: Engine[]; fam
     if (opts.engines.includes('postgres') && !process.env.TEST_DATABASE_URL) {
       cluster = await startPgCluster();
       process.env.TEST_DATABASE_URL = cluster.url;
+      const started = cluster;
+      // Ctrl-C or a kill of the campaign: no server, CLI or PostgreSQL cluster left running.
+      for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+        process.once(sig, () => {
+          killAllChildren();
+          stopPgCluster(started);
+          process.exit(130);
+        });
+      }
     }
     for (const engine of opts.engines) {
       for (const family of opts.families) {
@@ -97,6 +106,7 @@ export async function runCampaign(opts: { quick: boolean; engines: Engine[]; fam
       }
     }
   } finally {
+    killAllChildren();
     if (cluster) {
       stopPgCluster(cluster);
       if (savedUrl === undefined) delete process.env.TEST_DATABASE_URL;
@@ -179,7 +189,10 @@ async function main(): Promise<void> {
   for (const f of families) if (!FAMILIES.includes(f)) throw new Error(`--only: unknown family ${f} (${FAMILIES.join(', ')})`);
   const seed = values.seed ? Number(values.seed) : Date.now() % 1_000_000;
   const quick = !!values.quick;
-  const command = `npm run test:chaos${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
+  const args = process.argv.slice(2).join(' ');
+  const command = process.env.npm_lifecycle_event === 'test:chaos'
+    ? `npm run test:chaos${args ? ` -- ${args}` : ''}`
+    : `npx ts-node --transpile-only test/chaos/run.ts${args ? ` ${args}` : ''}   (after npm run build)`;
   const run = await runCampaign({ quick, engines, families, seed, command, log: (l) => process.stderr.write(`${l}\n`) });
   const included = (values.include ?? []).flatMap((f) => JSON.parse(readFileSync(f, 'utf8')) as CampaignRun[]);
   const runs = [...included, run];

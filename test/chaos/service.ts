@@ -19,6 +19,18 @@ export function assertBuilt(): void {
 
 export type Env = Record<string, string>;
 
+/** Every process the campaign started and that still runs, so an interrupted campaign leaves none behind. */
+export const children = new Set<ChildProcess>();
+
+function track(child: ChildProcess): void {
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+}
+
+export function killAllChildren(): void {
+  for (const c of children) c.kill('SIGKILL');
+}
+
 /** What every process of one campaign instance shares; the caller adds DATABASE_URL etc. */
 export function baseEnv(workDir: string): Env {
   return {
@@ -58,6 +70,7 @@ function exitPromise(child: ChildProcess): Promise<void> {
 export async function startServer(env: Env, cwd: string, logFile: string): Promise<Server> {
   const port = await freePort();
   const child = spawn(process.execPath, [MAIN], { cwd, env: { ...env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
+  track(child);
   const log = createWriteStream(logFile, { flags: 'a' });
   child.stdout?.pipe(log, { end: false });
   child.stderr?.pipe(log, { end: false });
@@ -100,6 +113,7 @@ export interface CliRun {
 
 export function spawnCli(args: string[], env: Env, cwd: string): CliRun {
   const child = spawn(process.execPath, [CLI, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  track(child);
   let stdout = '';
   let stderr = '';
   const waiters: { pattern: RegExp; resolve(v: boolean): void }[] = [];
