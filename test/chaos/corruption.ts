@@ -11,12 +11,13 @@ import { join } from 'node:path';
 import type { Prng } from '../../bench/prng';
 import type { Engine } from '../support/databases';
 import { createInstance, Instance } from './instance';
-import { FamilyResult, newResult } from './report';
+import { FamilyResult, newResult, outOfTime } from './report';
 import { Server, sleep, spawnCli } from './service';
 import { dbFingerprint, editTarget, filesFingerprint, seedTarget } from './target';
 
 export interface CorruptionOptions {
   trials: number;
+  stopAt: number;
   prng: Prng;
   log(line: string): void;
   logCopy(label: string): string;
@@ -156,6 +157,7 @@ export async function corruptionCampaign(engine: Engine, o: CorruptionOptions): 
     await editTarget(inst.db, inst.roots);
     const kinds = new Map<string, number>();
     for (let i = 0; i < o.trials; i++) {
+      if (outOfTime(result, o.stopAt, i, o.trials, 'corruption trials')) break;
       const b = backups[i % backups.length];
       result.trials++;
       if (i % 10 === 9) {

@@ -9,12 +9,13 @@ import * as tar from 'tar-stream';
 import type { Prng } from '../../bench/prng';
 import type { Engine } from '../support/databases';
 import { createInstance } from './instance';
-import { FamilyResult, newResult } from './report';
+import { FamilyResult, newResult, outOfTime } from './report';
 import { Server, sleep } from './service';
 import { seedTarget } from './target';
 
 export interface HostileOptions {
   requests: number;
+  stopAt: number;
   prng: Prng;
   log(line: string): void;
   logCopy(label: string): string;
@@ -242,6 +243,7 @@ export async function hostileCampaign(engine: Engine, o: HostileOptions): Promis
     result.notes.push(`Routes from the OpenAPI document: ${routes.length} (${bodyRoutes.length} with a body, ${listRoutes.length} lists, ${idRoutes.length} with a path parameter); spared: ${SPARED.map(String).join(', ')} (they would make later answers legitimately 503 or 401).`);
     const maxBody = o.maxBody ?? 20 << 20;
     for (let i = 0; i < o.requests; i++) {
+      if (outOfTime(result, o.stopAt, i, o.requests, 'hostile requests')) break;
       const a = await makeAttack(i, routes, bodyRoutes, listRoutes, idRoutes, knownId, o.prng, maxBody);
       result.trials++;
       const trial = `#${i + 1} ${a.category}: ${a.method} ${a.path.slice(0, 120)}${a.body ? ` (${a.body.length} bytes${a.headers?.['content-type'] ? `, ${a.headers['content-type']}` : ''}${a.headers?.['content-encoding'] !== undefined ? `, content-encoding ${a.headers['content-encoding']}` : ''})` : ''}`;

@@ -7,7 +7,7 @@ import type { Prng } from '../../bench/prng';
 import type { Engine } from '../support/databases';
 import { queryRows } from '../support/sample-data';
 import { createInstance, Instance } from './instance';
-import { FamilyResult, newResult } from './report';
+import { FamilyResult, newResult, outOfTime } from './report';
 import { poll, Server, sleep, spawnCli } from './service';
 import { dbFingerprint, editTarget, filesFingerprint, filesLeftovers, leftoverRestoreSchemas, seedTarget } from './target';
 
@@ -15,6 +15,8 @@ export interface KillOptions {
   backupKills: number;
   restoreKills: number;
   rows: number;
+  /** Epoch ms after which no new trial starts (the first half of what is left for backups, the rest for restores). */
+  stopAt: number;
   prng: Prng;
   log(line: string): void;
   logCopy(label: string): string;
@@ -152,7 +154,9 @@ export async function killCampaign(engine: Engine, o: KillOptions): Promise<Fami
     await checkBackups(inst, server, 'setup', seen, backups);
 
     const landed = new Map<string, number>();
+    const backupsStopAt = Date.now() + (o.stopAt - Date.now()) / 2;
     for (let i = 0; i < o.backupKills; i++) {
+      if (outOfTime(backups, backupsStopAt, i, o.backupKills, 'backup kills')) break;
       const via = i % 5 === 1 ? 'cli' : 'api';
       const trial = `backup #${i + 1} (${via})`;
       let delay: number;
@@ -190,6 +194,7 @@ export async function killCampaign(engine: Engine, o: KillOptions): Promise<Fami
     for (const r of recs) seen.recoveries.add(r.id);
     const outcome = new Map<string, number>();
     for (let i = 0; i < o.restoreKills; i++) {
+      if (outOfTime(restores, o.stopAt, i, o.restoreKills, 'restore kills')) break;
       const via = i % 5 === 1 ? 'cli' : 'api';
       const safety = i % 3 === 0;
       const trial = `restore #${i + 1} (${via}${safety ? ', safety backup' : ''})`;

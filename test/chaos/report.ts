@@ -10,6 +10,8 @@ export interface FamilyResult {
   family: string;
   engine: string;
   trials: number;
+  /** Trials the scale asked for; fewer ran when the time budget (--minutes) ran out. */
+  planned?: number;
   failures: Failure[];
   /** Observations that are not failures (how many kills landed mid-job, status codes seen, ...). */
   notes: string[];
@@ -23,6 +25,20 @@ export function newResult(family: string, engine: string): FamilyResult {
 
 const MAX_LISTED = 40;
 
+/**
+ * The --minutes budget: true (and a note saying so) once `stopAt` has passed, so a family
+ * stops starting trials and reports what it ran instead of losing everything at a hard stop.
+ */
+export function outOfTime(r: FamilyResult, stopAt: number, done: number, planned: number, what: string): boolean {
+  r.planned = (r.planned ?? 0) + planned;
+  if (Date.now() < stopAt) {
+    r.planned -= planned;
+    return false;
+  }
+  r.notes.push(`Stopped after ${done} of ${planned} planned ${what}: the time budget (--minutes) ran out.`);
+  return true;
+}
+
 /** Failures counted once per trial (a trial failing three checks is one failed trial). */
 export function failedTrials(r: FamilyResult): number {
   return new Set(r.failures.map((f) => f.trial)).size;
@@ -34,7 +50,8 @@ export function summaryTable(results: FamilyResult[]): string {
     const byCheck = new Map<string, number>();
     for (const f of r.failures) byCheck.set(f.check, (byCheck.get(f.check) ?? 0) + 1);
     const checks = [...byCheck].map(([c, n]) => `${c} × ${n}`).join('; ') || '—';
-    lines.push(`| ${r.family} | ${r.engine} | ${r.trials} | ${failedTrials(r)} | ${checks} |`);
+    const trials = r.planned && r.planned > r.trials ? `${r.trials} (of ${r.planned} planned)` : `${r.trials}`;
+    lines.push(`| ${r.family} | ${r.engine} | ${trials} | ${failedTrials(r)} | ${checks} |`);
   }
   return lines.join('\n');
 }

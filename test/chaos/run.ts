@@ -7,8 +7,11 @@
  *   npm run test:chaos                      # long mode, writes docs/reliability.md
  *   npm run test:chaos -- --quick           # small bounded run, writes nothing in docs/
  *   options: --engines sqlite,postgres  --only kills,corruption,hostile,load  --seed N
+ *            --minutes M (a time budget: each family stops starting trials when its share is used,
+ *            and the report says how many of the planned trials ran)
  *            --out <file.md>  --json <file.json>  --include <earlier results.json> (repeatable:
  *            one document from several runs, e.g. families run separately)
+ *            --render (with --include and --out: only write the document from earlier results)
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -31,14 +34,15 @@ export interface Scale {
   killRows: number;
   corruptions: number;
   hostile: number;
+  hostileMaxBody: number;
   loadSeconds: number;
   loadClients: number;
   loadBackups: number;
   loadRows: number;
 }
 
-export const LONG: Scale = { backupKills: 50, restoreKills: 50, killRows: 20_000, corruptions: 110, hostile: 600, loadSeconds: 60, loadClients: 50, loadBackups: 10_000, loadRows: 300_000 };
-export const QUICK: Scale = { backupKills: 2, restoreKills: 3, killRows: 5_000, corruptions: 12, hostile: 80, loadSeconds: 3, loadClients: 10, loadBackups: 500, loadRows: 20_000 };
+export const LONG: Scale = { backupKills: 50, restoreKills: 50, killRows: 20_000, corruptions: 110, hostile: 600, hostileMaxBody: 20 << 20, loadSeconds: 60, loadClients: 50, loadBackups: 10_000, loadRows: 300_000 };
+export const QUICK: Scale = { backupKills: 2, restoreKills: 3, killRows: 5_000, corruptions: 12, hostile: 80, hostileMaxBody: 1 << 20, loadSeconds: 3, loadClients: 10, loadBackups: 500, loadRows: 20_000 };
 
 const FAMILIES = ['kills', 'corruption', 'hostile', 'load'] as const;
 type Family = (typeof FAMILIES)[number];
@@ -69,7 +73,10 @@ export interface CampaignRun {
   results: FamilyResult[];
 }
 
-export async function runCampaign(opts: { quick: boolean; engines: Engine[]; families: Family[]; seed: number; command: string; log(line: string): void }): Promise<CampaignRun> {
+/** Shares of a --minutes budget: kills are the slowest trials by far (each one boots the service again). */
+const SHARE: Record<Family, number> = { kills: 0.55, corruption: 0.2, hostile: 0.15, load: 0.1 };
+
+export async function runCampaign(opts: { quick: boolean; engines: Engine[]; families: Family[]; seed: number; command: string; minutes?: number; log(line: string): void }): Promise<CampaignRun> {
   assertBuilt();
   const scale = opts.quick ? QUICK : LONG;
   const prng = new Prng(opts.seed);
@@ -94,13 +101,18 @@ export async function runCampaign(opts: { quick: boolean; engines: Engine[]; fam
         });
       }
     }
-    for (const engine of opts.engines) {
-      for (const family of opts.families) {
+    const deadline = opts.minutes ? started.getTime() + opts.minutes * 60_000 : Infinity;
+    const steps = opts.engines.flatMap((engine) => opts.families.map((family) => ({ engine, family })));
+    for (const [n, { engine, family }] of steps.entries()) {
+      {
         const t = Date.now();
+        // This family's slice of what is left of the budget (none: no limit).
+        const rest = steps.slice(n).reduce((s, x) => s + SHARE[x.family], 0);
+        const stopAt = deadline === Infinity ? Infinity : t + ((deadline - t) * SHARE[family]) / rest;
         opts.log(`${engine}: ${family}…`);
-        if (family === 'kills') results.push(...(await killCampaign(engine, { backupKills: scale.backupKills, restoreKills: scale.restoreKills, rows: scale.killRows, prng, log: opts.log, logCopy })));
-        if (family === 'corruption') results.push(await corruptionCampaign(engine, { trials: scale.corruptions, prng, log: opts.log, logCopy }));
-        if (family === 'hostile') results.push(await hostileCampaign(engine, { requests: scale.hostile, prng, log: opts.log, logCopy }));
+        if (family === 'kills') results.push(...(await killCampaign(engine, { backupKills: scale.backupKills, restoreKills: scale.restoreKills, rows: scale.killRows, stopAt, prng, log: opts.log, logCopy })));
+        if (family === 'corruption') results.push(await corruptionCampaign(engine, { trials: scale.corruptions, stopAt, prng, log: opts.log, logCopy }));
+        if (family === 'hostile') results.push(await hostileCampaign(engine, { requests: scale.hostile, maxBody: scale.hostileMaxBody, stopAt, prng, log: opts.log, logCopy }));
         if (family === 'load') results.push(await loadCampaign(engine, { seconds: scale.loadSeconds, clients: scale.loadClients, backups: scale.loadBackups, rows: scale.loadRows, prng, log: opts.log, logCopy }));
         opts.log(`${engine}: ${family} done in ${Math.round((Date.now() - t) / 1000)} s`);
       }
@@ -180,7 +192,8 @@ async function main(): Promise<void> {
     args: process.argv.slice(2),
     options: {
       quick: { type: 'boolean' }, engines: { type: 'string' }, only: { type: 'string' }, seed: { type: 'string' },
-      out: { type: 'string' }, json: { type: 'string' }, include: { type: 'string', multiple: true },
+      out: { type: 'string' }, json: { type: 'string' }, include: { type: 'string', multiple: true }, minutes: { type: 'string' },
+      render: { type: 'boolean' },
     },
   });
   const engines = (values.engines ?? 'sqlite,postgres').split(',') as Engine[];
@@ -193,8 +206,17 @@ async function main(): Promise<void> {
   const command = process.env.npm_lifecycle_event === 'test:chaos'
     ? `npm run test:chaos${args ? ` -- ${args}` : ''}`
     : `npx ts-node --transpile-only test/chaos/run.ts${args ? ` ${args}` : ''}   (after npm run build)`;
-  const run = await runCampaign({ quick, engines, families, seed, command, log: (l) => process.stderr.write(`${l}\n`) });
   const included = (values.include ?? []).flatMap((f) => JSON.parse(readFileSync(f, 'utf8')) as CampaignRun[]);
+  if (values.render) {
+    // No campaign: one document from earlier runs' results (e.g. the engines run side by side).
+    if (!values.out) throw new Error('--render needs --out');
+    writeFileSync(values.out, `${renderMarkdown(included)}\n`);
+    process.stdout.write(`${summaryTable(included.flatMap((r) => r.results))}\n\nwritten: ${values.out}\n`);
+    return;
+  }
+  const minutes = values.minutes ? Number(values.minutes) : undefined;
+  if (minutes !== undefined && !(minutes > 0)) throw new Error('--minutes must be a positive number');
+  const run = await runCampaign({ quick, engines, families, seed, command, minutes, log: (l) => process.stderr.write(`${l}\n`) });
   const runs = [...included, run];
   process.stdout.write(`\n${summaryTable(runs.flatMap((r) => r.results))}\n`);
   const out = values.out ?? (quick ? join(run.meta.logDir, 'reliability.md') : join(ROOT, 'docs/reliability.md'));
