@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import type { Prng } from '../../bench/prng';
 import type { Engine } from '../support/databases';
-import { createInstance, Instance } from './instance';
+import { createInstance } from './instance';
 import { FamilyResult, newResult } from './report';
 import { keepAlive, request, Server, sleep } from './service';
 import { seedTarget } from './target';
@@ -31,7 +31,7 @@ const COLUMNS = ['id', 'type', 'trigger', 'status', 'schedule_id', 'description'
   'tables', 'requested_tables', 'files', 'compression', 'encrypted', 'key_id', 'checksum', 'verified_at', 'error', 'progress', 'storage_dir', 'engine', 'owner'];
 
 /** Catalog rows as a year of backups would leave them: mostly completed, some failed, a few tags. */
-function catalogRows(n: number, prng: Prng, engine: Engine): unknown[][] {
+export function catalogRows(n: number, prng: Prng, engine: Engine): unknown[][] {
   const now = Date.now();
   const rows: unknown[][] = [];
   for (let i = 0; i < n; i++) {
@@ -50,7 +50,7 @@ function catalogRows(n: number, prng: Prng, engine: Engine): unknown[][] {
   return rows;
 }
 
-async function insertCatalog(inst: Instance, rows: unknown[][]): Promise<void> {
+export async function insertCatalog(inst: { engine: Engine; db: { url: string } }, rows: unknown[][]): Promise<void> {
   const cols = COLUMNS.map((c) => `"${c}"`).join(', ');
   if (inst.engine === 'postgres') {
     const c = new Client({ connectionString: inst.db.url });
