@@ -3,8 +3,9 @@
  * (as the catalog and status services build them), on a catalog of N backups: each one's
  * plan (EXPLAIN) and its time measured in-process, without HTTP, on both engines.
  *
- *   npx ts-node --transpile-only test/chaos/catalog-queries.ts [--rows 10000] [--runs 200]
+ *   npx ts-node --transpile-only test/chaos/catalog-queries.ts [--rows 10000] [--runs 200] [--out file.md]
  */
+import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { DataSource } from 'typeorm';
 import { Prng } from '../../bench/prng';
@@ -50,7 +51,12 @@ async function measure(ds: DataSource, q: Q, runs: number): Promise<{ p50: numbe
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { rows: { type: 'string' }, runs: { type: 'string' } } });
+  const { values } = parseArgs({ options: { rows: { type: 'string' }, runs: { type: 'string' }, out: { type: 'string' } } });
+  const lines: string[] = [];
+  const print = (l: string) => {
+    lines.push(l);
+    console.log(l);
+  };
   const rows = Number(values.rows ?? 10_000);
   const runs = Number(values.runs ?? 200);
   const cluster = await startPgCluster();
@@ -66,13 +72,13 @@ async function main(): Promise<void> {
         else await ds.query('ANALYZE');
         const all: { created_at: string; id: string }[] = await ds.query(`SELECT created_at, id FROM strongroom_backups ORDER BY created_at DESC, id DESC`);
         const mid = all[Math.floor(all.length / 2)];
-        console.log(`\n## ${engine}: ${rows} catalog rows, ${runs} runs per query\n`);
-        console.log('| Query | p50 ms | p99 ms | Plan |\n|---|---:|---:|---|');
+        print(`\n### ${engine}: ${rows} catalog rows, ${runs} runs per query\n`);
+        print('| Query | p50 ms | p99 ms | Plan |\n|---|---:|---:|---|');
         for (const q of queries(engine, mid)) {
           const plan: Record<string, unknown>[] = await ds.query(engine === 'postgres' ? `EXPLAIN ${q.sql}` : `EXPLAIN QUERY PLAN ${q.sql}`, q.params);
           const text = plan.map((r) => String(r['QUERY PLAN'] ?? r.detail)).map((l) => l.trim()).join(' → ');
           const m = await measure(ds, q, runs);
-          console.log(`| ${q.name} | ${m.p50.toFixed(2)} | ${m.p99.toFixed(2)} | ${text.replace(/\|/g, '\\|')} |`);
+          print(`| ${q.name} | ${m.p50.toFixed(2)} | ${m.p99.toFixed(2)} | ${text.replace(/\|/g, '\\|')} |`);
         }
       } finally {
         await ds.destroy();
@@ -82,6 +88,7 @@ async function main(): Promise<void> {
   } finally {
     stopPgCluster(cluster);
   }
+  if (values.out) writeFileSync(values.out, `${lines.join('\n')}\n`);
 }
 
 main().catch((e: Error) => {

@@ -12,6 +12,7 @@
  *            --out <file.md>  --json <file.json>  --include <earlier results.json> (repeatable:
  *            one document from several runs, e.g. families run separately)
  *            --render (with --include and --out: only write the document from earlier results)
+ *            --append <file.md> (repeatable: extra sections at the end, e.g. catalog-queries.ts output)
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -133,7 +134,7 @@ export async function runCampaign(opts: { quick: boolean; engines: Engine[]; fam
 }
 
 /** The document: the runs that produced it (one, or several with --include), then their results. */
-export function renderMarkdown(runs: CampaignRun[]): string {
+export function renderMarkdown(runs: CampaignRun[], appendices: string[] = []): string {
   const results = runs.flatMap((r) => r.results);
   return [
     '# Reliability campaign',
@@ -184,6 +185,7 @@ export function renderMarkdown(runs: CampaignRun[]): string {
     '## Details',
     '',
     ...results.map(detailSection),
+    ...appendices,
   ].join('\n');
 }
 
@@ -193,7 +195,7 @@ async function main(): Promise<void> {
     options: {
       quick: { type: 'boolean' }, engines: { type: 'string' }, only: { type: 'string' }, seed: { type: 'string' },
       out: { type: 'string' }, json: { type: 'string' }, include: { type: 'string', multiple: true }, minutes: { type: 'string' },
-      render: { type: 'boolean' },
+      render: { type: 'boolean' }, append: { type: 'string', multiple: true },
     },
   });
   const engines = (values.engines ?? 'sqlite,postgres').split(',') as Engine[];
@@ -207,10 +209,11 @@ async function main(): Promise<void> {
     ? `npm run test:chaos${args ? ` -- ${args}` : ''}`
     : `npx ts-node --transpile-only test/chaos/run.ts${args ? ` ${args}` : ''}   (after npm run build)`;
   const included = (values.include ?? []).flatMap((f) => JSON.parse(readFileSync(f, 'utf8')) as CampaignRun[]);
+  const appendices = (values.append ?? []).map((f) => readFileSync(f, 'utf8'));
   if (values.render) {
     // No campaign: one document from earlier runs' results (e.g. the engines run side by side).
     if (!values.out) throw new Error('--render needs --out');
-    writeFileSync(values.out, `${renderMarkdown(included)}\n`);
+    writeFileSync(values.out, `${renderMarkdown(included, appendices)}\n`);
     process.stdout.write(`${summaryTable(included.flatMap((r) => r.results))}\n\nwritten: ${values.out}\n`);
     return;
   }
@@ -220,7 +223,7 @@ async function main(): Promise<void> {
   const runs = [...included, run];
   process.stdout.write(`\n${summaryTable(runs.flatMap((r) => r.results))}\n`);
   const out = values.out ?? (quick ? join(run.meta.logDir, 'reliability.md') : join(ROOT, 'docs/reliability.md'));
-  writeFileSync(out, `${renderMarkdown(runs)}\n`);
+  writeFileSync(out, `${renderMarkdown(runs, appendices)}\n`);
   // Every failure in full (the document lists the first few of each family); --include takes it back.
   const json = values.json ?? join(run.meta.logDir, 'results.json');
   mkdirSync(dirname(json), { recursive: true });
