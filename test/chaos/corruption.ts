@@ -158,6 +158,7 @@ export async function corruptionCampaign(engine: Engine, o: CorruptionOptions): 
     const kinds = new Map<string, number>();
     for (let i = 0; i < o.trials; i++) {
       if (outOfTime(result, o.stopAt, i, o.trials, 'corruption trials')) break;
+      if (i && i % 20 === 0) o.log(`  ${engine}: ${i}/${o.trials} corruption trials`);
       const b = backups[i % backups.length];
       result.trials++;
       if (i % 10 === 9) {
@@ -222,7 +223,6 @@ export async function corruptionCampaign(engine: Engine, o: CorruptionOptions): 
         const v = await verifyVerdict(inst, server, b.id);
         if (v.detected) throw new Error(`backup ${b.id} does not verify after its bytes were put back: ${v.answer}`);
       }
-      if ((i + 1) % 20 === 0) o.log(`  ${engine}: ${i + 1}/${o.trials} corruption trials`);
     }
     result.notes.push(`Backups corrupted: ${VARIANTS.map((v) => v.name).join('; ')} (full backups with tables and two file roots). Trials per target: ${[...kinds].map(([k, n]) => `${k} × ${n}`).join(', ')}.`);
     result.notes.push('Each stored-part trial asks the API to verify and to restore (replace, no safety backup, into a target edited since the backups); every tenth also the CLI. Every tenth trial instead corrupts a downloaded archive and imports it (every other one also through `dist/cli.js verify <archive>`).');
