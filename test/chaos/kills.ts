@@ -237,9 +237,12 @@ export async function killCampaign(engine: Engine, o: KillOptions): Promise<Fami
       } else if (d.db === 'old' && rec.status === 'completed') {
         restores.failures.push({ trial: label, check: 'status true', detail: `recovery ${rec.id} is completed but the tables hold what they held before` });
       }
-      const leftovers = inst.roots.length ? filesLeftovers(inst.filesParent, inst.roots) : [];
+      // Reported by the trial that left them, not again by every later one.
+      const leftovers = (inst.roots.length ? filesLeftovers(inst.filesParent, inst.roots) : []).filter((l) => !seen.reported.has(`staging:${l}`));
+      leftovers.forEach((l) => seen.reported.add(`staging:${l}`));
       if (leftovers.length) restores.failures.push({ trial: label, check: 'no file staging left', detail: `next to the file roots after the restart: ${leftovers.join(', ')}` });
-      const schemas = await leftoverRestoreSchemas(inst.db);
+      const schemas = (await leftoverRestoreSchemas(inst.db)).filter((x) => !seen.reported.has(`schema:${x}`));
+      schemas.forEach((x) => seen.reported.add(`schema:${x}`));
       if (schemas.length) restores.failures.push({ trial: label, check: 'no shadow schema left', detail: schemas.join(', ') });
       // Phantoms and leases, for the safety backups these restores took.
       await checkBackups(inst, server, label, seen, restores, 'safety ');
