@@ -50,15 +50,14 @@ async function measure(ds: DataSource, q: Q, runs: number): Promise<{ p50: numbe
   return { p50: t[Math.floor(runs / 2)], p99: t[Math.min(runs - 1, Math.ceil(runs * 0.99) - 1)] };
 }
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { rows: { type: 'string' }, runs: { type: 'string' }, out: { type: 'string' } } });
+/** The plans and timings as markdown (one table per engine); starts and stops its own PostgreSQL cluster. */
+export async function catalogQueryReport(rows: number, runs: number, echo = false): Promise<string> {
   const lines: string[] = [];
   const print = (l: string) => {
     lines.push(l);
-    console.log(l);
+    if (echo) console.log(l);
   };
-  const rows = Number(values.rows ?? 10_000);
-  const runs = Number(values.runs ?? 200);
+  const saved = process.env.TEST_DATABASE_URL;
   const cluster = await startPgCluster();
   process.env.TEST_DATABASE_URL = cluster.url;
   try {
@@ -87,11 +86,21 @@ async function main(): Promise<void> {
     }
   } finally {
     stopPgCluster(cluster);
+    if (saved === undefined) delete process.env.TEST_DATABASE_URL;
+    else process.env.TEST_DATABASE_URL = saved;
   }
-  if (values.out) writeFileSync(values.out, `${lines.join('\n')}\n`);
+  return `${lines.join('\n')}\n`;
 }
 
-main().catch((e: Error) => {
-  process.stderr.write(`${e.stack}\n`);
-  process.exit(1);
-});
+async function main(): Promise<void> {
+  const { values } = parseArgs({ options: { rows: { type: 'string' }, runs: { type: 'string' }, out: { type: 'string' } } });
+  const report = await catalogQueryReport(Number(values.rows ?? 10_000), Number(values.runs ?? 200), true);
+  if (values.out) writeFileSync(values.out, report);
+}
+
+if (require.main === module) {
+  main().catch((e: Error) => {
+    process.stderr.write(`${e.stack}\n`);
+    process.exit(1);
+  });
+}

@@ -22,6 +22,7 @@ import { parseArgs } from 'node:util';
 import { Prng } from '../../bench/prng';
 import type { Engine } from '../support/databases';
 import { startPgCluster, stopPgCluster, type PgCluster } from '../support/postgres-server';
+import { catalogQueryReport } from './catalog-queries';
 import { corruptionCampaign } from './corruption';
 import { hostileCampaign } from './hostile';
 import { killCampaign } from './kills';
@@ -221,6 +222,10 @@ async function main(): Promise<void> {
   if (minutes !== undefined && !(minutes > 0)) throw new Error('--minutes must be a positive number');
   const run = await runCampaign({ quick, engines, families, seed, command, minutes, log: (l) => process.stderr.write(`${l}\n`) });
   const runs = [...included, run];
+  if (!quick && families.includes('load')) {
+    // Next to the HTTP latencies, what the database itself does for each catalog query (plans and in-process times).
+    appendices.push(`## Catalog queries behind the list and status routes (test/chaos/catalog-queries.ts)\n${await catalogQueryReport(LONG.loadBackups, 200)}`);
+  }
   process.stdout.write(`\n${summaryTable(runs.flatMap((r) => r.results))}\n`);
   const out = values.out ?? (quick ? join(run.meta.logDir, 'reliability.md') : join(ROOT, 'docs/reliability.md'));
   writeFileSync(out, `${renderMarkdown(runs, appendices)}\n`);
