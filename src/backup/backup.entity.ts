@@ -23,8 +23,10 @@ export interface BackupProgressView {
  * truth; a rescan rebuilds missing rows from manifests and flags rows whose manifest is gone.
  */
 @Entity('strongroom_backups')
-@Index('ix_strongroom_backups_created', ['createdAt'])
-@Index('ix_strongroom_backups_status', ['status'])
+// In the order the list, its cursor and the status route read (migration 1763700009000 says why).
+@Index('ix_strongroom_backups_created_id', ['createdAt', 'id'])
+@Index('ix_strongroom_backups_status_created', ['status', 'createdAt', 'id', 'sizeBytes'])
+@Index('ix_strongroom_backups_verified', ['verifiedAt', 'id'])
 export class BackupEntity {
   @PrimaryColumn({ type: 'varchar', length: 36 }) id: string;
   @Column({ type: 'varchar', length: 16 }) type: 'full' | 'tables' | 'audit';

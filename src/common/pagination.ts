@@ -56,7 +56,9 @@ export async function newestFirstPage<T extends { createdAt: string; id: string 
     if (!c || c.length !== 2 || typeof c[0] !== 'string' || !CURSOR_TIME.test(c[0]) || typeof c[1] !== 'string' || !CURSOR_ID.test(c[1])) {
       throw new DomainError(ErrorCode.InvalidInput, 'cursor is not valid');
     }
-    qb.andWhere(`(${alias}.created_at < :c0 OR (${alias}.created_at = :c0 AND ${alias}.id < :c1))`, { c0: c[0], c1: c[1] });
+    // The leading `created_at <=` is implied by the rest; it is there so both engines seek the
+    // (created_at, id) index to the cursor instead of filtering every newer row on the way.
+    qb.andWhere(`(${alias}.created_at <= :c0 AND (${alias}.created_at < :c0 OR (${alias}.created_at = :c0 AND ${alias}.id < :c1)))`, { c0: c[0], c1: c[1] });
   }
   const rows = await qb.getMany();
   const page = rows.slice(0, limit);
