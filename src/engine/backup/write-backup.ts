@@ -93,15 +93,16 @@ export async function writeBackup(dialect: Dialect, storage: BackupStorage, spec
     // The DDL (pg_dump's catalog reads, mostly waiting on the server) runs beside the row
     // exports on the same snapshot, so a whole-database dump adds next to nothing to the wall.
     const schemaWork = (async () => {
-      const whole = spec.type === 'full' && snap.databaseDdl ? await snap.databaseDdl() : null;
-      const schemaPart = await put('parts/schema.sql', text(whole ? whole.preData : await snap.schemaSql()));
+      const whole = spec.type === 'full' && snap.databaseDdl ? await fromDatabase('dumping the schema', () => (snap.databaseDdl as NonNullable<Snapshot['databaseDdl']>)()) : null;
+      const ddl = whole ? whole.preData : await fromDatabase('reading the schema', () => snap.schemaSql());
+      const schemaPart = await put('parts/schema.sql', text(ddl));
       const sections: Pick<Manifest['schema'], 'postData' | 'largeObjects'> = {};
       if (whole) {
         sections.postData = await put('parts/schema-post.sql', text(whole.postData));
-        const lo = snap.largeObjects ? await snap.largeObjects() : null;
+        const lo = snap.largeObjects ? await fromDatabase('reading large objects', async () => snap.largeObjects?.() ?? null) : null;
         sections.largeObjects = lo ? await put('parts/large-objects.sql', lo) : null;
       }
-      return { whole, schemaPart, sections, sequences: await snap.sequences() };
+      return { whole, schemaPart, sections, sequences: await fromDatabase('reading the sequences', () => snap.sequences()) };
     })();
     // The first failure is the one to report: the other side then fails only because it was stopped.
     let firstError: { reason: unknown } | null = null;
