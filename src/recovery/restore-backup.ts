@@ -131,11 +131,26 @@ export function describeDifference(d: SchemaDifference): string {
   }
 }
 
+/**
+ * A restore into live tables never reads the backup's DDL parts, so a corrupted one would stay
+ * unnoticed until the disaster restore that needs it. They are small: every restore and dry run
+ * reads them through all their checks first and refuses a backup whose DDL is not sound.
+ */
+async function assertDdlSound(spec: RestoreSpec, keys: Awaited<ReturnType<typeof keysForManifest>>): Promise<void> {
+  const { schema } = spec.manifest;
+  for (const part of [schema.part, schema.postData]) {
+    if (!part) continue;
+    const check = await verifyPart(spec.storage, spec.dir, part, spec.manifest, keys);
+    if (!check.ok) throw new ArchiveError(check.code ?? 'corrupt-data', `${check.detail} (the backup's schema is not sound; nothing was restored)`);
+  }
+}
+
 async function restoreInput(spec: RestoreSpec): Promise<RestoreInput> {
   const m = spec.manifest;
   // The callers resolved the scope already; checked again here because this is the last step before writing.
   assertNoBookkeepingTables(m);
   const keys = await keysForManifest(spec.keys, m);
+  await assertDdlSound(spec, keys);
   return {
     guard: spec.tables.includes(AUDIT_TABLE) ? auditChainGuard() : undefined,
     encoding: m.engine.encoding,

@@ -185,6 +185,20 @@ describe.each(ENGINES)('recoveries over HTTP on %s', (engine) => {
     expect(await auditActions(t, r.id as string)).toEqual(expect.arrayContaining(['recovery.started', 'recovery.failed']));
   });
 
+  it('a corrupted schema part fails the recovery before anything is written, though a replace never applies it', async () => {
+    const backup = await createBackup(t, { compression: 'none', encrypt: false });
+    await changeAllTypes(t.db);
+    const before = await dumpData(t.db);
+    const part = join(t.config.BACKUP_DIR, 'backups', backup.id as string, 'parts', 'schema.sql');
+    const bytes = readFileSync(part);
+    bytes[Math.floor(bytes.length / 2)] ^= 0xff;
+    writeFileSync(part, bytes);
+    const r = await recover(t, { backupId: backup.id, safetyBackup: false });
+    expect(r.status).toBe('failed');
+    expect(r.error).toMatch(/schema\.sql.*(sha-?256|checksum|digest|corrupt)/i);
+    expect(await dumpData(t.db)).toEqual(before);
+  });
+
   it('lists recoveries newest first with a cursor', async () => {
     const page1 = await request(t.http).get('/api/recoveries').query({ limit: 2 }).set('X-API-Key', t.keys.auditor).expect(200);
     expect(page1.body.items).toHaveLength(2);
