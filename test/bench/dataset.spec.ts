@@ -6,11 +6,10 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { Client } from 'pg';
 import {
   copyLine, DATASET_TABLES, datasetCounts, datasetRows, DEFAULT_SEED, seedPostgres, seedSqlite,
 } from '../../bench/dataset';
-import { createPgDatabase, tempDir, TestDatabase } from '../support/databases';
+import { createPgDatabase, tempDir, TestDatabase, pgQuery } from '../support/databases';
 
 const SCALE = 0.001;
 
@@ -20,15 +19,6 @@ function digestRows(rows: Iterable<unknown[]>): string {
   return h.digest('hex');
 }
 
-async function pgQuery<T extends object>(url: string, sql: string): Promise<T[]> {
-  const c = new Client({ connectionString: url });
-  await c.connect();
-  try {
-    return (await c.query<T>(sql)).rows;
-  } finally {
-    await c.end();
-  }
-}
 
 /** Content of a table as text, independent of physical order. */
 async function pgTableDigest(url: string, table: string): Promise<string> {

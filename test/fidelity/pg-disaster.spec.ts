@@ -4,22 +4,13 @@
  * lacks are reported, not fatal; --no-owner / --no-privileges as pg_restore.
  */
 import { join } from 'node:path';
-import { Client } from 'pg';
 import { engineRestore } from '../../src/cli/engine-restore';
 import { createDialect } from '../../src/engine/dialects/create-dialect';
 import { LocalStorage } from '../../src/engine/storage/local-storage';
-import { createPgDatabase, pgServerUrl, tempDir, type TestDatabase } from '../support/databases';
+import { createPgDatabase, pgServerUrl, tempDir, type TestDatabase, pgQuery } from '../support/databases';
 import { fullBackup, keys } from './pg-fidelity-helpers';
 
-async function query<T extends object>(url: string, sql: string): Promise<T[]> {
-  const c = new Client({ connectionString: url });
-  await c.connect();
-  try {
-    return (await c.query<T>(sql)).rows;
-  } finally {
-    await c.end();
-  }
-}
+const query = pgQuery;
 
 const OBJECTS = `SELECT n.nspname || '.' || c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
   WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%' ORDER BY 1`;

@@ -4,27 +4,18 @@
  * are applied and recorded.
  */
 import { join } from 'node:path';
-import { Client } from 'pg';
 import { engineRestore } from '../../src/cli/engine-restore';
 import { keysForManifest } from '../../src/engine/backup/backup-keys';
 import { readDatabaseDdl } from '../../src/engine/backup/read-backup';
 import { createDialect } from '../../src/engine/dialects/create-dialect';
 import { PostgresDialect } from '../../src/engine/dialects/postgres/postgres.dialect';
 import { LocalStorage } from '../../src/engine/storage/local-storage';
-import { createPgDatabase, tempDir, type TestDatabase } from '../support/databases';
+import { createPgDatabase, tempDir, type TestDatabase, pgQuery } from '../support/databases';
 import { fullBackup, keys } from './pg-fidelity-helpers';
 import { KITCHEN_SINK } from './pg-corpus';
 
 
-async function query<T extends object>(url: string, sql: string): Promise<T[]> {
-  const c = new Client({ connectionString: url });
-  await c.connect();
-  try {
-    return (await c.query<T>(sql)).rows;
-  } finally {
-    await c.end();
-  }
-}
+const query = pgQuery;
 
 /**
  * Objects as the catalog's own dependency graph lists them (independently of Strongroom's

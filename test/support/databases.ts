@@ -72,3 +72,14 @@ export function tempDir(prefix = 'strongroom-'): { path: string; remove(): void 
   const path = mkdtempSync(join(tmpdir(), prefix));
   return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
 }
+
+/** One query on its own connection to a PostgreSQL database given by URL. */
+export async function pgQuery<T extends object>(url: string, sql: string): Promise<T[]> {
+  const c = new Client({ connectionString: url });
+  await c.connect();
+  try {
+    return (await c.query<T>(sql)).rows;
+  } finally {
+    await c.end();
+  }
+}
