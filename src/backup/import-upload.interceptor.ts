@@ -28,7 +28,10 @@ export class ImportUploadInterceptor implements NestInterceptor {
   }
 
   private toHttp(err: unknown): unknown {
-    if (!(err instanceof MulterError)) return err;
+    // A system error (the temp directory full or unwritable) is the service's, not the client's.
+    if (err instanceof Error && 'syscall' in err) return err;
+    // Anything else the multipart parser throws (no boundary, a malformed part, a cut-off body) is a bad request.
+    if (!(err instanceof MulterError)) return new BadRequestException([`file: the multipart body could not be read (${err instanceof Error ? err.message : String(err)})`]);
     if (err.code === 'LIMIT_FILE_SIZE') {
       return new PayloadTooLargeException(`file: the archive is larger than IMPORT_MAX_BYTES (${this.config.IMPORT_MAX_BYTES} bytes); nothing was kept`);
     }

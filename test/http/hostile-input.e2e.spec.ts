@@ -85,6 +85,15 @@ describe.each(ENGINES)('hostile input on %s', (engine) => {
     expect(JSON.stringify(array.body.message)).toMatch(/JSON object/);
   });
 
+  it('an import whose multipart body cannot be read (no boundary, cut off) is a 400 naming the file field', async () => {
+    const noBoundary = await request(t.http).post('/api/backups/import').set(admin()).set('Content-Type', 'multipart/form-data').send(Buffer.from('description=x'));
+    expect(noBoundary.status).toBe(400);
+    expect(noBoundary.body.message).toEqual([expect.stringMatching(/^file: the multipart body could not be read/)]);
+    const cut = await request(t.http).post('/api/backups/import').set(admin()).set('Content-Type', 'multipart/form-data; boundary=xyz')
+      .send(Buffer.from('--xyz\r\nContent-Disposition: form-data; name="file"; filename="a.tar"\r\n\r\nabc'));
+    expect(cut.status).toBe(400);
+  });
+
   it('PATCH /api/backups/:id: {} changes nothing, null tags or pinned are a 400 naming the field', async () => {
     const created = await request(t.http).post('/api/backups').set(admin()).send({ type: 'audit', tags: ['keep'] }).expect(202);
     const id = created.body.id as string;
