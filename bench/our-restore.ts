@@ -2,15 +2,17 @@
  * One Strongroom restore as its own process (measured like pg_restore). Every table of the
  * backup is restored in `--mode` (default replace) through `Dialect.restore`: all or nothing,
  * the large replace tables loaded on a second connection (RESTORE_PARALLELISM's default, 2).
- * `--create-schema` first applies the backup's schema to an empty database, as the CLI's
- * disaster-recovery restore does. `--analyze false` stops at the commit, as pg_restore does
+ * `--create-schema` restores into an empty database exactly as the CLI's disaster-recovery
+ * restore does: a whole-database backup through `Dialect.restoreDatabase` (pre-data, rows,
+ * sequences, large objects, post-data, one transaction), an older per-table one by applying
+ * its schema first. `--analyze false` stops at the commit, as pg_restore does
  * (RESTORE_ANALYZE=false); by default the swapped-in tables are analyzed after it.
  * Prints one JSON line: { rowsWritten, tables }.
  */
 import { createDialect } from '../src/engine/dialects/create-dialect';
 import type { RestoreMode } from '../src/engine/dialects/dialect';
 import { keySourceFromConfig, keysForManifest } from '../src/engine/backup/backup-keys';
-import { readManifest, readSchemaSql, restoreInputs } from '../src/engine/backup/read-backup';
+import { readDatabaseDdl, readManifest, readSchemaSql, restoreInputs } from '../src/engine/backup/read-backup';
 import { LocalStorage } from '../src/engine/storage/local-storage';
 import { parseArgs, required, runMain } from './cli-args';
 
@@ -23,12 +25,20 @@ runMain(async () => {
   try {
     const manifest = await readManifest(storage, dir);
     const keys = await keysForManifest(keySourceFromConfig({ keys: process.env.BENCH_BACKUP_KEYS }), manifest);
-    if (args.get('create-schema') === 'true') await dialect.applySchema(await readSchemaSql(storage, dir, manifest, keys));
-    const results = await dialect.restore({
+    const input = {
       encoding: manifest.engine.encoding,
       tables: restoreInputs(storage, dir, manifest, keys, () => mode),
       sequences: manifest.sequences,
-    });
+    };
+    const createSchema = args.get('create-schema') === 'true';
+    const whole = createSchema && dialect.restoreDatabase ? await readDatabaseDdl(storage, dir, manifest, keys) : null;
+    let results;
+    if (whole && dialect.restoreDatabase) {
+      results = (await dialect.restoreDatabase(whole, input)).tables;
+    } else {
+      if (createSchema) await dialect.applySchema(await readSchemaSql(storage, dir, manifest, keys));
+      results = await dialect.restore(input);
+    }
     const rowsWritten = results.reduce((a, r) => a + r.rowsWritten, 0);
     process.stdout.write(`${JSON.stringify({ rowsWritten, tables: results.length })}\n`);
   } finally {
