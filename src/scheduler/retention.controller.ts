@@ -13,9 +13,9 @@ export class RetentionController {
 
   @Get('preview')
   @Roles('auditor')
-  @ApiOperation({ summary: 'What a cleanup would keep and delete now, with reasons; changes nothing' })
+  @ApiOperation({ operationId: 'previewRetention', summary: 'What a cleanup would keep and delete now, with reasons; changes nothing' })
   @ApiOkResponse({ type: RetentionPreviewDto })
-  preview() {
+  preview(): Promise<RetentionPreviewDto> {
     return this.retention.preview();
   }
 
@@ -23,9 +23,9 @@ export class RetentionController {
   @HttpCode(200)
   @Roles('admin')
   @Audit('retention.apply', 'backup')
-  @ApiOperation({ summary: 'Delete what the preview lists (pinned backups and the newest completed backup never)' })
+  @ApiOperation({ operationId: 'applyRetention', summary: 'Delete what the preview lists (pinned backups and the newest completed backup never)' })
   @ApiOkResponse({ type: RetentionApplyDto })
-  apply(@Req() req: RequestWithContext) {
+  apply(@Req() req: RequestWithContext): Promise<RetentionApplyDto> {
     return this.retention.apply(req.actor ?? SYSTEM_ACTOR);
   }
 }

@@ -7,9 +7,9 @@ export class StatusStorageDto {
 }
 
 export class StatusScheduleDto {
-  @ApiProperty({ description: 'Schedule id' }) id: string;
+  @ApiProperty({ description: 'Schedule id', format: 'uuid' }) id: string;
   @ApiProperty({ description: 'Schedule name' }) name: string;
-  @ApiProperty({ description: 'Next run (null when disabled)', nullable: true, type: String }) nextRunAt: string | null;
+  @ApiProperty({ description: 'Next run (null when disabled)', nullable: true, type: String, format: 'date-time' }) nextRunAt: string | null;
 }
 
 export class StatusDto {

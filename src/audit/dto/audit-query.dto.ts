@@ -41,14 +41,14 @@ export class ExportAuditQueryDto {
 
 export class AuditActorDto {
   @ApiProperty({ description: 'Who acted', enum: ['api-key', 'system'] }) type: string;
-  @ApiProperty({ description: 'API key id, or null for the system', nullable: true, type: String }) keyId: string | null;
+  @ApiProperty({ description: 'API key id, or null for the system', nullable: true, type: String, format: 'uuid' }) keyId: string | null;
   @ApiProperty({ description: 'Key name or system component' }) name: string;
   @ApiProperty({ description: 'Role of the key, or null', nullable: true, type: String }) role: string | null;
 }
 
 export class AuditEventDto {
   @ApiProperty({ description: 'Position in the chain, contiguous from 1' }) seq: number;
-  @ApiProperty({ description: 'When it happened (ISO-8601 UTC)' }) at: string;
+  @ApiProperty({ description: 'When it happened (ISO-8601 UTC)', format: 'date-time' }) at: string;
   @ApiProperty({ description: 'Who acted', type: AuditActorDto }) actor: AuditActorDto;
   @ApiProperty({ description: 'What was done, e.g. backup.create' }) action: string;
   @ApiProperty({ description: 'Kind of resource acted on' }) resource: string;

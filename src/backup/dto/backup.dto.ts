@@ -102,13 +102,13 @@ export class BackupDto {
   @ApiProperty({ description: 'What was backed up', enum: TYPES }) type: string;
   @ApiProperty({ description: 'What started it', enum: TRIGGERS }) trigger: string;
   @ApiProperty({ description: 'Job status; completed only once the manifest is stored and read back', enum: STATUSES }) status: string;
-  @ApiProperty({ description: 'Schedule that started it, or null', nullable: true, type: String }) scheduleId: string | null;
+  @ApiProperty({ description: 'Schedule that started it, or null', nullable: true, type: String, format: 'uuid' }) scheduleId: string | null;
   @ApiProperty({ description: 'Free text', nullable: true, type: String }) description: string | null;
   @ApiProperty({ description: 'Labels', type: [String] }) tags: string[];
   @ApiProperty({ description: 'Protected from deletion' }) pinned: boolean;
-  @ApiProperty({ description: 'When it was requested' }) createdAt: string;
-  @ApiProperty({ description: 'When the job started', nullable: true, type: String }) startedAt: string | null;
-  @ApiProperty({ description: 'When the job ended', nullable: true, type: String }) finishedAt: string | null;
+  @ApiProperty({ description: 'When it was requested', format: 'date-time' }) createdAt: string;
+  @ApiProperty({ description: 'When the job started', nullable: true, type: String, format: 'date-time' }) startedAt: string | null;
+  @ApiProperty({ description: 'When the job ended', nullable: true, type: String, format: 'date-time' }) finishedAt: string | null;
   @ApiProperty({ description: 'Stored size in bytes (compressed, encrypted)' }) sizeBytes: number;
   @ApiProperty({ description: 'Rows in all tables' }) rowCount: number;
   @ApiProperty({ description: 'Per-table summary', type: [BackupTableDto] }) tables: BackupTableDto[];
@@ -117,7 +117,7 @@ export class BackupDto {
   @ApiProperty({ description: 'Encrypted with AES-256-GCM' }) encrypted: boolean;
   @ApiProperty({ description: 'Id of the key used, or null', nullable: true, type: String }) keyId: string | null;
   @ApiProperty({ description: 'SHA-256 (hex) of the manifest', nullable: true, type: String }) checksum: string | null;
-  @ApiProperty({ description: 'Last successful verification', nullable: true, type: String }) verifiedAt: string | null;
+  @ApiProperty({ description: 'Last successful verification', nullable: true, type: String, format: 'date-time' }) verifiedAt: string | null;
   @ApiProperty({ description: 'Why it failed', nullable: true, type: String }) error: string | null;
   @ApiProperty({ description: 'Progress of the job', type: BackupProgressDto }) progress: BackupProgressDto;
 }
@@ -139,7 +139,7 @@ export class VerifyResultDto {
 }
 
 export class RescanSkippedDto {
-  @ApiProperty({ description: 'Storage directory holding the manifest, e.g. backups/<id>' }) dir: string;
+  @ApiProperty({ description: 'Storage directory holding the manifest, e.g. `backups/{id}`', example: 'backups/0b9c5b8e-6a0c-4a57-9d54-0f3c1f7d2a11' }) dir: string;
   @ApiProperty({ description: 'Why it was not catalogued: not a backup id, unreadable, or not authenticated under the configured key' }) reason: string;
 }
 
@@ -152,8 +152,8 @@ export class RescanResultDto {
 export class BackupStatsDto {
   @ApiProperty({ description: 'Backups in the catalog' }) count: number;
   @ApiProperty({ description: 'Stored bytes of all backups' }) totalBytes: number;
-  @ApiProperty({ description: 'Oldest createdAt', nullable: true, type: String }) oldest: string | null;
-  @ApiProperty({ description: 'Newest createdAt', nullable: true, type: String }) newest: string | null;
+  @ApiProperty({ description: 'Oldest createdAt', nullable: true, type: String, format: 'date-time' }) oldest: string | null;
+  @ApiProperty({ description: 'Newest createdAt', nullable: true, type: String, format: 'date-time' }) newest: string | null;
   @ApiProperty({ description: 'Count per status', type: Object, example: { completed: 3, failed: 1, running: 0, pending: 0 } }) byStatus: Record<string, number>;
 }
 

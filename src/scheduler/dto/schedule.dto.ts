@@ -77,7 +77,7 @@ export class RetentionViewDto {
 }
 
 export class ScheduleDto {
-  @ApiProperty({ description: 'Schedule id (UUID)' }) id: string;
+  @ApiProperty({ description: 'Schedule id (UUID)', format: 'uuid' }) id: string;
   @ApiProperty({ description: 'Name' }) name: string;
   @ApiProperty({ description: 'Cron expression' }) cron: string;
   @ApiProperty({ description: 'IANA time zone' }) timezone: string;
@@ -85,12 +85,12 @@ export class ScheduleDto {
   @ApiProperty({ description: 'Tables (type "tables")', type: [String] }) tables: string[];
   @ApiProperty({ description: 'Whether it runs by itself' }) enabled: boolean;
   @ApiProperty({ description: 'Retention of its backups', type: RetentionViewDto }) retention: RetentionViewDto;
-  @ApiProperty({ description: 'When it last started a backup', nullable: true, type: String }) lastRunAt: string | null;
+  @ApiProperty({ description: 'When it last started a backup', nullable: true, type: String, format: 'date-time' }) lastRunAt: string | null;
   @ApiProperty({ description: 'How that backup ended (null while it runs or before the first run)', nullable: true, enum: ['completed', 'failed'] }) lastStatus: string | null;
-  @ApiProperty({ description: 'The backup it last started', nullable: true, type: String }) lastBackupId: string | null;
-  @ApiProperty({ description: 'Next scheduled run (null when disabled)', nullable: true, type: String }) nextRunAt: string | null;
-  @ApiProperty({ description: 'Created' }) createdAt: string;
-  @ApiProperty({ description: 'Last changed' }) updatedAt: string;
+  @ApiProperty({ description: 'The backup it last started', nullable: true, type: String, format: 'uuid' }) lastBackupId: string | null;
+  @ApiProperty({ description: 'Next scheduled run (null when disabled)', nullable: true, type: String, format: 'date-time' }) nextRunAt: string | null;
+  @ApiProperty({ description: 'Created', format: 'date-time' }) createdAt: string;
+  @ApiProperty({ description: 'Last changed', format: 'date-time' }) updatedAt: string;
 }
 
 export class SchedulePageDto {
