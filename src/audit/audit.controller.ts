@@ -1,5 +1,5 @@
 import { Controller, Get, Query, Res } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { pipeline } from 'node:stream/promises';
 import { Audit, Roles } from '../auth/auth.decorators';
@@ -34,7 +34,6 @@ export class AuditController {
   @Get('export')
   @Audit('audit.export', 'audit', { always: true })
   @ApiOperation({ operationId: 'exportAuditTrail', summary: 'Stream the whole trail (or from/to) as NDJSON or CSV' })
-  @ApiProduces('application/x-ndjson', 'text/csv')
   @ApiOkResponse({
     description: 'The events, oldest first: one JSON event per line (ndjson) or CSV with a header row',
     content: { 'application/x-ndjson': { schema: { type: 'string' } }, 'text/csv': { schema: { type: 'string' } } },

@@ -3,7 +3,7 @@ import {
   UploadedFile, UseInterceptors, BadRequestException,
 } from '@nestjs/common';
 import {
-  ApiAcceptedResponse, ApiBody, ApiConsumes, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiProduces, ApiTags,
+  ApiAcceptedResponse, ApiBody, ApiConsumes, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags,
 } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { rm } from 'node:fs/promises';
@@ -143,7 +143,6 @@ export class BackupsController {
   @Audit('backup.download', 'backup', { always: true })
   @ExpensiveRoute()
   @ApiOperation({ operationId: 'downloadBackup', summary: 'The backup as one tar archive, importable as it is' })
-  @ApiProduces('application/x-tar')
   @ApiOkResponse({
     description: 'The archive (Content-Disposition: attachment)',
     content: { 'application/x-tar': { schema: { type: 'string', format: 'binary' } } },

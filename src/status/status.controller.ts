@@ -1,5 +1,5 @@
 import { Controller, Get, Res } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { Public, Roles } from '../auth/auth.decorators';
 import { ApiErrors } from '../common/openapi';
@@ -29,7 +29,6 @@ export class StatusController {
   @Public()
   @UseGuards(MetricsAccessGuard)
   @ApiOperation({ operationId: 'getMetrics', summary: 'Prometheus metrics (text format); needs an auditor key when METRICS_PUBLIC=false' })
-  @ApiProduces('text/plain')
   @ApiOkResponse({ description: 'Prometheus exposition format', content: { 'text/plain': { schema: { type: 'string' } } } })
   @ApiErrors([401, 'METRICS_PUBLIC=false and no or an unknown key'], [403, 'METRICS_PUBLIC=false and a key below auditor'], 503)
   async scrape(@Res() res: Response): Promise<void> {

@@ -66,7 +66,7 @@ export class RecoveryOptionsDto {
 export class RecoveryProgressDto {
   @ApiProperty({ description: 'pending, safety-backup, restoring, files or done' }) phase: string;
   @ApiProperty({ description: 'Table being restored', nullable: true, type: String }) table: string | null;
-  @ApiProperty({ description: 'Rows read from the backup so far' }) rows: number;
+  @ApiProperty({ description: 'Rows read from the backup so far', type: 'integer' }) rows: number;
 }
 
 export class RecoveryDto {
@@ -76,7 +76,7 @@ export class RecoveryDto {
   @ApiProperty({ description: 'Tables in scope', type: [String] }) tables: string[];
   @ApiProperty({ description: 'Job status; rolled_back once a rollback of it completed', enum: STATUSES }) status: string;
   @ApiProperty({ description: 'Backup taken just before (trigger pre-restore), or null', nullable: true, type: String, format: 'uuid' }) safetyBackupId: string | null;
-  @ApiProperty({ description: 'Rows inserted or changed' }) rowsWritten: number;
+  @ApiProperty({ description: 'Rows inserted or changed', type: 'integer' }) rowsWritten: number;
   @ApiProperty({ description: 'When it was requested', format: 'date-time' }) createdAt: string;
   @ApiProperty({ description: 'When the job started', nullable: true, type: String, format: 'date-time' }) startedAt: string | null;
   @ApiProperty({ description: 'When the job ended', nullable: true, type: String, format: 'date-time' }) finishedAt: string | null;
@@ -96,10 +96,10 @@ export class RecoveryPageDto {
 
 export class PlanTableDto {
   @ApiProperty({ description: 'Table' }) name: string;
-  @ApiProperty({ description: 'Backup rows that would be inserted' }) insert: number;
-  @ApiProperty({ description: 'Live rows that would be overwritten' }) update: number;
-  @ApiProperty({ description: 'Live rows that would be removed (replace only)' }) delete: number;
-  @ApiProperty({ description: 'Live rows left as they are' }) unchanged: number;
+  @ApiProperty({ description: 'Backup rows that would be inserted', type: 'integer' }) insert: number;
+  @ApiProperty({ description: 'Live rows that would be overwritten', type: 'integer' }) update: number;
+  @ApiProperty({ description: 'Live rows that would be removed (replace only)', type: 'integer' }) delete: number;
+  @ApiProperty({ description: 'Live rows left as they are', type: 'integer' }) unchanged: number;
 }
 
 export class PlanDto {

@@ -8,19 +8,19 @@ import { IsOptionalNotNull } from '../../common/validators';
 const TYPES = ['full', 'tables', 'audit'] as const;
 
 export class RetentionDto {
-  @ApiPropertyOptional({ description: 'Always keep this many newest completed backups', minimum: 0, maximum: 10000, default: 7 })
+  @ApiPropertyOptional({ description: 'Always keep this many newest completed backups', type: 'integer', minimum: 0, maximum: 10000, default: 7 })
   @IsOptionalNotNull() @IsInt() @Min(0) @Max(10000) keepLast?: number;
-  @ApiPropertyOptional({ description: 'Keep the newest backup of each of this many most recent days', minimum: 0, maximum: 10000, default: 7 })
+  @ApiPropertyOptional({ description: 'Keep the newest backup of each of this many most recent days', type: 'integer', minimum: 0, maximum: 10000, default: 7 })
   @IsOptionalNotNull() @IsInt() @Min(0) @Max(10000) daily?: number;
-  @ApiPropertyOptional({ description: 'Keep the newest backup of each of this many most recent ISO weeks', minimum: 0, maximum: 10000, default: 4 })
+  @ApiPropertyOptional({ description: 'Keep the newest backup of each of this many most recent ISO weeks', type: 'integer', minimum: 0, maximum: 10000, default: 4 })
   @IsOptionalNotNull() @IsInt() @Min(0) @Max(10000) weekly?: number;
-  @ApiPropertyOptional({ description: 'Keep the newest backup of each of this many most recent months', minimum: 0, maximum: 10000, default: 12 })
+  @ApiPropertyOptional({ description: 'Keep the newest backup of each of this many most recent months', type: 'integer', minimum: 0, maximum: 10000, default: 12 })
   @IsOptionalNotNull() @IsInt() @Min(0) @Max(10000) monthly?: number;
-  @ApiPropertyOptional({ description: 'Keep the newest backup of each of this many most recent years', minimum: 0, maximum: 10000, default: 0 })
+  @ApiPropertyOptional({ description: 'Keep the newest backup of each of this many most recent years', type: 'integer', minimum: 0, maximum: 10000, default: 0 })
   @IsOptionalNotNull() @IsInt() @Min(0) @Max(10000) yearly?: number;
-  @ApiPropertyOptional({ description: 'Delete kept backups older than this many days (null: no age limit)', nullable: true, type: Number, minimum: 1 })
+  @ApiPropertyOptional({ description: 'Delete kept backups older than this many days (null: no age limit)', nullable: true, type: 'integer', minimum: 1 })
   @IsOptional() @ValidateIf((o: RetentionDto) => o.maxAgeDays !== null) @IsInt() @Min(1) maxAgeDays?: number | null;
-  @ApiPropertyOptional({ description: 'Delete the oldest kept backups while this schedule\'s backups use more bytes (null: no limit)', nullable: true, type: Number, minimum: 1 })
+  @ApiPropertyOptional({ description: 'Delete the oldest kept backups while this schedule\'s backups use more bytes (null: no limit)', nullable: true, type: 'integer', minimum: 1 })
   @IsOptional() @ValidateIf((o: RetentionDto) => o.maxTotalBytes !== null) @IsInt() @Min(1) maxTotalBytes?: number | null;
 }
 
@@ -67,13 +67,13 @@ export class UpdateScheduleDto {
 }
 
 export class RetentionViewDto {
-  @ApiProperty({ description: 'Newest completed backups always kept' }) keepLast: number;
-  @ApiProperty({ description: 'Days with a kept backup' }) daily: number;
-  @ApiProperty({ description: 'ISO weeks with a kept backup' }) weekly: number;
-  @ApiProperty({ description: 'Months with a kept backup' }) monthly: number;
-  @ApiProperty({ description: 'Years with a kept backup' }) yearly: number;
-  @ApiProperty({ description: 'Age limit in days', nullable: true, type: Number }) maxAgeDays: number | null;
-  @ApiProperty({ description: 'Size limit in bytes', nullable: true, type: Number }) maxTotalBytes: number | null;
+  @ApiProperty({ description: 'Newest completed backups always kept', type: 'integer' }) keepLast: number;
+  @ApiProperty({ description: 'Days with a kept backup', type: 'integer' }) daily: number;
+  @ApiProperty({ description: 'ISO weeks with a kept backup', type: 'integer' }) weekly: number;
+  @ApiProperty({ description: 'Months with a kept backup', type: 'integer' }) monthly: number;
+  @ApiProperty({ description: 'Years with a kept backup', type: 'integer' }) yearly: number;
+  @ApiProperty({ description: 'Age limit in days', nullable: true, type: 'integer' }) maxAgeDays: number | null;
+  @ApiProperty({ description: 'Size limit in bytes', nullable: true, type: 'integer' }) maxTotalBytes: number | null;
 }
 
 export class ScheduleDto {
