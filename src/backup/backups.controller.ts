@@ -9,7 +9,7 @@ import type { Response } from 'express';
 import { rm } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { Audit, Roles } from '../auth/auth.decorators';
-import { ApiErrors, BODY_ERRORS } from '../common/openapi';
+import { ApiErrors, BODY_ERRORS, UNREAD_BODY_ERRORS } from '../common/openapi';
 import { ExpensiveRoute } from '../common/expensive-route';
 import { roleAtLeast } from '../auth/roles';
 import type { RequestWithContext } from '../common/request-context';
@@ -100,6 +100,7 @@ export class BackupsController {
     description: 'Only manifests in `backups/{their own id}/` that authenticate under the configured key are catalogued; the rest are listed in `skipped`.',
   })
   @ApiCreatedResponse({ type: RescanResultDto })
+  @ApiErrors([400, 'A body (this route takes none) that is not valid JSON'], ...UNREAD_BODY_ERRORS)
   rescan(): Promise<RescanResultDto> {
     return this.catalog.rescan();
   }
@@ -133,7 +134,7 @@ export class BackupsController {
   @ExpensiveRoute()
   @ApiOperation({ operationId: 'deleteBackup', summary: 'Delete a backup from storage and the catalog (409 when pinned or running)' })
   @ApiNoContentResponse({ description: 'Deleted' })
-  @ApiErrors([400, 'id is not a UUID, or a bad reason'], [404, 'No such backup'], [409, 'The backup is pinned, pending or running'])
+  @ApiErrors(...UNREAD_BODY_ERRORS, [400, 'id is not a UUID, a bad reason, or an unreadable body'], [404, 'No such backup'], [409, 'The backup is pinned, pending or running'])
   async delete(@Param('id', UUID) id: string, @Query() q: DeleteBackupQueryDto, @Req() req: RequestWithContext): Promise<void> {
     await this.catalog.delete(id, req.actor, { reason: q.reason });
   }

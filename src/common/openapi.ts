@@ -68,6 +68,16 @@ export const ApiErrors = (...specs: (ErrorStatus | [ErrorStatus, string])[]) =>
 /** The errors every JSON body can meet in body parsing and validation, before the handler. */
 export const BODY_ERRORS: ErrorStatus[] = [400, 413, 415];
 
+/**
+ * A route that takes no body still parses one when it is sent (body parsing runs before
+ * routing), so POST and DELETE routes without a body can answer these too, and a 400 for a
+ * body that is not JSON (each such route says so in its own 400).
+ */
+export const UNREAD_BODY_ERRORS: [ErrorStatus, string][] = [
+  [413, 'A body (this route takes none) larger than BODY_MAX_BYTES'],
+  [415, 'A body (this route takes none) that is not UTF-8 JSON'],
+];
+
 export function setupOpenApi(app: INestApplication): void {
   const config = new DocumentBuilder()
     .setTitle('Strongroom')

@@ -4,7 +4,7 @@ import type { Response } from 'express';
 import { Audit, Roles } from '../auth/auth.decorators';
 import { BackupDto } from '../backup/dto/backup.dto';
 import { ExpensiveRoute } from '../common/expensive-route';
-import { ApiErrors, BODY_ERRORS } from '../common/openapi';
+import { ApiErrors, BODY_ERRORS, UNREAD_BODY_ERRORS } from '../common/openapi';
 import { PageQueryDto } from '../common/pagination';
 import type { RequestWithContext } from '../common/request-context';
 import { SYSTEM_ACTOR } from '../common/request-context';
@@ -73,7 +73,7 @@ export class SchedulesController {
   @Audit('schedule.delete', 'schedule')
   @ApiOperation({ operationId: 'deleteSchedule', summary: 'Delete a schedule (its backups stay, under the ad-hoc retention window)' })
   @ApiNoContentResponse({ description: 'Deleted' })
-  @ApiErrors([400, 'id is not a UUID'], [404, 'No such schedule'])
+  @ApiErrors([400, 'id is not a UUID, or an unreadable body'], ...UNREAD_BODY_ERRORS, [404, 'No such schedule'])
   async delete(@Param('id', UUID) id: string, @Req() req: RequestWithContext): Promise<void> {
     await this.schedules.delete(id, req.actor ?? SYSTEM_ACTOR);
     await this.runner.sync();
@@ -86,7 +86,7 @@ export class SchedulesController {
   @ExpensiveRoute()
   @ApiOperation({ operationId: 'runSchedule', summary: 'Start the schedule\'s backup now (409 while another backup or restore runs)' })
   @ApiAcceptedResponse({ type: BackupDto, description: 'The backup it started; Location names it' })
-  @ApiErrors([400, 'id is not a UUID, or the schedule\'s tables no longer exist'], [404, 'No such schedule'], [409, 'Another backup or restore of this database is running'])
+  @ApiErrors(...UNREAD_BODY_ERRORS, [400, 'id is not a UUID, the schedule\'s tables no longer exist, or an unreadable body'], [404, 'No such schedule'], [409, 'Another backup or restore of this database is running'])
   async run(@Param('id', UUID) id: string, @Req() req: RequestWithContext, @Res({ passthrough: true }) res: Response): Promise<BackupDto> {
     const backup = await this.runner.runNow(id, req.actor ?? SYSTEM_ACTOR);
     res.setHeader('Location', `/api/backups/${backup.id}`);
