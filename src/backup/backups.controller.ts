@@ -79,7 +79,7 @@ export class BackupsController {
     [400, 'No multipart field "file", or a multipart body that cannot be read'],
     [409, 'A backup with the archive\'s id is already in the catalog'],
     [413, 'The upload is larger than IMPORT_MAX_BYTES; nothing is kept'],
-    415,
+    [415, 'Content-Type or Content-Encoding not accepted: send multipart/form-data'],
     [422, 'Corrupt, foreign or unauthenticated archive; nothing is kept'],
   )
   async import(@UploadedFile() file: Express.Multer.File | undefined, @Req() req: RequestWithContext): Promise<BackupDto> {
