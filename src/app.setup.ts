@@ -1,12 +1,11 @@
 import { INestApplication, ValidationPipe } from '@nestjs/common';
 import { NestExpressApplication } from '@nestjs/platform-express';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { NextFunction, Request, Response } from 'express';
 import { Logger } from 'nestjs-pino';
-import { APP_VERSION } from './app-version';
 import { AuditHttpHook } from './audit/audit-http.hook';
 import { bodyParsers } from './common/body-parsing';
 import { HttpLogging } from './common/http-logging';
+import { setupOpenApi } from './common/openapi';
 import type { RequestWithContext } from './common/request-context';
 import { SafeInputPipe } from './common/safe-input.pipe';
 import { AppConfig } from './config/app-config';
@@ -41,13 +40,5 @@ export function configureApp(app: INestApplication): void {
   );
   app.enableShutdownHooks();
 
-  const doc = new DocumentBuilder()
-    .setTitle('Strongroom')
-    .setDescription('Backups, verified restores and a tamper-evident audit trail for your application data.')
-    .setVersion(APP_VERSION)
-    .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'API key' }, 'bearer')
-    .addApiKey({ type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'API key' }, 'api-key')
-    .build();
-  const document = SwaggerModule.createDocument(app, doc);
-  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
+  setupOpenApi(app);
 }

@@ -1,8 +1,9 @@
 import { Controller, Get, Query, Res } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { pipeline } from 'node:stream/promises';
 import { Audit, Roles } from '../auth/auth.decorators';
+import { ApiErrors } from '../common/openapi';
 import { AuditService } from './audit.service';
 import { AuditPageDto, AuditVerifyDto, ExportAuditQueryDto, ListAuditQueryDto } from './dto/audit-query.dto';
 
@@ -14,25 +15,30 @@ export class AuditController {
 
   @Get()
   @Audit('audit.read', 'audit', { always: true })
-  @ApiOperation({ summary: 'List audit events, newest first' })
+  @ApiOperation({ operationId: 'listAuditEvents', summary: 'List audit events, newest first' })
   @ApiOkResponse({ type: AuditPageDto })
-  list(@Query() q: ListAuditQueryDto) {
+  @ApiErrors([400, 'A bad filter, limit or cursor (named)'])
+  list(@Query() q: ListAuditQueryDto): Promise<AuditPageDto> {
     const { limit, cursor, ...filter } = q;
     return this.audit.list(filter, limit ?? 50, cursor);
   }
 
   @Get('verify')
   @Audit('audit.verify', 'audit', { always: true })
-  @ApiOperation({ summary: 'Recompute every link of the chain and name the first bad entry' })
-  @ApiOkResponse({ type: AuditVerifyDto })
-  verify() {
+  @ApiOperation({ operationId: 'verifyAuditTrail', summary: 'Recompute every link of the chain and name the first bad entry' })
+  @ApiOkResponse({ type: AuditVerifyDto, description: 'The result; ok is false when the chain is broken (still 200)' })
+  verify(): Promise<AuditVerifyDto> {
     return this.audit.verify();
   }
 
   @Get('export')
   @Audit('audit.export', 'audit', { always: true })
-  @ApiOperation({ summary: 'Stream the whole trail (or from/to) as NDJSON or CSV' })
-  @ApiProduces('application/x-ndjson', 'text/csv')
+  @ApiOperation({ operationId: 'exportAuditTrail', summary: 'Stream the whole trail (or from/to) as NDJSON or CSV' })
+  @ApiOkResponse({
+    description: 'The events, oldest first: one JSON event per line (ndjson) or CSV with a header row',
+    content: { 'application/x-ndjson': { schema: { type: 'string' } }, 'text/csv': { schema: { type: 'string' } } },
+  })
+  @ApiErrors([400, 'A bad format, from or to (named)'])
   async export(@Query() q: ExportAuditQueryDto, @Res() res: Response): Promise<void> {
     const format = q.format ?? 'ndjson';
     res.setHeader('Content-Type', format === 'csv' ? 'text/csv; charset=utf-8' : 'application/x-ndjson');

@@ -1,8 +1,9 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Post } from '@nestjs/common';
 import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiErrors, BODY_ERRORS, UNREAD_BODY_ERRORS } from '../common/openapi';
 import { ApiKeysService } from './api-keys.service';
 import { Audit, Roles } from './auth.decorators';
-import { ApiKeyDto, CreateApiKeyDto, CreatedApiKeyDto } from './dto/create-api-key.dto';
+import { ApiKeyPageDto, CreateApiKeyDto, CreatedApiKeyDto } from './dto/create-api-key.dto';
 
 @ApiTags('API keys')
 @Controller('api/keys')
@@ -12,24 +13,26 @@ export class ApiKeysController {
 
   @Post()
   @Audit('api-key.create', 'api-key')
-  @ApiOperation({ summary: 'Create an API key (the key is shown once)' })
+  @ApiOperation({ operationId: 'createApiKey', summary: 'Create an API key (the key is shown once)' })
   @ApiCreatedResponse({ type: CreatedApiKeyDto })
-  create(@Body() dto: CreateApiKeyDto) {
+  @ApiErrors(...BODY_ERRORS)
+  create(@Body() dto: CreateApiKeyDto): Promise<CreatedApiKeyDto> {
     return this.keys.create(dto.name, dto.role);
   }
 
   @Get()
-  @ApiOperation({ summary: 'List API keys (never the keys themselves)' })
-  @ApiOkResponse({ type: ApiKeyDto, isArray: true })
-  async list() {
+  @ApiOperation({ operationId: 'listApiKeys', summary: 'List API keys, newest first (never the keys themselves); one page holds them all' })
+  @ApiOkResponse({ type: ApiKeyPageDto })
+  async list(): Promise<ApiKeyPageDto> {
     return { items: await this.keys.list(), nextCursor: null };
   }
 
   @Delete(':id')
   @HttpCode(204)
   @Audit('api-key.revoke', 'api-key')
-  @ApiOperation({ summary: 'Revoke an API key' })
+  @ApiOperation({ operationId: 'revokeApiKey', summary: 'Revoke an API key' })
   @ApiNoContentResponse({ description: 'Revoked' })
+  @ApiErrors([400, 'id is not a UUID, or an unreadable body'], ...UNREAD_BODY_ERRORS, [404, 'No such key, or already revoked'])
   async revoke(@Param('id', new ParseUUIDPipe()) id: string): Promise<void> {
     await this.keys.revoke(id);
   }

@@ -1,5 +1,6 @@
 import { applyDecorators, SetMetadata } from '@nestjs/common';
-import { ApiBearerAuth, ApiForbiddenResponse, ApiSecurity, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiSecurity } from '@nestjs/swagger';
+import { ApiErrors } from '../common/openapi';
 import type { Role } from './roles';
 
 export const IS_PUBLIC = 'strongroom:public';
@@ -15,8 +16,8 @@ export const Roles = (role: Role) =>
     SetMetadata(REQUIRED_ROLE, role),
     ApiBearerAuth('bearer'),
     ApiSecurity('api-key'),
-    ApiUnauthorizedResponse({ description: 'No or unknown API key' }),
-    ApiForbiddenResponse({ description: `Needs role ${role} or higher` }),
+    // Checking the key reads the catalog database: any keyed route can meet its outage (503).
+    ApiErrors(401, [403, `Needs role ${role} or higher`], 503),
   );
 
 /**

@@ -2,11 +2,14 @@ import {
   Body, Controller, Delete, ForbiddenException, Get, HttpCode, Param, ParseUUIDPipe, Patch, Post, Query, Req, Res,
   UploadedFile, UseInterceptors, BadRequestException,
 } from '@nestjs/common';
-import { ApiAcceptedResponse, ApiBody, ApiConsumes, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import {
+  ApiAcceptedResponse, ApiBody, ApiConsumes, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags,
+} from '@nestjs/swagger';
 import type { Response } from 'express';
 import { rm } from 'node:fs/promises';
 import { pipeline } from 'node:stream/promises';
 import { Audit, Roles } from '../auth/auth.decorators';
+import { ApiErrors, BODY_ERRORS, UNREAD_BODY_ERRORS } from '../common/openapi';
 import { ExpensiveRoute } from '../common/expensive-route';
 import { roleAtLeast } from '../auth/roles';
 import type { RequestWithContext } from '../common/request-context';
@@ -35,9 +38,10 @@ export class BackupsController {
   @Roles('operator')
   @Audit('backup.create', 'backup')
   @ExpensiveRoute()
-  @ApiOperation({ summary: 'Start a backup (runs in the background; 409 while another backup or restore runs)' })
-  @ApiAcceptedResponse({ type: BackupDto })
-  async create(@Body() dto: CreateBackupDto, @Req() req: RequestWithContext, @Res({ passthrough: true }) res: Response) {
+  @ApiOperation({ operationId: 'createBackup', summary: 'Start a backup (runs in the background; 409 while another backup or restore runs)' })
+  @ApiAcceptedResponse({ type: BackupDto, description: 'The backup, pending or running; Location names it', headers: { Location: { description: '/api/backups/{id}', schema: { type: 'string' } } } })
+  @ApiErrors([400, 'Invalid input, or a table that does not exist (named)'], [409, 'Another backup or restore of this database is running'], 413, 415)
+  async create(@Body() dto: CreateBackupDto, @Req() req: RequestWithContext, @Res({ passthrough: true }) res: Response): Promise<BackupDto> {
     const backup = await this.backups.start({ ...dto, type: dto.type ?? 'full', trigger: 'manual' }, req.actor);
     res.locals.auditResourceId = backup.id;
     res.setHeader('Location', `/api/backups/${backup.id}`);
@@ -46,18 +50,19 @@ export class BackupsController {
 
   @Get()
   @Roles('auditor')
-  @ApiOperation({ summary: 'List backups, newest first' })
+  @ApiOperation({ operationId: 'listBackups', summary: 'List backups, newest first' })
   @ApiOkResponse({ type: BackupPageDto })
-  list(@Query() q: ListBackupsQueryDto) {
+  @ApiErrors([400, 'A bad filter, limit or cursor (named)'])
+  list(@Query() q: ListBackupsQueryDto): Promise<BackupPageDto> {
     const { limit, cursor, ...filter } = q;
     return this.catalog.list(filter, limit ?? 50, cursor);
   }
 
   @Get('stats')
   @Roles('auditor')
-  @ApiOperation({ summary: 'Catalog totals' })
+  @ApiOperation({ operationId: 'getBackupStats', summary: 'Catalog totals' })
   @ApiOkResponse({ type: BackupStatsDto })
-  stats() {
+  stats(): Promise<BackupStatsDto> {
     return this.catalog.stats();
   }
 
@@ -68,9 +73,16 @@ export class BackupsController {
   @UseInterceptors(ImportUploadInterceptor)
   @ApiConsumes('multipart/form-data')
   @ApiBody({ type: ImportBackupDto })
-  @ApiOperation({ summary: 'Import an archive from download; 422 when corrupt, foreign, not authenticated under the configured key (ALLOW_UNAUTHENTICATED_ARCHIVES), or with crafted ids or key-derivation parameters; 413 beyond IMPORT_MAX_BYTES (nothing is kept)' })
-  @ApiCreatedResponse({ type: BackupDto })
-  async import(@UploadedFile() file: Express.Multer.File | undefined, @Req() req: RequestWithContext) {
+  @ApiOperation({ operationId: 'importBackup', summary: 'Import an archive from download; 422 when corrupt, foreign, not authenticated under the configured key (ALLOW_UNAUTHENTICATED_ARCHIVES), or with crafted ids or key-derivation parameters; 413 beyond IMPORT_MAX_BYTES (nothing is kept)' })
+  @ApiCreatedResponse({ type: BackupDto, description: 'The imported backup (trigger import), verified' })
+  @ApiErrors(
+    [400, 'No multipart field "file", or a multipart body that cannot be read'],
+    [409, 'A backup with the archive\'s id is already in the catalog'],
+    [413, 'The upload is larger than IMPORT_MAX_BYTES; nothing is kept'],
+    [415, 'Content-Type or Content-Encoding not accepted: send multipart/form-data'],
+    [422, 'Corrupt, foreign or unauthenticated archive; nothing is kept'],
+  )
+  async import(@UploadedFile() file: Express.Multer.File | undefined, @Req() req: RequestWithContext): Promise<BackupDto> {
     if (!file) throw new BadRequestException(['file: a multipart field "file" with the archive is required']);
     try {
       return await this.archive.import(file.path, req.actor);
@@ -83,28 +95,32 @@ export class BackupsController {
   @Roles('admin')
   @Audit('backup.rescan', 'backup')
   @ApiOperation({
+    operationId: 'rescanBackups',
     summary: 'Rebuild the catalog from storage: catalog manifests it lacks, flag rows whose manifest is gone',
-    description: 'Only manifests in backups/<their own id>/ that authenticate under the configured key are catalogued; the rest are listed in skipped.',
+    description: 'Only manifests in `backups/{their own id}/` that authenticate under the configured key are catalogued; the rest are listed in `skipped`.',
   })
   @ApiCreatedResponse({ type: RescanResultDto })
+  @ApiErrors([400, 'A body (this route takes none) that is not valid JSON'], ...UNREAD_BODY_ERRORS)
   rescan(): Promise<RescanResultDto> {
     return this.catalog.rescan();
   }
 
   @Get(':id')
   @Roles('auditor')
-  @ApiOperation({ summary: 'One backup' })
+  @ApiOperation({ operationId: 'getBackup', summary: 'One backup' })
   @ApiOkResponse({ type: BackupDto })
-  get(@Param('id', UUID) id: string) {
+  @ApiErrors([400, 'id is not a UUID'], [404, 'No such backup'])
+  get(@Param('id', UUID) id: string): Promise<BackupDto> {
     return this.catalog.get(id);
   }
 
   @Patch(':id')
   @Roles('operator')
   @Audit('backup.update', 'backup')
-  @ApiOperation({ summary: 'Edit description and tags; pinning needs admin. An empty patch changes nothing and answers the backup; null is refused for tags and pinned' })
+  @ApiOperation({ operationId: 'updateBackup', summary: 'Edit description and tags; pinning needs admin. An empty patch changes nothing and answers the backup; null is refused for tags and pinned' })
   @ApiOkResponse({ type: BackupDto })
-  update(@Param('id', UUID) id: string, @Body() dto: UpdateBackupDto, @Req() req: RequestWithContext) {
+  @ApiErrors(...BODY_ERRORS, [403, 'Needs role operator or higher; pinned needs admin'], [404, 'No such backup'])
+  update(@Param('id', UUID) id: string, @Body() dto: UpdateBackupDto, @Req() req: RequestWithContext): Promise<BackupDto> {
     if (dto.pinned !== undefined && !roleAtLeast(req.actor?.role, 'admin')) throw new ForbiddenException('pinning a backup needs the admin role');
     // An empty patch changes nothing (as a JSON merge patch `{}` does): answer the backup as it is.
     if (dto.description === undefined && dto.tags === undefined && dto.pinned === undefined) return this.catalog.get(id);
@@ -116,7 +132,9 @@ export class BackupsController {
   @Roles('admin')
   @Audit('backup.delete', 'backup')
   @ExpensiveRoute()
-  @ApiOperation({ summary: 'Delete a backup from storage and the catalog (409 when pinned or running)' })
+  @ApiOperation({ operationId: 'deleteBackup', summary: 'Delete a backup from storage and the catalog (409 when pinned or running)' })
+  @ApiNoContentResponse({ description: 'Deleted' })
+  @ApiErrors(...UNREAD_BODY_ERRORS, [400, 'id is not a UUID, a bad reason, or an unreadable body'], [404, 'No such backup'], [409, 'The backup is pinned, pending or running'])
   async delete(@Param('id', UUID) id: string, @Query() q: DeleteBackupQueryDto, @Req() req: RequestWithContext): Promise<void> {
     await this.catalog.delete(id, req.actor, { reason: q.reason });
   }
@@ -125,8 +143,13 @@ export class BackupsController {
   @Roles('admin')
   @Audit('backup.download', 'backup', { always: true })
   @ExpensiveRoute()
-  @ApiOperation({ summary: 'The backup as one tar archive, importable as it is' })
-  @ApiProduces('application/x-tar')
+  @ApiOperation({ operationId: 'downloadBackup', summary: 'The backup as one tar archive, importable as it is' })
+  @ApiOkResponse({
+    description: 'The archive (Content-Disposition: attachment)',
+    content: { 'application/x-tar': { schema: { type: 'string', format: 'binary' } } },
+    headers: { 'Content-Disposition': { description: 'attachment; filename="strongroom-….tar"', schema: { type: 'string' } } },
+  })
+  @ApiErrors([400, 'id is not a UUID'], [404, 'No such backup'], [409, 'The backup is not completed'])
   async download(@Param('id', UUID) id: string, @Res() res: Response): Promise<void> {
     const { stream, filename } = await this.archive.download(id);
     res.setHeader('Content-Type', 'application/x-tar');
@@ -138,9 +161,10 @@ export class BackupsController {
   @HttpCode(200)
   @Roles('operator')
   @Audit('backup.verify', 'backup')
-  @ApiOperation({ summary: 'Read every stored byte; deep also restores into a scratch database and compares' })
-  @ApiOkResponse({ type: VerifyResultDto })
-  verify(@Param('id', UUID) id: string, @Body() dto: VerifyBackupDto, @Req() req: RequestWithContext) {
+  @ApiOperation({ operationId: 'verifyBackup', summary: 'Read every stored byte; deep also restores into a scratch database and compares' })
+  @ApiOkResponse({ type: VerifyResultDto, description: 'The checks; ok is false when any failed (still 200)' })
+  @ApiErrors(...BODY_ERRORS, [404, 'No such backup'], [409, 'The backup is not completed'])
+  verify(@Param('id', UUID) id: string, @Body() dto: VerifyBackupDto, @Req() req: RequestWithContext): Promise<VerifyResultDto> {
     return this.archive.verify(id, dto.deep ?? false, req.actor);
   }
 }

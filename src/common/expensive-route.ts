@@ -1,5 +1,5 @@
 import { applyDecorators, ExecutionContext, SetMetadata } from '@nestjs/common';
-import { ApiTooManyRequestsResponse } from '@nestjs/swagger';
+import { ApiErrors } from './openapi';
 
 export const EXPENSIVE_ROUTE = 'strongroom:expensive-route';
 
@@ -12,7 +12,7 @@ export const EXPENSIVE_ROUTE = 'strongroom:expensive-route';
 export const ExpensiveRoute = () =>
   applyDecorators(
     SetMetadata(EXPENSIVE_ROUTE, true),
-    ApiTooManyRequestsResponse({ description: 'Too many expensive requests from this client; see Retry-After' }),
+    ApiErrors([429, 'Too many expensive requests from this client (THROTTLE_EXPENSIVE_LIMIT); retry after Retry-After seconds']),
   );
 
 export function isExpensiveRoute(ctx: ExecutionContext): boolean {

@@ -6,7 +6,7 @@ import { DomainError, ErrorCode } from './domain-error';
 
 /** `limit` and `cursor` as every list endpoint takes them (API.md). */
 export class PageQueryDto {
-  @ApiPropertyOptional({ description: 'Items per page, 1..200', minimum: 1, maximum: 200, default: 50 })
+  @ApiPropertyOptional({ description: 'Items per page, 1..200', type: 'integer', minimum: 1, maximum: 200, default: 50 })
   @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(200)
   limit?: number;
 

@@ -19,7 +19,7 @@ export class HealthController {
   @Get()
   @Public()
   @HealthCheck()
-  @ApiOperation({ summary: 'Liveness and readiness: database and backup storage' })
+  @ApiOperation({ operationId: 'getHealth', summary: 'Liveness and readiness: database and backup storage' })
   check() {
     return this.health.check([
       () => this.db.pingCheck('database', { timeout: 3000 }),

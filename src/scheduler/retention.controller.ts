@@ -1,6 +1,7 @@
 import { Controller, Get, HttpCode, Post, Req } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Audit, Roles } from '../auth/auth.decorators';
+import { ApiErrors, UNREAD_BODY_ERRORS } from '../common/openapi';
 import type { RequestWithContext } from '../common/request-context';
 import { SYSTEM_ACTOR } from '../common/request-context';
 import { RetentionApplyDto, RetentionPreviewDto } from './dto/retention.dto';
@@ -13,9 +14,9 @@ export class RetentionController {
 
   @Get('preview')
   @Roles('auditor')
-  @ApiOperation({ summary: 'What a cleanup would keep and delete now, with reasons; changes nothing' })
+  @ApiOperation({ operationId: 'previewRetention', summary: 'What a cleanup would keep and delete now, with reasons; changes nothing' })
   @ApiOkResponse({ type: RetentionPreviewDto })
-  preview() {
+  preview(): Promise<RetentionPreviewDto> {
     return this.retention.preview();
   }
 
@@ -23,9 +24,10 @@ export class RetentionController {
   @HttpCode(200)
   @Roles('admin')
   @Audit('retention.apply', 'backup')
-  @ApiOperation({ summary: 'Delete what the preview lists (pinned backups and the newest completed backup never)' })
+  @ApiOperation({ operationId: 'applyRetention', summary: 'Delete what the preview lists (pinned backups and the newest completed backup never)' })
   @ApiOkResponse({ type: RetentionApplyDto })
-  apply(@Req() req: RequestWithContext) {
+  @ApiErrors([400, 'A body (this route takes none) that is not valid JSON'], ...UNREAD_BODY_ERRORS)
+  apply(@Req() req: RequestWithContext): Promise<RetentionApplyDto> {
     return this.retention.apply(req.actor ?? SYSTEM_ACTOR);
   }
 }

@@ -1,9 +1,10 @@
 import { Body, Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Patch, Post, Query, Req, Res } from '@nestjs/common';
-import { ApiAcceptedResponse, ApiCreatedResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiAcceptedResponse, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { Audit, Roles } from '../auth/auth.decorators';
 import { BackupDto } from '../backup/dto/backup.dto';
 import { ExpensiveRoute } from '../common/expensive-route';
+import { ApiErrors, BODY_ERRORS, UNREAD_BODY_ERRORS } from '../common/openapi';
 import { PageQueryDto } from '../common/pagination';
 import type { RequestWithContext } from '../common/request-context';
 import { SYSTEM_ACTOR } from '../common/request-context';
@@ -24,26 +25,29 @@ export class SchedulesController {
 
   @Get()
   @Roles('auditor')
-  @ApiOperation({ summary: 'List schedules, newest first' })
+  @ApiOperation({ operationId: 'listSchedules', summary: 'List schedules, newest first' })
   @ApiOkResponse({ type: SchedulePageDto })
-  list(@Query() q: PageQueryDto) {
+  @ApiErrors([400, 'A bad limit or cursor (named)'])
+  list(@Query() q: PageQueryDto): Promise<SchedulePageDto> {
     return this.schedules.list(q.limit ?? 50, q.cursor);
   }
 
   @Get(':id')
   @Roles('auditor')
-  @ApiOperation({ summary: 'One schedule, with its next run' })
+  @ApiOperation({ operationId: 'getSchedule', summary: 'One schedule, with its next run' })
   @ApiOkResponse({ type: ScheduleDto })
-  async get(@Param('id', UUID) id: string) {
+  @ApiErrors([400, 'id is not a UUID'], [404, 'No such schedule'])
+  async get(@Param('id', UUID) id: string): Promise<ScheduleDto> {
     return toScheduleView(await this.schedules.entity(id));
   }
 
   @Post()
   @Roles('admin')
   @Audit('schedule.create', 'schedule')
-  @ApiOperation({ summary: 'Create a schedule; it is active at once (400 names a bad cron field or time zone)' })
-  @ApiCreatedResponse({ type: ScheduleDto })
-  async create(@Body() dto: CreateScheduleDto, @Req() req: RequestWithContext, @Res({ passthrough: true }) res: Response) {
+  @ApiOperation({ operationId: 'createSchedule', summary: 'Create a schedule; it is active at once (400 names a bad cron field or time zone)' })
+  @ApiCreatedResponse({ type: ScheduleDto, description: 'The schedule; Location names it' })
+  @ApiErrors([400, 'Invalid input: a bad cron expression or time zone, a missing table list (named)'], 413, 415)
+  async create(@Body() dto: CreateScheduleDto, @Req() req: RequestWithContext, @Res({ passthrough: true }) res: Response): Promise<ScheduleDto> {
     const row = await this.schedules.create(dto, req.actor ?? SYSTEM_ACTOR);
     await this.runner.sync();
     res.locals.auditResourceId = row.id;
@@ -54,9 +58,10 @@ export class SchedulesController {
   @Patch(':id')
   @Roles('admin')
   @Audit('schedule.update', 'schedule')
-  @ApiOperation({ summary: 'Change a schedule; takes effect at once' })
+  @ApiOperation({ operationId: 'updateSchedule', summary: 'Change a schedule; takes effect at once' })
   @ApiOkResponse({ type: ScheduleDto })
-  async update(@Param('id', UUID) id: string, @Body() dto: UpdateScheduleDto, @Req() req: RequestWithContext) {
+  @ApiErrors(...BODY_ERRORS, [404, 'No such schedule'])
+  async update(@Param('id', UUID) id: string, @Body() dto: UpdateScheduleDto, @Req() req: RequestWithContext): Promise<ScheduleDto> {
     const row = await this.schedules.update(id, dto, req.actor ?? SYSTEM_ACTOR);
     await this.runner.sync();
     return toScheduleView(row);
@@ -66,7 +71,9 @@ export class SchedulesController {
   @HttpCode(204)
   @Roles('admin')
   @Audit('schedule.delete', 'schedule')
-  @ApiOperation({ summary: 'Delete a schedule (its backups stay, under the ad-hoc retention window)' })
+  @ApiOperation({ operationId: 'deleteSchedule', summary: 'Delete a schedule (its backups stay, under the ad-hoc retention window)' })
+  @ApiNoContentResponse({ description: 'Deleted' })
+  @ApiErrors([400, 'id is not a UUID, or an unreadable body'], ...UNREAD_BODY_ERRORS, [404, 'No such schedule'])
   async delete(@Param('id', UUID) id: string, @Req() req: RequestWithContext): Promise<void> {
     await this.schedules.delete(id, req.actor ?? SYSTEM_ACTOR);
     await this.runner.sync();
@@ -77,9 +84,10 @@ export class SchedulesController {
   @Roles('operator')
   @Audit('schedule.run', 'schedule')
   @ExpensiveRoute()
-  @ApiOperation({ summary: 'Start the schedule\'s backup now (409 while another backup or restore runs)' })
-  @ApiAcceptedResponse({ type: BackupDto })
-  async run(@Param('id', UUID) id: string, @Req() req: RequestWithContext, @Res({ passthrough: true }) res: Response) {
+  @ApiOperation({ operationId: 'runSchedule', summary: 'Start the schedule\'s backup now (409 while another backup or restore runs)' })
+  @ApiAcceptedResponse({ type: BackupDto, description: 'The backup it started; Location names it' })
+  @ApiErrors(...UNREAD_BODY_ERRORS, [400, 'id is not a UUID, the schedule\'s tables no longer exist, or an unreadable body'], [404, 'No such schedule'], [409, 'Another backup or restore of this database is running'])
+  async run(@Param('id', UUID) id: string, @Req() req: RequestWithContext, @Res({ passthrough: true }) res: Response): Promise<BackupDto> {
     const backup = await this.runner.runNow(id, req.actor ?? SYSTEM_ACTOR);
     res.setHeader('Location', `/api/backups/${backup.id}`);
     return backup;

@@ -1,7 +1,8 @@
 import { Controller, Get, Res } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { Public, Roles } from '../auth/auth.decorators';
+import { ApiErrors } from '../common/openapi';
 import { StatusDto } from './status.dto';
 import { MetricsAccessGuard } from './metrics-access.guard';
 import { MetricsService } from './metrics.service';
@@ -18,17 +19,18 @@ export class StatusController {
 
   @Get('api/status')
   @Roles('auditor')
-  @ApiOperation({ summary: 'Is the data safe: newest and newest verified backup, RPO, storage, next runs, problems' })
-  @ApiOkResponse({ type: StatusDto })
-  get() {
+  @ApiOperation({ operationId: 'getStatus', summary: 'Is the data safe: newest and newest verified backup, RPO, storage, next runs, problems' })
+  @ApiOkResponse({ type: StatusDto, description: 'The status; healthy is false when there are problems (still 200)' })
+  get(): Promise<StatusDto> {
     return this.status.check();
   }
 
   @Get('metrics')
   @Public()
   @UseGuards(MetricsAccessGuard)
-  @ApiOperation({ summary: 'Prometheus metrics (text format); needs an auditor key when METRICS_PUBLIC=false' })
-  @ApiProduces('text/plain')
+  @ApiOperation({ operationId: 'getMetrics', summary: 'Prometheus metrics (text format); needs an auditor key when METRICS_PUBLIC=false' })
+  @ApiOkResponse({ description: 'Prometheus exposition format', content: { 'text/plain': { schema: { type: 'string' } } } })
+  @ApiErrors([401, 'METRICS_PUBLIC=false and no or an unknown key'], [403, 'METRICS_PUBLIC=false and a key below auditor'], 503)
   async scrape(@Res() res: Response): Promise<void> {
     const { contentType, body } = await this.metrics.render();
     res.setHeader('Content-Type', contentType);

@@ -2,14 +2,14 @@ import { ApiProperty } from '@nestjs/swagger';
 import { BackupDto } from '../backup/dto/backup.dto';
 
 export class StatusStorageDto {
-  @ApiProperty({ description: 'Backups in the catalog' }) count: number;
-  @ApiProperty({ description: 'Bytes they use in storage' }) totalBytes: number;
+  @ApiProperty({ description: 'Backups in the catalog', type: 'integer' }) count: number;
+  @ApiProperty({ description: 'Bytes they use in storage', type: 'integer' }) totalBytes: number;
 }
 
 export class StatusScheduleDto {
-  @ApiProperty({ description: 'Schedule id' }) id: string;
+  @ApiProperty({ description: 'Schedule id', format: 'uuid' }) id: string;
   @ApiProperty({ description: 'Schedule name' }) name: string;
-  @ApiProperty({ description: 'Next run (null when disabled)', nullable: true, type: String }) nextRunAt: string | null;
+  @ApiProperty({ description: 'Next run (null when disabled)', nullable: true, type: String, format: 'date-time' }) nextRunAt: string | null;
 }
 
 export class StatusDto {
@@ -17,7 +17,7 @@ export class StatusDto {
   @ApiProperty({ description: 'What is wrong, one sentence each', type: [String] }) problems: string[];
   @ApiProperty({ description: 'Newest completed backup', nullable: true, type: BackupDto }) lastBackup: BackupDto | null;
   @ApiProperty({ description: 'Most recently verified completed backup', nullable: true, type: BackupDto }) lastVerifiedBackup: BackupDto | null;
-  @ApiProperty({ description: 'Seconds since the newest completed backup was taken (data at risk)', nullable: true, type: Number }) rpoSeconds: number | null;
+  @ApiProperty({ description: 'Seconds since the newest completed backup was taken (data at risk)', nullable: true, type: 'integer' }) rpoSeconds: number | null;
   @ApiProperty({ description: 'Catalog totals', type: StatusStorageDto }) storage: StatusStorageDto;
   @ApiProperty({ description: 'Schedules and their next runs', type: [StatusScheduleDto] }) schedules: StatusScheduleDto[];
 }

@@ -41,14 +41,14 @@ export class ExportAuditQueryDto {
 
 export class AuditActorDto {
   @ApiProperty({ description: 'Who acted', enum: ['api-key', 'system'] }) type: string;
-  @ApiProperty({ description: 'API key id, or null for the system', nullable: true, type: String }) keyId: string | null;
+  @ApiProperty({ description: 'API key id, or null for the system', nullable: true, type: String, format: 'uuid' }) keyId: string | null;
   @ApiProperty({ description: 'Key name or system component' }) name: string;
   @ApiProperty({ description: 'Role of the key, or null', nullable: true, type: String }) role: string | null;
 }
 
 export class AuditEventDto {
-  @ApiProperty({ description: 'Position in the chain, contiguous from 1' }) seq: number;
-  @ApiProperty({ description: 'When it happened (ISO-8601 UTC)' }) at: string;
+  @ApiProperty({ description: 'Position in the chain, contiguous from 1', type: 'integer' }) seq: number;
+  @ApiProperty({ description: 'When it happened (ISO-8601 UTC)', format: 'date-time' }) at: string;
   @ApiProperty({ description: 'Who acted', type: AuditActorDto }) actor: AuditActorDto;
   @ApiProperty({ description: 'What was done, e.g. backup.create' }) action: string;
   @ApiProperty({ description: 'Kind of resource acted on' }) resource: string;
@@ -68,15 +68,15 @@ export class AuditPageDto {
 }
 
 export class AuditHeadDto {
-  @ApiProperty({ description: 'Last seq checked' }) seq: number;
+  @ApiProperty({ description: 'Last seq checked', type: 'integer' }) seq: number;
   @ApiProperty({ description: 'Its hash (hex)' }) hash: string;
 }
 
 export class AuditVerifyDto {
   @ApiProperty({ description: 'True when every link recomputes and the chain reaches the recorded head' }) ok: boolean;
-  @ApiProperty({ description: 'Events checked' }) checked: number;
+  @ApiProperty({ description: 'Events checked', type: 'integer' }) checked: number;
   @ApiProperty({ description: 'Last good event', type: AuditHeadDto, nullable: true }) head: AuditHeadDto | null;
-  @ApiProperty({ description: 'First bad seq, or null', nullable: true, type: Number }) firstBadSeq: number | null;
+  @ApiProperty({ description: 'First bad seq, or null', nullable: true, type: 'integer' }) firstBadSeq: number | null;
   @ApiProperty({ description: 'Why it is bad', nullable: true, enum: ['hash-mismatch', 'broken-link', 'seq-gap', 'truncated-tail', 'head-mismatch'] }) problem: string | null;
   @ApiProperty({ description: 'A sentence explaining the problem', nullable: true, type: String }) detail: string | null;
 }

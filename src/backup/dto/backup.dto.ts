@@ -20,7 +20,7 @@ export class CreateBackupDto {
   @IsOptionalNotNull() @IsArray() @ArrayMaxSize(1000) @IsString({ each: true }) @IsNotEmpty({ each: true }) @MaxLength(200, { each: true })
   tables?: string[];
 
-  @ApiPropertyOptional({ description: 'Free text shown in listings', maxLength: 1000 })
+  @ApiPropertyOptional({ description: 'Free text shown in listings', maxLength: 1000, example: 'before the 2.4 schema migration' })
   @IsOptionalNotNull() @IsString() @MaxLength(1000) description?: string;
 
   @ApiPropertyOptional({ description: 'Labels for filtering (letters, digits, . _ : -)', type: [String], example: ['before-migration'] })
@@ -35,10 +35,10 @@ export class CreateBackupDto {
 }
 
 export class UpdateBackupDto {
-  @ApiPropertyOptional({ description: 'New description (null clears it)', maxLength: 1000, nullable: true, type: String })
+  @ApiPropertyOptional({ description: 'New description (null clears it)', maxLength: 1000, nullable: true, type: String, example: 'kept for the Q3 audit' })
   @IsOptional() @IsString() @MaxLength(1000) description?: string | null;
 
-  @ApiPropertyOptional({ description: 'Replaces the tags', type: [String] })
+  @ApiPropertyOptional({ description: 'Replaces the tags', type: [String], example: ['audit-q3'] })
   @IsOptionalNotNull() @IsArray() @ArrayMaxSize(50) @Matches(TAG, { each: true, message: 'each value in tags must be 1-64 characters of letters, digits, . _ : -' })
   tags?: string[];
 
@@ -69,7 +69,7 @@ export class VerifyBackupDto {
 }
 
 export class DeleteBackupQueryDto {
-  @ApiPropertyOptional({ description: 'Reason recorded in the audit trail' })
+  @ApiPropertyOptional({ description: 'Reason recorded in the audit trail', example: 'superseded by a newer backup' })
   @IsOptional() @IsString() @MaxLength(500)
   @Transform(({ value }) => (typeof value === 'string' ? value.trim() : value))
   reason?: string;
@@ -77,24 +77,24 @@ export class DeleteBackupQueryDto {
 
 export class BackupTableDto {
   @ApiProperty({ description: 'Table name' }) name: string;
-  @ApiProperty({ description: 'Rows backed up' }) rows: number;
-  @ApiProperty({ description: 'Uncompressed row-data bytes' }) bytes: number;
+  @ApiProperty({ description: 'Rows backed up', type: 'integer' }) rows: number;
+  @ApiProperty({ description: 'Uncompressed row-data bytes', type: 'integer' }) bytes: number;
   @ApiProperty({ description: 'SHA-256 (hex) of the table\'s row data' }) sha256: string;
 }
 
 export class BackupFilesDto {
-  @ApiProperty({ description: 'Files backed up from BACKUP_FILE_PATHS' }) count: number;
-  @ApiProperty({ description: 'Their total size in bytes' }) bytes: number;
+  @ApiProperty({ description: 'Files backed up from BACKUP_FILE_PATHS', type: 'integer' }) count: number;
+  @ApiProperty({ description: 'Their total size in bytes', type: 'integer' }) bytes: number;
   @ApiPropertyOptional({ description: 'Entries under BACKUP_FILE_PATHS that are not regular files or directories (symbolic links, sockets, FIFOs, devices): not backed up; the manifest lists them' })
   skipped?: number;
 }
 
 export class BackupProgressDto {
   @ApiProperty({ description: 'Current phase: pending, snapshot, schema, tables, files, manifest, done' }) phase: string;
-  @ApiProperty({ description: 'Tables finished' }) tablesDone: number;
-  @ApiProperty({ description: 'Tables in the backup' }) tablesTotal: number;
-  @ApiProperty({ description: 'Rows written so far' }) rows: number;
-  @ApiProperty({ description: 'Stored bytes written so far' }) bytes: number;
+  @ApiProperty({ description: 'Tables finished', type: 'integer' }) tablesDone: number;
+  @ApiProperty({ description: 'Tables in the backup', type: 'integer' }) tablesTotal: number;
+  @ApiProperty({ description: 'Rows written so far', type: 'integer' }) rows: number;
+  @ApiProperty({ description: 'Stored bytes written so far', type: 'integer' }) bytes: number;
 }
 
 export class BackupDto {
@@ -102,22 +102,22 @@ export class BackupDto {
   @ApiProperty({ description: 'What was backed up', enum: TYPES }) type: string;
   @ApiProperty({ description: 'What started it', enum: TRIGGERS }) trigger: string;
   @ApiProperty({ description: 'Job status; completed only once the manifest is stored and read back', enum: STATUSES }) status: string;
-  @ApiProperty({ description: 'Schedule that started it, or null', nullable: true, type: String }) scheduleId: string | null;
+  @ApiProperty({ description: 'Schedule that started it, or null', nullable: true, type: String, format: 'uuid' }) scheduleId: string | null;
   @ApiProperty({ description: 'Free text', nullable: true, type: String }) description: string | null;
   @ApiProperty({ description: 'Labels', type: [String] }) tags: string[];
   @ApiProperty({ description: 'Protected from deletion' }) pinned: boolean;
-  @ApiProperty({ description: 'When it was requested' }) createdAt: string;
-  @ApiProperty({ description: 'When the job started', nullable: true, type: String }) startedAt: string | null;
-  @ApiProperty({ description: 'When the job ended', nullable: true, type: String }) finishedAt: string | null;
-  @ApiProperty({ description: 'Stored size in bytes (compressed, encrypted)' }) sizeBytes: number;
-  @ApiProperty({ description: 'Rows in all tables' }) rowCount: number;
+  @ApiProperty({ description: 'When it was requested', format: 'date-time' }) createdAt: string;
+  @ApiProperty({ description: 'When the job started', nullable: true, type: String, format: 'date-time' }) startedAt: string | null;
+  @ApiProperty({ description: 'When the job ended', nullable: true, type: String, format: 'date-time' }) finishedAt: string | null;
+  @ApiProperty({ description: 'Stored size in bytes (compressed, encrypted)', type: 'integer' }) sizeBytes: number;
+  @ApiProperty({ description: 'Rows in all tables', type: 'integer' }) rowCount: number;
   @ApiProperty({ description: 'Per-table summary', type: [BackupTableDto] }) tables: BackupTableDto[];
   @ApiProperty({ description: 'File artefacts', type: BackupFilesDto }) files: BackupFilesDto;
   @ApiProperty({ description: 'Compression of the parts', enum: COMPRESSIONS }) compression: string;
   @ApiProperty({ description: 'Encrypted with AES-256-GCM' }) encrypted: boolean;
   @ApiProperty({ description: 'Id of the key used, or null', nullable: true, type: String }) keyId: string | null;
-  @ApiProperty({ description: 'SHA-256 (hex) of the manifest', nullable: true, type: String }) checksum: string | null;
-  @ApiProperty({ description: 'Last successful verification', nullable: true, type: String }) verifiedAt: string | null;
+  @ApiProperty({ description: 'SHA-256 (hex) of the manifest', nullable: true, type: String, example: '9f2c4e0b7a1d5c3e8f6a2b4d0c9e7f1a3b5d7c9e1f3a5b7d9c1e3f5a7b9d1c3e' }) checksum: string | null;
+  @ApiProperty({ description: 'Last successful verification', nullable: true, type: String, format: 'date-time' }) verifiedAt: string | null;
   @ApiProperty({ description: 'Why it failed', nullable: true, type: String }) error: string | null;
   @ApiProperty({ description: 'Progress of the job', type: BackupProgressDto }) progress: BackupProgressDto;
 }
@@ -139,7 +139,7 @@ export class VerifyResultDto {
 }
 
 export class RescanSkippedDto {
-  @ApiProperty({ description: 'Storage directory holding the manifest, e.g. backups/<id>' }) dir: string;
+  @ApiProperty({ description: 'Storage directory holding the manifest, e.g. `backups/{id}`', example: 'backups/0b9c5b8e-6a0c-4a57-9d54-0f3c1f7d2a11' }) dir: string;
   @ApiProperty({ description: 'Why it was not catalogued: not a backup id, unreadable, or not authenticated under the configured key' }) reason: string;
 }
 
@@ -150,10 +150,10 @@ export class RescanResultDto {
 }
 
 export class BackupStatsDto {
-  @ApiProperty({ description: 'Backups in the catalog' }) count: number;
-  @ApiProperty({ description: 'Stored bytes of all backups' }) totalBytes: number;
-  @ApiProperty({ description: 'Oldest createdAt', nullable: true, type: String }) oldest: string | null;
-  @ApiProperty({ description: 'Newest createdAt', nullable: true, type: String }) newest: string | null;
+  @ApiProperty({ description: 'Backups in the catalog', type: 'integer' }) count: number;
+  @ApiProperty({ description: 'Stored bytes of all backups', type: 'integer' }) totalBytes: number;
+  @ApiProperty({ description: 'Oldest createdAt', nullable: true, type: String, format: 'date-time' }) oldest: string | null;
+  @ApiProperty({ description: 'Newest createdAt', nullable: true, type: String, format: 'date-time' }) newest: string | null;
   @ApiProperty({ description: 'Count per status', type: Object, example: { completed: 3, failed: 1, running: 0, pending: 0 } }) byStatus: Record<string, number>;
 }
 

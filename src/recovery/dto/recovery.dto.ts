@@ -9,7 +9,7 @@ const MODES = ['replace', 'merge', 'missing-only'] as const;
 const STATUSES = ['pending', 'running', 'completed', 'failed', 'rolled_back'] as const;
 
 export class CreateRecoveryDto {
-  @ApiProperty({ description: 'The backup to restore (must be completed)', format: 'uuid' })
+  @ApiProperty({ description: 'The backup to restore (must be completed)', format: 'uuid', example: '0b9c5b8e-6a0c-4a57-9d54-0f3c1f7d2a11' })
   @IsUUID() backupId: string;
 
   @ApiPropertyOptional({
@@ -22,10 +22,10 @@ export class CreateRecoveryDto {
   @IsOptionalNotNull() @IsArray() @ArrayMinSize(1) @ArrayMaxSize(1000) @IsString({ each: true }) @IsNotEmpty({ each: true }) @MaxLength(200, { each: true })
   tables?: string[];
 
-  @ApiPropertyOptional({ description: 'Only report what would change (operator role): 200 with a per-table plan; nothing is written', default: false })
+  @ApiPropertyOptional({ description: 'Only report what would change (operator role): 200 with a per-table plan; nothing is written', default: false, example: true })
   @IsOptionalNotNull() @IsBoolean() dryRun?: boolean;
 
-  @ApiPropertyOptional({ description: 'Required for replace and merge: exactly "RESTORE <backupId>"', example: 'RESTORE 0b9c5b8e-6a0c-4a57-9d54-0f3c1f7d2a11' })
+  @ApiPropertyOptional({ description: 'Required for replace and merge: exactly `RESTORE {backupId}`, with the backup\'s id in place of `{backupId}`', example: 'RESTORE 0b9c5b8e-6a0c-4a57-9d54-0f3c1f7d2a11' })
   @IsOptionalNotNull() @IsString() @MaxLength(100) confirm?: string;
 
   @ApiPropertyOptional({ description: 'Take a backup of the tables in scope first (trigger "pre-restore"), which a rollback restores', default: true })
@@ -44,7 +44,7 @@ export class CreateRecoveryDto {
 }
 
 export class RollbackRecoveryDto {
-  @ApiProperty({ description: 'Exactly "ROLLBACK <recoveryId>"', example: 'ROLLBACK 5d2b0e1c-1f7e-4a8e-9b7a-3c1d2e4f5a6b' })
+  @ApiProperty({ description: 'Exactly `ROLLBACK {recoveryId}`, with the recovery\'s id in place of `{recoveryId}`', example: 'ROLLBACK 5d2b0e1c-1f7e-4a8e-9b7a-3c1d2e4f5a6b' })
   @IsString() @MaxLength(100) confirm: string;
 }
 
@@ -66,7 +66,7 @@ export class RecoveryOptionsDto {
 export class RecoveryProgressDto {
   @ApiProperty({ description: 'pending, safety-backup, restoring, files or done' }) phase: string;
   @ApiProperty({ description: 'Table being restored', nullable: true, type: String }) table: string | null;
-  @ApiProperty({ description: 'Rows read from the backup so far' }) rows: number;
+  @ApiProperty({ description: 'Rows read from the backup so far', type: 'integer' }) rows: number;
 }
 
 export class RecoveryDto {
@@ -75,15 +75,15 @@ export class RecoveryDto {
   @ApiProperty({ description: 'Restore mode asked for (the audit trail is always missing-only)', enum: MODES }) mode: string;
   @ApiProperty({ description: 'Tables in scope', type: [String] }) tables: string[];
   @ApiProperty({ description: 'Job status; rolled_back once a rollback of it completed', enum: STATUSES }) status: string;
-  @ApiProperty({ description: 'Backup taken just before (trigger pre-restore), or null', nullable: true, type: String }) safetyBackupId: string | null;
-  @ApiProperty({ description: 'Rows inserted or changed' }) rowsWritten: number;
-  @ApiProperty({ description: 'When it was requested' }) createdAt: string;
-  @ApiProperty({ description: 'When the job started', nullable: true, type: String }) startedAt: string | null;
-  @ApiProperty({ description: 'When the job ended', nullable: true, type: String }) finishedAt: string | null;
+  @ApiProperty({ description: 'Backup taken just before (trigger pre-restore), or null', nullable: true, type: String, format: 'uuid' }) safetyBackupId: string | null;
+  @ApiProperty({ description: 'Rows inserted or changed', type: 'integer' }) rowsWritten: number;
+  @ApiProperty({ description: 'When it was requested', format: 'date-time' }) createdAt: string;
+  @ApiProperty({ description: 'When the job started', nullable: true, type: String, format: 'date-time' }) startedAt: string | null;
+  @ApiProperty({ description: 'When the job ended', nullable: true, type: String, format: 'date-time' }) finishedAt: string | null;
   @ApiProperty({ description: 'Why it failed', nullable: true, type: String }) error: string | null;
   @ApiProperty({ description: 'How the outcome was established when its own process could not record it (a crash after the restore committed), else null', nullable: true, type: String }) note: string | null;
-  @ApiProperty({ description: 'For a rollback: the recovery it undoes', nullable: true, type: String }) rollbackOf: string | null;
-  @ApiProperty({ description: 'The rollback that undid this recovery', nullable: true, type: String }) rolledBackBy: string | null;
+  @ApiProperty({ description: 'For a rollback: the recovery it undoes', nullable: true, type: String, format: 'uuid' }) rollbackOf: string | null;
+  @ApiProperty({ description: 'The rollback that undid this recovery', nullable: true, type: String, format: 'uuid' }) rolledBackBy: string | null;
   @ApiProperty({ description: 'Name of the key (or tool) that asked for it' }) requestedBy: string;
   @ApiProperty({ description: 'Options of the request', type: RecoveryOptionsDto }) options: RecoveryOptionsDto;
   @ApiProperty({ description: 'Live progress while it runs in this process, else null', nullable: true, type: RecoveryProgressDto }) progress: RecoveryProgressDto | null;
@@ -96,10 +96,10 @@ export class RecoveryPageDto {
 
 export class PlanTableDto {
   @ApiProperty({ description: 'Table' }) name: string;
-  @ApiProperty({ description: 'Backup rows that would be inserted' }) insert: number;
-  @ApiProperty({ description: 'Live rows that would be overwritten' }) update: number;
-  @ApiProperty({ description: 'Live rows that would be removed (replace only)' }) delete: number;
-  @ApiProperty({ description: 'Live rows left as they are' }) unchanged: number;
+  @ApiProperty({ description: 'Backup rows that would be inserted', type: 'integer' }) insert: number;
+  @ApiProperty({ description: 'Live rows that would be overwritten', type: 'integer' }) update: number;
+  @ApiProperty({ description: 'Live rows that would be removed (replace only)', type: 'integer' }) delete: number;
+  @ApiProperty({ description: 'Live rows left as they are', type: 'integer' }) unchanged: number;
 }
 
 export class PlanDto {

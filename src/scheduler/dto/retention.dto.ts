@@ -1,7 +1,7 @@
 import { ApiProperty } from '@nestjs/swagger';
 
 export class RetentionDecisionDto {
-  @ApiProperty({ description: 'Backup id' }) id: string;
+  @ApiProperty({ description: 'Backup id', format: 'uuid' }) id: string;
   @ApiProperty({ description: 'Why it is kept or deleted', type: [String] }) reasons: string[];
 }
 

@@ -8,19 +8,19 @@ import { IsOptionalNotNull } from '../../common/validators';
 const TYPES = ['full', 'tables', 'audit'] as const;
 
 export class RetentionDto {
-  @ApiPropertyOptional({ description: 'Always keep this many newest completed backups', minimum: 0, maximum: 10000, default: 7 })
+  @ApiPropertyOptional({ description: 'Always keep this many newest completed backups', type: 'integer', minimum: 0, maximum: 10000, default: 7 })
   @IsOptionalNotNull() @IsInt() @Min(0) @Max(10000) keepLast?: number;
-  @ApiPropertyOptional({ description: 'Keep the newest backup of each of this many most recent days', minimum: 0, maximum: 10000, default: 7 })
+  @ApiPropertyOptional({ description: 'Keep the newest backup of each of this many most recent days', type: 'integer', minimum: 0, maximum: 10000, default: 7 })
   @IsOptionalNotNull() @IsInt() @Min(0) @Max(10000) daily?: number;
-  @ApiPropertyOptional({ description: 'Keep the newest backup of each of this many most recent ISO weeks', minimum: 0, maximum: 10000, default: 4 })
+  @ApiPropertyOptional({ description: 'Keep the newest backup of each of this many most recent ISO weeks', type: 'integer', minimum: 0, maximum: 10000, default: 4 })
   @IsOptionalNotNull() @IsInt() @Min(0) @Max(10000) weekly?: number;
-  @ApiPropertyOptional({ description: 'Keep the newest backup of each of this many most recent months', minimum: 0, maximum: 10000, default: 12 })
+  @ApiPropertyOptional({ description: 'Keep the newest backup of each of this many most recent months', type: 'integer', minimum: 0, maximum: 10000, default: 12 })
   @IsOptionalNotNull() @IsInt() @Min(0) @Max(10000) monthly?: number;
-  @ApiPropertyOptional({ description: 'Keep the newest backup of each of this many most recent years', minimum: 0, maximum: 10000, default: 0 })
+  @ApiPropertyOptional({ description: 'Keep the newest backup of each of this many most recent years', type: 'integer', minimum: 0, maximum: 10000, default: 0 })
   @IsOptionalNotNull() @IsInt() @Min(0) @Max(10000) yearly?: number;
-  @ApiPropertyOptional({ description: 'Delete kept backups older than this many days (null: no age limit)', nullable: true, type: Number, minimum: 1 })
+  @ApiPropertyOptional({ description: 'Delete kept backups older than this many days (null: no age limit)', nullable: true, type: 'integer', minimum: 1 })
   @IsOptional() @ValidateIf((o: RetentionDto) => o.maxAgeDays !== null) @IsInt() @Min(1) maxAgeDays?: number | null;
-  @ApiPropertyOptional({ description: 'Delete the oldest kept backups while this schedule\'s backups use more bytes (null: no limit)', nullable: true, type: Number, minimum: 1 })
+  @ApiPropertyOptional({ description: 'Delete the oldest kept backups while this schedule\'s backups use more bytes (null: no limit)', nullable: true, type: 'integer', minimum: 1 })
   @IsOptional() @ValidateIf((o: RetentionDto) => o.maxTotalBytes !== null) @IsInt() @Min(1) maxTotalBytes?: number | null;
 }
 
@@ -67,17 +67,17 @@ export class UpdateScheduleDto {
 }
 
 export class RetentionViewDto {
-  @ApiProperty({ description: 'Newest completed backups always kept' }) keepLast: number;
-  @ApiProperty({ description: 'Days with a kept backup' }) daily: number;
-  @ApiProperty({ description: 'ISO weeks with a kept backup' }) weekly: number;
-  @ApiProperty({ description: 'Months with a kept backup' }) monthly: number;
-  @ApiProperty({ description: 'Years with a kept backup' }) yearly: number;
-  @ApiProperty({ description: 'Age limit in days', nullable: true, type: Number }) maxAgeDays: number | null;
-  @ApiProperty({ description: 'Size limit in bytes', nullable: true, type: Number }) maxTotalBytes: number | null;
+  @ApiProperty({ description: 'Newest completed backups always kept', type: 'integer' }) keepLast: number;
+  @ApiProperty({ description: 'Days with a kept backup', type: 'integer' }) daily: number;
+  @ApiProperty({ description: 'ISO weeks with a kept backup', type: 'integer' }) weekly: number;
+  @ApiProperty({ description: 'Months with a kept backup', type: 'integer' }) monthly: number;
+  @ApiProperty({ description: 'Years with a kept backup', type: 'integer' }) yearly: number;
+  @ApiProperty({ description: 'Age limit in days', nullable: true, type: 'integer' }) maxAgeDays: number | null;
+  @ApiProperty({ description: 'Size limit in bytes', nullable: true, type: 'integer' }) maxTotalBytes: number | null;
 }
 
 export class ScheduleDto {
-  @ApiProperty({ description: 'Schedule id (UUID)' }) id: string;
+  @ApiProperty({ description: 'Schedule id (UUID)', format: 'uuid' }) id: string;
   @ApiProperty({ description: 'Name' }) name: string;
   @ApiProperty({ description: 'Cron expression' }) cron: string;
   @ApiProperty({ description: 'IANA time zone' }) timezone: string;
@@ -85,12 +85,12 @@ export class ScheduleDto {
   @ApiProperty({ description: 'Tables (type "tables")', type: [String] }) tables: string[];
   @ApiProperty({ description: 'Whether it runs by itself' }) enabled: boolean;
   @ApiProperty({ description: 'Retention of its backups', type: RetentionViewDto }) retention: RetentionViewDto;
-  @ApiProperty({ description: 'When it last started a backup', nullable: true, type: String }) lastRunAt: string | null;
+  @ApiProperty({ description: 'When it last started a backup', nullable: true, type: String, format: 'date-time' }) lastRunAt: string | null;
   @ApiProperty({ description: 'How that backup ended (null while it runs or before the first run)', nullable: true, enum: ['completed', 'failed'] }) lastStatus: string | null;
-  @ApiProperty({ description: 'The backup it last started', nullable: true, type: String }) lastBackupId: string | null;
-  @ApiProperty({ description: 'Next scheduled run (null when disabled)', nullable: true, type: String }) nextRunAt: string | null;
-  @ApiProperty({ description: 'Created' }) createdAt: string;
-  @ApiProperty({ description: 'Last changed' }) updatedAt: string;
+  @ApiProperty({ description: 'The backup it last started', nullable: true, type: String, format: 'uuid' }) lastBackupId: string | null;
+  @ApiProperty({ description: 'Next scheduled run (null when disabled)', nullable: true, type: String, format: 'date-time' }) nextRunAt: string | null;
+  @ApiProperty({ description: 'Created', format: 'date-time' }) createdAt: string;
+  @ApiProperty({ description: 'Last changed', format: 'date-time' }) updatedAt: string;
 }
 
 export class SchedulePageDto {
