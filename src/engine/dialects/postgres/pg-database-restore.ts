@@ -13,6 +13,7 @@ import { createInterface } from 'node:readline';
 import type { Client } from 'pg';
 import type { DatabaseRestoreInput, DatabaseRestoreResult, RestoreInput } from '../dialect';
 import { restoreInTransaction, type RestoreTuning } from './pg-restore';
+import { createMissingRoles } from './pg-roles';
 import { qualify } from './pg-session';
 
 interface DumpEntry {
@@ -108,6 +109,12 @@ export async function restoreDatabaseInTransaction(
   input: RestoreInput,
   tuning: RestoreTuning,
 ): Promise<DatabaseRestoreResult> {
+  let roles: DatabaseRestoreResult['roles'];
+  if (db.createRoles) {
+    if (!db.roles) throw new Error('--create-roles: this backup holds no roles (it was taken before backups archived them); create the roles first, or restore without --create-roles');
+    // Before the DDL, so owners and grants find their roles; in the transaction, so a failure takes them back out.
+    roles = await createMissingRoles(client, db.roles);
+  }
   const ddl = new DdlRunner(client, db);
   await ddl.run(db.ddl.preData, 'pre-data DDL');
   // pg_dump's preamble emptied search_path for the session; type names then read as they do elsewhere.
@@ -127,5 +134,5 @@ export async function restoreDatabaseInTransaction(
     }
   }
   await ddl.run(db.ddl.postData, 'post-data DDL');
-  return { tables, missingRoles: [...ddl.missingRoles].sort() };
+  return { tables, missingRoles: [...ddl.missingRoles].sort(), ...(roles ? { roles } : {}) };
 }
