@@ -7,7 +7,9 @@
  * the whole transaction back, so the target is empty again and a retry starts clean.
  *
  * Owners and grants are applied each under a savepoint: a role the target cluster lacks skips
- * that statement and is reported, as pg_restore reports it without stopping.
+ * that statement and is reported, as pg_restore reports it without stopping. Asked to
+ * (`createRoles`), the backup's roles the cluster lacks are created first, in the same
+ * transaction (pg-roles.ts).
  */
 import { createInterface } from 'node:readline';
 import type { Client } from 'pg';
