@@ -37,10 +37,11 @@ export async function readDatabaseRoles(db: Queryable): Promise<ArchivedRoles> {
   const oids = rows.map((r) => r.oid);
   const memberships = oids.length
     ? (await db.query<{ role: string; member: string; admin: boolean }>(
-        `SELECT g.rolname AS role, u.rolname AS member, m.admin_option AS admin
+        // PostgreSQL 16 keeps one row per grantor; the membership is one.
+        `SELECT g.rolname AS role, u.rolname AS member, bool_or(m.admin_option) AS admin
          FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid JOIN pg_roles u ON u.oid = m.member
          WHERE m.member = ANY($1::oid[]) AND (m.roleid = ANY($1::oid[]) OR g.rolname ~ '^pg_')
-         ORDER BY 1, 2`,
+         GROUP BY 1, 2 ORDER BY 1, 2`,
         [oids],
       )).rows
     : [];
