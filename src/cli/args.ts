@@ -41,7 +41,7 @@ export const COMMANDS: Record<'backup' | 'list' | 'verify' | 'restore', CommandS
     synopsis:
       'restore <backupId|archive.tar> [--mode replace|merge|missing-only] [--tables a,b]\n' +
       '          [--database-url URL] [--create-schema] [--files] [--allow-schema-mismatch]\n' +
-      '          [--no-safety-backup] [--no-owner] [--no-privileges] [--yes]',
+      '          [--no-safety-backup] [--no-owner] [--no-privileges] [--create-roles] [--yes]',
     summary: 'restore a backup (asks for confirmation on a terminal)',
     options: {
       mode: { type: 'string', help: 'replace (default), merge or missing-only' },
@@ -53,6 +53,7 @@ export const COMMANDS: Record<'backup' | 'list' | 'verify' | 'restore', CommandS
       'no-safety-backup': { type: 'boolean', help: 'skip the safety backup of the tables in scope (catalog restores; audited)' },
       'no-owner': { type: 'boolean', help: 'with --create-schema: leave out ownership; objects belong to whoever restores (as pg_restore)' },
       'no-privileges': { type: 'boolean', help: 'with --create-schema: leave out grants and revokes (as pg_restore)' },
+      'create-roles': { type: 'boolean', help: "with --create-schema of a full PostgreSQL backup: first create the backup's roles the cluster lacks (no passwords; existing roles are left as they are)" },
       yes: { type: 'boolean', help: 'do not ask; required when not on a terminal' },
       help: HELP_OPTION,
     },
@@ -60,7 +61,10 @@ export const COMMANDS: Record<'backup' | 'list' | 'verify' | 'restore', CommandS
       'A backup id without --database-url restores through the catalog (data lease, safety backup,\n' +
       'audit trail). An archive, or --database-url, restores with the engine alone and needs no\n' +
       'Strongroom database. --create-schema of a full PostgreSQL backup recreates the whole\n' +
-      'database in one transaction; if it fails the target is left empty, so a retry works.',
+      'database in one transaction; if it fails the target is left empty, so a retry works.\n' +
+      '--create-roles creates the archived roles the target cluster lacks in that same transaction\n' +
+      '(attributes and memberships, never passwords: set them with ALTER ROLE ... PASSWORD); a\n' +
+      'superuser role only when you connect as a superuser. Without it, missing roles are listed.',
   },
 };
 
@@ -98,7 +102,7 @@ export type Command =
   | { name: 'verify'; source: Source; deep: boolean }
   | {
       name: 'restore'; source: Source; mode: RestoreMode; tables?: string[]; databaseUrl?: string; createSchema: boolean;
-      files: boolean; allowSchemaMismatch: boolean; safetyBackup: boolean; yes: boolean; noOwner: boolean; noPrivileges: boolean;
+      files: boolean; allowSchemaMismatch: boolean; safetyBackup: boolean; yes: boolean; noOwner: boolean; noPrivileges: boolean; createRoles: boolean;
     };
 
 /**
@@ -180,11 +184,12 @@ export function parseCommand(argv: string[]): Command {
       if ((values['no-owner'] || values['no-privileges']) && !values['create-schema']) {
         throw usage('--no-owner and --no-privileges apply to --create-schema restores (they decide how the schema is created)');
       }
+      if (values['create-roles'] && !values['create-schema']) throw usage('--create-roles applies to --create-schema restores (roles are created before the schema)');
       if (values.files && !engineOnly) throw usage('--files applies to archive / --database-url restores; a catalog restore includes files when it restores a whole backup');
       return {
         name: 'restore', source: src, mode, tables: list(values.tables, '--tables', name), databaseUrl, createSchema: !!values['create-schema'],
         files: !!values.files, allowSchemaMismatch: !!values['allow-schema-mismatch'], safetyBackup: !values['no-safety-backup'], yes: !!values.yes,
-        noOwner: !!values['no-owner'], noPrivileges: !!values['no-privileges'],
+        noOwner: !!values['no-owner'], noPrivileges: !!values['no-privileges'], createRoles: !!values['create-roles'],
       };
     }
   }

@@ -141,7 +141,7 @@ async function restoreWithEngine(cmd: RestoreCommand, term: Terminal): Promise<v
     const total = rowTotal();
     const result = await engineRestore({ ...opened, keys: keysOf(config) }, {
       url, mode: cmd.mode, tables: cmd.tables, createSchema: cmd.createSchema, files: cmd.files, allowSchemaMismatch: cmd.allowSchemaMismatch,
-      noOwner: cmd.noOwner, noPrivileges: cmd.noPrivileges,
+      noOwner: cmd.noOwner, noPrivileges: cmd.noPrivileges, createRoles: cmd.createRoles,
       dialect: dialectOptions(config),
       onPhase: (phase) => term.progress(`backup ${m.id}: ${phase}`, phase),
       onProgress: (p) => term.progress(`backup ${m.id}: restoring, ${total(p)} rows so far (${p.table})`, 'restoring'),
@@ -150,6 +150,10 @@ async function restoreWithEngine(cmd: RestoreCommand, term: Terminal): Promise<v
     term.done();
     const written = result.tables.reduce((s, t) => s + t.rowsWritten, 0);
     term.info(`restored ${result.tables.length} tables, ${written} rows written${result.files ? `, ${result.files.count} files` : ''}`);
+    if (result.roles) {
+      const { created, skipped } = result.roles;
+      term.info(`roles created: ${created.length ? created.join(', ') : 'none'}; already in the cluster, left as they are: ${skipped.length ? skipped.join(', ') : 'none'}`);
+    }
     if (result.missingRoles.length) {
       term.info(`roles missing from the target cluster (their ownership and grants were skipped): ${result.missingRoles.join(', ')}`);
     }

@@ -14,12 +14,12 @@ import { readDatabaseDdl, readManifest, readSchemaSql, restoreInputs } from '../
 import { effectiveRestoreMode } from '../engine/backup/restore-mode';
 import { verifyParts, type VerifyResult } from '../engine/backup/verify-backup';
 import { createDialect, type DialectOptions } from '../engine/dialects/create-dialect';
-import type { RestoreMode, RestoreTableResult } from '../engine/dialects/dialect';
+import type { RestoreMode, RestoreTableResult, RoleCreation } from '../engine/dialects/dialect';
 import { LocalStorage } from '../engine/storage/local-storage';
 import type { BackupStorage } from '../engine/storage/storage';
 import type { FileStats } from '../engine/backup/file-artefacts';
 import {
-  describeDifference, resolveScope, restoreFiles, restoreTables, schemaDifferences, tablesWithoutKey, type StoredBackup,
+  describeDifference, resolveScope, restoreFiles, restoreTables, schemaDifferences, tablesReplaceOnly, tablesWithoutKey, type StoredBackup,
 } from '../recovery/restore-backup';
 import { CommandFailed } from './cli-errors';
 
@@ -77,6 +77,8 @@ export interface EngineRestoreOptions {
   /** --create-schema of a whole-database backup: leave out ownership / grants (pg_restore's options). */
   noOwner?: boolean;
   noPrivileges?: boolean;
+  /** --create-schema of a whole-database backup: create the archived roles the cluster lacks (never alters existing ones). */
+  createRoles?: boolean;
   onProgress?(p: { table: string; rows: number }): void;
   onWarning?(message: string): void;
   onPhase?(phase: string): void;
@@ -89,6 +91,8 @@ export interface EngineRestoreResult {
   files: FileStats | null;
   /** Roles the backup names that the target cluster lacks (whole-database restores). */
   missingRoles: string[];
+  /** With createRoles: the roles created, and the archived ones the cluster already had. */
+  roles?: RoleCreation;
 }
 
 export async function engineRestore(b: StoredBackup, o: EngineRestoreOptions): Promise<EngineRestoreResult> {
@@ -108,6 +112,8 @@ export async function engineRestore(b: StoredBackup, o: EngineRestoreOptions): P
   })();
   const keyless = tablesWithoutKey(b.manifest, tables, o.mode);
   if (keyless.length) throw new CommandFailed(`table(s) ${keyless.join(', ')} have no primary key; a ${o.mode} restore matches rows by primary key: use --mode replace or leave them out of --tables`);
+  const replaceOnly = tablesReplaceOnly(b.manifest, tables, o.mode);
+  if (replaceOnly.length) throw new CommandFailed(`table(s) ${replaceOnly.map((t) => t.table).join(', ')} cannot be restored in ${o.mode} mode: ${replaceOnly[0].reason}; or leave them out of --tables`);
   if (o.files && !b.manifest.files.part) throw new CommandFailed(`--files: backup ${b.manifest.id} holds no file artefacts`);
   const dialect = createDialect(o.url, o.dialect);
   try {
@@ -126,9 +132,10 @@ export async function engineRestore(b: StoredBackup, o: EngineRestoreOptions): P
         if (o.tables) throw new CommandFailed('--create-schema of a full backup restores the whole database; leave out --tables');
         o.onPhase?.('restoring the database');
         const input = { encoding: b.manifest.engine.encoding, tables: restoreInputs(b.storage, b.dir, b.manifest, keys, (t) => effectiveRestoreMode(t, 'replace')), sequences: b.manifest.sequences, onProgress: o.onProgress, onWarning: o.onWarning };
-        const done = await dialect.restoreDatabase({ ...whole, noOwner: o.noOwner, noPrivileges: o.noPrivileges }, input);
-        return { tables: done.tables, files: o.files ? await restoreFilesAfter(b, o) : null, missingRoles: done.missingRoles };
+        const done = await dialect.restoreDatabase({ ...whole, noOwner: o.noOwner, noPrivileges: o.noPrivileges, createRoles: o.createRoles }, input);
+        return { tables: done.tables, files: o.files ? await restoreFilesAfter(b, o) : null, missingRoles: done.missingRoles, ...(done.roles ? { roles: done.roles } : {}) };
       }
+      if (o.createRoles) throw new CommandFailed(`--create-roles applies to the disaster restore of a full PostgreSQL backup; backup ${b.manifest.id} is a ${b.manifest.type} backup of ${b.manifest.engine.name}`);
       o.onPhase?.('creating schema');
       await dialect.applySchema(await readSchemaSql(b.storage, b.dir, b.manifest, keys));
     }

@@ -15,7 +15,7 @@ import type { Dialect, RestoreMode } from '../engine/dialects/dialect';
 import type { BackupStorage } from '../engine/storage/storage';
 import type { BackupEntity } from '../backup/backup.entity';
 import {
-  assertNoBookkeepingTables, BookkeepingTablesError, describeDifference, resolveScope, RestoreRequestError, schemaDifferences, tablesWithoutKey,
+  assertNoBookkeepingTables, BookkeepingTablesError, describeDifference, resolveScope, RestoreRequestError, schemaDifferences, tablesReplaceOnly, tablesWithoutKey,
 } from './restore-backup';
 
 export interface RecoveryRequest {
@@ -84,6 +84,14 @@ export async function prepareRecovery(
     throw new DomainError(
       ErrorCode.InvalidInput,
       `mode: table(s) ${keyless.join(', ')} have no primary key, and a ${req.mode} restore matches rows by primary key; restore them in replace mode or leave them out of tables`,
+    );
+  }
+  const replaceOnly = tablesReplaceOnly(manifest, tables, req.mode);
+  if (replaceOnly.length) {
+    throw new DomainError(
+      ErrorCode.InvalidInput,
+      `mode: table(s) ${replaceOnly.map((t) => t.table).join(', ')} cannot be restored in ${req.mode} mode: ${replaceOnly[0].reason}; or leave them out of tables`,
+      { tables: replaceOnly },
     );
   }
   const url = deps.urlFor(backup.type);

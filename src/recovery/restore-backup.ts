@@ -3,6 +3,7 @@
  * recovery service and the command line's disaster path, which runs without any
  * Strongroom database.
  */
+import { contentlessReason } from '../engine/dialects/sqlite/sqlite-restore-targets';
 import { ArchiveError, isArchiveError } from '../engine/archive/errors';
 import { openPart, verifyPart } from '../engine/archive/part-io';
 import type { Manifest } from '../engine/archive/manifest.types';
@@ -104,9 +105,20 @@ export function resolveScope(manifest: Manifest, requested?: string[] | null): s
 
 /** Tables that the mode cannot handle because they lack a primary key (merge and missing-only match rows by key). */
 export function tablesWithoutKey(manifest: Manifest, tables: string[], mode: RestoreMode): string[] {
+  // A virtual table read through its module (SQLite FTS, R*Tree) is matched by rowid instead.
   return manifest.tables
-    .filter((t) => tables.includes(t.name) && effectiveRestoreMode(t.name, mode) !== 'replace' && t.structure.primaryKey.length === 0)
+    .filter((t) => tables.includes(t.name) && effectiveRestoreMode(t.name, mode) !== 'replace' && t.structure.primaryKey.length === 0 && !t.structure.virtual)
     .map((t) => t.name);
+}
+
+/**
+ * Tables that only a replace can restore correctly, each with the reason: the shadow tables of
+ * a contentless SQLite full-text index (its index is the only copy of the text).
+ */
+export function tablesReplaceOnly(manifest: Manifest, tables: string[], mode: RestoreMode): { table: string; reason: string }[] {
+  return manifest.tables
+    .filter((t) => tables.includes(t.name) && effectiveRestoreMode(t.name, mode) !== 'replace' && t.structure.contentlessIndex)
+    .map((t) => ({ table: t.name, reason: contentlessReason(t.structure.contentlessIndex as string) }));
 }
 
 /**

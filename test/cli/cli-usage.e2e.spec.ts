@@ -32,6 +32,7 @@ describe('command line usage', () => {
     [['backup', '-x'], /unknown option -x/, 'backup'],
     [['list', 'extra'], /unexpected argument extra/, 'list'],
     [['backup', '--type', 'weekly'], /--type must be full, tables or audit/, 'backup'],
+    [['restore', '00000000-0000-4000-8000-000000000000', '--database-url', 'postgres://h/db', '--create-roles'], /--create-roles applies to --create-schema restores/, 'restore'],
   ])('%j is a clean usage error with the command usage, exit 2', async (args, message, command) => {
     const r = await runCli(args, {});
     expect(r.code).toBe(2);

@@ -50,6 +50,7 @@ export function listParts(m: Pick<Manifest, 'schema' | 'tables' | 'files'>): Par
   if (m.schema.part) parts.push(m.schema.part);
   if (m.schema.postData) parts.push(m.schema.postData);
   if (m.schema.largeObjects) parts.push(m.schema.largeObjects);
+  if (m.schema.roles) parts.push(m.schema.roles);
   for (const t of m.tables) parts.push(t.part);
   if (m.files.part) parts.push(m.files.part);
   return parts;
@@ -117,6 +118,7 @@ function checkStructure(m: Record<string, unknown>): void {
   if (m.schema.part !== null) checkPart(m.schema.part, 'schema.part');
   if (m.schema.postData !== undefined) checkPart(m.schema.postData, 'schema.postData');
   if (m.schema.largeObjects !== undefined && m.schema.largeObjects !== null) checkPart(m.schema.largeObjects, 'schema.largeObjects');
+  if (m.schema.roles !== undefined) checkPart(m.schema.roles, 'schema.roles');
   if (!Array.isArray(m.tables)) throw corrupt('manifest has no tables list');
   m.tables.forEach((t: unknown, i) => {
     if (!isRecord(t) || typeof t.name !== 'string') throw corrupt(`manifest tables[${i}] has no name`);

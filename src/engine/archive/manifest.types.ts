@@ -88,6 +88,8 @@ export interface Manifest {
     postData?: PartInfo;
     /** Whole-database backups: large objects' contents (SQL), when the database has any. */
     largeObjects?: PartInfo | null;
+    /** Whole-database backups (PostgreSQL): the roles the database's objects need, as JSON, without passwords. */
+    roles?: PartInfo;
   };
   /** The database's inventory at the snapshot; absent in backups taken before inventories were recorded. */
   inventory?: ManifestInventory;

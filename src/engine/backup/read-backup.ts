@@ -7,7 +7,8 @@ import { parseManifest } from '../archive/manifest';
 import { openPart, partKey } from '../archive/part-io';
 import { Manifest, MANIFEST_FILE, type PartInfo } from '../archive/manifest.types';
 import type { KeyLookup } from '../archive/encryption';
-import type { DatabaseDdl, RestoreMode, RestoreTableInput } from '../dialects/dialect';
+import type { ArchivedRoles, DatabaseDdl, RestoreMode, RestoreTableInput } from '../dialects/dialect';
+import { parseArchivedRoles } from '../dialects/postgres/pg-roles';
 import type { BackupStorage } from '../storage/storage';
 import { isBookkeepingTable } from './bookkeeping-tables';
 import { readAll } from './write-backup';
@@ -27,13 +28,14 @@ export async function readDatabaseDdl(
   dir: string,
   m: Manifest,
   keys: KeyLookup | null,
-): Promise<{ ddl: DatabaseDdl; largeObjects: (() => Promise<Readable>) | null } | null> {
+): Promise<{ ddl: DatabaseDdl; largeObjects: (() => Promise<Readable>) | null; roles: ArchivedRoles | null } | null> {
   if (!m.schema.part || !m.schema.postData) return null;
   const text = async (part: PartInfo) => (await readAll(await openPart(storage, dir, part, m, keys))).toString('utf8');
   const lo = m.schema.largeObjects;
   return {
     ddl: { preData: await text(m.schema.part), postData: await text(m.schema.postData) },
     largeObjects: lo ? () => openPart(storage, dir, lo, m, keys) : null,
+    roles: m.schema.roles ? parseArchivedRoles(await text(m.schema.roles)) : null,
   };
 }
 

@@ -96,9 +96,13 @@ export async function writeBackup(dialect: Dialect, storage: BackupStorage, spec
       const whole = spec.type === 'full' && snap.databaseDdl ? await fromDatabase('dumping the schema', () => (snap.databaseDdl as NonNullable<Snapshot['databaseDdl']>)()) : null;
       const ddl = whole ? whole.preData : await fromDatabase('reading the schema', () => snap.schemaSql());
       const schemaPart = await put('parts/schema.sql', text(ddl));
-      const sections: Pick<Manifest['schema'], 'postData' | 'largeObjects'> = {};
+      const sections: Pick<Manifest['schema'], 'postData' | 'largeObjects' | 'roles'> = {};
       if (whole) {
         sections.postData = await put('parts/schema-post.sql', text(whole.postData));
+        if (snap.roles) {
+          const roles = await fromDatabase('reading the roles', () => (snap.roles as NonNullable<Snapshot['roles']>)());
+          sections.roles = await put('parts/roles.json', text(`${JSON.stringify(roles)}\n`));
+        }
         const lo = snap.largeObjects ? await fromDatabase('reading large objects', async () => snap.largeObjects?.() ?? null) : null;
         sections.largeObjects = lo ? await put('parts/large-objects.sql', lo) : null;
       }

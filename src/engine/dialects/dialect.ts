@@ -43,6 +43,13 @@ export interface TableInfo {
    * PRIMARY KEY, whose rowids are otherwise renumbered by a restore; a virtual table).
    */
   rowid?: boolean;
+  /**
+   * SQLite: a virtual table whose rows are read and written through its module (FTS3/4/5 with
+   * their own content, R*Tree, Geopoly): merge and missing-only match its rows by rowid.
+   */
+  virtual?: string;
+  /** SQLite: a shadow table of this contentless full-text index; the index is restored whole (replace) only. */
+  contentlessIndex?: string;
 }
 
 export interface SequenceValue {
@@ -78,6 +85,34 @@ export interface DatabaseDdl {
   postData: string;
 }
 
+/** A role as a full backup archives it (PostgreSQL): its attributes, never its password. */
+export interface ArchivedRole {
+  name: string;
+  superuser: boolean;
+  inherit: boolean;
+  createRole: boolean;
+  createDb: boolean;
+  login: boolean;
+  replication: boolean;
+  bypassRls: boolean;
+  /** -1: no limit. */
+  connectionLimit: number;
+  /** ISO 8601 or 'infinity'; null when the role has no expiry. */
+  validUntil: string | null;
+}
+
+/** The roles a database's objects need, and the memberships among them (and in PostgreSQL's predefined roles). */
+export interface ArchivedRoles {
+  roles: ArchivedRole[];
+  memberships: { role: string; member: string; admin: boolean }[];
+}
+
+/** What `--create-roles` did: roles created, and archived roles the cluster already had (left as they are). */
+export interface RoleCreation {
+  created: string[];
+  skipped: string[];
+}
+
 /** One consistent read-only view of the database for the duration of a backup. */
 export interface Snapshot {
   /** Tables in scope, with their structure, in dependency-friendly order (parents first). */
@@ -96,6 +131,8 @@ export interface Snapshot {
   databaseDdl?(): Promise<DatabaseDdl>;
   /** Whole-database snapshots: large objects' contents as SQL, null when there are none. */
   largeObjects?(): Promise<Readable | null>;
+  /** Whole-database snapshots: the cluster's roles the database's objects need (no passwords). */
+  roles?(): Promise<ArchivedRoles>;
   /**
    * The inventory at the snapshot, checked against what was archived (`ddl` where the backup
    * took the whole database's, and `rows` per exported table); throws naming the first object
@@ -158,12 +195,18 @@ export interface DatabaseRestoreInput {
   noOwner?: boolean;
   /** Leave out GRANT/REVOKE, like pg_restore --no-privileges. */
   noPrivileges?: boolean;
+  /** The backup's roles; null for backups taken before roles were archived. */
+  roles?: ArchivedRoles | null;
+  /** Create the archived roles the cluster lacks before the DDL, in the same transaction. */
+  createRoles?: boolean;
 }
 
 export interface DatabaseRestoreResult {
   tables: RestoreTableResult[];
   /** Roles the backup names (owners, grantees) that the target cluster lacks; their statements were skipped. */
   missingRoles: string[];
+  /** With createRoles: what was created and what already existed. */
+  roles?: RoleCreation;
 }
 
 export interface RestoreInput {

@@ -7,12 +7,15 @@
  * the whole transaction back, so the target is empty again and a retry starts clean.
  *
  * Owners and grants are applied each under a savepoint: a role the target cluster lacks skips
- * that statement and is reported, as pg_restore reports it without stopping.
+ * that statement and is reported, as pg_restore reports it without stopping. Asked to
+ * (`createRoles`), the backup's roles the cluster lacks are created first, in the same
+ * transaction (pg-roles.ts).
  */
 import { createInterface } from 'node:readline';
 import type { Client } from 'pg';
 import type { DatabaseRestoreInput, DatabaseRestoreResult, RestoreInput } from '../dialect';
 import { restoreInTransaction, type RestoreTuning } from './pg-restore';
+import { createMissingRoles } from './pg-roles';
 import { qualify } from './pg-session';
 
 interface DumpEntry {
@@ -108,6 +111,12 @@ export async function restoreDatabaseInTransaction(
   input: RestoreInput,
   tuning: RestoreTuning,
 ): Promise<DatabaseRestoreResult> {
+  let roles: DatabaseRestoreResult['roles'];
+  if (db.createRoles) {
+    if (!db.roles) throw new Error('--create-roles: this backup holds no roles (it was taken before backups archived them); create the roles first, or restore without --create-roles');
+    // Before the DDL, so owners and grants find their roles; in the transaction, so a failure takes them back out.
+    roles = await createMissingRoles(client, db.roles);
+  }
   const ddl = new DdlRunner(client, db);
   await ddl.run(db.ddl.preData, 'pre-data DDL');
   // pg_dump's preamble emptied search_path for the session; type names then read as they do elsewhere.
@@ -127,5 +136,5 @@ export async function restoreDatabaseInTransaction(
     }
   }
   await ddl.run(db.ddl.postData, 'post-data DDL');
-  return { tables, missingRoles: [...ddl.missingRoles].sort() };
+  return { tables, missingRoles: [...ddl.missingRoles].sort(), ...(roles ? { roles } : {}) };
 }

@@ -8,9 +8,10 @@ import { Transform } from 'node:stream';
 import type { Client } from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import type { Readable } from 'node:stream';
-import type { DatabaseDdl, ExcludedObject, Inventory, SequenceValue, Snapshot, TableExport, TableInfo } from '../dialect';
+import type { ArchivedRoles, DatabaseDdl, ExcludedObject, Inventory, SequenceValue, Snapshot, TableExport, TableInfo } from '../dialect';
 import { readSequenceLinks, readTables, relationSql, type SequenceLink } from './pg-catalog';
 import { missingFromDump, readInventoryObjects, summarize } from './pg-inventory';
+import { readDatabaseRoles } from './pg-roles';
 import { dumpSchema } from './pg-schema-dump';
 import { connect, destroyClient, qualify, quoteIdent, quoteLiteral, splitName } from './pg-session';
 import {
@@ -103,6 +104,12 @@ export class PostgresSnapshot implements Snapshot {
     this.assertOpen();
     if (!this.scope || !(await hasLargeObjects(this.main))) return null;
     return dumpLargeObjects({ url: this.opts.url, pgDumpPath: await this.opts.pgDumpPath(), snapshotId: this.snapshotId, scope: this.scope, signal: this.abort.signal });
+  }
+
+  async roles(): Promise<ArchivedRoles> {
+    this.assertOpen();
+    if (!this.scope) throw new Error('roles() needs a whole-database snapshot');
+    return readDatabaseRoles(this.main);
   }
 
   /** Kept for whole-database backups only: a `tables` backup's DDL is per table, not pg_dump's sections. */

@@ -106,9 +106,12 @@ export function describeTable(db: SqliteDb, table: string, virtuals: VirtualTabl
   const vt = virtuals.find((v) => v.name.toLowerCase() === table.toLowerCase());
   if (vt?.kind === 'unsupported') throw new Error(unsupportedMessage(vt));
   const { columns, primaryKey } = readColumns(db, table);
-  if (vt) return { name: table, columns, primaryKey: [], foreignKeys: [], ...(vt.carriesRowid ? { rowid: true } : {}) };
+  if (vt) return { name: table, columns, primaryKey: [], foreignKeys: [], ...(vt.carriesRowid ? { rowid: true } : {}), virtual: vt.module };
   const rowid = hasImplicitRowid(db, table, columns, primaryKey);
-  return { name: table, columns, primaryKey, foreignKeys: readForeignKeys(db, table), ...(rowid ? { rowid: true } : {}) };
+  const index = virtuals.find((v) => v.kind === 'contentless' && v.carriedShadows.some((s) => s.toLowerCase() === table.toLowerCase()));
+  return {
+    name: table, columns, primaryKey, foreignKeys: readForeignKeys(db, table), ...(rowid ? { rowid: true } : {}), ...(index ? { contentlessIndex: index.name } : {}),
+  };
 }
 
 /** Parents before children where possible; cycles and self-references are broken by name order. */

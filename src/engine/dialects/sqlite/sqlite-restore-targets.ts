@@ -29,6 +29,12 @@ export interface RestoreTarget {
   dropRowid: boolean;
   /** A module's shadow table, written directly (needs SQLite's defensive mode off). */
   shadow: boolean;
+  /**
+   * A virtual table written through its module (FTS with its own content, R*Tree, Geopoly).
+   * Virtual tables take no UPSERT, so merge and missing-only match rows by rowid instead
+   * (see virtualRowSql); the module keeps its index in step with every row it is given.
+   */
+  virtualRows: boolean;
 }
 
 export function assertEncoding(input: RestoreInput): void {
@@ -51,7 +57,9 @@ export function resolveTargets(db: SqliteDb, tables: RestoreTableInput[]): Resto
     if (key === AUDIT_TABLE && input.mode !== 'missing-only') {
       throw new Error(`Table ${name} is append-only and can only be restored in missing-only mode, not ${input.mode}`);
     }
-    const structure = describeTable(db, name);
+    const structure = describeTable(db, name, virtuals);
+    const vt = virtuals.find((v) => v.name.toLowerCase() === key);
+    const virtualRows = vt?.kind === 'rows';
     const liveCols = new Map(structure.columns.map((c) => [c.name.toLowerCase(), c]));
     const columns = storedColumns(input.table).map((c) => {
       const lc = liveCols.get(c.name.toLowerCase());
@@ -60,7 +68,7 @@ export function resolveTargets(db: SqliteDb, tables: RestoreTableInput[]): Resto
       return lc.name;
     });
     if (columns.length === 0) throw new Error(`Cannot restore table ${name}: the backup records no stored columns for it`);
-    if (input.mode !== 'replace' && structure.primaryKey.length === 0) {
+    if (input.mode !== 'replace' && structure.primaryKey.length === 0 && !virtualRows) {
       throw new Error(`Cannot restore table ${name} in ${input.mode} mode: it has no primary key to match rows on (use replace)`);
     }
     const missingPk = structure.primaryKey.filter((k) => !columns.some((c) => c.toLowerCase() === k.toLowerCase()));
@@ -69,18 +77,31 @@ export function resolveTargets(db: SqliteDb, tables: RestoreTableInput[]): Resto
     }
     const owner = shadowOwner.get(key);
     if (owner?.kind === 'contentless' && input.mode !== 'replace') {
-      throw new Error(`Cannot restore table ${name} in ${input.mode} mode: it is part of the contentless full-text index ${owner.name}, which is restored whole (use replace)`);
+      throw new Error(`Cannot restore table ${name} in ${input.mode} mode: ${contentlessReason(owner.name)}`);
     }
     const carried = input.table.rowid === true;
     // The live table must have a rowid of its own that is not a column (else the key columns carry it).
-    const writeRowid = carried && input.mode === 'replace' && structure.rowid === true;
+    // A virtual table's rowid is its identity, so it is written (and matched on) in every mode.
+    const writeRowid = carried && structure.rowid === true && (input.mode === 'replace' || virtualRows);
     const rowidColumn = writeRowid ? rowidAlias(structure.columns) : null;
     // An R*Tree's first column is its rowid: the key a dry run matches rows on.
-    const rtree = virtuals.find((v) => v.name.toLowerCase() === key && v.module.startsWith('rtree'));
+    const rtree = vt?.module.startsWith('rtree') === true;
     const primaryKey = rtree && structure.columns.length ? [structure.columns[0].name] : structure.primaryKey;
+    if (virtualRows && input.mode !== 'replace' && !rowidColumn && !rtree) {
+      throw new Error(`Cannot restore table ${name} in ${input.mode} mode: the backup does not carry its rows' rowids to match them on (use replace)`);
+    }
     return {
       input, name, mode: input.mode, columns, primaryKey,
-      width: columns.length + (carried ? 1 : 0), rowidColumn, dropRowid: carried && rowidColumn === null, shadow: owner !== undefined,
+      width: columns.length + (carried ? 1 : 0), rowidColumn, dropRowid: carried && rowidColumn === null, shadow: owner !== undefined, virtualRows,
     };
   });
+}
+
+/**
+ * Why a contentless index cannot be merged: its shadow tables are the only copy of the text,
+ * as inverted-index segments. Merging them row by row would mix two indexes' segment
+ * structures into a corrupt one, and the documents cannot be read back to re-index them.
+ */
+export function contentlessReason(index: string): string {
+  return `it is part of the contentless full-text index ${index}, whose index is the only copy of its text and cannot be merged row by row; restore it in replace mode (it is restored whole)`;
 }

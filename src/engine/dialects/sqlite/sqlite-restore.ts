@@ -24,6 +24,7 @@ import {
 import { describeTable, hasAutoincrementCounters, listOrdinaryTables } from './sqlite-introspect';
 import { writeCommitMarker } from './sqlite-commit-marker';
 import { forEachRow, RowInserter } from './sqlite-row-reader';
+import type { SqliteValue } from './sqlite-row-codec';
 import { listVirtualTables } from './sqlite-virtual';
 import { assertEncoding, resolveTargets, type RestoreTarget } from './sqlite-restore-targets';
 
@@ -40,6 +41,41 @@ export function insertSql(t: RestoreTarget, params?: string[]): string {
   // Rows that already match are left alone, so rowsWritten counts real changes (as plan() does).
   const differs = rest.map((c) => `${table}.${c} IS excluded.${c} COLLATE BINARY`).join(' AND ');
   return `${base}${conflict} DO UPDATE SET ${rest.map((c) => `${c} = excluded.${c}`).join(', ')} WHERE NOT (${differs})`;
+}
+
+/**
+ * Merge and missing-only of a virtual table (no UPSERT there): the row's key is its first
+ * value (the carried rowid; an R*Tree's id column). `delete` removes a live row with that key
+ * whose values differ (merge only); `insert` adds the row unless one with its key is there
+ * (its last parameter is the key again). Both go through the module, which updates its index.
+ */
+export function virtualRowSql(t: RestoreTarget): { delete: (params: string[]) => string; insert: (params: string[]) => string } {
+  const table = `main.${quoteIdent(t.name)}`;
+  const cols = [...(t.rowidColumn ? [t.rowidColumn] : []), ...t.columns].map(quoteIdent);
+  const key = cols[0];
+  return {
+    delete: (params) => {
+      const same = cols.slice(1).map((c, i) => `${c} IS ${params[i + 1]} COLLATE BINARY`);
+      return `DELETE FROM ${table} WHERE ${key} = ${params[0]}${same.length ? ` AND NOT (${same.join(' AND ')})` : ' AND 0'}`;
+    },
+    insert: (params) =>
+      `INSERT INTO ${table} (${cols.join(', ')}) SELECT ${params.slice(0, cols.length).join(', ')} WHERE NOT EXISTS (SELECT 1 FROM ${table} WHERE ${key} = ${params[cols.length]})`,
+  };
+}
+
+/** One row written as the target's mode says; returns the rows changed (as plan() counts them). */
+function rowWriter(db: SqliteDb, t: RestoreTarget): (values: SqliteValue[]) => number {
+  if (!t.virtualRows || t.mode === 'replace') {
+    const inserter = new RowInserter(db, (params) => insertSql(t, params));
+    return (values) => inserter.run(values);
+  }
+  const sql = virtualRowSql(t);
+  const remove = t.mode === 'merge' ? new RowInserter(db, sql.delete) : null;
+  const insert = new RowInserter(db, sql.insert);
+  return (values) => {
+    remove?.run(values);
+    return insert.run([...values, values[0]]);
+  };
 }
 
 interface TriggerRow { name: string; sql: string }
@@ -104,10 +140,10 @@ export async function restoreSqlite(path: string, input: RestoreInput, opts: Sql
         }
         const results: RestoreTableResult[] = [];
         for (const t of targets) {
-          const inserter = new RowInserter(db, (params) => insertSql(t, params));
+          const write = rowWriter(db, t);
           let written = 0;
           await forEachRow(t, { batchRows, signal: input.signal, onProgress: input.onProgress }, (values) => {
-            written += inserter.run(values);
+            written += write(values);
           });
           results.push({ name: t.input.name, rowsWritten: written });
         }

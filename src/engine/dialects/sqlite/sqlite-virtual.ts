@@ -4,12 +4,14 @@
  *
  *   rows         FTS3/4/5 with their own content, R*Tree, Geopoly: read and written through
  *                the virtual table itself (rowid included), so the module rebuilds its index
- *                from the restored rows and index and content can never disagree.
+ *                from the restored rows and index and content can never disagree. Merge and
+ *                missing-only match rows by rowid (an R*Tree's id), also through the module.
  *   external     FTS with `content=<table>`: the rows are the content table's, which is backed
- *                up as a table; every restore that writes the content table rebuilds the index
- *                ('rebuild' command) before it commits.
+ *                up as a table; every restore that writes the content table (in any mode)
+ *                rebuilds the index ('rebuild' command) before it commits.
  *   contentless  FTS with `content=''`: the index is the only copy of the data, so its shadow
- *                tables are backed up and restored as they are, together and in replace mode.
+ *                tables are backed up and restored as they are, together and in replace mode
+ *                only (merging two indexes' segments row by row would corrupt them).
  *   unsupported  any other module: the backup fails naming the table.
  *
  * An FTS5 table's `_config` shadow table (rank function, merge settings) is carried as a table
