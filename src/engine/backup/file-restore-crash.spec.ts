@@ -108,7 +108,7 @@ describe('a file restore killed during its multi-root swap', () => {
     const run = await runChild(newTar, roots, 'never', '-');
     expect(run).toMatchObject({ code: 0, signal: null });
     expectAll('new');
-    expect(await recoverInterruptedFileRestores(roots)).toEqual({ completed: [], rolledBack: [], removed: [], busy: [] });
+    expect(await recoverInterruptedFileRestores(roots)).toEqual({ completed: [], rolledBack: [], removed: [], busy: [], undecided: [], settled: [] });
   });
 
   it('removes staged and old copies left by restores without a journal (older versions), putting a moved-aside root back', async () => {
