@@ -4,6 +4,7 @@
  * the configured storage, is verified completely, and is written with the engine alone.
  */
 import { createReadStream } from 'node:fs';
+import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,12 +15,13 @@ import { readDatabaseDdl, readManifest, readSchemaSql, restoreInputs } from '../
 import { effectiveRestoreMode } from '../engine/backup/restore-mode';
 import { verifyParts, type VerifyResult } from '../engine/backup/verify-backup';
 import { createDialect, type DialectOptions } from '../engine/dialects/create-dialect';
-import type { RestoreMode, RestoreTableResult, RoleCreation } from '../engine/dialects/dialect';
+import type { Dialect, RestoreCommitMarker, RestoreMode, RestoreTableResult, RoleCreation } from '../engine/dialects/dialect';
 import { LocalStorage } from '../engine/storage/local-storage';
 import type { BackupStorage } from '../engine/storage/storage';
 import type { FileStats } from '../engine/backup/file-artefacts';
+import { commitResolver, FileCommit } from '../recovery/file-commit';
 import {
-  describeDifference, resolveScope, restoreFiles, restoreTables, schemaDifferences, tablesReplaceOnly, tablesWithoutKey, type StoredBackup,
+  describeDifference, resolveScope, restoreTables, schemaDifferences, tablesReplaceOnly, tablesWithoutKey, type StoredBackup,
 } from '../recovery/restore-backup';
 import { CommandFailed } from './cli-errors';
 
@@ -126,14 +128,17 @@ export async function engineRestore(b: StoredBackup, o: EngineRestoreOptions): P
         throw new CommandFailed(`--create-schema needs an empty database; this one has tables: ${existing.map((t) => t.name).slice(0, 10).join(', ')}`);
       }
       const keys = await keysForManifest(b.keys, b.manifest);
-      const whole = dialect.restoreDatabase ? await readDatabaseDdl(b.storage, b.dir, b.manifest, keys) : null;
-      if (whole && dialect.restoreDatabase) {
+      const restoreDatabase = dialect.restoreDatabase?.bind(dialect);
+      const whole = restoreDatabase ? await readDatabaseDdl(b.storage, b.dir, b.manifest, keys) : null;
+      if (whole && restoreDatabase) {
         // The whole database in one transaction: a failure leaves the target empty, so a retry works.
         if (o.tables) throw new CommandFailed('--create-schema of a full backup restores the whole database; leave out --tables');
-        o.onPhase?.('restoring the database');
-        const input = { encoding: b.manifest.engine.encoding, tables: restoreInputs(b.storage, b.dir, b.manifest, keys, (t) => effectiveRestoreMode(t, 'replace')), sequences: b.manifest.sequences, onProgress: o.onProgress, onWarning: o.onWarning };
-        const done = await dialect.restoreDatabase({ ...whole, noOwner: o.noOwner, noPrivileges: o.noPrivileges, createRoles: o.createRoles }, input);
-        return { tables: done.tables, files: o.files ? await restoreFilesAfter(b, o) : null, missingRoles: done.missingRoles, ...(done.roles ? { roles: done.roles } : {}) };
+        return await withFiles(b, o, dialect, async (commitMarker) => {
+          o.onPhase?.('restoring the database');
+          const input = { encoding: b.manifest.engine.encoding, tables: restoreInputs(b.storage, b.dir, b.manifest, keys, (t) => effectiveRestoreMode(t, 'replace')), sequences: b.manifest.sequences, onProgress: o.onProgress, onWarning: o.onWarning, commitMarker };
+          const done = await restoreDatabase({ ...whole, noOwner: o.noOwner, noPrivileges: o.noPrivileges, createRoles: o.createRoles }, input);
+          return { tables: done.tables, missingRoles: done.missingRoles, ...(done.roles ? { roles: done.roles } : {}) };
+        });
       }
       if (o.createRoles) throw new CommandFailed(`--create-roles applies to the disaster restore of a full PostgreSQL backup; backup ${b.manifest.id} is a ${b.manifest.type} backup of ${b.manifest.engine.name}`);
       o.onPhase?.('creating schema');
@@ -143,19 +148,46 @@ export async function engineRestore(b: StoredBackup, o: EngineRestoreOptions): P
     if (diffs.length && !o.allowSchemaMismatch) {
       throw new CommandFailed(`the target's table structure differs from the backup: ${diffs.map(describeDifference).join('; ')}. Pass --allow-schema-mismatch to restore by column name anyway, or --create-schema into an empty database.`);
     }
-    o.onPhase?.('restoring');
-    const results = await restoreTables(dialect, { ...b, mode: o.mode, tables, onProgress: o.onProgress, onWarning: o.onWarning });
-    const files = o.files ? await restoreFilesAfter(b, o) : null;
-    return { tables: results, files, missingRoles: [] };
+    return await withFiles(b, o, dialect, async (commitMarker) => {
+      o.onPhase?.('restoring');
+      return { tables: await restoreTables(dialect, { ...b, mode: o.mode, tables, onProgress: o.onProgress, onWarning: o.onWarning, commitMarker }), missingRoles: [] };
+    });
   } finally {
     await dialect.close().catch(() => undefined);
   }
 }
 
-/** After the tables committed: each directory is swapped in whole, or left as it was. */
-function restoreFilesAfter(b: StoredBackup, o: EngineRestoreOptions): Promise<FileStats> {
+/**
+ * Runs `restore` (the tables) with the file artefacts as one commit, as the service does
+ * (file-commit.ts): the directories are staged first, the transaction's commit decides, then
+ * they are swapped in. A crash anywhere is settled by the next start or file restore, which
+ * asks this target whether the transaction committed (the journal names it, without credentials).
+ */
+async function withFiles(
+  b: StoredBackup,
+  o: EngineRestoreOptions,
+  dialect: Dialect,
+  restore: (marker: RestoreCommitMarker | undefined) => Promise<Omit<EngineRestoreResult, 'files'>>,
+): Promise<EngineRestoreResult> {
+  if (!o.files) return { ...(await restore(undefined)), files: null };
+  o.onPhase?.('staging files');
+  const staged = await FileCommit.stage(b, { url: o.url, dialect, commitId: randomUUID(), committed: commitResolver([o.url], o.dialect), onWarning: o.onWarning });
+  let done: Omit<EngineRestoreResult, 'files'>;
+  try {
+    done = await restore(staged.marker());
+  } catch (e) {
+    const after = await staged.afterFailure().catch(() => 'undecided' as const);
+    if (after === 'committed') {
+      o.onWarning?.(`the restore reported an error after its commit (${(e as Error).message}); the target shows it committed, and the file artefacts were swapped in`);
+      return { tables: [], missingRoles: [], files: staged.stats };
+    }
+    if (after === 'undecided') {
+      throw new CommandFailed(`${(e as Error).message}; whether the restore committed could not be established, so its staged file artefacts were kept: the next run of a file restore or of the service settles them with the tables`);
+    }
+    throw e;
+  }
   o.onPhase?.('files');
-  return restoreFiles(b, undefined, { onWarning: o.onWarning });
+  return { ...done, files: await staged.afterCommit() };
 }
 
 export type { KeySource };

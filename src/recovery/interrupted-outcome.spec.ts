@@ -10,14 +10,14 @@ describe('interruptedOutcome', () => {
       want: { status: 'completed', error: null, note: /^its restore committed .*then the process running it stopped .*reconciled at 2026-01-01/ },
     },
     {
-      name: 'committed, files to follow: failed, saying the tables were restored',
+      name: 'committed, with files: completed, the note saying the files are rolled forward from their journal',
       committed: true, files: true,
-      want: { status: 'failed', note: null, error: /after its restore committed.*tables were restored, but the file artefacts may not have been/ },
+      want: { status: 'completed', error: null, note: /^its restore committed .*file artefacts, staged before that commit, are swapped in from their journal.*reconciled at 2026-01-01/ },
     },
     {
       name: 'not committed: failed, the tables as before',
       committed: false, files: true,
-      want: { status: 'failed', note: null, error: /stopped before its restore committed.*hold what they held before \(the process running it stopped\)$/ },
+      want: { status: 'failed', note: null, error: /stopped before its restore committed.*hold what they held before, and the file directories too.*\(the process running it stopped\)$/ },
     },
     {
       name: 'unknown: failed, saying so and what to check',

@@ -12,28 +12,30 @@ export interface InterruptedOutcome {
 /**
  * The truthful end of a recovery nobody runs any more, from what the target says of its
  * restore: committed (true), not committed (false), or unknown (null, with why). A restore that
- * committed is `completed`, with a note saying how that was established, unless file
- * artefacts were to follow it (those may not have been restored).
+ * committed is `completed`, with a note saying how that was established. File artefacts follow
+ * the same commit (file-commit.ts): staged before it, swapped in after it, and after a crash
+ * rolled forward or back by the file journal according to that same proof, so they are
+ * restored exactly when the tables are.
  */
 export function interruptedOutcome(
   committed: boolean | null,
   ctx: { reason: string; files: boolean; backupId: string; at: string; unknownBecause?: string },
 ): InterruptedOutcome {
-  if (committed && ctx.files) {
-    return {
-      status: 'failed', note: null,
-      error: `interrupted: ${ctx.reason} after its restore committed (the target's commit proof shows it): the tables were restored, but the file artefacts may not have been`,
-    };
-  }
   if (committed) {
+    const files = ctx.files
+      ? '; its file artefacts, staged before that commit, are swapped in from their journal by the recovery of interrupted file restores (at the start of the instance holding the directories, before this was recorded when it is this one)'
+      : '';
     return {
       status: 'completed', error: null,
-      note: `its restore committed (the target's commit proof shows it), then ${ctx.reason} before recording the end; this outcome was recorded when the job was reconciled at ${ctx.at}`,
+      note: `its restore committed (the target's commit proof shows it), then ${ctx.reason} before recording the end${files}; this outcome was recorded when the job was reconciled at ${ctx.at}`,
     };
   }
-  if (committed === false) return { status: 'failed', error: `${NOT_COMMITTED} (${ctx.reason})`, note: null };
+  if (committed === false) {
+    const what = ctx.files ? `${NOT_COMMITTED}, and the file directories too (their staged copies are removed)` : NOT_COMMITTED;
+    return { status: 'failed', error: `${what} (${ctx.reason})`, note: null };
+  }
   return {
     status: 'failed', note: null,
-    error: `interrupted: ${ctx.reason}; whether its restore transaction committed could not be determined${ctx.unknownBecause ? `: ${ctx.unknownBecause}` : ''}. Check the tables in scope against backup ${ctx.backupId}`,
+    error: `interrupted: ${ctx.reason}; whether its restore transaction committed could not be determined${ctx.unknownBecause ? `: ${ctx.unknownBecause}` : ''}. Check the tables in scope against backup ${ctx.backupId}${ctx.files ? ' (its staged file artefacts are kept until that is known)' : ''}`,
   };
 }

@@ -19,13 +19,14 @@ import { LeaseEntity } from '../database/lease.entity';
 import { HeldLease, LeaseService, ownerAliveOnThisHost } from '../database/lease.service';
 import { Transactions } from '../database/transactions';
 import { recoverInterruptedFileRestores } from '../engine/backup/file-restore-journal';
-import type { PlanTableResult, RestoreMode } from '../engine/dialects/dialect';
+import type { PlanTableResult, RestoreMode, RestoreTableResult } from '../engine/dialects/dialect';
 import type { BackupStorage } from '../engine/storage/storage';
 import { interruptedOutcome } from './interrupted-outcome';
 import { RecoveryEntity } from './recovery.entity';
 import { assertConfirmed, prepareRecovery, PreparedRecovery, RecoveryRequest, rollbackPhrase } from './recovery-request';
 import { RecoveryProgress, RecoveryView, toRecoveryView } from './recovery.view';
-import { checkFileArchive, planTables, restoreFiles, restoreTables, rowTotal } from './restore-backup';
+import { commitResolver, FileCommit, type FilesAfterFailure } from './file-commit';
+import { planTables, restoreTables, rowTotal } from './restore-backup';
 
 export interface StartRecoveryInput {
   backupId: string;
@@ -73,19 +74,29 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
 
   async onApplicationBootstrap(): Promise<void> {
     await this.leases.releaseStale(ownerAliveOnThisHost);
+    // Files first: a restore killed between its database commit and its swap is rolled
+    // forward here, so the recovery reconciled next is truly complete when it says so.
+    await this.recoverInterruptedFileRestores();
     await this.failInterrupted(this.sweeper.staleBefore());
     await this.dropAbandonedRestoreData();
-    await this.recoverInterruptedFileRestores();
+  }
+
+  /** Settles prepared file journals by asking the target database their restore wrote to. */
+  private commitResolver() {
+    return commitResolver([this.target.sourceUrl('full'), this.target.sourceUrl('audit')], dialectOptions(this.config));
   }
 
   /**
-   * A file restore killed while swapping directories leaves a journal beside them: finish or
-   * undo it now (all directories new, or all old) and drop staged and old copies, rather than
-   * leave the roots mixed until the next file restore.
+   * A file restore killed while staging or swapping directories leaves a journal beside them:
+   * finish or undo it now (all directories new, or all old, as the tables are: a journal
+   * prepared for a database commit is settled by asking the target whether that restore
+   * committed) and drop staged and old copies, rather than leave the roots mixed until the next
+   * file restore.
    */
   private async recoverInterruptedFileRestores(): Promise<void> {
     try {
-      const r = await recoverInterruptedFileRestores(this.config.BACKUP_FILE_PATHS);
+      const r = await recoverInterruptedFileRestores(this.config.BACKUP_FILE_PATHS, { committed: this.commitResolver() });
+      for (const u of r.undecided) this.logger.error(`interrupted file restore of recovery ${u.commitId} left staged: ${u.why}`);
       if (r.completed.length) this.logger.warn(`completed ${r.completed.length} interrupted file restore(s): the file directories hold the restored files`);
       if (r.rolledBack.length) this.logger.warn(`rolled back ${r.rolledBack.length} interrupted file restore(s): the file directories are as they were before`);
       if (r.removed.length) this.logger.warn(`removed ${r.removed.length} staged or old copies left by interrupted file restores`);
@@ -249,6 +260,9 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
     const jobSignal = AbortSignal.any([signal, lost.signal]);
     const progress = this.progress.get(row.id) ?? { phase: 'pending', table: null, rows: 0 };
     let dbCommitted = false;
+    let staged: FileCommit | null = null;
+    let filesAfterFailure: FilesAfterFailure | null = null;
+    let committedDespite: string | null = null;
     let end: () => Promise<void>;
     try {
       await this.update(row.id, { status: 'running', startedAt: nowIso() });
@@ -268,47 +282,72 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
         row.safetyBackupId = safety.id;
         await this.update(row.id, { safetyBackupId: safety.id });
       }
+      // The files are staged (extracted, checked, synced) before the tables commit: the
+      // database commit is then the commit point of both (file-commit.ts).
+      if (prepared.files) {
+        progress.phase = 'files';
+        staged = await FileCommit.stage(
+          { storage: this.storage, dir: prepared.backup.storageDir, manifest: prepared.manifest, keys: this.target.keys },
+          {
+            url: prepared.url, dialect: prepared.dialect, commitId: row.id, committed: this.commitResolver(),
+            onWarning: (message) => this.logger.warn(`recovery ${row.id}: ${message}`),
+          },
+        );
+      }
       // Right before writing: the lease must still be ours (a sweep elsewhere may have found us stale).
       if (!(await keeper.beat())) lost.abort();
       if (lost.signal.aborted) throw new Error('its lease was lost before the restore began');
       progress.phase = 'restoring';
-      // A file part a restore would refuse fails the recovery now, before the tables commit.
-      if (prepared.files) await checkFileArchive({ storage: this.storage, dir: prepared.backup.storageDir, manifest: prepared.manifest, keys: this.target.keys });
       const total = rowTotal();
-      const results = await this.inWriteTurn(prepared, () =>
-        restoreTables(prepared.dialect, {
-          ...this.spec(prepared, row.mode),
-          signal: jobSignal,
-          onProgress: (p) => {
-            progress.table = p.table;
-            progress.rows = total(p);
-          },
-          onWarning: (message) => this.logger.warn(`recovery ${row.id}: ${message}`),
-          commitMarker: { id: row.id, onToken: (token) => this.update(row.id, { commitToken: token }) },
-        }),
-      );
+      const keepToken = (token: string) => this.update(row.id, { commitToken: token });
+      let results: RestoreTableResult[] = [];
+      try {
+        results = await this.inWriteTurn(prepared, () =>
+          restoreTables(prepared.dialect, {
+            ...this.spec(prepared, row.mode),
+            signal: jobSignal,
+            onProgress: (p) => {
+              progress.table = p.table;
+              progress.rows = total(p);
+            },
+            onWarning: (message) => this.logger.warn(`recovery ${row.id}: ${message}`),
+            commitMarker: staged ? staged.marker(keepToken) : { id: row.id, onToken: keepToken },
+          }),
+        );
+      } catch (e) {
+        if (!staged) throw e;
+        filesAfterFailure = await staged.afterFailure().catch(() => 'undecided' as const);
+        if (filesAfterFailure !== 'committed') throw e;
+        // The target shows the commit (the error came after it): tables and files are restored.
+        committedDespite = safeMessage(e);
+      }
       dbCommitted = true;
       const rowsWritten = results.reduce((s, r) => s + r.rowsWritten, 0);
       row.rowsWritten = rowsWritten;
       let files = null;
-      if (prepared.files) {
+      if (staged) {
         progress.phase = 'files';
-        files = await restoreFiles(
-          { storage: this.storage, dir: prepared.backup.storageDir, manifest: prepared.manifest, keys: this.target.keys },
-          undefined,
-          { onWarning: (message) => this.logger.warn(`recovery ${row.id}: ${message}`) },
-        );
+        files = filesAfterFailure === 'committed' ? staged.stats : await staged.afterCommit();
       }
       progress.phase = 'done';
-      end = () => this.recordEnd(row, lease, { status: 'completed', rowsWritten, finishedAt: nowIso(), owner: null, error: null }, {
-        action: 'recovery.completed', outcome: 'success', details: { backupId: row.backupId, rowsWritten, tables: results, files, safetyBackupId: row.safetyBackupId },
+      const note = committedDespite
+        ? `the restore reported an error after its commit (${committedDespite}); the target's commit proof shows it committed, and the file artefacts were swapped in`
+        : null;
+      end = () => this.recordEnd(row, lease, { status: 'completed', rowsWritten, finishedAt: nowIso(), owner: null, error: null, note }, {
+        action: 'recovery.completed', outcome: 'success', details: { backupId: row.backupId, rowsWritten, tables: results, files, safetyBackupId: row.safetyBackupId, note },
       });
       this.logger.log(`recovery ${row.id} completed (${rowsWritten} rows)`);
     } catch (e) {
       const cause = lost.signal.aborted ? `stopped: its heartbeat had gone stale and its lease was taken over (${safeMessage(e)})` : safeMessage(e);
+      if (staged && !dbCommitted && filesAfterFailure === null) {
+        // Failed before the table restore began (or in it, already settled above): nothing committed.
+        await staged.discard().catch((e2: Error) => this.logger.warn(`recovery ${row.id}: ${e2.message}`));
+      }
       const message = dbCommitted
-        ? `the tables were restored (committed), but the file artefacts were not; their directories are unchanged: ${cause}`
-        : cause;
+        ? `the tables were restored (committed), but ${cause}`
+        : (filesAfterFailure as FilesAfterFailure | null) === 'undecided'
+          ? `${cause}; whether the restore committed could not be established, so its staged file artefacts were kept: the next start or file restore settles them with the tables`
+          : cause;
       this.logger.error(`recovery ${row.id} failed: ${message}`);
       end = () => this.recordEnd(row, lease, { status: 'failed', error: message, finishedAt: nowIso(), owner: null, rowsWritten: row.rowsWritten }, {
         action: 'recovery.failed', outcome: 'failure', details: { backupId: row.backupId, error: message, tablesCommitted: dbCommitted, safetyBackupId: row.safetyBackupId },

@@ -5,11 +5,9 @@
  */
 import { contentlessReason } from '../engine/dialects/sqlite/sqlite-restore-targets';
 import { ArchiveError, isArchiveError } from '../engine/archive/errors';
-import { openPart, verifyPart } from '../engine/archive/part-io';
+import { verifyPart } from '../engine/archive/part-io';
 import type { Manifest } from '../engine/archive/manifest.types';
 import { keysForManifest, type KeySource } from '../engine/backup/backup-keys';
-import { unpackFileArtefacts, type FileStats, type UnpackOptions } from '../engine/backup/file-artefacts';
-import { inspectFileArchive } from '../engine/backup/file-entry-rules';
 import { restoreInputs } from '../engine/backup/read-backup';
 import { AUDIT_TABLE, isBookkeepingTable } from '../engine/backup/bookkeeping-tables';
 import { effectiveRestoreMode } from '../engine/backup/restore-mode';
@@ -222,38 +220,6 @@ export async function planTables(dialect: Dialect, spec: RestoreSpec): Promise<P
   assertSameEngine(dialect, spec.manifest);
   const input = await restoreInput(spec);
   return diagnosed(spec, () => dialect.plan(input));
-}
-
-/**
- * Restores the backup's file artefacts into the directories they were taken from: every
- * directory is staged whole and all are swapped in together under a journal, so a failure or
- * a crash leaves all of them as they were (or, past the swap's commit point, all restored).
- * Links, devices and paths escaping a directory in the archive fail it before anything changes.
- */
-export async function restoreFiles(
-  b: StoredBackup,
-  destinations: string[] = b.manifest.files.roots,
-  opts: UnpackOptions = {},
-): Promise<FileStats> {
-  const part = b.manifest.files.part;
-  if (!part) return { count: 0, bytes: 0 };
-  if (destinations.length !== b.manifest.files.roots.length) {
-    throw new RestoreRequestError(`the backup holds ${b.manifest.files.roots.length} file directories, ${destinations.length} destinations were given`);
-  }
-  const keys = await keysForManifest(b.keys, b.manifest);
-  return unpackFileArtefacts(await openPart(b.storage, b.dir, part, b.manifest, keys), destinations, opts);
-}
-
-/**
- * Reads the backup's file part through and checks every entry (file-entry-rules.ts) without
- * writing anything: run before the tables are restored, so a crafted file part fails the whole
- * recovery before the database commit rather than after it.
- */
-export async function checkFileArchive(b: StoredBackup): Promise<void> {
-  const part = b.manifest.files.part;
-  if (!part) return;
-  const keys = await keysForManifest(b.keys, b.manifest);
-  await inspectFileArchive(await openPart(b.storage, b.dir, part, b.manifest, keys), b.manifest.files.roots.length, b.manifest.files);
 }
 
 export { AUDIT_TABLE };

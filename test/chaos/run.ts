@@ -11,6 +11,8 @@
  *            and the report says how many of the planned trials ran)
  *            --out <file.md>  --json <file.json>  --include <earlier results.json> (repeatable:
  *            one document from several runs, e.g. families run separately)
+ *            --backup-kills N  --restore-kills N (override the mode's trial counts of the kills family,
+ *            e.g. --only kills --backup-kills 0 to rerun the restore kills alone)
  *            --render (with --include and --out: only write the document from earlier results)
  *            --append <file.md> (repeatable: extra sections at the end, e.g. catalog-queries.ts output)
  */
@@ -78,9 +80,9 @@ export interface CampaignRun {
 /** Shares of a --minutes budget: kills are the slowest trials by far (each one boots the service again). */
 const SHARE: Record<Family, number> = { kills: 0.55, corruption: 0.2, hostile: 0.15, load: 0.1 };
 
-export async function runCampaign(opts: { quick: boolean; engines: Engine[]; families: Family[]; seed: number; command: string; minutes?: number; log(line: string): void }): Promise<CampaignRun> {
+export async function runCampaign(opts: { quick: boolean; engines: Engine[]; families: Family[]; seed: number; command: string; minutes?: number; scale?: Partial<Scale>; log(line: string): void }): Promise<CampaignRun> {
   assertBuilt();
-  const scale = opts.quick ? QUICK : LONG;
+  const scale = { ...(opts.quick ? QUICK : LONG), ...opts.scale };
   const prng = new Prng(opts.seed);
   const logDir = mkdtempSync(join(tmpdir(), 'strongroom-chaos-logs-'));
   const logCopy = (label: string) => join(logDir, `${label}.log`);
@@ -197,6 +199,7 @@ async function main(): Promise<void> {
       quick: { type: 'boolean' }, engines: { type: 'string' }, only: { type: 'string' }, seed: { type: 'string' },
       out: { type: 'string' }, json: { type: 'string' }, include: { type: 'string', multiple: true }, minutes: { type: 'string' },
       render: { type: 'boolean' }, append: { type: 'string', multiple: true },
+      'backup-kills': { type: 'string' }, 'restore-kills': { type: 'string' },
     },
   });
   const engines = (values.engines ?? 'sqlite,postgres').split(',') as Engine[];
@@ -220,7 +223,14 @@ async function main(): Promise<void> {
   }
   const minutes = values.minutes ? Number(values.minutes) : undefined;
   if (minutes !== undefined && !(minutes > 0)) throw new Error('--minutes must be a positive number');
-  const run = await runCampaign({ quick, engines, families, seed, command, minutes, log: (l) => process.stderr.write(`${l}\n`) });
+  const scale: Partial<Scale> = {};
+  for (const [flag, key] of [['backup-kills', 'backupKills'], ['restore-kills', 'restoreKills']] as const) {
+    const v = values[flag];
+    if (v === undefined) continue;
+    if (!/^\d+$/.test(v)) throw new Error(`--${flag} must be a whole number`);
+    scale[key] = Number(v);
+  }
+  const run = await runCampaign({ quick, engines, families, seed, command, minutes, scale, log: (l) => process.stderr.write(`${l}\n`) });
   const runs = [...included, run];
   if (!quick && families.includes('load')) {
     // Next to the HTTP latencies, what the database itself does for each catalog query (plans and in-process times).

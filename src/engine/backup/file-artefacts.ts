@@ -14,7 +14,8 @@ import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar-stream';
 import { checkEntry, FileArchiveEntryError } from './file-entry-rules';
 import {
-  beginSwapPlan, dropOldCopies, markSwapping, recoverInterruptedFileRestores, rollBack, swapAll, syncDir, type SwapHook,
+  beginSwapPlan, dropOldCopies, leavePlan, markPrepared, markSwapping, recordCommitToken, recoverInterruptedFileRestores, rollBack, swapAll, syncDir,
+  type CommitRef, type CommitResolver, type SwapHook, type SwapJournal,
 } from './file-restore-journal';
 
 export interface SkippedFile {
@@ -140,21 +141,60 @@ export interface UnpackOptions {
 
 /**
  * Restores a file-artefact tar into `destinations[rootIndex]`, all or nothing: every root is
- * staged whole beside itself, then all are swapped in under a journal (file-restore-journal.ts),
+ * staged whole beside itself, then all are swapped in together under a journal (file-restore-journal.ts),
  * so neither a bad entry nor a crash leaves some roots new and others old. Anything the entry
  * rules forbid fails the restore before any root is touched.
  */
 export async function unpackFileArtefacts(source: Readable, destinations: string[], opts: UnpackOptions = {}): Promise<FileStats> {
+  const staged = await stageFileArtefacts(source, destinations, opts);
+  try {
+    await markSwapping(staged.plan);
+  } catch (e) {
+    await discardStaged(staged);
+    throw e;
+  }
+  opts.hook?.('swapping');
+  try {
+    await swapAll(staged.plan, opts.hook);
+  } catch (e) {
+    // Still in this process: undo rather than leave roots mixed. If even that fails, the journal
+    // stays and the next start or restore finishes the job.
+    await rollBack(staged.plan).catch((e2: Error) => {
+      throw new Error(`${(e as Error).message}; undoing the file swap failed too (${e2.message}): the next file restore or service start completes it`);
+    });
+    throw e;
+  }
+  await dropOld(staged.plan, opts);
+  return staged.stats;
+}
+
+/** Every root staged beside itself under a journal, not yet swapped in. */
+export interface StagedFiles {
+  plan: SwapJournal;
+  stats: FileStats;
+}
+
+export interface StageOptions extends UnpackOptions {
+  /** Settles journals of interrupted restores that were prepared for a database commit. */
+  committed?: CommitResolver;
+}
+
+/**
+ * The first half of a file restore: recovers earlier interrupted restores of these roots,
+ * then extracts and checks every entry into staging directories (synced), touching no root.
+ * A failure removes what was staged. Next: `commitStaged` (or `prepareStaged` first when a
+ * database commit is to decide), or `discardStaged`.
+ */
+export async function stageFileArtefacts(source: Readable, destinations: string[], opts: StageOptions = {}): Promise<StagedFiles> {
   const lives = await checkDestinations(destinations);
   // A crash of an earlier restore of these roots is finished or undone first.
-  await recoverInterruptedFileRestores(lives, { strict: true });
+  await recoverInterruptedFileRestores(lives, { strict: true, committed: opts.committed });
   const plan = await beginSwapPlan(lives);
-  let stats: FileStats;
   try {
     opts.hook?.('journal-written');
-    stats = await stage(source, plan.roots.map((r) => r.staging));
+    const stats = await stage(source, plan.roots.map((r) => r.staging));
     opts.hook?.('staged');
-    await markSwapping(plan);
+    return { plan, stats };
   } catch (e) {
     source.destroy();
     await rollBack(plan).catch((e2: Error) => {
@@ -162,23 +202,55 @@ export async function unpackFileArtefacts(source: Readable, destinations: string
     });
     throw e;
   }
-  opts.hook?.('swapping');
+}
+
+/** Hands the decision to the database restore `commit` names: its commit is the files' commit too. */
+export async function prepareStaged(s: StagedFiles, commit: Omit<CommitRef, 'token'>): Promise<void> {
+  await markPrepared(s.plan, { ...commit, token: null });
+}
+
+/** Journals the restore transaction's token before that transaction writes anything. */
+export function recordStagedToken(s: StagedFiles, token: string): Promise<void> {
+  return recordCommitToken(s.plan, token);
+}
+
+/**
+ * Past the commit point (the database restore committed, or there is none): swaps every root
+ * in. A failure here is never undone, since the tables are already new: the journal says
+ * `swapping`, and the next start or file restore finishes the swap.
+ */
+export async function commitStaged(s: StagedFiles, opts: UnpackOptions = {}): Promise<FileStats> {
   try {
-    await swapAll(plan, opts.hook);
+    if (s.plan.state !== 'swapping') await markSwapping(s.plan);
+    opts.hook?.('swapping');
+    await swapAll(s.plan, opts.hook);
   } catch (e) {
-    // Still in this process: undo rather than leave roots mixed. If even that fails, the journal
-    // stays and the next start or restore finishes the job.
-    await rollBack(plan).catch((e2: Error) => {
-      throw new Error(`${(e as Error).message}; undoing the file swap failed too (${e2.message}): the next file restore or service start completes it`);
-    });
-    throw e;
+    leavePlan(s.plan);
+    throw new Error(`swapping the restored file directories in failed (${(e as Error).message}); the journal beside them stays, and the next service start or file restore completes the swap`);
   }
+  await dropOld(s.plan, opts);
+  return s.stats;
+}
+
+/** Before the commit point: removes everything staged; every root stays as it was. */
+export async function discardStaged(s: StagedFiles): Promise<void> {
+  await rollBack(s.plan).catch((e: Error) => {
+    leavePlan(s.plan);
+    throw new Error(`removing the staged files failed (${e.message}): the next file restore or service start removes them`);
+  });
+}
+
+/** Neither swaps nor discards: the journal is left for the next recovery to decide (it asks the target). */
+export function leaveStaged(s: StagedFiles): void {
+  leavePlan(s.plan);
+}
+
+async function dropOld(plan: SwapJournal, opts: UnpackOptions): Promise<void> {
   try {
     await dropOldCopies(plan, opts.hook);
   } catch (e) {
     opts.onWarning?.(`the files were restored, but removing the previous copies failed (${(e as Error).message}); the next file restore or service start removes them`);
   }
-  return stats;
 }
 
 /** Resolved, distinct, not nested in each other, and each either absent or a real directory. */

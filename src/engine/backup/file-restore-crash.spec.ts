@@ -11,8 +11,8 @@ import { Readable } from 'node:stream';
 import { tempDir } from '../../../test/support/databases';
 import { builtPath, ROOT } from '../../../test/support/transpile';
 import { craftTar, snapshotTree } from './file-archive.fixture';
-import { unpackFileArtefacts } from './file-artefacts';
-import { recoverInterruptedFileRestores } from './file-restore-journal';
+import { leaveStaged, prepareStaged, recordStagedToken, stageFileArtefacts, unpackFileArtefacts } from './file-artefacts';
+import { FileRestoreUndecidedError, recoverInterruptedFileRestores, type CommitRef } from './file-restore-journal';
 
 const ROOTS = ['uploads', 'reports', 'avatars'];
 
@@ -108,7 +108,7 @@ describe('a file restore killed during its multi-root swap', () => {
     const run = await runChild(newTar, roots, 'never', '-');
     expect(run).toMatchObject({ code: 0, signal: null });
     expectAll('new');
-    expect(await recoverInterruptedFileRestores(roots)).toEqual({ completed: [], rolledBack: [], removed: [], busy: [] });
+    expect(await recoverInterruptedFileRestores(roots)).toEqual({ completed: [], rolledBack: [], removed: [], busy: [], undecided: [], settled: [] });
   });
 
   it('removes staged and old copies left by restores without a journal (older versions), putting a moved-aside root back', async () => {
@@ -120,5 +120,46 @@ describe('a file restore killed during its multi-root swap', () => {
     const report = await recoverInterruptedFileRestores(roots);
     expect(report.removed).toEqual([legacyStage]);
     expectAll('old');
+  });
+
+  describe('prepared for a database commit (the process gone before its swap)', () => {
+    /** Stages the new version, prepares the journal for restore `id`, then abandons it as a crash would. */
+    async function prepared(id: string): Promise<void> {
+      const staged = await stageFileArtefacts(Readable.from([await craftTar(version('new'))]), roots);
+      await prepareStaged(staged, { id, target: 'sqlite:/target.db' });
+      await recordStagedToken(staged, '12345');
+      leaveStaged(staged);
+      expect(readdirSync(parent).filter((n) => n.includes('.strongroom-stage-'))).toHaveLength(ROOTS.length);
+    }
+
+    it('rolls forward when the target says the restore committed, asking with the journaled marker', async () => {
+      await prepared('recovery-1');
+      const asked: CommitRef[] = [];
+      const report = await recoverInterruptedFileRestores(roots, { committed: async (c) => (asked.push(c), true) });
+      expect(asked).toEqual([{ id: 'recovery-1', token: '12345', target: 'sqlite:/target.db' }]);
+      expect(report).toMatchObject({ completed: [expect.any(String)], rolledBack: [], settled: [{ commitId: 'recovery-1', committed: true }] });
+      expectAll('new');
+    });
+
+    it('rolls back when it did not commit', async () => {
+      await prepared('recovery-2');
+      const report = await recoverInterruptedFileRestores(roots, { committed: async () => false });
+      expect(report).toMatchObject({ completed: [], rolledBack: [expect.any(String)], settled: [{ commitId: 'recovery-2', committed: false }] });
+      expectAll('old');
+    });
+
+    it('leaves everything staged when the answer is unknown (a file restore refuses to start), and settles it once known', async () => {
+      await prepared('recovery-3');
+      for (const committed of [undefined, async () => null, async () => Promise.reject(new Error('target unreachable'))]) {
+        const report = await recoverInterruptedFileRestores(roots, { committed });
+        expect(report.undecided).toEqual([expect.objectContaining({ commitId: 'recovery-3' })]);
+        expect(report.removed).toEqual([]);
+        expect(readdirSync(parent).filter((n) => n.includes('.strongroom-stage-'))).toHaveLength(ROOTS.length);
+        roots.forEach((r, i) => expect(snapshotTree(r)).toEqual(expected('old', i)));
+      }
+      await expect(unpackFileArtefacts(Readable.from([await craftTar(version('third'))]), roots)).rejects.toThrow(FileRestoreUndecidedError);
+      await recoverInterruptedFileRestores(roots, { committed: async () => true });
+      expectAll('new');
+    });
   });
 });

@@ -8,6 +8,12 @@
  * otherwise. So after recovery each root set is all old or all new, and no staged or old copy
  * is left.
  *
+ * When the files belong to a database restore, the decision is not the journal's: it says
+ * `prepared` once everything is staged and names the database restore's commit marker
+ * (`commit`), and the database commit is the commit point of tables and files alike.
+ * Recovery then asks the target whether that restore committed (the caller's `committed`),
+ * rolling the swap forward if it did and back if it did not.
+ *
  * The journal is `<root>.strongroom-journal` next to every root, so it is found from any of
  * them; only the first root's copy (the primary) changes state, with one atomic rename, which
  * is what makes the decision a single event across roots on different file systems.
@@ -21,7 +27,20 @@ const FORMAT = 'strongroom-file-restore';
 const SUFFIX = '.strongroom-';
 export const JOURNAL_SUFFIX = '.strongroom-journal';
 
-export type JournalState = 'staging' | 'swapping' | 'rolling-back';
+export type JournalState = 'staging' | 'prepared' | 'swapping' | 'rolling-back';
+
+/** Names the database restore whose commit decides a `prepared` swap (see RestoreCommitMarker). */
+export interface CommitRef {
+  /** The marker id the restore's transaction records (SQLite), e.g. the recovery id. */
+  id: string;
+  /** The restore transaction's token once it began (PostgreSQL: its transaction id). */
+  token: string | null;
+  /** The target database, without credentials (targetIdentity): a journal is only decided by its own target. */
+  target: string;
+}
+
+/** Whether the restore `c` names committed: true, false, or null when it cannot be told (here). */
+export type CommitResolver = (c: CommitRef) => Promise<boolean | null>;
 
 export interface SwapRoot {
   live: string;
@@ -31,7 +50,7 @@ export interface SwapRoot {
 
 export interface SwapJournal {
   format: typeof FORMAT;
-  version: 1;
+  version: 1 | 2;
   token: string;
   pid: number;
   host: string;
@@ -39,6 +58,8 @@ export interface SwapJournal {
   /** Path of the journal whose state counts. */
   primary: string;
   roots: SwapRoot[];
+  /** Set with state `prepared`: the database restore whose commit decides this swap. */
+  commit?: CommitRef;
 }
 
 /** Test-only crash points: a hook may kill the process there (see the crash tests). */
@@ -60,6 +81,14 @@ export class FileRestoreBusyError extends Error {
   }
 }
 
+/** A prepared file restore whose database commit cannot be established by this caller (yet). */
+export class FileRestoreUndecidedError extends FileRestoreBusyError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'FileRestoreUndecidedError';
+  }
+}
+
 /** Creates the plan for `destinations` and writes its journals (state `staging`). */
 export async function beginSwapPlan(destinations: string[]): Promise<SwapJournal> {
   const token = `${process.pid}-${randomBytes(6).toString('hex')}`;
@@ -68,7 +97,7 @@ export async function beginSwapPlan(destinations: string[]): Promise<SwapJournal
     return { live, staging: `${live}${SUFFIX}stage-${token}`, old: `${live}${SUFFIX}old-${token}` };
   });
   const j: SwapJournal = {
-    format: FORMAT, version: 1, token, pid: process.pid, host: hostname(), state: 'staging', primary: journalPath(roots[0].live), roots,
+    format: FORMAT, version: 2, token, pid: process.pid, host: hostname(), state: 'staging', primary: journalPath(roots[0].live), roots,
   };
   active.add(token);
   try {
@@ -85,6 +114,28 @@ export async function beginSwapPlan(destinations: string[]): Promise<SwapJournal
 export async function markSwapping(j: SwapJournal): Promise<void> {
   j.state = 'swapping';
   await writeJournal(j.primary, j);
+}
+
+/**
+ * Everything is staged and the decision now belongs to the database restore `commit` names:
+ * from here a crash is settled by asking the target whether it committed.
+ */
+export async function markPrepared(j: SwapJournal, commit: CommitRef): Promise<void> {
+  j.state = 'prepared';
+  j.commit = { ...commit };
+  await writeJournal(j.primary, j);
+}
+
+/** Keeps the restore transaction's token (known only once it began, before it writes anything). */
+export async function recordCommitToken(j: SwapJournal, token: string): Promise<void> {
+  if (!j.commit) throw new Error('recordCommitToken: the file restore is not prepared for a database commit');
+  j.commit.token = token;
+  await writeJournal(j.primary, j);
+}
+
+/** This process stops working on `j` and leaves its journal to the next recovery (which decides it). */
+export function leavePlan(j: SwapJournal): void {
+  active.delete(j.token);
 }
 
 /** Moves every staged root in; then drops the old copies and the journals. */
@@ -163,15 +214,26 @@ export interface FileRecoveryReport {
   removed: string[];
   /** Plans of another live process, left alone. */
   busy: string[];
+  /** Prepared plans whose database commit could not be established: left staged, with why. */
+  undecided: Array<{ token: string; commitId: string; why: string }>;
+  /** Commit ids (e.g. recovery ids) of prepared plans this recovery settled, with the outcome. */
+  settled: Array<{ commitId: string; committed: boolean }>;
 }
 
 /**
  * Recovers from interrupted file restores touching `roots` (service boot: BACKUP_FILE_PATHS;
  * a file restore: its destinations). Journals of a process still alive on this host are left
- * alone; pass `strict` to get a FileRestoreBusyError for them instead.
+ * alone; pass `strict` to get a FileRestoreBusyError for them instead. A `prepared` journal is
+ * settled by `committed` (the database restore it names committed: roll forward; did not:
+ * roll back); without an answer it stays as it is, staged copies included (strict: a
+ * FileRestoreUndecidedError), since guessing either way could split tables from files.
  */
-export async function recoverInterruptedFileRestores(roots: string[], opts: { strict?: boolean } = {}): Promise<FileRecoveryReport> {
-  const report: FileRecoveryReport = { completed: [], rolledBack: [], removed: [], busy: [] };
+export async function recoverInterruptedFileRestores(
+  roots: string[],
+  opts: { strict?: boolean; committed?: CommitResolver } = {},
+): Promise<FileRecoveryReport> {
+  const report: FileRecoveryReport = { completed: [], rolledBack: [], removed: [], busy: [], undecided: [], settled: [] };
+  const kept = new Set<string>();
   const lives = [...new Set(roots.map((r) => resolve(r)))];
   for (const live of lives) {
     const j = await readJournal(journalPath(live));
@@ -188,7 +250,25 @@ export async function recoverInterruptedFileRestores(roots: string[], opts: { st
       report.busy.push(plan.token);
       continue;
     }
-    if (plan.state === 'swapping') {
+    if (plan.state === 'prepared') {
+      const verdict = await decide(plan, opts.committed);
+      if (verdict.committed === null) {
+        if (opts.strict) throw new FileRestoreUndecidedError(`the files of an interrupted restore are staged beside ${plan.roots.map((r) => r.live).join(', ')} and ${verdict.why}; nothing was changed`);
+        kept.add(plan.token);
+        if (!report.undecided.some((u) => u.token === plan.token)) report.undecided.push({ token: plan.token, commitId: plan.commit?.id ?? '?', why: verdict.why });
+        continue;
+      }
+      report.settled.push({ commitId: plan.commit!.id, committed: verdict.committed });
+      if (verdict.committed) {
+        // Recorded before the first rename, so a crash during this roll-forward continues it.
+        await markSwapping(plan);
+        await rollForward(plan);
+        report.completed.push(plan.token);
+      } else {
+        await rollBack(plan);
+        report.rolledBack.push(plan.token);
+      }
+    } else if (plan.state === 'swapping') {
       await rollForward(plan);
       report.completed.push(plan.token);
     } else {
@@ -196,8 +276,20 @@ export async function recoverInterruptedFileRestores(roots: string[], opts: { st
       report.rolledBack.push(plan.token);
     }
   }
-  for (const live of lives) report.removed.push(...(await removeStrays(live)));
+  for (const live of lives) report.removed.push(...(await removeStrays(live, kept)));
   return report;
+}
+
+async function decide(plan: SwapJournal, committed?: CommitResolver): Promise<{ committed: boolean | null; why: string }> {
+  const c = plan.commit;
+  if (!c) return { committed: null, why: 'its journal names no database commit' };
+  if (!committed) return { committed: null, why: `whether restore ${c.id} of ${c.target} committed cannot be asked here` };
+  try {
+    const answer = await committed(c);
+    return { committed: answer, why: answer === null ? `whether restore ${c.id} of ${c.target} committed cannot be established from here` : '' };
+  } catch (e) {
+    return { committed: null, why: `whether restore ${c.id} of ${c.target} committed could not be established (${(e as Error).message})` };
+  }
 }
 
 /**
@@ -205,7 +297,7 @@ export async function recoverInterruptedFileRestores(roots: string[], opts: { st
  * from versions that had no journal. An old copy whose root is missing is the original,
  * moved aside just before a crash: it goes back.
  */
-async function removeStrays(live: string): Promise<string[]> {
+async function removeStrays(live: string, kept: Set<string>): Promise<string[]> {
   const prefix = `${basename(live)}${SUFFIX}`;
   const names = await readdir(dirname(live)).catch(() => [] as string[]);
   const removed: string[] = [];
@@ -215,7 +307,7 @@ async function removeStrays(live: string): Promise<string[]> {
     if (!m) continue;
     const pid = Number(m[2] ?? m[3]);
     const token = name.slice(name.indexOf('-', prefix.length) + 1);
-    if (active.has(token) || (pid !== process.pid && pidAlive(pid))) continue;
+    if (active.has(token) || kept.has(token) || (pid !== process.pid && pidAlive(pid))) continue;
     const path = join(dirname(live), name);
     if (m[1] === 'old' && !(await exists(live))) {
       await rename(path, live);
@@ -259,9 +351,16 @@ async function readJournal(path: string): Promise<SwapJournal | null> {
   // The journal names paths to rename and delete: only ever siblings of the roots it lists.
   const ok = j && j.format === FORMAT && Array.isArray(j.roots) && typeof j.token === 'string' && /^\d+-[0-9a-f]+$/.test(j.token)
     && j.roots.every((r) => typeof r.live === 'string' && r.staging === `${r.live}${SUFFIX}stage-${j.token}` && r.old === `${r.live}${SUFFIX}old-${j.token}`)
-    && j.roots.length > 0 && j.primary === journalPath(j.roots[0].live);
+    && j.roots.length > 0 && j.primary === journalPath(j.roots[0].live)
+    && (j.commit === undefined || validCommit(j.commit))
+    && (j.state !== 'prepared' || j.commit !== undefined);
   if (!ok) throw new Error(`${path} is not a valid file-restore journal; inspect it and the directories beside it by hand`);
   return j;
+}
+
+function validCommit(c: CommitRef): boolean {
+  return !!c && typeof c.id === 'string' && /^[0-9A-Za-z-]{1,64}$/.test(c.id) && typeof c.target === 'string'
+    && (c.token === null || (typeof c.token === 'string' && /^\d{1,20}$/.test(c.token)));
 }
 
 async function writeJournal(path: string, j: SwapJournal): Promise<void> {

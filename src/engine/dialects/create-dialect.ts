@@ -1,6 +1,8 @@
+import { resolve } from 'node:path';
 import type { Dialect } from './dialect';
 import { createPostgresDialect } from './postgres/postgres.dialect';
 import { createSqliteDialect } from './sqlite';
+import { sqlitePathFromUrl } from './sqlite/sqlite-connection';
 
 export interface DialectOptions {
   /** Snapshot readers of a backup (PostgreSQL). */
@@ -23,4 +25,14 @@ export function createDialect(url: string, opts: DialectOptions = {}): Dialect {
     return createPostgresDialect(url, { parallel, restoreParallel, maintenanceWorkMem, restoreAnalyze, scope });
   }
   throw new Error('database URL must be sqlite:<path> or postgres://…');
+}
+
+/**
+ * Which database a URL names, without credentials, so it can be written down (a file-restore
+ * journal names the target whose commit decides it) and compared with another URL.
+ */
+export function targetIdentity(url: string): string {
+  if (url.startsWith('sqlite:')) return `sqlite:${resolve(sqlitePathFromUrl(url))}`;
+  const u = new URL(url);
+  return `postgres://${u.hostname}:${u.port || '5432'}${u.pathname}`;
 }

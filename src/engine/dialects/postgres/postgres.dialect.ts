@@ -213,7 +213,11 @@ export class PostgresDialect implements Dialect {
   async restoreDatabase(db: DatabaseRestoreInput, input: RestoreInput): Promise<DatabaseRestoreResult> {
     const tuning = { maintenanceWorkMem: this.opts.maintenanceWorkMem ?? DEFAULT_RESTORE_TUNING.maintenanceWorkMem };
     const main = await connect(this.url, 'strongroom-restore-database');
-    return this.inTransaction(main, input, 'COMMIT', (c, i) => restoreDatabaseInTransaction(c, db, i, tuning));
+    return this.inTransaction(main, input, 'COMMIT', async (c, i) => {
+      // As restore(): the caller keeps the transaction id before anything is written.
+      if (i.commitMarker?.onToken) await i.commitMarker.onToken(await transactionToken(c));
+      return restoreDatabaseInTransaction(c, db, i, tuning);
+    });
   }
 
   inventory(): Promise<Inventory> {
