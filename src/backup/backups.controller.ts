@@ -15,7 +15,7 @@ import { BackupCatalogService } from './backup-catalog.service';
 import { BackupsService } from './backups.service';
 import { ImportUploadInterceptor } from './import-upload.interceptor';
 import {
-  BackupDto, BackupPageDto, BackupStatsDto, CreateBackupDto, DeleteBackupQueryDto, ImportBackupDto, ListBackupsQueryDto,
+  BackupDetailDto, BackupDto, BackupPageDto, BackupStatsDto, CreateBackupDto, DeleteBackupQueryDto, ImportBackupDto, ListBackupsQueryDto,
   RescanResultDto, UpdateBackupDto, VerifyBackupDto, VerifyResultDto,
 } from './dto/backup.dto';
 
@@ -69,7 +69,7 @@ export class BackupsController {
   @ApiConsumes('multipart/form-data')
   @ApiBody({ type: ImportBackupDto })
   @ApiOperation({ summary: 'Import an archive from download; 422 when corrupt, foreign, not authenticated under the configured key (ALLOW_UNAUTHENTICATED_ARCHIVES), or with crafted ids or key-derivation parameters; 413 beyond IMPORT_MAX_BYTES (nothing is kept)' })
-  @ApiCreatedResponse({ type: BackupDto })
+  @ApiCreatedResponse({ type: BackupDetailDto })
   async import(@UploadedFile() file: Express.Multer.File | undefined, @Req() req: RequestWithContext) {
     if (!file) throw new BadRequestException(['file: a multipart field "file" with the archive is required']);
     try {
@@ -93,8 +93,8 @@ export class BackupsController {
 
   @Get(':id')
   @Roles('auditor')
-  @ApiOperation({ summary: 'One backup' })
-  @ApiOkResponse({ type: BackupDto })
+  @ApiOperation({ summary: 'One backup, with its inventory and exclusions (which lists leave out)' })
+  @ApiOkResponse({ type: BackupDetailDto })
   get(@Param('id', UUID) id: string) {
     return this.catalog.get(id);
   }
@@ -103,7 +103,7 @@ export class BackupsController {
   @Roles('operator')
   @Audit('backup.update', 'backup')
   @ApiOperation({ summary: 'Edit description and tags; pinning needs admin. An empty patch changes nothing and answers the backup; null is refused for tags and pinned' })
-  @ApiOkResponse({ type: BackupDto })
+  @ApiOkResponse({ type: BackupDetailDto })
   update(@Param('id', UUID) id: string, @Body() dto: UpdateBackupDto, @Req() req: RequestWithContext) {
     if (dto.pinned !== undefined && !roleAtLeast(req.actor?.role, 'admin')) throw new ForbiddenException('pinning a backup needs the admin role');
     // An empty patch changes nothing (as a JSON merge patch `{}` does): answer the backup as it is.
