@@ -23,10 +23,13 @@ export class RecoveriesController {
   @ExpensiveRoute()
   @ApiOperation({
     summary: 'Restore a backup (admin; 202, runs in the background), or with dryRun only plan it (operator; 200)',
-    description: 'replace and merge need confirm = "RESTORE <backupId>". 409 when the backup is not completed, the table structure differs (unless allowSchemaMismatch), or another backup or restore runs.',
+    description:
+      'replace and merge need confirm = "RESTORE <backupId>". 409 when the backup is not completed, the table structure differs (unless allowSchemaMismatch), ' +
+      'the restore\'s checks find a blocker (the answer lists them in blockers; nothing is recorded or written), or another backup or restore runs. ' +
+      'A dry run answers the plan with blockers (what would make the restore fail, row-level checks included) and warnings.',
   })
   @ApiAcceptedResponse({ type: RecoveryDto, description: 'The recovery, started' })
-  @ApiOkResponse({ type: DryRunResultDto, description: 'dryRun: what would change', schema: { $ref: getSchemaPath(DryRunResultDto) } })
+  @ApiOkResponse({ type: DryRunResultDto, description: 'dryRun: what would change, what would stop it, and what it would reach beyond', schema: { $ref: getSchemaPath(DryRunResultDto) } })
   async create(@Body() dto: CreateRecoveryDto, @Req() req: RequestWithContext, @Res({ passthrough: true }) res: Response) {
     if (dto.dryRun) {
       res.status(200);
