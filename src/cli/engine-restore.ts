@@ -19,7 +19,7 @@ import { LocalStorage } from '../engine/storage/local-storage';
 import type { BackupStorage } from '../engine/storage/storage';
 import type { FileStats } from '../engine/backup/file-artefacts';
 import {
-  describeDifference, resolveScope, restoreFiles, restoreTables, schemaDifferences, tablesWithoutKey, type StoredBackup,
+  describeDifference, describeIssues, resolveScope, restoreFiles, restoreTables, schemaDifferences, tablesWithoutKey, type StoredBackup,
 } from '../recovery/restore-backup';
 import { CommandFailed } from './cli-errors';
 
@@ -124,6 +124,8 @@ export async function engineRestore(b: StoredBackup, o: EngineRestoreOptions): P
       if (whole && dialect.restoreDatabase) {
         // The whole database in one transaction: a failure leaves the target empty, so a retry works.
         if (o.tables) throw new CommandFailed('--create-schema of a full backup restores the whole database; leave out --tables');
+        const checks = await dialect.checkRestoreDatabase?.({ ddl: whole.ddl, noOwner: o.noOwner, noPrivileges: o.noPrivileges });
+        if (checks?.blockers.length) throw new CommandFailed(`backup ${b.manifest.id} cannot be restored into this server, nothing was written: ${describeIssues(checks.blockers)}`);
         o.onPhase?.('restoring the database');
         const input = { encoding: b.manifest.engine.encoding, tables: restoreInputs(b.storage, b.dir, b.manifest, keys, (t) => effectiveRestoreMode(t, 'replace')), sequences: b.manifest.sequences, onProgress: o.onProgress, onWarning: o.onWarning };
         const done = await dialect.restoreDatabase({ ...whole, noOwner: o.noOwner, noPrivileges: o.noPrivileges }, input);

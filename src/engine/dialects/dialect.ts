@@ -312,6 +312,12 @@ export interface Dialect {
    * ones included, triggers, policies, matview refreshes). A failure leaves the target empty.
    */
   restoreDatabase?(db: DatabaseRestoreInput, input: RestoreInput): Promise<DatabaseRestoreResult>;
+  /**
+   * What stops `restoreDatabase` of this DDL into this (empty) database, found without writing:
+   * extensions the server cannot install (blockers), roles the ownership and grants name that
+   * the cluster lacks (warnings: those statements are skipped).
+   */
+  checkRestoreDatabase?(db: Pick<DatabaseRestoreInput, 'ddl' | 'noOwner' | 'noPrivileges'>): Promise<RestoreChecks>;
   /** The live database's inventory (object kinds per schema; `rows` left empty), to compare with a manifest's. */
   inventory?(): Promise<Inventory>;
   close(): Promise<void>;

@@ -94,7 +94,11 @@ async function sequenceChecks(db: Queryable, input: RestoreInput, out: RestoreCh
 
 async function roleChecks(db: Queryable, input: RestoreInput, out: RestoreChecks): Promise<void> {
   if (!input.archivedDdl) return;
-  const named = rolesNamedInDdl(await input.archivedDdl());
+  await missingRoles(db, await input.archivedDdl(), out);
+}
+
+async function missingRoles(db: Queryable, ddl: string, out: RestoreChecks): Promise<void> {
+  const named = rolesNamedInDdl(ddl);
   if (!named.length) return;
   const { rows } = await db.query<{ rolname: string }>('SELECT rolname FROM pg_roles WHERE rolname = ANY($1::text[])', [named]);
   const present = new Set(rows.map((r) => r.rolname));
@@ -105,6 +109,27 @@ async function roleChecks(db: Queryable, input: RestoreInput, out: RestoreChecks
         'ownership and grants; a schema restore (CLI --create-schema) skips those statements and lists the role',
     });
   }
+}
+
+const EXTENSION = /^CREATE EXTENSION IF NOT EXISTS ("(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)/gm;
+
+/**
+ * Before a whole-database restore into an empty database (CLI --create-schema): extensions the
+ * archive's schema creates that this server cannot install stop it; roles its ownership and
+ * grants name that the cluster lacks are skipped by it (unless those statements are left out).
+ */
+export async function databaseRestoreChecks(db: Queryable, ddl: { preData: string; postData: string }, opts: { noOwner?: boolean; noPrivileges?: boolean }): Promise<RestoreChecks> {
+  const out: RestoreChecks = { blockers: [], warnings: [] };
+  const wanted = [...ddl.preData.matchAll(EXTENSION)].map((m) => (m[1].startsWith('"') ? m[1].slice(1, -1).replace(/""/g, '"') : m[1]));
+  if (wanted.length) {
+    const { rows } = await db.query<{ name: string }>('SELECT name FROM pg_available_extensions WHERE name = ANY($1::text[])', [wanted]);
+    const available = new Set(rows.map((r) => r.name));
+    for (const e of wanted.filter((x) => !available.has(x))) {
+      out.blockers.push({ kind: 'missing-extension', object: e, message: `the archive's schema creates extension ${e}, which this PostgreSQL server cannot install (not in pg_available_extensions): install its package on the server first` });
+    }
+  }
+  if (!(opts.noOwner && opts.noPrivileges)) await missingRoles(db, `${ddl.preData}\n${ddl.postData}`, out);
+  return out;
 }
 
 /** Runs one probe under a savepoint: a query the target cannot run (a CHECK on a column the backup lacks) is skipped, not fatal. */

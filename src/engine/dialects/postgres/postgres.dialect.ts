@@ -24,7 +24,7 @@ import { transactionCommitted, transactionToken } from './pg-commit-marker';
 import { restoreDatabaseInTransaction } from './pg-database-restore';
 import { compareInventories, readInventoryObjects, summarize } from './pg-inventory';
 import { planInTransaction } from './pg-plan';
-import { catalogChecks } from './pg-restore-checks';
+import { catalogChecks, databaseRestoreChecks } from './pg-restore-checks';
 import { DEFAULT_RESTORE_TUNING, referencedFromOutside, restoreInTransaction } from './pg-restore';
 import { dropAbandonedShadows, prepareShadows, RESTORE_APP_PREFIX, type ShadowPlan } from './pg-shadow-prepare';
 import { stripPsqlMetaCommands } from './pg-schema-dump';
@@ -217,6 +217,10 @@ export class PostgresDialect implements Dialect {
     const tuning = { maintenanceWorkMem: this.opts.maintenanceWorkMem ?? DEFAULT_RESTORE_TUNING.maintenanceWorkMem };
     const main = await connect(this.url, 'strongroom-restore-database');
     return this.inTransaction(main, input, 'COMMIT', (c, i) => restoreDatabaseInTransaction(c, db, i, tuning));
+  }
+
+  checkRestoreDatabase(db: Pick<DatabaseRestoreInput, 'ddl' | 'noOwner' | 'noPrivileges'>): Promise<RestoreChecks> {
+    return this.withClient((c) => databaseRestoreChecks(c, db.ddl, db), 'strongroom-plan');
   }
 
   inventory(): Promise<Inventory> {
