@@ -15,7 +15,7 @@ import type { Client } from 'pg';
 import { RESTORE_ISSUE_EXAMPLES, type RestoreChecks, type RestoreInput, type RestoreIssue, type RestoreTableInput, type TableInfo } from '../dialect';
 import { readTables, relationSql, type Queryable } from './pg-catalog';
 import { columnList, keyJoin, storedColumns } from './pg-copy-in';
-import { qualify, quoteIdent, splitName } from './pg-session';
+import { displayNameSql, qualify, quoteIdent, splitName } from './pg-session';
 import { rolesNamedInDdl } from './pg-ddl-roles';
 
 export interface CatalogCheckResult extends RestoreChecks {
@@ -65,10 +65,10 @@ export async function catalogChecks(db: Queryable, input: RestoreInput): Promise
 /** Live NOT NULL columns that nothing fills in when a row leaves them out (no default, identity or generation). */
 async function requiredColumns(db: Queryable, tables: string[]): Promise<RequiredColumn[]> {
   const { rows } = await db.query<RequiredColumn>(
-    `SELECT CASE WHEN n.nspname = 'public' THEN c.relname ELSE n.nspname || '.' || c.relname END AS table, a.attname AS column
+    `SELECT ${displayNameSql('n', 'c')} AS table, a.attname AS column
      FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
      WHERE a.attnum > 0 AND NOT a.attisdropped AND a.attnotnull AND NOT a.atthasdef AND a.attidentity = '' AND a.attgenerated = ''
-       AND (CASE WHEN n.nspname = 'public' THEN c.relname ELSE n.nspname || '.' || c.relname END) = ANY($1::text[])
+       AND ${displayNameSql('n', 'c')} = ANY($1::text[])
      ORDER BY 1, a.attnum`,
     [tables],
   );
@@ -80,8 +80,7 @@ async function sequenceChecks(db: Queryable, input: RestoreInput, out: RestoreCh
   const wanted = input.sequences.filter((s) => s.lastValue !== null);
   if (!wanted.length) return;
   const { rows } = await db.query<{ name: string }>(
-    `SELECT CASE WHEN n.nspname = 'public' THEN c.relname ELSE n.nspname || '.' || c.relname END AS name
-     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'S'`,
+    `SELECT ${displayNameSql('n', 'c')} AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'S'`,
   );
   const live = new Set(rows.map((r) => r.name));
   for (const s of wanted.filter((x) => !live.has(x.name))) {
@@ -176,8 +175,8 @@ interface ForeignKeyRow {
 
 const FOREIGN_KEYS_SQL = `
   SELECT k.conname AS name,
-         CASE WHEN cn.nspname = 'public' THEN c.relname ELSE cn.nspname || '.' || c.relname END AS table, c.relkind = 'p' AS table_partitioned,
-         CASE WHEN rn.nspname = 'public' THEN r.relname ELSE rn.nspname || '.' || r.relname END AS ref_table, r.relkind = 'p' AS ref_partitioned,
+         ${displayNameSql('cn', 'c')} AS table, c.relkind = 'p' AS table_partitioned,
+         ${displayNameSql('rn', 'r')} AS ref_table, r.relkind = 'p' AS ref_partitioned,
          array(SELECT a.attname::text FROM unnest(k.conkey) WITH ORDINALITY u(n, i) JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.n ORDER BY u.i) AS columns,
          array(SELECT a.attname::text FROM unnest(k.confkey) WITH ORDINALITY u(n, i) JOIN pg_attribute a ON a.attrelid = k.confrelid AND a.attnum = u.n ORDER BY u.i) AS ref_columns,
          k.confdeltype AS on_delete
