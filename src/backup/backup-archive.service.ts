@@ -15,7 +15,7 @@ import { partKey } from '../engine/archive/part-io';
 import { verifyBackup, verifyParts, VerifyCheck } from '../engine/backup/verify-backup';
 import type { BackupStorage } from '../engine/storage/storage';
 import { BackupEntity } from './backup.entity';
-import type { BackupView } from './backup.view';
+import type { BackupDetail } from './backup.view';
 import { BackupCatalogService } from './backup-catalog.service';
 import { completedFieldsFor } from './completed-fields';
 import { BACKUP_STORAGE } from './storage.provider';
@@ -68,7 +68,7 @@ export class BackupArchiveService {
    * then moved into place and cataloged. A corrupt or foreign file is a 422 and nothing of
    * it is kept.
    */
-  async import(file: string, actor: Actor = SYSTEM_ACTOR): Promise<BackupView> {
+  async import(file: string, actor: Actor = SYSTEM_ACTOR): Promise<BackupDetail> {
     const quarantine = `quarantine/${randomUUID()}`;
     try {
       let manifest;

@@ -13,7 +13,7 @@ import { authenticateManifest } from '../engine/backup/backup-keys';
 import { readManifest } from '../engine/backup/read-backup';
 import type { BackupStorage } from '../engine/storage/storage';
 import { BackupEntity } from './backup.entity';
-import { BackupView, toBackupView } from './backup.view';
+import { BackupDetail, BackupView, toBackupDetail, toBackupView } from './backup.view';
 import { completedFieldsFor } from './completed-fields';
 import { BACKUP_STORAGE } from './storage.provider';
 import { TargetDatabase } from './target-database';
@@ -63,11 +63,14 @@ export class BackupCatalogService {
     return row;
   }
 
-  async get(id: string): Promise<BackupView> {
-    return toBackupView(await this.entity(id));
+  /** The resource with its inventory and exclusions (columns lists do not read). */
+  async get(id: string): Promise<BackupDetail> {
+    const row = await this.repo.createQueryBuilder('b').addSelect(['b.inventory', 'b.excluded']).where('b.id = :id', { id }).getOne();
+    if (!row) throw DomainError.notFound('backup', id);
+    return toBackupDetail(row);
   }
 
-  async update(id: string, patch: { description?: string | null; tags?: string[]; pinned?: boolean }): Promise<BackupView> {
+  async update(id: string, patch: { description?: string | null; tags?: string[]; pinned?: boolean }): Promise<BackupDetail> {
     await this.entity(id);
     await this.tx.run((m) => m.update(BackupEntity, { id }, patch));
     return this.get(id);

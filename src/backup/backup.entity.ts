@@ -1,5 +1,6 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 import { bigintAsNumber, ISO_TIME, jsonText } from '../database/columns';
+import type { ExcludedObject, Inventory } from '../engine/dialects/dialect';
 
 export type BackupStatus = 'pending' | 'running' | 'completed' | 'failed';
 
@@ -52,6 +53,13 @@ export class BackupEntity {
   @Column({ name: 'verified_at', ...ISO_TIME, nullable: true }) verifiedAt: string | null;
   @Column({ type: 'text', nullable: true }) error: string | null;
   @Column({ type: 'text', nullable: true, transformer: jsonText<BackupProgressView | null>(null) }) progress: BackupProgressView | null;
+  /**
+   * The manifest's inventory and exclusions, copied at completion (storage stays the truth).
+   * Not selected by default: the inventory grows with the database (a row count per table), so
+   * lists leave it out and only the single-backup read asks for it (BackupCatalogService.get).
+   */
+  @Column({ type: 'text', nullable: true, select: false, transformer: jsonText<Inventory | null>(null) }) inventory?: Inventory | null;
+  @Column({ type: 'text', nullable: true, select: false, transformer: jsonText<ExcludedObject[] | null>(null) }) excluded?: ExcludedObject[] | null;
   /** Storage directory of the backup's parts and manifest. */
   @Column({ name: 'storage_dir', type: 'varchar', length: 300 }) storageDir: string;
   /** Engine of the backed-up database (postgres, sqlite). */

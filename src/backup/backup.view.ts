@@ -29,3 +29,16 @@ export function toBackupView(e: BackupEntity) {
 }
 
 export type BackupView = ReturnType<typeof toBackupView>;
+
+/**
+ * One backup as GET /api/backups/:id shows it: the resource plus what the database held at the
+ * snapshot (`inventory`) and what configuration left out (`excluded`). Lists leave both out:
+ * the inventory grows with the database. Null where the backup recorded none (a backup that
+ * has not completed; `excluded`: a backup other than a whole PostgreSQL database; either:
+ * one catalogued before this version, whose manifest still holds them).
+ */
+export function toBackupDetail(e: BackupEntity) {
+  return { ...toBackupView(e), inventory: e.inventory ?? null, excluded: e.excluded ?? null };
+}
+
+export type BackupDetail = ReturnType<typeof toBackupDetail>;

@@ -18,7 +18,7 @@ import { BackupCatalogService } from './backup-catalog.service';
 import { BackupsService } from './backups.service';
 import { ImportUploadInterceptor } from './import-upload.interceptor';
 import {
-  BackupDto, BackupPageDto, BackupStatsDto, CreateBackupDto, DeleteBackupQueryDto, ImportBackupDto, ListBackupsQueryDto,
+  BackupDetailDto, BackupDto, BackupPageDto, BackupStatsDto, CreateBackupDto, DeleteBackupQueryDto, ImportBackupDto, ListBackupsQueryDto,
   RescanResultDto, UpdateBackupDto, VerifyBackupDto, VerifyResultDto,
 } from './dto/backup.dto';
 
@@ -74,7 +74,7 @@ export class BackupsController {
   @ApiConsumes('multipart/form-data')
   @ApiBody({ type: ImportBackupDto })
   @ApiOperation({ operationId: 'importBackup', summary: 'Import an archive from download; 422 when corrupt, foreign, not authenticated under the configured key (ALLOW_UNAUTHENTICATED_ARCHIVES), or with crafted ids or key-derivation parameters; 413 beyond IMPORT_MAX_BYTES (nothing is kept)' })
-  @ApiCreatedResponse({ type: BackupDto, description: 'The imported backup (trigger import), verified' })
+  @ApiCreatedResponse({ type: BackupDetailDto, description: 'The imported backup (trigger import), verified' })
   @ApiErrors(
     [400, 'No multipart field "file", or a multipart body that cannot be read'],
     [409, 'A backup with the archive\'s id is already in the catalog'],
@@ -82,7 +82,7 @@ export class BackupsController {
     [415, 'Content-Type or Content-Encoding not accepted: send multipart/form-data'],
     [422, 'Corrupt, foreign or unauthenticated archive; nothing is kept'],
   )
-  async import(@UploadedFile() file: Express.Multer.File | undefined, @Req() req: RequestWithContext): Promise<BackupDto> {
+  async import(@UploadedFile() file: Express.Multer.File | undefined, @Req() req: RequestWithContext): Promise<BackupDetailDto> {
     if (!file) throw new BadRequestException(['file: a multipart field "file" with the archive is required']);
     try {
       return await this.archive.import(file.path, req.actor);
@@ -107,10 +107,10 @@ export class BackupsController {
 
   @Get(':id')
   @Roles('auditor')
-  @ApiOperation({ operationId: 'getBackup', summary: 'One backup' })
-  @ApiOkResponse({ type: BackupDto })
+  @ApiOperation({ operationId: 'getBackup', summary: 'One backup, with its inventory and exclusions (which lists leave out)' })
+  @ApiOkResponse({ type: BackupDetailDto })
   @ApiErrors([400, 'id is not a UUID'], [404, 'No such backup'])
-  get(@Param('id', UUID) id: string): Promise<BackupDto> {
+  get(@Param('id', UUID) id: string): Promise<BackupDetailDto> {
     return this.catalog.get(id);
   }
 
@@ -118,9 +118,9 @@ export class BackupsController {
   @Roles('operator')
   @Audit('backup.update', 'backup')
   @ApiOperation({ operationId: 'updateBackup', summary: 'Edit description and tags; pinning needs admin. An empty patch changes nothing and answers the backup; null is refused for tags and pinned' })
-  @ApiOkResponse({ type: BackupDto })
+  @ApiOkResponse({ type: BackupDetailDto })
   @ApiErrors(...BODY_ERRORS, [403, 'Needs role operator or higher; pinned needs admin'], [404, 'No such backup'])
-  update(@Param('id', UUID) id: string, @Body() dto: UpdateBackupDto, @Req() req: RequestWithContext): Promise<BackupDto> {
+  update(@Param('id', UUID) id: string, @Body() dto: UpdateBackupDto, @Req() req: RequestWithContext): Promise<BackupDetailDto> {
     if (dto.pinned !== undefined && !roleAtLeast(req.actor?.role, 'admin')) throw new ForbiddenException('pinning a backup needs the admin role');
     // An empty patch changes nothing (as a JSON merge patch `{}` does): answer the backup as it is.
     if (dto.description === undefined && dto.tags === undefined && dto.pinned === undefined) return this.catalog.get(id);

@@ -17,6 +17,8 @@ export function completedFieldsFor(m: Manifest): Partial<BackupEntity> {
     keyId: m.encryption?.keyId ?? null,
     checksum: m.checksum,
     engine: m.engine.name,
+    inventory: m.inventory ?? null,
+    excluded: m.excluded ?? null,
     error: null,
     owner: null,
     progress: { phase: 'done', tablesDone: m.tables.length, tablesTotal: m.tables.length, rows: m.tables.reduce((s, t) => s + t.rows, 0), bytes: parts.reduce((s, p) => s + (p?.size ?? 0), 0) },

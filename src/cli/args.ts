@@ -41,7 +41,7 @@ export const COMMANDS: Record<'backup' | 'list' | 'verify' | 'restore', CommandS
     synopsis:
       'restore <backupId|archive.tar> [--mode replace|merge|missing-only] [--tables a,b]\n' +
       '          [--database-url URL] [--create-schema] [--files] [--allow-schema-mismatch]\n' +
-      '          [--no-safety-backup] [--no-owner] [--no-privileges] [--create-roles] [--yes]',
+      '          [--no-safety-backup] [--no-owner] [--no-privileges] [--create-roles] [--dry-run] [--yes]',
     summary: 'restore a backup (asks for confirmation on a terminal)',
     options: {
       mode: { type: 'string', help: 'replace (default), merge or missing-only' },
@@ -54,6 +54,7 @@ export const COMMANDS: Record<'backup' | 'list' | 'verify' | 'restore', CommandS
       'no-owner': { type: 'boolean', help: 'with --create-schema: leave out ownership; objects belong to whoever restores (as pg_restore)' },
       'no-privileges': { type: 'boolean', help: 'with --create-schema: leave out grants and revokes (as pg_restore)' },
       'create-roles': { type: 'boolean', help: "with --create-schema of a full PostgreSQL backup: first create the backup's roles the cluster lacks (no passwords; existing roles are left as they are)" },
+      'dry-run': { type: 'boolean', help: 'write nothing: print what the restore would do and what would stop it (exit 1 when something would)' },
       yes: { type: 'boolean', help: 'do not ask; required when not on a terminal' },
       help: HELP_OPTION,
     },
@@ -103,6 +104,7 @@ export type Command =
   | {
       name: 'restore'; source: Source; mode: RestoreMode; tables?: string[]; databaseUrl?: string; createSchema: boolean;
       files: boolean; allowSchemaMismatch: boolean; safetyBackup: boolean; yes: boolean; noOwner: boolean; noPrivileges: boolean; createRoles: boolean;
+      dryRun: boolean;
     };
 
 /**
@@ -189,7 +191,7 @@ export function parseCommand(argv: string[]): Command {
       return {
         name: 'restore', source: src, mode, tables: list(values.tables, '--tables', name), databaseUrl, createSchema: !!values['create-schema'],
         files: !!values.files, allowSchemaMismatch: !!values['allow-schema-mismatch'], safetyBackup: !values['no-safety-backup'], yes: !!values.yes,
-        noOwner: !!values['no-owner'], noPrivileges: !!values['no-privileges'], createRoles: !!values['create-roles'],
+        noOwner: !!values['no-owner'], noPrivileges: !!values['no-privileges'], createRoles: !!values['create-roles'], dryRun: !!values['dry-run'],
       };
     }
   }

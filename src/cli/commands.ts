@@ -18,6 +18,8 @@ import { CliModule } from './cli.module';
 import { CommandFailed } from './cli-errors';
 import { rowTotal } from '../recovery/restore-backup';
 import { authenticateOpened, engineRestore, openArchive, openStored, verifyOpened } from './engine-restore';
+import { dryRunLines, engineDryRun } from './engine-dry-run';
+import type { DryRunResult } from '../engine/dialects/dialect';
 import { confirmOrRefuse, type Terminal } from './terminal';
 
 const CLI_ACTOR: Actor = { type: 'system', keyId: null, name: `cli:${safeUser()}`, role: null };
@@ -116,6 +118,7 @@ export async function runCommand(cmd: Command, term: Terminal): Promise<void> {
       return;
     }
     case 'restore':
+      if (cmd.dryRun) return dryRunRestore(cmd, term);
       if (cmd.source.kind === 'archive' || cmd.databaseUrl) return restoreWithEngine(cmd, term);
       return restoreThroughCatalog(cmd, cmd.source.id, term);
   }
@@ -125,6 +128,36 @@ type RestoreCommand = Extract<Command, { name: 'restore' }>;
 
 function keysOf(config: AppConfig) {
   return keySourceFromConfig({ keys: config.BACKUP_ENCRYPTION_KEYS, activeId: config.BACKUP_ENCRYPTION_KEY_ID, passphrase: config.BACKUP_ENCRYPTION_PASSPHRASE, allowUnauthenticated: config.ALLOW_UNAUTHENTICATED_ARCHIVES });
+}
+
+/** Prints the plan, blockers and warnings; exit 1 when a blocker says the restore would fail. */
+function reportDryRun(r: DryRunResult, term: Terminal, id: string): void {
+  for (const line of dryRunLines(r)) term.out(line);
+  if (r.blockers.length) throw new CommandFailed(`a restore of backup ${id} as asked would fail: ${r.blockers.length} blocker(s) above; nothing was written`);
+  term.info(`dry run of backup ${id}: nothing would stop the restore${r.warnings.length ? ` (${r.warnings.length} warning(s) above)` : ''}; nothing was written`);
+}
+
+async function dryRunRestore(cmd: RestoreCommand, term: Terminal): Promise<void> {
+  if (cmd.source.kind === 'backup' && !cmd.databaseUrl) {
+    const id = cmd.source.id;
+    return withService(async (app) => {
+      const { plan } = await app.get(RecoveriesService).plan({ backupId: id, mode: cmd.mode, tables: cmd.tables, allowSchemaMismatch: cmd.allowSchemaMismatch });
+      reportDryRun(plan, term, id);
+    });
+  }
+  const config = configOnly();
+  const opened = cmd.source.kind === 'archive' ? await openArchive(cmd.source.file) : await openStored(storageFromConfig(config), cmd.source.id);
+  try {
+    const b = { ...opened, keys: keysOf(config) };
+    await authenticateOpened(b);
+    const r = await engineDryRun(b, {
+      url: cmd.databaseUrl ?? config.targetDatabaseUrl, mode: cmd.mode, tables: cmd.tables, createSchema: cmd.createSchema,
+      allowSchemaMismatch: cmd.allowSchemaMismatch, noOwner: cmd.noOwner, noPrivileges: cmd.noPrivileges, dialect: dialectOptions(config),
+    });
+    reportDryRun(r, term, opened.manifest.id);
+  } finally {
+    await opened.dispose();
+  }
 }
 
 async function restoreWithEngine(cmd: RestoreCommand, term: Terminal): Promise<void> {

@@ -21,7 +21,7 @@ import type { BackupStorage } from '../engine/storage/storage';
 import type { FileStats } from '../engine/backup/file-artefacts';
 import { commitResolver, FileCommit } from '../recovery/file-commit';
 import {
-  describeDifference, resolveScope, restoreTables, schemaDifferences, tablesReplaceOnly, tablesWithoutKey, type StoredBackup,
+  describeDifference, describeIssues, resolveScope, restoreTables, schemaDifferences, tablesReplaceOnly, tablesWithoutKey, type StoredBackup,
 } from '../recovery/restore-backup';
 import { CommandFailed } from './cli-errors';
 
@@ -133,6 +133,8 @@ export async function engineRestore(b: StoredBackup, o: EngineRestoreOptions): P
       if (whole && restoreDatabase) {
         // The whole database in one transaction: a failure leaves the target empty, so a retry works.
         if (o.tables) throw new CommandFailed('--create-schema of a full backup restores the whole database; leave out --tables');
+        const checks = await dialect.checkRestoreDatabase?.({ ddl: whole.ddl, noOwner: o.noOwner, noPrivileges: o.noPrivileges });
+        if (checks?.blockers.length) throw new CommandFailed(`backup ${b.manifest.id} cannot be restored into this server, nothing was written: ${describeIssues(checks.blockers)}`);
         return await withFiles(b, o, dialect, async (commitMarker) => {
           o.onPhase?.('restoring the database');
           const input = { encoding: b.manifest.engine.encoding, tables: restoreInputs(b.storage, b.dir, b.manifest, keys, (t) => effectiveRestoreMode(t, 'replace')), sequences: b.manifest.sequences, onProgress: o.onProgress, onWarning: o.onWarning, commitMarker };

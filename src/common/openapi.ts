@@ -28,6 +28,20 @@ export class ErrorDto {
     type: [String],
   })
   tables?: string[];
+
+  @ApiPropertyOptional({
+    description: 'Only on a 409 from POST /api/recoveries whose checks of the target find a blocker: what would make the restore fail (nothing was written)',
+    type: 'array',
+    items: { $ref: getSchemaPath('RestoreIssueDto') },
+  })
+  blockers?: unknown[];
+
+  @ApiPropertyOptional({
+    description: 'With blockers: what the restore would reach beyond its tables or cannot carry over (it would not fail on these)',
+    type: 'array',
+    items: { $ref: getSchemaPath('RestoreIssueDto') },
+  })
+  warnings?: unknown[];
 }
 
 export type ErrorStatus = 400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 429 | 503;

@@ -29,7 +29,8 @@ export class RecoveriesController {
       'Start with a dry run: `{ "backupId": "…", "dryRun": true }` writes nothing and answers the per-table plan. ' +
       '`replace` and `merge` need `confirm` equal to `RESTORE {backupId}` (the backup\'s id in place of `{backupId}`); ' +
       '`missing-only` needs no confirmation. 409 when the backup is not completed, the table structure differs ' +
-      '(unless `allowSchemaMismatch`), or another backup or restore runs.',
+      '(unless `allowSchemaMismatch`), the restore\'s checks find a blocker (the answer lists them in `blockers`; nothing is recorded or written), ' +
+      'or another backup or restore runs. A dry run answers the plan with `blockers` (what would make the restore fail, row-level checks included) and `warnings`.',
   })
   @ApiBody({
     type: CreateRecoveryDto,
@@ -49,12 +50,12 @@ export class RecoveriesController {
     },
   })
   @ApiAcceptedResponse({ type: RecoveryDto, description: 'The recovery, started; Location names it', headers: { Location: { description: '/api/recoveries/{id}', schema: { type: 'string' } } } })
-  @ApiOkResponse({ type: DryRunResultDto, description: 'dryRun: what would change', schema: { $ref: getSchemaPath(DryRunResultDto) } })
+  @ApiOkResponse({ type: DryRunResultDto, description: 'dryRun: what would change, what would stop it, and what it would reach beyond', schema: { $ref: getSchemaPath(DryRunResultDto) } })
   @ApiErrors(
     [400, 'Invalid input, a missing or wrong confirm phrase (the message states the exact phrase), or an unknown table'],
     [403, 'Needs role operator or higher; executing (no dryRun) needs admin'],
     [404, 'No such backup'],
-    [409, 'The backup is not completed or cannot be read, the structure differs, or another backup or restore runs'],
+    [409, 'The backup is not completed or cannot be read, the structure differs, a check of the target finds a blocker (listed in blockers, with warnings), or another backup or restore runs'],
     413, 415,
     [422, 'The backup is refused (e.g. it lists Strongroom\'s own bookkeeping tables, named in tables)'],
   )

@@ -14,19 +14,20 @@ import { newestFirstPage, Page } from '../common/pagination';
 import { Actor, SYSTEM_ACTOR } from '../common/request-context';
 import { AppConfig, dialectOptions } from '../config/app-config';
 import { createDialect } from '../engine/dialects/create-dialect';
+import { isArchiveError } from '../engine/archive/errors';
 import { nowIso } from '../database/columns';
 import { LeaseEntity } from '../database/lease.entity';
 import { HeldLease, LeaseService, ownerAliveOnThisHost } from '../database/lease.service';
 import { Transactions } from '../database/transactions';
 import { recoverInterruptedFileRestores } from '../engine/backup/file-restore-journal';
-import type { PlanTableResult, RestoreMode, RestoreTableResult } from '../engine/dialects/dialect';
+import type { DryRunResult, RestoreMode, RestoreTableResult } from '../engine/dialects/dialect';
 import type { BackupStorage } from '../engine/storage/storage';
 import { interruptedOutcome } from './interrupted-outcome';
 import { RecoveryEntity } from './recovery.entity';
 import { assertConfirmed, prepareRecovery, PreparedRecovery, RecoveryRequest, rollbackPhrase } from './recovery-request';
 import { RecoveryProgress, RecoveryView, toRecoveryView } from './recovery.view';
 import { commitResolver, FileCommit, type FilesAfterFailure } from './file-commit';
-import { planTables, restoreTables, rowTotal } from './restore-backup';
+import { checkTables, describeIssues, dryRunTables, restoreTables, rowTotal } from './restore-backup';
 
 export interface StartRecoveryInput {
   backupId: string;
@@ -126,13 +127,16 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
     await this.jobs.cancelAll();
   }
 
-  /** Dry run: per-table counts of what the restore would do; nothing is written. */
-  async plan(input: StartRecoveryInput): Promise<{ plan: { tables: PlanTableResult[] } }> {
+  /**
+   * Dry run: per-table counts of what the restore would do, what would stop it (blockers) and
+   * what it would change beyond the tables asked for (warnings); nothing is written.
+   */
+  async plan(input: StartRecoveryInput): Promise<{ plan: DryRunResult }> {
     const mode = input.mode ?? 'replace';
     const prepared = await this.prepare({ backupId: input.backupId, mode, tables: input.tables, allowSchemaMismatch: input.allowSchemaMismatch ?? false, files: input.files });
     try {
-      const tables = await this.inWriteTurn(prepared, () => planTables(prepared.dialect, this.spec(prepared, mode)));
-      return { plan: { tables } };
+      const { tables, blockers, warnings } = await this.inWriteTurn(prepared, () => dryRunTables(prepared.dialect, this.spec(prepared, mode)));
+      return { plan: { tables, blockers, warnings } };
     } catch (e) {
       throw new DomainError(ErrorCode.Conflict, `dry run of backup ${input.backupId} failed: ${safeMessage(e)}`);
     } finally {
@@ -212,6 +216,7 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
 
   private async launch(req: RecoveryRequest, opts: { safetyBackup: boolean; rollbackOf: string | null }, actor: Actor): Promise<RecoveryView> {
     const prepared = await this.prepare(req);
+    await this.refuseBlocked(prepared, req.mode);
     let lease = await this.leases.acquire(this.target.leaseName);
     // The holder may be a job nobody runs any more: once a sweep ended it, the lease is free.
     if (!lease && (await this.sweeper.sweep().catch(() => 0)) > 0) lease = await this.leases.acquire(this.target.leaseName);
@@ -382,6 +387,29 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
   private async markRolledBack(m: EntityManager, row: RecoveryEntity): Promise<void> {
     await m.update(RecoveryEntity, { id: row.rollbackOf! }, { status: 'rolled_back', rolledBackBy: row.id });
     await this.audit.record({ actor: SYSTEM_ACTOR, action: 'recovery.rolled-back', resource: 'recovery', resourceId: row.rollbackOf, outcome: 'success', details: { rollback: row.id } }, m);
+  }
+
+  /**
+   * A restore its checks say cannot succeed (Dialect.checkRestore: catalogs only, so cheap) is
+   * refused before anything is recorded or written: 409, naming each blocker.
+   */
+  private async refuseBlocked(prepared: PreparedRecovery, mode: RestoreMode): Promise<void> {
+    let checks;
+    try {
+      checks = await checkTables(prepared.dialect, this.spec(prepared, mode));
+    } catch (e) {
+      // A part that fails its checks fails the job itself, naming the part, with the target untouched (as before these checks).
+      if (isArchiveError(e)) return;
+      await prepared.dialect.close().catch(() => undefined);
+      throw e;
+    }
+    if (!checks.blockers.length) return;
+    await prepared.dialect.close().catch(() => undefined);
+    throw new DomainError(
+      ErrorCode.Conflict,
+      `backup ${prepared.backup.id} cannot be restored into the target as asked, nothing was written: ${describeIssues(checks.blockers)}. A dry run lists these and the row-level ones.`,
+      { blockers: checks.blockers, warnings: checks.warnings },
+    );
   }
 
   private spec(p: PreparedRecovery, mode: RestoreMode) {

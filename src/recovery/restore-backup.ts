@@ -8,12 +8,12 @@ import { ArchiveError, isArchiveError } from '../engine/archive/errors';
 import { verifyPart } from '../engine/archive/part-io';
 import type { Manifest } from '../engine/archive/manifest.types';
 import { keysForManifest, type KeySource } from '../engine/backup/backup-keys';
-import { restoreInputs } from '../engine/backup/read-backup';
+import { readDatabaseDdl, readSchemaSql, restoreInputs } from '../engine/backup/read-backup';
 import { AUDIT_TABLE, isBookkeepingTable } from '../engine/backup/bookkeeping-tables';
 import { effectiveRestoreMode } from '../engine/backup/restore-mode';
 import { auditChainGuard } from './audit-restore-guard';
 import type {
-  Dialect, PlanTableResult, RestoreCommitMarker, RestoreInput, RestoreMode, RestoreTableResult, SchemaDifference,
+  Dialect, DryRunResult, PlanTableResult, RestoreChecks, RestoreCommitMarker, RestoreInput, RestoreIssue, RestoreMode, RestoreTableResult, SchemaDifference,
 } from '../engine/dialects/dialect';
 import type { BackupStorage } from '../engine/storage/storage';
 
@@ -164,6 +164,10 @@ async function restoreInput(spec: RestoreSpec): Promise<RestoreInput> {
   return {
     guard: spec.tables.includes(AUDIT_TABLE) ? auditChainGuard() : undefined,
     encoding: m.engine.encoding,
+    archivedDdl: async () => {
+      const whole = await readDatabaseDdl(spec.storage, spec.dir, m, keys);
+      return whole ? `${whole.ddl.preData}\n${whole.ddl.postData}` : readSchemaSql(spec.storage, spec.dir, m, keys);
+    },
     tables: restoreInputs(spec.storage, spec.dir, m, keys, (t) => effectiveRestoreMode(t, spec.mode), spec.tables),
     sequences: m.sequences,
     onProgress: spec.onProgress,
@@ -208,10 +212,39 @@ async function diagnosed<T>(spec: RestoreSpec, work: () => Promise<T>): Promise<
   }
 }
 
-/** All or nothing: the dialect writes every table in one transaction. */
+/** A restore refused before writing anything: what its checks found would stop it. */
+export class RestoreBlockedError extends RestoreRequestError {
+  constructor(
+    readonly backupId: string,
+    readonly checks: RestoreChecks,
+  ) {
+    super(`backup ${backupId} cannot be restored into this target as asked, nothing was written: ${describeIssues(checks.blockers)}`);
+    this.name = 'RestoreBlockedError';
+  }
+}
+
+/** One line per issue, counts and examples included; at most 10, then how many more. */
+export function describeIssues(issues: RestoreIssue[]): string {
+  const shown = issues.slice(0, 10).map((i) => `${i.message}${i.examples?.length ? ` (e.g. ${i.examples.join('; ')})` : ''}`);
+  return `${shown.join('; ')}${issues.length > 10 ? `; and ${issues.length - 10} more` : ''}`;
+}
+
+/**
+ * The checks every real restore passes first (Dialect.checkRestore: the catalogs only, no row
+ * of the backup is read). The row-level checks are the dry run's: they read every backup row.
+ */
+export async function checkTables(dialect: Dialect, spec: RestoreSpec): Promise<RestoreChecks> {
+  assertSameEngine(dialect, spec.manifest);
+  const input = await restoreInput(spec);
+  return dialect.checkRestore(input);
+}
+
+/** All or nothing: the dialect writes every table in one transaction, once its checks found no blocker. */
 export async function restoreTables(dialect: Dialect, spec: RestoreSpec): Promise<RestoreTableResult[]> {
   assertSameEngine(dialect, spec.manifest);
   const input = await restoreInput(spec);
+  const checks = await dialect.checkRestore(input);
+  if (checks.blockers.length) throw new RestoreBlockedError(spec.manifest.id, checks);
   return diagnosed(spec, () => dialect.restore(input));
 }
 
@@ -220,6 +253,13 @@ export async function planTables(dialect: Dialect, spec: RestoreSpec): Promise<P
   assertSameEngine(dialect, spec.manifest);
   const input = await restoreInput(spec);
   return diagnosed(spec, () => dialect.plan(input));
+}
+
+/** The plan with every check, catalog and row level: what would stop the restore, in advance. */
+export async function dryRunTables(dialect: Dialect, spec: RestoreSpec): Promise<DryRunResult> {
+  assertSameEngine(dialect, spec.manifest);
+  const input = await restoreInput(spec);
+  return diagnosed(spec, () => dialect.dryRun(input));
 }
 
 export { AUDIT_TABLE };

@@ -85,7 +85,7 @@ describe.each(ENGINES)('recoveries over HTTP on %s', (engine) => {
     await execSql(t.db, [`UPDATE ${ITEMS} SET v = 'x' WHERE id = 1`, `DELETE FROM ${ITEMS} WHERE id = 2`, `INSERT INTO ${ITEMS} VALUES (4, 'd')`]);
     const before = await dumpData(t.db);
     const plan = (mode: string) => request(t.http).post('/api/recoveries').set(operator()).send({ backupId: backup.id, mode, dryRun: true }).expect(200);
-    expect((await plan('replace')).body).toEqual({ plan: { tables: [{ name: ITEMS, insert: 1, update: 1, delete: 1, unchanged: 1 }] } });
+    expect((await plan('replace')).body).toEqual({ plan: { tables: [{ name: ITEMS, insert: 1, update: 1, delete: 1, unchanged: 1 }], blockers: [], warnings: [] } });
     expect((await plan('merge')).body.plan.tables).toEqual([{ name: ITEMS, insert: 1, update: 1, delete: 0, unchanged: 1 }]);
     expect((await plan('missing-only')).body.plan.tables).toEqual([{ name: ITEMS, insert: 1, update: 0, delete: 0, unchanged: 2 }]);
     expect(await dumpData(t.db)).toEqual(before);

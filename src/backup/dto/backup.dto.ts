@@ -122,6 +122,57 @@ export class BackupDto {
   @ApiProperty({ description: 'Progress of the job', type: BackupProgressDto }) progress: BackupProgressDto;
 }
 
+export class ExcludedObjectDto {
+  @ApiProperty({ description: 'What was left out: a whole schema, a table, or only a table\'s rows', enum: ['schema', 'table', 'table-data'] }) kind: string;
+  @ApiProperty({ description: 'Its name (tables: `schema.table` outside schema public)' }) name: string;
+  @ApiProperty({ description: 'Why: the configuration variable and pattern that matched, or Strongroom\'s own bookkeeping' }) reason: string;
+}
+
+const KIND_SUMMARY = {
+  type: 'object',
+  properties: {
+    count: { type: 'integer', description: 'Objects of this kind in the schema' },
+    fingerprint: { type: 'string', description: 'SHA-256 (hex) of their normalized definitions; a deep verify compares its rebuild with it' },
+  },
+} as const;
+
+export class BackupInventoryDto {
+  @ApiProperty({
+    description:
+      'Per schema (PostgreSQL: its name, "" for database-wide objects such as extensions, roles\' grants or large objects; ' +
+      'SQLite: "main"), per object kind (table, index, view, sequence, function, type, trigger, policy...; SQLite also ' +
+      'virtual-table and pragma): how many the database held at the snapshot and a fingerprint of their definitions',
+    type: 'object',
+    additionalProperties: { type: 'object', additionalProperties: KIND_SUMMARY },
+    example: { public: { table: { count: 3, fingerprint: '9f2c…' }, index: { count: 5, fingerprint: '41ab…' } } },
+  })
+  schemas: Record<string, Record<string, { count: number; fingerprint: string }>>;
+
+  @ApiProperty({ description: 'Rows of each archived table at the snapshot', type: 'object', additionalProperties: { type: 'integer' }, example: { projects: 12, tasks: 340 } })
+  rows: Record<string, number>;
+}
+
+/** GET /api/backups/:id (and PATCH, import): the resource with what the list leaves out. */
+export class BackupDetailDto extends BackupDto {
+  @ApiProperty({
+    description:
+      'What the database held at the snapshot, within the backup\'s scope (the manifest\'s inventory): object kinds and counts per ' +
+      'schema, and rows per table. A backup fails rather than archive less than it lists. Null until the backup completed, and for ' +
+      'backups catalogued before inventories were copied to the catalog. Only on the single-backup read: lists leave it out, it grows with the database',
+    type: BackupInventoryDto, nullable: true,
+  })
+  inventory: BackupInventoryDto | null;
+
+  @ApiProperty({
+    description:
+      'What configuration (BACKUP_INCLUDE_SCHEMAS, BACKUP_EXCLUDE_SCHEMAS, BACKUP_EXCLUDE_TABLES) or Strongroom\'s own bookkeeping left out of a ' +
+      'whole-database (full PostgreSQL) backup, each with the reason; [] when nothing was. Null for backups that keep no such list (tables and audit ' +
+      'backups, SQLite) and for those not completed',
+    type: [ExcludedObjectDto], nullable: true,
+  })
+  excluded: ExcludedObjectDto[] | null;
+}
+
 export class BackupPageDto {
   @ApiProperty({ type: [BackupDto], description: 'Backups, newest first' }) items: BackupDto[];
   @ApiProperty({ description: 'Cursor for the next page, or null', nullable: true, type: String }) nextCursor: string | null;

@@ -211,6 +211,11 @@ export interface DatabaseRestoreResult {
 
 export interface RestoreInput {
   encoding: RowEncoding;
+  /**
+   * The backup's DDL as text (PostgreSQL: pg_dump's sections; SQLite: its schema SQL), read
+   * through its checks, for the checks that look at what the archive names (roles). Optional.
+   */
+  archivedDdl?(): Promise<string>;
   tables: RestoreTableInput[];
   /** Sequences to set past the restored values (PostgreSQL). */
   sequences: SequenceValue[];
@@ -233,6 +238,52 @@ export interface PlanTableResult {
   update: number;
   delete: number;
   unchanged: number;
+}
+
+/**
+ * What a dry run finds would stop a restore (a blocker) or change more than the tables asked
+ * for (a warning), found without writing anything. Kinds:
+ * - missing-schema, missing-table, missing-column: the target lacks what the rows go into;
+ * - not-null: a live NOT NULL column the backup has no value for, or backup rows with NULL in it;
+ * - rows-rejected: the target refuses the backup's values themselves (an enum label or a domain
+ *   it lacks, a value its column type cannot hold); the database's own message says which;
+ * - foreign-key: restored rows reference rows missing from a table outside the restore;
+ * - referenced-rows: rows of a table outside the restore reference rows a replace removes
+ *   (a blocker when the key refuses that, a warning when it cascades or sets null/default);
+ * - unique: restored rows collide with each other or with live rows that stay, on a unique key;
+ * - check: restored rows fail a CHECK constraint of the target;
+ * - missing-sequence: the backup's sequence value has no sequence to go to (a warning);
+ * - missing-role: roles the archive's ownership and grants name that the target cluster lacks
+ *   (a warning: a restore into live tables keeps the live ownership and grants, a schema
+ *   restore skips those statements and lists the roles);
+ * - missing-extension: an extension the archive's schema creates that the server cannot install.
+ */
+export type RestoreIssueKind =
+  | 'missing-schema' | 'missing-table' | 'missing-column' | 'not-null' | 'rows-rejected' | 'foreign-key' | 'referenced-rows'
+  | 'unique' | 'check' | 'missing-sequence' | 'missing-role' | 'missing-extension';
+
+export interface RestoreIssue {
+  kind: RestoreIssueKind;
+  /** What it is about: a table, `table.column`, `table.constraint`, a schema, role or extension. */
+  object: string;
+  message: string;
+  /** Rows concerned, where the check counts them. */
+  count?: number;
+  /** A few of them (key or column values as text), at most RESTORE_ISSUE_EXAMPLES. */
+  examples?: string[];
+}
+
+export const RESTORE_ISSUE_EXAMPLES = 3;
+
+export interface RestoreChecks {
+  blockers: RestoreIssue[];
+  warnings: RestoreIssue[];
+}
+
+/** A dry run: per-table counts, and what would stop the restore or reach beyond it. */
+export interface DryRunResult extends RestoreChecks {
+  /** Tables a blocker keeps from being read at all (a missing table or column) are left out. */
+  tables: PlanTableResult[];
 }
 
 export interface SchemaDifference {
@@ -275,6 +326,18 @@ export interface Dialect {
   /** What `restore` would do, per table, without writing anything visible. Bounded memory. */
   plan(input: RestoreInput): Promise<PlanTableResult[]>;
   /**
+   * What stops a restore of `input` into the live database, from the catalogs alone: no row of
+   * the backup is read, so it is cheap enough to run before every restore (missing schemas,
+   * tables and columns, NOT NULL columns the backup has no value for, sequences and roles).
+   */
+  checkRestore(input: RestoreInput): Promise<RestoreChecks>;
+  /**
+   * `plan` plus `checkRestore` plus the checks that need the backup's rows (foreign keys,
+   * unique keys, NOT NULL, CHECK, values the target refuses), set-based in the database on the
+   * rows the plan stages anyway. Writes nothing visible; bounded memory.
+   */
+  dryRun(input: RestoreInput): Promise<DryRunResult>;
+  /**
    * Removes what restores killed mid-way left outside the data (PostgreSQL: shadow tables of
    * parallel loads). The data itself is never affected. Engines without such leftovers omit it.
    */
@@ -292,6 +355,12 @@ export interface Dialect {
    * ones included, triggers, policies, matview refreshes). A failure leaves the target empty.
    */
   restoreDatabase?(db: DatabaseRestoreInput, input: RestoreInput): Promise<DatabaseRestoreResult>;
+  /**
+   * What stops `restoreDatabase` of this DDL into this (empty) database, found without writing:
+   * extensions the server cannot install (blockers), roles the ownership and grants name that
+   * the cluster lacks (warnings: those statements are skipped).
+   */
+  checkRestoreDatabase?(db: Pick<DatabaseRestoreInput, 'ddl' | 'noOwner' | 'noPrivileges'>): Promise<RestoreChecks>;
   /** The live database's inventory (object kinds per schema; `rows` left empty), to compare with a manifest's. */
   inventory?(): Promise<Inventory>;
   close(): Promise<void>;

@@ -102,8 +102,38 @@ export class PlanTableDto {
   @ApiProperty({ description: 'Live rows left as they are', type: 'integer' }) unchanged: number;
 }
 
+const ISSUE_KINDS = [
+  'missing-schema', 'missing-table', 'missing-column', 'not-null', 'rows-rejected', 'foreign-key', 'referenced-rows',
+  'unique', 'check', 'missing-sequence', 'missing-role', 'missing-extension',
+] as const;
+
+export class RestoreIssueDto {
+  @ApiProperty({
+    enum: ISSUE_KINDS,
+    description:
+      'missing-schema / missing-table / missing-column: the target lacks what the rows go into; not-null: a NOT NULL column the backup ' +
+      'has no value for, or rows with NULL in it; rows-rejected: the target refuses the values themselves (an enum label or domain it ' +
+      'lacks); foreign-key: restored rows reference rows missing from a table outside the restore; referenced-rows: rows of a table ' +
+      'outside the restore reference rows a replace removes; unique: collisions on a unique key; check: rows failing a CHECK constraint; ' +
+      'missing-sequence: a sequence value with no sequence to go to; missing-role: a role the archive\'s ownership or grants name that ' +
+      'the target cluster lacks',
+  })
+  kind: string;
+  @ApiProperty({ description: 'What it is about: a table, table.column, table.constraint, a schema or a role' }) object: string;
+  @ApiProperty({ description: 'What was found and what to do about it' }) message: string;
+  @ApiPropertyOptional({ description: 'Rows concerned, where counted' }) count?: number;
+  @ApiPropertyOptional({ type: [String], description: 'A few of them (at most 3), e.g. "(project_id)=(42)"' }) examples?: string[];
+}
+
 export class PlanDto {
-  @ApiProperty({ type: [PlanTableDto], description: 'Per-table counts' }) tables: PlanTableDto[];
+  @ApiProperty({ type: [PlanTableDto], description: 'Per-table counts; a table a blocker keeps from being read at all (missing table or column) is left out' }) tables: PlanTableDto[];
+  @ApiProperty({
+    type: [RestoreIssueDto],
+    description: 'What would make the restore fail; empty when nothing was found. A real restore is refused (409, same list in blockers) when the checks that need no backup rows find one',
+  })
+  blockers: RestoreIssueDto[];
+  @ApiProperty({ type: [RestoreIssueDto], description: 'What the restore would do beyond the tables asked for, or leave out (cascades to tables outside it, sequences or roles the target lacks); it would still succeed' })
+  warnings: RestoreIssueDto[];
 }
 
 export class DryRunResultDto {

@@ -9,8 +9,10 @@ import type {
   DatabaseRestoreInput,
   DatabaseRestoreResult,
   Dialect,
+  DryRunResult,
   Inventory,
   PlanTableResult,
+  RestoreChecks,
   RestoreInput,
   RestoreTableResult,
   SchemaDifference,
@@ -22,6 +24,7 @@ import { transactionCommitted, transactionToken } from './pg-commit-marker';
 import { restoreDatabaseInTransaction } from './pg-database-restore';
 import { compareInventories, readInventoryObjects, summarize } from './pg-inventory';
 import { planInTransaction } from './pg-plan';
+import { catalogChecks, databaseRestoreChecks } from './pg-restore-checks';
 import { DEFAULT_RESTORE_TUNING, referencedFromOutside, restoreInTransaction } from './pg-restore';
 import { dropAbandonedShadows, prepareShadows, RESTORE_APP_PREFIX, type ShadowPlan } from './pg-shadow-prepare';
 import { stripPsqlMetaCommands } from './pg-schema-dump';
@@ -220,6 +223,10 @@ export class PostgresDialect implements Dialect {
     });
   }
 
+  checkRestoreDatabase(db: Pick<DatabaseRestoreInput, 'ddl' | 'noOwner' | 'noPrivileges'>): Promise<RestoreChecks> {
+    return this.withClient((c) => databaseRestoreChecks(c, db.ddl, db), 'strongroom-plan');
+  }
+
   inventory(): Promise<Inventory> {
     return this.withClient(async (c) => summarize(await readInventoryObjects(c, [], []), {}));
   }
@@ -240,7 +247,22 @@ export class PostgresDialect implements Dialect {
   }
 
   async plan(input: RestoreInput): Promise<PlanTableResult[]> {
-    return this.inTransaction(await connect(this.url, 'strongroom-plan'), input, 'ROLLBACK', planInTransaction);
+    return this.inTransaction(await connect(this.url, 'strongroom-plan'), input, 'ROLLBACK', (c, i) => planInTransaction(c, i));
+  }
+
+  async checkRestore(input: RestoreInput): Promise<RestoreChecks> {
+    const { blockers, warnings } = await this.withClient((c) => catalogChecks(c, input), 'strongroom-plan');
+    return { blockers, warnings };
+  }
+
+  /** Tables a catalog blocker keeps from being read are left out of the plan; the rest are staged and checked row by row. */
+  async dryRun(input: RestoreInput): Promise<DryRunResult> {
+    return this.inTransaction(await connect(this.url, 'strongroom-plan'), input, 'ROLLBACK', async (c, i) => {
+      const found = await catalogChecks(c, i);
+      const checks = { blockers: found.blockers, warnings: found.warnings };
+      const tables = await planInTransaction(c, { ...i, tables: i.tables.filter((t) => found.readable.has(t.name)) }, checks);
+      return { tables, ...checks };
+    });
   }
 
   /** Runs `fn` in a transaction on `c` and closes `c` after it, whatever happens. */

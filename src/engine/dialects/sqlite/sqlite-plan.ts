@@ -14,11 +14,12 @@
  * A table without a primary key is matched on its carried rowid (replace); without either,
  * rows cannot be matched: every live row counts as deleted and every backup row as inserted.
  */
-import type { PlanTableResult, RestoreInput } from '../dialect';
+import type { DryRunResult, PlanTableResult, RestoreInput } from '../dialect';
 import { DEFAULT_BATCH_ROWS, openConnection, quoteIdent, type SqliteDb, type SqliteDialectOptions } from './sqlite-connection';
 import { describeTable } from './sqlite-introspect';
 import { forEachRow, RowInserter } from './sqlite-row-reader';
 import { assertEncoding, resolveTargets, type RestoreTarget } from './sqlite-restore-targets';
+import { catalogChecks, rowChecks, type StageLayout } from './sqlite-restore-checks';
 
 interface IndexListRow { name: string; origin: string }
 interface IndexXInfoRow { name: string | null; coll: string; key: number }
@@ -95,7 +96,21 @@ function compare(db: SqliteDb, t: RestoreTarget, stage: string, staged: number):
   }
 }
 
+function layoutOf(t: RestoreTarget): StageLayout {
+  const at = new Map(t.columns.map((c, i) => [c.toLowerCase(), stageCol(i)]));
+  return { col: (name) => at.get(name.toLowerCase()), key: matchKey(t) };
+}
+
 export async function planSqlite(path: string, input: RestoreInput, opts: SqliteDialectOptions = {}): Promise<PlanTableResult[]> {
+  return (await dryRunSqlite(path, input, opts, false)).tables;
+}
+
+/**
+ * The plan, and with `checked` the dry run's checks too (sqlite-restore-checks.ts): tables a
+ * catalog blocker keeps from being read are left out of the plan, the rest are checked row by
+ * row on their staged copies.
+ */
+export async function dryRunSqlite(path: string, input: RestoreInput, opts: SqliteDialectOptions = {}, checked = true): Promise<DryRunResult> {
   assertEncoding(input);
   const batchRows = opts.batchRows ?? DEFAULT_BATCH_ROWS;
   const db = openConnection(path, opts);
@@ -104,7 +119,10 @@ export async function planSqlite(path: string, input: RestoreInput, opts: Sqlite
     db.pragma('temp_store = FILE');
     db.exec('BEGIN');
     try {
-      const targets = resolveTargets(db, input.tables);
+      const found = checked ? catalogChecks(db, input) : null;
+      const checks = { blockers: found?.blockers ?? [], warnings: found?.warnings ?? [] };
+      const targets = resolveTargets(db, found ? input.tables.filter((t) => found.readable.has(t.name.toLowerCase())) : input.tables);
+      const scope = new Set(input.tables.map((t) => t.name.toLowerCase()));
       const results: PlanTableResult[] = [];
       for (const [i, t] of targets.entries()) {
         const stage = `strongroom_plan_${i}`;
@@ -114,8 +132,9 @@ export async function planSqlite(path: string, input: RestoreInput, opts: Sqlite
           insert.run(values);
         });
         results.push(compare(db, t, stage, staged));
+        if (found) rowChecks(db, t, `temp.${quoteIdent(stage)}`, layoutOf(t), scope, checks);
       }
-      return results;
+      return { tables: results, ...checks };
     } finally {
       if (db.inTransaction) db.exec('ROLLBACK');
     }

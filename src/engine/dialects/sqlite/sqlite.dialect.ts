@@ -6,8 +6,10 @@
 import Database from 'better-sqlite3';
 import type {
   Dialect,
+  DryRunResult,
   InventoryShape,
   PlanTableResult,
+  RestoreChecks,
   RestoreInput,
   RestoreTableResult,
   SchemaDifference,
@@ -16,7 +18,8 @@ import type {
 } from '../dialect';
 import { openConnection, quoteIdent, sqlitePathFromUrl, type SqliteDb, type SqliteDialectOptions } from './sqlite-connection';
 import { describeTables, listTableNames } from './sqlite-introspect';
-import { planSqlite } from './sqlite-plan';
+import { dryRunSqlite, planSqlite } from './sqlite-plan';
+import { catalogChecks } from './sqlite-restore-checks';
 import { readCommitMarker } from './sqlite-commit-marker';
 import { restoreSqlite } from './sqlite-restore';
 import { diffTables, fingerprintTables } from './sqlite-schema-compare';
@@ -131,6 +134,22 @@ export class SqliteDialect implements Dialect {
   async plan(input: RestoreInput): Promise<PlanTableResult[]> {
     if (this.closed) throw new Error('SQLite dialect is closed');
     return planSqlite(this.path, input, this.opts);
+  }
+
+  async checkRestore(input: RestoreInput): Promise<RestoreChecks> {
+    if (this.closed) throw new Error('SQLite dialect is closed');
+    const db = openConnection(this.path, this.opts);
+    try {
+      const { blockers, warnings } = catalogChecks(db, input);
+      return { blockers, warnings };
+    } finally {
+      db.close();
+    }
+  }
+
+  async dryRun(input: RestoreInput): Promise<DryRunResult> {
+    if (this.closed) throw new Error('SQLite dialect is closed');
+    return dryRunSqlite(this.path, input, this.opts);
   }
 
   async close(): Promise<void> {
