@@ -13,6 +13,9 @@
  *            one document from several runs, e.g. families run separately)
  *            --render (with --include and --out: only write the document from earlier results)
  *            --append <file.md> (repeatable: extra sections at the end, e.g. catalog-queries.ts output)
+ *            load only: --rate R (open loop: each client starts R requests/s; default closed loop)
+ *            --load-seconds S (the measured window)  --cpu-profile (a V8 profile of the window, kept in the log directory)
+ *            --skip-catalog-queries (no in-process query appendix)
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -78,9 +81,16 @@ export interface CampaignRun {
 /** Shares of a --minutes budget: kills are the slowest trials by far (each one boots the service again). */
 const SHARE: Record<Family, number> = { kills: 0.55, corruption: 0.2, hostile: 0.15, load: 0.1 };
 
-export async function runCampaign(opts: { quick: boolean; engines: Engine[]; families: Family[]; seed: number; command: string; minutes?: number; log(line: string): void }): Promise<CampaignRun> {
+export interface LoadTuning {
+  rate?: number;
+  seconds?: number;
+  cpuProfile?: boolean;
+}
+
+export async function runCampaign(opts: { quick: boolean; engines: Engine[]; families: Family[]; seed: number; command: string; minutes?: number; load?: LoadTuning; log(line: string): void }): Promise<CampaignRun> {
   assertBuilt();
   const scale = opts.quick ? QUICK : LONG;
+  const load = opts.load ?? {};
   const prng = new Prng(opts.seed);
   const logDir = mkdtempSync(join(tmpdir(), 'strongroom-chaos-logs-'));
   const logCopy = (label: string) => join(logDir, `${label}.log`);
@@ -115,7 +125,7 @@ export async function runCampaign(opts: { quick: boolean; engines: Engine[]; fam
         if (family === 'kills') results.push(...(await killCampaign(engine, { backupKills: scale.backupKills, restoreKills: scale.restoreKills, rows: scale.killRows, stopAt, prng, log: opts.log, logCopy })));
         if (family === 'corruption') results.push(await corruptionCampaign(engine, { trials: scale.corruptions, stopAt, prng, log: opts.log, logCopy }));
         if (family === 'hostile') results.push(await hostileCampaign(engine, { requests: scale.hostile, maxBody: scale.hostileMaxBody, stopAt, prng, log: opts.log, logCopy }));
-        if (family === 'load') results.push(await loadCampaign(engine, { seconds: scale.loadSeconds, clients: scale.loadClients, backups: scale.loadBackups, rows: scale.loadRows, prng, log: opts.log, logCopy }));
+        if (family === 'load') results.push(await loadCampaign(engine, { seconds: load.seconds ?? scale.loadSeconds, clients: scale.loadClients, backups: scale.loadBackups, rows: scale.loadRows, ratePerClient: load.rate, cpuProfile: load.cpuProfile, prng, log: opts.log, logCopy }));
         opts.log(`${engine}: ${family} done in ${Math.round((Date.now() - t) / 1000)} s`);
       }
     }
@@ -197,6 +207,8 @@ async function main(): Promise<void> {
       quick: { type: 'boolean' }, engines: { type: 'string' }, only: { type: 'string' }, seed: { type: 'string' },
       out: { type: 'string' }, json: { type: 'string' }, include: { type: 'string', multiple: true }, minutes: { type: 'string' },
       render: { type: 'boolean' }, append: { type: 'string', multiple: true },
+      rate: { type: 'string' }, 'load-seconds': { type: 'string' }, 'cpu-profile': { type: 'boolean' },
+      'skip-catalog-queries': { type: 'boolean' },
     },
   });
   const engines = (values.engines ?? 'sqlite,postgres').split(',') as Engine[];
@@ -220,9 +232,14 @@ async function main(): Promise<void> {
   }
   const minutes = values.minutes ? Number(values.minutes) : undefined;
   if (minutes !== undefined && !(minutes > 0)) throw new Error('--minutes must be a positive number');
-  const run = await runCampaign({ quick, engines, families, seed, command, minutes, log: (l) => process.stderr.write(`${l}\n`) });
+  const rate = values.rate ? Number(values.rate) : undefined;
+  if (rate !== undefined && !(rate > 0)) throw new Error('--rate must be a positive number (requests per second per client)');
+  const loadSeconds = values['load-seconds'] ? Number(values['load-seconds']) : undefined;
+  if (loadSeconds !== undefined && !(loadSeconds > 0)) throw new Error('--load-seconds must be a positive number');
+  const load: LoadTuning = { rate, seconds: loadSeconds, cpuProfile: !!values['cpu-profile'] };
+  const run = await runCampaign({ quick, engines, families, seed, command, minutes, load, log: (l) => process.stderr.write(`${l}\n`) });
   const runs = [...included, run];
-  if (!quick && families.includes('load')) {
+  if (!quick && families.includes('load') && !values['skip-catalog-queries']) {
     // Next to the HTTP latencies, what the database itself does for each catalog query (plans and in-process times).
     appendices.push(`## Catalog queries behind the list and status routes (test/chaos/catalog-queries.ts)\n${await catalogQueryReport(LONG.loadBackups, 200)}`);
   }
