@@ -76,10 +76,9 @@ export class ApiKeysService {
     this.verified.clear();
   }
 
-  async authenticate(presented: string): Promise<ApiKeyEntity | null> {
+  async authenticate(presented: string, now = Date.now()): Promise<ApiKeyEntity | null> {
     if (presented.length > 512) return null;
     const hash = hashApiKey(presented);
-    const now = Date.now();
     const hit = this.verified.get(hash);
     let row: ApiKeyEntity | null;
     if (hit && hit.until > now) row = hit.row;

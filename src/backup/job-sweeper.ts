@@ -39,8 +39,8 @@ export class JobSweeper implements OnApplicationBootstrap, OnApplicationShutdown
   }
 
   /** Runs every sweep now (joining one already under way); the number of jobs ended. */
-  sweep(): Promise<number> {
-    this.running ??= this.sweepNow().finally(() => (this.running = null));
+  sweep(now = Date.now()): Promise<number> {
+    this.running ??= this.sweepNow(now).finally(() => (this.running = null));
     return this.running;
   }
 
@@ -54,13 +54,12 @@ export class JobSweeper implements OnApplicationBootstrap, OnApplicationShutdown
   sweepIfDue(withinMs: number, now = Date.now()): Promise<number> {
     if (this.running) return this.running;
     if (now - this.lastSweepStartedAt < withinMs) return Promise.resolve(0);
-    return this.sweep();
+    return this.sweep(now);
   }
 
-  private async sweepNow(): Promise<number> {
-    const started = Date.now();
+  private async sweepNow(started: number): Promise<number> {
     let ended = 0;
-    for (const s of this.sweeps) ended += await s(this.staleBefore());
+    for (const s of this.sweeps) ended += await s(this.staleBefore(started));
     this.lastSweepStartedAt = started;
     return ended;
   }

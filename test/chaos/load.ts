@@ -141,6 +141,7 @@ export async function loadCampaign(engine: Engine, o: LoadOptions): Promise<Fami
         status = g?.status === 200 ? (g.json().status as string) : status;
       }
       const idle = await readProbe(srv, probeFile);
+      if (o.cpuProfile && existsSync(`${probeFile}.cpuprofile`)) copyFileSync(`${probeFile}.cpuprofile`, o.logCopy(`load-${engine}-one-backup`).replace(/\.log$/, '.cpuprofile'));
       result.notes.push(`One backup of the ${o.rows}-row target on the otherwise idle service: ${status} in ${Date.now() - t} ms; event-loop delay meanwhile ${eld(idle)}.`);
     }
     // The audit trail grows the way it does in production: every refused request is an event.
