@@ -59,39 +59,92 @@ export class AuditService {
     return this.tx.run((m) => this.append(m, input));
   }
 
-  /** Like record(), but a failure to write is logged instead of thrown (request hooks). */
-  async recordQuietly(input: AuditInput): Promise<void> {
-    try {
-      await this.record(input);
-    } catch (e) {
-      this.logger.error(`could not record audit event ${input.action}: ${(e as Error).message}`);
+  /**
+   * Like record(), but a failure to write is logged instead of thrown (request hooks).
+   * Events recorded this way while one such write is under way are appended together in
+   * the next transaction (group commit): each is still its own event with its own seq and
+   * hash, in arrival order, and the promise resolves once it is committed; a busy service
+   * just takes the chain's lock once per batch instead of once per request. A batch that
+   * fails is retried one event at a time, so one bad event cannot lose the others.
+   */
+  recordQuietly(input: AuditInput): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.queued.push({ input, done: resolve });
+      this.kick();
+    });
+  }
+
+  private kick(): void {
+    if (this.flushing) return;
+    // An event queued after the last batch was taken but before this settles starts the next flush.
+    this.flushing = this.flush().finally(() => {
+      this.flushing = null;
+      if (this.queued.length) this.kick();
+    });
+  }
+
+  private readonly queued: { input: AuditInput; done: () => void }[] = [];
+  private flushing: Promise<void> | null = null;
+
+  private async flush(): Promise<void> {
+    // One batch after another until the queue is empty; what arrives during a write waits for the next.
+    while (this.queued.length) {
+      const batch = this.queued.splice(0, BATCH);
+      try {
+        await this.tx.run((m) => this.appendAll(m, batch.map((b) => b.input)));
+      } catch {
+        for (const b of batch) {
+          try {
+            await this.record(b.input);
+          } catch (err) {
+            this.logger.error(`could not record audit event ${b.input.action}: ${(err as Error).message}`);
+          }
+        }
+      }
+      for (const b of batch) b.done();
     }
   }
 
   private async append(m: EntityManager, input: AuditInput): Promise<AuditEvent> {
+    return (await this.appendAll(m, [input]))[0];
+  }
+
+  /** Appends events in order under the chain's lock; the head is written once, for the last. */
+  private async appendAll(m: EntityManager, inputs: AuditInput[]): Promise<AuditEvent[]> {
     if (this.tx.engine === 'postgres') {
       await m.query(`SELECT pg_advisory_xact_lock(hashtext('strongroom-audit-chain'))`);
     }
-    const last = await m.find(AuditEventEntity, { order: { seq: 'DESC' }, take: 1 });
-    const prevHash = last[0]?.hash ?? GENESIS_HASH;
-    const body: AuditBody = {
-      seq: (last[0]?.seq ?? 0) + 1,
-      at: new Date().toISOString(),
-      actor: { type: input.actor.type, keyId: input.actor.keyId, name: input.actor.name, role: input.actor.role },
-      action: input.action,
-      resource: input.resource,
-      resourceId: input.resourceId ?? null,
-      outcome: input.outcome,
-      ip: input.ip ?? null,
-      userAgent: input.userAgent ? input.userAgent.slice(0, 500) : null,
-      requestId: input.requestId ?? null,
-      // Redact before hashing: a secret must never become part of the permanent record.
-      details: redactSecrets(JSON.parse(canonicalize(input.details ?? {}))) as Record<string, unknown>,
-    };
-    const hash = computeAuditHash(body, prevHash);
-    await m.insert(AuditEventEntity, toEntity({ ...body, prevHash, hash }));
-    await m.save(AuditHeadEntity, { id: HEAD_ID, seq: body.seq, hash, updatedAt: body.at });
-    return { ...body, prevHash, hash };
+    // Only the link is needed from the last event, not its (possibly large) details.
+    const last = await m.createQueryBuilder(AuditEventEntity, 'e').select(['e.seq', 'e.hash']).orderBy('e.seq', 'DESC').limit(1).getOne();
+    let prevHash = last?.hash ?? GENESIS_HASH;
+    let seq = last?.seq ?? 0;
+    const out: AuditEvent[] = [];
+    for (const input of inputs) {
+      const body: AuditBody = {
+        seq: ++seq,
+        at: new Date().toISOString(),
+        actor: { type: input.actor.type, keyId: input.actor.keyId, name: input.actor.name, role: input.actor.role },
+        action: input.action,
+        resource: input.resource,
+        resourceId: input.resourceId ?? null,
+        outcome: input.outcome,
+        ip: input.ip ?? null,
+        userAgent: input.userAgent ? input.userAgent.slice(0, 500) : null,
+        requestId: input.requestId ?? null,
+        // Redact before hashing: a secret must never become part of the permanent record.
+        details: redactSecrets(JSON.parse(canonicalize(input.details ?? {}))) as Record<string, unknown>,
+      };
+      const hash = computeAuditHash(body, prevHash);
+      const event = { ...body, prevHash, hash };
+      await m.insert(AuditEventEntity, toEntity(event));
+      out.push(event);
+      prevHash = hash;
+    }
+    const head = out[out.length - 1];
+    // An UPDATE of the one head row (an INSERT only for the very first event), not save(): that would read it first.
+    const updated = await m.update(AuditHeadEntity, { id: HEAD_ID }, { seq: head.seq, hash: head.hash, updatedAt: head.at });
+    if (!updated.affected) await m.insert(AuditHeadEntity, { id: HEAD_ID, seq: head.seq, hash: head.hash, updatedAt: head.at });
+    return out;
   }
 
   async list(filter: AuditFilter, limit = 50, cursor?: string): Promise<Page<AuditEvent>> {

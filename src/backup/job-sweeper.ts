@@ -14,6 +14,8 @@ export class JobSweeper implements OnApplicationBootstrap, OnApplicationShutdown
   private readonly logger = new Logger('JobSweeper');
   private readonly sweeps: Sweep[] = [];
   private running: Promise<number> | null = null;
+  /** When the last sweep that completed without error began (ms since the epoch). */
+  private lastSweepStartedAt = -Infinity;
   private timer: NodeJS.Timeout | null = null;
 
   constructor(private readonly config: AppConfig) {}
@@ -37,14 +39,28 @@ export class JobSweeper implements OnApplicationBootstrap, OnApplicationShutdown
   }
 
   /** Runs every sweep now (joining one already under way); the number of jobs ended. */
-  sweep(): Promise<number> {
-    this.running ??= this.sweepNow().finally(() => (this.running = null));
+  sweep(now = Date.now()): Promise<number> {
+    this.running ??= this.sweepNow(now).finally(() => (this.running = null));
     return this.running;
   }
 
-  private async sweepNow(): Promise<number> {
+  /**
+   * For readers that sweep before they report (`/api/status`, polled by monitors and
+   * dashboards): a sweep unless one that succeeded began less than `withinMs` ago. A
+   * heartbeat goes stale only after JOB_STALE_AFTER_TTLS lease TTLs (minutes), so a second's
+   * reuse changes nothing a reader could see, while a sweep per request is two catalog
+   * queries on every poll. A failed sweep does not count: the next reader tries again.
+   */
+  sweepIfDue(withinMs: number, now = Date.now()): Promise<number> {
+    if (this.running) return this.running;
+    if (now - this.lastSweepStartedAt < withinMs) return Promise.resolve(0);
+    return this.sweep(now);
+  }
+
+  private async sweepNow(started: number): Promise<number> {
     let ended = 0;
-    for (const s of this.sweeps) ended += await s(this.staleBefore());
+    for (const s of this.sweeps) ended += await s(this.staleBefore(started));
+    this.lastSweepStartedAt = started;
     return ended;
   }
 }

@@ -31,6 +31,8 @@ export class AppConfig {
 
   @IsOptional() @IsString() @Matches(/^.{24,}$/, { message: 'ADMIN_API_KEY must be at least 24 characters' })
   ADMIN_API_KEY?: string;
+  /** How long a verified API key is trusted without a catalog lookup; revocation elsewhere takes effect within it. 0 = look up every request. */
+  @Transform(toInt) @IsInt() @Min(0) @Max(300) API_KEY_CACHE_SECONDS = 5;
   @Transform(toBool) @IsBoolean() TRUST_PROXY = false;
   @Transform(toInt) @IsInt() @Min(1) THROTTLE_TTL_SECONDS = 60;
   @Transform(toInt) @IsInt() @Min(1) THROTTLE_LIMIT = 300;

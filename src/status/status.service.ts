@@ -22,6 +22,8 @@ export interface StatusView {
 }
 
 const HOUR_MS = 3_600_000;
+/** `/api/status` sweeps stale jobs before it reports, but at most once per this interval (JobSweeper.sweepIfDue). */
+export const STATUS_SWEEP_INTERVAL_MS = 1000;
 
 /**
  * Is the data safe right now? Unhealthy when the newest completed backup is too old (or
@@ -52,8 +54,9 @@ export class StatusService implements OnApplicationBootstrap, OnApplicationShutd
   }
 
   async status(now = new Date()): Promise<StatusView> {
-    // A job whose owner is gone is ended first, so that what follows reports it as it is.
-    await this.sweeper.sweep().catch(() => 0);
+    // A job whose owner is gone is ended first, so that what follows reports it as it is; a
+    // sweep that began within the last second counts (monitors poll this route).
+    await this.sweeper.sweepIfDue(STATUS_SWEEP_INTERVAL_MS).catch(() => 0);
     const problems: string[] = [];
     const newest = await this.backups.findOne({ where: { status: 'completed' }, order: { createdAt: 'DESC', id: 'DESC' } });
     const verified = await this.backups.findOne({ where: { status: 'completed', verifiedAt: Not(IsNull()) }, order: { verifiedAt: 'DESC', id: 'DESC' } });

@@ -7,7 +7,10 @@
  */
 import Database from 'better-sqlite3';
 import { randomUUID } from 'node:crypto';
+import { copyFileSync, existsSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { Client } from 'pg';
+import { tmpdir } from 'node:os';
 import type { Prng } from '../../bench/prng';
 import type { Engine } from '../support/databases';
 import { createInstance } from './instance';
@@ -21,11 +24,40 @@ export interface LoadOptions {
   backups: number;
   rows: number;
   prng: Prng;
+  /** Open loop: each client starts a request every 1/rate s, whether the last one answered or not (latency counted from the planned start). */
+  ratePerClient?: number;
+  /** Keep a V8 CPU profile of the measured window next to the service log (logCopy). */
+  cpuProfile?: boolean;
   log(line: string): void;
   logCopy(label: string): string;
 }
 
 export const LIST_P99_GOAL_MS = 50;
+
+export const PROBE = join(__dirname, 'server-probe.js');
+
+interface ProbeReading {
+  at: number;
+  cpuUserMicros: number;
+  cpuSystemMicros: number;
+  eventLoopDelayMs: { p50: number; p99: number; max: number; mean: number; samples: number } | null;
+}
+
+/** Asks the service's probe (server-probe.js) for its CPU time and the event-loop delay since the last reading. */
+export async function readProbe(server: Server, file: string): Promise<ProbeReading> {
+  const before = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as ProbeReading).at : 0;
+  server.child.kill('SIGWINCH');
+  for (let i = 0; i < 300; i++) {
+    if (existsSync(file)) {
+      const r = JSON.parse(readFileSync(file, 'utf8')) as ProbeReading;
+      if (r.at !== before) return r;
+    }
+    await sleep(50);
+  }
+  throw new Error('the service probe did not answer within 15 s');
+}
+
+const eld = (r: ProbeReading) => (r.eventLoopDelayMs ? `p50 ${r.eventLoopDelayMs.p50} ms, p99 ${r.eventLoopDelayMs.p99} ms, max ${r.eventLoopDelayMs.max} ms` : 'no samples');
 
 const COLUMNS = ['id', 'type', 'trigger', 'status', 'schedule_id', 'description', 'tags', 'pinned', 'created_at', 'started_at', 'finished_at', 'size_bytes', 'row_count',
   'tables', 'requested_tables', 'files', 'compression', 'encrypted', 'key_id', 'checksum', 'verified_at', 'error', 'progress', 'storage_dir', 'engine', 'owner'];
@@ -85,13 +117,33 @@ const fmt = (n: number) => (Number.isNaN(n) ? '—' : n.toFixed(1));
 
 export async function loadCampaign(engine: Engine, o: LoadOptions): Promise<FamilyResult> {
   const result = newResult('Concurrent readers', engine);
-  const inst = await createInstance(engine, 'load');
+  const probeFile = join(tmpdir(), `strongroom-probe-${process.pid}-${engine}-${randomUUID()}.json`);
+  const inst = await createInstance(engine, 'load', {
+    extraEnv: { NODE_OPTIONS: `--require ${PROBE}`, STRONGROOM_PROBE_FILE: probeFile, ...(o.cpuProfile ? { STRONGROOM_PROBE_CPU_PROFILE: '1' } : {}) },
+  });
   let server: Server | null = null;
   try {
     await seedTarget(inst.db, o.rows);
     server = await inst.start();
     const srv = server;
     await insertCatalog(inst, catalogRows(o.backups, o.prng, engine));
+
+    // One backup on an idle service: how long its synchronous stretches hold the event loop.
+    {
+      await readProbe(srv, probeFile);
+      const t = Date.now();
+      const r = await inst.api(srv, 'POST', '/api/backups', { body: {} });
+      const id = r.status === 202 ? (r.json().id as string) : null;
+      let status = r.status === 202 ? 'running' : `refused ${r.status}`;
+      for (let i = 0; id && i < 3000 && (status === 'running' || status === 'pending'); i++) {
+        await sleep(100);
+        const g = await inst.api(srv, 'GET', `/api/backups/${id}`).catch(() => null);
+        status = g?.status === 200 ? (g.json().status as string) : status;
+      }
+      const idle = await readProbe(srv, probeFile);
+      if (o.cpuProfile && existsSync(`${probeFile}.cpuprofile`)) copyFileSync(`${probeFile}.cpuprofile`, o.logCopy(`load-${engine}-one-backup`).replace(/\.log$/, '.cpuprofile'));
+      result.notes.push(`One backup of the ${o.rows}-row target on the otherwise idle service: ${status} in ${Date.now() - t} ms; event-loop delay meanwhile ${eld(idle)}.`);
+    }
     // The audit trail grows the way it does in production: every refused request is an event.
     let audited = 0;
     await Promise.all(Array.from({ length: 8 }, async () => {
@@ -129,43 +181,69 @@ export async function loadCampaign(engine: Engine, o: LoadOptions): Promise<Fami
 
     const samples = new Map<string, number[]>();
     const errors = new Map<string, number>();
+    const before = await readProbe(srv, probeFile);
     const end = Date.now() + o.seconds * 1000;
     const record = (route: string, ms: number) => {
       const a = samples.get(route) ?? [];
       a.push(ms);
       samples.set(route, a);
     };
+    const t0 = Date.now();
+    const pick = (k: number, cursor: string | null): { route: string; path: string } => {
+      switch (k % 6) {
+        case 0: return { route: 'GET /api/status', path: '/api/status' };
+        case 1: return { route: 'GET /api/audit', path: '/api/audit' };
+        case 2: return { route: 'GET /api/backups (filtered)', path: o.prng.next() < 0.5 ? '/api/backups?status=completed&limit=50' : '/api/backups?type=full&trigger=scheduled' };
+        case 3: return { route: 'GET /api/backups (next pages)', path: cursor ? `/api/backups?cursor=${encodeURIComponent(cursor)}` : '/api/backups' };
+        default: return { route: 'GET /api/backups', path: '/api/backups' };
+      }
+    };
+    /** One request; its latency counts from `planned` (open loop: a late start is the service's delay too). */
+    const one = async (route: string, path: string, planned: bigint): Promise<string | null> => {
+      try {
+        const r = await request(srv.base, 'GET', path, { agent: keepAlive, key: inst.adminKey, timeoutMs: 30_000 });
+        record(route, Number(process.hrtime.bigint() - planned) / 1e6);
+        if (r.status !== 200) {
+          const key = `${route}: ${r.status} ${r.body.toString().slice(0, 120)}`;
+          errors.set(key, (errors.get(key) ?? 0) + 1);
+          return null;
+        }
+        return route.includes('next pages') ? (r.json().nextCursor as string | null) : null;
+      } catch (e) {
+        const key = `${route}: ${(e as Error).message}`;
+        errors.set(key, (errors.get(key) ?? 0) + 1);
+        return null;
+      }
+    };
     await Promise.all(Array.from({ length: o.clients }, async (_, c) => {
       let cursor: string | null = null;
       let k = c;
-      while (Date.now() < end) {
-        k++;
-        let route: string;
-        let path: string;
-        switch (k % 6) {
-          case 0: route = 'GET /api/status'; path = '/api/status'; break;
-          case 1: route = 'GET /api/audit'; path = '/api/audit'; break;
-          case 2: route = 'GET /api/backups (filtered)'; path = o.prng.next() < 0.5 ? '/api/backups?status=completed&limit=50' : '/api/backups?type=full&trigger=scheduled'; break;
-          case 3: route = 'GET /api/backups (next pages)'; path = cursor ? `/api/backups?cursor=${encodeURIComponent(cursor)}` : '/api/backups'; break;
-          default: route = 'GET /api/backups'; path = '/api/backups'; break;
+      if (!o.ratePerClient) {
+        while (Date.now() < end) {
+          const { route, path } = pick(++k, cursor);
+          const next = await one(route, path, process.hrtime.bigint());
+          if (route.includes('next pages')) cursor = next;
         }
-        const t = process.hrtime.bigint();
-        try {
-          const r = await request(srv.base, 'GET', path, { agent: keepAlive, key: inst.adminKey, timeoutMs: 30_000 });
-          const ms = Number(process.hrtime.bigint() - t) / 1e6;
-          record(route, ms);
-          if (r.status !== 200) {
-            const key = `${route}: ${r.status} ${r.body.toString().slice(0, 120)}`;
-            errors.set(key, (errors.get(key) ?? 0) + 1);
-          } else if (route.includes('next pages')) {
-            cursor = r.json().nextCursor;
-          }
-        } catch (e) {
-          const key = `${route}: ${(e as Error).message}`;
-          errors.set(key, (errors.get(key) ?? 0) + 1);
-        }
+        return;
       }
+      // Open loop: spread the clients' first requests over one period, then one request per period each.
+      const periodNs = BigInt(Math.round(1e9 / o.ratePerClient));
+      let planned = process.hrtime.bigint() + (periodNs * BigInt(c)) / BigInt(o.clients);
+      const pending: Promise<unknown>[] = [];
+      while (Date.now() < end) {
+        const wait = Number(planned - process.hrtime.bigint()) / 1e6;
+        if (wait > 0) await sleep(wait);
+        const { route, path } = pick(++k, cursor);
+        pending.push(one(route, path, planned).then((next) => {
+          if (route.includes('next pages')) cursor = next;
+        }));
+        planned += periodNs;
+      }
+      await Promise.all(pending);
     }));
+    const windowMs = Date.now() - t0;
+    const after = await readProbe(srv, probeFile);
+    if (o.cpuProfile && existsSync(`${probeFile}.cpuprofile`)) copyFileSync(`${probeFile}.cpuprofile`, o.logCopy(`load-${engine}`).replace(/\.log$/, '.cpuprofile'));
     stop = true;
     await backupLoop;
 
@@ -183,6 +261,11 @@ export async function loadCampaign(engine: Engine, o: LoadOptions): Promise<Fami
     lines.push(`| **all list requests** | ${list.length} | ${fmt(percentile(list, 50))} | ${fmt(percentile(list, 95))} | **${fmt(p99)}** | ${fmt(list[list.length - 1])} |`);
     result.tables = [lines.join('\n')];
     result.trials = total;
+    const cpuMicros = after.cpuUserMicros + after.cpuSystemMicros - before.cpuUserMicros - before.cpuSystemMicros;
+    const errorCount = [...errors.values()].reduce((a, b) => a + b, 0);
+    result.notes.push(`${o.ratePerClient ? `Open loop: each client starts ${o.ratePerClient} requests/s whatever the answers (${o.clients * o.ratePerClient}/s offered), latency counted from the planned start` : 'Closed loop: each client sends its next request when the last one answered'}. ` +
+      `Answered ${total} requests in ${(windowMs / 1000).toFixed(1)} s (${(total / (windowMs / 1000)).toFixed(0)}/s), ${errorCount} errors; ` +
+      `service CPU ${(cpuMicros / 1000).toFixed(0)} ms in the window, ${total ? (cpuMicros / total).toFixed(0) : '—'} CPU µs per request (backups included); event-loop delay in the window ${eld(after)}.`);
     result.notes.push(`${o.clients} clients for ${o.seconds} s (keep-alive connections from one client process on the same machine, so latencies include the client's own queueing); catalog: ${o.backups} inserted backup rows plus the real ones; audit trail: ${auditCount} events; target: ${o.rows} rows.`);
     result.notes.push(`Backups meanwhile: ${backupLog.started} started, ${backupLog.completed} completed, ${backupLog.failed} failed, ${backupLog.refused} POSTs refused (409 while one runs, expected).`);
     for (const [k, n] of errors) result.failures.push({ trial: `${n} requests`, check: 'no error', detail: k });
@@ -193,6 +276,7 @@ export async function loadCampaign(engine: Engine, o: LoadOptions): Promise<Fami
   } finally {
     if (server) await server.stop().catch(() => undefined);
     await inst.dispose(o.logCopy(`load-${engine}`));
+    for (const f of [probeFile, `${probeFile}.cpuprofile`]) rmSync(f, { force: true });
   }
   return result;
 }

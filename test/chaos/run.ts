@@ -15,6 +15,9 @@
  *            e.g. --only kills --backup-kills 0 to rerun the restore kills alone)
  *            --render (with --include and --out: only write the document from earlier results)
  *            --append <file.md> (repeatable: extra sections at the end, e.g. catalog-queries.ts output)
+ *            load only: --rate R (open loop: each client starts R requests/s; default closed loop)
+ *            --load-seconds S (the measured window)  --cpu-profile (a V8 profile of the window, kept in the log directory)
+ *            --skip-catalog-queries (no in-process query appendix)
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -80,9 +83,16 @@ export interface CampaignRun {
 /** Shares of a --minutes budget: kills are the slowest trials by far (each one boots the service again). */
 const SHARE: Record<Family, number> = { kills: 0.55, corruption: 0.2, hostile: 0.15, load: 0.1 };
 
-export async function runCampaign(opts: { quick: boolean; engines: Engine[]; families: Family[]; seed: number; command: string; minutes?: number; scale?: Partial<Scale>; log(line: string): void }): Promise<CampaignRun> {
+export interface LoadTuning {
+  rate?: number;
+  seconds?: number;
+  cpuProfile?: boolean;
+}
+
+export async function runCampaign(opts: { quick: boolean; engines: Engine[]; families: Family[]; seed: number; command: string; minutes?: number; scale?: Partial<Scale>; load?: LoadTuning; log(line: string): void }): Promise<CampaignRun> {
   assertBuilt();
   const scale = { ...(opts.quick ? QUICK : LONG), ...opts.scale };
+  const load = opts.load ?? {};
   const prng = new Prng(opts.seed);
   const logDir = mkdtempSync(join(tmpdir(), 'strongroom-chaos-logs-'));
   const logCopy = (label: string) => join(logDir, `${label}.log`);
@@ -117,7 +127,7 @@ export async function runCampaign(opts: { quick: boolean; engines: Engine[]; fam
         if (family === 'kills') results.push(...(await killCampaign(engine, { backupKills: scale.backupKills, restoreKills: scale.restoreKills, rows: scale.killRows, stopAt, prng, log: opts.log, logCopy })));
         if (family === 'corruption') results.push(await corruptionCampaign(engine, { trials: scale.corruptions, stopAt, prng, log: opts.log, logCopy }));
         if (family === 'hostile') results.push(await hostileCampaign(engine, { requests: scale.hostile, maxBody: scale.hostileMaxBody, stopAt, prng, log: opts.log, logCopy }));
-        if (family === 'load') results.push(await loadCampaign(engine, { seconds: scale.loadSeconds, clients: scale.loadClients, backups: scale.loadBackups, rows: scale.loadRows, prng, log: opts.log, logCopy }));
+        if (family === 'load') results.push(await loadCampaign(engine, { seconds: load.seconds ?? scale.loadSeconds, clients: scale.loadClients, backups: scale.loadBackups, rows: scale.loadRows, ratePerClient: load.rate, cpuProfile: load.cpuProfile, prng, log: opts.log, logCopy }));
         opts.log(`${engine}: ${family} done in ${Math.round((Date.now() - t) / 1000)} s`);
       }
     }
@@ -200,6 +210,8 @@ async function main(): Promise<void> {
       out: { type: 'string' }, json: { type: 'string' }, include: { type: 'string', multiple: true }, minutes: { type: 'string' },
       render: { type: 'boolean' }, append: { type: 'string', multiple: true },
       'backup-kills': { type: 'string' }, 'restore-kills': { type: 'string' },
+      rate: { type: 'string' }, 'load-seconds': { type: 'string' }, 'cpu-profile': { type: 'boolean' },
+      'skip-catalog-queries': { type: 'boolean' },
     },
   });
   const engines = (values.engines ?? 'sqlite,postgres').split(',') as Engine[];
@@ -230,9 +242,14 @@ async function main(): Promise<void> {
     if (!/^\d+$/.test(v)) throw new Error(`--${flag} must be a whole number`);
     scale[key] = Number(v);
   }
-  const run = await runCampaign({ quick, engines, families, seed, command, minutes, scale, log: (l) => process.stderr.write(`${l}\n`) });
+  const rate = values.rate ? Number(values.rate) : undefined;
+  if (rate !== undefined && !(rate > 0)) throw new Error('--rate must be a positive number (requests per second per client)');
+  const loadSeconds = values['load-seconds'] ? Number(values['load-seconds']) : undefined;
+  if (loadSeconds !== undefined && !(loadSeconds > 0)) throw new Error('--load-seconds must be a positive number');
+  const load: LoadTuning = { rate, seconds: loadSeconds, cpuProfile: !!values['cpu-profile'] };
+  const run = await runCampaign({ quick, engines, families, seed, command, minutes, scale, load, log: (l) => process.stderr.write(`${l}\n`) });
   const runs = [...included, run];
-  if (!quick && families.includes('load')) {
+  if (!quick && families.includes('load') && !values['skip-catalog-queries']) {
     // Next to the HTTP latencies, what the database itself does for each catalog query (plans and in-process times).
     appendices.push(`## Catalog queries behind the list and status routes (test/chaos/catalog-queries.ts)\n${await catalogQueryReport(LONG.loadBackups, 200)}`);
   }
