@@ -18,10 +18,19 @@ import type { RestoreMode, RestoreTableResult } from '../engine/dialects/dialect
 import { LocalStorage } from '../engine/storage/local-storage';
 import type { BackupStorage } from '../engine/storage/storage';
 import type { FileStats } from '../engine/backup/file-artefacts';
-import {
-  describeDifference, resolveScope, restoreFiles, restoreTables, schemaDifferences, tablesWithoutKey, type StoredBackup,
-} from '../recovery/restore-backup';
+import { assertSchemaMatches, preflightRestore, type RequestWords } from '../engine/restore/preflight';
+import { restoreFiles, restoreTables, type StoredBackup } from '../engine/restore/restore-backup';
 import { CommandFailed } from './cli-errors';
+
+/** The command line's names for a restore's options, as refusals name them. */
+const CLI_WORDS: RequestWords = {
+  tables: '--tables',
+  mode: '--mode',
+  files: '--files',
+  target: '--database-url',
+  createSchema: '--create-schema',
+  schemaMismatchHint: 'Pass --allow-schema-mismatch to restore by column name anyway, or --create-schema into an empty database.',
+};
 
 export interface OpenedBackup extends StoredBackup {
   /** Removes the temporary copy of an archive; nothing for stored backups. */
@@ -98,27 +107,13 @@ export async function engineRestore(b: StoredBackup, o: EngineRestoreOptions): P
     const bad = verdict.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail ?? 'failed'}`);
     throw new CommandFailed(`backup ${b.manifest.id} failed verification, nothing was restored: ${bad.join('; ')}`);
   }
-  const fail = (e: unknown) => new CommandFailed((e as Error).message);
-  const tables = (() => {
-    try {
-      return resolveScope(b.manifest, o.tables);
-    } catch (e) {
-      throw fail(e);
-    }
-  })();
-  const keyless = tablesWithoutKey(b.manifest, tables, o.mode);
-  if (keyless.length) throw new CommandFailed(`table(s) ${keyless.join(', ')} have no primary key; a ${o.mode} restore matches rows by primary key: use --mode replace or leave them out of --tables`);
-  if (o.files && !b.manifest.files.part) throw new CommandFailed(`--files: backup ${b.manifest.id} holds no file artefacts`);
-  const dialect = createDialect(o.url, o.dialect);
+  const { tables, dialect } = await preflightRestore(
+    b.manifest,
+    { mode: o.mode, tables: o.tables, files: o.files, allowSchemaMismatch: o.allowSchemaMismatch, createSchema: o.createSchema },
+    { openTarget: () => createDialect(o.url, o.dialect), words: CLI_WORDS },
+  );
   try {
-    if (dialect.engine !== b.manifest.engine.name) {
-      throw new CommandFailed(`backup ${b.manifest.id} is of a ${b.manifest.engine.name} database; --database-url is ${dialect.engine}`);
-    }
     if (o.createSchema) {
-      const existing = await dialect.listTables();
-      if (existing.length) {
-        throw new CommandFailed(`--create-schema needs an empty database; this one has tables: ${existing.map((t) => t.name).slice(0, 10).join(', ')}`);
-      }
       const keys = await keysForManifest(b.keys, b.manifest);
       const whole = dialect.restoreDatabase ? await readDatabaseDdl(b.storage, b.dir, b.manifest, keys) : null;
       if (whole && dialect.restoreDatabase) {
@@ -131,10 +126,8 @@ export async function engineRestore(b: StoredBackup, o: EngineRestoreOptions): P
       }
       o.onPhase?.('creating schema');
       await dialect.applySchema(await readSchemaSql(b.storage, b.dir, b.manifest, keys));
-    }
-    const diffs = await schemaDifferences(dialect, b.manifest, tables);
-    if (diffs.length && !o.allowSchemaMismatch) {
-      throw new CommandFailed(`the target's table structure differs from the backup: ${diffs.map(describeDifference).join('; ')}. Pass --allow-schema-mismatch to restore by column name anyway, or --create-schema into an empty database.`);
+      // The schema just created must be the backup's, or the rows would land by column name in something else.
+      await assertSchemaMatches(dialect, b.manifest, tables, o.allowSchemaMismatch, CLI_WORDS);
     }
     o.onPhase?.('restoring');
     const results = await restoreTables(dialect, { ...b, mode: o.mode, tables, onProgress: o.onProgress, onWarning: o.onWarning });

@@ -25,7 +25,7 @@ import { interruptedOutcome } from './interrupted-outcome';
 import { RecoveryEntity } from './recovery.entity';
 import { assertConfirmed, prepareRecovery, PreparedRecovery, RecoveryRequest, rollbackPhrase } from './recovery-request';
 import { RecoveryProgress, RecoveryView, toRecoveryView } from './recovery.view';
-import { checkFileArchive, planTables, restoreFiles, restoreTables, rowTotal } from './restore-backup';
+import { checkFileArchive, planTables, restoreFiles, restoreTables, rowTotal } from '../engine/restore/restore-backup';
 
 export interface StartRecoveryInput {
   backupId: string;

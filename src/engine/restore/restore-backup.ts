@@ -1,22 +1,25 @@
 /**
  * Restoring a stored backup into a database, as plain TypeScript (no Nest): shared by the
  * recovery service and the command line's disaster path, which runs without any
- * Strongroom database.
+ * Strongroom database. What may be restored, and into what, is decided first by
+ * preflight.ts; the dialect given here is the one the preflight opened and checked.
  */
-import { ArchiveError, isArchiveError } from '../engine/archive/errors';
-import { openPart, verifyPart } from '../engine/archive/part-io';
-import type { Manifest } from '../engine/archive/manifest.types';
-import { keysForManifest, type KeySource } from '../engine/backup/backup-keys';
-import { unpackFileArtefacts, type FileStats, type UnpackOptions } from '../engine/backup/file-artefacts';
-import { inspectFileArchive } from '../engine/backup/file-entry-rules';
-import { restoreInputs } from '../engine/backup/read-backup';
-import { AUDIT_TABLE, isBookkeepingTable } from '../engine/backup/bookkeeping-tables';
-import { effectiveRestoreMode } from '../engine/backup/restore-mode';
+import { ArchiveError, isArchiveError } from '../archive/errors';
+import { openPart, verifyPart } from '../archive/part-io';
+import type { Manifest } from '../archive/manifest.types';
+import { keysForManifest, type KeySource } from '../backup/backup-keys';
+import { unpackFileArtefacts, type FileStats, type UnpackOptions } from '../backup/file-artefacts';
+import { inspectFileArchive } from '../backup/file-entry-rules';
+import { restoreInputs } from '../backup/read-backup';
+import { AUDIT_TABLE } from '../backup/bookkeeping-tables';
+import { effectiveRestoreMode } from '../backup/restore-mode';
 import { auditChainGuard } from './audit-restore-guard';
+import { assertNoBookkeepingTables } from './preflight';
+import { RestoreError, RestoreErrorCode } from './restore-error';
 import type {
-  Dialect, PlanTableResult, RestoreCommitMarker, RestoreInput, RestoreMode, RestoreTableResult, SchemaDifference,
-} from '../engine/dialects/dialect';
-import type { BackupStorage } from '../engine/storage/storage';
+  Dialect, PlanTableResult, RestoreCommitMarker, RestoreInput, RestoreMode, RestoreTableResult,
+} from '../dialects/dialect';
+import type { BackupStorage } from '../storage/storage';
 
 export interface StoredBackup {
   storage: BackupStorage;
@@ -28,7 +31,7 @@ export interface StoredBackup {
 
 export interface RestoreSpec extends StoredBackup {
   mode: RestoreMode;
-  /** Tables in scope (already checked against the manifest by `resolveScope`). */
+  /** Tables in scope (already checked against the manifest by the preflight). */
   tables: string[];
   signal?: AbortSignal;
   onProgress?(p: { table: string; rows: number }): void;
@@ -51,84 +54,6 @@ export function rowTotal(): (p: { table: string; rows: number }) => number {
     perTable.set(p.table, p.rows);
     return total;
   };
-}
-
-export class RestoreRequestError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'RestoreRequestError';
-  }
-}
-
-/** Thrown for a backup that lists Strongroom's own bookkeeping tables (bookkeeping-tables.ts). */
-export class BookkeepingTablesError extends RestoreRequestError {
-  constructor(
-    readonly backupId: string,
-    readonly tables: string[],
-  ) {
-    super(
-      `backup ${backupId} lists Strongroom's own table(s) ${tables.join(', ')}, which a Strongroom backup never holds ` +
-        '(of its own tables only the audit trail is backed up): the archive was not written by Strongroom or was altered. ' +
-        'Refusing to restore any of it.',
-    );
-    this.name = 'BookkeepingTablesError';
-  }
-}
-
-/**
- * A restore never writes Strongroom's bookkeeping tables (API keys, audit head, catalog...).
- * An archive that lists them is refused as a whole rather than restored without them: a
- * Strongroom backup never holds them, so such an archive is forged or altered, and the rest of
- * it deserves no more trust than the part that gave it away.
- */
-export function assertNoBookkeepingTables(manifest: Manifest): void {
-  const own = manifest.tables.map((t) => t.name).filter(isBookkeepingTable);
-  if (own.length) throw new BookkeepingTablesError(manifest.id, own);
-}
-
-/**
- * The tables a restore covers: the ones asked for, or every table of the backup; unknown names
- * are an error naming them, and a backup listing bookkeeping tables is refused.
- */
-export function resolveScope(manifest: Manifest, requested?: string[] | null): string[] {
-  assertNoBookkeepingTables(manifest);
-  const inBackup = manifest.tables.map((t) => t.name);
-  if (!requested) return inBackup;
-  const unknown = requested.filter((t) => !inBackup.includes(t));
-  if (unknown.length) {
-    throw new RestoreRequestError(`tables: ${unknown.join(', ')} not in backup ${manifest.id} (it holds: ${inBackup.join(', ') || 'no tables'})`);
-  }
-  if (!requested.length) throw new RestoreRequestError('tables: name at least one table, or leave the field out to restore all of them');
-  return inBackup.filter((t) => requested.includes(t));
-}
-
-/** Tables that the mode cannot handle because they lack a primary key (merge and missing-only match rows by key). */
-export function tablesWithoutKey(manifest: Manifest, tables: string[], mode: RestoreMode): string[] {
-  return manifest.tables
-    .filter((t) => tables.includes(t.name) && effectiveRestoreMode(t.name, mode) !== 'replace' && t.structure.primaryKey.length === 0)
-    .map((t) => t.name);
-}
-
-/**
- * Structure differences between the backup's tables in scope and the live ones. Live tables
- * the backup does not hold are left alone by a restore, so they are not differences here.
- */
-export async function schemaDifferences(dialect: Dialect, manifest: Manifest, tables: string[]): Promise<SchemaDifference[]> {
-  const expected = manifest.tables.filter((t) => tables.includes(t.name)).map((t) => t.structure);
-  const diffs = await dialect.compareSchema(expected);
-  return diffs.filter((d) => d.kind !== 'extra-table');
-}
-
-export function describeDifference(d: SchemaDifference): string {
-  const col = d.column ? `.${d.column}` : '';
-  switch (d.kind) {
-    case 'missing-table': return `table ${d.table} does not exist in the target`;
-    case 'missing-column': return `column ${d.table}${col} (${d.expected}) is missing from the target`;
-    case 'extra-column': return `column ${d.table}${col} (${d.actual}) exists only in the target`;
-    case 'type-changed': return `column ${d.table}${col} is ${d.actual} in the target, ${d.expected} in the backup`;
-    case 'primary-key-changed': return `table ${d.table} has primary key (${d.actual}) in the target, (${d.expected}) in the backup`;
-    default: return `table ${d.table}: ${d.kind}`;
-  }
 }
 
 /**
@@ -163,12 +88,6 @@ async function restoreInput(spec: RestoreSpec): Promise<RestoreInput> {
   };
 }
 
-function assertSameEngine(dialect: Dialect, m: Manifest): void {
-  if (dialect.engine !== m.engine.name) {
-    throw new RestoreRequestError(`backup ${m.id} is of a ${m.engine.name} database; the target is ${dialect.engine}`);
-  }
-}
-
 /**
  * A part's checksums can only fail at its end, but its rows are decoded (or COPYed) as they
  * arrive, so a corrupted part may first surface as "not valid JSON" or an encoding error from
@@ -200,14 +119,12 @@ async function diagnosed<T>(spec: RestoreSpec, work: () => Promise<T>): Promise<
 
 /** All or nothing: the dialect writes every table in one transaction. */
 export async function restoreTables(dialect: Dialect, spec: RestoreSpec): Promise<RestoreTableResult[]> {
-  assertSameEngine(dialect, spec.manifest);
   const input = await restoreInput(spec);
   return diagnosed(spec, () => dialect.restore(input));
 }
 
 /** What `restoreTables` would do, without writing anything visible. */
 export async function planTables(dialect: Dialect, spec: RestoreSpec): Promise<PlanTableResult[]> {
-  assertSameEngine(dialect, spec.manifest);
   const input = await restoreInput(spec);
   return diagnosed(spec, () => dialect.plan(input));
 }
@@ -226,7 +143,10 @@ export async function restoreFiles(
   const part = b.manifest.files.part;
   if (!part) return { count: 0, bytes: 0 };
   if (destinations.length !== b.manifest.files.roots.length) {
-    throw new RestoreRequestError(`the backup holds ${b.manifest.files.roots.length} file directories, ${destinations.length} destinations were given`);
+    throw new RestoreError(
+      RestoreErrorCode.FileRoots,
+      `the backup holds ${b.manifest.files.roots.length} file directories, ${destinations.length} destinations were given`,
+    );
   }
   const keys = await keysForManifest(b.keys, b.manifest);
   return unpackFileArtefacts(await openPart(b.storage, b.dir, part, b.manifest, keys), destinations, opts);
@@ -243,5 +163,3 @@ export async function checkFileArchive(b: StoredBackup): Promise<void> {
   const keys = await keysForManifest(b.keys, b.manifest);
   await inspectFileArchive(await openPart(b.storage, b.dir, part, b.manifest, keys), b.manifest.files.roots.length, b.manifest.files);
 }
-
-export { AUDIT_TABLE };
