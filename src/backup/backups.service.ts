@@ -5,6 +5,7 @@ import { DataSource, In, IsNull, Repository } from 'typeorm';
 import { APP_VERSION } from '../app-version';
 import { AuditService } from '../audit/audit.service';
 import { DomainError, ErrorCode } from '../common/domain-error';
+import { safeErrorMessage } from '../common/redact';
 import { Actor, SYSTEM_ACTOR } from '../common/request-context';
 import { AppConfig } from '../config/app-config';
 import { nowIso } from '../database/columns';
@@ -78,14 +79,10 @@ export class BackupsService implements OnApplicationBootstrap, OnApplicationShut
   /** Validates, takes the lease (409 if held), records a pending backup and starts the job. */
   async start(input: StartBackupInput, actor: Actor = SYSTEM_ACTOR): Promise<BackupView> {
     const { dialect, tables } = await this.prepare(input);
-    let lease = await this.leases.acquire(this.target.leaseName);
-    // The holder may be a job nobody runs any more: once a sweep ended it, the lease is free.
-    if (!lease && (await this.sweeper.sweep().catch(() => 0)) > 0) lease = await this.leases.acquire(this.target.leaseName);
-    if (!lease) {
+    const lease = await this.leases.acquireOrConflict(this.target.leaseName, () => this.sweeper.sweep()).catch(async (e: unknown) => {
       await dialect.close().catch(() => undefined);
-      const holder = await this.leases.holder(this.target.leaseName);
-      throw new DomainError(ErrorCode.Conflict, `another backup or restore of this database is running (${holder?.owner ?? 'unknown owner'})`);
-    }
+      throw e;
+    });
     const id = randomUUID();
     this.jobs.hold(id);
     const row = await this.record(id, input, tables, dialect, lease, actor).catch(async (e: unknown) => {
@@ -222,7 +219,7 @@ export class BackupsService implements OnApplicationBootstrap, OnApplicationShut
     } catch (e) {
       const message = lost.signal.aborted
         ? 'stopped: its heartbeat had gone stale (the catalog database was unreachable) and the job was taken over; its parts were removed'
-        : errorMessage(e);
+        : safeErrorMessage(e);
       this.logger.error(`backup ${row.id} failed: ${message}`);
       end = () => this.recordEnd(row, lease, !borrowed, { status: 'failed', error: message, finishedAt: nowIso(), owner: null }, { action: 'backup.failed', outcome: 'failure', details: { error: message } });
       finished = finishedEvent(row, { kind: 'failed', finishedAt: nowIso(), error: message });
@@ -317,12 +314,6 @@ async function catalogStep<T>(what: string, work: () => Promise<T>): Promise<T> 
   try {
     return await work();
   } catch (e) {
-    throw new Error(`catalog database: ${what} failed: ${errorMessage(e)}`, { cause: e });
+    throw new Error(`catalog database: ${what} failed: ${safeErrorMessage(e)}`, { cause: e });
   }
-}
-
-function errorMessage(e: unknown): string {
-  const msg = e instanceof Error ? e.message : String(e);
-  // Connection strings can carry passwords; never store or show them.
-  return msg.replace(/(postgres(?:ql)?:\/\/[^:\s/]+:)[^@\s]+@/g, '$1***@').slice(0, 2000);
 }

@@ -11,6 +11,7 @@ import { BACKUP_STORAGE } from '../backup/storage.provider';
 import { TargetDatabase } from '../backup/target-database';
 import { DomainError, ErrorCode } from '../common/domain-error';
 import { newestFirstPage, Page } from '../common/pagination';
+import { safeErrorMessage } from '../common/redact';
 import { Actor, SYSTEM_ACTOR } from '../common/request-context';
 import { AppConfig, dialectOptions } from '../config/app-config';
 import { createDialect } from '../engine/dialects/create-dialect';
@@ -123,7 +124,7 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
       const tables = await this.inWriteTurn(prepared, () => planTables(prepared.dialect, this.spec(prepared, mode)));
       return { plan: { tables } };
     } catch (e) {
-      throw new DomainError(ErrorCode.Conflict, `dry run of backup ${input.backupId} failed: ${safeMessage(e)}`);
+      throw new DomainError(ErrorCode.Conflict, `dry run of backup ${input.backupId} failed: ${safeErrorMessage(e)}`);
     } finally {
       await prepared.dialect.close().catch(() => undefined);
     }
@@ -201,14 +202,10 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
 
   private async launch(req: RecoveryRequest, opts: { safetyBackup: boolean; rollbackOf: string | null }, actor: Actor): Promise<RecoveryView> {
     const prepared = await this.prepare(req);
-    let lease = await this.leases.acquire(this.target.leaseName);
-    // The holder may be a job nobody runs any more: once a sweep ended it, the lease is free.
-    if (!lease && (await this.sweeper.sweep().catch(() => 0)) > 0) lease = await this.leases.acquire(this.target.leaseName);
-    if (!lease) {
+    const lease = await this.leases.acquireOrConflict(this.target.leaseName, () => this.sweeper.sweep()).catch(async (e: unknown) => {
       await prepared.dialect.close().catch(() => undefined);
-      const holder = await this.leases.holder(this.target.leaseName);
-      throw new DomainError(ErrorCode.Conflict, `another backup or restore of this database is running (${holder?.owner ?? 'unknown owner'})`);
-    }
+      throw e;
+    });
     const row = this.repo.create({
       id: randomUUID(), backupId: prepared.backup.id, mode: req.mode, tables: prepared.tables, status: 'pending',
       safetyBackupId: null, rowsWritten: 0, createdAt: nowIso(), startedAt: null, finishedAt: null, error: null,
@@ -305,7 +302,7 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
       });
       this.logger.log(`recovery ${row.id} completed (${rowsWritten} rows)`);
     } catch (e) {
-      const cause = lost.signal.aborted ? `stopped: its heartbeat had gone stale and its lease was taken over (${safeMessage(e)})` : safeMessage(e);
+      const cause = lost.signal.aborted ? `stopped: its heartbeat had gone stale and its lease was taken over (${safeErrorMessage(e)})` : safeErrorMessage(e);
       const message = dbCommitted
         ? `the tables were restored (committed), but the file artefacts were not; their directories are unchanged: ${cause}`
         : cause;
@@ -319,7 +316,7 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
       await prepared.dialect.close().catch(() => undefined);
     }
     await this.jobs.recordEnd(row.id, end, (e) =>
-      this.logger.error(`recovery ${row.id}: the catalog database is unreachable, its end is recorded (and its lease freed) once it is back: ${safeMessage(e)}`));
+      this.logger.error(`recovery ${row.id}: the catalog database is unreachable, its end is recorded (and its lease freed) once it is back: ${safeErrorMessage(e)}`));
   }
 
   /**
@@ -388,7 +385,7 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
       committed = await this.restoreCommitted(row);
     } catch (e) {
       committed = null;
-      unknownBecause = safeMessage(e);
+      unknownBecause = safeErrorMessage(e);
     }
     const now = nowIso();
     const patch = interruptedOutcome(committed, { reason, files: row.options.files, backupId: row.backupId, at: now, unknownBecause });
@@ -420,10 +417,4 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
       await dialect.close().catch(() => undefined);
     }
   }
-}
-
-function safeMessage(e: unknown): string {
-  const msg = e instanceof Error ? e.message : String(e);
-  // Connection strings can carry passwords; never store or show them.
-  return msg.replace(/(postgres(?:ql)?:\/\/[^:\s/]+:)[^@\s]+@/g, '$1***@').slice(0, 2000);
 }

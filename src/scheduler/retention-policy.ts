@@ -7,14 +7,14 @@
  * and running backups never count toward a bucket (so a run of failures cannot push good
  * backups out); in-progress backups are never deleted; failed ones go after a TTL.
  */
+import type { BackupTrigger } from '../engine/archive/manifest.types';
 
 export type RetentionBackupStatus = 'pending' | 'running' | 'completed' | 'failed';
-export type RetentionBackupTrigger = 'manual' | 'scheduled' | 'pre-restore' | 'import';
 
 export interface RetentionBackup {
   id: string;
   status: RetentionBackupStatus;
-  trigger: RetentionBackupTrigger;
+  trigger: BackupTrigger;
   scheduleId: string | null;
   createdAt: Date;
   finishedAt: Date | null;
