@@ -13,7 +13,7 @@ import { AppConfig } from '../config/app-config';
 import { nowIso } from '../database/columns';
 import { Transactions } from '../database/transactions';
 import { NotificationsService } from '../notifications/notifications.service';
-import { catchUpDue, previousFireTime, validateCron } from './cron-schedule';
+import { catchUpDue, tickFireTime, validateCron } from './cron-schedule';
 import { claimOnce, claimScheduleFire } from './job-claims';
 import { DEFAULT_RETENTION, ScheduleEntity } from './schedule.entity';
 import { SchedulesService } from './schedules.service';
@@ -24,9 +24,6 @@ const JOB_PREFIX = 'schedule:';
 const SYNC_INTERVAL = 'schedules:sync';
 // Other instances learn about schedule edits by polling the table; edits made here apply at once.
 const SYNC_EVERY_MS = 30_000;
-// A cron timer may wake a little early or late; fire times fall on whole seconds.
-const TICK_SLACK_MS = 500;
-const TICK_LOOKBACK_MS = 60_000;
 const DEFAULT_SCHEDULE_MARKER = 'default-schedule-created';
 
 /**
@@ -180,11 +177,8 @@ export class ScheduleRunner implements OnApplicationBootstrap, OnApplicationShut
   }
 
   private async onCronTick(s: ScheduleEntity): Promise<void> {
-    const now = Date.now();
     // The scheduled instant, not the wake-up time, so that every instance claims the same value.
-    const fireAt = previousFireTime(s.cron, s.timezone, new Date(now + TICK_SLACK_MS), new Date(now - TICK_LOOKBACK_MS))
-      ?? new Date(Math.round(now / 1000) * 1000);
-    await this.tick(s.id, fireAt);
+    await this.tick(s.id, tickFireTime(s.cron, s.timezone, Date.now()));
   }
 
   private async skip(s: ScheduleEntity, fireAt: string, reason: string): Promise<void> {
