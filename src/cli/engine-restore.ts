@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { unpackArchive } from '../engine/archive/archive-tar';
 import type { Manifest } from '../engine/archive/manifest.types';
-import { authenticateManifest, keysForManifest, type KeySource } from '../engine/backup/backup-keys';
+import { authenticateManifest, keysForManifest } from '../engine/backup/backup-keys';
 import { readDatabaseDdl, readManifest, readSchemaSql, restoreInputs } from '../engine/backup/read-backup';
 import { effectiveRestoreMode } from '../engine/backup/restore-mode';
 import { verifyParts, type VerifyResult } from '../engine/backup/verify-backup';
@@ -144,4 +144,3 @@ function restoreFilesAfter(b: StoredBackup, o: EngineRestoreOptions): Promise<Fi
   return restoreFiles(b, undefined, { onWarning: o.onWarning });
 }
 
-export type { KeySource };

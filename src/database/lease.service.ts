@@ -10,13 +10,13 @@ import { LeaseKeeper, LeaseKeeperOptions } from './lease-keeper';
 import { Transactions } from './transactions';
 
 /** This process's identity: host, pid and a per-boot nonce. */
-export const PROCESS_OWNER = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+const PROCESS_OWNER = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
 
 /**
  * The process part (host:pid:nonce) of a lease owner. Each acquisition appends its own token,
  * so two jobs of one process never share an owner, and an owner names exactly one holding.
  */
-export function processOf(owner: string): string {
+function processOf(owner: string): string {
   return owner.split(':').slice(0, 3).join(':');
 }
 

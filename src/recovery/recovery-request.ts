@@ -16,7 +16,7 @@ import type { BackupStorage } from '../engine/storage/storage';
 import type { BackupEntity } from '../backup/backup.entity';
 
 /** The API's names for a recovery request's fields, as refusals name them. */
-export const API_WORDS: RequestWords = {
+const API_WORDS: RequestWords = {
   tables: 'tables',
   mode: 'mode',
   files: 'files',
@@ -37,7 +37,7 @@ export interface PreparedRecovery extends PreflightedRestore {
   url: string;
 }
 
-export const restorePhrase = (backupId: string) => `RESTORE ${backupId}`;
+const restorePhrase = (backupId: string) => `RESTORE ${backupId}`;
 export const rollbackPhrase = (recoveryId: string) => `ROLLBACK ${recoveryId}`;
 
 /** replace and merge overwrite data, so they need the phrase; missing-only only adds rows. */

@@ -55,8 +55,8 @@ export interface RetentionPlan {
   delete: RetentionDecision[];
 }
 
-export const DEFAULT_AD_HOC_KEEP_DAYS = 30;
-export const DEFAULT_FAILED_TTL_HOURS = 168;
+const DEFAULT_AD_HOC_KEEP_DAYS = 30;
+const DEFAULT_FAILED_TTL_HOURS = 168;
 
 const DAY_MS = 86_400_000;
 const HOUR_MS = 3_600_000;

@@ -15,7 +15,7 @@ const HEX64 = /^[0-9a-f]{64}$/;
  * UUIDs this service generates are accepted, so no id can climb out of its directory or
  * overflow a column.
  */
-export const BACKUP_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const BACKUP_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const KEY_ID = /^[A-Za-z0-9._-]{1,64}$/;
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 
@@ -25,7 +25,7 @@ export function isBackupId(v: unknown): v is string {
 /** Part names are plain relative paths under `parts/`: no `..`, `.`, empty segments, or backslashes. */
 const PART_NAME = /^parts\/(?:[A-Za-z0-9_@+=-][A-Za-z0-9._@+=-]*\/)*[A-Za-z0-9_@+=-][A-Za-z0-9._@+=-]*$/;
 
-export function manifestChecksum(m: Omit<Manifest, 'checksum'> | Manifest): string {
+function manifestChecksum(m: Omit<Manifest, 'checksum'> | Manifest): string {
   const rest: Record<string, unknown> = { ...m };
   delete rest.checksum;
   return createHash('sha256').update(canonicalize(rest), 'utf8').digest('hex');
