@@ -7,7 +7,8 @@ import 'reflect-metadata';
 import { DomainError } from './common/domain-error';
 import { ConfigError } from './config/app-config';
 import { commandUsage, type CommandName, parseCommand, USAGE } from './cli/args';
-import { CommandFailed, EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError } from './cli/cli-errors';
+import { CommandFailed, EXIT_FAILED, EXIT_OK, EXIT_USAGE, RESTORE_EXIT_CODE, UsageError } from './cli/cli-errors';
+import { RestoreError } from './engine/restore/restore-error';
 import { processTerminal } from './cli/terminal';
 
 export async function main(argv: string[]): Promise<number> {
@@ -27,6 +28,10 @@ export async function main(argv: string[]): Promise<number> {
     if (e instanceof UsageError) {
       term.info(`strongroom: ${e.message}\n\n${e.command ? commandUsage(e.command as CommandName) : USAGE}`);
       return EXIT_USAGE;
+    }
+    if (e instanceof RestoreError) {
+      term.info(`strongroom: ${e.message}`);
+      return RESTORE_EXIT_CODE[e.code];
     }
     if (e instanceof CommandFailed || e instanceof DomainError || e instanceof ConfigError) {
       term.info(`strongroom: ${e.message}`);

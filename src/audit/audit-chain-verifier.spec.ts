@@ -1,5 +1,5 @@
 import { AuditChainVerifier } from './audit-chain-verifier';
-import { AuditBody, AuditEvent, computeAuditHash, GENESIS_HASH } from './audit-hash';
+import { AuditBody, AuditEvent, computeAuditHash, GENESIS_HASH } from '../engine/audit/audit-hash';
 
 function chain(n: number): AuditEvent[] {
   const out: AuditEvent[] = [];

@@ -3,7 +3,7 @@
  * first bad entry and why. A deleted tail leaves a shorter chain that links perfectly, so
  * the end of the walk is compared with the head recorded at each append.
  */
-import { AuditEvent, bodyOf, computeAuditHash, GENESIS_HASH } from './audit-hash';
+import { AuditEvent, bodyOf, computeAuditHash, GENESIS_HASH } from '../engine/audit/audit-hash';
 
 export type ChainProblem = 'hash-mismatch' | 'broken-link' | 'seq-gap' | 'truncated-tail' | 'head-mismatch';
 

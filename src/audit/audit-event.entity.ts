@@ -1,15 +1,16 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 import { ISO_TIME } from '../database/columns';
+import { AUDIT_TABLE } from '../engine/backup/bookkeeping-tables';
 
 /**
  * One link of the append-only audit chain. `seq` is assigned under a lock, never from a
  * sequence, so a gap can only mean a deletion. The database refuses UPDATE and DELETE
  * on this table (triggers installed by the migration).
  */
-@Entity('strongroom_audit_events')
-@Index('ix_strongroom_audit_events_at', ['at'])
-@Index('ix_strongroom_audit_events_action', ['action'])
-@Index('ix_strongroom_audit_events_resource', ['resource', 'resourceId'])
+@Entity(AUDIT_TABLE)
+@Index(`ix_${AUDIT_TABLE}_at`, ['at'])
+@Index(`ix_${AUDIT_TABLE}_action`, ['action'])
+@Index(`ix_${AUDIT_TABLE}_resource`, ['resource', 'resourceId'])
 export class AuditEventEntity {
   @PrimaryColumn({ type: 'integer' }) seq: number;
   @Column(ISO_TIME) at: string;

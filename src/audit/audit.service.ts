@@ -11,7 +11,7 @@ import { canonicalize } from '../engine/jcs';
 import { AuditChainVerifier, ChainVerdict } from './audit-chain-verifier';
 import { AuditEventEntity } from './audit-event.entity';
 import { AuditHeadEntity } from './audit-head.entity';
-import { AuditBody, AuditEvent, computeAuditHash, GENESIS_HASH } from './audit-hash';
+import { AuditBody, AuditEvent, computeAuditHash, GENESIS_HASH } from '../engine/audit/audit-hash';
 import { toCsvRow, AUDIT_CSV_COLUMNS } from './audit-csv';
 
 export interface AuditInput {

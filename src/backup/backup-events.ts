@@ -1,12 +1,13 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { BackupStatus } from './backup.entity';
+import type { BackupTrigger, BackupType } from '../engine/archive/manifest.types';
 
 /** A backup job of this process ended; emitted after its outcome is committed to the catalog. */
 export interface BackupFinishedEvent {
   kind: Extract<BackupStatus, 'completed' | 'failed'>;
   backupId: string;
-  type: 'full' | 'tables' | 'audit';
-  trigger: 'manual' | 'scheduled' | 'pre-restore' | 'import';
+  type: BackupType;
+  trigger: BackupTrigger;
   scheduleId: string | null;
   sizeBytes: number;
   startedAt: string | null;

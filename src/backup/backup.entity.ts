@@ -1,5 +1,6 @@
 import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 import { bigintAsNumber, ISO_TIME, jsonText } from '../database/columns';
+import type { BackupTrigger, BackupType } from '../engine/archive/manifest.types';
 import type { ExcludedObject, Inventory } from '../engine/dialects/dialect';
 
 export type BackupStatus = 'pending' | 'running' | 'completed' | 'failed';
@@ -30,8 +31,8 @@ export interface BackupProgressView {
 @Index('ix_strongroom_backups_verified', ['verifiedAt', 'id'])
 export class BackupEntity {
   @PrimaryColumn({ type: 'varchar', length: 36 }) id: string;
-  @Column({ type: 'varchar', length: 16 }) type: 'full' | 'tables' | 'audit';
-  @Column({ type: 'varchar', length: 16 }) trigger: 'manual' | 'scheduled' | 'pre-restore' | 'import';
+  @Column({ type: 'varchar', length: 16 }) type: BackupType;
+  @Column({ type: 'varchar', length: 16 }) trigger: BackupTrigger;
   @Column({ type: 'varchar', length: 16 }) status: BackupStatus;
   @Column({ name: 'schedule_id', type: 'varchar', length: 36, nullable: true }) scheduleId: string | null;
   @Column({ type: 'varchar', length: 1000, nullable: true }) description: string | null;

@@ -1,7 +1,9 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { BackupArchiveService } from './backup-archive.service';
+import { BackupCatalogRepository } from './backup-catalog.repository';
 import { BackupCatalogService } from './backup-catalog.service';
+import { Engine, EnginePort } from './engine.port';
 import { BackupEntity } from './backup.entity';
 import { BackupEvents } from './backup-events';
 import { BackupsController } from './backups.controller';
@@ -12,7 +14,10 @@ import { TargetDatabase } from './target-database';
 @Module({
   imports: [TypeOrmModule.forFeature([BackupEntity])],
   controllers: [BackupsController],
-  providers: [BackupsService, BackupCatalogService, BackupArchiveService, TargetDatabase, BackupEvents, JobSweeper],
-  exports: [BackupsService, BackupCatalogService, BackupArchiveService, TargetDatabase, BackupEvents, JobSweeper],
+  providers: [
+    BackupsService, BackupCatalogService, BackupCatalogRepository, BackupArchiveService, TargetDatabase, BackupEvents, JobSweeper,
+    { provide: EnginePort, useClass: Engine },
+  ],
+  exports: [BackupsService, BackupCatalogService, BackupCatalogRepository, BackupArchiveService, TargetDatabase, BackupEvents, JobSweeper, EnginePort],
 })
 export class BackupModule {}

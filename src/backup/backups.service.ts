@@ -1,10 +1,10 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown, Optional } from '@nestjs/common';
-import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
-import { DataSource, In, IsNull, Repository } from 'typeorm';
+import { In } from 'typeorm';
 import { APP_VERSION } from '../app-version';
 import { AuditService } from '../audit/audit.service';
 import { DomainError, ErrorCode } from '../common/domain-error';
+import { safeErrorMessage } from '../common/redact';
 import { Actor, SYSTEM_ACTOR } from '../common/request-context';
 import { AppConfig } from '../config/app-config';
 import { nowIso } from '../database/columns';
@@ -14,9 +14,10 @@ import { HeldLease, LeaseService, ownerAliveOnThisHost } from '../database/lease
 import { Transactions } from '../database/transactions';
 import type { BackupTrigger, BackupType, Compression } from '../engine/archive/manifest.types';
 import { BackupProgress, writeBackup } from '../engine/backup/write-backup';
-import { readManifest } from '../engine/backup/read-backup';
 import type { BackupStorage } from '../engine/storage/storage';
 import { BackupEntity } from './backup.entity';
+import { BackupCatalogRepository } from './backup-catalog.repository';
+import { EnginePort } from './engine.port';
 import { BackupEvents, BackupFinishedEvent, finishedEvent } from './backup-events';
 import { JobRegistry, orphanReason } from './backup-jobs';
 import { JobSweeper } from './job-sweeper';
@@ -50,8 +51,8 @@ export class BackupsService implements OnApplicationBootstrap, OnApplicationShut
   private readonly jobs = new JobRegistry();
 
   constructor(
-    @InjectRepository(BackupEntity) private readonly repo: Repository<BackupEntity>,
-    @InjectDataSource() private readonly ds: DataSource,
+    private readonly catalogRepo: BackupCatalogRepository,
+    private readonly engine: EnginePort,
     @Inject(BACKUP_STORAGE) private readonly storage: BackupStorage,
     private readonly target: TargetDatabase,
     private readonly leases: LeaseService,
@@ -78,14 +79,10 @@ export class BackupsService implements OnApplicationBootstrap, OnApplicationShut
   /** Validates, takes the lease (409 if held), records a pending backup and starts the job. */
   async start(input: StartBackupInput, actor: Actor = SYSTEM_ACTOR): Promise<BackupView> {
     const { dialect, tables } = await this.prepare(input);
-    let lease = await this.leases.acquire(this.target.leaseName);
-    // The holder may be a job nobody runs any more: once a sweep ended it, the lease is free.
-    if (!lease && (await this.sweeper.sweep().catch(() => 0)) > 0) lease = await this.leases.acquire(this.target.leaseName);
-    if (!lease) {
+    const lease = await this.leases.acquireOrConflict(this.target.leaseName, () => this.sweeper.sweep()).catch(async (e: unknown) => {
       await dialect.close().catch(() => undefined);
-      const holder = await this.leases.holder(this.target.leaseName);
-      throw new DomainError(ErrorCode.Conflict, `another backup or restore of this database is running (${holder?.owner ?? 'unknown owner'})`);
-    }
+      throw e;
+    });
     const id = randomUUID();
     this.jobs.hold(id);
     const row = await this.record(id, input, tables, dialect, lease, actor).catch(async (e: unknown) => {
@@ -144,7 +141,7 @@ export class BackupsService implements OnApplicationBootstrap, OnApplicationShut
 
   private async record(id: string, input: StartBackupInput, tables: string[], dialect: ReturnType<TargetDatabase['dialect']>, lease: HeldLease, actor: Actor): Promise<BackupEntity> {
     const encrypted = input.encrypt ?? this.keysConfigured();
-    const row = this.repo.create({
+    const row: BackupEntity = {
       id, type: input.type, trigger: input.trigger, status: 'pending', scheduleId: input.scheduleId ?? null,
       description: input.description ?? null, tags: input.tags ?? [], pinned: false, createdAt: nowIso(),
       startedAt: null, finishedAt: null, sizeBytes: 0, rowCount: 0, tables: [], requestedTables: tables,
@@ -152,7 +149,7 @@ export class BackupsService implements OnApplicationBootstrap, OnApplicationShut
       keyId: null, checksum: null, verifiedAt: null, error: null,
       progress: { phase: 'pending', tablesDone: 0, tablesTotal: tables.length, rows: 0, bytes: 0 },
       storageDir: `backups/${id}`, engine: dialect.engine, owner: lease.owner, heartbeatAt: nowIso(),
-    });
+    };
     await this.tx.run(async (m) => {
       await m.save(BackupEntity, row);
       await this.audit.record({ actor, action: 'backup.start', resource: 'backup', resourceId: id, outcome: 'success', details: { type: input.type, trigger: input.trigger, tables } }, m);
@@ -222,7 +219,7 @@ export class BackupsService implements OnApplicationBootstrap, OnApplicationShut
     } catch (e) {
       const message = lost.signal.aborted
         ? 'stopped: its heartbeat had gone stale (the catalog database was unreachable) and the job was taken over; its parts were removed'
-        : errorMessage(e);
+        : safeErrorMessage(e);
       this.logger.error(`backup ${row.id} failed: ${message}`);
       end = () => this.recordEnd(row, lease, !borrowed, { status: 'failed', error: message, finishedAt: nowIso(), owner: null }, { action: 'backup.failed', outcome: 'failure', details: { error: message } });
       finished = finishedEvent(row, { kind: 'failed', finishedAt: nowIso(), error: message });
@@ -264,8 +261,7 @@ export class BackupsService implements OnApplicationBootstrap, OnApplicationShut
 
   private async migrations(): Promise<string[]> {
     if (!this.target.isServiceDatabase) return [];
-    const rows: { name: string }[] = await this.ds.query(`SELECT name FROM strongroom_migrations ORDER BY id`);
-    return rows.map((r) => r.name);
+    return this.catalogRepo.appliedMigrations();
   }
 
   /**
@@ -278,7 +274,7 @@ export class BackupsService implements OnApplicationBootstrap, OnApplicationShut
    */
   async failOrphanedJobs(staleBefore: string = this.sweeper.staleBefore()): Promise<number> {
     await this.jobs.recordDeferred();
-    const open = await this.repo.find({ where: { status: In(['pending', 'running']) } });
+    const open = await this.catalogRepo.openJobs();
     let ended = 0;
     for (const row of open) {
       const reason = orphanReason(row, staleBefore);
@@ -288,19 +284,13 @@ export class BackupsService implements OnApplicationBootstrap, OnApplicationShut
   }
 
   private async endOrphan(row: BackupEntity, reason: string): Promise<boolean> {
-    const manifest = await readManifest(this.storage, row.storageDir).catch(() => null);
+    const manifest = await this.engine.readManifest(this.storage, row.storageDir).catch(() => null);
     if (!manifest) await this.storage.deletePrefix(row.storageDir).catch(() => undefined);
     const error = `interrupted: ${reason} before the backup finished; its parts were removed`;
     const patch: Partial<BackupEntity> = manifest ? completedFieldsFor(manifest) : { status: 'failed', error, finishedAt: nowIso(), owner: null };
-    // Conditional on the row as read, so that two instances sweeping at once end it once.
-    const ended = await this.tx.run(async (m) => {
-      const res = await m.update(BackupEntity, { id: row.id, status: row.status, heartbeatAt: row.heartbeatAt ?? IsNull() }, { ...patch, owner: null });
-      if (!res.affected) return false;
-      await this.audit.record({
-        actor: SYSTEM_ACTOR, action: manifest ? 'backup.completed' : 'backup.failed', resource: 'backup', resourceId: row.id,
-        outcome: manifest ? 'success' : 'failure', details: manifest ? { reconciled: reason } : { error: 'interrupted', reason },
-      }, m);
-      return true;
+    const ended = await this.catalogRepo.endIfUnchanged(row, patch, {
+      actor: SYSTEM_ACTOR, action: manifest ? 'backup.completed' : 'backup.failed', resource: 'backup', resourceId: row.id,
+      outcome: manifest ? 'success' : 'failure', details: manifest ? { reconciled: reason } : { error: 'interrupted', reason },
     });
     if (!ended) return false;
     if (row.owner) await this.leases.releaseOwner(row.owner);
@@ -317,12 +307,6 @@ async function catalogStep<T>(what: string, work: () => Promise<T>): Promise<T> 
   try {
     return await work();
   } catch (e) {
-    throw new Error(`catalog database: ${what} failed: ${errorMessage(e)}`, { cause: e });
+    throw new Error(`catalog database: ${what} failed: ${safeErrorMessage(e)}`, { cause: e });
   }
-}
-
-function errorMessage(e: unknown): string {
-  const msg = e instanceof Error ? e.message : String(e);
-  // Connection strings can carry passwords; never store or show them.
-  return msg.replace(/(postgres(?:ql)?:\/\/[^:\s/]+:)[^@\s]+@/g, '$1***@').slice(0, 2000);
 }

@@ -6,8 +6,8 @@ import { keySourceFromConfig, KeySource } from '../engine/backup/backup-keys';
 import { createDialect } from '../engine/dialects/create-dialect';
 import type { Dialect } from '../engine/dialects/dialect';
 import { AUDIT_TABLE, isBackedUpTable } from '../engine/backup/bookkeeping-tables';
+import type { BackupType } from '../engine/archive/manifest.types';
 
-export { AUDIT_TABLE, isBackedUpTable };
 
 /**
  * What is protected and with which keys, from configuration: the target database (by
@@ -41,16 +41,16 @@ export class TargetDatabase {
   }
 
   /** The database a backup of this type reads: the audit trail lives in the service database. */
-  sourceUrl(type: 'full' | 'tables' | 'audit'): string {
+  sourceUrl(type: BackupType): string {
     return type === 'audit' ? this.config.DATABASE_URL : this.url;
   }
 
-  dialect(type: 'full' | 'tables' | 'audit'): Dialect {
+  dialect(type: BackupType): Dialect {
     return createDialect(this.sourceUrl(type), dialectOptions(this.config));
   }
 
   /** The table names a backup covers; unknown names in a "tables" request are a 400 naming them. */
-  async resolveTables(dialect: Dialect, type: 'full' | 'tables' | 'audit', requested?: string[]): Promise<string[]> {
+  async resolveTables(dialect: Dialect, type: BackupType, requested?: string[]): Promise<string[]> {
     if (type === 'audit') return [AUDIT_TABLE];
     const available = (await dialect.listTables()).map((t) => t.name).filter(isBackedUpTable);
     if (type === 'full') return available;

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { RestoreMode } from '../engine/dialects/dialect';
 import { UsageError } from './cli-errors';
+import { BACKUP_TYPES, type BackupType } from '../engine/archive/manifest.types';
 
 /** What each command takes; its usage text names every option, and `<command> --help` prints it. */
 interface CommandSpec {
@@ -98,7 +99,7 @@ export type Source = { kind: 'backup'; id: string } | { kind: 'archive'; file: s
 
 export type Command =
   | { name: 'help'; command?: CommandName }
-  | { name: 'backup'; type: 'full' | 'tables' | 'audit'; tables?: string[] }
+  | { name: 'backup'; type: BackupType; tables?: string[] }
   | { name: 'list' }
   | { name: 'verify'; source: Source; deep: boolean }
   | {
@@ -164,10 +165,10 @@ export function parseCommand(argv: string[]): Command {
   switch (name) {
     case 'backup': {
       const type = (values.type ?? (values.tables ? 'tables' : 'full')) as string;
-      if (!['full', 'tables', 'audit'].includes(type)) throw usage(`--type must be full, tables or audit (got ${type})`);
+      if (!(BACKUP_TYPES as readonly string[]).includes(type)) throw usage(`--type must be full, tables or audit (got ${type})`);
       const tables = list(values.tables, '--tables', name);
       if (type === 'tables' && !tables) throw usage('--type tables needs --tables a,b');
-      return { name: 'backup', type: type as 'full' | 'tables' | 'audit', tables };
+      return { name: 'backup', type: type as BackupType, tables };
     }
     case 'list':
       return { name: 'list' };

@@ -1,3 +1,5 @@
+import { RestoreErrorCode } from '../engine/restore/restore-error';
+
 /** Exit codes of the command line: 0 ok, 1 the operation failed, 2 the command was wrong. */
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
@@ -21,3 +23,20 @@ export class CommandFailed extends Error {
     this.name = 'CommandFailed';
   }
 }
+
+/**
+ * A refused restore is an operation that failed (exit 1), whatever the reason: the command
+ * itself was well formed. One table, so that a new refusal cannot go unmapped.
+ */
+export const RESTORE_EXIT_CODE: Record<RestoreErrorCode, number> = {
+  [RestoreErrorCode.ForeignTables]: EXIT_FAILED,
+  [RestoreErrorCode.BadScope]: EXIT_FAILED,
+  [RestoreErrorCode.KeylessTables]: EXIT_FAILED,
+  [RestoreErrorCode.NoFiles]: EXIT_FAILED,
+  [RestoreErrorCode.FileRoots]: EXIT_FAILED,
+  [RestoreErrorCode.EngineMismatch]: EXIT_FAILED,
+  [RestoreErrorCode.SchemaMismatch]: EXIT_FAILED,
+  [RestoreErrorCode.TargetNotEmpty]: EXIT_FAILED,
+  [RestoreErrorCode.ReplaceOnly]: EXIT_FAILED,
+  [RestoreErrorCode.Blocked]: EXIT_FAILED,
+};

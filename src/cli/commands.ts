@@ -16,7 +16,7 @@ import { RecoveriesService } from '../recovery/recoveries.service';
 import type { Command } from './args';
 import { CliModule } from './cli.module';
 import { CommandFailed } from './cli-errors';
-import { rowTotal } from '../recovery/restore-backup';
+import { rowTotal } from '../engine/restore/restore-backup';
 import { authenticateOpened, engineRestore, openArchive, openStored, verifyOpened } from './engine-restore';
 import { dryRunLines, engineDryRun } from './engine-dry-run';
 import type { DryRunResult } from '../engine/dialects/dialect';

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { unpackArchive } from '../engine/archive/archive-tar';
 import type { Manifest } from '../engine/archive/manifest.types';
-import { authenticateManifest, keysForManifest, type KeySource } from '../engine/backup/backup-keys';
+import { authenticateManifest, keysForManifest } from '../engine/backup/backup-keys';
 import { readDatabaseDdl, readManifest, readSchemaSql, restoreInputs } from '../engine/backup/read-backup';
 import { effectiveRestoreMode } from '../engine/backup/restore-mode';
 import { verifyParts, type VerifyResult } from '../engine/backup/verify-backup';
@@ -20,10 +20,19 @@ import { LocalStorage } from '../engine/storage/local-storage';
 import type { BackupStorage } from '../engine/storage/storage';
 import type { FileStats } from '../engine/backup/file-artefacts';
 import { commitResolver, FileCommit } from '../recovery/file-commit';
-import {
-  describeDifference, describeIssues, resolveScope, restoreTables, schemaDifferences, tablesReplaceOnly, tablesWithoutKey, type StoredBackup,
-} from '../recovery/restore-backup';
+import { assertSchemaMatches, preflightRestore, type RequestWords } from '../engine/restore/preflight';
+import { describeIssues, restoreTables, type StoredBackup } from '../engine/restore/restore-backup';
 import { CommandFailed } from './cli-errors';
+
+/** The command line's names for a restore's options, as refusals name them. */
+export const CLI_WORDS: RequestWords = {
+  tables: '--tables',
+  mode: '--mode',
+  files: '--files',
+  target: '--database-url',
+  createSchema: '--create-schema',
+  schemaMismatchHint: 'Pass --allow-schema-mismatch to restore by column name anyway, or --create-schema into an empty database.',
+};
 
 export interface OpenedBackup extends StoredBackup {
   /** Removes the temporary copy of an archive; nothing for stored backups. */
@@ -104,29 +113,13 @@ export async function engineRestore(b: StoredBackup, o: EngineRestoreOptions): P
     const bad = verdict.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail ?? 'failed'}`);
     throw new CommandFailed(`backup ${b.manifest.id} failed verification, nothing was restored: ${bad.join('; ')}`);
   }
-  const fail = (e: unknown) => new CommandFailed((e as Error).message);
-  const tables = (() => {
-    try {
-      return resolveScope(b.manifest, o.tables);
-    } catch (e) {
-      throw fail(e);
-    }
-  })();
-  const keyless = tablesWithoutKey(b.manifest, tables, o.mode);
-  if (keyless.length) throw new CommandFailed(`table(s) ${keyless.join(', ')} have no primary key; a ${o.mode} restore matches rows by primary key: use --mode replace or leave them out of --tables`);
-  const replaceOnly = tablesReplaceOnly(b.manifest, tables, o.mode);
-  if (replaceOnly.length) throw new CommandFailed(`table(s) ${replaceOnly.map((t) => t.table).join(', ')} cannot be restored in ${o.mode} mode: ${replaceOnly[0].reason}; or leave them out of --tables`);
-  if (o.files && !b.manifest.files.part) throw new CommandFailed(`--files: backup ${b.manifest.id} holds no file artefacts`);
-  const dialect = createDialect(o.url, o.dialect);
+  const { tables, dialect } = await preflightRestore(
+    b.manifest,
+    { mode: o.mode, tables: o.tables, files: o.files, allowSchemaMismatch: o.allowSchemaMismatch, createSchema: o.createSchema },
+    { openTarget: () => createDialect(o.url, o.dialect), words: CLI_WORDS },
+  );
   try {
-    if (dialect.engine !== b.manifest.engine.name) {
-      throw new CommandFailed(`backup ${b.manifest.id} is of a ${b.manifest.engine.name} database; --database-url is ${dialect.engine}`);
-    }
     if (o.createSchema) {
-      const existing = await dialect.listTables();
-      if (existing.length) {
-        throw new CommandFailed(`--create-schema needs an empty database; this one has tables: ${existing.map((t) => t.name).slice(0, 10).join(', ')}`);
-      }
       const keys = await keysForManifest(b.keys, b.manifest);
       const restoreDatabase = dialect.restoreDatabase?.bind(dialect);
       const whole = restoreDatabase ? await readDatabaseDdl(b.storage, b.dir, b.manifest, keys) : null;
@@ -145,10 +138,8 @@ export async function engineRestore(b: StoredBackup, o: EngineRestoreOptions): P
       if (o.createRoles) throw new CommandFailed(`--create-roles applies to the disaster restore of a full PostgreSQL backup; backup ${b.manifest.id} is a ${b.manifest.type} backup of ${b.manifest.engine.name}`);
       o.onPhase?.('creating schema');
       await dialect.applySchema(await readSchemaSql(b.storage, b.dir, b.manifest, keys));
-    }
-    const diffs = await schemaDifferences(dialect, b.manifest, tables);
-    if (diffs.length && !o.allowSchemaMismatch) {
-      throw new CommandFailed(`the target's table structure differs from the backup: ${diffs.map(describeDifference).join('; ')}. Pass --allow-schema-mismatch to restore by column name anyway, or --create-schema into an empty database.`);
+      // The schema just created must be the backup's, or the rows would land by column name in something else.
+      await assertSchemaMatches(dialect, b.manifest, tables, o.allowSchemaMismatch, CLI_WORDS);
     }
     return await withFiles(b, o, dialect, async (commitMarker) => {
       o.onPhase?.('restoring');
@@ -192,4 +183,3 @@ async function withFiles(
   return { ...done, files: await staged.afterCommit() };
 }
 
-export type { KeySource };

@@ -83,7 +83,7 @@ function asBodyError(err: unknown): unknown {
   return new BodyError(status, type, PARSER_MESSAGES[type] ?? 'request body could not be read');
 }
 
-export function digestOf(buf: Uint8Array): BodyDigest {
+function digestOf(buf: Uint8Array): BodyDigest {
   return { bytes: buf.length, sha256: createHash('sha256').update(buf).digest('hex').slice(0, 16) };
 }
 

@@ -1,7 +1,7 @@
 import { applyDecorators, ExecutionContext, SetMetadata } from '@nestjs/common';
 import { ApiErrors } from './openapi';
 
-export const EXPENSIVE_ROUTE = 'strongroom:expensive-route';
+const EXPENSIVE_ROUTE = 'strongroom:expensive-route';
 
 /**
  * Marks a route that starts heavy work (a backup, import, delete, download or restore): the

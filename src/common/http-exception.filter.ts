@@ -3,10 +3,12 @@ import type { Response } from 'express';
 import { STATUS_CODES } from 'node:http';
 import { BodyError } from './body-parsing';
 import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from './database-unavailable';
+import { RestoreError } from '../engine/restore/restore-error';
 import { DomainError, ERROR_STATUS } from './domain-error';
+import { RESTORE_ERROR_STATUS } from './restore-error-status';
 
 /**
- * Every error leaves as `{ statusCode, error, message }` (API.md). Domain errors map by code;
+ * Every error leaves as `{ statusCode, error, message }` (API.md). Domain and restore errors map by code;
  * errors of body parsing map to their 4xx; an unreachable catalog database is a 503 with
  * Retry-After; anything else is a 500 whose details stay in the log, never in the answer.
  */
@@ -26,6 +28,10 @@ export class HttpExceptionFilter implements ExceptionFilter {
       message = typeof response === 'string' ? response : ((response as { message?: string | string[] }).message ?? exception.message);
     } else if (exception instanceof DomainError) {
       status = ERROR_STATUS[exception.code];
+      message = exception.message;
+      extra = exception.details;
+    } else if (exception instanceof RestoreError) {
+      status = RESTORE_ERROR_STATUS[exception.code];
       message = exception.message;
       extra = exception.details;
     } else if (body) {

@@ -24,7 +24,7 @@ export class ErrorDto {
   message: string | string[];
 
   @ApiPropertyOptional({
-    description: 'Only on a 422 for an archive that lists Strongroom\'s own bookkeeping tables: those tables',
+    description: 'On a 422 for an archive that lists Strongroom\'s own bookkeeping tables: those tables; on a 400 for a merge or missing-only of tables only a replace restores: those tables',
     type: [String],
   })
   tables?: string[];

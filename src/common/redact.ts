@@ -23,6 +23,15 @@ export function redactSecrets(value: unknown, depth = 0): unknown {
 }
 
 /**
+ * An error's message as it may be stored, shown and logged: a connection string in it (drivers
+ * quote them) loses its password, and the length is bounded.
+ */
+export function safeErrorMessage(e: unknown): string {
+  const msg = e instanceof Error ? e.message : String(e);
+  return msg.replace(/(postgres(?:ql)?:\/\/[^:\s/]+:)[^@\s]+@/g, '$1***@').slice(0, 2000);
+}
+
+/**
  * A URL with the values of secret-looking query parameters (`?key=`, `api_key`, `token`,
  * `confirm`, …) replaced, for request logs. The rest stays byte for byte.
  */

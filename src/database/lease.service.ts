@@ -3,19 +3,20 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { EntityManager, LessThan, Repository } from 'typeorm';
+import { DomainError, ErrorCode } from '../common/domain-error';
 import { AppConfig } from '../config/app-config';
 import { LeaseEntity } from './lease.entity';
 import { LeaseKeeper, LeaseKeeperOptions } from './lease-keeper';
 import { Transactions } from './transactions';
 
 /** This process's identity: host, pid and a per-boot nonce. */
-export const PROCESS_OWNER = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+const PROCESS_OWNER = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
 
 /**
  * The process part (host:pid:nonce) of a lease owner. Each acquisition appends its own token,
  * so two jobs of one process never share an owner, and an owner names exactly one holding.
  */
-export function processOf(owner: string): string {
+function processOf(owner: string): string {
   return owner.split(':').slice(0, 3).join(':');
 }
 
@@ -63,6 +64,18 @@ export class LeaseService {
       await m.save(LeaseEntity, { name, owner, acquiredAt: now.toISOString(), expiresAt });
       return { name, owner, expiresAt };
     });
+  }
+
+  /**
+   * "One writer" for a job about to start: takes the lease, or is a 409 naming who holds it.
+   * The holder may be a job nobody runs any more: once `sweep` (the job sweeper) ended it,
+   * the lease is free, so it is tried once more after a sweep that ended something.
+   */
+  async acquireOrConflict(name: string, sweep: () => Promise<number>): Promise<HeldLease> {
+    const lease = (await this.acquire(name)) ?? ((await sweep().catch(() => 0)) > 0 ? await this.acquire(name) : null);
+    if (lease) return lease;
+    const holder = await this.holder(name);
+    throw new DomainError(ErrorCode.Conflict, `another backup or restore of this database is running (${holder?.owner ?? 'unknown owner'})`);
   }
 
   /**

@@ -60,7 +60,7 @@ export function buildPayload(event: NotificationEvent, id: string, format: Webho
 }
 
 /** Copies `details` with secret-looking keys and URL credentials replaced; survives cycles. */
-export function redactDetails(details: Record<string, unknown>): Record<string, unknown> {
+function redactDetails(details: Record<string, unknown>): Record<string, unknown> {
   return redactValue(details, 0, new WeakSet()) as Record<string, unknown>;
 }
 

@@ -17,7 +17,8 @@ import {
 import type { CommitResolver } from '../engine/backup/file-restore-journal';
 import { createDialect, targetIdentity, type DialectOptions } from '../engine/dialects/create-dialect';
 import type { Dialect, RestoreCommitMarker } from '../engine/dialects/dialect';
-import { RestoreRequestError, type StoredBackup } from './restore-backup';
+import { RestoreError, RestoreErrorCode } from '../engine/restore/restore-error';
+import type { StoredBackup } from '../engine/restore/restore-backup';
 
 /**
  * Answers for journals whose target is one of `urls` (asking that database, with a fresh
@@ -69,10 +70,10 @@ export class FileCommit {
   /** Stages every directory of the backup's file part and prepares the journal for the table restore's commit. */
   static async stage(b: StoredBackup, opts: FileCommitOptions): Promise<FileCommit> {
     const part = b.manifest.files.part;
-    if (!part) throw new RestoreRequestError(`backup ${b.manifest.id} holds no file artefacts`);
+    if (!part) throw new RestoreError(RestoreErrorCode.NoFiles, `backup ${b.manifest.id} holds no file artefacts`);
     const destinations = opts.destinations ?? b.manifest.files.roots;
     if (destinations.length !== b.manifest.files.roots.length) {
-      throw new RestoreRequestError(`the backup holds ${b.manifest.files.roots.length} file directories, ${destinations.length} destinations were given`);
+      throw new RestoreError(RestoreErrorCode.FileRoots, `the backup holds ${b.manifest.files.roots.length} file directories, ${destinations.length} destinations were given`);
     }
     const keys = await keysForManifest(b.keys, b.manifest);
     const staged = await stageFileArtefacts(await openPart(b.storage, b.dir, part, b.manifest, keys), destinations, opts);

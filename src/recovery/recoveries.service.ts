@@ -1,22 +1,19 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { InjectRepository } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
-import { EntityManager, In, IsNull, Repository } from 'typeorm';
-import { AuditService } from '../audit/audit.service';
 import { BackupCatalogService } from '../backup/backup-catalog.service';
+import { EnginePort } from '../backup/engine.port';
 import { JobRegistry, orphanReason } from '../backup/backup-jobs';
 import { JobSweeper } from '../backup/job-sweeper';
 import { BackupsService } from '../backup/backups.service';
 import { BACKUP_STORAGE } from '../backup/storage.provider';
 import { TargetDatabase } from '../backup/target-database';
 import { DomainError, ErrorCode } from '../common/domain-error';
-import { newestFirstPage, Page } from '../common/pagination';
+import { Page } from '../common/pagination';
+import { safeErrorMessage } from '../common/redact';
 import { Actor, SYSTEM_ACTOR } from '../common/request-context';
 import { AppConfig, dialectOptions } from '../config/app-config';
-import { createDialect } from '../engine/dialects/create-dialect';
 import { isArchiveError } from '../engine/archive/errors';
 import { nowIso } from '../database/columns';
-import { LeaseEntity } from '../database/lease.entity';
 import { HeldLease, LeaseService, ownerAliveOnThisHost } from '../database/lease.service';
 import { Transactions } from '../database/transactions';
 import { recoverInterruptedFileRestores } from '../engine/backup/file-restore-journal';
@@ -24,10 +21,11 @@ import type { DryRunResult, RestoreMode, RestoreTableResult } from '../engine/di
 import type { BackupStorage } from '../engine/storage/storage';
 import { interruptedOutcome } from './interrupted-outcome';
 import { RecoveryEntity } from './recovery.entity';
+import { RecoveryRepository } from './recovery.repository';
 import { assertConfirmed, prepareRecovery, PreparedRecovery, RecoveryRequest, rollbackPhrase } from './recovery-request';
 import { RecoveryProgress, RecoveryView, toRecoveryView } from './recovery.view';
 import { commitResolver, FileCommit, type FilesAfterFailure } from './file-commit';
-import { checkTables, describeIssues, dryRunTables, restoreTables, rowTotal } from './restore-backup';
+import { checkTables, describeIssues, dryRunTables, restoreTables, rowTotal } from '../engine/restore/restore-backup';
 
 export interface StartRecoveryInput {
   backupId: string;
@@ -59,16 +57,16 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
   private readonly progress = new Map<string, RecoveryProgress>();
 
   constructor(
-    @InjectRepository(RecoveryEntity) private readonly repo: Repository<RecoveryEntity>,
+    private readonly repo: RecoveryRepository,
     @Inject(BACKUP_STORAGE) private readonly storage: BackupStorage,
     private readonly catalog: BackupCatalogService,
     private readonly backups: BackupsService,
     private readonly target: TargetDatabase,
     private readonly leases: LeaseService,
     private readonly tx: Transactions,
-    private readonly audit: AuditService,
     private readonly config: AppConfig,
     private readonly sweeper: JobSweeper,
+    private readonly engine: EnginePort,
   ) {
     sweeper.register((staleBefore) => this.failInterrupted(staleBefore));
   }
@@ -138,7 +136,7 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
       const { tables, blockers, warnings } = await this.inWriteTurn(prepared, () => dryRunTables(prepared.dialect, this.spec(prepared, mode)));
       return { plan: { tables, blockers, warnings } };
     } catch (e) {
-      throw new DomainError(ErrorCode.Conflict, `dry run of backup ${input.backupId} failed: ${safeMessage(e)}`);
+      throw new DomainError(ErrorCode.Conflict, `dry run of backup ${input.backupId} failed: ${safeErrorMessage(e)}`);
     } finally {
       await prepared.dialect.close().catch(() => undefined);
     }
@@ -185,7 +183,7 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
   }
 
   async entity(id: string): Promise<RecoveryEntity> {
-    const row = await this.repo.findOne({ where: { id } });
+    const row = await this.repo.find(id);
     if (!row) throw DomainError.notFound('recovery', id);
     return row;
   }
@@ -196,10 +194,7 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
   }
 
   async list(filter: { status?: string; backupId?: string }, limit = 50, cursor?: string): Promise<Page<RecoveryView>> {
-    const qb = this.repo.createQueryBuilder('r');
-    if (filter.status) qb.andWhere('r.status = :status', { status: filter.status });
-    if (filter.backupId) qb.andWhere('r.backup_id = :backupId', { backupId: filter.backupId });
-    const { rows, nextCursor } = await newestFirstPage(qb, 'r', limit, cursor);
+    const { rows, nextCursor } = await this.repo.page(filter, limit, cursor);
     return { items: rows.map((r) => toRecoveryView(r, this.progress.get(r.id) ?? null)), nextCursor };
   }
 
@@ -217,32 +212,25 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
   private async launch(req: RecoveryRequest, opts: { safetyBackup: boolean; rollbackOf: string | null }, actor: Actor): Promise<RecoveryView> {
     const prepared = await this.prepare(req);
     await this.refuseBlocked(prepared, req.mode);
-    let lease = await this.leases.acquire(this.target.leaseName);
-    // The holder may be a job nobody runs any more: once a sweep ended it, the lease is free.
-    if (!lease && (await this.sweeper.sweep().catch(() => 0)) > 0) lease = await this.leases.acquire(this.target.leaseName);
-    if (!lease) {
+    const lease = await this.leases.acquireOrConflict(this.target.leaseName, () => this.sweeper.sweep()).catch(async (e: unknown) => {
       await prepared.dialect.close().catch(() => undefined);
-      const holder = await this.leases.holder(this.target.leaseName);
-      throw new DomainError(ErrorCode.Conflict, `another backup or restore of this database is running (${holder?.owner ?? 'unknown owner'})`);
-    }
-    const row = this.repo.create({
+      throw e;
+    });
+    const row: RecoveryEntity = {
       id: randomUUID(), backupId: prepared.backup.id, mode: req.mode, tables: prepared.tables, status: 'pending',
       safetyBackupId: null, rowsWritten: 0, createdAt: nowIso(), startedAt: null, finishedAt: null, error: null,
       options: { safetyBackup: opts.safetyBackup, allowSchemaMismatch: req.allowSchemaMismatch, files: prepared.files, requestedTables: req.tables ?? null },
       rollbackOf: opts.rollbackOf, rolledBackBy: null, requestedBy: actor.name, owner: lease.owner,
       heartbeatAt: nowIso(), commitToken: null, note: null,
-    });
+    };
     this.jobs.hold(row.id);
     try {
-      await this.tx.run(async (m) => {
-        await m.save(RecoveryEntity, row);
-        await this.audit.record({
-          actor, action: 'recovery.started', resource: 'recovery', resourceId: row.id, outcome: 'success',
-          details: {
-            backupId: row.backupId, mode: row.mode, tables: row.tables, files: prepared.files, safetyBackup: opts.safetyBackup,
-            allowSchemaMismatch: req.allowSchemaMismatch, rollbackOf: opts.rollbackOf,
-          },
-        }, m);
+      await this.repo.create(row, {
+        actor, action: 'recovery.started', resource: 'recovery', resourceId: row.id, outcome: 'success',
+        details: {
+          backupId: row.backupId, mode: row.mode, tables: row.tables, files: prepared.files, safetyBackup: opts.safetyBackup,
+          allowSchemaMismatch: req.allowSchemaMismatch, rollbackOf: opts.rollbackOf,
+        },
       });
     } catch (e) {
       this.jobs.drop(row.id);
@@ -324,7 +312,7 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
         filesAfterFailure = await staged.afterFailure().catch(() => 'undecided' as const);
         if (filesAfterFailure !== 'committed') throw e;
         // The target shows the commit (the error came after it): tables and files are restored.
-        committedDespite = safeMessage(e);
+        committedDespite = safeErrorMessage(e);
       }
       dbCommitted = true;
       const rowsWritten = results.reduce((s, r) => s + r.rowsWritten, 0);
@@ -343,7 +331,7 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
       });
       this.logger.log(`recovery ${row.id} completed (${rowsWritten} rows)`);
     } catch (e) {
-      const cause = lost.signal.aborted ? `stopped: its heartbeat had gone stale and its lease was taken over (${safeMessage(e)})` : safeMessage(e);
+      const cause = lost.signal.aborted ? `stopped: its heartbeat had gone stale and its lease was taken over (${safeErrorMessage(e)})` : safeErrorMessage(e);
       if (staged && !dbCommitted && filesAfterFailure === null) {
         // Failed before the table restore began (or in it, already settled above): nothing committed.
         await staged.discard().catch((e2: Error) => this.logger.warn(`recovery ${row.id}: ${e2.message}`));
@@ -363,7 +351,7 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
       await prepared.dialect.close().catch(() => undefined);
     }
     await this.jobs.recordEnd(row.id, end, (e) =>
-      this.logger.error(`recovery ${row.id}: the catalog database is unreachable, its end is recorded (and its lease freed) once it is back: ${safeMessage(e)}`));
+      this.logger.error(`recovery ${row.id}: the catalog database is unreachable, its end is recorded (and its lease freed) once it is back: ${safeErrorMessage(e)}`));
   }
 
   /**
@@ -372,21 +360,10 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
    * its outcome stands.
    */
   private async recordEnd(row: RecoveryEntity, lease: HeldLease, patch: Partial<RecoveryEntity>, event: { action: string; outcome: 'success' | 'failure'; details: Record<string, unknown> }): Promise<void> {
-    await this.tx.run(async (m) => {
-      await m.delete(LeaseEntity, { name: lease.name, owner: lease.owner });
-      const res = await m.update(RecoveryEntity, { id: row.id, owner: lease.owner, status: In(['pending', 'running']) }, patch);
-      if (!res.affected) {
-        this.logger.warn(`recovery ${row.id} had already been ended by a sweep; its own end (${patch.status}) is not recorded`);
-        return;
-      }
-      await this.audit.record({ actor: SYSTEM_ACTOR, action: event.action, resource: 'recovery', resourceId: row.id, outcome: event.outcome, details: event.details }, m);
-      if (patch.status === 'completed' && row.rollbackOf) await this.markRolledBack(m, row);
+    const recorded = await this.repo.endOwn(row, lease, patch, {
+      actor: SYSTEM_ACTOR, action: event.action, resource: 'recovery', resourceId: row.id, outcome: event.outcome, details: event.details,
     });
-  }
-
-  private async markRolledBack(m: EntityManager, row: RecoveryEntity): Promise<void> {
-    await m.update(RecoveryEntity, { id: row.rollbackOf! }, { status: 'rolled_back', rolledBackBy: row.id });
-    await this.audit.record({ actor: SYSTEM_ACTOR, action: 'recovery.rolled-back', resource: 'recovery', resourceId: row.rollbackOf, outcome: 'success', details: { rollback: row.id } }, m);
+    if (!recorded) this.logger.warn(`recovery ${row.id} had already been ended by a sweep; its own end (${patch.status}) is not recorded`);
   }
 
   /**
@@ -425,8 +402,8 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
     return p.url === this.config.DATABASE_URL ? this.tx.exclusive(work) : work();
   }
 
-  private async update(id: string, patch: Partial<RecoveryEntity>): Promise<void> {
-    await this.tx.run((m) => m.update(RecoveryEntity, { id }, patch));
+  private update(id: string, patch: Partial<RecoveryEntity>): Promise<void> {
+    return this.repo.update(id, patch);
   }
 
   /**
@@ -439,7 +416,7 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
    */
   async failInterrupted(staleBefore: string = this.sweeper.staleBefore()): Promise<number> {
     await this.jobs.recordDeferred();
-    const open = await this.repo.find({ where: { status: In(['pending', 'running']) } });
+    const open = await this.repo.openJobs();
     let ended = 0;
     for (const row of open) {
       const reason = orphanReason(row, staleBefore);
@@ -455,21 +432,14 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
       committed = await this.restoreCommitted(row);
     } catch (e) {
       committed = null;
-      unknownBecause = safeMessage(e);
+      unknownBecause = safeErrorMessage(e);
     }
     const now = nowIso();
     const patch = interruptedOutcome(committed, { reason, files: row.options.files, backupId: row.backupId, at: now, unknownBecause });
-    const ended = await this.tx.run(async (m) => {
-      // Conditional on the row as read: two instances sweeping at once end it once.
-      const res = await m.update(RecoveryEntity, { id: row.id, status: row.status, heartbeatAt: row.heartbeatAt ?? IsNull() }, { ...patch, finishedAt: now, owner: null });
-      if (!res.affected) return false;
-      await this.audit.record({
-        actor: SYSTEM_ACTOR, action: patch.status === 'completed' ? 'recovery.completed' : 'recovery.failed', resource: 'recovery', resourceId: row.id,
-        outcome: patch.status === 'completed' ? 'success' : 'failure',
-        details: { backupId: row.backupId, error: patch.error, note: patch.note, tablesCommitted: committed, reconciled: reason },
-      }, m);
-      if (patch.status === 'completed' && row.rollbackOf) await this.markRolledBack(m, row);
-      return true;
+    const ended = await this.repo.endIfUnchanged(row, { ...patch, finishedAt: now }, {
+      actor: SYSTEM_ACTOR, action: patch.status === 'completed' ? 'recovery.completed' : 'recovery.failed', resource: 'recovery', resourceId: row.id,
+      outcome: patch.status === 'completed' ? 'success' : 'failure',
+      details: { backupId: row.backupId, error: patch.error, note: patch.note, tablesCommitted: committed, reconciled: reason },
     });
     if (!ended) return false;
     if (row.owner) await this.leases.releaseOwner(row.owner);
@@ -480,17 +450,11 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
   /** Asks the target whether the recovery's restore committed (see Dialect.restoreCommitted). */
   private async restoreCommitted(row: RecoveryEntity): Promise<boolean | null> {
     const backup = await this.catalog.entity(row.backupId).catch(() => null);
-    const dialect = createDialect(this.target.sourceUrl(backup?.type ?? 'full'), dialectOptions(this.config));
+    const dialect = this.engine.openDialect(this.target.sourceUrl(backup?.type ?? 'full'));
     try {
       return await dialect.restoreCommitted({ id: row.id, token: row.commitToken });
     } finally {
       await dialect.close().catch(() => undefined);
     }
   }
-}
-
-function safeMessage(e: unknown): string {
-  const msg = e instanceof Error ? e.message : String(e);
-  // Connection strings can carry passwords; never store or show them.
-  return msg.replace(/(postgres(?:ql)?:\/\/[^:\s/]+:)[^@\s]+@/g, '$1***@').slice(0, 2000);
 }

@@ -4,11 +4,12 @@ import { BackupModule } from '../backup/backup.module';
 import { RecoveriesController } from './recoveries.controller';
 import { RecoveriesService } from './recoveries.service';
 import { RecoveryEntity } from './recovery.entity';
+import { RecoveryRepository } from './recovery.repository';
 
 @Module({
   imports: [TypeOrmModule.forFeature([RecoveryEntity]), BackupModule],
   controllers: [RecoveriesController],
-  providers: [RecoveriesService],
+  providers: [RecoveriesService, RecoveryRepository],
   exports: [RecoveriesService],
 })
 export class RecoveryModule {}

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { catchUpDue, CronScheduleError, nextRun, previousFireTime, validateCron } from './cron-schedule';
+import { catchUpDue, CronScheduleError, nextRun, previousFireTime, tickFireTime, validateCron } from './cron-schedule';
 
 const BERLIN = 'Europe/Berlin';
 const d = (iso: string): Date => new Date(iso);
@@ -150,6 +150,26 @@ describe('previousFireTime', () => {
       ),
       { numRuns: 100 },
     );
+  });
+});
+
+describe('tickFireTime', () => {
+  const at = (iso: string) => new Date(iso).getTime();
+
+  it.each([
+    ['woke on time', '2026-03-02T10:15:00.000Z', '2026-03-02T10:15:00.000Z'],
+    ['woke 400 ms early', '2026-03-02T10:14:59.600Z', '2026-03-02T10:15:00.000Z'],
+    ['woke 20 s late', '2026-03-02T10:15:20.000Z', '2026-03-02T10:15:00.000Z'],
+  ])('is the scheduled instant when the timer %s', (_, now, fire) => {
+    expect(tickFireTime('*/15 * * * *', 'UTC', at(now)).toISOString()).toBe(fire);
+  });
+
+  it('falls back to the wake-up time rounded to the second when no fire time is near', () => {
+    expect(tickFireTime('0 3 * * *', 'UTC', at('2026-03-02T10:15:20.400Z')).toISOString()).toBe('2026-03-02T10:15:20.000Z');
+  });
+
+  it('reads the expression in its time zone', () => {
+    expect(tickFireTime('0 3 * * *', 'Europe/Berlin', at('2026-03-02T02:00:05.000Z')).toISOString()).toBe('2026-03-02T02:00:00.000Z');
   });
 });
 

@@ -99,6 +99,20 @@ export function nextRun(expr: string, tz: string, after: Date): Date {
   return nextFrom(compile(expr, tz), tz, after);
 }
 
+// A cron timer may wake a little early or late; fire times fall on whole seconds.
+const TICK_SLACK_MS = 500;
+const TICK_LOOKBACK_MS = 60_000;
+
+/**
+ * The scheduled instant a cron tick that woke at `now` stands for: the last fire time up to
+ * half a second ahead (a timer may wake early) and at most a minute back (or late), else `now`
+ * rounded to the second. Every instance computes the same instant for the same tick, which is
+ * what they claim in the database, so exactly one of them runs it.
+ */
+export function tickFireTime(expr: string, tz: string, now: number): Date {
+  return previousFireTime(expr, tz, new Date(now + TICK_SLACK_MS), new Date(now - TICK_LOOKBACK_MS)) ?? new Date(Math.round(now / 1000) * 1000);
+}
+
 /**
  * The last scheduled instant in (notBefore, before], or null if none. Binary search over
  * nextRun (which never decreases as its input grows), so the cost is logarithmic in the

@@ -7,14 +7,14 @@
  * and running backups never count toward a bucket (so a run of failures cannot push good
  * backups out); in-progress backups are never deleted; failed ones go after a TTL.
  */
+import type { BackupTrigger } from '../engine/archive/manifest.types';
 
 export type RetentionBackupStatus = 'pending' | 'running' | 'completed' | 'failed';
-export type RetentionBackupTrigger = 'manual' | 'scheduled' | 'pre-restore' | 'import';
 
 export interface RetentionBackup {
   id: string;
   status: RetentionBackupStatus;
-  trigger: RetentionBackupTrigger;
+  trigger: BackupTrigger;
   scheduleId: string | null;
   createdAt: Date;
   finishedAt: Date | null;
@@ -55,8 +55,8 @@ export interface RetentionPlan {
   delete: RetentionDecision[];
 }
 
-export const DEFAULT_AD_HOC_KEEP_DAYS = 30;
-export const DEFAULT_FAILED_TTL_HOURS = 168;
+const DEFAULT_AD_HOC_KEEP_DAYS = 30;
+const DEFAULT_FAILED_TTL_HOURS = 168;
 
 const DAY_MS = 86_400_000;
 const HOUR_MS = 3_600_000;

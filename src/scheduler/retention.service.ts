@@ -82,7 +82,7 @@ export class RetentionService {
   }
 }
 
-export function toRetentionBackup(b: BackupEntity): RetentionBackup {
+function toRetentionBackup(b: BackupEntity): RetentionBackup {
   return {
     id: b.id, status: b.status, trigger: b.trigger, scheduleId: b.scheduleId, createdAt: new Date(b.createdAt),
     finishedAt: b.finishedAt ? new Date(b.finishedAt) : null, sizeBytes: b.sizeBytes, pinned: b.pinned,

@@ -3,6 +3,7 @@ import { SchedulerRegistry } from '@nestjs/schedule';
 import { CronJob } from 'cron';
 import { randomUUID } from 'node:crypto';
 import { AuditService } from '../audit/audit.service';
+import { BackupCatalogRepository } from '../backup/backup-catalog.repository';
 import { BackupEvents, BackupFinishedEvent } from '../backup/backup-events';
 import { BackupView } from '../backup/backup.view';
 import { BackupsService } from '../backup/backups.service';
@@ -13,9 +14,10 @@ import { AppConfig } from '../config/app-config';
 import { nowIso } from '../database/columns';
 import { Transactions } from '../database/transactions';
 import { NotificationsService } from '../notifications/notifications.service';
-import { catchUpDue, previousFireTime, validateCron } from './cron-schedule';
-import { claimOnce, claimScheduleFire } from './job-claims';
+import { catchUpDue, tickFireTime, validateCron } from './cron-schedule';
+import { claimOnce } from './job-claims';
 import { DEFAULT_RETENTION, ScheduleEntity } from './schedule.entity';
+import { ScheduleRepository } from './schedule.repository';
 import { SchedulesService } from './schedules.service';
 
 export type TickOutcome = 'started' | 'skipped' | 'not-claimed' | 'failed';
@@ -24,9 +26,6 @@ const JOB_PREFIX = 'schedule:';
 const SYNC_INTERVAL = 'schedules:sync';
 // Other instances learn about schedule edits by polling the table; edits made here apply at once.
 const SYNC_EVERY_MS = 30_000;
-// A cron timer may wake a little early or late; fire times fall on whole seconds.
-const TICK_SLACK_MS = 500;
-const TICK_LOOKBACK_MS = 60_000;
 const DEFAULT_SCHEDULE_MARKER = 'default-schedule-created';
 
 /**
@@ -51,6 +50,8 @@ export class ScheduleRunner implements OnApplicationBootstrap, OnApplicationShut
     private readonly tx: Transactions,
     private readonly config: AppConfig,
     private readonly sweeper: JobSweeper,
+    private readonly scheduleRepo: ScheduleRepository,
+    private readonly backupRepo: BackupCatalogRepository,
   ) {}
 
   async onApplicationBootstrap(): Promise<void> {
@@ -89,7 +90,7 @@ export class ScheduleRunner implements OnApplicationBootstrap, OnApplicationShut
    * once: only the instance whose claim of `fireAt` succeeds goes on.
    */
   async tick(scheduleId: string, fireAt: Date): Promise<TickOutcome> {
-    const claimed = await this.tx.run((m) => claimScheduleFire(m, scheduleId, fireAt));
+    const claimed = await this.scheduleRepo.claimFire(scheduleId, fireAt);
     if (!claimed) return 'not-claimed';
     // A previous run (or any job holding the lease) whose owner is gone must not make this tick skip.
     await this.sweeper.sweep().catch((e: Error) => this.logger.warn(`sweep of stale jobs before a tick failed: ${e.message}`));
@@ -97,7 +98,7 @@ export class ScheduleRunner implements OnApplicationBootstrap, OnApplicationShut
     if (!s) return 'not-claimed';
     const fire = fireAt.toISOString();
     if (s.lastStatus === null && s.lastBackupId) {
-      const previous = await this.backupStatus(s.lastBackupId);
+      const previous = await this.backupRepo.status(s.lastBackupId);
       if (previous === 'pending' || previous === 'running') {
         await this.skip(s, fire, `previous run ${s.lastBackupId} is still ${previous}`);
         return 'skipped';
@@ -115,10 +116,7 @@ export class ScheduleRunner implements OnApplicationBootstrap, OnApplicationShut
       }
       const message = e instanceof Error ? e.message : String(e);
       this.logger.error(`schedule ${s.name} (${s.id}) could not start its backup: ${message}`);
-      await this.tx.run(async (m) => {
-        await m.update(ScheduleEntity, { id: s.id }, { lastRunAt: nowIso(), lastStatus: 'failed', lastBackupId: null });
-        await this.audit.record({ actor: SYSTEM_ACTOR, action: 'schedule.failed', resource: 'schedule', resourceId: s.id, outcome: 'failure', details: { fireAt: fire, error: message } }, m);
-      });
+      await this.scheduleRepo.recordFailedStart(s.id, fire, message);
       this.notifications.notify({ type: 'backup.failed', severity: 'error', message: `Schedule "${s.name}" could not start its backup: ${message}`, details: { scheduleId: s.id, fireAt: fire } });
       return 'failed';
     }
@@ -180,22 +178,13 @@ export class ScheduleRunner implements OnApplicationBootstrap, OnApplicationShut
   }
 
   private async onCronTick(s: ScheduleEntity): Promise<void> {
-    const now = Date.now();
     // The scheduled instant, not the wake-up time, so that every instance claims the same value.
-    const fireAt = previousFireTime(s.cron, s.timezone, new Date(now + TICK_SLACK_MS), new Date(now - TICK_LOOKBACK_MS))
-      ?? new Date(Math.round(now / 1000) * 1000);
-    await this.tick(s.id, fireAt);
+    await this.tick(s.id, tickFireTime(s.cron, s.timezone, Date.now()));
   }
 
   private async skip(s: ScheduleEntity, fireAt: string, reason: string): Promise<void> {
     this.logger.warn(`schedule ${s.name} (${s.id}) skipped its run at ${fireAt}: ${reason}`);
     await this.audit.record({ actor: SYSTEM_ACTOR, action: 'schedule.skipped', resource: 'schedule', resourceId: s.id, outcome: 'failure', details: { fireAt, reason } });
-  }
-
-  private async backupStatus(id: string): Promise<string | null> {
-    const rows: { status: string }[] = await this.tx.run((m) => m.query(
-      this.tx.engine === 'postgres' ? 'SELECT status FROM strongroom_backups WHERE id = $1' : 'SELECT status FROM strongroom_backups WHERE id = ?', [id]));
-    return rows[0]?.status ?? null;
   }
 
   private async onBackupFinished(e: BackupFinishedEvent): Promise<void> {

@@ -1,6 +1,7 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 import { ISO_TIME, jsonText } from '../database/columns';
 import type { RetentionPolicy } from './retention-policy';
+import type { BackupType } from '../engine/archive/manifest.types';
 
 /** Retention settings of one schedule, as API.md shows them; periods use the schedule's own time zone. */
 export type ScheduleRetention = Omit<RetentionPolicy, 'timezone'>;
@@ -16,7 +17,7 @@ export class ScheduleEntity {
   @Column({ type: 'varchar', length: 200 }) name: string;
   @Column({ type: 'varchar', length: 200 }) cron: string;
   @Column({ type: 'varchar', length: 64 }) timezone: string;
-  @Column({ type: 'varchar', length: 16 }) type: 'full' | 'tables' | 'audit';
+  @Column({ type: 'varchar', length: 16 }) type: BackupType;
   @Column({ type: 'text', transformer: jsonText<string[]>([]) }) tables: string[];
   @Column({ type: 'boolean', default: true }) enabled: boolean;
   @Column({ type: 'text', transformer: jsonText<ScheduleRetention>(DEFAULT_RETENTION) }) retention: ScheduleRetention;

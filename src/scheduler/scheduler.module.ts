@@ -6,6 +6,7 @@ import { RetentionController } from './retention.controller';
 import { RetentionService } from './retention.service';
 import { ScheduleRunner } from './schedule-runner.service';
 import { ScheduleEntity } from './schedule.entity';
+import { ScheduleRepository } from './schedule.repository';
 import { SchedulesController } from './schedules.controller';
 import { SchedulesService } from './schedules.service';
 import { ServiceJobs } from './service-jobs.service';
@@ -13,7 +14,7 @@ import { ServiceJobs } from './service-jobs.service';
 @Module({
   imports: [ScheduleModule.forRoot(), TypeOrmModule.forFeature([ScheduleEntity]), BackupModule],
   controllers: [SchedulesController, RetentionController],
-  providers: [SchedulesService, ScheduleRunner, RetentionService, ServiceJobs],
+  providers: [SchedulesService, ScheduleRunner, ScheduleRepository, RetentionService, ServiceJobs],
   exports: [SchedulesService, ScheduleRunner, RetentionService, ServiceJobs],
 })
 export class SchedulerModule {}

@@ -7,12 +7,10 @@ import { SYSTEM_ACTOR } from '../common/request-context';
 import { AppConfig } from '../config/app-config';
 import { Transactions } from '../database/transactions';
 import { NotificationsService } from '../notifications/notifications.service';
-import { previousFireTime, validateCron } from './cron-schedule';
+import { tickFireTime, validateCron } from './cron-schedule';
 import { claimJobFire } from './job-claims';
 import { RetentionService } from './retention.service';
 
-const TICK_SLACK_MS = 500;
-const TICK_LOOKBACK_MS = 60_000;
 
 export interface ServiceJob {
   name: string;
@@ -91,10 +89,7 @@ export class ServiceJobs implements OnApplicationBootstrap {
   }
 
   private async fire(job: ServiceJob): Promise<void> {
-    const now = Date.now();
-    const fireAt = previousFireTime(job.cron, job.timezone, new Date(now + TICK_SLACK_MS), new Date(now - TICK_LOOKBACK_MS))
-      ?? new Date(Math.round(now / 1000) * 1000);
-    await this.runClaimed(job, fireAt);
+    await this.runClaimed(job, tickFireTime(job.cron, job.timezone, Date.now()));
   }
 }
 

@@ -10,6 +10,7 @@ import { BackupCatalogService } from '../backup/backup-catalog.service';
 import { NotificationsService } from '../notifications/notifications.service';
 import { SchedulesService } from '../scheduler/schedules.service';
 import { StatusService } from './status.service';
+import { BACKUP_TRIGGERS } from '../engine/archive/manifest.types';
 
 const AD_HOC = 'none';
 
@@ -65,7 +66,7 @@ export class MetricsService implements OnApplicationBootstrap, OnApplicationShut
       storageBytes.set(stats.totalBytes);
       const failed: { trigger: string; n: string | number }[] = await this.backups.createQueryBuilder('b')
         .select('b.trigger', 'trigger').addSelect('COUNT(*)', 'n').where('b.status = :s', { s: 'failed' }).groupBy('b.trigger').getRawMany();
-      for (const trigger of ['manual', 'scheduled', 'pre-restore', 'import']) failures.set({ trigger }, 0);
+      for (const trigger of BACKUP_TRIGGERS) failures.set({ trigger }, 0);
       for (const r of failed) failures.set({ trigger: r.trigger }, Number(r.n));
       const verifies: { action: string; outcome: string; n: string | number }[] = await this.auditEvents.createQueryBuilder('e')
         .select('e.action', 'action').addSelect('e.outcome', 'outcome').addSelect('COUNT(*)', 'n')

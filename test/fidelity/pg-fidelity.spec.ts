@@ -12,7 +12,7 @@ import { verifyBackup } from '../../src/engine/backup/verify-backup';
 import { createDialect } from '../../src/engine/dialects/create-dialect';
 import type { Dialect } from '../../src/engine/dialects/dialect';
 import { LocalStorage } from '../../src/engine/storage/local-storage';
-import { planTables } from '../../src/recovery/restore-backup';
+import { planTables } from '../../src/engine/restore/restore-backup';
 import { createPgDatabase, pgServerUrl, tempDir, type TestDatabase } from '../support/databases';
 import { CORPUS, type CorpusCase } from './pg-corpus';
 import { fullBackup, keys } from './pg-fidelity-helpers';

@@ -16,7 +16,7 @@ import { verifyBackup } from '../../src/engine/backup/verify-backup';
 import { writeBackup } from '../../src/engine/backup/write-backup';
 import { createSqliteDialect } from '../../src/engine/dialects/sqlite';
 import { LocalStorage } from '../../src/engine/storage/local-storage';
-import { planTables, restoreTables } from '../../src/recovery/restore-backup';
+import { planTables, restoreTables } from '../../src/engine/restore/restore-backup';
 import { runCli } from '../cli/cli-process';
 import { tempDir } from '../support/databases';
 import { canonicalDump, integrityProblems, rowChanges, virtualTables } from './sqlite-canonical-dump';

@@ -5,16 +5,15 @@ import {
 } from 'class-validator';
 import { PageQueryDto } from '../../common/pagination';
 import { IsIsoTimestamp, IsOptionalNotNull } from '../../common/validators';
+import { BACKUP_TRIGGERS, BACKUP_TYPES, type BackupType } from '../../engine/archive/manifest.types';
 
-const TYPES = ['full', 'tables', 'audit'] as const;
-const TRIGGERS = ['manual', 'scheduled', 'pre-restore', 'import'] as const;
 const STATUSES = ['pending', 'running', 'completed', 'failed'] as const;
 const COMPRESSIONS = ['zstd', 'gzip', 'none'] as const;
 const TAG = /^[A-Za-z0-9._:-]{1,64}$/;
 
 export class CreateBackupDto {
-  @ApiPropertyOptional({ description: 'What to back up: the whole target database, chosen tables, or the audit trail alone', enum: TYPES, default: 'full' })
-  @IsOptionalNotNull() @IsIn(TYPES) type?: (typeof TYPES)[number];
+  @ApiPropertyOptional({ description: 'What to back up: the whole target database, chosen tables, or the audit trail alone', enum: BACKUP_TYPES, default: 'full' })
+  @IsOptionalNotNull() @IsIn(BACKUP_TYPES) type?: BackupType;
 
   @ApiPropertyOptional({ description: 'Tables to back up; required when type is "tables"', type: [String], example: ['projects', 'tasks'] })
   @IsOptionalNotNull() @IsArray() @ArrayMaxSize(1000) @IsString({ each: true }) @IsNotEmpty({ each: true }) @MaxLength(200, { each: true })
@@ -49,10 +48,10 @@ export class UpdateBackupDto {
 export class BackupFilterDto {
   @ApiPropertyOptional({ description: 'Only backups with this status', enum: STATUSES })
   @IsOptional() @IsIn(STATUSES) status?: string;
-  @ApiPropertyOptional({ description: 'Only backups of this type', enum: TYPES })
-  @IsOptional() @IsIn(TYPES) type?: string;
-  @ApiPropertyOptional({ description: 'Only backups started this way', enum: TRIGGERS })
-  @IsOptional() @IsIn(TRIGGERS) trigger?: string;
+  @ApiPropertyOptional({ description: 'Only backups of this type', enum: BACKUP_TYPES })
+  @IsOptional() @IsIn(BACKUP_TYPES) type?: string;
+  @ApiPropertyOptional({ description: 'Only backups started this way', enum: BACKUP_TRIGGERS })
+  @IsOptional() @IsIn(BACKUP_TRIGGERS) trigger?: string;
   @ApiPropertyOptional({ description: 'Only backups carrying this tag' })
   @IsOptional() @Matches(TAG) tag?: string;
   @ApiPropertyOptional({ description: 'Created at or after (ISO-8601)' })
@@ -99,8 +98,8 @@ export class BackupProgressDto {
 
 export class BackupDto {
   @ApiProperty({ description: 'Backup id', format: 'uuid' }) id: string;
-  @ApiProperty({ description: 'What was backed up', enum: TYPES }) type: string;
-  @ApiProperty({ description: 'What started it', enum: TRIGGERS }) trigger: string;
+  @ApiProperty({ description: 'What was backed up', enum: BACKUP_TYPES }) type: string;
+  @ApiProperty({ description: 'What started it', enum: BACKUP_TRIGGERS }) trigger: string;
   @ApiProperty({ description: 'Job status; completed only once the manifest is stored and read back', enum: STATUSES }) status: string;
   @ApiProperty({ description: 'Schedule that started it, or null', nullable: true, type: String, format: 'uuid' }) scheduleId: string | null;
   @ApiProperty({ description: 'Free text', nullable: true, type: String }) description: string | null;

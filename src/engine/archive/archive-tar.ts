@@ -15,7 +15,7 @@ import { MANIFEST_FILE, type Manifest } from './manifest.types';
 import { partKey } from './part-io';
 
 /** Manifests are held in memory to be parsed; a real one is far below this. */
-export const MAX_MANIFEST_BYTES = 64 * 1024 * 1024;
+const MAX_MANIFEST_BYTES = 64 * 1024 * 1024;
 const MAX_ENTRIES = 100_000;
 
 type EntryHeader = Partial<tar.Header> & Pick<tar.Header, 'name'>;

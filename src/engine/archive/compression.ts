@@ -11,8 +11,7 @@ import type { Compression } from './manifest.types';
 import { ZstdDecompressStream } from './zstd-decompress';
 
 export const COMPRESSIONS: readonly Compression[] = ['zstd', 'gzip', 'none'];
-export const DEFAULT_COMPRESSION: Compression = 'zstd';
-export const DEFAULT_LEVEL: Record<Compression, number> = { zstd: 3, gzip: 1, none: 0 };
+const DEFAULT_LEVEL: Record<Compression, number> = { zstd: 3, gzip: 1, none: 0 };
 const LEVEL_RANGE: Record<Compression, [number, number]> = { zstd: [1, 19], gzip: [1, 9], none: [0, 0] };
 
 export function isCompression(value: unknown): value is Compression {

@@ -18,11 +18,11 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { ArchiveError } from './errors';
 import { KEY_BYTES } from './keyring';
 
-export const ENCRYPTION_MAGIC = Buffer.from('SRENC1', 'ascii');
-export const ENCRYPTION_VERSION = 1;
+const ENCRYPTION_MAGIC = Buffer.from('SRENC1', 'ascii');
+const ENCRYPTION_VERSION = 1;
 export const DEFAULT_FRAME_SIZE = 64 * 1024;
-export const MIN_FRAME_SIZE = 16;
-export const MAX_FRAME_SIZE = 16 * 1024 * 1024;
+const MIN_FRAME_SIZE = 16;
+const MAX_FRAME_SIZE = 16 * 1024 * 1024;
 const TAG_BYTES = 16;
 const SALT_BYTES = 16;
 const PREFIX_BYTES = 7;

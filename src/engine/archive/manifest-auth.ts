@@ -29,7 +29,7 @@ function macKey(master: Buffer, keyId: string): Buffer {
 }
 
 /** The exact bytes the MAC covers. */
-export function macInput(m: Omit<Manifest, 'checksum'> | Manifest): string {
+function macInput(m: Omit<Manifest, 'checksum'> | Manifest): string {
   const rest: Record<string, unknown> = { ...m };
   delete rest.checksum;
   if (rest.mac) {

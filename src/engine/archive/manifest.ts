@@ -7,7 +7,7 @@ import { canonicalize } from '../jcs';
 import { ArchiveError } from './errors';
 import { isCompression } from './compression';
 import { scryptParamsProblem, SCRYPT_LIMITS } from './keyring';
-import { MANIFEST_FORMAT, MANIFEST_VERSION, type Manifest, type PartInfo } from './manifest.types';
+import { BACKUP_TRIGGERS, BACKUP_TYPES, MANIFEST_FORMAT, MANIFEST_VERSION, type Manifest, type PartInfo } from './manifest.types';
 
 const HEX64 = /^[0-9a-f]{64}$/;
 /**
@@ -15,11 +15,9 @@ const HEX64 = /^[0-9a-f]{64}$/;
  * UUIDs this service generates are accepted, so no id can climb out of its directory or
  * overflow a column.
  */
-export const BACKUP_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const BACKUP_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const KEY_ID = /^[A-Za-z0-9._-]{1,64}$/;
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
-const TYPES = ['full', 'tables', 'audit'];
-const TRIGGERS = ['manual', 'scheduled', 'pre-restore', 'import'];
 
 export function isBackupId(v: unknown): v is string {
   return typeof v === 'string' && BACKUP_ID.test(v);
@@ -27,7 +25,7 @@ export function isBackupId(v: unknown): v is string {
 /** Part names are plain relative paths under `parts/`: no `..`, `.`, empty segments, or backslashes. */
 const PART_NAME = /^parts\/(?:[A-Za-z0-9_@+=-][A-Za-z0-9._@+=-]*\/)*[A-Za-z0-9_@+=-][A-Za-z0-9._@+=-]*$/;
 
-export function manifestChecksum(m: Omit<Manifest, 'checksum'> | Manifest): string {
+function manifestChecksum(m: Omit<Manifest, 'checksum'> | Manifest): string {
   const rest: Record<string, unknown> = { ...m };
   delete rest.checksum;
   return createHash('sha256').update(canonicalize(rest), 'utf8').digest('hex');
@@ -90,8 +88,8 @@ function checkPart(v: unknown, where: string): void {
 function checkStructure(m: Record<string, unknown>): void {
   if (!isBackupId(m.id)) throw corrupt(`manifest id ${JSON.stringify(String(m.id).slice(0, 80))} is not a backup id (a lowercase UUID)`);
   if (m.scheduleId !== null && !isBackupId(m.scheduleId)) throw corrupt('manifest scheduleId is neither null nor a UUID');
-  if (!TYPES.includes(m.type as string)) throw corrupt(`manifest has an unknown type ${JSON.stringify(String(m.type).slice(0, 40))}`);
-  if (!TRIGGERS.includes(m.trigger as string)) throw corrupt(`manifest has an unknown trigger ${JSON.stringify(String(m.trigger).slice(0, 40))}`);
+  if (!(BACKUP_TYPES as readonly unknown[]).includes(m.type)) throw corrupt(`manifest has an unknown type ${JSON.stringify(String(m.type).slice(0, 40))}`);
+  if (!(BACKUP_TRIGGERS as readonly unknown[]).includes(m.trigger)) throw corrupt(`manifest has an unknown trigger ${JSON.stringify(String(m.trigger).slice(0, 40))}`);
   if (m.description !== null && (typeof m.description !== 'string' || m.description.length > 1000)) {
     throw corrupt('manifest description is not a string of at most 1000 characters');
   }

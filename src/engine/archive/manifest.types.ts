@@ -9,8 +9,11 @@ export const MANIFEST_VERSION = 1;
 export const MANIFEST_FILE = 'manifest.json';
 
 export type Compression = 'zstd' | 'gzip' | 'none';
-export type BackupType = 'full' | 'tables' | 'audit';
-export type BackupTrigger = 'manual' | 'scheduled' | 'pre-restore' | 'import';
+/** The one list of backup types and triggers: DTOs, entities, the CLI and the manifest check read these. */
+export const BACKUP_TYPES = ['full', 'tables', 'audit'] as const;
+export type BackupType = (typeof BACKUP_TYPES)[number];
+export const BACKUP_TRIGGERS = ['manual', 'scheduled', 'pre-restore', 'import'] as const;
+export type BackupTrigger = (typeof BACKUP_TRIGGERS)[number];
 
 export interface PartInfo {
   /** Path relative to the backup's directory, e.g. `parts/0003.rows`. */

@@ -11,7 +11,7 @@ import { manifestMacMatches, type MacSeal } from '../archive/manifest-auth';
 import type { EncryptionInfo, KdfInfo, Manifest } from '../archive/manifest.types';
 
 export const PASSPHRASE_KEY_ID = 'passphrase';
-export const ALLOW_UNAUTHENTICATED_VARIABLE = 'ALLOW_UNAUTHENTICATED_ARCHIVES';
+const ALLOW_UNAUTHENTICATED_VARIABLE = 'ALLOW_UNAUTHENTICATED_ARCHIVES';
 const MAX_DERIVED_KEYS = 64;
 
 export interface KeySource {
@@ -35,7 +35,7 @@ export function keySourceFromConfig(cfg: { keys?: string; activeId?: string; pas
   };
 }
 
-export function encryptionConfigured(src: KeySource): boolean {
+function encryptionConfigured(src: KeySource): boolean {
   return !!src.keyring || !!src.passphrase;
 }
 

@@ -9,7 +9,7 @@
  * deleted events. SQLite matches table names case-insensitively, so this does too, and a
  * schema-qualified name is judged by its last part.
  */
-export const BOOKKEEPING_PREFIX = 'strongroom_';
+const BOOKKEEPING_PREFIX = 'strongroom_';
 
 /** Strongroom's audit trail: append-only, so it is only ever restored missing-only, and only with events that verify. */
 export const AUDIT_TABLE = 'strongroom_audit_events';

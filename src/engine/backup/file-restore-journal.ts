@@ -25,7 +25,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 
 const FORMAT = 'strongroom-file-restore';
 const SUFFIX = '.strongroom-';
-export const JOURNAL_SUFFIX = '.strongroom-journal';
+const JOURNAL_SUFFIX = '.strongroom-journal';
 
 export type JournalState = 'staging' | 'prepared' | 'swapping' | 'rolling-back';
 
@@ -70,7 +70,7 @@ export type SwapHook = (step: SwapStep, root?: number) => void;
 /** Plans of this process still running: their files are not leftovers. */
 const active = new Set<string>();
 
-export function journalPath(live: string): string {
+function journalPath(live: string): string {
   return `${live}${JOURNAL_SUFFIX}`;
 }
 
@@ -139,7 +139,7 @@ export function leavePlan(j: SwapJournal): void {
 }
 
 /** Moves every staged root in; then drops the old copies and the journals. */
-export async function rollForward(j: SwapJournal, hook?: SwapHook): Promise<void> {
+async function rollForward(j: SwapJournal, hook?: SwapHook): Promise<void> {
   await swapAll(j, hook);
   await dropOldCopies(j, hook);
 }

@@ -231,7 +231,7 @@ export async function readAll(stream: Readable, limit = 64 * 1024 * 1024): Promi
  * no new item starts, and it rejects only once every running item has settled, so the
  * caller's cleanup never races a write still in progress.
  */
-export async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
   const results: R[] = new Array(items.length);
   let next = 0;
   let failed = false;

@@ -46,7 +46,7 @@ export interface S3StorageOptions {
   checksums?: 'when_required' | 'when_supported';
 }
 
-export const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
+const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
 const MIN_PART_SIZE = 5 * 1024 * 1024;
 const DEFAULT_QUEUE_SIZE = 4;
 /** S3's limit for one DeleteObjects request. */

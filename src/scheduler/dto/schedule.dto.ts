@@ -4,8 +4,8 @@ import {
   ArrayMaxSize, IsArray, IsBoolean, IsIn, IsInt, IsNotEmpty, IsOptional, IsString, Max, MaxLength, Min, ValidateIf, ValidateNested,
 } from 'class-validator';
 import { IsOptionalNotNull } from '../../common/validators';
+import { BACKUP_TYPES, type BackupType } from '../../engine/archive/manifest.types';
 
-const TYPES = ['full', 'tables', 'audit'] as const;
 
 export class RetentionDto {
   @ApiPropertyOptional({ description: 'Always keep this many newest completed backups', type: 'integer', minimum: 0, maximum: 10000, default: 7 })
@@ -34,8 +34,8 @@ export class CreateScheduleDto {
   @ApiPropertyOptional({ description: 'IANA time zone the cron expression is read in (default BACKUP_TIMEZONE)', example: 'Europe/Berlin' })
   @IsOptionalNotNull() @IsString() @MaxLength(64) timezone?: string;
 
-  @ApiPropertyOptional({ description: 'What each run backs up', enum: TYPES, default: 'full' })
-  @IsOptionalNotNull() @IsIn(TYPES) type?: (typeof TYPES)[number];
+  @ApiPropertyOptional({ description: 'What each run backs up', enum: BACKUP_TYPES, default: 'full' })
+  @IsOptionalNotNull() @IsIn(BACKUP_TYPES) type?: BackupType;
 
   @ApiPropertyOptional({ description: 'Tables to back up; required when type is "tables"', type: [String] })
   @IsOptionalNotNull() @IsArray() @ArrayMaxSize(1000) @IsString({ each: true }) @IsNotEmpty({ each: true }) @MaxLength(200, { each: true })
@@ -55,8 +55,8 @@ export class UpdateScheduleDto {
   @IsOptionalNotNull() @IsString() @MaxLength(200) cron?: string;
   @ApiPropertyOptional({ description: 'New IANA time zone' })
   @IsOptionalNotNull() @IsString() @MaxLength(64) timezone?: string;
-  @ApiPropertyOptional({ description: 'New backup type', enum: TYPES })
-  @IsOptionalNotNull() @IsIn(TYPES) type?: (typeof TYPES)[number];
+  @ApiPropertyOptional({ description: 'New backup type', enum: BACKUP_TYPES })
+  @IsOptionalNotNull() @IsIn(BACKUP_TYPES) type?: BackupType;
   @ApiPropertyOptional({ description: 'New table list (type "tables")', type: [String] })
   @IsOptionalNotNull() @IsArray() @ArrayMaxSize(1000) @IsString({ each: true }) @IsNotEmpty({ each: true }) @MaxLength(200, { each: true })
   tables?: string[];
@@ -81,7 +81,7 @@ export class ScheduleDto {
   @ApiProperty({ description: 'Name' }) name: string;
   @ApiProperty({ description: 'Cron expression' }) cron: string;
   @ApiProperty({ description: 'IANA time zone' }) timezone: string;
-  @ApiProperty({ description: 'Backup type', enum: TYPES }) type: string;
+  @ApiProperty({ description: 'Backup type', enum: BACKUP_TYPES }) type: string;
   @ApiProperty({ description: 'Tables (type "tables")', type: [String] }) tables: string[];
   @ApiProperty({ description: 'Whether it runs by itself' }) enabled: boolean;
   @ApiProperty({ description: 'Retention of its backups', type: RetentionViewDto }) retention: RetentionViewDto;

@@ -36,7 +36,6 @@ export interface RestoreTuning {
 export const DEFAULT_RESTORE_TUNING: Required<RestoreTuning> = { maintenanceWorkMem: '512MB' };
 
 /** Append-only: its triggers refuse UPDATE and DELETE, and restores only ever add to it. */
-export { AUDIT_TABLE };
 
 interface TriggerState {
   table: string;

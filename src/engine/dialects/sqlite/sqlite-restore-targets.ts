@@ -10,7 +10,6 @@ import { listVirtualTables } from './sqlite-virtual';
 import { AUDIT_TABLE } from '../../backup/bookkeeping-tables';
 
 /** Append-only: its triggers refuse UPDATE and DELETE, and restores only ever add to it. */
-export { AUDIT_TABLE };
 
 export interface RestoreTarget {
   input: RestoreTableInput;

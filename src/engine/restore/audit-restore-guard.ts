@@ -10,8 +10,8 @@
  * which covers each inserted one (a missing-only insert can only add seqs the table lacked).
  */
 import { bodyOf, computeAuditHash, GENESIS_HASH, type AuditEvent } from '../audit/audit-hash';
-import { AUDIT_TABLE } from '../engine/backup/bookkeeping-tables';
-import type { RestoreGuard, TransactionReader } from '../engine/dialects/dialect';
+import { AUDIT_TABLE } from '../backup/bookkeeping-tables';
+import type { RestoreGuard, TransactionReader } from '../dialects/dialect';
 
 const BATCH = 500;
 const T = `"${AUDIT_TABLE}"`;

@@ -5,7 +5,7 @@
  * 32 zero bytes. Secrets are redacted before an event ever reaches this function.
  */
 import { createHash } from 'node:crypto';
-import { canonicalize } from '../engine/jcs';
+import { canonicalize } from '../jcs';
 
 export const GENESIS_HASH = '0'.repeat(64);
 const DOMAIN = Buffer.from('AUDIT-v1\0', 'latin1');
