@@ -71,7 +71,7 @@ export class VerifyBackupDto {
 export class DeleteBackupQueryDto {
   @ApiPropertyOptional({ description: 'Reason recorded in the audit trail' })
   @IsOptional() @IsString() @MaxLength(500)
-  @Transform(({ value }) => (typeof value === 'string' ? value.trim() : value))
+  @Transform(({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value))
   reason?: string;
 }
 
