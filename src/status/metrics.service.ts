@@ -79,7 +79,7 @@ export class MetricsService implements OnApplicationBootstrap, OnApplicationShut
       if (view.rpoSeconds !== null) rpo.set(view.rpoSeconds);
       auditLength.set((await this.audit.head())?.seq ?? 0);
       const c = this.notifications.counters;
-      for (const [result, n] of Object.entries(c)) webhooks.set({ result }, n);
+      for (const [result, n] of Object.entries(c) as [string, number][]) webhooks.set({ result }, n);
     };
     // prom-client calls collect() per metric; the first one of a scrape does the work for all.
     let pending: Promise<void> | null = null;

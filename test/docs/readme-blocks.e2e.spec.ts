@@ -27,7 +27,7 @@ npm() {
 trap 'kill $(jobs -p) 2>/dev/null || true' EXIT
 `;
 
-export function runnableBlocks(markdown: string): string[] {
+function runnableBlocks(markdown: string): string[] {
   return [...markdown.matchAll(/<!-- runnable -->\s*\n```bash\n([\s\S]*?)\n```/g)].map((m) => m[1]);
 }
 

@@ -9,7 +9,7 @@ import { createTestApp, TestApp } from '../support/test-app';
 import { listRoutes } from '../support/routes';
 
 type Rule = Role | 'public';
-export const ROUTE_ROLES: Record<string, Rule> = {
+const ROUTE_ROLES: Record<string, Rule> = {
   'GET /health': 'public',
   'GET /docs': 'public',
   'GET /docs-json': 'public',

@@ -24,6 +24,8 @@ function* tsFiles(dir: string): Generator<string> {
 
 export function transpileForChildren(): void {
   transpileTree(SOURCES, TEST_BUILD);
+  // Workers inherit this: builtPath() refuses to hand out a stale build from an earlier run.
+  process.env.STRONGROOM_TEST_BUILD_READY = '1';
 }
 
 /** Transpiles the repository-relative `sources` folders into `outDir` (inside the repository, so node_modules resolves). */
@@ -43,5 +45,8 @@ export function transpileTree(sources: string[], outDir: string): void {
 
 /** Path of the transpiled JavaScript for a repository-relative `.ts` path. */
 export function builtPath(tsPath: string): string {
+  if (process.env.STRONGROOM_TEST_BUILD_READY !== '1') {
+    throw new Error('.test-build/ is made by the integration project\'s global setup: a spec in src/ that starts child processes is named *.int.spec.ts');
+  }
   return join(TEST_BUILD, tsPath.replace(/\.ts$/, '.js'));
 }

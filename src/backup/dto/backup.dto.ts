@@ -70,7 +70,7 @@ export class VerifyBackupDto {
 export class DeleteBackupQueryDto {
   @ApiPropertyOptional({ description: 'Reason recorded in the audit trail', example: 'superseded by a newer backup' })
   @IsOptional() @IsString() @MaxLength(500)
-  @Transform(({ value }) => (typeof value === 'string' ? value.trim() : value))
+  @Transform(({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value))
   reason?: string;
 }
 

@@ -1,7 +1,7 @@
 /**
  * Crash-test child: restores a file-artefact tar into the given roots and kills itself with
  * SIGKILL at one named step of the swap (argv: tar file, JSON array of roots, step, root index
- * or "-"). Run by file-restore-crash.spec.ts only; the hook is how the test picks the moment.
+ * or "-"). Run by file-restore-crash.int.spec.ts only; the hook is how the test picks the moment.
  */
 import { createReadStream } from 'node:fs';
 import { unpackFileArtefacts } from './file-artefacts';

@@ -192,7 +192,7 @@ export async function writeBackup(dialect: Dialect, storage: BackupStorage, spec
     // The commit point: the manifest is the last object written, and is read back before success.
     await storage.put(partKey(spec.dir, MANIFEST_FILE), Readable.from([bytes]));
     const stored = parseManifest(await readAll(await storage.get(partKey(spec.dir, MANIFEST_FILE))));
-    if (stored.checksum !== JSON.parse(bytes.toString('utf8')).checksum) {
+    if (stored.checksum !== (JSON.parse(bytes.toString('utf8')) as { checksum?: unknown }).checksum) {
       throw new Error('manifest read back from storage differs from the one written');
     }
     progress.phase = 'done';
@@ -232,7 +232,7 @@ export async function readAll(stream: Readable, limit = 64 * 1024 * 1024): Promi
  * caller's cleanup never races a write still in progress.
  */
 async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
+  const results: R[] = new Array<R>(items.length);
   let next = 0;
   let failed = false;
   const worker = async () => {

@@ -294,7 +294,7 @@ export class S3Storage implements BackupStorage {
   private abortError(key: string, signal: AbortSignal): S3StorageError {
     const err = new S3StorageError(`s3 storage: write of "${key}" to ${this.location} was aborted`, key);
     err.name = 'AbortError';
-    if (signal.reason !== undefined) Object.assign(err, { cause: signal.reason });
+    if (signal.reason !== undefined) Object.assign(err, { cause: signal.reason as unknown });
     return err;
   }
 

@@ -279,7 +279,7 @@ export function decodeRow(line: string, width: number, where: () => string): Sql
   }
   if (!Array.isArray(parsed)) throw new Error(`${where()}: expected a JSON array`);
   if (parsed.length !== width) throw new Error(`${where()}: expected ${width} values, found ${parsed.length}`);
-  const out: SqliteValue[] = new Array(width);
+  const out: SqliteValue[] = new Array<SqliteValue>(width);
   for (let i = 0; i < width; i++) {
     try {
       out[i] = decodeValue(parsed[i]);

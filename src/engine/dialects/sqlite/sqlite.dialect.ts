@@ -104,7 +104,7 @@ export class SqliteDialect implements Dialect {
       const w = want[kind];
       const g = got[kind];
       if (w && g && w.count === g.count && w.fingerprint === g.fingerprint) continue;
-      const named = firstObjectDifference(objectsOfSchemaSql(schemaSql, kind), new Map([[kind as ObjectKind, actual.get(kind as ObjectKind) ?? new Map()]]), {
+      const named = firstObjectDifference(objectsOfSchemaSql(schemaSql, kind), new Map([[kind as ObjectKind, actual.get(kind as ObjectKind) ?? new Map<string, string>()]]), {
         expected: 'the backup',
         actual: 'the restored database',
       });

@@ -8,7 +8,7 @@ import { Client } from 'pg';
 import { QueryFailedError } from 'typeorm';
 import { isDatabaseUnavailable } from './database-unavailable';
 
-async function caught(fn: () => Promise<unknown> | unknown): Promise<unknown> {
+async function caught(fn: () => unknown): Promise<unknown> {
   try {
     await fn();
   } catch (e) {
