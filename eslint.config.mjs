@@ -99,7 +99,8 @@ export default tseslint.config(
       ...jest.configs['flat/recommended'].rules,
       'jest/no-disabled-tests': 'error',
       'jest/valid-expect': 'error',
-      'jest/no-standalone-expect': 'error',
+      // beforeAll may assert that its setup really produced the state the tests rely on; itOnPostgres is it or it.skip by engine.
+      'jest/no-standalone-expect': ['error', { additionalTestBlockFunctions: ['beforeAll', 'itOnPostgres'] }],
       // Helpers that assert on the test's behalf (expect inside) count as assertions.
       'jest/expect-expect': ['error', { assertFunctionNames: ['expect', 'expect*', 'assert*'] }],
       // Branching on an outcome before asserting is how several property and crash tests read;

@@ -27,7 +27,8 @@ interface Case {
   as: Who;
   path?: Record<string, Lazy>;
   query?: Record<string, string>;
-  body?: unknown | (() => unknown);
+  /** A JSON body, or a function producing it when the case runs. */
+  body?: unknown;
   /** Raw body with its Content-Type instead of JSON. */
   raw?: { type: string; data: string };
   /** A multipart upload in field `file` (lazy: archives are made by earlier cases). */
