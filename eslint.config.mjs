@@ -16,22 +16,37 @@ function engineBoundary(depth) {
   return {
     files: [`src/engine/${'*/'.repeat(depth)}*.ts`],
     rules: {
-      'no-restricted-imports': ['error', {
-        patterns: [
-          { group: ['@nestjs/*'], message: 'src/engine is plain TypeScript: no Nest imports.' },
-          { group: ['typeorm', 'typeorm/*'], message: 'src/engine is plain TypeScript: no TypeORM imports.' },
-          { regex: `^${up}(?!\\.\\./|engine(/|$))`, message: 'src/engine must not import from the rest of src/ (feature folders); pass what it needs in.' },
-          { regex: '^src/(?!engine(/|$))', message: 'src/engine must not import from the rest of src/ (feature folders); pass what it needs in.' },
-        ],
-      }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['@nestjs/*'], message: 'src/engine is plain TypeScript: no Nest imports.' },
+            { group: ['typeorm', 'typeorm/*'], message: 'src/engine is plain TypeScript: no TypeORM imports.' },
+            {
+              regex: `^${up}(?!\\.\\./|engine(/|$))`,
+              message: 'src/engine must not import from the rest of src/ (feature folders); pass what it needs in.',
+            },
+            {
+              regex: '^src/(?!engine(/|$))',
+              message: 'src/engine must not import from the rest of src/ (feature folders); pass what it needs in.',
+            },
+          ],
+        },
+      ],
     },
   };
 }
 
 /** Test helpers beside the code (the same patterns tsconfig.build.json leaves out of the build). */
 const TEST_HELPERS = [
-  '**/*.fixture.ts', '**/*-fixtures.ts', '**/*.conformance.ts', '**/*spec-helpers.ts', '**/*test-support.ts',
-  '**/*test-streams.ts', '**/*.bench.ts', '**/*.child.ts',
+  '**/*.fixture.ts',
+  '**/*-fixtures.ts',
+  '**/*.conformance.ts',
+  '**/*spec-helpers.ts',
+  '**/*test-support.ts',
+  '**/*test-streams.ts',
+  '**/*.bench.ts',
+  '**/*.child.ts',
 ];
 
 export default tseslint.config(
@@ -41,12 +56,21 @@ export default tseslint.config(
   promise.configs['flat/recommended'],
   {
     languageOptions: {
-      globals: { require: 'readonly', module: 'writable', process: 'readonly', __dirname: 'readonly', console: 'readonly' },
+      globals: {
+        require: 'readonly',
+        module: 'writable',
+        process: 'readonly',
+        __dirname: 'readonly',
+        console: 'readonly',
+      },
       // Type-aware rules read the types of tsconfig.json (which includes src, test, bench, scripts, migrations).
       parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
     },
     rules: {
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_' },
+      ],
       '@typescript-eslint/no-require-imports': 'off',
       // The promise rules this project relies on: a promise nobody awaits loses its error.
       '@typescript-eslint/no-floating-promises': 'error',

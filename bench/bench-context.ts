@@ -77,7 +77,8 @@ export async function ourBackup(ctx: Ctx, url: string, store: string, v: Variant
   const args = ['--url', url, '--store', store, '--parallel', '2', '--compression', v.compression];
   const measured = await ours('our-backup.ts', args, v.encrypt ? ctx.keys : '', `our backup (${v.label})`);
   const out = JSON.parse(measured.stdout) as Omit<OurBackup, 'measured'>;
-  if (out.encrypted !== v.encrypt) throw new Error(`our backup (${v.label}): encryption was ${out.encrypted ? 'on' : 'off'}, expected the opposite`);
+  if (out.encrypted !== v.encrypt)
+    throw new Error(`our backup (${v.label}): encryption was ${out.encrypted ? 'on' : 'off'}, expected the opposite`);
   return { measured, ...out };
 }
 

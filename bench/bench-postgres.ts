@@ -6,7 +6,18 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { findPgTool, serverMajor } from '../src/engine/dialects/postgres/pg-tools';
-import { BREAKDOWN_VARIANTS, collect, Ctx, MAIN_VARIANT, MIB_256, OurBackup, ourBackup, ours, query, sizeOf } from './bench-context';
+import {
+  BREAKDOWN_VARIANTS,
+  collect,
+  Ctx,
+  MAIN_VARIANT,
+  MIB_256,
+  OurBackup,
+  ourBackup,
+  ours,
+  query,
+  sizeOf,
+} from './bench-context';
 import { DATASET_TABLES, DatasetCounts, seedPostgres } from './dataset';
 import { measureDdlOverhead } from './ddl-overhead';
 import { runMeasured, treeCpuSeconds, type Measured } from './measure';
@@ -15,7 +26,10 @@ import { goal, mb, ratio, secs, unmeasuredGoal } from './report';
 import { Case, log, pairedRatios, runRounds, Sample } from './rounds';
 
 async function countRows(url: string): Promise<DatasetCounts> {
-  const [r] = await query<Record<string, string>>(url, `SELECT ${DATASET_TABLES.map((t) => `(SELECT count(*) FROM ${t}) AS ${t}`).join(', ')}`);
+  const [r] = await query<Record<string, string>>(
+    url,
+    `SELECT ${DATASET_TABLES.map((t) => `(SELECT count(*) FROM ${t}) AS ${t}`).join(', ')}`,
+  );
   return Object.fromEntries(DATASET_TABLES.map((t) => [t, Number(r[t])])) as DatasetCounts;
 }
 
@@ -23,18 +37,31 @@ async function countRows(url: string): Promise<DatasetCounts> {
 async function expectCounts(url: string, expected: DatasetCounts, label: string): Promise<void> {
   const got = await countRows(url);
   const bad = DATASET_TABLES.filter((t) => got[t] !== expected[t]);
-  if (bad.length) throw new Error(`${label}: row counts differ after restore: ${bad.map((t) => `${t} ${got[t]} != ${expected[t]}`).join(', ')}`);
+  if (bad.length)
+    throw new Error(
+      `${label}: row counts differ after restore: ${bad.map((t) => `${t} ${got[t]} != ${expected[t]}`).join(', ')}`,
+    );
 }
 
 /** Server CPU while `fn` ran (the benchmark's cluster has no other clients), and WAL written when asked. */
-async function onServer(cluster: BenchCluster, fn: () => Promise<Sample>, opts: { wal?: boolean } = {}): Promise<Sample> {
-  const lsn = opts.wal ? (await query<{ lsn: string }>(cluster.url, 'SELECT pg_current_wal_lsn()::text AS lsn'))[0].lsn : null;
+async function onServer(
+  cluster: BenchCluster,
+  fn: () => Promise<Sample>,
+  opts: { wal?: boolean } = {},
+): Promise<Sample> {
+  const lsn = opts.wal
+    ? (await query<{ lsn: string }>(cluster.url, 'SELECT pg_current_wal_lsn()::text AS lsn'))[0].lsn
+    : null;
   const pid = postmasterPid(cluster);
   const cpu0 = treeCpuSeconds(pid);
   const s = await fn();
   const serverCpuSeconds = treeCpuSeconds(pid) - cpu0;
   if (lsn === null) return { ...s, serverCpuSeconds };
-  const [{ d }] = await query<{ d: string }>(cluster.url, `SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn)::text AS d`, [lsn]);
+  const [{ d }] = await query<{ d: string }>(
+    cluster.url,
+    `SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn)::text AS d`,
+    [lsn],
+  );
   return { ...s, serverCpuSeconds, note: [s.note, `WAL ${mb(Number(d))}`].filter(Boolean).join('; ') };
 }
 
@@ -74,7 +101,11 @@ export async function benchPostgres(ctx: Ctx): Promise<void> {
         run: () =>
           onServer(cluster, async () => {
             latest = await ourBackup(ctx, src, store, MAIN_VARIANT);
-            return { measured: latest.measured, bytes: latest.bytes, note: `row data ${mb(latest.rawBytes)} as COPY text` };
+            return {
+              measured: latest.measured,
+              bytes: latest.bytes,
+              note: `row data ${mb(latest.rawBytes)} as COPY text`,
+            };
           }),
       },
       ...(ctx.breakdown ? BREAKDOWN_VARIANTS : []).map((v): Case => ({
@@ -105,7 +136,9 @@ export async function benchPostgres(ctx: Ctx): Promise<void> {
         setup: async () => rmSync(fd, { recursive: true, force: true }),
         run: () =>
           onServer(cluster, async () => ({
-            measured: await runMeasured(pgDump, ['-Fd', '-j', '2', '-Z', '1', '-f', fd, '-d', src], { label: 'pg_dump -Fd -j2 -Z1' }),
+            measured: await runMeasured(pgDump, ['-Fd', '-j', '2', '-Z', '1', '-f', fd, '-d', src], {
+              label: 'pg_dump -Fd -j2 -Z1',
+            }),
             bytes: sizeOf(fd),
           })),
         after: async () => rmSync(fd, { recursive: true, force: true }),
@@ -133,12 +166,22 @@ export async function benchPostgres(ctx: Ctx): Promise<void> {
         const url = databaseUrl(cluster, db);
         await query(url, `UPDATE tasks SET status = 'done', updated_at = now() WHERE id % 100 = 0`);
         await query(url, `DELETE FROM comments WHERE id % 50 = 0`);
-        await query(url, `INSERT INTO app_audit (at, actor, action, payload) SELECT now(), 'bench', 'later', '{}' FROM generate_series(1, 100)`);
+        await query(
+          url,
+          `INSERT INTO app_audit (at, actor, action, payload) SELECT now(), 'bench', 'later', '{}' FROM generate_series(1, 100)`,
+        );
       }
       await query(admin, 'CHECKPOINT');
     };
     /** One restore into database `db`, prepared as `start`; its row counts are checked after each run. */
-    const restoreCase = (key: string, tool: string, db: string, start: 'empty' | 'live', measure: (url: string) => Promise<Measured>, note: string): Case => {
+    const restoreCase = (
+      key: string,
+      tool: string,
+      db: string,
+      start: 'empty' | 'live',
+      measure: (url: string) => Promise<Measured>,
+      note: string,
+    ): Case => {
       const url = databaseUrl(cluster, db);
       return {
         key,
@@ -155,22 +198,54 @@ export async function benchPostgres(ctx: Ctx): Promise<void> {
     const ourRestore = (key: string, extra: string[]) => (url: string) =>
       ours('our-restore.ts', ['--url', url, ...restoreArgs, ...extra], ctx.keys, `our restore ${key}`);
     const pgRestoreJ2 = (extra: string[]) => (url: string) =>
-      runMeasured(pgRestore, ['-j', '2', ...extra, '--exit-on-error', '--no-owner', '-d', url, fc], { label: ['pg_restore -j2', ...extra].join(' ') });
+      runMeasured(pgRestore, ['-j', '2', ...extra, '--exit-on-error', '--no-owner', '-d', url, fc], {
+        label: ['pg_restore -j2', ...extra].join(' '),
+      });
     // Like pg_restore, the goal's row ends when the restored data is in: the ANALYZE that follows
     // our commit by default (RESTORE_ANALYZE) has a row of its own.
     const restores: Case[] = [
-      restoreCase('replace', 'Strongroom replace, over live data (schema and old rows present), until the commit', 'bench_live', 'live',
-        ourRestore('replace', ['--analyze', 'false']), 'all or nothing, 2 connections; RESTORE_ANALYZE=false'),
-      restoreCase('replace analyze', 'Strongroom replace, over live data, then ANALYZE of the swapped-in tables (the default)', 'bench_live', 'live',
-        ourRestore('replace analyze', ['--analyze', 'true']), 'as above, plus ANALYZE after the commit'),
-      restoreCase('empty', 'Strongroom into empty database (the CLI disaster restore: whole database, one transaction)', 'bench_empty', 'empty',
-        ourRestore('empty', ['--create-schema', '--analyze', 'false']), 'pre-data, rows, sequences, post-data in one transaction on one connection; all or nothing'),
-      restoreCase('pg_restore', 'pg_restore -j2 of the -Fc dump into an empty database', 'bench_pgr', 'empty',
-        pgRestoreJ2([]), 'not atomic; indexes built after load'),
+      restoreCase(
+        'replace',
+        'Strongroom replace, over live data (schema and old rows present), until the commit',
+        'bench_live',
+        'live',
+        ourRestore('replace', ['--analyze', 'false']),
+        'all or nothing, 2 connections; RESTORE_ANALYZE=false',
+      ),
+      restoreCase(
+        'replace analyze',
+        'Strongroom replace, over live data, then ANALYZE of the swapped-in tables (the default)',
+        'bench_live',
+        'live',
+        ourRestore('replace analyze', ['--analyze', 'true']),
+        'as above, plus ANALYZE after the commit',
+      ),
+      restoreCase(
+        'empty',
+        'Strongroom into empty database (the CLI disaster restore: whole database, one transaction)',
+        'bench_empty',
+        'empty',
+        ourRestore('empty', ['--create-schema', '--analyze', 'false']),
+        'pre-data, rows, sequences, post-data in one transaction on one connection; all or nothing',
+      ),
+      restoreCase(
+        'pg_restore',
+        'pg_restore -j2 of the -Fc dump into an empty database',
+        'bench_pgr',
+        'empty',
+        pgRestoreJ2([]),
+        'not atomic; indexes built after load',
+      ),
       // Not the goal's comparison: the same starting point as our replace (a copy of live data
       // written just before), to tell what that starting point costs any tool on this machine.
-      restoreCase('pg_restore live', 'pg_restore -j2 --clean over live data (same setup as our replace)', 'bench_pgr_live', 'live',
-        pgRestoreJ2(['--clean', '--if-exists']), 'not atomic; drops and re-creates every object'),
+      restoreCase(
+        'pg_restore live',
+        'pg_restore -j2 --clean over live data (same setup as our replace)',
+        'bench_pgr_live',
+        'live',
+        pgRestoreJ2(['--clean', '--if-exists']),
+        'not atomic; drops and re-creates every object',
+      ),
     ];
     const r = await runRounds(restores, ctx.repeat, ctx.loads);
     collect(ctx, restores, r);
@@ -180,22 +255,46 @@ export async function benchPostgres(ctx: Ctx): Promise<void> {
     const replace = r.rows.get('replace');
     const pgRestoreRun = r.rows.get('pg_restore');
     if (!ourB || !dumpFc) {
-      ctx.goals.push(unmeasuredGoal('PostgreSQL backup', 'wall, size and memory goals', ourB ? 'pg_dump -Fc' : 'our backup'));
+      ctx.goals.push(
+        unmeasuredGoal('PostgreSQL backup', 'wall, size and memory goals', ourB ? 'pg_dump -Fc' : 'our backup'),
+      );
     } else {
       ctx.goals.push(
-        goal('PostgreSQL backup wall (encrypted)', '≤ 0.5 × pg_dump -Fc', ourB.wallMs, 0.5 * dumpFc.wallMs, (v) => `${secs(v)} = ${ratio(v, dumpFc.wallMs)} pg_dump -Fc`),
-        goal('PostgreSQL backup size', '≤ pg_dump -Fc', ourB.bytes ?? 0, dumpFc.bytes ?? 0, (v) => `${mb(v)} = ${ratio(v, dumpFc.bytes ?? 0)} pg_dump -Fc`),
+        goal(
+          'PostgreSQL backup wall (encrypted)',
+          '≤ 0.5 × pg_dump -Fc',
+          ourB.wallMs,
+          0.5 * dumpFc.wallMs,
+          (v) => `${secs(v)} = ${ratio(v, dumpFc.wallMs)} pg_dump -Fc`,
+        ),
+        goal(
+          'PostgreSQL backup size',
+          '≤ pg_dump -Fc',
+          ourB.bytes ?? 0,
+          dumpFc.bytes ?? 0,
+          (v) => `${mb(v)} = ${ratio(v, dumpFc.bytes ?? 0)} pg_dump -Fc`,
+        ),
         goal('PostgreSQL backup peak memory', '≤ 256 MiB', ourB.peakRssBytes, MIB_256, mb),
-        goal('Whole-database DDL path, extra time', '≤ 5% of the encrypted backup wall', Math.max(0, ddl.extraMs), 0.05 * ourB.wallMs,
-          (v) => `${(v / 1000).toFixed(2)} s serial upper bound (${ddl.wholeDatabaseMs.toFixed(0)} ms whole-database vs ${ddl.perTableMs.toFixed(0)} ms per-table) = ${((v / ourB.wallMs) * 100).toFixed(1)}% of ${secs(ourB.wallMs)}`),
+        goal(
+          'Whole-database DDL path, extra time',
+          '≤ 5% of the encrypted backup wall',
+          Math.max(0, ddl.extraMs),
+          0.05 * ourB.wallMs,
+          (v) =>
+            `${(v / 1000).toFixed(2)} s serial upper bound (${ddl.wholeDatabaseMs.toFixed(0)} ms whole-database vs ${ddl.perTableMs.toFixed(0)} ms per-table) = ${((v / ourB.wallMs) * 100).toFixed(1)}% of ${secs(ourB.wallMs)}`,
+        ),
       );
     }
     if (!replace || !pgRestoreRun) {
-      ctx.goals.push(unmeasuredGoal('PostgreSQL restore', 'wall and memory goals', replace ? 'pg_restore' : 'our replace restore'));
+      ctx.goals.push(
+        unmeasuredGoal('PostgreSQL restore', 'wall and memory goals', replace ? 'pg_restore' : 'our replace restore'),
+      );
     } else {
       ctx.goals.push(
         goal('PostgreSQL restore replace wall', '≤ 1.0 × pg_restore -j2', replace.wallMs, pgRestoreRun.wallMs, (v) => {
-          const rounds = pairedRatios(r, 'replace', 'pg_restore').map((x) => x.toFixed(2)).join(', ');
+          const rounds = pairedRatios(r, 'replace', 'pg_restore')
+            .map((x) => x.toFixed(2))
+            .join(', ');
           return `${secs(v)} = ${ratio(v, pgRestoreRun.wallMs)} pg_restore -j2 (round by round: ${rounds})`;
         }),
         goal('PostgreSQL restore peak memory', '≤ 256 MiB', replace.peakRssBytes, MIB_256, mb),

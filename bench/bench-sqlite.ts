@@ -29,7 +29,11 @@ export async function benchSqlite(ctx: Ctx): Promise<void> {
       setup: clean,
       run: async () => {
         const b = await ourBackup(ctx, url, store, v);
-        return { measured: b.measured, bytes: b.bytes, note: v === MAIN_VARIANT ? `row data ${mb(b.rawBytes)} as NDJSON` : 'breakdown only' };
+        return {
+          measured: b.measured,
+          bytes: b.bytes,
+          note: v === MAIN_VARIANT ? `row data ${mb(b.rawBytes)} as NDJSON` : 'breakdown only',
+        };
       },
       after: clean,
     })),
@@ -38,7 +42,10 @@ export async function benchSqlite(ctx: Ctx): Promise<void> {
       group: 'SQLite backup',
       tool: 'better-sqlite3 db.backup() (page copy, uncompressed, unencrypted)',
       setup: clean,
-      run: async () => ({ measured: await ours('sqlite-online-backup.ts', ['--src', file, '--dest', dest], '', 'SQLite online backup'), bytes: sizeOf(dest) }),
+      run: async () => ({
+        measured: await ours('sqlite-online-backup.ts', ['--src', file, '--dest', dest], '', 'SQLite online backup'),
+        bytes: sizeOf(dest),
+      }),
       after: clean,
     },
   ];
@@ -47,11 +54,19 @@ export async function benchSqlite(ctx: Ctx): Promise<void> {
   const o = r.rows.get('ours');
   const online = r.rows.get('online');
   if (!o || !online) {
-    ctx.goals.push(unmeasuredGoal('SQLite backup', 'wall and memory goals', o ? 'the online backup' : 'our SQLite backup'));
+    ctx.goals.push(
+      unmeasuredGoal('SQLite backup', 'wall and memory goals', o ? 'the online backup' : 'our SQLite backup'),
+    );
     return;
   }
   ctx.goals.push(
-    goal('SQLite backup wall (encrypted)', '≤ 2 × online backup API', o.wallMs, 2 * online.wallMs, (v) => `${secs(v)} = ${ratio(v, online.wallMs)} online backup`),
+    goal(
+      'SQLite backup wall (encrypted)',
+      '≤ 2 × online backup API',
+      o.wallMs,
+      2 * online.wallMs,
+      (v) => `${secs(v)} = ${ratio(v, online.wallMs)} online backup`,
+    ),
     goal('SQLite backup peak memory', '≤ 256 MiB', o.peakRssBytes, MIB_256, mb),
   );
 }

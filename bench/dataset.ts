@@ -31,14 +31,48 @@ export type Value = string | number | null | string[];
 
 export const COLUMNS: Record<DatasetTable, string[]> = {
   projects: ['id', 'name', 'owner_email', 'budget', 'created_at', 'settings'],
-  tasks: ['id', 'project_id', 'title', 'description', 'status', 'priority', 'due_date', 'tags', 'created_at', 'updated_at'],
+  tasks: [
+    'id',
+    'project_id',
+    'title',
+    'description',
+    'status',
+    'priority',
+    'due_date',
+    'tags',
+    'created_at',
+    'updated_at',
+  ],
   comments: ['id', 'task_id', 'author_email', 'body', 'created_at'],
   app_audit: ['id', 'at', 'actor', 'action', 'payload'],
 };
 
 export const TASK_STATUSES = ['todo', 'in_progress', 'review', 'done', 'archived'] as const;
-const TAGS = ['backend', 'frontend', 'bug', 'feature', 'urgent', 'ops', 'docs', 'design', 'security', 'billing', 'mobile', 'infra'];
-const ACTIONS = ['login', 'logout', 'project.create', 'project.update', 'task.create', 'task.update', 'task.close', 'comment.create', 'export'];
+const TAGS = [
+  'backend',
+  'frontend',
+  'bug',
+  'feature',
+  'urgent',
+  'ops',
+  'docs',
+  'design',
+  'security',
+  'billing',
+  'mobile',
+  'infra',
+];
+const ACTIONS = [
+  'login',
+  'logout',
+  'project.create',
+  'project.update',
+  'task.create',
+  'task.update',
+  'task.close',
+  'comment.create',
+  'export',
+];
 const DOMAINS = ['example.com', 'example.org', 'acme.test', 'initech.test'];
 const EPOCH = Date.UTC(2022, 0, 1);
 const TWO_YEARS_MS = 2 * 365 * 24 * 3600 * 1000;
@@ -66,17 +100,33 @@ export function* datasetRows(table: DatasetTable, scale: number, seed = DEFAULT_
           notifications: { email: rng.next() < 0.7, digest: rng.pick(['daily', 'weekly', 'never']) },
           labels: [rng.pick(TAGS), rng.pick(TAGS)],
         };
-        yield [id, words(rng, vocab, 8, 40), email(rng, vocab), (rng.int(0, 50_000_000) / 100).toFixed(2), isoAt(rng).iso, JSON.stringify(settings)];
+        yield [
+          id,
+          words(rng, vocab, 8, 40),
+          email(rng, vocab),
+          (rng.int(0, 50_000_000) / 100).toFixed(2),
+          isoAt(rng).iso,
+          JSON.stringify(settings),
+        ];
         break;
       }
       case 'tasks': {
         const created = isoAt(rng);
         const updated = isoAt(rng, created.ms, 90 * 24 * 3600 * 1000);
-        const due = rng.next() < 0.3 ? null : new Date(created.ms + rng.int(1, 120) * 86_400_000).toISOString().slice(0, 10);
+        const due =
+          rng.next() < 0.3 ? null : new Date(created.ms + rng.int(1, 120) * 86_400_000).toISOString().slice(0, 10);
         const tags = Array.from({ length: rng.int(0, 4) }, () => rng.pick(TAGS));
         yield [
-          id, rng.int(1, counts.projects), words(rng, vocab, 12, 80), words(rng, vocab, 200, 2000),
-          rng.pick(TASK_STATUSES), rng.int(1, 5), due, tags, created.iso, updated.iso,
+          id,
+          rng.int(1, counts.projects),
+          words(rng, vocab, 12, 80),
+          words(rng, vocab, 200, 2000),
+          rng.pick(TASK_STATUSES),
+          rng.int(1, 5),
+          due,
+          tags,
+          created.iso,
+          updated.iso,
         ];
         break;
       }
@@ -138,7 +188,9 @@ const PG_SEQUENCES: Array<[DatasetTable, string]> = [
 
 /** COPY text format: backslash, tab, newline and carriage return are escaped. */
 function copyText(s: string): string {
-  return /[\\\t\n\r]/.test(s) ? s.replace(/[\\\t\n\r]/g, (c) => ({ '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' })[c] as string) : s;
+  return /[\\\t\n\r]/.test(s)
+    ? s.replace(/[\\\t\n\r]/g, (c) => ({ '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' })[c] as string)
+    : s;
 }
 
 function pgArray(items: string[]): string {
@@ -148,7 +200,9 @@ function pgArray(items: string[]): string {
 export function copyLine(row: Value[]): string {
   return (
     row
-      .map((v) => (v === null ? '\\N' : typeof v === 'number' ? String(v) : Array.isArray(v) ? copyText(pgArray(v)) : copyText(v)))
+      .map((v) =>
+        v === null ? '\\N' : typeof v === 'number' ? String(v) : Array.isArray(v) ? copyText(pgArray(v)) : copyText(v),
+      )
       .join('\t') + '\n'
   );
 }
@@ -192,15 +246,20 @@ export async function seedPostgres(url: string, opts: SeedOptions): Promise<Data
   const client = new Client({ connectionString: url, application_name: 'strongroom-bench-seed' });
   await client.connect();
   try {
-    const existing = await client.query(`SELECT 1 FROM pg_class WHERE relname = ANY($1::text[]) AND relnamespace = 'public'::regnamespace`, [
-      [...DATASET_TABLES],
-    ]);
-    if (existing.rowCount) throw new Error('seeding PostgreSQL: the target database already has dataset tables; use an empty database');
+    const existing = await client.query(
+      `SELECT 1 FROM pg_class WHERE relname = ANY($1::text[]) AND relnamespace = 'public'::regnamespace`,
+      [[...DATASET_TABLES]],
+    );
+    if (existing.rowCount)
+      throw new Error('seeding PostgreSQL: the target database already has dataset tables; use an empty database');
     await client.query(PG_TABLES_DDL);
     for (const table of DATASET_TABLES) {
       try {
         const sink = client.query(copyFrom(`COPY ${table} (${COLUMNS[table].join(', ')}) FROM STDIN`));
-        await pipeline(copySource(table, opts.scale, seed, (n) => opts.onProgress?.(table, n)), sink);
+        await pipeline(
+          copySource(table, opts.scale, seed, (n) => opts.onProgress?.(table, n)),
+          sink,
+        );
       } catch (err) {
         throw new Error(`seeding PostgreSQL table "${table}" failed: ${(err as Error).message}`);
       }
@@ -251,7 +310,10 @@ export function seedSqlite(path: string, opts: SeedOptions): DatasetCounts {
   const counts = datasetCounts(opts.scale);
   const db = new Database(path);
   try {
-    const existing = db.prepare(`SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name IN (${DATASET_TABLES.map(() => '?').join(', ')})`)
+    const existing = db
+      .prepare(
+        `SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name IN (${DATASET_TABLES.map(() => '?').join(', ')})`,
+      )
       .get(...DATASET_TABLES) as { n: number };
     if (existing.n > 0) throw new Error(`seeding SQLite ${path}: the file already has dataset tables; use a new file`);
     // The service opens its database in WAL mode; seed it that way so nothing has to switch later.

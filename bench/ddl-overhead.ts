@@ -36,20 +36,32 @@ export async function measureDdlOverhead(url: string, rounds: number): Promise<D
   const whole: number[] = [];
   for (let i = 0; i < rounds; i++) {
     const a = await dialect.openSnapshot(tables, { parallel: 1 });
-    perTable.push(await timed(async () => { await a.schemaSql(); await a.sequences(); }));
+    perTable.push(
+      await timed(async () => {
+        await a.schemaSql();
+        await a.sequences();
+      }),
+    );
     await a.close();
     const b = await dialect.openSnapshot(tables, { parallel: 1, wholeDatabase: true });
-    whole.push(await timed(async () => {
-      const ddl = await b.databaseDdl!();
-      await b.largeObjects!();
-      await b.sequences();
-      await b.inventory!(ddl, Object.fromEntries(tables.map((t) => [t, 0])));
-    }));
+    whole.push(
+      await timed(async () => {
+        const ddl = await b.databaseDdl!();
+        await b.largeObjects!();
+        await b.sequences();
+        await b.inventory!(ddl, Object.fromEntries(tables.map((t) => [t, 0])));
+      }),
+    );
     await b.close();
   }
   await dialect.close();
   const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)];
-  return { rounds, perTableMs: median(perTable), wholeDatabaseMs: median(whole), extraMs: median(whole) - median(perTable) };
+  return {
+    rounds,
+    perTableMs: median(perTable),
+    wholeDatabaseMs: median(whole),
+    extraMs: median(whole) - median(perTable),
+  };
 }
 
 if (require.main === module) {

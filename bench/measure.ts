@@ -84,7 +84,11 @@ function vmHwmBytes(pid: number): number | null {
  * fails. VmHWM only grows, so sampling every 50 ms misses at most a process's last 50 ms
  * (or a child that lives less than that), which is small against runs of seconds.
  */
-export function runMeasured(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string; label: string }): Promise<Measured> {
+export function runMeasured(
+  cmd: string,
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; cwd?: string; label: string },
+): Promise<Measured> {
   return new Promise((resolve, reject) => {
     const started = process.hrtime.bigint();
     const child = spawn(cmd, args, { env: opts.env ?? process.env, cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -117,7 +121,11 @@ export function runMeasured(cmd: string, args: string[], opts: { env?: NodeJS.Pr
       clearInterval(timer);
       const wallMs = Number(process.hrtime.bigint() - started) / 1e6;
       if (code !== 0) {
-        reject(new Error(`${opts.label} failed (${signal ? `signal ${signal}` : `exit ${code}`}): ${stderr.trim().slice(-2000)}`));
+        reject(
+          new Error(
+            `${opts.label} failed (${signal ? `signal ${signal}` : `exit ${code}`}): ${stderr.trim().slice(-2000)}`,
+          ),
+        );
         return;
       }
       const values = [...hwm.values()];

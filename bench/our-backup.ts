@@ -17,16 +17,30 @@ runMain(async () => {
   const url = required(args, 'url');
   const storage = new LocalStorage(required(args, 'store'));
   const parallel = Number(args.get('parallel') ?? '2');
-  const keys = process.env.BENCH_BACKUP_KEYS ? keySourceFromConfig({ keys: process.env.BENCH_BACKUP_KEYS }) : keySourceFromConfig({});
+  const keys = process.env.BENCH_BACKUP_KEYS
+    ? keySourceFromConfig({ keys: process.env.BENCH_BACKUP_KEYS })
+    : keySourceFromConfig({});
   const dialect = createDialect(url, { parallel });
   try {
     const tables = (await dialect.listTables()).map((t) => t.name);
     const id = randomUUID();
     const dir = `backups/${id}`;
     const m = await writeBackup(dialect, storage, {
-      id, dir, type: 'full', trigger: 'manual', description: 'benchmark', tags: ['bench'], scheduleId: null,
-      tables, fileRoots: [], compression: (args.get('compression') ?? 'zstd') as Compression, keys,
-      appVersion: 'bench', migrations: [], auditHead: null, parallel,
+      id,
+      dir,
+      type: 'full',
+      trigger: 'manual',
+      description: 'benchmark',
+      tags: ['bench'],
+      scheduleId: null,
+      tables,
+      fileRoots: [],
+      compression: (args.get('compression') ?? 'zstd') as Compression,
+      keys,
+      appVersion: 'bench',
+      migrations: [],
+      auditHead: null,
+      parallel,
     });
     const bytes = (await storage.list(dir)).reduce((a, o) => a + o.size, 0);
     const rows = m.tables.reduce((a, t) => a + t.rows, 0);

@@ -41,7 +41,13 @@ export async function startBenchCluster(): Promise<BenchCluster> {
   run(join(binDir, 'initdb'), ['-D', dataDir, '-U', 'postgres', '--auth=trust', '-E', 'UTF8', '--locale=C.UTF-8']);
   const port = await freePort();
   // Only logging differs from the defaults: slow statements and checkpoints explain where restore time goes.
-  const opts = [`-p ${port}`, `-k ${base}`, "-c listen_addresses='127.0.0.1'", '-c log_min_duration_statement=1000', '-c log_checkpoints=on'].join(' ');
+  const opts = [
+    `-p ${port}`,
+    `-k ${base}`,
+    "-c listen_addresses='127.0.0.1'",
+    '-c log_min_duration_statement=1000',
+    '-c log_checkpoints=on',
+  ].join(' ');
   run(join(binDir, 'pg_ctl'), ['-D', dataDir, '-o', opts, '-l', join(base, 'server.log'), '-w', 'start']);
   return { url: `postgres://postgres@127.0.0.1:${port}/postgres`, base, dataDir, binDir, port };
 }

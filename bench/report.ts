@@ -78,16 +78,25 @@ function serverCpu(r: ResultRow): string {
 }
 
 function range(r: ResultRow): string {
-  return r.runs > 1 ? `${(r.wallMinMs / 1000).toFixed(1)}–${(r.wallMaxMs / 1000).toFixed(1)} s (${r.runs} runs)` : '1 run';
+  return r.runs > 1
+    ? `${(r.wallMinMs / 1000).toFixed(1)}–${(r.wallMaxMs / 1000).toFixed(1)} s (${r.runs} runs)`
+    : '1 run';
 }
 
 /** A goal whose measurement is missing because every run of the tool failed. */
 export function unmeasuredGoal(name: string, target: string, missing: string): Goal {
-  return { name, target, measured: 'not measured', met: false, margin: `every run of ${missing} failed (see Failures)` };
+  return {
+    name,
+    target,
+    measured: 'not measured',
+    met: false,
+    margin: `every run of ${missing} failed (see Failures)`,
+  };
 }
 
 function table(rows: ResultRow[]): string {
-  const head = '| Group | Tool | Wall (median) | Wall range | CPU | Server CPU | Output size | Peak RSS (tree) | Largest process | Notes |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---|';
+  const head =
+    '| Group | Tool | Wall (median) | Wall range | CPU | Server CPU | Output size | Peak RSS (tree) | Largest process | Notes |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---|';
   const body = rows.map(
     (r) =>
       `| ${r.group} | ${r.tool} | ${secs(r.wallMs)} | ${range(r)} | ${r.cpuSeconds.toFixed(1)} s | ${serverCpu(r)} | ${r.bytes === null ? '—' : mb(r.bytes)} | ${mb(r.peakRssBytes)} | ${mb(r.maxProcessRssBytes)} (${r.processes} proc) | ${r.note} |`,
@@ -96,7 +105,17 @@ function table(rows: ResultRow[]): string {
 }
 
 export function consoleTable(rows: ResultRow[]): string {
-  const cells = rows.map((r) => [r.group, r.tool, secs(r.wallMs), range(r), `${r.cpuSeconds.toFixed(1)} s`, serverCpu(r), r.bytes === null ? '-' : mb(r.bytes), mb(r.peakRssBytes), r.note]);
+  const cells = rows.map((r) => [
+    r.group,
+    r.tool,
+    secs(r.wallMs),
+    range(r),
+    `${r.cpuSeconds.toFixed(1)} s`,
+    serverCpu(r),
+    r.bytes === null ? '-' : mb(r.bytes),
+    mb(r.peakRssBytes),
+    r.note,
+  ]);
   const header = ['group', 'tool', 'wall', 'range', 'cpu', 'server cpu', 'size', 'peak RSS', 'note'];
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
   const line = (c: string[]) => c.map((v, i) => v.padEnd(widths[i])).join('  ');
@@ -146,7 +165,14 @@ word-like text, enum status, tag arrays, two indexes), comments and an audit tab
 
 | Engine | On disk | Rows | Seed time |
 |---|---:|---|---:|
-${r.datasets.map((d) => `| ${d.engine} | ${mb(d.bytes)} | ${Object.entries(d.rows).map(([k, v]) => `${k} ${v.toLocaleString('en-US')}`).join(', ')} | ${secs(d.seedMs)} |`).join('\n')}
+${r.datasets
+  .map(
+    (d) =>
+      `| ${d.engine} | ${mb(d.bytes)} | ${Object.entries(d.rows)
+        .map(([k, v]) => `${k} ${v.toLocaleString('en-US')}`)
+        .join(', ')} | ${secs(d.seedMs)} |`,
+  )
+  .join('\n')}
 
 ## Results
 

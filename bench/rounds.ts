@@ -47,7 +47,9 @@ export function summarize(c: Case, samples: Sample[], failures: string[] = []): 
   if (!samples.length) return null;
   const walls = samples.map((s) => s.measured.wallMs);
   const last = samples[samples.length - 1];
-  const failed = failures.length ? `; FAILED ${failures.length} of ${samples.length + failures.length} runs: ${failures[0]}` : '';
+  const failed = failures.length
+    ? `; FAILED ${failures.length} of ${samples.length + failures.length} runs: ${failures[0]}`
+    : '';
   return {
     group: c.group,
     tool: c.tool,
@@ -56,7 +58,9 @@ export function summarize(c: Case, samples: Sample[], failures: string[] = []): 
     wallMaxMs: Math.max(...walls),
     runs: samples.length,
     cpuSeconds: median(samples.map((s) => s.measured.cpuSeconds)),
-    serverCpuSeconds: samples.some((s) => s.serverCpuSeconds == null) ? null : median(samples.map((s) => s.serverCpuSeconds as number)),
+    serverCpuSeconds: samples.some((s) => s.serverCpuSeconds == null)
+      ? null
+      : median(samples.map((s) => s.serverCpuSeconds as number)),
     bytes: last.bytes,
     peakRssBytes: Math.max(...samples.map((s) => s.measured.peakRssBytes)),
     maxProcessRssBytes: Math.max(...samples.map((s) => s.measured.maxProcessRssBytes)),

@@ -25,7 +25,8 @@ runMain(async () => {
   const scale = Number(args.get('scale') ?? '1.0');
   const seed = Number(args.get('seed') ?? DEFAULT_SEED);
   const repeat = Number(args.get('repeat') ?? '1');
-  if (!Number.isInteger(repeat) || repeat < 1) throw new Error(`--repeat must be a positive integer, got ${args.get('repeat')}`);
+  if (!Number.isInteger(repeat) || repeat < 1)
+    throw new Error(`--repeat must be a positive integer, got ${args.get('repeat')}`);
   const engines = (args.get('engines') ?? 'postgres,sqlite').split(',').map((e) => e.trim());
   const unknown = engines.filter((e) => e !== 'postgres' && e !== 'sqlite');
   if (unknown.length) throw new Error(`--engines: unknown engine(s) ${unknown.join(', ')} (use postgres,sqlite)`);
@@ -33,15 +34,33 @@ runMain(async () => {
   const work = resolve(args.get('work') ?? join(ROOT, 'bench', 'out'), `run-${Date.now()}`);
   mkdirSync(work, { recursive: true });
   const ctx: Ctx = {
-    breakdown: args.get('breakdown') === 'true', keep: args.get('keep') === 'true', scale, seed, repeat, work, keys: `bench:${randomBytes(32).toString('base64')}`,
-    rows: [], goals: [], failures: [], loads: [loadavg()[0]], datasets: [], postgres: null,
+    breakdown: args.get('breakdown') === 'true',
+    keep: args.get('keep') === 'true',
+    scale,
+    seed,
+    repeat,
+    work,
+    keys: `bench:${randomBytes(32).toString('base64')}`,
+    rows: [],
+    goals: [],
+    failures: [],
+    loads: [loadavg()[0]],
+    datasets: [],
+    postgres: null,
   };
   const startedAt = new Date().toISOString();
   try {
     buildOurTools();
     const baseline = await ours('cli-args.ts', [], '', 'node baseline');
-    const base: Case = { key: 'baseline', group: 'Baseline', tool: 'node, empty script (our tools run compiled JavaScript)', run: async () => ({ measured: baseline, bytes: null }) };
-    ctx.rows.push(summarize(base, [{ measured: baseline, bytes: null, note: 'runtime floor of our rows' }]) as ResultRow);
+    const base: Case = {
+      key: 'baseline',
+      group: 'Baseline',
+      tool: 'node, empty script (our tools run compiled JavaScript)',
+      run: async () => ({ measured: baseline, bytes: null }),
+    };
+    ctx.rows.push(
+      summarize(base, [{ measured: baseline, bytes: null, note: 'runtime floor of our rows' }]) as ResultRow,
+    );
     if (engines.includes('postgres')) await benchPostgres(ctx);
     if (engines.includes('sqlite')) await benchSqlite(ctx);
   } finally {
@@ -51,20 +70,39 @@ runMain(async () => {
   ctx.loads.push(loadavg()[0]);
   const cpu = cpus();
   const machine: Machine = {
-    cpus: cpu.length, cpuModel: cpu[0]?.model ?? 'unknown', memoryBytes: totalmem(), node: process.version, postgres: ctx.postgres,
-    kernel: release(), loadAverages: ctx.loads, startedAt,
+    cpus: cpu.length,
+    cpuModel: cpu[0]?.model ?? 'unknown',
+    memoryBytes: totalmem(),
+    node: process.version,
+    postgres: ctx.postgres,
+    kernel: release(),
+    loadAverages: ctx.loads,
+    startedAt,
   };
   const flags = [
-    `--scale ${scale}`, `--engines ${engines.join(',')}`, `--repeat ${repeat}`, ...(seed !== DEFAULT_SEED ? [`--seed ${seed}`] : []),
-    ...(ctx.breakdown ? ['--breakdown'] : []), `--out ${out}`,
+    `--scale ${scale}`,
+    `--engines ${engines.join(',')}`,
+    `--repeat ${repeat}`,
+    ...(seed !== DEFAULT_SEED ? [`--seed ${seed}`] : []),
+    ...(ctx.breakdown ? ['--breakdown'] : []),
+    `--out ${out}`,
   ];
   const report: Report = {
-    machine, scale, seed, repeat, datasets: ctx.datasets, rows: ctx.rows, goals: ctx.goals, failures: ctx.failures,
-    command: `npm run bench -- ${flags.join(' ')}`, finishedAt: new Date().toISOString(),
+    machine,
+    scale,
+    seed,
+    repeat,
+    datasets: ctx.datasets,
+    rows: ctx.rows,
+    goals: ctx.goals,
+    failures: ctx.failures,
+    command: `npm run bench -- ${flags.join(' ')}`,
+    finishedAt: new Date().toISOString(),
   };
   process.stdout.write(`\n${consoleTable(ctx.rows)}\n\n`);
   for (const f of ctx.failures) process.stdout.write(`FAILED RUN ${f}\n`);
-  for (const g of ctx.goals) process.stdout.write(`${g.met ? 'MET   ' : 'MISSED'} ${g.name}: ${g.measured} (target ${g.target}; ${g.margin})\n`);
+  for (const g of ctx.goals)
+    process.stdout.write(`${g.met ? 'MET   ' : 'MISSED'} ${g.name}: ${g.measured} (target ${g.target}; ${g.margin})\n`);
   const outPath = resolve(ROOT, out);
   if (!existsSync(resolve(outPath, '..'))) mkdirSync(resolve(outPath, '..'), { recursive: true });
   writeFileSync(outPath, markdown(report, outPath));

@@ -11,8 +11,14 @@ export class BackupInventory1763700010000 implements MigrationInterface {
 
   async up(q: QueryRunner): Promise<void> {
     await runEngineSql(q, {
-      postgres: [`ALTER TABLE "strongroom_backups" ADD "inventory" text`, `ALTER TABLE "strongroom_backups" ADD "excluded" text`],
-      sqlite: [`ALTER TABLE "strongroom_backups" ADD COLUMN "inventory" text`, `ALTER TABLE "strongroom_backups" ADD COLUMN "excluded" text`],
+      postgres: [
+        `ALTER TABLE "strongroom_backups" ADD "inventory" text`,
+        `ALTER TABLE "strongroom_backups" ADD "excluded" text`,
+      ],
+      sqlite: [
+        `ALTER TABLE "strongroom_backups" ADD COLUMN "inventory" text`,
+        `ALTER TABLE "strongroom_backups" ADD COLUMN "excluded" text`,
+      ],
     });
   }
 

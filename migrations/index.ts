@@ -8,6 +8,11 @@ import { BackupInventory1763700010000 } from './1763700010000-backup-inventory';
 
 /** Migrations in the order they apply. */
 export const MIGRATIONS = [
-  Foundation1763700000000, Backups1763700001000, Recoveries1763700003100, Schedules1763700004000, JobHeartbeats1763700005300,
-  CatalogListIndexes1763700009000, BackupInventory1763700010000,
+  Foundation1763700000000,
+  Backups1763700001000,
+  Recoveries1763700003100,
+  Schedules1763700004000,
+  JobHeartbeats1763700005300,
+  CatalogListIndexes1763700009000,
+  BackupInventory1763700010000,
 ];

@@ -40,7 +40,8 @@ function writeArtefacts(root: string, scale: number, seed: number): string[] {
   ];
   const header = ['id', 'project_id', 'title', 'status', 'priority', 'due_date', 'tags'];
   const lines = [header.join(',')];
-  for (const r of datasetRows('tasks', scale, seed)) lines.push([r[0], r[1], r[2], r[4], r[5], r[6], r[7]].map(csvField).join(','));
+  for (const r of datasetRows('tasks', scale, seed))
+    lines.push([r[0], r[1], r[2], r[4], r[5], r[6], r[7]].map(csvField).join(','));
   files.push(['reports/tasks-export.csv', `${lines.join('\n')}\n`]);
   for (const [name, content] of files) {
     const path = join(root, name);
@@ -81,7 +82,9 @@ runMain(async () => {
   // A password never goes to the terminal (scrollback, CI logs): the user knows the one they passed.
   const safeUrl = url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
   process.stderr.write(
-    `Seeded ${safeUrl}: ${Object.entries(counts).map(([t, n]) => `${t} ${n}`).join(', ')}\n` +
+    `Seeded ${safeUrl}: ${Object.entries(counts)
+      .map(([t, n]) => `${t} ${n}`)
+      .join(', ')}\n` +
       `Wrote ${written.length} artefact files under ${filesDir}\n\nUse them with` +
       `${safeUrl === url ? '' : ' (put your password back in place of ***)'}:\n`,
   );

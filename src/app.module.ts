@@ -31,12 +31,15 @@ import { StatusModule } from './status/status.module';
     }),
     ThrottlerModule.forRootAsync({
       inject: [AppConfig],
-      useFactory: (config: AppConfig) => [{
-        name: 'default',
-        // Routes that start heavy work get a stricter budget of their own (@ExpensiveRoute()).
-        ttl: (ctx) => (isExpensiveRoute(ctx) ? config.THROTTLE_EXPENSIVE_TTL_SECONDS : config.THROTTLE_TTL_SECONDS) * 1000,
-        limit: (ctx) => (isExpensiveRoute(ctx) ? config.THROTTLE_EXPENSIVE_LIMIT : config.THROTTLE_LIMIT),
-      }],
+      useFactory: (config: AppConfig) => [
+        {
+          name: 'default',
+          // Routes that start heavy work get a stricter budget of their own (@ExpensiveRoute()).
+          ttl: (ctx) =>
+            (isExpensiveRoute(ctx) ? config.THROTTLE_EXPENSIVE_TTL_SECONDS : config.THROTTLE_TTL_SECONDS) * 1000,
+          limit: (ctx) => (isExpensiveRoute(ctx) ? config.THROTTLE_EXPENSIVE_LIMIT : config.THROTTLE_LIMIT),
+        },
+      ],
     }),
     DatabaseModule,
     StorageModule,

@@ -10,7 +10,6 @@ import type { RequestWithContext } from './common/request-context';
 import { SafeInputPipe } from './common/safe-input.pipe';
 import { AppConfig } from './config/app-config';
 
-
 /** Everything main.ts and the HTTP tests share: request pipeline, pipes, proxy trust, Swagger, shutdown. */
 export function configureApp(app: INestApplication): void {
   const config = app.get(AppConfig);
@@ -27,7 +26,8 @@ export function configureApp(app: INestApplication): void {
   const hook = app.get(AuditHttpHook);
   express.use((req: Request, res: Response, next: NextFunction) => hook.use(req as RequestWithContext, res, next));
   express.use(app.get(HttpLogging).middleware);
-  for (const parser of bodyParsers({ maxBytes: config.BODY_MAX_BYTES, maxDepth: config.BODY_MAX_DEPTH })) express.use(parser);
+  for (const parser of bodyParsers({ maxBytes: config.BODY_MAX_BYTES, maxDepth: config.BODY_MAX_DEPTH }))
+    express.use(parser);
 
   app.useGlobalPipes(
     new SafeInputPipe(),

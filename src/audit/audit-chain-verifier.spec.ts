@@ -116,15 +116,32 @@ describe('AuditChainVerifier', () => {
 describe('computeAuditHash', () => {
   it('matches a fixed test vector', () => {
     const body: AuditBody = {
-      seq: 1, at: '2026-11-21T00:00:00.000Z', actor: { type: 'system', keyId: null, name: 'strongroom', role: null },
-      action: 'system.start', resource: 'system', resourceId: null, outcome: 'success', ip: null, userAgent: null, requestId: null, details: {},
+      seq: 1,
+      at: '2026-11-21T00:00:00.000Z',
+      actor: { type: 'system', keyId: null, name: 'strongroom', role: null },
+      action: 'system.start',
+      resource: 'system',
+      resourceId: null,
+      outcome: 'success',
+      ip: null,
+      userAgent: null,
+      requestId: null,
+      details: {},
     };
     // Recomputed independently: sha256("AUDIT-v1\0" || 0000000000000001 || 00*32 || sha256(JCS(body))).
     const { createHash } = jest.requireActual<typeof import('node:crypto')>('node:crypto');
-    const jcs = '{"action":"system.start","actor":{"keyId":null,"name":"strongroom","role":null,"type":"system"},"at":"2026-11-21T00:00:00.000Z","details":{},"ip":null,"outcome":"success","requestId":null,"resource":"system","resourceId":null,"seq":1,"userAgent":null}';
+    const jcs =
+      '{"action":"system.start","actor":{"keyId":null,"name":"strongroom","role":null,"type":"system"},"at":"2026-11-21T00:00:00.000Z","details":{},"ip":null,"outcome":"success","requestId":null,"resource":"system","resourceId":null,"seq":1,"userAgent":null}';
     const inner = createHash('sha256').update(jcs).digest();
     const expected = createHash('sha256')
-      .update(Buffer.concat([Buffer.from('AUDIT-v1\0', 'latin1'), Buffer.from('0000000000000001', 'hex'), Buffer.alloc(32), inner]))
+      .update(
+        Buffer.concat([
+          Buffer.from('AUDIT-v1\0', 'latin1'),
+          Buffer.from('0000000000000001', 'hex'),
+          Buffer.alloc(32),
+          inner,
+        ]),
+      )
       .digest('hex');
     expect(computeAuditHash(body, GENESIS_HASH)).toBe(expected);
     expect(expected).toMatch(/^[0-9a-f]{64}$/);

@@ -34,7 +34,11 @@ export class AuditChainVerifier {
     if (this.bad) return false;
     this.checked++;
     if (e.seq !== this.expectedSeq) {
-      return this.fail(this.expectedSeq, 'seq-gap', `expected seq ${this.expectedSeq}, found ${e.seq}: events are missing`);
+      return this.fail(
+        this.expectedSeq,
+        'seq-gap',
+        `expected seq ${this.expectedSeq}, found ${e.seq}: events are missing`,
+      );
     }
     if (e.prevHash !== this.prevHash) {
       return this.fail(e.seq, 'broken-link', `prevHash does not match the hash of seq ${e.seq - 1}`);
@@ -43,7 +47,11 @@ export class AuditChainVerifier {
       return this.fail(e.seq, 'hash-mismatch', `the content of seq ${e.seq} does not match its hash`);
     }
     if (this.recordedHead && e.seq === this.recordedHead.seq && e.hash !== this.recordedHead.hash) {
-      return this.fail(e.seq, 'head-mismatch', `seq ${e.seq} does not match the recorded head hash: the chain was re-hashed`);
+      return this.fail(
+        e.seq,
+        'head-mismatch',
+        `seq ${e.seq} does not match the recorded head hash: the chain was re-hashed`,
+      );
     }
     this.last = { seq: e.seq, hash: e.hash };
     this.prevHash = e.hash;
@@ -55,7 +63,11 @@ export class AuditChainVerifier {
   finish(): ChainVerdict {
     const lastSeq = this.last?.seq ?? 0;
     if (!this.bad && this.recordedHead && this.recordedHead.seq > lastSeq) {
-      this.fail(lastSeq + 1, 'truncated-tail', `the recorded head is seq ${this.recordedHead.seq} but the chain ends at ${lastSeq}`);
+      this.fail(
+        lastSeq + 1,
+        'truncated-tail',
+        `the recorded head is seq ${this.recordedHead.seq} but the chain ends at ${lastSeq}`,
+      );
     }
     return {
       ok: !this.bad,

@@ -1,7 +1,21 @@
 /** RFC 4180 CSV for the audit export, safe to open in a spreadsheet. */
 export const AUDIT_CSV_COLUMNS = [
-  'seq', 'at', 'actorType', 'actorKeyId', 'actorName', 'actorRole', 'action', 'resource', 'resourceId',
-  'outcome', 'ip', 'userAgent', 'requestId', 'details', 'prevHash', 'hash',
+  'seq',
+  'at',
+  'actorType',
+  'actorKeyId',
+  'actorName',
+  'actorRole',
+  'action',
+  'resource',
+  'resourceId',
+  'outcome',
+  'ip',
+  'userAgent',
+  'requestId',
+  'details',
+  'prevHash',
+  'hash',
 ] as const;
 
 /**

@@ -62,7 +62,10 @@ export class AuditHttpHook implements NestMiddleware {
       actor: req.actor ?? ANONYMOUS,
       action: req.auditAction?.action ?? `http.${req.method.toLowerCase()}`.slice(0, 100),
       resource: req.auditAction?.resource ?? 'http',
-      resourceId: columnText((req.params?.id as string | undefined) ?? (res.locals.auditResourceId as string | undefined), 200),
+      resourceId: columnText(
+        (req.params?.id as string | undefined) ?? (res.locals.auditResourceId as string | undefined),
+        200,
+      ),
       outcome: denied ? 'denied' : status < 400 ? 'success' : 'failure',
       ip: columnText(req.ip, 64),
       userAgent: columnText(req.headers['user-agent'], trusted ? 500 : 200),

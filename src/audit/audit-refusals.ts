@@ -61,7 +61,9 @@ export class AuditRefusals implements OnModuleInit, BeforeApplicationShutdown {
       open.lastRequestId = input.requestId ?? null;
       return true;
     }
-    const first = key.startsWith(OVERFLOW) ? { ...input, ip: null, resourceId: null, details: { status, overflow: true } } : input;
+    const first = key.startsWith(OVERFLOW)
+      ? { ...input, ip: null, resourceId: null, details: { status, overflow: true } }
+      : input;
     this.buckets.set(key, { first, count: 0, firstAt: null, lastAt: null, lastRequestId: null });
     return false;
   }
@@ -78,7 +80,10 @@ export class AuditRefusals implements OnModuleInit, BeforeApplicationShutdown {
         ...b.first,
         requestId: null,
         details: {
-          method, route, status, overflow,
+          method,
+          route,
+          status,
+          overflow,
           repeats: b.count,
           firstAt: b.firstAt,
           lastAt: b.lastAt,
@@ -87,6 +92,7 @@ export class AuditRefusals implements OnModuleInit, BeforeApplicationShutdown {
         },
       });
     }
-    if (closed.size >= MAX_BUCKETS) this.logger.warn(`more than ${MAX_BUCKETS} clients refused in one window; the rest were counted together`);
+    if (closed.size >= MAX_BUCKETS)
+      this.logger.warn(`more than ${MAX_BUCKETS} clients refused in one window; the rest were counted together`);
   }
 }

@@ -25,7 +25,10 @@ export class AuditController {
 
   @Get('verify')
   @Audit('audit.verify', 'audit', { always: true })
-  @ApiOperation({ operationId: 'verifyAuditTrail', summary: 'Recompute every link of the chain and name the first bad entry' })
+  @ApiOperation({
+    operationId: 'verifyAuditTrail',
+    summary: 'Recompute every link of the chain and name the first bad entry',
+  })
   @ApiOkResponse({ type: AuditVerifyDto, description: 'The result; ok is false when the chain is broken (still 200)' })
   verify(): Promise<AuditVerifyDto> {
     return this.audit.verify();

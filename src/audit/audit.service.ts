@@ -91,7 +91,12 @@ export class AuditService {
     while (this.queued.length) {
       const batch = this.queued.splice(0, BATCH);
       try {
-        await this.tx.run((m) => this.appendAll(m, batch.map((b) => b.input)));
+        await this.tx.run((m) =>
+          this.appendAll(
+            m,
+            batch.map((b) => b.input),
+          ),
+        );
       } catch {
         for (const b of batch) {
           try {
@@ -115,7 +120,12 @@ export class AuditService {
       await m.query(`SELECT pg_advisory_xact_lock(hashtext('strongroom-audit-chain'))`);
     }
     // Only the link is needed from the last event, not its (possibly large) details.
-    const last = await m.createQueryBuilder(AuditEventEntity, 'e').select(['e.seq', 'e.hash']).orderBy('e.seq', 'DESC').limit(1).getOne();
+    const last = await m
+      .createQueryBuilder(AuditEventEntity, 'e')
+      .select(['e.seq', 'e.hash'])
+      .orderBy('e.seq', 'DESC')
+      .limit(1)
+      .getOne();
     let prevHash = last?.hash ?? GENESIS_HASH;
     let seq = last?.seq ?? 0;
     const out: AuditEvent[] = [];
@@ -142,13 +152,20 @@ export class AuditService {
     }
     const head = out[out.length - 1];
     // An UPDATE of the one head row (an INSERT only for the very first event), not save(): that would read it first.
-    const updated = await m.update(AuditHeadEntity, { id: HEAD_ID }, { seq: head.seq, hash: head.hash, updatedAt: head.at });
-    if (!updated.affected) await m.insert(AuditHeadEntity, { id: HEAD_ID, seq: head.seq, hash: head.hash, updatedAt: head.at });
+    const updated = await m.update(
+      AuditHeadEntity,
+      { id: HEAD_ID },
+      { seq: head.seq, hash: head.hash, updatedAt: head.at },
+    );
+    if (!updated.affected)
+      await m.insert(AuditHeadEntity, { id: HEAD_ID, seq: head.seq, hash: head.hash, updatedAt: head.at });
     return out;
   }
 
   async list(filter: AuditFilter, limit = 50, cursor?: string): Promise<Page<AuditEvent>> {
-    const qb = this.filtered(filter).orderBy('e.seq', 'DESC').take(limit + 1);
+    const qb = this.filtered(filter)
+      .orderBy('e.seq', 'DESC')
+      .take(limit + 1);
     if (cursor) {
       const c = decodeCursor(cursor);
       // Strictly a seq this endpoint handed out: a float or a huge number (1e308) is not a bigint the database takes.
@@ -180,7 +197,11 @@ export class AuditService {
   async *walk(filter: AuditFilter): AsyncGenerator<AuditEvent> {
     let after = 0;
     for (;;) {
-      const rows = await this.filtered(filter).andWhere('e.seq > :after', { after }).orderBy('e.seq', 'ASC').take(BATCH).getMany();
+      const rows = await this.filtered(filter)
+        .andWhere('e.seq > :after', { after })
+        .orderBy('e.seq', 'ASC')
+        .take(BATCH)
+        .getMany();
       for (const r of rows) yield fromEntity(r);
       if (rows.length < BATCH) return;
       after = rows[rows.length - 1].seq;
@@ -214,30 +235,63 @@ export class AuditService {
 
 function eventCell(e: AuditEvent, column: (typeof AUDIT_CSV_COLUMNS)[number]): string {
   switch (column) {
-    case 'actorType': return e.actor.type;
-    case 'actorKeyId': return e.actor.keyId ?? '';
-    case 'actorName': return e.actor.name;
-    case 'actorRole': return e.actor.role ?? '';
-    case 'details': return canonicalize(e.details);
-    case 'seq': return String(e.seq);
-    default: return (e[column] as string | null) ?? '';
+    case 'actorType':
+      return e.actor.type;
+    case 'actorKeyId':
+      return e.actor.keyId ?? '';
+    case 'actorName':
+      return e.actor.name;
+    case 'actorRole':
+      return e.actor.role ?? '';
+    case 'details':
+      return canonicalize(e.details);
+    case 'seq':
+      return String(e.seq);
+    default:
+      return (e[column] as string | null) ?? '';
   }
 }
 
 function toEntity(e: AuditEvent): AuditEventEntity {
   return {
-    seq: e.seq, at: e.at, actorType: e.actor.type, actorKeyId: e.actor.keyId, actorName: e.actor.name, actorRole: e.actor.role,
-    action: e.action, resource: e.resource, resourceId: e.resourceId, outcome: e.outcome, ip: e.ip, userAgent: e.userAgent,
-    requestId: e.requestId, details: canonicalize(e.details), prevHash: e.prevHash, hash: e.hash,
+    seq: e.seq,
+    at: e.at,
+    actorType: e.actor.type,
+    actorKeyId: e.actor.keyId,
+    actorName: e.actor.name,
+    actorRole: e.actor.role,
+    action: e.action,
+    resource: e.resource,
+    resourceId: e.resourceId,
+    outcome: e.outcome,
+    ip: e.ip,
+    userAgent: e.userAgent,
+    requestId: e.requestId,
+    details: canonicalize(e.details),
+    prevHash: e.prevHash,
+    hash: e.hash,
   };
 }
 
 export function fromEntity(r: AuditEventEntity): AuditEvent {
   return {
-    seq: Number(r.seq), at: r.at,
-    actor: { type: r.actorType as AuditEvent['actor']['type'], keyId: r.actorKeyId, name: r.actorName, role: r.actorRole },
-    action: r.action, resource: r.resource, resourceId: r.resourceId, outcome: r.outcome as AuditEvent['outcome'],
-    ip: r.ip, userAgent: r.userAgent, requestId: r.requestId, details: JSON.parse(r.details) as Record<string, unknown>,
-    prevHash: r.prevHash, hash: r.hash,
+    seq: Number(r.seq),
+    at: r.at,
+    actor: {
+      type: r.actorType as AuditEvent['actor']['type'],
+      keyId: r.actorKeyId,
+      name: r.actorName,
+      role: r.actorRole,
+    },
+    action: r.action,
+    resource: r.resource,
+    resourceId: r.resourceId,
+    outcome: r.outcome as AuditEvent['outcome'],
+    ip: r.ip,
+    userAgent: r.userAgent,
+    requestId: r.requestId,
+    details: JSON.parse(r.details) as Record<string, unknown>,
+    prevHash: r.prevHash,
+    hash: r.hash,
   };
 }

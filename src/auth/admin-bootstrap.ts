@@ -46,7 +46,8 @@ export class AdminBootstrap implements OnApplicationBootstrap {
   ensureAdminKey(): Promise<BootstrapOutcome> {
     return this.tx.run(async (m) => {
       // Two instances starting together on one PostgreSQL database must not both insert the key.
-      if (this.tx.engine === 'postgres') await m.query(`SELECT pg_advisory_xact_lock(hashtext('strongroom-admin-bootstrap'))`);
+      if (this.tx.engine === 'postgres')
+        await m.query(`SELECT pg_advisory_xact_lock(hashtext('strongroom-admin-bootstrap'))`);
       const supplied = this.config.ADMIN_API_KEY;
       return supplied ? this.fromEnvironment(m, supplied) : this.generateIfNoAdmin(m);
     });
@@ -59,7 +60,15 @@ export class AdminBootstrap implements OnApplicationBootstrap {
     let id: string;
     if (!existing) {
       id = randomUUID();
-      await m.insert(ApiKeyEntity, { id, name: ENV_ADMIN_KEY_NAME, role: 'admin', keyHash, createdAt: nowIso(), revokedAt: null, lastUsedAt: null });
+      await m.insert(ApiKeyEntity, {
+        id,
+        name: ENV_ADMIN_KEY_NAME,
+        role: 'admin',
+        keyHash,
+        createdAt: nowIso(),
+        revokedAt: null,
+        lastUsedAt: null,
+      });
       kind = 'env-created';
       await this.record(m, 'api-key.env-create', id, { name: ENV_ADMIN_KEY_NAME, role: 'admin' });
       this.logger.log('created the admin key given in ADMIN_API_KEY');
@@ -74,13 +83,17 @@ export class AdminBootstrap implements OnApplicationBootstrap {
         role: 'admin',
         before: { name: existing.name, role: existing.role, revoked: !!existing.revokedAt },
       });
-      this.logger.warn('ADMIN_API_KEY names an existing key that was revoked, renamed or not admin: it is an active admin key again');
+      this.logger.warn(
+        'ADMIN_API_KEY names an existing key that was revoked, renamed or not admin: it is an active admin key again',
+      );
     } else {
       id = existing.id;
       kind = 'env-present';
     }
     // A different value than last time: the key the old value created stops working.
-    const previous = await m.find(ApiKeyEntity, { where: { name: ENV_ADMIN_KEY_NAME, revokedAt: IsNull(), id: Not(id) } });
+    const previous = await m.find(ApiKeyEntity, {
+      where: { name: ENV_ADMIN_KEY_NAME, revokedAt: IsNull(), id: Not(id) },
+    });
     for (const old of previous) {
       await m.update(ApiKeyEntity, { id: old.id }, { revokedAt: nowIso() });
       await this.record(m, 'api-key.env-revoke', old.id, { name: old.name, reason: 'ADMIN_API_KEY changed' });
@@ -94,7 +107,15 @@ export class AdminBootstrap implements OnApplicationBootstrap {
     if (admins > 0) return { kind: 'admin-exists' };
     const key = generateApiKey();
     const id = randomUUID();
-    await m.insert(ApiKeyEntity, { id, name: GENERATED_ADMIN_KEY_NAME, role: 'admin', keyHash: hashApiKey(key), createdAt: nowIso(), revokedAt: null, lastUsedAt: null });
+    await m.insert(ApiKeyEntity, {
+      id,
+      name: GENERATED_ADMIN_KEY_NAME,
+      role: 'admin',
+      keyHash: hashApiKey(key),
+      createdAt: nowIso(),
+      revokedAt: null,
+      lastUsedAt: null,
+    });
     await this.record(m, 'api-key.generate', id, { name: GENERATED_ADMIN_KEY_NAME, role: 'admin' });
     // The key itself goes to the start-up banner only, never into the JSON logs (they get shipped).
     this.logger.warn('no admin key existed: generated one; it is shown once, in the start-up banner on stderr');
@@ -102,6 +123,9 @@ export class AdminBootstrap implements OnApplicationBootstrap {
   }
 
   private record(m: EntityManager, action: string, resourceId: string, details: Record<string, unknown>) {
-    return this.audit.record({ actor: SYSTEM_ACTOR, action, resource: 'api-key', resourceId, outcome: 'success', details }, m);
+    return this.audit.record(
+      { actor: SYSTEM_ACTOR, action, resource: 'api-key', resourceId, outcome: 'success', details },
+      m,
+    );
   }
 }

@@ -21,7 +21,10 @@ export class ApiKeysController {
   }
 
   @Get()
-  @ApiOperation({ operationId: 'listApiKeys', summary: 'List API keys, newest first (never the keys themselves); one page holds them all' })
+  @ApiOperation({
+    operationId: 'listApiKeys',
+    summary: 'List API keys, newest first (never the keys themselves); one page holds them all',
+  })
   @ApiOkResponse({ type: ApiKeyPageDto })
   async list(): Promise<ApiKeyPageDto> {
     return { items: await this.keys.list(), nextCursor: null };
@@ -32,7 +35,10 @@ export class ApiKeysController {
   @Audit('api-key.revoke', 'api-key')
   @ApiOperation({ operationId: 'revokeApiKey', summary: 'Revoke an API key' })
   @ApiNoContentResponse({ description: 'Revoked' })
-  @ApiErrors([400, 'id is not a UUID, or an unreadable body'], ...UNREAD_BODY_ERRORS, [404, 'No such key, or already revoked'])
+  @ApiErrors([400, 'id is not a UUID, or an unreadable body'], ...UNREAD_BODY_ERRORS, [
+    404,
+    'No such key, or already revoked',
+  ])
   async revoke(@Param('id', new ParseUUIDPipe()) id: string): Promise<void> {
     await this.keys.revoke(id);
   }

@@ -50,7 +50,11 @@ export class ApiKeysService {
 
   async create(name: string, role: Role): Promise<ApiKeyView & { key: string }> {
     // That name marks the key ADMIN_API_KEY provides, which boot may revoke when the variable changes.
-    if (name.trim() === ENV_ADMIN_KEY_NAME) throw new DomainError(ErrorCode.InvalidInput, `name: "${ENV_ADMIN_KEY_NAME}" is reserved for the key set by ADMIN_API_KEY`);
+    if (name.trim() === ENV_ADMIN_KEY_NAME)
+      throw new DomainError(
+        ErrorCode.InvalidInput,
+        `name: "${ENV_ADMIN_KEY_NAME}" is reserved for the key set by ADMIN_API_KEY`,
+      );
     const key = generateApiKey();
     const saved = await this.repo.save(this.entity(name, role, key));
     return { ...toView(saved), key };
@@ -111,10 +115,25 @@ export class ApiKeysService {
   }
 
   private entity(name: string, role: Role, key: string): ApiKeyEntity {
-    return this.repo.create({ id: randomUUID(), name, role, keyHash: hashApiKey(key), createdAt: nowIso(), revokedAt: null, lastUsedAt: null });
+    return this.repo.create({
+      id: randomUUID(),
+      name,
+      role,
+      keyHash: hashApiKey(key),
+      createdAt: nowIso(),
+      revokedAt: null,
+      lastUsedAt: null,
+    });
   }
 }
 
 function toView(e: ApiKeyEntity): ApiKeyView {
-  return { id: e.id, name: e.name, role: e.role, createdAt: e.createdAt, revokedAt: e.revokedAt, lastUsedAt: e.lastUsedAt };
+  return {
+    id: e.id,
+    name: e.name,
+    role: e.role,
+    createdAt: e.createdAt,
+    revokedAt: e.revokedAt,
+    lastUsedAt: e.lastUsedAt,
+  };
 }

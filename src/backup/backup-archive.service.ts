@@ -48,11 +48,17 @@ export class BackupArchiveService {
     });
     await this.tx.run(async (m) => {
       if (result.ok) await m.update(BackupEntity, { id }, { verifiedAt: nowIso() });
-      await this.audit.record({
-        actor, action: deep ? 'backup.verify-deep' : 'backup.verify', resource: 'backup', resourceId: id,
-        outcome: result.ok ? 'success' : 'failure',
-        details: { failed: result.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail ?? ''}`) },
-      }, m);
+      await this.audit.record(
+        {
+          actor,
+          action: deep ? 'backup.verify-deep' : 'backup.verify',
+          resource: 'backup',
+          resourceId: id,
+          outcome: result.ok ? 'success' : 'failure',
+          details: { failed: result.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail ?? ''}`) },
+        },
+        m,
+      );
     });
     return { ok: result.ok, checks: result.checks };
   }
@@ -82,7 +88,10 @@ export class BackupArchiveService {
         const bad = v.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail ?? 'failed'}`);
         throw new DomainError(ErrorCode.Unprocessable, `archive failed verification: ${bad.join('; ')}`);
       }
-      const exists = await this.catalog.entity(manifest.id).then(() => true, () => false);
+      const exists = await this.catalog.entity(manifest.id).then(
+        () => true,
+        () => false,
+      );
       if (exists) throw new DomainError(ErrorCode.Conflict, `backup ${manifest.id} is already in the catalog`);
       const dir = `backups/${manifest.id}`;
       // Parts first, manifest last: the same commit point as a backup written here.
@@ -92,26 +101,48 @@ export class BackupArchiveService {
       const { checksum: _checksum, ...body } = manifest;
       await this.storage.put(partKey(dir, MANIFEST_FILE), Readable.from([serializeManifest(body)]));
       const row = {
-        id: manifest.id, type: manifest.type, trigger: 'import' as const, scheduleId: null, description: manifest.description,
-        tags: manifest.tags, pinned: false, createdAt: nowIso(), verifiedAt: nowIso(), requestedTables: manifest.tables.map((t) => t.name),
-        storageDir: dir, ...completedFieldsFor(manifest),
+        id: manifest.id,
+        type: manifest.type,
+        trigger: 'import' as const,
+        scheduleId: null,
+        description: manifest.description,
+        tags: manifest.tags,
+        pinned: false,
+        createdAt: nowIso(),
+        verifiedAt: nowIso(),
+        requestedTables: manifest.tables.map((t) => t.name),
+        storageDir: dir,
+        ...completedFieldsFor(manifest),
       } as BackupEntity;
       await this.tx.run(async (m) => {
         await m.save(BackupEntity, row);
-        await this.audit.record({ actor, action: 'backup.import', resource: 'backup', resourceId: manifest.id, outcome: 'success', details: { originalTrigger: manifest.trigger } }, m);
+        await this.audit.record(
+          {
+            actor,
+            action: 'backup.import',
+            resource: 'backup',
+            resourceId: manifest.id,
+            outcome: 'success',
+            details: { originalTrigger: manifest.trigger },
+          },
+          m,
+        );
       });
       return this.catalog.get(manifest.id);
     } catch (e) {
       if (isArchiveError(e)) throw new DomainError(ErrorCode.Unprocessable, e.message);
       throw e;
     } finally {
-      await this.storage.deletePrefix(quarantine).catch((err: Error) => this.logger.error(`could not clear ${quarantine}: ${err.message}`));
+      await this.storage
+        .deletePrefix(quarantine)
+        .catch((err: Error) => this.logger.error(`could not clear ${quarantine}: ${err.message}`));
     }
   }
 
   private async completed(id: string): Promise<BackupEntity> {
     const row = await this.catalog.entity(id);
-    if (row.status !== 'completed') throw new DomainError(ErrorCode.Conflict, `backup ${id} is ${row.status}, not completed`);
+    if (row.status !== 'completed')
+      throw new DomainError(ErrorCode.Conflict, `backup ${id} is ${row.status}, not completed`);
     return row;
   }
 }

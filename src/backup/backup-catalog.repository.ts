@@ -37,7 +37,11 @@ export class BackupCatalogRepository {
    */
   endIfUnchanged(row: BackupEntity, patch: Partial<BackupEntity>, event: AuditInput): Promise<boolean> {
     return this.tx.run(async (m) => {
-      const res = await m.update(BackupEntity, { id: row.id, status: row.status, heartbeatAt: row.heartbeatAt ?? IsNull() }, { ...patch, owner: null });
+      const res = await m.update(
+        BackupEntity,
+        { id: row.id, status: row.status, heartbeatAt: row.heartbeatAt ?? IsNull() },
+        { ...patch, owner: null },
+      );
       if (!res.affected) return false;
       await this.audit.record(event, m);
       return true;

@@ -65,31 +65,59 @@ export class BackupCatalogService {
 
   /** The resource with its inventory and exclusions (columns lists do not read). */
   async get(id: string): Promise<BackupDetail> {
-    const row = await this.repo.createQueryBuilder('b').addSelect(['b.inventory', 'b.excluded']).where('b.id = :id', { id }).getOne();
+    const row = await this.repo
+      .createQueryBuilder('b')
+      .addSelect(['b.inventory', 'b.excluded'])
+      .where('b.id = :id', { id })
+      .getOne();
     if (!row) throw DomainError.notFound('backup', id);
     return toBackupDetail(row);
   }
 
-  async update(id: string, patch: { description?: string | null; tags?: string[]; pinned?: boolean }): Promise<BackupDetail> {
+  async update(
+    id: string,
+    patch: { description?: string | null; tags?: string[]; pinned?: boolean },
+  ): Promise<BackupDetail> {
     await this.entity(id);
     await this.tx.run((m) => m.update(BackupEntity, { id }, patch));
     return this.get(id);
   }
 
   /** Storage first, then the catalog: a crash in between leaves a row the rescan flags, never an orphaned archive. */
-  async delete(id: string, actor: Actor = SYSTEM_ACTOR, opts: { reason?: string; force?: boolean } = {}): Promise<void> {
+  async delete(
+    id: string,
+    actor: Actor = SYSTEM_ACTOR,
+    opts: { reason?: string; force?: boolean } = {},
+  ): Promise<void> {
     const row = await this.entity(id);
     if (row.pinned && !opts.force) throw new DomainError(ErrorCode.Conflict, `backup ${id} is pinned: unpin it first`);
-    if (row.status === 'running' || row.status === 'pending') throw new DomainError(ErrorCode.Conflict, `backup ${id} is ${row.status}`);
+    if (row.status === 'running' || row.status === 'pending')
+      throw new DomainError(ErrorCode.Conflict, `backup ${id} is ${row.status}`);
     await this.storage.deletePrefix(row.storageDir);
     await this.tx.run(async (m) => {
       await m.delete(BackupEntity, { id });
-      await this.audit.record({ actor, action: 'backup.delete', resource: 'backup', resourceId: id, outcome: 'success', details: { reason: opts.reason ?? 'requested', sizeBytes: row.sizeBytes } }, m);
+      await this.audit.record(
+        {
+          actor,
+          action: 'backup.delete',
+          resource: 'backup',
+          resourceId: id,
+          outcome: 'success',
+          details: { reason: opts.reason ?? 'requested', sizeBytes: row.sizeBytes },
+        },
+        m,
+      );
     });
   }
 
   async stats() {
-    const rows: { status: string; n: number | string; bytes: number | string | null; oldest: string | null; newest: string | null }[] = await this.repo
+    const rows: {
+      status: string;
+      n: number | string;
+      bytes: number | string | null;
+      oldest: string | null;
+      newest: string | null;
+    }[] = await this.repo
       .createQueryBuilder('b')
       .select('b.status', 'status')
       .addSelect('COUNT(*)', 'n')
@@ -122,7 +150,9 @@ export class BackupCatalogService {
    */
   async rescan(): Promise<{ added: string[]; missing: string[]; skipped: { dir: string; reason: string }[] }> {
     const objects = await this.storage.list('backups/');
-    const dirs = new Set(objects.filter((o) => o.key.endsWith(`/${MANIFEST_FILE}`)).map((o) => o.key.slice(0, -MANIFEST_FILE.length - 1)));
+    const dirs = new Set(
+      objects.filter((o) => o.key.endsWith(`/${MANIFEST_FILE}`)).map((o) => o.key.slice(0, -MANIFEST_FILE.length - 1)),
+    );
     const known = await this.repo.find();
     const byDir = new Map(known.map((r) => [r.storageDir, r]));
     const added: string[] = [];
@@ -131,18 +161,35 @@ export class BackupCatalogService {
       if (byDir.has(dir)) continue;
       const name = dir.slice('backups/'.length);
       if (!isBackupId(name)) {
-        skipped.push({ dir: dir.slice(0, 300), reason: 'not a backup directory: backups/<backup id> holds a manifest, and this name is not a backup id' });
+        skipped.push({
+          dir: dir.slice(0, 300),
+          reason: 'not a backup directory: backups/<backup id> holds a manifest, and this name is not a backup id',
+        });
         continue;
       }
       try {
         const m = await readManifest(this.storage, dir);
         if (m.id !== name) throw new Error(`its manifest is of backup ${m.id}, not ${name}`);
         await authenticateManifest(this.target.keys, m);
-        await this.tx.run((tx) => tx.save(BackupEntity, this.repo.create({
-          id: m.id, type: m.type, trigger: m.trigger, scheduleId: m.scheduleId, description: m.description, tags: m.tags,
-          pinned: false, createdAt: m.createdAt, verifiedAt: null, requestedTables: m.tables.map((t) => t.name), storageDir: dir,
-          ...completedFieldsFor(m),
-        } as BackupEntity)));
+        await this.tx.run((tx) =>
+          tx.save(
+            BackupEntity,
+            this.repo.create({
+              id: m.id,
+              type: m.type,
+              trigger: m.trigger,
+              scheduleId: m.scheduleId,
+              description: m.description,
+              tags: m.tags,
+              pinned: false,
+              createdAt: m.createdAt,
+              verifiedAt: null,
+              requestedTables: m.tables.map((t) => t.name),
+              storageDir: dir,
+              ...completedFieldsFor(m),
+            } as BackupEntity),
+          ),
+        );
         added.push(m.id);
       } catch (e) {
         const reason = (e as Error).message.slice(0, 500);
@@ -153,12 +200,28 @@ export class BackupCatalogService {
     const missing: string[] = [];
     for (const row of known) {
       if (row.status === 'completed' && !dirs.has(row.storageDir)) {
-        await this.tx.run((m) => m.update(BackupEntity, { id: row.id }, { status: 'failed', error: 'manifest missing from storage (found by rescan)', finishedAt: row.finishedAt ?? nowIso() }));
+        await this.tx.run((m) =>
+          m.update(
+            BackupEntity,
+            { id: row.id },
+            {
+              status: 'failed',
+              error: 'manifest missing from storage (found by rescan)',
+              finishedAt: row.finishedAt ?? nowIso(),
+            },
+          ),
+        );
         missing.push(row.id);
       }
     }
     if (added.length || missing.length || skipped.length) {
-      await this.audit.recordQuietly({ actor: SYSTEM_ACTOR, action: 'backup.rescan', resource: 'backup', outcome: 'success', details: { added, missing, skipped: skipped.map((x) => x.dir) } });
+      await this.audit.recordQuietly({
+        actor: SYSTEM_ACTOR,
+        action: 'backup.rescan',
+        resource: 'backup',
+        outcome: 'success',
+        details: { added, missing, skipped: skipped.map((x) => x.dir) },
+      });
     }
     return { added, missing, skipped };
   }

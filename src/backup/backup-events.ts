@@ -44,17 +44,38 @@ export class BackupEvents {
   }
 
   private report(event: BackupFinishedEvent, e: unknown): void {
-    this.logger.error(`listener for backup ${event.backupId} (${event.kind}) failed: ${e instanceof Error ? e.message : String(e)}`);
+    this.logger.error(
+      `listener for backup ${event.backupId} (${event.kind}) failed: ${e instanceof Error ? e.message : String(e)}`,
+    );
   }
 }
 
 /** The event for a backup row and how its job ended. */
 export function finishedEvent(
-  row: { id: string; type: BackupFinishedEvent['type']; trigger: BackupFinishedEvent['trigger']; scheduleId: string | null; startedAt: string | null },
-  end: { kind: BackupFinishedEvent['kind']; sizeBytes?: number; startedAt?: string | null; finishedAt: string; error?: string | null },
+  row: {
+    id: string;
+    type: BackupFinishedEvent['type'];
+    trigger: BackupFinishedEvent['trigger'];
+    scheduleId: string | null;
+    startedAt: string | null;
+  },
+  end: {
+    kind: BackupFinishedEvent['kind'];
+    sizeBytes?: number;
+    startedAt?: string | null;
+    finishedAt: string;
+    error?: string | null;
+  },
 ): BackupFinishedEvent {
   return {
-    kind: end.kind, backupId: row.id, type: row.type, trigger: row.trigger, scheduleId: row.scheduleId,
-    sizeBytes: end.sizeBytes ?? 0, startedAt: end.startedAt ?? row.startedAt, finishedAt: end.finishedAt, error: end.error ?? null,
+    kind: end.kind,
+    backupId: row.id,
+    type: row.type,
+    trigger: row.trigger,
+    scheduleId: row.scheduleId,
+    sizeBytes: end.sizeBytes ?? 0,
+    startedAt: end.startedAt ?? row.startedAt,
+    finishedAt: end.finishedAt,
+    error: end.error ?? null,
   };
 }

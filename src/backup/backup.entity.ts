@@ -46,21 +46,28 @@ export class BackupEntity {
   /** Tables asked for (type "tables") before the run; the manifest's summary after it. */
   @Column({ type: 'text', transformer: jsonText<BackupTableSummary[]>([]) }) tables: BackupTableSummary[];
   @Column({ name: 'requested_tables', type: 'text', transformer: jsonText<string[]>([]) }) requestedTables: string[];
-  @Column({ type: 'text', transformer: jsonText<{ count: number; bytes: number; skipped?: number }>({ count: 0, bytes: 0 }) }) files: { count: number; bytes: number; skipped?: number };
+  @Column({
+    type: 'text',
+    transformer: jsonText<{ count: number; bytes: number; skipped?: number }>({ count: 0, bytes: 0 }),
+  })
+  files: { count: number; bytes: number; skipped?: number };
   @Column({ type: 'varchar', length: 16 }) compression: string;
   @Column({ type: 'boolean', default: false }) encrypted: boolean;
   @Column({ name: 'key_id', type: 'varchar', length: 64, nullable: true }) keyId: string | null;
   @Column({ type: 'varchar', length: 64, nullable: true }) checksum: string | null;
   @Column({ name: 'verified_at', ...ISO_TIME, nullable: true }) verifiedAt: string | null;
   @Column({ type: 'text', nullable: true }) error: string | null;
-  @Column({ type: 'text', nullable: true, transformer: jsonText<BackupProgressView | null>(null) }) progress: BackupProgressView | null;
+  @Column({ type: 'text', nullable: true, transformer: jsonText<BackupProgressView | null>(null) })
+  progress: BackupProgressView | null;
   /**
    * The manifest's inventory and exclusions, copied at completion (storage stays the truth).
    * Not selected by default: the inventory grows with the database (a row count per table), so
    * lists leave it out and only the single-backup read asks for it (BackupCatalogService.get).
    */
-  @Column({ type: 'text', nullable: true, select: false, transformer: jsonText<Inventory | null>(null) }) inventory?: Inventory | null;
-  @Column({ type: 'text', nullable: true, select: false, transformer: jsonText<ExcludedObject[] | null>(null) }) excluded?: ExcludedObject[] | null;
+  @Column({ type: 'text', nullable: true, select: false, transformer: jsonText<Inventory | null>(null) })
+  inventory?: Inventory | null;
+  @Column({ type: 'text', nullable: true, select: false, transformer: jsonText<ExcludedObject[] | null>(null) })
+  excluded?: ExcludedObject[] | null;
   /** Storage directory of the backup's parts and manifest. */
   @Column({ name: 'storage_dir', type: 'varchar', length: 300 }) storageDir: string;
   /** Engine of the backed-up database (postgres, sqlite). */

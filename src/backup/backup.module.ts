@@ -15,9 +15,24 @@ import { TargetDatabase } from './target-database';
   imports: [TypeOrmModule.forFeature([BackupEntity])],
   controllers: [BackupsController],
   providers: [
-    BackupsService, BackupCatalogService, BackupCatalogRepository, BackupArchiveService, TargetDatabase, BackupEvents, JobSweeper,
+    BackupsService,
+    BackupCatalogService,
+    BackupCatalogRepository,
+    BackupArchiveService,
+    TargetDatabase,
+    BackupEvents,
+    JobSweeper,
     { provide: EnginePort, useClass: Engine },
   ],
-  exports: [BackupsService, BackupCatalogService, BackupCatalogRepository, BackupArchiveService, TargetDatabase, BackupEvents, JobSweeper, EnginePort],
+  exports: [
+    BackupsService,
+    BackupCatalogService,
+    BackupCatalogRepository,
+    BackupArchiveService,
+    TargetDatabase,
+    BackupEvents,
+    JobSweeper,
+    EnginePort,
+  ],
 })
 export class BackupModule {}

@@ -1,9 +1,30 @@
 import {
-  Body, Controller, Delete, ForbiddenException, Get, HttpCode, Param, ParseUUIDPipe, Patch, Post, Query, Req, Res,
-  UploadedFile, UseInterceptors, BadRequestException,
+  Body,
+  Controller,
+  Delete,
+  ForbiddenException,
+  Get,
+  HttpCode,
+  Param,
+  ParseUUIDPipe,
+  Patch,
+  Post,
+  Query,
+  Req,
+  Res,
+  UploadedFile,
+  UseInterceptors,
+  BadRequestException,
 } from '@nestjs/common';
 import {
-  ApiAcceptedResponse, ApiBody, ApiConsumes, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags,
+  ApiAcceptedResponse,
+  ApiBody,
+  ApiConsumes,
+  ApiCreatedResponse,
+  ApiNoContentResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
 } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { rm } from 'node:fs/promises';
@@ -18,8 +39,18 @@ import { BackupCatalogService } from './backup-catalog.service';
 import { BackupsService } from './backups.service';
 import { ImportUploadInterceptor } from './import-upload.interceptor';
 import {
-  BackupDetailDto, BackupDto, BackupPageDto, BackupStatsDto, CreateBackupDto, DeleteBackupQueryDto, ImportBackupDto, ListBackupsQueryDto,
-  RescanResultDto, UpdateBackupDto, VerifyBackupDto, VerifyResultDto,
+  BackupDetailDto,
+  BackupDto,
+  BackupPageDto,
+  BackupStatsDto,
+  CreateBackupDto,
+  DeleteBackupQueryDto,
+  ImportBackupDto,
+  ListBackupsQueryDto,
+  RescanResultDto,
+  UpdateBackupDto,
+  VerifyBackupDto,
+  VerifyResultDto,
 } from './dto/backup.dto';
 
 const UUID = new ParseUUIDPipe();
@@ -38,10 +69,26 @@ export class BackupsController {
   @Roles('operator')
   @Audit('backup.create', 'backup')
   @ExpensiveRoute()
-  @ApiOperation({ operationId: 'createBackup', summary: 'Start a backup (runs in the background; 409 while another backup or restore runs)' })
-  @ApiAcceptedResponse({ type: BackupDto, description: 'The backup, pending or running; Location names it', headers: { Location: { description: '/api/backups/{id}', schema: { type: 'string' } } } })
-  @ApiErrors([400, 'Invalid input, or a table that does not exist (named)'], [409, 'Another backup or restore of this database is running'], 413, 415)
-  async create(@Body() dto: CreateBackupDto, @Req() req: RequestWithContext, @Res({ passthrough: true }) res: Response): Promise<BackupDto> {
+  @ApiOperation({
+    operationId: 'createBackup',
+    summary: 'Start a backup (runs in the background; 409 while another backup or restore runs)',
+  })
+  @ApiAcceptedResponse({
+    type: BackupDto,
+    description: 'The backup, pending or running; Location names it',
+    headers: { Location: { description: '/api/backups/{id}', schema: { type: 'string' } } },
+  })
+  @ApiErrors(
+    [400, 'Invalid input, or a table that does not exist (named)'],
+    [409, 'Another backup or restore of this database is running'],
+    413,
+    415,
+  )
+  async create(
+    @Body() dto: CreateBackupDto,
+    @Req() req: RequestWithContext,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<BackupDto> {
     const backup = await this.backups.start({ ...dto, type: dto.type ?? 'full', trigger: 'manual' }, req.actor);
     res.locals.auditResourceId = backup.id;
     res.setHeader('Location', `/api/backups/${backup.id}`);
@@ -73,16 +120,23 @@ export class BackupsController {
   @UseInterceptors(ImportUploadInterceptor)
   @ApiConsumes('multipart/form-data')
   @ApiBody({ type: ImportBackupDto })
-  @ApiOperation({ operationId: 'importBackup', summary: 'Import an archive from download; 422 when corrupt, foreign, not authenticated under the configured key (ALLOW_UNAUTHENTICATED_ARCHIVES), or with crafted ids or key-derivation parameters; 413 beyond IMPORT_MAX_BYTES (nothing is kept)' })
+  @ApiOperation({
+    operationId: 'importBackup',
+    summary:
+      'Import an archive from download; 422 when corrupt, foreign, not authenticated under the configured key (ALLOW_UNAUTHENTICATED_ARCHIVES), or with crafted ids or key-derivation parameters; 413 beyond IMPORT_MAX_BYTES (nothing is kept)',
+  })
   @ApiCreatedResponse({ type: BackupDetailDto, description: 'The imported backup (trigger import), verified' })
   @ApiErrors(
     [400, 'No multipart field "file", or a multipart body that cannot be read'],
-    [409, 'A backup with the archive\'s id is already in the catalog'],
+    [409, "A backup with the archive's id is already in the catalog"],
     [413, 'The upload is larger than IMPORT_MAX_BYTES; nothing is kept'],
     [415, 'Content-Type or Content-Encoding not accepted: send multipart/form-data'],
     [422, 'Corrupt, foreign or unauthenticated archive; nothing is kept'],
   )
-  async import(@UploadedFile() file: Express.Multer.File | undefined, @Req() req: RequestWithContext): Promise<BackupDetailDto> {
+  async import(
+    @UploadedFile() file: Express.Multer.File | undefined,
+    @Req() req: RequestWithContext,
+  ): Promise<BackupDetailDto> {
     if (!file) throw new BadRequestException(['file: a multipart field "file" with the archive is required']);
     try {
       return await this.archive.import(file.path, req.actor);
@@ -97,7 +151,8 @@ export class BackupsController {
   @ApiOperation({
     operationId: 'rescanBackups',
     summary: 'Rebuild the catalog from storage: catalog manifests it lacks, flag rows whose manifest is gone',
-    description: 'Only manifests in `backups/{their own id}/` that authenticate under the configured key are catalogued; the rest are listed in `skipped`.',
+    description:
+      'Only manifests in `backups/{their own id}/` that authenticate under the configured key are catalogued; the rest are listed in `skipped`.',
   })
   @ApiCreatedResponse({ type: RescanResultDto })
   @ApiErrors([400, 'A body (this route takes none) that is not valid JSON'], ...UNREAD_BODY_ERRORS)
@@ -107,7 +162,10 @@ export class BackupsController {
 
   @Get(':id')
   @Roles('auditor')
-  @ApiOperation({ operationId: 'getBackup', summary: 'One backup, with its inventory and exclusions (which lists leave out)' })
+  @ApiOperation({
+    operationId: 'getBackup',
+    summary: 'One backup, with its inventory and exclusions (which lists leave out)',
+  })
   @ApiOkResponse({ type: BackupDetailDto })
   @ApiErrors([400, 'id is not a UUID'], [404, 'No such backup'])
   get(@Param('id', UUID) id: string): Promise<BackupDetailDto> {
@@ -117,13 +175,23 @@ export class BackupsController {
   @Patch(':id')
   @Roles('operator')
   @Audit('backup.update', 'backup')
-  @ApiOperation({ operationId: 'updateBackup', summary: 'Edit description and tags; pinning needs admin. An empty patch changes nothing and answers the backup; null is refused for tags and pinned' })
+  @ApiOperation({
+    operationId: 'updateBackup',
+    summary:
+      'Edit description and tags; pinning needs admin. An empty patch changes nothing and answers the backup; null is refused for tags and pinned',
+  })
   @ApiOkResponse({ type: BackupDetailDto })
   @ApiErrors(...BODY_ERRORS, [403, 'Needs role operator or higher; pinned needs admin'], [404, 'No such backup'])
-  update(@Param('id', UUID) id: string, @Body() dto: UpdateBackupDto, @Req() req: RequestWithContext): Promise<BackupDetailDto> {
-    if (dto.pinned !== undefined && !roleAtLeast(req.actor?.role, 'admin')) throw new ForbiddenException('pinning a backup needs the admin role');
+  update(
+    @Param('id', UUID) id: string,
+    @Body() dto: UpdateBackupDto,
+    @Req() req: RequestWithContext,
+  ): Promise<BackupDetailDto> {
+    if (dto.pinned !== undefined && !roleAtLeast(req.actor?.role, 'admin'))
+      throw new ForbiddenException('pinning a backup needs the admin role');
     // An empty patch changes nothing (as a JSON merge patch `{}` does): answer the backup as it is.
-    if (dto.description === undefined && dto.tags === undefined && dto.pinned === undefined) return this.catalog.get(id);
+    if (dto.description === undefined && dto.tags === undefined && dto.pinned === undefined)
+      return this.catalog.get(id);
     return this.catalog.update(id, dto);
   }
 
@@ -132,10 +200,22 @@ export class BackupsController {
   @Roles('admin')
   @Audit('backup.delete', 'backup')
   @ExpensiveRoute()
-  @ApiOperation({ operationId: 'deleteBackup', summary: 'Delete a backup from storage and the catalog (409 when pinned or running)' })
+  @ApiOperation({
+    operationId: 'deleteBackup',
+    summary: 'Delete a backup from storage and the catalog (409 when pinned or running)',
+  })
   @ApiNoContentResponse({ description: 'Deleted' })
-  @ApiErrors(...UNREAD_BODY_ERRORS, [400, 'id is not a UUID, a bad reason, or an unreadable body'], [404, 'No such backup'], [409, 'The backup is pinned, pending or running'])
-  async delete(@Param('id', UUID) id: string, @Query() q: DeleteBackupQueryDto, @Req() req: RequestWithContext): Promise<void> {
+  @ApiErrors(
+    ...UNREAD_BODY_ERRORS,
+    [400, 'id is not a UUID, a bad reason, or an unreadable body'],
+    [404, 'No such backup'],
+    [409, 'The backup is pinned, pending or running'],
+  )
+  async delete(
+    @Param('id', UUID) id: string,
+    @Query() q: DeleteBackupQueryDto,
+    @Req() req: RequestWithContext,
+  ): Promise<void> {
     await this.catalog.delete(id, req.actor, { reason: q.reason });
   }
 
@@ -147,7 +227,9 @@ export class BackupsController {
   @ApiOkResponse({
     description: 'The archive (Content-Disposition: attachment)',
     content: { 'application/x-tar': { schema: { type: 'string', format: 'binary' } } },
-    headers: { 'Content-Disposition': { description: 'attachment; filename="strongroom-….tar"', schema: { type: 'string' } } },
+    headers: {
+      'Content-Disposition': { description: 'attachment; filename="strongroom-….tar"', schema: { type: 'string' } },
+    },
   })
   @ApiErrors([400, 'id is not a UUID'], [404, 'No such backup'], [409, 'The backup is not completed'])
   async download(@Param('id', UUID) id: string, @Res() res: Response): Promise<void> {
@@ -161,10 +243,17 @@ export class BackupsController {
   @HttpCode(200)
   @Roles('operator')
   @Audit('backup.verify', 'backup')
-  @ApiOperation({ operationId: 'verifyBackup', summary: 'Read every stored byte; deep also restores into a scratch database and compares' })
+  @ApiOperation({
+    operationId: 'verifyBackup',
+    summary: 'Read every stored byte; deep also restores into a scratch database and compares',
+  })
   @ApiOkResponse({ type: VerifyResultDto, description: 'The checks; ok is false when any failed (still 200)' })
   @ApiErrors(...BODY_ERRORS, [404, 'No such backup'], [409, 'The backup is not completed'])
-  verify(@Param('id', UUID) id: string, @Body() dto: VerifyBackupDto, @Req() req: RequestWithContext): Promise<VerifyResultDto> {
+  verify(
+    @Param('id', UUID) id: string,
+    @Body() dto: VerifyBackupDto,
+    @Req() req: RequestWithContext,
+  ): Promise<VerifyResultDto> {
     return this.archive.verify(id, dto.deep ?? false, req.actor);
   }
 }

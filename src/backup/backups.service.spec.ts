@@ -27,11 +27,34 @@ const ELSEWHERE = 'other-host:4242:abcd1234:tok00001';
 
 function openRow(id: string, heartbeatAt: string, over: Partial<BackupEntity> = {}): BackupEntity {
   return {
-    id, type: 'full', trigger: 'manual', status: 'running', scheduleId: null, description: null, tags: [], pinned: false,
-    createdAt: '2026-01-01T10:00:00.000Z', startedAt: '2026-01-01T10:00:01.000Z', finishedAt: null, sizeBytes: 0, rowCount: 0,
-    tables: [], requestedTables: ['users'], files: { count: 0, bytes: 0 }, compression: 'zstd', encrypted: false, keyId: null,
-    checksum: null, verifiedAt: null, error: null, progress: { phase: 'tables', tablesDone: 0, tablesTotal: 1, rows: 0, bytes: 0 },
-    storageDir: `backups/${id}`, engine: 'sqlite', owner: ELSEWHERE, heartbeatAt, ...over,
+    id,
+    type: 'full',
+    trigger: 'manual',
+    status: 'running',
+    scheduleId: null,
+    description: null,
+    tags: [],
+    pinned: false,
+    createdAt: '2026-01-01T10:00:00.000Z',
+    startedAt: '2026-01-01T10:00:01.000Z',
+    finishedAt: null,
+    sizeBytes: 0,
+    rowCount: 0,
+    tables: [],
+    requestedTables: ['users'],
+    files: { count: 0, bytes: 0 },
+    compression: 'zstd',
+    encrypted: false,
+    keyId: null,
+    checksum: null,
+    verifiedAt: null,
+    error: null,
+    progress: { phase: 'tables', tablesDone: 0, tablesTotal: 1, rows: 0, bytes: 0 },
+    storageDir: `backups/${id}`,
+    engine: 'sqlite',
+    owner: ELSEWHERE,
+    heartbeatAt,
+    ...over,
   };
 }
 
@@ -57,13 +80,24 @@ function setup(rows: BackupEntity[], opts: { manifests?: Record<string, Manifest
     releaseStale: jest.fn(async () => 0),
     releaseOwner: jest.fn(async () => 1),
   });
-  const catalog = strictFake<BackupCatalogService>('catalog', { rescan: jest.fn(async () => ({ added: [], missing: [], skipped: [] })) });
+  const catalog = strictFake<BackupCatalogService>('catalog', {
+    rescan: jest.fn(async () => ({ added: [], missing: [], skipped: [] })),
+  });
   const sweeper = strictFake<JobSweeper>('sweeper', { register: jest.fn(), staleBefore: () => STALE_BEFORE });
   const emitted: BackupFinishedEvent[] = [];
   const events = strictFake<BackupEvents>('events', { emit: (e: BackupFinishedEvent) => void emitted.push(e) });
   const service = new BackupsService(
-    catalogRepo, engine, storage, strictFake<TargetDatabase>('target'), leases, strictFake<Transactions>('tx'),
-    strictFake<AuditService>('audit'), catalog, strictFake<AppConfig>('config'), sweeper, events,
+    catalogRepo,
+    engine,
+    storage,
+    strictFake<TargetDatabase>('target'),
+    leases,
+    strictFake<Transactions>('tx'),
+    strictFake<AuditService>('audit'),
+    catalog,
+    strictFake<AppConfig>('config'),
+    sweeper,
+    events,
   );
   return { service, ended, storage, leases, emitted, engine };
 }
@@ -80,7 +114,12 @@ describe('BackupsService at boot: backups nobody runs any more', () => {
 
     expect(ended).toHaveLength(1);
     expect(ended[0].patch).toMatchObject({ status: 'completed', rowCount: 2, checksum: 'c'.repeat(64), error: null });
-    expect(ended[0].event).toMatchObject({ action: 'backup.completed', outcome: 'success', resourceId: row.id, details: { reconciled: expect.stringMatching(/heartbeat stopped/) } });
+    expect(ended[0].event).toMatchObject({
+      action: 'backup.completed',
+      outcome: 'success',
+      resourceId: row.id,
+      details: { reconciled: expect.stringMatching(/heartbeat stopped/) },
+    });
     expect(storage.deletePrefix).not.toHaveBeenCalled();
     expect(leases.releaseOwner).toHaveBeenCalledWith(ELSEWHERE);
     expect(emitted).toEqual([expect.objectContaining({ kind: 'completed', backupId: row.id })]);
@@ -94,8 +133,15 @@ describe('BackupsService at boot: backups nobody runs any more', () => {
 
     expect(storage.deletePrefix).toHaveBeenCalledWith(row.storageDir);
     expect(ended).toHaveLength(1);
-    expect(ended[0].patch).toMatchObject({ status: 'failed', error: expect.stringMatching(/^interrupted: its heartbeat stopped .* its parts were removed$/) });
-    expect(ended[0].event).toMatchObject({ action: 'backup.failed', outcome: 'failure', details: { error: 'interrupted' } });
+    expect(ended[0].patch).toMatchObject({
+      status: 'failed',
+      error: expect.stringMatching(/^interrupted: its heartbeat stopped .* its parts were removed$/),
+    });
+    expect(ended[0].event).toMatchObject({
+      action: 'backup.failed',
+      outcome: 'failure',
+      details: { error: 'interrupted' },
+    });
     expect(leases.releaseOwner).toHaveBeenCalledWith(ELSEWHERE);
     expect(emitted).toEqual([expect.objectContaining({ kind: 'failed', backupId: row.id })]);
   });

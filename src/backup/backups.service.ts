@@ -79,10 +79,12 @@ export class BackupsService implements OnApplicationBootstrap, OnApplicationShut
   /** Validates, takes the lease (409 if held), records a pending backup and starts the job. */
   async start(input: StartBackupInput, actor: Actor = SYSTEM_ACTOR): Promise<BackupView> {
     const { dialect, tables } = await this.prepare(input);
-    const lease = await this.leases.acquireOrConflict(this.target.leaseName, () => this.sweeper.sweep()).catch(async (e: unknown) => {
-      await dialect.close().catch(() => undefined);
-      throw e;
-    });
+    const lease = await this.leases
+      .acquireOrConflict(this.target.leaseName, () => this.sweeper.sweep())
+      .catch(async (e: unknown) => {
+        await dialect.close().catch(() => undefined);
+        throw e;
+      });
     const id = randomUUID();
     this.jobs.hold(id);
     const row = await this.record(id, input, tables, dialect, lease, actor).catch(async (e: unknown) => {
@@ -101,7 +103,12 @@ export class BackupsService implements OnApplicationBootstrap, OnApplicationShut
    * operation's keeper beats this backup's heartbeat too. Resolves with the completed backup;
    * rejects when it failed (the failure is recorded as usual).
    */
-  async runUnderLease(input: StartBackupInput, keeper: LeaseKeeper, actor: Actor = SYSTEM_ACTOR, signal?: AbortSignal): Promise<BackupView> {
+  async runUnderLease(
+    input: StartBackupInput,
+    keeper: LeaseKeeper,
+    actor: Actor = SYSTEM_ACTOR,
+    signal?: AbortSignal,
+  ): Promise<BackupView> {
     const { dialect, tables } = await this.prepare(input);
     const id = randomUUID();
     this.jobs.hold(id);
@@ -123,12 +130,17 @@ export class BackupsService implements OnApplicationBootstrap, OnApplicationShut
     return done;
   }
 
-  private async prepare(input: StartBackupInput): Promise<{ dialect: ReturnType<TargetDatabase['dialect']>; tables: string[] }> {
+  private async prepare(
+    input: StartBackupInput,
+  ): Promise<{ dialect: ReturnType<TargetDatabase['dialect']>; tables: string[] }> {
     if (input.type === 'tables' && !input.tables?.length) {
       throw new DomainError(ErrorCode.InvalidInput, 'tables: type "tables" needs a non-empty tables list');
     }
     if (input.encrypt && !this.keysConfigured()) {
-      throw new DomainError(ErrorCode.InvalidInput, 'encrypt: no encryption key is configured (BACKUP_ENCRYPTION_KEYS or BACKUP_ENCRYPTION_PASSPHRASE)');
+      throw new DomainError(
+        ErrorCode.InvalidInput,
+        'encrypt: no encryption key is configured (BACKUP_ENCRYPTION_KEYS or BACKUP_ENCRYPTION_PASSPHRASE)',
+      );
     }
     const dialect = this.target.dialect(input.type);
     try {
@@ -139,20 +151,57 @@ export class BackupsService implements OnApplicationBootstrap, OnApplicationShut
     }
   }
 
-  private async record(id: string, input: StartBackupInput, tables: string[], dialect: ReturnType<TargetDatabase['dialect']>, lease: HeldLease, actor: Actor): Promise<BackupEntity> {
+  private async record(
+    id: string,
+    input: StartBackupInput,
+    tables: string[],
+    dialect: ReturnType<TargetDatabase['dialect']>,
+    lease: HeldLease,
+    actor: Actor,
+  ): Promise<BackupEntity> {
     const encrypted = input.encrypt ?? this.keysConfigured();
     const row: BackupEntity = {
-      id, type: input.type, trigger: input.trigger, status: 'pending', scheduleId: input.scheduleId ?? null,
-      description: input.description ?? null, tags: input.tags ?? [], pinned: false, createdAt: nowIso(),
-      startedAt: null, finishedAt: null, sizeBytes: 0, rowCount: 0, tables: [], requestedTables: tables,
-      files: { count: 0, bytes: 0 }, compression: input.compression ?? this.config.BACKUP_COMPRESSION, encrypted,
-      keyId: null, checksum: null, verifiedAt: null, error: null,
+      id,
+      type: input.type,
+      trigger: input.trigger,
+      status: 'pending',
+      scheduleId: input.scheduleId ?? null,
+      description: input.description ?? null,
+      tags: input.tags ?? [],
+      pinned: false,
+      createdAt: nowIso(),
+      startedAt: null,
+      finishedAt: null,
+      sizeBytes: 0,
+      rowCount: 0,
+      tables: [],
+      requestedTables: tables,
+      files: { count: 0, bytes: 0 },
+      compression: input.compression ?? this.config.BACKUP_COMPRESSION,
+      encrypted,
+      keyId: null,
+      checksum: null,
+      verifiedAt: null,
+      error: null,
       progress: { phase: 'pending', tablesDone: 0, tablesTotal: tables.length, rows: 0, bytes: 0 },
-      storageDir: `backups/${id}`, engine: dialect.engine, owner: lease.owner, heartbeatAt: nowIso(),
+      storageDir: `backups/${id}`,
+      engine: dialect.engine,
+      owner: lease.owner,
+      heartbeatAt: nowIso(),
     };
     await this.tx.run(async (m) => {
       await m.save(BackupEntity, row);
-      await this.audit.record({ actor, action: 'backup.start', resource: 'backup', resourceId: id, outcome: 'success', details: { type: input.type, trigger: input.trigger, tables } }, m);
+      await this.audit.record(
+        {
+          actor,
+          action: 'backup.start',
+          resource: 'backup',
+          resourceId: id,
+          outcome: 'success',
+          details: { type: input.type, trigger: input.trigger, tables },
+        },
+        m,
+      );
     });
     return row;
   }
@@ -179,32 +228,54 @@ export class BackupsService implements OnApplicationBootstrap, OnApplicationShut
    * borrower does, and only this row's heartbeat is added to its beats.
    */
   private async run(
-    row: BackupEntity, dialect: ReturnType<TargetDatabase['dialect']>, lease: HeldLease, signal: AbortSignal, borrowed: LeaseKeeper | null,
+    row: BackupEntity,
+    dialect: ReturnType<TargetDatabase['dialect']>,
+    lease: HeldLease,
+    signal: AbortSignal,
+    borrowed: LeaseKeeper | null,
   ): Promise<void> {
     const lost = new AbortController();
-    const keeper = borrowed ?? this.leases.keepAlive(lease, {
-      onLost: () => lost.abort(),
-      onError: (e) => this.logger.warn(`backup ${row.id}: could not renew its lease and heartbeat in the catalog database: ${e.message}`),
-    });
+    const keeper =
+      borrowed ??
+      this.leases.keepAlive(lease, {
+        onLost: () => lost.abort(),
+        onError: (e) =>
+          this.logger.warn(
+            `backup ${row.id}: could not renew its lease and heartbeat in the catalog database: ${e.message}`,
+          ),
+      });
     keeper.track(BackupEntity, row.id);
     const jobSignal = AbortSignal.any([signal, lost.signal]);
     let lastProgress = 0;
     let finished: BackupFinishedEvent | null = null;
     let end: () => Promise<void>;
     try {
-      await catalogStep('marking the backup running', () => this.update(row.id, { status: 'running', startedAt: nowIso() }));
+      await catalogStep('marking the backup running', () =>
+        this.update(row.id, { status: 'running', startedAt: nowIso() }),
+      );
       const migrations = await catalogStep('reading the applied migrations', () => this.migrations());
       const auditHead = await catalogStep('reading the audit head', () => this.audit.head());
       const manifest = await writeBackup(dialect, this.storage, {
-        id: row.id, dir: row.storageDir, type: row.type, trigger: row.trigger, description: row.description, tags: row.tags,
-        scheduleId: row.scheduleId, tables: row.requestedTables, fileRoots: row.type === 'full' ? this.config.BACKUP_FILE_PATHS : [],
+        id: row.id,
+        dir: row.storageDir,
+        type: row.type,
+        trigger: row.trigger,
+        description: row.description,
+        tags: row.tags,
+        scheduleId: row.scheduleId,
+        tables: row.requestedTables,
+        fileRoots: row.type === 'full' ? this.config.BACKUP_FILE_PATHS : [],
         compression: row.compression as Compression,
         compressionLevel: this.compressionLevel(row.compression),
         keys: row.encrypted ? this.target.keys : { keyring: null, passphrase: null },
         // An unencrypted backup is still sealed, so it stays restorable where a key is configured.
         sealKeys: this.target.keys,
-        appVersion: APP_VERSION, migrations, auditHead,
-        parallel: this.config.BACKUP_PARALLELISM, signal: jobSignal, createdAt: row.createdAt,
+        appVersion: APP_VERSION,
+        migrations,
+        auditHead,
+        parallel: this.config.BACKUP_PARALLELISM,
+        signal: jobSignal,
+        createdAt: row.createdAt,
         onWarning: (message) => this.logger.warn(`backup ${row.id}: ${message}`),
         onProgress: (p: BackupProgress) => {
           const now = Date.now();
@@ -214,14 +285,31 @@ export class BackupsService implements OnApplicationBootstrap, OnApplicationShut
         },
       });
       const fields = completedFieldsFor(manifest);
-      end = () => this.recordEnd(row, lease, !borrowed, fields, { action: 'backup.completed', outcome: 'success', details: { sizeBytes: fields.sizeBytes, tables: manifest.tables.length } });
-      finished = finishedEvent(row, { kind: 'completed', sizeBytes: fields.sizeBytes, startedAt: manifest.startedAt, finishedAt: manifest.finishedAt });
+      end = () =>
+        this.recordEnd(row, lease, !borrowed, fields, {
+          action: 'backup.completed',
+          outcome: 'success',
+          details: { sizeBytes: fields.sizeBytes, tables: manifest.tables.length },
+        });
+      finished = finishedEvent(row, {
+        kind: 'completed',
+        sizeBytes: fields.sizeBytes,
+        startedAt: manifest.startedAt,
+        finishedAt: manifest.finishedAt,
+      });
     } catch (e) {
       const message = lost.signal.aborted
         ? 'stopped: its heartbeat had gone stale (the catalog database was unreachable) and the job was taken over; its parts were removed'
         : safeErrorMessage(e);
       this.logger.error(`backup ${row.id} failed: ${message}`);
-      end = () => this.recordEnd(row, lease, !borrowed, { status: 'failed', error: message, finishedAt: nowIso(), owner: null }, { action: 'backup.failed', outcome: 'failure', details: { error: message } });
+      end = () =>
+        this.recordEnd(
+          row,
+          lease,
+          !borrowed,
+          { status: 'failed', error: message, finishedAt: nowIso(), owner: null },
+          { action: 'backup.failed', outcome: 'failure', details: { error: message } },
+        );
       finished = finishedEvent(row, { kind: 'failed', finishedAt: nowIso(), error: message });
     } finally {
       if (borrowed) borrowed.untrack(row.id);
@@ -229,7 +317,10 @@ export class BackupsService implements OnApplicationBootstrap, OnApplicationShut
       await dialect.close().catch(() => undefined);
     }
     await this.jobs.recordEnd(row.id, end, (e) =>
-      this.logger.error(`backup ${row.id}: the catalog database is unreachable, its end is recorded (and its lease freed) once it is back: ${e.message}`));
+      this.logger.error(
+        `backup ${row.id}: the catalog database is unreachable, its end is recorded (and its lease freed) once it is back: ${e.message}`,
+      ),
+    );
     // After the lease is free, so a listener may start the next job at once.
     if (finished) this.events?.emit(finished);
   }
@@ -241,18 +332,39 @@ export class BackupsService implements OnApplicationBootstrap, OnApplicationShut
    * a sweep found it stale and ended it meanwhile; that outcome stands, recorded once.
    */
   private async recordEnd(
-    row: BackupEntity, lease: HeldLease, freeLease: boolean, patch: Partial<BackupEntity>,
+    row: BackupEntity,
+    lease: HeldLease,
+    freeLease: boolean,
+    patch: Partial<BackupEntity>,
     event: { action: string; outcome: 'success' | 'failure'; details: Record<string, unknown> },
   ): Promise<void> {
-    await catalogStep('recording the end of the backup', () => this.tx.run(async (m) => {
-      if (freeLease) await m.delete(LeaseEntity, { name: lease.name, owner: lease.owner });
-      const res = await m.update(BackupEntity, { id: row.id, owner: lease.owner, status: In(['pending', 'running']) }, patch);
-      if (!res.affected) {
-        this.logger.warn(`backup ${row.id} had already been ended by a sweep; its own end (${patch.status}) is not recorded`);
-        return;
-      }
-      await this.audit.record({ actor: SYSTEM_ACTOR, action: event.action, resource: 'backup', resourceId: row.id, outcome: event.outcome, details: event.details }, m);
-    }));
+    await catalogStep('recording the end of the backup', () =>
+      this.tx.run(async (m) => {
+        if (freeLease) await m.delete(LeaseEntity, { name: lease.name, owner: lease.owner });
+        const res = await m.update(
+          BackupEntity,
+          { id: row.id, owner: lease.owner, status: In(['pending', 'running']) },
+          patch,
+        );
+        if (!res.affected) {
+          this.logger.warn(
+            `backup ${row.id} had already been ended by a sweep; its own end (${patch.status}) is not recorded`,
+          );
+          return;
+        }
+        await this.audit.record(
+          {
+            actor: SYSTEM_ACTOR,
+            action: event.action,
+            resource: 'backup',
+            resourceId: row.id,
+            outcome: event.outcome,
+            details: event.details,
+          },
+          m,
+        );
+      }),
+    );
   }
 
   private async update(id: string, patch: Partial<BackupEntity>): Promise<void> {
@@ -287,17 +399,32 @@ export class BackupsService implements OnApplicationBootstrap, OnApplicationShut
     const manifest = await this.engine.readManifest(this.storage, row.storageDir).catch(() => null);
     if (!manifest) await this.storage.deletePrefix(row.storageDir).catch(() => undefined);
     const error = `interrupted: ${reason} before the backup finished; its parts were removed`;
-    const patch: Partial<BackupEntity> = manifest ? completedFieldsFor(manifest) : { status: 'failed', error, finishedAt: nowIso(), owner: null };
+    const patch: Partial<BackupEntity> = manifest
+      ? completedFieldsFor(manifest)
+      : { status: 'failed', error, finishedAt: nowIso(), owner: null };
     const ended = await this.catalogRepo.endIfUnchanged(row, patch, {
-      actor: SYSTEM_ACTOR, action: manifest ? 'backup.completed' : 'backup.failed', resource: 'backup', resourceId: row.id,
-      outcome: manifest ? 'success' : 'failure', details: manifest ? { reconciled: reason } : { error: 'interrupted', reason },
+      actor: SYSTEM_ACTOR,
+      action: manifest ? 'backup.completed' : 'backup.failed',
+      resource: 'backup',
+      resourceId: row.id,
+      outcome: manifest ? 'success' : 'failure',
+      details: manifest ? { reconciled: reason } : { error: 'interrupted', reason },
     });
     if (!ended) return false;
     if (row.owner) await this.leases.releaseOwner(row.owner);
-    this.logger.warn(`backup ${row.id} ended as ${manifest ? 'completed (its manifest is stored)' : 'failed'}: ${reason}`);
-    this.events?.emit(manifest
-      ? finishedEvent(row, { kind: 'completed', sizeBytes: patch.sizeBytes ?? 0, startedAt: manifest.startedAt, finishedAt: manifest.finishedAt })
-      : finishedEvent(row, { kind: 'failed', finishedAt: nowIso(), error }));
+    this.logger.warn(
+      `backup ${row.id} ended as ${manifest ? 'completed (its manifest is stored)' : 'failed'}: ${reason}`,
+    );
+    this.events?.emit(
+      manifest
+        ? finishedEvent(row, {
+            kind: 'completed',
+            sizeBytes: patch.sizeBytes ?? 0,
+            startedAt: manifest.startedAt,
+            finishedAt: manifest.finishedAt,
+          })
+        : finishedEvent(row, { kind: 'failed', finishedAt: nowIso(), error }),
+    );
     return true;
   }
 }

@@ -11,7 +11,11 @@ export function completedFieldsFor(m: Manifest): Partial<BackupEntity> {
     sizeBytes: parts.reduce((s, p) => s + (p?.size ?? 0), 0),
     rowCount: m.tables.reduce((s, t) => s + t.rows, 0),
     tables: m.tables.map((t) => ({ name: t.name, rows: t.rows, bytes: t.bytes, sha256: t.sha256 })),
-    files: { count: m.files.count, bytes: m.files.bytes, ...(m.files.skipped ? { skipped: m.files.skipped.count } : {}) },
+    files: {
+      count: m.files.count,
+      bytes: m.files.bytes,
+      ...(m.files.skipped ? { skipped: m.files.skipped.count } : {}),
+    },
     compression: m.compression,
     encrypted: !!m.encryption,
     keyId: m.encryption?.keyId ?? null,
@@ -21,6 +25,12 @@ export function completedFieldsFor(m: Manifest): Partial<BackupEntity> {
     excluded: m.excluded ?? null,
     error: null,
     owner: null,
-    progress: { phase: 'done', tablesDone: m.tables.length, tablesTotal: m.tables.length, rows: m.tables.reduce((s, t) => s + t.rows, 0), bytes: parts.reduce((s, p) => s + (p?.size ?? 0), 0) },
+    progress: {
+      phase: 'done',
+      tablesDone: m.tables.length,
+      tablesTotal: m.tables.length,
+      rows: m.tables.reduce((s, t) => s + t.rows, 0),
+      bytes: parts.reduce((s, p) => s + (p?.size ?? 0), 0),
+    },
   };
 }

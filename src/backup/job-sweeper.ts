@@ -25,7 +25,10 @@ export class JobSweeper implements OnApplicationBootstrap, OnApplicationShutdown
   }
 
   onApplicationBootstrap(): void {
-    this.timer = setInterval(() => void this.sweep().catch((e: Error) => this.logger.warn(`sweep of stale jobs failed: ${e.message}`)), this.config.LEASE_TTL_SECONDS * 1000);
+    this.timer = setInterval(
+      () => void this.sweep().catch((e: Error) => this.logger.warn(`sweep of stale jobs failed: ${e.message}`)),
+      this.config.LEASE_TTL_SECONDS * 1000,
+    );
     this.timer.unref();
   }
 

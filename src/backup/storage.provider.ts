@@ -10,18 +10,23 @@ export function storageFromConfig(config: AppConfig): BackupStorage {
   return createStorage({
     driver: config.BACKUP_STORAGE as 'local' | 's3',
     localDir: config.BACKUP_DIR,
-    s3: config.BACKUP_STORAGE === 's3'
-      ? {
-          bucket: config.S3_BUCKET ?? '',
-          prefix: config.S3_PREFIX,
-          region: config.S3_REGION,
-          endpoint: config.S3_ENDPOINT,
-          forcePathStyle: config.S3_FORCE_PATH_STYLE,
-          accessKeyId: config.S3_ACCESS_KEY_ID,
-          secretAccessKey: config.S3_SECRET_ACCESS_KEY,
-        }
-      : undefined,
+    s3:
+      config.BACKUP_STORAGE === 's3'
+        ? {
+            bucket: config.S3_BUCKET ?? '',
+            prefix: config.S3_PREFIX,
+            region: config.S3_REGION,
+            endpoint: config.S3_ENDPOINT,
+            forcePathStyle: config.S3_FORCE_PATH_STYLE,
+            accessKeyId: config.S3_ACCESS_KEY_ID,
+            secretAccessKey: config.S3_SECRET_ACCESS_KEY,
+          }
+        : undefined,
   });
 }
 
-export const storageProvider: Provider = { provide: BACKUP_STORAGE, inject: [AppConfig], useFactory: storageFromConfig };
+export const storageProvider: Provider = {
+  provide: BACKUP_STORAGE,
+  inject: [AppConfig],
+  useFactory: storageFromConfig,
+};

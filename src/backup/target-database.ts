@@ -8,7 +8,6 @@ import type { Dialect } from '../engine/dialects/dialect';
 import { AUDIT_TABLE, isBackedUpTable } from '../engine/backup/bookkeeping-tables';
 import type { BackupType } from '../engine/archive/manifest.types';
 
-
 /**
  * What is protected and with which keys, from configuration: the target database (by
  * default the service's own), and where the audit trail lives (the service database).
@@ -56,7 +55,10 @@ export class TargetDatabase {
     if (type === 'full') return available;
     const unknown = (requested ?? []).filter((t) => !available.includes(t));
     if (unknown.length) {
-      throw new DomainError(ErrorCode.InvalidInput, `tables: unknown table(s) ${unknown.join(', ')} (known: ${available.join(', ') || 'none'})`);
+      throw new DomainError(
+        ErrorCode.InvalidInput,
+        `tables: unknown table(s) ${unknown.join(', ')} (known: ${available.join(', ') || 'none'})`,
+      );
     }
     return [...new Set(requested)];
   }

@@ -9,7 +9,11 @@ describe('bannerText', () => {
   });
 
   it('shows a generated key, or says where the key comes from', () => {
-    expect(bannerText({ host: '127.0.0.1', port: 8080, generatedKey: 'sr_abc', envKey: false })).toMatch(/Admin key:\s+sr_abc\n.*only this once/);
-    expect(bannerText({ host: '::1', port: 1, generatedKey: null, envKey: true })).toMatch(/http:\/\/\[::1\]:1\/docs[\s\S]*the value of ADMIN_API_KEY/);
+    expect(bannerText({ host: '127.0.0.1', port: 8080, generatedKey: 'sr_abc', envKey: false })).toMatch(
+      /Admin key:\s+sr_abc\n.*only this once/,
+    );
+    expect(bannerText({ host: '::1', port: 1, generatedKey: null, envKey: true })).toMatch(
+      /http:\/\/\[::1\]:1\/docs[\s\S]*the value of ADMIN_API_KEY/,
+    );
   });
 });

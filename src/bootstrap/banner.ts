@@ -19,7 +19,11 @@ export interface BannerInput {
 /** The banner's text, a pure function so its wording is tested without a server. */
 export function bannerText(b: BannerInput): string {
   // A wildcard address is not something to type into a browser.
-  const browsable = ['0.0.0.0', '::', ''].includes(b.host) ? 'localhost' : b.host.includes(':') ? `[${b.host}]` : b.host;
+  const browsable = ['0.0.0.0', '::', ''].includes(b.host)
+    ? 'localhost'
+    : b.host.includes(':')
+      ? `[${b.host}]`
+      : b.host;
   const base = `http://${browsable}:${b.port}`;
   const lines = [
     `Strongroom ${APP_VERSION} is listening on ${b.host.includes(':') ? `[${b.host}]` : b.host}:${b.port}`,

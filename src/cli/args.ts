@@ -47,15 +47,39 @@ export const COMMANDS: Record<'backup' | 'list' | 'verify' | 'restore', CommandS
     options: {
       mode: { type: 'string', help: 'replace (default), merge or missing-only' },
       tables: { type: 'string', help: 'comma-separated table names (default: every table in the backup)' },
-      'database-url': { type: 'string', help: 'restore into this database (sqlite:<path> or postgres://…) with the engine alone' },
-      'create-schema': { type: 'boolean', help: "first create the backup's schema in an empty database (archive or --database-url)" },
-      files: { type: 'boolean', help: 'also restore file artefacts to the directories they came from (archive or --database-url)' },
-      'allow-schema-mismatch': { type: 'boolean', help: 'restore by column name when the live schema differs from the backup' },
-      'no-safety-backup': { type: 'boolean', help: 'skip the safety backup of the tables in scope (catalog restores; audited)' },
-      'no-owner': { type: 'boolean', help: 'with --create-schema: leave out ownership; objects belong to whoever restores (as pg_restore)' },
+      'database-url': {
+        type: 'string',
+        help: 'restore into this database (sqlite:<path> or postgres://…) with the engine alone',
+      },
+      'create-schema': {
+        type: 'boolean',
+        help: "first create the backup's schema in an empty database (archive or --database-url)",
+      },
+      files: {
+        type: 'boolean',
+        help: 'also restore file artefacts to the directories they came from (archive or --database-url)',
+      },
+      'allow-schema-mismatch': {
+        type: 'boolean',
+        help: 'restore by column name when the live schema differs from the backup',
+      },
+      'no-safety-backup': {
+        type: 'boolean',
+        help: 'skip the safety backup of the tables in scope (catalog restores; audited)',
+      },
+      'no-owner': {
+        type: 'boolean',
+        help: 'with --create-schema: leave out ownership; objects belong to whoever restores (as pg_restore)',
+      },
       'no-privileges': { type: 'boolean', help: 'with --create-schema: leave out grants and revokes (as pg_restore)' },
-      'create-roles': { type: 'boolean', help: "with --create-schema of a full PostgreSQL backup: first create the backup's roles the cluster lacks (no passwords; existing roles are left as they are)" },
-      'dry-run': { type: 'boolean', help: 'write nothing: print what the restore would do and what would stop it (exit 1 when something would)' },
+      'create-roles': {
+        type: 'boolean',
+        help: "with --create-schema of a full PostgreSQL backup: first create the backup's roles the cluster lacks (no passwords; existing roles are left as they are)",
+      },
+      'dry-run': {
+        type: 'boolean',
+        help: 'write nothing: print what the restore would do and what would stop it (exit 1 when something would)',
+      },
       yes: { type: 'boolean', help: 'do not ask; required when not on a terminal' },
       help: HELP_OPTION,
     },
@@ -89,7 +113,17 @@ export function commandUsage(name: CommandName): string {
   const spec = COMMANDS[name];
   const flag = (o: string, t: string) => (t === 'string' ? `--${o} <value>` : `--${o}`);
   const options = Object.entries(spec.options).map(([o, d]) => `  ${flag(o, d.type).padEnd(26)} ${d.help}`);
-  return [`Usage: strongroom ${spec.synopsis}`, '', spec.summary, '', 'Options:', ...options, ...(spec.notes ? ['', spec.notes] : []), '', FOOTER].join('\n');
+  return [
+    `Usage: strongroom ${spec.synopsis}`,
+    '',
+    spec.summary,
+    '',
+    'Options:',
+    ...options,
+    ...(spec.notes ? ['', spec.notes] : []),
+    '',
+    FOOTER,
+  ].join('\n');
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -103,8 +137,19 @@ export type Command =
   | { name: 'list' }
   | { name: 'verify'; source: Source; deep: boolean }
   | {
-      name: 'restore'; source: Source; mode: RestoreMode; tables?: string[]; databaseUrl?: string; createSchema: boolean;
-      files: boolean; allowSchemaMismatch: boolean; safetyBackup: boolean; yes: boolean; noOwner: boolean; noPrivileges: boolean; createRoles: boolean;
+      name: 'restore';
+      source: Source;
+      mode: RestoreMode;
+      tables?: string[];
+      databaseUrl?: string;
+      createSchema: boolean;
+      files: boolean;
+      allowSchemaMismatch: boolean;
+      safetyBackup: boolean;
+      yes: boolean;
+      noOwner: boolean;
+      noPrivileges: boolean;
+      createRoles: boolean;
       dryRun: boolean;
     };
 
@@ -113,10 +158,18 @@ export type Command =
  * suggest "--" tricks and quote unevenly): the tokens are checked here, each mistake named
  * plainly, and the command's usage follows it.
  */
-function parse(name: CommandName, args: string[], positionals: number): { values: Record<string, string | boolean | undefined>; positionals: string[] } | 'help' {
+function parse(
+  name: CommandName,
+  args: string[],
+  positionals: number,
+): { values: Record<string, string | boolean | undefined>; positionals: string[] } | 'help' {
   const spec = COMMANDS[name];
   const options = Object.fromEntries(Object.entries(spec.options).map(([o, d]) => [o, { type: d.type }]));
-  const { values, positionals: rest, tokens } = parseArgs({ args, options, allowPositionals: true, strict: false, tokens: true });
+  const {
+    values,
+    positionals: rest,
+    tokens,
+  } = parseArgs({ args, options, allowPositionals: true, strict: false, tokens: true });
   if (values.help === true || tokens?.some((t) => t.kind === 'option' && t.rawName === '-h')) return 'help';
   const fail = (message: string) => new UsageError(message, name);
   for (const t of tokens ?? []) {
@@ -124,17 +177,25 @@ function parse(name: CommandName, args: string[], positionals: number): { values
     const def = spec.options[t.name];
     if (!def || t.rawName.length === 2) throw fail(`unknown option ${t.rawName}`);
     if (def.type === 'boolean' && t.inlineValue) throw fail(`${t.rawName} takes no value`);
-    if (def.type === 'string' && (t.value === undefined || (!t.inlineValue && t.value.startsWith('--')))) throw fail(`${t.rawName} needs a value`);
+    if (def.type === 'string' && (t.value === undefined || (!t.inlineValue && t.value.startsWith('--'))))
+      throw fail(`${t.rawName} needs a value`);
   }
   if (rest.length !== positionals) {
-    throw fail(positionals ? `expected ${positionals === 1 ? 'one argument' : `${positionals} arguments`}, got ${rest.length}` : `unexpected argument ${rest[0]}`);
+    throw fail(
+      positionals
+        ? `expected ${positionals === 1 ? 'one argument' : `${positionals} arguments`}, got ${rest.length}`
+        : `unexpected argument ${rest[0]}`,
+    );
   }
   return { values: values as Record<string, string | boolean | undefined>, positionals: rest };
 }
 
 function list(v: unknown, flag: string, command: CommandName): string[] | undefined {
   if (v === undefined) return undefined;
-  const items = String(v).split(',').map((s) => s.trim()).filter(Boolean);
+  const items = String(v)
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (!items.length) throw new UsageError(`${flag} needs a comma-separated list of table names`, command);
   return items;
 }
@@ -165,7 +226,8 @@ export function parseCommand(argv: string[]): Command {
   switch (name) {
     case 'backup': {
       const type = (values.type ?? (values.tables ? 'tables' : 'full')) as string;
-      if (!(BACKUP_TYPES as readonly string[]).includes(type)) throw usage(`--type must be full, tables or audit (got ${type})`);
+      if (!(BACKUP_TYPES as readonly string[]).includes(type))
+        throw usage(`--type must be full, tables or audit (got ${type})`);
       const tables = list(values.tables, '--tables', name);
       if (type === 'tables' && !tables) throw usage('--type tables needs --tables a,b');
       return { name: 'backup', type: type as BackupType, tables };
@@ -183,16 +245,34 @@ export function parseCommand(argv: string[]): Command {
       }
       const src = source(parsed.positionals[0], name);
       const engineOnly = src.kind === 'archive' || databaseUrl !== undefined;
-      if (values['create-schema'] && !engineOnly) throw usage('--create-schema needs an archive or --database-url (an empty database to create the schema in)');
+      if (values['create-schema'] && !engineOnly)
+        throw usage('--create-schema needs an archive or --database-url (an empty database to create the schema in)');
       if ((values['no-owner'] || values['no-privileges']) && !values['create-schema']) {
-        throw usage('--no-owner and --no-privileges apply to --create-schema restores (they decide how the schema is created)');
+        throw usage(
+          '--no-owner and --no-privileges apply to --create-schema restores (they decide how the schema is created)',
+        );
       }
-      if (values['create-roles'] && !values['create-schema']) throw usage('--create-roles applies to --create-schema restores (roles are created before the schema)');
-      if (values.files && !engineOnly) throw usage('--files applies to archive / --database-url restores; a catalog restore includes files when it restores a whole backup');
+      if (values['create-roles'] && !values['create-schema'])
+        throw usage('--create-roles applies to --create-schema restores (roles are created before the schema)');
+      if (values.files && !engineOnly)
+        throw usage(
+          '--files applies to archive / --database-url restores; a catalog restore includes files when it restores a whole backup',
+        );
       return {
-        name: 'restore', source: src, mode, tables: list(values.tables, '--tables', name), databaseUrl, createSchema: !!values['create-schema'],
-        files: !!values.files, allowSchemaMismatch: !!values['allow-schema-mismatch'], safetyBackup: !values['no-safety-backup'], yes: !!values.yes,
-        noOwner: !!values['no-owner'], noPrivileges: !!values['no-privileges'], createRoles: !!values['create-roles'], dryRun: !!values['dry-run'],
+        name: 'restore',
+        source: src,
+        mode,
+        tables: list(values.tables, '--tables', name),
+        databaseUrl,
+        createSchema: !!values['create-schema'],
+        files: !!values.files,
+        allowSchemaMismatch: !!values['allow-schema-mismatch'],
+        safetyBackup: !values['no-safety-backup'],
+        yes: !!values.yes,
+        noOwner: !!values['no-owner'],
+        noPrivileges: !!values['no-privileges'],
+        createRoles: !!values['create-roles'],
+        dryRun: !!values['dry-run'],
       };
     }
   }

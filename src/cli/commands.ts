@@ -54,7 +54,8 @@ function configOnly(): AppConfig {
   return loadConfig(process.env);
 }
 
-const size = (n: number) => (n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${n} B`);
+const size = (n: number) =>
+  n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${n} B`;
 
 export async function runCommand(cmd: Command, term: Terminal): Promise<void> {
   switch (cmd.name) {
@@ -66,7 +67,14 @@ export async function runCommand(cmd: Command, term: Terminal): Promise<void> {
         const catalog = app.get(BackupCatalogService);
         const started = await backups.start({ type: cmd.type, tables: cmd.tables, trigger: 'manual' }, CLI_ACTOR);
         const timer = setInterval(() => {
-          void catalog.get(started.id).then((b) => term.progress(`backup ${b.id}: ${b.progress.phase} ${b.progress.tablesDone}/${b.progress.tablesTotal} tables, ${b.progress.rows} rows`, b.progress.phase), () => undefined);
+          void catalog.get(started.id).then(
+            (b) =>
+              term.progress(
+                `backup ${b.id}: ${b.progress.phase} ${b.progress.tablesDone}/${b.progress.tablesTotal} tables, ${b.progress.rows} rows`,
+                b.progress.phase,
+              ),
+            () => undefined,
+          );
         }, 250);
         try {
           await backups.waitFor(started.id);
@@ -86,7 +94,17 @@ export async function runCommand(cmd: Command, term: Terminal): Promise<void> {
         do {
           const page = await catalog.list({}, 200, cursor);
           for (const b of page.items) {
-            term.out([b.id, b.createdAt, b.type.padEnd(6), b.trigger.padEnd(11), b.status.padEnd(9), size(b.sizeBytes).padStart(10), `${b.rowCount} rows`].join('  '));
+            term.out(
+              [
+                b.id,
+                b.createdAt,
+                b.type.padEnd(6),
+                b.trigger.padEnd(11),
+                b.status.padEnd(9),
+                size(b.sizeBytes).padStart(10),
+                `${b.rowCount} rows`,
+              ].join('  '),
+            );
           }
           cursor = page.nextCursor ?? undefined;
         } while (cursor);
@@ -108,7 +126,10 @@ export async function runCommand(cmd: Command, term: Terminal): Promise<void> {
       const opened = await openArchive(cmd.source.file);
       try {
         const target = config.targetDatabaseUrl;
-        const result = await verifyOpened({ ...opened, keys: keysOf(config) }, { deep: cmd.deep, scratchServerUrl: target.startsWith('postgres') ? target : undefined });
+        const result = await verifyOpened(
+          { ...opened, keys: keysOf(config) },
+          { deep: cmd.deep, scratchServerUrl: target.startsWith('postgres') ? target : undefined },
+        );
         print(result.checks);
         if (!result.ok) throw new CommandFailed(`archive ${cmd.source.file} is NOT sound`);
         term.info(`archive ${cmd.source.file} (backup ${opened.manifest.id}) is sound`);
@@ -127,32 +148,53 @@ export async function runCommand(cmd: Command, term: Terminal): Promise<void> {
 type RestoreCommand = Extract<Command, { name: 'restore' }>;
 
 function keysOf(config: AppConfig) {
-  return keySourceFromConfig({ keys: config.BACKUP_ENCRYPTION_KEYS, activeId: config.BACKUP_ENCRYPTION_KEY_ID, passphrase: config.BACKUP_ENCRYPTION_PASSPHRASE, allowUnauthenticated: config.ALLOW_UNAUTHENTICATED_ARCHIVES });
+  return keySourceFromConfig({
+    keys: config.BACKUP_ENCRYPTION_KEYS,
+    activeId: config.BACKUP_ENCRYPTION_KEY_ID,
+    passphrase: config.BACKUP_ENCRYPTION_PASSPHRASE,
+    allowUnauthenticated: config.ALLOW_UNAUTHENTICATED_ARCHIVES,
+  });
 }
 
 /** Prints the plan, blockers and warnings; exit 1 when a blocker says the restore would fail. */
 function reportDryRun(r: DryRunResult, term: Terminal, id: string): void {
   for (const line of dryRunLines(r)) term.out(line);
-  if (r.blockers.length) throw new CommandFailed(`a restore of backup ${id} as asked would fail: ${r.blockers.length} blocker(s) above; nothing was written`);
-  term.info(`dry run of backup ${id}: nothing would stop the restore${r.warnings.length ? ` (${r.warnings.length} warning(s) above)` : ''}; nothing was written`);
+  if (r.blockers.length)
+    throw new CommandFailed(
+      `a restore of backup ${id} as asked would fail: ${r.blockers.length} blocker(s) above; nothing was written`,
+    );
+  term.info(
+    `dry run of backup ${id}: nothing would stop the restore${r.warnings.length ? ` (${r.warnings.length} warning(s) above)` : ''}; nothing was written`,
+  );
 }
 
 async function dryRunRestore(cmd: RestoreCommand, term: Terminal): Promise<void> {
   if (cmd.source.kind === 'backup' && !cmd.databaseUrl) {
     const id = cmd.source.id;
     return withService(async (app) => {
-      const { plan } = await app.get(RecoveriesService).plan({ backupId: id, mode: cmd.mode, tables: cmd.tables, allowSchemaMismatch: cmd.allowSchemaMismatch });
+      const { plan } = await app
+        .get(RecoveriesService)
+        .plan({ backupId: id, mode: cmd.mode, tables: cmd.tables, allowSchemaMismatch: cmd.allowSchemaMismatch });
       reportDryRun(plan, term, id);
     });
   }
   const config = configOnly();
-  const opened = cmd.source.kind === 'archive' ? await openArchive(cmd.source.file) : await openStored(storageFromConfig(config), cmd.source.id);
+  const opened =
+    cmd.source.kind === 'archive'
+      ? await openArchive(cmd.source.file)
+      : await openStored(storageFromConfig(config), cmd.source.id);
   try {
     const b = { ...opened, keys: keysOf(config) };
     await authenticateOpened(b);
     const r = await engineDryRun(b, {
-      url: cmd.databaseUrl ?? config.targetDatabaseUrl, mode: cmd.mode, tables: cmd.tables, createSchema: cmd.createSchema,
-      allowSchemaMismatch: cmd.allowSchemaMismatch, noOwner: cmd.noOwner, noPrivileges: cmd.noPrivileges, dialect: dialectOptions(config),
+      url: cmd.databaseUrl ?? config.targetDatabaseUrl,
+      mode: cmd.mode,
+      tables: cmd.tables,
+      createSchema: cmd.createSchema,
+      allowSchemaMismatch: cmd.allowSchemaMismatch,
+      noOwner: cmd.noOwner,
+      noPrivileges: cmd.noPrivileges,
+      dialect: dialectOptions(config),
     });
     reportDryRun(r, term, opened.manifest.id);
   } finally {
@@ -163,7 +205,10 @@ async function dryRunRestore(cmd: RestoreCommand, term: Terminal): Promise<void>
 async function restoreWithEngine(cmd: RestoreCommand, term: Terminal): Promise<void> {
   const config = configOnly();
   const url = cmd.databaseUrl ?? config.targetDatabaseUrl;
-  const opened = cmd.source.kind === 'archive' ? await openArchive(cmd.source.file) : await openStored(storageFromConfig(config), cmd.source.id);
+  const opened =
+    cmd.source.kind === 'archive'
+      ? await openArchive(cmd.source.file)
+      : await openStored(storageFromConfig(config), cmd.source.id);
   try {
     const m = opened.manifest;
     await authenticateOpened({ ...opened, keys: keysOf(config) });
@@ -172,23 +217,40 @@ async function restoreWithEngine(cmd: RestoreCommand, term: Terminal): Promise<v
       cmd.yes,
     );
     const total = rowTotal();
-    const result = await engineRestore({ ...opened, keys: keysOf(config) }, {
-      url, mode: cmd.mode, tables: cmd.tables, createSchema: cmd.createSchema, files: cmd.files, allowSchemaMismatch: cmd.allowSchemaMismatch,
-      noOwner: cmd.noOwner, noPrivileges: cmd.noPrivileges, createRoles: cmd.createRoles,
-      dialect: dialectOptions(config),
-      onPhase: (phase) => term.progress(`backup ${m.id}: ${phase}`, phase),
-      onProgress: (p) => term.progress(`backup ${m.id}: restoring, ${total(p)} rows so far (${p.table})`, 'restoring'),
-      onWarning: (message) => term.info(`warning: ${message}`),
-    });
+    const result = await engineRestore(
+      { ...opened, keys: keysOf(config) },
+      {
+        url,
+        mode: cmd.mode,
+        tables: cmd.tables,
+        createSchema: cmd.createSchema,
+        files: cmd.files,
+        allowSchemaMismatch: cmd.allowSchemaMismatch,
+        noOwner: cmd.noOwner,
+        noPrivileges: cmd.noPrivileges,
+        createRoles: cmd.createRoles,
+        dialect: dialectOptions(config),
+        onPhase: (phase) => term.progress(`backup ${m.id}: ${phase}`, phase),
+        onProgress: (p) =>
+          term.progress(`backup ${m.id}: restoring, ${total(p)} rows so far (${p.table})`, 'restoring'),
+        onWarning: (message) => term.info(`warning: ${message}`),
+      },
+    );
     term.done();
     const written = result.tables.reduce((s, t) => s + t.rowsWritten, 0);
-    term.info(`restored ${result.tables.length} tables, ${written} rows written${result.files ? `, ${result.files.count} files` : ''}`);
+    term.info(
+      `restored ${result.tables.length} tables, ${written} rows written${result.files ? `, ${result.files.count} files` : ''}`,
+    );
     if (result.roles) {
       const { created, skipped } = result.roles;
-      term.info(`roles created: ${created.length ? created.join(', ') : 'none'}; already in the cluster, left as they are: ${skipped.length ? skipped.join(', ') : 'none'}`);
+      term.info(
+        `roles created: ${created.length ? created.join(', ') : 'none'}; already in the cluster, left as they are: ${skipped.length ? skipped.join(', ') : 'none'}`,
+      );
     }
     if (result.missingRoles.length) {
-      term.info(`roles missing from the target cluster (their ownership and grants were skipped): ${result.missingRoles.join(', ')}`);
+      term.info(
+        `roles missing from the target cluster (their ownership and grants were skipped): ${result.missingRoles.join(', ')}`,
+      );
     }
   } finally {
     term.done();
@@ -206,14 +268,28 @@ async function restoreThroughCatalog(cmd: RestoreCommand, id: string, term: Term
     );
     const recoveries = app.get(RecoveriesService);
     const r = await recoveries.start(
-      { backupId: id, mode: cmd.mode, tables: cmd.tables, confirm: `RESTORE ${id}`, safetyBackup: cmd.safetyBackup, allowSchemaMismatch: cmd.allowSchemaMismatch },
+      {
+        backupId: id,
+        mode: cmd.mode,
+        tables: cmd.tables,
+        confirm: `RESTORE ${id}`,
+        safetyBackup: cmd.safetyBackup,
+        allowSchemaMismatch: cmd.allowSchemaMismatch,
+      },
       CLI_ACTOR,
     );
     term.info(`recovery ${r.id} started`);
     const timer = setInterval(() => {
-      void recoveries.get(r.id).then((v) => {
-        if (v.progress) term.progress(`recovery ${r.id}: ${v.progress.phase}${v.progress.table ? ` ${v.progress.table}` : ''} (${v.progress.rows} rows)`, v.progress.phase);
-      }, () => undefined);
+      void recoveries.get(r.id).then(
+        (v) => {
+          if (v.progress)
+            term.progress(
+              `recovery ${r.id}: ${v.progress.phase}${v.progress.table ? ` ${v.progress.table}` : ''} (${v.progress.rows} rows)`,
+              v.progress.phase,
+            );
+        },
+        () => undefined,
+      );
     }, 100);
     try {
       await recoveries.waitFor(r.id);
@@ -222,8 +298,11 @@ async function restoreThroughCatalog(cmd: RestoreCommand, id: string, term: Term
       term.done();
     }
     const done = await recoveries.get(r.id);
-    if (done.status !== 'completed') throw new CommandFailed(`recovery ${r.id} failed: ${done.error ?? 'unknown error'}`);
-    term.info(`recovery ${r.id} completed: ${done.rowsWritten} rows written${done.safetyBackupId ? `; safety backup ${done.safetyBackupId}` : ''}`);
+    if (done.status !== 'completed')
+      throw new CommandFailed(`recovery ${r.id} failed: ${done.error ?? 'unknown error'}`);
+    term.info(
+      `recovery ${r.id} completed: ${done.rowsWritten} rows written${done.safetyBackupId ? `; safety backup ${done.safetyBackupId}` : ''}`,
+    );
     term.out(r.id);
   });
 }

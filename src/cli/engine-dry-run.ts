@@ -26,15 +26,28 @@ export async function engineDryRun(b: StoredBackup, o: EngineDryRunOptions): Pro
   // The same preflight as the restore itself: scope, keys, engine, and the target's structure (or emptiness).
   const { tables, dialect } = await preflightRestore(
     b.manifest,
-    { mode: o.mode, tables: o.tables, files: false, allowSchemaMismatch: o.allowSchemaMismatch, createSchema: o.createSchema },
+    {
+      mode: o.mode,
+      tables: o.tables,
+      files: false,
+      allowSchemaMismatch: o.allowSchemaMismatch,
+      createSchema: o.createSchema,
+    },
     { openTarget: () => createDialect(o.url, o.dialect), words: CLI_WORDS },
   );
   try {
     if (o.createSchema) {
       // Into an empty database every row is new; what can stop it is what the schema needs.
-      const planned = b.manifest.tables.filter((t) => tables.includes(t.name)).map((t) => ({ name: t.name, insert: t.rows, update: 0, delete: 0, unchanged: 0 }));
-      const whole = dialect.checkRestoreDatabase ? await readDatabaseDdl(b.storage, b.dir, b.manifest, await keysForManifest(b.keys, b.manifest)) : null;
-      const checks = whole && dialect.checkRestoreDatabase ? await dialect.checkRestoreDatabase({ ddl: whole.ddl, noOwner: o.noOwner, noPrivileges: o.noPrivileges }) : { blockers: [], warnings: [] };
+      const planned = b.manifest.tables
+        .filter((t) => tables.includes(t.name))
+        .map((t) => ({ name: t.name, insert: t.rows, update: 0, delete: 0, unchanged: 0 }));
+      const whole = dialect.checkRestoreDatabase
+        ? await readDatabaseDdl(b.storage, b.dir, b.manifest, await keysForManifest(b.keys, b.manifest))
+        : null;
+      const checks =
+        whole && dialect.checkRestoreDatabase
+          ? await dialect.checkRestoreDatabase({ ddl: whole.ddl, noOwner: o.noOwner, noPrivileges: o.noPrivileges })
+          : { blockers: [], warnings: [] };
       return { tables: planned, ...checks };
     }
     return await dryRunTables(dialect, { ...b, mode: o.mode, tables });
@@ -48,7 +61,9 @@ export function dryRunLines(r: DryRunResult): string[] {
   const issue = (label: string, i: RestoreIssue) =>
     `${label} ${i.kind} ${i.object}: ${i.message}${i.examples?.length ? ` (e.g. ${i.examples.join('; ')})` : ''}`;
   return [
-    ...r.tables.map((t) => `${t.name}: insert ${t.insert}, update ${t.update}, delete ${t.delete}, unchanged ${t.unchanged}`),
+    ...r.tables.map(
+      (t) => `${t.name}: insert ${t.insert}, update ${t.update}, delete ${t.delete}, unchanged ${t.unchanged}`,
+    ),
     ...r.blockers.map((i) => issue('BLOCKER', i)),
     ...r.warnings.map((i) => issue('warning', i)),
   ];

@@ -15,7 +15,13 @@ import { readDatabaseDdl, readManifest, readSchemaSql, restoreInputs } from '../
 import { effectiveRestoreMode } from '../engine/backup/restore-mode';
 import { verifyParts, type VerifyResult } from '../engine/backup/verify-backup';
 import { createDialect, type DialectOptions } from '../engine/dialects/create-dialect';
-import type { Dialect, RestoreCommitMarker, RestoreMode, RestoreTableResult, RoleCreation } from '../engine/dialects/dialect';
+import type {
+  Dialect,
+  RestoreCommitMarker,
+  RestoreMode,
+  RestoreTableResult,
+  RoleCreation,
+} from '../engine/dialects/dialect';
 import { LocalStorage } from '../engine/storage/local-storage';
 import type { BackupStorage } from '../engine/storage/storage';
 import type { FileStats } from '../engine/backup/file-artefacts';
@@ -31,7 +37,8 @@ export const CLI_WORDS: RequestWords = {
   files: '--files',
   target: '--database-url',
   createSchema: '--create-schema',
-  schemaMismatchHint: 'Pass --allow-schema-mismatch to restore by column name anyway, or --create-schema into an empty database.',
+  schemaMismatchHint:
+    'Pass --allow-schema-mismatch to restore by column name anyway, or --create-schema into an empty database.',
 };
 
 export interface OpenedBackup extends StoredBackup {
@@ -74,7 +81,10 @@ export async function authenticateOpened(b: StoredBackup): Promise<void> {
   }
 }
 
-export function verifyOpened(b: StoredBackup, opts: { deep?: boolean; scratchServerUrl?: string } = {}): Promise<VerifyResult> {
+export function verifyOpened(
+  b: StoredBackup,
+  opts: { deep?: boolean; scratchServerUrl?: string } = {},
+): Promise<VerifyResult> {
   return verifyParts(b.storage, b.dir, b.manifest, b.keys, opts);
 }
 
@@ -115,7 +125,13 @@ export async function engineRestore(b: StoredBackup, o: EngineRestoreOptions): P
   }
   const { tables, dialect } = await preflightRestore(
     b.manifest,
-    { mode: o.mode, tables: o.tables, files: o.files, allowSchemaMismatch: o.allowSchemaMismatch, createSchema: o.createSchema },
+    {
+      mode: o.mode,
+      tables: o.tables,
+      files: o.files,
+      allowSchemaMismatch: o.allowSchemaMismatch,
+      createSchema: o.createSchema,
+    },
     { openTarget: () => createDialect(o.url, o.dialect), words: CLI_WORDS },
   );
   try {
@@ -125,17 +141,38 @@ export async function engineRestore(b: StoredBackup, o: EngineRestoreOptions): P
       const whole = restoreDatabase ? await readDatabaseDdl(b.storage, b.dir, b.manifest, keys) : null;
       if (whole && restoreDatabase) {
         // The whole database in one transaction: a failure leaves the target empty, so a retry works.
-        if (o.tables) throw new CommandFailed('--create-schema of a full backup restores the whole database; leave out --tables');
-        const checks = await dialect.checkRestoreDatabase?.({ ddl: whole.ddl, noOwner: o.noOwner, noPrivileges: o.noPrivileges });
-        if (checks?.blockers.length) throw new CommandFailed(`backup ${b.manifest.id} cannot be restored into this server, nothing was written: ${describeIssues(checks.blockers)}`);
+        if (o.tables)
+          throw new CommandFailed('--create-schema of a full backup restores the whole database; leave out --tables');
+        const checks = await dialect.checkRestoreDatabase?.({
+          ddl: whole.ddl,
+          noOwner: o.noOwner,
+          noPrivileges: o.noPrivileges,
+        });
+        if (checks?.blockers.length)
+          throw new CommandFailed(
+            `backup ${b.manifest.id} cannot be restored into this server, nothing was written: ${describeIssues(checks.blockers)}`,
+          );
         return await withFiles(b, o, dialect, async (commitMarker) => {
           o.onPhase?.('restoring the database');
-          const input = { encoding: b.manifest.engine.encoding, tables: restoreInputs(b.storage, b.dir, b.manifest, keys, (t) => effectiveRestoreMode(t, 'replace')), sequences: b.manifest.sequences, onProgress: o.onProgress, onWarning: o.onWarning, commitMarker };
-          const done = await restoreDatabase({ ...whole, noOwner: o.noOwner, noPrivileges: o.noPrivileges, createRoles: o.createRoles }, input);
+          const input = {
+            encoding: b.manifest.engine.encoding,
+            tables: restoreInputs(b.storage, b.dir, b.manifest, keys, (t) => effectiveRestoreMode(t, 'replace')),
+            sequences: b.manifest.sequences,
+            onProgress: o.onProgress,
+            onWarning: o.onWarning,
+            commitMarker,
+          };
+          const done = await restoreDatabase(
+            { ...whole, noOwner: o.noOwner, noPrivileges: o.noPrivileges, createRoles: o.createRoles },
+            input,
+          );
           return { tables: done.tables, missingRoles: done.missingRoles, ...(done.roles ? { roles: done.roles } : {}) };
         });
       }
-      if (o.createRoles) throw new CommandFailed(`--create-roles applies to the disaster restore of a full PostgreSQL backup; backup ${b.manifest.id} is a ${b.manifest.type} backup of ${b.manifest.engine.name}`);
+      if (o.createRoles)
+        throw new CommandFailed(
+          `--create-roles applies to the disaster restore of a full PostgreSQL backup; backup ${b.manifest.id} is a ${b.manifest.type} backup of ${b.manifest.engine.name}`,
+        );
       o.onPhase?.('creating schema');
       await dialect.applySchema(await readSchemaSql(b.storage, b.dir, b.manifest, keys));
       // The schema just created must be the backup's, or the rows would land by column name in something else.
@@ -143,7 +180,17 @@ export async function engineRestore(b: StoredBackup, o: EngineRestoreOptions): P
     }
     return await withFiles(b, o, dialect, async (commitMarker) => {
       o.onPhase?.('restoring');
-      return { tables: await restoreTables(dialect, { ...b, mode: o.mode, tables, onProgress: o.onProgress, onWarning: o.onWarning, commitMarker }), missingRoles: [] };
+      return {
+        tables: await restoreTables(dialect, {
+          ...b,
+          mode: o.mode,
+          tables,
+          onProgress: o.onProgress,
+          onWarning: o.onWarning,
+          commitMarker,
+        }),
+        missingRoles: [],
+      };
     });
   } finally {
     await dialect.close().catch(() => undefined);
@@ -164,22 +211,31 @@ async function withFiles(
 ): Promise<EngineRestoreResult> {
   if (!o.files) return { ...(await restore(undefined)), files: null };
   o.onPhase?.('staging files');
-  const staged = await FileCommit.stage(b, { url: o.url, dialect, commitId: randomUUID(), committed: commitResolver([o.url], o.dialect), onWarning: o.onWarning });
+  const staged = await FileCommit.stage(b, {
+    url: o.url,
+    dialect,
+    commitId: randomUUID(),
+    committed: commitResolver([o.url], o.dialect),
+    onWarning: o.onWarning,
+  });
   let done: Omit<EngineRestoreResult, 'files'>;
   try {
     done = await restore(staged.marker());
   } catch (e) {
     const after = await staged.afterFailure().catch(() => 'undecided' as const);
     if (after === 'committed') {
-      o.onWarning?.(`the restore reported an error after its commit (${(e as Error).message}); the target shows it committed, and the file artefacts were swapped in`);
+      o.onWarning?.(
+        `the restore reported an error after its commit (${(e as Error).message}); the target shows it committed, and the file artefacts were swapped in`,
+      );
       return { tables: [], missingRoles: [], files: staged.stats };
     }
     if (after === 'undecided') {
-      throw new CommandFailed(`${(e as Error).message}; whether the restore committed could not be established, so its staged file artefacts were kept: the next run of a file restore or of the service settles them with the tables`);
+      throw new CommandFailed(
+        `${(e as Error).message}; whether the restore committed could not be established, so its staged file artefacts were kept: the next run of a file restore or of the service settles them with the tables`,
+      );
     }
     throw e;
   }
   o.onPhase?.('files');
   return { ...done, files: await staged.afterCommit() };
 }
-

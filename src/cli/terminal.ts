@@ -46,7 +46,8 @@ export function processTerminal(): Terminal {
  */
 export async function confirmOrRefuse(question: string, yes: boolean): Promise<void> {
   if (yes) return;
-  if (!process.stdin.isTTY) throw new CommandFailed(`${question}\nRefusing: stdin is not a terminal. Pass --yes to confirm non-interactively.`);
+  if (!process.stdin.isTTY)
+    throw new CommandFailed(`${question}\nRefusing: stdin is not a terminal. Pass --yes to confirm non-interactively.`);
   const rl = createInterface({ input: process.stdin, output: process.stderr });
   try {
     const answer = await rl.question(`${question}\nType "yes" to continue: `);

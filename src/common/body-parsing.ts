@@ -23,7 +23,11 @@ const FORM_TYPE = 'application/x-www-form-urlencoded';
 export class BodyError extends Error {
   expose = true;
   statusCode: number;
-  constructor(public status: number, public type: string, message: string) {
+  constructor(
+    public status: number,
+    public type: string,
+    message: string,
+  ) {
     super(message);
     this.name = 'BodyError';
     this.statusCode = status;
@@ -42,7 +46,8 @@ export function jsonDepth(buf: Uint8Array, max: number): number {
   for (let i = 0; i < buf.length; i++) {
     const c = buf[i];
     if (inString) {
-      if (c === 0x5c) i++; // backslash: skip the escaped byte
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped byte
       else if (c === 0x22) inString = false;
       continue;
     }
@@ -79,7 +84,8 @@ function asBodyError(err: unknown): unknown {
   const { type, status } = err as Error & { type?: unknown; status?: unknown };
   if (typeof status !== 'number' || status < 400 || status >= 500) return err;
   // Without a type: a decompression (zlib) error, the bytes do not match their Content-Encoding.
-  if (typeof type !== 'string') return new BodyError(status, 'entity.undecodable', 'request body could not be decoded with its Content-Encoding');
+  if (typeof type !== 'string')
+    return new BodyError(status, 'entity.undecodable', 'request body could not be decoded with its Content-Encoding');
   return new BodyError(status, type, PARSER_MESSAGES[type] ?? 'request body could not be read');
 }
 
@@ -113,13 +119,21 @@ function contentTypeGate(req: Request, _res: Response, next: NextFunction): void
   if (type === 'application/json' || /^application\/[^/]+\+json$/.test(type)) {
     const charset = charsetOf(req);
     if (charset !== null && charset !== 'utf-8' && charset !== 'utf8') {
-      return next(new BodyError(415, 'charset.unsupported', 'JSON request bodies must be UTF-8 (Content-Type: application/json; charset=utf-8)'));
+      return next(
+        new BodyError(
+          415,
+          'charset.unsupported',
+          'JSON request bodies must be UTF-8 (Content-Type: application/json; charset=utf-8)',
+        ),
+      );
     }
     return next();
   }
   if (type === FORM_TYPE || type === 'multipart/form-data') return next();
   const shown = type ? `"${type.slice(0, 100)}"` : 'none';
-  return next(new BodyError(415, 'type.unsupported', `request body Content-Type ${shown} is not accepted: send application/json`));
+  return next(
+    new BodyError(415, 'type.unsupported', `request body Content-Type ${shown} is not accepted: send application/json`),
+  );
 }
 
 /**
@@ -137,7 +151,11 @@ export function bodyParsers(limits: BodyLimits): RequestHandler[] {
     verify: (req, res, buf) => {
       verify(req as Request, res as Response, buf);
       if (jsonDepth(buf, limits.maxDepth) > limits.maxDepth) {
-        throw new BodyError(400, 'entity.too.deep', `request body nests deeper than ${limits.maxDepth} levels (BODY_MAX_DEPTH)`);
+        throw new BodyError(
+          400,
+          'entity.too.deep',
+          `request body nests deeper than ${limits.maxDepth} levels (BODY_MAX_DEPTH)`,
+        );
       }
     },
   });
@@ -149,7 +167,9 @@ export function bodyParsers(limits: BodyLimits): RequestHandler[] {
     verify: (req: Request, res: Response, buf: Buffer) => verify(req, res, buf),
   };
   const form = express.urlencoded(formOptions as Parameters<typeof express.urlencoded>[0]);
-  const jsonParser: RequestHandler = (req, res, next) => json(req, res, (err?: unknown) => next(err === undefined ? undefined : asBodyError(err)));
-  const urlencodedParser: RequestHandler = (req, res, next) => form(req, res, (err?: unknown) => next(err === undefined ? undefined : asBodyError(err)));
+  const jsonParser: RequestHandler = (req, res, next) =>
+    json(req, res, (err?: unknown) => next(err === undefined ? undefined : asBodyError(err)));
+  const urlencodedParser: RequestHandler = (req, res, next) =>
+    form(req, res, (err?: unknown) => next(err === undefined ? undefined : asBodyError(err)));
   return [contentTypeGate, jsonParser, urlencodedParser];
 }

@@ -7,7 +7,16 @@
  */
 
 /** Socket-level failures (node, pg, pg-pool). */
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE']);
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EPIPE',
+]);
 
 /** PostgreSQL SQLSTATEs: class 08 connection exception, 57P01-03 shutdown/cannot connect now, 53300 too many connections. */
 const PG_UNAVAILABLE = /^(08...|57P0[123]|53300|53100|53200)$/;
@@ -25,11 +34,22 @@ const MESSAGES = [
   /Connection with .* database is not established/i,
 ];
 
-const TYPEORM_NAMES = new Set(['ConnectionIsNotSetError', 'CannotExecuteNotConnectedError', 'CannotConnectAlreadyConnectedError']);
+const TYPEORM_NAMES = new Set([
+  'ConnectionIsNotSetError',
+  'CannotExecuteNotConnectedError',
+  'CannotConnectAlreadyConnectedError',
+]);
 
 export function isDatabaseUnavailable(error: unknown, depth = 0): boolean {
   if (depth > 4 || typeof error !== 'object' || error === null) return false;
-  const e = error as { code?: unknown; name?: unknown; message?: unknown; driverError?: unknown; cause?: unknown; errors?: unknown };
+  const e = error as {
+    code?: unknown;
+    name?: unknown;
+    message?: unknown;
+    driverError?: unknown;
+    cause?: unknown;
+    errors?: unknown;
+  };
   const code = typeof e.code === 'string' ? e.code : '';
   if (NETWORK_CODES.has(code) || PG_UNAVAILABLE.test(code) || SQLITE_UNAVAILABLE.test(code)) return true;
   if (typeof e.name === 'string' && TYPEORM_NAMES.has(e.name)) return true;

@@ -12,7 +12,10 @@ const EXPENSIVE_ROUTE = 'strongroom:expensive-route';
 export const ExpensiveRoute = () =>
   applyDecorators(
     SetMetadata(EXPENSIVE_ROUTE, true),
-    ApiErrors([429, 'Too many expensive requests from this client (THROTTLE_EXPENSIVE_LIMIT); retry after Retry-After seconds']),
+    ApiErrors([
+      429,
+      'Too many expensive requests from this client (THROTTLE_EXPENSIVE_LIMIT); retry after Retry-After seconds',
+    ]),
   );
 
 export function isExpensiveRoute(ctx: ExecutionContext): boolean {

@@ -25,7 +25,10 @@ export class HttpExceptionFilter implements ExceptionFilter {
     if (exception instanceof HttpException) {
       status = exception.getStatus();
       const response = exception.getResponse();
-      message = typeof response === 'string' ? response : ((response as { message?: string | string[] }).message ?? exception.message);
+      message =
+        typeof response === 'string'
+          ? response
+          : ((response as { message?: string | string[] }).message ?? exception.message);
     } else if (exception instanceof DomainError) {
       status = ERROR_STATUS[exception.code];
       message = exception.message;
@@ -39,7 +42,9 @@ export class HttpExceptionFilter implements ExceptionFilter {
     } else if (isDatabaseUnavailable(exception)) {
       status = HttpStatus.SERVICE_UNAVAILABLE;
       message = 'the catalog database is unavailable; retry later';
-      this.logger.warn(`catalog database unavailable: ${exception instanceof Error ? exception.message : String(exception)}`);
+      this.logger.warn(
+        `catalog database unavailable: ${exception instanceof Error ? exception.message : String(exception)}`,
+      );
       if (!res.headersSent) res.setHeader('Retry-After', String(DATABASE_RETRY_AFTER_SECONDS));
     } else {
       this.logger.error(exception instanceof Error ? exception.stack : String(exception));
@@ -57,5 +62,7 @@ function bodyError(e: unknown): { status: number; message: string } | null {
   if (e instanceof BodyError) return { status: e.status, message: e.message };
   if (!(e instanceof Error)) return null;
   const { status, expose } = e as Error & { status?: unknown; expose?: unknown };
-  return typeof status === 'number' && status >= 400 && status < 500 && expose === true ? { status, message: 'request refused' } : null;
+  return typeof status === 'number' && status >= 400 && status < 500 && expose === true
+    ? { status, message: 'request refused' }
+    : null;
 }

@@ -8,7 +8,10 @@ import { requestIdOf } from './request-id';
 
 /** Where log lines go: stdout; tests put a stream of their own here to read them. */
 export const LOG_DESTINATION = Symbol('LOG_DESTINATION');
-export const logDestinationProvider = { provide: LOG_DESTINATION, useFactory: (): DestinationStream => pino.destination({ dest: 1, sync: true }) };
+export const logDestinationProvider = {
+  provide: LOG_DESTINATION,
+  useFactory: (): DestinationStream => pino.destination({ dest: 1, sync: true }),
+};
 
 interface SerializedRequest {
   url?: string;
@@ -34,7 +37,12 @@ export class HttpLogging {
         level: config.LOG_LEVEL,
         genReqId: (req, res) => requestIdOf(req, res),
         redact: {
-          paths: ['req.headers.authorization', 'req.headers["x-api-key"]', 'req.headers.cookie', 'res.headers["set-cookie"]'],
+          paths: [
+            'req.headers.authorization',
+            'req.headers["x-api-key"]',
+            'req.headers.cookie',
+            'res.headers["set-cookie"]',
+          ],
           censor: '[REDACTED]',
         },
         serializers: {

@@ -6,12 +6,24 @@ import { DomainError, ErrorCode } from './domain-error';
 
 /** `limit` and `cursor` as every list endpoint takes them (API.md). */
 export class PageQueryDto {
-  @ApiPropertyOptional({ description: 'Items per page, 1..200', type: 'integer', minimum: 1, maximum: 200, default: 50 })
-  @IsOptional() @Type(() => Number) @IsInt() @Min(1) @Max(200)
+  @ApiPropertyOptional({
+    description: 'Items per page, 1..200',
+    type: 'integer',
+    minimum: 1,
+    maximum: 200,
+    default: 50,
+  })
+  @IsOptional()
+  @Type(() => Number)
+  @IsInt()
+  @Min(1)
+  @Max(200)
   limit?: number;
 
-  @ApiPropertyOptional({ description: 'Opaque cursor from a previous page\'s nextCursor' })
-  @IsOptional() @IsString() @MaxLength(500)
+  @ApiPropertyOptional({ description: "Opaque cursor from a previous page's nextCursor" })
+  @IsOptional()
+  @IsString()
+  @MaxLength(500)
   cursor?: string;
 }
 
@@ -49,16 +61,28 @@ export async function newestFirstPage<T extends { createdAt: string; id: string 
   limit: number,
   cursor: string | undefined,
 ): Promise<{ rows: T[]; nextCursor: string | null }> {
-  qb.orderBy(`${alias}.created_at`, 'DESC').addOrderBy(`${alias}.id`, 'DESC').take(limit + 1);
+  qb.orderBy(`${alias}.created_at`, 'DESC')
+    .addOrderBy(`${alias}.id`, 'DESC')
+    .take(limit + 1);
   if (cursor) {
     const c = decodeCursor(cursor);
     // Strictly what this function hands out: an ISO time as toISOString() writes it and an id.
-    if (!c || c.length !== 2 || typeof c[0] !== 'string' || !CURSOR_TIME.test(c[0]) || typeof c[1] !== 'string' || !CURSOR_ID.test(c[1])) {
+    if (
+      !c ||
+      c.length !== 2 ||
+      typeof c[0] !== 'string' ||
+      !CURSOR_TIME.test(c[0]) ||
+      typeof c[1] !== 'string' ||
+      !CURSOR_ID.test(c[1])
+    ) {
       throw new DomainError(ErrorCode.InvalidInput, 'cursor is not valid');
     }
     // The leading `created_at <=` is implied by the rest; it is there so both engines seek the
     // (created_at, id) index to the cursor instead of filtering every newer row on the way.
-    qb.andWhere(`(${alias}.created_at <= :c0 AND (${alias}.created_at < :c0 OR (${alias}.created_at = :c0 AND ${alias}.id < :c1)))`, { c0: c[0], c1: c[1] });
+    qb.andWhere(
+      `(${alias}.created_at <= :c0 AND (${alias}.created_at < :c0 OR (${alias}.created_at = :c0 AND ${alias}.id < :c1)))`,
+      { c0: c[0], c1: c[1] },
+    );
   }
   const rows = await qb.getMany();
   const page = rows.slice(0, limit);

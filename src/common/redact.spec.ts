@@ -17,14 +17,18 @@ describe('redactUrl', () => {
 describe('redactSecrets', () => {
   it('replaces secret-looking fields at any depth, keeping key ids', () => {
     expect(redactSecrets({ a: [{ apiKey: 'x', keyId: 'k' }], passphrase: 'p', name: 'n' })).toEqual({
-      a: [{ apiKey: '[REDACTED]', keyId: 'k' }], passphrase: '[REDACTED]', name: 'n',
+      a: [{ apiKey: '[REDACTED]', keyId: 'k' }],
+      passphrase: '[REDACTED]',
+      name: 'n',
     });
   });
 });
 
 describe('safeErrorMessage', () => {
   it('drops the password of a connection string in an error, and bounds the length', () => {
-    expect(safeErrorMessage(new Error('connect to postgres://app:s3cr3t@db:5432/x failed'))).toBe('connect to postgres://app:***@db:5432/x failed');
+    expect(safeErrorMessage(new Error('connect to postgres://app:s3cr3t@db:5432/x failed'))).toBe(
+      'connect to postgres://app:***@db:5432/x failed',
+    );
     expect(safeErrorMessage('postgresql://u:p@h/d')).toBe('postgresql://u:***@h/d');
     expect(safeErrorMessage(new Error('x'.repeat(5000)))).toHaveLength(2000);
   });

@@ -14,12 +14,20 @@ const MAX_WALK_DEPTH = 300;
 export class SafeInputPipe implements PipeTransform {
   transform(value: unknown, metadata: ArgumentMetadata): unknown {
     if (metadata.type !== 'body' && metadata.type !== 'query' && metadata.type !== 'param') return value;
-    if (metadata.type === 'body' && isDto(metadata.metatype) && value !== undefined && (value === null || typeof value !== 'object' || Array.isArray(value))) {
+    if (
+      metadata.type === 'body' &&
+      isDto(metadata.metatype) &&
+      value !== undefined &&
+      (value === null || typeof value !== 'object' || Array.isArray(value))
+    ) {
       throw new BadRequestException(['request body must be a JSON object']);
     }
     const bad: string[] = [];
     findNul(value, metadata.type === 'body' ? '' : (metadata.data ?? ''), bad, 0);
-    if (bad.length) throw new BadRequestException(bad.slice(0, 20).map((f) => `${f || 'value'} must not contain NUL (\\u0000) characters`));
+    if (bad.length)
+      throw new BadRequestException(
+        bad.slice(0, 20).map((f) => `${f || 'value'} must not contain NUL (\\u0000) characters`),
+      );
     return value;
   }
 }

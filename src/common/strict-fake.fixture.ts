@@ -10,9 +10,9 @@ export function strictFake<T extends object>(name: string, members: Partial<T> =
     get(target, prop) {
       if (prop in target) return (target as Record<string | symbol, unknown>)[prop];
       // Promise resolution and jest's printing probe these; a fake is not a thenable.
-      if (prop === 'then' || prop === 'asymmetricMatch' || typeof prop === 'symbol' || prop === 'toJSON') return undefined;
+      if (prop === 'then' || prop === 'asymmetricMatch' || typeof prop === 'symbol' || prop === 'toJSON')
+        return undefined;
       throw new Error(`${name}.${String(prop)} was used, but this test's fake does not provide it`);
     },
   }) as T;
 }
-

@@ -12,9 +12,13 @@ export function IsIsoTimestamp(options?: ValidationOptions): PropertyDecorator {
       name: 'isIsoTimestamp',
       target: target.constructor,
       propertyName: propertyName as string,
-      options: { message: '$property must be an ISO-8601 date or date-time, e.g. 2024-01-31 or 2024-01-31T12:00:00Z', ...options },
+      options: {
+        message: '$property must be an ISO-8601 date or date-time, e.g. 2024-01-31 or 2024-01-31T12:00:00Z',
+        ...options,
+      },
       validator: {
-        validate: (value: unknown) => typeof value === 'string' && isISO8601(value, { strict: true }) && Number.isFinite(Date.parse(value)),
+        validate: (value: unknown) =>
+          typeof value === 'string' && isISO8601(value, { strict: true }) && Number.isFinite(Date.parse(value)),
       },
     });
 }

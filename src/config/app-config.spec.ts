@@ -11,7 +11,12 @@ describe('loadConfig', () => {
   });
 
   it('parses numbers, booleans and lists', () => {
-    const c = loadConfig({ PORT: '8080', MIGRATIONS_RUN: 'false', BACKUP_FILE_PATHS: '/a, /b', TARGET_DATABASE_URL: 'postgres://x@h/db' });
+    const c = loadConfig({
+      PORT: '8080',
+      MIGRATIONS_RUN: 'false',
+      BACKUP_FILE_PATHS: '/a, /b',
+      TARGET_DATABASE_URL: 'postgres://x@h/db',
+    });
     expect(c.PORT).toBe(8080);
     expect(c.MIGRATIONS_RUN).toBe(false);
     expect(c.BACKUP_FILE_PATHS).toEqual(['/a', '/b']);
@@ -35,14 +40,32 @@ describe('loadConfig', () => {
 
   it('hands the engine settings to the database dialect', () => {
     const everything = { includeSchemas: [], excludeSchemas: [], excludeTables: [] };
-    expect(dialectOptions(loadConfig({}))).toEqual({ parallel: 2, restoreParallel: 2, maintenanceWorkMem: '512MB', restoreAnalyze: true, scope: everything });
+    expect(dialectOptions(loadConfig({}))).toEqual({
+      parallel: 2,
+      restoreParallel: 2,
+      maintenanceWorkMem: '512MB',
+      restoreAnalyze: true,
+      scope: everything,
+    });
     const c = loadConfig({
-      BACKUP_PARALLELISM: '4', RESTORE_PARALLELISM: '1', RESTORE_MAINTENANCE_WORK_MEM: '1GB', RESTORE_ANALYZE: 'false',
-      BACKUP_INCLUDE_SCHEMAS: 'app, billing_*', BACKUP_EXCLUDE_SCHEMAS: 'scratch', BACKUP_EXCLUDE_TABLES: 'public.logs,*.audit_?',
+      BACKUP_PARALLELISM: '4',
+      RESTORE_PARALLELISM: '1',
+      RESTORE_MAINTENANCE_WORK_MEM: '1GB',
+      RESTORE_ANALYZE: 'false',
+      BACKUP_INCLUDE_SCHEMAS: 'app, billing_*',
+      BACKUP_EXCLUDE_SCHEMAS: 'scratch',
+      BACKUP_EXCLUDE_TABLES: 'public.logs,*.audit_?',
     });
     expect(dialectOptions(c)).toEqual({
-      parallel: 4, restoreParallel: 1, maintenanceWorkMem: '1GB', restoreAnalyze: false,
-      scope: { includeSchemas: ['app', 'billing_*'], excludeSchemas: ['scratch'], excludeTables: ['public.logs', '*.audit_?'] },
+      parallel: 4,
+      restoreParallel: 1,
+      maintenanceWorkMem: '1GB',
+      restoreAnalyze: false,
+      scope: {
+        includeSchemas: ['app', 'billing_*'],
+        excludeSchemas: ['scratch'],
+        excludeTables: ['public.logs', '*.audit_?'],
+      },
     });
     expect(() => loadConfig({ RESTORE_ANALYZE: 'sometimes' })).toThrow(/RESTORE_ANALYZE/);
   });
@@ -69,20 +92,35 @@ describe('loadConfig: rules across variables, all named in one error', () => {
 
   it('needs a bucket for S3 storage, and both S3 credentials or neither', () => {
     expect(problemsOf({ BACKUP_STORAGE: 's3' })).toEqual(['S3_BUCKET: required when BACKUP_STORAGE=s3']);
-    expect(blamed({ BACKUP_STORAGE: 's3', S3_BUCKET: 'b', S3_ACCESS_KEY_ID: 'AKIA' })).toEqual(['S3_SECRET_ACCESS_KEY']);
-    expect(blamed({ BACKUP_STORAGE: 's3', S3_BUCKET: 'b', S3_SECRET_ACCESS_KEY: 'shh-secret' })).toEqual(['S3_ACCESS_KEY_ID']);
+    expect(blamed({ BACKUP_STORAGE: 's3', S3_BUCKET: 'b', S3_ACCESS_KEY_ID: 'AKIA' })).toEqual([
+      'S3_SECRET_ACCESS_KEY',
+    ]);
+    expect(blamed({ BACKUP_STORAGE: 's3', S3_BUCKET: 'b', S3_SECRET_ACCESS_KEY: 'shh-secret' })).toEqual([
+      'S3_ACCESS_KEY_ID',
+    ]);
     expect(loadConfig({ BACKUP_STORAGE: 's3', S3_BUCKET: 'b' }).S3_BUCKET).toBe('b');
     // Local storage does not care about S3 settings.
     expect(loadConfig({ S3_ACCESS_KEY_ID: 'AKIA' }).BACKUP_STORAGE).toBe('local');
   });
 
   it('checks the keyring: id:base64 of 32 bytes, unique ids, a known active id', () => {
-    expect(loadConfig({ BACKUP_ENCRYPTION_KEYS: `k1:${KEY},k2:${KEY}`, BACKUP_ENCRYPTION_KEY_ID: 'k1' }).BACKUP_ENCRYPTION_KEY_ID).toBe('k1');
+    expect(
+      loadConfig({ BACKUP_ENCRYPTION_KEYS: `k1:${KEY},k2:${KEY}`, BACKUP_ENCRYPTION_KEY_ID: 'k1' })
+        .BACKUP_ENCRYPTION_KEY_ID,
+    ).toBe('k1');
     const short = Buffer.alloc(16, 1).toString('base64');
-    expect(problemsOf({ BACKUP_ENCRYPTION_KEYS: `k1:${short}` })).toEqual([expect.stringMatching(/^BACKUP_ENCRYPTION_KEYS: .*32 bytes/)]);
-    expect(problemsOf({ BACKUP_ENCRYPTION_KEYS: 'no-colon-here' })).toEqual([expect.stringMatching(/^BACKUP_ENCRYPTION_KEYS: .*id:base64/)]);
-    expect(problemsOf({ BACKUP_ENCRYPTION_KEYS: `k1:${KEY},k1:${KEY}` })).toEqual([expect.stringMatching(/^BACKUP_ENCRYPTION_KEYS: .*more than once/)]);
-    expect(problemsOf({ BACKUP_ENCRYPTION_KEYS: `k1:${KEY}`, BACKUP_ENCRYPTION_KEY_ID: 'k9' })).toEqual([expect.stringMatching(/^BACKUP_ENCRYPTION_KEY_ID: .*not in/)]);
+    expect(problemsOf({ BACKUP_ENCRYPTION_KEYS: `k1:${short}` })).toEqual([
+      expect.stringMatching(/^BACKUP_ENCRYPTION_KEYS: .*32 bytes/),
+    ]);
+    expect(problemsOf({ BACKUP_ENCRYPTION_KEYS: 'no-colon-here' })).toEqual([
+      expect.stringMatching(/^BACKUP_ENCRYPTION_KEYS: .*id:base64/),
+    ]);
+    expect(problemsOf({ BACKUP_ENCRYPTION_KEYS: `k1:${KEY},k1:${KEY}` })).toEqual([
+      expect.stringMatching(/^BACKUP_ENCRYPTION_KEYS: .*more than once/),
+    ]);
+    expect(problemsOf({ BACKUP_ENCRYPTION_KEYS: `k1:${KEY}`, BACKUP_ENCRYPTION_KEY_ID: 'k9' })).toEqual([
+      expect.stringMatching(/^BACKUP_ENCRYPTION_KEY_ID: .*not in/),
+    ]);
     expect(blamed({ BACKUP_ENCRYPTION_KEY_ID: 'k1' })).toEqual(['BACKUP_ENCRYPTION_KEY_ID']);
     // The key material never appears in the message.
     expect(problemsOf({ BACKUP_ENCRYPTION_KEYS: `k1:${short}` }).join('\n')).not.toContain(short);
@@ -91,7 +129,10 @@ describe('loadConfig: rules across variables, all named in one error', () => {
   it('checks webhook URLs without quoting them', () => {
     const secretUrl = 'ftp://hooks.example.com/T000/B000/very-secret';
     const problems = problemsOf({ NOTIFY_WEBHOOK_URLS: `https://ok.example.com/hook, ${secretUrl}, not a url` });
-    expect(problems).toEqual(['NOTIFY_WEBHOOK_URLS: entry 2 is not an http(s) URL', 'NOTIFY_WEBHOOK_URLS: entry 3 is not an http(s) URL']);
+    expect(problems).toEqual([
+      'NOTIFY_WEBHOOK_URLS: entry 2 is not an http(s) URL',
+      'NOTIFY_WEBHOOK_URLS: entry 3 is not an http(s) URL',
+    ]);
     expect(problems.join('\n')).not.toContain('very-secret');
   });
 
@@ -114,7 +155,15 @@ describe('loadConfig: rules across variables, all named in one error', () => {
       IMPORT_MAX_BYTES: '0',
     });
     expect(names.sort()).toEqual(
-      ['BACKUP_ENCRYPTION_KEYS', 'BACKUP_TIMEZONE', 'DEFAULT_SCHEDULE_CRON', 'IMPORT_MAX_BYTES', 'NOTIFY_WEBHOOK_URLS', 'PORT', 'S3_BUCKET'].sort(),
+      [
+        'BACKUP_ENCRYPTION_KEYS',
+        'BACKUP_TIMEZONE',
+        'DEFAULT_SCHEDULE_CRON',
+        'IMPORT_MAX_BYTES',
+        'NOTIFY_WEBHOOK_URLS',
+        'PORT',
+        'S3_BUCKET',
+      ].sort(),
     );
   });
 

@@ -10,10 +10,22 @@ import { parseKeyring } from '../engine/archive/keyring';
 import { validateCron, validateTimeZone } from '../scheduler/cron-schedule';
 
 const toBool = ({ value }: { value: unknown }) =>
-  typeof value === 'string' ? ['1', 'true', 'yes', 'on'].includes(value.trim().toLowerCase()) ? true : ['0', 'false', 'no', 'off', ''].includes(value.trim().toLowerCase()) ? false : value : value;
-const toInt = ({ value }: { value: unknown }) => (typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value) : value);
+  typeof value === 'string'
+    ? ['1', 'true', 'yes', 'on'].includes(value.trim().toLowerCase())
+      ? true
+      : ['0', 'false', 'no', 'off', ''].includes(value.trim().toLowerCase())
+        ? false
+        : value
+    : value;
+const toInt = ({ value }: { value: unknown }) =>
+  typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value) : value;
 const toList = ({ value }: { value: unknown }) =>
-  typeof value === 'string' ? value.split(',').map((s) => s.trim()).filter(Boolean) : value;
+  typeof value === 'string'
+    ? value
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+    : value;
 
 const DB_URL = /^(sqlite:.+|postgres(ql)?:\/\/.+)$/;
 
@@ -25,11 +37,14 @@ export class AppConfig {
 
   @Matches(DB_URL, { message: 'DATABASE_URL must be sqlite:<path> or postgres://…' })
   DATABASE_URL = 'sqlite:./data/strongroom.db';
-  @IsOptional() @Matches(DB_URL, { message: 'TARGET_DATABASE_URL must be sqlite:<path> or postgres://…' })
+  @IsOptional()
+  @Matches(DB_URL, { message: 'TARGET_DATABASE_URL must be sqlite:<path> or postgres://…' })
   TARGET_DATABASE_URL?: string;
   @Transform(toBool) @IsBoolean() MIGRATIONS_RUN = true;
 
-  @IsOptional() @IsString() @Matches(/^.{24,}$/, { message: 'ADMIN_API_KEY must be at least 24 characters' })
+  @IsOptional()
+  @IsString()
+  @Matches(/^.{24,}$/, { message: 'ADMIN_API_KEY must be at least 24 characters' })
   ADMIN_API_KEY?: string;
   /** How long a verified API key is trusted without a catalog lookup; revocation elsewhere takes effect within it. 0 = look up every request. */
   @Transform(toInt) @IsInt() @Min(0) @Max(300) API_KEY_CACHE_SECONDS = 5;
@@ -56,7 +71,9 @@ export class AppConfig {
 
   @IsOptional() @IsString() BACKUP_ENCRYPTION_KEYS?: string;
   @IsOptional() @IsString() BACKUP_ENCRYPTION_KEY_ID?: string;
-  @IsOptional() @IsString() @Matches(/^.{12,}$/, { message: 'BACKUP_ENCRYPTION_PASSPHRASE must be at least 12 characters' })
+  @IsOptional()
+  @IsString()
+  @Matches(/^.{12,}$/, { message: 'BACKUP_ENCRYPTION_PASSPHRASE must be at least 12 characters' })
   BACKUP_ENCRYPTION_PASSPHRASE?: string;
   /** With a key configured, also accept manifests without a MAC (see backup-keys.ts). */
   @Transform(toBool) @IsBoolean() ALLOW_UNAUTHENTICATED_ARCHIVES = false;
@@ -69,11 +86,14 @@ export class AppConfig {
   @Transform(toList) @IsString({ each: true }) BACKUP_FILE_PATHS: string[] = [];
   @Transform(toInt) @IsInt() @Min(1) @Max(16) BACKUP_PARALLELISM = 2;
   /** Full backups (PostgreSQL): glob patterns (`*`, `?`) of schemas to include (empty = all) and exclude, and tables whose rows are left out. */
-  @Transform(toList) @IsString({ each: true })
+  @Transform(toList)
+  @IsString({ each: true })
   BACKUP_INCLUDE_SCHEMAS: string[] = [];
-  @Transform(toList) @IsString({ each: true })
+  @Transform(toList)
+  @IsString({ each: true })
   BACKUP_EXCLUDE_SCHEMAS: string[] = [];
-  @Transform(toList) @IsString({ each: true })
+  @Transform(toList)
+  @IsString({ each: true })
   BACKUP_EXCLUDE_TABLES: string[] = [];
   @Transform(toInt) @IsInt() @Min(1) @Max(16) RESTORE_PARALLELISM = 2;
   @Matches(/^[1-9][0-9]*(kB|MB|GB)$/, { message: 'RESTORE_MAINTENANCE_WORK_MEM must be a size like 64MB or 1GB' })
@@ -158,7 +178,9 @@ export function crossFieldProblems(c: AppConfig): string[] {
     if (!c.S3_BUCKET?.trim()) problems.push('S3_BUCKET: required when BACKUP_STORAGE=s3');
     if (!!c.S3_ACCESS_KEY_ID !== !!c.S3_SECRET_ACCESS_KEY) {
       const missing = c.S3_ACCESS_KEY_ID ? 'S3_SECRET_ACCESS_KEY' : 'S3_ACCESS_KEY_ID';
-      problems.push(`${missing}: set S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY together, or neither (AWS default credential chain)`);
+      problems.push(
+        `${missing}: set S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY together, or neither (AWS default credential chain)`,
+      );
     }
   }
   if (c.BACKUP_ENCRYPTION_KEYS) {
@@ -167,7 +189,11 @@ export function crossFieldProblems(c: AppConfig): string[] {
     } catch (e) {
       // The keyring's messages name entries by position and id, never the key material.
       const message = (e as Error).message;
-      problems.push(message.startsWith('BACKUP_ENCRYPTION_KEY_ID') ? `BACKUP_ENCRYPTION_KEY_ID: ${message}` : `BACKUP_ENCRYPTION_KEYS: ${message}`);
+      problems.push(
+        message.startsWith('BACKUP_ENCRYPTION_KEY_ID')
+          ? `BACKUP_ENCRYPTION_KEY_ID: ${message}`
+          : `BACKUP_ENCRYPTION_KEYS: ${message}`,
+      );
     }
   } else if (c.BACKUP_ENCRYPTION_KEY_ID) {
     problems.push('BACKUP_ENCRYPTION_KEY_ID: set, but BACKUP_ENCRYPTION_KEYS is empty');

@@ -11,7 +11,8 @@ import { Transactions } from './transactions';
   imports: [
     TypeOrmModule.forRootAsync({
       inject: [AppConfig],
-      useFactory: (config: AppConfig) => buildDataSourceOptions(config.DATABASE_URL, { migrationsRun: config.MIGRATIONS_RUN }),
+      useFactory: (config: AppConfig) =>
+        buildDataSourceOptions(config.DATABASE_URL, { migrationsRun: config.MIGRATIONS_RUN }),
     }),
     TypeOrmModule.forFeature([LeaseEntity]),
   ],

@@ -8,4 +8,13 @@ import { ScheduleEntity } from '../scheduler/schedule.entity';
 import { RecoveryEntity } from '../recovery/recovery.entity';
 
 /** Every TypeORM entity of the service database; migrations/ mirrors these exactly (tested). */
-export const ENTITIES = [ApiKeyEntity, AuditEventEntity, AuditHeadEntity, LeaseEntity, BackupEntity, RecoveryEntity, ScheduleEntity, JobClaimEntity];
+export const ENTITIES = [
+  ApiKeyEntity,
+  AuditEventEntity,
+  AuditHeadEntity,
+  LeaseEntity,
+  BackupEntity,
+  RecoveryEntity,
+  ScheduleEntity,
+  JobClaimEntity,
+];

@@ -50,7 +50,11 @@ export class LeaseService {
    * included: a lease is never re-entrant). `processOwner` identifies the process; the lease's
    * owner is that plus a token of this acquisition.
    */
-  async acquire(name: string, processOwner: string = PROCESS_OWNER, ttlSeconds = this.config.LEASE_TTL_SECONDS): Promise<HeldLease | null> {
+  async acquire(
+    name: string,
+    processOwner: string = PROCESS_OWNER,
+    ttlSeconds = this.config.LEASE_TTL_SECONDS,
+  ): Promise<HeldLease | null> {
     const owner = `${processOwner}:${randomUUID().slice(0, 8)}`;
     return this.tx.run(async (m) => {
       const now = new Date();
@@ -75,14 +79,21 @@ export class LeaseService {
     const lease = (await this.acquire(name)) ?? ((await sweep().catch(() => 0)) > 0 ? await this.acquire(name) : null);
     if (lease) return lease;
     const holder = await this.holder(name);
-    throw new DomainError(ErrorCode.Conflict, `another backup or restore of this database is running (${holder?.owner ?? 'unknown owner'})`);
+    throw new DomainError(
+      ErrorCode.Conflict,
+      `another backup or restore of this database is running (${holder?.owner ?? 'unknown owner'})`,
+    );
   }
 
   /**
    * Renews a lease we hold and, in the same transaction, runs `alsoWrite` (a job's heartbeat),
    * so a job's heartbeat is fresh exactly while its lease is. False when the lease was lost.
    */
-  async renewWith(lease: HeldLease, alsoWrite: (m: EntityManager, now: string) => Promise<void>, ttlSeconds = this.config.LEASE_TTL_SECONDS): Promise<boolean> {
+  async renewWith(
+    lease: HeldLease,
+    alsoWrite: (m: EntityManager, now: string) => Promise<void>,
+    ttlSeconds = this.config.LEASE_TTL_SECONDS,
+  ): Promise<boolean> {
     const now = new Date();
     const expiresAt = new Date(now.getTime() + ttlSeconds * 1000).toISOString();
     const held = await this.tx.run(async (m) => {

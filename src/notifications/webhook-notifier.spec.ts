@@ -13,13 +13,20 @@ interface Received {
 type Reply = (req: Received, res: http.ServerResponse, index: number) => void;
 
 /** A real HTTP server on loopback that records each request and answers as the test says. */
-async function startReceiver(reply: Reply): Promise<{ base: string; requests: Received[]; close: () => Promise<void> }> {
+async function startReceiver(
+  reply: Reply,
+): Promise<{ base: string; requests: Received[]; close: () => Promise<void> }> {
   const requests: Received[] = [];
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const received = { headers: req.headers, body: Buffer.concat(chunks).toString('utf8'), url: req.url ?? '', arrivedAt: Date.now() };
+      const received = {
+        headers: req.headers,
+        body: Buffer.concat(chunks).toString('utf8'),
+        url: req.url ?? '',
+        arrivedAt: Date.now(),
+      };
       requests.push(received);
       reply(received, res, requests.length - 1);
     });
@@ -36,9 +43,11 @@ async function startReceiver(reply: Reply): Promise<{ base: string; requests: Re
   };
 }
 
-const answer = (status: number, headers: Record<string, string> = {}): Reply => (_req, res) => {
-  res.writeHead(status, headers).end('ok');
-};
+const answer =
+  (status: number, headers: Record<string, string> = {}): Reply =>
+  (_req, res) => {
+    res.writeHead(status, headers).end('ok');
+  };
 
 function recordingLogger(): { lines: string[]; warn: (m: string) => void; error: (m: string) => void } {
   const lines: string[] = [];
@@ -49,12 +58,26 @@ const EVENT: NotificationEvent = {
   type: 'backup.failed',
   severity: 'error',
   message: 'Backup 3f2a failed: table "orders" could not be read',
-  details: { backupId: '3f2a', table: 'orders', attempts: 1, databasePassword: 'hunter2', target: 'postgres://app:hunter2@db/prod' },
+  details: {
+    backupId: '3f2a',
+    table: 'orders',
+    attempts: 1,
+    databasePassword: 'hunter2',
+    target: 'postgres://app:hunter2@db/prod',
+  },
   at: new Date('2026-11-21T02:00:05.000Z'),
 };
 
 function notifier(urls: string[], extra: Partial<WebhookNotifierOptions> = {}): WebhookNotifier {
-  return new WebhookNotifier({ urls, format: 'json', timeoutMs: 2000, maxAttempts: 3, baseDelayMs: 5, logger: recordingLogger(), ...extra });
+  return new WebhookNotifier({
+    urls,
+    format: 'json',
+    timeoutMs: 2000,
+    maxAttempts: 3,
+    baseDelayMs: 5,
+    logger: recordingLogger(),
+    ...extra,
+  });
 }
 
 describe('WebhookNotifier', () => {
@@ -86,7 +109,13 @@ describe('WebhookNotifier', () => {
       type: 'backup.failed',
       severity: 'error',
       message: 'Backup 3f2a failed: table "orders" could not be read',
-      details: { backupId: '3f2a', table: 'orders', attempts: 1, databasePassword: '[redacted]', target: 'postgres://[redacted]@db/prod' },
+      details: {
+        backupId: '3f2a',
+        table: 'orders',
+        attempts: 1,
+        databasePassword: '[redacted]',
+        target: 'postgres://[redacted]@db/prod',
+      },
       at: '2026-11-21T02:00:05.000Z',
     });
     expect(req.body).not.toContain('hunter2');
@@ -129,7 +158,9 @@ describe('WebhookNotifier', () => {
     const r = await receiver(answer(503));
     const logger = recordingLogger();
     const port = new URL(r.base).port;
-    const n = notifier([`http://alice:s3cret-pw@127.0.0.1:${port}/services/T0/B0/XyZsecretPath?token=q-secret`], { logger });
+    const n = notifier([`http://alice:s3cret-pw@127.0.0.1:${port}/services/T0/B0/XyZsecretPath?token=q-secret`], {
+      logger,
+    });
     n.notify(EVENT);
     await n.drain();
 
@@ -138,8 +169,11 @@ describe('WebhookNotifier', () => {
     expect(r.requests[0].url).toBe('/services/T0/B0/XyZsecretPath?token=q-secret');
     expect(n.counters).toEqual({ sent: 0, failed: 1, retries: 2, dropped: 0 });
     expect(logger.lines).toHaveLength(1);
-    expect(logger.lines[0]).toMatch(/giving up on backup\.failed event .* to webhook #1 \(http:\/\/127\.0\.0\.1:\d+\) after 3 attempt\(s\): HTTP 503/);
-    for (const secret of ['s3cret-pw', 'alice', 'XyZsecretPath', 'q-secret']) expect(logger.lines[0]).not.toContain(secret);
+    expect(logger.lines[0]).toMatch(
+      /giving up on backup\.failed event .* to webhook #1 \(http:\/\/127\.0\.0\.1:\d+\) after 3 attempt\(s\): HTTP 503/,
+    );
+    for (const secret of ['s3cret-pw', 'alice', 'XyZsecretPath', 'q-secret'])
+      expect(logger.lines[0]).not.toContain(secret);
   });
 
   it('does not retry a client error other than 408 and 429', async () => {
@@ -152,7 +186,9 @@ describe('WebhookNotifier', () => {
   });
 
   it('honours Retry-After on 429', async () => {
-    const r = await receiver((req, res, i) => (i === 0 ? res.writeHead(429, { 'retry-after': '1' }).end() : res.writeHead(200).end()));
+    const r = await receiver((req, res, i) =>
+      i === 0 ? res.writeHead(429, { 'retry-after': '1' }).end() : res.writeHead(200).end(),
+    );
     const n = notifier([r.base], { baseDelayMs: 1 });
     n.notify(EVENT);
     await n.drain();
@@ -235,7 +271,9 @@ describe('WebhookNotifier', () => {
     n.notify(EVENT);
     await n.drain();
     const [req] = r.requests;
-    const expected = createHmac('sha256', 'sign-me').update(`${req.headers['x-strongroom-timestamp']}.${req.body}`).digest('hex');
+    const expected = createHmac('sha256', 'sign-me')
+      .update(`${req.headers['x-strongroom-timestamp']}.${req.body}`)
+      .digest('hex');
     expect(req.headers['x-strongroom-signature']).toBe(`sha256=${expected}`);
   });
 

@@ -141,7 +141,13 @@ export class WebhookNotifier {
     }
   }
 
-  private async attempt(target: Target, body: string, eventId: string, type: string, attempt: number): Promise<AttemptOutcome> {
+  private async attempt(
+    target: Target,
+    body: string,
+    eventId: string,
+    type: string,
+    attempt: number,
+  ): Promise<AttemptOutcome> {
     const headers: Record<string, string> = {
       'content-type': 'application/json',
       'user-agent': 'strongroom-webhook/1',
@@ -234,7 +240,9 @@ function sleep(ms: number): Promise<void> {
 
 // Duck-typed rather than instanceof: fetch's errors may come from another realm (vm contexts, jest).
 function field(value: unknown, key: string): unknown {
-  return typeof value === 'object' && value !== null && key in value ? (value as Record<string, unknown>)[key] : undefined;
+  return typeof value === 'object' && value !== null && key in value
+    ? (value as Record<string, unknown>)[key]
+    : undefined;
 }
 
 function errorText(err: unknown): string {
@@ -243,7 +251,8 @@ function errorText(err: unknown): string {
 }
 
 function assertPositiveInteger(value: number, name: string): void {
-  if (!Number.isInteger(value) || value < 1) throw new Error(`webhook ${name} must be a positive integer, got ${String(value)}`);
+  if (!Number.isInteger(value) || value < 1)
+    throw new Error(`webhook ${name} must be a positive integer, got ${String(value)}`);
 }
 
 function assertPositive(value: number, name: string): void {

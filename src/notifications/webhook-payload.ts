@@ -33,7 +33,8 @@ export interface JsonWebhookPayload {
 const REDACTED = '[redacted]';
 // Details come from callers all over the service; a webhook leaves the trust boundary, so
 // anything that looks like a credential is removed here as a last line of defence.
-const SECRET_KEY = /pass(word|phrase)?|secret|token|authorization|credential|api[-_]?key|private[-_]?key|cookie|confirm/i;
+const SECRET_KEY =
+  /pass(word|phrase)?|secret|token|authorization|credential|api[-_]?key|private[-_]?key|cookie|confirm/i;
 const URL_USERINFO = /([a-z][a-z0-9+.-]*:\/\/)[^\s/@]+@/gi;
 const MAX_DEPTH = 6;
 const SLACK_TEXT_LIMIT = 2900;
@@ -92,14 +93,20 @@ function toSlack(p: JsonWebhookPayload): { text: string; blocks: unknown[] } {
   const blocks: unknown[] = [
     {
       type: 'section',
-      text: { type: 'mrkdwn', text: truncate(`*${escapeSlack(p.type)}* (${p.severity})\n${escapeSlack(p.message)}`, SLACK_TEXT_LIMIT) },
+      text: {
+        type: 'mrkdwn',
+        text: truncate(`*${escapeSlack(p.type)}* (${p.severity})\n${escapeSlack(p.message)}`, SLACK_TEXT_LIMIT),
+      },
     },
   ];
   const fields = Object.entries(p.details)
     .slice(0, SLACK_MAX_FIELDS)
     .map(([key, value]) => ({
       type: 'mrkdwn',
-      text: truncate(`*${escapeSlack(key)}*\n${escapeSlack(typeof value === 'string' ? value : JSON.stringify(value) ?? '')}`, SLACK_FIELD_LIMIT),
+      text: truncate(
+        `*${escapeSlack(key)}*\n${escapeSlack(typeof value === 'string' ? value : (JSON.stringify(value) ?? ''))}`,
+        SLACK_FIELD_LIMIT,
+      ),
     }));
   if (fields.length > 0) blocks.push({ type: 'section', fields });
   blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: `Strongroom · ${p.at} · event ${p.id}` }] });

@@ -11,8 +11,15 @@
 import { openPart } from '../engine/archive/part-io';
 import { keysForManifest } from '../engine/backup/backup-keys';
 import {
-  commitStaged, discardStaged, leaveStaged, prepareStaged, recordStagedToken, stageFileArtefacts,
-  type FileStats, type StagedFiles, type UnpackOptions,
+  commitStaged,
+  discardStaged,
+  leaveStaged,
+  prepareStaged,
+  recordStagedToken,
+  stageFileArtefacts,
+  type FileStats,
+  type StagedFiles,
+  type UnpackOptions,
 } from '../engine/backup/file-artefacts';
 import type { CommitResolver } from '../engine/backup/file-restore-journal';
 import { createDialect, targetIdentity, type DialectOptions } from '../engine/dialects/create-dialect';
@@ -73,10 +80,17 @@ export class FileCommit {
     if (!part) throw new RestoreError(RestoreErrorCode.NoFiles, `backup ${b.manifest.id} holds no file artefacts`);
     const destinations = opts.destinations ?? b.manifest.files.roots;
     if (destinations.length !== b.manifest.files.roots.length) {
-      throw new RestoreError(RestoreErrorCode.FileRoots, `the backup holds ${b.manifest.files.roots.length} file directories, ${destinations.length} destinations were given`);
+      throw new RestoreError(
+        RestoreErrorCode.FileRoots,
+        `the backup holds ${b.manifest.files.roots.length} file directories, ${destinations.length} destinations were given`,
+      );
     }
     const keys = await keysForManifest(b.keys, b.manifest);
-    const staged = await stageFileArtefacts(await openPart(b.storage, b.dir, part, b.manifest, keys), destinations, opts);
+    const staged = await stageFileArtefacts(
+      await openPart(b.storage, b.dir, part, b.manifest, keys),
+      destinations,
+      opts,
+    );
     try {
       await prepareStaged(staged, { id: opts.commitId, target: targetIdentity(opts.url) });
     } catch (e) {
@@ -125,7 +139,10 @@ export class FileCommit {
     if (this.settled) return 'rolled-back';
     let committed: boolean | null;
     try {
-      committed = await this.opts.dialect.restoreCommitted({ id: this.opts.commitId, token: this.staged.plan.commit?.token ?? null });
+      committed = await this.opts.dialect.restoreCommitted({
+        id: this.opts.commitId,
+        token: this.staged.plan.commit?.token ?? null,
+      });
     } catch {
       committed = null;
     }

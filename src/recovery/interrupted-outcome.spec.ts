@@ -6,23 +6,45 @@ describe('interruptedOutcome', () => {
   it.each([
     {
       name: 'committed, tables only: completed with a note',
-      committed: true, files: false,
-      want: { status: 'completed', error: null, note: /^its restore committed .*then the process running it stopped .*reconciled at 2026-01-01/ },
+      committed: true,
+      files: false,
+      want: {
+        status: 'completed',
+        error: null,
+        note: /^its restore committed .*then the process running it stopped .*reconciled at 2026-01-01/,
+      },
     },
     {
       name: 'committed, with files: completed, the note saying the files are rolled forward from their journal',
-      committed: true, files: true,
-      want: { status: 'completed', error: null, note: /^its restore committed .*file artefacts, staged before that commit, are swapped in from their journal.*reconciled at 2026-01-01/ },
+      committed: true,
+      files: true,
+      want: {
+        status: 'completed',
+        error: null,
+        note: /^its restore committed .*file artefacts, staged before that commit, are swapped in from their journal.*reconciled at 2026-01-01/,
+      },
     },
     {
       name: 'not committed: failed, the tables as before',
-      committed: false, files: true,
-      want: { status: 'failed', note: null, error: /stopped before its restore committed.*hold what they held before, and the file directories too.*\(the process running it stopped\)$/ },
+      committed: false,
+      files: true,
+      want: {
+        status: 'failed',
+        note: null,
+        error:
+          /stopped before its restore committed.*hold what they held before, and the file directories too.*\(the process running it stopped\)$/,
+      },
     },
     {
       name: 'unknown: failed, saying so and what to check',
-      committed: null, files: false, unknownBecause: 'connection refused',
-      want: { status: 'failed', note: null, error: /could not be determined: connection refused\. Check the tables in scope against backup b-1$/ },
+      committed: null,
+      files: false,
+      unknownBecause: 'connection refused',
+      want: {
+        status: 'failed',
+        note: null,
+        error: /could not be determined: connection refused\. Check the tables in scope against backup b-1$/,
+      },
     },
   ])('$name', ({ committed, files, unknownBecause, want }) => {
     const got = interruptedOutcome(committed, { ...ctx, files, unknownBecause });

@@ -26,16 +26,20 @@ export function interruptedOutcome(
       ? '; its file artefacts, staged before that commit, are swapped in from their journal by the recovery of interrupted file restores (at the start of the instance holding the directories, before this was recorded when it is this one)'
       : '';
     return {
-      status: 'completed', error: null,
+      status: 'completed',
+      error: null,
       note: `its restore committed (the target's commit proof shows it), then ${ctx.reason} before recording the end${files}; this outcome was recorded when the job was reconciled at ${ctx.at}`,
     };
   }
   if (committed === false) {
-    const what = ctx.files ? `${NOT_COMMITTED}, and the file directories too (their staged copies are removed)` : NOT_COMMITTED;
+    const what = ctx.files
+      ? `${NOT_COMMITTED}, and the file directories too (their staged copies are removed)`
+      : NOT_COMMITTED;
     return { status: 'failed', error: `${what} (${ctx.reason})`, note: null };
   }
   return {
-    status: 'failed', note: null,
+    status: 'failed',
+    note: null,
     error: `interrupted: ${ctx.reason}; whether its restore transaction committed could not be determined${ctx.unknownBecause ? `: ${ctx.unknownBecause}` : ''}. Check the tables in scope against backup ${ctx.backupId}${ctx.files ? ' (its staged file artefacts are kept until that is known)' : ''}`,
   };
 }

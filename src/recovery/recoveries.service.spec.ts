@@ -27,11 +27,26 @@ const ELSEWHERE = 'other-host:4242:abcd1234:tok00001';
 
 function openRecovery(id: string, over: Partial<RecoveryEntity> = {}): RecoveryEntity {
   return {
-    id, backupId: 'b1', mode: 'replace', tables: ['users'], status: 'running', safetyBackupId: null, rowsWritten: 0,
-    createdAt: '2026-01-01T10:00:00.000Z', startedAt: '2026-01-01T10:00:01.000Z', finishedAt: null, error: null,
+    id,
+    backupId: 'b1',
+    mode: 'replace',
+    tables: ['users'],
+    status: 'running',
+    safetyBackupId: null,
+    rowsWritten: 0,
+    createdAt: '2026-01-01T10:00:00.000Z',
+    startedAt: '2026-01-01T10:00:01.000Z',
+    finishedAt: null,
+    error: null,
     options: { safetyBackup: false, allowSchemaMismatch: false, files: false, requestedTables: null },
-    rollbackOf: null, rolledBackBy: null, requestedBy: 'admin', owner: ELSEWHERE, heartbeatAt: '2026-01-01T11:00:00.000Z',
-    commitToken: '1234', note: null, ...over,
+    rollbackOf: null,
+    rolledBackBy: null,
+    requestedBy: 'admin',
+    owner: ELSEWHERE,
+    heartbeatAt: '2026-01-01T11:00:00.000Z',
+    commitToken: '1234',
+    note: null,
+    ...over,
   };
 }
 
@@ -47,22 +62,34 @@ function setup(rows: RecoveryEntity[], committed: Record<string, boolean | null 
   });
   const closed: string[] = [];
   const engine = strictFake<EnginePort>('engine', {
-    openDialect: jest.fn((url: string) => strictFake<Dialect>('dialect', {
-      restoreCommitted: jest.fn(async ({ id }: { id: string }) => {
-        const answer = committed[id];
-        if (answer instanceof Error) throw answer;
-        return answer;
+    openDialect: jest.fn((url: string) =>
+      strictFake<Dialect>('dialect', {
+        restoreCommitted: jest.fn(async ({ id }: { id: string }) => {
+          const answer = committed[id];
+          if (answer instanceof Error) throw answer;
+          return answer;
+        }),
+        close: jest.fn(async () => void closed.push(url)),
       }),
-      close: jest.fn(async () => void closed.push(url)),
-    })),
+    ),
   });
-  const catalog = strictFake<BackupCatalogService>('catalog', { entity: jest.fn(async () => ({ id: 'b1', type: 'full' }) as BackupEntity) });
+  const catalog = strictFake<BackupCatalogService>('catalog', {
+    entity: jest.fn(async () => ({ id: 'b1', type: 'full' }) as BackupEntity),
+  });
   const target = strictFake<TargetDatabase>('target', { sourceUrl: (type: string) => `sqlite:/target-of-${type}.db` });
   const leases = strictFake<LeaseService>('leases', { releaseOwner: jest.fn(async () => 1) });
   const sweeper = strictFake<JobSweeper>('sweeper', { register: jest.fn(), staleBefore: () => STALE_BEFORE });
   const service = new RecoveriesService(
-    repo, strictFake<BackupStorage>('storage'), catalog, strictFake<BackupsService>('backups'), target, leases,
-    strictFake<Transactions>('tx'), strictFake<AppConfig>('config'), sweeper, engine,
+    repo,
+    strictFake<BackupStorage>('storage'),
+    catalog,
+    strictFake<BackupsService>('backups'),
+    target,
+    leases,
+    strictFake<Transactions>('tx'),
+    strictFake<AppConfig>('config'),
+    sweeper,
+    engine,
   );
   return { service, ended, leases, closed };
 }
@@ -74,8 +101,16 @@ describe('RecoveriesService: recoveries nobody runs any more', () => {
     const { service, ended, leases, closed } = setup([openRecovery('r1')], { r1: true });
 
     expect(await service.failInterrupted(STALE_BEFORE)).toBe(1);
-    expect(ended[0].patch).toMatchObject({ status: 'completed', error: null, note: expect.stringMatching(/commit proof/) });
-    expect(ended[0].event).toMatchObject({ action: 'recovery.completed', outcome: 'success', details: { tablesCommitted: true } });
+    expect(ended[0].patch).toMatchObject({
+      status: 'completed',
+      error: null,
+      note: expect.stringMatching(/commit proof/),
+    });
+    expect(ended[0].event).toMatchObject({
+      action: 'recovery.completed',
+      outcome: 'success',
+      details: { tablesCommitted: true },
+    });
     expect(leases.releaseOwner).toHaveBeenCalledWith(ELSEWHERE);
     expect(closed).toEqual(['sqlite:/target-of-full.db']);
   });
@@ -84,25 +119,47 @@ describe('RecoveriesService: recoveries nobody runs any more', () => {
     const { service, ended } = setup([openRecovery('r2')], { r2: false });
 
     await service.failInterrupted(STALE_BEFORE);
-    expect(ended[0].patch).toMatchObject({ status: 'failed', note: null, error: expect.stringMatching(/^interrupted: .*before its restore committed/) });
-    expect(ended[0].event).toMatchObject({ action: 'recovery.failed', outcome: 'failure', details: { tablesCommitted: false } });
+    expect(ended[0].patch).toMatchObject({
+      status: 'failed',
+      note: null,
+      error: expect.stringMatching(/^interrupted: .*before its restore committed/),
+    });
+    expect(ended[0].event).toMatchObject({
+      action: 'recovery.failed',
+      outcome: 'failure',
+      details: { tablesCommitted: false },
+    });
   });
 
   it('when the target cannot say, it is failed and the error tells why and what to check', async () => {
-    const { service, ended, closed } = setup([openRecovery('r3')], { r3: new Error('connect ECONNREFUSED postgres://app:s3cret@db/x') });
+    const { service, ended, closed } = setup([openRecovery('r3')], {
+      r3: new Error('connect ECONNREFUSED postgres://app:s3cret@db/x'),
+    });
 
     await service.failInterrupted(STALE_BEFORE);
     expect(ended[0].patch.status).toBe('failed');
-    expect(ended[0].patch.error).toMatch(/could not be determined: connect ECONNREFUSED postgres:\/\/app:\*\*\*@db\/x\. Check the tables in scope against backup b1/);
+    expect(ended[0].patch.error).toMatch(
+      /could not be determined: connect ECONNREFUSED postgres:\/\/app:\*\*\*@db\/x\. Check the tables in scope against backup b1/,
+    );
     expect(ended[0].patch.error).not.toContain('s3cret');
     expect(closed).toHaveLength(1);
   });
 
   it('a committed restore that was to restore files too is failed: the files may not have followed', async () => {
-    const { service, ended } = setup([openRecovery('r4', { options: { safetyBackup: false, allowSchemaMismatch: false, files: true, requestedTables: null } })], { r4: true });
+    const { service, ended } = setup(
+      [
+        openRecovery('r4', {
+          options: { safetyBackup: false, allowSchemaMismatch: false, files: true, requestedTables: null },
+        }),
+      ],
+      { r4: true },
+    );
 
     await service.failInterrupted(STALE_BEFORE);
-    expect(ended[0].patch).toMatchObject({ status: 'failed', error: expect.stringMatching(/file artefacts may not have been/) });
+    expect(ended[0].patch).toMatchObject({
+      status: 'failed',
+      error: expect.stringMatching(/file artefacts may not have been/),
+    });
   });
 
   it('leaves a recovery with a fresh heartbeat alone, without asking the target', async () => {

@@ -22,7 +22,13 @@ import type { BackupStorage } from '../engine/storage/storage';
 import { interruptedOutcome } from './interrupted-outcome';
 import { RecoveryEntity } from './recovery.entity';
 import { RecoveryRepository } from './recovery.repository';
-import { assertConfirmed, prepareRecovery, PreparedRecovery, RecoveryRequest, rollbackPhrase } from './recovery-request';
+import {
+  assertConfirmed,
+  prepareRecovery,
+  PreparedRecovery,
+  RecoveryRequest,
+  rollbackPhrase,
+} from './recovery-request';
 import { RecoveryProgress, RecoveryView, toRecoveryView } from './recovery.view';
 import { commitResolver, FileCommit, type FilesAfterFailure } from './file-commit';
 import { checkTables, describeIssues, dryRunTables, restoreTables, rowTotal } from '../engine/restore/restore-backup';
@@ -94,11 +100,21 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
    */
   private async recoverInterruptedFileRestores(): Promise<void> {
     try {
-      const r = await recoverInterruptedFileRestores(this.config.BACKUP_FILE_PATHS, { committed: this.commitResolver() });
-      for (const u of r.undecided) this.logger.error(`interrupted file restore of recovery ${u.commitId} left staged: ${u.why}`);
-      if (r.completed.length) this.logger.warn(`completed ${r.completed.length} interrupted file restore(s): the file directories hold the restored files`);
-      if (r.rolledBack.length) this.logger.warn(`rolled back ${r.rolledBack.length} interrupted file restore(s): the file directories are as they were before`);
-      if (r.removed.length) this.logger.warn(`removed ${r.removed.length} staged or old copies left by interrupted file restores`);
+      const r = await recoverInterruptedFileRestores(this.config.BACKUP_FILE_PATHS, {
+        committed: this.commitResolver(),
+      });
+      for (const u of r.undecided)
+        this.logger.error(`interrupted file restore of recovery ${u.commitId} left staged: ${u.why}`);
+      if (r.completed.length)
+        this.logger.warn(
+          `completed ${r.completed.length} interrupted file restore(s): the file directories hold the restored files`,
+        );
+      if (r.rolledBack.length)
+        this.logger.warn(
+          `rolled back ${r.rolledBack.length} interrupted file restore(s): the file directories are as they were before`,
+        );
+      if (r.removed.length)
+        this.logger.warn(`removed ${r.removed.length} staged or old copies left by interrupted file restores`);
       if (r.busy.length) this.logger.warn(`file restore(s) ${r.busy.join(', ')} of another running process left alone`);
     } catch (err) {
       this.logger.error(`could not recover interrupted file restores: ${(err as Error).message}`);
@@ -131,9 +147,17 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
    */
   async plan(input: StartRecoveryInput): Promise<{ plan: DryRunResult }> {
     const mode = input.mode ?? 'replace';
-    const prepared = await this.prepare({ backupId: input.backupId, mode, tables: input.tables, allowSchemaMismatch: input.allowSchemaMismatch ?? false, files: input.files });
+    const prepared = await this.prepare({
+      backupId: input.backupId,
+      mode,
+      tables: input.tables,
+      allowSchemaMismatch: input.allowSchemaMismatch ?? false,
+      files: input.files,
+    });
     try {
-      const { tables, blockers, warnings } = await this.inWriteTurn(prepared, () => dryRunTables(prepared.dialect, this.spec(prepared, mode)));
+      const { tables, blockers, warnings } = await this.inWriteTurn(prepared, () =>
+        dryRunTables(prepared.dialect, this.spec(prepared, mode)),
+      );
       return { plan: { tables, blockers, warnings } };
     } catch (e) {
       throw new DomainError(ErrorCode.Conflict, `dry run of backup ${input.backupId} failed: ${safeErrorMessage(e)}`);
@@ -148,7 +172,13 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
     const backup = await this.catalog.entity(input.backupId);
     if (backup.status === 'completed') assertConfirmed(mode, backup.id, input.confirm);
     return this.launch(
-      { backupId: input.backupId, mode, tables: input.tables, allowSchemaMismatch: input.allowSchemaMismatch ?? false, files: input.files },
+      {
+        backupId: input.backupId,
+        mode,
+        tables: input.tables,
+        allowSchemaMismatch: input.allowSchemaMismatch ?? false,
+        files: input.files,
+      },
       { safetyBackup: input.safetyBackup ?? true, rollbackOf: null },
       actor,
     );
@@ -158,16 +188,28 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
   async rollback(id: string, confirm: string | undefined, actor: Actor = SYSTEM_ACTOR): Promise<RecoveryView> {
     const original = await this.entity(id);
     if (confirm !== rollbackPhrase(id)) {
-      throw new DomainError(ErrorCode.InvalidInput, `confirm: a rollback overwrites data; set confirm to exactly "${rollbackPhrase(id)}"`);
+      throw new DomainError(
+        ErrorCode.InvalidInput,
+        `confirm: a rollback overwrites data; set confirm to exactly "${rollbackPhrase(id)}"`,
+      );
     }
     if (original.status !== 'completed') {
-      throw new DomainError(ErrorCode.Conflict, `recovery ${id} is ${original.status}; only a completed recovery can be rolled back`);
+      throw new DomainError(
+        ErrorCode.Conflict,
+        `recovery ${id} is ${original.status}; only a completed recovery can be rolled back`,
+      );
     }
     if (!original.safetyBackupId) {
-      throw new DomainError(ErrorCode.Conflict, `recovery ${id} ran without a safety backup: there is nothing to roll back to`);
+      throw new DomainError(
+        ErrorCode.Conflict,
+        `recovery ${id} ran without a safety backup: there is nothing to roll back to`,
+      );
     }
     const safety = await this.catalog.entity(original.safetyBackupId).catch(() => {
-      throw new DomainError(ErrorCode.Conflict, `the safety backup ${original.safetyBackupId} of recovery ${id} no longer exists`);
+      throw new DomainError(
+        ErrorCode.Conflict,
+        `the safety backup ${original.safetyBackupId} of recovery ${id} no longer exists`,
+      );
     });
     const tables = safety.tables.map((t) => t.name).filter((t) => original.tables.includes(t));
     return this.launch(
@@ -209,27 +251,61 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
     });
   }
 
-  private async launch(req: RecoveryRequest, opts: { safetyBackup: boolean; rollbackOf: string | null }, actor: Actor): Promise<RecoveryView> {
+  private async launch(
+    req: RecoveryRequest,
+    opts: { safetyBackup: boolean; rollbackOf: string | null },
+    actor: Actor,
+  ): Promise<RecoveryView> {
     const prepared = await this.prepare(req);
     await this.refuseBlocked(prepared, req.mode);
-    const lease = await this.leases.acquireOrConflict(this.target.leaseName, () => this.sweeper.sweep()).catch(async (e: unknown) => {
-      await prepared.dialect.close().catch(() => undefined);
-      throw e;
-    });
+    const lease = await this.leases
+      .acquireOrConflict(this.target.leaseName, () => this.sweeper.sweep())
+      .catch(async (e: unknown) => {
+        await prepared.dialect.close().catch(() => undefined);
+        throw e;
+      });
     const row: RecoveryEntity = {
-      id: randomUUID(), backupId: prepared.backup.id, mode: req.mode, tables: prepared.tables, status: 'pending',
-      safetyBackupId: null, rowsWritten: 0, createdAt: nowIso(), startedAt: null, finishedAt: null, error: null,
-      options: { safetyBackup: opts.safetyBackup, allowSchemaMismatch: req.allowSchemaMismatch, files: prepared.files, requestedTables: req.tables ?? null },
-      rollbackOf: opts.rollbackOf, rolledBackBy: null, requestedBy: actor.name, owner: lease.owner,
-      heartbeatAt: nowIso(), commitToken: null, note: null,
+      id: randomUUID(),
+      backupId: prepared.backup.id,
+      mode: req.mode,
+      tables: prepared.tables,
+      status: 'pending',
+      safetyBackupId: null,
+      rowsWritten: 0,
+      createdAt: nowIso(),
+      startedAt: null,
+      finishedAt: null,
+      error: null,
+      options: {
+        safetyBackup: opts.safetyBackup,
+        allowSchemaMismatch: req.allowSchemaMismatch,
+        files: prepared.files,
+        requestedTables: req.tables ?? null,
+      },
+      rollbackOf: opts.rollbackOf,
+      rolledBackBy: null,
+      requestedBy: actor.name,
+      owner: lease.owner,
+      heartbeatAt: nowIso(),
+      commitToken: null,
+      note: null,
     };
     this.jobs.hold(row.id);
     try {
       await this.repo.create(row, {
-        actor, action: 'recovery.started', resource: 'recovery', resourceId: row.id, outcome: 'success',
+        actor,
+        action: 'recovery.started',
+        resource: 'recovery',
+        resourceId: row.id,
+        outcome: 'success',
         details: {
-          backupId: row.backupId, mode: row.mode, tables: row.tables, files: prepared.files, safetyBackup: opts.safetyBackup,
-          allowSchemaMismatch: req.allowSchemaMismatch, rollbackOf: opts.rollbackOf,
+          backupId: row.backupId,
+          mode: row.mode,
+          tables: row.tables,
+          files: prepared.files,
+          safetyBackup: opts.safetyBackup,
+          allowSchemaMismatch: req.allowSchemaMismatch,
+          rollbackOf: opts.rollbackOf,
         },
       });
     } catch (e) {
@@ -243,11 +319,19 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
     return toRecoveryView(row, this.progress.get(row.id));
   }
 
-  private async run(row: RecoveryEntity, prepared: PreparedRecovery, lease: HeldLease, signal: AbortSignal): Promise<void> {
+  private async run(
+    row: RecoveryEntity,
+    prepared: PreparedRecovery,
+    lease: HeldLease,
+    signal: AbortSignal,
+  ): Promise<void> {
     const lost = new AbortController();
     const keeper = this.leases.keepAlive(lease, {
       onLost: () => lost.abort(),
-      onError: (e) => this.logger.warn(`recovery ${row.id}: could not renew its lease and heartbeat in the catalog database: ${e.message}`),
+      onError: (e) =>
+        this.logger.warn(
+          `recovery ${row.id}: could not renew its lease and heartbeat in the catalog database: ${e.message}`,
+        ),
     });
     keeper.track(RecoveryEntity, row.id);
     const jobSignal = AbortSignal.any([signal, lost.signal]);
@@ -280,9 +364,17 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
       if (prepared.files) {
         progress.phase = 'files';
         staged = await FileCommit.stage(
-          { storage: this.storage, dir: prepared.backup.storageDir, manifest: prepared.manifest, keys: this.target.keys },
           {
-            url: prepared.url, dialect: prepared.dialect, commitId: row.id, committed: this.commitResolver(),
+            storage: this.storage,
+            dir: prepared.backup.storageDir,
+            manifest: prepared.manifest,
+            keys: this.target.keys,
+          },
+          {
+            url: prepared.url,
+            dialect: prepared.dialect,
+            commitId: row.id,
+            committed: this.commitResolver(),
             onWarning: (message) => this.logger.warn(`recovery ${row.id}: ${message}`),
           },
         );
@@ -326,12 +418,29 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
       const note = committedDespite
         ? `the restore reported an error after its commit (${committedDespite}); the target's commit proof shows it committed, and the file artefacts were swapped in`
         : null;
-      end = () => this.recordEnd(row, lease, { status: 'completed', rowsWritten, finishedAt: nowIso(), owner: null, error: null, note }, {
-        action: 'recovery.completed', outcome: 'success', details: { backupId: row.backupId, rowsWritten, tables: results, files, safetyBackupId: row.safetyBackupId, note },
-      });
+      end = () =>
+        this.recordEnd(
+          row,
+          lease,
+          { status: 'completed', rowsWritten, finishedAt: nowIso(), owner: null, error: null, note },
+          {
+            action: 'recovery.completed',
+            outcome: 'success',
+            details: {
+              backupId: row.backupId,
+              rowsWritten,
+              tables: results,
+              files,
+              safetyBackupId: row.safetyBackupId,
+              note,
+            },
+          },
+        );
       this.logger.log(`recovery ${row.id} completed (${rowsWritten} rows)`);
     } catch (e) {
-      const cause = lost.signal.aborted ? `stopped: its heartbeat had gone stale and its lease was taken over (${safeErrorMessage(e)})` : safeErrorMessage(e);
+      const cause = lost.signal.aborted
+        ? `stopped: its heartbeat had gone stale and its lease was taken over (${safeErrorMessage(e)})`
+        : safeErrorMessage(e);
       if (staged && !dbCommitted && filesAfterFailure === null) {
         // Failed before the table restore began (or in it, already settled above): nothing committed.
         await staged.discard().catch((e2: Error) => this.logger.warn(`recovery ${row.id}: ${e2.message}`));
@@ -342,16 +451,32 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
           ? `${cause}; whether the restore committed could not be established, so its staged file artefacts were kept: the next start or file restore settles them with the tables`
           : cause;
       this.logger.error(`recovery ${row.id} failed: ${message}`);
-      end = () => this.recordEnd(row, lease, { status: 'failed', error: message, finishedAt: nowIso(), owner: null, rowsWritten: row.rowsWritten }, {
-        action: 'recovery.failed', outcome: 'failure', details: { backupId: row.backupId, error: message, tablesCommitted: dbCommitted, safetyBackupId: row.safetyBackupId },
-      });
+      end = () =>
+        this.recordEnd(
+          row,
+          lease,
+          { status: 'failed', error: message, finishedAt: nowIso(), owner: null, rowsWritten: row.rowsWritten },
+          {
+            action: 'recovery.failed',
+            outcome: 'failure',
+            details: {
+              backupId: row.backupId,
+              error: message,
+              tablesCommitted: dbCommitted,
+              safetyBackupId: row.safetyBackupId,
+            },
+          },
+        );
     } finally {
       keeper.stop();
       this.progress.delete(row.id);
       await prepared.dialect.close().catch(() => undefined);
     }
     await this.jobs.recordEnd(row.id, end, (e) =>
-      this.logger.error(`recovery ${row.id}: the catalog database is unreachable, its end is recorded (and its lease freed) once it is back: ${safeErrorMessage(e)}`));
+      this.logger.error(
+        `recovery ${row.id}: the catalog database is unreachable, its end is recorded (and its lease freed) once it is back: ${safeErrorMessage(e)}`,
+      ),
+    );
   }
 
   /**
@@ -359,11 +484,24 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
    * one transaction; unless the row is no longer this job's: a sweep ended it meanwhile, and
    * its outcome stands.
    */
-  private async recordEnd(row: RecoveryEntity, lease: HeldLease, patch: Partial<RecoveryEntity>, event: { action: string; outcome: 'success' | 'failure'; details: Record<string, unknown> }): Promise<void> {
+  private async recordEnd(
+    row: RecoveryEntity,
+    lease: HeldLease,
+    patch: Partial<RecoveryEntity>,
+    event: { action: string; outcome: 'success' | 'failure'; details: Record<string, unknown> },
+  ): Promise<void> {
     const recorded = await this.repo.endOwn(row, lease, patch, {
-      actor: SYSTEM_ACTOR, action: event.action, resource: 'recovery', resourceId: row.id, outcome: event.outcome, details: event.details,
+      actor: SYSTEM_ACTOR,
+      action: event.action,
+      resource: 'recovery',
+      resourceId: row.id,
+      outcome: event.outcome,
+      details: event.details,
     });
-    if (!recorded) this.logger.warn(`recovery ${row.id} had already been ended by a sweep; its own end (${patch.status}) is not recorded`);
+    if (!recorded)
+      this.logger.warn(
+        `recovery ${row.id} had already been ended by a sweep; its own end (${patch.status}) is not recorded`,
+      );
   }
 
   /**
@@ -390,7 +528,14 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
   }
 
   private spec(p: PreparedRecovery, mode: RestoreMode) {
-    return { storage: this.storage, dir: p.backup.storageDir, manifest: p.manifest, keys: this.target.keys, mode, tables: p.tables };
+    return {
+      storage: this.storage,
+      dir: p.backup.storageDir,
+      manifest: p.manifest,
+      keys: this.target.keys,
+      mode,
+      tables: p.tables,
+    };
   }
 
   /**
@@ -435,12 +580,31 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
       unknownBecause = safeErrorMessage(e);
     }
     const now = nowIso();
-    const patch = interruptedOutcome(committed, { reason, files: row.options.files, backupId: row.backupId, at: now, unknownBecause });
-    const ended = await this.repo.endIfUnchanged(row, { ...patch, finishedAt: now }, {
-      actor: SYSTEM_ACTOR, action: patch.status === 'completed' ? 'recovery.completed' : 'recovery.failed', resource: 'recovery', resourceId: row.id,
-      outcome: patch.status === 'completed' ? 'success' : 'failure',
-      details: { backupId: row.backupId, error: patch.error, note: patch.note, tablesCommitted: committed, reconciled: reason },
+    const patch = interruptedOutcome(committed, {
+      reason,
+      files: row.options.files,
+      backupId: row.backupId,
+      at: now,
+      unknownBecause,
     });
+    const ended = await this.repo.endIfUnchanged(
+      row,
+      { ...patch, finishedAt: now },
+      {
+        actor: SYSTEM_ACTOR,
+        action: patch.status === 'completed' ? 'recovery.completed' : 'recovery.failed',
+        resource: 'recovery',
+        resourceId: row.id,
+        outcome: patch.status === 'completed' ? 'success' : 'failure',
+        details: {
+          backupId: row.backupId,
+          error: patch.error,
+          note: patch.note,
+          tablesCommitted: committed,
+          reconciled: reason,
+        },
+      },
+    );
     if (!ended) return false;
     if (row.owner) await this.leases.releaseOwner(row.owner);
     this.logger.warn(`recovery ${row.id} ended as ${patch.status}: ${reason}`);

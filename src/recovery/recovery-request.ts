@@ -11,7 +11,12 @@ import { keysForManifest, type KeySource } from '../engine/backup/backup-keys';
 import { readManifest } from '../engine/backup/read-backup';
 import { createDialect, type DialectOptions } from '../engine/dialects/create-dialect';
 import type { RestoreMode } from '../engine/dialects/dialect';
-import { preflightRestore, type PreflightedRestore, type RequestWords, type RestoreRequest } from '../engine/restore/preflight';
+import {
+  preflightRestore,
+  type PreflightedRestore,
+  type RequestWords,
+  type RestoreRequest,
+} from '../engine/restore/preflight';
 import type { BackupStorage } from '../engine/storage/storage';
 import type { BackupEntity } from '../backup/backup.entity';
 
@@ -45,17 +50,29 @@ export function assertConfirmed(mode: RestoreMode, backupId: string, confirm: st
   if (mode === 'missing-only') return;
   const phrase = restorePhrase(backupId);
   if (confirm !== phrase) {
-    throw new DomainError(ErrorCode.InvalidInput, `confirm: a ${mode} recovery overwrites data; set confirm to exactly "${phrase}"`);
+    throw new DomainError(
+      ErrorCode.InvalidInput,
+      `confirm: a ${mode} recovery overwrites data; set confirm to exactly "${phrase}"`,
+    );
   }
 }
 
 export async function prepareRecovery(
   req: RecoveryRequest,
   backup: BackupEntity,
-  deps: { storage: BackupStorage; keys: KeySource; urlFor(type: BackupType): string; dialect: DialectOptions; fileRoots: string[] },
+  deps: {
+    storage: BackupStorage;
+    keys: KeySource;
+    urlFor(type: BackupType): string;
+    dialect: DialectOptions;
+    fileRoots: string[];
+  },
 ): Promise<PreparedRecovery> {
   if (backup.status !== 'completed') {
-    throw new DomainError(ErrorCode.Conflict, `backup ${backup.id} is ${backup.status}; only a completed backup can be restored`);
+    throw new DomainError(
+      ErrorCode.Conflict,
+      `backup ${backup.id} is ${backup.status}; only a completed backup can be restored`,
+    );
   }
   let manifest: Manifest;
   try {

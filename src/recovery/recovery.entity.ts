@@ -31,7 +31,15 @@ export class RecoveryEntity {
   @Column({ name: 'started_at', ...ISO_TIME, nullable: true }) startedAt: string | null;
   @Column({ name: 'finished_at', ...ISO_TIME, nullable: true }) finishedAt: string | null;
   @Column({ type: 'text', nullable: true }) error: string | null;
-  @Column({ type: 'text', transformer: jsonText<RecoveryOptions>({ safetyBackup: true, allowSchemaMismatch: false, files: false, requestedTables: null }) })
+  @Column({
+    type: 'text',
+    transformer: jsonText<RecoveryOptions>({
+      safetyBackup: true,
+      allowSchemaMismatch: false,
+      files: false,
+      requestedTables: null,
+    }),
+  })
   options: RecoveryOptions;
   /** Set on a rollback: the recovery it undoes. */
   @Column({ name: 'rollback_of', type: 'varchar', length: 36, nullable: true }) rollbackOf: string | null;

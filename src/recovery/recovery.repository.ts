@@ -27,7 +27,11 @@ export class RecoveryRepository {
     return this.repo.findOne({ where: { id } });
   }
 
-  async page(filter: { status?: string; backupId?: string }, limit: number, cursor?: string): Promise<{ rows: RecoveryEntity[]; nextCursor: string | null }> {
+  async page(
+    filter: { status?: string; backupId?: string },
+    limit: number,
+    cursor?: string,
+  ): Promise<{ rows: RecoveryEntity[]; nextCursor: string | null }> {
     const qb = this.repo.createQueryBuilder('r');
     if (filter.status) qb.andWhere('r.status = :status', { status: filter.status });
     if (filter.backupId) qb.andWhere('r.backup_id = :backupId', { backupId: filter.backupId });
@@ -59,7 +63,11 @@ export class RecoveryRepository {
   endOwn(row: RecoveryEntity, lease: HeldLease, patch: Partial<RecoveryEntity>, event: AuditInput): Promise<boolean> {
     return this.tx.run(async (m) => {
       await m.delete(LeaseEntity, { name: lease.name, owner: lease.owner });
-      const res = await m.update(RecoveryEntity, { id: row.id, owner: lease.owner, status: In(['pending', 'running']) }, patch);
+      const res = await m.update(
+        RecoveryEntity,
+        { id: row.id, owner: lease.owner, status: In(['pending', 'running']) },
+        patch,
+      );
       if (!res.affected) return false;
       await this.audit.record(event, m);
       if (patch.status === 'completed' && row.rollbackOf) await this.markRolledBack(m, row);
@@ -73,7 +81,11 @@ export class RecoveryRepository {
    */
   endIfUnchanged(row: RecoveryEntity, patch: Partial<RecoveryEntity>, event: AuditInput): Promise<boolean> {
     return this.tx.run(async (m) => {
-      const res = await m.update(RecoveryEntity, { id: row.id, status: row.status, heartbeatAt: row.heartbeatAt ?? IsNull() }, { ...patch, owner: null });
+      const res = await m.update(
+        RecoveryEntity,
+        { id: row.id, status: row.status, heartbeatAt: row.heartbeatAt ?? IsNull() },
+        { ...patch, owner: null },
+      );
       if (!res.affected) return false;
       await this.audit.record(event, m);
       if (patch.status === 'completed' && row.rollbackOf) await this.markRolledBack(m, row);
@@ -83,6 +95,16 @@ export class RecoveryRepository {
 
   private async markRolledBack(m: EntityManager, row: RecoveryEntity): Promise<void> {
     await m.update(RecoveryEntity, { id: row.rollbackOf! }, { status: 'rolled_back', rolledBackBy: row.id });
-    await this.audit.record({ actor: SYSTEM_ACTOR, action: 'recovery.rolled-back', resource: 'recovery', resourceId: row.rollbackOf, outcome: 'success', details: { rollback: row.id } }, m);
+    await this.audit.record(
+      {
+        actor: SYSTEM_ACTOR,
+        action: 'recovery.rolled-back',
+        resource: 'recovery',
+        resourceId: row.rollbackOf,
+        outcome: 'success',
+        details: { rollback: row.id },
+      },
+      m,
+    );
   }
 }

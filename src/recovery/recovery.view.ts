@@ -25,7 +25,11 @@ export function toRecoveryView(e: RecoveryEntity, progress: RecoveryProgress | n
     rollbackOf: e.rollbackOf,
     rolledBackBy: e.rolledBackBy,
     requestedBy: e.requestedBy,
-    options: { safetyBackup: e.options.safetyBackup, allowSchemaMismatch: e.options.allowSchemaMismatch, files: e.options.files },
+    options: {
+      safetyBackup: e.options.safetyBackup,
+      allowSchemaMismatch: e.options.allowSchemaMismatch,
+      files: e.options.files,
+    },
     progress,
   };
 }

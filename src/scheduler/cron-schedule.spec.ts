@@ -13,8 +13,16 @@ describe('validateCron', () => {
     ['@daily', 'UTC', null],
     ['  0 2 * * *  ', 'UTC', null],
     ['', 'UTC', 'cron: expression is empty'],
-    ['0 2 * *', 'UTC', 'cron: expected 5 or 6 fields (minute hour day-of-month month day-of-week, optionally preceded by second), got 4'],
-    ['0 0 0 2 * * *', 'UTC', 'cron: expected 5 or 6 fields (minute hour day-of-month month day-of-week, optionally preceded by second), got 7'],
+    [
+      '0 2 * *',
+      'UTC',
+      'cron: expected 5 or 6 fields (minute hour day-of-month month day-of-week, optionally preceded by second), got 4',
+    ],
+    [
+      '0 0 0 2 * * *',
+      'UTC',
+      'cron: expected 5 or 6 fields (minute hour day-of-month month day-of-week, optionally preceded by second), got 7',
+    ],
     ['61 * * * *', 'UTC', "cron: minute field '61' is invalid: Field value (61) is out of range"],
     ['0 25 * * *', 'UTC', "cron: hour field '25' is invalid: Field value (25) is out of range"],
     ['0 0 0 * *', 'UTC', "cron: day-of-month field '0' is invalid: Field value (0) is out of range"],
@@ -25,7 +33,11 @@ describe('validateCron', () => {
     ['jan * * * *', 'UTC', "cron: minute field 'jan' is invalid: names are only allowed in month and day-of-week"],
     ['0 0 * * funday', 'UTC', "cron: day-of-week field 'funday' is invalid: Unknown alias: fun"],
     ['0 0 30 2 *', 'UTC', "cron: '0 0 30 2 *' never matches a date (for example 30 February)"],
-    ['@sometimes', 'UTC', "cron: unknown preset '@sometimes' (known: @yearly, @monthly, @weekly, @daily, @hourly, @weekdays, @weekends)"],
+    [
+      '@sometimes',
+      'UTC',
+      "cron: unknown preset '@sometimes' (known: @yearly, @monthly, @weekly, @daily, @hourly, @weekdays, @weekends)",
+    ],
     ['0 2 * * *', 'Mars/Base', "timezone: unknown IANA time zone 'Mars/Base'"],
     ['0 2 * * *', '', 'timezone: must be a non-empty IANA time zone name such as "UTC" or "Europe/Berlin"'],
   ])('%j in %j -> %j', (expr, tz, expected) => {
@@ -50,16 +62,52 @@ describe('nextRun', () => {
     ['leap day', '0 0 29 2 *', 'UTC', '2026-03-01T00:00:00Z', '2028-02-29T00:00:00Z'],
     // Spring forward in Berlin, 2026-03-29: 02:00 CET jumps to 03:00 CEST (01:00Z).
     ['spring forward: 02:30 runs at 03:00 CEST', '30 2 * * *', BERLIN, '2026-03-28T12:00:00Z', '2026-03-29T01:00:00Z'],
-    ['spring forward: and then not again that day', '30 2 * * *', BERLIN, '2026-03-29T01:00:00Z', '2026-03-30T00:30:00Z'],
+    [
+      'spring forward: and then not again that day',
+      '30 2 * * *',
+      BERLIN,
+      '2026-03-29T01:00:00Z',
+      '2026-03-30T00:30:00Z',
+    ],
     ['spring forward: 02:00 runs at 03:00 CEST', '0 2 * * *', BERLIN, '2026-03-28T12:00:00Z', '2026-03-29T01:00:00Z'],
     ['spring forward: 03:30 unaffected', '30 3 * * *', BERLIN, '2026-03-28T12:00:00Z', '2026-03-29T01:30:00Z'],
     // Fall back in Berlin, 2026-10-25: 03:00 CEST (01:00Z) returns to 02:00 CET.
     ['fall back: first 02:30 (CEST)', '30 2 * * *', BERLIN, '2026-10-24T12:00:00Z', '2026-10-25T00:30:00Z'],
-    ['fall back: not the second 02:30 (from the fire)', '30 2 * * *', BERLIN, '2026-10-25T00:30:00Z', '2026-10-26T01:30:00Z'],
-    ['fall back: not the second 02:30 (from between)', '30 2 * * *', BERLIN, '2026-10-25T01:00:00Z', '2026-10-26T01:30:00Z'],
-    ['fall back: not the second 02:30 (from inside)', '30 2 * * *', BERLIN, '2026-10-25T01:10:00Z', '2026-10-26T01:30:00Z'],
-    ['fall back: hourly runs in both copies of 02:30', '30 * * * *', BERLIN, '2026-10-25T00:30:00Z', '2026-10-25T01:30:00Z'],
-    ['fall back: New York 01:30 once', '30 1 * * *', 'America/New_York', '2026-11-01T05:31:00Z', '2026-11-02T06:30:00Z'],
+    [
+      'fall back: not the second 02:30 (from the fire)',
+      '30 2 * * *',
+      BERLIN,
+      '2026-10-25T00:30:00Z',
+      '2026-10-26T01:30:00Z',
+    ],
+    [
+      'fall back: not the second 02:30 (from between)',
+      '30 2 * * *',
+      BERLIN,
+      '2026-10-25T01:00:00Z',
+      '2026-10-26T01:30:00Z',
+    ],
+    [
+      'fall back: not the second 02:30 (from inside)',
+      '30 2 * * *',
+      BERLIN,
+      '2026-10-25T01:10:00Z',
+      '2026-10-26T01:30:00Z',
+    ],
+    [
+      'fall back: hourly runs in both copies of 02:30',
+      '30 * * * *',
+      BERLIN,
+      '2026-10-25T00:30:00Z',
+      '2026-10-25T01:30:00Z',
+    ],
+    [
+      'fall back: New York 01:30 once',
+      '30 1 * * *',
+      'America/New_York',
+      '2026-11-01T05:31:00Z',
+      '2026-11-02T06:30:00Z',
+    ],
   ])('%s', (_name, expr, tz, after, expected) => {
     expect(nextRun(expr, tz, d(after)).toISOString()).toBe(d(expected).toISOString());
   });
@@ -67,18 +115,30 @@ describe('nextRun', () => {
   it.each<[string, string, string, string, string[]]>([
     [
       'hourly across spring forward: the missing 02:30 fires at 03:00',
-      '30 * * * *', BERLIN, '2026-03-28T23:45:00Z',
+      '30 * * * *',
+      BERLIN,
+      '2026-03-28T23:45:00Z',
       ['2026-03-29T00:30:00Z', '2026-03-29T01:00:00Z', '2026-03-29T01:30:00Z', '2026-03-29T02:30:00Z'],
     ],
     [
       'hourly across fall back: one fire per real hour',
-      '30 * * * *', BERLIN, '2026-10-24T23:45:00Z',
+      '30 * * * *',
+      BERLIN,
+      '2026-10-24T23:45:00Z',
       ['2026-10-25T00:30:00Z', '2026-10-25T01:30:00Z', '2026-10-25T02:30:00Z', '2026-10-25T03:30:00Z'],
     ],
     [
       'every 15 minutes in hour 2 across fall back: the repeated hour runs once',
-      '*/15 2 * * *', BERLIN, '2026-10-24T23:45:00Z',
-      ['2026-10-25T00:00:00Z', '2026-10-25T00:15:00Z', '2026-10-25T00:30:00Z', '2026-10-25T00:45:00Z', '2026-10-26T01:00:00Z'],
+      '*/15 2 * * *',
+      BERLIN,
+      '2026-10-24T23:45:00Z',
+      [
+        '2026-10-25T00:00:00Z',
+        '2026-10-25T00:15:00Z',
+        '2026-10-25T00:30:00Z',
+        '2026-10-25T00:45:00Z',
+        '2026-10-26T01:00:00Z',
+      ],
     ],
   ])('%s', (_name, expr, tz, start, expected) => {
     const fires: string[] = [];
@@ -96,7 +156,12 @@ describe('nextRun', () => {
     ['30 2 * * *', '2026-10-18T00:00:00Z', '2026-11-02T00:00:00Z'],
     ['59 2 * * *', '2026-10-18T00:00:00Z', '2026-11-02T00:00:00Z'],
   ])('%s in Berlin fires exactly once per local day from %s to %s', (expr, from, to) => {
-    const localDay = new Intl.DateTimeFormat('en-CA', { timeZone: BERLIN, year: 'numeric', month: '2-digit', day: '2-digit' });
+    const localDay = new Intl.DateTimeFormat('en-CA', {
+      timeZone: BERLIN,
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+    });
     const days: string[] = [];
     for (let at = nextRun(expr, BERLIN, d(from)); at < d(to); at = nextRun(expr, BERLIN, at)) {
       days.push(localDay.format(at));
@@ -116,15 +181,57 @@ describe('nextRun', () => {
 
 describe('previousFireTime', () => {
   it.each<[string, string, string, string, string, string | null]>([
-    ['latest daily fire in the window', '0 2 * * *', 'UTC', '2026-11-21T10:00:00Z', '2026-11-18T00:00:00Z', '2026-11-21T02:00:00Z'],
-    ['upper bound is inclusive', '0 2 * * *', 'UTC', '2026-11-21T02:00:00Z', '2026-11-18T00:00:00Z', '2026-11-21T02:00:00Z'],
+    [
+      'latest daily fire in the window',
+      '0 2 * * *',
+      'UTC',
+      '2026-11-21T10:00:00Z',
+      '2026-11-18T00:00:00Z',
+      '2026-11-21T02:00:00Z',
+    ],
+    [
+      'upper bound is inclusive',
+      '0 2 * * *',
+      'UTC',
+      '2026-11-21T02:00:00Z',
+      '2026-11-18T00:00:00Z',
+      '2026-11-21T02:00:00Z',
+    ],
     ['lower bound is exclusive', '0 2 * * *', 'UTC', '2026-11-21T10:00:00Z', '2026-11-21T02:00:00Z', null],
     ['nothing in the window', '0 2 * * *', 'UTC', '2026-11-21T10:00:00Z', '2026-11-21T03:00:00Z', null],
     ['empty window', '0 2 * * *', 'UTC', '2026-11-21T10:00:00Z', '2026-11-21T10:00:00Z', null],
-    ['yearly over three years', '0 0 1 1 *', 'UTC', '2026-11-21T10:00:00Z', '2023-06-01T00:00:00Z', '2026-01-01T00:00:00Z'],
-    ['every second over a month', '* * * * * *', 'UTC', '2026-11-21T10:00:00.700Z', '2026-10-21T00:00:00Z', '2026-11-21T10:00:00Z'],
-    ['Berlin fall back: the first 02:30, not its twin', '30 2 * * *', BERLIN, '2026-10-25T01:45:00Z', '2026-10-24T12:00:00Z', '2026-10-25T00:30:00Z'],
-    ['Berlin spring forward: 02:30 happened at 03:00', '30 2 * * *', BERLIN, '2026-03-29T01:20:00Z', '2026-03-28T12:00:00Z', '2026-03-29T01:00:00Z'],
+    [
+      'yearly over three years',
+      '0 0 1 1 *',
+      'UTC',
+      '2026-11-21T10:00:00Z',
+      '2023-06-01T00:00:00Z',
+      '2026-01-01T00:00:00Z',
+    ],
+    [
+      'every second over a month',
+      '* * * * * *',
+      'UTC',
+      '2026-11-21T10:00:00.700Z',
+      '2026-10-21T00:00:00Z',
+      '2026-11-21T10:00:00Z',
+    ],
+    [
+      'Berlin fall back: the first 02:30, not its twin',
+      '30 2 * * *',
+      BERLIN,
+      '2026-10-25T01:45:00Z',
+      '2026-10-24T12:00:00Z',
+      '2026-10-25T00:30:00Z',
+    ],
+    [
+      'Berlin spring forward: 02:30 happened at 03:00',
+      '30 2 * * *',
+      BERLIN,
+      '2026-03-29T01:20:00Z',
+      '2026-03-28T12:00:00Z',
+      '2026-03-29T01:00:00Z',
+    ],
   ])('%s', (_name, expr, tz, before, notBefore, expected) => {
     const result = previousFireTime(expr, tz, d(before), d(notBefore));
     expect(result?.toISOString() ?? null).toBe(expected === null ? null : d(expected).toISOString());
@@ -145,7 +252,9 @@ describe('previousFireTime', () => {
           const before = new Date(notBefore.getTime() + lengthSec * 1000);
           let last: Date | null = null;
           for (let at = nextRun(expr, tz, notBefore); at <= before; at = nextRun(expr, tz, at)) last = at;
-          expect(previousFireTime(expr, tz, before, notBefore)?.toISOString() ?? null).toBe(last?.toISOString() ?? null);
+          expect(previousFireTime(expr, tz, before, notBefore)?.toISOString() ?? null).toBe(
+            last?.toISOString() ?? null,
+          );
         },
       ),
       { numRuns: 100 },
@@ -165,11 +274,15 @@ describe('tickFireTime', () => {
   });
 
   it('falls back to the wake-up time rounded to the second when no fire time is near', () => {
-    expect(tickFireTime('0 3 * * *', 'UTC', at('2026-03-02T10:15:20.400Z')).toISOString()).toBe('2026-03-02T10:15:20.000Z');
+    expect(tickFireTime('0 3 * * *', 'UTC', at('2026-03-02T10:15:20.400Z')).toISOString()).toBe(
+      '2026-03-02T10:15:20.000Z',
+    );
   });
 
   it('reads the expression in its time zone', () => {
-    expect(tickFireTime('0 3 * * *', 'Europe/Berlin', at('2026-03-02T02:00:05.000Z')).toISOString()).toBe('2026-03-02T02:00:00.000Z');
+    expect(tickFireTime('0 3 * * *', 'Europe/Berlin', at('2026-03-02T02:00:05.000Z')).toISOString()).toBe(
+      '2026-03-02T02:00:00.000Z',
+    );
   });
 });
 
@@ -177,13 +290,31 @@ describe('catchUpDue', () => {
   const daily = { expr: '0 2 * * *', tz: 'UTC', graceMs: 6 * 3_600_000 };
 
   it.each<[string, string | null, string | null, string, string | null]>([
-    ['missed fire within grace runs once', '2026-11-20T02:00:05Z', null, '2026-11-21T05:00:00Z', '2026-11-21T02:00:00Z'],
+    [
+      'missed fire within grace runs once',
+      '2026-11-20T02:00:05Z',
+      null,
+      '2026-11-21T05:00:00Z',
+      '2026-11-21T02:00:00Z',
+    ],
     ['missed fire beyond grace waits for the next run', '2026-11-20T02:00:05Z', null, '2026-11-21T09:00:00Z', null],
-    ['several missed fires collapse into the latest', '2026-11-15T02:00:05Z', null, '2026-11-21T03:00:00Z', '2026-11-21T02:00:00Z'],
+    [
+      'several missed fires collapse into the latest',
+      '2026-11-15T02:00:05Z',
+      null,
+      '2026-11-21T03:00:00Z',
+      '2026-11-21T02:00:00Z',
+    ],
     ['nothing missed since the last run', '2026-11-21T02:00:05Z', null, '2026-11-21T05:00:00Z', null],
     ['grace boundary is inclusive', '2026-11-20T02:00:05Z', null, '2026-11-21T08:00:00Z', '2026-11-21T02:00:00Z'],
     ['never ran and no creation time: no catch-up', null, null, '2026-11-21T05:00:00Z', null],
-    ['never ran, created before the fire', null, '2026-11-20T12:00:00Z', '2026-11-21T05:00:00Z', '2026-11-21T02:00:00Z'],
+    [
+      'never ran, created before the fire',
+      null,
+      '2026-11-20T12:00:00Z',
+      '2026-11-21T05:00:00Z',
+      '2026-11-21T02:00:00Z',
+    ],
     ['never ran, created after the fire', null, '2026-11-21T03:00:00Z', '2026-11-21T05:00:00Z', null],
   ])('%s', (_name, lastRunAt, createdAt, now, expected) => {
     const result = catchUpDue({

@@ -110,7 +110,10 @@ const TICK_LOOKBACK_MS = 60_000;
  * what they claim in the database, so exactly one of them runs it.
  */
 export function tickFireTime(expr: string, tz: string, now: number): Date {
-  return previousFireTime(expr, tz, new Date(now + TICK_SLACK_MS), new Date(now - TICK_LOOKBACK_MS)) ?? new Date(Math.round(now / 1000) * 1000);
+  return (
+    previousFireTime(expr, tz, new Date(now + TICK_SLACK_MS), new Date(now - TICK_LOOKBACK_MS)) ??
+    new Date(Math.round(now / 1000) * 1000)
+  );
 }
 
 /**
@@ -212,7 +215,9 @@ function nextFrom(time: CronTime, tz: string, after: Date): Date {
   }
   const result = candidate.toJSDate();
   if (!(result.getTime() > after.getTime())) {
-    throw new CronScheduleError(`cron: '${time.source.toString()}' produced ${result.toISOString()}, not after ${after.toISOString()}`);
+    throw new CronScheduleError(
+      `cron: '${time.source.toString()}' produced ${result.toISOString()}, not after ${after.toISOString()}`,
+    );
   }
   return result;
 }

@@ -12,8 +12,13 @@ export async function claimJobFire(m: EntityManager, name: string, fireAt: Date)
   // '' sorts before every ISO time, so the first claim of a new name succeeds.
   await m.createQueryBuilder().insert().into(JobClaimEntity).values({ name, lastFireAt: '' }).orIgnore().execute();
   const fire = fireAt.toISOString();
-  const res = await m.createQueryBuilder().update(JobClaimEntity).set({ lastFireAt: fire })
-    .where('name = :name', { name }).andWhere('last_fire_at < :fire', { fire }).execute();
+  const res = await m
+    .createQueryBuilder()
+    .update(JobClaimEntity)
+    .set({ lastFireAt: fire })
+    .where('name = :name', { name })
+    .andWhere('last_fire_at < :fire', { fire })
+    .execute();
   return res.affected === 1;
 }
 
@@ -25,8 +30,13 @@ export function claimOnce(m: EntityManager, name: string): Promise<boolean> {
 /** The same claim for one schedule's tick, on the schedule row itself. */
 export async function claimScheduleFire(m: EntityManager, scheduleId: string, fireAt: Date): Promise<boolean> {
   const fire = fireAt.toISOString();
-  const res = await m.createQueryBuilder().update(ScheduleEntity).set({ lastFireAt: fire })
-    .where('id = :id', { id: scheduleId }).andWhere('enabled = :on', { on: true })
-    .andWhere('(last_fire_at IS NULL OR last_fire_at < :fire)', { fire }).execute();
+  const res = await m
+    .createQueryBuilder()
+    .update(ScheduleEntity)
+    .set({ lastFireAt: fire })
+    .where('id = :id', { id: scheduleId })
+    .andWhere('enabled = :on', { on: true })
+    .andWhere('(last_fire_at IS NULL OR last_fire_at < :fire)', { fire })
+    .execute();
   return res.affected === 1;
 }

@@ -86,8 +86,14 @@ function simulate(s: Scenario): { backups: RetentionBackup[]; now: Date } {
   }
   const now = new Date(end + HOUR);
   backups.push({
-    id: 'in-progress', status: 'running', trigger: 'scheduled', scheduleId: 'schedule',
-    createdAt: new Date(end), finishedAt: null, sizeBytes: 0, pinned: false,
+    id: 'in-progress',
+    status: 'running',
+    trigger: 'scheduled',
+    scheduleId: 'schedule',
+    createdAt: new Date(end),
+    finishedAt: null,
+    sizeBytes: 0,
+    pinned: false,
   });
   return { backups, now };
 }
@@ -103,7 +109,12 @@ const dayFormats = new Map<string, Intl.DateTimeFormat>();
 function localDate(at: Date, timezone: string): { ymd: string; y: number; m: number; d: number } {
   let format = dayFormats.get(timezone);
   if (!format) {
-    format = new Intl.DateTimeFormat('en-CA', { timeZone: timezone, year: 'numeric', month: '2-digit', day: '2-digit' });
+    format = new Intl.DateTimeFormat('en-CA', {
+      timeZone: timezone,
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+    });
     dayFormats.set(timezone, format);
   }
   const ymd = format.format(at);
@@ -141,13 +152,16 @@ describe('planRetention over simulated years', () => {
         const keptCompleted = backups.filter((b) => b.status === 'completed' && kept.has(b.id));
         if (policy.maxAgeDays !== null) {
           const cutoff = now.getTime() - policy.maxAgeDays * DAY;
-          for (const b of keptCompleted) if (!isProtected(b)) expect(b.createdAt.getTime()).toBeGreaterThanOrEqual(cutoff);
+          for (const b of keptCompleted)
+            if (!isProtected(b)) expect(b.createdAt.getTime()).toBeGreaterThanOrEqual(cutoff);
         }
         if (policy.maxTotalBytes !== null) {
           const total = keptCompleted.reduce((sum, b) => sum + b.sizeBytes, 0);
           if (total > policy.maxTotalBytes) expect(keptCompleted.every(isProtected)).toBe(true);
           // Minimal: keeping the newest backup dropped for size would have gone over the limit.
-          const droppedForSize = plan.delete.find((d) => d.reasons.includes(`over size limit of ${policy.maxTotalBytes} bytes`));
+          const droppedForSize = plan.delete.find((d) =>
+            d.reasons.includes(`over size limit of ${policy.maxTotalBytes} bytes`),
+          );
           if (droppedForSize) {
             const size = backups.find((b) => b.id === droppedForSize.id)!.sizeBytes;
             expect(total + size).toBeGreaterThan(policy.maxTotalBytes);
@@ -204,26 +218,39 @@ describe('planRetention over simulated years', () => {
 
   it('a run of failures never changes which completed backups are kept', () => {
     fc.assert(
-      fc.property(scenarioArb, anyPolicyArb, fc.integer(), fc.integer({ min: 1, max: 300 }), (scenario, counts, seed, extra) => {
-        const { backups, now } = simulate({ ...scenario, failureRate: 0 });
-        const policy: RetentionPolicy = { ...counts, timezone: scenario.timezone };
-        const random = mulberry32(seed);
-        const first = backups[0].createdAt.getTime();
-        // Failures anywhere in the history, including a burst newer than every good backup.
-        const failures: RetentionBackup[] = Array.from({ length: extra }, (_, i) => {
-          const createdAt = new Date(i % 3 === 0 ? now.getTime() - random() * DAY : first + random() * (now.getTime() - first));
-          return {
-            id: `failed-${i}`, status: 'failed', trigger: 'scheduled', scheduleId: 'schedule', createdAt,
-            finishedAt: createdAt, sizeBytes: Math.floor(random() * 1e10), pinned: random() < 0.05,
+      fc.property(
+        scenarioArb,
+        anyPolicyArb,
+        fc.integer(),
+        fc.integer({ min: 1, max: 300 }),
+        (scenario, counts, seed, extra) => {
+          const { backups, now } = simulate({ ...scenario, failureRate: 0 });
+          const policy: RetentionPolicy = { ...counts, timezone: scenario.timezone };
+          const random = mulberry32(seed);
+          const first = backups[0].createdAt.getTime();
+          // Failures anywhere in the history, including a burst newer than every good backup.
+          const failures: RetentionBackup[] = Array.from({ length: extra }, (_, i) => {
+            const createdAt = new Date(
+              i % 3 === 0 ? now.getTime() - random() * DAY : first + random() * (now.getTime() - first),
+            );
+            return {
+              id: `failed-${i}`,
+              status: 'failed',
+              trigger: 'scheduled',
+              scheduleId: 'schedule',
+              createdAt,
+              finishedAt: createdAt,
+              sizeBytes: Math.floor(random() * 1e10),
+              pinned: random() < 0.05,
+            };
+          });
+          const keptCompleted = (list: RetentionBackup[]) => {
+            const byId = new Map(list.map((b) => [b.id, b]));
+            return planRetention(list, policy, now, TTL).keep.filter((d) => byId.get(d.id)!.status === 'completed');
           };
-        });
-        const keptCompleted = (list: RetentionBackup[]) => {
-          const byId = new Map(list.map((b) => [b.id, b]));
-          return planRetention(list, policy, now, TTL)
-            .keep.filter((d) => byId.get(d.id)!.status === 'completed');
-        };
-        expect(keptCompleted([...backups, ...failures])).toEqual(keptCompleted(backups));
-      }),
+          expect(keptCompleted([...backups, ...failures])).toEqual(keptCompleted(backups));
+        },
+      ),
       RUNS,
     );
   });
@@ -235,7 +262,12 @@ describe('planRetention over simulated years', () => {
         const policy: RetentionPolicy = { ...counts, timezone: scenario.timezone };
         const first = planRetention(backups, policy, now, TTL);
         const keptIds = new Set(first.keep.map((d) => d.id));
-        const second = planRetention(backups.filter((b) => keptIds.has(b.id)), policy, now, TTL);
+        const second = planRetention(
+          backups.filter((b) => keptIds.has(b.id)),
+          policy,
+          now,
+          TTL,
+        );
         expect(second.delete).toEqual([]);
         expect(second.keep.map((d) => d.id)).toEqual(first.keep.map((d) => d.id));
       }),

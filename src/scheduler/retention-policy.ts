@@ -148,7 +148,8 @@ export function planAdHocRetention(backups: RetentionBackup[], policy: AdHocRete
 export function combineRetention(plans: RetentionPlan[], backups: RetentionBackup[]): RetentionPlan {
   const ledger = new Ledger(backups);
   const known = (id: string): void => {
-    if (!ledger.has(id)) throw new RetentionPolicyError(`retention plan mentions backup ${id}, which is not in the catalog`);
+    if (!ledger.has(id))
+      throw new RetentionPolicyError(`retention plan mentions backup ${id}, which is not in the catalog`);
   };
   for (const plan of plans) {
     for (const d of plan.keep) {
@@ -278,7 +279,12 @@ class PeriodLabeller {
   private readonly cache = new Map<number, { year: number; month: number; day: number }>();
 
   constructor(timezone: string) {
-    this.format = new Intl.DateTimeFormat('en-US', { timeZone: timezone, year: 'numeric', month: 'numeric', day: 'numeric' });
+    this.format = new Intl.DateTimeFormat('en-US', {
+      timeZone: timezone,
+      year: 'numeric',
+      month: 'numeric',
+      day: 'numeric',
+    });
   }
 
   label(bucket: Bucket, at: Date): string {
@@ -345,7 +351,8 @@ function assertNonNegative(value: number, name: string): void {
 }
 
 function assertDate(value: Date, name: string): void {
-  if (!(value instanceof Date) || Number.isNaN(value.getTime())) throw new RetentionPolicyError(`${name} must be a valid Date`);
+  if (!(value instanceof Date) || Number.isNaN(value.getTime()))
+    throw new RetentionPolicyError(`${name} must be a valid Date`);
 }
 
 function assertBackup(b: RetentionBackup): void {
@@ -353,6 +360,8 @@ function assertBackup(b: RetentionBackup): void {
     throw new RetentionPolicyError(`backup ${b.id}: createdAt must be a valid Date`);
   }
   if (!Number.isFinite(b.sizeBytes) || b.sizeBytes < 0) {
-    throw new RetentionPolicyError(`backup ${b.id}: sizeBytes must be a non-negative number, got ${String(b.sizeBytes)}`);
+    throw new RetentionPolicyError(
+      `backup ${b.id}: sizeBytes must be a non-negative number, got ${String(b.sizeBytes)}`,
+    );
   }
 }

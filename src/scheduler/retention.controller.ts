@@ -14,7 +14,10 @@ export class RetentionController {
 
   @Get('preview')
   @Roles('auditor')
-  @ApiOperation({ operationId: 'previewRetention', summary: 'What a cleanup would keep and delete now, with reasons; changes nothing' })
+  @ApiOperation({
+    operationId: 'previewRetention',
+    summary: 'What a cleanup would keep and delete now, with reasons; changes nothing',
+  })
   @ApiOkResponse({ type: RetentionPreviewDto })
   preview(): Promise<RetentionPreviewDto> {
     return this.retention.preview();
@@ -24,7 +27,10 @@ export class RetentionController {
   @HttpCode(200)
   @Roles('admin')
   @Audit('retention.apply', 'backup')
-  @ApiOperation({ operationId: 'applyRetention', summary: 'Delete what the preview lists (pinned backups and the newest completed backup never)' })
+  @ApiOperation({
+    operationId: 'applyRetention',
+    summary: 'Delete what the preview lists (pinned backups and the newest completed backup never)',
+  })
   @ApiOkResponse({ type: RetentionApplyDto })
   @ApiErrors([400, 'A body (this route takes none) that is not valid JSON'], ...UNREAD_BODY_ERRORS)
   apply(@Req() req: RequestWithContext): Promise<RetentionApplyDto> {

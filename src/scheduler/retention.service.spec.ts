@@ -20,11 +20,26 @@ const ACTOR: Actor = { type: 'system', keyId: null, name: 'test', role: null };
 const daysAgo = (d: number) => new Date(NOW.getTime() - d * 86_400_000).toISOString();
 
 function backup(id: string, createdAt: string): BackupEntity {
-  return { id, status: 'completed', trigger: 'manual', scheduleId: null, createdAt, finishedAt: createdAt, sizeBytes: 10, pinned: false } as BackupEntity;
+  return {
+    id,
+    status: 'completed',
+    trigger: 'manual',
+    scheduleId: null,
+    createdAt,
+    finishedAt: createdAt,
+    sizeBytes: 10,
+    pinned: false,
+  } as BackupEntity;
 }
 
 function setup(deleteOutcome: Record<string, Error>) {
-  const rows = [backup('newest', daysAgo(1)), backup('old', daysAgo(30)), backup('gone', daysAgo(31)), backup('pinned-since', daysAgo(32)), backup('broken', daysAgo(33))];
+  const rows = [
+    backup('newest', daysAgo(1)),
+    backup('old', daysAgo(30)),
+    backup('gone', daysAgo(31)),
+    backup('pinned-since', daysAgo(32)),
+    backup('broken', daysAgo(33)),
+  ];
   const catalog = strictFake<BackupCatalogService>('catalog', {
     all: jest.fn(async () => rows),
     delete: jest.fn(async (id: string) => {
@@ -32,16 +47,28 @@ function setup(deleteOutcome: Record<string, Error>) {
     }),
   });
   const audited: AuditInput[] = [];
-  const audit = strictFake<AuditService>('audit', { record: jest.fn(async (e: AuditInput) => void audited.push(e)) as unknown as AuditService['record'] });
+  const audit = strictFake<AuditService>('audit', {
+    record: jest.fn(async (e: AuditInput) => void audited.push(e)) as unknown as AuditService['record'],
+  });
   const notifications = strictFake<NotificationsService>('notifications', { notify: jest.fn() });
   const config = strictFake<AppConfig>('config', { ADHOC_RETENTION_DAYS: 7, FAILED_BACKUP_TTL_HOURS: 24 });
-  const service = new RetentionService(catalog, strictFake<SchedulesService>('schedules', { all: jest.fn(async () => []) }), audit, notifications, config);
+  const service = new RetentionService(
+    catalog,
+    strictFake<SchedulesService>('schedules', { all: jest.fn(async () => []) }),
+    audit,
+    notifications,
+    config,
+  );
   return { service, catalog, audited, notifications };
 }
 
 describe('RetentionService.apply', () => {
   const errors: string[] = [];
-  const capture: LoggerService = { log: () => undefined, warn: () => undefined, error: (m: unknown) => void errors.push(String(m)) };
+  const capture: LoggerService = {
+    log: () => undefined,
+    warn: () => undefined,
+    error: (m: unknown) => void errors.push(String(m)),
+  };
   beforeAll(() => Logger.overrideLogger(capture));
   beforeEach(() => (errors.length = 0));
 
@@ -56,19 +83,27 @@ describe('RetentionService.apply', () => {
     expect(catalog.delete).toHaveBeenCalledTimes(4);
     expect(catalog.delete).not.toHaveBeenCalledWith('newest', expect.anything(), expect.anything());
     expect(result.deleted.sort()).toEqual(['broken', 'old']);
-    expect(audited).toEqual([expect.objectContaining({
-      action: 'retention.applied', outcome: 'failure',
-      details: expect.objectContaining({
-        deleted: expect.arrayContaining(['old', 'broken']),
-        skipped: expect.arrayContaining([
-          { id: 'gone', reason: 'backup gone not found' },
-          { id: 'pinned-since', reason: 'backup pinned-since is pinned: unpin it first' },
-        ]),
+    expect(audited).toEqual([
+      expect.objectContaining({
+        action: 'retention.applied',
+        outcome: 'failure',
+        details: expect.objectContaining({
+          deleted: expect.arrayContaining(['old', 'broken']),
+          skipped: expect.arrayContaining([
+            { id: 'gone', reason: 'backup gone not found' },
+            { id: 'pinned-since', reason: 'backup pinned-since is pinned: unpin it first' },
+          ]),
+        }),
       }),
-    })]);
+    ]);
     // An expected race is not an error worth an alert in the log.
     expect(errors).toEqual([]);
-    expect(notifications.notify).toHaveBeenCalledWith(expect.objectContaining({ type: 'retention.deleted', details: expect.objectContaining({ deleted: expect.arrayContaining(['old', 'broken']) }) }));
+    expect(notifications.notify).toHaveBeenCalledWith(
+      expect.objectContaining({
+        type: 'retention.deleted',
+        details: expect.objectContaining({ deleted: expect.arrayContaining(['old', 'broken']) }),
+      }),
+    );
   });
 
   it('skips a backup whose delete failed for another reason too, but logs it as an error', async () => {
@@ -77,7 +112,10 @@ describe('RetentionService.apply', () => {
     const result = await service.apply(ACTOR, NOW);
 
     expect(result.deleted.sort()).toEqual(['gone', 'old', 'pinned-since']);
-    expect(audited[0]).toMatchObject({ outcome: 'failure', details: { skipped: [{ id: 'broken', reason: 'storage unreachable' }] } });
+    expect(audited[0]).toMatchObject({
+      outcome: 'failure',
+      details: { skipped: [{ id: 'broken', reason: 'storage unreachable' }] },
+    });
     expect(errors).toEqual([expect.stringContaining('retention could not delete backup broken: storage unreachable')]);
   });
 
@@ -85,6 +123,10 @@ describe('RetentionService.apply', () => {
     const { service, audited } = setup({});
 
     expect((await service.apply(ACTOR, NOW)).deleted).toHaveLength(4);
-    expect(audited[0]).toMatchObject({ action: 'retention.applied', outcome: 'success', details: { skipped: [], kept: 1 } });
+    expect(audited[0]).toMatchObject({
+      action: 'retention.applied',
+      outcome: 'success',
+      details: { skipped: [], kept: 1 },
+    });
   });
 });

@@ -6,7 +6,13 @@ import { DomainError, ErrorCode } from '../common/domain-error';
 import { Actor } from '../common/request-context';
 import { AppConfig } from '../config/app-config';
 import { NotificationsService } from '../notifications/notifications.service';
-import { combineRetention, planAdHocRetention, planRetention, RetentionBackup, RetentionPlan } from './retention-policy';
+import {
+  combineRetention,
+  planAdHocRetention,
+  planRetention,
+  RetentionBackup,
+  RetentionPlan,
+} from './retention-policy';
 import { SchedulesService } from './schedules.service';
 
 /**
@@ -42,7 +48,9 @@ export class RetentionService {
       }
     }
     const failedTtlHours = this.config.FAILED_BACKUP_TTL_HOURS;
-    const plans: RetentionPlan[] = [planAdHocRetention(adHoc, { keepDays: this.config.ADHOC_RETENTION_DAYS, failedTtlHours }, now)];
+    const plans: RetentionPlan[] = [
+      planAdHocRetention(adHoc, { keepDays: this.config.ADHOC_RETENTION_DAYS, failedTtlHours }, now),
+    ];
     for (const [id, group] of bySchedule) {
       const s = schedules.get(id)!;
       const plan = planRetention(group, { ...s.retention, timezone: s.timezone }, now, { failedTtlHours });
@@ -73,10 +81,21 @@ export class RetentionService {
       }
     }
     if (deleted.length || skipped.length) {
-      await this.audit.record({ actor, action: 'retention.applied', resource: 'backup', outcome: skipped.length ? 'failure' : 'success', details: { deleted, skipped, kept: plan.keep.length } });
+      await this.audit.record({
+        actor,
+        action: 'retention.applied',
+        resource: 'backup',
+        outcome: skipped.length ? 'failure' : 'success',
+        details: { deleted, skipped, kept: plan.keep.length },
+      });
     }
     if (deleted.length) {
-      this.notifications.notify({ type: 'retention.deleted', severity: 'info', message: `Retention deleted ${deleted.length} backup(s)`, details: { deleted, skipped } });
+      this.notifications.notify({
+        type: 'retention.deleted',
+        severity: 'info',
+        message: `Retention deleted ${deleted.length} backup(s)`,
+        details: { deleted, skipped },
+      });
     }
     return { deleted };
   }
@@ -84,8 +103,14 @@ export class RetentionService {
 
 function toRetentionBackup(b: BackupEntity): RetentionBackup {
   return {
-    id: b.id, status: b.status, trigger: b.trigger, scheduleId: b.scheduleId, createdAt: new Date(b.createdAt),
-    finishedAt: b.finishedAt ? new Date(b.finishedAt) : null, sizeBytes: b.sizeBytes, pinned: b.pinned,
+    id: b.id,
+    status: b.status,
+    trigger: b.trigger,
+    scheduleId: b.scheduleId,
+    createdAt: new Date(b.createdAt),
+    finishedAt: b.finishedAt ? new Date(b.finishedAt) : null,
+    sizeBytes: b.sizeBytes,
+    pinned: b.pinned,
   };
 }
 

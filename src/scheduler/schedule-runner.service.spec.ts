@@ -26,18 +26,38 @@ const FIRE = new Date('2026-03-02T03:00:00.000Z');
 
 function schedule(over: Partial<ScheduleEntity> = {}): ScheduleEntity {
   return {
-    id: 's1', name: 'nightly', cron: '0 3 * * *', timezone: 'UTC', type: 'tables', tables: ['users'], enabled: true,
-    retention: { ...DEFAULT_RETENTION }, createdAt: '2026-01-01T00:00:00.000Z', updatedAt: '2026-01-01T00:00:00.000Z',
-    lastFireAt: null, lastRunAt: null, lastStatus: null, lastBackupId: null, ...over,
+    id: 's1',
+    name: 'nightly',
+    cron: '0 3 * * *',
+    timezone: 'UTC',
+    type: 'tables',
+    tables: ['users'],
+    enabled: true,
+    retention: { ...DEFAULT_RETENTION },
+    createdAt: '2026-01-01T00:00:00.000Z',
+    updatedAt: '2026-01-01T00:00:00.000Z',
+    lastFireAt: null,
+    lastRunAt: null,
+    lastStatus: null,
+    lastBackupId: null,
+    ...over,
   };
 }
 
-function setup(opts: { claimed?: boolean; s?: ScheduleEntity; previousStatus?: string | null; start?: (input: StartBackupInput) => Promise<BackupView>; sweep?: () => Promise<number> }) {
+function setup(opts: {
+  claimed?: boolean;
+  s?: ScheduleEntity;
+  previousStatus?: string | null;
+  start?: (input: StartBackupInput) => Promise<BackupView>;
+  sweep?: () => Promise<number>;
+}) {
   const scheduleRepo = strictFake<ScheduleRepository>('scheduleRepo', {
     claimFire: jest.fn(async () => opts.claimed ?? true),
     recordFailedStart: jest.fn(async () => undefined),
   });
-  const backupRepo = strictFake<BackupCatalogRepository>('backupRepo', { status: jest.fn(async () => (opts.previousStatus ?? null) as never) });
+  const backupRepo = strictFake<BackupCatalogRepository>('backupRepo', {
+    status: jest.fn(async () => (opts.previousStatus ?? null) as never),
+  });
   const schedules = strictFake<SchedulesService>('schedules', {
     find: jest.fn(async () => opts.s ?? schedule()),
     recordStart: jest.fn(async () => undefined),
@@ -46,12 +66,23 @@ function setup(opts: { claimed?: boolean; s?: ScheduleEntity; previousStatus?: s
     start: jest.fn(opts.start ?? (async () => ({ id: 'b-new' }) as BackupView)) as unknown as BackupsService['start'],
   });
   const audited: AuditInput[] = [];
-  const audit = strictFake<AuditService>('audit', { record: jest.fn(async (e: AuditInput) => void audited.push(e)) as unknown as AuditService['record'] });
+  const audit = strictFake<AuditService>('audit', {
+    record: jest.fn(async (e: AuditInput) => void audited.push(e)) as unknown as AuditService['record'],
+  });
   const notifications = strictFake<NotificationsService>('notifications', { notify: jest.fn() });
   const sweeper = strictFake<JobSweeper>('sweeper', { sweep: jest.fn(opts.sweep ?? (async () => 0)) });
   const runner = new ScheduleRunner(
-    schedules, backups, strictFake<SchedulerRegistry>('registry'), strictFake<BackupEvents>('events'), audit, notifications,
-    strictFake<Transactions>('tx'), strictFake<AppConfig>('config'), sweeper, scheduleRepo, backupRepo,
+    schedules,
+    backups,
+    strictFake<SchedulerRegistry>('registry'),
+    strictFake<BackupEvents>('events'),
+    audit,
+    notifications,
+    strictFake<Transactions>('tx'),
+    strictFake<AppConfig>('config'),
+    sweeper,
+    scheduleRepo,
+    backupRepo,
   );
   return { runner, scheduleRepo, schedules, backups, audited, notifications, sweeper };
 }
@@ -69,45 +100,76 @@ describe('ScheduleRunner.tick', () => {
     expect(audited).toEqual([]);
   });
 
-  it('starts the schedule\'s backup and records the start on the schedule', async () => {
+  it("starts the schedule's backup and records the start on the schedule", async () => {
     const { runner, backups, schedules } = setup({});
 
     expect(await runner.tick('s1', FIRE)).toBe('started');
-    expect(backups.start).toHaveBeenCalledWith({ type: 'tables', tables: ['users'], trigger: 'scheduled', scheduleId: 's1' }, expect.objectContaining({ type: 'system' }));
+    expect(backups.start).toHaveBeenCalledWith(
+      { type: 'tables', tables: ['users'], trigger: 'scheduled', scheduleId: 's1' },
+      expect.objectContaining({ type: 'system' }),
+    );
     expect(schedules.recordStart).toHaveBeenCalledWith('s1', 'b-new');
   });
 
   it('skips (audited, never queued) while its previous run is still running', async () => {
-    const { runner, backups, audited } = setup({ s: schedule({ lastBackupId: 'b-prev', lastStatus: null }), previousStatus: 'running' });
+    const { runner, backups, audited } = setup({
+      s: schedule({ lastBackupId: 'b-prev', lastStatus: null }),
+      previousStatus: 'running',
+    });
 
     expect(await runner.tick('s1', FIRE)).toBe('skipped');
     expect(backups.start).not.toHaveBeenCalled();
-    expect(audited).toEqual([expect.objectContaining({
-      action: 'schedule.skipped', resourceId: 's1', outcome: 'failure', details: { fireAt: FIRE.toISOString(), reason: 'previous run b-prev is still running' },
-    })]);
+    expect(audited).toEqual([
+      expect.objectContaining({
+        action: 'schedule.skipped',
+        resourceId: 's1',
+        outcome: 'failure',
+        details: { fireAt: FIRE.toISOString(), reason: 'previous run b-prev is still running' },
+      }),
+    ]);
   });
 
   it('skips when the data is locked by another backup or restore (409), naming the holder', async () => {
-    const locked = new DomainError(ErrorCode.Conflict, 'another backup or restore of this database is running (host:1:x:y)');
+    const locked = new DomainError(
+      ErrorCode.Conflict,
+      'another backup or restore of this database is running (host:1:x:y)',
+    );
     const { runner, scheduleRepo, audited, notifications } = setup({ start: () => Promise.reject(locked) });
 
     expect(await runner.tick('s1', FIRE)).toBe('skipped');
-    expect(audited).toEqual([expect.objectContaining({ action: 'schedule.skipped', details: { fireAt: FIRE.toISOString(), reason: locked.message } })]);
+    expect(audited).toEqual([
+      expect.objectContaining({
+        action: 'schedule.skipped',
+        details: { fireAt: FIRE.toISOString(), reason: locked.message },
+      }),
+    ]);
     expect(scheduleRepo.recordFailedStart).not.toHaveBeenCalled();
     expect(notifications.notify).not.toHaveBeenCalled();
   });
 
   it('a start that fails otherwise is recorded on the schedule and alerts', async () => {
-    const { runner, scheduleRepo, notifications, audited } = setup({ start: () => Promise.reject(new Error('target unreachable')) });
+    const { runner, scheduleRepo, notifications, audited } = setup({
+      start: () => Promise.reject(new Error('target unreachable')),
+    });
 
     expect(await runner.tick('s1', FIRE)).toBe('failed');
     expect(scheduleRepo.recordFailedStart).toHaveBeenCalledWith('s1', FIRE.toISOString(), 'target unreachable');
-    expect(notifications.notify).toHaveBeenCalledWith(expect.objectContaining({ type: 'backup.failed', severity: 'error', details: { scheduleId: 's1', fireAt: FIRE.toISOString() } }));
+    expect(notifications.notify).toHaveBeenCalledWith(
+      expect.objectContaining({
+        type: 'backup.failed',
+        severity: 'error',
+        details: { scheduleId: 's1', fireAt: FIRE.toISOString() },
+      }),
+    );
     expect(audited).toEqual([]);
   });
 
   it('a previous run that ended does not skip, and a failed sweep does not stop the tick', async () => {
-    const { runner, backups } = setup({ s: schedule({ lastBackupId: 'b-prev', lastStatus: null }), previousStatus: 'failed', sweep: () => Promise.reject(new Error('catalog down')) });
+    const { runner, backups } = setup({
+      s: schedule({ lastBackupId: 'b-prev', lastStatus: null }),
+      previousStatus: 'failed',
+      sweep: () => Promise.reject(new Error('catalog down')),
+    });
 
     expect(await runner.tick('s1', FIRE)).toBe('started');
     expect(backups.start).toHaveBeenCalledTimes(1);

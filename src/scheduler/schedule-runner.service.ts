@@ -60,7 +60,10 @@ export class ScheduleRunner implements OnApplicationBootstrap, OnApplicationShut
     if (!this.config.SCHEDULER_ENABLED) return;
     await this.catchUp(new Date());
     await this.sync();
-    const timer = setInterval(() => void this.sync().catch((e: Error) => this.logger.error(`schedule sync failed: ${e.message}`)), SYNC_EVERY_MS);
+    const timer = setInterval(
+      () => void this.sync().catch((e: Error) => this.logger.error(`schedule sync failed: ${e.message}`)),
+      SYNC_EVERY_MS,
+    );
     timer.unref();
     this.registry.addInterval(SYNC_INTERVAL, timer);
   }
@@ -80,7 +83,10 @@ export class ScheduleRunner implements OnApplicationBootstrap, OnApplicationShut
   /** Starts a backup for the schedule now, outside its cron rhythm (409 while another backup runs). */
   async runNow(id: string, actor: Actor): Promise<BackupView> {
     const s = await this.schedules.entity(id);
-    const backup = await this.backups.start({ type: s.type, tables: s.type === 'tables' ? s.tables : undefined, trigger: 'scheduled', scheduleId: s.id }, actor);
+    const backup = await this.backups.start(
+      { type: s.type, tables: s.type === 'tables' ? s.tables : undefined, trigger: 'scheduled', scheduleId: s.id },
+      actor,
+    );
     await this.schedules.recordStart(s.id, backup.id);
     return backup;
   }
@@ -93,7 +99,9 @@ export class ScheduleRunner implements OnApplicationBootstrap, OnApplicationShut
     const claimed = await this.scheduleRepo.claimFire(scheduleId, fireAt);
     if (!claimed) return 'not-claimed';
     // A previous run (or any job holding the lease) whose owner is gone must not make this tick skip.
-    await this.sweeper.sweep().catch((e: Error) => this.logger.warn(`sweep of stale jobs before a tick failed: ${e.message}`));
+    await this.sweeper
+      .sweep()
+      .catch((e: Error) => this.logger.warn(`sweep of stale jobs before a tick failed: ${e.message}`));
     const s = await this.schedules.find(scheduleId);
     if (!s) return 'not-claimed';
     const fire = fireAt.toISOString();
@@ -105,7 +113,10 @@ export class ScheduleRunner implements OnApplicationBootstrap, OnApplicationShut
       }
     }
     try {
-      const backup = await this.backups.start({ type: s.type, tables: s.type === 'tables' ? s.tables : undefined, trigger: 'scheduled', scheduleId: s.id }, SYSTEM_ACTOR);
+      const backup = await this.backups.start(
+        { type: s.type, tables: s.type === 'tables' ? s.tables : undefined, trigger: 'scheduled', scheduleId: s.id },
+        SYSTEM_ACTOR,
+      );
       await this.schedules.recordStart(s.id, backup.id);
       this.logger.log(`schedule ${s.name} (${s.id}) started backup ${backup.id} for ${fire}`);
       return 'started';
@@ -117,7 +128,12 @@ export class ScheduleRunner implements OnApplicationBootstrap, OnApplicationShut
       const message = e instanceof Error ? e.message : String(e);
       this.logger.error(`schedule ${s.name} (${s.id}) could not start its backup: ${message}`);
       await this.scheduleRepo.recordFailedStart(s.id, fire, message);
-      this.notifications.notify({ type: 'backup.failed', severity: 'error', message: `Schedule "${s.name}" could not start its backup: ${message}`, details: { scheduleId: s.id, fireAt: fire } });
+      this.notifications.notify({
+        type: 'backup.failed',
+        severity: 'error',
+        message: `Schedule "${s.name}" could not start its backup: ${message}`,
+        details: { scheduleId: s.id, fireAt: fire },
+      });
       return 'failed';
     }
   }
@@ -130,14 +146,20 @@ export class ScheduleRunner implements OnApplicationBootstrap, OnApplicationShut
       let due: Date | null = null;
       try {
         due = catchUpDue({
-          expr: s.cron, tz: s.timezone, lastRunAt: s.lastFireAt ? new Date(s.lastFireAt) : null,
-          createdAt: new Date(s.createdAt), now, graceMs: this.config.CATCH_UP_GRACE_MINUTES * 60_000,
+          expr: s.cron,
+          tz: s.timezone,
+          lastRunAt: s.lastFireAt ? new Date(s.lastFireAt) : null,
+          createdAt: new Date(s.createdAt),
+          now,
+          graceMs: this.config.CATCH_UP_GRACE_MINUTES * 60_000,
         });
       } catch (e) {
         this.logger.error(`schedule ${s.id}: cannot compute catch-up: ${(e as Error).message}`);
       }
       if (!due) continue;
-      this.logger.warn(`schedule ${s.name} (${s.id}) missed its run at ${due.toISOString()} while the service was down: running it now`);
+      this.logger.warn(
+        `schedule ${s.name} (${s.id}) missed its run at ${due.toISOString()} while the service was down: running it now`,
+      );
       if ((await this.tick(s.id, due)) === 'started') started.push(s.id);
     }
     return started;
@@ -164,7 +186,8 @@ export class ScheduleRunner implements OnApplicationBootstrap, OnApplicationShut
         // With SCHEDULER_ENABLED=false the job is registered (so status and next runs are
         // right) but never fires: another instance, or nobody, runs the schedules.
         start: this.config.SCHEDULER_ENABLED,
-        onTick: () => void this.onCronTick(s).catch((e: Error) => this.logger.error(`schedule ${s.id} tick failed: ${e.message}`)),
+        onTick: () =>
+          void this.onCronTick(s).catch((e: Error) => this.logger.error(`schedule ${s.id} tick failed: ${e.message}`)),
       });
       this.registry.addCronJob(JOB_PREFIX + s.id, job);
       this.registered.set(s.id, signature(s));
@@ -184,14 +207,23 @@ export class ScheduleRunner implements OnApplicationBootstrap, OnApplicationShut
 
   private async skip(s: ScheduleEntity, fireAt: string, reason: string): Promise<void> {
     this.logger.warn(`schedule ${s.name} (${s.id}) skipped its run at ${fireAt}: ${reason}`);
-    await this.audit.record({ actor: SYSTEM_ACTOR, action: 'schedule.skipped', resource: 'schedule', resourceId: s.id, outcome: 'failure', details: { fireAt, reason } });
+    await this.audit.record({
+      actor: SYSTEM_ACTOR,
+      action: 'schedule.skipped',
+      resource: 'schedule',
+      resourceId: s.id,
+      outcome: 'failure',
+      details: { fireAt, reason },
+    });
   }
 
   private async onBackupFinished(e: BackupFinishedEvent): Promise<void> {
     if (e.scheduleId) await this.schedules.recordEnd(e.scheduleId, e.backupId, e.kind);
     if (e.kind === 'failed') {
       this.notifications.notify({
-        type: 'backup.failed', severity: 'error', message: `Backup ${e.backupId} (${e.trigger}, ${e.type}) failed: ${e.error ?? 'unknown error'}`,
+        type: 'backup.failed',
+        severity: 'error',
+        message: `Backup ${e.backupId} (${e.trigger}, ${e.type}) failed: ${e.error ?? 'unknown error'}`,
         details: { backupId: e.backupId, trigger: e.trigger, type: e.type, scheduleId: e.scheduleId, error: e.error },
       });
     }
@@ -208,11 +240,33 @@ export class ScheduleRunner implements OnApplicationBootstrap, OnApplicationShut
       if (!(await claimOnce(m, DEFAULT_SCHEDULE_MARKER))) return null;
       const now = nowIso();
       const row: ScheduleEntity = {
-        id: randomUUID(), name: 'daily', cron, timezone: tz, type: 'full', tables: [], enabled: true,
-        retention: { ...DEFAULT_RETENTION }, createdAt: now, updatedAt: now, lastFireAt: null, lastRunAt: null, lastStatus: null, lastBackupId: null,
+        id: randomUUID(),
+        name: 'daily',
+        cron,
+        timezone: tz,
+        type: 'full',
+        tables: [],
+        enabled: true,
+        retention: { ...DEFAULT_RETENTION },
+        createdAt: now,
+        updatedAt: now,
+        lastFireAt: null,
+        lastRunAt: null,
+        lastStatus: null,
+        lastBackupId: null,
       };
       await m.save(ScheduleEntity, row);
-      await this.audit.record({ actor: SYSTEM_ACTOR, action: 'schedule.created', resource: 'schedule', resourceId: row.id, outcome: 'success', details: { name: row.name, cron, timezone: tz, default: true } }, m);
+      await this.audit.record(
+        {
+          actor: SYSTEM_ACTOR,
+          action: 'schedule.created',
+          resource: 'schedule',
+          resourceId: row.id,
+          outcome: 'success',
+          details: { name: row.name, cron, timezone: tz, default: true },
+        },
+        m,
+      );
       return row;
     });
     if (created) this.logger.log(`created the default schedule "${created.name}" (${cron} ${tz})`);

@@ -7,7 +7,13 @@ import type { BackupType } from '../engine/archive/manifest.types';
 export type ScheduleRetention = Omit<RetentionPolicy, 'timezone'>;
 
 export const DEFAULT_RETENTION: ScheduleRetention = {
-  keepLast: 7, daily: 7, weekly: 4, monthly: 12, yearly: 0, maxAgeDays: null, maxTotalBytes: null,
+  keepLast: 7,
+  daily: 7,
+  weekly: 4,
+  monthly: 12,
+  yearly: 0,
+  maxAgeDays: null,
+  maxTotalBytes: null,
 };
 
 /** A backup schedule. The database is the truth; each instance mirrors it into cron jobs. */
@@ -30,6 +36,7 @@ export class ScheduleEntity {
    */
   @Column({ name: 'last_fire_at', ...ISO_TIME, nullable: true }) lastFireAt: string | null;
   @Column({ name: 'last_run_at', ...ISO_TIME, nullable: true }) lastRunAt: string | null;
-  @Column({ name: 'last_status', type: 'varchar', length: 16, nullable: true }) lastStatus: 'completed' | 'failed' | null;
+  @Column({ name: 'last_status', type: 'varchar', length: 16, nullable: true }) lastStatus:
+    'completed' | 'failed' | null;
   @Column({ name: 'last_backup_id', type: 'varchar', length: 36, nullable: true }) lastBackupId: string | null;
 }

@@ -26,8 +26,22 @@ export class ScheduleRepository {
   /** A tick that could not start its backup: the schedule shows it, and the trail says why. */
   async recordFailedStart(scheduleId: string, fireAt: string, error: string): Promise<void> {
     await this.tx.run(async (m) => {
-      await m.update(ScheduleEntity, { id: scheduleId }, { lastRunAt: nowIso(), lastStatus: 'failed', lastBackupId: null });
-      await this.audit.record({ actor: SYSTEM_ACTOR, action: 'schedule.failed', resource: 'schedule', resourceId: scheduleId, outcome: 'failure', details: { fireAt, error } }, m);
+      await m.update(
+        ScheduleEntity,
+        { id: scheduleId },
+        { lastRunAt: nowIso(), lastStatus: 'failed', lastBackupId: null },
+      );
+      await this.audit.record(
+        {
+          actor: SYSTEM_ACTOR,
+          action: 'schedule.failed',
+          resource: 'schedule',
+          resourceId: scheduleId,
+          outcome: 'failure',
+          details: { fireAt, error },
+        },
+        m,
+      );
     });
   }
 }

@@ -1,5 +1,25 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Patch, Post, Query, Req, Res } from '@nestjs/common';
-import { ApiAcceptedResponse, ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  HttpCode,
+  Param,
+  ParseUUIDPipe,
+  Patch,
+  Post,
+  Query,
+  Req,
+  Res,
+} from '@nestjs/common';
+import {
+  ApiAcceptedResponse,
+  ApiCreatedResponse,
+  ApiNoContentResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+} from '@nestjs/swagger';
 import type { Response } from 'express';
 import { Audit, Roles } from '../auth/auth.decorators';
 import { BackupDto } from '../backup/dto/backup.dto';
@@ -44,10 +64,17 @@ export class SchedulesController {
   @Post()
   @Roles('admin')
   @Audit('schedule.create', 'schedule')
-  @ApiOperation({ operationId: 'createSchedule', summary: 'Create a schedule; it is active at once (400 names a bad cron field or time zone)' })
+  @ApiOperation({
+    operationId: 'createSchedule',
+    summary: 'Create a schedule; it is active at once (400 names a bad cron field or time zone)',
+  })
   @ApiCreatedResponse({ type: ScheduleDto, description: 'The schedule; Location names it' })
   @ApiErrors([400, 'Invalid input: a bad cron expression or time zone, a missing table list (named)'], 413, 415)
-  async create(@Body() dto: CreateScheduleDto, @Req() req: RequestWithContext, @Res({ passthrough: true }) res: Response): Promise<ScheduleDto> {
+  async create(
+    @Body() dto: CreateScheduleDto,
+    @Req() req: RequestWithContext,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<ScheduleDto> {
     const row = await this.schedules.create(dto, req.actor ?? SYSTEM_ACTOR);
     await this.runner.sync();
     res.locals.auditResourceId = row.id;
@@ -61,7 +88,11 @@ export class SchedulesController {
   @ApiOperation({ operationId: 'updateSchedule', summary: 'Change a schedule; takes effect at once' })
   @ApiOkResponse({ type: ScheduleDto })
   @ApiErrors(...BODY_ERRORS, [404, 'No such schedule'])
-  async update(@Param('id', UUID) id: string, @Body() dto: UpdateScheduleDto, @Req() req: RequestWithContext): Promise<ScheduleDto> {
+  async update(
+    @Param('id', UUID) id: string,
+    @Body() dto: UpdateScheduleDto,
+    @Req() req: RequestWithContext,
+  ): Promise<ScheduleDto> {
     const row = await this.schedules.update(id, dto, req.actor ?? SYSTEM_ACTOR);
     await this.runner.sync();
     return toScheduleView(row);
@@ -71,7 +102,10 @@ export class SchedulesController {
   @HttpCode(204)
   @Roles('admin')
   @Audit('schedule.delete', 'schedule')
-  @ApiOperation({ operationId: 'deleteSchedule', summary: 'Delete a schedule (its backups stay, under the ad-hoc retention window)' })
+  @ApiOperation({
+    operationId: 'deleteSchedule',
+    summary: 'Delete a schedule (its backups stay, under the ad-hoc retention window)',
+  })
   @ApiNoContentResponse({ description: 'Deleted' })
   @ApiErrors([400, 'id is not a UUID, or an unreadable body'], ...UNREAD_BODY_ERRORS, [404, 'No such schedule'])
   async delete(@Param('id', UUID) id: string, @Req() req: RequestWithContext): Promise<void> {
@@ -84,10 +118,22 @@ export class SchedulesController {
   @Roles('operator')
   @Audit('schedule.run', 'schedule')
   @ExpensiveRoute()
-  @ApiOperation({ operationId: 'runSchedule', summary: 'Start the schedule\'s backup now (409 while another backup or restore runs)' })
+  @ApiOperation({
+    operationId: 'runSchedule',
+    summary: "Start the schedule's backup now (409 while another backup or restore runs)",
+  })
   @ApiAcceptedResponse({ type: BackupDto, description: 'The backup it started; Location names it' })
-  @ApiErrors(...UNREAD_BODY_ERRORS, [400, 'id is not a UUID, the schedule\'s tables no longer exist, or an unreadable body'], [404, 'No such schedule'], [409, 'Another backup or restore of this database is running'])
-  async run(@Param('id', UUID) id: string, @Req() req: RequestWithContext, @Res({ passthrough: true }) res: Response): Promise<BackupDto> {
+  @ApiErrors(
+    ...UNREAD_BODY_ERRORS,
+    [400, "id is not a UUID, the schedule's tables no longer exist, or an unreadable body"],
+    [404, 'No such schedule'],
+    [409, 'Another backup or restore of this database is running'],
+  )
+  async run(
+    @Param('id', UUID) id: string,
+    @Req() req: RequestWithContext,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<BackupDto> {
     const backup = await this.runner.runNow(id, req.actor ?? SYSTEM_ACTOR);
     res.setHeader('Location', `/api/backups/${backup.id}`);
     return backup;

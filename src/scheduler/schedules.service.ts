@@ -49,15 +49,35 @@ export class SchedulesService {
   async create(dto: CreateScheduleDto, actor: Actor): Promise<ScheduleEntity> {
     const now = nowIso();
     const row = this.repo.create({
-      id: randomUUID(), name: dto.name, cron: dto.cron.trim(), timezone: dto.timezone ?? this.config.BACKUP_TIMEZONE,
-      type: dto.type ?? 'full', tables: dto.tables ?? [], enabled: dto.enabled ?? true,
-      retention: mergeRetention(DEFAULT_RETENTION, dto.retention), createdAt: now, updatedAt: now,
-      lastFireAt: null, lastRunAt: null, lastStatus: null, lastBackupId: null,
+      id: randomUUID(),
+      name: dto.name,
+      cron: dto.cron.trim(),
+      timezone: dto.timezone ?? this.config.BACKUP_TIMEZONE,
+      type: dto.type ?? 'full',
+      tables: dto.tables ?? [],
+      enabled: dto.enabled ?? true,
+      retention: mergeRetention(DEFAULT_RETENTION, dto.retention),
+      createdAt: now,
+      updatedAt: now,
+      lastFireAt: null,
+      lastRunAt: null,
+      lastStatus: null,
+      lastBackupId: null,
     });
     await this.check(row);
     await this.tx.run(async (m) => {
       await m.save(ScheduleEntity, row);
-      await this.audit.record({ actor, action: 'schedule.created', resource: 'schedule', resourceId: row.id, outcome: 'success', details: describe(row) }, m);
+      await this.audit.record(
+        {
+          actor,
+          action: 'schedule.created',
+          resource: 'schedule',
+          resourceId: row.id,
+          outcome: 'success',
+          details: describe(row),
+        },
+        m,
+      );
     });
     return row;
   }
@@ -77,11 +97,31 @@ export class SchedulesService {
     };
     await this.check(next);
     await this.tx.run(async (m) => {
-      await m.update(ScheduleEntity, { id }, {
-        name: next.name, cron: next.cron, timezone: next.timezone, type: next.type, tables: next.tables,
-        enabled: next.enabled, retention: next.retention, updatedAt: next.updatedAt,
-      });
-      await this.audit.record({ actor, action: 'schedule.updated', resource: 'schedule', resourceId: id, outcome: 'success', details: describe(next) }, m);
+      await m.update(
+        ScheduleEntity,
+        { id },
+        {
+          name: next.name,
+          cron: next.cron,
+          timezone: next.timezone,
+          type: next.type,
+          tables: next.tables,
+          enabled: next.enabled,
+          retention: next.retention,
+          updatedAt: next.updatedAt,
+        },
+      );
+      await this.audit.record(
+        {
+          actor,
+          action: 'schedule.updated',
+          resource: 'schedule',
+          resourceId: id,
+          outcome: 'success',
+          details: describe(next),
+        },
+        m,
+      );
     });
     return next;
   }
@@ -90,13 +130,25 @@ export class SchedulesService {
     const row = await this.entity(id);
     await this.tx.run(async (m) => {
       await m.delete(ScheduleEntity, { id });
-      await this.audit.record({ actor, action: 'schedule.deleted', resource: 'schedule', resourceId: id, outcome: 'success', details: describe(row) }, m);
+      await this.audit.record(
+        {
+          actor,
+          action: 'schedule.deleted',
+          resource: 'schedule',
+          resourceId: id,
+          outcome: 'success',
+          details: describe(row),
+        },
+        m,
+      );
     });
   }
 
   /** A run started: the status of the previous one no longer describes the schedule. */
   async recordStart(id: string, backupId: string): Promise<void> {
-    await this.tx.run((m) => m.update(ScheduleEntity, { id }, { lastRunAt: nowIso(), lastBackupId: backupId, lastStatus: null }));
+    await this.tx.run((m) =>
+      m.update(ScheduleEntity, { id }, { lastRunAt: nowIso(), lastBackupId: backupId, lastStatus: null }),
+    );
   }
 
   /** A run ended; only the schedule's latest run may set its status (an older one finishing late must not). */
@@ -113,7 +165,8 @@ export class SchedulesService {
     const problem = validateCron(s.cron, s.timezone);
     if (problem) throw new DomainError(ErrorCode.InvalidInput, problem);
     if (s.type === 'tables') {
-      if (!s.tables.length) throw new DomainError(ErrorCode.InvalidInput, 'tables: type "tables" needs a non-empty tables list');
+      if (!s.tables.length)
+        throw new DomainError(ErrorCode.InvalidInput, 'tables: type "tables" needs a non-empty tables list');
       const dialect = this.target.dialect(s.type);
       try {
         await this.target.resolveTables(dialect, s.type, s.tables);
@@ -121,7 +174,10 @@ export class SchedulesService {
         await dialect.close().catch(() => undefined);
       }
     } else if (s.tables.length) {
-      throw new DomainError(ErrorCode.InvalidInput, `tables: only a schedule of type "tables" takes a tables list (this one is "${s.type}")`);
+      throw new DomainError(
+        ErrorCode.InvalidInput,
+        `tables: only a schedule of type "tables" takes a tables list (this one is "${s.type}")`,
+      );
     }
   }
 }
@@ -137,5 +193,13 @@ function mergeRetention(base: ScheduleRetention, patch: RetentionDto | undefined
 }
 
 function describe(s: ScheduleEntity): Record<string, unknown> {
-  return { name: s.name, cron: s.cron, timezone: s.timezone, type: s.type, tables: s.tables, enabled: s.enabled, retention: s.retention };
+  return {
+    name: s.name,
+    cron: s.cron,
+    timezone: s.timezone,
+    type: s.type,
+    tables: s.tables,
+    enabled: s.enabled,
+    retention: s.retention,
+  };
 }

@@ -11,7 +11,6 @@ import { tickFireTime, validateCron } from './cron-schedule';
 import { claimJobFire } from './job-claims';
 import { RetentionService } from './retention.service';
 
-
 export interface ServiceJob {
   name: string;
   cron: string;
@@ -39,8 +38,18 @@ export class ServiceJobs implements OnApplicationBootstrap {
 
   onApplicationBootstrap(): void {
     const tz = this.config.BACKUP_TIMEZONE;
-    this.add({ name: 'retention', cron: this.config.RETENTION_CRON, timezone: tz, run: () => this.retention.apply(SYSTEM_ACTOR).then(() => undefined) });
-    this.add({ name: 'verify', cron: this.config.VERIFY_CRON, timezone: tz, run: (fireAt) => this.verifyNewest(fireAt).then(() => undefined) });
+    this.add({
+      name: 'retention',
+      cron: this.config.RETENTION_CRON,
+      timezone: tz,
+      run: () => this.retention.apply(SYSTEM_ACTOR).then(() => undefined),
+    });
+    this.add({
+      name: 'verify',
+      cron: this.config.VERIFY_CRON,
+      timezone: tz,
+      run: (fireAt) => this.verifyNewest(fireAt).then(() => undefined),
+    });
   }
 
   /** Registers a job (only when SCHEDULER_ENABLED); a bad expression stops the boot naming it. */
@@ -49,7 +58,9 @@ export class ServiceJobs implements OnApplicationBootstrap {
     if (problem) throw new Error(`cron job "${job.name}": ${problem}`);
     if (!this.config.SCHEDULER_ENABLED) return;
     const cron = CronJob.from({
-      cronTime: job.cron, timeZone: job.timezone, start: true,
+      cronTime: job.cron,
+      timeZone: job.timezone,
+      start: true,
       onTick: () => void this.fire(job).catch((e: Error) => this.logger.error(`${job.name} failed: ${e.message}`)),
     });
     this.registry.addCronJob(`service:${job.name}`, cron);
@@ -75,13 +86,18 @@ export class ServiceJobs implements OnApplicationBootstrap {
     try {
       const result = await this.archive.verify(newest.id, deep, SYSTEM_ACTOR);
       ok = result.ok;
-      detail = result.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail ?? 'failed'}`).join('; ');
+      detail = result.checks
+        .filter((c) => !c.ok)
+        .map((c) => `${c.name}: ${c.detail ?? 'failed'}`)
+        .join('; ');
     } catch (e) {
       detail = e instanceof Error ? e.message : String(e);
     }
     if (!ok) {
       this.notifications.notify({
-        type: 'verify.failed', severity: 'critical', message: `${deep ? 'Deep verification' : 'Verification'} of backup ${newest.id} failed: ${detail}`,
+        type: 'verify.failed',
+        severity: 'critical',
+        message: `${deep ? 'Deep verification' : 'Verification'} of backup ${newest.id} failed: ${detail}`,
         details: { backupId: newest.id, deep },
       });
     }

@@ -37,42 +37,121 @@ export class MetricsService implements OnApplicationBootstrap, OnApplicationShut
     private readonly events: BackupEvents,
   ) {
     const registers = [this.registry];
-    this.jobs = new Counter({ name: 'strongroom_backup_jobs_total', help: 'Backup jobs this process finished, by result and trigger', labelNames: ['result', 'trigger'], registers });
-    const lastSuccess = new Gauge({ name: 'strongroom_backup_last_success_timestamp_seconds', help: 'When the newest completed backup of each schedule finished (schedule="none": not scheduled)', labelNames: ['schedule', 'schedule_name'], registers });
-    const lastDuration = new Gauge({ name: 'strongroom_backup_last_duration_seconds', help: 'How long the newest completed backup of each schedule took', labelNames: ['schedule', 'schedule_name'], registers });
-    const lastSize = new Gauge({ name: 'strongroom_backup_last_size_bytes', help: 'Stored size of the newest completed backup of each schedule', labelNames: ['schedule', 'schedule_name'], registers });
-    const byStatus = new Gauge({ name: 'strongroom_backups', help: 'Backups in the catalog by status', labelNames: ['status'], registers });
-    const storageBytes = new Gauge({ name: 'strongroom_storage_bytes', help: 'Bytes of all backups in the catalog', registers });
-    const failures = new Gauge({ name: 'strongroom_backup_failures', help: 'Failed backups in the catalog by trigger (retention removes them after FAILED_BACKUP_TTL_HOURS)', labelNames: ['trigger'], registers });
-    const verifications = new Gauge({ name: 'strongroom_verifications', help: 'Verifications recorded in the audit trail by kind and outcome', labelNames: ['kind', 'outcome'], registers });
-    const lastVerified = new Gauge({ name: 'strongroom_backup_last_verified_timestamp_seconds', help: 'When the most recently verified completed backup passed verification', registers });
-    const auditLength = new Gauge({ name: 'strongroom_audit_chain_length', help: 'Events in the audit hash chain (its head sequence number)', registers });
-    const healthy = new Gauge({ name: 'strongroom_status_healthy', help: '1 when GET /api/status reports healthy', registers });
-    const rpo = new Gauge({ name: 'strongroom_rpo_seconds', help: 'Age of the newest completed backup (data at risk)', registers });
-    const webhooks = new Gauge({ name: 'strongroom_notifications', help: 'Webhook deliveries of this process by result', labelNames: ['result'], registers });
+    this.jobs = new Counter({
+      name: 'strongroom_backup_jobs_total',
+      help: 'Backup jobs this process finished, by result and trigger',
+      labelNames: ['result', 'trigger'],
+      registers,
+    });
+    const lastSuccess = new Gauge({
+      name: 'strongroom_backup_last_success_timestamp_seconds',
+      help: 'When the newest completed backup of each schedule finished (schedule="none": not scheduled)',
+      labelNames: ['schedule', 'schedule_name'],
+      registers,
+    });
+    const lastDuration = new Gauge({
+      name: 'strongroom_backup_last_duration_seconds',
+      help: 'How long the newest completed backup of each schedule took',
+      labelNames: ['schedule', 'schedule_name'],
+      registers,
+    });
+    const lastSize = new Gauge({
+      name: 'strongroom_backup_last_size_bytes',
+      help: 'Stored size of the newest completed backup of each schedule',
+      labelNames: ['schedule', 'schedule_name'],
+      registers,
+    });
+    const byStatus = new Gauge({
+      name: 'strongroom_backups',
+      help: 'Backups in the catalog by status',
+      labelNames: ['status'],
+      registers,
+    });
+    const storageBytes = new Gauge({
+      name: 'strongroom_storage_bytes',
+      help: 'Bytes of all backups in the catalog',
+      registers,
+    });
+    const failures = new Gauge({
+      name: 'strongroom_backup_failures',
+      help: 'Failed backups in the catalog by trigger (retention removes them after FAILED_BACKUP_TTL_HOURS)',
+      labelNames: ['trigger'],
+      registers,
+    });
+    const verifications = new Gauge({
+      name: 'strongroom_verifications',
+      help: 'Verifications recorded in the audit trail by kind and outcome',
+      labelNames: ['kind', 'outcome'],
+      registers,
+    });
+    const lastVerified = new Gauge({
+      name: 'strongroom_backup_last_verified_timestamp_seconds',
+      help: 'When the most recently verified completed backup passed verification',
+      registers,
+    });
+    const auditLength = new Gauge({
+      name: 'strongroom_audit_chain_length',
+      help: 'Events in the audit hash chain (its head sequence number)',
+      registers,
+    });
+    const healthy = new Gauge({
+      name: 'strongroom_status_healthy',
+      help: '1 when GET /api/status reports healthy',
+      registers,
+    });
+    const rpo = new Gauge({
+      name: 'strongroom_rpo_seconds',
+      help: 'Age of the newest completed backup (data at risk)',
+      registers,
+    });
+    const webhooks = new Gauge({
+      name: 'strongroom_notifications',
+      help: 'Webhook deliveries of this process by result',
+      labelNames: ['result'],
+      registers,
+    });
 
     // One collect() fills every catalog-derived gauge: the scrape reads the database once.
     const collectAll = async (): Promise<void> => {
       for (const g of [lastSuccess, lastDuration, lastSize, byStatus, failures, verifications]) g.reset();
       const names = new Map((await this.schedules.all()).map((s) => [s.id, s.name]));
       for (const b of await this.newestCompletedPerSchedule()) {
-        const labels = { schedule: b.scheduleId ?? AD_HOC, schedule_name: b.scheduleId ? (names.get(b.scheduleId) ?? 'deleted') : AD_HOC };
+        const labels = {
+          schedule: b.scheduleId ?? AD_HOC,
+          schedule_name: b.scheduleId ? (names.get(b.scheduleId) ?? 'deleted') : AD_HOC,
+        };
         if (b.finishedAt) lastSuccess.set(labels, Date.parse(b.finishedAt) / 1000);
-        if (b.finishedAt && b.startedAt) lastDuration.set(labels, (Date.parse(b.finishedAt) - Date.parse(b.startedAt)) / 1000);
+        if (b.finishedAt && b.startedAt)
+          lastDuration.set(labels, (Date.parse(b.finishedAt) - Date.parse(b.startedAt)) / 1000);
         lastSize.set(labels, b.sizeBytes);
       }
       const stats = await this.catalog.stats();
       for (const [status, n] of Object.entries(stats.byStatus)) byStatus.set({ status }, n);
       storageBytes.set(stats.totalBytes);
-      const failed: { trigger: string; n: string | number }[] = await this.backups.createQueryBuilder('b')
-        .select('b.trigger', 'trigger').addSelect('COUNT(*)', 'n').where('b.status = :s', { s: 'failed' }).groupBy('b.trigger').getRawMany();
+      const failed: { trigger: string; n: string | number }[] = await this.backups
+        .createQueryBuilder('b')
+        .select('b.trigger', 'trigger')
+        .addSelect('COUNT(*)', 'n')
+        .where('b.status = :s', { s: 'failed' })
+        .groupBy('b.trigger')
+        .getRawMany();
       for (const trigger of BACKUP_TRIGGERS) failures.set({ trigger }, 0);
       for (const r of failed) failures.set({ trigger: r.trigger }, Number(r.n));
-      const verifies: { action: string; outcome: string; n: string | number }[] = await this.auditEvents.createQueryBuilder('e')
-        .select('e.action', 'action').addSelect('e.outcome', 'outcome').addSelect('COUNT(*)', 'n')
+      const verifies: { action: string; outcome: string; n: string | number }[] = await this.auditEvents
+        .createQueryBuilder('e')
+        .select('e.action', 'action')
+        .addSelect('e.outcome', 'outcome')
+        .addSelect('COUNT(*)', 'n')
         // The HTTP request log records the same action with a request id; count the verification's own event only.
-        .where({ action: In(['backup.verify', 'backup.verify-deep']), requestId: IsNull() }).groupBy('e.action').addGroupBy('e.outcome').getRawMany();
-      for (const r of verifies) verifications.set({ kind: r.action === 'backup.verify-deep' ? 'deep' : 'plain', outcome: r.outcome }, Number(r.n));
+        .where({ action: In(['backup.verify', 'backup.verify-deep']), requestId: IsNull() })
+        .groupBy('e.action')
+        .addGroupBy('e.outcome')
+        .getRawMany();
+      for (const r of verifies)
+        verifications.set(
+          { kind: r.action === 'backup.verify-deep' ? 'deep' : 'plain', outcome: r.outcome },
+          Number(r.n),
+        );
       const view = await this.status.status();
       lastVerified.set(view.lastVerifiedBackup?.verifiedAt ? Date.parse(view.lastVerifiedBackup.verifiedAt) / 1000 : 0);
       healthy.set(view.healthy ? 1 : 0);
@@ -87,7 +166,20 @@ export class MetricsService implements OnApplicationBootstrap, OnApplicationShut
       pending ??= collectAll().finally(() => setImmediate(() => (pending = null)));
       await pending;
     };
-    for (const g of [lastSuccess, lastDuration, lastSize, byStatus, storageBytes, failures, verifications, lastVerified, auditLength, healthy, rpo, webhooks]) {
+    for (const g of [
+      lastSuccess,
+      lastDuration,
+      lastSize,
+      byStatus,
+      storageBytes,
+      failures,
+      verifications,
+      lastVerified,
+      auditLength,
+      healthy,
+      rpo,
+      webhooks,
+    ]) {
       (g as unknown as { collect: () => Promise<void> }).collect = collect;
     }
   }
@@ -105,12 +197,18 @@ export class MetricsService implements OnApplicationBootstrap, OnApplicationShut
   }
 
   private async newestCompletedPerSchedule(): Promise<BackupEntity[]> {
-    const groups: { scheduleId: string | null; newest: string }[] = await this.backups.createQueryBuilder('b')
-      .select('b.schedule_id', 'scheduleId').addSelect('MAX(b.created_at)', 'newest').where('b.status = :s', { s: 'completed' })
-      .groupBy('b.schedule_id').getRawMany();
+    const groups: { scheduleId: string | null; newest: string }[] = await this.backups
+      .createQueryBuilder('b')
+      .select('b.schedule_id', 'scheduleId')
+      .addSelect('MAX(b.created_at)', 'newest')
+      .where('b.status = :s', { s: 'completed' })
+      .groupBy('b.schedule_id')
+      .getRawMany();
     const out: BackupEntity[] = [];
     for (const g of groups) {
-      const row = await this.backups.findOne({ where: { status: 'completed', createdAt: g.newest, scheduleId: g.scheduleId ?? IsNull() } });
+      const row = await this.backups.findOne({
+        where: { status: 'completed', createdAt: g.newest, scheduleId: g.scheduleId ?? IsNull() },
+      });
       if (row) out.push(row);
     }
     return out;

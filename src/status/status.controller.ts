@@ -19,7 +19,10 @@ export class StatusController {
 
   @Get('api/status')
   @Roles('auditor')
-  @ApiOperation({ operationId: 'getStatus', summary: 'Is the data safe: newest and newest verified backup, RPO, storage, next runs, problems' })
+  @ApiOperation({
+    operationId: 'getStatus',
+    summary: 'Is the data safe: newest and newest verified backup, RPO, storage, next runs, problems',
+  })
   @ApiOkResponse({ type: StatusDto, description: 'The status; healthy is false when there are problems (still 200)' })
   get(): Promise<StatusDto> {
     return this.status.check();
@@ -28,9 +31,19 @@ export class StatusController {
   @Get('metrics')
   @Public()
   @UseGuards(MetricsAccessGuard)
-  @ApiOperation({ operationId: 'getMetrics', summary: 'Prometheus metrics (text format); needs an auditor key when METRICS_PUBLIC=false' })
-  @ApiOkResponse({ description: 'Prometheus exposition format', content: { 'text/plain': { schema: { type: 'string' } } } })
-  @ApiErrors([401, 'METRICS_PUBLIC=false and no or an unknown key'], [403, 'METRICS_PUBLIC=false and a key below auditor'], 503)
+  @ApiOperation({
+    operationId: 'getMetrics',
+    summary: 'Prometheus metrics (text format); needs an auditor key when METRICS_PUBLIC=false',
+  })
+  @ApiOkResponse({
+    description: 'Prometheus exposition format',
+    content: { 'text/plain': { schema: { type: 'string' } } },
+  })
+  @ApiErrors(
+    [401, 'METRICS_PUBLIC=false and no or an unknown key'],
+    [403, 'METRICS_PUBLIC=false and a key below auditor'],
+    503,
+  )
   async scrape(@Res() res: Response): Promise<void> {
     const { contentType, body } = await this.metrics.render();
     res.setHeader('Content-Type', contentType);

@@ -29,6 +29,11 @@ export class StatusModule implements OnApplicationBootstrap {
   ) {}
 
   onApplicationBootstrap(): void {
-    this.jobs.add({ name: 'status-watch', cron: STATUS_WATCH_CRON, timezone: this.config.BACKUP_TIMEZONE, run: () => this.status.check().then(() => undefined) });
+    this.jobs.add({
+      name: 'status-watch',
+      cron: STATUS_WATCH_CRON,
+      timezone: this.config.BACKUP_TIMEZONE,
+      run: () => this.status.check().then(() => undefined),
+    });
   }
 }

@@ -58,26 +58,42 @@ export class StatusService implements OnApplicationBootstrap, OnApplicationShutd
     // sweep that began within the last second counts (monitors poll this route).
     await this.sweeper.sweepIfDue(STATUS_SWEEP_INTERVAL_MS).catch(() => 0);
     const problems: string[] = [];
-    const newest = await this.backups.findOne({ where: { status: 'completed' }, order: { createdAt: 'DESC', id: 'DESC' } });
-    const verified = await this.backups.findOne({ where: { status: 'completed', verifiedAt: Not(IsNull()) }, order: { verifiedAt: 'DESC', id: 'DESC' } });
+    const newest = await this.backups.findOne({
+      where: { status: 'completed' },
+      order: { createdAt: 'DESC', id: 'DESC' },
+    });
+    const verified = await this.backups.findOne({
+      where: { status: 'completed', verifiedAt: Not(IsNull()) },
+      order: { verifiedAt: 'DESC', id: 'DESC' },
+    });
     const rpoSeconds = newest ? Math.max(0, Math.floor((now.getTime() - Date.parse(newest.createdAt)) / 1000)) : null;
     const maxAge = this.config.MAX_BACKUP_AGE_HOURS;
     if (!newest) problems.push('no completed backup exists');
-    else if (rpoSeconds! * 1000 > maxAge * HOUR_MS) problems.push(`newest completed backup ${newest.id} is older than MAX_BACKUP_AGE_HOURS (${maxAge}h): taken ${newest.createdAt}`);
+    else if (rpoSeconds! * 1000 > maxAge * HOUR_MS)
+      problems.push(
+        `newest completed backup ${newest.id} is older than MAX_BACKUP_AGE_HOURS (${maxAge}h): taken ${newest.createdAt}`,
+      );
 
     const schedules = await this.schedules.all();
     const lastIds = schedules.map((s) => s.lastBackupId).filter((id): id is string => !!id);
-    const lastRuns = new Map((lastIds.length ? await this.backups.find({ where: { id: In(lastIds) } }) : []).map((b) => [b.id, b]));
+    const lastRuns = new Map(
+      (lastIds.length ? await this.backups.find({ where: { id: In(lastIds) } }) : []).map((b) => [b.id, b]),
+    );
     for (const s of schedules) {
       if (!s.enabled) continue;
       const last = s.lastBackupId ? lastRuns.get(s.lastBackupId) : undefined;
-      if (last?.status === 'failed') problems.push(`schedule "${s.name}" (${s.id}): last run failed: backup ${last.id}: ${last.error ?? 'unknown error'}`);
-      else if (!last && s.lastStatus === 'failed') problems.push(`schedule "${s.name}" (${s.id}): last run failed to start`);
+      if (last?.status === 'failed')
+        problems.push(
+          `schedule "${s.name}" (${s.id}): last run failed: backup ${last.id}: ${last.error ?? 'unknown error'}`,
+        );
+      else if (!last && s.lastStatus === 'failed')
+        problems.push(`schedule "${s.name}" (${s.id}): last run failed to start`);
     }
 
     const stats = await this.catalog.stats();
     const limit = this.config.MAX_STORAGE_BYTES;
-    if (limit !== undefined && stats.totalBytes > limit) problems.push(`backups use ${stats.totalBytes} bytes, more than MAX_STORAGE_BYTES (${limit})`);
+    if (limit !== undefined && stats.totalBytes > limit)
+      problems.push(`backups use ${stats.totalBytes} bytes, more than MAX_STORAGE_BYTES (${limit})`);
 
     return {
       healthy: problems.length === 0,
@@ -94,7 +110,12 @@ export class StatusService implements OnApplicationBootstrap, OnApplicationShutd
   async check(now = new Date()): Promise<StatusView> {
     const view = await this.status(now);
     if (!view.healthy && this.lastHealthy !== false) {
-      this.notifications.notify({ type: 'status.unhealthy', severity: 'critical', message: `Strongroom is unhealthy: ${view.problems.join('; ')}`, details: { problems: view.problems, rpoSeconds: view.rpoSeconds } });
+      this.notifications.notify({
+        type: 'status.unhealthy',
+        severity: 'critical',
+        message: `Strongroom is unhealthy: ${view.problems.join('; ')}`,
+        details: { problems: view.problems, rpoSeconds: view.rpoSeconds },
+      });
     }
     this.lastHealthy = view.healthy;
     return view;

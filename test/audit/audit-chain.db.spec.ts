@@ -21,7 +21,13 @@ async function context(url: string): Promise<INestApplicationContext> {
   return ref.init();
 }
 
-const event = (n: number) => ({ actor: SYSTEM_ACTOR, action: 'test.append', resource: 'test', resourceId: String(n), outcome: 'success' as const });
+const event = (n: number) => ({
+  actor: SYSTEM_ACTOR,
+  action: 'test.append',
+  resource: 'test',
+  resourceId: String(n),
+  outcome: 'success' as const,
+});
 
 describe.each(ENGINES)('audit chain on %s (real database)', (engine) => {
   let db: TestDatabase;
@@ -79,7 +85,9 @@ describe.each(ENGINES)('audit chain on %s (real database)', (engine) => {
     // A BigInt has no JSON form: canonicalizing its details throws inside the batch's transaction.
     inputs[12] = { ...inputs[12], details: { n: BigInt(1) } } as unknown as (typeof inputs)[number];
     await Promise.all(inputs.map((e) => audit.recordQuietly(e)));
-    const rows: { seq: number | string; resource_id: string }[] = await ds.query(`SELECT seq, resource_id FROM strongroom_audit_events ORDER BY seq`);
+    const rows: { seq: number | string; resource_id: string }[] = await ds.query(
+      `SELECT seq, resource_id FROM strongroom_audit_events ORDER BY seq`,
+    );
     expect(rows.map((r) => Number(r.seq))).toEqual(Array.from({ length: 29 }, (_, i) => i + 1));
     expect(rows.map((r) => r.resource_id)).toEqual(inputs.filter((_, i) => i !== 12).map((e) => e.resourceId));
     await expect(audit.verify()).resolves.toMatchObject({ ok: true, checked: 29 });

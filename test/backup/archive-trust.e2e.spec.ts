@@ -11,7 +11,14 @@ import { join } from 'node:path';
 import request from 'supertest';
 import { serializeManifest } from '../../src/engine/archive/manifest';
 import { createBackup } from '../support/backup-helpers';
-import { manifestBytes, packTar, readBackupDir, sealOf, writeBackupDir, type ManifestBody } from '../support/crafted-archive';
+import {
+  manifestBytes,
+  packTar,
+  readBackupDir,
+  sealOf,
+  writeBackupDir,
+  type ManifestBody,
+} from '../support/crafted-archive';
 import { createTestDatabase, ENGINES, tempDir } from '../support/databases';
 import { seedSample } from '../support/sample-data';
 import { createTestApp, TestApp } from '../support/test-app';
@@ -36,7 +43,9 @@ describe.each(ENGINES)('archive trust on %s', (engine) => {
     return packTar(b.parts, manifestBytes(b.manifest, seal ? SEAL : undefined));
   };
   const nothingKept = (app: TestApp) =>
-    expect(readdirSync(app.config.BACKUP_DIR, { recursive: true }).filter((f) => String(f).includes('quarantine/'))).toEqual([]);
+    expect(
+      readdirSync(app.config.BACKUP_DIR, { recursive: true }).filter((f) => String(f).includes('quarantine/')),
+    ).toEqual([]);
 
   beforeAll(async () => {
     files = tempDir();
@@ -51,14 +60,24 @@ describe.each(ENGINES)('archive trust on %s', (engine) => {
   });
 
   it('seals every manifest it writes, encrypted or not; a sealed unencrypted archive imports', async () => {
-    expect(readBackupDir(backupDir(encrypted)).manifest.mac).toMatchObject({ algorithm: 'HMAC-SHA256', keyId: 'k1', value: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    expect(readBackupDir(backupDir(encrypted)).manifest.mac).toMatchObject({
+      algorithm: 'HMAC-SHA256',
+      keyId: 'k1',
+      value: expect.stringMatching(/^[0-9a-f]{64}$/),
+    });
     const unencrypted = readBackupDir(backupDir(plain)).manifest;
     expect(unencrypted.encryption).toBeNull();
     expect(unencrypted.mac?.keyId).toBe('k1');
 
     const id = randomUUID();
     const res = await importArchive(t, await craft(plain, (m) => (m.id = id), true)).expect(201);
-    expect(res.body).toMatchObject({ id, trigger: 'import', status: 'completed', encrypted: false, checksum: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    expect(res.body).toMatchObject({
+      id,
+      trigger: 'import',
+      status: 'completed',
+      encrypted: false,
+      checksum: expect.stringMatching(/^[0-9a-f]{64}$/),
+    });
     const v = await request(t.http).post(`/api/backups/${id}/verify`).set(admin()).send({}).expect(200);
     expect(v.body.checks[1]).toEqual({ name: 'authentication', ok: true, detail: 'MAC verified with key id "k1"' });
   });
@@ -66,7 +85,9 @@ describe.each(ENGINES)('archive trust on %s', (engine) => {
   it('refuses with 422, keeping nothing, an archive without a MAC, with an altered manifest, or sealed with another key', async () => {
     const stripped = randomUUID();
     const noMac = await importArchive(t, await craft(plain, (m) => (m.id = stripped))).expect(422);
-    expect(noMac.body.message).toMatch(/authentication: manifest of backup .* carries no MAC.*ALLOW_UNAUTHENTICATED_ARCHIVES=true/);
+    expect(noMac.body.message).toMatch(
+      /authentication: manifest of backup .* carries no MAC.*ALLOW_UNAUTHENTICATED_ARCHIVES=true/,
+    );
 
     // The attacker keeps the original MAC and recomputes the checksum: the checksum passes, the MAC does not.
     const b = readBackupDir(backupDir(encrypted));
@@ -86,7 +107,10 @@ describe.each(ENGINES)('archive trust on %s', (engine) => {
     expect(existsSync(backupDir(stripped))).toBe(false);
 
     // The flag admits a manifest without a MAC, never one whose MAC is wrong.
-    const lenient = await createTestApp(engine, { BACKUP_ENCRYPTION_KEYS: KEYRING, ALLOW_UNAUTHENTICATED_ARCHIVES: 'true' });
+    const lenient = await createTestApp(engine, {
+      BACKUP_ENCRYPTION_KEYS: KEYRING,
+      ALLOW_UNAUTHENTICATED_ARCHIVES: 'true',
+    });
     try {
       const ok = await importArchive(lenient, await craft(plain, (m) => (m.id = stripped))).expect(201);
       expect(ok.body.id).toBe(stripped);
@@ -100,7 +124,12 @@ describe.each(ENGINES)('archive trust on %s', (engine) => {
     for (const N of [2 ** 30, 2 ** 18]) {
       const archive = await craft(encrypted, (m) => {
         m.id = randomUUID();
-        m.encryption = { algorithm: 'AES-256-GCM', keyId: 'passphrase', frameSize: 65536, kdf: { name: 'scrypt', salt: randomBytes(16).toString('base64'), N, r: 8, p: 1 } };
+        m.encryption = {
+          algorithm: 'AES-256-GCM',
+          keyId: 'passphrase',
+          frameSize: 65536,
+          kdf: { name: 'scrypt', salt: randomBytes(16).toString('base64'), N, r: 8, p: 1 },
+        };
       });
       const res = await importArchive(t, archive).expect(422);
       expect(res.body.message).toMatch(/scrypt N must be a power of two from 2\^14 to 2\^17/);
@@ -108,7 +137,12 @@ describe.each(ENGINES)('archive trust on %s', (engine) => {
     // A MAC claiming passphrase parameters: refused before anything derives a key to check it with.
     const b = readBackupDir(backupDir(encrypted));
     const salt = randomBytes(16).toString('base64');
-    const mac = { algorithm: 'HMAC-SHA256' as const, keyId: 'passphrase', kdf: { name: 'scrypt' as const, salt, N: 2 ** 15, r: 4096, p: 1 }, value: 'a'.repeat(64) };
+    const mac = {
+      algorithm: 'HMAC-SHA256' as const,
+      keyId: 'passphrase',
+      kdf: { name: 'scrypt' as const, salt, N: 2 ** 15, r: 4096, p: 1 },
+      value: 'a'.repeat(64),
+    };
     const hugeR = await packTar(b.parts, serializeManifest({ ...b.manifest, id: randomUUID(), mac }));
     expect((await importArchive(t, hugeR).expect(422)).body.message).toMatch(/scrypt r must be 8/);
     nothingKept(t);
@@ -131,7 +165,11 @@ describe.each(ENGINES)('archive trust on %s', (engine) => {
     const planted = randomUUID();
     const src = readBackupDir(backupDir(plain));
     // A backup planted straight into storage, dressed up as a scheduled one.
-    writeBackupDir(backupDir(planted), src.parts, manifestBytes({ ...src.manifest, id: planted, trigger: 'scheduled' }));
+    writeBackupDir(
+      backupDir(planted),
+      src.parts,
+      manifestBytes({ ...src.manifest, id: planted, trigger: 'scheduled' }),
+    );
     const moved = randomUUID();
     writeBackupDir(backupDir(moved), src.parts, manifestBytes(src.manifest, SEAL));
     mkdirSync(join(t.config.BACKUP_DIR, 'backups', 'not-a-backup'), { recursive: true });
@@ -156,16 +194,32 @@ describe.each(ENGINES)('archive trust on %s', (engine) => {
     writeFileSync(join(backupDir(id), 'manifest.json'), manifestBytes(b.manifest));
     const v = await request(t.http).post(`/api/backups/${id}/verify`).set(admin()).send({}).expect(200);
     expect(v.body.ok).toBe(false);
-    expect(v.body.checks).toContainEqual({ name: 'authentication', ok: false, detail: expect.stringMatching(/carries no MAC/) });
-    const plan = await request(t.http).post('/api/recoveries').set(admin()).send({ backupId: id, dryRun: true }).expect(422);
+    expect(v.body.checks).toContainEqual({
+      name: 'authentication',
+      ok: false,
+      detail: expect.stringMatching(/carries no MAC/),
+    });
+    const plan = await request(t.http)
+      .post('/api/recoveries')
+      .set(admin())
+      .send({ backupId: id, dryRun: true })
+      .expect(422);
     expect(plan.body.message).toMatch(/refused: manifest of backup .* carries no MAC/);
-    await request(t.http).post('/api/recoveries').set(admin()).send({ backupId: id, confirm: `RESTORE ${id}` }).expect(422);
+    await request(t.http)
+      .post('/api/recoveries')
+      .set(admin())
+      .send({ backupId: id, confirm: `RESTORE ${id}` })
+      .expect(422);
   });
 
   it('the command line refuses an unsealed archive (exit 1) and restores nothing', async () => {
     const archive = join(files.path, `${engine}-unsealed.tar`);
     writeFileSync(archive, await craft(plain, () => undefined));
-    const env = { DATABASE_URL: 'postgres://nobody:secret@127.0.0.1:1/none', BACKUP_DIR: '/nonexistent/strongroom', BACKUP_ENCRYPTION_KEYS: KEYRING };
+    const env = {
+      DATABASE_URL: 'postgres://nobody:secret@127.0.0.1:1/none',
+      BACKUP_DIR: '/nonexistent/strongroom',
+      BACKUP_ENCRYPTION_KEYS: KEYRING,
+    };
     const verified = await runCli(['verify', archive], env);
     expect(verified.code).toBe(1);
     expect(verified.stdout).toMatch(/FAIL {2}authentication: manifest of backup .* carries no MAC/);
@@ -180,7 +234,9 @@ describe.each(ENGINES)('archive trust on %s', (engine) => {
       writeFileSync(climbing, await craft(plain, (m) => (m.id = '../../escape'), true));
       const badId = await runCli(['restore', climbing, '--database-url', fresh.url, '--create-schema', '--yes'], env);
       expect(badId.code).toBe(1);
-      expect(badId.stderr).toMatch(/is not a valid Strongroom archive: manifest id "..\/..\/escape" is not a backup id/);
+      expect(badId.stderr).toMatch(
+        /is not a valid Strongroom archive: manifest id "..\/..\/escape" is not a backup id/,
+      );
     } finally {
       await fresh.drop();
     }

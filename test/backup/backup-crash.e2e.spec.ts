@@ -43,7 +43,12 @@ describe.each(ENGINES)('a backup process killed at random points on %s', (engine
     // Each trial boots a child Strongroom process: slow on a loaded 2-core machine.
     const db = await createTestDatabase(engine);
     const store = tempDir();
-    const env = { DATABASE_URL: db.url, BACKUP_DIR: store.path, ADMIN_API_KEY: `crash-test-admin-${Date.now()}-key`, BACKUP_COMPRESSION: 'gzip' };
+    const env = {
+      DATABASE_URL: db.url,
+      BACKUP_DIR: store.path,
+      ADMIN_API_KEY: `crash-test-admin-${Date.now()}-key`,
+      BACKUP_COMPRESSION: 'gzip',
+    };
     await execSql(db, [`CREATE TABLE big (id INTEGER PRIMARY KEY, body TEXT)`]);
     await execSql(db, [
       engine === 'postgres'
@@ -59,21 +64,30 @@ describe.each(ENGINES)('a backup process killed at random points on %s', (engine
         kills.push(delay);
         await new Promise((r) => setTimeout(r, delay));
         // The backup may already have finished (and the child exited): then there is nothing to kill.
-        const exited = child.exitCode !== null || child.signalCode !== null ? Promise.resolve() : new Promise((r) => child.once('exit', r));
+        const exited =
+          child.exitCode !== null || child.signalCode !== null
+            ? Promise.resolve()
+            : new Promise((r) => child.once('exit', r));
         child.kill('SIGKILL');
         await exited;
       }
       // A restart: boot recovery runs, then everything must be consistent.
       const next = await createTestApp(engine, env, { db });
       try {
-        const rows: { id: string; status: string; storage_dir: string }[] = await next.dataSource.query(`SELECT id, status, storage_dir FROM strongroom_backups`);
+        const rows: { id: string; status: string; storage_dir: string }[] = await next.dataSource.query(
+          `SELECT id, status, storage_dir FROM strongroom_backups`,
+        );
         expect(rows).toHaveLength(TRIALS);
         for (const row of rows) {
           expect(['completed', 'failed']).toContain(row.status);
           const manifest = join(store.path, row.storage_dir, 'manifest.json');
           if (row.status === 'completed') {
             expect(existsSync(manifest)).toBe(true);
-            const v = await request(next.http).post(`/api/backups/${row.id}/verify`).set('X-API-Key', next.adminKey).send({}).expect(200);
+            const v = await request(next.http)
+              .post(`/api/backups/${row.id}/verify`)
+              .set('X-API-Key', next.adminKey)
+              .send({})
+              .expect(200);
             expect(v.body.ok).toBe(true);
           } else {
             expect(existsSync(join(store.path, row.storage_dir))).toBe(false);

@@ -20,14 +20,20 @@ describe.each(ENGINES)('a backup shows its inventory and exclusions on %s', (eng
     // A table whose rows configuration leaves out (PostgreSQL full backups record it in `excluded`).
     t = await createTestApp(engine, engine === 'postgres' ? { BACKUP_EXCLUDE_TABLES: 'scratch_*' } : {});
     await seedSample(t.db);
-    await execSql(t.db, [`CREATE TABLE scratch_cache (k INTEGER PRIMARY KEY, v TEXT)`, `INSERT INTO scratch_cache VALUES (1, 'x')`]);
+    await execSql(t.db, [
+      `CREATE TABLE scratch_cache (k INTEGER PRIMARY KEY, v TEXT)`,
+      `INSERT INTO scratch_cache VALUES (1, 'x')`,
+    ]);
   });
   afterAll(() => t.close());
 
   it('GET /api/backups/:id carries the manifest inventory and exclusions; the list does not', async () => {
     const b = await createBackup(t);
     expect(b.status).toBe('completed');
-    const one = await request(t.http).get(`/api/backups/${b.id as string}`).set(auditor()).expect(200);
+    const one = await request(t.http)
+      .get(`/api/backups/${b.id as string}`)
+      .set(auditor())
+      .expect(200);
     const manifest = await readManifest(t.app.get<BackupStorage>(BACKUP_STORAGE), `backups/${b.id as string}`);
     expect(manifest.inventory).toBeDefined();
     expect(one.body.inventory).toEqual(manifest.inventory);
@@ -40,7 +46,11 @@ describe.each(ENGINES)('a backup shows its inventory and exclusions on %s', (eng
     expect(rowsOf('projects')).toBe(20);
     if (engine === 'postgres') {
       expect(one.body.excluded).toEqual(manifest.excluded);
-      expect(one.body.excluded).toEqual(expect.arrayContaining([{ kind: 'table-data', name: 'scratch_cache', reason: expect.stringMatching(/BACKUP_EXCLUDE_TABLES/) }]));
+      expect(one.body.excluded).toEqual(
+        expect.arrayContaining([
+          { kind: 'table-data', name: 'scratch_cache', reason: expect.stringMatching(/BACKUP_EXCLUDE_TABLES/) },
+        ]),
+      );
     } else {
       // A SQLite backup keeps no list of exclusions: null says "not recorded", not "nothing left out".
       expect(manifest.excluded).toBeUndefined();
@@ -58,10 +68,16 @@ describe.each(ENGINES)('a backup shows its inventory and exclusions on %s', (eng
     const b = await createBackup(t, { type: 'tables', tables: ['tasks'] });
     // The catalog is an index over storage: a rescan rebuilds the row, inventory included.
     await t.dataSource.query(`DELETE FROM strongroom_backups WHERE id = '${b.id as string}'`);
-    await request(t.http).get(`/api/backups/${b.id as string}`).set(auditor()).expect(404);
+    await request(t.http)
+      .get(`/api/backups/${b.id as string}`)
+      .set(auditor())
+      .expect(404);
     const rescan = await request(t.http).post('/api/backups/rescan').set('X-API-Key', t.adminKey).expect(201);
     expect(rescan.body.added).toContain(b.id);
-    const again = await request(t.http).get(`/api/backups/${b.id as string}`).set(auditor()).expect(200);
+    const again = await request(t.http)
+      .get(`/api/backups/${b.id as string}`)
+      .set(auditor())
+      .expect(200);
     const manifest = await readManifest(t.app.get<BackupStorage>(BACKUP_STORAGE), `backups/${b.id as string}`);
     expect(again.body.inventory).toEqual(manifest.inventory ?? null);
     expect(again.body.excluded).toEqual(manifest.excluded ?? null);

@@ -18,8 +18,14 @@ describe('backups on S3-compatible storage (s3rver on loopback)', () => {
   beforeAll(async () => {
     s3 = await startS3Server();
     t = await createTestApp('postgres', {
-      BACKUP_STORAGE: 's3', S3_BUCKET: s3.bucket, S3_ENDPOINT: s3.endpoint, S3_REGION: s3.region, S3_FORCE_PATH_STYLE: 'true',
-      S3_ACCESS_KEY_ID: s3.accessKeyId, S3_SECRET_ACCESS_KEY: s3.secretAccessKey, S3_PREFIX: 'strongroom-test',
+      BACKUP_STORAGE: 's3',
+      S3_BUCKET: s3.bucket,
+      S3_ENDPOINT: s3.endpoint,
+      S3_REGION: s3.region,
+      S3_FORCE_PATH_STYLE: 'true',
+      S3_ACCESS_KEY_ID: s3.accessKeyId,
+      S3_SECRET_ACCESS_KEY: s3.secretAccessKey,
+      S3_PREFIX: 'strongroom-test',
     });
     await seedSample(t.db, 2000);
   });
@@ -31,7 +37,11 @@ describe('backups on S3-compatible storage (s3rver on loopback)', () => {
   it('writes, verifies deeply, downloads and deletes a backup in the bucket', async () => {
     const b = await createBackup(t);
     expect(b.status).toBe('completed');
-    const v = await request(t.http).post(`/api/backups/${b.id}/verify`).set('X-API-Key', t.adminKey).send({ deep: true }).expect(200);
+    const v = await request(t.http)
+      .post(`/api/backups/${b.id}/verify`)
+      .set('X-API-Key', t.adminKey)
+      .send({ deep: true })
+      .expect(200);
     expect(v.body.checks.filter((c: { ok: boolean }) => !c.ok)).toEqual([]);
     const dl = await request(t.http).get(`/api/backups/${b.id}/download`).set('X-API-Key', t.adminKey).expect(200);
     expect(Number(dl.headers['content-length'] ?? dl.text.length)).toBeGreaterThan(0);
@@ -72,9 +82,15 @@ const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
     expect(big.status).toBe('failed');
     expect(big.error).toMatch(/ENOSPC|no space|disk full/i);
     expect(existsSync(join(mount.path, 'store', 'backups', String(big.id)))).toBe(false);
-    const leftovers = readdirSync(join(mount.path, 'store'), { recursive: true }).map(String).filter((f) => /tmp/.test(f));
+    const leftovers = readdirSync(join(mount.path, 'store'), { recursive: true })
+      .map(String)
+      .filter((f) => /tmp/.test(f));
     expect(leftovers).toEqual([]);
-    const v = await request(t.http).post(`/api/backups/${small.id}/verify`).set('X-API-Key', t.adminKey).send({ deep: true }).expect(200);
+    const v = await request(t.http)
+      .post(`/api/backups/${small.id}/verify`)
+      .set('X-API-Key', t.adminKey)
+      .send({ deep: true })
+      .expect(200);
     expect(v.body.ok).toBe(true);
     // Space is back once the big table is gone: backups work again.
     await execSql(t.db, [`DROP TABLE blobs`]);

@@ -35,13 +35,17 @@ describe('import size limit', () => {
     }
     return names;
   };
-  const storedFiles = () => (existsSync(t.config.BACKUP_DIR) ? readdirSync(t.config.BACKUP_DIR, { recursive: true }).map(String).sort() : []);
+  const storedFiles = () =>
+    existsSync(t.config.BACKUP_DIR) ? readdirSync(t.config.BACKUP_DIR, { recursive: true }).map(String).sort() : [];
 
   it('answers 413 naming the limit, and leaves no temporary file, catalog row or stored part', async () => {
     const before = { tmp: listing(), stored: storedFiles() };
     let res!: request.Response;
     const created = await watchingUploads(async () => {
-      res = await request(t.http).post('/api/backups/import').set(admin()).attach('file', randomBytes(LIMIT * 4), 'big.tar');
+      res = await request(t.http)
+        .post('/api/backups/import')
+        .set(admin())
+        .attach('file', randomBytes(LIMIT * 4), 'big.tar');
     });
     expect(res.status).toBe(413);
     // The upload did start in IMPORT_TMP_DIR (so the listing below means something), and is gone.
@@ -55,7 +59,13 @@ describe('import size limit', () => {
 
   it('still reads an upload within the limit (a foreign file: 422), and removes it afterwards', async () => {
     const before = listing();
-    const created = await watchingUploads(() => request(t.http).post('/api/backups/import').set(admin()).attach('file', randomBytes(LIMIT - 1024), 'small.tar').expect(422));
+    const created = await watchingUploads(() =>
+      request(t.http)
+        .post('/api/backups/import')
+        .set(admin())
+        .attach('file', randomBytes(LIMIT - 1024), 'small.tar')
+        .expect(422),
+    );
     expect(created.length).toBeGreaterThan(0);
     expect(listing()).toEqual(before);
   });

@@ -7,7 +7,13 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import {
-  copyLine, DATASET_TABLES, datasetCounts, datasetRows, DEFAULT_SEED, seedPostgres, seedSqlite,
+  copyLine,
+  DATASET_TABLES,
+  datasetCounts,
+  datasetRows,
+  DEFAULT_SEED,
+  seedPostgres,
+  seedSqlite,
 } from '../../bench/dataset';
 import { createPgDatabase, tempDir, TestDatabase, pgQuery } from '../support/databases';
 
@@ -19,10 +25,12 @@ function digestRows(rows: Iterable<unknown[]>): string {
   return h.digest('hex');
 }
 
-
 /** Content of a table as text, independent of physical order. */
 async function pgTableDigest(url: string, table: string): Promise<string> {
-  const [r] = await pgQuery<{ d: string }>(url, `SELECT md5(string_agg(t::text, E'\\n' ORDER BY id)) AS d FROM ${table} t`);
+  const [r] = await pgQuery<{ d: string }>(
+    url,
+    `SELECT md5(string_agg(t::text, E'\\n' ORDER BY id)) AS d FROM ${table} t`,
+  );
   return r.d;
 }
 
@@ -64,7 +72,9 @@ describe('dataset generator', () => {
   });
 
   it('escapes COPY text specials, NULL and arrays', () => {
-    expect(copyLine([1, null, 'a\tb\\c\nd\re', ['x"y', 'p,q']])).toBe('1\t\\N\ta\\tb\\\\c\\nd\\re\t{"x\\\\"y","p,q"}\n');
+    expect(copyLine([1, null, 'a\tb\\c\nd\re', ['x"y', 'p,q']])).toBe(
+      '1\t\\N\ta\\tb\\\\c\\nd\\re\t{"x\\\\"y","p,q"}\n',
+    );
   });
 });
 
@@ -79,7 +89,8 @@ describe('seeding SQLite', () => {
     seedSqlite(b, { scale: SCALE });
     const db = new Database(a, { readonly: true });
     try {
-      for (const t of DATASET_TABLES) expect((db.prepare(`SELECT count(*) AS n FROM ${t}`).get() as { n: number }).n).toBe(counts[t]);
+      for (const t of DATASET_TABLES)
+        expect((db.prepare(`SELECT count(*) AS n FROM ${t}`).get() as { n: number }).n).toBe(counts[t]);
       expect(db.pragma('foreign_key_check')).toEqual([]);
       expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     } finally {
@@ -115,7 +126,10 @@ describe('seeding PostgreSQL', () => {
       { name: 'comments_task_id_fkey', validated: true },
       { name: 'tasks_project_id_fkey', validated: true },
     ]);
-    const [{ id }] = await pgQuery<{ id: string }>(a.url, `INSERT INTO tasks (project_id, title, priority, created_at, updated_at) VALUES (1, 'new', 1, now(), now()) RETURNING id::text`);
+    const [{ id }] = await pgQuery<{ id: string }>(
+      a.url,
+      `INSERT INTO tasks (project_id, title, priority, created_at, updated_at) VALUES (1, 'new', 1, now(), now()) RETURNING id::text`,
+    );
     expect(Number(id)).toBe(counts.tasks + 1);
     await expect(seedPostgres(a.url, { scale: SCALE })).rejects.toThrow('already has dataset tables');
   });
@@ -133,7 +147,9 @@ describe('seeding PostgreSQL', () => {
         `SELECT id::text, title, description, tags, status::text FROM tasks ORDER BY tasks.id`,
       );
       const db = new Database(file, { readonly: true });
-      const liteRows = db.prepare(`SELECT id, title, description, tags, status FROM tasks ORDER BY id`).all() as Array<Record<string, string | number>>;
+      const liteRows = db.prepare(`SELECT id, title, description, tags, status FROM tasks ORDER BY id`).all() as Array<
+        Record<string, string | number>
+      >;
       const litePayload = db.prepare(`SELECT payload FROM app_audit WHERE id = 7`).get() as { payload: string };
       db.close();
       expect(pgRows.map((r) => [Number(r.id), r.title, r.description, r.tags, r.status])).toEqual(

@@ -24,18 +24,46 @@ function queries(engine: Engine, mid: { created_at: string; id: string }): Q[] {
   const p = (n: number) => (engine === 'postgres' ? `$${n}` : '?');
   const cols = 'b.*';
   return [
-    { name: 'list, first page', sql: `SELECT ${cols} FROM strongroom_backups b ORDER BY b.created_at DESC, b.id DESC LIMIT 51`, params: [] },
-    { name: 'list, status filter', sql: `SELECT ${cols} FROM strongroom_backups b WHERE b.status = ${p(1)} ORDER BY b.created_at DESC, b.id DESC LIMIT 51`, params: ['completed'] },
-    { name: 'list, type+trigger filter', sql: `SELECT ${cols} FROM strongroom_backups b WHERE b.type = ${p(1)} AND b."trigger" = ${p(2)} ORDER BY b.created_at DESC, b.id DESC LIMIT 51`, params: ['full', 'scheduled'] },
+    {
+      name: 'list, first page',
+      sql: `SELECT ${cols} FROM strongroom_backups b ORDER BY b.created_at DESC, b.id DESC LIMIT 51`,
+      params: [],
+    },
+    {
+      name: 'list, status filter',
+      sql: `SELECT ${cols} FROM strongroom_backups b WHERE b.status = ${p(1)} ORDER BY b.created_at DESC, b.id DESC LIMIT 51`,
+      params: ['completed'],
+    },
+    {
+      name: 'list, type+trigger filter',
+      sql: `SELECT ${cols} FROM strongroom_backups b WHERE b.type = ${p(1)} AND b."trigger" = ${p(2)} ORDER BY b.created_at DESC, b.id DESC LIMIT 51`,
+      params: ['full', 'scheduled'],
+    },
     {
       name: 'list, page in the middle (cursor)',
       sql: `SELECT ${cols} FROM strongroom_backups b WHERE (b.created_at <= ${p(1)} AND (b.created_at < ${p(2)} OR (b.created_at = ${p(3)} AND b.id < ${p(4)}))) ORDER BY b.created_at DESC, b.id DESC LIMIT 51`,
       params: [mid.created_at, mid.created_at, mid.created_at, mid.id],
     },
-    { name: 'status: newest completed', sql: `SELECT ${cols} FROM strongroom_backups b WHERE b.status = ${p(1)} ORDER BY b.created_at DESC, b.id DESC LIMIT 1`, params: ['completed'] },
-    { name: 'status: newest verified', sql: `SELECT ${cols} FROM strongroom_backups b WHERE b.status = ${p(1)} AND b.verified_at IS NOT NULL ORDER BY b.verified_at DESC, b.id DESC LIMIT 1`, params: ['completed'] },
-    { name: 'status: stats by status', sql: `SELECT b.status, COUNT(*), SUM(b.size_bytes), MIN(b.created_at), MAX(b.created_at) FROM strongroom_backups b GROUP BY b.status`, params: [] },
-    { name: 'audit: first page', sql: `SELECT e.* FROM strongroom_audit_events e WHERE 1 = 1 ORDER BY e.seq DESC LIMIT 51`, params: [] },
+    {
+      name: 'status: newest completed',
+      sql: `SELECT ${cols} FROM strongroom_backups b WHERE b.status = ${p(1)} ORDER BY b.created_at DESC, b.id DESC LIMIT 1`,
+      params: ['completed'],
+    },
+    {
+      name: 'status: newest verified',
+      sql: `SELECT ${cols} FROM strongroom_backups b WHERE b.status = ${p(1)} AND b.verified_at IS NOT NULL ORDER BY b.verified_at DESC, b.id DESC LIMIT 1`,
+      params: ['completed'],
+    },
+    {
+      name: 'status: stats by status',
+      sql: `SELECT b.status, COUNT(*), SUM(b.size_bytes), MIN(b.created_at), MAX(b.created_at) FROM strongroom_backups b GROUP BY b.status`,
+      params: [],
+    },
+    {
+      name: 'audit: first page',
+      sql: `SELECT e.* FROM strongroom_audit_events e WHERE 1 = 1 ORDER BY e.seq DESC LIMIT 51`,
+      params: [],
+    },
   ];
 }
 
@@ -69,13 +97,21 @@ export async function catalogQueryReport(rows: number, runs: number, echo = fals
         await insertCatalog({ engine, db }, catalogRows(rows, new Prng(7), engine));
         if (engine === 'postgres') await ds.query('ANALYZE strongroom_backups');
         else await ds.query('ANALYZE');
-        const all: { created_at: string; id: string }[] = await ds.query(`SELECT created_at, id FROM strongroom_backups ORDER BY created_at DESC, id DESC`);
+        const all: { created_at: string; id: string }[] = await ds.query(
+          `SELECT created_at, id FROM strongroom_backups ORDER BY created_at DESC, id DESC`,
+        );
         const mid = all[Math.floor(all.length / 2)];
         print(`\n### ${engine}: ${rows} catalog rows, ${runs} runs per query\n`);
         print('| Query | p50 ms | p99 ms | Plan |\n|---|---:|---:|---|');
         for (const q of queries(engine, mid)) {
-          const plan: Record<string, unknown>[] = await ds.query(engine === 'postgres' ? `EXPLAIN ${q.sql}` : `EXPLAIN QUERY PLAN ${q.sql}`, q.params);
-          const text = plan.map((r) => String(r['QUERY PLAN'] ?? r.detail)).map((l) => l.trim()).join(' → ');
+          const plan: Record<string, unknown>[] = await ds.query(
+            engine === 'postgres' ? `EXPLAIN ${q.sql}` : `EXPLAIN QUERY PLAN ${q.sql}`,
+            q.params,
+          );
+          const text = plan
+            .map((r) => String(r['QUERY PLAN'] ?? r.detail))
+            .map((l) => l.trim())
+            .join(' → ');
           const m = await measure(ds, q, runs);
           print(`| ${q.name} | ${m.p50.toFixed(2)} | ${m.p99.toFixed(2)} | ${text.replace(/\|/g, '\\|')} |`);
         }
@@ -93,7 +129,9 @@ export async function catalogQueryReport(rows: number, runs: number, echo = fals
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { rows: { type: 'string' }, runs: { type: 'string' }, out: { type: 'string' } } });
+  const { values } = parseArgs({
+    options: { rows: { type: 'string' }, runs: { type: 'string' }, out: { type: 'string' } },
+  });
   const report = await catalogQueryReport(Number(values.rows ?? 10_000), Number(values.runs ?? 200), true);
   if (values.out) writeFileSync(values.out, report);
 }

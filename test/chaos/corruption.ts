@@ -6,7 +6,16 @@
  * with a corrupted downloaded archive. The stored bytes are put back after each trial.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import type { Prng } from '../../bench/prng';
 import type { Engine } from '../support/databases';
@@ -95,20 +104,36 @@ function corrupt(op: Op, dir: string, file: string, others: string[], prng: Prng
   }
 }
 
-async function verifyVerdict(inst: Instance, server: Server, id: string): Promise<{ detected: boolean; answer: string }> {
+async function verifyVerdict(
+  inst: Instance,
+  server: Server,
+  id: string,
+): Promise<{ detected: boolean; answer: string }> {
   const v = await inst.api(server, 'POST', `/api/backups/${id}/verify`, { body: {}, timeoutMs: 300_000 });
   if (v.status === 200) {
     const body = v.json();
-    const bad = body.checks?.filter((c: { ok: boolean }) => !c.ok).map((c: { name: string; detail?: string }) => `${c.name}${c.detail ? `: ${c.detail}` : ''}`) ?? [];
-    return { detected: body.ok === false, answer: body.ok === false ? `200 ok:false (${bad.join('; ').slice(0, 160)})` : '200 ok:true' };
+    const bad =
+      body.checks
+        ?.filter((c: { ok: boolean }) => !c.ok)
+        .map((c: { name: string; detail?: string }) => `${c.name}${c.detail ? `: ${c.detail}` : ''}`) ?? [];
+    return {
+      detected: body.ok === false,
+      answer: body.ok === false ? `200 ok:false (${bad.join('; ').slice(0, 160)})` : '200 ok:true',
+    };
   }
   return { detected: v.status >= 400 && v.status < 500, answer: `${v.status} ${v.body.toString().slice(0, 160)}` };
 }
 
 /** A restore of the corrupted backup: refused at once, or failed with the target as it was. */
-async function restoreVerdict(inst: Instance, server: Server, id: string): Promise<{ ok: boolean; answer: string; changed?: boolean }> {
+async function restoreVerdict(
+  inst: Instance,
+  server: Server,
+  id: string,
+): Promise<{ ok: boolean; answer: string; changed?: boolean }> {
   const before = { db: await dbFingerprint(inst.db), files: filesFingerprint(inst.roots) };
-  const r = await inst.api(server, 'POST', '/api/recoveries', { body: { backupId: id, mode: 'replace', confirm: `RESTORE ${id}`, safetyBackup: false } });
+  const r = await inst.api(server, 'POST', '/api/recoveries', {
+    body: { backupId: id, mode: 'replace', confirm: `RESTORE ${id}`, safetyBackup: false },
+  });
   if (r.status >= 400 && r.status < 500) return { ok: true, answer: `refused: ${r.status}` };
   if (r.status !== 202) return { ok: false, answer: `${r.status} ${r.body.toString().slice(0, 200)}` };
   const rid = r.json().id as string;
@@ -122,13 +147,22 @@ async function restoreVerdict(inst: Instance, server: Server, id: string): Promi
   const after = { db: await dbFingerprint(inst.db), files: filesFingerprint(inst.roots) };
   const unchanged = JSON.stringify(after) === JSON.stringify(before);
   if (status === 'failed' && unchanged) return { ok: true, answer: `202, then failed: ${String(error).slice(0, 120)}` };
-  return { ok: false, answer: `202, then ${status}${error ? ` (${String(error).slice(0, 120)})` : ''}; the target ${unchanged ? 'is unchanged' : 'changed'}`, changed: !unchanged };
+  return {
+    ok: false,
+    answer: `202, then ${status}${error ? ` (${String(error).slice(0, 120)})` : ''}; the target ${unchanged ? 'is unchanged' : 'changed'}`,
+    changed: !unchanged,
+  };
 }
 
 function multipart(file: Buffer): { body: Buffer; type: string } {
   const boundary = `chaos${randomBytes(8).toString('hex')}`;
-  const head = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="backup.tar"\r\nContent-Type: application/x-tar\r\n\r\n`);
-  return { body: Buffer.concat([head, file, Buffer.from(`\r\n--${boundary}--\r\n`)]), type: `multipart/form-data; boundary=${boundary}` };
+  const head = Buffer.from(
+    `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="backup.tar"\r\nContent-Type: application/x-tar\r\n\r\n`,
+  );
+  return {
+    body: Buffer.concat([head, file, Buffer.from(`\r\n--${boundary}--\r\n`)]),
+    type: `multipart/form-data; boundary=${boundary}`,
+  };
 }
 
 export async function corruptionCampaign(engine: Engine, o: CorruptionOptions): Promise<FamilyResult> {
@@ -180,8 +214,17 @@ export async function corruptionCampaign(engine: Engine, o: CorruptionOptions): 
         const trial = `#${i + 1} archive of ${b.variant} backup: ${what}`;
         kinds.set('downloaded archive', (kinds.get('downloaded archive') ?? 0) + 1);
         const m = multipart(corrupted);
-        const imp = await inst.api(server, 'POST', '/api/backups/import', { raw: m.body, headers: { 'content-type': m.type }, timeoutMs: 300_000 });
-        if (imp.status < 400 || imp.status >= 500) result.failures.push({ trial, check: 'import refuses it', detail: `POST /api/backups/import answered ${imp.status}: ${imp.body.toString().slice(0, 200)}` });
+        const imp = await inst.api(server, 'POST', '/api/backups/import', {
+          raw: m.body,
+          headers: { 'content-type': m.type },
+          timeoutMs: 300_000,
+        });
+        if (imp.status < 400 || imp.status >= 500)
+          result.failures.push({
+            trial,
+            check: 'import refuses it',
+            detail: `POST /api/backups/import answered ${imp.status}: ${imp.body.toString().slice(0, 200)}`,
+          });
         if (imp.status === 201) {
           const id = imp.json().id as string;
           await inst.api(server, 'DELETE', `/api/backups/${id}`);
@@ -190,7 +233,12 @@ export async function corruptionCampaign(engine: Engine, o: CorruptionOptions): 
           const file = join(inst.dir, `corrupt-${i}.tar`);
           writeFileSync(file, corrupted);
           const cli = await spawnCli(['verify', file], inst.env, inst.dir).result;
-          if (cli.code === 0) result.failures.push({ trial, check: 'CLI verify detects it', detail: `node dist/cli.js verify <archive> exited 0: ${cli.stdout.slice(-200)}` });
+          if (cli.code === 0)
+            result.failures.push({
+              trial,
+              check: 'CLI verify detects it',
+              detail: `node dist/cli.js verify <archive> exited 0: ${cli.stdout.slice(-200)}`,
+            });
           rmSync(file, { force: true });
         }
         continue;
@@ -206,14 +254,24 @@ export async function corruptionCampaign(engine: Engine, o: CorruptionOptions): 
       const trial = `#${i + 1} ${b.variant} backup, ${kind} ${part}: ${what}`;
       try {
         const v = await verifyVerdict(inst, server, b.id);
-        if (!v.detected) result.failures.push({ trial, check: 'verify detects it', detail: `POST /api/backups/:id/verify answered ${v.answer}` });
+        if (!v.detected)
+          result.failures.push({
+            trial,
+            check: 'verify detects it',
+            detail: `POST /api/backups/:id/verify answered ${v.answer}`,
+          });
         const r = await restoreVerdict(inst, server, b.id);
         if (!r.ok) result.failures.push({ trial, check: 'restore refuses it', detail: r.answer });
         // A restore that went through leaves the backup's content: edit it again, as every trial expects.
         if (r.changed) await editTarget(inst.db, inst.roots);
         if (i % 10 === 4) {
           const cli = await spawnCli(['verify', b.id], inst.env, inst.dir).result;
-          if (cli.code === 0) result.failures.push({ trial, check: 'CLI verify detects it', detail: `node dist/cli.js verify ${b.id} exited 0` });
+          if (cli.code === 0)
+            result.failures.push({
+              trial,
+              check: 'CLI verify detects it',
+              detail: `node dist/cli.js verify ${b.id} exited 0`,
+            });
         }
       } finally {
         writeFileSync(full, original);
@@ -224,11 +282,19 @@ export async function corruptionCampaign(engine: Engine, o: CorruptionOptions): 
         if (v.detected) throw new Error(`backup ${b.id} does not verify after its bytes were put back: ${v.answer}`);
       }
     }
-    result.notes.push(`Backups corrupted: ${VARIANTS.map((v) => v.name).join('; ')} (full backups with tables and two file roots). Trials per target: ${[...kinds].map(([k, n]) => `${k} × ${n}`).join(', ')}.`);
-    result.notes.push('Each stored-part trial asks the API to verify and to restore (replace, no safety backup, into a target edited since the backups); every tenth also the CLI. Every tenth trial instead corrupts a downloaded archive and imports it (every other one also through `dist/cli.js verify <archive>`).');
+    result.notes.push(
+      `Backups corrupted: ${VARIANTS.map((v) => v.name).join('; ')} (full backups with tables and two file roots). Trials per target: ${[...kinds].map(([k, n]) => `${k} × ${n}`).join(', ')}.`,
+    );
+    result.notes.push(
+      'Each stored-part trial asks the API to verify and to restore (replace, no safety backup, into a target edited since the backups); every tenth also the CLI. Every tenth trial instead corrupts a downloaded archive and imports it (every other one also through `dist/cli.js verify <archive>`).',
+    );
     if (!existsSync(inst.backupDir)) throw new Error('storage directory vanished');
   } catch (e) {
-    result.failures.push({ trial: 'campaign', check: 'harness could not continue', detail: (e as Error).stack ?? String(e) });
+    result.failures.push({
+      trial: 'campaign',
+      check: 'harness could not continue',
+      detail: (e as Error).stack ?? String(e),
+    });
   } finally {
     if (server) await server.stop().catch(() => undefined);
     await inst.dispose(o.logCopy(`corruption-${engine}`));

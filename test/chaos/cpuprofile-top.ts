@@ -6,8 +6,18 @@
  */
 import { readFileSync } from 'node:fs';
 
-interface Node { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }
-interface Profile { nodes: Node[]; samples: number[]; timeDeltas: number[]; startTime: number; endTime: number }
+interface Node {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
+}
+interface Profile {
+  nodes: Node[];
+  samples: number[];
+  timeDeltas: number[];
+  startTime: number;
+  endTime: number;
+}
 
 function bucket(url: string): string {
   if (!url) return '';
@@ -33,7 +43,8 @@ export function summarize(p: Profile, top = 30): string {
     fn.set(name, (fn.get(name) ?? 0) + t);
     // Inclusive by package: each package on the sample's stack counts once.
     const seen = new Set<string>();
-    for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) seen.add(bucket(byId.get(cur)!.callFrame.url));
+    for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur))
+      seen.add(bucket(byId.get(cur)!.callFrame.url));
     seen.delete('');
     if (!seen.size) seen.add('(native only: gc, idle, profiler)');
     for (const b of seen) pkg.set(b, (pkg.get(b) ?? 0) + t);
@@ -42,7 +53,8 @@ export function summarize(p: Profile, top = 30): string {
   const selfPkg = new Map<string, number>();
   for (const [id, t] of self) {
     let b = '';
-    for (let cur: number | undefined = id; cur !== undefined && !b; cur = parent.get(cur)) b = bucket(byId.get(cur)!.callFrame.url);
+    for (let cur: number | undefined = id; cur !== undefined && !b; cur = parent.get(cur))
+      b = bucket(byId.get(cur)!.callFrame.url);
     const name = b || `(${byId.get(id)!.callFrame.functionName || 'native'})`;
     selfPkg.set(name, (selfPkg.get(name) ?? 0) + t);
   }
@@ -50,7 +62,8 @@ export function summarize(p: Profile, top = 30): string {
   const lines = [`profile: ${(total / 1000).toFixed(0)} ms sampled`, '', 'self time by function:'];
   for (const [k, t] of [...fn].sort((a, b) => b[1] - a[1]).slice(0, top)) lines.push(`  ${pct(t).padStart(7)}  ${k}`);
   lines.push('', 'self time by package (native code charged to its JS caller):');
-  for (const [k, t] of [...selfPkg].sort((a, b) => b[1] - a[1]).slice(0, top)) lines.push(`  ${pct(t).padStart(7)}  ${k}`);
+  for (const [k, t] of [...selfPkg].sort((a, b) => b[1] - a[1]).slice(0, top))
+    lines.push(`  ${pct(t).padStart(7)}  ${k}`);
   lines.push('', 'inclusive time by package (a sample counts for every package on its stack):');
   for (const [k, t] of [...pkg].sort((a, b) => b[1] - a[1]).slice(0, top)) lines.push(`  ${pct(t).padStart(7)}  ${k}`);
   return lines.join('\n');

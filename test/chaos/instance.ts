@@ -42,7 +42,11 @@ export interface CatalogRow {
   error: string | null;
 }
 
-export async function createInstance(engine: Engine, label: string, opts: { files?: boolean; extraEnv?: Env } = {}): Promise<Instance> {
+export async function createInstance(
+  engine: Engine,
+  label: string,
+  opts: { files?: boolean; extraEnv?: Env } = {},
+): Promise<Instance> {
   const tmp = tempDir(`strongroom-chaos-${label}-`);
   const db = await createTestDatabase(engine);
   const backupDir = join(tmp.path, 'storage');
@@ -62,7 +66,17 @@ export async function createInstance(engine: Engine, label: string, opts: { file
   };
   const logFile = join(tmp.path, 'service.log');
   const inst: Instance = {
-    engine, label, dir: tmp.path, db, backupDir, filesParent, roots, adminKey, env, logFile, boots: 0,
+    engine,
+    label,
+    dir: tmp.path,
+    db,
+    backupDir,
+    filesParent,
+    roots,
+    adminKey,
+    env,
+    logFile,
+    boots: 0,
     start() {
       inst.boots++;
       return startServer(env, tmp.path, logFile);
@@ -75,10 +89,17 @@ export async function createInstance(engine: Engine, label: string, opts: { file
       for (const d of readdirSync(root)) out.set(d, existsSync(join(root, d, 'manifest.json')));
       return out;
     },
-    catalog: () => queryRows<CatalogRow>(db, `SELECT id, status, "trigger", storage_dir, created_at, error FROM strongroom_backups ORDER BY created_at`),
+    catalog: () =>
+      queryRows<CatalogRow>(
+        db,
+        `SELECT id, status, "trigger", storage_dir, created_at, error FROM strongroom_backups ORDER BY created_at`,
+      ),
     heldLeases: async () => {
       const now = new Date().toISOString();
-      const rows = await queryRows<{ name: string; owner: string; expires_at: string }>(db, `SELECT name, owner, expires_at FROM strongroom_leases`);
+      const rows = await queryRows<{ name: string; owner: string; expires_at: string }>(
+        db,
+        `SELECT name, owner, expires_at FROM strongroom_leases`,
+      );
       return rows.filter((r) => r.expires_at > now);
     },
     async dispose(logCopy) {

@@ -57,10 +57,39 @@ export async function readProbe(server: Server, file: string): Promise<ProbeRead
   throw new Error('the service probe did not answer within 15 s');
 }
 
-const eld = (r: ProbeReading) => (r.eventLoopDelayMs ? `p50 ${r.eventLoopDelayMs.p50} ms, p99 ${r.eventLoopDelayMs.p99} ms, max ${r.eventLoopDelayMs.max} ms` : 'no samples');
+const eld = (r: ProbeReading) =>
+  r.eventLoopDelayMs
+    ? `p50 ${r.eventLoopDelayMs.p50} ms, p99 ${r.eventLoopDelayMs.p99} ms, max ${r.eventLoopDelayMs.max} ms`
+    : 'no samples';
 
-const COLUMNS = ['id', 'type', 'trigger', 'status', 'schedule_id', 'description', 'tags', 'pinned', 'created_at', 'started_at', 'finished_at', 'size_bytes', 'row_count',
-  'tables', 'requested_tables', 'files', 'compression', 'encrypted', 'key_id', 'checksum', 'verified_at', 'error', 'progress', 'storage_dir', 'engine', 'owner'];
+const COLUMNS = [
+  'id',
+  'type',
+  'trigger',
+  'status',
+  'schedule_id',
+  'description',
+  'tags',
+  'pinned',
+  'created_at',
+  'started_at',
+  'finished_at',
+  'size_bytes',
+  'row_count',
+  'tables',
+  'requested_tables',
+  'files',
+  'compression',
+  'encrypted',
+  'key_id',
+  'checksum',
+  'verified_at',
+  'error',
+  'progress',
+  'storage_dir',
+  'engine',
+  'owner',
+];
 
 /** Catalog rows as a year of backups would leave them: mostly completed, some failed, a few tags. */
 export function catalogRows(n: number, prng: Prng, engine: Engine): unknown[][] {
@@ -71,12 +100,37 @@ export function catalogRows(n: number, prng: Prng, engine: Engine): unknown[][] 
     const created = new Date(now - 3600_000 - Math.floor(prng.next() * 365 * 86400_000)).toISOString();
     const finished = new Date(Date.parse(created) + 60_000).toISOString();
     const failed = prng.next() < 0.1;
-    const tables = JSON.stringify([{ name: 'accounts', rows: 100, bytes: 4096, sha256: '0'.repeat(64) }, { name: 'entries', rows: 20000, bytes: 1 << 20, sha256: '1'.repeat(64) }]);
+    const tables = JSON.stringify([
+      { name: 'accounts', rows: 100, bytes: 4096, sha256: '0'.repeat(64) },
+      { name: 'entries', rows: 20000, bytes: 1 << 20, sha256: '1'.repeat(64) },
+    ]);
     rows.push([
-      id, prng.pick(['full', 'full', 'full', 'tables', 'audit']), prng.pick(['scheduled', 'scheduled', 'manual', 'pre-restore', 'import']), failed ? 'failed' : 'completed', null,
-      prng.next() < 0.3 ? `backup ${i}` : null, JSON.stringify(prng.next() < 0.2 ? ['nightly', `t${i % 7}`] : []), engine === 'postgres' ? false : 0, created, created, finished,
-      failed ? 0 : prng.int(1 << 20, 1 << 30), failed ? 0 : 20100, failed ? '[]' : tables, '[]', JSON.stringify({ count: 3, bytes: 1234 }), 'zstd', engine === 'postgres' ? true : 1, 'k1',
-      failed ? null : 'a'.repeat(64), null, failed ? 'interrupted: synthetic' : null, null, `backups/${id}`, engine, null,
+      id,
+      prng.pick(['full', 'full', 'full', 'tables', 'audit']),
+      prng.pick(['scheduled', 'scheduled', 'manual', 'pre-restore', 'import']),
+      failed ? 'failed' : 'completed',
+      null,
+      prng.next() < 0.3 ? `backup ${i}` : null,
+      JSON.stringify(prng.next() < 0.2 ? ['nightly', `t${i % 7}`] : []),
+      engine === 'postgres' ? false : 0,
+      created,
+      created,
+      finished,
+      failed ? 0 : prng.int(1 << 20, 1 << 30),
+      failed ? 0 : 20100,
+      failed ? '[]' : tables,
+      '[]',
+      JSON.stringify({ count: 3, bytes: 1234 }),
+      'zstd',
+      engine === 'postgres' ? true : 1,
+      'k1',
+      failed ? null : 'a'.repeat(64),
+      null,
+      failed ? 'interrupted: synthetic' : null,
+      null,
+      `backups/${id}`,
+      engine,
+      null,
     ]);
   }
   return rows;
@@ -90,7 +144,9 @@ export async function insertCatalog(inst: { engine: Engine; db: { url: string } 
     try {
       for (let i = 0; i < rows.length; i += 500) {
         const batch = rows.slice(i, i + 500);
-        const values = batch.map((_, r) => `(${COLUMNS.map((__, k) => `$${r * COLUMNS.length + k + 1}`).join(', ')})`).join(', ');
+        const values = batch
+          .map((_, r) => `(${COLUMNS.map((__, k) => `$${r * COLUMNS.length + k + 1}`).join(', ')})`)
+          .join(', ');
         await c.query(`INSERT INTO strongroom_backups (${cols}) VALUES ${values}`, batch.flat());
       }
     } finally {
@@ -119,7 +175,11 @@ export async function loadCampaign(engine: Engine, o: LoadOptions): Promise<Fami
   const result = newResult('Concurrent readers', engine);
   const probeFile = join(tmpdir(), `strongroom-probe-${process.pid}-${engine}-${randomUUID()}.json`);
   const inst = await createInstance(engine, 'load', {
-    extraEnv: { NODE_OPTIONS: `--require ${PROBE}`, STRONGROOM_PROBE_FILE: probeFile, ...(o.cpuProfile ? { STRONGROOM_PROBE_CPU_PROFILE: '1' } : {}) },
+    extraEnv: {
+      NODE_OPTIONS: `--require ${PROBE}`,
+      STRONGROOM_PROBE_FILE: probeFile,
+      ...(o.cpuProfile ? { STRONGROOM_PROBE_CPU_PROFILE: '1' } : {}),
+    },
   });
   let server: Server | null = null;
   try {
@@ -141,17 +201,28 @@ export async function loadCampaign(engine: Engine, o: LoadOptions): Promise<Fami
         status = g?.status === 200 ? (g.json().status as string) : status;
       }
       const idle = await readProbe(srv, probeFile);
-      if (o.cpuProfile && existsSync(`${probeFile}.cpuprofile`)) copyFileSync(`${probeFile}.cpuprofile`, o.logCopy(`load-${engine}-one-backup`).replace(/\.log$/, '.cpuprofile'));
-      result.notes.push(`One backup of the ${o.rows}-row target on the otherwise idle service: ${status} in ${Date.now() - t} ms; event-loop delay meanwhile ${eld(idle)}.`);
+      if (o.cpuProfile && existsSync(`${probeFile}.cpuprofile`))
+        copyFileSync(
+          `${probeFile}.cpuprofile`,
+          o.logCopy(`load-${engine}-one-backup`).replace(/\.log$/, '.cpuprofile'),
+        );
+      result.notes.push(
+        `One backup of the ${o.rows}-row target on the otherwise idle service: ${status} in ${Date.now() - t} ms; event-loop delay meanwhile ${eld(idle)}.`,
+      );
     }
     // The audit trail grows the way it does in production: every refused request is an event.
     let audited = 0;
-    await Promise.all(Array.from({ length: 8 }, async () => {
-      while (audited < Math.min(2000, o.backups / 5)) {
-        audited++;
-        await request(srv.base, 'GET', '/api/backups', { agent: keepAlive, key: 'not-a-key-at-all-0123456789' }).catch(() => undefined);
-      }
-    }));
+    await Promise.all(
+      Array.from({ length: 8 }, async () => {
+        while (audited < Math.min(2000, o.backups / 5)) {
+          audited++;
+          await request(srv.base, 'GET', '/api/backups', {
+            agent: keepAlive,
+            key: 'not-a-key-at-all-0123456789',
+          }).catch(() => undefined);
+        }
+      }),
+    );
     const auditCount = (await inst.api(srv, 'GET', '/api/audit/verify')).json().checked as number;
 
     // Backups back to back for the whole window (and a little before, so one is running from the start).
@@ -191,11 +262,25 @@ export async function loadCampaign(engine: Engine, o: LoadOptions): Promise<Fami
     const t0 = Date.now();
     const pick = (k: number, cursor: string | null): { route: string; path: string } => {
       switch (k % 6) {
-        case 0: return { route: 'GET /api/status', path: '/api/status' };
-        case 1: return { route: 'GET /api/audit', path: '/api/audit' };
-        case 2: return { route: 'GET /api/backups (filtered)', path: o.prng.next() < 0.5 ? '/api/backups?status=completed&limit=50' : '/api/backups?type=full&trigger=scheduled' };
-        case 3: return { route: 'GET /api/backups (next pages)', path: cursor ? `/api/backups?cursor=${encodeURIComponent(cursor)}` : '/api/backups' };
-        default: return { route: 'GET /api/backups', path: '/api/backups' };
+        case 0:
+          return { route: 'GET /api/status', path: '/api/status' };
+        case 1:
+          return { route: 'GET /api/audit', path: '/api/audit' };
+        case 2:
+          return {
+            route: 'GET /api/backups (filtered)',
+            path:
+              o.prng.next() < 0.5
+                ? '/api/backups?status=completed&limit=50'
+                : '/api/backups?type=full&trigger=scheduled',
+          };
+        case 3:
+          return {
+            route: 'GET /api/backups (next pages)',
+            path: cursor ? `/api/backups?cursor=${encodeURIComponent(cursor)}` : '/api/backups',
+          };
+        default:
+          return { route: 'GET /api/backups', path: '/api/backups' };
       }
     };
     /** One request; its latency counts from `planned` (open loop: a late start is the service's delay too). */
@@ -215,35 +300,40 @@ export async function loadCampaign(engine: Engine, o: LoadOptions): Promise<Fami
         return null;
       }
     };
-    await Promise.all(Array.from({ length: o.clients }, async (_, c) => {
-      let cursor: string | null = null;
-      let k = c;
-      if (!o.ratePerClient) {
-        while (Date.now() < end) {
-          const { route, path } = pick(++k, cursor);
-          const next = await one(route, path, process.hrtime.bigint());
-          if (route.includes('next pages')) cursor = next;
+    await Promise.all(
+      Array.from({ length: o.clients }, async (_, c) => {
+        let cursor: string | null = null;
+        let k = c;
+        if (!o.ratePerClient) {
+          while (Date.now() < end) {
+            const { route, path } = pick(++k, cursor);
+            const next = await one(route, path, process.hrtime.bigint());
+            if (route.includes('next pages')) cursor = next;
+          }
+          return;
         }
-        return;
-      }
-      // Open loop: spread the clients' first requests over one period, then one request per period each.
-      const periodNs = BigInt(Math.round(1e9 / o.ratePerClient));
-      let planned = process.hrtime.bigint() + (periodNs * BigInt(c)) / BigInt(o.clients);
-      const pending: Promise<unknown>[] = [];
-      while (Date.now() < end) {
-        const wait = Number(planned - process.hrtime.bigint()) / 1e6;
-        if (wait > 0) await sleep(wait);
-        const { route, path } = pick(++k, cursor);
-        pending.push(one(route, path, planned).then((next) => {
-          if (route.includes('next pages')) cursor = next;
-        }));
-        planned += periodNs;
-      }
-      await Promise.all(pending);
-    }));
+        // Open loop: spread the clients' first requests over one period, then one request per period each.
+        const periodNs = BigInt(Math.round(1e9 / o.ratePerClient));
+        let planned = process.hrtime.bigint() + (periodNs * BigInt(c)) / BigInt(o.clients);
+        const pending: Promise<unknown>[] = [];
+        while (Date.now() < end) {
+          const wait = Number(planned - process.hrtime.bigint()) / 1e6;
+          if (wait > 0) await sleep(wait);
+          const { route, path } = pick(++k, cursor);
+          pending.push(
+            one(route, path, planned).then((next) => {
+              if (route.includes('next pages')) cursor = next;
+            }),
+          );
+          planned += periodNs;
+        }
+        await Promise.all(pending);
+      }),
+    );
     const windowMs = Date.now() - t0;
     const after = await readProbe(srv, probeFile);
-    if (o.cpuProfile && existsSync(`${probeFile}.cpuprofile`)) copyFileSync(`${probeFile}.cpuprofile`, o.logCopy(`load-${engine}`).replace(/\.log$/, '.cpuprofile'));
+    if (o.cpuProfile && existsSync(`${probeFile}.cpuprofile`))
+      copyFileSync(`${probeFile}.cpuprofile`, o.logCopy(`load-${engine}`).replace(/\.log$/, '.cpuprofile'));
     stop = true;
     await backupLoop;
 
@@ -254,25 +344,49 @@ export async function loadCampaign(engine: Engine, o: LoadOptions): Promise<Fami
       a.sort((x, y) => x - y);
       total += a.length;
       if (route.startsWith('GET /api/backups')) list.push(...a);
-      lines.push(`| ${route} | ${a.length} | ${fmt(percentile(a, 50))} | ${fmt(percentile(a, 95))} | ${fmt(percentile(a, 99))} | ${fmt(a[a.length - 1])} |`);
+      lines.push(
+        `| ${route} | ${a.length} | ${fmt(percentile(a, 50))} | ${fmt(percentile(a, 95))} | ${fmt(percentile(a, 99))} | ${fmt(a[a.length - 1])} |`,
+      );
     }
     list.sort((x, y) => x - y);
     const p99 = percentile(list, 99);
-    lines.push(`| **all list requests** | ${list.length} | ${fmt(percentile(list, 50))} | ${fmt(percentile(list, 95))} | **${fmt(p99)}** | ${fmt(list[list.length - 1])} |`);
+    lines.push(
+      `| **all list requests** | ${list.length} | ${fmt(percentile(list, 50))} | ${fmt(percentile(list, 95))} | **${fmt(p99)}** | ${fmt(list[list.length - 1])} |`,
+    );
     result.tables = [lines.join('\n')];
     result.trials = total;
     const cpuMicros = after.cpuUserMicros + after.cpuSystemMicros - before.cpuUserMicros - before.cpuSystemMicros;
     const errorCount = [...errors.values()].reduce((a, b) => a + b, 0);
-    result.notes.push(`${o.ratePerClient ? `Open loop: each client starts ${o.ratePerClient} requests/s whatever the answers (${o.clients * o.ratePerClient}/s offered), latency counted from the planned start` : 'Closed loop: each client sends its next request when the last one answered'}. ` +
-      `Answered ${total} requests in ${(windowMs / 1000).toFixed(1)} s (${(total / (windowMs / 1000)).toFixed(0)}/s), ${errorCount} errors; ` +
-      `service CPU ${(cpuMicros / 1000).toFixed(0)} ms in the window, ${total ? (cpuMicros / total).toFixed(0) : '—'} CPU µs per request (backups included); event-loop delay in the window ${eld(after)}.`);
-    result.notes.push(`${o.clients} clients for ${o.seconds} s (keep-alive connections from one client process on the same machine, so latencies include the client's own queueing); catalog: ${o.backups} inserted backup rows plus the real ones; audit trail: ${auditCount} events; target: ${o.rows} rows.`);
-    result.notes.push(`Backups meanwhile: ${backupLog.started} started, ${backupLog.completed} completed, ${backupLog.failed} failed, ${backupLog.refused} POSTs refused (409 while one runs, expected).`);
+    result.notes.push(
+      `${o.ratePerClient ? `Open loop: each client starts ${o.ratePerClient} requests/s whatever the answers (${o.clients * o.ratePerClient}/s offered), latency counted from the planned start` : 'Closed loop: each client sends its next request when the last one answered'}. ` +
+        `Answered ${total} requests in ${(windowMs / 1000).toFixed(1)} s (${(total / (windowMs / 1000)).toFixed(0)}/s), ${errorCount} errors; ` +
+        `service CPU ${(cpuMicros / 1000).toFixed(0)} ms in the window, ${total ? (cpuMicros / total).toFixed(0) : '—'} CPU µs per request (backups included); event-loop delay in the window ${eld(after)}.`,
+    );
+    result.notes.push(
+      `${o.clients} clients for ${o.seconds} s (keep-alive connections from one client process on the same machine, so latencies include the client's own queueing); catalog: ${o.backups} inserted backup rows plus the real ones; audit trail: ${auditCount} events; target: ${o.rows} rows.`,
+    );
+    result.notes.push(
+      `Backups meanwhile: ${backupLog.started} started, ${backupLog.completed} completed, ${backupLog.failed} failed, ${backupLog.refused} POSTs refused (409 while one runs, expected).`,
+    );
     for (const [k, n] of errors) result.failures.push({ trial: `${n} requests`, check: 'no error', detail: k });
-    if (!(p99 <= LIST_P99_GOAL_MS)) result.failures.push({ trial: 'all list requests', check: `p99 list latency ≤ ${LIST_P99_GOAL_MS} ms`, detail: `p99 ${fmt(p99)} ms over ${list.length} list requests` });
-    if (backupLog.failed) result.failures.push({ trial: 'background backups', check: 'backups complete under load', detail: `${backupLog.failed} of ${backupLog.started} backups failed` });
+    if (!(p99 <= LIST_P99_GOAL_MS))
+      result.failures.push({
+        trial: 'all list requests',
+        check: `p99 list latency ≤ ${LIST_P99_GOAL_MS} ms`,
+        detail: `p99 ${fmt(p99)} ms over ${list.length} list requests`,
+      });
+    if (backupLog.failed)
+      result.failures.push({
+        trial: 'background backups',
+        check: 'backups complete under load',
+        detail: `${backupLog.failed} of ${backupLog.started} backups failed`,
+      });
   } catch (e) {
-    result.failures.push({ trial: 'campaign', check: 'harness could not continue', detail: (e as Error).stack ?? String(e) });
+    result.failures.push({
+      trial: 'campaign',
+      check: 'harness could not continue',
+      detail: (e as Error).stack ?? String(e),
+    });
   } finally {
     if (server) await server.stop().catch(() => undefined);
     await inst.dispose(o.logCopy(`load-${engine}`));

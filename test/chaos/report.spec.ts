@@ -5,9 +5,15 @@ describe('chaos campaign report', () => {
   it('counts failed trials once and lists each failed check with its count', () => {
     const r = newResult('Corrupted backups', 'sqlite');
     r.trials = 10;
-    r.failures.push({ trial: '#1', check: 'verify detects it', detail: 'ok:true' }, { trial: '#1', check: 'restore refuses it', detail: 'completed' }, { trial: '#4', check: 'verify detects it', detail: 'ok:true' });
+    r.failures.push(
+      { trial: '#1', check: 'verify detects it', detail: 'ok:true' },
+      { trial: '#1', check: 'restore refuses it', detail: 'completed' },
+      { trial: '#4', check: 'verify detects it', detail: 'ok:true' },
+    );
     expect(failedTrials(r)).toBe(2);
-    expect(summaryTable([r])).toContain('| Corrupted backups | sqlite | 10 | 2 | verify detects it × 2; restore refuses it × 1 |');
+    expect(summaryTable([r])).toContain(
+      '| Corrupted backups | sqlite | 10 | 2 | verify detects it × 2; restore refuses it × 1 |',
+    );
     expect(detailSection(r)).toContain('| #1 | restore refuses it | completed |');
   });
 

@@ -57,7 +57,11 @@ export function summaryTable(results: FamilyResult[]): string {
 }
 
 function escapeCell(s: string): string {
-  return s.replace(/\|/g, '\\|').replace(/\n/g, ' ').replace(/\p{Cc}/gu, ' ').slice(0, 400);
+  return s
+    .replace(/\|/g, '\\|')
+    .replace(/\n/g, ' ')
+    .replace(/\p{Cc}/gu, ' ')
+    .slice(0, 400);
 }
 
 export function detailSection(r: FamilyResult): string {
@@ -70,8 +74,10 @@ export function detailSection(r: FamilyResult): string {
     return out.join('\n');
   }
   out.push('| Trial | Check | Detail |', '|---|---|---|');
-  for (const f of r.failures.slice(0, MAX_LISTED)) out.push(`| ${escapeCell(f.trial)} | ${escapeCell(f.check)} | ${escapeCell(f.detail)} |`);
-  if (r.failures.length > MAX_LISTED) out.push(`| … | | ${r.failures.length - MAX_LISTED} more failures (see the JSON results file) |`);
+  for (const f of r.failures.slice(0, MAX_LISTED))
+    out.push(`| ${escapeCell(f.trial)} | ${escapeCell(f.check)} | ${escapeCell(f.detail)} |`);
+  if (r.failures.length > MAX_LISTED)
+    out.push(`| … | | ${r.failures.length - MAX_LISTED} more failures (see the JSON results file) |`);
   out.push('');
   return out.join('\n');
 }

@@ -17,10 +17,26 @@ import { createInstance } from './instance';
 import { catalogRows, insertCatalog, PROBE, readProbe } from './load';
 import { assertBuilt, keepAlive, request } from './service';
 
-const ROUTES = ['/api/backups', '/api/backups?status=completed&limit=50', '/api/backups?type=full&trigger=scheduled', '/api/status', '/api/audit', '/health'];
+const ROUTES = [
+  '/api/backups',
+  '/api/backups?status=completed&limit=50',
+  '/api/backups?type=full&trigger=scheduled',
+  '/api/status',
+  '/api/audit',
+  '/health',
+];
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { engine: { type: 'string' }, requests: { type: 'string' }, clients: { type: 'string' }, backups: { type: 'string' }, 'cpu-profile': { type: 'boolean' }, 'cpu-profile-dir': { type: 'string' } } });
+  const { values } = parseArgs({
+    options: {
+      engine: { type: 'string' },
+      requests: { type: 'string' },
+      clients: { type: 'string' },
+      backups: { type: 'string' },
+      'cpu-profile': { type: 'boolean' },
+      'cpu-profile-dir': { type: 'string' },
+    },
+  });
   assertBuilt();
   const engine = (values.engine ?? 'sqlite') as Engine;
   const n = Number(values.requests ?? 600);
@@ -30,12 +46,21 @@ async function main(): Promise<void> {
   const probeFile = join(tmpdir(), `strongroom-route-cost-${randomUUID()}.json`);
   const inst = await createInstance(engine, 'route-cost', {
     files: false,
-    extraEnv: { NODE_OPTIONS: `--require ${PROBE}`, STRONGROOM_PROBE_FILE: probeFile, ...(values['cpu-profile'] ? { STRONGROOM_PROBE_CPU_PROFILE: '1' } : {}) },
+    extraEnv: {
+      NODE_OPTIONS: `--require ${PROBE}`,
+      STRONGROOM_PROBE_FILE: probeFile,
+      ...(values['cpu-profile'] ? { STRONGROOM_PROBE_CPU_PROFILE: '1' } : {}),
+    },
   });
   const srv = await inst.start();
   try {
     await insertCatalog(inst, catalogRows(Number(values.backups ?? 10_000), new Prng(7), engine));
-    const lines = [`${engine}: ${clients} clients back to back, ${n} requests per route, service idle otherwise`, '', '| Route | CPU µs per request | requests/s | bytes per answer |', '|---|---:|---:|---:|'];
+    const lines = [
+      `${engine}: ${clients} clients back to back, ${n} requests per route, service idle otherwise`,
+      '',
+      '| Route | CPU µs per request | requests/s | bytes per answer |',
+      '|---|---:|---:|---:|',
+    ];
     for (const path of ROUTES) {
       // Warm-up: the first requests of a route compile its code paths.
       for (let i = 0; i < 20; i++) await request(srv.base, 'GET', path, { agent: keepAlive, key: inst.adminKey });
@@ -43,16 +68,22 @@ async function main(): Promise<void> {
       const t = Date.now();
       let left = n;
       let bytes = 0;
-      await Promise.all(Array.from({ length: clients }, async () => {
-        while (left-- > 0) {
-          const r = await request(srv.base, 'GET', path, { agent: keepAlive, key: inst.adminKey });
-          if (r.status !== 200) throw new Error(`${path}: ${r.status} ${r.body.toString().slice(0, 200)}`);
-          bytes = r.body.length;
-        }
-      }));
+      await Promise.all(
+        Array.from({ length: clients }, async () => {
+          while (left-- > 0) {
+            const r = await request(srv.base, 'GET', path, { agent: keepAlive, key: inst.adminKey });
+            if (r.status !== 200) throw new Error(`${path}: ${r.status} ${r.body.toString().slice(0, 200)}`);
+            bytes = r.body.length;
+          }
+        }),
+      );
       const secs = (Date.now() - t) / 1000;
       const after = await readProbe(srv, probeFile);
-      if (values['cpu-profile']) renameSync(`${probeFile}.cpuprofile`, join(values['cpu-profile-dir'] ?? tmpdir(), `route-cost-${engine}-${ROUTES.indexOf(path)}.cpuprofile`));
+      if (values['cpu-profile'])
+        renameSync(
+          `${probeFile}.cpuprofile`,
+          join(values['cpu-profile-dir'] ?? tmpdir(), `route-cost-${engine}-${ROUTES.indexOf(path)}.cpuprofile`),
+        );
       const cpu = after.cpuUserMicros + after.cpuSystemMicros - before.cpuUserMicros - before.cpuSystemMicros;
       lines.push(`| GET ${path} | ${(cpu / n).toFixed(0)} | ${(n / secs).toFixed(0)} | ${bytes} |`);
       process.stderr.write(`${lines[lines.length - 1]}\n`);

@@ -48,8 +48,30 @@ export interface Scale {
   loadRows: number;
 }
 
-export const LONG: Scale = { backupKills: 50, restoreKills: 50, killRows: 20_000, corruptions: 110, hostile: 600, hostileMaxBody: 20 << 20, loadSeconds: 60, loadClients: 50, loadBackups: 10_000, loadRows: 300_000 };
-export const QUICK: Scale = { backupKills: 2, restoreKills: 3, killRows: 5_000, corruptions: 12, hostile: 80, hostileMaxBody: 1 << 20, loadSeconds: 3, loadClients: 10, loadBackups: 500, loadRows: 20_000 };
+export const LONG: Scale = {
+  backupKills: 50,
+  restoreKills: 50,
+  killRows: 20_000,
+  corruptions: 110,
+  hostile: 600,
+  hostileMaxBody: 20 << 20,
+  loadSeconds: 60,
+  loadClients: 50,
+  loadBackups: 10_000,
+  loadRows: 300_000,
+};
+export const QUICK: Scale = {
+  backupKills: 2,
+  restoreKills: 3,
+  killRows: 5_000,
+  corruptions: 12,
+  hostile: 80,
+  hostileMaxBody: 1 << 20,
+  loadSeconds: 3,
+  loadClients: 10,
+  loadBackups: 500,
+  loadRows: 20_000,
+};
 
 const FAMILIES = ['kills', 'corruption', 'hostile', 'load'] as const;
 type Family = (typeof FAMILIES)[number];
@@ -57,7 +79,10 @@ type Family = (typeof FAMILIES)[number];
 function gitCommit(): string {
   try {
     const head = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim();
-    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: ROOT, encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+    }).trim();
     return dirty ? `${head} (with uncommitted changes)` : head;
   } catch {
     return 'unknown (not a git checkout)';
@@ -89,7 +114,17 @@ export interface LoadTuning {
   cpuProfile?: boolean;
 }
 
-export async function runCampaign(opts: { quick: boolean; engines: Engine[]; families: Family[]; seed: number; command: string; minutes?: number; scale?: Partial<Scale>; load?: LoadTuning; log(line: string): void }): Promise<CampaignRun> {
+export async function runCampaign(opts: {
+  quick: boolean;
+  engines: Engine[];
+  families: Family[];
+  seed: number;
+  command: string;
+  minutes?: number;
+  scale?: Partial<Scale>;
+  load?: LoadTuning;
+  log(line: string): void;
+}): Promise<CampaignRun> {
   assertBuilt();
   const scale = { ...(opts.quick ? QUICK : LONG), ...opts.scale };
   const load = opts.load ?? {};
@@ -124,10 +159,47 @@ export async function runCampaign(opts: { quick: boolean; engines: Engine[]; fam
         const rest = steps.slice(n).reduce((s, x) => s + SHARE[x.family], 0);
         const stopAt = deadline === Infinity ? Infinity : t + ((deadline - t) * SHARE[family]) / rest;
         opts.log(`${engine}: ${family}…`);
-        if (family === 'kills') results.push(...(await killCampaign(engine, { backupKills: scale.backupKills, restoreKills: scale.restoreKills, rows: scale.killRows, stopAt, prng, log: opts.log, logCopy })));
-        if (family === 'corruption') results.push(await corruptionCampaign(engine, { trials: scale.corruptions, stopAt, prng, log: opts.log, logCopy }));
-        if (family === 'hostile') results.push(await hostileCampaign(engine, { requests: scale.hostile, maxBody: scale.hostileMaxBody, stopAt, prng, log: opts.log, logCopy }));
-        if (family === 'load') results.push(await loadCampaign(engine, { seconds: load.seconds ?? scale.loadSeconds, clients: scale.loadClients, backups: scale.loadBackups, rows: scale.loadRows, ratePerClient: load.rate, cpuProfile: load.cpuProfile, prng, log: opts.log, logCopy }));
+        if (family === 'kills')
+          results.push(
+            ...(await killCampaign(engine, {
+              backupKills: scale.backupKills,
+              restoreKills: scale.restoreKills,
+              rows: scale.killRows,
+              stopAt,
+              prng,
+              log: opts.log,
+              logCopy,
+            })),
+          );
+        if (family === 'corruption')
+          results.push(
+            await corruptionCampaign(engine, { trials: scale.corruptions, stopAt, prng, log: opts.log, logCopy }),
+          );
+        if (family === 'hostile')
+          results.push(
+            await hostileCampaign(engine, {
+              requests: scale.hostile,
+              maxBody: scale.hostileMaxBody,
+              stopAt,
+              prng,
+              log: opts.log,
+              logCopy,
+            }),
+          );
+        if (family === 'load')
+          results.push(
+            await loadCampaign(engine, {
+              seconds: load.seconds ?? scale.loadSeconds,
+              clients: scale.loadClients,
+              backups: scale.loadBackups,
+              rows: scale.loadRows,
+              ratePerClient: load.rate,
+              cpuProfile: load.cpuProfile,
+              prng,
+              log: opts.log,
+              logCopy,
+            }),
+          );
         opts.log(`${engine}: ${family} done in ${Math.round((Date.now() - t) / 1000)} s`);
       }
     }
@@ -139,8 +211,15 @@ export async function runCampaign(opts: { quick: boolean; engines: Engine[]; fam
     }
   }
   const meta: RunMeta = {
-    command: opts.command, commit, started: started.toISOString(), minutes: ((Date.now() - started.getTime()) / 60000).toFixed(1),
-    mode: opts.quick ? 'quick' : 'long', seed: opts.seed, machine: `${cpus().length} CPUs (${cpus()[0]?.model ?? 'unknown'}), load average at the end ${loadavg().map((x) => x.toFixed(1)).join(' / ')}, Node ${process.version}`,
+    command: opts.command,
+    commit,
+    started: started.toISOString(),
+    minutes: ((Date.now() - started.getTime()) / 60000).toFixed(1),
+    mode: opts.quick ? 'quick' : 'long',
+    seed: opts.seed,
+    machine: `${cpus().length} CPUs (${cpus()[0]?.model ?? 'unknown'}), load average at the end ${loadavg()
+      .map((x) => x.toFixed(1))
+      .join(' / ')}, Node ${process.version}`,
     logDir,
   };
   return { meta, results };
@@ -177,7 +256,7 @@ export function renderMarkdown(runs: CampaignRun[], appendices: string[] = []): 
     '  no backup directory without a manifest is left; nothing is still `pending`/`running`; no lease is held.',
     '- **SIGKILL during restores**: a `replace` restore of a full backup (tables and two file roots) through',
     '  the API or the CLI, one in three with a safety backup, killed at a random moment, then a restart.',
-    '  Checks: tables and every file root are all at their old state or all at the backup\'s state;',
+    "  Checks: tables and every file root are all at their old state or all at the backup's state;",
     '  the recovery is `completed` exactly when its data is in place (else `failed`); no lease is held; no',
     '  staging left next to the file roots; no shadow schema left (PostgreSQL); safety backups are whole.',
     '- **Corrupted backups**: a byte flipped, a part truncated, emptied, extended or deleted, in the manifest,',
@@ -206,24 +285,36 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     args: process.argv.slice(2),
     options: {
-      quick: { type: 'boolean' }, engines: { type: 'string' }, only: { type: 'string' }, seed: { type: 'string' },
-      out: { type: 'string' }, json: { type: 'string' }, include: { type: 'string', multiple: true }, minutes: { type: 'string' },
-      render: { type: 'boolean' }, append: { type: 'string', multiple: true },
-      'backup-kills': { type: 'string' }, 'restore-kills': { type: 'string' },
-      rate: { type: 'string' }, 'load-seconds': { type: 'string' }, 'cpu-profile': { type: 'boolean' },
+      quick: { type: 'boolean' },
+      engines: { type: 'string' },
+      only: { type: 'string' },
+      seed: { type: 'string' },
+      out: { type: 'string' },
+      json: { type: 'string' },
+      include: { type: 'string', multiple: true },
+      minutes: { type: 'string' },
+      render: { type: 'boolean' },
+      append: { type: 'string', multiple: true },
+      'backup-kills': { type: 'string' },
+      'restore-kills': { type: 'string' },
+      rate: { type: 'string' },
+      'load-seconds': { type: 'string' },
+      'cpu-profile': { type: 'boolean' },
       'skip-catalog-queries': { type: 'boolean' },
     },
   });
   const engines = (values.engines ?? 'sqlite,postgres').split(',') as Engine[];
   const families = (values.only ?? FAMILIES.join(',')).split(',') as Family[];
   for (const e of engines) if (e !== 'sqlite' && e !== 'postgres') throw new Error(`--engines: unknown engine ${e}`);
-  for (const f of families) if (!FAMILIES.includes(f)) throw new Error(`--only: unknown family ${f} (${FAMILIES.join(', ')})`);
+  for (const f of families)
+    if (!FAMILIES.includes(f)) throw new Error(`--only: unknown family ${f} (${FAMILIES.join(', ')})`);
   const seed = values.seed ? Number(values.seed) : Date.now() % 1_000_000;
   const quick = !!values.quick;
   const args = process.argv.slice(2).join(' ');
-  const command = process.env.npm_lifecycle_event === 'test:chaos'
-    ? `npm run test:chaos${args ? ` -- ${args}` : ''}`
-    : `npx ts-node --transpile-only test/chaos/run.ts${args ? ` ${args}` : ''}   (after npm run build)`;
+  const command =
+    process.env.npm_lifecycle_event === 'test:chaos'
+      ? `npm run test:chaos${args ? ` -- ${args}` : ''}`
+      : `npx ts-node --transpile-only test/chaos/run.ts${args ? ` ${args}` : ''}   (after npm run build)`;
   const included = (values.include ?? []).flatMap((f) => JSON.parse(readFileSync(f, 'utf8')) as CampaignRun[]);
   const appendices = (values.append ?? []).map((f) => readFileSync(f, 'utf8'));
   if (values.render) {
@@ -236,22 +327,38 @@ async function main(): Promise<void> {
   const minutes = values.minutes ? Number(values.minutes) : undefined;
   if (minutes !== undefined && !(minutes > 0)) throw new Error('--minutes must be a positive number');
   const scale: Partial<Scale> = {};
-  for (const [flag, key] of [['backup-kills', 'backupKills'], ['restore-kills', 'restoreKills']] as const) {
+  for (const [flag, key] of [
+    ['backup-kills', 'backupKills'],
+    ['restore-kills', 'restoreKills'],
+  ] as const) {
     const v = values[flag];
     if (v === undefined) continue;
     if (!/^\d+$/.test(v)) throw new Error(`--${flag} must be a whole number`);
     scale[key] = Number(v);
   }
   const rate = values.rate ? Number(values.rate) : undefined;
-  if (rate !== undefined && !(rate > 0)) throw new Error('--rate must be a positive number (requests per second per client)');
+  if (rate !== undefined && !(rate > 0))
+    throw new Error('--rate must be a positive number (requests per second per client)');
   const loadSeconds = values['load-seconds'] ? Number(values['load-seconds']) : undefined;
   if (loadSeconds !== undefined && !(loadSeconds > 0)) throw new Error('--load-seconds must be a positive number');
   const load: LoadTuning = { rate, seconds: loadSeconds, cpuProfile: !!values['cpu-profile'] };
-  const run = await runCampaign({ quick, engines, families, seed, command, minutes, scale, load, log: (l) => process.stderr.write(`${l}\n`) });
+  const run = await runCampaign({
+    quick,
+    engines,
+    families,
+    seed,
+    command,
+    minutes,
+    scale,
+    load,
+    log: (l) => process.stderr.write(`${l}\n`),
+  });
   const runs = [...included, run];
   if (!quick && families.includes('load') && !values['skip-catalog-queries']) {
     // Next to the HTTP latencies, what the database itself does for each catalog query (plans and in-process times).
-    appendices.push(`## Catalog queries behind the list and status routes (test/chaos/catalog-queries.ts)\n${await catalogQueryReport(LONG.loadBackups, 200)}`);
+    appendices.push(
+      `## Catalog queries behind the list and status routes (test/chaos/catalog-queries.ts)\n${await catalogQueryReport(LONG.loadBackups, 200)}`,
+    );
   }
   process.stdout.write(`\n${summaryTable(runs.flatMap((r) => r.results))}\n`);
   const out = values.out ?? (quick ? join(run.meta.logDir, 'reliability.md') : join(ROOT, 'docs/reliability.md'));

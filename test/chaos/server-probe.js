@@ -27,7 +27,15 @@ if (file) {
       at: Date.now(),
       cpuUserMicros: cpu.user,
       cpuSystemMicros: cpu.system,
-      eventLoopDelayMs: h.count ? { p50: ms(h.percentile(50)), p99: ms(h.percentile(99)), max: ms(h.max), mean: Math.round(ms(h.mean) * 100) / 100, samples: h.count } : null,
+      eventLoopDelayMs: h.count
+        ? {
+            p50: ms(h.percentile(50)),
+            p99: ms(h.percentile(99)),
+            max: ms(h.max),
+            mean: Math.round(ms(h.mean) * 100) / 100,
+            samples: h.count,
+          }
+        : null,
     };
     h.reset();
     const publish = () => {

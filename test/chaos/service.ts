@@ -14,7 +14,8 @@ export const MAIN = join(ROOT, 'dist/main.js');
 export const CLI = join(ROOT, 'dist/cli.js');
 
 export function assertBuilt(): void {
-  if (!existsSync(MAIN) || !existsSync(CLI)) throw new Error('dist/main.js or dist/cli.js is missing: run `npm run build` first (npm run test:chaos does)');
+  if (!existsSync(MAIN) || !existsSync(CLI))
+    throw new Error('dist/main.js or dist/cli.js is missing: run `npm run build` first (npm run test:chaos does)');
 }
 
 export type Env = Record<string, string>;
@@ -69,7 +70,11 @@ function exitPromise(child: ChildProcess): Promise<void> {
 /** Starts the server and resolves once GET /health answers (any status: the process is up and serving). */
 export async function startServer(env: Env, cwd: string, logFile: string): Promise<Server> {
   const port = await freePort();
-  const child = spawn(process.execPath, [MAIN], { cwd, env: { ...env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [MAIN], {
+    cwd,
+    env: { ...env, PORT: String(port) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   track(child);
   const log = createWriteStream(logFile, { flags: 'a' });
   child.stdout?.pipe(log, { end: false });
@@ -77,7 +82,10 @@ export async function startServer(env: Env, cwd: string, logFile: string): Promi
   const exited = exitPromise(child);
   const base = `http://127.0.0.1:${port}`;
   const server: Server = {
-    child, port, base, exited,
+    child,
+    port,
+    base,
+    exited,
     alive: () => child.exitCode === null && child.signalCode === null,
     async kill() {
       if (server.alive()) child.kill('SIGKILL');
@@ -127,20 +135,22 @@ export function spawnCli(args: string[], env: Env, cwd: string): CliRun {
       }
     }
   });
-  const result = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>((res) =>
-    child.on('close', (code, signal) => {
-      for (const w of waiters.splice(0)) w.resolve(false);
-      res({ code, signal, stdout, stderr });
-    }),
+  const result = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>(
+    (res) =>
+      child.on('close', (code, signal) => {
+        for (const w of waiters.splice(0)) w.resolve(false);
+        res({ code, signal, stdout, stderr });
+      }),
   );
   return {
     child,
     result,
-    seen: (pattern) => new Promise<boolean>((res) => {
-      if (pattern.test(stderr)) return res(true);
-      if (child.exitCode !== null || child.signalCode !== null) return res(false);
-      waiters.push({ pattern, resolve: res });
-    }),
+    seen: (pattern) =>
+      new Promise<boolean>((res) => {
+        if (pattern.test(stderr)) return res(true);
+        if (child.exitCode !== null || child.signalCode !== null) return res(false);
+        waiters.push({ pattern, resolve: res });
+      }),
   };
 }
 
@@ -183,7 +193,9 @@ export function request(base: string, method: string, path: string, o: RequestOp
         res({ status: r.statusCode ?? 0, headers: r.headers, body, json: () => JSON.parse(body.toString('utf8')) });
       });
     });
-    req.setTimeout(o.timeoutMs ?? 60_000, () => req.destroy(new Error(`timeout after ${o.timeoutMs ?? 60_000} ms: ${method} ${path}`)));
+    req.setTimeout(o.timeoutMs ?? 60_000, () =>
+      req.destroy(new Error(`timeout after ${o.timeoutMs ?? 60_000} ms: ${method} ${path}`)),
+    );
     req.on('error', rej);
     if (payload) req.end(payload);
     else req.end();

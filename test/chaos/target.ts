@@ -18,15 +18,18 @@ export async function seedTarget(db: TestDatabase, rows: number): Promise<void> 
     `CREATE TABLE accounts (id INTEGER PRIMARY KEY, name TEXT NOT NULL, balance INTEGER NOT NULL)`,
     `CREATE TABLE entries (id INTEGER PRIMARY KEY, account_id INTEGER NOT NULL REFERENCES accounts(id), amount INTEGER NOT NULL, note TEXT NOT NULL)`,
   ]);
-  await execSql(db, db.engine === 'postgres'
-    ? [
-      `INSERT INTO accounts SELECT g, 'account ' || g, g * 100 FROM generate_series(1, 100) g`,
-      `INSERT INTO entries SELECT g, 1 + g % 100, g % 977, md5(g::text) || repeat('x', 60) FROM generate_series(1, ${rows}) g`,
-    ]
-    : [
-      `WITH RECURSIVE s(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM s WHERE g < 100) INSERT INTO accounts SELECT g, 'account ' || g, g * 100 FROM s`,
-      `WITH RECURSIVE s(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM s WHERE g < ${rows}) INSERT INTO entries SELECT g, 1 + g % 100, g % 977, hex(randomblob(16)) || printf('%.60c', 'x') FROM s`,
-    ]);
+  await execSql(
+    db,
+    db.engine === 'postgres'
+      ? [
+          `INSERT INTO accounts SELECT g, 'account ' || g, g * 100 FROM generate_series(1, 100) g`,
+          `INSERT INTO entries SELECT g, 1 + g % 100, g % 977, md5(g::text) || repeat('x', 60) FROM generate_series(1, ${rows}) g`,
+        ]
+      : [
+          `WITH RECURSIVE s(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM s WHERE g < 100) INSERT INTO accounts SELECT g, 'account ' || g, g * 100 FROM s`,
+          `WITH RECURSIVE s(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM s WHERE g < ${rows}) INSERT INTO entries SELECT g, 1 + g % 100, g % 977, hex(randomblob(16)) || printf('%.60c', 'x') FROM s`,
+        ],
+  );
 }
 
 /** The same edit every time, so the edited state has one fingerprint. */
@@ -120,6 +123,9 @@ export function filesLeftovers(parent: string, roots: string[]): string[] {
 
 export async function leftoverRestoreSchemas(db: TestDatabase): Promise<string[]> {
   if (db.engine !== 'postgres') return [];
-  const rows = await queryRows<{ nspname: string }>(db, `SELECT nspname FROM pg_namespace WHERE nspname LIKE 'strongroom\\_restore\\_%'`);
+  const rows = await queryRows<{ nspname: string }>(
+    db,
+    `SELECT nspname FROM pg_namespace WHERE nspname LIKE 'strongroom\\_restore\\_%'`,
+  );
   return rows.map((r) => r.nspname);
 }

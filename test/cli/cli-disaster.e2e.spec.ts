@@ -21,9 +21,15 @@ async function schemaOf(db: TestDatabase): Promise<string> {
   if (db.engine === 'postgres') {
     const res = spawnSync('pg_dump', ['--schema-only', '--no-owner', `--dbname=${db.url}`], { encoding: 'utf8' });
     if (res.status !== 0) throw new Error(res.stderr);
-    return res.stdout.split('\n').filter((l) => !l.startsWith('--') && !l.startsWith('\\')).join('\n');
+    return res.stdout
+      .split('\n')
+      .filter((l) => !l.startsWith('--') && !l.startsWith('\\'))
+      .join('\n');
   }
-  const rows = await queryRows<{ sql: string }>(db, `SELECT sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY type, name`);
+  const rows = await queryRows<{ sql: string }>(
+    db,
+    `SELECT sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY type, name`,
+  );
   return rows.map((r) => r.sql).join(';\n');
 }
 
@@ -32,7 +38,11 @@ describe.each(ENGINES)('CLI disaster recovery on %s', (engine) => {
   let source: TestDatabase;
   let dir: ReturnType<typeof tempDir>;
   // The service database is elsewhere; the CLI is pointed at a database that does not exist.
-  const NO_SERVICE_DB = { DATABASE_URL: 'postgres://nobody:secret@127.0.0.1:1/none', BACKUP_DIR: '/nonexistent/strongroom', BACKUP_ENCRYPTION_KEYS: KEYRING };
+  const NO_SERVICE_DB = {
+    DATABASE_URL: 'postgres://nobody:secret@127.0.0.1:1/none',
+    BACKUP_DIR: '/nonexistent/strongroom',
+    BACKUP_ENCRYPTION_KEYS: KEYRING,
+  };
 
   beforeAll(async () => {
     dir = tempDir();
@@ -50,7 +60,12 @@ describe.each(ENGINES)('CLI disaster recovery on %s', (engine) => {
     const file = join(dir.path, `${id}.tar`);
     const out = createWriteStream(file);
     await new Promise<void>((resolve, reject) => {
-      request(t.http).get(`/api/backups/${id}/download`).set('X-API-Key', t.adminKey).pipe(out).on('finish', resolve).on('error', reject);
+      request(t.http)
+        .get(`/api/backups/${id}/download`)
+        .set('X-API-Key', t.adminKey)
+        .pipe(out)
+        .on('finish', resolve)
+        .on('error', reject);
     });
     return file;
   }
@@ -70,7 +85,10 @@ describe.each(ENGINES)('CLI disaster recovery on %s', (engine) => {
       expect(refused.code).toBe(1);
       expect(refused.stderr).toMatch(/--yes/);
 
-      const res = await runCli(['restore', archive, '--database-url', fresh.url, '--create-schema', '--yes'], NO_SERVICE_DB);
+      const res = await runCli(
+        ['restore', archive, '--database-url', fresh.url, '--create-schema', '--yes'],
+        NO_SERVICE_DB,
+      );
       expect(res.stderr).toMatch(/restored \d+ tables/);
       expect(res.code).toBe(0);
       expect(res.stderr).not.toContain('secret');
@@ -78,7 +96,10 @@ describe.each(ENGINES)('CLI disaster recovery on %s', (engine) => {
       expect(await dumpData(fresh, appTables(fresh))).toEqual(await dumpData(source, appTables(source)));
 
       // A second --create-schema into the now non-empty database is refused and changes nothing.
-      const again = await runCli(['restore', archive, '--database-url', fresh.url, '--create-schema', '--yes'], NO_SERVICE_DB);
+      const again = await runCli(
+        ['restore', archive, '--database-url', fresh.url, '--create-schema', '--yes'],
+        NO_SERVICE_DB,
+      );
       expect(again.code).toBe(1);
       expect(again.stderr).toMatch(/empty database/);
     } finally {
@@ -102,14 +123,22 @@ describe.each(ENGINES)('CLI disaster recovery on %s', (engine) => {
 
     const fresh = await createTestDatabase(engine);
     try {
-      const res = await runCli(['restore', damaged, '--database-url', fresh.url, '--create-schema', '--yes'], NO_SERVICE_DB);
+      const res = await runCli(
+        ['restore', damaged, '--database-url', fresh.url, '--create-schema', '--yes'],
+        NO_SERVICE_DB,
+      );
       expect(res.code).toBe(1);
       expect(res.stderr).toMatch(/verification|not a valid/);
       expect(await tableCount(fresh)).toBe(0);
     } finally {
       await fresh.drop();
     }
-    for (const args of [['restore'], ['restore', archive, '--mode', 'sideways'], ['frobnicate'], ['backup', '--type', 'tables']]) {
+    for (const args of [
+      ['restore'],
+      ['restore', archive, '--mode', 'sideways'],
+      ['frobnicate'],
+      ['backup', '--type', 'tables'],
+    ]) {
       const res = await runCli(args, NO_SERVICE_DB);
       expect({ args, code: res.code }).toEqual({ args, code: 2 });
     }
@@ -118,8 +147,9 @@ describe.each(ENGINES)('CLI disaster recovery on %s', (engine) => {
 
 async function tableCount(db: TestDatabase): Promise<number> {
   if (db.engine === 'sqlite' && !existsSync(db.url.slice('sqlite:'.length))) return 0;
-  const sql = db.engine === 'postgres'
-    ? `SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = 'public'`
-    : `SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'`;
+  const sql =
+    db.engine === 'postgres'
+      ? `SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = 'public'`
+      : `SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'`;
   return Number((await queryRows<{ n: number }>(db, sql))[0].n);
 }

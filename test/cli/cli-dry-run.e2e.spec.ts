@@ -19,14 +19,20 @@ describe.each(ENGINES)('CLI restore --dry-run on %s', (engine) => {
   let t: TestApp;
   let source: TestDatabase;
   let dir: ReturnType<typeof tempDir>;
-  const NO_SERVICE_DB = { DATABASE_URL: 'postgres://nobody:secret@127.0.0.1:1/none', BACKUP_DIR: '/nonexistent/strongroom', BACKUP_ENCRYPTION_KEYS: KEYRING };
+  const NO_SERVICE_DB = {
+    DATABASE_URL: 'postgres://nobody:secret@127.0.0.1:1/none',
+    BACKUP_DIR: '/nonexistent/strongroom',
+    BACKUP_ENCRYPTION_KEYS: KEYRING,
+  };
 
   beforeAll(async () => {
     dir = tempDir();
     source = await createTestDatabase(engine);
     await execSql(source, [
-      `CREATE TABLE owner_t (id INTEGER PRIMARY KEY)`, `CREATE TABLE pet_t (id INTEGER PRIMARY KEY, owner_id INTEGER REFERENCES owner_t (id))`,
-      `INSERT INTO owner_t VALUES (1), (2)`, `INSERT INTO pet_t VALUES (10, 1), (20, 2)`,
+      `CREATE TABLE owner_t (id INTEGER PRIMARY KEY)`,
+      `CREATE TABLE pet_t (id INTEGER PRIMARY KEY, owner_id INTEGER REFERENCES owner_t (id))`,
+      `INSERT INTO owner_t VALUES (1), (2)`,
+      `INSERT INTO pet_t VALUES (10, 1), (20, 2)`,
     ]);
     t = await createTestApp(engine, { TARGET_DATABASE_URL: source.url, BACKUP_ENCRYPTION_KEYS: KEYRING });
   });
@@ -40,12 +46,21 @@ describe.each(ENGINES)('CLI restore --dry-run on %s', (engine) => {
     const file = join(dir.path, `${id}.tar`);
     const out = createWriteStream(file);
     await new Promise<void>((resolve, reject) => {
-      request(t.http).get(`/api/backups/${id}/download`).set('X-API-Key', t.adminKey).pipe(out).on('finish', resolve).on('error', reject);
+      request(t.http)
+        .get(`/api/backups/${id}/download`)
+        .set('X-API-Key', t.adminKey)
+        .pipe(out)
+        .on('finish', resolve)
+        .on('error', reject);
     });
     return file;
   }
 
-  const rows = async () => JSON.stringify([await queryRows(source, 'SELECT * FROM owner_t ORDER BY 1'), await queryRows(source, 'SELECT * FROM pet_t ORDER BY 1')]);
+  const rows = async () =>
+    JSON.stringify([
+      await queryRows(source, 'SELECT * FROM owner_t ORDER BY 1'),
+      await queryRows(source, 'SELECT * FROM pet_t ORDER BY 1'),
+    ]);
 
   it('prints blockers and exits 1 when the restore would fail; the real restore writes nothing', async () => {
     const backup = await createBackup(t, { type: 'tables', tables: ['pet_t'] });
@@ -55,7 +70,9 @@ describe.each(ENGINES)('CLI restore --dry-run on %s', (engine) => {
 
     const dry = await runCli(['restore', archive, '--database-url', source.url, '--dry-run'], NO_SERVICE_DB);
     expect(dry.stdout).toContain('pet_t: insert 1, update 0, delete 0, unchanged 1');
-    expect(dry.stdout).toMatch(/BLOCKER foreign-key pet_t\.\S+: 1 restored row\(s\) of pet_t reference rows missing from owner_t.*\(e\.g\. \(owner_id\)=\(2\)\)/);
+    expect(dry.stdout).toMatch(
+      /BLOCKER foreign-key pet_t\.\S+: 1 restored row\(s\) of pet_t reference rows missing from owner_t.*\(e\.g\. \(owner_id\)=\(2\)\)/,
+    );
     expect(dry.stderr).toMatch(/would fail: 1 blocker/);
     expect(dry.code).toBe(1);
     expect(await rows()).toEqual(before);
@@ -78,10 +95,16 @@ describe.each(ENGINES)('CLI restore --dry-run on %s', (engine) => {
     const archive = await download(backup.id as string);
     await execSql(source, [`DROP TABLE lost_t`, `INSERT INTO owner_t VALUES (3)`]);
     const before = await rows();
-    const dry = await runCli(['restore', archive, '--database-url', source.url, '--allow-schema-mismatch', '--dry-run'], NO_SERVICE_DB);
+    const dry = await runCli(
+      ['restore', archive, '--database-url', source.url, '--allow-schema-mismatch', '--dry-run'],
+      NO_SERVICE_DB,
+    );
     expect(dry.stdout).toMatch(/BLOCKER missing-table lost_t: table lost_t does not exist in the target/);
     expect(dry.code).toBe(1);
-    const real = await runCli(['restore', archive, '--database-url', source.url, '--allow-schema-mismatch', '--yes'], NO_SERVICE_DB);
+    const real = await runCli(
+      ['restore', archive, '--database-url', source.url, '--allow-schema-mismatch', '--yes'],
+      NO_SERVICE_DB,
+    );
     expect(real.stderr).toMatch(/nothing was written/);
     expect(real.code).toBe(1);
     expect(await rows()).toEqual(before);
@@ -92,13 +115,17 @@ describe.each(ENGINES)('CLI restore --dry-run on %s', (engine) => {
     const archive = await download(backup.id as string);
     const fresh = await createTestDatabase(engine);
     try {
-      const dry = await runCli(['restore', archive, '--database-url', fresh.url, '--create-schema', '--dry-run'], NO_SERVICE_DB);
+      const dry = await runCli(
+        ['restore', archive, '--database-url', fresh.url, '--create-schema', '--dry-run'],
+        NO_SERVICE_DB,
+      );
       expect(dry.stdout).toMatch(/owner_t: insert \d+, update 0, delete 0, unchanged 0/);
       expect(dry.stdout).not.toMatch(/BLOCKER/);
       expect(dry.code).toBe(0);
-      const tables = engine === 'postgres'
-        ? await queryRows(fresh, `SELECT tablename FROM pg_tables WHERE schemaname = 'public'`)
-        : await queryRows(fresh, `SELECT name FROM sqlite_master WHERE type = 'table'`);
+      const tables =
+        engine === 'postgres'
+          ? await queryRows(fresh, `SELECT tablename FROM pg_tables WHERE schemaname = 'public'`)
+          : await queryRows(fresh, `SELECT name FROM sqlite_master WHERE type = 'table'`);
       expect(tables).toEqual([]);
     } finally {
       await fresh.drop();

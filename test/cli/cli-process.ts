@@ -9,7 +9,10 @@ export interface CliResult {
   stderr: string;
 }
 
-export function spawnCli(args: string[], env: Record<string, string>): { child: ChildProcess; result: Promise<CliResult>; stderrSeen(pattern: RegExp): Promise<void> } {
+export function spawnCli(
+  args: string[],
+  env: Record<string, string>,
+): { child: ChildProcess; result: Promise<CliResult>; stderrSeen(pattern: RegExp): Promise<void> } {
   const child = spawn(process.execPath, [builtPath('src/cli.ts'), ...args], {
     cwd: ROOT,
     // Only what the test gives, so no developer .env or shell variable leaks in.
@@ -29,7 +32,9 @@ export function spawnCli(args: string[], env: Record<string, string>): { child: 
       }
     }
   });
-  const result = new Promise<CliResult>((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
+  const result = new Promise<CliResult>((resolve) =>
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })),
+  );
   return {
     child,
     result,

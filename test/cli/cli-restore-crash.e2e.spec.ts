@@ -14,7 +14,10 @@ const ROWS = 300_000;
 const TRIALS = 3;
 
 async function fingerprint(db: TestDatabase): Promise<string> {
-  const rows = await queryRows(db, `SELECT count(*) AS n, sum(id) AS ids, sum(length(v)) AS len, sum(CASE WHEN v = 'changed' THEN 1 ELSE 0 END) AS changed FROM big`);
+  const rows = await queryRows(
+    db,
+    `SELECT count(*) AS n, sum(id) AS ids, sum(length(v)) AS len, sum(CASE WHEN v = 'changed' THEN 1 ELSE 0 END) AS changed FROM big`,
+  );
   return JSON.stringify(Object.values(rows[0]).map(Number));
 }
 
@@ -27,7 +30,11 @@ describe.each(ENGINES)('CLI restore killed mid-way on %s', (engine) => {
     db = await createTestDatabase(engine);
     dir = tempDir();
     // One admin key across restarts: it is only adopted while no admin key exists.
-    env = { DATABASE_URL: db.url, BACKUP_DIR: `${dir.path}/backups`, ADMIN_API_KEY: `crash-admin-${Date.now()}-0123456789abcdef` };
+    env = {
+      DATABASE_URL: db.url,
+      BACKUP_DIR: `${dir.path}/backups`,
+      ADMIN_API_KEY: `crash-admin-${Date.now()}-0123456789abcdef`,
+    };
   });
   afterAll(async () => {
     await db.drop();
@@ -64,11 +71,16 @@ describe.each(ENGINES)('CLI restore killed mid-way on %s', (engine) => {
       if (result.signal === 'SIGKILL' && after === before) killedMidway++;
       // Never a mix: either nothing of the restore is visible, or (killed after commit) all of it.
       expect([before, atBackup]).toContain(after);
-      if (after === atBackup) await execSql(db, [`UPDATE big SET v = 'changed' WHERE id % 3 = 0`, `DELETE FROM big WHERE id % 7 = 0`]);
+      if (after === atBackup)
+        await execSql(db, [`UPDATE big SET v = 'changed' WHERE id % 3 = 0`, `DELETE FROM big WHERE id % 7 = 0`]);
 
       const restarted = await createTestApp(engine, env, { db });
       try {
-        const list = await request(restarted.http).get('/api/recoveries').query({ limit: 1 }).set('X-API-Key', restarted.adminKey).expect(200);
+        const list = await request(restarted.http)
+          .get('/api/recoveries')
+          .query({ limit: 1 })
+          .set('X-API-Key', restarted.adminKey)
+          .expect(200);
         const newest = list.body.items[0];
         if (result.signal === 'SIGKILL' && after === before) {
           expect(newest).toMatchObject({ backupId, status: 'failed', error: expect.stringMatching(/interrupted/) });
@@ -90,7 +102,10 @@ describe.each(ENGINES)('CLI restore killed mid-way on %s', (engine) => {
     expect(await fingerprint(db)).toEqual(atBackup);
     if (engine === 'postgres') {
       // `big` (12 MB of rows) was loaded through a shadow table; whatever the kills left of those is gone now.
-      const left = await queryRows(db, `SELECT nspname FROM pg_namespace WHERE nspname LIKE 'strongroom\\_restore\\_%'`);
+      const left = await queryRows(
+        db,
+        `SELECT nspname FROM pg_namespace WHERE nspname LIKE 'strongroom\\_restore\\_%'`,
+      );
       expect(left).toEqual([]);
     }
   });

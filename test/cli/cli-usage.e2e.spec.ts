@@ -6,11 +6,16 @@ const RAW_PARSER_TEXT = /ERR_PARSE_ARGS|To specify a positional argument|TypeErr
 
 describe('command line usage', () => {
   it.each(Object.keys(COMMANDS))('%s --help prints its usage naming every option, exit 0', async (name) => {
-    const [long, short, viaHelp] = await Promise.all([runCli([name, '--help'], {}), runCli([name, '-h'], {}), runCli(['help', name], {})]);
+    const [long, short, viaHelp] = await Promise.all([
+      runCli([name, '--help'], {}),
+      runCli([name, '-h'], {}),
+      runCli(['help', name], {}),
+    ]);
     for (const r of [long, short, viaHelp]) {
       expect(r.code).toBe(0);
       expect(r.stdout).toContain(`Usage: strongroom ${name}`);
-      for (const option of Object.keys(COMMANDS[name as keyof typeof COMMANDS].options)) expect(r.stdout).toContain(`--${option}`);
+      for (const option of Object.keys(COMMANDS[name as keyof typeof COMMANDS].options))
+        expect(r.stdout).toContain(`--${option}`);
     }
   });
 
@@ -32,7 +37,11 @@ describe('command line usage', () => {
     [['backup', '-x'], /unknown option -x/, 'backup'],
     [['list', 'extra'], /unexpected argument extra/, 'list'],
     [['backup', '--type', 'weekly'], /--type must be full, tables or audit/, 'backup'],
-    [['restore', '00000000-0000-4000-8000-000000000000', '--database-url', 'postgres://h/db', '--create-roles'], /--create-roles applies to --create-schema restores/, 'restore'],
+    [
+      ['restore', '00000000-0000-4000-8000-000000000000', '--database-url', 'postgres://h/db', '--create-roles'],
+      /--create-roles applies to --create-schema restores/,
+      'restore',
+    ],
   ])('%j is a clean usage error with the command usage, exit 2', async (args, message, command) => {
     const r = await runCli(args, {});
     expect(r.code).toBe(2);

@@ -25,7 +25,9 @@ describe('configuration docs', () => {
   });
 
   it('links only to files a clone of this repository has', () => {
-    const links = [...readme.matchAll(/\]\(([^)#\s]+)(?:#[^)]*)?\)/g)].map((m) => m[1]).filter((l) => !/^[a-z]+:/.test(l));
+    const links = [...readme.matchAll(/\]\(([^)#\s]+)(?:#[^)]*)?\)/g)]
+      .map((m) => m[1])
+      .filter((l) => !/^[a-z]+:/.test(l));
     expect(links).toEqual(expect.arrayContaining(['docs/architecture.md', 'docs/api.md']));
     expect(links.filter((l) => !existsSync(join(ROOT, l)))).toEqual([]);
     expect(readme).not.toMatch(/\.\.\/shared/);

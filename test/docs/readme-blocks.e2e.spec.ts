@@ -7,7 +7,16 @@
  * on this machine cannot fail the test.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -44,7 +53,9 @@ function freePort(): Promise<number> {
 
 /** The files a clone would have (tracked, plus new ones not ignored), copied as they are now. */
 function copyRepository(to: string): void {
-  const files = execFileSync('git', ['ls-files', '-co', '--exclude-standard', '-z'], { cwd: ROOT, encoding: 'utf8' }).split('\0').filter(Boolean);
+  const files = execFileSync('git', ['ls-files', '-co', '--exclude-standard', '-z'], { cwd: ROOT, encoding: 'utf8' })
+    .split('\0')
+    .filter(Boolean);
   for (const f of files) {
     if (!existsSync(join(ROOT, f))) continue; // deleted but not yet committed
     mkdirSync(dirname(join(to, f)), { recursive: true });
@@ -87,7 +98,13 @@ describe('README walkthrough', () => {
     writeFileSync(join(dir, 'dist/main.js'), "require('./src/main');\n");
     writeFileSync(join(dir, 'dist/cli.js'), "require('./src/cli').run();\n");
     const port = await freePort();
-    const script = [PREAMBLE, `export PORT=${port}`, ...blocks.map((b, i) => `echo "=== README block ${i + 1} ==="\n${b}`)].join('\n').replace(/localhost:3000/g, `localhost:${port}`);
+    const script = [
+      PREAMBLE,
+      `export PORT=${port}`,
+      ...blocks.map((b, i) => `echo "=== README block ${i + 1} ==="\n${b}`),
+    ]
+      .join('\n')
+      .replace(/localhost:3000/g, `localhost:${port}`);
     writeFileSync(join(dir, 'readme.sh'), script);
 
     const child = spawn('bash', ['readme.sh'], {
@@ -102,7 +119,11 @@ describe('README walkthrough', () => {
     child.stdout?.on('data', (b: Buffer) => (output += b.toString('utf8')));
     child.stderr?.on('data', (b: Buffer) => (output += b.toString('utf8')));
     const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-    const tail = output.split('\n').filter((l) => !l.startsWith('{"level"')).slice(-60).join('\n');
+    const tail = output
+      .split('\n')
+      .filter((l) => !l.startsWith('{"level"'))
+      .slice(-60)
+      .join('\n');
     expect({ code, tail }).toEqual({ code: 0, tail: expect.any(String) });
 
     expect(output).toContain('=== README block 4 ===');
@@ -113,10 +134,15 @@ describe('README walkthrough', () => {
     const source = new Database(join(dir, 'data/sample-app.db'), { readonly: true });
     const restored = new Database(join(dir, 'recovered/app.db'), { readonly: true });
     try {
-      const tables = source.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'strongroom_%' ORDER BY name").all() as { name: string }[];
+      const tables = source
+        .prepare(
+          "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'strongroom_%' ORDER BY name",
+        )
+        .all() as { name: string }[];
       expect(tables.length).toBeGreaterThan(0);
       for (const { name } of tables) {
-        const count = (db: Database.Database) => (db.prepare(`SELECT count(*) AS n FROM "${name}"`).get() as { n: number }).n;
+        const count = (db: Database.Database) =>
+          (db.prepare(`SELECT count(*) AS n FROM "${name}"`).get() as { n: number }).n;
         expect({ name, rows: count(restored) }).toEqual({ name, rows: count(source) });
       }
     } finally {

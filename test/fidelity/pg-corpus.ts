@@ -221,6 +221,9 @@ export const CORPUS: CorpusCase[] = [
       INSERT INTO ops.movements (sku, qty, at) VALUES ('ABC-1', 10, '2024-02-01'), ('XYZ-22', 3, '2025-03-01'), ('ABC-1', -4, '2025-04-01');
       REFRESH MATERIALIZED VIEW ops.monthly;`,
     mutate: `UPDATE ops.products SET name = 'screw' WHERE sku = 'ABC-1'; DELETE FROM ops.movements WHERE id = 3;`,
-    expect: { 'ops.products': { insert: 0, update: 1, delete: 0 }, 'ops.movements': { insert: 1, update: 0, delete: 0 } },
+    expect: {
+      'ops.products': { insert: 0, update: 1, delete: 0 },
+      'ops.movements': { insert: 1, update: 0, delete: 0 },
+    },
   },
 ];

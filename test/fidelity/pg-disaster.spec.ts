@@ -32,9 +32,12 @@ describe('CLI disaster restore of a full PostgreSQL backup', () => {
 
   it('leaves the target as it was when it fails, and a retry then works', async () => {
     const src = await fresh('dsrc');
-    await query(src.url, `CREATE EXTENSION citext; CREATE SCHEMA app; CREATE TABLE app.t (id int PRIMARY KEY, v citext);
+    await query(
+      src.url,
+      `CREATE EXTENSION citext; CREATE SCHEMA app; CREATE TABLE app.t (id int PRIMARY KEY, v citext);
       INSERT INTO app.t VALUES (1, 'a'), (2, 'b'); CREATE SEQUENCE app.s; SELECT nextval('app.s'); SELECT lo_from_bytea(0, 'x');
-      CREATE TABLE u (id int REFERENCES app.t); INSERT INTO u VALUES (1);`);
+      CREATE TABLE u (id int REFERENCES app.t); INSERT INTO u VALUES (1);`,
+    );
     const d = createDialect(src.url);
     const m = await fullBackup(d, storage).finally(() => d.close());
     const b = { storage, dir: `backups/${m.id}`, manifest: m, keys };
@@ -44,23 +47,48 @@ describe('CLI disaster restore of a full PostgreSQL backup', () => {
     // emptiness check lets it through), and the restore fails half-way through its DDL.
     await query(target.url, `CREATE SCHEMA app; CREATE VIEW app.s AS SELECT 1 AS x`);
     const before = await query<{ name: string }>(target.url, OBJECTS);
-    await expect(engineRestore(b, { url: target.url, mode: 'replace', createSchema: true, files: false, allowSchemaMismatch: false }))
-      .rejects.toThrow(/pre-data DDL failed at schema app/);
+    await expect(
+      engineRestore(b, {
+        url: target.url,
+        mode: 'replace',
+        createSchema: true,
+        files: false,
+        allowSchemaMismatch: false,
+      }),
+    ).rejects.toThrow(/pre-data DDL failed at schema app/);
     expect(await query<{ name: string }>(target.url, OBJECTS)).toEqual(before);
-    expect(await query(target.url, `SELECT count(*)::int AS n FROM pg_extension WHERE extname = 'citext'`)).toEqual([{ n: 0 }]);
+    expect(await query(target.url, `SELECT count(*)::int AS n FROM pg_extension WHERE extname = 'citext'`)).toEqual([
+      { n: 0 },
+    ]);
     expect(await query(target.url, 'SELECT count(*)::int AS n FROM pg_largeobject_metadata')).toEqual([{ n: 0 }]);
 
     await query(target.url, 'DROP SCHEMA app CASCADE');
-    const done = await engineRestore(b, { url: target.url, mode: 'replace', createSchema: true, files: false, allowSchemaMismatch: false });
-    expect(done.tables.map((t) => [t.name, t.rowsWritten]).sort()).toEqual([['app.t', 2], ['u', 1]]);
-    expect(await query(target.url, `SELECT last_value::int AS v, is_called FROM app.s`)).toEqual([{ v: 1, is_called: true }]);
-    expect(await query(target.url, `SELECT convert_from(lo_get(oid), 'UTF8') AS data FROM pg_largeobject_metadata`)).toEqual([{ data: 'x' }]);
+    const done = await engineRestore(b, {
+      url: target.url,
+      mode: 'replace',
+      createSchema: true,
+      files: false,
+      allowSchemaMismatch: false,
+    });
+    expect(done.tables.map((t) => [t.name, t.rowsWritten]).sort()).toEqual([
+      ['app.t', 2],
+      ['u', 1],
+    ]);
+    expect(await query(target.url, `SELECT last_value::int AS v, is_called FROM app.s`)).toEqual([
+      { v: 1, is_called: true },
+    ]);
+    expect(
+      await query(target.url, `SELECT convert_from(lo_get(oid), 'UTF8') AS data FROM pg_largeobject_metadata`),
+    ).toEqual([{ data: 'x' }]);
   });
 
   it('reports roles the target cluster lacks, and leaves out owners and grants when asked', async () => {
     const src = await fresh('rsrc');
-    await query(src.url, `DROP ROLE IF EXISTS fidelity_gone; CREATE ROLE fidelity_gone; CREATE TABLE t (id int); INSERT INTO t VALUES (1);
-      ALTER TABLE t OWNER TO fidelity_gone; GRANT SELECT ON t TO PUBLIC;`);
+    await query(
+      src.url,
+      `DROP ROLE IF EXISTS fidelity_gone; CREATE ROLE fidelity_gone; CREATE TABLE t (id int); INSERT INTO t VALUES (1);
+      ALTER TABLE t OWNER TO fidelity_gone; GRANT SELECT ON t TO PUBLIC;`,
+    );
     const d = createDialect(src.url);
     const m = await fullBackup(d, storage).finally(() => d.close());
     const b = { storage, dir: `backups/${m.id}`, manifest: m, keys };
@@ -72,18 +100,38 @@ describe('CLI disaster restore of a full PostgreSQL backup', () => {
     await query(src.url, 'DROP ROLE fidelity_gone');
 
     const target = await fresh('rtgt');
-    const done = await engineRestore(b, { url: target.url, mode: 'replace', createSchema: true, files: false, allowSchemaMismatch: false });
+    const done = await engineRestore(b, {
+      url: target.url,
+      mode: 'replace',
+      createSchema: true,
+      files: false,
+      allowSchemaMismatch: false,
+    });
     expect(done.missingRoles).toEqual(['fidelity_gone']);
     expect(await query(target.url, 'SELECT count(*)::int AS n FROM t')).toEqual([{ n: 1 }]);
 
     await query(target.url, 'CREATE ROLE fidelity_gone');
     const again = await fresh('rtgt2');
-    const kept = await engineRestore(b, { url: again.url, mode: 'replace', createSchema: true, files: false, allowSchemaMismatch: false });
+    const kept = await engineRestore(b, {
+      url: again.url,
+      mode: 'replace',
+      createSchema: true,
+      files: false,
+      allowSchemaMismatch: false,
+    });
     expect(kept.missingRoles).toEqual([]);
     expect(await query(again.url, ACL)).toEqual(original);
 
     const bare = await fresh('rtgt3');
-    await engineRestore(b, { url: bare.url, mode: 'replace', createSchema: true, files: false, allowSchemaMismatch: false, noOwner: true, noPrivileges: true });
+    await engineRestore(b, {
+      url: bare.url,
+      mode: 'replace',
+      createSchema: true,
+      files: false,
+      allowSchemaMismatch: false,
+      noOwner: true,
+      noPrivileges: true,
+    });
     expect(await query(bare.url, ACL)).toEqual([{ owner: 'postgres', acl: null }]);
   });
 });

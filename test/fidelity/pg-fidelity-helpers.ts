@@ -12,8 +12,20 @@ export const keys = keySourceFromConfig({ keys: `k:${Buffer.alloc(32, 7).toStrin
 export async function fullBackup(dialect: Dialect, storage: LocalStorage, tables?: string[]): Promise<Manifest> {
   const id = randomUUID();
   return writeBackup(dialect, storage, {
-    id, dir: `backups/${id}`, type: 'full', trigger: 'manual', description: null, tags: [], scheduleId: null,
-    tables: tables ?? (await dialect.listTables()).map((t) => t.name), fileRoots: [],
-    compression: 'gzip', keys, appVersion: 'test', migrations: [], auditHead: null, parallel: 2,
+    id,
+    dir: `backups/${id}`,
+    type: 'full',
+    trigger: 'manual',
+    description: null,
+    tags: [],
+    scheduleId: null,
+    tables: tables ?? (await dialect.listTables()).map((t) => t.name),
+    fileRoots: [],
+    compression: 'gzip',
+    keys,
+    appVersion: 'test',
+    migrations: [],
+    auditHead: null,
+    parallel: 2,
   });
 }

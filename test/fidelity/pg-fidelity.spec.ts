@@ -17,7 +17,6 @@ import { createPgDatabase, pgServerUrl, tempDir, type TestDatabase } from '../su
 import { CORPUS, type CorpusCase } from './pg-corpus';
 import { fullBackup, keys } from './pg-fidelity-helpers';
 
-
 async function run(url: string, sql: string): Promise<void> {
   const c = new Client({ connectionString: url });
   await c.connect();
@@ -32,7 +31,10 @@ function pgDump(url: string, args: string[]): string {
   const r = spawnSync('pg_dump', [...args, '--dbname', url], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
   if (r.status !== 0) throw new Error(`pg_dump failed: ${r.stderr}`);
   // pg_dump 15.14+ brackets its output with a random \restrict key.
-  return r.stdout.split('\n').filter((l) => !l.startsWith('\\restrict') && !l.startsWith('\\unrestrict')).join('\n');
+  return r.stdout
+    .split('\n')
+    .filter((l) => !l.startsWith('\\restrict') && !l.startsWith('\\unrestrict'))
+    .join('\n');
 }
 
 /** Schema as pg_dump writes it, and the data lines sorted (rows of tables without a key have no order). */
@@ -74,7 +76,13 @@ describe('PostgreSQL fidelity corpus', () => {
       expect(verdict.checks.filter((k) => !k.ok)).toEqual([]);
       expect(verdict.checks.find((k) => k.name === 'inventory')?.ok).toBe(true);
 
-      const restored = await engineRestore(b, { url: target.url, mode: 'replace', createSchema: true, files: false, allowSchemaMismatch: false });
+      const restored = await engineRestore(b, {
+        url: target.url,
+        mode: 'replace',
+        createSchema: true,
+        files: false,
+        allowSchemaMismatch: false,
+      });
       expect(restored.missingRoles).toEqual([]);
       const copy = dumps(target.url);
       expect(copy.schema).toEqual(before.schema);
@@ -88,8 +96,21 @@ describe('PostgreSQL fidelity corpus', () => {
         for (const t of live.keys()) {
           const r = await new Promise<number>((resolve, reject) => {
             const cl = new Client({ connectionString: target.url });
-            cl.connect().then(() => cl.query(`SELECT count(*)::int AS n FROM ${t.includes('.') ? t.split('.').map((p) => `"${p}"`).join('.') : `"${t}"`}`))
-              .then((res) => resolve(res.rows[0].n as number), reject).finally(() => void cl.end());
+            cl.connect()
+              .then(() =>
+                cl.query(
+                  `SELECT count(*)::int AS n FROM ${
+                    t.includes('.')
+                      ? t
+                          .split('.')
+                          .map((p) => `"${p}"`)
+                          .join('.')
+                      : `"${t}"`
+                  }`,
+                ),
+              )
+              .then((res) => resolve(res.rows[0].n as number), reject)
+              .finally(() => void cl.end());
           });
           counts.set(t, r);
         }
@@ -99,13 +120,22 @@ describe('PostgreSQL fidelity corpus', () => {
           const want = t.structure.primaryKey.length
             ? (c.expect[p.name] ?? { insert: 0, update: 0, delete: 0 })
             : { insert: t.rows, update: 0, delete: counts.get(p.name) };
-          expect({ table: p.name, insert: p.insert, update: p.update, delete: p.delete }).toEqual({ table: p.name, ...want });
+          expect({ table: p.name, insert: p.insert, update: p.update, delete: p.delete }).toEqual({
+            table: p.name,
+            ...want,
+          });
         }
       } finally {
         await copyDialect.close();
       }
 
-      await engineRestore(b, { url: target.url, mode: 'replace', createSchema: false, files: false, allowSchemaMismatch: false });
+      await engineRestore(b, {
+        url: target.url,
+        mode: 'replace',
+        createSchema: false,
+        files: false,
+        allowSchemaMismatch: false,
+      });
       const again = dumps(target.url);
       expect(again.schema).toEqual(before.schema);
       expect(again.data).toEqual(before.data);

@@ -17,19 +17,33 @@ import { readAll } from '../../src/engine/backup/write-backup';
 import { createDialect } from '../../src/engine/dialects/create-dialect';
 import { LocalStorage } from '../../src/engine/storage/local-storage';
 import { runCli } from '../cli/cli-process';
-import { createPgDatabase, pgQuery as query, pgServerUrl, tempDir, withDatabase, type TestDatabase } from '../support/databases';
+import {
+  createPgDatabase,
+  pgQuery as query,
+  pgServerUrl,
+  tempDir,
+  withDatabase,
+  type TestDatabase,
+} from '../support/databases';
 import { fullBackup, keys } from './pg-fidelity-helpers';
 
 function schemaDump(url: string): string {
   const r = spawnSync('pg_dump', ['--schema-only', '--dbname', url], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   if (r.status !== 0) throw new Error(`pg_dump failed: ${r.stderr}`);
   // pg_dump 15.14+ brackets its output with a random \restrict key.
-  return r.stdout.split('\n').filter((l) => !l.startsWith('\\restrict') && !l.startsWith('\\unrestrict')).join('\n');
+  return r.stdout
+    .split('\n')
+    .filter((l) => !l.startsWith('\\restrict') && !l.startsWith('\\unrestrict'))
+    .join('\n');
 }
 
-const ROLE_ROWS = (names: string[]) => `SELECT rolname, rolsuper, rolinherit, rolcreaterole, rolcreatedb, rolcanlogin, rolreplication, rolbypassrls,
+const ROLE_ROWS = (
+  names: string[],
+) => `SELECT rolname, rolsuper, rolinherit, rolcreaterole, rolcreatedb, rolcanlogin, rolreplication, rolbypassrls,
     rolconnlimit, rolvaliduntil::text AS valid FROM pg_roles WHERE rolname IN (${names.map((n) => `'${n}'`).join(', ')}) ORDER BY 1`;
-const MEMBERS = (prefix: string) => `SELECT g.rolname AS role, u.rolname AS member, m.admin_option AS admin FROM pg_auth_members m
+const MEMBERS = (
+  prefix: string,
+) => `SELECT g.rolname AS role, u.rolname AS member, m.admin_option AS admin FROM pg_auth_members m
     JOIN pg_roles g ON g.oid = m.roleid JOIN pg_roles u ON u.oid = m.member WHERE u.rolname LIKE '${prefix}%' ORDER BY 1, 2`;
 
 describe('roles in a full PostgreSQL backup, and restore --create-roles', () => {
@@ -62,12 +76,17 @@ describe('roles in a full PostgreSQL backup, and restore --create-roles', () => 
     const kept = role('kept');
     const bystander = role('bystander');
     const src = await fresh('rolesrc');
-    await query(pgServerUrl(), `
+    await query(
+      pgServerUrl(),
+      `
       CREATE ROLE ${owner} NOLOGIN CREATEDB; CREATE ROLE ${reader} NOLOGIN NOINHERIT CONNECTION LIMIT 5 VALID UNTIL '2031-02-03 04:05:06+00';
       CREATE ROLE ${login} LOGIN PASSWORD 'never-archived'; CREATE ROLE ${group} NOLOGIN BYPASSRLS; CREATE ROLE ${kept} NOLOGIN;
       CREATE ROLE ${bystander} NOLOGIN;
-      GRANT ${reader} TO ${login} WITH ADMIN OPTION; GRANT pg_read_all_stats TO ${login}; GRANT ${group} TO ${reader};`);
-    await query(src.url, `
+      GRANT ${reader} TO ${login} WITH ADMIN OPTION; GRANT pg_read_all_stats TO ${login}; GRANT ${group} TO ${reader};`,
+    );
+    await query(
+      src.url,
+      `
       CREATE SCHEMA app AUTHORIZATION ${owner};
       CREATE TABLE app.items (id int PRIMARY KEY, owner_name text); INSERT INTO app.items VALUES (1, 'a'), (2, 'b');
       ALTER TABLE app.items OWNER TO ${owner}; ALTER TABLE app.items ENABLE ROW LEVEL SECURITY;
@@ -75,7 +94,8 @@ describe('roles in a full PostgreSQL backup, and restore --create-roles', () => 
       GRANT USAGE ON SCHEMA app TO ${reader}; GRANT SELECT ON app.items TO ${reader}; GRANT UPDATE (owner_name) ON app.items TO ${kept};
       CREATE FUNCTION app.answer() RETURNS int LANGUAGE sql AS 'SELECT 42'; ALTER FUNCTION app.answer() OWNER TO ${owner};
       REVOKE EXECUTE ON FUNCTION app.answer() FROM PUBLIC; GRANT EXECUTE ON FUNCTION app.answer() TO ${reader};
-      ALTER DEFAULT PRIVILEGES FOR ROLE ${owner} IN SCHEMA app GRANT SELECT ON TABLES TO ${group};`);
+      ALTER DEFAULT PRIVILEGES FOR ROLE ${owner} IN SCHEMA app GRANT SELECT ON TABLES TO ${group};`,
+    );
     const archivedRoles = [owner, reader, login, group, kept].sort();
     const before = schemaDump(src.url);
     const attrs = await query(pgServerUrl(), ROLE_ROWS(archivedRoles));
@@ -89,10 +109,17 @@ describe('roles in a full PostgreSQL backup, and restore --create-roles', () => 
     expect(listParts(m)).toContainEqual(m.schema.roles);
     const verdict = await verifyBackup(storage, `backups/${m.id}`, keys);
     expect(verdict.checks.filter((c) => !c.ok)).toEqual([]);
-    const part = (await readAll(await openPart(storage, `backups/${m.id}`, m.schema.roles!, m, await keysForManifest(keys, m)))).toString('utf8');
+    const part = (
+      await readAll(await openPart(storage, `backups/${m.id}`, m.schema.roles!, m, await keysForManifest(keys, m)))
+    ).toString('utf8');
     const archived = JSON.parse(part) as { roles: { name: string }[] };
     // The objects' roles and the login that belongs to one of them; not a role nothing here names.
-    expect(archived.roles.map((r) => r.name).filter((n) => n.startsWith('sr_')).sort()).toEqual(archivedRoles);
+    expect(
+      archived.roles
+        .map((r) => r.name)
+        .filter((n) => n.startsWith('sr_'))
+        .sort(),
+    ).toEqual(archivedRoles);
     expect(part).not.toContain('never-archived');
     expect(part).not.toMatch(/md5|SCRAM/i);
 
@@ -103,20 +130,29 @@ describe('roles in a full PostgreSQL backup, and restore --create-roles', () => 
     const keptBefore = await query(pgServerUrl(), ROLE_ROWS([kept]));
 
     const target = await fresh('roletgt');
-    const res = await runCli(['restore', m.id, '--database-url', target.url, '--create-schema', '--create-roles', '--yes'], {
-      DATABASE_URL: 'postgres://nobody:secret@127.0.0.1:1/none', BACKUP_DIR: join(dir.path, 'store'), BACKUP_ENCRYPTION_KEYS: `k:${Buffer.alloc(32, 7).toString('base64')}`,
-    });
+    const res = await runCli(
+      ['restore', m.id, '--database-url', target.url, '--create-schema', '--create-roles', '--yes'],
+      {
+        DATABASE_URL: 'postgres://nobody:secret@127.0.0.1:1/none',
+        BACKUP_DIR: join(dir.path, 'store'),
+        BACKUP_ENCRYPTION_KEYS: `k:${Buffer.alloc(32, 7).toString('base64')}`,
+      },
+    );
     expect({ code: res.code, stderr: res.stderr }).toMatchObject({ code: 0 });
     expect(res.stderr).toContain(`roles created: ${[owner, reader, login, group].sort().join(', ')}`);
     expect(res.stderr).toMatch(new RegExp(`already in the cluster, left as they are: .*${kept}`));
     expect(res.stderr).not.toContain('roles missing from the target cluster');
 
     expect(schemaDump(target.url)).toEqual(before);
-    expect(await query(pgServerUrl(), ROLE_ROWS([owner, reader, login, group]))).toEqual(attrs.filter((a) => (a as { rolname: string }).rolname !== kept));
+    expect(await query(pgServerUrl(), ROLE_ROWS([owner, reader, login, group]))).toEqual(
+      attrs.filter((a) => (a as { rolname: string }).rolname !== kept),
+    );
     expect(await query(pgServerUrl(), ROLE_ROWS([kept]))).toEqual(keptBefore);
     expect(await query(pgServerUrl(), MEMBERS('sr_'))).toEqual(members);
     // Passwords are never carried: the login role comes back without one.
-    expect(await query(pgServerUrl(), `SELECT rolpassword IS NULL AS none FROM pg_authid WHERE rolname = '${login}'`)).toEqual([{ none: true }]);
+    expect(
+      await query(pgServerUrl(), `SELECT rolpassword IS NULL AS none FROM pg_authid WHERE rolname = '${login}'`),
+    ).toEqual([{ none: true }]);
     expect(await query(target.url, `SELECT count(*)::int AS n FROM app.items`)).toEqual([{ n: 2 }]);
   });
 
@@ -125,7 +161,10 @@ describe('roles in a full PostgreSQL backup, and restore --create-roles', () => 
     const restorer = role('restorer');
     const src = await fresh('supsrc');
     await query(pgServerUrl(), `CREATE ROLE ${root} SUPERUSER NOLOGIN; CREATE ROLE ${restorer} LOGIN CREATEROLE`);
-    await query(src.url, `CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1); ALTER TABLE t OWNER TO ${root};`);
+    await query(
+      src.url,
+      `CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1); ALTER TABLE t OWNER TO ${root};`,
+    );
     const before = schemaDump(src.url);
     const d = createDialect(src.url);
     const m = await fullBackup(d, storage).finally(() => d.close());
@@ -138,19 +177,48 @@ describe('roles in a full PostgreSQL backup, and restore --create-roles', () => 
     const asRestorer = new URL(withDatabase(pgServerUrl(), new URL(target.url).pathname.slice(1)));
     asRestorer.username = restorer;
     asRestorer.password = '';
-    await expect(engineRestore(b, { url: asRestorer.toString(), mode: 'replace', createSchema: true, files: false, allowSchemaMismatch: false, createRoles: true }))
-      .rejects.toThrow(new RegExp(`${root} are superusers in the backup, and only a superuser can create a superuser \\(connected as ${restorer}`));
-    expect(await query(pgServerUrl(), `SELECT count(*)::int AS n FROM pg_roles WHERE rolname = '${root}'`)).toEqual([{ n: 0 }]);
+    await expect(
+      engineRestore(b, {
+        url: asRestorer.toString(),
+        mode: 'replace',
+        createSchema: true,
+        files: false,
+        allowSchemaMismatch: false,
+        createRoles: true,
+      }),
+    ).rejects.toThrow(
+      new RegExp(
+        `${root} are superusers in the backup, and only a superuser can create a superuser \\(connected as ${restorer}`,
+      ),
+    );
+    expect(await query(pgServerUrl(), `SELECT count(*)::int AS n FROM pg_roles WHERE rolname = '${root}'`)).toEqual([
+      { n: 0 },
+    ]);
     expect(await query(target.url, `SELECT count(*)::int AS n FROM pg_class WHERE relname = 't'`)).toEqual([{ n: 0 }]);
 
     // Without the flag the role is listed as missing; as a superuser it is created.
-    const listed = await engineRestore(b, { url: asRestorer.toString(), mode: 'replace', createSchema: true, files: false, allowSchemaMismatch: false });
+    const listed = await engineRestore(b, {
+      url: asRestorer.toString(),
+      mode: 'replace',
+      createSchema: true,
+      files: false,
+      allowSchemaMismatch: false,
+    });
     expect(listed.missingRoles).toEqual([root]);
     const again = await fresh('suptgt2');
-    const done = await engineRestore(b, { url: again.url, mode: 'replace', createSchema: true, files: false, allowSchemaMismatch: false, createRoles: true });
+    const done = await engineRestore(b, {
+      url: again.url,
+      mode: 'replace',
+      createSchema: true,
+      files: false,
+      allowSchemaMismatch: false,
+      createRoles: true,
+    });
     expect(done.roles?.created).toEqual([root]);
     expect(done.missingRoles).toEqual([]);
-    expect(await query(pgServerUrl(), `SELECT rolsuper FROM pg_roles WHERE rolname = '${root}'`)).toEqual([{ rolsuper: true }]);
+    expect(await query(pgServerUrl(), `SELECT rolsuper FROM pg_roles WHERE rolname = '${root}'`)).toEqual([
+      { rolsuper: true },
+    ]);
     expect(schemaDump(again.url)).toEqual(before);
   });
 });

@@ -14,7 +14,6 @@ import { createPgDatabase, tempDir, type TestDatabase, pgQuery } from '../suppor
 import { fullBackup, keys } from './pg-fidelity-helpers';
 import { KITCHEN_SINK } from './pg-corpus';
 
-
 const query = pgQuery;
 
 /**
@@ -64,20 +63,64 @@ describe('what a full PostgreSQL backup covers', () => {
         kinds.set(o.type, k);
       }
       // The corpus above must really exercise these kinds, or the check below proves little.
-      for (const kind of ['table', 'index', 'function', 'type', 'sequence', 'view', 'materialized view', 'trigger', 'rule', 'policy',
-        'table constraint', 'collation', 'operator', 'aggregate', 'procedure', 'text search configuration',
-        'extension', 'publication', 'large object']) {
+      for (const kind of [
+        'table',
+        'index',
+        'function',
+        'type',
+        'sequence',
+        'view',
+        'materialized view',
+        'trigger',
+        'rule',
+        'policy',
+        'table constraint',
+        'collation',
+        'operator',
+        'aggregate',
+        'procedure',
+        'text search configuration',
+        'extension',
+        'publication',
+        'large object',
+      ]) {
         expect([kind, kinds.has(kind)]).toEqual([kind, true]);
       }
       for (const [kind, k] of kinds) expect({ kind, archived: k.archived }).toEqual({ kind, archived: k.live });
       // The inventory counts the same kinds (its own names for them).
       const inv = m.inventory!.schemas;
-      expect(Object.keys(inv.app).sort()).toEqual(expect.arrayContaining([
-        'aggregate', 'check constraint', 'collation', 'composite type', 'domain', 'enum', 'exclusion constraint', 'foreign key', 'function',
-        'index', 'materialized view', 'operator', 'partitioned table', 'policy', 'primary key', 'procedure', 'range type', 'row level security',
-        'rule', 'sequence', 'table', 'text search configuration', 'trigger', 'unique constraint', 'view',
-      ]));
-      expect(Object.keys(inv[''])).toEqual(expect.arrayContaining(['extension', 'large object', 'publication', 'schema']));
+      expect(Object.keys(inv.app).sort()).toEqual(
+        expect.arrayContaining([
+          'aggregate',
+          'check constraint',
+          'collation',
+          'composite type',
+          'domain',
+          'enum',
+          'exclusion constraint',
+          'foreign key',
+          'function',
+          'index',
+          'materialized view',
+          'operator',
+          'partitioned table',
+          'policy',
+          'primary key',
+          'procedure',
+          'range type',
+          'row level security',
+          'rule',
+          'sequence',
+          'table',
+          'text search configuration',
+          'trigger',
+          'unique constraint',
+          'view',
+        ]),
+      );
+      expect(Object.keys(inv[''])).toEqual(
+        expect.arrayContaining(['extension', 'large object', 'publication', 'schema']),
+      );
     } finally {
       await dialect.close();
     }
@@ -85,13 +128,20 @@ describe('what a full PostgreSQL backup covers', () => {
 
   it('fails a backup whose DDL lacks an object, naming it', async () => {
     const dialect = new PostgresDialect(db.url);
-    const snap = await dialect.openSnapshot((await dialect.listTables()).map((t) => t.name), { wholeDatabase: true });
+    const snap = await dialect.openSnapshot(
+      (await dialect.listTables()).map((t) => t.name),
+      { wholeDatabase: true },
+    );
     try {
       const ddl = await snap.databaseDdl!();
       const cut = ddl.preData.replace(/^--\n-- Name: sad_things; Type: VIEW;[\s\S]*?(?=^--\n-- Name:)/m, '');
       expect(cut).not.toEqual(ddl.preData);
-      await expect(snap.inventory!({ ...ddl, preData: cut }, { 'app.things': 1, 'app.parts': 0 })).rejects.toThrow(/could not capture 1 object\(s\).*view app\.sad_things/);
-      await expect(snap.inventory!(ddl, { 'app.things': 1 })).rejects.toThrow(/did not archive the rows of table\(s\) app\.parts/);
+      await expect(snap.inventory!({ ...ddl, preData: cut }, { 'app.things': 1, 'app.parts': 0 })).rejects.toThrow(
+        /could not capture 1 object\(s\).*view app\.sad_things/,
+      );
+      await expect(snap.inventory!(ddl, { 'app.things': 1 })).rejects.toThrow(
+        /did not archive the rows of table\(s\) app\.parts/,
+      );
     } finally {
       await snap.close();
       await dialect.close();
@@ -102,13 +152,16 @@ describe('what a full PostgreSQL backup covers', () => {
     const src = await createPgDatabase('scope');
     const copy = await createPgDatabase('scopecopy');
     try {
-      await query(src.url, `
+      await query(
+        src.url,
+        `
         CREATE SCHEMA keep; CREATE SCHEMA scratch;
         CREATE TABLE keep.a (id int PRIMARY KEY); INSERT INTO keep.a VALUES (1), (2);
         CREATE TABLE scratch.tmp (id int); INSERT INTO scratch.tmp VALUES (1);
         CREATE TABLE logs (line text); INSERT INTO logs VALUES ('x');
         CREATE VIEW log_lines AS SELECT line FROM logs;
-        CREATE TABLE strongroom_leases (name text PRIMARY KEY);`);
+        CREATE TABLE strongroom_leases (name text PRIMARY KEY);`,
+      );
       const dialect = createDialect(src.url, { scope: { excludeSchemas: ['scr*'], excludeTables: ['logs'] } });
       let m;
       try {
@@ -119,17 +172,29 @@ describe('what a full PostgreSQL backup covers', () => {
       } finally {
         await dialect.close();
       }
-      expect(m.excluded).toEqual(expect.arrayContaining([
-        expect.objectContaining({ kind: 'schema', name: 'scratch' }),
-        expect.objectContaining({ kind: 'table-data', name: 'logs' }),
-        expect.objectContaining({ kind: 'table', name: 'strongroom_leases' }),
-      ]));
+      expect(m.excluded).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ kind: 'schema', name: 'scratch' }),
+          expect.objectContaining({ kind: 'table-data', name: 'logs' }),
+          expect.objectContaining({ kind: 'table', name: 'strongroom_leases' }),
+        ]),
+      );
       expect(m.tables.map((t) => t.name).sort()).toEqual(['keep.a']);
-      await engineRestore({ storage, dir: `backups/${m.id}`, manifest: m, keys }, {
-        url: copy.url, mode: 'replace', createSchema: true, files: false, allowSchemaMismatch: false,
-      });
-      const rels = await query<{ name: string }>(copy.url, `SELECT n.nspname || '.' || c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE c.relkind IN ('r', 'v') AND n.nspname IN ('public', 'keep', 'scratch') ORDER BY 1`);
+      await engineRestore(
+        { storage, dir: `backups/${m.id}`, manifest: m, keys },
+        {
+          url: copy.url,
+          mode: 'replace',
+          createSchema: true,
+          files: false,
+          allowSchemaMismatch: false,
+        },
+      );
+      const rels = await query<{ name: string }>(
+        copy.url,
+        `SELECT n.nspname || '.' || c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind IN ('r', 'v') AND n.nspname IN ('public', 'keep', 'scratch') ORDER BY 1`,
+      );
       expect(rels.map((r) => r.name)).toEqual(['keep.a', 'public.log_lines', 'public.logs']);
       expect(await query(copy.url, 'SELECT count(*)::int AS n FROM keep.a')).toEqual([{ n: 2 }]);
       expect(await query(copy.url, 'SELECT count(*)::int AS n FROM logs')).toEqual([{ n: 0 }]);

@@ -13,7 +13,12 @@ import Database from 'better-sqlite3';
 
 const PRAGMAS = ['encoding', 'page_size', 'auto_vacuum', 'user_version', 'application_id', 'journal_mode'];
 
-interface TableListRow { schema: string; name: string; type: string; wr: number }
+interface TableListRow {
+  schema: string;
+  name: string;
+  type: string;
+  wr: number;
+}
 
 function q(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
@@ -24,7 +29,9 @@ function valueExpr(c: string): string {
 }
 
 export function virtualTables(db: Database.Database): { name: string; sql: string }[] {
-  return db.prepare(`SELECT name, sql FROM sqlite_master WHERE type = 'table' AND sql LIKE 'CREATE VIRTUAL TABLE%'`).all() as { name: string; sql: string }[];
+  return db
+    .prepare(`SELECT name, sql FROM sqlite_master WHERE type = 'table' AND sql LIKE 'CREATE VIRTUAL TABLE%'`)
+    .all() as { name: string; sql: string }[];
 }
 
 const isContentless = (sql: string): boolean => /\bcontent\s*=\s*(''|"")/i.test(sql);
@@ -35,21 +42,35 @@ export function canonicalDump(path: string): Record<string, string[]> {
   try {
     const out: Record<string, string[]> = {};
     out['pragma:'] = PRAGMAS.map((p) => `${p}=${String(db.pragma(p, { simple: true }))}`);
-    out.schema = (db.prepare(`SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name`).raw(true).all() as unknown[][]).map((r) => JSON.stringify(r));
+    out.schema = (
+      db
+        .prepare(`SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name`)
+        .raw(true)
+        .all() as unknown[][]
+    ).map((r) => JSON.stringify(r));
     const vts = virtualTables(db);
     const list = (db.prepare('PRAGMA main.table_list').all() as TableListRow[]).filter((t) => t.schema === 'main');
     for (const t of list) {
       if (t.name.startsWith('sqlite_stat') || t.name === 'sqlite_schema') continue;
       if (t.type === 'shadow') {
         const owner = vts.find((v) => t.name.toLowerCase().startsWith(`${v.name.toLowerCase()}_`));
-        if (!owner || !(isContentless(owner.sql) || t.name.toLowerCase() === `${owner.name.toLowerCase()}_config`)) continue;
+        if (!owner || !(isContentless(owner.sql) || t.name.toLowerCase() === `${owner.name.toLowerCase()}_config`))
+          continue;
       }
       if (t.type === 'view') continue;
-      const cols = (db.prepare(`PRAGMA main.table_xinfo(${q(t.name)})`).all() as { name: string; hidden: number }[]).filter((c) => c.hidden !== 1).map((c) => q(c.name));
+      const cols = (db.prepare(`PRAGMA main.table_xinfo(${q(t.name)})`).all() as { name: string; hidden: number }[])
+        .filter((c) => c.hidden !== 1)
+        .map((c) => q(c.name));
       // sqlite_sequence's rowids are SQLite's bookkeeping (the order counters were first used in).
-      const withRowid = t.wr === 0 && t.name !== 'sqlite_sequence' && !/USING\s+rtree/i.test(vts.find((v) => v.name === t.name)?.sql ?? '');
+      const withRowid =
+        t.wr === 0 &&
+        t.name !== 'sqlite_sequence' &&
+        !/USING\s+rtree/i.test(vts.find((v) => v.name === t.name)?.sql ?? '');
       const exprs = [...(withRowid ? ['rowid'] : []), ...cols].map(valueExpr);
-      const rows = db.prepare(`SELECT ${exprs.join(` || '|' || `)} FROM main.${q(t.name)}`).pluck().all() as string[];
+      const rows = db
+        .prepare(`SELECT ${exprs.join(` || '|' || `)} FROM main.${q(t.name)}`)
+        .pluck()
+        .all() as string[];
       out[t.name] = rows.sort();
     }
     return out;
@@ -70,7 +91,9 @@ export function integrityProblems(path: string): string[] {
       try {
         // FTS5 compares the index with an external content table only when rank is 1.
         const fts5 = /USING\s+fts5\b/i.test(v.sql);
-        db.prepare(`INSERT INTO ${q(v.name)} (${q(v.name)}${fts5 ? ', rank' : ''}) VALUES ('integrity-check'${fts5 ? ', 1' : ''})`).run();
+        db.prepare(
+          `INSERT INTO ${q(v.name)} (${q(v.name)}${fts5 ? ', rank' : ''}) VALUES ('integrity-check'${fts5 ? ', 1' : ''})`,
+        ).run();
       } catch (e) {
         problems.push(`${v.name}: ${(e as Error).message}`);
       }
@@ -85,7 +108,11 @@ export function integrityProblems(path: string): string[] {
  * What changed between two dumps of a table, matched on the row's identity (its rowid, or
  * for a WITHOUT ROWID table its primary key given by `keyOf`): the real change a dry run must predict.
  */
-export function rowChanges(before: string[], after: string[], keyOf: (row: string) => string = (r) => r.split('|')[0]): { insert: number; update: number; delete: number; unchanged: number } {
+export function rowChanges(
+  before: string[],
+  after: string[],
+  keyOf: (row: string) => string = (r) => r.split('|')[0],
+): { insert: number; update: number; delete: number; unchanged: number } {
   const b = new Map(before.map((r) => [keyOf(r), r]));
   const a = new Map(after.map((r) => [keyOf(r), r]));
   let insert = 0;

@@ -66,8 +66,21 @@ describe('SQLite merge and missing-only of full-text and R*Tree tables', () => {
     try {
       const tables = (await dialect.listTables()).map((t) => t.name);
       const manifest = await writeBackup(dialect, storage, {
-        id, dir: `backups/${id}`, type: 'full', trigger: 'manual', description: null, tags: [], scheduleId: null, tables, fileRoots: [],
-        compression: 'gzip', keys, appVersion: 'test', migrations: [], auditHead: null, parallel: 1,
+        id,
+        dir: `backups/${id}`,
+        type: 'full',
+        trigger: 'manual',
+        description: null,
+        tags: [],
+        scheduleId: null,
+        tables,
+        fileRoots: [],
+        compression: 'gzip',
+        keys,
+        appVersion: 'test',
+        migrations: [],
+        auditHead: null,
+        parallel: 1,
       });
       return { id, manifest };
     } finally {
@@ -75,45 +88,59 @@ describe('SQLite merge and missing-only of full-text and R*Tree tables', () => {
     }
   }
 
-  const ALSO_DELETE: Record<string, string> = { 'fts5-regular': 'DELETE FROM docs WHERE rowid = 7', rtree: 'DELETE FROM boxes WHERE id = 8' };
+  const ALSO_DELETE: Record<string, string> = {
+    'fts5-regular': 'DELETE FROM docs WHERE rowid = 7',
+    rtree: 'DELETE FROM boxes WHERE id = 8',
+  };
   const cases = ['fts5-regular', 'fts5-external-content', 'fts4-and-geopoly', 'rtree', 'app-notes'].flatMap((name) =>
     (['merge', 'missing-only'] as const).map((mode) => [name, mode] as const),
   );
 
-  it.each(cases)('%s: %s restores through the module, the dry run predicts it, and every index stays sound', async (name, mode) => {
-    const c = CORPUS.find((x) => x.name === name);
-    if (!c) throw new Error(`no corpus database ${name}`);
-    const path = join(dir.path, `${name}-${mode}.db`);
-    exec(path, c.sql);
-    const original = canonicalDump(path);
-    const { id, manifest } = await backup(path);
-    // A deleted row as well, so missing-only has something to bring back in every case.
-    exec(path, `${c.mutate}; ${ALSO_DELETE[name] ?? ''}`);
-    const mutated = canonicalDump(path);
-    // Tables without a key of their own (history logs) stay out: a merge needs something to match on.
-    const tables = manifest.tables.map((t) => t.name).filter((t) => !tablesWithoutKey(manifest, [t], mode).length);
-    expect(tables.length).toBeGreaterThan(0);
-    expect(tablesReplaceOnly(manifest, tables, mode)).toEqual([]);
+  it.each(cases)(
+    '%s: %s restores through the module, the dry run predicts it, and every index stays sound',
+    async (name, mode) => {
+      const c = CORPUS.find((x) => x.name === name);
+      if (!c) throw new Error(`no corpus database ${name}`);
+      const path = join(dir.path, `${name}-${mode}.db`);
+      exec(path, c.sql);
+      const original = canonicalDump(path);
+      const { id, manifest } = await backup(path);
+      // A deleted row as well, so missing-only has something to bring back in every case.
+      exec(path, `${c.mutate}; ${ALSO_DELETE[name] ?? ''}`);
+      const mutated = canonicalDump(path);
+      // Tables without a key of their own (history logs) stay out: a merge needs something to match on.
+      const tables = manifest.tables.map((t) => t.name).filter((t) => !tablesWithoutKey(manifest, [t], mode).length);
+      expect(tables.length).toBeGreaterThan(0);
+      expect(tablesReplaceOnly(manifest, tables, mode)).toEqual([]);
 
-    const target = createSqliteDialect(`sqlite:${path}`);
-    try {
-      const spec = { storage, dir: `backups/${id}`, manifest, keys, mode, tables };
-      const plan = await planTables(target, spec);
-      await restoreTables(target, spec);
-      const restored = canonicalDump(path);
-      for (const p of plan) {
-        // Live rows the backup does not hold are left alone and not in the plan's `unchanged`.
-        const { unchanged: _, ...changed } = rowChanges(mutated[p.name] ?? [], restored[p.name] ?? []);
-        expect({ table: p.name, ...changed }).toEqual({ table: p.name, insert: p.insert, update: p.update, delete: p.delete });
-        expect({ table: p.name, rows: restored[p.name] ?? [] }).toEqual({ table: p.name, rows: expected(mode, original[p.name] ?? [], mutated[p.name] ?? []) });
+      const target = createSqliteDialect(`sqlite:${path}`);
+      try {
+        const spec = { storage, dir: `backups/${id}`, manifest, keys, mode, tables };
+        const plan = await planTables(target, spec);
+        await restoreTables(target, spec);
+        const restored = canonicalDump(path);
+        for (const p of plan) {
+          // Live rows the backup does not hold are left alone and not in the plan's `unchanged`.
+          const { unchanged: _, ...changed } = rowChanges(mutated[p.name] ?? [], restored[p.name] ?? []);
+          expect({ table: p.name, ...changed }).toEqual({
+            table: p.name,
+            insert: p.insert,
+            update: p.update,
+            delete: p.delete,
+          });
+          expect({ table: p.name, rows: restored[p.name] ?? [] }).toEqual({
+            table: p.name,
+            rows: expected(mode, original[p.name] ?? [], mutated[p.name] ?? []),
+          });
+        }
+        // Something really happened: every case's mutation leaves the backup something to bring back.
+        expect(plan.reduce((n, p) => n + p.insert + p.update, 0)).toBeGreaterThan(0);
+      } finally {
+        await target.close();
       }
-      // Something really happened: every case's mutation leaves the backup something to bring back.
-      expect(plan.reduce((n, p) => n + p.insert + p.update, 0)).toBeGreaterThan(0);
-    } finally {
-      await target.close();
-    }
-    expect(integrityProblems(path)).toEqual([]);
-  });
+      expect(integrityProblems(path)).toEqual([]);
+    },
+  );
 
   it('a merged own-content FTS5 index finds the merged text, and a missing-only one keeps the live text', async () => {
     const c = CORPUS.find((x) => x.name === 'fts5-regular') as (typeof CORPUS)[number];
@@ -123,7 +150,10 @@ describe('SQLite merge and missing-only of full-text and R*Tree tables', () => {
       exec(path, c.sql);
       const { id, manifest } = await backup(path);
       // After the backup: row 3 rewritten, row 7 deleted, row 20 added.
-      exec(path, `UPDATE docs SET body = 'changed' WHERE rowid = 3; DELETE FROM docs WHERE rowid = 7; INSERT INTO docs (rowid, title, body) VALUES (20, 'New', 'after the backup');`);
+      exec(
+        path,
+        `UPDATE docs SET body = 'changed' WHERE rowid = 3; DELETE FROM docs WHERE rowid = 7; INSERT INTO docs (rowid, title, body) VALUES (20, 'New', 'after the backup');`,
+      );
       const target = createSqliteDialect(`sqlite:${path}`);
       try {
         await restoreTables(target, { storage, dir: `backups/${id}`, manifest, keys, mode, tables: ['docs'] });
@@ -131,7 +161,12 @@ describe('SQLite merge and missing-only of full-text and R*Tree tables', () => {
         await target.close();
       }
       const match = (q: string) => rowids(path, `SELECT rowid FROM docs WHERE docs MATCH '${q}'`);
-      results[mode] = { whole: match('whole'), changed: match('changed'), restores: match('restores'), after: match('after') };
+      results[mode] = {
+        whole: match('whole'),
+        changed: match('changed'),
+        restores: match('restores'),
+        after: match('after'),
+      };
       exec(path, `INSERT INTO docs (docs) VALUES ('integrity-check')`);
     }
     expect(results).toEqual({
@@ -145,7 +180,10 @@ describe('SQLite merge and missing-only of full-text and R*Tree tables', () => {
     const path = join(dir.path, 'rtree-search.db');
     exec(path, c.sql);
     const { id, manifest } = await backup(path);
-    exec(path, `UPDATE boxes SET min_x = 500, max_x = 600 WHERE id = 1; DELETE FROM boxes WHERE id = 2; INSERT INTO boxes VALUES (30, 1, 2, 1, 2, 'late')`);
+    exec(
+      path,
+      `UPDATE boxes SET min_x = 500, max_x = 600 WHERE id = 1; DELETE FROM boxes WHERE id = 2; INSERT INTO boxes VALUES (30, 1, 2, 1, 2, 'late')`,
+    );
     const target = createSqliteDialect(`sqlite:${path}`);
     try {
       await restoreTables(target, { storage, dir: `backups/${id}`, manifest, keys, mode: 'merge', tables: ['boxes'] });
@@ -169,7 +207,9 @@ describe('SQLite merge and missing-only of full-text and R*Tree tables', () => {
     exec(path, c.mutate);
     const before = canonicalDump(path);
     const res = await runCli(['restore', id, '--database-url', `sqlite:${path}`, '--mode', 'missing-only', '--yes'], {
-      DATABASE_URL: 'postgres://nobody:secret@127.0.0.1:1/none', BACKUP_DIR: join(dir.path, 'store'), BACKUP_ENCRYPTION_KEYS: KEYRING,
+      DATABASE_URL: 'postgres://nobody:secret@127.0.0.1:1/none',
+      BACKUP_DIR: join(dir.path, 'store'),
+      BACKUP_ENCRYPTION_KEYS: KEYRING,
     });
     expect(res.code).toBe(1);
     expect(res.stderr).toContain(`${shadows[0]}`);

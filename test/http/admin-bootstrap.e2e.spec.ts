@@ -28,9 +28,12 @@ describe.each(ENGINES)('admin key bootstrap on %s', (engine) => {
     t = await createTestApp(engine, env, { db });
     return t;
   };
-  const status = async (app: TestApp, key: string) => (await request(app.http).get('/api/keys').set('X-API-Key', key)).status;
+  const status = async (app: TestApp, key: string) =>
+    (await request(app.http).get('/api/keys').set('X-API-Key', key)).status;
   const systemEvents = async (app: TestApp, action: string) =>
-    (await app.app.get(AuditService).list({ action }, 200)).items.filter((e) => e.actor.type === 'system' && e.resource === 'api-key');
+    (await app.app.get(AuditService).list({ action }, 200)).items.filter(
+      (e) => e.actor.type === 'system' && e.resource === 'api-key',
+    );
 
   it('creates, keeps, restores and rotates the environment key, auditing each change', async () => {
     let app = await boot({ ADMIN_API_KEY: KEY_A });
@@ -38,12 +41,24 @@ describe.each(ENGINES)('admin key bootstrap on %s', (engine) => {
     const created = await systemEvents(app, 'api-key.env-create');
     expect(created).toHaveLength(1);
     expect(JSON.stringify(created)).not.toContain(KEY_A);
-    const keyA = (await request(app.http).get('/api/keys').set('X-API-Key', KEY_A)).body.items.find((k: { name: string }) => k.name === ENV_ADMIN_KEY_NAME);
+    const keyA = (await request(app.http).get('/api/keys').set('X-API-Key', KEY_A)).body.items.find(
+      (k: { name: string }) => k.name === ENV_ADMIN_KEY_NAME,
+    );
     expect(keyA).toMatchObject({ role: 'admin', revokedAt: null });
     // Another admin key exists from now on: the environment key must still be created when it changes.
-    const other = (await request(app.http).post('/api/keys').set('X-API-Key', KEY_A).send({ name: 'second admin', role: 'admin' }).expect(201)).body.key as string;
+    const other = (
+      await request(app.http)
+        .post('/api/keys')
+        .set('X-API-Key', KEY_A)
+        .send({ name: 'second admin', role: 'admin' })
+        .expect(201)
+    ).body.key as string;
     // The reserved name cannot be taken through the API, so "the environment key" stays unambiguous.
-    const reserved = await request(app.http).post('/api/keys').set('X-API-Key', KEY_A).send({ name: ENV_ADMIN_KEY_NAME, role: 'auditor' }).expect(400);
+    const reserved = await request(app.http)
+      .post('/api/keys')
+      .set('X-API-Key', KEY_A)
+      .send({ name: ENV_ADMIN_KEY_NAME, role: 'auditor' })
+      .expect(400);
     expect(JSON.stringify(reserved.body.message)).toMatch(/name/);
 
     // Same value again: nothing changes, nothing is audited.

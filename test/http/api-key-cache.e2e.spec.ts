@@ -21,9 +21,16 @@ describe.each(ENGINES)('API key cache on %s', (engine) => {
   const keys = () => t.app.get(ApiKeysService);
 
   it('a key revoked through this instance is refused at once, though it was just verified', async () => {
-    const k = await request(t.http).post('/api/keys').set('X-API-Key', t.adminKey).send({ name: 'cache-revoke-here', role: 'auditor' }).expect(201);
+    const k = await request(t.http)
+      .post('/api/keys')
+      .set('X-API-Key', t.adminKey)
+      .send({ name: 'cache-revoke-here', role: 'auditor' })
+      .expect(201);
     await request(t.http).get('/api/backups').set('X-API-Key', k.body.key).expect(200);
-    await request(t.http).delete(`/api/keys/${k.body.id}`).set('X-API-Key', t.adminKey).expect((r) => expect(r.status).toBeLessThan(300));
+    await request(t.http)
+      .delete(`/api/keys/${k.body.id}`)
+      .set('X-API-Key', t.adminKey)
+      .expect((r) => expect(r.status).toBeLessThan(300));
     await request(t.http).get('/api/backups').set('X-API-Key', k.body.key).expect(401);
   });
 
@@ -32,7 +39,9 @@ describe.each(ENGINES)('API key cache on %s', (engine) => {
     const t0 = Date.now();
     expect(await keys().authenticate(k.key, t0)).toMatchObject({ id: k.id, role: 'auditor' });
     // What another instance's DELETE /api/keys/:id writes.
-    await t.dataSource.query(`UPDATE strongroom_api_keys SET revoked_at = '${new Date(t0).toISOString()}' WHERE id = '${k.id}'`);
+    await t.dataSource.query(
+      `UPDATE strongroom_api_keys SET revoked_at = '${new Date(t0).toISOString()}' WHERE id = '${k.id}'`,
+    );
     expect(await keys().authenticate(k.key, t0 + 4999)).toMatchObject({ id: k.id });
     expect(await keys().authenticate(k.key, t0 + 5000)).toBeNull();
     // Refused keys are not remembered: still refused afterwards.

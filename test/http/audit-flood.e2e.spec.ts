@@ -12,12 +12,24 @@ import { ENGINES, Engine, createTestDatabase } from '../support/databases';
 import { createTestApp, eventually, TestApp } from '../support/test-app';
 
 /** Bytes the anonymous clients' events after `seq` take: their column values as stored text, and on PostgreSQL the row size it reports. */
-async function bytesAfter(ds: DataSource, engine: Engine, seq: number): Promise<{ events: number; textBytes: number; rowBytes: number | null }> {
-  const rows = (await ds.query(`SELECT * FROM strongroom_audit_events WHERE seq > ${Number(seq)} AND actor_name = 'anonymous'`)) as Record<string, unknown>[];
-  const textBytes = rows.reduce<number>((n, r) => n + Object.values(r).reduce<number>((m, v) => m + (v === null ? 0 : Buffer.byteLength(String(v))), 0), 0);
+async function bytesAfter(
+  ds: DataSource,
+  engine: Engine,
+  seq: number,
+): Promise<{ events: number; textBytes: number; rowBytes: number | null }> {
+  const rows = (await ds.query(
+    `SELECT * FROM strongroom_audit_events WHERE seq > ${Number(seq)} AND actor_name = 'anonymous'`,
+  )) as Record<string, unknown>[];
+  const textBytes = rows.reduce<number>(
+    (n, r) => n + Object.values(r).reduce<number>((m, v) => m + (v === null ? 0 : Buffer.byteLength(String(v))), 0),
+    0,
+  );
   let rowBytes: number | null = null;
   if (engine === 'postgres') {
-    const [r] = (await ds.query(`SELECT coalesce(sum(pg_column_size(e.*)), 0)::int AS n FROM strongroom_audit_events e WHERE seq > $1 AND actor_name = 'anonymous'`, [seq])) as { n: number }[];
+    const [r] = (await ds.query(
+      `SELECT coalesce(sum(pg_column_size(e.*)), 0)::int AS n FROM strongroom_audit_events e WHERE seq > $1 AND actor_name = 'anonymous'`,
+      [seq],
+    )) as { n: number }[];
     rowBytes = r.n;
   }
   return { events: rows.length, textBytes, rowBytes };
@@ -54,30 +66,45 @@ describe.each(ENGINES)('audit trail under an anonymous flood on %s', (engine) =>
       .send(body);
     expect(res.status).toBe(401);
     const [event] = await eventually(
-      async () => (await t.app.get(AuditService).list({}, 50)).items.filter((e) => e.requestId === `flood-one-${engine}`),
+      async () =>
+        (await t.app.get(AuditService).list({}, 50)).items.filter((e) => e.requestId === `flood-one-${engine}`),
       (items) => items.length > 0,
     );
     expect(event).toMatchObject({ outcome: 'denied', actor: { name: 'anonymous' }, details: { status: 401 } });
     expect(event.details.body).toBeUndefined();
-    expect(event.details.bodyDigest).toEqual({ bytes: Buffer.byteLength(body), sha256: expect.stringMatching(/^[0-9a-f]{16}$/) });
+    expect(event.details.bodyDigest).toEqual({
+      bytes: Buffer.byteLength(body),
+      sha256: expect.stringMatching(/^[0-9a-f]{16}$/),
+    });
     expect(JSON.stringify(event)).not.toContain(secret);
     const size = await bytesAfter(t.dataSource, engine, before);
     expect(size.events).toBe(1);
     expect(size.textBytes).toBeLessThan(2048);
-    report(`[${engine}] one anonymous refused request (90 KB body, 6 KB query, 4 KB user agent): ${size.textBytes} bytes of column text${size.rowBytes !== null ? `, ${size.rowBytes} bytes row size` : ''}`);
+    report(
+      `[${engine}] one anonymous refused request (90 KB body, 6 KB query, 4 KB user agent): ${size.textBytes} bytes of column text${size.rowBytes !== null ? `, ${size.rowBytes} bytes row size` : ''}`,
+    );
   });
 
   it('adds a counted summary, not one event per request, when the same client keeps being refused', async () => {
     const before = await headSeq(t);
     for (let i = 0; i < 50; i++) {
-      await request(t.http).delete(`/api/keys/00000000-0000-4000-8000-00000000000${i % 10}`).set('X-Request-Id', `anon-${engine}-${i}`).send({ junk: 'j'.repeat(5000) }).expect(401);
+      await request(t.http)
+        .delete(`/api/keys/00000000-0000-4000-8000-00000000000${i % 10}`)
+        .set('X-Request-Id', `anon-${engine}-${i}`)
+        .send({ junk: 'j'.repeat(5000) })
+        .expect(401);
     }
     await t.app.get(AuditRefusals).flush();
     const events = (await t.app.get(AuditService).list({}, 200)).items.filter((e) => e.seq > before);
     expect(events).toHaveLength(2);
     const [summary, first] = events;
     expect(first).toMatchObject({ requestId: `anon-${engine}-0`, outcome: 'denied', action: 'api-key.revoke' });
-    expect(summary).toMatchObject({ requestId: null, outcome: 'denied', action: 'api-key.revoke', details: { repeats: 49, status: 401, lastRequestId: `anon-${engine}-49` } });
+    expect(summary).toMatchObject({
+      requestId: null,
+      outcome: 'denied',
+      action: 'api-key.revoke',
+      details: { repeats: 49, status: 401, lastRequestId: `anon-${engine}-49` },
+    });
   });
 });
 
@@ -89,7 +116,10 @@ describe.each(ENGINES)('throttled requests on %s', (engine) => {
       const t = await createTestApp(engine, env, { db });
       const before = await headSeq(t);
       let pgBefore = 0;
-      if (engine === 'postgres') pgBefore = Number((await t.dataSource.query(`SELECT pg_total_relation_size('strongroom_audit_events') AS n`))[0].n);
+      if (engine === 'postgres')
+        pgBefore = Number(
+          (await t.dataSource.query(`SELECT pg_total_relation_size('strongroom_audit_events') AS n`))[0].n,
+        );
       const statuses = new Map<number, number>();
       // One listening server for the thousand requests (supertest would start one per request).
       const server = t.http.listen(0, '127.0.0.1');
@@ -105,17 +135,26 @@ describe.each(ENGINES)('throttled requests on %s', (engine) => {
       const again = await createTestApp(engine, env, { db });
       try {
         const size = await bytesAfter(again.dataSource, engine, before);
-        const events = (await again.app.get(AuditService).list({}, 50)).items.filter((e) => e.seq > before && e.actor.name === 'anonymous');
+        const events = (await again.app.get(AuditService).list({}, 50)).items.filter(
+          (e) => e.seq > before && e.actor.name === 'anonymous',
+        );
         const summaries = events.filter((e) => e.details.repeats !== undefined);
         expect(events).toHaveLength(4);
-        expect(summaries.map((e) => [e.details.status, e.details.repeats]).sort()).toEqual([[401, 4], [429, 994]]);
+        expect(summaries.map((e) => [e.details.status, e.details.repeats]).sort()).toEqual([
+          [401, 4],
+          [429, 994],
+        ]);
         let pgGrowth = '';
         if (engine === 'postgres') {
-          const after = Number((await again.dataSource.query(`SELECT pg_total_relation_size('strongroom_audit_events') AS n`))[0].n);
+          const after = Number(
+            (await again.dataSource.query(`SELECT pg_total_relation_size('strongroom_audit_events') AS n`))[0].n,
+          );
           pgGrowth = `; audit table and indexes grew ${after - pgBefore} bytes (8 KB pages)`;
         }
         expect(size.textBytes).toBeLessThan(8 * 1024);
-        report(`[${engine}] 1,000 anonymous requests past a limit of 5 (5 x 401, 995 x 429): ${size.events} events, ${size.textBytes} bytes of column text${size.rowBytes !== null ? `, ${size.rowBytes} bytes row size` : ''}${pgGrowth}`);
+        report(
+          `[${engine}] 1,000 anonymous requests past a limit of 5 (5 x 401, 995 x 429): ${size.events} events, ${size.textBytes} bytes of column text${size.rowBytes !== null ? `, ${size.rowBytes} bytes row size` : ''}${pgGrowth}`,
+        );
       } finally {
         await again.close();
       }

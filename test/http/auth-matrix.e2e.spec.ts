@@ -95,7 +95,8 @@ describe.each(ENGINES)('auth matrix on %s', (engine) => {
       let req = request(t.http)[method.toLowerCase() as 'get'](path);
       if (rule !== 'public') req = req.set('Authorization', `Bearer ${t.keys[rule]}`);
       const res = await req;
-      if (res.status === 401 || res.status === 403 || res.status >= 500) failures.push(`${route} as ${rule} -> ${res.status}`);
+      if (res.status === 401 || res.status === 403 || res.status >= 500)
+        failures.push(`${route} as ${rule} -> ${res.status}`);
     }
     expect(failures).toEqual([]);
   });

@@ -23,7 +23,11 @@ describe.each(ENGINES)('service foundation over HTTP on %s', (engine) => {
     );
 
   it('creates a key shown once, lists it without the key, and revokes it', async () => {
-    const created = await request(t.http).post('/api/keys').set(admin()).send({ name: 'ci', role: 'operator' }).expect(201);
+    const created = await request(t.http)
+      .post('/api/keys')
+      .set(admin())
+      .send({ name: 'ci', role: 'operator' })
+      .expect(201);
     expect(created.body).toMatchObject({ name: 'ci', role: 'operator' });
     expect(created.body.key).toMatch(/^sr_/);
     expect(created.body.id).toMatch(/^[0-9a-f-]{36}$/);
@@ -40,7 +44,11 @@ describe.each(ENGINES)('service foundation over HTTP on %s', (engine) => {
   });
 
   it('rejects invalid input with a 400 naming each field', async () => {
-    const res = await request(t.http).post('/api/keys').set(admin()).send({ name: '', role: 'root', extra: 1 }).expect(400);
+    const res = await request(t.http)
+      .post('/api/keys')
+      .set(admin())
+      .send({ name: '', role: 'root', extra: 1 })
+      .expect(400);
     expect(res.body.statusCode).toBe(400);
     expect(res.body.error).toBe('Bad Request');
     const text = JSON.stringify(res.body.message);
@@ -63,36 +71,62 @@ describe.each(ENGINES)('service foundation over HTTP on %s', (engine) => {
       .expect(201);
     expect(created.headers['x-request-id']).toBe('req-create-1');
     const [ok] = await eventsFor('req-create-1');
-    expect(ok).toMatchObject({ action: 'api-key.create', resource: 'api-key', outcome: 'success', userAgent: 'jest-agent' });
+    expect(ok).toMatchObject({
+      action: 'api-key.create',
+      resource: 'api-key',
+      outcome: 'success',
+      userAgent: 'jest-agent',
+    });
     expect(ok.actor).toMatchObject({ type: 'api-key', name: 'ADMIN_API_KEY (environment)', role: 'admin' });
     expect(ok.details).toMatchObject({ method: 'POST', status: 201 });
     expect(JSON.stringify(ok)).not.toContain(created.body.key);
 
-    await request(t.http).post('/api/keys').set('X-API-Key', t.keys.operator).set('X-Request-Id', 'req-denied-1').send({ name: 'x', role: 'admin' }).expect(403);
+    await request(t.http)
+      .post('/api/keys')
+      .set('X-API-Key', t.keys.operator)
+      .set('X-Request-Id', 'req-denied-1')
+      .send({ name: 'x', role: 'admin' })
+      .expect(403);
     const [denied] = await eventsFor('req-denied-1');
     expect(denied).toMatchObject({ action: 'api-key.create', outcome: 'denied', details: { status: 403 } });
     expect(denied.actor).toMatchObject({ role: 'operator' });
 
-    await request(t.http).get('/api/keys').set('Authorization', 'Bearer sr_wrong_secret_value').set('X-Request-Id', 'req-anon-1').expect(401);
+    await request(t.http)
+      .get('/api/keys')
+      .set('Authorization', 'Bearer sr_wrong_secret_value')
+      .set('X-Request-Id', 'req-anon-1')
+      .expect(401);
     const [anon] = await eventsFor('req-anon-1');
     expect(anon).toMatchObject({ outcome: 'denied', actor: { name: 'anonymous', keyId: null } });
     expect(JSON.stringify(anon)).not.toContain('sr_wrong_secret_value');
 
-    await request(t.http).post('/api/keys').set(admin()).set('X-Request-Id', 'req-bad-1').send({ name: 'x', role: 'root', apiKey: 'sr_should_not_leak' }).expect(400);
+    await request(t.http)
+      .post('/api/keys')
+      .set(admin())
+      .set('X-Request-Id', 'req-bad-1')
+      .send({ name: 'x', role: 'root', apiKey: 'sr_should_not_leak' })
+      .expect(400);
     const [bad] = await eventsFor('req-bad-1');
     expect(bad.outcome).toBe('failure');
     expect(JSON.stringify(bad)).not.toContain('sr_should_not_leak');
   });
 
   it('audits reading the trail, filters it, and pages with a cursor', async () => {
-    await request(t.http).get('/api/audit?limit=1').set('X-API-Key', t.keys.auditor).set('X-Request-Id', 'req-read-1').expect(200);
+    await request(t.http)
+      .get('/api/audit?limit=1')
+      .set('X-API-Key', t.keys.auditor)
+      .set('X-Request-Id', 'req-read-1')
+      .expect(200);
     const [read] = await eventsFor('req-read-1');
     expect(read.action).toBe('audit.read');
 
     const page1 = await request(t.http).get('/api/audit?limit=2').set(admin()).expect(200);
     expect(page1.body.items).toHaveLength(2);
     expect(page1.body.items[0].seq).toBeGreaterThan(page1.body.items[1].seq);
-    const page2 = await request(t.http).get(`/api/audit?limit=2&cursor=${page1.body.nextCursor}`).set(admin()).expect(200);
+    const page2 = await request(t.http)
+      .get(`/api/audit?limit=2&cursor=${page1.body.nextCursor}`)
+      .set(admin())
+      .expect(200);
     expect(page2.body.items[0].seq).toBe(page1.body.items[1].seq - 1);
     const denied = await request(t.http).get('/api/audit?outcome=denied').set(admin()).expect(200);
     expect(denied.body.items.length).toBeGreaterThan(0);
@@ -108,13 +142,18 @@ describe.each(ENGINES)('service foundation over HTTP on %s', (engine) => {
 
     const nd = await request(t.http).get('/api/audit/export?format=ndjson').set(admin()).expect(200);
     expect(nd.headers['content-type']).toMatch(/ndjson/);
-    const lines = nd.text.trim().split('\n').map((l) => JSON.parse(l));
+    const lines = nd.text
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines[0].seq).toBe(1);
     expect(lines.every((e, i) => e.seq === i + 1)).toBe(true);
 
     const csv = await request(t.http).get('/api/audit/export?format=csv').set(admin()).expect(200);
     expect(csv.headers['content-type']).toMatch(/text\/csv/);
-    expect(csv.text.split('\r\n')[0]).toBe('seq,at,actorType,actorKeyId,actorName,actorRole,action,resource,resourceId,outcome,ip,userAgent,requestId,details,prevHash,hash');
+    expect(csv.text.split('\r\n')[0]).toBe(
+      'seq,at,actorType,actorKeyId,actorName,actorRole,action,resource,resourceId,outcome,ip,userAgent,requestId,details,prevHash,hash',
+    );
     await request(t.http).get('/api/audit/export?format=xml').set(admin()).expect(400);
   });
 
@@ -125,7 +164,9 @@ describe.each(ENGINES)('service foundation over HTTP on %s', (engine) => {
     const doc = await request(t.http).get('/docs-json').expect(200);
     expect(doc.body.openapi).toMatch(/^3\./);
     expect(doc.body.components.securitySchemes).toHaveProperty('bearer');
-    await request(t.http).get('/docs').expect((r) => expect([200, 301]).toContain(r.status));
+    await request(t.http)
+      .get('/docs')
+      .expect((r) => expect([200, 301]).toContain(r.status));
   });
 });
 
@@ -142,7 +183,10 @@ describe('rate limiting', () => {
     const statuses: number[] = [];
     let last: request.Response | undefined;
     for (let i = 0; i < 7; i++) {
-      last = await request(t.http).get('/api/audit/verify').set('X-API-Key', t.keys.auditor).set('X-Request-Id', `rl-${i}`);
+      last = await request(t.http)
+        .get('/api/audit/verify')
+        .set('X-API-Key', t.keys.auditor)
+        .set('X-Request-Id', `rl-${i}`);
       statuses.push(last.status);
     }
     expect(statuses.slice(0, 5)).toEqual([200, 200, 200, 200, 200]);

@@ -68,20 +68,42 @@ describe.each(ENGINES)('OpenAPI document against the real service on %s', (engin
   beforeAll(async () => {
     db = await createTestDatabase(engine);
     await seedSample(db, 50);
-    t = await createTestApp(engine, { BODY_MAX_BYTES: String(BODY_MAX_BYTES), THROTTLE_LIMIT: '1000000', THROTTLE_EXPENSIVE_LIMIT: '1000000' }, { db });
+    t = await createTestApp(
+      engine,
+      { BODY_MAX_BYTES: String(BODY_MAX_BYTES), THROTTLE_LIMIT: '1000000', THROTTLE_EXPENSIVE_LIMIT: '1000000' },
+      { db },
+    );
     doc = (await request(t.http).get('/docs-json').expect(200)).body as OpenApiDocument;
     for (const [path, methods] of Object.entries(doc.paths)) {
-      for (const [method, op] of Object.entries(methods)) ops.set(op.operationId ?? `${method} ${path}`, { method, path, op });
+      for (const [method, op] of Object.entries(methods))
+        ops.set(op.operationId ?? `${method} ${path}`, { method, path, op });
     }
     // What the cases act on: a completed backup (B), a pinned one (P), one downloaded then
     // deleted so its archive can be imported back (C), a schedule, a recovery with a safety
     // backup (R) and one without (R0).
     ids.B = (await createBackup(t, { type: 'tables', tables: ['projects', 'tasks'] })).id as string;
     ids.P = (await createBackup(t, { type: 'tables', tables: ['projects'] })).id as string;
-    await request(t.http).patch(`/api/backups/${ids.P}`).set('X-API-Key', t.adminKey).send({ pinned: true }).expect(200);
+    await request(t.http)
+      .patch(`/api/backups/${ids.P}`)
+      .set('X-API-Key', t.adminKey)
+      .send({ pinned: true })
+      .expect(200);
     ids.C = (await createBackup(t, { type: 'tables', tables: ['projects'] })).id as string;
-    archive = (await request(t.http).get(`/api/backups/${ids.C}/download`).set('X-API-Key', t.adminKey).buffer(true).parse(binary).expect(200)).body as Buffer;
-    ids.S = (await request(t.http).post('/api/schedules').set('X-API-Key', t.adminKey).send({ name: 'contract', cron: '0 3 * * *', enabled: false, type: 'tables', tables: ['projects'] }).expect(201)).body.id;
+    archive = (
+      await request(t.http)
+        .get(`/api/backups/${ids.C}/download`)
+        .set('X-API-Key', t.adminKey)
+        .buffer(true)
+        .parse(binary)
+        .expect(200)
+    ).body as Buffer;
+    ids.S = (
+      await request(t.http)
+        .post('/api/schedules')
+        .set('X-API-Key', t.adminKey)
+        .send({ name: 'contract', cron: '0 3 * * *', enabled: false, type: 'tables', tables: ['projects'] })
+        .expect(201)
+    ).body.id;
     ids.R = await recovery({ backupId: ids.B, mode: 'replace', tables: ['tasks'], confirm: `RESTORE ${ids.B}` });
     ids.R0 = await recovery({ backupId: ids.B, mode: 'missing-only', tables: ['tasks'], safetyBackup: false });
   });
@@ -115,16 +137,34 @@ describe.each(ENGINES)('OpenAPI document against the real service on %s', (engin
       { op: 'verifyAuditTrail', as: 'auditor', expect: 200 },
       { op: 'exportAuditTrail', as: 'auditor', query: { format: 'csv' }, expect: 200 },
       { op: 'exportAuditTrail', as: 'auditor', query: { format: 'ndjson' }, expect: 200 },
-      { op: 'createApiKey', as: 'admin', body: { name: 'contract-test', role: 'auditor' }, expect: 201, then: (b) => void (ids.key = (b as { id: string }).id) },
+      {
+        op: 'createApiKey',
+        as: 'admin',
+        body: { name: 'contract-test', role: 'auditor' },
+        expect: 201,
+        then: (b) => void (ids.key = (b as { id: string }).id),
+      },
       { op: 'listApiKeys', as: 'admin', expect: 200 },
       { op: 'revokeApiKey', as: 'admin', path: { id: () => ids.key }, expect: 204 },
       { op: 'revokeApiKey', as: 'admin', path: { id: () => ids.key }, expect: 404 },
-      { op: 'createBackup', as: 'operator', body: { type: 'tables', tables: ['projects'], description: 'contract test', tags: ['contract'] }, expect: 202, then: waitBackup },
+      {
+        op: 'createBackup',
+        as: 'operator',
+        body: { type: 'tables', tables: ['projects'], description: 'contract test', tags: ['contract'] },
+        expect: 202,
+        then: waitBackup,
+      },
       { op: 'createBackup', as: 'operator', body: { type: 'tables', tables: ['no_such_table'] }, expect: 400 },
       { op: 'listBackups', as: 'auditor', query: { limit: '2', type: 'tables' }, expect: 200 },
       { op: 'getBackupStats', as: 'auditor', expect: 200 },
       { op: 'getBackup', as: 'auditor', path: { id: B }, expect: 200 },
-      { op: 'updateBackup', as: 'operator', path: { id: B }, body: { description: 'edited', tags: ['contract'] }, expect: 200 },
+      {
+        op: 'updateBackup',
+        as: 'operator',
+        path: { id: B },
+        body: { description: 'edited', tags: ['contract'] },
+        expect: 200,
+      },
       { op: 'updateBackup', as: 'operator', path: { id: B }, body: { pinned: true }, expect: 403 },
       { op: 'downloadBackup', as: 'admin', path: { id: B }, expect: 200 },
       { op: 'verifyBackup', as: 'operator', path: { id: B }, body: {}, expect: 200 },
@@ -133,23 +173,65 @@ describe.each(ENGINES)('OpenAPI document against the real service on %s', (engin
       { op: 'importBackup', as: 'admin', file: () => archive, expect: 201 },
       { op: 'importBackup', as: 'admin', file: () => archive, expect: 409 },
       { op: 'importBackup', as: 'admin', file: () => Buffer.from('not an archive'), expect: 422 },
-      { op: 'importBackup', as: 'admin', raw: { type: 'multipart/form-data; boundary=zz', data: '--zz--\r\n' }, expect: 400 },
+      {
+        op: 'importBackup',
+        as: 'admin',
+        raw: { type: 'multipart/form-data; boundary=zz', data: '--zz--\r\n' },
+        expect: 400,
+      },
       { op: 'rescanBackups', as: 'admin', expect: 201 },
       { op: 'createRecovery', as: 'operator', body: () => ({ backupId: ids.B, dryRun: true }), expect: 200 },
       { op: 'createRecovery', as: 'operator', body: () => ({ backupId: randomUUID(), dryRun: true }), expect: 404 },
       { op: 'createRecovery', as: 'operator', body: () => ({ backupId: ids.B, mode: 'missing-only' }), expect: 403 },
       { op: 'createRecovery', as: 'admin', body: () => ({ backupId: ids.B, mode: 'replace' }), expect: 400 },
-      { op: 'createRecovery', as: 'admin', body: () => ({ backupId: ids.B, mode: 'missing-only', tables: ['tasks'], safetyBackup: false }), expect: 202, then: waitRecovery },
+      {
+        op: 'createRecovery',
+        as: 'admin',
+        body: () => ({ backupId: ids.B, mode: 'missing-only', tables: ['tasks'], safetyBackup: false }),
+        expect: 202,
+        then: waitRecovery,
+      },
       { op: 'listRecoveries', as: 'auditor', query: { limit: '3' }, expect: 200 },
       { op: 'getRecovery', as: 'auditor', path: { id: () => ids.R }, expect: 200 },
-      { op: 'rollbackRecovery', as: 'admin', path: { id: () => ids.R }, body: { confirm: 'ROLLBACK wrong' }, expect: 400 },
-      { op: 'rollbackRecovery', as: 'admin', path: { id: () => ids.R0 }, body: () => ({ confirm: `ROLLBACK ${ids.R0}` }), expect: 409 },
-      { op: 'rollbackRecovery', as: 'admin', path: { id: () => ids.R }, body: () => ({ confirm: `ROLLBACK ${ids.R}` }), expect: 202, then: waitRecovery },
+      {
+        op: 'rollbackRecovery',
+        as: 'admin',
+        path: { id: () => ids.R },
+        body: { confirm: 'ROLLBACK wrong' },
+        expect: 400,
+      },
+      {
+        op: 'rollbackRecovery',
+        as: 'admin',
+        path: { id: () => ids.R0 },
+        body: () => ({ confirm: `ROLLBACK ${ids.R0}` }),
+        expect: 409,
+      },
+      {
+        op: 'rollbackRecovery',
+        as: 'admin',
+        path: { id: () => ids.R },
+        body: () => ({ confirm: `ROLLBACK ${ids.R}` }),
+        expect: 202,
+        then: waitRecovery,
+      },
       { op: 'listSchedules', as: 'auditor', expect: 200 },
-      { op: 'createSchedule', as: 'admin', body: { name: 'contract-2', cron: '0 4 * * *', enabled: false }, expect: 201, then: (b) => void (ids.S2 = (b as { id: string }).id) },
+      {
+        op: 'createSchedule',
+        as: 'admin',
+        body: { name: 'contract-2', cron: '0 4 * * *', enabled: false },
+        expect: 201,
+        then: (b) => void (ids.S2 = (b as { id: string }).id),
+      },
       { op: 'createSchedule', as: 'admin', body: { name: 'bad', cron: '61 * * * *' }, expect: 400 },
       { op: 'getSchedule', as: 'auditor', path: { id: () => ids.S }, expect: 200 },
-      { op: 'updateSchedule', as: 'admin', path: { id: () => ids.S }, body: { name: 'contract-renamed', enabled: false }, expect: 200 },
+      {
+        op: 'updateSchedule',
+        as: 'admin',
+        path: { id: () => ids.S },
+        body: { name: 'contract-renamed', enabled: false },
+        expect: 200,
+      },
       { op: 'deleteSchedule', as: 'admin', path: { id: () => ids.S2 }, expect: 204 },
       { op: 'runSchedule', as: 'operator', path: { id: () => ids.S }, expect: 202, then: waitBackup },
       { op: 'previewRetention', as: 'auditor', expect: 200 },
@@ -164,7 +246,9 @@ describe.each(ENGINES)('OpenAPI document against the real service on %s', (engin
     for (const c of happy) if (c.expect < 300 && !firstOk.has(c.op)) firstOk.set(c.op, c);
     for (const [opId, ok] of firstOk) {
       const { op, method } = ops.get(opId) as { op: Operation; method: string };
-      const unknownIds = Object.fromEntries((op.parameters ?? []).filter((p) => p.in === 'path').map((p) => [p.name, randomUUID()]));
+      const unknownIds = Object.fromEntries(
+        (op.parameters ?? []).filter((p) => p.in === 'path').map((p) => [p.name, randomUUID()]),
+      );
       const base: Case = { ...ok, path: { ...ok.path, ...unknownIds }, then: undefined };
       const hasPathId = Object.keys(unknownIds).length > 0;
       const jsonBody = !!op.requestBody?.content['application/json'];
@@ -175,9 +259,15 @@ describe.each(ENGINES)('OpenAPI document against the real service on %s', (engin
       }
       if (hasPathId) {
         out.push({ ...base, as: 'admin', expect: 404 });
-        out.push({ ...base, as: 'admin', path: Object.fromEntries(Object.keys(unknownIds).map((k) => [k, 'not-a-uuid'])), expect: 400 });
+        out.push({
+          ...base,
+          as: 'admin',
+          path: Object.fromEntries(Object.keys(unknownIds).map((k) => [k, 'not-a-uuid'])),
+          expect: 400,
+        });
       }
-      if ((op.parameters ?? []).some((p) => p.in === 'query')) out.push({ ...base, as: 'admin', query: { ...ok.query, notAParameter: '1' }, expect: 400 });
+      if ((op.parameters ?? []).some((p) => p.in === 'query'))
+        out.push({ ...base, as: 'admin', query: { ...ok.query, notAParameter: '1' }, expect: 400 });
       if (jsonBody) {
         const body = typeof ok.body === 'function' ? (ok.body as () => unknown)() : ok.body;
         out.push({ ...base, as: 'admin', body: { ...(body as object), notAField: 1 }, expect: 400 });
@@ -185,8 +275,20 @@ describe.each(ENGINES)('OpenAPI document against the real service on %s', (engin
       // Bodies are parsed before routing: every method that may carry one meets these, declared body or not.
       if (method !== 'get') {
         out.push({ ...base, as: 'admin', body: undefined, raw: { type: 'text/plain', data: 'hello' }, expect: 415 });
-        out.push({ ...base, as: 'admin', body: undefined, raw: { type: 'application/json', data: JSON.stringify({ pad: 'x'.repeat(BODY_MAX_BYTES) }) }, expect: 413 });
-        out.push({ ...base, as: 'admin', body: undefined, raw: { type: 'application/json', data: '{"a":' }, expect: 400 });
+        out.push({
+          ...base,
+          as: 'admin',
+          body: undefined,
+          raw: { type: 'application/json', data: JSON.stringify({ pad: 'x'.repeat(BODY_MAX_BYTES) }) },
+          expect: 413,
+        });
+        out.push({
+          ...base,
+          as: 'admin',
+          body: undefined,
+          raw: { type: 'application/json', data: '{"a":' },
+          expect: 400,
+        });
       }
     }
     return out;
@@ -200,7 +302,9 @@ describe.each(ENGINES)('OpenAPI document against the real service on %s', (engin
       if (v === undefined) throw new Error(`${c.op}: no value for path parameter ${name}`);
       return encodeURIComponent(typeof v === 'function' ? v() : v);
     });
-    let req = request(t.http)[entry.method as 'get'](path).query(c.query ?? {});
+    let req = request(t.http)
+      [entry.method as 'get'](path)
+      .query(c.query ?? {});
     if (c.as !== 'anonymous') req = req.set('X-API-Key', c.as === 'admin' ? t.adminKey : t.keys[c.as]);
     if (c.raw) return req.set('Content-Type', c.raw.type).send(c.raw.data);
     if (c.file) return req.attach('file', c.file(), 'archive.tar');
@@ -213,7 +317,9 @@ describe.each(ENGINES)('OpenAPI document against the real service on %s', (engin
     expect(names.filter((n) => !/^[a-z][A-Za-z]+$/.test(n))).toEqual([]);
     expect(new Set(names).size).toBe(names.length);
     expect(names.length).toBeGreaterThan(25);
-    const listed = new Set([...readFileSync(join(__dirname, '../../docs/api.md'), 'utf8').matchAll(/`([a-z][A-Za-z]+)`/g)].map((m) => m[1]));
+    const listed = new Set(
+      [...readFileSync(join(__dirname, '../../docs/api.md'), 'utf8').matchAll(/`([a-z][A-Za-z]+)`/g)].map((m) => m[1]),
+    );
     expect(names.filter((n) => !listed.has(n))).toEqual([]);
   });
 
@@ -250,7 +356,8 @@ describe.each(ENGINES)('OpenAPI document against the real service on %s', (engin
   it('gives examples that are valid: request bodies, the recovery example a dry run', () => {
     const invalid: string[] = [];
     for (const [id, { op }] of ops) {
-      const media = op.requestBody?.content['application/json'] as { schema: Schema; examples?: Record<string, { value: unknown }> } | undefined;
+      const media = op.requestBody?.content['application/json'] as
+        { schema: Schema; examples?: Record<string, { value: unknown }> } | undefined;
       for (const [name, ex] of Object.entries(media?.examples ?? {})) {
         invalid.push(...checkSchema(doc, media!.schema, ex.value, `${id} example ${name}`));
       }
@@ -262,7 +369,11 @@ describe.each(ENGINES)('OpenAPI document against the real service on %s', (engin
       }
     }
     expect(invalid).toEqual([]);
-    const recoveryExamples = (ops.get('createRecovery')?.op.requestBody?.content['application/json'] as { examples?: Record<string, { value: { dryRun?: boolean } }> }).examples;
+    const recoveryExamples = (
+      ops.get('createRecovery')?.op.requestBody?.content['application/json'] as {
+        examples?: Record<string, { value: { dryRun?: boolean } }>;
+      }
+    ).examples;
     expect(Object.values(recoveryExamples ?? {})[0]?.value.dryRun).toBe(true);
   });
 
@@ -280,7 +391,8 @@ describe.each(ENGINES)('OpenAPI document against the real service on %s', (engin
       const { op } = ops.get(c.op) as { op: Operation };
       const res = await send(c);
       const what = `${c.op} as ${c.as} (expected ${c.expect})`;
-      if (res.status !== c.expect) problems.push(`${what}: got ${res.status} ${JSON.stringify(res.body).slice(0, 300)}`);
+      if (res.status !== c.expect)
+        problems.push(`${what}: got ${res.status} ${JSON.stringify(res.body).slice(0, 300)}`);
       const documented = op.responses[String(res.status)];
       if (!documented) {
         problems.push(`${what}: ${res.status} is not documented (documented: ${Object.keys(op.responses).join(', ')})`);
@@ -288,10 +400,14 @@ describe.each(ENGINES)('OpenAPI document against the real service on %s', (engin
       }
       if (res.status < 300) reached.add(c.op);
       if (res.status === 204) continue;
-      const mediaType = String(res.headers['content-type'] ?? '').split(';')[0].trim();
+      const mediaType = String(res.headers['content-type'] ?? '')
+        .split(';')[0]
+        .trim();
       const media = documented.content?.[mediaType];
       if (!media) {
-        problems.push(`${what}: ${res.status} answered ${mediaType}, documented ${Object.keys(documented.content ?? {}).join(', ') || 'no content'}`);
+        problems.push(
+          `${what}: ${res.status} answered ${mediaType}, documented ${Object.keys(documented.content ?? {}).join(', ') || 'no content'}`,
+        );
       } else if (mediaType === 'application/json' && media.schema) {
         problems.push(...checkSchema(doc, media.schema, res.body, `${what} ${res.status}`));
       }

@@ -32,8 +32,13 @@ describe('request logs', () => {
     db = await createTestDatabase('sqlite');
     dir = tempDir('strongroom-logs-');
     const config = loadConfig({
-      NODE_ENV: 'test', LOG_LEVEL: 'info', DATABASE_URL: db.url, ADMIN_API_KEY: adminKey,
-      BACKUP_DIR: `${dir.path}/backups`, SCHEDULER_ENABLED: 'false', THROTTLE_LIMIT: '100000',
+      NODE_ENV: 'test',
+      LOG_LEVEL: 'info',
+      DATABASE_URL: db.url,
+      ADMIN_API_KEY: adminKey,
+      BACKUP_DIR: `${dir.path}/backups`,
+      SCHEDULER_ENABLED: 'false',
+      THROTTLE_LIMIT: '100000',
     });
     const destination = new Writable({
       write(chunk: Buffer, _encoding, done) {
@@ -42,8 +47,10 @@ describe('request logs', () => {
       },
     });
     const moduleRef = await Test.createTestingModule({ imports: [AppModule] })
-      .overrideProvider(AppConfig).useValue(config)
-      .overrideProvider(LOG_DESTINATION).useValue(destination)
+      .overrideProvider(AppConfig)
+      .useValue(config)
+      .overrideProvider(LOG_DESTINATION)
+      .useValue(destination)
       .compile();
     app = moduleRef.createNestApplication({ logger: false });
     configureApp(app);
@@ -61,23 +68,34 @@ describe('request logs', () => {
       (found) => found.length > 0,
     );
   const auditOf = (requestId: string) =>
-    eventually(async () => (await app.get(AuditService).list({}, 200)).items.filter((e) => e.requestId === requestId), (found) => found.length > 0);
+    eventually(
+      async () => (await app.get(AuditService).list({}, 200)).items.filter((e) => e.requestId === requestId),
+      (found) => found.length > 0,
+    );
 
   it('redacts keys in headers and secret-looking query parameters', async () => {
     const secrets = ['sr_query_key_value_1', 'sr_api_key_value_2', 'tok_value_3', 'RESTORE-phrase-4', 'pw_value_5'];
     await request(app.getHttpServer())
-      .get(`/api/audit?key=${secrets[0]}&api_key=${secrets[1]}&Token=${secrets[2]}&confirm=${secrets[3]}&pass%77ord=${secrets[4]}&limit=1`)
+      .get(
+        `/api/audit?key=${secrets[0]}&api_key=${secrets[1]}&Token=${secrets[2]}&confirm=${secrets[3]}&pass%77ord=${secrets[4]}&limit=1`,
+      )
       .set('X-API-Key', adminKey)
       .set('X-Request-Id', 'log-redact-1');
     const [line] = await logOf('log-redact-1');
-    expect(line.req?.url).toBe('/api/audit?key=[REDACTED]&api_key=[REDACTED]&Token=[REDACTED]&confirm=[REDACTED]&pass%77ord=[REDACTED]&limit=1');
+    expect(line.req?.url).toBe(
+      '/api/audit?key=[REDACTED]&api_key=[REDACTED]&Token=[REDACTED]&confirm=[REDACTED]&pass%77ord=[REDACTED]&limit=1',
+    );
     expect(line.req?.headers?.['x-api-key']).toBe('[REDACTED]');
     const all = lines.join('\n');
     for (const s of [...secrets, adminKey]) expect(all).not.toContain(s);
   });
 
   it('logs under the one id that the response header and the audit event carry', async () => {
-    const res = await request(app.getHttpServer()).post('/api/keys').set('Authorization', `Bearer ${adminKey}`).send({ name: 'logged', role: 'auditor' }).expect(201);
+    const res = await request(app.getHttpServer())
+      .post('/api/keys')
+      .set('Authorization', `Bearer ${adminKey}`)
+      .send({ name: 'logged', role: 'auditor' })
+      .expect(201);
     const id = res.headers['x-request-id'] as string;
     expect(id).toMatch(/^[0-9a-f-]{36}$/);
     const [line] = await logOf(id);

@@ -33,7 +33,10 @@ async function onServer<T>(work: (c: Client) => Promise<T>): Promise<T> {
 function cut(db: TestDatabase): Promise<void> {
   return onServer(async (c) => {
     await c.query(`ALTER DATABASE "${dbName(db)}" ALLOW_CONNECTIONS false`);
-    await c.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`, [dbName(db)]);
+    await c.query(
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`,
+      [dbName(db)],
+    );
   });
 }
 
@@ -45,13 +48,19 @@ function reconnect(db: TestDatabase): Promise<void> {
 
 function terminateAll(db: TestDatabase): Promise<void> {
   return onServer(async (c) => {
-    await c.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`, [dbName(db)]);
+    await c.query(
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`,
+      [dbName(db)],
+    );
   });
 }
 
 function copyRunning(db: TestDatabase): Promise<boolean> {
   return onServer(async (c) => {
-    const { rows } = await c.query(`SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND query LIKE 'COPY %big%' AND state = 'active'`, [dbName(db)]);
+    const { rows } = await c.query(
+      `SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND query LIKE 'COPY %big%' AND state = 'active'`,
+      [dbName(db)],
+    );
     return rows.length > 0;
   });
 }
@@ -67,7 +76,16 @@ describe('a catalog database outage during a backup (PostgreSQL)', () => {
     const target = await createPgDatabase();
     await execSql(target, bigTable);
     // A long lease TTL: no periodic sweep or heartbeat runs during the test; only the outage and the status call act.
-    const t = await createTestApp('postgres', { TARGET_DATABASE_URL: target.url, LEASE_TTL_SECONDS: '600', BACKUP_PARALLELISM: '1', DEFAULT_SCHEDULE_ENABLED: 'false' }, { db: catalog });
+    const t = await createTestApp(
+      'postgres',
+      {
+        TARGET_DATABASE_URL: target.url,
+        LEASE_TTL_SECONDS: '600',
+        BACKUP_PARALLELISM: '1',
+        DEFAULT_SCHEDULE_ENABLED: 'false',
+      },
+      { db: catalog },
+    );
     try {
       const res = await request(t.http).post('/api/backups').set('X-API-Key', t.adminKey).send({}).expect(202);
       await cut(catalog);
@@ -77,13 +95,20 @@ describe('a catalog database outage during a backup (PostgreSQL)', () => {
         await reconnect(catalog);
       }
       // The job has ended, but could not say so: the catalog still shows it open.
-      const open = await queryRows<{ status: string }>(catalog, `SELECT status FROM strongroom_backups WHERE id = '${res.body.id}'`);
+      const open = await queryRows<{ status: string }>(
+        catalog,
+        `SELECT status FROM strongroom_backups WHERE id = '${res.body.id}'`,
+      );
       expect(['pending', 'running']).toContain(open[0].status);
       // Any look at the status reconciles it at once, with the outcome the job really had.
       await request(t.http).get('/api/status').set('X-API-Key', t.adminKey).expect(200);
       const b = await request(t.http).get(`/api/backups/${res.body.id}`).set('X-API-Key', t.adminKey).expect(200);
       expect(b.body.status).toBe('completed');
-      const v = await request(t.http).post(`/api/backups/${res.body.id}/verify`).set('X-API-Key', t.adminKey).send({}).expect(200);
+      const v = await request(t.http)
+        .post(`/api/backups/${res.body.id}/verify`)
+        .set('X-API-Key', t.adminKey)
+        .send({})
+        .expect(200);
       expect(v.body.ok).toBe(true);
       // Its lease was released: the next backup is accepted.
       const next = await request(t.http).post('/api/backups').set('X-API-Key', t.adminKey).send({}).expect(202);
@@ -96,14 +121,21 @@ describe('a catalog database outage during a backup (PostgreSQL)', () => {
   }, 300_000);
 
   it('when the catalog is the database backed up, the failure names the database, not local storage', async () => {
-    const t = await createTestApp('postgres', { LEASE_TTL_SECONDS: '600', BACKUP_PARALLELISM: '1', DEFAULT_SCHEDULE_ENABLED: 'false' });
+    const t = await createTestApp('postgres', {
+      LEASE_TTL_SECONDS: '600',
+      BACKUP_PARALLELISM: '1',
+      DEFAULT_SCHEDULE_ENABLED: 'false',
+    });
     try {
       await execSql(t.db, bigTable);
       const res = await request(t.http).post('/api/backups').set('X-API-Key', t.adminKey).send({}).expect(202);
       // Once the table's rows stream out (its COPY runs): short outages, over and over, until the job has ended.
       while (!(await copyRunning(t.db))) await new Promise((r) => setTimeout(r, 20));
       let ended = false;
-      const job = t.app.get(BackupsService).waitFor(res.body.id).finally(() => (ended = true));
+      const job = t.app
+        .get(BackupsService)
+        .waitFor(res.body.id)
+        .finally(() => (ended = true));
       while (!ended) {
         await terminateAll(t.db);
         await new Promise((r) => setTimeout(r, 50));
@@ -114,7 +146,9 @@ describe('a catalog database outage during a backup (PostgreSQL)', () => {
       expect(b.body.status).toBe('failed');
       expect(b.body.error).not.toMatch(/local storage/i);
       // Whichever read the outage hit first (the table's rows, or the schema dump beside them) is named.
-      expect(b.body.error).toMatch(/^reading the database failed \((table big|dumping the schema|reading the sequences|reading large objects)\): /);
+      expect(b.body.error).toMatch(
+        /^reading the database failed \((table big|dumping the schema|reading the sequences|reading large objects)\): /,
+      );
     } finally {
       await t.close();
     }

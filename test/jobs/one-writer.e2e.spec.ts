@@ -23,8 +23,12 @@ function statuses(results: { status: number }[]): Record<number, number> {
 }
 
 async function openJobs(t: TestApp): Promise<{ backups: number; recoveries: number }> {
-  const [b] = await t.dataSource.query(`SELECT count(*) AS n FROM strongroom_backups WHERE status IN ('pending', 'running')`);
-  const [r] = await t.dataSource.query(`SELECT count(*) AS n FROM strongroom_recoveries WHERE status IN ('pending', 'running')`);
+  const [b] = await t.dataSource.query(
+    `SELECT count(*) AS n FROM strongroom_backups WHERE status IN ('pending', 'running')`,
+  );
+  const [r] = await t.dataSource.query(
+    `SELECT count(*) AS n FROM strongroom_recoveries WHERE status IN ('pending', 'running')`,
+  );
   return { backups: Number(b.n), recoveries: Number(r.n) };
 }
 
@@ -41,9 +45,12 @@ describe.each(ENGINES)('one writer on %s', (engine) => {
 
   it(`${N} backups asked for at once on one instance: one 202, ${N - 1} 409, one job`, async () => {
     const before = (await t.dataSource.query(`SELECT id FROM strongroom_backups`)).length;
-    const results = await Promise.all(Array.from({ length: N }, () => request(t.http).post('/api/backups').set(admin()).send({})));
+    const results = await Promise.all(
+      Array.from({ length: N }, () => request(t.http).post('/api/backups').set(admin()).send({})),
+    );
     expect(statuses(results)).toEqual({ 202: 1, 409: N - 1 });
-    for (const r of results.filter((x) => x.status === 409)) expect(r.body.message).toMatch(/another backup or restore/);
+    for (const r of results.filter((x) => x.status === 409))
+      expect(r.body.message).toMatch(/another backup or restore/);
     const accepted = results.find((r) => r.status === 202)!;
     const rows: { id: string }[] = await t.dataSource.query(`SELECT id FROM strongroom_backups`);
     expect(rows.length - before).toBe(1);
@@ -65,20 +72,34 @@ describe.each(ENGINES)('one writer on %s', (engine) => {
     const b = await createBackup(t);
     expect(b.status).toBe('completed');
     const count = async () => ({
-      backups: Number((await t.dataSource.query(`SELECT count(*) AS n FROM strongroom_backups WHERE trigger <> 'pre-restore'`))[0].n),
+      backups: Number(
+        (await t.dataSource.query(`SELECT count(*) AS n FROM strongroom_backups WHERE trigger <> 'pre-restore'`))[0].n,
+      ),
       recoveries: Number((await t.dataSource.query(`SELECT count(*) AS n FROM strongroom_recoveries`))[0].n),
     });
     const before = await count();
-    const restore = () => request(t.http).post('/api/recoveries').set(admin()).send({ backupId: b.id, confirm: `RESTORE ${b.id as string}` });
-    const results = await Promise.all([restore(), restore(), request(t.http).post('/api/backups').set(admin()).send({}), restore(), restore(), restore()]);
+    const restore = () =>
+      request(t.http)
+        .post('/api/recoveries')
+        .set(admin())
+        .send({ backupId: b.id, confirm: `RESTORE ${b.id as string}` });
+    const results = await Promise.all([
+      restore(),
+      restore(),
+      request(t.http).post('/api/backups').set(admin()).send({}),
+      restore(),
+      restore(),
+      restore(),
+    ]);
     expect(statuses(results)).toEqual({ 202: 1, 409: 5 });
     const index = results.findIndex((r) => r.status === 202);
     const accepted = results[index];
     const kind = index === 2 ? 'backups' : 'recoveries';
     // No second job was ever created (a recovery's own safety backup aside).
     const after = await count();
-    expect({ backups: after.backups - before.backups, recoveries: after.recoveries - before.recoveries })
-      .toEqual(kind === 'backups' ? { backups: 1, recoveries: 0 } : { backups: 0, recoveries: 1 });
+    expect({ backups: after.backups - before.backups, recoveries: after.recoveries - before.recoveries }).toEqual(
+      kind === 'backups' ? { backups: 1, recoveries: 0 } : { backups: 0, recoveries: 1 },
+    );
     if (kind === 'recoveries') await t.app.get(RecoveriesService).waitFor(accepted.body.id);
     else await t.app.get(BackupsService).waitFor(accepted.body.id);
     const done = await request(t.http).get(`/api/${kind}/${accepted.body.id}`).set(admin()).expect(200);
@@ -95,7 +116,12 @@ describe.each(ENGINES)('one writer across two instances (two processes) on one %
     try {
       await seedSample(a.db, 2000);
       const results = await Promise.all(
-        Array.from({ length: N }, (_, i) => request(i % 2 ? b.url : a.http).post('/api/backups').set('X-API-Key', a.adminKey).send({})),
+        Array.from({ length: N }, (_, i) =>
+          request(i % 2 ? b.url : a.http)
+            .post('/api/backups')
+            .set('X-API-Key', a.adminKey)
+            .send({}),
+        ),
       );
       // Requests to the child process arrive spread out, so a backup can end and a later
       // request rightly take the lease again: what must hold is that every request was either
@@ -105,7 +131,9 @@ describe.each(ENGINES)('one writer across two instances (two processes) on one %
       expect(accepted).toBeGreaterThanOrEqual(1);
       expect(counts).toEqual(accepted === N ? { 202: N } : { 202: accepted, 409: N - accepted });
       for (;;) {
-        const open = await a.dataSource.query(`SELECT count(*) AS n FROM strongroom_backups WHERE status IN ('pending', 'running')`);
+        const open = await a.dataSource.query(
+          `SELECT count(*) AS n FROM strongroom_backups WHERE status IN ('pending', 'running')`,
+        );
         if (Number(open[0].n) === 0) break;
         await new Promise((r) => setTimeout(r, 100));
       }
@@ -115,7 +143,9 @@ describe.each(ENGINES)('one writer across two instances (two processes) on one %
       expect(rows).toHaveLength(accepted);
       for (const r of rows) expect(r.status).toBe('completed');
       for (let i = 1; i < rows.length; i++) {
-        expect(new Date(rows[i].started_at).getTime()).toBeGreaterThanOrEqual(new Date(rows[i - 1].finished_at).getTime());
+        expect(new Date(rows[i].started_at).getTime()).toBeGreaterThanOrEqual(
+          new Date(rows[i - 1].finished_at).getTime(),
+        );
       }
     } finally {
       await b.stop();

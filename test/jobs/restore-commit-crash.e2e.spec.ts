@@ -26,7 +26,14 @@ interface Child {
 function spawnRecovery(env: Record<string, string>): Child {
   const child = spawn(process.execPath, [builtPath('test/support/recovery-child.ts')], {
     cwd: ROOT,
-    env: { ...process.env, ...env, NODE_ENV: 'test', LOG_LEVEL: 'silent', SCHEDULER_ENABLED: 'false', DEFAULT_SCHEDULE_ENABLED: 'false' },
+    env: {
+      ...process.env,
+      ...env,
+      NODE_ENV: 'test',
+      LOG_LEVEL: 'silent',
+      SCHEDULER_ENABLED: 'false',
+      DEFAULT_SCHEDULE_ENABLED: 'false',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const hanging = new Promise<string>((res, rej) => {
@@ -62,7 +69,12 @@ describe.each(ENGINES)('a recovery process killed around its commit on %s', (eng
   beforeAll(async () => {
     db = await createTestDatabase(engine);
     dir = tempDir();
-    env = { DATABASE_URL: db.url, BACKUP_DIR: `${dir.path}/backups`, ADMIN_API_KEY: `commit-crash-admin-${Date.now()}-0123456789`, DEFAULT_SCHEDULE_ENABLED: 'false' };
+    env = {
+      DATABASE_URL: db.url,
+      BACKUP_DIR: `${dir.path}/backups`,
+      ADMIN_API_KEY: `commit-crash-admin-${Date.now()}-0123456789`,
+      DEFAULT_SCHEDULE_ENABLED: 'false',
+    };
     const t = await createTestApp(engine, env, { db });
     try {
       await seedSample(db, 500);
@@ -84,14 +96,25 @@ describe.each(ENGINES)('a recovery process killed around its commit on %s', (eng
     await kill(c.child);
     // The restore committed before the kill: its rows are in, while the catalog still says running.
     expect(await taskCount(db)).toBe(500);
-    const statusBefore = await queryRows<{ status: string }>(db, `SELECT status FROM strongroom_recoveries WHERE id = '${recoveryId}'`);
+    const statusBefore = await queryRows<{ status: string }>(
+      db,
+      `SELECT status FROM strongroom_recoveries WHERE id = '${recoveryId}'`,
+    );
     expect(statusBefore[0].status).toBe('running');
 
     const t = await createTestApp(engine, env, { db });
     try {
       const r = await request(t.http).get(`/api/recoveries/${recoveryId}`).set('X-API-Key', t.adminKey).expect(200);
-      expect(r.body).toMatchObject({ status: 'completed', error: null, note: expect.stringMatching(/restore committed.*the process running it stopped/) });
-      const audit = await request(t.http).get('/api/audit').query({ resourceId: recoveryId, action: 'recovery.completed' }).set('X-API-Key', t.adminKey).expect(200);
+      expect(r.body).toMatchObject({
+        status: 'completed',
+        error: null,
+        note: expect.stringMatching(/restore committed.*the process running it stopped/),
+      });
+      const audit = await request(t.http)
+        .get('/api/audit')
+        .query({ resourceId: recoveryId, action: 'recovery.completed' })
+        .set('X-API-Key', t.adminKey)
+        .expect(200);
       expect(audit.body.items).toHaveLength(1);
       expect(audit.body.items[0].details).toMatchObject({ tablesCommitted: true });
       // The lease was freed: a backup runs.
@@ -113,10 +136,18 @@ describe.each(ENGINES)('a recovery process killed around its commit on %s', (eng
     const t = await createTestApp(engine, env, { db });
     try {
       const r = await request(t.http).get(`/api/recoveries/${recoveryId}`).set('X-API-Key', t.adminKey).expect(200);
-      expect(r.body).toMatchObject({ status: 'failed', note: null, error: expect.stringMatching(/stopped before its restore committed.*hold what they held before/) });
+      expect(r.body).toMatchObject({
+        status: 'failed',
+        note: null,
+        error: expect.stringMatching(/stopped before its restore committed.*hold what they held before/),
+      });
       expect(await taskCount(db)).toBe(400);
       // Its safety backup was whole (its manifest was stored) though its end was never recorded.
-      const safety = await request(t.http).get('/api/backups').query({ trigger: 'pre-restore' }).set('X-API-Key', t.adminKey).expect(200);
+      const safety = await request(t.http)
+        .get('/api/backups')
+        .query({ trigger: 'pre-restore' })
+        .set('X-API-Key', t.adminKey)
+        .expect(200);
       expect(safety.body.items.map((b: { status: string }) => b.status)).not.toContain('running');
     } finally {
       await t.close();

@@ -23,7 +23,9 @@ import { waitForRecovery } from '../recovery/recovery-helpers';
 const ROOT = resolve(__dirname, '../..');
 const ROOTS = ['uploads', 'reports'];
 
-function runKilled(env: Record<string, string>): Promise<{ recoveryId: string | null; signal: NodeJS.Signals | null; out: string; err: string }> {
+function runKilled(
+  env: Record<string, string>,
+): Promise<{ recoveryId: string | null; signal: NodeJS.Signals | null; out: string; err: string }> {
   const child = spawn(process.execPath, [builtPath('test/support/recovery-kill-child.ts')], {
     cwd: ROOT,
     env: { ...process.env, ...env, NODE_ENV: 'test', LOG_LEVEL: 'silent', SCHEDULER_ENABLED: 'false' },
@@ -33,7 +35,9 @@ function runKilled(env: Record<string, string>): Promise<{ recoveryId: string | 
   let err = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  return new Promise((res) => child.on('close', (_code, signal) => res({ recoveryId: /started (\S+)/.exec(out)?.[1] ?? null, signal, out, err })));
+  return new Promise((res) =>
+    child.on('close', (_code, signal) => res({ recoveryId: /started (\S+)/.exec(out)?.[1] ?? null, signal, out, err })),
+  );
 }
 
 async function taskCount(db: TestDatabase): Promise<number> {
@@ -41,7 +45,10 @@ async function taskCount(db: TestDatabase): Promise<number> {
 }
 
 /** The state of the data: its tables and every file directory, as one comparable value. */
-async function state(db: TestDatabase, dirs: string[]): Promise<{ tasks: number; files: Array<Record<string, string>> }> {
+async function state(
+  db: TestDatabase,
+  dirs: string[],
+): Promise<{ tasks: number; files: Array<Record<string, string>> }> {
   return { tasks: await taskCount(db), files: dirs.map((d) => snapshotTree(d)) };
 }
 
@@ -75,8 +82,11 @@ describe.each(ENGINES)('a recovery of tables and files killed around its commit 
       writeFileSync(join(d, 'nested', `only-${i}.txt`), `root ${i}`.repeat(500));
     }
     env = {
-      DATABASE_URL: db.url, BACKUP_DIR: join(base.path, 'backups'), BACKUP_FILE_PATHS: dirs.join(','),
-      ADMIN_API_KEY: `files-commit-admin-${Date.now()}-0123456789`, DEFAULT_SCHEDULE_ENABLED: 'false',
+      DATABASE_URL: db.url,
+      BACKUP_DIR: join(base.path, 'backups'),
+      BACKUP_FILE_PATHS: dirs.join(','),
+      ADMIN_API_KEY: `files-commit-admin-${Date.now()}-0123456789`,
+      DEFAULT_SCHEDULE_ENABLED: 'false',
     };
     const t = await createTestApp(engine, env, { db });
     try {
@@ -123,14 +133,25 @@ describe.each(ENGINES)('a recovery of tables and files killed around its commit 
         expect(readdirSync(join(base.path, 'files')).sort()).toEqual([...ROOTS].sort());
         const r = await request(t.http).get(`/api/recoveries/${recoveryId}`).set('X-API-Key', t.adminKey).expect(200);
         if (p.outcome === 'new') {
-          expect(r.body).toMatchObject({ status: 'completed', error: null, note: expect.stringMatching(/restore committed.*file artefacts, staged before that commit, are swapped in/) });
+          expect(r.body).toMatchObject({
+            status: 'completed',
+            error: null,
+            note: expect.stringMatching(/restore committed.*file artefacts, staged before that commit, are swapped in/),
+          });
         } else {
-          expect(r.body).toMatchObject({ status: 'failed', note: null, error: expect.stringMatching(/stopped before its restore committed.*and the file directories too/) });
+          expect(r.body).toMatchObject({
+            status: 'failed',
+            note: null,
+            error: expect.stringMatching(/stopped before its restore committed.*and the file directories too/),
+          });
         }
         expect(await queryRows(db, `SELECT name FROM strongroom_leases`)).toEqual([]);
         // And the next restore of the same data runs to its end.
-        const again = await request(t.http).post('/api/recoveries').set('X-API-Key', t.adminKey)
-          .send({ backupId, confirm: `RESTORE ${backupId}`, safetyBackup: false }).expect(202);
+        const again = await request(t.http)
+          .post('/api/recoveries')
+          .set('X-API-Key', t.adminKey)
+          .send({ backupId, confirm: `RESTORE ${backupId}`, safetyBackup: false })
+          .expect(202);
         const done = await waitForRecovery(t, again.body.id as string);
         expect(done).toMatchObject({ status: 'completed', error: null });
         expect(await state(db, dirs)).toEqual(atBackup);
@@ -141,4 +162,3 @@ describe.each(ENGINES)('a recovery of tables and files killed around its commit 
     }, 240_000);
   }
 });
-

@@ -25,7 +25,11 @@ const OTHER = 'other-host:4242:feedbeef';
 describe.each(ENGINES)('stale jobs on %s', (engine) => {
   let t: TestApp;
   beforeAll(async () => {
-    t = await createTestApp(engine, { DEFAULT_SCHEDULE_ENABLED: 'false', LEASE_TTL_SECONDS: String(TTL), JOB_STALE_AFTER_TTLS: '2' });
+    t = await createTestApp(engine, {
+      DEFAULT_SCHEDULE_ENABLED: 'false',
+      LEASE_TTL_SECONDS: String(TTL),
+      JOB_STALE_AFTER_TTLS: '2',
+    });
     await seedSample(t.db, 200);
   });
   afterAll(async () => {
@@ -40,10 +44,18 @@ describe.each(ENGINES)('stale jobs on %s', (engine) => {
     const held = await t.app.get(LeaseService).acquire(leaseName(), OTHER);
     expect(held).not.toBeNull();
     const row = await insertBackup(t, {
-      createdAt: ago(beatAgo + 5), startedAt: ago(beatAgo + 5), finishedAt: null, status: 'running', trigger: 'scheduled', scheduleId,
-      owner: held!.owner, heartbeatAt: ago(beatAgo),
+      createdAt: ago(beatAgo + 5),
+      startedAt: ago(beatAgo + 5),
+      finishedAt: null,
+      status: 'running',
+      trigger: 'scheduled',
+      scheduleId,
+      owner: held!.owner,
+      heartbeatAt: ago(beatAgo),
     });
-    await t.dataSource.getRepository(ScheduleEntity).update({ id: scheduleId }, { lastBackupId: row.id, lastStatus: null });
+    await t.dataSource
+      .getRepository(ScheduleEntity)
+      .update({ id: scheduleId }, { lastBackupId: row.id, lastStatus: null });
     return { row, owner: held!.owner };
   }
 
@@ -57,9 +69,14 @@ describe.each(ENGINES)('stale jobs on %s', (engine) => {
     const { row } = await runningElsewhere(id, 3 * TTL);
     const status = await request(t.http).get('/api/status').set(admin()).expect(200);
     expect(status.body.healthy).toBe(false);
-    expect(status.body.problems.join('\n')).toContain(`schedule "stale-status" (${id}): last run failed: backup ${row.id}: interrupted: its heartbeat stopped`);
+    expect(status.body.problems.join('\n')).toContain(
+      `schedule "stale-status" (${id}): last run failed: backup ${row.id}: interrupted: its heartbeat stopped`,
+    );
     const ended = await request(t.http).get(`/api/backups/${row.id}`).set(admin()).expect(200);
-    expect(ended.body).toMatchObject({ status: 'failed', error: expect.stringMatching(/^interrupted: its heartbeat stopped/) });
+    expect(ended.body).toMatchObject({
+      status: 'failed',
+      error: expect.stringMatching(/^interrupted: its heartbeat stopped/),
+    });
     expect(await t.app.get(LeaseService).holder(leaseName())).toBeNull();
     const outcome = await t.app.get(ScheduleRunner).tick(id, new Date(Date.now() + 60_000));
     expect(outcome).toBe('started');
@@ -78,12 +95,15 @@ describe.each(ENGINES)('stale jobs on %s', (engine) => {
     const s = await t.dataSource.getRepository(ScheduleEntity).findOneByOrFail({ id });
     expect(s.lastBackupId).not.toBe(row.id);
     await t.app.get(BackupsService).waitFor(s.lastBackupId!);
-    const skipped = await request(t.http).get(`/api/audit?action=schedule.skipped&resourceId=${id}`).set(admin()).expect(200);
+    const skipped = await request(t.http)
+      .get(`/api/audit?action=schedule.skipped&resourceId=${id}`)
+      .set(admin())
+      .expect(200);
     expect(skipped.body.items).toEqual([]);
     await t.dataSource.getRepository(ScheduleEntity).update({ id }, { enabled: false });
   });
 
-  it('a request blocked by a stale job\'s lease ends that job and goes ahead (202, not 409)', async () => {
+  it("a request blocked by a stale job's lease ends that job and goes ahead (202, not 409)", async () => {
     const id = await schedule('stale-request');
     const { row } = await runningElsewhere(id, 3 * TTL);
     const res = await request(t.http).post('/api/backups').set(admin()).send({}).expect(202);
@@ -110,7 +130,14 @@ describe.each(ENGINES)('stale jobs on %s', (engine) => {
     const leases = t.app.get(LeaseService);
     const held = await leases.acquire(leaseName());
     expect(held).not.toBeNull();
-    const row = await insertBackup(t, { createdAt: ago(100), startedAt: ago(100), finishedAt: null, status: 'running', owner: held!.owner, heartbeatAt: ago(100) });
+    const row = await insertBackup(t, {
+      createdAt: ago(100),
+      startedAt: ago(100),
+      finishedAt: null,
+      status: 'running',
+      owner: held!.owner,
+      heartbeatAt: ago(100),
+    });
     let lost = 0;
     const keeper = leases.keepAlive(held!, { onLost: () => lost++ });
     try {
@@ -139,14 +166,33 @@ describe.each(ENGINES)('stale jobs on %s', (engine) => {
     expect(b.body.message).toMatch(/another backup or restore/);
     const id = '3f1d2c7e-0000-4000-8000-000000000001';
     await t.dataSource.getRepository(RecoveryEntity).save({
-      id, backupId: '3f1d2c7e-0000-4000-8000-0000000000ff', mode: 'replace', tables: ['tasks'], status: 'running', safetyBackupId: null,
-      rowsWritten: 0, createdAt: ago(500), startedAt: ago(500), finishedAt: null, error: null,
+      id,
+      backupId: '3f1d2c7e-0000-4000-8000-0000000000ff',
+      mode: 'replace',
+      tables: ['tasks'],
+      status: 'running',
+      safetyBackupId: null,
+      rowsWritten: 0,
+      createdAt: ago(500),
+      startedAt: ago(500),
+      finishedAt: null,
+      error: null,
       options: { safetyBackup: true, allowSchemaMismatch: false, files: false, requestedTables: null },
-      rollbackOf: null, rolledBackBy: null, requestedBy: 'test', owner: held!.owner, heartbeatAt: ago(400), commitToken: null, note: null,
+      rollbackOf: null,
+      rolledBackBy: null,
+      requestedBy: 'test',
+      owner: held!.owner,
+      heartbeatAt: ago(400),
+      commitToken: null,
+      note: null,
     });
     expect(await t.app.get(JobSweeper).sweep()).toBe(1);
     const r = await request(t.http).get(`/api/recoveries/${id}`).set(admin()).expect(200);
-    expect(r.body).toMatchObject({ status: 'failed', note: null, error: expect.stringMatching(/stopped before its restore committed.*hold what they held before/) });
+    expect(r.body).toMatchObject({
+      status: 'failed',
+      note: null,
+      error: expect.stringMatching(/stopped before its restore committed.*hold what they held before/),
+    });
     expect(await t.app.get(LeaseService).holder(leaseName())).toBeNull();
   });
 });

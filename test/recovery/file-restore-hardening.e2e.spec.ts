@@ -45,23 +45,39 @@ describe('file restores through the service', () => {
         { header: { name: '0/escape', type: 'symlink', linkname: outside } },
         { header: { name: '0/escape/planted.txt', type: 'file' }, body: 'planted' },
       ]);
-      const part = await writePart(storage, dir, 'parts/files.tar', Readable.from([crafted]), { compression: m.compression });
+      const part = await writePart(storage, dir, 'parts/files.tar', Readable.from([crafted]), {
+        compression: m.compression,
+      });
       const { checksum: _old, ...body } = { ...m, files: { ...m.files, count: 1, bytes: 7, part } };
       await storage.put(partKey(dir, 'manifest.json'), Readable.from([serializeManifest(body)]));
 
       const v = await request(t.http).post(`/api/backups/${backupId}/verify`).set(admin).send({}).expect(200);
       expect(v.body.ok).toBe(false);
-      expect(v.body.checks).toContainEqual(expect.objectContaining({ name: 'part parts/files.tar', ok: false, detail: expect.stringContaining('"0/escape" is a symlink') }));
+      expect(v.body.checks).toContainEqual(
+        expect.objectContaining({
+          name: 'part parts/files.tar',
+          ok: false,
+          detail: expect.stringContaining('"0/escape" is a symlink'),
+        }),
+      );
 
       // The same backup as a download-style archive, imported: refused as a whole.
       const chunks: Buffer[] = [];
       for await (const c of packArchive(storage, dir)) chunks.push(c as Buffer);
       const tarBytes = Buffer.concat(chunks);
-      const imported = await request(t.http).post('/api/backups/import').set(admin).attach('file', tarBytes, 'crafted.tar').expect(422);
+      const imported = await request(t.http)
+        .post('/api/backups/import')
+        .set(admin)
+        .attach('file', tarBytes, 'crafted.tar')
+        .expect(422);
       expect(imported.body.message).toContain('"0/escape" is a symlink');
 
       writeFileSync(join(uploads, 'a.txt'), 'current');
-      const res = await request(t.http).post('/api/recoveries').set(admin).send({ backupId, confirm: `RESTORE ${backupId}`, safetyBackup: false }).expect(202);
+      const res = await request(t.http)
+        .post('/api/recoveries')
+        .set(admin)
+        .send({ backupId, confirm: `RESTORE ${backupId}`, safetyBackup: false })
+        .expect(202);
       const done = await waitForRecovery(t, res.body.id);
       expect(done.status).toBe('failed');
       expect(done.error).toContain('"0/escape" is a symlink');
@@ -88,11 +104,18 @@ describe('file restores through the service', () => {
     });
     const scratch = tempDir();
     const tarFile = join(scratch.path, 'new.tar');
-    writeFileSync(tarFile, await craftTar([
-      { header: { name: '0/version.txt', type: 'file' }, body: 'new' },
-      { header: { name: '1/version.txt', type: 'file' }, body: 'new' },
-    ]));
-    const child = spawn(process.execPath, [builtPath('src/engine/backup/file-restore-crash.child.ts'), tarFile, JSON.stringify(roots), 'swapped-in', '0'], { cwd: ROOT, stdio: 'ignore' });
+    writeFileSync(
+      tarFile,
+      await craftTar([
+        { header: { name: '0/version.txt', type: 'file' }, body: 'new' },
+        { header: { name: '1/version.txt', type: 'file' }, body: 'new' },
+      ]),
+    );
+    const child = spawn(
+      process.execPath,
+      [builtPath('src/engine/backup/file-restore-crash.child.ts'), tarFile, JSON.stringify(roots), 'swapped-in', '0'],
+      { cwd: ROOT, stdio: 'ignore' },
+    );
     const signal = await new Promise((resolve) => child.on('close', (_code, s) => resolve(s)));
     expect(signal).toBe('SIGKILL');
     expect(readFileSync(join(roots[0], 'version.txt'), 'utf8')).toBe('new');

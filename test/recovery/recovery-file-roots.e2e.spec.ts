@@ -32,13 +32,27 @@ describe('file artefacts are restored only into configured directories', () => {
       const t = await createTestApp('sqlite', { ...env, BACKUP_FILE_PATHS: elsewhere.path }, { db });
       try {
         const admin = { 'X-API-Key': t.adminKey };
-        const refused = await request(t.http).post('/api/recoveries').set(admin).send({ backupId, confirm: `RESTORE ${backupId}` }).expect(409);
-        expect(refused.body.message).toContain(`files of ${uploads.path}, which BACKUP_FILE_PATHS does not list (${elsewhere.path})`);
-        const explicit = await request(t.http).post('/api/recoveries').set(admin).send({ backupId, confirm: `RESTORE ${backupId}`, files: true }).expect(409);
+        const refused = await request(t.http)
+          .post('/api/recoveries')
+          .set(admin)
+          .send({ backupId, confirm: `RESTORE ${backupId}` })
+          .expect(409);
+        expect(refused.body.message).toContain(
+          `files of ${uploads.path}, which BACKUP_FILE_PATHS does not list (${elsewhere.path})`,
+        );
+        const explicit = await request(t.http)
+          .post('/api/recoveries')
+          .set(admin)
+          .send({ backupId, confirm: `RESTORE ${backupId}`, files: true })
+          .expect(409);
         expect(explicit.body.message).toMatch(/"files": false/);
 
         writeFileSync(join(uploads.path, 'docs', 'a.txt'), 'changed');
-        const res = await request(t.http).post('/api/recoveries').set(admin).send({ backupId, confirm: `RESTORE ${backupId}`, files: false, safetyBackup: false }).expect(202);
+        const res = await request(t.http)
+          .post('/api/recoveries')
+          .set(admin)
+          .send({ backupId, confirm: `RESTORE ${backupId}`, files: false, safetyBackup: false })
+          .expect(202);
         expect(await waitForRecovery(t, res.body.id)).toMatchObject({ status: 'completed', options: { files: false } });
         expect(readdirSync(elsewhere.path)).toEqual([]);
         expect(existsSync(join(uploads.path, 'docs', 'a.txt'))).toBe(true);

@@ -10,7 +10,6 @@ import { ALL_TYPES_SCHEMA, ALL_TYPES_TABLES, fillAllTypes } from '../../src/engi
 import type { TestDatabase } from '../support/databases';
 import { execSql, queryRows } from '../support/sample-data';
 
-
 const PG_ROWS = [
   `INSERT INTO everything (region, s, i, b, n, r, d, t, by, bo, da, ts, tstz, iv, u, j, jb, ia, ta, m, ma)
    VALUES (1, -32768, 2147483647, -9223372036854775808, 123456789012345678901234567890.123456789, 'NaN', 'Infinity',
@@ -47,7 +46,10 @@ export async function seedAllTypes(db: TestDatabase): Promise<void> {
       d.close();
     }
   }
-  await execSql(db, [`CREATE TABLE ${ITEMS} (id INTEGER PRIMARY KEY, v TEXT)`, `INSERT INTO ${ITEMS} VALUES (1, 'a'), (2, 'b'), (3, 'c')`]);
+  await execSql(db, [
+    `CREATE TABLE ${ITEMS} (id INTEGER PRIMARY KEY, v TEXT)`,
+    `INSERT INTO ${ITEMS} VALUES (1, 'a'), (2, 'b'), (3, 'c')`,
+  ]);
 }
 
 /**
@@ -97,7 +99,9 @@ export async function dumpData(db: TestDatabase, tables: string[] = appTables(db
   }
   const out: string[] = [];
   for (const t of tables) {
-    const cols = (await queryRows<{ name: string; hidden: number }>(db, `SELECT name, hidden FROM pragma_table_xinfo('${t}')`)).map((c) => `quote("${c.name}")`);
+    const cols = (
+      await queryRows<{ name: string; hidden: number }>(db, `SELECT name, hidden FROM pragma_table_xinfo('${t}')`)
+    ).map((c) => `quote("${c.name}")`);
     const rows = await queryRows<{ r: string }>(db, `SELECT ${cols.join(` || ',' || `)} AS r FROM "${t}"`);
     out.push(`-- ${t}`, ...rows.map((r) => r.r).sort());
   }

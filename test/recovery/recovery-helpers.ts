@@ -26,6 +26,10 @@ export async function recover(t: TestApp, body: Body): Promise<Body> {
 }
 
 export async function auditActions(t: TestApp, resourceId: string): Promise<string[]> {
-  const res = await request(t.http).get('/api/audit').query({ resourceId, limit: 200 }).set('X-API-Key', t.adminKey).expect(200);
+  const res = await request(t.http)
+    .get('/api/audit')
+    .query({ resourceId, limit: 200 })
+    .set('X-API-Key', t.adminKey)
+    .expect(200);
   return (res.body.items as { action: string }[]).map((e) => e.action).reverse();
 }

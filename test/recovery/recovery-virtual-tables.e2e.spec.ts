@@ -27,16 +27,26 @@ describe('merge of SQLite full-text tables over HTTP', () => {
 
   it('merges an own-content index through its module, and refuses a contentless one with a 400 naming it', async () => {
     const backup = await createBackup(t);
-    await execSql(t.db, [`UPDATE docs SET body = 'rewritten' WHERE rowid = 1`, `DELETE FROM docs WHERE rowid = 2`, `INSERT INTO terms (rowid, body) VALUES (5, 'later')`]);
+    await execSql(t.db, [
+      `UPDATE docs SET body = 'rewritten' WHERE rowid = 1`,
+      `DELETE FROM docs WHERE rowid = 2`,
+      `INSERT INTO terms (rowid, body) VALUES (5, 'later')`,
+    ]);
 
-    const refused = await request(t.http).post('/api/recoveries').set(admin()).send({ backupId: backup.id as string, mode: 'merge', confirm: `RESTORE ${backup.id as string}` }).expect(400);
+    const refused = await request(t.http)
+      .post('/api/recoveries')
+      .set(admin())
+      .send({ backupId: backup.id as string, mode: 'merge', confirm: `RESTORE ${backup.id as string}` })
+      .expect(400);
     expect(refused.body.message).toMatch(/^mode: table\(s\) terms_\w+/);
     expect(refused.body.message).toContain('contentless full-text index terms');
     expect(await queryRows(t.db, `SELECT rowid AS id FROM terms WHERE terms MATCH 'later'`)).toEqual([{ id: 5 }]);
 
     const merged = await recover(t, { backupId: backup.id, mode: 'merge', tables: ['docs'], safetyBackup: false });
     expect(merged).toMatchObject({ status: 'completed', rowsWritten: 2 });
-    expect(await queryRows(t.db, `SELECT rowid AS id FROM docs WHERE docs MATCH 'first' ORDER BY 1`)).toEqual([{ id: 1 }]);
+    expect(await queryRows(t.db, `SELECT rowid AS id FROM docs WHERE docs MATCH 'first' ORDER BY 1`)).toEqual([
+      { id: 1 },
+    ]);
     expect(await queryRows(t.db, `SELECT rowid AS id FROM docs WHERE docs MATCH 'rewritten'`)).toEqual([]);
     expect(await queryRows(t.db, `SELECT rowid AS id FROM docs WHERE docs MATCH 'second'`)).toEqual([{ id: 2 }]);
     await execSql(t.db, [`INSERT INTO docs (docs) VALUES ('integrity-check')`]);

@@ -30,15 +30,32 @@ import { waitForRecovery } from './recovery-helpers';
 const NO_KEYS = keySourceFromConfig({});
 
 /** A backup of `tables` of `url` written by the real engine, which lists whatever it is told to. */
-async function engineBackup(url: string, root: string, tables: string[]): Promise<{ storage: LocalStorage; dir: string; manifest: Manifest }> {
+async function engineBackup(
+  url: string,
+  root: string,
+  tables: string[],
+): Promise<{ storage: LocalStorage; dir: string; manifest: Manifest }> {
   const storage = new LocalStorage(root);
   const id = randomUUID();
   const dir = `backups/${id}`;
   const dialect = createDialect(url);
   try {
     const manifest = await writeBackup(dialect, storage, {
-      id, dir, type: 'tables', trigger: 'manual', description: 'crafted', tags: [], scheduleId: null, tables, fileRoots: [],
-      compression: 'none', keys: NO_KEYS, appVersion: 'test', migrations: [], auditHead: null, parallel: 1,
+      id,
+      dir,
+      type: 'tables',
+      trigger: 'manual',
+      description: 'crafted',
+      tags: [],
+      scheduleId: null,
+      tables,
+      fileRoots: [],
+      compression: 'none',
+      keys: NO_KEYS,
+      appVersion: 'test',
+      migrations: [],
+      auditHead: null,
+      parallel: 1,
     });
     return { storage, dir, manifest };
   } finally {
@@ -48,34 +65,63 @@ async function engineBackup(url: string, root: string, tables: string[]): Promis
 
 function rowLine(engine: TestDatabase['engine'], columns: string[], e: AuditEvent): string {
   const v: Record<string, unknown> = {
-    seq: e.seq, at: e.at, actor_type: e.actor.type, actor_key_id: e.actor.keyId, actor_name: e.actor.name, actor_role: e.actor.role,
-    action: e.action, resource: e.resource, resource_id: e.resourceId, outcome: e.outcome, ip: e.ip, user_agent: e.userAgent,
-    request_id: e.requestId, details: canonicalize(e.details), prev_hash: e.prevHash, hash: e.hash,
+    seq: e.seq,
+    at: e.at,
+    actor_type: e.actor.type,
+    actor_key_id: e.actor.keyId,
+    actor_name: e.actor.name,
+    actor_role: e.actor.role,
+    action: e.action,
+    resource: e.resource,
+    resource_id: e.resourceId,
+    outcome: e.outcome,
+    ip: e.ip,
+    user_agent: e.userAgent,
+    request_id: e.requestId,
+    details: canonicalize(e.details),
+    prev_hash: e.prevHash,
+    hash: e.hash,
   };
   const values = columns.map((c) => {
     if (!(c in v)) throw new Error(`the test does not know audit column ${c}`);
     return v[c];
   });
   if (engine === 'sqlite') return `${JSON.stringify(values)}\n`;
-  const copy = (x: unknown) => (x === null ? '\\N' : String(x).replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r'));
+  const copy = (x: unknown) =>
+    x === null
+      ? '\\N'
+      : String(x).replace(/\\/g, '\\\\').replace(/\t/g, '\\t').replace(/\n/g, '\\n').replace(/\r/g, '\\r');
   return `${values.map(copy).join('\t')}\n`;
 }
 
 /** An event with a correct hash over `body`, linked to `prevHash`. */
 function event(seq: number, prevHash: string, over: Partial<AuditBody> = {}): AuditEvent {
   const body: AuditBody = {
-    seq, at: new Date().toISOString(), actor: { type: 'system', keyId: null, name: 'forger', role: null }, action: 'backup.delete',
-    resource: 'backup', resourceId: null, outcome: 'success', ip: null, userAgent: null, requestId: null, details: { note: 'crafted' }, ...over,
+    seq,
+    at: new Date().toISOString(),
+    actor: { type: 'system', keyId: null, name: 'forger', role: null },
+    action: 'backup.delete',
+    resource: 'backup',
+    resourceId: null,
+    outcome: 'success',
+    ip: null,
+    userAgent: null,
+    requestId: null,
+    details: { note: 'crafted' },
+    ...over,
   };
   return { ...body, prevHash, hash: computeAuditHash(body, prevHash) };
 }
 
-describe.each(ENGINES)('restores and Strongroom\'s own tables on %s', (engine) => {
+describe.each(ENGINES)("restores and Strongroom's own tables on %s", (engine) => {
   let t: TestApp;
   let other: TestApp;
   let dir: ReturnType<typeof tempDir>;
   const admin = () => ({ 'X-API-Key': t.adminKey });
-  const NO_SERVICE_DB = { DATABASE_URL: 'postgres://nobody:secret@127.0.0.1:1/none', BACKUP_DIR: '/nonexistent/strongroom' };
+  const NO_SERVICE_DB = {
+    DATABASE_URL: 'postgres://nobody:secret@127.0.0.1:1/none',
+    BACKUP_DIR: '/nonexistent/strongroom',
+  };
 
   beforeAll(async () => {
     dir = tempDir();
@@ -103,63 +149,115 @@ describe.each(ENGINES)('restores and Strongroom\'s own tables on %s', (engine) =
       await new Promise((r) => setTimeout(r, 100));
     }
   }
-  const head = async () => (await queryRows<{ seq: number | string; hash: string }>(t.db, `SELECT seq, hash FROM ${AUDIT_TABLE} ORDER BY seq DESC LIMIT 1`))
-    .map((r) => ({ seq: Number(r.seq), hash: r.hash }))[0];
-  const auditCount = async () => Number((await queryRows<{ n: number | string }>(t.db, `SELECT COUNT(*) AS n FROM ${AUDIT_TABLE}`))[0].n);
+  const head = async () =>
+    (
+      await queryRows<{ seq: number | string; hash: string }>(
+        t.db,
+        `SELECT seq, hash FROM ${AUDIT_TABLE} ORDER BY seq DESC LIMIT 1`,
+      )
+    ).map((r) => ({ seq: Number(r.seq), hash: r.hash }))[0];
+  const auditCount = async () =>
+    Number((await queryRows<{ n: number | string }>(t.db, `SELECT COUNT(*) AS n FROM ${AUDIT_TABLE}`))[0].n);
 
   /** An audit-table backup of `t` with `extra` events appended to its part, as an attacker would. */
-  async function auditArchive(extra: AuditEvent[]): Promise<{ storage: LocalStorage; dir: string; manifest: Manifest }> {
+  async function auditArchive(
+    extra: AuditEvent[],
+  ): Promise<{ storage: LocalStorage; dir: string; manifest: Manifest }> {
     const b = await engineBackup(t.db.url, join(dir.path, randomUUID()), [AUDIT_TABLE]);
     const table = b.manifest.tables[0];
     const columns = table.structure.columns.filter((c) => !c.generated).map((c) => c.name);
     const live = await readAll(await openPart(b.storage, b.dir, table.part, b.manifest, null));
     const crafted = Buffer.from(extra.map((e) => rowLine(engine, columns, e)).join(''), 'utf8');
-    const part = await writePart(b.storage, b.dir, table.part.name, Readable.from([Buffer.concat([live, crafted])]), { compression: 'none' });
+    const part = await writePart(b.storage, b.dir, table.part.name, Readable.from([Buffer.concat([live, crafted])]), {
+      compression: 'none',
+    });
     const { checksum: _c, ...body } = b.manifest;
-    const manifest = parseManifest(serializeManifest({ ...body, tables: [{ ...table, rows: table.rows + extra.length, bytes: part.rawBytes, sha256: part.rawSha256, part }] }));
-    await b.storage.put(`${b.dir}/manifest.json`, Readable.from([serializeManifest({ ...body, tables: manifest.tables })]));
+    const manifest = parseManifest(
+      serializeManifest({
+        ...body,
+        tables: [{ ...table, rows: table.rows + extra.length, bytes: part.rawBytes, sha256: part.rawSha256, part }],
+      }),
+    );
+    await b.storage.put(
+      `${b.dir}/manifest.json`,
+      Readable.from([serializeManifest({ ...body, tables: manifest.tables })]),
+    );
     return { ...b, manifest };
   }
 
   const restoreAudit = (b: { storage: LocalStorage; dir: string; manifest: Manifest }) =>
     restoreTables(createDialect(t.db.url), { ...b, keys: NO_KEYS, mode: 'missing-only', tables: [AUDIT_TABLE] });
 
-  it('has one rule for Strongroom\'s own tables, covering every table the migrations create but the audit trail', async () => {
-    const sql = engine === 'postgres'
-      ? `SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public'`
-      : `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`;
+  it("has one rule for Strongroom's own tables, covering every table the migrations create but the audit trail", async () => {
+    const sql =
+      engine === 'postgres'
+        ? `SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public'`
+        : `SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'`;
     const names = (await queryRows<{ name: string }>(t.db, sql)).map((r) => r.name);
-    expect(names).toEqual(expect.arrayContaining(['strongroom_api_keys', 'strongroom_audit_head', 'strongroom_migrations', AUDIT_TABLE]));
+    expect(names).toEqual(
+      expect.arrayContaining(['strongroom_api_keys', 'strongroom_audit_head', 'strongroom_migrations', AUDIT_TABLE]),
+    );
     expect(names.filter((n) => n !== AUDIT_TABLE && !isBookkeepingTable(n))).toEqual([]);
     expect(isBookkeepingTable(AUDIT_TABLE)).toBe(false);
-    for (const n of ['STRONGROOM_API_KEYS', 'public.strongroom_api_keys', 'Strongroom_Audit_Events']) expect(isBookkeepingTable(n)).toBe(true);
+    for (const n of ['STRONGROOM_API_KEYS', 'public.strongroom_api_keys', 'Strongroom_Audit_Events'])
+      expect(isBookkeepingTable(n)).toBe(true);
   });
 
   it('refuses an archive listing bookkeeping tables everywhere: import, planted + rescanned, dry run, restore, CLI; the planted key never works', async () => {
     const keysBefore = await queryRows(t.db, 'SELECT id FROM strongroom_api_keys ORDER BY id');
-    const crafted = await engineBackup(other.db.url, join(dir.path, 'planted'), ['strongroom_api_keys', 'strongroom_audit_head', AUDIT_TABLE]);
+    const crafted = await engineBackup(other.db.url, join(dir.path, 'planted'), [
+      'strongroom_api_keys',
+      'strongroom_audit_head',
+      AUDIT_TABLE,
+    ]);
     const files = readBackupDir(join(dir.path, 'planted', crafted.dir));
     const manifest = manifestBytes(files.manifest);
     const archive = await packTar(files.parts, manifest);
 
-    const imported = await request(t.http).post('/api/backups/import').set(admin()).attach('file', archive, 'x.tar').expect(422);
-    expect(imported.body.message).toMatch(/contents: lists Strongroom's own table\(s\) strongroom_api_keys, strongroom_audit_head/);
+    const imported = await request(t.http)
+      .post('/api/backups/import')
+      .set(admin())
+      .attach('file', archive, 'x.tar')
+      .expect(422);
+    expect(imported.body.message).toMatch(
+      /contents: lists Strongroom's own table\(s\) strongroom_api_keys, strongroom_audit_head/,
+    );
 
     // Planted straight into storage: without a key, rescan can only check the checksum.
     writeBackupDir(join(t.config.BACKUP_DIR, crafted.dir), files.parts, manifest);
     const scan = await request(t.http).post('/api/backups/rescan').set(admin()).expect(201);
     expect(scan.body.added).toContain(crafted.manifest.id);
     const id = crafted.manifest.id;
-    const plan = await request(t.http).post('/api/recoveries').set(admin()).send({ backupId: id, dryRun: true }).expect(422);
-    expect(plan.body.message).toMatch(new RegExp(`backup ${id} lists Strongroom's own table\\(s\\) strongroom_api_keys, strongroom_audit_head`));
-    const run = await request(t.http).post('/api/recoveries').set(admin()).send({ backupId: id, confirm: `RESTORE ${id}` }).expect(422);
+    const plan = await request(t.http)
+      .post('/api/recoveries')
+      .set(admin())
+      .send({ backupId: id, dryRun: true })
+      .expect(422);
+    expect(plan.body.message).toMatch(
+      new RegExp(`backup ${id} lists Strongroom's own table\\(s\\) strongroom_api_keys, strongroom_audit_head`),
+    );
+    const run = await request(t.http)
+      .post('/api/recoveries')
+      .set(admin())
+      .send({ backupId: id, confirm: `RESTORE ${id}` })
+      .expect(422);
     expect(run.body.message).toMatch(/Refusing to restore any of it/);
-    const onlyAudit = await request(t.http).post('/api/recoveries').set(admin()).send({ backupId: id, mode: 'missing-only', tables: [AUDIT_TABLE] }).expect(422);
+    const onlyAudit = await request(t.http)
+      .post('/api/recoveries')
+      .set(admin())
+      .send({ backupId: id, mode: 'missing-only', tables: [AUDIT_TABLE] })
+      .expect(422);
     expect(onlyAudit.body.message).toMatch(/strongroom_api_keys/);
 
     // The engine path (shared with the CLI) refuses too, before writing anything.
-    await expect(restoreTables(createDialect(t.db.url), { ...crafted, keys: NO_KEYS, mode: 'replace', tables: ['strongroom_api_keys'] }))
-      .rejects.toThrow(/lists Strongroom's own table\(s\) strongroom_api_keys/);
+    await expect(
+      restoreTables(createDialect(t.db.url), {
+        ...crafted,
+        keys: NO_KEYS,
+        mode: 'replace',
+        tables: ['strongroom_api_keys'],
+      }),
+    ).rejects.toThrow(/lists Strongroom's own table\(s\) strongroom_api_keys/);
     const file = join(dir.path, `${engine}-bookkeeping.tar`);
     writeFileSync(file, archive);
     const cli = await runCli(['restore', file, '--database-url', t.db.url, '--yes'], NO_SERVICE_DB);
@@ -183,12 +281,20 @@ describe.each(ENGINES)('restores and Strongroom\'s own tables on %s', (engine) =
   });
 
   it.each([
-    ['whose content was changed after hashing', (seq: number, prev: string) => [{ ...event(seq, prev), action: 'api-key.create' }], 0],
+    [
+      'whose content was changed after hashing',
+      (seq: number, prev: string) => [{ ...event(seq, prev), action: 'api-key.create' }],
+      0,
+    ],
     ['that links to a hash other than the live head', (seq: number) => [event(seq, 'f'.repeat(64))], 0],
-    ['after a valid one, with a broken link (all or nothing)', (seq: number, prev: string) => {
-      const ok = event(seq, prev);
-      return [ok, event(seq + 1, 'e'.repeat(64))];
-    }, 1],
+    [
+      'after a valid one, with a broken link (all or nothing)',
+      (seq: number, prev: string) => {
+        const ok = event(seq, prev);
+        return [ok, event(seq + 1, 'e'.repeat(64))];
+      },
+      1,
+    ],
     ['past a gap', (seq: number, prev: string) => [event(seq + 5, prev)], 5],
   ])('refuses a forged event %s, naming its seq, and adds nothing', async (_what, forge, offset) => {
     await quiet();
@@ -210,20 +316,40 @@ describe.each(ENGINES)('restores and Strongroom\'s own tables on %s', (engine) =
     // The same trail with one early event's outcome changed and its checksums redone.
     const table = files.manifest.tables[0];
     const text = files.parts.get(table.part.name)!.toString('utf8');
-    const forgedText = Buffer.from(text.replace(engine === 'sqlite' ? '"success"' : '\tsuccess\t', engine === 'sqlite' ? '"failure"' : '\tfailure\t'), 'utf8');
+    const forgedText = Buffer.from(
+      text.replace(
+        engine === 'sqlite' ? '"success"' : '\tsuccess\t',
+        engine === 'sqlite' ? '"failure"' : '\tfailure\t',
+      ),
+      'utf8',
+    );
     expect(forgedText.equals(Buffer.from(text, 'utf8'))).toBe(false);
     const forgedDir = join(dir.path, randomUUID());
     const storage = new LocalStorage(forgedDir);
     const part = await writePart(storage, 'x', table.part.name, Readable.from([forgedText]), { compression: 'none' });
-    const parts = new Map([...files.parts].map(([name, data]) => [name, name === table.part.name ? readFileSync(join(forgedDir, 'x', name)) : data]));
-    const forgedManifest = { ...files.manifest, tables: [{ ...table, bytes: part.rawBytes, sha256: part.rawSha256, part }] };
+    const parts = new Map(
+      [...files.parts].map(([name, data]) => [
+        name,
+        name === table.part.name ? readFileSync(join(forgedDir, 'x', name)) : data,
+      ]),
+    );
+    const forgedManifest = {
+      ...files.manifest,
+      tables: [{ ...table, bytes: part.rawBytes, sha256: part.rawSha256, part }],
+    };
     const bad = join(dir.path, `${engine}-forged-trail.tar`);
     writeFileSync(bad, await packTar(parts, manifestBytes(forgedManifest)));
 
-    for (const [archive, ok] of [[good, true], [bad, false]] as const) {
+    for (const [archive, ok] of [
+      [good, true],
+      [bad, false],
+    ] as const) {
       const fresh = await createTestDatabase(engine);
       try {
-        const res = await runCli(['restore', archive, '--database-url', fresh.url, '--create-schema', '--mode', 'missing-only', '--yes'], NO_SERVICE_DB);
+        const res = await runCli(
+          ['restore', archive, '--database-url', fresh.url, '--create-schema', '--mode', 'missing-only', '--yes'],
+          NO_SERVICE_DB,
+        );
         if (ok) {
           expect(res.stderr).not.toMatch(/refused/);
           expect(res.code).toBe(0);
@@ -246,13 +372,23 @@ describe.each(ENGINES)('restores and Strongroom\'s own tables on %s', (engine) =
     // Far enough ahead that the events the server records meanwhile cannot reach it.
     const forged = { ...event(h.seq + 1000, h.hash), action: 'api-key.create' };
     const b = await auditArchive([forged]);
-    writeBackupDir(join(t.config.BACKUP_DIR, b.dir), readBackupDir(join(b.storage.location, b.dir)).parts, manifestBytes(readBackupDir(join(b.storage.location, b.dir)).manifest));
+    writeBackupDir(
+      join(t.config.BACKUP_DIR, b.dir),
+      readBackupDir(join(b.storage.location, b.dir)).parts,
+      manifestBytes(readBackupDir(join(b.storage.location, b.dir)).manifest),
+    );
     await request(t.http).post('/api/backups/rescan').set(admin()).expect(201);
-    const res = await request(t.http).post('/api/recoveries').set(admin()).send({ backupId: b.manifest.id, mode: 'missing-only', safetyBackup: false }).expect(202);
+    const res = await request(t.http)
+      .post('/api/recoveries')
+      .set(admin())
+      .send({ backupId: b.manifest.id, mode: 'missing-only', safetyBackup: false })
+      .expect(202);
     const r = await waitForRecovery(t, res.body.id as string);
     expect(r.status).toBe('failed');
-    expect(r.error).toMatch(new RegExp(`audit event seq ${h.seq + 1000} follows seq \\d+ with seq \\d+\\.\\.${h.seq + 999} missing`));
-    expect((await queryRows(t.db, `SELECT seq FROM ${AUDIT_TABLE} WHERE seq = ${h.seq + 1000}`))).toEqual([]);
+    expect(r.error).toMatch(
+      new RegExp(`audit event seq ${h.seq + 1000} follows seq \\d+ with seq \\d+\\.\\.${h.seq + 999} missing`),
+    );
+    expect(await queryRows(t.db, `SELECT seq FROM ${AUDIT_TABLE} WHERE seq = ${h.seq + 1000}`)).toEqual([]);
     const verdict = await request(t.http).get('/api/audit/verify').set(admin()).expect(200);
     expect(verdict.body.ok).toBe(true);
 
@@ -260,7 +396,10 @@ describe.each(ENGINES)('restores and Strongroom\'s own tables on %s', (engine) =
     const file = join(dir.path, `${engine}-forged-audit.tar`);
     const files = readBackupDir(join(b.storage.location, b.dir));
     writeFileSync(file, await packTar(files.parts, manifestBytes(files.manifest)));
-    const cli = await runCli(['restore', file, '--database-url', t.db.url, '--mode', 'missing-only', '--yes'], NO_SERVICE_DB);
+    const cli = await runCli(
+      ['restore', file, '--database-url', t.db.url, '--mode', 'missing-only', '--yes'],
+      NO_SERVICE_DB,
+    );
     expect(cli.code).toBe(1);
     expect(cli.stderr).toMatch(new RegExp(`audit event seq ${h.seq + 1000} `));
   });

@@ -6,7 +6,11 @@ import { daysAgo, insertBackup } from './schedule-helpers';
 describe.each(ENGINES)('retention over HTTP on %s', (engine) => {
   let t: TestApp;
   beforeAll(async () => {
-    t = await createTestApp(engine, { DEFAULT_SCHEDULE_ENABLED: 'false', ADHOC_RETENTION_DAYS: '30', FAILED_BACKUP_TTL_HOURS: '72' });
+    t = await createTestApp(engine, {
+      DEFAULT_SCHEDULE_ENABLED: 'false',
+      ADHOC_RETENTION_DAYS: '30',
+      FAILED_BACKUP_TTL_HOURS: '72',
+    });
   });
   afterAll(async () => {
     await t.close();
@@ -14,31 +18,81 @@ describe.each(ENGINES)('retention over HTTP on %s', (engine) => {
   const admin = () => ({ 'X-API-Key': t.adminKey });
 
   it('previews with a reason for every backup, applies exactly that set, and a second apply deletes nothing', async () => {
-    const s = await request(t.http).post('/api/schedules').set(admin())
-      .send({ name: 'nightly', cron: '0 2 * * *', retention: { keepLast: 2, daily: 3, weekly: 0, monthly: 0, yearly: 0 } }).expect(201);
+    const s = await request(t.http)
+      .post('/api/schedules')
+      .set(admin())
+      .send({
+        name: 'nightly',
+        cron: '0 2 * * *',
+        retention: { keepLast: 2, daily: 3, weekly: 0, monthly: 0, yearly: 0 },
+      })
+      .expect(201);
     const now = Date.now();
     // Ten nightly backups, one a day: keepLast 2 and daily 3 keep the newest three.
     const nightly = [];
-    for (let d = 0; d < 10; d++) nightly.push(await insertBackup(t, { createdAt: daysAgo(d + 0.1, now), trigger: 'scheduled', scheduleId: s.body.id }));
-    const pinnedOld = await insertBackup(t, { createdAt: daysAgo(200, now), trigger: 'scheduled', scheduleId: s.body.id, pinned: true });
-    const failedRecent = await insertBackup(t, { createdAt: daysAgo(1, now), trigger: 'scheduled', scheduleId: s.body.id, status: 'failed', error: 'boom' });
-    const failedOld = await insertBackup(t, { createdAt: daysAgo(5, now), trigger: 'scheduled', scheduleId: s.body.id, status: 'failed', error: 'boom' });
+    for (let d = 0; d < 10; d++)
+      nightly.push(
+        await insertBackup(t, { createdAt: daysAgo(d + 0.1, now), trigger: 'scheduled', scheduleId: s.body.id }),
+      );
+    const pinnedOld = await insertBackup(t, {
+      createdAt: daysAgo(200, now),
+      trigger: 'scheduled',
+      scheduleId: s.body.id,
+      pinned: true,
+    });
+    const failedRecent = await insertBackup(t, {
+      createdAt: daysAgo(1, now),
+      trigger: 'scheduled',
+      scheduleId: s.body.id,
+      status: 'failed',
+      error: 'boom',
+    });
+    const failedOld = await insertBackup(t, {
+      createdAt: daysAgo(5, now),
+      trigger: 'scheduled',
+      scheduleId: s.body.id,
+      status: 'failed',
+      error: 'boom',
+    });
     const manualRecent = await insertBackup(t, { createdAt: daysAgo(3, now), trigger: 'manual' });
     const manualOld = await insertBackup(t, { createdAt: daysAgo(45, now), trigger: 'manual' });
     const preRestoreOld = await insertBackup(t, { createdAt: daysAgo(31, now), trigger: 'pre-restore' });
-    const orphan = await insertBackup(t, { createdAt: daysAgo(60, now), trigger: 'scheduled', scheduleId: '00000000-0000-4000-8000-00000000dead' });
+    const orphan = await insertBackup(t, {
+      createdAt: daysAgo(60, now),
+      trigger: 'scheduled',
+      scheduleId: '00000000-0000-4000-8000-00000000dead',
+    });
 
     const preview = await request(t.http).get('/api/retention/preview').set('X-API-Key', t.keys.auditor).expect(200);
-    const keep = new Map<string, string[]>(preview.body.keep.map((k: { id: string; reasons: string[] }) => [k.id, k.reasons]));
-    const del = new Map<string, string[]>(preview.body.delete.map((k: { id: string; reasons: string[] }) => [k.id, k.reasons]));
+    const keep = new Map<string, string[]>(
+      preview.body.keep.map((k: { id: string; reasons: string[] }) => [k.id, k.reasons]),
+    );
+    const del = new Map<string, string[]>(
+      preview.body.delete.map((k: { id: string; reasons: string[] }) => [k.id, k.reasons]),
+    );
     expect(keep.size + del.size).toBe(17);
     for (const reasons of [...keep.values(), ...del.values()]) expect(reasons.length).toBeGreaterThan(0);
 
-    expect([...keep.keys()]).toEqual(expect.arrayContaining([nightly[0].id, nightly[1].id, nightly[2].id, pinnedOld.id, failedRecent.id, manualRecent.id]));
+    expect([...keep.keys()]).toEqual(
+      expect.arrayContaining([
+        nightly[0].id,
+        nightly[1].id,
+        nightly[2].id,
+        pinnedOld.id,
+        failedRecent.id,
+        manualRecent.id,
+      ]),
+    );
     expect(keep.get(nightly[0].id)!.join()).toMatch(/newest/);
     expect(keep.get(pinnedOld.id)!.join()).toMatch(/pinned/);
     expect(keep.get(failedRecent.id)!.join()).toMatch(/failed, kept 72h/);
-    const expectedDeletes = [...nightly.slice(3).map((b) => b.id), failedOld.id, manualOld.id, preRestoreOld.id, orphan.id].sort();
+    const expectedDeletes = [
+      ...nightly.slice(3).map((b) => b.id),
+      failedOld.id,
+      manualOld.id,
+      preRestoreOld.id,
+      orphan.id,
+    ].sort();
     expect([...del.keys()].sort()).toEqual(expectedDeletes);
     expect(del.get(manualOld.id)!.join()).toMatch(/older than 30 days/);
     expect(del.get(nightly[5].id)!.join()).toMatch(/schedule "nightly": matches no keep rule/);
@@ -47,7 +101,10 @@ describe.each(ENGINES)('retention over HTTP on %s', (engine) => {
     expect([...applied.body.deleted].sort()).toEqual(expectedDeletes);
     const remaining = await request(t.http).get('/api/backups?limit=200').set(admin()).expect(200);
     expect(remaining.body.items.map((b: { id: string }) => b.id).sort()).toEqual([...keep.keys()].sort());
-    const audit = await request(t.http).get(`/api/audit?action=backup.delete&resourceId=${manualOld.id}`).set(admin()).expect(200);
+    const audit = await request(t.http)
+      .get(`/api/audit?action=backup.delete&resourceId=${manualOld.id}`)
+      .set(admin())
+      .expect(200);
     expect(audit.body.items[0].details.reason).toMatch(/^retention: older than 30 days/);
 
     const again = await request(t.http).post('/api/retention/apply').set(admin()).expect(200);
@@ -57,14 +114,18 @@ describe.each(ENGINES)('retention over HTTP on %s', (engine) => {
   });
 
   it('never deletes the newest completed backup or a pinned one, even when every rule would drop them', async () => {
-    const ids = (await request(t.http).get('/api/backups?limit=200').set(admin()).expect(200)).body.items.map((b: { id: string }) => b.id);
-    for (const id of ids) await request(t.http).patch(`/api/backups/${id}`).set(admin()).send({ pinned: false }).expect(200);
+    const ids = (await request(t.http).get('/api/backups?limit=200').set(admin()).expect(200)).body.items.map(
+      (b: { id: string }) => b.id,
+    );
+    for (const id of ids)
+      await request(t.http).patch(`/api/backups/${id}`).set(admin()).send({ pinned: false }).expect(200);
     const ancient = await insertBackup(t, { createdAt: daysAgo(900), trigger: 'manual' });
     const pinned = await insertBackup(t, { createdAt: daysAgo(800), trigger: 'import', pinned: true });
     const applied = await request(t.http).post('/api/retention/apply').set(admin()).expect(200);
     expect(applied.body.deleted).toContain(ancient.id);
     expect(applied.body.deleted).not.toContain(pinned.id);
-    const left = (await request(t.http).get('/api/backups?status=completed&limit=200').set(admin()).expect(200)).body.items;
+    const left = (await request(t.http).get('/api/backups?status=completed&limit=200').set(admin()).expect(200)).body
+      .items;
     expect(left.map((b: { id: string }) => b.id)).toContain(pinned.id);
     expect(left.length).toBeGreaterThanOrEqual(2);
   });

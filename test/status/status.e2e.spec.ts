@@ -11,7 +11,11 @@ import { createBackup } from '../support/backup-helpers';
 import { createTestApp, TestApp } from '../support/test-app';
 import { insertBackup } from '../scheduler/schedule-helpers';
 
-interface Hook { url: string; bodies: Record<string, unknown>[]; close(): Promise<void> }
+interface Hook {
+  url: string;
+  bodies: Record<string, unknown>[];
+  close(): Promise<void>;
+}
 
 async function webhookReceiver(): Promise<Hook> {
   const bodies: Record<string, unknown>[] = [];
@@ -27,7 +31,11 @@ async function webhookReceiver(): Promise<Hook> {
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
     bodies,
-    close: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }),
+    close: () =>
+      new Promise((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }
 
@@ -36,14 +44,20 @@ describe.each(ENGINES)('status, metrics and alerts on %s', (engine) => {
   let hook: Hook;
   beforeAll(async () => {
     hook = await webhookReceiver();
-    t = await createTestApp(engine, { MAX_BACKUP_AGE_HOURS: '26', MAX_STORAGE_BYTES: '100000000', NOTIFY_WEBHOOK_URLS: hook.url, THROTTLE_EXPENSIVE_LIMIT: '100000' });
+    t = await createTestApp(engine, {
+      MAX_BACKUP_AGE_HOURS: '26',
+      MAX_STORAGE_BYTES: '100000000',
+      NOTIFY_WEBHOOK_URLS: hook.url,
+      THROTTLE_EXPENSIVE_LIMIT: '100000',
+    });
     await seedSample(t.db, 50);
   });
   afterAll(async () => {
     await t.close();
     await hook.close();
   });
-  const status = async () => (await request(t.http).get('/api/status').set('X-API-Key', t.keys.auditor).expect(200)).body;
+  const status = async () =>
+    (await request(t.http).get('/api/status').set('X-API-Key', t.keys.auditor).expect(200)).body;
 
   it('is unhealthy without a backup, healthy after one, and unhealthy again when it is too old or storage is over the limit', async () => {
     const before = await status();
@@ -54,7 +68,12 @@ describe.each(ENGINES)('status, metrics and alerts on %s', (engine) => {
     const b = await createBackup(t);
     await request(t.http).post(`/api/backups/${b.id}/verify`).set('X-API-Key', t.keys.operator).send({}).expect(200);
     const good = await status();
-    expect(good).toMatchObject({ healthy: true, problems: [], lastBackup: { id: b.id }, lastVerifiedBackup: { id: b.id } });
+    expect(good).toMatchObject({
+      healthy: true,
+      problems: [],
+      lastBackup: { id: b.id },
+      lastVerifiedBackup: { id: b.id },
+    });
     expect(good.rpoSeconds).toBeGreaterThanOrEqual(0);
     expect(good.storage.count).toBe(1);
     expect(good.storage.totalBytes).toBe(b.sizeBytes);
@@ -75,7 +94,11 @@ describe.each(ENGINES)('status, metrics and alerts on %s', (engine) => {
   });
 
   it('alerts a webhook on loopback when a backup fails, and turns unhealthy when the last scheduled run failed', async () => {
-    const s = await request(t.http).post('/api/schedules').set('X-API-Key', t.adminKey).send({ name: 'tasks', cron: '0 0 1 1 *', type: 'tables', tables: ['tasks'] }).expect(201);
+    const s = await request(t.http)
+      .post('/api/schedules')
+      .set('X-API-Key', t.adminKey)
+      .send({ name: 'tasks', cron: '0 0 1 1 *', type: 'tables', tables: ['tasks'] })
+      .expect(201);
     // The table disappears after the schedule was made: its next tick cannot start the backup.
     await execSql(t.db, ['DROP TABLE tasks']);
     await expect(t.app.get(ScheduleRunner).tick(s.body.id, new Date(Date.now() + 60_000))).resolves.toBe('failed');
@@ -83,17 +106,29 @@ describe.each(ENGINES)('status, metrics and alerts on %s', (engine) => {
     expect(st.healthy).toBe(false);
     expect(st.problems.join()).toMatch(/schedule "tasks" .*last run failed/);
     await t.app.get(NotificationsService).drain();
-    expect(hook.bodies.find((x) => x.type === 'backup.failed')).toMatchObject({ source: 'strongroom', severity: 'error', details: { scheduleId: s.body.id } });
+    expect(hook.bodies.find((x) => x.type === 'backup.failed')).toMatchObject({
+      source: 'strongroom',
+      severity: 'error',
+      details: { scheduleId: s.body.id },
+    });
     expect(hook.bodies.some((x) => x.type === 'status.unhealthy')).toBe(true);
 
     // A job that fails while it runs (storage gone) alerts with its backup id.
     rmSync(t.config.BACKUP_DIR, { recursive: true, force: true });
     writeFileSync(t.config.BACKUP_DIR, 'not a directory');
     try {
-      const res = await request(t.http).post('/api/backups').set('X-API-Key', t.keys.operator).send({ type: 'audit' }).expect(202);
+      const res = await request(t.http)
+        .post('/api/backups')
+        .set('X-API-Key', t.keys.operator)
+        .send({ type: 'audit' })
+        .expect(202);
       await t.app.get(BackupsService).waitFor(res.body.id);
       await t.app.get(NotificationsService).drain();
-      expect(hook.bodies.find((x) => x.type === 'backup.failed' && (x.details as { backupId?: string }).backupId === res.body.id)).toMatchObject({ details: { trigger: 'manual' } });
+      expect(
+        hook.bodies.find(
+          (x) => x.type === 'backup.failed' && (x.details as { backupId?: string }).backupId === res.body.id,
+        ),
+      ).toMatchObject({ details: { trigger: 'manual' } });
     } finally {
       rmSync(t.config.BACKUP_DIR, { force: true });
       mkdirSync(t.config.BACKUP_DIR, { recursive: true });
@@ -118,7 +153,8 @@ describe.each(ENGINES)('status, metrics and alerts on %s', (engine) => {
       'strongroom_audit_chain_length ',
       'strongroom_status_healthy ',
       'strongroom_backup_jobs_total{result="completed",trigger="manual"} 1',
-    ]) expect(res.text).toContain(series);
+    ])
+      expect(res.text).toContain(series);
     const chain = Number(/strongroom_audit_chain_length (\d+)/.exec(res.text)![1]);
     const head = await request(t.http).get('/api/audit/verify').set('X-API-Key', t.keys.auditor).expect(200);
     expect(chain).toBeGreaterThan(0);

@@ -19,7 +19,10 @@ export interface TestDatabase {
 
 export function pgServerUrl(): string {
   const url = process.env.TEST_DATABASE_URL;
-  if (!url) throw new Error('TEST_DATABASE_URL is not set: the integration project\'s global setup starts PostgreSQL (run through `npm test`; a spec in src/ that needs it is named *.int.spec.ts)');
+  if (!url)
+    throw new Error(
+      "TEST_DATABASE_URL is not set: the integration project's global setup starts PostgreSQL (run through `npm test`; a spec in src/ that needs it is named *.int.spec.ts)",
+    );
   return url;
 }
 

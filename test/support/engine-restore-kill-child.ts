@@ -13,7 +13,10 @@ async function main(): Promise<void> {
   const [storageDir, backupId, url, tables] = process.argv.slice(2);
   armKill(process.env.KILL_AT!);
   const opened = await openStored(new LocalStorage(storageDir), backupId);
-  await engineRestore({ ...opened, keys: keySourceFromConfig({}) }, { url, mode: 'replace', tables: tables.split(','), createSchema: false, files: true, allowSchemaMismatch: false });
+  await engineRestore(
+    { ...opened, keys: keySourceFromConfig({}) },
+    { url, mode: 'replace', tables: tables.split(','), createSchema: false, files: true, allowSchemaMismatch: false },
+  );
   process.stdout.write('finished\n');
   process.exit(2);
 }

@@ -55,32 +55,48 @@ export function checkSchema(doc: OpenApiDocument, schema: Schema, value: unknown
   }
   if (schema.oneOf) {
     const matching = schema.oneOf.filter((s) => checkSchema(doc, s, value, path).length === 0);
-    return matching.length === 1 ? [] : [`${path}: matches ${matching.length} of the oneOf alternatives, not exactly one`];
+    return matching.length === 1
+      ? []
+      : [`${path}: matches ${matching.length} of the oneOf alternatives, not exactly one`];
   }
   const problems: string[] = [];
-  if (schema.enum && !schema.enum.includes(value)) problems.push(`${path}: ${JSON.stringify(value)} is not one of ${JSON.stringify(schema.enum)}`);
+  if (schema.enum && !schema.enum.includes(value))
+    problems.push(`${path}: ${JSON.stringify(value)} is not one of ${JSON.stringify(schema.enum)}`);
   switch (schema.type) {
     case 'string':
       if (typeof value !== 'string') return [...problems, `${path}: expected a string, got ${JSON.stringify(value)}`];
       if (schema.format === 'uuid' && !UUID.test(value)) problems.push(`${path}: ${value} is not a uuid`);
-      if (schema.format === 'date-time' && (!DATE_TIME.test(value) || Number.isNaN(Date.parse(value)))) problems.push(`${path}: ${value} is not a date-time`);
+      if (schema.format === 'date-time' && (!DATE_TIME.test(value) || Number.isNaN(Date.parse(value))))
+        problems.push(`${path}: ${value} is not a date-time`);
       return problems;
     case 'integer':
-      return Number.isInteger(value) ? problems : [...problems, `${path}: expected an integer, got ${JSON.stringify(value)}`];
+      return Number.isInteger(value)
+        ? problems
+        : [...problems, `${path}: expected an integer, got ${JSON.stringify(value)}`];
     case 'number':
-      return typeof value === 'number' && Number.isFinite(value) ? problems : [...problems, `${path}: expected a number, got ${JSON.stringify(value)}`];
+      return typeof value === 'number' && Number.isFinite(value)
+        ? problems
+        : [...problems, `${path}: expected a number, got ${JSON.stringify(value)}`];
     case 'boolean':
-      return typeof value === 'boolean' ? problems : [...problems, `${path}: expected a boolean, got ${JSON.stringify(value)}`];
+      return typeof value === 'boolean'
+        ? problems
+        : [...problems, `${path}: expected a boolean, got ${JSON.stringify(value)}`];
     case 'array':
-      if (!Array.isArray(value)) return [...problems, `${path}: expected an array, got ${JSON.stringify(value)?.slice(0, 80)}`];
-      return [...problems, ...(schema.items ? value.flatMap((v, i) => checkSchema(doc, schema.items as Schema, v, `${path}[${i}]`)) : [])];
+      if (!Array.isArray(value))
+        return [...problems, `${path}: expected an array, got ${JSON.stringify(value)?.slice(0, 80)}`];
+      return [
+        ...problems,
+        ...(schema.items ? value.flatMap((v, i) => checkSchema(doc, schema.items as Schema, v, `${path}[${i}]`)) : []),
+      ];
     case 'object':
     case undefined:
       if (!schema.properties && !schema.additionalProperties) {
-        if (schema.type === 'object' && (typeof value !== 'object' || Array.isArray(value))) problems.push(`${path}: expected an object`);
+        if (schema.type === 'object' && (typeof value !== 'object' || Array.isArray(value)))
+          problems.push(`${path}: expected an object`);
         return problems;
       }
-      if (typeof value !== 'object' || Array.isArray(value)) return [...problems, `${path}: expected an object, got ${JSON.stringify(value)?.slice(0, 80)}`];
+      if (typeof value !== 'object' || Array.isArray(value))
+        return [...problems, `${path}: expected an object, got ${JSON.stringify(value)?.slice(0, 80)}`];
       return [...problems, ...checkObject(doc, schema, value as Record<string, unknown>, path)];
     default:
       return [...problems, `${path}: the checker does not know type ${schema.type}`];
@@ -96,7 +112,8 @@ function checkObject(doc: OpenApiDocument, schema: Schema, value: Record<string,
   for (const [name, v] of Object.entries(value)) {
     const prop = props[name];
     if (prop) problems.push(...checkSchema(doc, prop, v, `${path}.${name}`));
-    else if (typeof schema.additionalProperties === 'object') problems.push(...checkSchema(doc, schema.additionalProperties, v, `${path}.${name}`));
+    else if (typeof schema.additionalProperties === 'object')
+      problems.push(...checkSchema(doc, schema.additionalProperties, v, `${path}.${name}`));
     else if (schema.additionalProperties !== true) problems.push(`${path}.${name}: returned but not in the schema`);
   }
   return problems;

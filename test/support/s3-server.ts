@@ -67,7 +67,9 @@ export async function startS3Server(bucket = 'strongroom-test'): Promise<TestS3S
         }
       });
       child.once('error', reject);
-      child.once('exit', (code) => reject(new Error(`s3rver exited with code ${code} before listening: ${stderr.trim()}`)));
+      child.once('exit', (code) =>
+        reject(new Error(`s3rver exited with code ${code} before listening: ${stderr.trim()}`)),
+      );
     });
   } catch (err) {
     child.kill('SIGKILL');

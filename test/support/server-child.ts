@@ -30,8 +30,16 @@ export async function startServerChild(env: Record<string, string>): Promise<Ser
   const child = spawn(process.execPath, [builtPath('src/main.ts')], {
     cwd: ROOT,
     env: {
-      ...process.env, NODE_ENV: 'test', LOG_LEVEL: 'silent', SCHEDULER_ENABLED: 'false', DEFAULT_SCHEDULE_ENABLED: 'false',
-      THROTTLE_LIMIT: '100000', THROTTLE_EXPENSIVE_LIMIT: '100000', ...env, HOST: '127.0.0.1', PORT: String(port),
+      ...process.env,
+      NODE_ENV: 'test',
+      LOG_LEVEL: 'silent',
+      SCHEDULER_ENABLED: 'false',
+      DEFAULT_SCHEDULE_ENABLED: 'false',
+      THROTTLE_LIMIT: '100000',
+      THROTTLE_EXPENSIVE_LIMIT: '100000',
+      ...env,
+      HOST: '127.0.0.1',
+      PORT: String(port),
     },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
@@ -41,7 +49,10 @@ export async function startServerChild(env: Record<string, string>): Promise<Ser
   const url = `http://127.0.0.1:${port}`;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`server child exited (${child.exitCode}): ${stderr}`);
-    const up = await fetch(`${url}/health`).then((r) => r.status > 0, () => false);
+    const up = await fetch(`${url}/health`).then(
+      (r) => r.status > 0,
+      () => false,
+    );
     if (up) break;
     await new Promise((r) => setTimeout(r, 100));
   }

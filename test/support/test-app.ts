@@ -25,7 +25,11 @@ export interface TestApp {
 }
 
 /** `opts.db` boots on an existing database (a second instance, or a restart); close() then leaves it in place. */
-export async function createTestApp(engine: Engine, env: Record<string, string> = {}, opts: { db?: TestDatabase } = {}): Promise<TestApp> {
+export async function createTestApp(
+  engine: Engine,
+  env: Record<string, string> = {},
+  opts: { db?: TestDatabase } = {},
+): Promise<TestApp> {
   const db = opts.db ?? (await createTestDatabase(engine));
   const dir = tempDir('strongroom-app-');
   // One key per database, as one deployment has one ADMIN_API_KEY: a second instance or a
@@ -42,13 +46,17 @@ export async function createTestApp(engine: Engine, env: Record<string, string> 
     THROTTLE_EXPENSIVE_LIMIT: '100000',
     ...env,
   });
-  const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).overrideProvider(AppConfig).useValue(config).compile();
+  const moduleRef = await Test.createTestingModule({ imports: [AppModule] })
+    .overrideProvider(AppConfig)
+    .useValue(config)
+    .compile();
   const app = moduleRef.createNestApplication({ logger: false });
   configureApp(app);
   await app.init();
   const keysService = app.get(ApiKeysService);
   const keys = { admin: adminKey } as Record<Role, string>;
-  for (const role of ['operator', 'auditor'] as const) keys[role] = (await keysService.create(`test-${role}`, role)).key;
+  for (const role of ['operator', 'auditor'] as const)
+    keys[role] = (await keysService.create(`test-${role}`, role)).key;
   return {
     app,
     http: app.getHttpServer(),
@@ -66,7 +74,11 @@ export async function createTestApp(engine: Engine, env: Record<string, string> 
 }
 
 /** Waits for fire-and-forget work (audit recording at response finish) to land. */
-export async function eventually<T>(probe: () => Promise<T>, accept: (v: T) => boolean, timeoutMs = 10_000): Promise<T> {
+export async function eventually<T>(
+  probe: () => Promise<T>,
+  accept: (v: T) => boolean,
+  timeoutMs = 10_000,
+): Promise<T> {
   const start = Date.now();
   for (;;) {
     const v = await probe();

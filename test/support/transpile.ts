@@ -35,7 +35,10 @@ export function transpileTree(sources: string[], outDir: string): void {
   rmSync(outDir, { recursive: true, force: true });
   for (const dir of sources) {
     for (const file of tsFiles(join(ROOT, dir))) {
-      const out = ts.transpileModule(readFileSync(file, 'utf8'), { compilerOptions: { ...options, sourceMap: false }, fileName: file });
+      const out = ts.transpileModule(readFileSync(file, 'utf8'), {
+        compilerOptions: { ...options, sourceMap: false },
+        fileName: file,
+      });
       const target = join(outDir, relative(ROOT, file)).replace(/\.ts$/, '.js');
       mkdirSync(dirname(target), { recursive: true });
       writeFileSync(target, out.outputText);
@@ -46,7 +49,9 @@ export function transpileTree(sources: string[], outDir: string): void {
 /** Path of the transpiled JavaScript for a repository-relative `.ts` path. */
 export function builtPath(tsPath: string): string {
   if (process.env.STRONGROOM_TEST_BUILD_READY !== '1') {
-    throw new Error('.test-build/ is made by the integration project\'s global setup: a spec in src/ that starts child processes is named *.int.spec.ts');
+    throw new Error(
+      ".test-build/ is made by the integration project's global setup: a spec in src/ that starts child processes is named *.int.spec.ts",
+    );
   }
   return join(TEST_BUILD, tsPath.replace(/\.ts$/, '.js'));
 }

@@ -5,43 +5,67 @@ import { IsIsoTimestamp } from '../../common/validators';
 
 export class AuditFilterDto {
   @ApiPropertyOptional({ description: 'Exact action, e.g. backup.create' })
-  @IsOptional() @IsString() @MaxLength(100) action?: string;
+  @IsOptional()
+  @IsString()
+  @MaxLength(100)
+  action?: string;
 
   @ApiPropertyOptional({ description: 'Resource kind, e.g. backup, recovery, schedule, api-key' })
-  @IsOptional() @IsString() @MaxLength(50) resource?: string;
+  @IsOptional()
+  @IsString()
+  @MaxLength(50)
+  resource?: string;
 
   @ApiPropertyOptional({ description: 'Resource id' })
-  @IsOptional() @IsString() @MaxLength(200) resourceId?: string;
+  @IsOptional()
+  @IsString()
+  @MaxLength(200)
+  resourceId?: string;
 
   @ApiPropertyOptional({ description: 'API key id of the actor', format: 'uuid' })
-  @IsOptional() @IsUUID() actor?: string;
+  @IsOptional()
+  @IsUUID()
+  actor?: string;
 
   @ApiPropertyOptional({ description: 'Outcome', enum: ['success', 'failure', 'denied'] })
-  @IsOptional() @IsIn(['success', 'failure', 'denied']) outcome?: string;
+  @IsOptional()
+  @IsIn(['success', 'failure', 'denied'])
+  outcome?: string;
 
   @ApiPropertyOptional({ description: 'Events at or after this time (ISO-8601)' })
-  @IsOptional() @IsIsoTimestamp() from?: string;
+  @IsOptional()
+  @IsIsoTimestamp()
+  from?: string;
 
   @ApiPropertyOptional({ description: 'Events at or before this time (ISO-8601)' })
-  @IsOptional() @IsIsoTimestamp() to?: string;
+  @IsOptional()
+  @IsIsoTimestamp()
+  to?: string;
 }
 
 export class ListAuditQueryDto extends IntersectionType(PageQueryDto, AuditFilterDto) {}
 
 export class ExportAuditQueryDto {
   @ApiPropertyOptional({ description: 'Export format', enum: ['ndjson', 'csv'], default: 'ndjson' })
-  @IsOptional() @IsIn(['ndjson', 'csv']) format?: 'ndjson' | 'csv';
+  @IsOptional()
+  @IsIn(['ndjson', 'csv'])
+  format?: 'ndjson' | 'csv';
 
   @ApiPropertyOptional({ description: 'Events at or after this time (ISO-8601)' })
-  @IsOptional() @IsIsoTimestamp() from?: string;
+  @IsOptional()
+  @IsIsoTimestamp()
+  from?: string;
 
   @ApiPropertyOptional({ description: 'Events at or before this time (ISO-8601)' })
-  @IsOptional() @IsIsoTimestamp() to?: string;
+  @IsOptional()
+  @IsIsoTimestamp()
+  to?: string;
 }
 
 export class AuditActorDto {
   @ApiProperty({ description: 'Who acted', enum: ['api-key', 'system'] }) type: string;
-  @ApiProperty({ description: 'API key id, or null for the system', nullable: true, type: String, format: 'uuid' }) keyId: string | null;
+  @ApiProperty({ description: 'API key id, or null for the system', nullable: true, type: String, format: 'uuid' })
+  keyId: string | null;
   @ApiProperty({ description: 'Key name or system component' }) name: string;
   @ApiProperty({ description: 'Role of the key, or null', nullable: true, type: String }) role: string | null;
 }
@@ -59,12 +83,13 @@ export class AuditEventDto {
   @ApiProperty({ description: 'Request id (X-Request-Id)', nullable: true, type: String }) requestId: string | null;
   @ApiProperty({ description: 'Action details, secrets redacted', type: Object }) details: Record<string, unknown>;
   @ApiProperty({ description: 'Hash of the previous event (hex)' }) prevHash: string;
-  @ApiProperty({ description: 'This event\'s hash (hex)' }) hash: string;
+  @ApiProperty({ description: "This event's hash (hex)" }) hash: string;
 }
 
 export class AuditPageDto {
   @ApiProperty({ type: AuditEventDto, isArray: true, description: 'Events, newest first' }) items: AuditEventDto[];
-  @ApiProperty({ description: 'Cursor for the next page, or null', nullable: true, type: String }) nextCursor: string | null;
+  @ApiProperty({ description: 'Cursor for the next page, or null', nullable: true, type: String }) nextCursor:
+    string | null;
 }
 
 export class AuditHeadDto {
@@ -77,7 +102,12 @@ export class AuditVerifyDto {
   @ApiProperty({ description: 'Events checked', type: 'integer' }) checked: number;
   @ApiProperty({ description: 'Last good event', type: AuditHeadDto, nullable: true }) head: AuditHeadDto | null;
   @ApiProperty({ description: 'First bad seq, or null', nullable: true, type: 'integer' }) firstBadSeq: number | null;
-  @ApiProperty({ description: 'Why it is bad', nullable: true, enum: ['hash-mismatch', 'broken-link', 'seq-gap', 'truncated-tail', 'head-mismatch'] }) problem: string | null;
-  @ApiProperty({ description: 'A sentence explaining the problem', nullable: true, type: String }) detail: string | null;
+  @ApiProperty({
+    description: 'Why it is bad',
+    nullable: true,
+    enum: ['hash-mismatch', 'broken-link', 'seq-gap', 'truncated-tail', 'head-mismatch'],
+  })
+  problem: string | null;
+  @ApiProperty({ description: 'A sentence explaining the problem', nullable: true, type: String }) detail:
+    string | null;
 }
-

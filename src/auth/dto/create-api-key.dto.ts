@@ -4,7 +4,9 @@ import { ROLES, type Role } from '../roles';
 
 export class CreateApiKeyDto {
   @ApiProperty({ description: 'A name that says who or what uses the key', example: 'nightly-ci', maxLength: 200 })
-  @IsString() @IsNotEmpty() @MaxLength(200)
+  @IsString()
+  @IsNotEmpty()
+  @MaxLength(200)
   name: string;
 
   @ApiProperty({ description: 'Role granted: admin > operator > auditor', enum: ROLES, example: 'operator' })
@@ -17,8 +19,15 @@ export class ApiKeyDto {
   @ApiProperty({ description: 'Name given at creation' }) name: string;
   @ApiProperty({ description: 'Role of the key', enum: ROLES }) role: string;
   @ApiProperty({ description: 'When the key was created (ISO-8601 UTC)', format: 'date-time' }) createdAt: string;
-  @ApiProperty({ description: 'When the key was revoked, or null', nullable: true, type: String, format: 'date-time' }) revokedAt: string | null;
-  @ApiProperty({ description: 'Last time the key authenticated (minute precision), or null', nullable: true, type: String, format: 'date-time' }) lastUsedAt: string | null;
+  @ApiProperty({ description: 'When the key was revoked, or null', nullable: true, type: String, format: 'date-time' })
+  revokedAt: string | null;
+  @ApiProperty({
+    description: 'Last time the key authenticated (minute precision), or null',
+    nullable: true,
+    type: String,
+    format: 'date-time',
+  })
+  lastUsedAt: string | null;
 }
 
 export class CreatedApiKeyDto extends ApiKeyDto {
@@ -27,5 +36,6 @@ export class CreatedApiKeyDto extends ApiKeyDto {
 
 export class ApiKeyPageDto {
   @ApiProperty({ description: 'Keys, newest first, revoked ones included', type: [ApiKeyDto] }) items: ApiKeyDto[];
-  @ApiProperty({ description: 'Always null: one page holds every key', nullable: true, type: String }) nextCursor: string | null;
+  @ApiProperty({ description: 'Always null: one page holds every key', nullable: true, type: String }) nextCursor:
+    string | null;
 }

@@ -1,7 +1,15 @@
 import { ApiProperty, ApiPropertyOptional, IntersectionType } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import {
-  ArrayMaxSize, IsArray, IsBoolean, IsIn, IsNotEmpty, IsOptional, IsString, Matches, MaxLength,
+  ArrayMaxSize,
+  IsArray,
+  IsBoolean,
+  IsIn,
+  IsNotEmpty,
+  IsOptional,
+  IsString,
+  Matches,
+  MaxLength,
 } from 'class-validator';
 import { PageQueryDto } from '../../common/pagination';
 import { IsIsoTimestamp, IsOptionalNotNull } from '../../common/validators';
@@ -12,64 +20,130 @@ const COMPRESSIONS = ['zstd', 'gzip', 'none'] as const;
 const TAG = /^[A-Za-z0-9._:-]{1,64}$/;
 
 export class CreateBackupDto {
-  @ApiPropertyOptional({ description: 'What to back up: the whole target database, chosen tables, or the audit trail alone', enum: BACKUP_TYPES, default: 'full' })
-  @IsOptionalNotNull() @IsIn(BACKUP_TYPES) type?: BackupType;
+  @ApiPropertyOptional({
+    description: 'What to back up: the whole target database, chosen tables, or the audit trail alone',
+    enum: BACKUP_TYPES,
+    default: 'full',
+  })
+  @IsOptionalNotNull()
+  @IsIn(BACKUP_TYPES)
+  type?: BackupType;
 
-  @ApiPropertyOptional({ description: 'Tables to back up; required when type is "tables"', type: [String], example: ['projects', 'tasks'] })
-  @IsOptionalNotNull() @IsArray() @ArrayMaxSize(1000) @IsString({ each: true }) @IsNotEmpty({ each: true }) @MaxLength(200, { each: true })
+  @ApiPropertyOptional({
+    description: 'Tables to back up; required when type is "tables"',
+    type: [String],
+    example: ['projects', 'tasks'],
+  })
+  @IsOptionalNotNull()
+  @IsArray()
+  @ArrayMaxSize(1000)
+  @IsString({ each: true })
+  @IsNotEmpty({ each: true })
+  @MaxLength(200, { each: true })
   tables?: string[];
 
-  @ApiPropertyOptional({ description: 'Free text shown in listings', maxLength: 1000, example: 'before the 2.4 schema migration' })
-  @IsOptionalNotNull() @IsString() @MaxLength(1000) description?: string;
+  @ApiPropertyOptional({
+    description: 'Free text shown in listings',
+    maxLength: 1000,
+    example: 'before the 2.4 schema migration',
+  })
+  @IsOptionalNotNull()
+  @IsString()
+  @MaxLength(1000)
+  description?: string;
 
-  @ApiPropertyOptional({ description: 'Labels for filtering (letters, digits, . _ : -)', type: [String], example: ['before-migration'] })
-  @IsOptionalNotNull() @IsArray() @ArrayMaxSize(50) @Matches(TAG, { each: true, message: 'each value in tags must be 1-64 characters of letters, digits, . _ : -' })
+  @ApiPropertyOptional({
+    description: 'Labels for filtering (letters, digits, . _ : -)',
+    type: [String],
+    example: ['before-migration'],
+  })
+  @IsOptionalNotNull()
+  @IsArray()
+  @ArrayMaxSize(50)
+  @Matches(TAG, { each: true, message: 'each value in tags must be 1-64 characters of letters, digits, . _ : -' })
   tags?: string[];
 
   @ApiPropertyOptional({ description: 'Encrypt the backup (default: on whenever a key is configured)' })
-  @IsOptionalNotNull() @IsBoolean() encrypt?: boolean;
+  @IsOptionalNotNull()
+  @IsBoolean()
+  encrypt?: boolean;
 
   @ApiPropertyOptional({ description: 'Compression of the parts (default BACKUP_COMPRESSION)', enum: COMPRESSIONS })
-  @IsOptionalNotNull() @IsIn(COMPRESSIONS) compression?: (typeof COMPRESSIONS)[number];
+  @IsOptionalNotNull()
+  @IsIn(COMPRESSIONS)
+  compression?: (typeof COMPRESSIONS)[number];
 }
 
 export class UpdateBackupDto {
-  @ApiPropertyOptional({ description: 'New description (null clears it)', maxLength: 1000, nullable: true, type: String, example: 'kept for the Q3 audit' })
-  @IsOptional() @IsString() @MaxLength(1000) description?: string | null;
+  @ApiPropertyOptional({
+    description: 'New description (null clears it)',
+    maxLength: 1000,
+    nullable: true,
+    type: String,
+    example: 'kept for the Q3 audit',
+  })
+  @IsOptional()
+  @IsString()
+  @MaxLength(1000)
+  description?: string | null;
 
   @ApiPropertyOptional({ description: 'Replaces the tags', type: [String], example: ['audit-q3'] })
-  @IsOptionalNotNull() @IsArray() @ArrayMaxSize(50) @Matches(TAG, { each: true, message: 'each value in tags must be 1-64 characters of letters, digits, . _ : -' })
+  @IsOptionalNotNull()
+  @IsArray()
+  @ArrayMaxSize(50)
+  @Matches(TAG, { each: true, message: 'each value in tags must be 1-64 characters of letters, digits, . _ : -' })
   tags?: string[];
 
   @ApiPropertyOptional({ description: 'Pinned backups are never deleted by retention or by DELETE (admin only)' })
-  @IsOptionalNotNull() @IsBoolean() pinned?: boolean;
+  @IsOptionalNotNull()
+  @IsBoolean()
+  pinned?: boolean;
 }
 
 export class BackupFilterDto {
   @ApiPropertyOptional({ description: 'Only backups with this status', enum: STATUSES })
-  @IsOptional() @IsIn(STATUSES) status?: string;
+  @IsOptional()
+  @IsIn(STATUSES)
+  status?: string;
   @ApiPropertyOptional({ description: 'Only backups of this type', enum: BACKUP_TYPES })
-  @IsOptional() @IsIn(BACKUP_TYPES) type?: string;
+  @IsOptional()
+  @IsIn(BACKUP_TYPES)
+  type?: string;
   @ApiPropertyOptional({ description: 'Only backups started this way', enum: BACKUP_TRIGGERS })
-  @IsOptional() @IsIn(BACKUP_TRIGGERS) trigger?: string;
+  @IsOptional()
+  @IsIn(BACKUP_TRIGGERS)
+  trigger?: string;
   @ApiPropertyOptional({ description: 'Only backups carrying this tag' })
-  @IsOptional() @Matches(TAG) tag?: string;
+  @IsOptional()
+  @Matches(TAG)
+  tag?: string;
   @ApiPropertyOptional({ description: 'Created at or after (ISO-8601)' })
-  @IsOptional() @IsIsoTimestamp() from?: string;
+  @IsOptional()
+  @IsIsoTimestamp()
+  from?: string;
   @ApiPropertyOptional({ description: 'Created at or before (ISO-8601)' })
-  @IsOptional() @IsIsoTimestamp() to?: string;
+  @IsOptional()
+  @IsIsoTimestamp()
+  to?: string;
 }
 
 export class ListBackupsQueryDto extends IntersectionType(PageQueryDto, BackupFilterDto) {}
 
 export class VerifyBackupDto {
-  @ApiPropertyOptional({ description: 'Also restore into a scratch database and compare row counts and checksums', default: false })
-  @IsOptionalNotNull() @IsBoolean() deep?: boolean;
+  @ApiPropertyOptional({
+    description: 'Also restore into a scratch database and compare row counts and checksums',
+    default: false,
+  })
+  @IsOptionalNotNull()
+  @IsBoolean()
+  deep?: boolean;
 }
 
 export class DeleteBackupQueryDto {
   @ApiPropertyOptional({ description: 'Reason recorded in the audit trail', example: 'superseded by a newer backup' })
-  @IsOptional() @IsString() @MaxLength(500)
+  @IsOptional()
+  @IsString()
+  @MaxLength(500)
   @Transform(({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value))
   reason?: string;
 }
@@ -78,18 +152,22 @@ export class BackupTableDto {
   @ApiProperty({ description: 'Table name' }) name: string;
   @ApiProperty({ description: 'Rows backed up', type: 'integer' }) rows: number;
   @ApiProperty({ description: 'Uncompressed row-data bytes', type: 'integer' }) bytes: number;
-  @ApiProperty({ description: 'SHA-256 (hex) of the table\'s row data' }) sha256: string;
+  @ApiProperty({ description: "SHA-256 (hex) of the table's row data" }) sha256: string;
 }
 
 export class BackupFilesDto {
   @ApiProperty({ description: 'Files backed up from BACKUP_FILE_PATHS', type: 'integer' }) count: number;
   @ApiProperty({ description: 'Their total size in bytes', type: 'integer' }) bytes: number;
-  @ApiPropertyOptional({ description: 'Entries under BACKUP_FILE_PATHS that are not regular files or directories (symbolic links, sockets, FIFOs, devices): not backed up; the manifest lists them' })
+  @ApiPropertyOptional({
+    description:
+      'Entries under BACKUP_FILE_PATHS that are not regular files or directories (symbolic links, sockets, FIFOs, devices): not backed up; the manifest lists them',
+  })
   skipped?: number;
 }
 
 export class BackupProgressDto {
-  @ApiProperty({ description: 'Current phase: pending, snapshot, schema, tables, files, manifest, done' }) phase: string;
+  @ApiProperty({ description: 'Current phase: pending, snapshot, schema, tables, files, manifest, done' })
+  phase: string;
   @ApiProperty({ description: 'Tables finished', type: 'integer' }) tablesDone: number;
   @ApiProperty({ description: 'Tables in the backup', type: 'integer' }) tablesTotal: number;
   @ApiProperty({ description: 'Rows written so far', type: 'integer' }) rows: number;
@@ -100,14 +178,18 @@ export class BackupDto {
   @ApiProperty({ description: 'Backup id', format: 'uuid' }) id: string;
   @ApiProperty({ description: 'What was backed up', enum: BACKUP_TYPES }) type: string;
   @ApiProperty({ description: 'What started it', enum: BACKUP_TRIGGERS }) trigger: string;
-  @ApiProperty({ description: 'Job status; completed only once the manifest is stored and read back', enum: STATUSES }) status: string;
-  @ApiProperty({ description: 'Schedule that started it, or null', nullable: true, type: String, format: 'uuid' }) scheduleId: string | null;
+  @ApiProperty({ description: 'Job status; completed only once the manifest is stored and read back', enum: STATUSES })
+  status: string;
+  @ApiProperty({ description: 'Schedule that started it, or null', nullable: true, type: String, format: 'uuid' })
+  scheduleId: string | null;
   @ApiProperty({ description: 'Free text', nullable: true, type: String }) description: string | null;
   @ApiProperty({ description: 'Labels', type: [String] }) tags: string[];
   @ApiProperty({ description: 'Protected from deletion' }) pinned: boolean;
   @ApiProperty({ description: 'When it was requested', format: 'date-time' }) createdAt: string;
-  @ApiProperty({ description: 'When the job started', nullable: true, type: String, format: 'date-time' }) startedAt: string | null;
-  @ApiProperty({ description: 'When the job ended', nullable: true, type: String, format: 'date-time' }) finishedAt: string | null;
+  @ApiProperty({ description: 'When the job started', nullable: true, type: String, format: 'date-time' }) startedAt:
+    string | null;
+  @ApiProperty({ description: 'When the job ended', nullable: true, type: String, format: 'date-time' }) finishedAt:
+    string | null;
   @ApiProperty({ description: 'Stored size in bytes (compressed, encrypted)', type: 'integer' }) sizeBytes: number;
   @ApiProperty({ description: 'Rows in all tables', type: 'integer' }) rowCount: number;
   @ApiProperty({ description: 'Per-table summary', type: [BackupTableDto] }) tables: BackupTableDto[];
@@ -115,23 +197,40 @@ export class BackupDto {
   @ApiProperty({ description: 'Compression of the parts', enum: COMPRESSIONS }) compression: string;
   @ApiProperty({ description: 'Encrypted with AES-256-GCM' }) encrypted: boolean;
   @ApiProperty({ description: 'Id of the key used, or null', nullable: true, type: String }) keyId: string | null;
-  @ApiProperty({ description: 'SHA-256 (hex) of the manifest', nullable: true, type: String, example: '9f2c4e0b7a1d5c3e8f6a2b4d0c9e7f1a3b5d7c9e1f3a5b7d9c1e3f5a7b9d1c3e' }) checksum: string | null;
-  @ApiProperty({ description: 'Last successful verification', nullable: true, type: String, format: 'date-time' }) verifiedAt: string | null;
+  @ApiProperty({
+    description: 'SHA-256 (hex) of the manifest',
+    nullable: true,
+    type: String,
+    example: '9f2c4e0b7a1d5c3e8f6a2b4d0c9e7f1a3b5d7c9e1f3a5b7d9c1e3f5a7b9d1c3e',
+  })
+  checksum: string | null;
+  @ApiProperty({ description: 'Last successful verification', nullable: true, type: String, format: 'date-time' })
+  verifiedAt: string | null;
   @ApiProperty({ description: 'Why it failed', nullable: true, type: String }) error: string | null;
   @ApiProperty({ description: 'Progress of the job', type: BackupProgressDto }) progress: BackupProgressDto;
 }
 
 export class ExcludedObjectDto {
-  @ApiProperty({ description: 'What was left out: a whole schema, a table, or only a table\'s rows', enum: ['schema', 'table', 'table-data'] }) kind: string;
+  @ApiProperty({
+    description: "What was left out: a whole schema, a table, or only a table's rows",
+    enum: ['schema', 'table', 'table-data'],
+  })
+  kind: string;
   @ApiProperty({ description: 'Its name (tables: `schema.table` outside schema public)' }) name: string;
-  @ApiProperty({ description: 'Why: the configuration variable and pattern that matched, or Strongroom\'s own bookkeeping' }) reason: string;
+  @ApiProperty({
+    description: "Why: the configuration variable and pattern that matched, or Strongroom's own bookkeeping",
+  })
+  reason: string;
 }
 
 const KIND_SUMMARY = {
   type: 'object',
   properties: {
     count: { type: 'integer', description: 'Objects of this kind in the schema' },
-    fingerprint: { type: 'string', description: 'SHA-256 (hex) of their normalized definitions; a deep verify compares its rebuild with it' },
+    fingerprint: {
+      type: 'string',
+      description: 'SHA-256 (hex) of their normalized definitions; a deep verify compares its rebuild with it',
+    },
   },
 } as const;
 
@@ -147,7 +246,12 @@ export class BackupInventoryDto {
   })
   schemas: Record<string, Record<string, { count: number; fingerprint: string }>>;
 
-  @ApiProperty({ description: 'Rows of each archived table at the snapshot', type: 'object', additionalProperties: { type: 'integer' }, example: { projects: 12, tasks: 340 } })
+  @ApiProperty({
+    description: 'Rows of each archived table at the snapshot',
+    type: 'object',
+    additionalProperties: { type: 'integer' },
+    example: { projects: 12, tasks: 340 },
+  })
   rows: Record<string, number>;
 }
 
@@ -155,30 +259,34 @@ export class BackupInventoryDto {
 export class BackupDetailDto extends BackupDto {
   @ApiProperty({
     description:
-      'What the database held at the snapshot, within the backup\'s scope (the manifest\'s inventory): object kinds and counts per ' +
+      "What the database held at the snapshot, within the backup's scope (the manifest's inventory): object kinds and counts per " +
       'schema, and rows per table. A backup fails rather than archive less than it lists. Null until the backup completed, and for ' +
       'backups catalogued before inventories were copied to the catalog. Only on the single-backup read: lists leave it out, it grows with the database',
-    type: BackupInventoryDto, nullable: true,
+    type: BackupInventoryDto,
+    nullable: true,
   })
   inventory: BackupInventoryDto | null;
 
   @ApiProperty({
     description:
-      'What configuration (BACKUP_INCLUDE_SCHEMAS, BACKUP_EXCLUDE_SCHEMAS, BACKUP_EXCLUDE_TABLES) or Strongroom\'s own bookkeeping left out of a ' +
+      "What configuration (BACKUP_INCLUDE_SCHEMAS, BACKUP_EXCLUDE_SCHEMAS, BACKUP_EXCLUDE_TABLES) or Strongroom's own bookkeeping left out of a " +
       'whole-database (full PostgreSQL) backup, each with the reason; [] when nothing was. Null for backups that keep no such list (tables and audit ' +
       'backups, SQLite) and for those not completed',
-    type: [ExcludedObjectDto], nullable: true,
+    type: [ExcludedObjectDto],
+    nullable: true,
   })
   excluded: ExcludedObjectDto[] | null;
 }
 
 export class BackupPageDto {
   @ApiProperty({ type: [BackupDto], description: 'Backups, newest first' }) items: BackupDto[];
-  @ApiProperty({ description: 'Cursor for the next page, or null', nullable: true, type: String }) nextCursor: string | null;
+  @ApiProperty({ description: 'Cursor for the next page, or null', nullable: true, type: String }) nextCursor:
+    string | null;
 }
 
 export class VerifyCheckDto {
-  @ApiProperty({ description: 'What was checked, e.g. "manifest", "part parts/0001.rows", "table tasks"' }) name: string;
+  @ApiProperty({ description: 'What was checked, e.g. "manifest", "part parts/0001.rows", "table tasks"' })
+  name: string;
   @ApiProperty({ description: 'Whether it passed' }) ok: boolean;
   @ApiPropertyOptional({ description: 'What was found' }) detail?: string;
 }
@@ -189,24 +297,42 @@ export class VerifyResultDto {
 }
 
 export class RescanSkippedDto {
-  @ApiProperty({ description: 'Storage directory holding the manifest, e.g. `backups/{id}`', example: 'backups/0b9c5b8e-6a0c-4a57-9d54-0f3c1f7d2a11' }) dir: string;
-  @ApiProperty({ description: 'Why it was not catalogued: not a backup id, unreadable, or not authenticated under the configured key' }) reason: string;
+  @ApiProperty({
+    description: 'Storage directory holding the manifest, e.g. `backups/{id}`',
+    example: 'backups/0b9c5b8e-6a0c-4a57-9d54-0f3c1f7d2a11',
+  })
+  dir: string;
+  @ApiProperty({
+    description:
+      'Why it was not catalogued: not a backup id, unreadable, or not authenticated under the configured key',
+  })
+  reason: string;
 }
 
 export class RescanResultDto {
   @ApiProperty({ type: [String], description: 'Backups catalogued from their manifests' }) added: string[];
-  @ApiProperty({ type: [String], description: 'Completed backups whose manifest is gone (now failed)' }) missing: string[];
-  @ApiProperty({ type: [RescanSkippedDto], description: 'Manifests left out of the catalog, with the reason' }) skipped: RescanSkippedDto[];
+  @ApiProperty({ type: [String], description: 'Completed backups whose manifest is gone (now failed)' })
+  missing: string[];
+  @ApiProperty({ type: [RescanSkippedDto], description: 'Manifests left out of the catalog, with the reason' })
+  skipped: RescanSkippedDto[];
 }
 
 export class BackupStatsDto {
   @ApiProperty({ description: 'Backups in the catalog', type: 'integer' }) count: number;
   @ApiProperty({ description: 'Stored bytes of all backups', type: 'integer' }) totalBytes: number;
-  @ApiProperty({ description: 'Oldest createdAt', nullable: true, type: String, format: 'date-time' }) oldest: string | null;
-  @ApiProperty({ description: 'Newest createdAt', nullable: true, type: String, format: 'date-time' }) newest: string | null;
-  @ApiProperty({ description: 'Count per status', type: Object, example: { completed: 3, failed: 1, running: 0, pending: 0 } }) byStatus: Record<string, number>;
+  @ApiProperty({ description: 'Oldest createdAt', nullable: true, type: String, format: 'date-time' }) oldest:
+    string | null;
+  @ApiProperty({ description: 'Newest createdAt', nullable: true, type: String, format: 'date-time' }) newest:
+    string | null;
+  @ApiProperty({
+    description: 'Count per status',
+    type: Object,
+    example: { completed: 3, failed: 1, running: 0, pending: 0 },
+  })
+  byStatus: Record<string, number>;
 }
 
 export class ImportBackupDto {
-  @ApiProperty({ description: 'An archive from GET /api/backups/:id/download', type: 'string', format: 'binary' }) file: unknown;
+  @ApiProperty({ description: 'An archive from GET /api/backups/:id/download', type: 'string', format: 'binary' })
+  file: unknown;
 }

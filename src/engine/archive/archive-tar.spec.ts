@@ -106,7 +106,12 @@ describe('packArchive / unpackArchive', () => {
   it('round-trips: same manifest, byte-identical parts, manifest last', async () => {
     const { manifest, data } = await makeBackup();
     const entries = await archiveEntries();
-    expect(entries.map((e) => e.name)).toEqual(['parts/schema.sql', 'parts/0001.rows', 'parts/files.tar', 'manifest.json']);
+    expect(entries.map((e) => e.name)).toEqual([
+      'parts/schema.sql',
+      'parts/0001.rows',
+      'parts/files.tar',
+      'manifest.json',
+    ]);
     expect(entries[3].data?.equals(readFileSync(join(root.path, SRC, 'manifest.json')))).toBe(true);
 
     const imported = await unpackArchive(packArchive(storage, SRC), storage, Q);
@@ -122,9 +127,11 @@ describe('packArchive / unpackArchive', () => {
   it('accepts the archive in tiny input chunks', async () => {
     const { manifest } = await makeBackup();
     const archive = await collect(packArchive(storage, SRC));
-    const tiny = Readable.from((function* () {
-      for (let i = 0; i < archive.length; i += 333) yield archive.subarray(i, i + 333);
-    })());
+    const tiny = Readable.from(
+      (function* () {
+        for (let i = 0; i < archive.length; i += 333) yield archive.subarray(i, i + 333);
+      })(),
+    );
     expect(await unpackArchive(tiny, storage, Q)).toEqual(manifest);
   });
 
@@ -153,7 +160,10 @@ describe('packArchive / unpackArchive', () => {
   it('fails the download stream when a part is missing from storage', async () => {
     await makeBackup();
     await storage.delete(`${SRC}/parts/0001.rows`);
-    await expect(collect(packArchive(storage, SRC))).rejects.toMatchObject({ code: 'missing-part', part: 'parts/0001.rows' });
+    await expect(collect(packArchive(storage, SRC))).rejects.toMatchObject({
+      code: 'missing-part',
+      part: 'parts/0001.rows',
+    });
   });
 
   describe('rejects hostile or broken archives and empties the quarantine', () => {
@@ -166,21 +176,28 @@ describe('packArchive / unpackArchive', () => {
     const manifestEntry = () => good[good.length - 1];
 
     it('path traversal', async () => {
-      const err = await unpackFails(await buildTar([good[0], { name: '../x', data: Buffer.from('evil') }, ...good.slice(1)]));
+      const err = await unpackFails(
+        await buildTar([good[0], { name: '../x', data: Buffer.from('evil') }, ...good.slice(1)]),
+      );
       expect(err.message).toMatch(/"\.\.\/x" has an unsafe or unexpected name/);
       // Nothing outside the source backup survives: not the entry written before the bad one, not `x`.
       const files = readdirSync(root.path, { recursive: true, withFileTypes: true }).filter((d) => d.isFile());
       expect(files.every((d) => join(d.parentPath, d.name).startsWith(join(root.path, SRC)))).toBe(true);
     });
 
-    it.each(['/etc/passwd', 'parts/../../x', 'parts/a/../../x', 'parts\\x', 'other/x', './parts/0001.rows'])('unsafe name %j', async (name) => {
-      const err = await unpackFails(await buildTar([good[0], { name, data: Buffer.from('x') }, ...good.slice(1)]));
-      expect(err.code).toBe('invalid-archive');
-    });
+    it.each(['/etc/passwd', 'parts/../../x', 'parts/a/../../x', 'parts\\x', 'other/x', './parts/0001.rows'])(
+      'unsafe name %j',
+      async (name) => {
+        const err = await unpackFails(await buildTar([good[0], { name, data: Buffer.from('x') }, ...good.slice(1)]));
+        expect(err.code).toBe('invalid-archive');
+      },
+    );
 
     it('symbolic and hard links, directories', async () => {
       for (const type of ['symlink', 'link', 'directory'] as const) {
-        const err = await unpackFails(await buildTar([good[0], { name: 'parts/l', type, linkname: '/etc/passwd' }, ...good.slice(1)]));
+        const err = await unpackFails(
+          await buildTar([good[0], { name: 'parts/l', type, linkname: '/etc/passwd' }, ...good.slice(1)]),
+        );
         expect(err.message).toMatch(new RegExp(`is a ${type}`));
       }
     });
@@ -192,35 +209,53 @@ describe('packArchive / unpackArchive', () => {
 
     it('an entry the manifest does not list, before or after the manifest', async () => {
       const extra = { name: 'parts/9999.rows', data: randomBytes(10) };
-      expect((await unpackFails(await buildTar([extra, ...good]))).message).toMatch(/"parts\/9999.rows" is not listed in the manifest/);
+      expect((await unpackFails(await buildTar([extra, ...good]))).message).toMatch(
+        /"parts\/9999.rows" is not listed in the manifest/,
+      );
       expect((await unpackFails(await buildTar([...good, extra]))).message).toMatch(/is not listed in the manifest/);
     });
 
     it('a missing part, or no manifest', async () => {
-      expect(await unpackFails(await buildTar(without('parts/0001.rows')))).toMatchObject({ code: 'missing-part', part: 'parts/0001.rows' });
+      expect(await unpackFails(await buildTar(without('parts/0001.rows')))).toMatchObject({
+        code: 'missing-part',
+        part: 'parts/0001.rows',
+      });
       expect((await unpackFails(await buildTar(without('manifest.json')))).message).toMatch(/no manifest.json/);
     });
 
     it('a changed part or manifest', async () => {
-      const changed = good.map((e) => (e.name === 'parts/0001.rows' ? { ...e, data: Buffer.concat([e.data!.subarray(1), Buffer.from([1])]) } : e));
-      expect(await unpackFails(await buildTar(changed))).toMatchObject({ code: 'checksum-mismatch', part: 'parts/0001.rows' });
+      const changed = good.map((e) =>
+        e.name === 'parts/0001.rows' ? { ...e, data: Buffer.concat([e.data!.subarray(1), Buffer.from([1])]) } : e,
+      );
+      expect(await unpackFails(await buildTar(changed))).toMatchObject({
+        code: 'checksum-mismatch',
+        part: 'parts/0001.rows',
+      });
       const m = manifestEntry();
       const edited = Buffer.from(m.data!.toString().replace('"rows": 2', '"rows": 3'));
-      expect((await unpackFails(await buildTar([...good.slice(0, -1), { ...m, data: edited }]))).message).toMatch(/manifest checksum mismatch/);
+      expect((await unpackFails(await buildTar([...good.slice(0, -1), { ...m, data: edited }]))).message).toMatch(
+        /manifest checksum mismatch/,
+      );
     });
 
     it('input over the size limit', async () => {
       const archive = await buildTar(good);
-      expect((await unpackFails(archive, { maxBytes: archive.length - 1 })).message).toMatch(/larger than the \d+-byte limit/);
-      await expect(unpackArchive(Readable.from([archive]), storage, Q, { maxBytes: archive.length })).resolves.toBeTruthy();
+      expect((await unpackFails(archive, { maxBytes: archive.length - 1 })).message).toMatch(
+        /larger than the \d+-byte limit/,
+      );
+      await expect(
+        unpackArchive(Readable.from([archive]), storage, Q, { maxBytes: archive.length }),
+      ).resolves.toBeTruthy();
     });
 
     it('an upload that breaks off passes its own error through', async () => {
       const archive = await buildTar(good);
-      const broken = Readable.from((async function* () {
-        yield archive.subarray(0, archive.length - 3000);
-        throw new Error('client closed the connection');
-      })());
+      const broken = Readable.from(
+        (async function* () {
+          yield archive.subarray(0, archive.length - 3000);
+          throw new Error('client closed the connection');
+        })(),
+      );
       await expect(unpackArchive(broken, storage, Q)).rejects.toThrow('client closed the connection');
       expect(await quarantineFiles()).toEqual([]);
     });
@@ -229,9 +264,10 @@ describe('packArchive / unpackArchive', () => {
       expect((await unpackFails(randomBytes(5000))).code).toBe('invalid-archive');
       const archive = await buildTar(good);
       for (const len of [100, 1024, Math.floor(archive.length / 2), archive.length - 1024 - 600]) {
-        expect((await unpackFails(archive.subarray(0, len))).code).toMatch(/invalid-archive|missing-part|size-mismatch/);
+        expect((await unpackFails(archive.subarray(0, len))).code).toMatch(
+          /invalid-archive|missing-part|size-mismatch/,
+        );
       }
     });
   });
 });
-

@@ -21,7 +21,10 @@ const MAX_ENTRIES = 100_000;
 type EntryHeader = Partial<tar.Header> & Pick<tar.Header, 'name'>;
 
 /** Waits until a streamx stream (tar-stream's kind, not Node's) can take more data, or has closed. */
-function drainedOrClosed(stream: { on(e: string, f: () => void): unknown; off(e: string, f: () => void): unknown }): Promise<void> {
+function drainedOrClosed(stream: {
+  on(e: string, f: () => void): unknown;
+  off(e: string, f: () => void): unknown;
+}): Promise<void> {
   return new Promise((resolve) => {
     const done = () => {
       stream.off('drain', done);
@@ -45,12 +48,16 @@ async function readCapped(source: AsyncIterable<unknown>, limit: number, what: s
 }
 
 /** Reads and checks `<dir>/manifest.json`. */
-export async function readManifest(storage: BackupStorage, dir: string): Promise<{ manifest: Manifest; bytes: Buffer }> {
+export async function readManifest(
+  storage: BackupStorage,
+  dir: string,
+): Promise<{ manifest: Manifest; bytes: Buffer }> {
   let body: Readable;
   try {
     body = await storage.get(partKey(dir, MANIFEST_FILE));
   } catch (err) {
-    if (err instanceof StorageNotFoundError) throw new ArchiveError('missing-part', `backup ${dir} has no manifest`, MANIFEST_FILE);
+    if (err instanceof StorageNotFoundError)
+      throw new ArchiveError('missing-part', `backup ${dir} has no manifest`, MANIFEST_FILE);
     throw err;
   }
   const bytes = await readCapped(body, MAX_MANIFEST_BYTES, MANIFEST_FILE);
@@ -58,7 +65,11 @@ export async function readManifest(storage: BackupStorage, dir: string): Promise
 }
 
 /** Writes `source` into a tar-stream (streamx) entry, waiting whenever the tar reader is behind. */
-async function writeEntry(pack: tar.Pack, header: EntryHeader, source: AsyncIterable<unknown> | Iterable<unknown>): Promise<void> {
+async function writeEntry(
+  pack: tar.Pack,
+  header: EntryHeader,
+  source: AsyncIterable<unknown> | Iterable<unknown>,
+): Promise<void> {
   await new Promise<void>((resolve, reject) => {
     // When the reader goes away the pack is destroyed; stop instead of waiting forever with the
     // part's storage stream open.
@@ -103,7 +114,11 @@ export function packArchive(storage: BackupStorage, dir: string): Readable {
       const info = await storage.stat(key);
       if (!info) throw new ArchiveError('missing-part', 'is missing from storage', part.name);
       if (info.size !== part.size) {
-        throw new ArchiveError('size-mismatch', `stored size is ${info.size} bytes, the manifest records ${part.size}`, part.name);
+        throw new ArchiveError(
+          'size-mismatch',
+          `stored size is ${info.size} bytes, the manifest records ${part.size}`,
+          part.name,
+        );
       }
       await writeEntry(pack, header(part.name, part.size), await storage.get(key));
     }
@@ -171,13 +186,15 @@ export async function unpackArchive(
       if (type !== 'file' && type !== 'contiguous-file') {
         throw reject(`entry ${JSON.stringify(name)} is a ${String(type)}; archives hold only regular files`);
       }
-      if (name !== MANIFEST_FILE && !isValidPartName(name)) throw reject(`entry ${JSON.stringify(name)} has an unsafe or unexpected name`);
+      if (name !== MANIFEST_FILE && !isValidPartName(name))
+        throw reject(`entry ${JSON.stringify(name)} has an unsafe or unexpected name`);
       if (seen.has(name)) throw reject(`entry ${JSON.stringify(name)} appears twice`);
       seen.add(name);
       if (seen.size > MAX_ENTRIES) throw reject(`archive has more than ${MAX_ENTRIES} entries`);
 
       if (name === MANIFEST_FILE) {
-        if ((size ?? 0) > MAX_MANIFEST_BYTES) throw reject(`${MANIFEST_FILE} is larger than ${MAX_MANIFEST_BYTES} bytes`);
+        if ((size ?? 0) > MAX_MANIFEST_BYTES)
+          throw reject(`${MANIFEST_FILE} is larger than ${MAX_MANIFEST_BYTES} bytes`);
         manifest = parseManifest(await readCapped(entry, MAX_MANIFEST_BYTES, MANIFEST_FILE));
         for (const earlier of digests.keys()) assertListed(manifest, earlier);
         continue;
@@ -213,10 +230,18 @@ export async function unpackArchive(
       const got = digests.get(part.name);
       if (!got) throw new ArchiveError('missing-part', 'is listed in the manifest but not in the archive', part.name);
       if (got.bytes !== part.size) {
-        throw new ArchiveError('size-mismatch', `archive entry has ${got.bytes} bytes, the manifest records ${part.size}`, part.name);
+        throw new ArchiveError(
+          'size-mismatch',
+          `archive entry has ${got.bytes} bytes, the manifest records ${part.size}`,
+          part.name,
+        );
       }
       if (got.sha256 !== part.sha256) {
-        throw new ArchiveError('checksum-mismatch', `archive entry SHA-256 is ${got.sha256}, the manifest records ${part.sha256}`, part.name);
+        throw new ArchiveError(
+          'checksum-mismatch',
+          `archive entry SHA-256 is ${got.sha256}, the manifest records ${part.sha256}`,
+          part.name,
+        );
       }
     }
     return manifest;
@@ -235,11 +260,14 @@ export async function unpackArchive(
 }
 
 function assertListed(manifest: Manifest, name: string): void {
-  if (!listParts(manifest).some((p) => p.name === name)) throw reject(`entry ${JSON.stringify(name)} is not listed in the manifest`);
+  if (!listParts(manifest).some((p) => p.name === name))
+    throw reject(`entry ${JSON.stringify(name)} is not listed in the manifest`);
 }
 
 function describe(err: unknown): string {
-  return typeof err === 'object' && err !== null && typeof (err as Error).message === 'string' ? (err as Error).message : String(err);
+  return typeof err === 'object' && err !== null && typeof (err as Error).message === 'string'
+    ? (err as Error).message
+    : String(err);
 }
 
 function isStorageError(err: unknown): boolean {

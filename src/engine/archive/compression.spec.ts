@@ -8,12 +8,16 @@ import type { Compression } from './manifest.types';
 
 async function through(input: Buffer[], ...stages: NodeJS.ReadWriteStream[]): Promise<Buffer> {
   const out: Buffer[] = [];
-  await pipeline(Readable.from(input), ...(stages as [NodeJS.ReadWriteStream]), new Writable({
-    write(chunk: Buffer, _e, done) {
-      out.push(chunk);
-      done();
-    },
-  }));
+  await pipeline(
+    Readable.from(input),
+    ...(stages as [NodeJS.ReadWriteStream]),
+    new Writable({
+      write(chunk: Buffer, _e, done) {
+        out.push(chunk);
+        done();
+      },
+    }),
+  );
   return Buffer.concat(out);
 }
 
@@ -47,8 +51,12 @@ describe.each<Compression>(['zstd', 'gzip', 'none'])('%s', (c) => {
 describe('decompression failures', () => {
   it('fails on corrupt zstd and on a zstd stream cut mid-frame', async () => {
     const packed = await through([randomBytes(10000)], createCompressStream('zstd'));
-    await expect(through([randomBytes(100)], createDecompressStream('zstd'))).rejects.toMatchObject({ code: 'corrupt-data' });
-    await expect(through([packed.subarray(0, packed.length - 5)], createDecompressStream('zstd'))).rejects.toBeInstanceOf(ArchiveError);
+    await expect(through([randomBytes(100)], createDecompressStream('zstd'))).rejects.toMatchObject({
+      code: 'corrupt-data',
+    });
+    await expect(
+      through([packed.subarray(0, packed.length - 5)], createDecompressStream('zstd')),
+    ).rejects.toBeInstanceOf(ArchiveError);
   });
 
   it('fails on a gzip stream cut short', async () => {

@@ -72,7 +72,9 @@ export class VerifyingStream extends Transform {
     }
     const actual = this.hash.digest('hex');
     if (actual !== this.expected.sha256.toLowerCase()) {
-      done(new ArchiveError('checksum-mismatch', `${this.what} SHA-256 is ${actual}, ${this.expected.sha256} recorded`));
+      done(
+        new ArchiveError('checksum-mismatch', `${this.what} SHA-256 is ${actual}, ${this.expected.sha256} recorded`),
+      );
       return;
     }
     done();

@@ -37,7 +37,11 @@ async function encrypt(plain: Buffer, keyId = 'a', frameSize = FRAME): Promise<B
   return out;
 }
 
-async function decrypt(sealed: Buffer, keys: KeyLookup = ring, chunkSize = 1000): Promise<{ out: Buffer; err: unknown }> {
+async function decrypt(
+  sealed: Buffer,
+  keys: KeyLookup = ring,
+  chunkSize = 1000,
+): Promise<{ out: Buffer; err: unknown }> {
   return run(createDecryptStream(keys), sealed, chunkSize);
 }
 
@@ -53,17 +57,20 @@ async function expectFailure(sealed: Buffer, code?: ArchiveError['code'], messag
 const HEADER = 36;
 
 describe('framed AES-256-GCM', () => {
-  it.each([0, 1, FRAME - 1, FRAME, FRAME + 1, 2 * FRAME, 5 * FRAME + 3])('round-trips %i bytes whatever the input chunking', async (size) => {
-    const plain = randomBytes(size);
-    const sealed = await encrypt(plain);
-    const frames = Math.max(1, Math.ceil(size / FRAME));
-    expect(sealed.length).toBe(HEADER + size + frames * TAG);
-    for (const chunkSize of [1, 7, FRAME + TAG, 100000]) {
-      const { out, err } = await decrypt(sealed, ring, chunkSize);
-      expect(err).toBeNull();
-      expect(out.equals(plain)).toBe(true);
-    }
-  });
+  it.each([0, 1, FRAME - 1, FRAME, FRAME + 1, 2 * FRAME, 5 * FRAME + 3])(
+    'round-trips %i bytes whatever the input chunking',
+    async (size) => {
+      const plain = randomBytes(size);
+      const sealed = await encrypt(plain);
+      const frames = Math.max(1, Math.ceil(size / FRAME));
+      expect(sealed.length).toBe(HEADER + size + frames * TAG);
+      for (const chunkSize of [1, 7, FRAME + TAG, 100000]) {
+        const { out, err } = await decrypt(sealed, ring, chunkSize);
+        expect(err).toBeNull();
+        expect(out.equals(plain)).toBe(true);
+      }
+    },
+  );
 
   it('round-trips several MB with the default 64 KiB frame', async () => {
     const plain = randomBytes(3 * 1024 * 1024 + 5);
@@ -133,7 +140,11 @@ describe('framed AES-256-GCM', () => {
     const one = await encrypt(randomBytes(3 * FRAME));
     const two = await encrypt(randomBytes(3 * FRAME));
     const at = HEADER + FRAME + TAG;
-    const spliced = Buffer.concat([one.subarray(0, at), two.subarray(at, at + FRAME + TAG), one.subarray(at + FRAME + TAG)]);
+    const spliced = Buffer.concat([
+      one.subarray(0, at),
+      two.subarray(at, at + FRAME + TAG),
+      one.subarray(at + FRAME + TAG),
+    ]);
     await expectFailure(spliced, 'auth-failed', /frame 1 failed authentication/);
     const otherHeader = Buffer.concat([two.subarray(0, HEADER), one.subarray(HEADER)]);
     await expectFailure(otherHeader, 'auth-failed', /wrong key or corrupted part/);

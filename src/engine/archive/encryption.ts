@@ -97,7 +97,8 @@ export class EncryptStream extends Transform {
     super();
     const frameSize = opts.frameSize ?? DEFAULT_FRAME_SIZE;
     assertFrameSize(frameSize);
-    if (opts.key.length !== KEY_BYTES) throw new RangeError(`encryption key "${opts.keyId}" must be ${KEY_BYTES} bytes`);
+    if (opts.key.length !== KEY_BYTES)
+      throw new RangeError(`encryption key "${opts.keyId}" must be ${KEY_BYTES} bytes`);
     this.header = buildHeader(opts.keyId, frameSize);
     this.key = frameKey(opts.key, this.header.salt);
     this.plain = Buffer.allocUnsafe(frameSize);
@@ -138,7 +139,9 @@ export class EncryptStream extends Transform {
 
   private seal(last: boolean): void {
     if (this.index >= MAX_FRAMES) throw new RangeError('part is too large for one encrypted stream (2^32 frames)');
-    const cipher = createCipheriv('aes-256-gcm', this.key, nonce(this.header.prefix, this.index, last), { authTagLength: TAG_BYTES });
+    const cipher = createCipheriv('aes-256-gcm', this.key, nonce(this.header.prefix, this.index, last), {
+      authTagLength: TAG_BYTES,
+    });
     cipher.setAAD(this.header.bytes);
     const body = cipher.update(this.plain.subarray(0, this.filled));
     cipher.final();
@@ -170,7 +173,8 @@ class ByteQueue {
   take(n: number, consume = true): Buffer {
     if (n > this.length) throw new RangeError('ByteQueue underflow');
     if (n === 0) return Buffer.alloc(0);
-    const out = this.chunks[0].length >= n ? this.chunks[0].subarray(0, n) : Buffer.concat(this.chunks, n).subarray(0, n);
+    const out =
+      this.chunks[0].length >= n ? this.chunks[0].subarray(0, n) : Buffer.concat(this.chunks, n).subarray(0, n);
     if (consume) this.drop(n);
     return out;
   }
@@ -230,7 +234,10 @@ export class DecryptStream extends Transform {
         throw new ArchiveError('truncated', 'encrypted part ends inside its header');
       }
       if (this.queue.length < TAG_BYTES) {
-        throw new ArchiveError('truncated', `encrypted part is truncated: no final frame after frame ${this.index - 1}`);
+        throw new ArchiveError(
+          'truncated',
+          `encrypted part is truncated: no final frame after frame ${this.index - 1}`,
+        );
       }
       this.open(this.queue.take(this.queue.length), true);
       done();
@@ -250,7 +257,10 @@ export class DecryptStream extends Transform {
     if (available < FIXED_HEADER) return false;
     const version = head[ENCRYPTION_MAGIC.length];
     if (version !== ENCRYPTION_VERSION) {
-      throw new ArchiveError('unsupported-format', `unsupported encrypted part version ${version} (this build reads ${ENCRYPTION_VERSION})`);
+      throw new ArchiveError(
+        'unsupported-format',
+        `unsupported encrypted part version ${version} (this build reads ${ENCRYPTION_VERSION})`,
+      );
     }
     const frameSize = head.readUInt32BE(ENCRYPTION_MAGIC.length + 1);
     if (frameSize < MIN_FRAME_SIZE || frameSize > MAX_FRAME_SIZE) {
@@ -265,7 +275,10 @@ export class DecryptStream extends Transform {
     const salt = bytes.subarray(at, (at += SALT_BYTES));
     const prefix = bytes.subarray(at, (at += PREFIX_BYTES));
     if (this.opts.expectedKeyId !== undefined && keyId !== this.opts.expectedKeyId) {
-      throw new ArchiveError('auth-failed', `part is encrypted with key id "${keyId}" but the manifest says "${this.opts.expectedKeyId}"`);
+      throw new ArchiveError(
+        'auth-failed',
+        `part is encrypted with key id "${keyId}" but the manifest says "${this.opts.expectedKeyId}"`,
+      );
     }
     const master = this.keys.get(keyId);
     if (!master) throw new ArchiveError('unknown-key', `key id "${keyId}" is not in the keyring`);
@@ -276,7 +289,9 @@ export class DecryptStream extends Transform {
 
   private tryOpen(sealed: Buffer, index: number, last: boolean): Buffer | null {
     const header = this.header as Header;
-    const decipher = createDecipheriv('aes-256-gcm', this.key as Buffer, nonce(header.prefix, index, last), { authTagLength: TAG_BYTES });
+    const decipher = createDecipheriv('aes-256-gcm', this.key as Buffer, nonce(header.prefix, index, last), {
+      authTagLength: TAG_BYTES,
+    });
     decipher.setAAD(header.bytes);
     decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
     const plain = decipher.update(sealed.subarray(0, sealed.length - TAG_BYTES));
@@ -316,9 +331,15 @@ export class DecryptStream extends Transform {
     if (last) {
       // The last frame's length is only known from where the input ends, so bytes appended to
       // or cut from it look the same as a damaged frame.
-      return new ArchiveError('auth-failed', `final frame ${n} failed authentication: the part is corrupted, truncated or has trailing data`);
+      return new ArchiveError(
+        'auth-failed',
+        `final frame ${n} failed authentication: the part is corrupted, truncated or has trailing data`,
+      );
     }
-    return new ArchiveError('auth-failed', `frame ${n} failed authentication: the part is corrupted, tampered with or has trailing data`);
+    return new ArchiveError(
+      'auth-failed',
+      `frame ${n} failed authentication: the part is corrupted, tampered with or has trailing data`,
+    );
   }
 }
 

@@ -1,6 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { inspect } from 'node:util';
-import { DEFAULT_SCRYPT, deriveKeyFromKdf, deriveKeyFromPassphrase, Keyring, newKdf, parseKeyring, scryptParamsProblem } from './keyring';
+import {
+  DEFAULT_SCRYPT,
+  deriveKeyFromKdf,
+  deriveKeyFromPassphrase,
+  Keyring,
+  newKdf,
+  parseKeyring,
+  scryptParamsProblem,
+} from './keyring';
 
 const k1 = randomBytes(32).toString('base64');
 const k2 = randomBytes(32).toString('base64');
@@ -36,7 +44,9 @@ describe('parseKeyring', () => {
   });
 
   it('rejects an active id that is not in the ring, listing the ids it has', () => {
-    expect(() => parseKeyring(`a:${k1}`, 'zz')).toThrow('BACKUP_ENCRYPTION_KEY_ID "zz" is not in BACKUP_ENCRYPTION_KEYS (ids: a)');
+    expect(() => parseKeyring(`a:${k1}`, 'zz')).toThrow(
+      'BACKUP_ENCRYPTION_KEY_ID "zz" is not in BACKUP_ENCRYPTION_KEYS (ids: a)',
+    );
   });
 
   it('never shows key bytes when logged or serialised', () => {
@@ -70,8 +80,12 @@ describe('passphrase keys', () => {
     const scrypt = jest.spyOn(require('node:crypto') as typeof import('node:crypto'), 'scrypt');
     try {
       const kdf = { name: 'scrypt' as const, salt: randomBytes(16).toString('base64'), N: 2 ** 30, r: 8, p: 1 };
-      await expect(deriveKeyFromKdf('correct horse', kdf)).rejects.toThrow(/scrypt N must be a power of two from 2\^14 to 2\^17/);
-      await expect(deriveKeyFromKdf('correct horse', { ...kdf, N: 2 ** 15, r: 1 << 20 })).rejects.toThrow(/scrypt r must be 8/);
+      await expect(deriveKeyFromKdf('correct horse', kdf)).rejects.toThrow(
+        /scrypt N must be a power of two from 2\^14 to 2\^17/,
+      );
+      await expect(deriveKeyFromKdf('correct horse', { ...kdf, N: 2 ** 15, r: 1 << 20 })).rejects.toThrow(
+        /scrypt r must be 8/,
+      );
       expect(scrypt).not.toHaveBeenCalled();
       // The spy does see a derivation within the bound, so its silence above means something.
       await deriveKeyFromKdf('correct horse', { ...kdf, N: 2 ** 14 });
@@ -86,19 +100,27 @@ describe('passphrase keys', () => {
     expect(await deriveKeyFromPassphrase('pass', randomBytes(16), { N: 2 ** 17, r: 8, p: 1 })).toHaveLength(32);
   });
 
-  it('works with the default N=2^15, r=8 (which exceeds Node\'s default scrypt memory cap)', async () => {
+  it("works with the default N=2^15, r=8 (which exceeds Node's default scrypt memory cap)", async () => {
     const key = await deriveKeyFromPassphrase('pass', randomBytes(16));
     expect(key).toHaveLength(32);
   });
 
   it('refuses hostile or weak parameters', async () => {
     await expect(deriveKeyFromPassphrase('p', randomBytes(16), { N: 2 ** 24, r: 8, p: 1 })).rejects.toThrow(/scrypt N/);
-    await expect(deriveKeyFromPassphrase('p', randomBytes(16), { N: 2 ** 18, r: 8, p: 1 })).rejects.toThrow(/2\^14 to 2\^17/);
+    await expect(deriveKeyFromPassphrase('p', randomBytes(16), { N: 2 ** 18, r: 8, p: 1 })).rejects.toThrow(
+      /2\^14 to 2\^17/,
+    );
     await expect(deriveKeyFromPassphrase('p', randomBytes(16), { N: 2 ** 10, r: 8, p: 1 })).rejects.toThrow(/scrypt N/);
-    await expect(deriveKeyFromPassphrase('p', randomBytes(16), { N: 2 ** 15, r: 16, p: 1 })).rejects.toThrow(/scrypt r must be 8/);
-    await expect(deriveKeyFromPassphrase('p', randomBytes(16), { N: 2 ** 15, r: 8, p: 4 })).rejects.toThrow(/scrypt p must be 1/);
+    await expect(deriveKeyFromPassphrase('p', randomBytes(16), { N: 2 ** 15, r: 16, p: 1 })).rejects.toThrow(
+      /scrypt r must be 8/,
+    );
+    await expect(deriveKeyFromPassphrase('p', randomBytes(16), { N: 2 ** 15, r: 8, p: 4 })).rejects.toThrow(
+      /scrypt p must be 1/,
+    );
     await expect(deriveKeyFromPassphrase('p', randomBytes(65))).rejects.toThrow(/salt/);
-    await expect(deriveKeyFromPassphrase('p', randomBytes(16), { N: 1000, r: 8, p: 1 })).rejects.toThrow(/power of two/);
+    await expect(deriveKeyFromPassphrase('p', randomBytes(16), { N: 1000, r: 8, p: 1 })).rejects.toThrow(
+      /power of two/,
+    );
     await expect(deriveKeyFromPassphrase('p', randomBytes(4))).rejects.toThrow(/salt/);
     await expect(deriveKeyFromPassphrase('', randomBytes(16))).rejects.toThrow(/passphrase is empty/);
   });

@@ -136,14 +136,21 @@ function assertScryptParams(params: ScryptParams): void {
   if (problem) throw new Error(problem);
 }
 
-export async function deriveKeyFromPassphrase(passphrase: string, salt: Buffer, params: ScryptParams = DEFAULT_SCRYPT): Promise<Buffer> {
+export async function deriveKeyFromPassphrase(
+  passphrase: string,
+  salt: Buffer,
+  params: ScryptParams = DEFAULT_SCRYPT,
+): Promise<Buffer> {
   if (passphrase.length === 0) throw new Error('the encryption passphrase is empty');
   const { min, max } = SCRYPT_LIMITS.saltBytes;
-  if (salt.length < min || salt.length > max) throw new Error(`scrypt salt must be ${min} to ${max} bytes, got ${salt.length}`);
+  if (salt.length < min || salt.length > max)
+    throw new Error(`scrypt salt must be ${min} to ${max} bytes, got ${salt.length}`);
   assertScryptParams(params);
   const options: ScryptOptions = { N: params.N, r: params.r, p: params.p, maxmem: SCRYPT_MAXMEM };
   return new Promise((resolve, reject) => {
-    scryptCallback(passphrase.normalize('NFC'), salt, KEY_BYTES, options, (err, key) => (err ? reject(err) : resolve(key)));
+    scryptCallback(passphrase.normalize('NFC'), salt, KEY_BYTES, options, (err, key) =>
+      err ? reject(err) : resolve(key),
+    );
   });
 }
 

@@ -25,7 +25,9 @@ export interface MacSeal {
 }
 
 function macKey(master: Buffer, keyId: string): Buffer {
-  return Buffer.from(hkdfSync('sha256', master, Buffer.alloc(0), Buffer.from(`${HKDF_INFO}\0${keyId}`, 'utf8'), MAC_KEY_BYTES));
+  return Buffer.from(
+    hkdfSync('sha256', master, Buffer.alloc(0), Buffer.from(`${HKDF_INFO}\0${keyId}`, 'utf8'), MAC_KEY_BYTES),
+  );
 }
 
 /** The exact bytes the MAC covers. */
@@ -45,7 +47,12 @@ function macValue(m: Omit<Manifest, 'checksum'> | Manifest, master: Buffer, keyI
 
 /** The manifest body with its `mac` filled in; serializeManifest then adds the checksum. */
 export function sealManifest<T extends Omit<Manifest, 'checksum'>>(body: T, seal: MacSeal): T {
-  const unsigned: ManifestMac = { algorithm: 'HMAC-SHA256', keyId: seal.keyId, ...(seal.kdf ? { kdf: seal.kdf } : {}), value: '' };
+  const unsigned: ManifestMac = {
+    algorithm: 'HMAC-SHA256',
+    keyId: seal.keyId,
+    ...(seal.kdf ? { kdf: seal.kdf } : {}),
+    value: '',
+  };
   const withMac = { ...body, mac: unsigned };
   return { ...withMac, mac: { ...unsigned, value: macValue(withMac, seal.master, seal.keyId).toString('hex') } };
 }

@@ -29,7 +29,12 @@ export function sampleManifest(overrides: Partial<Manifest> = {}): Omit<Manifest
         rows: 2,
         bytes: 20,
         sha256: HASH,
-        structure: { name: 'users', columns: [], primaryKey: ['id'], foreignKeys: [] } as unknown as Manifest['tables'][0]['structure'],
+        structure: {
+          name: 'users',
+          columns: [],
+          primaryKey: ['id'],
+          foreignKeys: [],
+        } as unknown as Manifest['tables'][0]['structure'],
         part: fakePart('parts/0001.rows'),
       },
     ],
@@ -41,4 +46,3 @@ export function sampleManifest(overrides: Partial<Manifest> = {}): Omit<Manifest
     ...overrides,
   };
 }
-

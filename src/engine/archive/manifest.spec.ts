@@ -60,14 +60,20 @@ describe('manifest', () => {
     expect((err as ArchiveError).message).toMatch(/unsupported manifest format version 2/);
   });
 
-  it.each(['parts/../../etc/passwd', '/parts/x', 'parts/', 'parts//x', 'manifest.json', 'parts/a\\b', 'parts/./x', 'x'])(
-    'rejects a part named %j even with a valid checksum',
-    (name) => {
-      const m = sampleManifest();
-      m.tables[0].part = part(name);
-      expect(() => parseManifest(serializeManifest(m))).toThrow(/unsafe or invalid part name/);
-    },
-  );
+  it.each([
+    'parts/../../etc/passwd',
+    '/parts/x',
+    'parts/',
+    'parts//x',
+    'manifest.json',
+    'parts/a\\b',
+    'parts/./x',
+    'x',
+  ])('rejects a part named %j even with a valid checksum', (name) => {
+    const m = sampleManifest();
+    m.tables[0].part = part(name);
+    expect(() => parseManifest(serializeManifest(m))).toThrow(/unsafe or invalid part name/);
+  });
 
   it('rejects a part listed twice', () => {
     const m = sampleManifest({ files: { count: 1, bytes: 1, roots: [], part: part('parts/0001.rows') } });
@@ -80,20 +86,24 @@ describe('manifest', () => {
   });
 
   describe('ids and other catalog fields', () => {
-    it.each(['..', '../../etc', 'x'.repeat(300), '6F1C2A8E-0000-4000-8000-000000000001', '', 'backups/6f1c2a8e-0000-4000-8000-000000000001'])(
-      'refuses the id %j with a checksum that matches',
-      (id) => {
-        let err: unknown;
-        try {
-          parseManifest(serializeManifest(sampleManifest({ id })));
-        } catch (e) {
-          err = e;
-        }
-        expect(err).toBeInstanceOf(ArchiveError);
-        expect((err as ArchiveError).code).toBe('corrupt-manifest');
-        expect((err as ArchiveError).message).toMatch(/is not a backup id \(a lowercase UUID\)/);
-      },
-    );
+    it.each([
+      '..',
+      '../../etc',
+      'x'.repeat(300),
+      '6F1C2A8E-0000-4000-8000-000000000001',
+      '',
+      'backups/6f1c2a8e-0000-4000-8000-000000000001',
+    ])('refuses the id %j with a checksum that matches', (id) => {
+      let err: unknown;
+      try {
+        parseManifest(serializeManifest(sampleManifest({ id })));
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(ArchiveError);
+      expect((err as ArchiveError).code).toBe('corrupt-manifest');
+      expect((err as ArchiveError).message).toMatch(/is not a backup id \(a lowercase UUID\)/);
+    });
 
     it('refuses a schedule id, type, trigger, description or tags the catalog could not hold', () => {
       const cases: Array<[Partial<Manifest>, RegExp]> = [
@@ -111,7 +121,14 @@ describe('manifest', () => {
   });
 
   describe('key-derivation parameters', () => {
-    const kdf = (over: Record<string, unknown>) => ({ name: 'scrypt', salt: Buffer.alloc(16, 7).toString('base64'), N: 2 ** 15, r: 8, p: 1, ...over });
+    const kdf = (over: Record<string, unknown>) => ({
+      name: 'scrypt',
+      salt: Buffer.alloc(16, 7).toString('base64'),
+      N: 2 ** 15,
+      r: 8,
+      p: 1,
+      ...over,
+    });
 
     it.each([
       [{ N: 2 ** 30 }, /scrypt N must be a power of two from 2\^14 to 2\^17/],
@@ -120,7 +137,9 @@ describe('manifest', () => {
       [{ r: 1024 }, /scrypt r must be 8/],
       [{ p: 64 }, /scrypt p must be 1/],
     ])('refuses %j in encryption.kdf at parse time, before any key is derived', (over, message) => {
-      const m = sampleManifest({ encryption: { algorithm: 'AES-256-GCM', keyId: 'passphrase', frameSize: 65536, kdf: kdf(over) as never } });
+      const m = sampleManifest({
+        encryption: { algorithm: 'AES-256-GCM', keyId: 'passphrase', frameSize: 65536, kdf: kdf(over) as never },
+      });
       let err: unknown;
       try {
         parseManifest(serializeManifest(m));
@@ -132,10 +151,23 @@ describe('manifest', () => {
     });
 
     it('refuses the same in a MAC, and a salt that is too short or too long', () => {
-      const mac = (k: Record<string, unknown>) => ({ algorithm: 'HMAC-SHA256' as const, keyId: 'passphrase', kdf: k as never, value: 'c'.repeat(64) });
-      expect(() => parseManifest(serializeManifest(sampleManifest({ mac: mac(kdf({ N: 2 ** 31 })) })))).toThrow(/mac.kdf: scrypt N/);
-      expect(() => parseManifest(serializeManifest(sampleManifest({ mac: mac(kdf({ salt: 'AAAA' })) })))).toThrow(/salt/);
-      expect(() => parseManifest(serializeManifest(sampleManifest({ mac: mac(kdf({ salt: Buffer.alloc(65).toString('base64') })) })))).toThrow(/salt/);
+      const mac = (k: Record<string, unknown>) => ({
+        algorithm: 'HMAC-SHA256' as const,
+        keyId: 'passphrase',
+        kdf: k as never,
+        value: 'c'.repeat(64),
+      });
+      expect(() => parseManifest(serializeManifest(sampleManifest({ mac: mac(kdf({ N: 2 ** 31 })) })))).toThrow(
+        /mac.kdf: scrypt N/,
+      );
+      expect(() => parseManifest(serializeManifest(sampleManifest({ mac: mac(kdf({ salt: 'AAAA' })) })))).toThrow(
+        /salt/,
+      );
+      expect(() =>
+        parseManifest(
+          serializeManifest(sampleManifest({ mac: mac(kdf({ salt: Buffer.alloc(65).toString('base64') })) })),
+        ),
+      ).toThrow(/salt/);
       expect(parseManifest(serializeManifest(sampleManifest({ mac: mac(kdf({})) }))).mac?.kdf?.N).toBe(2 ** 15);
     });
 

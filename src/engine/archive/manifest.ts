@@ -7,7 +7,14 @@ import { canonicalize } from '../jcs';
 import { ArchiveError } from './errors';
 import { isCompression } from './compression';
 import { scryptParamsProblem, SCRYPT_LIMITS } from './keyring';
-import { BACKUP_TRIGGERS, BACKUP_TYPES, MANIFEST_FORMAT, MANIFEST_VERSION, type Manifest, type PartInfo } from './manifest.types';
+import {
+  BACKUP_TRIGGERS,
+  BACKUP_TYPES,
+  MANIFEST_FORMAT,
+  MANIFEST_VERSION,
+  type Manifest,
+  type PartInfo,
+} from './manifest.types';
 
 const HEX64 = /^[0-9a-f]{64}$/;
 /**
@@ -69,7 +76,9 @@ function isCount(v: unknown): v is number {
 function checkPart(v: unknown, where: string): void {
   if (!isRecord(v)) throw corrupt(`manifest ${where} is not a part description`);
   if (typeof v.name !== 'string' || !isValidPartName(v.name)) {
-    throw corrupt(`manifest ${where} has an unsafe or invalid part name ${JSON.stringify(String(v.name).slice(0, 120))}`);
+    throw corrupt(
+      `manifest ${where} has an unsafe or invalid part name ${JSON.stringify(String(v.name).slice(0, 120))}`,
+    );
   }
   for (const field of ['size', 'rawBytes'] as const) {
     if (!isCount(v[field])) throw corrupt(`manifest ${where} (${v.name}) has an invalid ${field}`);
@@ -86,28 +95,45 @@ function checkPart(v: unknown, where: string): void {
  * sizes, hashes, compression and encryption. The checksum covers the rest.
  */
 function checkStructure(m: Record<string, unknown>): void {
-  if (!isBackupId(m.id)) throw corrupt(`manifest id ${JSON.stringify(String(m.id).slice(0, 80))} is not a backup id (a lowercase UUID)`);
-  if (m.scheduleId !== null && !isBackupId(m.scheduleId)) throw corrupt('manifest scheduleId is neither null nor a UUID');
-  if (!(BACKUP_TYPES as readonly unknown[]).includes(m.type)) throw corrupt(`manifest has an unknown type ${JSON.stringify(String(m.type).slice(0, 40))}`);
-  if (!(BACKUP_TRIGGERS as readonly unknown[]).includes(m.trigger)) throw corrupt(`manifest has an unknown trigger ${JSON.stringify(String(m.trigger).slice(0, 40))}`);
+  if (!isBackupId(m.id))
+    throw corrupt(`manifest id ${JSON.stringify(String(m.id).slice(0, 80))} is not a backup id (a lowercase UUID)`);
+  if (m.scheduleId !== null && !isBackupId(m.scheduleId))
+    throw corrupt('manifest scheduleId is neither null nor a UUID');
+  if (!(BACKUP_TYPES as readonly unknown[]).includes(m.type))
+    throw corrupt(`manifest has an unknown type ${JSON.stringify(String(m.type).slice(0, 40))}`);
+  if (!(BACKUP_TRIGGERS as readonly unknown[]).includes(m.trigger))
+    throw corrupt(`manifest has an unknown trigger ${JSON.stringify(String(m.trigger).slice(0, 40))}`);
   if (m.description !== null && (typeof m.description !== 'string' || m.description.length > 1000)) {
     throw corrupt('manifest description is not a string of at most 1000 characters');
   }
   if (!Array.isArray(m.tags) || m.tags.length > 50 || m.tags.some((t) => typeof t !== 'string' || t.length > 64)) {
     throw corrupt('manifest tags are not a list of at most 50 short strings');
   }
-  if (!isCompression(m.compression)) throw corrupt(`manifest has an unknown compression ${JSON.stringify(m.compression)}`);
+  if (!isCompression(m.compression))
+    throw corrupt(`manifest has an unknown compression ${JSON.stringify(m.compression)}`);
   if (m.encryption !== null) {
     const e = m.encryption;
-    if (!isRecord(e) || e.algorithm !== 'AES-256-GCM' || typeof e.keyId !== 'string' || !KEY_ID.test(e.keyId) || !isCount(e.frameSize)) {
+    if (
+      !isRecord(e) ||
+      e.algorithm !== 'AES-256-GCM' ||
+      typeof e.keyId !== 'string' ||
+      !KEY_ID.test(e.keyId) ||
+      !isCount(e.frameSize)
+    ) {
       throw corrupt('manifest has an invalid encryption description');
     }
     if (e.kdf !== undefined) checkKdf(e.kdf, 'encryption.kdf');
   }
   if (m.mac !== undefined) {
     const mac = m.mac;
-    if (!isRecord(mac) || mac.algorithm !== 'HMAC-SHA256' || typeof mac.keyId !== 'string' || !KEY_ID.test(mac.keyId)
-      || typeof mac.value !== 'string' || !HEX64.test(mac.value)) {
+    if (
+      !isRecord(mac) ||
+      mac.algorithm !== 'HMAC-SHA256' ||
+      typeof mac.keyId !== 'string' ||
+      !KEY_ID.test(mac.keyId) ||
+      typeof mac.value !== 'string' ||
+      !HEX64.test(mac.value)
+    ) {
       throw corrupt('manifest has an invalid mac');
     }
     if (mac.kdf !== undefined) checkKdf(mac.kdf, 'mac.kdf');
@@ -115,7 +141,8 @@ function checkStructure(m: Record<string, unknown>): void {
   if (!isRecord(m.schema)) throw corrupt('manifest has no schema section');
   if (m.schema.part !== null) checkPart(m.schema.part, 'schema.part');
   if (m.schema.postData !== undefined) checkPart(m.schema.postData, 'schema.postData');
-  if (m.schema.largeObjects !== undefined && m.schema.largeObjects !== null) checkPart(m.schema.largeObjects, 'schema.largeObjects');
+  if (m.schema.largeObjects !== undefined && m.schema.largeObjects !== null)
+    checkPart(m.schema.largeObjects, 'schema.largeObjects');
   if (m.schema.roles !== undefined) checkPart(m.schema.roles, 'schema.roles');
   if (!Array.isArray(m.tables)) throw corrupt('manifest has no tables list');
   m.tables.forEach((t: unknown, i) => {
@@ -142,7 +169,8 @@ function checkKdf(v: unknown, where: string): void {
   if (problem) throw new ArchiveError('unsupported-format', `manifest ${where}: ${problem}`);
   const { min, max } = SCRYPT_LIMITS.saltBytes;
   const salt = typeof v.salt === 'string' && BASE64.test(v.salt) ? Buffer.from(v.salt, 'base64') : null;
-  if (!salt || salt.length < min || salt.length > max) throw corrupt(`manifest ${where} salt is not ${min}-${max} bytes of base64`);
+  if (!salt || salt.length < min || salt.length > max)
+    throw corrupt(`manifest ${where} salt is not ${min}-${max} bytes of base64`);
 }
 
 export function parseManifest(buf: Buffer): Manifest {
@@ -159,10 +187,14 @@ export function parseManifest(buf: Buffer): Manifest {
       `unsupported manifest format version ${JSON.stringify(value.formatVersion)} (this build reads ${MANIFEST_VERSION})`,
     );
   }
-  if (typeof value.checksum !== 'string' || !HEX64.test(value.checksum)) throw corrupt('manifest has no valid checksum field');
+  if (typeof value.checksum !== 'string' || !HEX64.test(value.checksum))
+    throw corrupt('manifest has no valid checksum field');
   const actual = manifestChecksum(value as unknown as Manifest);
   if (actual !== value.checksum) {
-    throw new ArchiveError('checksum-mismatch', `manifest checksum mismatch: recorded ${value.checksum}, computed ${actual}`);
+    throw new ArchiveError(
+      'checksum-mismatch',
+      `manifest checksum mismatch: recorded ${value.checksum}, computed ${actual}`,
+    );
   }
   checkStructure(value);
   return value as unknown as Manifest;

@@ -28,7 +28,7 @@ afterEach(() => root.remove());
 function compressible(size: number): Buffer {
   const out = Buffer.alloc(size);
   let line = 0;
-  for (let i = 0; i < size; ) i += out.write(`${line++}\tuser-${line % 97}@example.com\tactive\n`, i);
+  for (let i = 0; i < size;) i += out.write(`${line++}\tuser-${line % 97}@example.com\tactive\n`, i);
   return out;
 }
 
@@ -48,7 +48,9 @@ async function readAll(stream: Readable): Promise<Buffer> {
 }
 
 function format(compression: Compression, encrypted: boolean): PartFormat {
-  const encryption: EncryptionInfo | null = encrypted ? { algorithm: 'AES-256-GCM', keyId: 'k1', frameSize: DEFAULT_FRAME_SIZE } : null;
+  const encryption: EncryptionInfo | null = encrypted
+    ? { algorithm: 'AES-256-GCM', keyId: 'k1', frameSize: DEFAULT_FRAME_SIZE }
+    : null;
   return { compression, encryption };
 }
 
@@ -66,7 +68,8 @@ async function readError(part: PartInfo, fmt: PartFormat, keys: Keyring | null =
   } catch (err) {
     caught = err;
   }
-  if (!(caught instanceof ArchiveError)) throw new Error(`expected an ArchiveError, got ${String(caught)} ${JSON.stringify(caught)}`);
+  if (!(caught instanceof ArchiveError))
+    throw new Error(`expected an ArchiveError, got ${String(caught)} ${JSON.stringify(caught)}`);
   expect((caught as ArchiveError).part).toBe(part.name);
   expect((caught as ArchiveError).message.startsWith(`${part.name}: `)).toBe(true);
   return caught as ArchiveError;
@@ -123,10 +126,12 @@ describe.each<[Compression, boolean]>([
   it('fails before reading when the stored part is shorter or missing', async () => {
     const part = await write('parts/0003.rows', randomBytes(1000), fmt);
     truncateSync(join(root.path, DIR, part.name), part.size - 1);
-    expect((await openPart(storage, DIR, part, fmt, ring).catch((e: ArchiveError) => e)) as ArchiveError).toMatchObject({
-      code: 'size-mismatch',
-      part: part.name,
-    });
+    expect((await openPart(storage, DIR, part, fmt, ring).catch((e: ArchiveError) => e)) as ArchiveError).toMatchObject(
+      {
+        code: 'size-mismatch',
+        part: part.name,
+      },
+    );
     await storage.delete(`${DIR}/${part.name}`);
     expect(await verifyPart(storage, DIR, part, fmt, ring)).toEqual({
       ok: false,
@@ -151,7 +156,9 @@ describe('writePart failures leave nothing behind', () => {
         throw new Error('export of table "users" failed');
       })(),
     );
-    await expect(writePart(storage, DIR, 'parts/0001.rows', failing, { compression: 'zstd' })).rejects.toThrow('export of table "users" failed');
+    await expect(writePart(storage, DIR, 'parts/0001.rows', failing, { compression: 'zstd' })).rejects.toThrow(
+      'export of table "users" failed',
+    );
     expect(await storage.list('backups/')).toEqual([]);
     expect(readdirSync(root.path, { recursive: true }).filter((f) => String(f).includes('0001'))).toEqual([]);
   });
@@ -163,7 +170,10 @@ describe('writePart failures leave nothing behind', () => {
         this.push(randomBytes(64 * 1024));
       },
     });
-    const writing = writePart(storage, DIR, 'parts/0001.rows', endless, { compression: 'none', signal: controller.signal });
+    const writing = writePart(storage, DIR, 'parts/0001.rows', endless, {
+      compression: 'none',
+      signal: controller.signal,
+    });
     setTimeout(() => controller.abort(), 20);
     await expect(writing).rejects.toThrow(/abort/i);
     expect(endless.destroyed).toBe(true);
@@ -180,16 +190,24 @@ describe('keys', () => {
       compression: 'zstd',
       encryption: { keyId: 'old', key: ring.get('old') as Buffer },
     });
-    const oldFmt: PartFormat = { compression: 'zstd', encryption: { algorithm: 'AES-256-GCM', keyId: 'old', frameSize: F } };
+    const oldFmt: PartFormat = {
+      compression: 'zstd',
+      encryption: { algorithm: 'AES-256-GCM', keyId: 'old', frameSize: F },
+    };
     expect((await readAll(await openPart(storage, DIR, part, oldFmt, ring))).equals(data)).toBe(true);
   });
 
   it('says wrong key, unknown key id, or no keyring, naming the part', async () => {
     const part = await write('parts/0001.rows', randomBytes(1000), fmt);
     const impostor = new Keyring([['k1', randomBytes(32)]]);
-    expect((await readError(part, fmt, impostor)).message).toBe(`${part.name}: wrong key or corrupted part (frame 0 failed authentication)`);
+    expect((await readError(part, fmt, impostor)).message).toBe(
+      `${part.name}: wrong key or corrupted part (frame 0 failed authentication)`,
+    );
     const other = new Keyring([['k2', randomBytes(32)]]);
     expect((await readError(part, fmt, other)).message).toBe(`${part.name}: key id "k1" is not in the keyring`);
-    await expect(openPart(storage, DIR, part, fmt, null)).rejects.toMatchObject({ code: 'unknown-key', part: part.name });
+    await expect(openPart(storage, DIR, part, fmt, null)).rejects.toMatchObject({
+      code: 'unknown-key',
+      part: part.name,
+    });
   });
 });

@@ -60,7 +60,11 @@ export async function writePart(
     const rawDigest = raw.digest();
     const storedDigest = stored.digest();
     if (size !== storedDigest.bytes) {
-      throw new ArchiveError('size-mismatch', `storage reports ${size} bytes written, ${storedDigest.bytes} were sent`, name);
+      throw new ArchiveError(
+        'size-mismatch',
+        `storage reports ${size} bytes written, ${storedDigest.bytes} were sent`,
+        name,
+      );
     }
     return { name, size, sha256: storedDigest.sha256, rawBytes: rawDigest.bytes, rawSha256: rawDigest.sha256 };
   } catch (err) {
@@ -74,7 +78,10 @@ export async function writePart(
 
 /** Reading the data of a part failed (not storage): the message says so and names the part. */
 export class PartSourceError extends Error {
-  constructor(readonly part: string, cause: Error) {
+  constructor(
+    readonly part: string,
+    cause: Error,
+  ) {
     super(`reading the data for ${part} failed (the source, not storage): ${cause.message}`, { cause });
     this.name = 'PartSourceError';
   }
@@ -104,22 +111,35 @@ export async function openPart(
 ): Promise<Readable> {
   const key = partKey(dir, part.name);
   if (format.encryption && !keyring) {
-    throw new ArchiveError('unknown-key', `backup is encrypted with key id "${format.encryption.keyId}" but no keyring is configured`, part.name);
+    throw new ArchiveError(
+      'unknown-key',
+      `backup is encrypted with key id "${format.encryption.keyId}" but no keyring is configured`,
+      part.name,
+    );
   }
   const info = await storage.stat(key);
   if (!info) throw new ArchiveError('missing-part', 'is missing from storage', part.name);
   if (info.size !== part.size) {
-    throw new ArchiveError('size-mismatch', `stored size is ${info.size} bytes, the manifest records ${part.size}`, part.name);
+    throw new ArchiveError(
+      'size-mismatch',
+      `stored size is ${info.size} bytes, the manifest records ${part.size}`,
+      part.name,
+    );
   }
   let body: Readable;
   try {
     body = await storage.get(key);
   } catch (err) {
-    if (err instanceof StorageNotFoundError) throw new ArchiveError('missing-part', 'is missing from storage', part.name);
+    if (err instanceof StorageNotFoundError)
+      throw new ArchiveError('missing-part', 'is missing from storage', part.name);
     throw err;
   }
-  const stages: Array<Readable | Transform> = [body, new VerifyingStream({ bytes: part.size, sha256: part.sha256 }, 'stored part')];
-  if (format.encryption) stages.push(createDecryptStream(keyring as KeyLookup, { expectedKeyId: format.encryption.keyId }));
+  const stages: Array<Readable | Transform> = [
+    body,
+    new VerifyingStream({ bytes: part.size, sha256: part.sha256 }, 'stored part'),
+  ];
+  if (format.encryption)
+    stages.push(createDecryptStream(keyring as KeyLookup, { expectedKeyId: format.encryption.keyId }));
   stages.push(createDecompressStream(format.compression));
   stages.push(new VerifyingStream({ bytes: part.rawBytes, sha256: part.rawSha256 }, 'plaintext'));
   const last = pipeline(stages, () => undefined) as unknown as Readable;
@@ -143,7 +163,10 @@ export async function verifyPart(
   try {
     const stream = await openPart(storage, dir, part, format, keyring);
     await pipelineAsync(stream, new Writable({ write: (_chunk, _enc, done) => done() }));
-    return { ok: true, detail: `${part.name}: ${part.size} stored bytes and ${part.rawBytes} plaintext bytes verified` };
+    return {
+      ok: true,
+      detail: `${part.name}: ${part.size} stored bytes and ${part.rawBytes} plaintext bytes verified`,
+    };
   } catch (err) {
     if (err instanceof ArchiveError) return { ok: false, detail: err.message, code: err.code };
     return { ok: false, detail: `${part.name}: ${err instanceof Error ? err.message : String(err)}` };

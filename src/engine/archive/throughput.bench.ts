@@ -61,7 +61,10 @@ async function main(): Promise<void> {
     const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 50);
 
     let t = process.hrtime.bigint();
-    const part = await writePart(storage, 'b', 'parts/0001.rows', rows(pool, mb * 1024 * 1024), { compression, encryption: ring.active() });
+    const part = await writePart(storage, 'b', 'parts/0001.rows', rows(pool, mb * 1024 * 1024), {
+      compression,
+      encryption: ring.active(),
+    });
     const writeSec = Number(process.hrtime.bigint() - t) / 1e9;
 
     t = process.hrtime.bigint();
@@ -71,9 +74,15 @@ async function main(): Promise<void> {
     clearInterval(sampler);
 
     const rawMb = part.rawBytes / 1024 / 1024;
-    console.log(`${compression}${compression === 'none' ? '' : '-1'} + AES-256-GCM, ${rawMb.toFixed(0)} MiB plaintext -> ${(part.size / 1024 / 1024).toFixed(1)} MiB stored (ratio ${(part.rawBytes / part.size).toFixed(1)}x)`);
-    console.log(`write (hash+compress+encrypt+hash+fsync): ${writeSec.toFixed(2)} s = ${(rawMb / writeSec).toFixed(0)} MiB/s`);
-    console.log(`read  (hash+decrypt+decompress+verify):   ${readSec.toFixed(2)} s = ${(rawMb / readSec).toFixed(0)} MiB/s`);
+    console.log(
+      `${compression}${compression === 'none' ? '' : '-1'} + AES-256-GCM, ${rawMb.toFixed(0)} MiB plaintext -> ${(part.size / 1024 / 1024).toFixed(1)} MiB stored (ratio ${(part.rawBytes / part.size).toFixed(1)}x)`,
+    );
+    console.log(
+      `write (hash+compress+encrypt+hash+fsync): ${writeSec.toFixed(2)} s = ${(rawMb / writeSec).toFixed(0)} MiB/s`,
+    );
+    console.log(
+      `read  (hash+decrypt+decompress+verify):   ${readSec.toFixed(2)} s = ${(rawMb / readSec).toFixed(0)} MiB/s`,
+    );
     console.log(`peak RSS growth: ${((peakRss - rssBefore) / 1024 / 1024).toFixed(0)} MiB`);
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -59,7 +59,9 @@ export class ZstdDecompressStream extends Transform {
         try {
           [ret, produced, consumed] = this.dctx.decompressStream(out, job.src);
         } catch (err) {
-          throw new ArchiveError('corrupt-data', `zstd data is corrupt (${(err as Error).message})`, undefined, { cause: err });
+          throw new ArchiveError('corrupt-data', `zstd data is corrupt (${(err as Error).message})`, undefined, {
+            cause: err,
+          });
         }
         job.src = job.src.subarray(consumed);
         let wantsMore = true;

@@ -43,7 +43,12 @@ export function computeAuditHash(body: AuditBody, prevHash: string): string {
   const seq = Buffer.alloc(8);
   seq.writeBigUInt64BE(BigInt(body.seq));
   const bodyDigest = createHash('sha256').update(canonicalize(body), 'utf8').digest();
-  return createHash('sha256').update(DOMAIN).update(seq).update(Buffer.from(prevHash, 'hex')).update(bodyDigest).digest('hex');
+  return createHash('sha256')
+    .update(DOMAIN)
+    .update(seq)
+    .update(Buffer.from(prevHash, 'hex'))
+    .update(bodyDigest)
+    .digest('hex');
 }
 
 export function bodyOf(e: AuditEvent): AuditBody {

@@ -7,11 +7,18 @@ import { parseManifest, serializeManifest } from '../archive/manifest';
 import { sealManifest } from '../archive/manifest-auth';
 import { sampleManifest } from '../archive/manifest.fixture';
 import type { Manifest } from '../archive/manifest.types';
-import { authenticateManifest, keysForManifest, keySourceFromConfig, PASSPHRASE_KEY_ID, sealForNewBackup } from './backup-keys';
+import {
+  authenticateManifest,
+  keysForManifest,
+  keySourceFromConfig,
+  PASSPHRASE_KEY_ID,
+  sealForNewBackup,
+} from './backup-keys';
 
 const K1 = randomBytes(32);
 const K2 = randomBytes(32);
-const ring = (spec: string, extra: { allowUnauthenticated?: boolean } = {}) => keySourceFromConfig({ keys: spec, ...extra });
+const ring = (spec: string, extra: { allowUnauthenticated?: boolean } = {}) =>
+  keySourceFromConfig({ keys: spec, ...extra });
 const both = `k1:${K1.toString('base64')},k2:${K2.toString('base64')}`;
 
 /** A manifest as read back from storage: sealed (or not), serialized with its checksum, parsed. */
@@ -53,22 +60,34 @@ describe('manifest authentication', () => {
   });
 
   it('does not verify under another key of the same id', async () => {
-    await expect(authenticateManifest(ring(`k1:${K2.toString('base64')}`), sealed)).rejects.toThrow(/does not verify with key id "k1": a wrong key/);
-    await expect(authenticateManifest(ring(`k2:${K2.toString('base64')}`), sealed)).rejects.toThrow(/key id "k1", which is not in the keyring/);
+    await expect(authenticateManifest(ring(`k1:${K2.toString('base64')}`), sealed)).rejects.toThrow(
+      /does not verify with key id "k1": a wrong key/,
+    );
+    await expect(authenticateManifest(ring(`k2:${K2.toString('base64')}`), sealed)).rejects.toThrow(
+      /key id "k1", which is not in the keyring/,
+    );
   });
 
   it('with a key configured, refuses a manifest without a MAC unless ALLOW_UNAUTHENTICATED_ARCHIVES is set', async () => {
     const plain = stored(sampleManifest({ encryption: null }));
-    await expect(authenticateManifest(ring(both), plain)).rejects.toThrow(/carries no MAC.*ALLOW_UNAUTHENTICATED_ARCHIVES=true/);
-    await expect(authenticateManifest(ring(both, { allowUnauthenticated: true }), plain)).resolves.toMatch(/accepted because ALLOW_UNAUTHENTICATED_ARCHIVES=true/);
+    await expect(authenticateManifest(ring(both), plain)).rejects.toThrow(
+      /carries no MAC.*ALLOW_UNAUTHENTICATED_ARCHIVES=true/,
+    );
+    await expect(authenticateManifest(ring(both, { allowUnauthenticated: true }), plain)).resolves.toMatch(
+      /accepted because ALLOW_UNAUTHENTICATED_ARCHIVES=true/,
+    );
     // The flag never excuses a MAC that is present and wrong.
     const forged = tampered(sealed, (m) => (m.description = 'changed'));
-    await expect(authenticateManifest(ring(both, { allowUnauthenticated: true }), forged)).rejects.toMatchObject({ code: 'not-authenticated' });
+    await expect(authenticateManifest(ring(both, { allowUnauthenticated: true }), forged)).rejects.toMatchObject({
+      code: 'not-authenticated',
+    });
   });
 
   it('without a key, checks the checksum only and says so', async () => {
     const none = keySourceFromConfig({});
-    await expect(authenticateManifest(none, stored(sampleManifest({ encryption: null })))).resolves.toMatch(/no key is configured; checksum only/);
+    await expect(authenticateManifest(none, stored(sampleManifest({ encryption: null })))).resolves.toMatch(
+      /no key is configured; checksum only/,
+    );
     await expect(authenticateManifest(none, sealed)).resolves.toMatch(/not checked: no key is configured/);
   });
 
@@ -78,7 +97,9 @@ describe('manifest authentication', () => {
     expect(seal).toMatchObject({ keyId: PASSPHRASE_KEY_ID, kdf: { name: 'scrypt', N: 2 ** 15, r: 8, p: 1 } });
     const m = stored(sealManifest(sampleManifest({ encryption: null }), seal!));
     await expect(authenticateManifest(src, m)).resolves.toBe('MAC verified with key id "passphrase"');
-    await expect(authenticateManifest(keySourceFromConfig({ passphrase: 'wrong horse battery staple' }), m)).rejects.toMatchObject({ code: 'not-authenticated' });
+    await expect(
+      authenticateManifest(keySourceFromConfig({ passphrase: 'wrong horse battery staple' }), m),
+    ).rejects.toMatchObject({ code: 'not-authenticated' });
     await expect(authenticateManifest(ring(both), m)).rejects.toThrow(/BACKUP_ENCRYPTION_PASSPHRASE is not set/);
   });
 

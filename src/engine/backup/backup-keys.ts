@@ -26,7 +26,12 @@ export interface KeySource {
   derived?: Map<string, Promise<Buffer>>;
 }
 
-export function keySourceFromConfig(cfg: { keys?: string; activeId?: string; passphrase?: string; allowUnauthenticated?: boolean }): KeySource {
+export function keySourceFromConfig(cfg: {
+  keys?: string;
+  activeId?: string;
+  passphrase?: string;
+  allowUnauthenticated?: boolean;
+}): KeySource {
   return {
     keyring: cfg.keys ? parseKeyring(cfg.keys, cfg.activeId) : null,
     passphrase: cfg.passphrase ?? null,
@@ -45,14 +50,17 @@ function derive(src: KeySource, passphrase: string, kdf: KdfInfo): Promise<Buffe
   if (known) return known;
   const pending = deriveKeyFromKdf(passphrase, kdf);
   // Imports bring salts of their own: keep the cache small rather than let them grow it.
-  if (src.derived && src.derived.size >= MAX_DERIVED_KEYS) src.derived.delete(src.derived.keys().next().value as string);
+  if (src.derived && src.derived.size >= MAX_DERIVED_KEYS)
+    src.derived.delete(src.derived.keys().next().value as string);
   src.derived?.set(id, pending);
   pending.catch(() => src.derived?.delete(id));
   return pending;
 }
 
 /** The key and manifest entry for a new backup; null when no key is configured. */
-export async function keyForNewBackup(src: KeySource): Promise<{ keyId: string; key: Buffer; info: Omit<EncryptionInfo, 'frameSize'> } | null> {
+export async function keyForNewBackup(
+  src: KeySource,
+): Promise<{ keyId: string; key: Buffer; info: Omit<EncryptionInfo, 'frameSize'> } | null> {
   if (src.keyring) {
     const { keyId, key } = src.keyring.active();
     return { keyId, key, info: { algorithm: 'AES-256-GCM', keyId } };
@@ -103,7 +111,8 @@ export async function authenticateManifest(src: KeySource, m: Manifest): Promise
       : 'not authenticated: no key is configured; checksum only';
   }
   if (!m.mac) {
-    if (src.allowUnauthenticated) return `not authenticated (no MAC): accepted because ${ALLOW_UNAUTHENTICATED_VARIABLE}=true`;
+    if (src.allowUnauthenticated)
+      return `not authenticated (no MAC): accepted because ${ALLOW_UNAUTHENTICATED_VARIABLE}=true`;
     throw unauthenticated(
       `manifest of backup ${m.id} carries no MAC, so nothing shows it was written with the configured key ` +
         `(it was made without a key, by a version before manifests were authenticated, or by someone else); refused. ` +
@@ -113,15 +122,24 @@ export async function authenticateManifest(src: KeySource, m: Manifest): Promise
   const { keyId, kdf } = m.mac;
   let master: Buffer | undefined;
   if (kdf) {
-    if (!src.passphrase) throw unauthenticated(`manifest MAC of backup ${m.id} was made with a passphrase, but BACKUP_ENCRYPTION_PASSPHRASE is not set`);
-    if (keyId !== PASSPHRASE_KEY_ID) throw unauthenticated(`manifest MAC of backup ${m.id} names key id "${keyId}" with passphrase parameters`);
+    if (!src.passphrase)
+      throw unauthenticated(
+        `manifest MAC of backup ${m.id} was made with a passphrase, but BACKUP_ENCRYPTION_PASSPHRASE is not set`,
+      );
+    if (keyId !== PASSPHRASE_KEY_ID)
+      throw unauthenticated(`manifest MAC of backup ${m.id} names key id "${keyId}" with passphrase parameters`);
     master = await derive(src, src.passphrase, kdf);
   } else {
     master = src.keyring?.get(keyId);
-    if (!master) throw unauthenticated(`manifest MAC of backup ${m.id} was made with key id "${keyId}", which is not in the keyring`);
+    if (!master)
+      throw unauthenticated(
+        `manifest MAC of backup ${m.id} was made with key id "${keyId}", which is not in the keyring`,
+      );
   }
   if (!manifestMacMatches(m, master)) {
-    throw unauthenticated(`manifest MAC of backup ${m.id} does not verify with key id "${keyId}": a wrong key, or the manifest was altered`);
+    throw unauthenticated(
+      `manifest MAC of backup ${m.id} does not verify with key id "${keyId}": a wrong key, or the manifest was altered`,
+    );
   }
   return `MAC verified with key id "${keyId}"`;
 }
@@ -135,13 +153,17 @@ export async function keysForManifest(src: KeySource, manifest: Manifest): Promi
   const enc = manifest.encryption;
   if (!enc) return null;
   if (enc.kdf) {
-    if (!src.passphrase) throw new Error('backup was encrypted with a passphrase, but BACKUP_ENCRYPTION_PASSPHRASE is not set');
+    if (!src.passphrase)
+      throw new Error('backup was encrypted with a passphrase, but BACKUP_ENCRYPTION_PASSPHRASE is not set');
     const key = await derive(src, src.passphrase, enc.kdf);
     return { get: (id: string) => (id === enc.keyId ? key : undefined) };
   }
-  if (!src.keyring) throw new Error(`backup is encrypted with key id "${enc.keyId}", but BACKUP_ENCRYPTION_KEYS is not set`);
+  if (!src.keyring)
+    throw new Error(`backup is encrypted with key id "${enc.keyId}", but BACKUP_ENCRYPTION_KEYS is not set`);
   if (!src.keyring.has(enc.keyId)) {
-    throw new Error(`backup is encrypted with key id "${enc.keyId}", which is not in the keyring (ids: ${src.keyring.ids().join(', ')})`);
+    throw new Error(
+      `backup is encrypted with key id "${enc.keyId}", which is not in the keyring (ids: ${src.keyring.ids().join(', ')})`,
+    );
   }
   return src.keyring;
 }

@@ -28,7 +28,9 @@ async function seed(db: TestDatabase): Promise<void> {
     await c.connect();
     for (const s of ddl) await c.query(s);
     await c.query(`INSERT INTO projects SELECT g, 'project ' || g, g * 10.5 FROM generate_series(1, 50) g`);
-    await c.query(`INSERT INTO tasks SELECT g, 1 + g % 50, 'task ' || g || repeat('x', g % 300), g % 2 = 0 FROM generate_series(1, 3000) g`);
+    await c.query(
+      `INSERT INTO tasks SELECT g, 1 + g % 50, 'task ' || g || repeat('x', g % 300), g % 2 = 0 FROM generate_series(1, 3000) g`,
+    );
     await c.end();
   } else {
     const d = new Database(db.url.slice('sqlite:'.length));
@@ -66,9 +68,22 @@ describe.each(ENGINES)('writeBackup + verifyBackup on %s', (engine) => {
   const spec = (over: Partial<WriteBackupSpec> = {}): WriteBackupSpec => {
     const id = randomUUID();
     return {
-      id, dir: `backups/${id}`, type: 'full', trigger: 'manual', description: null, tags: [], scheduleId: null,
-      tables: ['projects', 'tasks'], fileRoots: [], compression: 'zstd', keys, appVersion: 'test', migrations: [],
-      auditHead: null, parallel: 2, ...over,
+      id,
+      dir: `backups/${id}`,
+      type: 'full',
+      trigger: 'manual',
+      description: null,
+      tags: [],
+      scheduleId: null,
+      tables: ['projects', 'tasks'],
+      fileRoots: [],
+      compression: 'zstd',
+      keys,
+      appVersion: 'test',
+      migrations: [],
+      auditHead: null,
+      parallel: 2,
+      ...over,
     };
   };
   const serverUrl = () => (engine === 'postgres' ? db.url : undefined);
@@ -80,7 +95,10 @@ describe.each(ENGINES)('writeBackup + verifyBackup on %s', (engine) => {
     const s = spec({ fileRoots: [files.path] });
     const progress: string[] = [];
     const m = await writeBackup(dialect, storage, { ...s, onProgress: (p) => progress.push(p.phase) });
-    expect(m.tables.map((t) => [t.name, t.rows])).toEqual([['projects', 50], ['tasks', 3000]]);
+    expect(m.tables.map((t) => [t.name, t.rows])).toEqual([
+      ['projects', 50],
+      ['tasks', 3000],
+    ]);
     expect(m.encryption).toMatchObject({ algorithm: 'AES-256-GCM', keyId: 'a' });
     expect(m.files).toMatchObject({ count: 1, bytes: 100_000 });
     expect(progress[progress.length - 1]).toBe('done');
@@ -158,8 +176,12 @@ describe.each(ENGINES)('writeBackup + verifyBackup on %s', (engine) => {
     const s = spec({ keys: keySourceFromConfig({ passphrase: 'correct horse battery staple' }) });
     const m = await writeBackup(dialect, storage, s);
     expect(m.encryption?.kdf?.name).toBe('scrypt');
-    expect((await verifyBackup(storage, s.dir, keySourceFromConfig({ passphrase: 'correct horse battery staple' }))).ok).toBe(true);
-    expect((await verifyBackup(storage, s.dir, keySourceFromConfig({ passphrase: 'wrong horse battery staple' }))).ok).toBe(false);
+    expect(
+      (await verifyBackup(storage, s.dir, keySourceFromConfig({ passphrase: 'correct horse battery staple' }))).ok,
+    ).toBe(true);
+    expect(
+      (await verifyBackup(storage, s.dir, keySourceFromConfig({ passphrase: 'wrong horse battery staple' }))).ok,
+    ).toBe(false);
   });
 
   it('keeps no temp files in storage', () => {

@@ -14,8 +14,20 @@ import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar-stream';
 import { checkEntry, FileArchiveEntryError } from './file-entry-rules';
 import {
-  beginSwapPlan, dropOldCopies, leavePlan, markPrepared, markSwapping, recordCommitToken, recoverInterruptedFileRestores, rollBack, swapAll, syncDir,
-  type CommitRef, type CommitResolver, type SwapHook, type SwapJournal,
+  beginSwapPlan,
+  dropOldCopies,
+  leavePlan,
+  markPrepared,
+  markSwapping,
+  recordCommitToken,
+  recoverInterruptedFileRestores,
+  rollBack,
+  swapAll,
+  syncDir,
+  type CommitRef,
+  type CommitResolver,
+  type SwapHook,
+  type SwapJournal,
 } from './file-restore-journal';
 
 export interface SkippedFile {
@@ -34,7 +46,13 @@ export interface FileStats {
 /** The manifest lists at most this many skipped paths (and always their count). */
 const MAX_SKIPPED_LISTED = 100;
 
-function kindOf(st: { isSymbolicLink(): boolean; isSocket(): boolean; isFIFO(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean }): SkippedFile['type'] {
+function kindOf(st: {
+  isSymbolicLink(): boolean;
+  isSocket(): boolean;
+  isFIFO(): boolean;
+  isCharacterDevice(): boolean;
+  isBlockDevice(): boolean;
+}): SkippedFile['type'] {
   if (st.isSymbolicLink()) return 'symlink';
   if (st.isSocket()) return 'socket';
   if (st.isFIFO()) return 'fifo';
@@ -129,7 +147,13 @@ export function packFileArtefacts(roots: string[]): { stream: Readable; stats():
     pack.destroy(e);
     out.destroy(e);
   });
-  return { stream: out, stats: () => ({ ...stats, ...(skipped.count ? { skipped: { count: skipped.count, entries: [...skipped.entries] } } : {}) }) };
+  return {
+    stream: out,
+    stats: () => ({
+      ...stats,
+      ...(skipped.count ? { skipped: { count: skipped.count, entries: [...skipped.entries] } } : {}),
+    }),
+  };
 }
 
 export interface UnpackOptions {
@@ -145,7 +169,11 @@ export interface UnpackOptions {
  * so neither a bad entry nor a crash leaves some roots new and others old. Anything the entry
  * rules forbid fails the restore before any root is touched.
  */
-export async function unpackFileArtefacts(source: Readable, destinations: string[], opts: UnpackOptions = {}): Promise<FileStats> {
+export async function unpackFileArtefacts(
+  source: Readable,
+  destinations: string[],
+  opts: UnpackOptions = {},
+): Promise<FileStats> {
   const staged = await stageFileArtefacts(source, destinations, opts);
   try {
     await markSwapping(staged.plan);
@@ -160,7 +188,9 @@ export async function unpackFileArtefacts(source: Readable, destinations: string
     // Still in this process: undo rather than leave roots mixed. If even that fails, the journal
     // stays and the next start or restore finishes the job.
     await rollBack(staged.plan).catch((e2: Error) => {
-      throw new Error(`${(e as Error).message}; undoing the file swap failed too (${e2.message}): the next file restore or service start completes it`);
+      throw new Error(
+        `${(e as Error).message}; undoing the file swap failed too (${e2.message}): the next file restore or service start completes it`,
+      );
     });
     throw e;
   }
@@ -185,20 +215,29 @@ export interface StageOptions extends UnpackOptions {
  * A failure removes what was staged. Next: `commitStaged` (or `prepareStaged` first when a
  * database commit is to decide), or `discardStaged`.
  */
-export async function stageFileArtefacts(source: Readable, destinations: string[], opts: StageOptions = {}): Promise<StagedFiles> {
+export async function stageFileArtefacts(
+  source: Readable,
+  destinations: string[],
+  opts: StageOptions = {},
+): Promise<StagedFiles> {
   const lives = await checkDestinations(destinations);
   // A crash of an earlier restore of these roots is finished or undone first.
   await recoverInterruptedFileRestores(lives, { strict: true, committed: opts.committed });
   const plan = await beginSwapPlan(lives);
   try {
     opts.hook?.('journal-written');
-    const stats = await stage(source, plan.roots.map((r) => r.staging));
+    const stats = await stage(
+      source,
+      plan.roots.map((r) => r.staging),
+    );
     opts.hook?.('staged');
     return { plan, stats };
   } catch (e) {
     source.destroy();
     await rollBack(plan).catch((e2: Error) => {
-      throw new Error(`${(e as Error).message}; removing the staged files failed too (${e2.message}): the next file restore or service start removes them`);
+      throw new Error(
+        `${(e as Error).message}; removing the staged files failed too (${e2.message}): the next file restore or service start removes them`,
+      );
     });
     throw e;
   }
@@ -226,7 +265,9 @@ export async function commitStaged(s: StagedFiles, opts: UnpackOptions = {}): Pr
     await swapAll(s.plan, opts.hook);
   } catch (e) {
     leavePlan(s.plan);
-    throw new Error(`swapping the restored file directories in failed (${(e as Error).message}); the journal beside them stays, and the next service start or file restore completes the swap`);
+    throw new Error(
+      `swapping the restored file directories in failed (${(e as Error).message}); the journal beside them stays, and the next service start or file restore completes the swap`,
+    );
   }
   await dropOld(s.plan, opts);
   return s.stats;
@@ -236,7 +277,9 @@ export async function commitStaged(s: StagedFiles, opts: UnpackOptions = {}): Pr
 export async function discardStaged(s: StagedFiles): Promise<void> {
   await rollBack(s.plan).catch((e: Error) => {
     leavePlan(s.plan);
-    throw new Error(`removing the staged files failed (${e.message}): the next file restore or service start removes them`);
+    throw new Error(
+      `removing the staged files failed (${e.message}): the next file restore or service start removes them`,
+    );
   });
 }
 
@@ -249,7 +292,9 @@ async function dropOld(plan: SwapJournal, opts: UnpackOptions): Promise<void> {
   try {
     await dropOldCopies(plan, opts.hook);
   } catch (e) {
-    opts.onWarning?.(`the files were restored, but removing the previous copies failed (${(e as Error).message}); the next file restore or service start removes them`);
+    opts.onWarning?.(
+      `the files were restored, but removing the previous copies failed (${(e as Error).message}); the next file restore or service start removes them`,
+    );
   }
 }
 
@@ -267,7 +312,10 @@ async function checkDestinations(destinations: string[]): Promise<string[]> {
       if (e.code === 'ENOENT') return null;
       throw e;
     });
-    if (st && !st.isDirectory()) throw new Error(`file directory ${a} is ${st.isSymbolicLink() ? 'a symbolic link' : 'not a directory'}; it is never replaced`);
+    if (st && !st.isDirectory())
+      throw new Error(
+        `file directory ${a} is ${st.isSymbolicLink() ? 'a symbolic link' : 'not a directory'}; it is never replaced`,
+      );
   }
   // A disaster restore may run on a machine where the directories never existed; their journal,
   // staged and old copies live beside them, so the parent must exist first.
@@ -295,7 +343,11 @@ async function stage(source: Readable, staging: string[]): Promise<FileStats> {
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
         const st = await lstat(path);
-        if (!st.isDirectory()) throw new FileArchiveEntryError(entry, `needs ${path} to be a directory, but it is ${st.isSymbolicLink() ? 'a symbolic link' : 'a file'}`);
+        if (!st.isDirectory())
+          throw new FileArchiveEntryError(
+            entry,
+            `needs ${path} to be a directory, but it is ${st.isSymbolicLink() ? 'a symbolic link' : 'a file'}`,
+          );
       }
       dirs.set(path, { mode: 0o755 });
     }
@@ -321,9 +373,14 @@ async function stage(source: Readable, staging: string[]): Promise<FileStats> {
       let fh: FileHandle;
       try {
         // O_EXCL fails on anything already there, a link included; O_NOFOLLOW is belt and braces.
-        fh = await open(target, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+        fh = await open(
+          target,
+          constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+          0o600,
+        );
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new FileArchiveEntryError(header.name, 'would overwrite a path already restored');
+        if ((err as NodeJS.ErrnoException).code === 'EEXIST')
+          throw new FileArchiveEntryError(header.name, 'would overwrite a path already restored');
         throw err;
       }
       try {
@@ -339,11 +396,14 @@ async function stage(source: Readable, staging: string[]): Promise<FileStats> {
       written.push(target);
       stats.count++;
       stats.bytes += e.size;
-    })().then(() => next(), (err: Error) => {
-      stream.on('error', () => undefined);
-      stream.resume();
-      next(err);
-    });
+    })().then(
+      () => next(),
+      (err: Error) => {
+        stream.on('error', () => undefined);
+        stream.resume();
+        next(err);
+      },
+    );
   });
   await pipeline(source, extract as unknown as Writable);
   // Durable before the journal says "swapping": synced together at the end, several at a time,

@@ -39,20 +39,28 @@ export function checkEntry(header: tar.Header, rootCount: number): CheckedEntry 
   const name = header.name;
   const type = header.type;
   const kind = type === 'file' || type === 'contiguous-file' ? 'file' : type === 'directory' ? 'directory' : null;
-  if (!kind) throw new FileArchiveEntryError(name, `is a ${String(type)}; file archives hold only regular files and directories`);
+  if (!kind)
+    throw new FileArchiveEntryError(
+      name,
+      `is a ${String(type)}; file archives hold only regular files and directories`,
+    );
   if (name.includes('\0')) throw new FileArchiveEntryError(name, 'has a NUL byte in its name');
   if (name.startsWith('/')) throw new FileArchiveEntryError(name, 'is an absolute path');
   // Directories carry one trailing slash; anything else must be a plain relative path.
   const body = kind === 'directory' && name.endsWith('/') ? name.slice(0, -1) : name;
   const [first, ...segments] = body.split('/');
   if (!ROOT_INDEX.test(first) || Number(first) >= rootCount) {
-    throw new FileArchiveEntryError(name, `is outside the backup's ${rootCount} file director${rootCount === 1 ? 'y' : 'ies'}`);
+    throw new FileArchiveEntryError(
+      name,
+      `is outside the backup's ${rootCount} file director${rootCount === 1 ? 'y' : 'ies'}`,
+    );
   }
   for (const s of segments) {
     if (s === '..') throw new FileArchiveEntryError(name, 'has a ".." path segment');
     if (s === '' || s === '.') throw new FileArchiveEntryError(name, 'has an empty or "." path segment');
   }
-  if (kind === 'file' && segments.length === 0) throw new FileArchiveEntryError(name, 'is a file in place of a file directory');
+  if (kind === 'file' && segments.length === 0)
+    throw new FileArchiveEntryError(name, 'is a file in place of a file directory');
   return {
     kind,
     root: Number(first),
@@ -98,7 +106,9 @@ export async function inspectFileArchive(
   });
   await pipeline(source, extract as unknown as Writable);
   if (expected && (expected.count !== stats.count || expected.bytes !== stats.bytes)) {
-    throw new Error(`file archive holds ${stats.count} files (${stats.bytes} bytes), the manifest records ${expected.count} (${expected.bytes} bytes)`);
+    throw new Error(
+      `file archive holds ${stats.count} files (${stats.bytes} bytes), the manifest records ${expected.count} (${expected.bytes} bytes)`,
+    );
   }
   return stats;
 }

@@ -11,16 +11,31 @@ import { Readable } from 'node:stream';
 import { tempDir } from '../../../test/support/databases';
 import { builtPath, ROOT } from '../../../test/support/transpile';
 import { craftTar, snapshotTree } from './file-archive.fixture';
-import { leaveStaged, prepareStaged, recordStagedToken, stageFileArtefacts, unpackFileArtefacts } from './file-artefacts';
+import {
+  leaveStaged,
+  prepareStaged,
+  recordStagedToken,
+  stageFileArtefacts,
+  unpackFileArtefacts,
+} from './file-artefacts';
 import { FileRestoreUndecidedError, recoverInterruptedFileRestores, type CommitRef } from './file-restore-journal';
 
 const ROOTS = ['uploads', 'reports', 'avatars'];
 
-function runChild(tarFile: string, roots: string[], step: string, root: number | '-'): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
-  const child = spawn(process.execPath, [builtPath('src/engine/backup/file-restore-crash.child.ts'), tarFile, JSON.stringify(roots), step, String(root)], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+function runChild(
+  tarFile: string,
+  roots: string[],
+  step: string,
+  root: number | '-',
+): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
+  const child = spawn(
+    process.execPath,
+    [builtPath('src/engine/backup/file-restore-crash.child.ts'), tarFile, JSON.stringify(roots), step, String(root)],
+    {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   return new Promise((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stderr })));
@@ -79,16 +94,19 @@ describe('a file restore killed during its multi-root swap', () => {
     ['old-removed', '-', 'new'],
   ];
 
-  it.each(points)('killed at %s (root %s): recovery leaves every root %s, nothing beside them', async (step, root, outcome) => {
-    const run = await runChild(newTar, roots, step, root);
-    expect(run.signal).toBe('SIGKILL');
-    // The crash left the journal (and usually staged or old copies) beside the roots.
-    expect(readdirSync(parent).some((n) => n.endsWith('.strongroom-journal'))).toBe(true);
+  it.each(points)(
+    'killed at %s (root %s): recovery leaves every root %s, nothing beside them',
+    async (step, root, outcome) => {
+      const run = await runChild(newTar, roots, step, root);
+      expect(run.signal).toBe('SIGKILL');
+      // The crash left the journal (and usually staged or old copies) beside the roots.
+      expect(readdirSync(parent).some((n) => n.endsWith('.strongroom-journal'))).toBe(true);
 
-    const report = await recoverInterruptedFileRestores(roots);
-    expect(outcome === 'new' ? report.completed : report.rolledBack).toHaveLength(1);
-    expectAll(outcome);
-  });
+      const report = await recoverInterruptedFileRestores(roots);
+      expect(outcome === 'new' ? report.completed : report.rolledBack).toHaveLength(1);
+      expectAll(outcome);
+    },
+  );
 
   it('recovers from any of the roots, e.g. a secondary one listed alone', async () => {
     const run = await runChild(newTar, roots, 'swapped-in', 0);
@@ -108,7 +126,14 @@ describe('a file restore killed during its multi-root swap', () => {
     const run = await runChild(newTar, roots, 'never', '-');
     expect(run).toMatchObject({ code: 0, signal: null });
     expectAll('new');
-    expect(await recoverInterruptedFileRestores(roots)).toEqual({ completed: [], rolledBack: [], removed: [], busy: [], undecided: [], settled: [] });
+    expect(await recoverInterruptedFileRestores(roots)).toEqual({
+      completed: [],
+      rolledBack: [],
+      removed: [],
+      busy: [],
+      undecided: [],
+      settled: [],
+    });
   });
 
   it('removes staged and old copies left by restores without a journal (older versions), putting a moved-aside root back', async () => {
@@ -137,27 +162,41 @@ describe('a file restore killed during its multi-root swap', () => {
       const asked: CommitRef[] = [];
       const report = await recoverInterruptedFileRestores(roots, { committed: async (c) => (asked.push(c), true) });
       expect(asked).toEqual([{ id: 'recovery-1', token: '12345', target: 'sqlite:/target.db' }]);
-      expect(report).toMatchObject({ completed: [expect.any(String)], rolledBack: [], settled: [{ commitId: 'recovery-1', committed: true }] });
+      expect(report).toMatchObject({
+        completed: [expect.any(String)],
+        rolledBack: [],
+        settled: [{ commitId: 'recovery-1', committed: true }],
+      });
       expectAll('new');
     });
 
     it('rolls back when it did not commit', async () => {
       await prepared('recovery-2');
       const report = await recoverInterruptedFileRestores(roots, { committed: async () => false });
-      expect(report).toMatchObject({ completed: [], rolledBack: [expect.any(String)], settled: [{ commitId: 'recovery-2', committed: false }] });
+      expect(report).toMatchObject({
+        completed: [],
+        rolledBack: [expect.any(String)],
+        settled: [{ commitId: 'recovery-2', committed: false }],
+      });
       expectAll('old');
     });
 
     it('leaves everything staged when the answer is unknown (a file restore refuses to start), and settles it once known', async () => {
       await prepared('recovery-3');
-      for (const committed of [undefined, async () => null, async () => Promise.reject(new Error('target unreachable'))]) {
+      for (const committed of [
+        undefined,
+        async () => null,
+        async () => Promise.reject(new Error('target unreachable')),
+      ]) {
         const report = await recoverInterruptedFileRestores(roots, { committed });
         expect(report.undecided).toEqual([expect.objectContaining({ commitId: 'recovery-3' })]);
         expect(report.removed).toEqual([]);
         expect(readdirSync(parent).filter((n) => n.includes('.strongroom-stage-'))).toHaveLength(ROOTS.length);
         roots.forEach((r, i) => expect(snapshotTree(r)).toEqual(expected('old', i)));
       }
-      await expect(unpackFileArtefacts(Readable.from([await craftTar(version('third'))]), roots)).rejects.toThrow(FileRestoreUndecidedError);
+      await expect(unpackFileArtefacts(Readable.from([await craftTar(version('third'))]), roots)).rejects.toThrow(
+        FileRestoreUndecidedError,
+      );
       await recoverInterruptedFileRestores(roots, { committed: async () => true });
       expectAll('new');
     });

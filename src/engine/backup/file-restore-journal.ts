@@ -64,7 +64,7 @@ export interface SwapJournal {
 
 /** Test-only crash points: a hook may kill the process there (see the crash tests). */
 export type SwapStep =
-  | 'journal-written' | 'staged' | 'swapping' | 'moved-aside' | 'swapped-in' | 'all-swapped' | 'old-removed';
+  'journal-written' | 'staged' | 'swapping' | 'moved-aside' | 'swapped-in' | 'all-swapped' | 'old-removed';
 export type SwapHook = (step: SwapStep, root?: number) => void;
 
 /** Plans of this process still running: their files are not leftovers. */
@@ -97,7 +97,14 @@ export async function beginSwapPlan(destinations: string[]): Promise<SwapJournal
     return { live, staging: `${live}${SUFFIX}stage-${token}`, old: `${live}${SUFFIX}old-${token}` };
   });
   const j: SwapJournal = {
-    format: FORMAT, version: 2, token, pid: process.pid, host: hostname(), state: 'staging', primary: journalPath(roots[0].live), roots,
+    format: FORMAT,
+    version: 2,
+    token,
+    pid: process.pid,
+    host: hostname(),
+    state: 'staging',
+    primary: journalPath(roots[0].live),
+    roots,
   };
   active.add(token);
   try {
@@ -149,7 +156,10 @@ export async function swapAll(j: SwapJournal, hook?: SwapHook): Promise<void> {
   for (const [i, r] of j.roots.entries()) {
     if (!(await exists(r.staging))) continue; // swapped in before a crash
     if (await exists(r.live)) {
-      if (await exists(r.old)) throw new Error(`cannot finish the file restore: ${r.live}, ${r.old} and ${r.staging} all exist; resolve by hand`);
+      if (await exists(r.old))
+        throw new Error(
+          `cannot finish the file restore: ${r.live}, ${r.old} and ${r.staging} all exist; resolve by hand`,
+        );
       await rename(r.live, r.old);
       await syncDir(dirname(r.live));
       hook?.('moved-aside', i);
@@ -232,30 +242,50 @@ export async function recoverInterruptedFileRestores(
   roots: string[],
   opts: { strict?: boolean; committed?: CommitResolver } = {},
 ): Promise<FileRecoveryReport> {
-  const report: FileRecoveryReport = { completed: [], rolledBack: [], removed: [], busy: [], undecided: [], settled: [] };
+  const report: FileRecoveryReport = {
+    completed: [],
+    rolledBack: [],
+    removed: [],
+    busy: [],
+    undecided: [],
+    settled: [],
+  };
   const kept = new Set<string>();
   const lives = [...new Set(roots.map((r) => resolve(r)))];
   for (const live of lives) {
     const j = await readJournal(journalPath(live));
     if (!j) continue;
-    const plan = j.primary === journalPath(live) ? j : ((await readJournal(j.primary)) ?? { ...j, state: 'staging' as const });
+    const plan =
+      j.primary === journalPath(live) ? j : ((await readJournal(j.primary)) ?? { ...j, state: 'staging' as const });
     if (plan.token !== j.token) {
       // The primary belongs to a later plan; this secondary is stale and only its own root can be affected.
-      await rollBack({ ...j, state: 'staging', primary: journalPath(live), roots: j.roots.filter((r) => r.live === live) });
+      await rollBack({
+        ...j,
+        state: 'staging',
+        primary: journalPath(live),
+        roots: j.roots.filter((r) => r.live === live),
+      });
       report.rolledBack.push(j.token);
       continue;
     }
     if (inUse(plan)) {
-      if (opts.strict) throw new FileRestoreBusyError(`another file restore (process ${plan.pid}) is working on ${plan.roots.map((r) => r.live).join(', ')}`);
+      if (opts.strict)
+        throw new FileRestoreBusyError(
+          `another file restore (process ${plan.pid}) is working on ${plan.roots.map((r) => r.live).join(', ')}`,
+        );
       report.busy.push(plan.token);
       continue;
     }
     if (plan.state === 'prepared') {
       const verdict = await decide(plan, opts.committed);
       if (verdict.committed === null) {
-        if (opts.strict) throw new FileRestoreUndecidedError(`the files of an interrupted restore are staged beside ${plan.roots.map((r) => r.live).join(', ')} and ${verdict.why}; nothing was changed`);
+        if (opts.strict)
+          throw new FileRestoreUndecidedError(
+            `the files of an interrupted restore are staged beside ${plan.roots.map((r) => r.live).join(', ')} and ${verdict.why}; nothing was changed`,
+          );
         kept.add(plan.token);
-        if (!report.undecided.some((u) => u.token === plan.token)) report.undecided.push({ token: plan.token, commitId: plan.commit?.id ?? '?', why: verdict.why });
+        if (!report.undecided.some((u) => u.token === plan.token))
+          report.undecided.push({ token: plan.token, commitId: plan.commit?.id ?? '?', why: verdict.why });
         continue;
       }
       report.settled.push({ commitId: plan.commit!.id, committed: verdict.committed });
@@ -280,15 +310,25 @@ export async function recoverInterruptedFileRestores(
   return report;
 }
 
-async function decide(plan: SwapJournal, committed?: CommitResolver): Promise<{ committed: boolean | null; why: string }> {
+async function decide(
+  plan: SwapJournal,
+  committed?: CommitResolver,
+): Promise<{ committed: boolean | null; why: string }> {
   const c = plan.commit;
   if (!c) return { committed: null, why: 'its journal names no database commit' };
-  if (!committed) return { committed: null, why: `whether restore ${c.id} of ${c.target} committed cannot be asked here` };
+  if (!committed)
+    return { committed: null, why: `whether restore ${c.id} of ${c.target} committed cannot be asked here` };
   try {
     const answer = await committed(c);
-    return { committed: answer, why: answer === null ? `whether restore ${c.id} of ${c.target} committed cannot be established from here` : '' };
+    return {
+      committed: answer,
+      why: answer === null ? `whether restore ${c.id} of ${c.target} committed cannot be established from here` : '',
+    };
   } catch (e) {
-    return { committed: null, why: `whether restore ${c.id} of ${c.target} committed could not be established (${(e as Error).message})` };
+    return {
+      committed: null,
+      why: `whether restore ${c.id} of ${c.target} committed could not be established (${(e as Error).message})`,
+    };
   }
 }
 
@@ -349,18 +389,35 @@ async function readJournal(path: string): Promise<SwapJournal | null> {
     throw new Error(`${path} is not a readable file-restore journal; inspect it and the directories beside it by hand`);
   }
   // The journal names paths to rename and delete: only ever siblings of the roots it lists.
-  const ok = j && j.format === FORMAT && Array.isArray(j.roots) && typeof j.token === 'string' && /^\d+-[0-9a-f]+$/.test(j.token)
-    && j.roots.every((r) => typeof r.live === 'string' && r.staging === `${r.live}${SUFFIX}stage-${j.token}` && r.old === `${r.live}${SUFFIX}old-${j.token}`)
-    && j.roots.length > 0 && j.primary === journalPath(j.roots[0].live)
-    && (j.commit === undefined || validCommit(j.commit))
-    && (j.state !== 'prepared' || j.commit !== undefined);
-  if (!ok) throw new Error(`${path} is not a valid file-restore journal; inspect it and the directories beside it by hand`);
+  const ok =
+    j &&
+    j.format === FORMAT &&
+    Array.isArray(j.roots) &&
+    typeof j.token === 'string' &&
+    /^\d+-[0-9a-f]+$/.test(j.token) &&
+    j.roots.every(
+      (r) =>
+        typeof r.live === 'string' &&
+        r.staging === `${r.live}${SUFFIX}stage-${j.token}` &&
+        r.old === `${r.live}${SUFFIX}old-${j.token}`,
+    ) &&
+    j.roots.length > 0 &&
+    j.primary === journalPath(j.roots[0].live) &&
+    (j.commit === undefined || validCommit(j.commit)) &&
+    (j.state !== 'prepared' || j.commit !== undefined);
+  if (!ok)
+    throw new Error(`${path} is not a valid file-restore journal; inspect it and the directories beside it by hand`);
   return j;
 }
 
 function validCommit(c: CommitRef): boolean {
-  return !!c && typeof c.id === 'string' && /^[0-9A-Za-z-]{1,64}$/.test(c.id) && typeof c.target === 'string'
-    && (c.token === null || (typeof c.token === 'string' && /^\d{1,20}$/.test(c.token)));
+  return (
+    !!c &&
+    typeof c.id === 'string' &&
+    /^[0-9A-Za-z-]{1,64}$/.test(c.id) &&
+    typeof c.target === 'string' &&
+    (c.token === null || (typeof c.token === 'string' && /^\d{1,20}$/.test(c.token)))
+  );
 }
 
 async function writeJournal(path: string, j: SwapJournal): Promise<void> {

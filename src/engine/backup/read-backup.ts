@@ -17,7 +17,12 @@ export async function readManifest(storage: BackupStorage, dir: string): Promise
   return parseManifest(await readAll(await storage.get(partKey(dir, MANIFEST_FILE))));
 }
 
-export async function readSchemaSql(storage: BackupStorage, dir: string, m: Manifest, keys: KeyLookup | null): Promise<string> {
+export async function readSchemaSql(
+  storage: BackupStorage,
+  dir: string,
+  m: Manifest,
+  keys: KeyLookup | null,
+): Promise<string> {
   if (!m.schema.part) return '';
   return (await readAll(await openPart(storage, dir, m.schema.part, m, keys))).toString('utf8');
 }

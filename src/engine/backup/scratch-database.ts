@@ -17,7 +17,10 @@ export interface ScratchDatabase {
 export async function createScratchDatabase(targetUrl: string): Promise<ScratchDatabase> {
   if (targetUrl.startsWith('sqlite:')) {
     const dir = mkdtempSync(join(tmpdir(), 'strongroom-scratch-'));
-    return { url: `sqlite:${join(dir, 'scratch.db')}`, drop: async () => rmSync(dir, { recursive: true, force: true }) };
+    return {
+      url: `sqlite:${join(dir, 'scratch.db')}`,
+      drop: async () => rmSync(dir, { recursive: true, force: true }),
+    };
   }
   const name = `strongroom_scratch_${randomBytes(6).toString('hex')}`;
   const admin = new Client({ connectionString: targetUrl });

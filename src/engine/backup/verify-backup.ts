@@ -69,7 +69,11 @@ export async function verifyParts(
   }
   const own = manifest.tables.map((t) => t.name).filter(isBookkeepingTable);
   if (own.length) {
-    checks.push({ name: 'contents', ok: false, detail: `lists Strongroom's own table(s) ${own.join(', ')}, which no Strongroom backup holds` });
+    checks.push({
+      name: 'contents',
+      ok: false,
+      detail: `lists Strongroom's own table(s) ${own.join(', ')}, which no Strongroom backup holds`,
+    });
     return { ok: false, checks, manifest };
   }
   let keys;
@@ -81,9 +85,10 @@ export async function verifyParts(
     return { ok: false, checks, manifest };
   }
   for (const part of listParts(manifest)) {
-    const r = part === manifest.files.part
-      ? await verifyFilesPart(storage, dir, manifest, keys)
-      : await verifyPart(storage, dir, part, manifest, keys);
+    const r =
+      part === manifest.files.part
+        ? await verifyFilesPart(storage, dir, manifest, keys)
+        : await verifyPart(storage, dir, part, manifest, keys);
     checks.push({ name: `part ${part.name}`, ok: r.ok, detail: r.detail });
   }
   const partsOk = checks.every((c) => c.ok);
@@ -120,8 +125,15 @@ async function deepCheck(
       await dialect.applySchema(schemaSql);
       await dialect.restore(input);
     }
-    checks.push({ name: 'deep restore', ok: true, detail: `${m.tables.length} tables restored into a scratch ${m.engine.name} database` });
-    const snap = await dialect.openSnapshot(m.tables.map((t) => t.name), { parallel: 1 });
+    checks.push({
+      name: 'deep restore',
+      ok: true,
+      detail: `${m.tables.length} tables restored into a scratch ${m.engine.name} database`,
+    });
+    const snap = await dialect.openSnapshot(
+      m.tables.map((t) => t.name),
+      { parallel: 1 },
+    );
     try {
       for (const t of m.tables) {
         const exp = snap.exportTable(t.name);
@@ -131,7 +143,9 @@ async function deepCheck(
         checks.push({
           name: `table ${t.name}`,
           ok,
-          detail: ok ? `${rows} rows, content checksum matches` : `restored ${rows} rows (manifest ${t.rows}), checksum ${sha === t.sha256 ? 'matches' : 'differs'}`,
+          detail: ok
+            ? `${rows} rows, content checksum matches`
+            : `restored ${rows} rows (manifest ${t.rows}), checksum ${sha === t.sha256 ? 'matches' : 'differs'}`,
         });
       }
     } finally {
@@ -139,8 +153,16 @@ async function deepCheck(
     }
     if (m.inventory && dialect.compareInventory) {
       // The rebuilt database must hold what the source held at the snapshot, object kind by kind.
-      const diff = await dialect.compareInventory(m.inventory, m.tables.map((t) => t.name), schemaSql);
-      checks.push({ name: 'inventory', ok: diff === null, detail: diff ?? 'every object and row count of the inventory came back' });
+      const diff = await dialect.compareInventory(
+        m.inventory,
+        m.tables.map((t) => t.name),
+        schemaSql,
+      );
+      checks.push({
+        name: 'inventory',
+        ok: diff === null,
+        detail: diff ?? 'every object and row count of the inventory came back',
+      });
     }
   } catch (e) {
     checks.push({ name: 'deep restore', ok: false, detail: (e as Error).message });
@@ -166,7 +188,10 @@ async function verifyFilesPart(
   try {
     const stream = await openPart(storage, dir, part, m, keys);
     const stats = await inspectFileArchive(stream, m.files.roots.length, m.files);
-    return { ok: true, detail: `${part.name}: ${part.size} stored bytes and ${part.rawBytes} plaintext bytes verified; ${stats.count} regular files, no links or special files` };
+    return {
+      ok: true,
+      detail: `${part.name}: ${part.size} stored bytes and ${part.rawBytes} plaintext bytes verified; ${stats.count} regular files, no links or special files`,
+    };
   } catch (err) {
     if (err instanceof ArchiveError) return { ok: false, detail: err.message };
     return { ok: false, detail: `${part.name}: ${err instanceof Error ? err.message : String(err)}` };

@@ -11,7 +11,15 @@ import { parseManifest, serializeManifest } from '../archive/manifest';
 import { DEFAULT_FRAME_SIZE } from '../archive/encryption';
 import { PartSourceError, writePart, partKey } from '../archive/part-io';
 import {
-  BackupTrigger, BackupType, Compression, Manifest, MANIFEST_FILE, MANIFEST_FORMAT, MANIFEST_VERSION, ManifestTable, PartInfo,
+  BackupTrigger,
+  BackupType,
+  Compression,
+  Manifest,
+  MANIFEST_FILE,
+  MANIFEST_FORMAT,
+  MANIFEST_VERSION,
+  ManifestTable,
+  PartInfo,
 } from '../archive/manifest.types';
 import { keyForNewBackup, KeySource, sealForNewBackup } from './backup-keys';
 import { sealManifest } from '../archive/manifest-auth';
@@ -63,7 +71,13 @@ export class BackupAbortedError extends Error {
 
 export async function writeBackup(dialect: Dialect, storage: BackupStorage, spec: WriteBackupSpec): Promise<Manifest> {
   const startedAt = new Date().toISOString();
-  const progress: BackupProgress = { phase: 'snapshot', tablesDone: 0, tablesTotal: spec.tables.length, rows: 0, bytes: 0 };
+  const progress: BackupProgress = {
+    phase: 'snapshot',
+    tablesDone: 0,
+    tablesTotal: spec.tables.length,
+    rows: 0,
+    bytes: 0,
+  };
   const report = () => spec.onProgress?.({ ...progress });
   // One failing table stops the others' in-flight writes too, before the cleanup runs.
   const internal = new AbortController();
@@ -81,7 +95,9 @@ export async function writeBackup(dialect: Dialect, storage: BackupStorage, spec
 
     report();
     // A full backup is the whole database (where the engine can say what that is).
-    snapshot = await fromDatabase('opening a snapshot', () => dialect.openSnapshot(spec.tables, { parallel: spec.parallel, wholeDatabase: spec.type === 'full' }));
+    snapshot = await fromDatabase('opening a snapshot', () =>
+      dialect.openSnapshot(spec.tables, { parallel: spec.parallel, wholeDatabase: spec.type === 'full' }),
+    );
     const serverVersion = await fromDatabase('reading the server version', () => dialect.serverVersion());
     const structures = snapshot.tables;
     progress.tablesTotal = structures.length;
@@ -93,7 +109,10 @@ export async function writeBackup(dialect: Dialect, storage: BackupStorage, spec
     // The DDL (pg_dump's catalog reads, mostly waiting on the server) runs beside the row
     // exports on the same snapshot, so a whole-database dump adds next to nothing to the wall.
     const schemaWork = (async () => {
-      const whole = spec.type === 'full' && snap.databaseDdl ? await fromDatabase('dumping the schema', () => (snap.databaseDdl as NonNullable<Snapshot['databaseDdl']>)()) : null;
+      const whole =
+        spec.type === 'full' && snap.databaseDdl
+          ? await fromDatabase('dumping the schema', () => (snap.databaseDdl as NonNullable<Snapshot['databaseDdl']>)())
+          : null;
       const ddl = whole ? whole.preData : await fromDatabase('reading the schema', () => snap.schemaSql());
       const schemaPart = await put('parts/schema.sql', text(ddl));
       const sections: Pick<Manifest['schema'], 'postData' | 'largeObjects' | 'roles'> = {};
@@ -103,10 +122,17 @@ export async function writeBackup(dialect: Dialect, storage: BackupStorage, spec
           const roles = await fromDatabase('reading the roles', () => (snap.roles as NonNullable<Snapshot['roles']>)());
           sections.roles = await put('parts/roles.json', text(`${JSON.stringify(roles)}\n`));
         }
-        const lo = snap.largeObjects ? await fromDatabase('reading large objects', async () => snap.largeObjects?.() ?? null) : null;
+        const lo = snap.largeObjects
+          ? await fromDatabase('reading large objects', async () => snap.largeObjects?.() ?? null)
+          : null;
         sections.largeObjects = lo ? await put('parts/large-objects.sql', lo) : null;
       }
-      return { whole, schemaPart, sections, sequences: await fromDatabase('reading the sequences', () => snap.sequences()) };
+      return {
+        whole,
+        schemaPart,
+        sections,
+        sequences: await fromDatabase('reading the sequences', () => snap.sequences()),
+      };
     })();
     // The first failure is the one to report: the other side then fails only because it was stopped.
     let firstError: { reason: unknown } | null = null;
@@ -122,7 +148,11 @@ export async function writeBackup(dialect: Dialect, storage: BackupStorage, spec
       const exp = snap.exportTable(t.name);
       const part = await put(`parts/${String(i + 1).padStart(4, '0')}.rows`, exp.stream).catch((e: unknown) => {
         internal.abort();
-        throw e instanceof PartSourceError ? new Error(`reading the database failed (table ${t.name}): ${(e.cause as Error).message}`, { cause: e.cause }) : e;
+        throw e instanceof PartSourceError
+          ? new Error(`reading the database failed (table ${t.name}): ${(e.cause as Error).message}`, {
+              cause: e.cause,
+            })
+          : e;
       });
       const rows = exp.rowCount();
       progress.tablesDone++;
@@ -134,14 +164,15 @@ export async function writeBackup(dialect: Dialect, storage: BackupStorage, spec
     tablesWork.catch(stop);
     // Both settle before anything is cleaned up, so no write races the cleanup.
     const [schemaDone, tablesDone] = await Promise.allSettled([schemaWork, tablesWork]);
-    if (schemaDone.status === 'rejected' || tablesDone.status === 'rejected') throw (firstError as { reason: unknown } | null)?.reason;
+    if (schemaDone.status === 'rejected' || tablesDone.status === 'rejected')
+      throw (firstError as { reason: unknown } | null)?.reason;
     const { whole, schemaPart, sections, sequences } = schemaDone.value;
     const tables = tablesDone.value;
     // No silent gaps: the snapshot's inventory must be covered by what was archived. Row counts
     // come from the export itself: the same snapshot, so they are the counts at it.
     const rowsByTable = Object.fromEntries(tables.map((t) => [t.name, t.rows]));
     const inventory = await fromDatabase('reading the inventory', async () => snap.inventory?.(whole, rowsByTable));
-    const excluded = whole ? snapshot.excluded ?? [] : undefined;
+    const excluded = whole ? (snapshot.excluded ?? []) : undefined;
     await fromDatabase('closing the snapshot', () => snap.close());
     snapshot = null;
 
@@ -154,8 +185,13 @@ export async function writeBackup(dialect: Dialect, storage: BackupStorage, spec
       progress.bytes += part.size;
       files = { ...packed.stats(), roots: spec.fileRoots, part };
       if (files.skipped) {
-        const shown = files.skipped.entries.slice(0, 5).map((e) => `${e.path} (${e.type})`).join(', ');
-        spec.onWarning?.(`${files.skipped.count} entries under BACKUP_FILE_PATHS are not regular files or directories and were not backed up: ${shown}${files.skipped.count > 5 ? ', ...' : ''}`);
+        const shown = files.skipped.entries
+          .slice(0, 5)
+          .map((e) => `${e.path} (${e.type})`)
+          .join(', ');
+        spec.onWarning?.(
+          `${files.skipped.count} entries under BACKUP_FILE_PATHS are not regular files or directories and were not backed up: ${shown}${files.skipped.count > 5 ? ', ...' : ''}`,
+        );
       }
     }
 
@@ -176,7 +212,12 @@ export async function writeBackup(dialect: Dialect, storage: BackupStorage, spec
       startedAt,
       finishedAt: new Date().toISOString(),
       engine: { name: dialect.engine, serverVersion, encoding: dialect.encoding },
-      schema: { fingerprint: dialect.fingerprint(structures), migrations: spec.migrations, part: schemaPart, ...sections },
+      schema: {
+        fingerprint: dialect.fingerprint(structures),
+        migrations: spec.migrations,
+        part: schemaPart,
+        ...sections,
+      },
       ...(inventory ? { inventory } : {}),
       ...(excluded ? { excluded } : {}),
       tables,

@@ -259,8 +259,18 @@ export interface PlanTableResult {
  * - missing-extension: an extension the archive's schema creates that the server cannot install.
  */
 export type RestoreIssueKind =
-  | 'missing-schema' | 'missing-table' | 'missing-column' | 'not-null' | 'rows-rejected' | 'foreign-key' | 'referenced-rows'
-  | 'unique' | 'check' | 'missing-sequence' | 'missing-role' | 'missing-extension';
+  | 'missing-schema'
+  | 'missing-table'
+  | 'missing-column'
+  | 'not-null'
+  | 'rows-rejected'
+  | 'foreign-key'
+  | 'referenced-rows'
+  | 'unique'
+  | 'check'
+  | 'missing-sequence'
+  | 'missing-role'
+  | 'missing-extension';
 
 export interface RestoreIssue {
   kind: RestoreIssueKind;

@@ -57,11 +57,24 @@ function eventFromRow(r: AuditRow): AuditEvent {
     details = { unparseable: String(r.details).slice(0, 100) };
   }
   return {
-    seq: Number(r.seq), at: r.at,
-    actor: { type: r.actor_type as AuditEvent['actor']['type'], keyId: r.actor_key_id, name: r.actor_name, role: r.actor_role },
-    action: r.action, resource: r.resource, resourceId: r.resource_id, outcome: r.outcome as AuditEvent['outcome'],
-    ip: r.ip, userAgent: r.user_agent, requestId: r.request_id, details,
-    prevHash: r.prev_hash, hash: r.hash,
+    seq: Number(r.seq),
+    at: r.at,
+    actor: {
+      type: r.actor_type as AuditEvent['actor']['type'],
+      keyId: r.actor_key_id,
+      name: r.actor_name,
+      role: r.actor_role,
+    },
+    action: r.action,
+    resource: r.resource,
+    resourceId: r.resource_id,
+    outcome: r.outcome as AuditEvent['outcome'],
+    ip: r.ip,
+    userAgent: r.user_agent,
+    requestId: r.request_id,
+    details,
+    prevHash: r.prev_hash,
+    hash: r.hash,
   };
 }
 
@@ -81,10 +94,18 @@ export function auditChainGuard(): RestoreGuard {
       if (count !== max) {
         // The live chain already lost events (a gap): only its intact prefix counts as live.
         const hasFirst = (await scalar(db, `SELECT COUNT(*) AS v FROM ${T} WHERE seq = 1`)) > 0;
-        end = hasFirst ? await scalar(db, `SELECT MIN(a.seq) AS v FROM ${T} a WHERE NOT EXISTS (SELECT 1 FROM ${T} b WHERE b.seq = a.seq + 1)`) : 0;
+        end = hasFirst
+          ? await scalar(
+              db,
+              `SELECT MIN(a.seq) AS v FROM ${T} a WHERE NOT EXISTS (SELECT 1 FROM ${T} b WHERE b.seq = a.seq + 1)`,
+            )
+          : 0;
       }
       if (!Number.isSafeInteger(end) || end < 0) throw new Error(`the live audit chain ends at an invalid seq ${end}`);
-      const hash = end === 0 ? GENESIS_HASH : (await db.query<{ hash: string }>(`SELECT hash FROM ${T} WHERE seq = ${end}`))[0].hash;
+      const hash =
+        end === 0
+          ? GENESIS_HASH
+          : (await db.query<{ hash: string }>(`SELECT hash FROM ${T} WHERE seq = ${end}`))[0].hash;
       anchor = { seq: end, hash };
     },
     async beforeCommit(db) {
@@ -98,8 +119,13 @@ export function auditChainGuard(): RestoreGuard {
         );
         for (const row of rows) {
           const e = eventFromRow(row);
-          if (e.seq !== expected) throw new AuditChainRestoreError(e.seq, `follows seq ${expected - 1} with seq ${expected}..${e.seq - 1} missing`);
-          if (e.prevHash !== prev) throw new AuditChainRestoreError(e.seq, `has a prevHash that is not the hash of seq ${e.seq - 1}`);
+          if (e.seq !== expected)
+            throw new AuditChainRestoreError(
+              e.seq,
+              `follows seq ${expected - 1} with seq ${expected}..${e.seq - 1} missing`,
+            );
+          if (e.prevHash !== prev)
+            throw new AuditChainRestoreError(e.seq, `has a prevHash that is not the hash of seq ${e.seq - 1}`);
           let hash: string | null;
           try {
             hash = computeAuditHash(bodyOf(e), e.prevHash);

@@ -59,7 +59,11 @@ export interface PreflightedRestore {
   dialect: Dialect;
 }
 
-export async function preflightRestore(manifest: Manifest, req: RestoreRequest, ctx: PreflightContext): Promise<PreflightedRestore> {
+export async function preflightRestore(
+  manifest: Manifest,
+  req: RestoreRequest,
+  ctx: PreflightContext,
+): Promise<PreflightedRestore> {
   const { words } = ctx;
   const tables = resolveScope(manifest, req.tables, words);
   const keyless = tablesWithoutKey(manifest, tables, req.mode);
@@ -80,7 +84,8 @@ export async function preflightRestore(manifest: Manifest, req: RestoreRequest, 
     );
   }
   const files = req.files ?? (req.mode === 'replace' && !req.tables && !!manifest.files.part);
-  if (files && !manifest.files.part) throw new RestoreError(RestoreErrorCode.NoFiles, `${words.files}: backup ${manifest.id} holds no file artefacts`);
+  if (files && !manifest.files.part)
+    throw new RestoreError(RestoreErrorCode.NoFiles, `${words.files}: backup ${manifest.id} holds no file artefacts`);
   if (files && ctx.allowedFileRoots) assertAllowedRoots(manifest, ctx.allowedFileRoots);
   const dialect = ctx.openTarget();
   try {
@@ -134,7 +139,10 @@ function resolveScope(manifest: Manifest, requested: string[] | null | undefined
     );
   }
   if (!requested.length) {
-    throw new RestoreError(RestoreErrorCode.BadScope, `${words.tables}: name at least one table, or leave the field out to restore all of them`);
+    throw new RestoreError(
+      RestoreErrorCode.BadScope,
+      `${words.tables}: name at least one table, or leave the field out to restore all of them`,
+    );
   }
   return inBackup.filter((t) => requested.includes(t));
 }
@@ -143,7 +151,13 @@ function resolveScope(manifest: Manifest, requested: string[] | null | undefined
 export function tablesWithoutKey(manifest: Manifest, tables: string[], mode: RestoreMode): string[] {
   // A virtual table read through its module (SQLite FTS, R*Tree) is matched by rowid instead.
   return manifest.tables
-    .filter((t) => tables.includes(t.name) && effectiveRestoreMode(t.name, mode) !== 'replace' && t.structure.primaryKey.length === 0 && !t.structure.virtual)
+    .filter(
+      (t) =>
+        tables.includes(t.name) &&
+        effectiveRestoreMode(t.name, mode) !== 'replace' &&
+        t.structure.primaryKey.length === 0 &&
+        !t.structure.virtual,
+    )
     .map((t) => t.name);
 }
 
@@ -151,9 +165,16 @@ export function tablesWithoutKey(manifest: Manifest, tables: string[], mode: Res
  * Tables that only a replace can restore correctly, each with the reason: the shadow tables of
  * a contentless SQLite full-text index (its index is the only copy of the text).
  */
-export function tablesReplaceOnly(manifest: Manifest, tables: string[], mode: RestoreMode): { table: string; reason: string }[] {
+export function tablesReplaceOnly(
+  manifest: Manifest,
+  tables: string[],
+  mode: RestoreMode,
+): { table: string; reason: string }[] {
   return manifest.tables
-    .filter((t) => tables.includes(t.name) && effectiveRestoreMode(t.name, mode) !== 'replace' && t.structure.contentlessIndex)
+    .filter(
+      (t) =>
+        tables.includes(t.name) && effectiveRestoreMode(t.name, mode) !== 'replace' && t.structure.contentlessIndex,
+    )
     .map((t) => ({ table: t.name, reason: contentlessReason(t.structure.contentlessIndex as string) }));
 }
 
@@ -162,7 +183,13 @@ export function tablesReplaceOnly(manifest: Manifest, tables: string[], mode: Re
  * hold are left alone by a restore, so they are not differences here. Exported for the command
  * line, which checks again after creating the schema.
  */
-export async function assertSchemaMatches(dialect: Dialect, manifest: Manifest, tables: string[], allowMismatch: boolean, words: RequestWords): Promise<void> {
+export async function assertSchemaMatches(
+  dialect: Dialect,
+  manifest: Manifest,
+  tables: string[],
+  allowMismatch: boolean,
+  words: RequestWords,
+): Promise<void> {
   const expected = manifest.tables.filter((t) => tables.includes(t.name)).map((t) => t.structure);
   const diffs = (await dialect.compareSchema(expected)).filter((d) => d.kind !== 'extra-table');
   if (diffs.length && !allowMismatch) {
@@ -179,7 +206,10 @@ async function assertEmptyTarget(dialect: Dialect, words: RequestWords): Promise
   if (existing.length) {
     throw new RestoreError(
       RestoreErrorCode.TargetNotEmpty,
-      `${words.createSchema} needs an empty database; this one has tables: ${existing.map((t) => t.name).slice(0, 10).join(', ')}`,
+      `${words.createSchema} needs an empty database; this one has tables: ${existing
+        .map((t) => t.name)
+        .slice(0, 10)
+        .join(', ')}`,
     );
   }
 }
@@ -206,11 +236,17 @@ function assertAllowedRoots(manifest: Manifest, configured: string[]): void {
 function describeDifference(d: SchemaDifference): string {
   const col = d.column ? `.${d.column}` : '';
   switch (d.kind) {
-    case 'missing-table': return `table ${d.table} does not exist in the target`;
-    case 'missing-column': return `column ${d.table}${col} (${d.expected}) is missing from the target`;
-    case 'extra-column': return `column ${d.table}${col} (${d.actual}) exists only in the target`;
-    case 'type-changed': return `column ${d.table}${col} is ${d.actual} in the target, ${d.expected} in the backup`;
-    case 'primary-key-changed': return `table ${d.table} has primary key (${d.actual}) in the target, (${d.expected}) in the backup`;
-    default: return `table ${d.table}: ${d.kind}`;
+    case 'missing-table':
+      return `table ${d.table} does not exist in the target`;
+    case 'missing-column':
+      return `column ${d.table}${col} (${d.expected}) is missing from the target`;
+    case 'extra-column':
+      return `column ${d.table}${col} (${d.actual}) exists only in the target`;
+    case 'type-changed':
+      return `column ${d.table}${col} is ${d.actual} in the target, ${d.expected} in the backup`;
+    case 'primary-key-changed':
+      return `table ${d.table} has primary key (${d.actual}) in the target, (${d.expected}) in the backup`;
+    default:
+      return `table ${d.table}: ${d.kind}`;
   }
 }

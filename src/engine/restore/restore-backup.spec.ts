@@ -16,6 +16,12 @@ describe('rowTotal (rows written so far from interleaved per-table reports)', ()
 
   it('counts tables restored one after another as their sum', () => {
     const total = rowTotal();
-    expect([{ table: 'a', rows: 10 }, { table: 'a', rows: 20 }, { table: 'b', rows: 1 }].map(total)).toEqual([10, 20, 21]);
+    expect(
+      [
+        { table: 'a', rows: 10 },
+        { table: 'a', rows: 20 },
+        { table: 'b', rows: 1 },
+      ].map(total),
+    ).toEqual([10, 20, 21]);
   });
 });

@@ -15,7 +15,15 @@ import { auditChainGuard } from './audit-restore-guard';
 import { assertNoBookkeepingTables } from './preflight';
 import { RestoreError, RestoreErrorCode } from './restore-error';
 import type {
-  Dialect, DryRunResult, PlanTableResult, RestoreChecks, RestoreCommitMarker, RestoreInput, RestoreIssue, RestoreMode, RestoreTableResult,
+  Dialect,
+  DryRunResult,
+  PlanTableResult,
+  RestoreChecks,
+  RestoreCommitMarker,
+  RestoreInput,
+  RestoreIssue,
+  RestoreMode,
+  RestoreTableResult,
 } from '../dialects/dialect';
 import type { BackupStorage } from '../storage/storage';
 
@@ -64,7 +72,11 @@ async function assertDdlSound(spec: RestoreSpec, keys: Awaited<ReturnType<typeof
   for (const part of [schema.part, schema.postData]) {
     if (!part) continue;
     const check = await verifyPart(spec.storage, spec.dir, part, spec.manifest, keys);
-    if (!check.ok) throw new ArchiveError(check.code ?? 'corrupt-data', `${check.detail} (the backup's schema is not sound; nothing was restored)`);
+    if (!check.ok)
+      throw new ArchiveError(
+        check.code ?? 'corrupt-data',
+        `${check.detail} (the backup's schema is not sound; nothing was restored)`,
+      );
   }
 }
 
@@ -105,7 +117,12 @@ async function diagnoseFailure(spec: RestoreSpec, err: unknown): Promise<unknown
     const check = await verifyPart(spec.storage, spec.dir, t.part, spec.manifest, keys).catch(() => null);
     if (check && !check.ok) {
       const seen = err instanceof Error ? err.message : String(err);
-      return new ArchiveError(check.code ?? 'corrupt-data', `${check.detail} (the restore stopped at: ${seen})`, undefined, { cause: err });
+      return new ArchiveError(
+        check.code ?? 'corrupt-data',
+        `${check.detail} (the restore stopped at: ${seen})`,
+        undefined,
+        { cause: err },
+      );
     }
   }
   return err;
@@ -130,7 +147,9 @@ function blocked(backupId: string, checks: RestoreChecks): RestoreError {
 
 /** One line per issue, counts and examples included; at most 10, then how many more. */
 export function describeIssues(issues: RestoreIssue[]): string {
-  const shown = issues.slice(0, 10).map((i) => `${i.message}${i.examples?.length ? ` (e.g. ${i.examples.join('; ')})` : ''}`);
+  const shown = issues
+    .slice(0, 10)
+    .map((i) => `${i.message}${i.examples?.length ? ` (e.g. ${i.examples.join('; ')})` : ''}`);
   return `${shown.join('; ')}${issues.length > 10 ? `; and ${issues.length - 10} more` : ''}`;
 }
 

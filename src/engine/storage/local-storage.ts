@@ -280,7 +280,10 @@ export class LocalStorage implements BackupStorage {
   }
 
   private symlinkError(key: string): LocalStorageError {
-    return new LocalStorageError(`local storage: refusing to follow a symlink on the path of "${key}" under ${this.root}`, key);
+    return new LocalStorageError(
+      `local storage: refusing to follow a symlink on the path of "${key}" under ${this.root}`,
+      key,
+    );
   }
 
   private abortError(key: string, signal: AbortSignal): LocalStorageError {
@@ -300,9 +303,13 @@ export class LocalStorage implements BackupStorage {
           : code === 'ELOOP'
             ? ' (target is a symlink; not followed)'
             : '';
-    return new LocalStorageError(`local storage: failed to ${action} "${key}" under ${this.root}${hint}: ${describe(err)}`, key, {
-      cause: err,
-    });
+    return new LocalStorageError(
+      `local storage: failed to ${action} "${key}" under ${this.root}${hint}: ${describe(err)}`,
+      key,
+      {
+        cause: err,
+      },
+    );
   }
 }
 

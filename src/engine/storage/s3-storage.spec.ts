@@ -107,7 +107,9 @@ describe('S3Storage (s3-only behaviour)', () => {
 
   it('validates its options up front', () => {
     expect(() => open({ partSize: 1024 })).toThrow(/partSize must be .* at least 5242880/);
-    expect(() => open({ accessKeyId: 'only-id', secretAccessKey: undefined })).toThrow(/both accessKeyId and secretAccessKey/);
+    expect(() => open({ accessKeyId: 'only-id', secretAccessKey: undefined })).toThrow(
+      /both accessKeyId and secretAccessKey/,
+    );
     expect(() => open({ bucket: '' })).toThrow(/bucket is not set/);
   });
 });

@@ -95,14 +95,18 @@ export class S3Storage implements BackupStorage {
     this.prefix = options.prefix && options.prefix.replace(/\/+$/, '') !== '' ? directoryPrefix(options.prefix) : '';
     this.partSize = options.partSize ?? DEFAULT_PART_SIZE;
     if (!Number.isInteger(this.partSize) || this.partSize < MIN_PART_SIZE) {
-      throw new Error(`s3 storage: partSize must be an integer of at least ${MIN_PART_SIZE} bytes (5 MiB), got ${options.partSize}`);
+      throw new Error(
+        `s3 storage: partSize must be an integer of at least ${MIN_PART_SIZE} bytes (5 MiB), got ${options.partSize}`,
+      );
     }
     this.queueSize = options.queueSize ?? DEFAULT_QUEUE_SIZE;
     if (!Number.isInteger(this.queueSize) || this.queueSize < 1) {
       throw new Error(`s3 storage: queueSize must be a positive integer, got ${options.queueSize}`);
     }
     if (Boolean(options.accessKeyId) !== Boolean(options.secretAccessKey)) {
-      throw new Error('s3 storage: set both accessKeyId and secretAccessKey, or neither (to use the default credential chain)');
+      throw new Error(
+        's3 storage: set both accessKeyId and secretAccessKey, or neither (to use the default credential chain)',
+      );
     }
     this.secrets = [options.accessKeyId, options.secretAccessKey, options.sessionToken].filter(
       (s): s is string => typeof s === 'string' && s.length > 0,

@@ -20,7 +20,13 @@ describe('createStorage', () => {
     const storage = createStorage({
       driver: 's3',
       localDir: '/unused',
-      s3: { bucket: 'bk', prefix: 'prod/', region: 'eu-west-1', accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'very-secret' },
+      s3: {
+        bucket: 'bk',
+        prefix: 'prod/',
+        region: 'eu-west-1',
+        accessKeyId: 'AKIDEXAMPLE',
+        secretAccessKey: 'very-secret',
+      },
     });
     expect(storage).toBeInstanceOf(S3Storage);
     expect(storage.kind).toBe('s3');

@@ -169,7 +169,9 @@ export function describeStorageConformance(name: string, create: () => Promise<S
       const controller = new AbortController();
       controller.abort();
       const body = bufferStream('data');
-      await expect(storage.put('ab/one', body, { signal: controller.signal })).rejects.toMatchObject({ name: 'AbortError' });
+      await expect(storage.put('ab/one', body, { signal: controller.signal })).rejects.toMatchObject({
+        name: 'AbortError',
+      });
       await expect(storage.stat('ab/one')).resolves.toBeNull();
       expect(body.destroyed).toBe(true);
     });
@@ -187,13 +189,16 @@ export function describeStorageConformance(name: string, create: () => Promise<S
       await expect(keys('')).resolves.toEqual(['ab/part']);
     });
 
-    it.each(INVALID_KEYS.map((k) => [JSON.stringify(k), k]))('rejects the invalid key %s everywhere', async (_label, key) => {
-      await expect(storage.put(key, bufferStream('x'))).rejects.toThrow(InvalidStorageKeyError);
-      await expect(storage.get(key)).rejects.toThrow(InvalidStorageKeyError);
-      await expect(storage.stat(key)).rejects.toThrow(InvalidStorageKeyError);
-      await expect(storage.delete(key)).rejects.toThrow(InvalidStorageKeyError);
-      await expect(keys('')).resolves.toEqual([]);
-    });
+    it.each(INVALID_KEYS.map((k) => [JSON.stringify(k), k]))(
+      'rejects the invalid key %s everywhere',
+      async (_label, key) => {
+        await expect(storage.put(key, bufferStream('x'))).rejects.toThrow(InvalidStorageKeyError);
+        await expect(storage.get(key)).rejects.toThrow(InvalidStorageKeyError);
+        await expect(storage.stat(key)).rejects.toThrow(InvalidStorageKeyError);
+        await expect(storage.delete(key)).rejects.toThrow(InvalidStorageKeyError);
+        await expect(keys('')).resolves.toEqual([]);
+      },
+    );
 
     it('rejects invalid list prefixes and names the key in the message', async () => {
       await expect(storage.list('/abs')).rejects.toThrow(/invalid storage key "\/abs"/);

@@ -1,6 +1,15 @@
 import { ApiProperty, ApiPropertyOptional, IntersectionType } from '@nestjs/swagger';
 import {
-  ArrayMaxSize, ArrayMinSize, IsArray, IsBoolean, IsIn, IsNotEmpty, IsOptional, IsString, IsUUID, MaxLength,
+  ArrayMaxSize,
+  ArrayMinSize,
+  IsArray,
+  IsBoolean,
+  IsIn,
+  IsNotEmpty,
+  IsOptional,
+  IsString,
+  IsUUID,
+  MaxLength,
 } from 'class-validator';
 import { PageQueryDto } from '../../common/pagination';
 import { IsOptionalNotNull } from '../../common/validators';
@@ -9,50 +18,102 @@ const MODES = ['replace', 'merge', 'missing-only'] as const;
 const STATUSES = ['pending', 'running', 'completed', 'failed', 'rolled_back'] as const;
 
 export class CreateRecoveryDto {
-  @ApiProperty({ description: 'The backup to restore (must be completed)', format: 'uuid', example: '0b9c5b8e-6a0c-4a57-9d54-0f3c1f7d2a11' })
-  @IsUUID() backupId: string;
+  @ApiProperty({
+    description: 'The backup to restore (must be completed)',
+    format: 'uuid',
+    example: '0b9c5b8e-6a0c-4a57-9d54-0f3c1f7d2a11',
+  })
+  @IsUUID()
+  backupId: string;
 
   @ApiPropertyOptional({
-    description: 'replace: tables become exactly as in the backup; merge: backup rows are inserted or overwrite rows with the same primary key, other rows stay; missing-only: only rows whose primary key is absent are inserted. The audit trail is always restored missing-only.',
-    enum: MODES, default: 'replace',
+    description:
+      'replace: tables become exactly as in the backup; merge: backup rows are inserted or overwrite rows with the same primary key, other rows stay; missing-only: only rows whose primary key is absent are inserted. The audit trail is always restored missing-only.',
+    enum: MODES,
+    default: 'replace',
   })
-  @IsOptionalNotNull() @IsIn(MODES) mode?: (typeof MODES)[number];
+  @IsOptionalNotNull()
+  @IsIn(MODES)
+  mode?: (typeof MODES)[number];
 
-  @ApiPropertyOptional({ description: 'Tables to restore (default: every table in the backup). File artefacts are restored only when this is left out and mode is replace.', type: [String] })
-  @IsOptionalNotNull() @IsArray() @ArrayMinSize(1) @ArrayMaxSize(1000) @IsString({ each: true }) @IsNotEmpty({ each: true }) @MaxLength(200, { each: true })
+  @ApiPropertyOptional({
+    description:
+      'Tables to restore (default: every table in the backup). File artefacts are restored only when this is left out and mode is replace.',
+    type: [String],
+  })
+  @IsOptionalNotNull()
+  @IsArray()
+  @ArrayMinSize(1)
+  @ArrayMaxSize(1000)
+  @IsString({ each: true })
+  @IsNotEmpty({ each: true })
+  @MaxLength(200, { each: true })
   tables?: string[];
 
-  @ApiPropertyOptional({ description: 'Only report what would change (operator role): 200 with a per-table plan; nothing is written', default: false, example: true })
-  @IsOptionalNotNull() @IsBoolean() dryRun?: boolean;
-
-  @ApiPropertyOptional({ description: 'Required for replace and merge: exactly `RESTORE {backupId}`, with the backup\'s id in place of `{backupId}`', example: 'RESTORE 0b9c5b8e-6a0c-4a57-9d54-0f3c1f7d2a11' })
-  @IsOptionalNotNull() @IsString() @MaxLength(100) confirm?: string;
-
-  @ApiPropertyOptional({ description: 'Take a backup of the tables in scope first (trigger "pre-restore"), which a rollback restores', default: true })
-  @IsOptionalNotNull() @IsBoolean() safetyBackup?: boolean;
+  @ApiPropertyOptional({
+    description: 'Only report what would change (operator role): 200 with a per-table plan; nothing is written',
+    default: false,
+    example: true,
+  })
+  @IsOptionalNotNull()
+  @IsBoolean()
+  dryRun?: boolean;
 
   @ApiPropertyOptional({
-    description: 'Restore even when the live table structure differs from the backup (otherwise 409 listing the differences): rows are written by column name; a column missing from the target still fails the restore',
+    description:
+      "Required for replace and merge: exactly `RESTORE {backupId}`, with the backup's id in place of `{backupId}`",
+    example: 'RESTORE 0b9c5b8e-6a0c-4a57-9d54-0f3c1f7d2a11',
+  })
+  @IsOptionalNotNull()
+  @IsString()
+  @MaxLength(100)
+  confirm?: string;
+
+  @ApiPropertyOptional({
+    description: 'Take a backup of the tables in scope first (trigger "pre-restore"), which a rollback restores',
+    default: true,
+  })
+  @IsOptionalNotNull()
+  @IsBoolean()
+  safetyBackup?: boolean;
+
+  @ApiPropertyOptional({
+    description:
+      'Restore even when the live table structure differs from the backup (otherwise 409 listing the differences): rows are written by column name; a column missing from the target still fails the restore',
     default: false,
   })
-  @IsOptionalNotNull() @IsBoolean() allowSchemaMismatch?: boolean;
+  @IsOptionalNotNull()
+  @IsBoolean()
+  allowSchemaMismatch?: boolean;
 
   @ApiPropertyOptional({
-    description: 'Restore the backup\'s file artefacts too (after the tables committed). Default: true when tables is left out, mode is replace and the backup has files. Files are only written into directories BACKUP_FILE_PATHS lists (409 otherwise); false restores the tables alone.',
+    description:
+      "Restore the backup's file artefacts too (after the tables committed). Default: true when tables is left out, mode is replace and the backup has files. Files are only written into directories BACKUP_FILE_PATHS lists (409 otherwise); false restores the tables alone.",
   })
-  @IsOptionalNotNull() @IsBoolean() files?: boolean;
+  @IsOptionalNotNull()
+  @IsBoolean()
+  files?: boolean;
 }
 
 export class RollbackRecoveryDto {
-  @ApiProperty({ description: 'Exactly `ROLLBACK {recoveryId}`, with the recovery\'s id in place of `{recoveryId}`', example: 'ROLLBACK 5d2b0e1c-1f7e-4a8e-9b7a-3c1d2e4f5a6b' })
-  @IsString() @MaxLength(100) confirm: string;
+  @ApiProperty({
+    description: "Exactly `ROLLBACK {recoveryId}`, with the recovery's id in place of `{recoveryId}`",
+    example: 'ROLLBACK 5d2b0e1c-1f7e-4a8e-9b7a-3c1d2e4f5a6b',
+  })
+  @IsString()
+  @MaxLength(100)
+  confirm: string;
 }
 
 export class RecoveryFilterDto {
   @ApiPropertyOptional({ description: 'Only recoveries with this status', enum: STATUSES })
-  @IsOptional() @IsIn(STATUSES) status?: string;
+  @IsOptional()
+  @IsIn(STATUSES)
+  status?: string;
   @ApiPropertyOptional({ description: 'Only recoveries of this backup', format: 'uuid' })
-  @IsOptional() @IsUUID() backupId?: string;
+  @IsOptional()
+  @IsUUID()
+  backupId?: string;
 }
 
 export class ListRecoveriesQueryDto extends IntersectionType(PageQueryDto, RecoveryFilterDto) {}
@@ -72,26 +133,50 @@ export class RecoveryProgressDto {
 export class RecoveryDto {
   @ApiProperty({ description: 'Recovery id', format: 'uuid' }) id: string;
   @ApiProperty({ description: 'Backup restored', format: 'uuid' }) backupId: string;
-  @ApiProperty({ description: 'Restore mode asked for (the audit trail is always missing-only)', enum: MODES }) mode: string;
+  @ApiProperty({ description: 'Restore mode asked for (the audit trail is always missing-only)', enum: MODES })
+  mode: string;
   @ApiProperty({ description: 'Tables in scope', type: [String] }) tables: string[];
-  @ApiProperty({ description: 'Job status; rolled_back once a rollback of it completed', enum: STATUSES }) status: string;
-  @ApiProperty({ description: 'Backup taken just before (trigger pre-restore), or null', nullable: true, type: String, format: 'uuid' }) safetyBackupId: string | null;
+  @ApiProperty({ description: 'Job status; rolled_back once a rollback of it completed', enum: STATUSES })
+  status: string;
+  @ApiProperty({
+    description: 'Backup taken just before (trigger pre-restore), or null',
+    nullable: true,
+    type: String,
+    format: 'uuid',
+  })
+  safetyBackupId: string | null;
   @ApiProperty({ description: 'Rows inserted or changed', type: 'integer' }) rowsWritten: number;
   @ApiProperty({ description: 'When it was requested', format: 'date-time' }) createdAt: string;
-  @ApiProperty({ description: 'When the job started', nullable: true, type: String, format: 'date-time' }) startedAt: string | null;
-  @ApiProperty({ description: 'When the job ended', nullable: true, type: String, format: 'date-time' }) finishedAt: string | null;
+  @ApiProperty({ description: 'When the job started', nullable: true, type: String, format: 'date-time' }) startedAt:
+    string | null;
+  @ApiProperty({ description: 'When the job ended', nullable: true, type: String, format: 'date-time' }) finishedAt:
+    string | null;
   @ApiProperty({ description: 'Why it failed', nullable: true, type: String }) error: string | null;
-  @ApiProperty({ description: 'How the outcome was established when its own process could not record it (a crash after the restore committed), else null', nullable: true, type: String }) note: string | null;
-  @ApiProperty({ description: 'For a rollback: the recovery it undoes', nullable: true, type: String, format: 'uuid' }) rollbackOf: string | null;
-  @ApiProperty({ description: 'The rollback that undid this recovery', nullable: true, type: String, format: 'uuid' }) rolledBackBy: string | null;
+  @ApiProperty({
+    description:
+      'How the outcome was established when its own process could not record it (a crash after the restore committed), else null',
+    nullable: true,
+    type: String,
+  })
+  note: string | null;
+  @ApiProperty({ description: 'For a rollback: the recovery it undoes', nullable: true, type: String, format: 'uuid' })
+  rollbackOf: string | null;
+  @ApiProperty({ description: 'The rollback that undid this recovery', nullable: true, type: String, format: 'uuid' })
+  rolledBackBy: string | null;
   @ApiProperty({ description: 'Name of the key (or tool) that asked for it' }) requestedBy: string;
   @ApiProperty({ description: 'Options of the request', type: RecoveryOptionsDto }) options: RecoveryOptionsDto;
-  @ApiProperty({ description: 'Live progress while it runs in this process, else null', nullable: true, type: RecoveryProgressDto }) progress: RecoveryProgressDto | null;
+  @ApiProperty({
+    description: 'Live progress while it runs in this process, else null',
+    nullable: true,
+    type: RecoveryProgressDto,
+  })
+  progress: RecoveryProgressDto | null;
 }
 
 export class RecoveryPageDto {
   @ApiProperty({ type: [RecoveryDto], description: 'Recoveries, newest first' }) items: RecoveryDto[];
-  @ApiProperty({ description: 'Cursor for the next page, or null', nullable: true, type: String }) nextCursor: string | null;
+  @ApiProperty({ description: 'Cursor for the next page, or null', nullable: true, type: String }) nextCursor:
+    string | null;
 }
 
 export class PlanTableDto {
@@ -103,8 +188,18 @@ export class PlanTableDto {
 }
 
 const ISSUE_KINDS = [
-  'missing-schema', 'missing-table', 'missing-column', 'not-null', 'rows-rejected', 'foreign-key', 'referenced-rows',
-  'unique', 'check', 'missing-sequence', 'missing-role', 'missing-extension',
+  'missing-schema',
+  'missing-table',
+  'missing-column',
+  'not-null',
+  'rows-rejected',
+  'foreign-key',
+  'referenced-rows',
+  'unique',
+  'check',
+  'missing-sequence',
+  'missing-role',
+  'missing-extension',
 ] as const;
 
 export class RestoreIssueDto {
@@ -115,24 +210,36 @@ export class RestoreIssueDto {
       'has no value for, or rows with NULL in it; rows-rejected: the target refuses the values themselves (an enum label or domain it ' +
       'lacks); foreign-key: restored rows reference rows missing from a table outside the restore; referenced-rows: rows of a table ' +
       'outside the restore reference rows a replace removes; unique: collisions on a unique key; check: rows failing a CHECK constraint; ' +
-      'missing-sequence: a sequence value with no sequence to go to; missing-role: a role the archive\'s ownership or grants name that ' +
+      "missing-sequence: a sequence value with no sequence to go to; missing-role: a role the archive's ownership or grants name that " +
       'the target cluster lacks',
   })
   kind: string;
-  @ApiProperty({ description: 'What it is about: a table, table.column, table.constraint, a schema or a role' }) object: string;
+  @ApiProperty({ description: 'What it is about: a table, table.column, table.constraint, a schema or a role' })
+  object: string;
   @ApiProperty({ description: 'What was found and what to do about it' }) message: string;
   @ApiPropertyOptional({ description: 'Rows concerned, where counted' }) count?: number;
-  @ApiPropertyOptional({ type: [String], description: 'A few of them (at most 3), e.g. "(project_id)=(42)"' }) examples?: string[];
+  @ApiPropertyOptional({ type: [String], description: 'A few of them (at most 3), e.g. "(project_id)=(42)"' })
+  examples?: string[];
 }
 
 export class PlanDto {
-  @ApiProperty({ type: [PlanTableDto], description: 'Per-table counts; a table a blocker keeps from being read at all (missing table or column) is left out' }) tables: PlanTableDto[];
+  @ApiProperty({
+    type: [PlanTableDto],
+    description:
+      'Per-table counts; a table a blocker keeps from being read at all (missing table or column) is left out',
+  })
+  tables: PlanTableDto[];
   @ApiProperty({
     type: [RestoreIssueDto],
-    description: 'What would make the restore fail; empty when nothing was found. A real restore is refused (409, same list in blockers) when the checks that need no backup rows find one',
+    description:
+      'What would make the restore fail; empty when nothing was found. A real restore is refused (409, same list in blockers) when the checks that need no backup rows find one',
   })
   blockers: RestoreIssueDto[];
-  @ApiProperty({ type: [RestoreIssueDto], description: 'What the restore would do beyond the tables asked for, or leave out (cascades to tables outside it, sequences or roles the target lacks); it would still succeed' })
+  @ApiProperty({
+    type: [RestoreIssueDto],
+    description:
+      'What the restore would do beyond the tables asked for, or leave out (cascades to tables outside it, sequences or roles the target lacks); it would still succeed',
+  })
   warnings: RestoreIssueDto[];
 }
 

@@ -6,8 +6,16 @@ export class RetentionDecisionDto {
 }
 
 export class RetentionPreviewDto {
-  @ApiProperty({ description: 'Backups a cleanup keeps now, newest first, each with its reasons', type: [RetentionDecisionDto] }) keep: RetentionDecisionDto[];
-  @ApiProperty({ description: 'Backups a cleanup deletes now, newest first, each with its reasons', type: [RetentionDecisionDto] }) delete: RetentionDecisionDto[];
+  @ApiProperty({
+    description: 'Backups a cleanup keeps now, newest first, each with its reasons',
+    type: [RetentionDecisionDto],
+  })
+  keep: RetentionDecisionDto[];
+  @ApiProperty({
+    description: 'Backups a cleanup deletes now, newest first, each with its reasons',
+    type: [RetentionDecisionDto],
+  })
+  delete: RetentionDecisionDto[];
 }
 
 export class RetentionApplyDto {

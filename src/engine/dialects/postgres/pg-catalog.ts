@@ -104,7 +104,12 @@ export async function readTables(db: Queryable, exclude: string[] = []): Promise
     if (!t) continue;
     if (k.contype === 'p') t.primaryKey = k.columns;
     else if (k.ref_table) {
-      const fk: ForeignKeyInfo = { name: k.name, columns: k.columns, refTable: k.ref_table, refColumns: k.ref_columns ?? [] };
+      const fk: ForeignKeyInfo = {
+        name: k.name,
+        columns: k.columns,
+        refTable: k.ref_table,
+        refColumns: k.ref_columns ?? [],
+      };
       t.foreignKeys.push(fk);
     }
   }

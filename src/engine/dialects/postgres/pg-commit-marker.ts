@@ -32,7 +32,10 @@ export async function transactionCommitted(url: string, token: string | null): P
       if (status === 'aborted') return false;
       if (status === null) return null;
       if (i >= SETTLE_TRIES) throw new Error(`restore transaction ${token} is still in progress`);
-      await c.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE backend_xid::text = ($1::bigint % 4294967296)::text`, [token]);
+      await c.query(
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE backend_xid::text = ($1::bigint % 4294967296)::text`,
+        [token],
+      );
       await new Promise((r) => setTimeout(r, SETTLE_WAIT_MS));
     }
   } finally {

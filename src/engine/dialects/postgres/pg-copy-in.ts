@@ -48,7 +48,12 @@ export async function copyIn(client: Client, opts: CopyInOptions): Promise<numbe
 }
 
 /** A TEMP table with the backup's columns and the live types; dropped at transaction end. */
-export async function stageRows(client: Client, input: RestoreTableInput, index: number, opts: { onRows?(n: number): void; signal?: AbortSignal }): Promise<string> {
+export async function stageRows(
+  client: Client,
+  input: RestoreTableInput,
+  index: number,
+  opts: { onRows?(n: number): void; signal?: AbortSignal },
+): Promise<string> {
   const stage = quoteIdent(`strongroom_stage_${index}`);
   const cols = storedColumns(input.table);
   await client.query(

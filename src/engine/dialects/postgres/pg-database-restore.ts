@@ -83,7 +83,8 @@ class DdlRunner {
     } catch (err) {
       const e = err as Error & { code?: string };
       const role = /role "(.*)" does not exist/.exec(e.message);
-      if (e.code !== '42704' || !role) throw new Error(`restoring the backup's privileges failed at "${stmt.slice(0, 120)}": ${e.message}`);
+      if (e.code !== '42704' || !role)
+        throw new Error(`restoring the backup's privileges failed at "${stmt.slice(0, 120)}": ${e.message}`);
       await this.client.query(`ROLLBACK TO SAVEPOINT ${sp}`);
       this.missingRoles.add(role[1]);
     }
@@ -99,7 +100,8 @@ async function loadLargeObjects(client: Client, open: () => Promise<NodeJS.Reada
   const lines = createInterface({ input: await open(), crlfDelay: Infinity });
   for await (const line of lines) {
     // pg_dump wraps the blobs in their own transaction; here they belong to the restore's.
-    if (line === '' || line.startsWith('--') || line.startsWith('\\') || line === 'BEGIN;' || line === 'COMMIT;') continue;
+    if (line === '' || line.startsWith('--') || line.startsWith('\\') || line === 'BEGIN;' || line === 'COMMIT;')
+      continue;
     await client.query(line);
   }
 }
@@ -113,7 +115,10 @@ export async function restoreDatabaseInTransaction(
 ): Promise<DatabaseRestoreResult> {
   let roles: DatabaseRestoreResult['roles'];
   if (db.createRoles) {
-    if (!db.roles) throw new Error('--create-roles: this backup holds no roles (it was taken before backups archived them); create the roles first, or restore without --create-roles');
+    if (!db.roles)
+      throw new Error(
+        '--create-roles: this backup holds no roles (it was taken before backups archived them); create the roles first, or restore without --create-roles',
+      );
     // Before the DDL, so owners and grants find their roles; in the transaction, so a failure takes them back out.
     roles = await createMissingRoles(client, db.roles);
   }

@@ -8,8 +8,14 @@ const LIST = String.raw`(?:${IDENT})(?:\s*,\s*(?:${IDENT}))*`;
 
 const PATTERNS: RegExp[] = [
   new RegExp(String.raw`\bOWNER TO (${IDENT});`, 'g'),
-  new RegExp(String.raw`^(?:ALTER DEFAULT PRIVILEGES .*?)?GRANT .* TO (${LIST})(?: WITH GRANT OPTION)?(?: GRANTED BY (?:${IDENT}))?;`, 'gm'),
-  new RegExp(String.raw`^(?:ALTER DEFAULT PRIVILEGES .*?)?REVOKE .* FROM (${LIST})(?: GRANTED BY (?:${IDENT}))?(?: CASCADE| RESTRICT)?;`, 'gm'),
+  new RegExp(
+    String.raw`^(?:ALTER DEFAULT PRIVILEGES .*?)?GRANT .* TO (${LIST})(?: WITH GRANT OPTION)?(?: GRANTED BY (?:${IDENT}))?;`,
+    'gm',
+  ),
+  new RegExp(
+    String.raw`^(?:ALTER DEFAULT PRIVILEGES .*?)?REVOKE .* FROM (${LIST})(?: GRANTED BY (?:${IDENT}))?(?: CASCADE| RESTRICT)?;`,
+    'gm',
+  ),
   new RegExp(String.raw`\bFOR ROLE (${LIST})`, 'g'),
   new RegExp(String.raw`\bGRANTED BY (${IDENT})`, 'g'),
 ];
@@ -29,7 +35,8 @@ export function rolesNamedInDdl(sql: string): string[] {
     for (const m of sql.matchAll(re)) {
       for (const r of splitList(m[1])) {
         const name = unquote(r);
-        if (r.toUpperCase() !== 'PUBLIC' && !['current_user', 'session_user', 'current_role'].includes(name)) roles.add(name);
+        if (r.toUpperCase() !== 'PUBLIC' && !['current_user', 'session_user', 'current_role'].includes(name))
+          roles.add(name);
       }
     }
   }

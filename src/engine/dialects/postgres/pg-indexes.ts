@@ -54,7 +54,11 @@ const INDEXES_SQL = `
   ORDER BY 1, (k.contype = 'p') DESC NULLS LAST, ic.relname`;
 
 /** Every index of `tables`, primary keys first. */
-export async function readIndexes(client: Pick<Client, 'query'>, tables: string[], scope: string[]): Promise<IndexDef[]> {
+export async function readIndexes(
+  client: Pick<Client, 'query'>,
+  tables: string[],
+  scope: string[],
+): Promise<IndexDef[]> {
   if (!tables.length) return [];
   return (await client.query<IndexDef>(INDEXES_SQL, [tables, scope])).rows;
 }
@@ -67,9 +71,15 @@ export function rebuildError(table: string, ix: Pick<IndexDef, 'index' | 'constr
 }
 
 /** What a rebuilt index's definition does not carry: clustering and its (or its constraint's) comment. */
-export async function restoreIndexExtras(client: Client, table: string, ix: Pick<IndexDef, 'index' | 'constraint' | 'clustered' | 'comment'>): Promise<void> {
+export async function restoreIndexExtras(
+  client: Client,
+  table: string,
+  ix: Pick<IndexDef, 'index' | 'constraint' | 'clustered' | 'comment'>,
+): Promise<void> {
   if (ix.clustered) await client.query(`ALTER TABLE ${qualify(table)} CLUSTER ON ${quoteIdent(ix.index)}`);
   if (ix.comment === null) return;
-  const target = ix.constraint ? `CONSTRAINT ${quoteIdent(ix.constraint)} ON ${qualify(table)}` : `INDEX ${quoteIdent(splitName(table).schema)}.${quoteIdent(ix.index)}`;
+  const target = ix.constraint
+    ? `CONSTRAINT ${quoteIdent(ix.constraint)} ON ${qualify(table)}`
+    : `INDEX ${quoteIdent(splitName(table).schema)}.${quoteIdent(ix.index)}`;
   await client.query(`COMMENT ON ${target} IS ${quoteLiteral(ix.comment)}`);
 }

@@ -120,9 +120,15 @@ SELECT '', 'large object', m.oid::text, pg_get_userbyid(m.lomowner) || coalesce(
 `;
 
 /** Every object of the database in scope. `excludedSchemas` and `excludedTables` (display names, with their parts) are left out. */
-export async function readInventoryObjects(db: Queryable, excludedSchemas: string[], excludedTables: string[]): Promise<InventoryObject[]> {
+export async function readInventoryObjects(
+  db: Queryable,
+  excludedSchemas: string[],
+  excludedTables: string[],
+): Promise<InventoryObject[]> {
   const { rows } = await db.query<InventoryObject>(OBJECTS_SQL, [excludedSchemas, excludedTables]);
-  return rows.sort((a, b) => cmp(a.schema, b.schema) || cmp(a.kind, b.kind) || cmp(a.name, b.name) || cmp(a.def, b.def));
+  return rows.sort(
+    (a, b) => cmp(a.schema, b.schema) || cmp(a.kind, b.kind) || cmp(a.name, b.name) || cmp(a.def, b.def),
+  );
 }
 
 function cmp(a: string, b: string): number {
@@ -152,7 +158,10 @@ export function summarize(objects: InventoryObject[], rows: Record<string, numbe
 export function tocEntries(sql: string): Map<string, number> {
   const out = new Map<string, number>();
   for (const m of sql.matchAll(/^-- Name: (.*); Type: (.*); Schema: (.*); Owner: .*$/gm)) {
-    const name = m[2] === 'FUNCTION' || m[2] === 'PROCEDURE' || m[2] === 'AGGREGATE' || m[2] === 'OPERATOR' ? m[1].replace(/\(.*$/, '') : m[1];
+    const name =
+      m[2] === 'FUNCTION' || m[2] === 'PROCEDURE' || m[2] === 'AGGREGATE' || m[2] === 'OPERATOR'
+        ? m[1].replace(/\(.*$/, '')
+        : m[1];
     const key = `${m[2]}\0${m[3] === '-' ? '' : m[3]}\0${name}`;
     out.set(key, (out.get(key) ?? 0) + 1);
   }
@@ -192,12 +201,15 @@ export function compareInventories(expected: Inventory, actual: Inventory): stri
       const where = s ? `schema ${s}` : 'the database';
       const ek = e[kind];
       const ak = a[kind];
-      if (!ek || !ak || ek.count !== ak.count) return `${where}: ${ek?.count ?? 0} ${kind} object(s) in the backup, ${ak?.count ?? 0} after the rebuild`;
-      if (ek.fingerprint !== ak.fingerprint) return `${where}: the definitions of its ${kind} objects differ after the rebuild`;
+      if (!ek || !ak || ek.count !== ak.count)
+        return `${where}: ${ek?.count ?? 0} ${kind} object(s) in the backup, ${ak?.count ?? 0} after the rebuild`;
+      if (ek.fingerprint !== ak.fingerprint)
+        return `${where}: the definitions of its ${kind} objects differ after the rebuild`;
     }
   }
   for (const t of Object.keys(expected.rows).sort()) {
-    if (actual.rows[t] !== undefined && actual.rows[t] !== expected.rows[t]) return `table ${t}: ${expected.rows[t]} rows in the backup, ${actual.rows[t]} after the rebuild`;
+    if (actual.rows[t] !== undefined && actual.rows[t] !== expected.rows[t])
+      return `table ${t}: ${expected.rows[t]} rows in the backup, ${actual.rows[t]} after the rebuild`;
   }
   return null;
 }

@@ -30,7 +30,11 @@ const refusedValue = (err: unknown): boolean => /^2[23]/.test(String((err as { c
  * staged table and records there a table whose rows the target refuses outright, instead of
  * failing: the staging table has the live types, so its COPY refuses what the restore would.
  */
-export async function planInTransaction(client: Client, input: RestoreInput, checks?: RestoreChecks): Promise<PlanTableResult[]> {
+export async function planInTransaction(
+  client: Client,
+  input: RestoreInput,
+  checks?: RestoreChecks,
+): Promise<PlanTableResult[]> {
   const live = await checkRestorable(client, input);
   const scope = new Set(input.tables.map((t) => t.name));
   const out: PlanTableResult[] = [];
@@ -46,7 +50,11 @@ export async function planInTransaction(client: Client, input: RestoreInput, che
       } catch (err) {
         if (!checks || !refusedValue(err)) throw err;
         await client.query('ROLLBACK TO SAVEPOINT strongroom_stage');
-        checks.blockers.push({ kind: 'rows-rejected', object: t.name, message: `the target refuses rows of ${t.name} from the backup: ${(err as Error).message}` });
+        checks.blockers.push({
+          kind: 'rows-rejected',
+          object: t.name,
+          message: `the target refuses rows of ${t.name} from the backup: ${(err as Error).message}`,
+        });
         continue;
       }
       if (checks) await client.query('RELEASE SAVEPOINT strongroom_stage');
@@ -59,7 +67,9 @@ export async function planInTransaction(client: Client, input: RestoreInput, che
                 count(*) FILTER (WHERE ${rowDiffers(cols, 's', 'tgt')})::text AS changed
          FROM ${stage} s JOIN ${relationSql(liveTable)} tgt ON ${join}`,
       );
-      const [staged, liveRows, matched, changed] = [rows[0].staged, rows[0].live, rows[0].matched, rows[0].changed].map(Number);
+      const [staged, liveRows, matched, changed] = [rows[0].staged, rows[0].live, rows[0].matched, rows[0].changed].map(
+        Number,
+      );
       if (checks) await rowChecks(client, t, stage, liveTable, scope, checks);
       const insert = staged - matched;
       if (t.mode === 'missing-only') out.push({ name: t.name, insert, update: 0, delete: 0, unchanged: matched });

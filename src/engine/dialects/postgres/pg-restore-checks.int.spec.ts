@@ -27,12 +27,16 @@ describe('PostgreSQL whole-database restore checks', () => {
   it('names extensions the server cannot install as blockers and missing roles as warnings, writing nothing', async () => {
     const d = createPostgresDialect(db.url);
     const checks = await d.checkRestoreDatabase({ ddl });
-    expect(checks.blockers).toEqual([expect.objectContaining({ kind: 'missing-extension', object: 'strongroom_no_such_extension' })]);
+    expect(checks.blockers).toEqual([
+      expect.objectContaining({ kind: 'missing-extension', object: 'strongroom_no_such_extension' }),
+    ]);
     expect(checks.warnings.map((w) => [w.kind, w.object])).toEqual([
       ['missing-role', 'strongroom_no_such_owner'],
       ['missing-role', 'strongroom_no_such_reader'],
     ]);
-    expect(await sql(db.url, `SELECT relname FROM pg_class WHERE relname = 't' AND relnamespace = 'public'::regnamespace`)).toEqual([]);
+    expect(
+      await sql(db.url, `SELECT relname FROM pg_class WHERE relname = 't' AND relnamespace = 'public'::regnamespace`),
+    ).toEqual([]);
     // With ownership and grants left out, roles no longer matter.
     expect((await d.checkRestoreDatabase({ ddl, noOwner: true, noPrivileges: true })).warnings).toEqual([]);
   });

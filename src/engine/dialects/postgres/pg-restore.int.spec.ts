@@ -26,8 +26,14 @@ const SCHEMA = `
 
 async function seed(url: string): Promise<void> {
   await sql(url, SCHEMA);
-  await sql(url, `INSERT INTO items SELECT g, 'item ' || g, g * 10, jsonb_build_object('g', g), '{"g" : 1}' FROM generate_series(1, 5) g`);
-  await sql(url, `INSERT INTO a VALUES (1, NULL), (2, NULL); INSERT INTO b VALUES (1, 2), (2, 1); UPDATE a SET b_id = id`);
+  await sql(
+    url,
+    `INSERT INTO items SELECT g, 'item ' || g, g * 10, jsonb_build_object('g', g), '{"g" : 1}' FROM generate_series(1, 5) g`,
+  );
+  await sql(
+    url,
+    `INSERT INTO a VALUES (1, NULL), (2, NULL); INSERT INTO b VALUES (1, 2), (2, 1); UPDATE a SET b_id = id`,
+  );
   await sql(url, `INSERT INTO tree VALUES (1, NULL), (2, 1), (3, 2), (4, 4)`);
   await sql(url, `INSERT INTO log VALUES (1, 'x'), (2, 'y')`);
   await sql(url, `INSERT INTO ids (label) VALUES ('one'), ('two')`);
@@ -40,7 +46,10 @@ async function rows(url: string, table: string): Promise<unknown[]> {
 
 /** Live changes after the backup: row 2 updated, row 3 deleted, row 6 inserted. */
 async function drift(url: string): Promise<void> {
-  await sql(url, `UPDATE items SET qty = -1 WHERE id = 2; DELETE FROM items WHERE id = 3; INSERT INTO items VALUES (6, 'new', 60, NULL, NULL)`);
+  await sql(
+    url,
+    `UPDATE items SET qty = -1 WHERE id = 2; DELETE FROM items WHERE id = 3; INSERT INTO items VALUES (6, 'new', 60, NULL, NULL)`,
+  );
 }
 
 function failingHalfWay(bytes: Buffer): Readable {
@@ -89,7 +98,10 @@ describe.each([
     await drift(db.url);
     const res = await d.restore(restoreInput(backup, 'merge', ['items']));
     expect(res).toEqual([{ name: 'items', rowsWritten: 2 }]);
-    expect(await rows(db.url, 'items')).toEqual([...original.items, { id: 6, name: 'new', qty: 60, tags: null, doc: null }]);
+    expect(await rows(db.url, 'items')).toEqual([
+      ...original.items,
+      { id: 6, name: 'new', qty: 60, tags: null, doc: null },
+    ]);
   });
 
   it('missing-only inserts absent keys and touches nothing else', async () => {
@@ -104,13 +116,25 @@ describe.each([
   it('plans exact counts for each mode and writes nothing', async () => {
     await drift(db.url);
     const before = await takeBackup(d);
-    expect(await d.plan(restoreInput(backup, 'replace', ['items']))).toEqual([{ name: 'items', insert: 1, update: 1, delete: 1, unchanged: 3 }]);
-    expect(await d.plan(restoreInput(backup, 'merge', ['items']))).toEqual([{ name: 'items', insert: 1, update: 1, delete: 0, unchanged: 3 }]);
-    expect(await d.plan(restoreInput(backup, 'missing-only', ['items']))).toEqual([{ name: 'items', insert: 1, update: 0, delete: 0, unchanged: 4 }]);
-    expect(await d.plan(restoreInput(backup, 'replace', ['log']))).toEqual([{ name: 'log', insert: 2, update: 0, delete: 2, unchanged: 0 }]);
+    expect(await d.plan(restoreInput(backup, 'replace', ['items']))).toEqual([
+      { name: 'items', insert: 1, update: 1, delete: 1, unchanged: 3 },
+    ]);
+    expect(await d.plan(restoreInput(backup, 'merge', ['items']))).toEqual([
+      { name: 'items', insert: 1, update: 1, delete: 0, unchanged: 3 },
+    ]);
+    expect(await d.plan(restoreInput(backup, 'missing-only', ['items']))).toEqual([
+      { name: 'items', insert: 1, update: 0, delete: 0, unchanged: 4 },
+    ]);
+    expect(await d.plan(restoreInput(backup, 'replace', ['log']))).toEqual([
+      { name: 'log', insert: 2, update: 0, delete: 2, unchanged: 0 },
+    ]);
     const after = await takeBackup(d);
-    for (const [name, data] of before.data) expect({ name, sha: after.data.get(name)!.sha256 }).toEqual({ name, sha: data.sha256 });
-    const [temp] = await sql<{ n: string }>(db.url, `SELECT count(*)::text AS n FROM pg_class WHERE relname LIKE 'strongroom_stage_%'`);
+    for (const [name, data] of before.data)
+      expect({ name, sha: after.data.get(name)!.sha256 }).toEqual({ name, sha: data.sha256 });
+    const [temp] = await sql<{ n: string }>(
+      db.url,
+      `SELECT count(*)::text AS n FROM pg_class WHERE relname LIKE 'strongroom_stage_%'`,
+    );
     expect(temp.n).toBe('0');
   });
 
@@ -124,12 +148,15 @@ describe.each([
     input.tables.sort((x) => (x.name === 'items' ? 1 : -1));
     await expect(d.restore(input)).rejects.toThrow(/items.*authentication tag mismatch/);
     const after = await takeBackup(d);
-    for (const [name, data] of before.data) expect({ name, sha: after.data.get(name)!.sha256 }).toEqual({ name, sha: data.sha256 });
+    for (const [name, data] of before.data)
+      expect({ name, sha: after.data.get(name)!.sha256 }).toEqual({ name, sha: data.sha256 });
   });
 
   it('refuses merge and missing-only on a table without a primary key, naming it', async () => {
     await expect(d.restore(restoreInput(backup, 'merge', ['log']))).rejects.toThrow('table "log" has no primary key');
-    await expect(d.plan(restoreInput(backup, 'missing-only', ['log']))).rejects.toThrow('table "log" has no primary key');
+    await expect(d.plan(restoreInput(backup, 'missing-only', ['log']))).rejects.toThrow(
+      'table "log" has no primary key',
+    );
   });
 
   it('restores FK cycles and self-references in any order and mode', async () => {
@@ -149,7 +176,9 @@ describe.each([
     await expect(d.restore(restoreInput(backup, 'replace', ['a', 'b']))).resolves.toHaveLength(2);
     await sql(db.url, `INSERT INTO a VALUES (3, NULL); INSERT INTO b VALUES (3, 3)`);
     // b merged keeps row 3 which references a row that replace removes from a.
-    await expect(d.restore(restoreInput(backup, { a: 'replace', b: 'merge' }, ['a', 'b']))).rejects.toThrow(/foreign key "b_a_id_fkey" on table "b"/);
+    await expect(d.restore(restoreInput(backup, { a: 'replace', b: 'merge' }, ['a', 'b']))).rejects.toThrow(
+      /foreign key "b_a_id_fkey" on table "b"/,
+    );
     expect(await rows(db.url, 'a')).toHaveLength(3);
   });
 
@@ -158,7 +187,9 @@ describe.each([
     await sql(db.url, `CREATE INDEX b_a_id_idx ON b (a_id)`);
     const indexed = await takeBackup(d, ['a', 'b']);
     await sql(db.url, `INSERT INTO a VALUES (3, NULL); INSERT INTO b VALUES (3, 3)`);
-    await expect(d.restore(restoreInput(indexed, { a: 'replace', b: 'merge' }, ['a', 'b']))).rejects.toThrow(/foreign key "b_a_id_fkey" on table "b"/);
+    await expect(d.restore(restoreInput(indexed, { a: 'replace', b: 'merge' }, ['a', 'b']))).rejects.toThrow(
+      /foreign key "b_a_id_fkey" on table "b"/,
+    );
     expect(await rows(db.url, 'b')).toHaveLength(3);
     await sql(db.url, `DELETE FROM b WHERE id = 3`);
     await expect(d.restore(restoreInput(indexed, 'replace', ['a', 'b']))).resolves.toHaveLength(2);
@@ -166,7 +197,10 @@ describe.each([
   });
 
   it('keeps rows of a table outside the scope that reference a replaced table', async () => {
-    await sql(db.url, `CREATE TABLE orders (id int PRIMARY KEY, item int REFERENCES items (id)); INSERT INTO orders VALUES (1, 4)`);
+    await sql(
+      db.url,
+      `CREATE TABLE orders (id int PRIMARY KEY, item int REFERENCES items (id)); INSERT INTO orders VALUES (1, 4)`,
+    );
     await drift(db.url);
     await d.restore(restoreInput(backup, 'replace', ['items']));
     expect(await rows(db.url, 'items')).toEqual(original.items);
@@ -179,11 +213,28 @@ describe.each([
 
   it('restores the append-only audit table missing-only with its triggers on, and refuses other modes', async () => {
     await sql(db.url, `INSERT INTO strongroom_audit_events VALUES (3, 'later')`);
-    await sql(db.url, `ALTER TABLE strongroom_audit_events DISABLE TRIGGER audit_no_update; DELETE FROM strongroom_audit_events WHERE seq = 1; ALTER TABLE strongroom_audit_events ENABLE TRIGGER audit_no_update`);
-    const res = await d.restore(restoreInput(backup, { strongroom_audit_events: 'missing-only', items: 'replace' }, ['strongroom_audit_events', 'items']));
-    expect(res.find((r) => r.name === 'strongroom_audit_events')).toEqual({ name: 'strongroom_audit_events', rowsWritten: 1 });
-    expect(((await rows(db.url, 'strongroom_audit_events')) as { seq: string }[]).map((r) => r.seq)).toEqual(['1', '2', '3']);
-    await expect(d.restore(restoreInput(backup, 'replace', ['strongroom_audit_events']))).rejects.toThrow(/append-only/);
+    await sql(
+      db.url,
+      `ALTER TABLE strongroom_audit_events DISABLE TRIGGER audit_no_update; DELETE FROM strongroom_audit_events WHERE seq = 1; ALTER TABLE strongroom_audit_events ENABLE TRIGGER audit_no_update`,
+    );
+    const res = await d.restore(
+      restoreInput(backup, { strongroom_audit_events: 'missing-only', items: 'replace' }, [
+        'strongroom_audit_events',
+        'items',
+      ]),
+    );
+    expect(res.find((r) => r.name === 'strongroom_audit_events')).toEqual({
+      name: 'strongroom_audit_events',
+      rowsWritten: 1,
+    });
+    expect(((await rows(db.url, 'strongroom_audit_events')) as { seq: string }[]).map((r) => r.seq)).toEqual([
+      '1',
+      '2',
+      '3',
+    ]);
+    await expect(d.restore(restoreInput(backup, 'replace', ['strongroom_audit_events']))).rejects.toThrow(
+      /append-only/,
+    );
     await expect(sql(db.url, `DELETE FROM strongroom_audit_events`)).rejects.toThrow(/append-only/);
   });
 
@@ -242,36 +293,58 @@ describe.each([
       // Rebuilt means new indexes; the primary key with a storage parameter pg_get_constraintdef cannot express stays.
       const oidsAfter = await sql<{ relname: string; oid: string }>(db.url, oids);
       expect(oidsAfter.map((r, i) => [r.relname, r.oid === oidsBefore[i].oid])).toEqual([
-        ['people_email_key', false], ['people_lower_email_idx', false], ['people_pkey', true], ['people_team_idx', false],
+        ['people_email_key', false],
+        ['people_lower_email_idx', false],
+        ['people_pkey', true],
+        ['people_team_idx', false],
       ]);
       const again = await takeBackup(d, ['people', 'badges']);
-      for (const t of ['people', 'badges']) expect({ t, sha: again.data.get(t)!.sha256 }).toEqual({ t, sha: indexed.data.get(t)!.sha256 });
-      await expect(sql(db.url, `INSERT INTO people VALUES (1, 'x@example.com', 1, NULL)`)).rejects.toThrow(/people_pkey/);
-      await expect(sql(db.url, `INSERT INTO people VALUES (51, 'p1@example.com', 1, NULL)`)).rejects.toThrow(/people_email_key/);
+      for (const t of ['people', 'badges'])
+        expect({ t, sha: again.data.get(t)!.sha256 }).toEqual({ t, sha: indexed.data.get(t)!.sha256 });
+      await expect(sql(db.url, `INSERT INTO people VALUES (1, 'x@example.com', 1, NULL)`)).rejects.toThrow(
+        /people_pkey/,
+      );
+      await expect(sql(db.url, `INSERT INTO people VALUES (51, 'p1@example.com', 1, NULL)`)).rejects.toThrow(
+        /people_email_key/,
+      );
       await expect(sql(db.url, `INSERT INTO badges VALUES (99, 'ghost')`)).rejects.toThrow(/badges_person_fkey/);
     });
 
     it('a unique index the backup rows break fails the restore by name and changes nothing', async () => {
       // A live-only unique rule the backed-up rows do not meet: every backed-up name starts "item".
-      await sql(db.url, `DELETE FROM items WHERE id > 1; CREATE UNIQUE INDEX items_one_name_per_initial ON items (left(name, 4))`);
+      await sql(
+        db.url,
+        `DELETE FROM items WHERE id > 1; CREATE UNIQUE INDEX items_one_name_per_initial ON items (left(name, 4))`,
+      );
       const before = await takeBackup(d, ['items']);
-      const indexesBefore = await sql(db.url, `SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'items' ORDER BY 1`);
+      const indexesBefore = await sql(
+        db.url,
+        `SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'items' ORDER BY 1`,
+      );
       await expect(d.restore(restoreInput(backup, 'replace', ['items']))).rejects.toThrow(
         /index "items_one_name_per_initial" on table "items".*could not create unique index/,
       );
       const after = await takeBackup(d, ['items']);
       expect(after.data.get('items')!.sha256).toBe(before.data.get('items')!.sha256);
-      expect(await sql(db.url, `SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'items' ORDER BY 1`)).toEqual(indexesBefore);
+      expect(
+        await sql(db.url, `SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'items' ORDER BY 1`),
+      ).toEqual(indexesBefore);
     });
 
     it('leave an index alone when rebuilding it would lose a setting (replica identity)', async () => {
-      await sql(db.url, `CREATE UNIQUE INDEX items_name_key ON items (name); ALTER TABLE items REPLICA IDENTITY USING INDEX items_name_key`);
+      await sql(
+        db.url,
+        `CREATE UNIQUE INDEX items_name_key ON items (name); ALTER TABLE items REPLICA IDENTITY USING INDEX items_name_key`,
+      );
       const oid = await sql<{ oid: string }>(db.url, `SELECT 'items_name_key'::regclass::oid::text AS oid`);
       await drift(db.url);
       await d.restore(restoreInput(backup, 'replace', ['items']));
       expect(await rows(db.url, 'items')).toEqual(original.items);
       expect(await sql(db.url, `SELECT 'items_name_key'::regclass::oid::text AS oid`)).toEqual(oid);
-      const [ri] = await sql<{ relreplident: string }>(db.url, `SELECT relreplident FROM pg_class WHERE relname = 'items'`);
+      const [ri] = await sql<{ relreplident: string }>(
+        db.url,
+        `SELECT relreplident FROM pg_class WHERE relname = 'items'`,
+      );
       expect(ri.relreplident).toBe('i');
     });
   });
@@ -287,24 +360,32 @@ describe.each([
     );
     expect(items).toEqual({ pages: '1', frozen: '1' });
     // Merged rows are ordinary inserts and updates, not frozen.
-    const [tree] = await sql<{ frozen: string }>(db.url, `SELECT count(*) FILTER (WHERE all_frozen)::text AS frozen FROM pg_visibility_map('tree')`);
+    const [tree] = await sql<{ frozen: string }>(
+      db.url,
+      `SELECT count(*) FILTER (WHERE all_frozen)::text AS frozen FROM pg_visibility_map('tree')`,
+    );
     expect(tree.frozen).toBe('0');
   });
 
   it('replaces a partitioned table (no FREEZE, partition indexes left to PostgreSQL)', async () => {
-    await sql(db.url, `
+    await sql(
+      db.url,
+      `
       CREATE TABLE events (id int, at date NOT NULL, what text, PRIMARY KEY (id, at)) PARTITION BY RANGE (at);
       CREATE TABLE events_2024 PARTITION OF events FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
       CREATE TABLE events_2025 PARTITION OF events FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
       CREATE INDEX events_what_idx ON events (what);
-      INSERT INTO events VALUES (1, '2024-03-01', 'a'), (2, '2025-03-01', 'b'), (3, '2025-06-01', 'c')`);
+      INSERT INTO events VALUES (1, '2024-03-01', 'a'), (2, '2025-03-01', 'b'), (3, '2025-06-01', 'c')`,
+    );
     const withEvents = await takeBackup(d, ['events']);
     const indexes = `SELECT tablename, indexname, indexdef FROM pg_indexes WHERE tablename LIKE 'events%' ORDER BY 1, 2`;
     const before = await sql(db.url, indexes);
     await sql(db.url, `DELETE FROM events WHERE id = 2; UPDATE events SET what = 'z'`);
     await d.restore(restoreInput(withEvents, 'replace', ['events']));
     expect(await sql(db.url, `SELECT id, at::text, what FROM events ORDER BY id`)).toEqual([
-      { id: 1, at: '2024-03-01', what: 'a' }, { id: 2, at: '2025-03-01', what: 'b' }, { id: 3, at: '2025-06-01', what: 'c' },
+      { id: 1, at: '2024-03-01', what: 'a' },
+      { id: 2, at: '2025-03-01', what: 'b' },
+      { id: 3, at: '2025-06-01', what: 'c' },
     ]);
     expect(await sql(db.url, indexes)).toEqual(before);
   });
@@ -312,14 +393,17 @@ describe.each([
   it('raises maintenance_work_mem for this transaction only, as tuned', async () => {
     const c = await connect(db.url);
     try {
-      const before = (await c.query<{ maintenance_work_mem: string }>('SHOW maintenance_work_mem')).rows[0].maintenance_work_mem;
+      const before = (await c.query<{ maintenance_work_mem: string }>('SHOW maintenance_work_mem')).rows[0]
+        .maintenance_work_mem;
       await c.query('BEGIN');
       await restoreInTransaction(c, restoreInput(backup, 'replace', ['items']), { maintenanceWorkMem: '77MB' });
       expect((await c.query('SHOW maintenance_work_mem')).rows[0]).toEqual({ maintenance_work_mem: '77MB' });
       await c.query('COMMIT');
       expect((await c.query('SHOW maintenance_work_mem')).rows[0]).toEqual({ maintenance_work_mem: before });
       await c.query('BEGIN');
-      await expect(restoreInTransaction(c, restoreInput(backup, 'replace', ['items']), { maintenanceWorkMem: 'lots' })).rejects.toThrow(/maintenance_work_mem/);
+      await expect(
+        restoreInTransaction(c, restoreInput(backup, 'replace', ['items']), { maintenanceWorkMem: 'lots' }),
+      ).rejects.toThrow(/maintenance_work_mem/);
       await c.query('ROLLBACK');
     } finally {
       await c.end();

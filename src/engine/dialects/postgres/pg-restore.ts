@@ -19,7 +19,14 @@
  */
 import type { Client } from 'pg';
 import type { RestoreInput, RestoreTableInput, RestoreTableResult, SequenceValue, TableInfo } from '../dialect';
-import { FK_COLUMNS_SQL, readSequenceLinks, readTables, relationSql, sequenceRegclass, type ForeignKeyDef } from './pg-catalog';
+import {
+  FK_COLUMNS_SQL,
+  readSequenceLinks,
+  readTables,
+  relationSql,
+  sequenceRegclass,
+  type ForeignKeyDef,
+} from './pg-catalog';
 import { columnList, copyIn, keyJoin, rowDiffers, stageRows, storedColumns } from './pg-copy-in';
 import { readIndexes, rebuildError, restoreIndexExtras, type IndexDef } from './pg-indexes';
 import { displayNameSql, qualify, quoteIdent, quoteLiteral, splitName } from './pg-session';
@@ -44,9 +51,15 @@ interface TriggerState {
 }
 
 /** Checks that need no writes; shared with plan(). Returns the live structure of each table. */
-export async function checkRestorable(client: Client, input: RestoreInput, opts: { emptyTarget?: boolean } = {}): Promise<Map<string, TableInfo>> {
+export async function checkRestorable(
+  client: Client,
+  input: RestoreInput,
+  opts: { emptyTarget?: boolean } = {},
+): Promise<Map<string, TableInfo>> {
   if (input.encoding !== 'pg-copy-text') {
-    throw new Error(`PostgreSQL cannot restore rows encoded as ${input.encoding}: the backup was taken from another engine`);
+    throw new Error(
+      `PostgreSQL cannot restore rows encoded as ${input.encoding}: the backup was taken from another engine`,
+    );
   }
   const live = new Map((await readTables(client)).map((t) => [t.name, t]));
   const seen = new Set<string>();
@@ -54,14 +67,17 @@ export async function checkRestorable(client: Client, input: RestoreInput, opts:
     if (seen.has(t.name)) throw new Error(`table "${t.name}" is listed twice in the restore`);
     seen.add(t.name);
     const l = live.get(t.name);
-    if (!l) throw new Error(`table "${t.name}" does not exist in the target database (apply the backup's schema first)`);
+    if (!l)
+      throw new Error(`table "${t.name}" does not exist in the target database (apply the backup's schema first)`);
     // Into a database created for this restore, every table is new: loading it whole is what any mode would do.
     if (opts.emptyTarget) continue;
     if (t.name === AUDIT_TABLE && t.mode !== 'missing-only') {
       throw new Error(`table "${t.name}" is append-only: it can only be restored missing-only, not ${t.mode}`);
     }
     if (t.mode !== 'replace' && (!l.primaryKey.length || !t.table.primaryKey.length)) {
-      throw new Error(`table "${t.name}" has no primary key: a ${t.mode} restore matches rows by primary key, use replace`);
+      throw new Error(
+        `table "${t.name}" has no primary key: a ${t.mode} restore matches rows by primary key, use replace`,
+      );
     }
     if (t.mode !== 'replace' && l.primaryKey.join(',') !== t.table.primaryKey.join(',')) {
       throw new Error(
@@ -96,7 +112,10 @@ async function foreignKeysInScope(client: Client, tables: string[]): Promise<For
 }
 
 /** CHECK constraints added NOT VALID on tables in scope (their own, not inherited copies). */
-async function notValidChecks(client: Client, tables: string[]): Promise<{ table: string; name: string; def: string; comment: string | null }[]> {
+async function notValidChecks(
+  client: Client,
+  tables: string[],
+): Promise<{ table: string; name: string; def: string; comment: string | null }[]> {
   const { rows } = await client.query<{ table: string; name: string; def: string; comment: string | null }>(
     `SELECT ${displayNameSql('n', 'c')} AS table, k.conname AS name, pg_get_constraintdef(k.oid) AS def, obj_description(k.oid, 'pg_constraint') AS comment
      FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -171,7 +190,8 @@ async function plainTables(client: Client, tables: string[]): Promise<Set<string
 }
 
 async function dropIndex(client: Client, ix: IndexDef): Promise<void> {
-  if (ix.constraint) await client.query(`ALTER TABLE ${qualify(ix.table)} DROP CONSTRAINT ${quoteIdent(ix.constraint)}`);
+  if (ix.constraint)
+    await client.query(`ALTER TABLE ${qualify(ix.table)} DROP CONSTRAINT ${quoteIdent(ix.constraint)}`);
   else await client.query(`DROP INDEX ${quoteIdent(splitName(ix.table).schema)}.${quoteIdent(ix.index)}`);
 }
 
@@ -221,7 +241,9 @@ export async function restoreInTransaction(
   // Index rebuilds sort with it, and re-adding a foreign key validates with it as work_mem.
   await client.query(`SET LOCAL maintenance_work_mem = ${quoteLiteral(tune.maintenanceWorkMem)}`);
   // Keys between two shadowed tables stay until their swap lifts them.
-  const fks = (await foreignKeysInScope(client, scope)).filter((fk) => !(shadowed.has(fk.table) && shadowed.has(fk.refTable ?? '')));
+  const fks = (await foreignKeysInScope(client, scope)).filter(
+    (fk) => !(shadowed.has(fk.table) && shadowed.has(fk.refTable ?? '')),
+  );
   for (const fk of fks) await client.query(`ALTER TABLE ${qualify(fk.table)} DROP CONSTRAINT ${quoteIdent(fk.name)}`);
   // Rows that predate a NOT VALID check may break it: like pg_restore, it goes back on after the data, still NOT VALID.
   const lax = await notValidChecks(client, scope);
@@ -234,7 +256,11 @@ export async function restoreInTransaction(
   let loaderError: unknown = null;
   const loading: Promise<LoadedShadow[]> = shadows
     ? loadShadows(shadows.plan, input.tables, {
-        url: shadows.url, maintenanceWorkMem: tune.maintenanceWorkMem, signal: abort.signal, onProgress: input.onProgress, abort: onAbort,
+        url: shadows.url,
+        maintenanceWorkMem: tune.maintenanceWorkMem,
+        signal: abort.signal,
+        onProgress: input.onProgress,
+        abort: onAbort,
       }).catch((err: unknown) => {
         loaderError = err;
         abort.abort();
@@ -246,7 +272,12 @@ export async function restoreInTransaction(
     let results: RestoreTableResult[];
     let triggers: TriggerState[];
     try {
-      ({ results, triggers } = await restoreInPlace(client, { ...input, tables: direct, signal: abort.signal }, live, scope));
+      ({ results, triggers } = await restoreInPlace(
+        client,
+        { ...input, tables: direct, signal: abort.signal },
+        live,
+        scope,
+      ));
     } catch (err) {
       abort.abort();
       await loading;
@@ -268,7 +299,10 @@ export async function restoreInTransaction(
     for (const fk of fks) await readdForeignKey(client, fk);
     for (const k of lax) {
       await client.query(`ALTER TABLE ${qualify(k.table)} ADD CONSTRAINT ${quoteIdent(k.name)} ${k.def}`);
-      if (k.comment !== null) await client.query(`COMMENT ON CONSTRAINT ${quoteIdent(k.name)} ON ${qualify(k.table)} IS ${quoteLiteral(k.comment)}`);
+      if (k.comment !== null)
+        await client.query(
+          `COMMENT ON CONSTRAINT ${quoteIdent(k.name)} ON ${qualify(k.table)} IS ${quoteLiteral(k.comment)}`,
+        );
     }
     for (const tg of triggers) {
       const how = tg.enabled === 'A' ? 'ENABLE ALWAYS' : tg.enabled === 'R' ? 'ENABLE REPLICA' : 'ENABLE';
@@ -312,9 +346,14 @@ async function readdForeignKey(client: Client, fk: ForeignKeyDef): Promise<void>
     if (steer) await client.query(`SET LOCAL enable_seqscan = off; SET LOCAL enable_hashjoin = off`);
     await client.query(`ALTER TABLE ${qualify(fk.table)} ADD CONSTRAINT ${quoteIdent(fk.name)} ${fk.def}`);
     if (steer) await client.query(`SET LOCAL enable_seqscan TO DEFAULT; SET LOCAL enable_hashjoin TO DEFAULT`);
-    if (fk.comment !== null) await client.query(`COMMENT ON CONSTRAINT ${quoteIdent(fk.name)} ON ${qualify(fk.table)} IS ${quoteLiteral(fk.comment)}`);
+    if (fk.comment !== null)
+      await client.query(
+        `COMMENT ON CONSTRAINT ${quoteIdent(fk.name)} ON ${qualify(fk.table)} IS ${quoteLiteral(fk.comment)}`,
+      );
   } catch (err) {
-    throw new Error(`foreign key "${fk.name}" on table "${fk.table}" does not hold after the restore: ${(err as Error).message}`);
+    throw new Error(
+      `foreign key "${fk.name}" on table "${fk.table}" does not hold after the restore: ${(err as Error).message}`,
+    );
   }
 }
 
@@ -331,12 +370,14 @@ async function restoreInPlace(
   // Missing-only tables keep their triggers: they only receive inserts, as from the application.
   const quiet = input.tables.filter((t) => t.mode !== 'missing-only').map((t) => t.name);
   const triggers = await enabledUserTriggers(client, quiet);
-  for (const tg of triggers) await client.query(`ALTER TABLE ${qualify(tg.table)} DISABLE TRIGGER ${quoteIdent(tg.name)}`);
+  for (const tg of triggers)
+    await client.query(`ALTER TABLE ${qualify(tg.table)} DISABLE TRIGGER ${quoteIdent(tg.name)}`);
 
   const replace = input.tables.filter((t) => t.mode === 'replace').map((t) => t.name);
   const shared = await referencedFromOutside(client, replace, scope);
   const truncatable = replace.filter((n) => !shared.has(n));
-  if (truncatable.length) await client.query(`TRUNCATE ${truncatable.map((n) => relationSql(live.get(n)!)).join(', ')}`);
+  if (truncatable.length)
+    await client.query(`TRUNCATE ${truncatable.map((n) => relationSql(live.get(n)!)).join(', ')}`);
   const frozen = await plainTables(client, truncatable);
   const indexes = await rebuildableIndexes(client, truncatable);
   for (const ix of indexes) await dropIndex(client, ix);
@@ -360,11 +401,19 @@ async function restoreInPlace(
         });
       } else if (t.mode === 'replace' && !pk.length) {
         await client.query(`DELETE FROM ${relationSql(live.get(t.name)!)}`);
-        rowsWritten = await copyIn(client, { target: qualify(t.name), columns: storedColumns(t.table), source: await t.open(), onRows, signal: input.signal });
+        rowsWritten = await copyIn(client, {
+          target: qualify(t.name),
+          columns: storedColumns(t.table),
+          source: await t.open(),
+          onRows,
+          signal: input.signal,
+        });
       } else {
         const stage = await stageRows(client, t, i, { onRows, signal: input.signal });
         if (t.mode === 'replace') {
-          await client.query(`DELETE FROM ${relationSql(live.get(t.name)!)} tgt WHERE NOT EXISTS (SELECT 1 FROM ${stage} s WHERE ${keyJoin(pk, 's', 'tgt')})`);
+          await client.query(
+            `DELETE FROM ${relationSql(live.get(t.name)!)} tgt WHERE NOT EXISTS (SELECT 1 FROM ${stage} s WHERE ${keyJoin(pk, 's', 'tgt')})`,
+          );
         }
         rowsWritten = await upsert(client, t, pk, stage, identity);
       }
@@ -377,7 +426,13 @@ async function restoreInPlace(
   return { results, triggers };
 }
 
-async function upsert(client: Client, t: RestoreTableInput, pk: string[], stage: string, identity: Set<string>): Promise<number> {
+async function upsert(
+  client: Client,
+  t: RestoreTableInput,
+  pk: string[],
+  stage: string,
+  identity: Set<string>,
+): Promise<number> {
   const cols = storedColumns(t.table);
   const hasIdentity = cols.some((c) => identity.has(`${t.name}.${c}`));
   const overriding = hasIdentity ? ' OVERRIDING SYSTEM VALUE' : '';
@@ -402,7 +457,12 @@ const INTEGER_TYPES = new Set(['smallint', 'integer', 'bigint']);
  * since the backup are not handed out again. setval is not transactional, which is
  * harmless for a value that only ever grows.
  */
-async function advanceSequences(client: Client, sequences: SequenceValue[], tables: RestoreTableInput[], live: Map<string, TableInfo>): Promise<void> {
+async function advanceSequences(
+  client: Client,
+  sequences: SequenceValue[],
+  tables: RestoreTableInput[],
+  live: Map<string, TableInfo>,
+): Promise<void> {
   if (!sequences.length) return;
   const scope = new Set(tables.map((t) => t.name));
   const links = await readSequenceLinks(client, [...live.keys()]);
@@ -412,10 +472,12 @@ async function advanceSequences(client: Client, sequences: SequenceValue[], tabl
     const reg = sequenceRegclass(mine[0]);
     const candidates: bigint[] = [];
     if (s.isCalled && s.lastValue !== null) candidates.push(BigInt(s.lastValue));
-    const cur = (await client.query<{ last_value: string; is_called: boolean; increment_by: string }>(
-      `SELECT s.last_value::text AS last_value, s.is_called, q.seqincrement::text AS increment_by
+    const cur = (
+      await client.query<{ last_value: string; is_called: boolean; increment_by: string }>(
+        `SELECT s.last_value::text AS last_value, s.is_called, q.seqincrement::text AS increment_by
        FROM ${reg} s, pg_sequence q WHERE q.seqrelid = '${reg.replace(/'/g, "''")}'::regclass`,
-    )).rows[0];
+      )
+    ).rows[0];
     // A descending sequence has no "past the max"; leave it as it is.
     if (BigInt(cur.increment_by) < 0n) continue;
     if (cur.is_called) candidates.push(BigInt(cur.last_value));

@@ -36,14 +36,16 @@ export async function readDatabaseRoles(db: Queryable): Promise<ArchivedRoles> {
   );
   const oids = rows.map((r) => r.oid);
   const memberships = oids.length
-    ? (await db.query<{ role: string; member: string; admin: boolean }>(
-        // PostgreSQL 16 keeps one row per grantor; the membership is one.
-        `SELECT g.rolname AS role, u.rolname AS member, bool_or(m.admin_option) AS admin
+    ? (
+        await db.query<{ role: string; member: string; admin: boolean }>(
+          // PostgreSQL 16 keeps one row per grantor; the membership is one.
+          `SELECT g.rolname AS role, u.rolname AS member, bool_or(m.admin_option) AS admin
          FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid JOIN pg_roles u ON u.oid = m.member
          WHERE m.member = ANY($1::oid[]) AND (m.roleid = ANY($1::oid[]) OR g.rolname ~ '^pg_')
          GROUP BY 1, 2 ORDER BY 1, 2`,
-        [oids],
-      )).rows
+          [oids],
+        )
+      ).rows
     : [];
   return { roles: rows.map(({ oid: _, ...r }) => r), memberships };
 }
@@ -51,8 +53,14 @@ export async function readDatabaseRoles(db: Queryable): Promise<ArchivedRoles> {
 function createRoleSql(r: ArchivedRole): string {
   const flag = (on: boolean, name: string) => (on ? name : `NO${name}`);
   const opts = [
-    flag(r.superuser, 'SUPERUSER'), flag(r.createDb, 'CREATEDB'), flag(r.createRole, 'CREATEROLE'), flag(r.inherit, 'INHERIT'),
-    flag(r.login, 'LOGIN'), flag(r.replication, 'REPLICATION'), flag(r.bypassRls, 'BYPASSRLS'), `CONNECTION LIMIT ${Number(r.connectionLimit)}`,
+    flag(r.superuser, 'SUPERUSER'),
+    flag(r.createDb, 'CREATEDB'),
+    flag(r.createRole, 'CREATEROLE'),
+    flag(r.inherit, 'INHERIT'),
+    flag(r.login, 'LOGIN'),
+    flag(r.replication, 'REPLICATION'),
+    flag(r.bypassRls, 'BYPASSRLS'),
+    `CONNECTION LIMIT ${Number(r.connectionLimit)}`,
   ];
   if (r.validUntil !== null) opts.push(`VALID UNTIL ${quoteLiteral(r.validUntil)}`);
   return `CREATE ROLE ${quoteIdent(r.name)} WITH ${opts.join(' ')}`;
@@ -67,10 +75,18 @@ function createRoleSql(r: ArchivedRole): string {
 export async function createMissingRoles(client: Client, archived: ArchivedRoles): Promise<RoleCreation> {
   const names = archived.roles.map((r) => r.name);
   const existing = new Set(
-    (await client.query<{ name: string }>(`SELECT rolname AS name FROM pg_roles WHERE rolname = ANY($1::text[])`, [names])).rows.map((r) => r.name),
+    (
+      await client.query<{ name: string }>(`SELECT rolname AS name FROM pg_roles WHERE rolname = ANY($1::text[])`, [
+        names,
+      ])
+    ).rows.map((r) => r.name),
   );
   const missing = archived.roles.filter((r) => !existing.has(r.name));
-  const me = (await client.query<{ name: string; superuser: boolean }>(`SELECT current_user AS name, rolsuper AS superuser FROM pg_roles WHERE rolname = current_user`)).rows[0];
+  const me = (
+    await client.query<{ name: string; superuser: boolean }>(
+      `SELECT current_user AS name, rolsuper AS superuser FROM pg_roles WHERE rolname = current_user`,
+    )
+  ).rows[0];
   const supers = missing.filter((r) => r.superuser).map((r) => r.name);
   if (supers.length && !me?.superuser) {
     throw new Error(
@@ -82,7 +98,9 @@ export async function createMissingRoles(client: Client, archived: ArchivedRoles
     try {
       await client.query(createRoleSql(r));
     } catch (err) {
-      throw new Error(`--create-roles: creating role ${r.name} failed (connected as ${me?.name ?? 'unknown'}): ${(err as Error).message}; nothing was restored`);
+      throw new Error(
+        `--create-roles: creating role ${r.name} failed (connected as ${me?.name ?? 'unknown'}): ${(err as Error).message}; nothing was restored`,
+      );
     }
   }
   const created = new Set(missing.map((r) => r.name));
@@ -90,9 +108,13 @@ export async function createMissingRoles(client: Client, archived: ArchivedRoles
     // Only the new roles' own memberships: an existing role keeps exactly the memberships it has.
     if (!created.has(m.member)) continue;
     try {
-      await client.query(`GRANT ${quoteIdent(m.role)} TO ${quoteIdent(m.member)}${m.admin ? ' WITH ADMIN OPTION' : ''}`);
+      await client.query(
+        `GRANT ${quoteIdent(m.role)} TO ${quoteIdent(m.member)}${m.admin ? ' WITH ADMIN OPTION' : ''}`,
+      );
     } catch (err) {
-      throw new Error(`--create-roles: granting role ${m.role} to ${m.member} failed: ${(err as Error).message}; nothing was restored`);
+      throw new Error(
+        `--create-roles: granting role ${m.role} to ${m.member} failed: ${(err as Error).message}; nothing was restored`,
+      );
     }
   }
   return { created: [...created].sort(), skipped: names.filter((n) => existing.has(n)).sort() };
@@ -104,7 +126,12 @@ export function parseArchivedRoles(text: string): ArchivedRoles {
   const ok =
     Array.isArray(v?.roles) &&
     Array.isArray(v.memberships) &&
-    v.roles.every((r) => typeof r.name === 'string' && typeof r.connectionLimit === 'number' && (r.validUntil === null || typeof r.validUntil === 'string')) &&
+    v.roles.every(
+      (r) =>
+        typeof r.name === 'string' &&
+        typeof r.connectionLimit === 'number' &&
+        (r.validUntil === null || typeof r.validUntil === 'string'),
+    ) &&
     v.memberships.every((m) => typeof m.role === 'string' && typeof m.member === 'string');
   if (!ok) throw new Error("the backup's roles part is not a list of roles");
   return v;

@@ -30,7 +30,8 @@ export function diffTables(expected: TableInfo[], actual: TableInfo[], exclude: 
     for (const c of exp.columns) {
       const a = actCols.get(c.name);
       if (!a) out.push({ table: exp.name, kind: 'missing-column', column: c.name, expected: c.type });
-      else if (a.type !== c.type) out.push({ table: exp.name, kind: 'type-changed', column: c.name, expected: c.type, actual: a.type });
+      else if (a.type !== c.type)
+        out.push({ table: exp.name, kind: 'type-changed', column: c.name, expected: c.type, actual: a.type });
     }
     const expCols = new Set(exp.columns.map((c) => c.name));
     for (const a of act.columns) {

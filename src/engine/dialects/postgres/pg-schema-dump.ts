@@ -19,7 +19,10 @@ export interface SchemaDumpInput {
 }
 
 /** In-scope tables plus all their partitions (pg_dump -t does not follow partitioning). */
-async function withPartitions(db: Queryable, tables: string[]): Promise<{ oids: number[]; schemas: string[]; patterns: string[] }> {
+async function withPartitions(
+  db: Queryable,
+  tables: string[],
+): Promise<{ oids: number[]; schemas: string[]; patterns: string[] }> {
   const { rows } = await db.query<{ oid: number; schema: string; relname: string }>(
     `WITH RECURSIVE tree AS (
        SELECT c.oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -32,7 +35,11 @@ async function withPartitions(db: Queryable, tables: string[]): Promise<{ oids: 
      ORDER BY 2, 3`,
     [tables],
   );
-  return { oids: rows.map((r) => r.oid), schemas: rows.map((r) => r.schema), patterns: rows.map((r) => pattern(r.schema, r.relname)) };
+  return {
+    oids: rows.map((r) => r.oid),
+    schemas: rows.map((r) => r.schema),
+    patterns: rows.map((r) => pattern(r.schema, r.relname)),
+  };
 }
 
 async function enumDdl(db: Queryable, oids: number[]): Promise<{ schemas: string[]; ddl: string[] }> {
@@ -51,7 +58,8 @@ async function enumDdl(db: Queryable, oids: number[]): Promise<{ schemas: string
   return {
     schemas: rows.map((r) => r.schema),
     ddl: rows.map(
-      (r) => `CREATE TYPE ${quoteIdent(r.schema)}.${quoteIdent(r.name)} AS ENUM (${r.labels.map(quoteLiteral).join(', ')});`,
+      (r) =>
+        `CREATE TYPE ${quoteIdent(r.schema)}.${quoteIdent(r.name)} AS ENUM (${r.labels.map(quoteLiteral).join(', ')});`,
     ),
   };
 }
@@ -77,7 +85,12 @@ async function functionDdl(db: Queryable, oids: number[]): Promise<{ schemas: st
   return { schemas: rows.map((r) => r.schema), ddl: rows.map((r) => `${r.def.trimEnd()};`) };
 }
 
-export function runPgDump(path: string, args: string[], env: Record<string, string>, signal: AbortSignal): Promise<string> {
+export function runPgDump(
+  path: string,
+  args: string[],
+  env: Record<string, string>,
+  signal: AbortSignal,
+): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(path, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], signal });
     const out: Buffer[] = [];
@@ -88,7 +101,11 @@ export function runPgDump(path: string, args: string[], env: Record<string, stri
     child.on('close', (code, sig) => {
       if (code === 0) return resolve(Buffer.concat(out).toString('utf8'));
       const why = sig ? `killed by ${sig}` : `exit ${code}`;
-      reject(new Error(`pg_dump ${args.find((a) => a.startsWith('--s')) ?? ''} failed (${why}): ${Buffer.concat(err).toString('utf8').trim()}`));
+      reject(
+        new Error(
+          `pg_dump ${args.find((a) => a.startsWith('--s')) ?? ''} failed (${why}): ${Buffer.concat(err).toString('utf8').trim()}`,
+        ),
+      );
     });
   });
 }
@@ -123,7 +140,9 @@ export async function dumpSchema(input: SchemaDumpInput): Promise<string> {
     `--dbname=${conn.url}`,
   ];
   const dumped = await runPgDump(input.pgDumpPath, args, conn.env, input.signal);
-  const schemas = [...new Set([...rels.schemas, ...enums.schemas, ...fns.schemas])].filter((s) => s !== 'public').sort();
+  const schemas = [...new Set([...rels.schemas, ...enums.schemas, ...fns.schemas])]
+    .filter((s) => s !== 'public')
+    .sort();
   const prelude = [
     '-- Strongroom: objects the tables need that pg_dump -t does not emit',
     ...schemas.map((s) => `CREATE SCHEMA IF NOT EXISTS ${quoteIdent(s)};`),

@@ -30,7 +30,12 @@ function loadError(t: ShadowTable, err: unknown): Error {
   return msg.includes(`"${t.table}"`) ? (err as Error) : new Error(`restore of table "${t.table}" failed: ${msg}`);
 }
 
-async function loadOne(client: Client, t: ShadowTable, input: RestoreTableInput, opts: LoadOptions): Promise<LoadedShadow> {
+async function loadOne(
+  client: Client,
+  t: ShadowTable,
+  input: RestoreTableInput,
+  opts: LoadOptions,
+): Promise<LoadedShadow> {
   const target = shadowQualified(t);
   await client.query('BEGIN');
   // A shadow only matters once the main transaction commits, and that commit flushes all WAL
@@ -62,7 +67,12 @@ async function loadOne(client: Client, t: ShadowTable, input: RestoreTableInput,
 }
 
 /** One loader connection works through its list, largest table first. */
-async function runLoader(list: ShadowTable[], inputs: Map<string, RestoreTableInput>, plan: ShadowPlan, opts: LoadOptions): Promise<LoadedShadow[]> {
+async function runLoader(
+  list: ShadowTable[],
+  inputs: Map<string, RestoreTableInput>,
+  plan: ShadowPlan,
+  opts: LoadOptions,
+): Promise<LoadedShadow[]> {
   const client = await connect(opts.url, `${RESTORE_APP_PREFIX}${plan.token}`);
   const abort = (): void => destroyClient(client);
   opts.signal.addEventListener('abort', abort, { once: true });
@@ -89,7 +99,11 @@ async function runLoader(list: ShadowTable[], inputs: Map<string, RestoreTableIn
  * only when every connection is closed, then rejects with that first failure (the cause, not
  * the "aborted" errors it set off).
  */
-export async function loadShadows(plan: ShadowPlan, inputs: RestoreTableInput[], opts: LoadOptions & { abort(): void }): Promise<LoadedShadow[]> {
+export async function loadShadows(
+  plan: ShadowPlan,
+  inputs: RestoreTableInput[],
+  opts: LoadOptions & { abort(): void },
+): Promise<LoadedShadow[]> {
   const byName = new Map(inputs.map((t) => [t.name, t]));
   let first: unknown = null;
   const results = await Promise.allSettled(

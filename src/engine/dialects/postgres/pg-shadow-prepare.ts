@@ -70,7 +70,11 @@ export function shadowQualified(s: Pick<ShadowTable, 'schema' | 'name'>): string
  * worker. Worker 0 is the main transaction, already loaded with the tables only it can restore;
  * on a tie a loader wins, so the main transaction keeps time for its own work.
  */
-export function assignWorkers(mainBytes: number, candidates: { name: string; bytes: number }[], workers: number): string[][] {
+export function assignWorkers(
+  mainBytes: number,
+  candidates: { name: string; bytes: number }[],
+  workers: number,
+): string[][] {
   const load = [mainBytes, ...Array.from({ length: Math.max(0, workers - 1) }, () => 0)];
   const assigned: string[][] = load.map(() => []);
   const bySize = [...candidates].sort((a, b) => b.bytes - a.bytes || (a.name < b.name ? -1 : 1));
@@ -146,7 +150,12 @@ export interface Eligibility {
  * foreign keys are lifted and re-added around it); `referencedFromOutside` tables are refused
  * (a foreign key of a table outside the scope would have to follow the swap).
  */
-export async function shadowEligibility(client: Client, tables: string[], scope: string[], referencedFromOutside: Set<string>): Promise<Eligibility> {
+export async function shadowEligibility(
+  client: Client,
+  tables: string[],
+  scope: string[],
+  referencedFromOutside: Set<string>,
+): Promise<Eligibility> {
   const refused = new Map<string, string>();
   const eligible = new Map<string, IndexDef[]>();
   if (!tables.length) return { eligible, refused };
@@ -178,7 +187,8 @@ export async function dropAbandonedShadows(client: Client): Promise<void> {
        AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.application_name = $2 || substr(n.nspname, length($1) + 1))`,
     [SHADOW_SCHEMA_PREFIX, RESTORE_APP_PREFIX],
   );
-  for (const r of rows) await client.query(`DROP SCHEMA IF EXISTS ${quoteIdent(r.schema)} CASCADE`).catch(() => undefined);
+  for (const r of rows)
+    await client.query(`DROP SCHEMA IF EXISTS ${quoteIdent(r.schema)} CASCADE`).catch(() => undefined);
 }
 
 /**
@@ -214,7 +224,11 @@ export async function prepareShadows(
         const q = shadowQualified(shadow);
         await createShadowTable(client, table, q);
         shadow.indexes = eligible.get(table)!.map((ix) => ({
-          index: ix.index, constraint: ix.constraint, ddl: shadowIndexDdl(ix, q), clustered: ix.clustered, comment: ix.comment,
+          index: ix.index,
+          constraint: ix.constraint,
+          ddl: shadowIndexDdl(ix, q),
+          clustered: ix.clustered,
+          comment: ix.comment,
         }));
         list.push(shadow);
       }
@@ -235,7 +249,10 @@ export async function prepareShadows(
  * grants and the rest are carried over at the swap.
  */
 async function createShadowTable(client: Client, table: string, shadow: string): Promise<void> {
-  const { rows } = await client.query<{ reloptions: string[] | null }>(`SELECT reloptions FROM pg_class WHERE oid = $1::regclass`, [qualify(table)]);
+  const { rows } = await client.query<{ reloptions: string[] | null }>(
+    `SELECT reloptions FROM pg_class WHERE oid = $1::regclass`,
+    [qualify(table)],
+  );
   const withOpts = rows[0].reloptions?.length ? ` WITH (${rows[0].reloptions.join(', ')})` : '';
   await client.query(
     `CREATE TABLE ${shadow} (LIKE ${qualify(table)} INCLUDING DEFAULTS INCLUDING GENERATED INCLUDING CONSTRAINTS
@@ -247,7 +264,9 @@ async function createShadowTable(client: Client, table: string, shadow: string):
     [qualify(table)],
   );
   for (const c of cols.rows) {
-    if (c.stattarget >= 0) await client.query(`ALTER TABLE ${shadow} ALTER COLUMN ${quoteIdent(c.name)} SET STATISTICS ${c.stattarget}`);
-    if (c.options?.length) await client.query(`ALTER TABLE ${shadow} ALTER COLUMN ${quoteIdent(c.name)} SET (${c.options.join(', ')})`);
+    if (c.stattarget >= 0)
+      await client.query(`ALTER TABLE ${shadow} ALTER COLUMN ${quoteIdent(c.name)} SET STATISTICS ${c.stattarget}`);
+    if (c.options?.length)
+      await client.query(`ALTER TABLE ${shadow} ALTER COLUMN ${quoteIdent(c.name)} SET (${c.options.join(', ')})`);
   }
 }

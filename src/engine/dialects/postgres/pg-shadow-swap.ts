@@ -60,43 +60,54 @@ async function assertSameColumns(client: Client, table: string, shadow: string):
 
 async function capture(client: Client, table: string): Promise<Carried> {
   const rel = qualify(table);
-  const triggers = (await client.query<Carried['triggers'][number]>(
-    `SELECT t.tgname AS name, pg_get_triggerdef(t.oid) AS def, t.tgenabled AS enabled, obj_description(t.oid, 'pg_trigger') AS comment
+  const triggers = (
+    await client.query<Carried['triggers'][number]>(
+      `SELECT t.tgname AS name, pg_get_triggerdef(t.oid) AS def, t.tgenabled AS enabled, obj_description(t.oid, 'pg_trigger') AS comment
      FROM pg_trigger t WHERE t.tgrelid = $1::regclass AND NOT t.tgisinternal ORDER BY t.tgname`,
-    [rel],
-  )).rows;
-  const statistics = (await client.query<Carried['statistics'][number]>(
-    `SELECT quote_ident(n.nspname) || '.' || quote_ident(x.stxname) AS name, pg_get_statisticsobjdef(x.oid) AS def,
+      [rel],
+    )
+  ).rows;
+  const statistics = (
+    await client.query<Carried['statistics'][number]>(
+      `SELECT quote_ident(n.nspname) || '.' || quote_ident(x.stxname) AS name, pg_get_statisticsobjdef(x.oid) AS def,
             coalesce(x.stxstattarget, -1) AS target, obj_description(x.oid, 'pg_statistic_ext') AS comment
      FROM pg_statistic_ext x JOIN pg_namespace n ON n.oid = x.stxnamespace WHERE x.stxrelid = $1::regclass ORDER BY x.stxname`,
-    [rel],
-  )).rows;
-  const comment = (await client.query<{ comment: string | null }>(`SELECT obj_description($1::regclass, 'pg_class') AS comment`, [rel])).rows[0].comment;
+      [rel],
+    )
+  ).rows;
+  const comment = (
+    await client.query<{ comment: string | null }>(`SELECT obj_description($1::regclass, 'pg_class') AS comment`, [rel])
+  ).rows[0].comment;
   // Grants in the order the ACL lists them, so the new ACL reads the same; the owner's own are its defaults (checked by eligibility).
-  const acl = (await client.query<{ grantee: string; privilege: string; grantable: boolean }>(
-    `SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(r.rolname) END AS grantee, a.privilege_type AS privilege, a.is_grantable AS grantable
+  const acl = (
+    await client.query<{ grantee: string; privilege: string; grantable: boolean }>(
+      `SELECT CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(r.rolname) END AS grantee, a.privilege_type AS privilege, a.is_grantable AS grantable
      FROM pg_class c CROSS JOIN LATERAL aclexplode(c.relacl) WITH ORDINALITY a LEFT JOIN pg_roles r ON r.oid = a.grantee
      WHERE c.oid = $1::regclass AND a.grantee <> c.relowner ORDER BY a.ordinality`,
-    [rel],
-  )).rows;
+      [rel],
+    )
+  ).rows;
   const grants: Carried['grants'] = [];
   for (const g of acl) {
     const same = grants.find((x) => x.grantee === g.grantee && x.grantable === g.grantable);
     if (same) same.privileges.push(g.privilege);
     else grants.push({ grantee: g.grantee, privileges: [g.privilege], grantable: g.grantable });
   }
-  const sequences = (await client.query<Carried['sequences'][number]>(
-    `SELECT quote_ident(sn.nspname) || '.' || quote_ident(s.relname) AS sequence, a.attname AS column
+  const sequences = (
+    await client.query<Carried['sequences'][number]>(
+      `SELECT quote_ident(sn.nspname) || '.' || quote_ident(s.relname) AS sequence, a.attname AS column
      FROM pg_depend d
      JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S' JOIN pg_namespace sn ON sn.oid = s.relnamespace
      JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
      WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass AND d.refobjid = $1::regclass AND d.deptype = 'a'
      ORDER BY 1`,
-    [rel],
-  )).rows;
+      [rel],
+    )
+  ).rows;
   const identities: Identity[] = [];
-  const idCols = (await client.query<Omit<Identity, 'lastValue' | 'isCalled'>>(
-    `SELECT a.attname AS column, a.attidentity = 'a' AS always, quote_ident(sn.nspname) || '.' || quote_ident(s.relname) AS sequence,
+  const idCols = (
+    await client.query<Omit<Identity, 'lastValue' | 'isCalled'>>(
+      `SELECT a.attname AS column, a.attidentity = 'a' AS always, quote_ident(sn.nspname) || '.' || quote_ident(s.relname) AS sequence,
             q.seqstart::text AS start, q.seqincrement::text AS increment, q.seqmin::text AS min, q.seqmax::text AS max,
             q.seqcache::text AS cache, q.seqcycle AS cycle
      FROM pg_depend d
@@ -105,10 +116,13 @@ async function capture(client: Client, table: string): Promise<Carried> {
      JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
      WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass AND d.refobjid = $1::regclass AND d.deptype = 'i'
      ORDER BY a.attnum`,
-    [rel],
-  )).rows;
+      [rel],
+    )
+  ).rows;
   for (const i of idCols) {
-    const { rows } = await client.query<{ last_value: string; is_called: boolean }>(`SELECT last_value::text, is_called FROM ${i.sequence}`);
+    const { rows } = await client.query<{ last_value: string; is_called: boolean }>(
+      `SELECT last_value::text, is_called FROM ${i.sequence}`,
+    );
     identities.push({ ...i, lastValue: rows[0].last_value, isCalled: rows[0].is_called });
   }
   return { triggers, statistics, comment, grants, sequences, identities };
@@ -145,16 +159,21 @@ export async function swapInShadow(client: Client, s: LoadedShadow, readd: Forei
   await client.query(`ALTER TABLE ${quoteIdent(s.schema)}.${quoteIdent(s.table)} SET SCHEMA public`);
 
   for (const ix of s.indexes) await restoreIndexExtras(client, s.table, ix);
-  for (const q of carried.sequences) await client.query(`ALTER SEQUENCE ${q.sequence} OWNED BY ${table}.${quoteIdent(q.column)}`);
+  for (const q of carried.sequences)
+    await client.query(`ALTER SEQUENCE ${q.sequence} OWNED BY ${table}.${quoteIdent(q.column)}`);
   for (const i of carried.identities) {
     const options = `SEQUENCE NAME ${i.sequence} START WITH ${i.start} INCREMENT BY ${i.increment} MINVALUE ${i.min} MAXVALUE ${i.max} CACHE ${i.cache}${i.cycle ? ' CYCLE' : ' NO CYCLE'}`;
-    await client.query(`ALTER TABLE ${table} ALTER COLUMN ${quoteIdent(i.column)} ADD GENERATED ${i.always ? 'ALWAYS' : 'BY DEFAULT'} AS IDENTITY (${options})`);
+    await client.query(
+      `ALTER TABLE ${table} ALTER COLUMN ${quoteIdent(i.column)} ADD GENERATED ${i.always ? 'ALWAYS' : 'BY DEFAULT'} AS IDENTITY (${options})`,
+    );
     await client.query(`SELECT setval($1::regclass, $2::bigint, $3)`, [i.sequence, i.lastValue, i.isCalled]);
   }
   for (const t of carried.triggers) {
     await client.query(t.def);
-    if (t.enabled !== 'O') await client.query(`ALTER TABLE ${table} ${ENABLE[t.enabled]} TRIGGER ${quoteIdent(t.name)}`);
-    if (t.comment !== null) await client.query(`COMMENT ON TRIGGER ${quoteIdent(t.name)} ON ${table} IS ${quoteLiteral(t.comment)}`);
+    if (t.enabled !== 'O')
+      await client.query(`ALTER TABLE ${table} ${ENABLE[t.enabled]} TRIGGER ${quoteIdent(t.name)}`);
+    if (t.comment !== null)
+      await client.query(`COMMENT ON TRIGGER ${quoteIdent(t.name)} ON ${table} IS ${quoteLiteral(t.comment)}`);
   }
   for (const x of carried.statistics) {
     await client.query(x.def);

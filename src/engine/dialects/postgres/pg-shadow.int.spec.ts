@@ -57,13 +57,20 @@ const SCHEMA = `
  * the heap order they had), without sequence positions (a restore never moves one back).
  */
 function rowsDump(url: string): string {
-  return pgDumpData(url, ['owners', 'docs']).split('\n').filter((l) => !l.includes('setval(')).sort().join('\n');
+  return pgDumpData(url, ['owners', 'docs'])
+    .split('\n')
+    .filter((l) => !l.includes('setval('))
+    .sort()
+    .join('\n');
 }
 
 function schemaDump(url: string): string {
   const res = spawnSync('pg_dump', ['--schema-only', '--no-owner', `--dbname=${url}`], { encoding: 'utf8' });
   if (res.status !== 0) throw new Error(`pg_dump failed: ${res.stderr}`);
-  return res.stdout.split('\n').filter((l) => !l.startsWith('--') && !l.startsWith('\\')).join('\n');
+  return res.stdout
+    .split('\n')
+    .filter((l) => !l.startsWith('--') && !l.startsWith('\\'))
+    .join('\n');
 }
 
 async function oid(url: string, table: string): Promise<string> {
@@ -71,7 +78,10 @@ async function oid(url: string, table: string): Promise<string> {
 }
 
 async function shadowSchemas(url: string): Promise<string[]> {
-  const rows = await sql<{ nspname: string }>(url, `SELECT nspname FROM pg_namespace WHERE nspname LIKE 'strongroom\\_restore\\_%' ORDER BY 1`);
+  const rows = await sql<{ nspname: string }>(
+    url,
+    `SELECT nspname FROM pg_namespace WHERE nspname LIKE 'strongroom\\_restore\\_%' ORDER BY 1`,
+  );
   return rows.map((r) => r.nspname);
 }
 
@@ -122,11 +132,19 @@ describe('PostgreSQL restore through shadow tables', () => {
     const schemaBefore = schemaDump(db.url);
     const dataBefore = rowsDump(db.url);
     const oidsBefore = await Promise.all(tables.map((t) => oid(db.url, t)));
-    await sql(db.url, `DELETE FROM docs WHERE id % 2 = 0; UPDATE docs SET title = 'changed' || id; INSERT INTO owners (email) VALUES ('new@example.com')`);
+    await sql(
+      db.url,
+      `DELETE FROM docs WHERE id % 2 = 0; UPDATE docs SET title = 'changed' || id; INSERT INTO owners (email) VALUES ('new@example.com')`,
+    );
     await sql(db.url, `DELETE FROM events WHERE id > 200; DELETE FROM marks`);
 
     const res = await d.restore(restoreInput(backup, 'replace'));
-    expect(Object.fromEntries(res.map((r) => [r.name, r.rowsWritten]))).toEqual({ owners: 20, docs: 2000, events: 30, marks: 2 });
+    expect(Object.fromEntries(res.map((r) => [r.name, r.rowsWritten]))).toEqual({
+      owners: 20,
+      docs: 2000,
+      events: 30,
+      marks: 2,
+    });
     // New relations: the loaders' shadows took the tables' places.
     const oidsAfter = await Promise.all(tables.map((t) => oid(db.url, t)));
     expect(oidsAfter.filter((o, i) => o === oidsBefore[i])).toEqual([]);
@@ -134,28 +152,44 @@ describe('PostgreSQL restore through shadow tables', () => {
     expect(rowsDump(db.url)).toBe(dataBefore);
     expect(await shadowSchemas(db.url)).toEqual([]);
     // The new tables were analyzed right after the commit: the planner has statistics for them.
-    const [stats] = await sql<{ n: number }>(db.url, `SELECT count(*)::int AS n FROM pg_stats WHERE schemaname = 'public' AND tablename = 'docs'`);
+    const [stats] = await sql<{ n: number }>(
+      db.url,
+      `SELECT count(*)::int AS n FROM pg_stats WHERE schemaname = 'public' AND tablename = 'docs'`,
+    );
     expect(stats.n).toBeGreaterThan(0);
     // What the dump shows is also in force: constraints, the trigger, the serial sequences past the rows.
-    await expect(sql(db.url, `INSERT INTO docs (owner_id, title) VALUES (99, 'x')`)).rejects.toThrow(/docs_owner_id_fkey/);
+    await expect(sql(db.url, `INSERT INTO docs (owner_id, title) VALUES (99, 'x')`)).rejects.toThrow(
+      /docs_owner_id_fkey/,
+    );
     await expect(sql(db.url, `INSERT INTO docs (owner_id, title) VALUES (1, '')`)).rejects.toThrow(/docs_title_check/);
-    const [row] = await sql<{ id: string; kind: string }>(db.url, `INSERT INTO docs (owner_id, title) VALUES (1, 'fresh') RETURNING id::text, kind`);
+    const [row] = await sql<{ id: string; kind: string }>(
+      db.url,
+      `INSERT INTO docs (owner_id, title) VALUES (1, 'fresh') RETURNING id::text, kind`,
+    );
     // 2001 and 2002 went to the two refused inserts.
     expect(row).toEqual({ id: '2003', kind: 'note' });
-    const [grant] = await sql<{ ok: boolean }>(db.url, `SELECT has_table_privilege('${ROLE}', 'docs', 'UPDATE WITH GRANT OPTION') AS ok`);
+    const [grant] = await sql<{ ok: boolean }>(
+      db.url,
+      `SELECT has_table_privilege('${ROLE}', 'docs', 'UPDATE WITH GRANT OPTION') AS ok`,
+    );
     expect(grant.ok).toBe(true);
     // Identity columns kept their sequences' options and positions.
     const [ev] = await sql<{ id: string }>(db.url, `INSERT INTO events (at) VALUES (0) RETURNING id::text`);
     expect(ev.id).toBe('250');
-    await expect(sql(db.url, `INSERT INTO events (id, at) VALUES (1, 0)`)).rejects.toThrow(/non-DEFAULT value into column "id"/);
+    await expect(sql(db.url, `INSERT INTO events (id, at) VALUES (1, 0)`)).rejects.toThrow(
+      /non-DEFAULT value into column "id"/,
+    );
   });
 
   it('analyzes the swapped tables after the commit; a failure there is a warning and the restore stands', async () => {
     // An index expression that fails only on the connection that gathers statistics after the commit.
-    await sql(db.url, `
+    await sql(
+      db.url,
+      `
       CREATE FUNCTION picky(t text) RETURNS text IMMUTABLE LANGUAGE plpgsql AS $$
         BEGIN IF current_setting('application_name') = 'strongroom-restore-analyze' THEN RAISE EXCEPTION 'no statistics today'; END IF; RETURN t; END $$;
-      CREATE INDEX marks_picky_idx ON marks (picky(note));`);
+      CREATE INDEX marks_picky_idx ON marks (picky(note));`,
+    );
     const backup = await takeBackup(d, ['marks']);
     await sql(db.url, `DELETE FROM marks`);
     const warnings: string[] = [];
@@ -167,7 +201,12 @@ describe('PostgreSQL restore through shadow tables', () => {
 
   it('leaves the statistics of swapped tables to autovacuum when told to', async () => {
     const lastAnalyze = async () =>
-      (await sql<{ at: string | null }>(db.url, `SELECT last_analyze::text AS at FROM pg_stat_user_tables WHERE relname = 'docs'`))[0].at;
+      (
+        await sql<{ at: string | null }>(
+          db.url,
+          `SELECT last_analyze::text AS at FROM pg_stat_user_tables WHERE relname = 'docs'`,
+        )
+      )[0].at;
     const backup = await takeBackup(d, ['owners', 'docs']);
     await d.restore(restoreInput(backup, 'replace'));
     expect(await lastAnalyze()).not.toBeNull();
@@ -178,7 +217,9 @@ describe('PostgreSQL restore through shadow tables', () => {
   });
 
   it('keeps on the in-place path, with the reason, every table whose properties a swap would lose', async () => {
-    await sql(db.url, `
+    await sql(
+      db.url,
+      `
       CREATE VIEW doc_titles AS SELECT title FROM docs;
       CREATE TABLE secured (id int PRIMARY KEY); ALTER TABLE secured ENABLE ROW LEVEL SECURITY;
       CREATE TABLE counted (id int GENERATED ALWAYS AS IDENTITY PRIMARY KEY); GRANT USAGE ON SEQUENCE counted_id_seq TO ${ROLE};
@@ -186,7 +227,8 @@ describe('PostgreSQL restore through shadow tables', () => {
       CREATE TABLE outside (doc_owner int REFERENCES owners (id));
       CREATE TABLE plain (id int PRIMARY KEY, note text);
       CREATE TABLE replident (id int NOT NULL, CONSTRAINT replident_id_key UNIQUE (id));
-      ALTER TABLE replident REPLICA IDENTITY USING INDEX replident_id_key;`);
+      ALTER TABLE replident REPLICA IDENTITY USING INDEX replident_id_key;`,
+    );
     const c = await connect(db.url);
     try {
       const tables = ['docs', 'secured', 'counted', 'parted', 'owners', 'plain', 'replident'];
@@ -238,7 +280,9 @@ describe('PostgreSQL restore through shadow tables', () => {
       await other.query(`SET lock_timeout = '2s'`);
       expect((await other.query(`SELECT count(*)::int AS n FROM docs`)).rows[0].n).toBe(5);
       await other.query(`SET lock_timeout = '200ms'`);
-      await expect(other.query(`INSERT INTO docs (owner_id, title) VALUES (1, 'late')`)).rejects.toThrow(/lock timeout/);
+      await expect(other.query(`INSERT INTO docs (owner_id, title) VALUES (1, 'late')`)).rejects.toThrow(
+        /lock timeout/,
+      );
       release();
       await restoring;
       expect((await other.query(`SELECT count(*)::int AS n FROM docs`)).rows[0].n).toBe(2000);
@@ -262,20 +306,28 @@ describe('PostgreSQL restore through shadow tables', () => {
           throw new Error('part 0004.rows: authentication tag mismatch');
         })(),
       );
-    await expect(d.restore(input)).rejects.toThrow(/docs.*authentication tag mismatch|authentication tag mismatch.*docs/);
+    await expect(d.restore(input)).rejects.toThrow(
+      /docs.*authentication tag mismatch|authentication tag mismatch.*docs/,
+    );
     expect(rowsDump(db.url)).toBe(dataBefore);
     expect(schemaDump(db.url)).toBe(schemaBefore);
     expect(await shadowSchemas(db.url)).toEqual([]);
   });
 
   it('drops abandoned shadow schemas on request too (the service does at start)', async () => {
-    await sql(db.url, `CREATE SCHEMA strongroom_restore_dead02; CREATE TABLE strongroom_restore_dead02.strongroom_shadow_1 (x int)`);
+    await sql(
+      db.url,
+      `CREATE SCHEMA strongroom_restore_dead02; CREATE TABLE strongroom_restore_dead02.strongroom_shadow_1 (x int)`,
+    );
     await d.dropAbandonedRestoreData();
     expect(await shadowSchemas(db.url)).toEqual([]);
   });
 
   it('drops shadow schemas whose restore is gone, and only those', async () => {
-    await sql(db.url, `CREATE SCHEMA strongroom_restore_dead01; CREATE TABLE strongroom_restore_dead01.strongroom_shadow_1 (x int)`);
+    await sql(
+      db.url,
+      `CREATE SCHEMA strongroom_restore_dead01; CREATE TABLE strongroom_restore_dead01.strongroom_shadow_1 (x int)`,
+    );
     await sql(db.url, `CREATE SCHEMA strongroom_restore_live01`);
     const alive = await connect(db.url, `${RESTORE_APP_PREFIX}live01`);
     try {

@@ -22,7 +22,11 @@ const SCHEMA = `
 
 async function activity(url: string): Promise<{ state: string; application_name: string }[]> {
   const db = new URL(url).pathname.slice(1);
-  return sql(url, `SELECT state, application_name FROM pg_stat_activity WHERE datname = $1 AND application_name LIKE 'strongroom%'`, [db]);
+  return sql(
+    url,
+    `SELECT state, application_name FROM pg_stat_activity WHERE datname = $1 AND application_name LIKE 'strongroom%'`,
+    [db],
+  );
 }
 
 describe('PostgreSQL snapshot', () => {
@@ -86,11 +90,18 @@ describe('PostgreSQL snapshot', () => {
     const to = createPostgresDialect(empty.url);
     try {
       await to.applySchema(backup.schemaSql);
-      await to.restore(restoreInput(backup, { measurements: 'replace', uses_shared: 'replace', strongroom_audit_events: 'missing-only' }));
+      await to.restore(
+        restoreInput(backup, {
+          measurements: 'replace',
+          uses_shared: 'replace',
+          strongroom_audit_events: 'missing-only',
+        }),
+      );
       expect(await sql(empty.url, `SELECT city FROM measurements_2024`)).toEqual([{ city: 'Lima' }]);
       await expect(sql(empty.url, `DELETE FROM strongroom_audit_events`)).rejects.toThrow(/append-only/);
       const again = await takeBackup(to);
-      for (const [name, data] of backup.data) expect({ name, sha: again.data.get(name)!.sha256 }).toEqual({ name, sha: data.sha256 });
+      for (const [name, data] of backup.data)
+        expect({ name, sha: again.data.get(name)!.sha256 }).toEqual({ name, sha: data.sha256 });
       const [next] = await sql<{ id: number }>(empty.url, `INSERT INTO uses_shared (note) VALUES ('z') RETURNING id`);
       expect(next.id).toBe(102);
     } finally {
@@ -108,7 +119,10 @@ describe('PostgreSQL snapshot', () => {
     const tables = await d.listTables(['t3']);
     expect(tables.map((t) => t.name)).toEqual(['measurements', 'strongroom_audit_events', 't1', 't2', 'uses_shared']);
     const recorded = tables.filter((t) => t.name === 't1' || t.name === 't2');
-    await sql(db.url, `ALTER TABLE t1 ALTER COLUMN v TYPE varchar(10), ADD COLUMN extra int; ALTER TABLE t2 DROP CONSTRAINT t2_pkey; DROP TABLE t3`);
+    await sql(
+      db.url,
+      `ALTER TABLE t1 ALTER COLUMN v TYPE varchar(10), ADD COLUMN extra int; ALTER TABLE t2 DROP CONSTRAINT t2_pkey; DROP TABLE t3`,
+    );
     const diff = await d.compareSchema([...recorded, { name: 't3', columns: [], primaryKey: [], foreignKeys: [] }], {
       exclude: ['measurements', 'strongroom_audit_events', 'uses_shared'],
     });

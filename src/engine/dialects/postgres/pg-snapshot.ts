@@ -8,14 +8,29 @@ import { Transform } from 'node:stream';
 import type { Client } from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import type { Readable } from 'node:stream';
-import type { ArchivedRoles, DatabaseDdl, ExcludedObject, Inventory, SequenceValue, Snapshot, TableExport, TableInfo } from '../dialect';
+import type {
+  ArchivedRoles,
+  DatabaseDdl,
+  ExcludedObject,
+  Inventory,
+  SequenceValue,
+  Snapshot,
+  TableExport,
+  TableInfo,
+} from '../dialect';
 import { readSequenceLinks, readTables, relationSql, type SequenceLink } from './pg-catalog';
 import { missingFromDump, readInventoryObjects, summarize } from './pg-inventory';
 import { readDatabaseRoles } from './pg-roles';
 import { dumpSchema } from './pg-schema-dump';
 import { connect, destroyClient, qualify, quoteIdent, quoteLiteral, splitName } from './pg-session';
 import {
-  dumpLargeObjects, dumpSections, hasLargeObjects, readAllSequences, resolveWholeScope, type WholeScope, type WholeScopeOptions,
+  dumpLargeObjects,
+  dumpSections,
+  hasLargeObjects,
+  readAllSequences,
+  resolveWholeScope,
+  type WholeScope,
+  type WholeScopeOptions,
 } from './pg-whole-dump';
 
 export interface SnapshotOptions {
@@ -97,13 +112,25 @@ export class PostgresSnapshot implements Snapshot {
   async databaseDdl(): Promise<DatabaseDdl> {
     this.assertOpen();
     if (!this.scope) throw new Error('databaseDdl() needs a whole-database snapshot');
-    return dumpSections({ url: this.opts.url, pgDumpPath: await this.opts.pgDumpPath(), snapshotId: this.snapshotId, scope: this.scope, signal: this.abort.signal });
+    return dumpSections({
+      url: this.opts.url,
+      pgDumpPath: await this.opts.pgDumpPath(),
+      snapshotId: this.snapshotId,
+      scope: this.scope,
+      signal: this.abort.signal,
+    });
   }
 
   async largeObjects(): Promise<Readable | null> {
     this.assertOpen();
     if (!this.scope || !(await hasLargeObjects(this.main))) return null;
-    return dumpLargeObjects({ url: this.opts.url, pgDumpPath: await this.opts.pgDumpPath(), snapshotId: this.snapshotId, scope: this.scope, signal: this.abort.signal });
+    return dumpLargeObjects({
+      url: this.opts.url,
+      pgDumpPath: await this.opts.pgDumpPath(),
+      snapshotId: this.snapshotId,
+      scope: this.scope,
+      signal: this.abort.signal,
+    });
   }
 
   async roles(): Promise<ArchivedRoles> {
@@ -116,11 +143,17 @@ export class PostgresSnapshot implements Snapshot {
   async inventory(ddl: DatabaseDdl | null, rows: Record<string, number>): Promise<Inventory | undefined> {
     this.assertOpen();
     if (!this.scope || !ddl) return undefined;
-    const objects = await readInventoryObjects(this.main, this.scope.schemas, this.scope.tables.map((t) => t.name));
+    const objects = await readInventoryObjects(
+      this.main,
+      this.scope.schemas,
+      this.scope.tables.map((t) => t.name),
+    );
     const missing = missingFromDump(objects, `${ddl.preData}\n${ddl.postData}`);
     if (missing.length) {
       const names = missing.slice(0, 5).map((o) => `${o.kind} ${o.schema ? `${o.schema}.` : ''}${o.name}`);
-      throw new Error(`the backup could not capture ${missing.length} object(s) of the database: ${names.join(', ')}${missing.length > 5 ? ', ...' : ''}`);
+      throw new Error(
+        `the backup could not capture ${missing.length} object(s) of the database: ${names.join(', ')}${missing.length > 5 ? ', ...' : ''}`,
+      );
     }
     const unread = this.tables.filter((t) => rows[t.name] === undefined).map((t) => t.name);
     if (unread.length) throw new Error(`the backup did not archive the rows of table(s) ${unread.join(', ')}`);
@@ -140,7 +173,11 @@ export class PostgresSnapshot implements Snapshot {
       const { rows } = await this.main.query<{ last_value: string; is_called: boolean }>(
         `SELECT last_value::text AS last_value, is_called FROM ${quoteIdent(l.schema)}.${quoteIdent(l.relname)}`,
       );
-      out.push({ name: l.sequence, lastValue: rows[0].is_called ? rows[0].last_value : null, isCalled: rows[0].is_called });
+      out.push({
+        name: l.sequence,
+        lastValue: rows[0].is_called ? rows[0].last_value : null,
+        isCalled: rows[0].is_called,
+      });
     }
     return out;
   }
@@ -264,11 +301,23 @@ export class PostgresSnapshot implements Snapshot {
     const idle = new Set(this.idle.splice(0));
     const ends: Promise<unknown>[] = [];
     for (const w of this.workers) {
-      if (idle.has(w)) ends.push(w.query('ROLLBACK').then(() => w.end()).catch(() => destroyClient(w)));
+      if (idle.has(w))
+        ends.push(
+          w
+            .query('ROLLBACK')
+            .then(() => w.end())
+            .catch(() => destroyClient(w)),
+        );
       else destroyClient(w);
     }
     this.workers.clear();
-    if (this.main) ends.push(this.main.query('ROLLBACK').then(() => this.main.end()).catch(() => destroyClient(this.main)));
+    if (this.main)
+      ends.push(
+        this.main
+          .query('ROLLBACK')
+          .then(() => this.main.end())
+          .catch(() => destroyClient(this.main)),
+      );
     await Promise.all(ends);
   }
 }

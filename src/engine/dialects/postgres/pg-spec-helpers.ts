@@ -6,7 +6,11 @@ import { Client } from 'pg';
 import type { RestoreInput, RestoreMode, SequenceValue, TableInfo } from '../dialect';
 import type { PostgresDialect } from './postgres.dialect';
 
-export async function sql<T extends object = Record<string, unknown>>(url: string, text: string, params: unknown[] = []): Promise<T[]> {
+export async function sql<T extends object = Record<string, unknown>>(
+  url: string,
+  text: string,
+  params: unknown[] = [],
+): Promise<T[]> {
   const c = new Client({ connectionString: url });
   await c.connect();
   try {
@@ -48,7 +52,11 @@ export async function takeBackup(d: PostgresDialect, names?: string[], parallel 
   }
 }
 
-export function restoreInput(b: Backup, mode: RestoreMode | Record<string, RestoreMode>, only?: string[]): RestoreInput {
+export function restoreInput(
+  b: Backup,
+  mode: RestoreMode | Record<string, RestoreMode>,
+  only?: string[],
+): RestoreInput {
   const tables = b.tables.filter((t) => !only || only.includes(t.name));
   return {
     encoding: 'pg-copy-text',

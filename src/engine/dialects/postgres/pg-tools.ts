@@ -75,7 +75,9 @@ export async function findPgTool(tool: PgTool, major: number, opts: FindPgToolOp
   const pkg = `postgresql-client-${major}`;
   if (other) {
     const verb = tool === 'pg_dump' ? 'cannot dump' : 'does not match';
-    throw new Error(`${tool} ${other.major} ${verb} a PostgreSQL ${major} server: install ${pkg} (found ${other.path})`);
+    throw new Error(
+      `${tool} ${other.major} ${verb} a PostgreSQL ${major} server: install ${pkg} (found ${other.path})`,
+    );
   }
   throw new Error(`${tool} was not found on PATH or in /usr/lib/postgresql/*/bin: install ${pkg}`);
 }

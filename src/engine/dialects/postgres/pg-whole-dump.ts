@@ -41,7 +41,13 @@ export interface WholeScope {
 /** `*` any run of characters, `?` one; everything else literal. Whole-name match. */
 export function globMatcher(patterns: string[]): (name: string) => boolean {
   const res = patterns.map(
-    (p) => new RegExp(`^${p.split('').map((ch) => (ch === '*' ? '.*' : ch === '?' ? '.' : ch.replace(/[\\^$.|+()[\]{}]/g, '\\$&'))).join('')}$`),
+    (p) =>
+      new RegExp(
+        `^${p
+          .split('')
+          .map((ch) => (ch === '*' ? '.*' : ch === '?' ? '.' : ch.replace(/[\\^$.|+()[\]{}]/g, '\\$&')))
+          .join('')}$`,
+      ),
   );
   return (name) => res.some((r) => r.test(name));
 }
@@ -52,7 +58,11 @@ export function globMatcher(patterns: string[]): (name: string) => boolean {
  * bookkeeping tables) and goes with its definition.
  */
 export async function resolveWholeScope(db: Queryable, wanted: string[], opts: WholeScopeOptions): Promise<WholeScope> {
-  const schemas = (await db.query<{ name: string }>(`SELECT n.nspname AS name FROM pg_namespace n WHERE ${userSchemaSql('n')} ORDER BY 1`)).rows.map((r) => r.name);
+  const schemas = (
+    await db.query<{ name: string }>(
+      `SELECT n.nspname AS name FROM pg_namespace n WHERE ${userSchemaSql('n')} ORDER BY 1`,
+    )
+  ).rows.map((r) => r.name);
   const include = opts.includeSchemas?.length ? globMatcher(opts.includeSchemas) : () => true;
   const exclude = globMatcher(opts.excludeSchemas ?? []);
   const excluded: ExcludedObject[] = [];
@@ -85,14 +95,16 @@ export async function resolveWholeScope(db: Queryable, wanted: string[], opts: W
   }
   // pg_dump keeps a serial column's sequence when its table is excluded; it goes with the table here.
   const owned = tables.length
-    ? (await db.query<{ schema: string; rel: string; name: string }>(
-        `SELECT n.nspname AS schema, s.relname AS rel, ${displayNameSql('n', 's')} AS name
+    ? (
+        await db.query<{ schema: string; rel: string; name: string }>(
+          `SELECT n.nspname AS schema, s.relname AS rel, ${displayNameSql('n', 's')} AS name
          FROM pg_depend d JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S' JOIN pg_namespace n ON n.oid = s.relnamespace
          JOIN pg_class t ON t.oid = d.refobjid JOIN pg_namespace tn ON tn.oid = t.relnamespace
          WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass AND d.deptype IN ('a', 'i')
            AND ${displayNameSql('tn', 't')} = ANY($1::text[])`,
-        [tables.map((t) => t.name)],
-      )).rows
+          [tables.map((t) => t.name)],
+        )
+      ).rows
     : [];
   return { schemas: [...out], tables: [...tables, ...owned], dataOnly, excluded };
 }
@@ -122,9 +134,18 @@ export interface SectionDumpInput {
  */
 export async function dumpSections(input: SectionDumpInput): Promise<{ preData: string; postData: string }> {
   const conn = childConnection(input.url);
-  const base = ['--no-tablespaces', '--no-security-labels', '--no-subscriptions', `--snapshot=${input.snapshotId}`, ...scopeArgs(input.scope), `--dbname=${conn.url}`];
+  const base = [
+    '--no-tablespaces',
+    '--no-security-labels',
+    '--no-subscriptions',
+    `--snapshot=${input.snapshotId}`,
+    ...scopeArgs(input.scope),
+    `--dbname=${conn.url}`,
+  ];
   const [pre, post] = await Promise.all(
-    ['pre-data', 'post-data'].map((section) => runPgDump(input.pgDumpPath, [`--section=${section}`, ...base], conn.env, input.signal)),
+    ['pre-data', 'post-data'].map((section) =>
+      runPgDump(input.pgDumpPath, [`--section=${section}`, ...base], conn.env, input.signal),
+    ),
   );
   return { preData: stripPsqlMetaCommands(pre), postData: stripPsqlMetaCommands(post) };
 }
@@ -132,18 +153,36 @@ export async function dumpSections(input: SectionDumpInput): Promise<{ preData: 
 /** The blobs' contents as pg_dump writes them (lo_open/lowrite/lo_close), streamed. */
 export function dumpLargeObjects(input: SectionDumpInput): Readable {
   const conn = childConnection(input.url);
-  const args = ['--section=data', '--exclude-table-data=*.*', `--snapshot=${input.snapshotId}`, ...scopeArgs(input.scope), `--dbname=${conn.url}`];
-  const child = spawn(input.pgDumpPath, args, { env: { ...process.env, ...conn.env }, stdio: ['ignore', 'pipe', 'pipe'], signal: input.signal });
+  const args = [
+    '--section=data',
+    '--exclude-table-data=*.*',
+    `--snapshot=${input.snapshotId}`,
+    ...scopeArgs(input.scope),
+    `--dbname=${conn.url}`,
+  ];
+  const child = spawn(input.pgDumpPath, args, {
+    env: { ...process.env, ...conn.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    signal: input.signal,
+  });
   const err: Buffer[] = [];
   child.stderr.on('data', (b: Buffer) => err.push(b));
-  const out = new Readable({ read() { child.stdout.resume(); } });
+  const out = new Readable({
+    read() {
+      child.stdout.resume();
+    },
+  });
   child.stdout.on('data', (b: Buffer) => {
     if (!out.push(b)) child.stdout.pause();
   });
   child.on('error', (e) => out.destroy(new Error(`pg_dump could not run: ${e.message}`)));
   child.on('close', (code, sig) => {
     if (code === 0) return out.push(null);
-    out.destroy(new Error(`pg_dump of large objects failed (${sig ?? `exit ${code}`}): ${Buffer.concat(err).toString('utf8').trim()}`));
+    out.destroy(
+      new Error(
+        `pg_dump of large objects failed (${sig ?? `exit ${code}`}): ${Buffer.concat(err).toString('utf8').trim()}`,
+      ),
+    );
   });
   out.on('close', () => {
     if (child.exitCode === null) child.kill('SIGKILL');
@@ -172,9 +211,11 @@ export async function readAllSequences(db: Queryable, scope: WholeScope): Promis
   );
   const out: SequenceValue[] = [];
   for (const r of rows) {
-    const v = (await db.query<{ last_value: string; is_called: boolean }>(
-      `SELECT last_value::text AS last_value, is_called FROM ${quoteIdent(r.schema)}.${quoteIdent(r.rel)}`,
-    )).rows[0];
+    const v = (
+      await db.query<{ last_value: string; is_called: boolean }>(
+        `SELECT last_value::text AS last_value, is_called FROM ${quoteIdent(r.schema)}.${quoteIdent(r.rel)}`,
+      )
+    ).rows[0];
     out.push({ name: displayName(r.schema, r.rel), lastValue: v.last_value, isCalled: v.is_called });
   }
   return out;

@@ -63,7 +63,8 @@ export class PostgresDialect implements Dialect {
     private readonly url: string,
     private readonly opts: PostgresDialectOptions = {},
   ) {
-    if (!/^postgres(ql)?:\/\//.test(url)) throw new Error('a PostgreSQL database URL must start with postgres:// or postgresql://');
+    if (!/^postgres(ql)?:\/\//.test(url))
+      throw new Error('a PostgreSQL database URL must start with postgres:// or postgresql://');
   }
 
   private async withClient<T>(fn: (c: Client) => Promise<T>, applicationName?: string): Promise<T> {
@@ -174,7 +175,9 @@ export class PostgresDialect implements Dialect {
           for (const s of list) await c.query(`ANALYZE ${qualify(s.table)}`);
         }, 'strongroom-restore-analyze').catch((err: unknown) => {
           const tables = list.map((s) => s.table).join(', ');
-          onWarning?.(`restored, but ANALYZE of ${tables} failed (autovacuum will gather their statistics): ${(err as Error).message}`);
+          onWarning?.(
+            `restored, but ANALYZE of ${tables} failed (autovacuum will gather their statistics): ${(err as Error).message}`,
+          );
         }),
       ),
     );
@@ -187,7 +190,10 @@ export class PostgresDialect implements Dialect {
    */
   private async dropShadows(schema: string, app: string): Promise<void> {
     await this.withClient(async (c) => {
-      await c.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND pid <> pg_backend_pid()`, [app]);
+      await c.query(
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND pid <> pg_backend_pid()`,
+        [app],
+      );
       await c.query(`DROP SCHEMA IF EXISTS ${quoteIdent(schema)} CASCADE`);
     });
   }
@@ -198,14 +204,23 @@ export class PostgresDialect implements Dialect {
     return this.withClient(async (c) => {
       await dropAbandonedShadows(c);
       // Without the right to create a schema the restore still works, in place.
-      const { rows } = await c.query<{ ok: boolean }>(`SELECT has_database_privilege(current_database(), 'CREATE') AS ok`);
+      const { rows } = await c.query<{ ok: boolean }>(
+        `SELECT has_database_privilege(current_database(), 'CREATE') AS ok`,
+      );
       if (!rows[0].ok) return null;
       const scope = input.tables.map((t) => t.name);
       const replace = input.tables.filter((t) => t.mode === 'replace').map((t) => t.name);
       const outside = await referencedFromOutside(c, replace, scope);
-      return prepareShadows(c, token, input, { scope, referencedFromOutside: outside }, {
-        parallel, minBytes: this.opts.shadowMinBytes ?? DEFAULT_SHADOW_MIN_BYTES,
-      });
+      return prepareShadows(
+        c,
+        token,
+        input,
+        { scope, referencedFromOutside: outside },
+        {
+          parallel,
+          minBytes: this.opts.shadowMinBytes ?? DEFAULT_SHADOW_MIN_BYTES,
+        },
+      );
     }, app);
   }
 
@@ -247,7 +262,9 @@ export class PostgresDialect implements Dialect {
   }
 
   async plan(input: RestoreInput): Promise<PlanTableResult[]> {
-    return this.inTransaction(await connect(this.url, 'strongroom-plan'), input, 'ROLLBACK', (c, i) => planInTransaction(c, i));
+    return this.inTransaction(await connect(this.url, 'strongroom-plan'), input, 'ROLLBACK', (c, i) =>
+      planInTransaction(c, i),
+    );
   }
 
   async checkRestore(input: RestoreInput): Promise<RestoreChecks> {
@@ -260,13 +277,22 @@ export class PostgresDialect implements Dialect {
     return this.inTransaction(await connect(this.url, 'strongroom-plan'), input, 'ROLLBACK', async (c, i) => {
       const found = await catalogChecks(c, i);
       const checks = { blockers: found.blockers, warnings: found.warnings };
-      const tables = await planInTransaction(c, { ...i, tables: i.tables.filter((t) => found.readable.has(t.name)) }, checks);
+      const tables = await planInTransaction(
+        c,
+        { ...i, tables: i.tables.filter((t) => found.readable.has(t.name)) },
+        checks,
+      );
       return { tables, ...checks };
     });
   }
 
   /** Runs `fn` in a transaction on `c` and closes `c` after it, whatever happens. */
-  private async inTransaction<T>(c: Client, input: RestoreInput, end: 'COMMIT' | 'ROLLBACK', fn: (c: Client, i: RestoreInput) => Promise<T>): Promise<T> {
+  private async inTransaction<T>(
+    c: Client,
+    input: RestoreInput,
+    end: 'COMMIT' | 'ROLLBACK',
+    fn: (c: Client, i: RestoreInput) => Promise<T>,
+  ): Promise<T> {
     let ok = false;
     try {
       await c.query('BEGIN');

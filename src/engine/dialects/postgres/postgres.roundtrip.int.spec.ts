@@ -7,7 +7,6 @@ import { createPostgresDialect, type PostgresDialect } from './postgres.dialect'
 import { ALL_TYPES_PG_LINKS, ALL_TYPES_PG_SCHEMA } from './pg-fixtures';
 import { pgDumpData, restoreInput, sql, takeBackup, type Backup } from './pg-spec-helpers';
 
-
 const ALL_BYTES = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
 const MEGABYTE = 'ünï\tcødé\\'.repeat(100_000).slice(0, 1_048_576);
 
@@ -29,7 +28,11 @@ async function seed(url: string): Promise<void> {
              NULL, NULL, NULL, NULL, NULL, NULL, NULL)`,
     [ALL_BYTES],
   );
-  await sql(url, `INSERT INTO everything (region, t, r, d, n) VALUES (2, $1, '1.17549435e-38', 2.2250738585072014e-308, '-0.000000000000000000001')`, [MEGABYTE]);
+  await sql(
+    url,
+    `INSERT INTO everything (region, t, r, d, n) VALUES (2, $1, '1.17549435e-38', 2.2250738585072014e-308, '-0.000000000000000000001')`,
+    [MEGABYTE],
+  );
   for (const statement of ALL_TYPES_PG_LINKS) await sql(url, statement);
 }
 
@@ -63,11 +66,21 @@ describe('PostgreSQL dialect round trip', () => {
     expect(tables.map((t) => t.name)).toEqual(['Mixed Case', 'everything', 'no_key']);
     const e = tables.find((t) => t.name === 'everything')!;
     expect(e.primaryKey).toEqual(['region', 'id']);
-    expect(e.columns.find((c) => c.name === 'doubled')).toEqual({ name: 'doubled', type: 'bigint', nullable: true, generated: true });
+    expect(e.columns.find((c) => c.name === 'doubled')).toEqual({
+      name: 'doubled',
+      type: 'bigint',
+      nullable: true,
+      generated: true,
+    });
     expect(e.columns.find((c) => c.name === 'tstz')?.type).toBe('timestamp with time zone');
     expect(e.columns.find((c) => c.name === 'ma')?.type).toBe('mood[]');
     expect(e.foreignKeys).toEqual([
-      { name: 'everything_parent_region_parent_id_fkey', columns: ['parent_region', 'parent_id'], refTable: 'everything', refColumns: ['region', 'id'] },
+      {
+        name: 'everything_parent_region_parent_id_fkey',
+        columns: ['parent_region', 'parent_id'],
+        refTable: 'everything',
+        refColumns: ['region', 'id'],
+      },
     ]);
     await expect(from.serverVersion()).resolves.toMatch(/^PostgreSQL \d+\.\d+$/);
   });
@@ -83,7 +96,11 @@ describe('PostgreSQL dialect round trip', () => {
     const again = await takeBackup(to);
     expect([...again.data.keys()].sort()).toEqual([...backup.data.keys()].sort());
     for (const [name, d] of backup.data) {
-      expect({ name, rows: again.data.get(name)!.rows, sha: again.data.get(name)!.sha256 }).toEqual({ name, rows: d.rows, sha: d.sha256 });
+      expect({ name, rows: again.data.get(name)!.rows, sha: again.data.get(name)!.sha256 }).toEqual({
+        name,
+        rows: d.rows,
+        sha: d.sha256,
+      });
     }
     expect(backup.data.get('everything')!.rows).toBe(4);
     expect(backup.data.get('no_key')!.rows).toBe(4);
@@ -100,7 +117,9 @@ describe('PostgreSQL dialect round trip', () => {
     // the sorted lines, and report the first difference rather than two megabytes of dump.
     const [la, lb] = [a.split('\n').sort(), b.split('\n').sort()];
     const first = la.findIndex((l, i) => l !== lb[i]);
-    expect(first === -1 ? null : { line: first, source: la[first]?.slice(0, 200), restored: lb[first]?.slice(0, 200) }).toBeNull();
+    expect(
+      first === -1 ? null : { line: first, source: la[first]?.slice(0, 200), restored: lb[first]?.slice(0, 200) },
+    ).toBeNull();
     expect(lb.length).toBe(la.length);
   });
 
@@ -119,7 +138,10 @@ describe('PostgreSQL dialect round trip', () => {
   });
 
   it('moves identity and serial sequences past the restored rows', async () => {
-    const [r] = await sql<{ id: string; serial_no: number }>(dst.url, `INSERT INTO everything (region) VALUES (9) RETURNING id::text, serial_no`);
+    const [r] = await sql<{ id: string; serial_no: number }>(
+      dst.url,
+      `INSERT INTO everything (region) VALUES (9) RETURNING id::text, serial_no`,
+    );
     expect(r).toEqual({ id: '5', serial_no: 5 });
   });
 });

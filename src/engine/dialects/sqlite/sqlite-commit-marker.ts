@@ -13,10 +13,17 @@ const KEEP_MARKERS_MS = 90 * 86_400_000;
 
 /** Inside the restore's transaction, just before its COMMIT. */
 export function writeCommitMarker(db: SqliteDb, recoveryId: string): void {
-  db.exec(`CREATE TABLE IF NOT EXISTS main.${COMMIT_MARKER_TABLE} (recovery_id TEXT PRIMARY KEY NOT NULL, committed_at TEXT NOT NULL)`);
+  db.exec(
+    `CREATE TABLE IF NOT EXISTS main.${COMMIT_MARKER_TABLE} (recovery_id TEXT PRIMARY KEY NOT NULL, committed_at TEXT NOT NULL)`,
+  );
   const now = Date.now();
-  db.prepare(`DELETE FROM main.${COMMIT_MARKER_TABLE} WHERE committed_at < ?`).run(new Date(now - KEEP_MARKERS_MS).toISOString());
-  db.prepare(`INSERT OR REPLACE INTO main.${COMMIT_MARKER_TABLE} (recovery_id, committed_at) VALUES (?, ?)`).run(recoveryId, new Date(now).toISOString());
+  db.prepare(`DELETE FROM main.${COMMIT_MARKER_TABLE} WHERE committed_at < ?`).run(
+    new Date(now - KEEP_MARKERS_MS).toISOString(),
+  );
+  db.prepare(`INSERT OR REPLACE INTO main.${COMMIT_MARKER_TABLE} (recovery_id, committed_at) VALUES (?, ?)`).run(
+    recoveryId,
+    new Date(now).toISOString(),
+  );
 }
 
 /**
@@ -24,12 +31,18 @@ export function writeCommitMarker(db: SqliteDb, recoveryId: string): void {
  * still under way (its process alive but cut off) holds it, and its outcome is not known
  * until it ends; then this throws (busy) and the caller asks again later.
  */
-export async function readCommitMarker(path: string, recoveryId: string, opts: SqliteDialectOptions = {}): Promise<boolean> {
+export async function readCommitMarker(
+  path: string,
+  recoveryId: string,
+  opts: SqliteDialectOptions = {},
+): Promise<boolean> {
   const db = openConnection(path, opts);
   try {
     await beginImmediate(db, opts);
     try {
-      const table = db.prepare(`SELECT 1 FROM main.sqlite_master WHERE type = 'table' AND name = ?`).get(COMMIT_MARKER_TABLE);
+      const table = db
+        .prepare(`SELECT 1 FROM main.sqlite_master WHERE type = 'table' AND name = ?`)
+        .get(COMMIT_MARKER_TABLE);
       if (!table) return false;
       return !!db.prepare(`SELECT 1 FROM main.${COMMIT_MARKER_TABLE} WHERE recovery_id = ?`).get(recoveryId);
     } finally {

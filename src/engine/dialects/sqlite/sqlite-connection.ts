@@ -21,11 +21,13 @@ export const DEFAULT_BATCH_ROWS = 500;
 
 /** Accepts `sqlite:<path>`, `sqlite://<path>` and `sqlite:///abs/path`. */
 export function sqlitePathFromUrl(url: string): string {
-  if (!url.startsWith('sqlite:')) throw new Error(`Not a SQLite database URL (expected sqlite:<path>): ${url.split(':')[0]}:…`);
+  if (!url.startsWith('sqlite:'))
+    throw new Error(`Not a SQLite database URL (expected sqlite:<path>): ${url.split(':')[0]}:…`);
   let path = url.slice('sqlite:'.length);
   if (path.startsWith('//')) path = path.slice(2);
   if (!path) throw new Error('SQLite database URL has no file path');
-  if (path === ':memory:') throw new Error('SQLite database URL must name a file: an in-memory database cannot be shared between connections');
+  if (path === ':memory:')
+    throw new Error('SQLite database URL must name a file: an in-memory database cannot be shared between connections');
   return path;
 }
 
@@ -50,7 +52,9 @@ export function openConnection(path: string, opts: SqliteDialectOptions = {}): S
 
 function isBusy(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
-  return code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED' || (typeof code === 'string' && code.startsWith('SQLITE_BUSY'));
+  return (
+    code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED' || (typeof code === 'string' && code.startsWith('SQLITE_BUSY'))
+  );
 }
 
 /** Takes the write lock, retrying without blocking the event loop until the busy timeout. */

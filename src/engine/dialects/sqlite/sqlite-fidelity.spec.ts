@@ -37,17 +37,29 @@ describe('SQLite fidelity', () => {
       const line = db.prepare(`SELECT ${sqlRowJsonBytes(['a', 'b', 'c'])} FROM v`).pluck();
       const bytesOf = db.prepare(`SELECT CAST(a AS BLOB) AS a, CAST(c AS BLOB) AS c FROM v`);
       fc.assert(
-        fc.property(fc.uint8Array({ maxLength: 30 }), fc.oneof(fc.constant(null), fc.double(), fc.uint8Array().map((a) => Buffer.from(a))), fc.uint8Array({ maxLength: 30 }), (a, b, c) => {
-          db.exec('DELETE FROM v');
-          insert.run(Buffer.from(a), b, Buffer.from(c));
-          const fixed = fixInvalidText(line.get() as Buffer);
-          const values = decodeRow(fixed.toString('utf8'), 3, () => 'row');
-          const stored = bytesOf.get() as { a: Buffer; c: Buffer };
-          for (const [v, bytes] of [[values[0], stored.a], [values[2], stored.c]] as const) {
-            const got = v instanceof TextBytes ? v.bytes : Buffer.from(v as string, 'utf8');
-            expect(Buffer.compare(got, bytes)).toBe(0);
-          }
-        }),
+        fc.property(
+          fc.uint8Array({ maxLength: 30 }),
+          fc.oneof(
+            fc.constant(null),
+            fc.double(),
+            fc.uint8Array().map((a) => Buffer.from(a)),
+          ),
+          fc.uint8Array({ maxLength: 30 }),
+          (a, b, c) => {
+            db.exec('DELETE FROM v');
+            insert.run(Buffer.from(a), b, Buffer.from(c));
+            const fixed = fixInvalidText(line.get() as Buffer);
+            const values = decodeRow(fixed.toString('utf8'), 3, () => 'row');
+            const stored = bytesOf.get() as { a: Buffer; c: Buffer };
+            for (const [v, bytes] of [
+              [values[0], stored.a],
+              [values[2], stored.c],
+            ] as const) {
+              const got = v instanceof TextBytes ? v.bytes : Buffer.from(v as string, 'utf8');
+              expect(Buffer.compare(got, bytes)).toBe(0);
+            }
+          },
+        ),
         { numRuns: 300 },
       );
     } finally {
@@ -65,7 +77,9 @@ describe('SQLite fidelity', () => {
     expect(plan).toEqual([{ name: 't', insert: 0, update: 0, delete: 0, unchanged: 2 }]);
     exec(db.url, 'DELETE FROM t');
     await dialect.restore(restoreInputFor(backup, 'replace'));
-    expect(query(db.url, `SELECT typeof(v) AS tv, hex(v) AS v, typeof(w) AS tw, hex(w) AS w FROM t ORDER BY id`)).toEqual([
+    expect(
+      query(db.url, `SELECT typeof(v) AS tv, hex(v) AS v, typeof(w) AS tw, hex(w) AS w FROM t ORDER BY id`),
+    ).toEqual([
       { tv: 'text', v: '41FF42', tw: 'text', w: 'EDA080' },
       { tv: 'text', v: '66696E65', tw: 'text', w: 'C3' },
     ]);
@@ -89,7 +103,11 @@ describe('SQLite fidelity', () => {
     await target.dialect.applySchema(backup.schemaSql);
     const conn = new Database(path(target.db), { readonly: true });
     try {
-      expect(['encoding', 'page_size', 'auto_vacuum', 'journal_mode', 'user_version', 'application_id'].map((p) => conn.pragma(p, { simple: true }))).toEqual(['UTF-16le', 8192, 1, 'wal', 42, 99]);
+      expect(
+        ['encoding', 'page_size', 'auto_vacuum', 'journal_mode', 'user_version', 'application_id'].map((p) =>
+          conn.pragma(p, { simple: true }),
+        ),
+      ).toEqual(['UTF-16le', 8192, 1, 'wal', 42, 99]);
     } finally {
       conn.close();
     }
@@ -97,25 +115,53 @@ describe('SQLite fidelity', () => {
 
   it('classifies virtual tables by where their data lives', () => {
     const shadows = ['f_data', 'f_idx', 'f_content', 'f_docsize', 'f_config'];
-    expect(classifyVirtualTable('f', `CREATE VIRTUAL TABLE f USING fts5(a, b)`, shadows)).toMatchObject({ kind: 'rows', carriesRowid: true, carriedShadows: ['f_config'] });
-    expect(classifyVirtualTable('f', `CREATE VIRTUAL TABLE f USING fts5(a, content='')`, shadows)).toMatchObject({ kind: 'contentless', carriedShadows: shadows });
-    expect(classifyVirtualTable('f', `CREATE VIRTUAL TABLE f USING fts5(a, content = "posts", content_rowid = 'id')`, shadows)).toMatchObject({ kind: 'external', content: 'posts' });
-    expect(classifyVirtualTable('f', `CREATE VIRTUAL TABLE f USING fts4(a, content="")`, [])).toMatchObject({ kind: 'contentless' });
-    expect(classifyVirtualTable('r', `CREATE VIRTUAL TABLE r USING rtree(id, x0, x1)`, [])).toMatchObject({ kind: 'rows', carriesRowid: false });
-    expect(classifyVirtualTable('c', `CREATE VIRTUAL TABLE c USING csv(filename='x.csv')`, [])).toMatchObject({ kind: 'unsupported', module: 'csv' });
+    expect(classifyVirtualTable('f', `CREATE VIRTUAL TABLE f USING fts5(a, b)`, shadows)).toMatchObject({
+      kind: 'rows',
+      carriesRowid: true,
+      carriedShadows: ['f_config'],
+    });
+    expect(classifyVirtualTable('f', `CREATE VIRTUAL TABLE f USING fts5(a, content='')`, shadows)).toMatchObject({
+      kind: 'contentless',
+      carriedShadows: shadows,
+    });
+    expect(
+      classifyVirtualTable(
+        'f',
+        `CREATE VIRTUAL TABLE f USING fts5(a, content = "posts", content_rowid = 'id')`,
+        shadows,
+      ),
+    ).toMatchObject({ kind: 'external', content: 'posts' });
+    expect(classifyVirtualTable('f', `CREATE VIRTUAL TABLE f USING fts4(a, content="")`, [])).toMatchObject({
+      kind: 'contentless',
+    });
+    expect(classifyVirtualTable('r', `CREATE VIRTUAL TABLE r USING rtree(id, x0, x1)`, [])).toMatchObject({
+      kind: 'rows',
+      carriesRowid: false,
+    });
+    expect(classifyVirtualTable('c', `CREATE VIRTUAL TABLE c USING csv(filename='x.csv')`, [])).toMatchObject({
+      kind: 'unsupported',
+      module: 'csv',
+    });
   });
 
   it('fails a backup of a virtual table no supported module reads, naming it', async () => {
     const { db, dialect } = fresh('CREATE TABLE ok (id INTEGER PRIMARY KEY)');
     const conn = rawConnection(db.url);
     // A module only this connection knows (better-sqlite3's factory form allows CREATE VIRTUAL TABLE).
-    const factory = () => ({ columns: ['v'], *rows() { yield { v: 1 }; } });
+    const factory = () => ({
+      columns: ['v'],
+      *rows() {
+        yield { v: 1 };
+      },
+    });
     conn.table('numbers', factory as unknown as Parameters<typeof conn.table>[1]);
     conn.exec('CREATE VIRTUAL TABLE app_numbers USING numbers(3)');
     conn.close();
     const tables = (await dialect.listTables()).map((t) => t.name);
     expect(tables).toEqual(['app_numbers', 'ok']);
-    await expect(dialect.openSnapshot(tables)).rejects.toThrow(/virtual table app_numbers uses module numbers, whose data Strongroom cannot back up/);
+    await expect(dialect.openSnapshot(tables)).rejects.toThrow(
+      /virtual table app_numbers uses module numbers, whose data Strongroom cannot back up/,
+    );
   });
 
   it('rebuilds an external-content full-text index after a restore of its content table', async () => {
@@ -133,7 +179,9 @@ describe('SQLite fidelity', () => {
   });
 
   it('deep verify names the first object that differs from the inventory', async () => {
-    const { dialect } = fresh(`CREATE TABLE a (id INTEGER PRIMARY KEY); CREATE INDEX a_id ON a (id); CREATE TRIGGER a_t AFTER INSERT ON a BEGIN SELECT 1; END;`);
+    const { dialect } = fresh(
+      `CREATE TABLE a (id INTEGER PRIMARY KEY); CREATE INDEX a_id ON a (id); CREATE TRIGGER a_t AFTER INSERT ON a BEGIN SELECT 1; END;`,
+    );
     const snap = await dialect.openSnapshot(['a']);
     const sql = await snap.schemaSql();
     const inventory = await snap.inventory?.(null, { a: 0 });
@@ -144,8 +192,12 @@ describe('SQLite fidelity', () => {
     await scratch.dialect.applySchema(sql);
     expect(await scratch.dialect.compareInventory(inventory, ['a'], sql)).toBeNull();
     exec(scratch.db.url, 'DROP TRIGGER a_t');
-    expect(await scratch.dialect.compareInventory(inventory, ['a'], sql)).toBe('triggers differ from the inventory (1 in the inventory, 0 restored): trigger a_t is missing from the restored database');
+    expect(await scratch.dialect.compareInventory(inventory, ['a'], sql)).toBe(
+      'triggers differ from the inventory (1 in the inventory, 0 restored): trigger a_t is missing from the restored database',
+    );
     exec(scratch.db.url, `CREATE TRIGGER a_t AFTER INSERT ON a BEGIN SELECT 1; END; INSERT INTO a VALUES (5)`);
-    expect(await scratch.dialect.compareInventory(inventory, ['a'], sql)).toBe('table a has 1 rows restored, 0 in the inventory');
+    expect(await scratch.dialect.compareInventory(inventory, ['a'], sql)).toBe(
+      'table a has 1 rows restored, 0 in the inventory',
+    );
   });
 });

@@ -21,12 +21,24 @@ CREATE TRIGGER counter_label_check BEFORE INSERT ON counter WHEN new.label = '' 
 export const ALL_TYPES_TABLES = ['all_types', 'counter', 'kv', 'composite', 'tree', 'loose'];
 
 export function fillAllTypes(db: Database.Database): void {
-  const ins = db.prepare('INSERT INTO all_types (id, i, r, t, b, n, flag, at, anything) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
+  const ins = db.prepare(
+    'INSERT INTO all_types (id, i, r, t, b, n, flag, at, anything) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+  );
   const allBytes = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
   const rows: unknown[][] = [
     [1n, 0n, 0.1, 'plain', Buffer.from('abc'), '12.50', 1n, '2024-02-29 23:59:59.999', 1],
     [2n, -(2n ** 63n), -Infinity, 'ünïcödé 𝄞 — 漢字', allBytes, '1e3', 0n, '1970-01-01T00:00:00Z', 1n],
-    [3n, 2n ** 63n - 1n, Infinity, 'line1\nline2\r\n\ttab "quoted" \\ back', Buffer.alloc(0), 'abc', 1n, '9999-12-31 23:59:59', '1'],
+    [
+      3n,
+      2n ** 63n - 1n,
+      Infinity,
+      'line1\nline2\r\n\ttab "quoted" \\ back',
+      Buffer.alloc(0),
+      'abc',
+      1n,
+      '9999-12-31 23:59:59',
+      '1',
+    ],
     [4n, 2n ** 53n, -0, '{"$b":"AAEC"}', Buffer.from([0]), 9007199254740993n, null, null, Buffer.from([1, 2])],
     [5n, -(2n ** 53n) - 1n, 5e-324, '{"$i":"5"}', null, 0.5, null, null, -0],
     [6n, 9007199254740991n, 1.7976931348623157e308, 'x'.repeat(1024 * 1024), null, null, null, null, 2.5],
@@ -42,7 +54,13 @@ export function fillAllTypes(db: Database.Database): void {
   kv.run('beta', null);
   kv.run('', Buffer.alloc(0));
   const comp = db.prepare('INSERT INTO composite VALUES (?, ?, ?)');
-  for (const [a, b] of [[2, 'x'], [1, 'x'], [1, 'y'], [-5, '']] as const) comp.run(BigInt(a), b, a / 4);
+  for (const [a, b] of [
+    [2, 'x'],
+    [1, 'x'],
+    [1, 'y'],
+    [-5, ''],
+  ] as const)
+    comp.run(BigInt(a), b, a / 4);
   // Children before parents in key order, and a root: restore must not care.
   const tr = db.prepare('INSERT INTO tree VALUES (?, ?, ?)');
   tr.run(10n, null, 'root');

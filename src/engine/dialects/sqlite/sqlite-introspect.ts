@@ -7,15 +7,35 @@ import { COMMIT_MARKER_TABLE } from './sqlite-commit-marker';
 import { quoteIdent, type SqliteDb } from './sqlite-connection';
 import { listVirtualTables, unsupportedMessage, type VirtualTable } from './sqlite-virtual';
 
-interface TableListRow { schema: string; name: string; type: string }
-interface XInfoRow { cid: number; name: string; type: string; notnull: number; pk: number; hidden: number }
-interface FkRow { id: number; seq: number; table: string; from: string; to: string | null }
+interface TableListRow {
+  schema: string;
+  name: string;
+  type: string;
+}
+interface XInfoRow {
+  cid: number;
+  name: string;
+  type: string;
+  notnull: number;
+  pk: number;
+  hidden: number;
+}
+interface FkRow {
+  id: number;
+  seq: number;
+  table: string;
+  from: string;
+  to: string | null;
+}
 
 /** Ordinary tables of the main schema (no virtual or shadow tables). */
 export function listOrdinaryTables(db: SqliteDb): string[] {
   const rows = db.prepare('PRAGMA main.table_list').all() as TableListRow[];
   return rows
-    .filter((r) => r.schema === 'main' && r.type === 'table' && !r.name.startsWith('sqlite_') && r.name !== COMMIT_MARKER_TABLE)
+    .filter(
+      (r) =>
+        r.schema === 'main' && r.type === 'table' && !r.name.startsWith('sqlite_') && r.name !== COMMIT_MARKER_TABLE,
+    )
     .map((r) => r.name)
     .sort();
 }
@@ -39,7 +59,10 @@ export function virtualTable(db: SqliteDb, name: string): VirtualTable | undefin
   return listVirtualTables(db).find((v) => v.name.toLowerCase() === name.toLowerCase());
 }
 
-interface IndexListRow { name: string; origin: string }
+interface IndexListRow {
+  name: string;
+  origin: string;
+}
 
 /**
  * A rowid table whose rowid is not a column (no INTEGER PRIMARY KEY): its rowids are data
@@ -47,10 +70,15 @@ interface IndexListRow { name: string; origin: string }
  * KEY is the only primary key without an index of origin 'pk'.
  */
 function hasImplicitRowid(db: SqliteDb, table: string, columns: ColumnInfo[], primaryKey: string[]): boolean {
-  const wr = (db.prepare('SELECT wr FROM pragma_table_list WHERE schema = ? AND name = ?').get('main', table) as { wr: number } | undefined)?.wr;
+  const wr = (
+    db.prepare('SELECT wr FROM pragma_table_list WHERE schema = ? AND name = ?').get('main', table) as
+      { wr: number } | undefined
+  )?.wr;
   if (wr === 1) return false;
   if (primaryKey.length === 1) {
-    const pkIndex = (db.prepare(`PRAGMA main.index_list(${quoteIdent(table)})`).all() as IndexListRow[]).some((i) => i.origin === 'pk');
+    const pkIndex = (db.prepare(`PRAGMA main.index_list(${quoteIdent(table)})`).all() as IndexListRow[]).some(
+      (i) => i.origin === 'pk',
+    );
     if (!pkIndex) return false;
   }
   return rowidAlias(columns) !== null;
@@ -68,8 +96,16 @@ function readColumns(db: SqliteDb, table: string): { columns: ColumnInfo[]; prim
   const columns = rows
     // hidden = 1 marks virtual-table internals; 2 and 3 are VIRTUAL and STORED generated columns.
     .filter((r) => r.hidden !== 1)
-    .map((r) => ({ name: r.name, type: r.type, nullable: r.notnull === 0, generated: r.hidden === 2 || r.hidden === 3 }));
-  const primaryKey = rows.filter((r) => r.pk > 0).sort((a, b) => a.pk - b.pk).map((r) => r.name);
+    .map((r) => ({
+      name: r.name,
+      type: r.type,
+      nullable: r.notnull === 0,
+      generated: r.hidden === 2 || r.hidden === 3,
+    }));
+  const primaryKey = rows
+    .filter((r) => r.pk > 0)
+    .sort((a, b) => a.pk - b.pk)
+    .map((r) => r.name);
   return { columns, primaryKey };
 }
 
@@ -98,19 +134,40 @@ function readForeignKeys(db: SqliteDb, table: string): ForeignKeyInfo[] {
 
 /** sqlite_sequence exists once any table uses AUTOINCREMENT; it holds those tables' counters. */
 export function hasAutoincrementCounters(db: SqliteDb): boolean {
-  return db.prepare(`SELECT 1 FROM main.sqlite_master WHERE type = 'table' AND name = 'sqlite_sequence'`).get() !== undefined;
+  return (
+    db.prepare(`SELECT 1 FROM main.sqlite_master WHERE type = 'table' AND name = 'sqlite_sequence'`).get() !== undefined
+  );
 }
 
 /** `virtuals` (from listVirtualTables) saves reading the catalog again when describing many tables. */
-export function describeTable(db: SqliteDb, table: string, virtuals: VirtualTable[] = listVirtualTables(db)): TableInfo {
+export function describeTable(
+  db: SqliteDb,
+  table: string,
+  virtuals: VirtualTable[] = listVirtualTables(db),
+): TableInfo {
   const vt = virtuals.find((v) => v.name.toLowerCase() === table.toLowerCase());
   if (vt?.kind === 'unsupported') throw new Error(unsupportedMessage(vt));
   const { columns, primaryKey } = readColumns(db, table);
-  if (vt) return { name: table, columns, primaryKey: [], foreignKeys: [], ...(vt.carriesRowid ? { rowid: true } : {}), virtual: vt.module };
+  if (vt)
+    return {
+      name: table,
+      columns,
+      primaryKey: [],
+      foreignKeys: [],
+      ...(vt.carriesRowid ? { rowid: true } : {}),
+      virtual: vt.module,
+    };
   const rowid = hasImplicitRowid(db, table, columns, primaryKey);
-  const index = virtuals.find((v) => v.kind === 'contentless' && v.carriedShadows.some((s) => s.toLowerCase() === table.toLowerCase()));
+  const index = virtuals.find(
+    (v) => v.kind === 'contentless' && v.carriedShadows.some((s) => s.toLowerCase() === table.toLowerCase()),
+  );
   return {
-    name: table, columns, primaryKey, foreignKeys: readForeignKeys(db, table), ...(rowid ? { rowid: true } : {}), ...(index ? { contentlessIndex: index.name } : {}),
+    name: table,
+    columns,
+    primaryKey,
+    foreignKeys: readForeignKeys(db, table),
+    ...(rowid ? { rowid: true } : {}),
+    ...(index ? { contentlessIndex: index.name } : {}),
   };
 }
 
@@ -139,7 +196,11 @@ export function orderByDependencies(tables: TableInfo[]): TableInfo[] {
 export function describeTables(db: SqliteDb, names: string[], opts: { lenient?: boolean } = {}): TableInfo[] {
   const virtuals = listVirtualTables(db);
   const unsupported = new Set(opts.lenient ? virtuals.filter((v) => v.kind === 'unsupported').map((v) => v.name) : []);
-  return orderByDependencies(names.map((n) => (unsupported.has(n) ? { name: n, columns: [], primaryKey: [], foreignKeys: [] } : describeTable(db, n, virtuals))));
+  return orderByDependencies(
+    names.map((n) =>
+      unsupported.has(n) ? { name: n, columns: [], primaryKey: [], foreignKeys: [] } : describeTable(db, n, virtuals),
+    ),
+  );
 }
 
 /** Columns that travel in the row encoding: generated ones are recomputed by the database. */

@@ -14,9 +14,17 @@ export type ObjectKind = 'table' | 'virtual-table' | 'index' | 'view' | 'trigger
 /** kind -> object name -> normalized definition. */
 export type SqliteObjects = Map<ObjectKind, Map<string, string>>;
 
-export interface KindSummary { count: number; fingerprint: string }
+export interface KindSummary {
+  count: number;
+  fingerprint: string;
+}
 
-interface MasterRow { type: string; name: string; tbl_name: string; sql: string | null }
+interface MasterRow {
+  type: string;
+  name: string;
+  tbl_name: string;
+  sql: string | null;
+}
 
 /** Whitespace carries no meaning in a definition; its text otherwise stays as written. */
 export function normalizeSql(sql: string): string {
@@ -38,13 +46,18 @@ export function readFilePragmas(db: SqliteDb): Record<string, string | number> {
  * and the indexes and triggers on them, and `views` the views; undefined keeps everything.
  * Shadow tables belong to their virtual table and internal sqlite_ objects to SQLite.
  */
-export function listObjects(db: SqliteDb, opts: { scope?: Set<string>; views?: Set<string>; pragmas?: boolean } = {}): SqliteObjects {
+export function listObjects(
+  db: SqliteDb,
+  opts: { scope?: Set<string>; views?: Set<string>; pragmas?: boolean } = {},
+): SqliteObjects {
   const shadows = new Set(
     (db.prepare('PRAGMA main.table_list').all() as { schema: string; name: string; type: string }[])
       .filter((r) => r.schema === 'main' && r.type === 'shadow')
       .map((r) => r.name.toLowerCase()),
   );
-  const rows = db.prepare(`SELECT type, name, tbl_name, sql FROM main.sqlite_master WHERE sql IS NOT NULL`).all() as MasterRow[];
+  const rows = db
+    .prepare(`SELECT type, name, tbl_name, sql FROM main.sqlite_master WHERE sql IS NOT NULL`)
+    .all() as MasterRow[];
   const objects: SqliteObjects = new Map();
   const add = (kind: ObjectKind, name: string, def: string): void => {
     if (!objects.has(kind)) objects.set(kind, new Map());
@@ -73,14 +86,20 @@ export function listObjects(db: SqliteDb, opts: { scope?: Set<string>; views?: S
 export function summarize(objects: SqliteObjects): Record<string, KindSummary> {
   const out: Record<string, KindSummary> = {};
   for (const kind of [...objects.keys()].sort()) {
-    const defs = [...(objects.get(kind) as Map<string, string>).entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const defs = [...(objects.get(kind) as Map<string, string>).entries()].sort(([a], [b]) =>
+      a < b ? -1 : a > b ? 1 : 0,
+    );
     out[kind] = { count: defs.length, fingerprint: createHash('sha256').update(canonicalize(defs)).digest('hex') };
   }
   return out;
 }
 
 /** The first object present or defined differently in one but not the other, in words; null when equal. */
-export function firstObjectDifference(expected: SqliteObjects, actual: SqliteObjects, what: { expected: string; actual: string }): string | null {
+export function firstObjectDifference(
+  expected: SqliteObjects,
+  actual: SqliteObjects,
+  what: { expected: string; actual: string },
+): string | null {
   const kinds = [...new Set([...expected.keys(), ...actual.keys()])].sort();
   for (const kind of kinds) {
     const e = expected.get(kind) ?? new Map<string, string>();

@@ -15,19 +15,34 @@
  * rows cannot be matched: every live row counts as deleted and every backup row as inserted.
  */
 import type { DryRunResult, PlanTableResult, RestoreInput } from '../dialect';
-import { DEFAULT_BATCH_ROWS, openConnection, quoteIdent, type SqliteDb, type SqliteDialectOptions } from './sqlite-connection';
+import {
+  DEFAULT_BATCH_ROWS,
+  openConnection,
+  quoteIdent,
+  type SqliteDb,
+  type SqliteDialectOptions,
+} from './sqlite-connection';
 import { describeTable } from './sqlite-introspect';
 import { forEachRow, RowInserter } from './sqlite-row-reader';
 import { assertEncoding, resolveTargets, type RestoreTarget } from './sqlite-restore-targets';
 import { catalogChecks, rowChecks, type StageLayout } from './sqlite-restore-checks';
 
-interface IndexListRow { name: string; origin: string }
-interface IndexXInfoRow { name: string | null; coll: string; key: number }
+interface IndexListRow {
+  name: string;
+  origin: string;
+}
+interface IndexXInfoRow {
+  name: string | null;
+  coll: string;
+  key: number;
+}
 
 /** Collation of each primary key column, so staged keys compare exactly as the live key does. */
 function keyCollations(db: SqliteDb, table: string): Map<string, string> {
   const out = new Map<string, string>();
-  const pkIndex = (db.prepare(`PRAGMA main.index_list(${quoteIdent(table)})`).all() as IndexListRow[]).find((i) => i.origin === 'pk');
+  const pkIndex = (db.prepare(`PRAGMA main.index_list(${quoteIdent(table)})`).all() as IndexListRow[]).find(
+    (i) => i.origin === 'pk',
+  );
   if (!pkIndex) return out; // INTEGER PRIMARY KEY: the rowid itself, always BINARY.
   for (const r of db.prepare(`PRAGMA main.index_xinfo(${quoteIdent(pkIndex.name)})`).all() as IndexXInfoRow[]) {
     if (r.key === 1 && r.name !== null) out.set(r.name.toLowerCase(), r.coll);
@@ -51,14 +66,17 @@ function createStage(db: SqliteDb, t: RestoreTarget, stage: string): void {
   db.exec(`CREATE TEMP TABLE ${quoteIdent(stage)} (${defs.join(', ')})`);
   const key = matchKey(t);
   if (key.length > 0) {
-    db.exec(`CREATE INDEX temp.${quoteIdent(`${stage}_key`)} ON ${quoteIdent(stage)} (${key.map(([, s]) => s).join(', ')})`);
+    db.exec(
+      `CREATE INDEX temp.${quoteIdent(`${stage}_key`)} ON ${quoteIdent(stage)} (${key.map(([, s]) => s).join(', ')})`,
+    );
   }
 }
 
 /** What rows are matched on: [live expression, staged column] pairs; the primary key, else a carried rowid. */
 function matchKey(t: RestoreTarget): [string, string][] {
   const pkAt = t.primaryKey.map((k) => t.columns.findIndex((c) => c.toLowerCase() === k.toLowerCase()));
-  if (pkAt.length > 0 && pkAt.every((i) => i >= 0)) return t.primaryKey.map((k, n) => [quoteIdent(k), stageCol(pkAt[n])]);
+  if (pkAt.length > 0 && pkAt.every((i) => i >= 0))
+    return t.primaryKey.map((k, n) => [quoteIdent(k), stageCol(pkAt[n])]);
   return t.rowidColumn ? [[t.rowidColumn, 'r']] : [];
 }
 
@@ -78,10 +96,14 @@ function compare(db: SqliteDb, t: RestoreTarget, stage: string, staged: number):
   const pairs: [string, string][] = t.columns.map((c, i) => [quoteIdent(c), stageCol(i)]);
   // A replace writes the carried rowid too: a row that moved to another rowid is an update.
   if (t.rowidColumn) pairs.unshift([t.rowidColumn, 'r']);
-  const compared = t.mode === 'replace' ? pairs : pairs.filter(([, st], i) => !pk.has(t.columns[i]?.toLowerCase()) && st !== 'r');
-  const same = compared.length === 0 ? '1' : compared.map(([l, st]) => `l.${l} IS s.${st} COLLATE BINARY`).join(' AND ');
+  const compared =
+    t.mode === 'replace' ? pairs : pairs.filter(([, st], i) => !pk.has(t.columns[i]?.toLowerCase()) && st !== 'r');
+  const same =
+    compared.length === 0 ? '1' : compared.map(([l, st]) => `l.${l} IS s.${st} COLLATE BINARY`).join(' AND ');
   const r = db
-    .prepare(`SELECT count(*) AS matched, sum(CASE WHEN ${same} THEN 1 ELSE 0 END) AS same FROM ${s} AS s JOIN ${live} AS l ON ${on}`)
+    .prepare(
+      `SELECT count(*) AS matched, sum(CASE WHEN ${same} THEN 1 ELSE 0 END) AS same FROM ${s} AS s JOIN ${live} AS l ON ${on}`,
+    )
     .get() as { matched: number; same: number | null };
   const matched = Number(r.matched);
   const unchangedSame = Number(r.same ?? 0);
@@ -92,7 +114,13 @@ function compare(db: SqliteDb, t: RestoreTarget, stage: string, staged: number):
     case 'merge':
       return { name: t.input.name, insert, update: matched - unchangedSame, delete: 0, unchanged: unchangedSame };
     case 'replace':
-      return { name: t.input.name, insert, update: matched - unchangedSame, delete: liveRows - matched, unchanged: unchangedSame };
+      return {
+        name: t.input.name,
+        insert,
+        update: matched - unchangedSame,
+        delete: liveRows - matched,
+        unchanged: unchangedSame,
+      };
   }
 }
 
@@ -101,7 +129,11 @@ function layoutOf(t: RestoreTarget): StageLayout {
   return { col: (name) => at.get(name.toLowerCase()), key: matchKey(t) };
 }
 
-export async function planSqlite(path: string, input: RestoreInput, opts: SqliteDialectOptions = {}): Promise<PlanTableResult[]> {
+export async function planSqlite(
+  path: string,
+  input: RestoreInput,
+  opts: SqliteDialectOptions = {},
+): Promise<PlanTableResult[]> {
   return (await dryRunSqlite(path, input, opts, false)).tables;
 }
 
@@ -110,7 +142,12 @@ export async function planSqlite(path: string, input: RestoreInput, opts: Sqlite
  * catalog blocker keeps from being read are left out of the plan, the rest are checked row by
  * row on their staged copies.
  */
-export async function dryRunSqlite(path: string, input: RestoreInput, opts: SqliteDialectOptions = {}, checked = true): Promise<DryRunResult> {
+export async function dryRunSqlite(
+  path: string,
+  input: RestoreInput,
+  opts: SqliteDialectOptions = {},
+  checked = true,
+): Promise<DryRunResult> {
   assertEncoding(input);
   const batchRows = opts.batchRows ?? DEFAULT_BATCH_ROWS;
   const db = openConnection(path, opts);
@@ -121,16 +158,26 @@ export async function dryRunSqlite(path: string, input: RestoreInput, opts: Sqli
     try {
       const found = checked ? catalogChecks(db, input) : null;
       const checks = { blockers: found?.blockers ?? [], warnings: found?.warnings ?? [] };
-      const targets = resolveTargets(db, found ? input.tables.filter((t) => found.readable.has(t.name.toLowerCase())) : input.tables);
+      const targets = resolveTargets(
+        db,
+        found ? input.tables.filter((t) => found.readable.has(t.name.toLowerCase())) : input.tables,
+      );
       const scope = new Set(input.tables.map((t) => t.name.toLowerCase()));
       const results: PlanTableResult[] = [];
       for (const [i, t] of targets.entries()) {
         const stage = `strongroom_plan_${i}`;
         createStage(db, t, stage);
-        const insert = new RowInserter(db, (params) => `INSERT INTO temp.${quoteIdent(stage)} VALUES (${params.join(', ')})`);
-        const staged = await forEachRow(t, { batchRows, signal: input.signal, onProgress: input.onProgress }, (values) => {
-          insert.run(values);
-        });
+        const insert = new RowInserter(
+          db,
+          (params) => `INSERT INTO temp.${quoteIdent(stage)} VALUES (${params.join(', ')})`,
+        );
+        const staged = await forEachRow(
+          t,
+          { batchRows, signal: input.signal, onProgress: input.onProgress },
+          (values) => {
+            insert.run(values);
+          },
+        );
         results.push(compare(db, t, stage, staged));
         if (found) rowChecks(db, t, `temp.${quoteIdent(stage)}`, layoutOf(t), scope, checks);
       }

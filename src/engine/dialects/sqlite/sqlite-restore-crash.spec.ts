@@ -9,7 +9,10 @@ describe('SQLite restore when the process is killed mid-way', () => {
 
   beforeAll(() => {
     db = createSqliteDatabase();
-    exec(db.url, `CREATE TABLE items (id INTEGER PRIMARY KEY, label TEXT); INSERT INTO items VALUES (1, 'original one'), (2, 'original two');`);
+    exec(
+      db.url,
+      `CREATE TABLE items (id INTEGER PRIMARY KEY, label TEXT); INSERT INTO items VALUES (1, 'original one'), (2, 'original two');`,
+    );
   });
 
   afterAll(async () => {
@@ -17,13 +20,19 @@ describe('SQLite restore when the process is killed mid-way', () => {
   });
 
   it('leaves the database exactly as before, intact and writable', async () => {
-    const child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', join(__dirname, 'sqlite-restore-crash.child.ts'), db.url], {
-      cwd: join(__dirname, '../../../..'),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['-r', 'ts-node/register/transpile-only', join(__dirname, 'sqlite-restore-crash.child.ts'), db.url],
+      {
+        cwd: join(__dirname, '../../../..'),
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let stderr = '';
     child.stderr.on('data', (d) => (stderr += d));
-    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)));
+    const exited = new Promise<NodeJS.Signals | null>((resolve) =>
+      child.on('exit', (_code, signal) => resolve(signal)),
+    );
     try {
       await new Promise<void>((resolve, reject) => {
         child.stdout.on('data', (d: Buffer) => d.toString().includes('midway') && resolve());

@@ -57,7 +57,8 @@ describe('SQLite dialect: restore is all or nothing and keeps integrity', () => 
 
   const expectUnchanged = async (dialect: SqliteDialect, before: Exported): Promise<void> => {
     const after = await exportAll(dialect);
-    for (const [name, bytes] of before.data) expect({ name, same: Buffer.compare(after.data.get(name) as Buffer, bytes) === 0 }).toEqual({ name, same: true });
+    for (const [name, bytes] of before.data)
+      expect({ name, same: Buffer.compare(after.data.get(name) as Buffer, bytes) === 0 }).toEqual({ name, same: true });
   };
 
   beforeAll(async () => {
@@ -78,7 +79,9 @@ describe('SQLite dialect: restore is all or nothing and keeps integrity', () => 
       only: ['people', 'visits', 'player'],
       open: (name, bytes) => (name === 'player' ? failingAfter(bytes, 2) : Readable.from(chunks(bytes, 5))),
     });
-    await expect(dialect.restore(input)).rejects.toThrow('Restoring SQLite table player failed after 2 rows: part checksum mismatch');
+    await expect(dialect.restore(input)).rejects.toThrow(
+      'Restoring SQLite table player failed after 2 rows: part checksum mismatch',
+    );
     await expectUnchanged(dialect, before);
   });
 
@@ -87,9 +90,12 @@ describe('SQLite dialect: restore is all or nothing and keeps integrity', () => 
     const before = await exportAll(dialect);
     const input = restoreInputFor(backup, 'replace', {
       only: ['people', 'visits'],
-      open: (name, bytes) => Readable.from([name === 'visits' ? Buffer.concat([bytes, Buffer.from('[3,{"$q":1}]\n')]) : bytes]),
+      open: (name, bytes) =>
+        Readable.from([name === 'visits' ? Buffer.concat([bytes, Buffer.from('[3,{"$q":1}]\n')]) : bytes]),
     });
-    await expect(dialect.restore(input)).rejects.toThrow(/table visits failed after 2 rows: row 3, value 2: unknown value tag/);
+    await expect(dialect.restore(input)).rejects.toThrow(
+      /table visits failed after 2 rows: row 3, value 2: unknown value tag/,
+    );
     await expectUnchanged(dialect, before);
   });
 
@@ -97,7 +103,10 @@ describe('SQLite dialect: restore is all or nothing and keeps integrity', () => 
     const { dialect } = await fresh();
     const before = await exportAll(dialect);
     const controller = new AbortController();
-    const input = restoreInputFor(backup, 'replace', { only: ['people', 'visits', 'team', 'player'], signal: controller.signal });
+    const input = restoreInputFor(backup, 'replace', {
+      only: ['people', 'visits', 'team', 'player'],
+      signal: controller.signal,
+    });
     input.onProgress = () => controller.abort();
     await expect(dialect.restore(input)).rejects.toThrow(/was aborted/);
     await expectUnchanged(dialect, before);
@@ -108,11 +117,13 @@ describe('SQLite dialect: restore is all or nothing and keeps integrity', () => 
     const input = restoreInputFor(backup, 'replace', { only: ['player', 'team', 'visits', 'people'] });
     input.tables.sort((a, b) => (a.name < b.name ? 1 : -1)); // children first
     await dialect.restore(input);
-    expect(query(db.url, 'SELECT id, team_id, mentor_id FROM player ORDER BY id').map((r) => Object.values(r))).toEqual([
-      [1n, 1n, 3n],
-      [2n, 2n, null],
-      [3n, 1n, 3n],
-    ]);
+    expect(query(db.url, 'SELECT id, team_id, mentor_id FROM player ORDER BY id').map((r) => Object.values(r))).toEqual(
+      [
+        [1n, 1n, 3n],
+        [2n, 2n, null],
+        [3n, 1n, 3n],
+      ],
+    );
     const conn = rawConnection(db.url);
     expect(conn.pragma('foreign_keys', { simple: true })).toBe(1);
     expect(conn.prepare('PRAGMA foreign_key_check').all()).toEqual([]);
@@ -142,7 +153,10 @@ describe('SQLite dialect: restore is all or nothing and keeps integrity', () => 
 
   it('does not fire triggers while restoring, and keeps them afterwards', async () => {
     const { db, dialect } = await fresh();
-    exec(db.url, `DELETE FROM people_history; DELETE FROM visits; DELETE FROM people WHERE id = 2; DELETE FROM people_history;`);
+    exec(
+      db.url,
+      `DELETE FROM people_history; DELETE FROM visits; DELETE FROM people WHERE id = 2; DELETE FROM people_history;`,
+    );
     await dialect.restore(restoreInputFor(backup, 'replace', { only: ['people'] }));
     expect(query(db.url, 'SELECT count(*) AS n FROM people_history')[0].n).toBe(0n);
     exec(db.url, `INSERT INTO people VALUES (8, 'hal')`);
@@ -151,17 +165,28 @@ describe('SQLite dialect: restore is all or nothing and keeps integrity', () => 
 
   it('restores the audit table missing-only under its append-only triggers, and refuses anything else', async () => {
     const { db, dialect } = await fresh(false);
-    exec(db.url, `INSERT INTO strongroom_audit_events VALUES (2, 'changed-after-backup', 'hx'), (3, 'recovery.execute', 'h3')`);
-    const results = await dialect.restore(restoreInputFor(backup, { strongroom_audit_events: 'missing-only' }, { only: ['strongroom_audit_events'] }));
+    exec(
+      db.url,
+      `INSERT INTO strongroom_audit_events VALUES (2, 'changed-after-backup', 'hx'), (3, 'recovery.execute', 'h3')`,
+    );
+    const results = await dialect.restore(
+      restoreInputFor(backup, { strongroom_audit_events: 'missing-only' }, { only: ['strongroom_audit_events'] }),
+    );
     expect(results).toEqual([{ name: 'strongroom_audit_events', rowsWritten: 1 }]);
-    expect(query(db.url, 'SELECT seq, action FROM strongroom_audit_events ORDER BY seq').map((r) => Object.values(r))).toEqual([
+    expect(
+      query(db.url, 'SELECT seq, action FROM strongroom_audit_events ORDER BY seq').map((r) => Object.values(r)),
+    ).toEqual([
       [1n, 'backup.create'],
       [2n, 'changed-after-backup'],
       [3n, 'recovery.execute'],
     ]);
     expect(() => exec(db.url, `DELETE FROM strongroom_audit_events`)).toThrow('audit events are append-only');
     for (const mode of ['replace', 'merge'] as const) {
-      await expect(dialect.restore(restoreInputFor(backup, { strongroom_audit_events: mode }, { only: ['strongroom_audit_events'] }))).rejects.toThrow(
+      await expect(
+        dialect.restore(
+          restoreInputFor(backup, { strongroom_audit_events: mode }, { only: ['strongroom_audit_events'] }),
+        ),
+      ).rejects.toThrow(
         `Table strongroom_audit_events is append-only and can only be restored in missing-only mode, not ${mode}`,
       );
     }
@@ -175,7 +200,9 @@ describe('SQLite dialect: restore is all or nothing and keeps integrity', () => 
     await patient.serverVersion(); // the file is in WAL mode from here on
     const holder = rawConnection(db.url);
     holder.exec('BEGIN IMMEDIATE');
-    await expect(impatient.restore(restoreInputFor(backup, 'replace', { only: ['people_history'] }))).rejects.toThrow(/Could not lock SQLite database .* for writing/);
+    await expect(impatient.restore(restoreInputFor(backup, 'replace', { only: ['people_history'] }))).rejects.toThrow(
+      /Could not lock SQLite database .* for writing/,
+    );
     let ticks = 0;
     const timer = setInterval(() => ticks++, 5);
     try {

@@ -38,7 +38,9 @@ export interface RestoreTarget {
 
 export function assertEncoding(input: RestoreInput): void {
   if (input.encoding !== 'sqlite-ndjson') {
-    throw new Error(`SQLite cannot restore rows in ${input.encoding} encoding (expected sqlite-ndjson): the backup was taken from another engine`);
+    throw new Error(
+      `SQLite cannot restore rows in ${input.encoding} encoding (expected sqlite-ndjson): the backup was taken from another engine`,
+    );
   }
 }
 
@@ -62,17 +64,26 @@ export function resolveTargets(db: SqliteDb, tables: RestoreTableInput[]): Resto
     const liveCols = new Map(structure.columns.map((c) => [c.name.toLowerCase(), c]));
     const columns = storedColumns(input.table).map((c) => {
       const lc = liveCols.get(c.name.toLowerCase());
-      if (!lc) throw new Error(`Cannot restore table ${name}: column ${c.name} from the backup does not exist in the target`);
-      if (lc.generated) throw new Error(`Cannot restore table ${name}: column ${c.name} is generated in the target but stored in the backup`);
+      if (!lc)
+        throw new Error(`Cannot restore table ${name}: column ${c.name} from the backup does not exist in the target`);
+      if (lc.generated)
+        throw new Error(
+          `Cannot restore table ${name}: column ${c.name} is generated in the target but stored in the backup`,
+        );
       return lc.name;
     });
-    if (columns.length === 0) throw new Error(`Cannot restore table ${name}: the backup records no stored columns for it`);
+    if (columns.length === 0)
+      throw new Error(`Cannot restore table ${name}: the backup records no stored columns for it`);
     if (input.mode !== 'replace' && structure.primaryKey.length === 0 && !virtualRows) {
-      throw new Error(`Cannot restore table ${name} in ${input.mode} mode: it has no primary key to match rows on (use replace)`);
+      throw new Error(
+        `Cannot restore table ${name} in ${input.mode} mode: it has no primary key to match rows on (use replace)`,
+      );
     }
     const missingPk = structure.primaryKey.filter((k) => !columns.some((c) => c.toLowerCase() === k.toLowerCase()));
     if (input.mode !== 'replace' && missingPk.length > 0) {
-      throw new Error(`Cannot restore table ${name} in ${input.mode} mode: the backup lacks primary key column(s) ${missingPk.join(', ')}`);
+      throw new Error(
+        `Cannot restore table ${name} in ${input.mode} mode: the backup lacks primary key column(s) ${missingPk.join(', ')}`,
+      );
     }
     const owner = shadowOwner.get(key);
     if (owner?.kind === 'contentless' && input.mode !== 'replace') {
@@ -87,11 +98,21 @@ export function resolveTargets(db: SqliteDb, tables: RestoreTableInput[]): Resto
     const rtree = vt?.module.startsWith('rtree') === true;
     const primaryKey = rtree && structure.columns.length ? [structure.columns[0].name] : structure.primaryKey;
     if (virtualRows && input.mode !== 'replace' && !rowidColumn && !rtree) {
-      throw new Error(`Cannot restore table ${name} in ${input.mode} mode: the backup does not carry its rows' rowids to match them on (use replace)`);
+      throw new Error(
+        `Cannot restore table ${name} in ${input.mode} mode: the backup does not carry its rows' rowids to match them on (use replace)`,
+      );
     }
     return {
-      input, name, mode: input.mode, columns, primaryKey,
-      width: columns.length + (carried ? 1 : 0), rowidColumn, dropRowid: carried && rowidColumn === null, shadow: owner !== undefined, virtualRows,
+      input,
+      name,
+      mode: input.mode,
+      columns,
+      primaryKey,
+      width: columns.length + (carried ? 1 : 0),
+      rowidColumn,
+      dropRowid: carried && rowidColumn === null,
+      shadow: owner !== undefined,
+      virtualRows,
     };
   });
 }

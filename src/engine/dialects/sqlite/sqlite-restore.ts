@@ -49,7 +49,10 @@ export function insertSql(t: RestoreTarget, params?: string[]): string {
  * whose values differ (merge only); `insert` adds the row unless one with its key is there
  * (its last parameter is the key again). Both go through the module, which updates its index.
  */
-export function virtualRowSql(t: RestoreTarget): { delete: (params: string[]) => string; insert: (params: string[]) => string } {
+export function virtualRowSql(t: RestoreTarget): {
+  delete: (params: string[]) => string;
+  insert: (params: string[]) => string;
+} {
   const table = `main.${quoteIdent(t.name)}`;
   const cols = [...(t.rowidColumn ? [t.rowidColumn] : []), ...t.columns].map(quoteIdent);
   const key = cols[0];
@@ -78,7 +81,10 @@ function rowWriter(db: SqliteDb, t: RestoreTarget): (values: SqliteValue[]) => n
   };
 }
 
-interface TriggerRow { name: string; sql: string }
+interface TriggerRow {
+  name: string;
+  sql: string;
+}
 
 /**
  * Triggers on the same event fire in an order that follows their creation order, so the
@@ -87,14 +93,21 @@ interface TriggerRow { name: string; sql: string }
  */
 function suspendTriggers(db: SqliteDb, tables: string[]): TriggerRow[] {
   const scope = new Set(tables.map((t) => t.toLowerCase()));
-  const all = db.prepare(`SELECT name, tbl_name, sql FROM main.sqlite_master WHERE type = 'trigger' ORDER BY rowid`).all() as (TriggerRow & { tbl_name: string })[];
+  const all = db
+    .prepare(`SELECT name, tbl_name, sql FROM main.sqlite_master WHERE type = 'trigger' ORDER BY rowid`)
+    .all() as (TriggerRow & { tbl_name: string })[];
   const first = all.findIndex((t) => scope.has(t.tbl_name.toLowerCase()));
   const triggers = first === -1 ? [] : all.slice(first);
   for (const t of triggers) db.exec(`DROP TRIGGER main.${quoteIdent(t.name)}`);
   return triggers;
 }
 
-interface FkViolation { table: string; rowid: number | bigint | null; parent: string; fkid: number }
+interface FkViolation {
+  table: string;
+  rowid: number | bigint | null;
+  parent: string;
+  fkid: number;
+}
 
 /**
  * Checks the restored tables' own references, and references into them from tables outside
@@ -110,16 +123,24 @@ function checkForeignKeys(db: SqliteDb, restored: string[]): void {
     const rows = db.prepare(`PRAGMA main.foreign_key_check(${quoteIdent(table)})`).all() as FkViolation[];
     for (const v of rows) {
       if (!inScope && !scope.has(v.parent.toLowerCase())) continue;
-      problems.push(`${v.table} ${v.rowid === null ? '(without rowid)' : `rowid ${v.rowid}`} references a missing row in ${v.parent}`);
+      problems.push(
+        `${v.table} ${v.rowid === null ? '(without rowid)' : `rowid ${v.rowid}`} references a missing row in ${v.parent}`,
+      );
     }
   }
   if (problems.length > 0) {
     const shown = problems.slice(0, 5).join('; ');
-    throw new Error(`Restore rolled back: ${problems.length} foreign key violation(s): ${shown}${problems.length > 5 ? '; …' : ''}`);
+    throw new Error(
+      `Restore rolled back: ${problems.length} foreign key violation(s): ${shown}${problems.length > 5 ? '; …' : ''}`,
+    );
   }
 }
 
-export async function restoreSqlite(path: string, input: RestoreInput, opts: SqliteDialectOptions = {}): Promise<RestoreTableResult[]> {
+export async function restoreSqlite(
+  path: string,
+  input: RestoreInput,
+  opts: SqliteDialectOptions = {},
+): Promise<RestoreTableResult[]> {
   assertEncoding(input);
   const batchRows = opts.batchRows ?? DEFAULT_BATCH_ROWS;
   const db = openConnection(path, opts);
@@ -134,7 +155,10 @@ export async function restoreSqlite(path: string, input: RestoreInput, opts: Sql
         await input.guard?.beforeLoad(reader);
         // Shadow tables are read-only under SQLite's defensive mode, which better-sqlite3 turns on.
         if (targets.some((t) => t.shadow)) db.unsafeMode(true);
-        const triggers = suspendTriggers(db, targets.map((t) => t.name));
+        const triggers = suspendTriggers(
+          db,
+          targets.map((t) => t.name),
+        );
         for (const t of targets) {
           if (t.mode === 'replace') db.prepare(`DELETE FROM main.${quoteIdent(t.name)}`).run();
         }
@@ -147,10 +171,21 @@ export async function restoreSqlite(path: string, input: RestoreInput, opts: Sql
           });
           results.push({ name: t.input.name, rowsWritten: written });
         }
-        rebuildExternalIndexes(db, targets.map((t) => t.name));
+        rebuildExternalIndexes(
+          db,
+          targets.map((t) => t.name),
+        );
         for (const tr of triggers) db.exec(tr.sql);
-        advanceAutoincrement(db, input.sequences, targets.map((t) => t.name));
-        if (foreignKeysWere) checkForeignKeys(db, targets.map((t) => t.name));
+        advanceAutoincrement(
+          db,
+          input.sequences,
+          targets.map((t) => t.name),
+        );
+        if (foreignKeysWere)
+          checkForeignKeys(
+            db,
+            targets.map((t) => t.name),
+          );
         await input.guard?.beforeCommit(reader);
         // Proof of this commit, committed with the data (a crash right after it is told apart).
         if (input.commitMarker) writeCommitMarker(db, input.commitMarker.id);
@@ -184,7 +219,9 @@ function rebuildExternalIndexes(db: SqliteDb, restored: string[]): void {
     try {
       db.prepare(`INSERT INTO main.${t} (${t}) VALUES ('rebuild')`).run();
     } catch (err) {
-      throw new Error(`Rebuilding the full-text index ${v.name} from ${v.content} failed: ${(err as Error).message}`, { cause: err });
+      throw new Error(`Rebuilding the full-text index ${v.name} from ${v.content} failed: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
   }
 }

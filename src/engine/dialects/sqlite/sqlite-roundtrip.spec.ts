@@ -45,10 +45,14 @@ describe('SQLite dialect: export, schema and restore round trip', () => {
     const lines = exported.data.get('all_types')?.toString('utf8').split('\n') ?? [];
     expect(lines).toHaveLength(9); // 8 rows + the empty string after the final newline
     expect(lines[0]).toBe('[1,0,0.1,"plain",{"$b":"YWJj"},12.5,1,"2024-02-29 23:59:59.999",{"$f":"1"}]');
-    expect(lines[3]).toBe('[4,{"$i":"9007199254740992"},{"$f":"0"},"{\\"$b\\":\\"AAEC\\"}",{"$b":"AA=="},{"$i":"9007199254740993"},null,null,{"$b":"AQI="}]');
+    expect(lines[3]).toBe(
+      '[4,{"$i":"9007199254740992"},{"$f":"0"},"{\\"$b\\":\\"AAEC\\"}",{"$b":"AA=="},{"$i":"9007199254740993"},null,null,{"$b":"AQI="}]',
+    );
     expect(lines[6]).toBe('[7,null,null,null,null,null,null,null,null]');
     // Primary key (b, a) order, the rowid (not a column here) first, then columns in table order.
-    expect(exported.data.get('composite')?.toString()).toBe('[4,-5,"",-1.25]\n[2,1,"x",0.25]\n[1,2,"x",0.5]\n[3,1,"y",0.25]\n');
+    expect(exported.data.get('composite')?.toString()).toBe(
+      '[4,-5,"",-1.25]\n[2,1,"x",0.25]\n[1,2,"x",0.5]\n[3,1,"y",0.25]\n',
+    );
     expect(exported.rows.get('all_types')).toBe(8);
     expect(exported.rows.get('loose')).toBe(3);
   });
@@ -57,7 +61,9 @@ describe('SQLite dialect: export, schema and restore round trip', () => {
     expect(exported.schemaSql).toContain('CREATE INDEX all_types_at');
     expect(exported.schemaSql).toContain('CREATE VIEW tree_roots');
     expect(exported.schemaSql).toContain('CREATE TRIGGER counter_label_check');
-    expect(exported.schemaSql.indexOf('CREATE TABLE all_types')).toBeLessThan(exported.schemaSql.indexOf('CREATE INDEX all_types_at'));
+    expect(exported.schemaSql.indexOf('CREATE TABLE all_types')).toBeLessThan(
+      exported.schemaSql.indexOf('CREATE INDEX all_types_at'),
+    );
   });
 
   it('restores into a fresh database and exports identical bytes and row counts', async () => {
@@ -68,14 +74,26 @@ describe('SQLite dialect: export, schema and restore round trip', () => {
     const again = await exportAll(dst);
     expect([...again.data.keys()].sort()).toEqual([...exported.data.keys()].sort());
     for (const [name, bytes] of exported.data) {
-      expect({ name, equal: Buffer.compare(again.data.get(name) as Buffer, bytes) === 0 }).toEqual({ name, equal: true });
+      expect({ name, equal: Buffer.compare(again.data.get(name) as Buffer, bytes) === 0 }).toEqual({
+        name,
+        equal: true,
+      });
       expect(again.rows.get(name)).toBe(exported.rows.get(name));
     }
     expect(await dst.compareSchema(exported.tables)).toEqual([]);
   });
 
   it('keeps storage classes, edge values and generated columns after the restore', () => {
-    const rows = query<{ id: bigint; i: bigint | null; ti: string; r: number | null; ta: string; tb: string; doubled: bigint | null; t_len: bigint | null }>(
+    const rows = query<{
+      id: bigint;
+      i: bigint | null;
+      ti: string;
+      r: number | null;
+      ta: string;
+      tb: string;
+      doubled: bigint | null;
+      t_len: bigint | null;
+    }>(
       target.url,
       'SELECT id, i, typeof(i) AS ti, r, typeof(anything) AS ta, typeof(b) AS tb, doubled, t_len FROM all_types ORDER BY id',
     );
@@ -86,7 +104,10 @@ describe('SQLite dialect: export, schema and restore round trip', () => {
     expect(rows[6]).toMatchObject({ i: null, ti: 'null', ta: 'null', tb: 'null', doubled: null, t_len: null });
     const blob = query<{ b: Buffer }>(target.url, 'SELECT b FROM all_types WHERE id = 2')[0].b;
     expect([...blob]).toEqual(Array.from({ length: 256 }, (_, i) => i));
-    expect(query(target.url, `SELECT typeof(anything) AS t, anything FROM all_types WHERE id = 5`)[0]).toEqual({ t: 'real', anything: -0 });
+    expect(query(target.url, `SELECT typeof(anything) AS t, anything FROM all_types WHERE id = 5`)[0]).toEqual({
+      t: 'real',
+      anything: -0,
+    });
   });
 
   it('keeps AUTOINCREMENT counting where the source was, past deleted rows too', () => {
@@ -115,10 +136,13 @@ describe('SQLite dialect: export, schema and restore round trip', () => {
     const scratch = createSqliteDatabase();
     const d = createSqliteDialect(scratch.url);
     try {
-      exec(scratch.url, `
+      exec(
+        scratch.url,
+        `
         CREATE TABLE all_types (id TEXT PRIMARY KEY, i INTEGER, extra TEXT);
         CREATE TABLE composite (a INTEGER, b TEXT, v REAL, PRIMARY KEY (a, b));
-        CREATE TABLE surprise (x);`);
+        CREATE TABLE surprise (x);`,
+      );
       const expected = exported.tables.filter((t) => ['all_types', 'composite', 'kv'].includes(t.name));
       const diffs = await d.compareSchema(expected);
       expect(diffs).toEqual(
@@ -131,7 +155,10 @@ describe('SQLite dialect: export, schema and restore round trip', () => {
           { table: 'surprise', kind: 'extra-table' },
         ]),
       );
-      expect(await d.compareSchema(expected, { exclude: ['surprise'] })).not.toContainEqual({ table: 'surprise', kind: 'extra-table' });
+      expect(await d.compareSchema(expected, { exclude: ['surprise'] })).not.toContainEqual({
+        table: 'surprise',
+        kind: 'extra-table',
+      });
     } finally {
       await d.close();
       await scratch.drop();

@@ -129,7 +129,10 @@ describe('sqlite-ndjson computed by SQLite (sqlRowJson)', () => {
       const insert = db.prepare(`INSERT INTO v VALUES (?, ?, ?, ?, ?, ?, ?, CAST(? AS TEXT))`);
       const cols = COLUMNS.map((c) => `"${c}"`);
       const viaSql = db.prepare(`SELECT ${sqlRowJson(cols)} FROM v ORDER BY k`).pluck();
-      const viaJs = db.prepare(`SELECT ${cols.join(', ')} FROM v ORDER BY k`).raw(true).safeIntegers(true);
+      const viaJs = db
+        .prepare(`SELECT ${cols.join(', ')} FROM v ORDER BY k`)
+        .raw(true)
+        .safeIntegers(true);
       fc.assert(
         fc.property(fc.array(row, { minLength: 1, maxLength: 6 }), (rows) => {
           db.exec('DELETE FROM v');

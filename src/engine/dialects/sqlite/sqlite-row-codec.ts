@@ -112,7 +112,16 @@ export function lineFromSql(bytes: Buffer): Buffer {
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
-const SHORT_ESCAPES: Record<number, number> = { 0x62: 8, 0x66: 12, 0x6e: 10, 0x72: 13, 0x74: 9, 0x22: 0x22, 0x5c: 0x5c, 0x2f: 0x2f };
+const SHORT_ESCAPES: Record<number, number> = {
+  0x62: 8,
+  0x66: 12,
+  0x6e: 10,
+  0x72: 13,
+  0x74: 9,
+  0x22: 0x22,
+  0x5c: 0x5c,
+  0x2f: 0x2f,
+};
 
 /** The bytes a JSON string body (between its quotes) stands for; SQLite escapes controls only. */
 function unescapeJsonBytes(body: Buffer): Buffer {
@@ -149,7 +158,10 @@ export function fixInvalidText(line: Buffer): Buffer {
       while (line[j] !== QUOTE) j += line[j] === BACKSLASH ? 2 : 1;
       const body = line.subarray(i + 1, j);
       if (depth === 1 && !isUtf8(body)) {
-        parts.push(line.subarray(copied, i), Buffer.from(`{"$t":"${unescapeJsonBytes(body).toString('base64')}"}`, 'latin1'));
+        parts.push(
+          line.subarray(copied, i),
+          Buffer.from(`{"$t":"${unescapeJsonBytes(body).toString('base64')}"}`, 'latin1'),
+        );
         copied = j + 1;
       }
       i = j;
@@ -337,7 +349,10 @@ export function rawRowValues(row: unknown[], textEncoding: string, where: () => 
     }
     const text = (enc === 'UTF-16BE' ? Buffer.from(bytes).swap16() : bytes).toString('utf16le');
     // A lone surrogate has no UTF-8 form: refusing beats writing back different text.
-    if (/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(text)) throw new Error(`${where()}, value ${i + 1}: UTF-16 text with an unpaired surrogate cannot be carried byte for byte`);
+    if (/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(text))
+      throw new Error(
+        `${where()}, value ${i + 1}: UTF-16 text with an unpaired surrogate cannot be carried byte for byte`,
+      );
     out[i] = text;
   }
   return out;

@@ -39,7 +39,9 @@ export async function forEachRow(
   } catch (err) {
     stream?.destroy();
     if (opts.signal?.aborted) throw new Error(`Restore of SQLite table ${target.name} was aborted after ${rows} rows`);
-    throw new Error(`Restoring SQLite table ${target.name} failed after ${rows} rows: ${(err as Error).message}`, { cause: err });
+    throw new Error(`Restoring SQLite table ${target.name} failed after ${rows} rows: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
 }
 

@@ -42,12 +42,18 @@ export function diffTables(expected: TableInfo[], live: TableInfo[]): SchemaDiff
       }
     }
     for (const a of act.columns) {
-      if (!expCols.has(a.name.toLowerCase())) out.push({ table: exp.name, kind: 'extra-column', column: a.name, actual: a.type });
+      if (!expCols.has(a.name.toLowerCase()))
+        out.push({ table: exp.name, kind: 'extra-column', column: a.name, actual: a.type });
     }
     const ek = exp.primaryKey.map((k) => k.toLowerCase()).join(',');
     const ak = act.primaryKey.map((k) => k.toLowerCase()).join(',');
     if (ek !== ak) {
-      out.push({ table: exp.name, kind: 'primary-key-changed', expected: exp.primaryKey.join(', '), actual: act.primaryKey.join(', ') });
+      out.push({
+        table: exp.name,
+        kind: 'primary-key-changed',
+        expected: exp.primaryKey.join(', '),
+        actual: act.primaryKey.join(', '),
+      });
     }
   }
   for (const a of live) {

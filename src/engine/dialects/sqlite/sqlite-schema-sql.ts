@@ -14,7 +14,12 @@ import { quoteIdent } from './sqlite-connection';
 import { firstObjectDifference, listObjects, readFilePragmas, type SqliteObjects } from './sqlite-inventory';
 import { listVirtualTables, moduleOwnedShadows, type VirtualTable } from './sqlite-virtual';
 
-interface MasterRow { type: string; name: string; tbl_name: string; sql: string }
+interface MasterRow {
+  type: string;
+  name: string;
+  tbl_name: string;
+  sql: string;
+}
 
 const key = (name: string): string => name.toLowerCase();
 
@@ -57,7 +62,7 @@ function buildableViews(baseSql: string, views: MasterRow[]): Set<string> {
     for (const v of views) scratch.exec(v.sql);
     let alive = [...views];
     // Dropping one view can break another built on it, so repeat until nothing changes.
-    for (let changed = true; changed; ) {
+    for (let changed = true; changed;) {
       changed = false;
       for (const v of alive) {
         try {
@@ -110,12 +115,14 @@ export function buildSchemaSql(db: SqliteDb, tables: string[]): SchemaSqlResult 
   }
   const vInScope = virtualsInScope(virtuals, new Set(tables.map(key)));
   const scope = new Set([...tables.map(key).filter((t) => !shadows.has(t)), ...vInScope.map((v) => key(v.name))]);
-  const isUserTable = (r: MasterRow) => r.type === 'table' && !r.name.startsWith('sqlite_') && !shadows.has(key(r.name));
+  const isUserTable = (r: MasterRow) =>
+    r.type === 'table' && !r.name.startsWith('sqlite_') && !shadows.has(key(r.name));
 
   const baseOf = (tableScope: Set<string>): string => {
     let out = '';
     for (const r of master) {
-      if ((isUserTable(r) && tableScope.has(key(r.name))) || (r.type === 'index' && tableScope.has(key(r.tbl_name)))) out += statement(r.sql);
+      if ((isUserTable(r) && tableScope.has(key(r.name))) || (r.type === 'index' && tableScope.has(key(r.tbl_name))))
+        out += statement(r.sql);
     }
     return out;
   };

@@ -10,7 +10,9 @@ describe('SQLite snapshot', () => {
   beforeEach(async () => {
     db = createSqliteDatabase();
     // The application's choice (the service's ORM makes the same): readers never block the writer.
-    exec(db.url, `
+    exec(
+      db.url,
+      `
       PRAGMA journal_mode = WAL;
       CREATE TABLE a (id INTEGER PRIMARY KEY, v TEXT);
       CREATE TABLE b (id INTEGER PRIMARY KEY, a_id INTEGER REFERENCES a (id));
@@ -19,7 +21,8 @@ describe('SQLite snapshot', () => {
       CREATE VIEW a_and_outside AS SELECT a.v FROM a JOIN outside ON outside.id = a.id;
       CREATE VIEW on_a_and_outside AS SELECT * FROM a_and_outside;
       WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3000) INSERT INTO a SELECT i, 'row ' || i FROM n;
-      INSERT INTO b SELECT id, id FROM a WHERE id <= 1000;`);
+      INSERT INTO b SELECT id, id FROM a WHERE id <= 1000;`,
+    );
     dialect = createSqliteDialect(db.url, { batchRows: 100 });
   });
 
@@ -32,7 +35,9 @@ describe('SQLite snapshot', () => {
     const snap = await dialect.openSnapshot(['a', 'b']);
     try {
       const writer = rawConnection(db.url);
-      writer.exec(`UPDATE a SET v = 'changed' WHERE id = 1; INSERT INTO a VALUES (5000, 'late'); DELETE FROM b WHERE id = 2;`);
+      writer.exec(
+        `UPDATE a SET v = 'changed' WHERE id = 1; INSERT INTO a VALUES (5000, 'late'); DELETE FROM b WHERE id = 2;`,
+      );
       writer.close();
       expect(query(db.url, 'SELECT v FROM a WHERE id = 1')[0].v).toBe('changed');
       const a = snap.exportTable('a');
@@ -117,7 +122,15 @@ describe('SQLite snapshot', () => {
     const expectedLines = (url: string, table: string, withRowid = false): string => {
       const conn = rawConnection(url);
       try {
-        return (conn.prepare(`SELECT ${withRowid ? 'rowid, ' : ''}* FROM "${table}" ORDER BY rowid`).raw(true).safeIntegers(true).all() as unknown[][]).map(encodeRow).join('');
+        return (
+          conn
+            .prepare(`SELECT ${withRowid ? 'rowid, ' : ''}* FROM "${table}" ORDER BY rowid`)
+            .raw(true)
+            .safeIntegers(true)
+            .all() as unknown[][]
+        )
+          .map(encodeRow)
+          .join('');
       } finally {
         conn.close();
       }
@@ -127,7 +140,9 @@ describe('SQLite snapshot', () => {
       const cols = Array.from({ length: MAX_SQL_ROW_COLUMNS + 1 }, (_, i) => `c${i}`);
       exec(db.url, `CREATE TABLE wide (${cols.join(', ')})`);
       const insert = rawConnection(db.url);
-      insert.prepare(`INSERT INTO wide VALUES (${cols.map(() => '?').join(', ')})`).run(...cols.map((_, i) => [BigInt(i), `t${i}`, i + 0.5, null, 1][i % 5]));
+      insert
+        .prepare(`INSERT INTO wide VALUES (${cols.map(() => '?').join(', ')})`)
+        .run(...cols.map((_, i) => [BigInt(i), `t${i}`, i + 0.5, null, 1][i % 5]));
       insert.close();
       const out = await exportAll(dialect, ['wide']);
       // No INTEGER PRIMARY KEY: the rowid travels first.
@@ -144,7 +159,9 @@ describe('SQLite snapshot', () => {
       const d = createSqliteDialect(utf16.url);
       try {
         // It has no UTF-8 form: carrying U+FFFD instead would silently change the data.
-        await expect(exportAll(d, ['u'])).rejects.toThrow(/table u row 2, value 2: UTF-16 text with an unpaired surrogate/);
+        await expect(exportAll(d, ['u'])).rejects.toThrow(
+          /table u row 2, value 2: UTF-16 text with an unpaired surrogate/,
+        );
         exec(utf16.url, `DELETE FROM u WHERE id = 2`);
         const out = await exportAll(d, ['u']);
         expect(out.data.get('u')?.toString('utf8')).toBe(expectedLines(utf16.url, 'u'));

@@ -13,8 +13,22 @@ import {
   type SqliteDb,
   type SqliteDialectOptions,
 } from './sqlite-connection';
-import { describeTables, hasAutoincrementCounters, listTableNames, rowidAlias, storedColumns } from './sqlite-introspect';
-import { canEncodeInSql, lineFromSql, rawRowValues, registerSqlValueFunction, RowChunker, sqlRawSelect, sqlRowJsonBytes } from './sqlite-row-codec';
+import {
+  describeTables,
+  hasAutoincrementCounters,
+  listTableNames,
+  rowidAlias,
+  storedColumns,
+} from './sqlite-introspect';
+import {
+  canEncodeInSql,
+  lineFromSql,
+  rawRowValues,
+  registerSqlValueFunction,
+  RowChunker,
+  sqlRawSelect,
+  sqlRowJsonBytes,
+} from './sqlite-row-codec';
 import { summarize } from './sqlite-inventory';
 import { buildSchemaSql, type SchemaSqlResult } from './sqlite-schema-sql';
 
@@ -28,9 +42,11 @@ const CHUNK_BYTES = 64 * 1024;
 
 /** `ORDER BY` that makes export order a function of the data alone, so re-exports match byte for byte. */
 export function exportOrder(db: SqliteDb, table: TableInfo): string {
-  const withoutRowid = (db.prepare('SELECT wr FROM pragma_table_list WHERE schema = ? AND name = ?').get('main', table.name) as
-    | { wr: number }
-    | undefined)?.wr === 1;
+  const withoutRowid =
+    (
+      db.prepare('SELECT wr FROM pragma_table_list WHERE schema = ? AND name = ?').get('main', table.name) as
+        { wr: number } | undefined
+    )?.wr === 1;
   const pk = table.primaryKey.map(quoteIdent);
   if (withoutRowid) return pk.join(', ');
   const names = new Set(table.columns.map((c) => c.name.toLowerCase()));
@@ -64,7 +80,10 @@ export class SqliteSnapshot implements Snapshot {
       const known = new Map(existing.map((n) => [n.toLowerCase(), n]));
       const missing = tableNames.filter((n) => !known.has(n.toLowerCase()));
       if (missing.length > 0) throw new Error(`SQLite table(s) not found: ${missing.join(', ')}`);
-      const tables = describeTables(db, tableNames.map((n) => known.get(n.toLowerCase()) as string));
+      const tables = describeTables(
+        db,
+        tableNames.map((n) => known.get(n.toLowerCase()) as string),
+      );
       const encoding = String(db.pragma('encoding', { simple: true }));
       const orders = new Map(tables.map((t) => [t.name, exportOrder(db, t)]));
       return new SqliteSnapshot(db, tables, opts.batchRows ?? DEFAULT_BATCH_ROWS, encoding, orders);
@@ -79,7 +98,10 @@ export class SqliteSnapshot implements Snapshot {
 
   async schemaSql(): Promise<string> {
     this.assertOpen();
-    this.schema ??= buildSchemaSql(this.db, this.tables.map((t) => t.name));
+    this.schema ??= buildSchemaSql(
+      this.db,
+      this.tables.map((t) => t.name),
+    );
     return this.schema.sql;
   }
 
@@ -99,13 +121,20 @@ export class SqliteSnapshot implements Snapshot {
     this.assertOpen();
     if (!hasAutoincrementCounters(this.db)) return [];
     const inScope = new Set(this.tables.map((t) => t.name));
-    const rows = this.db.prepare(`SELECT name, seq FROM main.sqlite_sequence ORDER BY name`).raw(true).safeIntegers(true).all() as [string, bigint][];
-    return rows.filter(([name]) => inScope.has(name)).map(([name, seq]) => ({ name, lastValue: String(seq), isCalled: true }));
+    const rows = this.db
+      .prepare(`SELECT name, seq FROM main.sqlite_sequence ORDER BY name`)
+      .raw(true)
+      .safeIntegers(true)
+      .all() as [string, bigint][];
+    return rows
+      .filter(([name]) => inScope.has(name))
+      .map(([name, seq]) => ({ name, lastValue: String(seq), isCalled: true }));
   }
 
   exportTable(name: string): TableExport {
     this.assertOpen();
-    const table = this.tables.find((t) => t.name === name) ?? this.tables.find((t) => t.name.toLowerCase() === name.toLowerCase());
+    const table =
+      this.tables.find((t) => t.name === name) ?? this.tables.find((t) => t.name.toLowerCase() === name.toLowerCase());
     if (!table) throw new Error(`SQLite table ${name} is not in this snapshot`);
     const cols = storedColumns(table).map((c) => quoteIdent(c.name));
     // A carried rowid travels first (see TableInfo.rowid).
@@ -148,7 +177,9 @@ export class SqliteSnapshot implements Snapshot {
         // The stream asks again only after a push, so a step that filled no chunk schedules the next itself.
         if (!emitted) setImmediate(fill);
       } catch (err) {
-        stream.destroy(new Error(`Exporting SQLite table ${table.name} failed after ${count} rows: ${(err as Error).message}`));
+        stream.destroy(
+          new Error(`Exporting SQLite table ${table.name} failed after ${count} rows: ${(err as Error).message}`),
+        );
       }
     };
     const entry = { stream: undefined as unknown as Readable, end };
@@ -173,7 +204,8 @@ export class SqliteSnapshot implements Snapshot {
     for (const s of [...this.streams]) {
       s.end();
       // A reader mid-way must learn its data is incomplete; an unread stream just goes away.
-      if (s.stream.listenerCount('error') > 0) s.stream.destroy(new Error('SQLite snapshot closed while the table was still being read'));
+      if (s.stream.listenerCount('error') > 0)
+        s.stream.destroy(new Error('SQLite snapshot closed while the table was still being read'));
       else s.stream.destroy();
     }
     this.streams.clear();

@@ -53,7 +53,7 @@ export function restoreInputFor(
     tables: tables.map((t) => ({
       name: t.name,
       table: t,
-      mode: typeof mode === 'string' ? mode : mode[t.name] ?? 'replace',
+      mode: typeof mode === 'string' ? mode : (mode[t.name] ?? 'replace'),
       open: async () => {
         const bytes = exported.data.get(t.name) as Buffer;
         // Small chunks exercise line reassembly across chunk boundaries.
@@ -79,7 +79,10 @@ export function rawConnection(url: string): Database.Database {
 export function query<T = Record<string, unknown>>(url: string, sql: string, ...params: unknown[]): T[] {
   const db = rawConnection(url);
   try {
-    return db.prepare(sql).safeIntegers(true).all(...params) as T[];
+    return db
+      .prepare(sql)
+      .safeIntegers(true)
+      .all(...params) as T[];
   } finally {
     db.close();
   }

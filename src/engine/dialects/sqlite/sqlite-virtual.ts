@@ -42,7 +42,11 @@ const SHADOW_SUFFIXES: Record<string, string[]> = {
   fts3: ['content', 'segments', 'segdir', 'docsize', 'stat'],
 };
 
-interface TableListRow { schema: string; name: string; type: string }
+interface TableListRow {
+  schema: string;
+  name: string;
+  type: string;
+}
 
 /** Splits a module argument list at top-level commas (quotes and brackets respected). */
 export function splitModuleArgs(args: string): string[] {
@@ -71,7 +75,11 @@ export function splitModuleArgs(args: string): string[] {
 function unquote(v: string): string {
   const t = v.trim();
   const f = t[0];
-  if ((f === "'" || f === '"' || f === '`') && t.endsWith(f)) return t.slice(1, -1).split(f + f).join(f);
+  if ((f === "'" || f === '"' || f === '`') && t.endsWith(f))
+    return t
+      .slice(1, -1)
+      .split(f + f)
+      .join(f);
   if (f === '[' && t.endsWith(']')) return t.slice(1, -1);
   return t;
 }
@@ -85,8 +93,11 @@ export function parseVirtualTableSql(sql: string): { module: string; args: strin
 
 export function classifyVirtualTable(name: string, sql: string, shadowNames: string[]): VirtualTable {
   const { module, args } = parseVirtualTableSql(sql);
-  const shadows = shadowNames.filter((s) => (SHADOW_SUFFIXES[module] ?? []).some((suffix) => s.toLowerCase() === `${name}_${suffix}`.toLowerCase()));
-  const configShadow = module === 'fts5' ? shadows.filter((s) => s.toLowerCase() === `${name}_config`.toLowerCase()) : [];
+  const shadows = shadowNames.filter((s) =>
+    (SHADOW_SUFFIXES[module] ?? []).some((suffix) => s.toLowerCase() === `${name}_${suffix}`.toLowerCase()),
+  );
+  const configShadow =
+    module === 'fts5' ? shadows.filter((s) => s.toLowerCase() === `${name}_config`.toLowerCase()) : [];
   if (FTS.has(module)) {
     const contentArg = args.map((a) => /^content\s*=\s*([\s\S]*)$/i.exec(a)).find((m) => m !== null);
     if (!contentArg) return { name, module, kind: 'rows', carriedShadows: configShadow, carriesRowid: true };
@@ -94,7 +105,8 @@ export function classifyVirtualTable(name: string, sql: string, shadowNames: str
     if (content === '') return { name, module, kind: 'contentless', carriedShadows: shadows, carriesRowid: false };
     return { name, module, kind: 'external', content, carriedShadows: configShadow, carriesRowid: false };
   }
-  if (ROWS_MODULES.has(module)) return { name, module, kind: 'rows', carriedShadows: [], carriesRowid: module === 'geopoly' };
+  if (ROWS_MODULES.has(module))
+    return { name, module, kind: 'rows', carriedShadows: [], carriesRowid: module === 'geopoly' };
   return { name, module, kind: 'unsupported', carriedShadows: [], carriesRowid: false };
 }
 

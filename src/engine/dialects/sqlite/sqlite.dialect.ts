@@ -16,7 +16,13 @@ import type {
   Snapshot,
   TableInfo,
 } from '../dialect';
-import { openConnection, quoteIdent, sqlitePathFromUrl, type SqliteDb, type SqliteDialectOptions } from './sqlite-connection';
+import {
+  openConnection,
+  quoteIdent,
+  sqlitePathFromUrl,
+  type SqliteDb,
+  type SqliteDialectOptions,
+} from './sqlite-connection';
 import { describeTables, listTableNames } from './sqlite-introspect';
 import { dryRunSqlite, planSqlite } from './sqlite-plan';
 import { catalogChecks } from './sqlite-restore-checks';
@@ -66,7 +72,13 @@ export class SqliteDialect implements Dialect {
     const skip = new Set(exclude.map((n) => n.toLowerCase()));
     const db = this.conn();
     // One read transaction so the structure of all tables comes from the same moment.
-    return db.transaction(() => describeTables(db, listTableNames(db).filter((n) => !skip.has(n.toLowerCase())), { lenient: true }))();
+    return db.transaction(() =>
+      describeTables(
+        db,
+        listTableNames(db).filter((n) => !skip.has(n.toLowerCase())),
+        { lenient: true },
+      ),
+    )();
   }
 
   fingerprint(tables: TableInfo[]): string {
@@ -91,7 +103,9 @@ export class SqliteDialect implements Dialect {
       for (const p of setup) db.exec(p);
       db.transaction(() => db.exec(rest))();
     } catch (err) {
-      throw new Error(`Applying schema to SQLite database ${this.path} failed: ${(err as Error).message}`, { cause: err });
+      throw new Error(`Applying schema to SQLite database ${this.path} failed: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
   }
 
@@ -104,10 +118,14 @@ export class SqliteDialect implements Dialect {
       const w = want[kind];
       const g = got[kind];
       if (w && g && w.count === g.count && w.fingerprint === g.fingerprint) continue;
-      const named = firstObjectDifference(objectsOfSchemaSql(schemaSql, kind), new Map([[kind as ObjectKind, actual.get(kind as ObjectKind) ?? new Map<string, string>()]]), {
-        expected: 'the backup',
-        actual: 'the restored database',
-      });
+      const named = firstObjectDifference(
+        objectsOfSchemaSql(schemaSql, kind),
+        new Map([[kind as ObjectKind, actual.get(kind as ObjectKind) ?? new Map<string, string>()]]),
+        {
+          expected: 'the backup',
+          actual: 'the restored database',
+        },
+      );
       const counts = `${w?.count ?? 0} in the inventory, ${g?.count ?? 0} restored`;
       return `${kind}s differ from the inventory (${counts})${named ? `: ${named}` : ''}`;
     }
@@ -115,7 +133,12 @@ export class SqliteDialect implements Dialect {
     for (const [qualified, rows] of Object.entries(expected.rows).sort(([a], [b]) => (a < b ? -1 : 1))) {
       const name = qualified.replace(/^main\./, '');
       if (!inScope.has(name)) return `table ${name} of the inventory was not restored`;
-      const n = Number(db.prepare(`SELECT count(*) FROM main.${quoteIdent(name)}`).pluck().get());
+      const n = Number(
+        db
+          .prepare(`SELECT count(*) FROM main.${quoteIdent(name)}`)
+          .pluck()
+          .get(),
+      );
       if (n !== rows) return `table ${name} has ${n} rows restored, ${rows} in the inventory`;
     }
     return null;
