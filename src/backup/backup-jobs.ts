@@ -7,6 +7,14 @@ import { ownedByThisProcess, ownerAliveOnThisHost } from '../database/lease.serv
  */
 const LIVE_IN_PROCESS = new Set<string>();
 
+/** Jobs of this process whose end waits to be written (catalog unreachable when they ended). */
+const DEFERRED_IN_PROCESS = new Set<string>();
+
+/** Whether some job of this process still has an end to write: a reader that sweeps must not skip it. */
+export function hasDeferredEnds(): boolean {
+  return DEFERRED_IN_PROCESS.size > 0;
+}
+
 /** Background jobs of this process, so shutdown can cancel them and tests can await them. */
 export class JobRegistry {
   private readonly jobs = new Map<string, { abort: AbortController; done: Promise<void> }>();
@@ -52,6 +60,7 @@ export class JobRegistry {
     } catch (e) {
       this.unrecorded.set(id, write);
       LIVE_IN_PROCESS.add(id);
+      DEFERRED_IN_PROCESS.add(id);
       onDeferred(e as Error);
     }
   }
@@ -67,6 +76,7 @@ export class JobRegistry {
       }
       this.unrecorded.delete(id);
       LIVE_IN_PROCESS.delete(id);
+      DEFERRED_IN_PROCESS.delete(id);
       done.push(id);
     }
     return done;

@@ -1,5 +1,6 @@
 import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
+import { hasDeferredEnds } from './backup-jobs';
 
 export type Sweep = (staleBefore: string) => Promise<number>;
 
@@ -52,11 +53,13 @@ export class JobSweeper implements OnApplicationBootstrap, OnApplicationShutdown
    * dashboards): a sweep unless one that succeeded began less than `withinMs` ago. A
    * heartbeat goes stale only after JOB_STALE_AFTER_TTLS lease TTLs (minutes), so a second's
    * reuse changes nothing a reader could see, while a sweep per request is two catalog
-   * queries on every poll. A failed sweep does not count: the next reader tries again.
+   * queries on every poll. A failed sweep does not count: the next reader tries again. Nor
+   * does the interval hold while a job of this process has an end still to write (it ended
+   * during a catalog outage): a reader then sees its true outcome at once.
    */
   sweepIfDue(withinMs: number, now = Date.now()): Promise<number> {
     if (this.running) return this.running;
-    if (now - this.lastSweepStartedAt < withinMs) return Promise.resolve(0);
+    if (now - this.lastSweepStartedAt < withinMs && !hasDeferredEnds()) return Promise.resolve(0);
     return this.sweep(now);
   }
 
