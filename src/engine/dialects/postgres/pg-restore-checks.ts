@@ -24,6 +24,7 @@ import { readTables, relationSql, type Queryable } from './pg-catalog';
 import { columnList, keyJoin, storedColumns } from './pg-copy-in';
 import { displayNameSql, qualify, quoteIdent, splitName } from './pg-session';
 import { rolesNamedInDdl } from './pg-ddl-roles';
+import { missingTableIssue, nullValuesIssue, requiredColumnIssue, uniqueCollisionIssue } from '../restore-issues';
 
 export interface CatalogCheckResult extends RestoreChecks {
   /** Tables whose rows can be read into the target at all (no missing table or column). */
@@ -57,11 +58,7 @@ export async function catalogChecks(db: Queryable, input: RestoreInput): Promise
           message: `schema ${schema} does not exist in the target, so table ${t.name} cannot be restored into it (create it, or restore the schema first)`,
         });
       } else {
-        out.blockers.push({
-          kind: 'missing-table',
-          object: t.name,
-          message: `table ${t.name} does not exist in the target (create it, or restore the backup's schema into an empty database)`,
-        });
+        out.blockers.push(missingTableIssue(t.name));
       }
       continue;
     }
@@ -78,11 +75,7 @@ export async function catalogChecks(db: Queryable, input: RestoreInput): Promise
     if (missing.length === 0) out.readable.add(t.name);
     if (t.bytes === 0) continue;
     for (const r of required.filter((x) => x.table === t.name && !stored.includes(x.column))) {
-      out.blockers.push({
-        kind: 'not-null',
-        object: `${t.name}.${r.column}`,
-        message: `column ${r.column} of table ${t.name} is NOT NULL without a default in the target, and the backup has no value for it: every restored row would be refused`,
-      });
+      out.blockers.push(requiredColumnIssue(t.name, r.column));
     }
   }
   await sequenceChecks(db, input, out);
@@ -276,14 +269,7 @@ export async function rowChecks(
   // NOT NULL: backup rows with no value where the target demands one.
   for (const c of live.columns.filter((x) => !x.nullable && !x.generated && cols.has(x.name))) {
     const { n, examples } = await countWhere(client, `${written} w`, `w.${quoteIdent(c.name)} IS NULL`, keyLabel);
-    if (n > 0)
-      add(true, {
-        kind: 'not-null',
-        object: `${t.name}.${c.name}`,
-        count: n,
-        examples,
-        message: `${n} restored row(s) of ${t.name} have no value in ${c.name}, which is NOT NULL in the target`,
-      });
+    if (n > 0) add(true, nullValuesIssue(t.name, c.name, n, examples));
   }
 
   // CHECK constraints the target validates (NOT VALID ones are lifted by the restore and re-added NOT VALID).
@@ -337,14 +323,7 @@ export async function rowChecks(
       n += clash.n;
       ex.push(...clash.examples);
     }
-    if (n > 0)
-      add(true, {
-        kind: 'unique',
-        object: `${t.name}.${u.name}`,
-        count: n,
-        examples: ex.slice(0, RESTORE_ISSUE_EXAMPLES),
-        message: `${n} restored row(s) of ${t.name} would collide on unique key ${u.name} (${uc.join(', ')}), with each other or with live rows that stay`,
-      });
+    if (n > 0) add(true, uniqueCollisionIssue(t.name, u.name, uc, n, ex));
   }
 
   const fks = (

@@ -15,6 +15,7 @@ import { RESTORE_ISSUE_EXAMPLES, type RestoreChecks, type RestoreInput, type Res
 import { quoteIdent, type SqliteDb } from './sqlite-connection';
 import { describeTable, listOrdinaryTables, listTableNames, storedColumns } from './sqlite-introspect';
 import type { RestoreTarget } from './sqlite-restore-targets';
+import { missingTableIssue, nullValuesIssue, requiredColumnIssue, uniqueCollisionIssue } from '../restore-issues';
 
 interface XInfo {
   name: string;
@@ -45,11 +46,7 @@ export function catalogChecks(db: SqliteDb, input: RestoreInput): CatalogCheckRe
   for (const t of input.tables) {
     const name = live.get(t.name.toLowerCase());
     if (!name) {
-      out.blockers.push({
-        kind: 'missing-table',
-        object: t.name,
-        message: `table ${t.name} does not exist in the target (create it, or restore the backup's schema into an empty database)`,
-      });
+      out.blockers.push(missingTableIssue(t.name));
       continue;
     }
     const cols = xinfo(db, name).filter((c) => c.hidden !== 1);
@@ -79,11 +76,7 @@ export function catalogChecks(db: SqliteDb, input: RestoreInput): CatalogCheckRe
         x.name.toLowerCase() !== rowid &&
         !stored.includes(x.name.toLowerCase()),
     )) {
-      out.blockers.push({
-        kind: 'not-null',
-        object: `${name}.${c.name}`,
-        message: `column ${c.name} of table ${name} is NOT NULL without a default in the target, and the backup has no value for it: every restored row would be refused`,
-      });
+      out.blockers.push(requiredColumnIssue(name, c.name));
     }
   }
   return out;
@@ -162,14 +155,7 @@ export function rowChecks(
     const st = layout.col(c.name);
     if (!st) continue;
     const { n, examples } = countWhere(db, `${written} w`, `w.${st} IS NULL`, keyLabel);
-    if (n > 0)
-      add(true, {
-        kind: 'not-null',
-        object: `${t.name}.${c.name}`,
-        count: n,
-        examples,
-        message: `${n} restored row(s) of ${t.name} have no value in ${c.name}, which is NOT NULL in the target`,
-      });
+    if (n > 0) add(true, nullValuesIssue(t.name, c.name, n, examples));
   }
 
   const indexes = (db.prepare(`PRAGMA main.index_list(${quoteIdent(t.name)})`).all() as IndexListRow[]).filter(
@@ -210,15 +196,7 @@ export function rowChecks(
       n += clash.n;
       examples.push(...clash.examples);
     }
-    if (n > 0) {
-      add(true, {
-        kind: 'unique',
-        object: `${t.name}.${ix.name}`,
-        count: n,
-        examples: examples.slice(0, RESTORE_ISSUE_EXAMPLES),
-        message: `${n} restored row(s) of ${t.name} would collide on unique key ${ix.name} (${names.join(', ')}), with each other or with live rows that stay`,
-      });
-    }
+    if (n > 0) add(true, uniqueCollisionIssue(t.name, ix.name, names, n, examples));
   }
 
   const consequence = enforced
