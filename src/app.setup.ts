@@ -7,6 +7,7 @@ import { bodyParsers } from './common/body-parsing';
 import { HttpLogging } from './common/http-logging';
 import { setupOpenApi } from './common/openapi';
 import type { RequestWithContext } from './common/request-context';
+import { enterRequestScope } from './common/request-scope';
 import { SafeInputPipe } from './common/safe-input.pipe';
 import { AppConfig } from './config/app-config';
 
@@ -28,6 +29,10 @@ export function configureApp(app: INestApplication): void {
   express.use(app.get(HttpLogging).middleware);
   for (const parser of bodyParsers({ maxBytes: config.BODY_MAX_BYTES, maxDepth: config.BODY_MAX_DEPTH }))
     express.use(parser);
+  // (4) the request scope services read their audit context from (request-scope.ts).
+  express.use((req: Request, res: Response, next: NextFunction) =>
+    enterRequestScope(req as RequestWithContext, res, next),
+  );
 
   app.useGlobalPipes(
     new SafeInputPipe(),

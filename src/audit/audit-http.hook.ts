@@ -44,6 +44,9 @@ export class AuditHttpHook implements NestMiddleware {
     const denied = status === 401 || status === 403 || status === 429;
     const meta = req.auditAction;
     if (!denied && !CHANGING.has(req.method) && !meta?.always) return;
+    // One action, one event: a service that recorded this action itself, in the transaction
+    // of the change and with this request's context, has written it already.
+    if (!denied && status < 400 && meta && req.auditRecorded?.has(meta.action)) return;
     const input = this.describe(req, res, status, denied);
     const route = (req.route as { path?: string } | undefined)?.path ?? null;
     const bulk = status === 429 || (!req.actor && status >= 400);

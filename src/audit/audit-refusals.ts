@@ -51,7 +51,7 @@ export class AuditRefusals implements OnModuleInit, BeforeApplicationShutdown {
    */
   take(input: AuditInput, status: number, route: string | null, method: string): boolean {
     const at = new Date().toISOString();
-    let key = [input.ip ?? '', method, route ?? '(no route)', status, input.actor.keyId ?? ''].join('\u0000');
+    let key = [input.ip ?? '', method, route ?? '(no route)', status, input.actor?.keyId ?? ''].join('\u0000');
     if (!this.buckets.has(key) && this.buckets.size >= MAX_BUCKETS) key = `${OVERFLOW}\u0000${status}`;
     const open = this.buckets.get(key);
     if (open) {

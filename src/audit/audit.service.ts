@@ -5,7 +5,9 @@ import { EntityManager, Repository, SelectQueryBuilder } from 'typeorm';
 import { decodeCursor, encodeCursor, Page } from '../common/pagination';
 import { DomainError, ErrorCode } from '../common/domain-error';
 import { redactSecrets } from '../common/redact';
-import type { Actor } from '../common/request-context';
+import { SYSTEM_ACTOR, type Actor } from '../common/request-context';
+import { currentRequest } from '../common/request-scope';
+import { columnText } from './audit-details';
 import { Transactions } from '../database/transactions';
 import { canonicalize } from '../engine/jcs';
 import { AuditChainVerifier, ChainVerdict } from './audit-chain-verifier';
@@ -13,18 +15,27 @@ import { AuditEventEntity } from './audit-event.entity';
 import { AuditHeadEntity } from './audit-head.entity';
 import { AuditBody, AuditEvent, computeAuditHash, GENESIS_HASH } from '../engine/audit/audit-hash';
 import { toCsvRow, AUDIT_CSV_COLUMNS } from './audit-csv';
+import { auditSeverity, type AuditSeverity } from '../engine/audit/audit-severity';
 
 export interface AuditInput {
-  actor: Actor;
+  /** Who acted; left out, the request's caller (request-scope.ts), else the system. */
+  actor?: Actor;
   action: string;
   resource: string;
   resourceId?: string | null;
   outcome: 'success' | 'failure' | 'denied';
+  /** Left out (undefined), these three come from the request being served, if any. */
   ip?: string | null;
   userAgent?: string | null;
   requestId?: string | null;
   details?: Record<string, unknown>;
 }
+
+/** An input with its context settled: what is appended to the chain. */
+type ResolvedInput = AuditInput & { actor: Actor };
+
+/** An event as the API shows it: with its (derived) severity. */
+export type AuditEventView = AuditEvent & { severity: AuditSeverity };
 
 export interface AuditFilter {
   action?: string;
@@ -55,8 +66,9 @@ export class AuditService {
    * `seq` comes from the last event under a lock, never from a sequence.
    */
   async record(input: AuditInput, manager?: EntityManager): Promise<AuditEvent> {
-    if (manager) return this.append(manager, input);
-    return this.tx.run((m) => this.append(m, input));
+    const resolved = inRequestContext(input);
+    if (manager) return this.append(manager, resolved);
+    return this.tx.run((m) => this.append(m, resolved));
   }
 
   /**
@@ -68,8 +80,9 @@ export class AuditService {
    * fails is retried one event at a time, so one bad event cannot lose the others.
    */
   recordQuietly(input: AuditInput): Promise<void> {
+    const resolved = inRequestContext(input);
     return new Promise<void>((resolve) => {
-      this.queued.push({ input, done: resolve });
+      this.queued.push({ input: resolved, done: resolve });
       this.kick();
     });
   }
@@ -83,7 +96,7 @@ export class AuditService {
     });
   }
 
-  private readonly queued: { input: AuditInput; done: () => void }[] = [];
+  private readonly queued: { input: ResolvedInput; done: () => void }[] = [];
   private flushing: Promise<void> | null = null;
 
   private async flush(): Promise<void> {
@@ -100,7 +113,7 @@ export class AuditService {
       } catch {
         for (const b of batch) {
           try {
-            await this.record(b.input);
+            await this.tx.run((m) => this.append(m, b.input));
           } catch (err) {
             this.logger.error(`could not record audit event ${b.input.action}: ${(err as Error).message}`);
           }
@@ -110,12 +123,12 @@ export class AuditService {
     }
   }
 
-  private async append(m: EntityManager, input: AuditInput): Promise<AuditEvent> {
+  private async append(m: EntityManager, input: ResolvedInput): Promise<AuditEvent> {
     return (await this.appendAll(m, [input]))[0];
   }
 
   /** Appends events in order under the chain's lock; the head is written once, for the last. */
-  private async appendAll(m: EntityManager, inputs: AuditInput[]): Promise<AuditEvent[]> {
+  private async appendAll(m: EntityManager, inputs: ResolvedInput[]): Promise<AuditEvent[]> {
     if (this.tx.engine === 'postgres') {
       await m.query(`SELECT pg_advisory_xact_lock(hashtext('strongroom-audit-chain'))`);
     }
@@ -145,7 +158,12 @@ export class AuditService {
         details: redactSecrets(JSON.parse(canonicalize(input.details ?? {}))) as Record<string, unknown>,
       };
       const hash = computeAuditHash(body, prevHash);
-      const event = { ...body, prevHash, hash };
+      const event: AuditEvent = {
+        ...body,
+        prevHash,
+        hash,
+        severity: auditSeverity(body.action, body.outcome, body.resource),
+      };
       await m.insert(AuditEventEntity, toEntity(event));
       out.push(event);
       prevHash = hash;
@@ -162,7 +180,7 @@ export class AuditService {
     return out;
   }
 
-  async list(filter: AuditFilter, limit = 50, cursor?: string): Promise<Page<AuditEvent>> {
+  async list(filter: AuditFilter, limit = 50, cursor?: string): Promise<Page<AuditEventView>> {
     const qb = this.filtered(filter)
       .orderBy('e.seq', 'DESC')
       .take(limit + 1);
@@ -233,6 +251,25 @@ export class AuditService {
   }
 }
 
+/**
+ * Fills what the caller left out from the request being served (who, from where, which
+ * request), and tells the HTTP hook this action is recorded, so it writes no second event.
+ * If the caller's transaction then rolls back, the request fails, and the hook records the
+ * failure: it skips only requests that succeeded.
+ */
+function inRequestContext(input: AuditInput): ResolvedInput {
+  const req = currentRequest();
+  if (!req) return { ...input, actor: input.actor ?? SYSTEM_ACTOR };
+  (req.auditRecorded ??= new Set()).add(input.action);
+  return {
+    ...input,
+    actor: input.actor ?? req.actor ?? SYSTEM_ACTOR,
+    ip: input.ip !== undefined ? input.ip : columnText(req.ip, 64),
+    userAgent: input.userAgent !== undefined ? input.userAgent : columnText(req.headers['user-agent'], 500),
+    requestId: input.requestId !== undefined ? input.requestId : (req.requestId ?? null),
+  };
+}
+
 function eventCell(e: AuditEvent, column: (typeof AUDIT_CSV_COLUMNS)[number]): string {
   switch (column) {
     case 'actorType':
@@ -273,7 +310,7 @@ function toEntity(e: AuditEvent): AuditEventEntity {
   };
 }
 
-export function fromEntity(r: AuditEventEntity): AuditEvent {
+export function fromEntity(r: AuditEventEntity): AuditEventView {
   return {
     seq: Number(r.seq),
     at: r.at,
@@ -293,5 +330,6 @@ export function fromEntity(r: AuditEventEntity): AuditEvent {
     details: JSON.parse(r.details) as Record<string, unknown>,
     prevHash: r.prevHash,
     hash: r.hash,
+    severity: auditSeverity(r.action, r.outcome, r.resource),
   };
 }

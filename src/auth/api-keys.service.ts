@@ -3,6 +3,7 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
 import { IsNull, Repository } from 'typeorm';
 import { DomainError, ErrorCode } from '../common/domain-error';
+import { noteForAudit } from '../common/request-scope';
 import { AppConfig } from '../config/app-config';
 import { nowIso } from '../database/columns';
 import { Transactions } from '../database/transactions';
@@ -57,6 +58,7 @@ export class ApiKeysService {
       );
     const key = generateApiKey();
     const saved = await this.repo.save(this.entity(name, role, key));
+    noteForAudit({ after: { id: saved.id, name: saved.name, role: saved.role } });
     return { ...toView(saved), key };
   }
 
@@ -70,8 +72,10 @@ export class ApiKeysService {
     if (!row || row.revokedAt) throw DomainError.notFound('API key', id);
     // Dropped before and after the write: no request of this process is let in by a cached entry once the revocation is answered.
     this.forget(row.keyHash);
-    await this.repo.update({ id }, { revokedAt: nowIso() });
+    const revokedAt = nowIso();
+    await this.repo.update({ id }, { revokedAt });
     this.forget(row.keyHash);
+    noteForAudit({ before: { name: row.name, role: row.role, revokedAt: null }, after: { revokedAt } });
   }
 
   /** Drops every remembered key (e.g. after keys were changed outside this service). */

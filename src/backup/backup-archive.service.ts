@@ -51,11 +51,11 @@ export class BackupArchiveService {
       await this.audit.record(
         {
           actor,
-          action: deep ? 'backup.verify-deep' : 'backup.verify',
+          action: 'backup.verify',
           resource: 'backup',
           resourceId: id,
           outcome: result.ok ? 'success' : 'failure',
-          details: { failed: result.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail ?? ''}`) },
+          details: { deep, failed: result.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail ?? ''}`) },
         },
         m,
       );

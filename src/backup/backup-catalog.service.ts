@@ -78,8 +78,25 @@ export class BackupCatalogService {
     id: string,
     patch: { description?: string | null; tags?: string[]; pinned?: boolean },
   ): Promise<BackupDetail> {
-    await this.entity(id);
-    await this.tx.run((m) => m.update(BackupEntity, { id }, patch));
+    const row = await this.entity(id);
+    const fields = (Object.keys(patch) as (keyof typeof patch)[]).filter((f) => patch[f] !== undefined);
+    await this.tx.run(async (m) => {
+      await m.update(BackupEntity, { id }, patch);
+      // Pinning decides what retention may delete: who changed it, and from what, is on record.
+      await this.audit.record(
+        {
+          action: 'backup.update',
+          resource: 'backup',
+          resourceId: id,
+          outcome: 'success',
+          details: {
+            before: Object.fromEntries(fields.map((f) => [f, row[f]])),
+            after: Object.fromEntries(fields.map((f) => [f, patch[f]])),
+          },
+        },
+        m,
+      );
+    });
     return this.get(id);
   }
 

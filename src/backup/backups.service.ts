@@ -194,7 +194,7 @@ export class BackupsService implements OnApplicationBootstrap, OnApplicationShut
       await this.audit.record(
         {
           actor,
-          action: 'backup.start',
+          action: 'backup.create',
           resource: 'backup',
           resourceId: id,
           outcome: 'success',

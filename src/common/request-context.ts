@@ -24,4 +24,9 @@ export interface RequestWithContext extends Request {
   auditAction?: { action: string; resource: string; always: boolean };
   /** Set by the body parsers from the raw bytes they read. */
   bodyDigest?: BodyDigest;
+  /**
+   * Actions a service recorded itself while serving this request (AuditService.record), in
+   * the transaction of the change: the HTTP hook then writes no second event for them.
+   */
+  auditRecorded?: Set<string>;
 }

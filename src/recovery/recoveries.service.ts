@@ -49,7 +49,7 @@ export interface StartRecoveryInput {
  * lease from start to end (no backup or other restore runs meanwhile), takes a safety backup
  * of the tables in scope under that lease, then restores all tables in one transaction
  * (the dialect's restore) and, for a whole-backup replace, the file artefacts after the
- * database committed. Every recovery is bracketed by recovery.started and
+ * database committed. Every recovery is bracketed by recovery.execute (recovery.rollback for a rollback) and
  * recovery.completed / recovery.failed audit events.
  */
 @Injectable()
@@ -294,7 +294,7 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
     try {
       await this.repo.create(row, {
         actor,
-        action: 'recovery.started',
+        action: row.rollbackOf ? 'recovery.rollback' : 'recovery.execute',
         resource: 'recovery',
         resourceId: row.id,
         outcome: 'success',

@@ -85,7 +85,7 @@ describe('RetentionService.apply', () => {
     expect(result.deleted.sort()).toEqual(['broken', 'old']);
     expect(audited).toEqual([
       expect.objectContaining({
-        action: 'retention.applied',
+        action: 'retention.apply',
         outcome: 'failure',
         details: expect.objectContaining({
           deleted: expect.arrayContaining(['old', 'broken']),
@@ -124,7 +124,7 @@ describe('RetentionService.apply', () => {
 
     expect((await service.apply(ACTOR, NOW)).deleted).toHaveLength(4);
     expect(audited[0]).toMatchObject({
-      action: 'retention.applied',
+      action: 'retention.apply',
       outcome: 'success',
       details: { skipped: [], kept: 1 },
     });

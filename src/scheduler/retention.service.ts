@@ -83,7 +83,7 @@ export class RetentionService {
     if (deleted.length || skipped.length) {
       await this.audit.record({
         actor,
-        action: 'retention.applied',
+        action: 'retention.apply',
         resource: 'backup',
         outcome: skipped.length ? 'failure' : 'success',
         details: { deleted, skipped, kept: plan.keep.length },

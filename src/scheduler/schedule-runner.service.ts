@@ -259,7 +259,7 @@ export class ScheduleRunner implements OnApplicationBootstrap, OnApplicationShut
       await this.audit.record(
         {
           actor: SYSTEM_ACTOR,
-          action: 'schedule.created',
+          action: 'schedule.create',
           resource: 'schedule',
           resourceId: row.id,
           outcome: 'success',

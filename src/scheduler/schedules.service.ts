@@ -70,7 +70,7 @@ export class SchedulesService {
       await this.audit.record(
         {
           actor,
-          action: 'schedule.created',
+          action: 'schedule.create',
           resource: 'schedule',
           resourceId: row.id,
           outcome: 'success',
@@ -114,11 +114,11 @@ export class SchedulesService {
       await this.audit.record(
         {
           actor,
-          action: 'schedule.updated',
+          action: 'schedule.update',
           resource: 'schedule',
           resourceId: id,
           outcome: 'success',
-          details: describe(next),
+          details: { before: describe(row), after: describe(next) },
         },
         m,
       );
@@ -133,11 +133,11 @@ export class SchedulesService {
       await this.audit.record(
         {
           actor,
-          action: 'schedule.deleted',
+          action: 'schedule.delete',
           resource: 'schedule',
           resourceId: id,
           outcome: 'success',
-          details: describe(row),
+          details: { before: describe(row) },
         },
         m,
       );

@@ -1,7 +1,7 @@
 import { Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Counter, Gauge, Registry } from 'prom-client';
-import { In, IsNull, Repository } from 'typeorm';
+import { IsNull, Repository } from 'typeorm';
 import { AuditEventEntity } from '../audit/audit-event.entity';
 import { AuditService } from '../audit/audit.service';
 import { BackupEvents } from '../backup/backup-events';
@@ -137,21 +137,22 @@ export class MetricsService implements OnApplicationBootstrap, OnApplicationShut
         .getRawMany();
       for (const trigger of BACKUP_TRIGGERS) failures.set({ trigger }, 0);
       for (const r of failed) failures.set({ trigger: r.trigger }, Number(r.n));
-      const verifies: { action: string; outcome: string; n: string | number }[] = await this.auditEvents
+      // A verification's own event has details {"deep":…,"failed":[…]} (canonical JSON, keys
+      // sorted); the HTTP hook's event for a refused or failed request never starts that way.
+      // Trails written before one event per action named deep runs 'backup.verify-deep'.
+      const verifies: { deep: string | number; outcome: string; n: string | number }[] = await this.auditEvents
         .createQueryBuilder('e')
-        .select('e.action', 'action')
+        .select(`CASE WHEN e.action = 'backup.verify-deep' OR e.details LIKE '{"deep":true%' THEN 1 ELSE 0 END`, 'deep')
         .addSelect('e.outcome', 'outcome')
         .addSelect('COUNT(*)', 'n')
-        // The HTTP request log records the same action with a request id; count the verification's own event only.
-        .where({ action: In(['backup.verify', 'backup.verify-deep']), requestId: IsNull() })
-        .groupBy('e.action')
+        .where(
+          `(e.action = 'backup.verify' AND e.details LIKE '{"deep":%') OR (e.action = 'backup.verify-deep' AND e.request_id IS NULL) OR (e.action = 'backup.verify' AND e.request_id IS NULL)`,
+        )
+        .groupBy('1')
         .addGroupBy('e.outcome')
         .getRawMany();
       for (const r of verifies)
-        verifications.set(
-          { kind: r.action === 'backup.verify-deep' ? 'deep' : 'plain', outcome: r.outcome },
-          Number(r.n),
-        );
+        verifications.set({ kind: Number(r.deep) === 1 ? 'deep' : 'plain', outcome: r.outcome }, Number(r.n));
       const view = await this.status.status();
       lastVerified.set(view.lastVerifiedBackup?.verifiedAt ? Date.parse(view.lastVerifiedBackup.verifiedAt) / 1000 : 0);
       healthy.set(view.healthy ? 1 : 0);

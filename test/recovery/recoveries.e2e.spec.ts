@@ -88,7 +88,7 @@ describe.each(ENGINES)('recoveries over HTTP on %s', (engine) => {
     );
     expect(key.body.id).toEqual(expect.any(String));
     expect(await auditActions(t, r.id as string)).toEqual(
-      expect.arrayContaining(['recovery.started', 'recovery.completed']),
+      expect.arrayContaining(['recovery.execute', 'recovery.completed']),
     );
     const chain = await request(t.http).get('/api/audit/verify').set(admin()).expect(200);
     expect(chain.body.ok).toBe(true);
@@ -182,11 +182,11 @@ describe.each(ENGINES)('recoveries over HTTP on %s', (engine) => {
       [4, 'd'],
     ]);
     expect(await auditActions(t, merged.id as string)).toEqual(
-      expect.arrayContaining(['recovery.started', 'recovery.completed']),
+      expect.arrayContaining(['recovery.execute', 'recovery.completed']),
     );
     const started = await request(t.http)
       .get('/api/audit')
-      .query({ resourceId: merged.id, action: 'recovery.started' })
+      .query({ resourceId: merged.id, action: 'recovery.execute' })
       .set(admin())
       .expect(200);
     expect(started.body.items[0].details).toMatchObject({ safetyBackup: false, mode: 'merge' });
@@ -278,7 +278,7 @@ describe.each(ENGINES)('recoveries over HTTP on %s', (engine) => {
     expect(r.error).toMatch(/sha-?256|checksum|digest|corrupt/i);
     expect(await dumpData(t.db)).toEqual(before);
     expect(await auditActions(t, r.id as string)).toEqual(
-      expect.arrayContaining(['recovery.started', 'recovery.failed']),
+      expect.arrayContaining(['recovery.execute', 'recovery.failed']),
     );
   });
 

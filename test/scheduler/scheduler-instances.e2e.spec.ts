@@ -184,7 +184,7 @@ describe('several instances on one PostgreSQL database', () => {
       )
         fireTimes++;
       const audit = await request(a.http)
-        .get(`/api/audit?action=backup.start&limit=200`)
+        .get(`/api/audit?action=backup.create&limit=200`)
         .set('X-API-Key', a.adminKey)
         .expect(200);
       const skipped = await request(a.http)

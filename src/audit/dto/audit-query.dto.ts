@@ -84,6 +84,12 @@ export class AuditEventDto {
   @ApiProperty({ description: 'Action details, secrets redacted', type: Object }) details: Record<string, unknown>;
   @ApiProperty({ description: 'Hash of the previous event (hex)' }) prevHash: string;
   @ApiProperty({ description: "This event's hash (hex)" }) hash: string;
+  @ApiProperty({
+    description:
+      'How much it matters: critical for restores, deletions, retention, maintenance, revoked keys and refused admin requests; warning for failures and other refusals. Derived from action, outcome and resource (all in the hash), not hashed itself',
+    enum: ['info', 'warning', 'critical'],
+  })
+  severity: 'info' | 'warning' | 'critical';
 }
 
 export class AuditPageDto {

@@ -6,6 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { canonicalize } from '../jcs';
+import type { AuditSeverity } from './audit-severity';
 
 export const GENESIS_HASH = '0'.repeat(64);
 const DOMAIN = Buffer.from('AUDIT-v1\0', 'latin1');
@@ -35,6 +36,8 @@ export interface AuditBody {
 export interface AuditEvent extends AuditBody {
   prevHash: string;
   hash: string;
+  /** Derived from action, outcome and resource (audit-severity.ts), never part of the hash. */
+  severity?: AuditSeverity;
 }
 
 export function computeAuditHash(body: AuditBody, prevHash: string): string {
@@ -52,6 +55,6 @@ export function computeAuditHash(body: AuditBody, prevHash: string): string {
 }
 
 export function bodyOf(e: AuditEvent): AuditBody {
-  const { prevHash: _p, hash: _h, ...body } = e;
+  const { prevHash: _p, hash: _h, severity: _s, ...body } = e;
   return body;
 }
