@@ -142,13 +142,13 @@ export class MetricsService implements OnApplicationBootstrap, OnApplicationShut
       // Trails written before one event per action named deep runs 'backup.verify-deep'.
       const verifies: { deep: string | number; outcome: string; n: string | number }[] = await this.auditEvents
         .createQueryBuilder('e')
-        .select(`CASE WHEN e.action = 'backup.verify-deep' OR e.details LIKE '{"deep":true%' THEN 1 ELSE 0 END`, 'deep')
+        .select(`CASE WHEN e.action = 'backup.verify-deep' OR e.details LIKE :deep THEN 1 ELSE 0 END`, 'deep')
         .addSelect('e.outcome', 'outcome')
         .addSelect('COUNT(*)', 'n')
-        .where(
-          `(e.action = 'backup.verify' AND e.details LIKE '{"deep":%') OR (e.action = 'backup.verify-deep' AND e.request_id IS NULL) OR (e.action = 'backup.verify' AND e.request_id IS NULL)`,
-        )
-        .groupBy('1')
+        .where(`(e.action = 'backup.verify' AND (e.details LIKE :own OR e.request_id IS NULL))`)
+        .orWhere(`(e.action = 'backup.verify-deep' AND e.request_id IS NULL)`)
+        .setParameters({ deep: '{"deep":true%', own: '{"deep":%' })
+        .groupBy('deep')
         .addGroupBy('e.outcome')
         .getRawMany();
       for (const r of verifies)
