@@ -25,7 +25,7 @@ describe.each(ENGINES)('one audit event per action on %s', (engine) => {
   const UA = 'audit-test/1.0';
   /** The events of one request, once the hook (which writes after the response) has had its turn. */
   async function eventsOf(requestId: string, atLeast = 1): Promise<AuditEventView[]> {
-    const items = await eventually(
+    await eventually(
       async () => (await audit.list({}, 500)).items.filter((e) => e.requestId === requestId),
       (found) => found.length >= atLeast,
     );
