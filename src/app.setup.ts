@@ -8,6 +8,7 @@ import { HttpLogging } from './common/http-logging';
 import { setupOpenApi } from './common/openapi';
 import type { RequestWithContext } from './common/request-context';
 import { SafeInputPipe } from './common/safe-input.pipe';
+import { consoleMiddleware } from './console/console-static';
 import { AppConfig } from './config/app-config';
 
 /** Everything main.ts and the HTTP tests share: request pipeline, pipes, proxy trust, Swagger, shutdown. */
@@ -28,6 +29,8 @@ export function configureApp(app: INestApplication): void {
   express.use(app.get(HttpLogging).middleware);
   for (const parser of bodyParsers({ maxBytes: config.BODY_MAX_BYTES, maxDepth: config.BODY_MAX_DEPTH }))
     express.use(parser);
+  // The operator console: static files under /console, ahead of the routes (it adds none).
+  if (config.CONSOLE_ENABLED) express.use('/console', consoleMiddleware());
 
   app.useGlobalPipes(
     new SafeInputPipe(),
