@@ -124,8 +124,7 @@ export function describeCron(expr: string): string {
 /** The wall-clock fields of an instant in a time zone. */
 function wall(t: number, fmt: Intl.DateTimeFormat) {
   const p: Record<string, number> = {};
-  for (const part of fmt.formatToParts(new Date(t)))
-    if (part.type !== 'literal') p[part.type] = Number(part.value);
+  for (const part of fmt.formatToParts(new Date(t))) if (part.type !== 'literal') p[part.type] = Number(part.value);
   return { y: p.year, mo: p.month, d: p.day, h: p.hour % 24, mi: p.minute, s: p.second };
 }
 

@@ -78,7 +78,14 @@ function App() {
   const allowed = NAV.find((n) => n.path === top);
   let page;
   if (allowed && !can(me.role, allowed.role))
-    page = <p role="alert">Your key’s role ({me.role}) may not open this page.</p>;
+    page = (
+      <>
+        <h1 tabIndex={-1}>Not available</h1>
+        <p role="alert">
+          Your key’s role ({me.role}) may not open this page; it needs {allowed.role}.
+        </p>
+      </>
+    );
   else if (top === '/backups' && segments[1]) page = <BackupDetail id={segments[1]} role={me.role} />;
   else if (top === '/backups') page = <BackupsPage role={me.role} />;
   else if (top === '/restore') page = <RestoreWizard role={me.role} backupId={route.params.get('backup') ?? ''} />;

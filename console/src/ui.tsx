@@ -147,7 +147,11 @@ export function TypedConfirm(props: {
         onInput={(e) => setTyped(e.currentTarget.value)}
       />
       <div class="row">
-        <button type="submit" class={props.danger ? 'danger' : 'primary'} disabled={typed !== props.phrase || props.busy}>
+        <button
+          type="submit"
+          class={props.danger ? 'danger' : 'primary'}
+          disabled={typed !== props.phrase || props.busy}
+        >
           {props.action}
         </button>
         {props.onCancel && (
@@ -169,7 +173,17 @@ export function Progress({ value, max, label }: { value: number; max: number; la
   );
 }
 
-export function Pager({ hasPrev, next, onPrev, onNext }: { hasPrev: boolean; next: boolean; onPrev: () => void; onNext: () => void }) {
+export function Pager({
+  hasPrev,
+  next,
+  onPrev,
+  onNext,
+}: {
+  hasPrev: boolean;
+  next: boolean;
+  onPrev: () => void;
+  onNext: () => void;
+}) {
   return (
     <nav class="pager" aria-label="Pages">
       <button type="button" disabled={!hasPrev} onClick={onPrev}>

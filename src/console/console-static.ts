@@ -44,7 +44,10 @@ export function consoleMiddleware(dir = consoleDir()): (req: Request, res: Respo
     fallthrough: true,
     // Hashed asset names never change content; index.html is revalidated so a new build shows at once.
     setHeaders: (res, path) =>
-      res.setHeader('Cache-Control', /[\\/]assets[\\/]/.test(path) ? 'public, max-age=31536000, immutable' : 'no-cache'),
+      res.setHeader(
+        'Cache-Control',
+        /[\\/]assets[\\/]/.test(path) ? 'public, max-age=31536000, immutable' : 'no-cache',
+      ),
   });
   return (req, res, next) => {
     res.setHeader('Content-Security-Policy', CONSOLE_CSP);
@@ -53,7 +56,10 @@ export function consoleMiddleware(dir = consoleDir()): (req: Request, res: Respo
     res.setHeader('X-Frame-Options', 'DENY');
     if (req.method !== 'GET' && req.method !== 'HEAD') return next();
     if (!existsSync(join(dir, 'index.html'))) {
-      res.status(404).type('text/plain').send('The console is not built: run `npm run build` (it writes dist/console).');
+      res
+        .status(404)
+        .type('text/plain')
+        .send('The console is not built: run `npm run build` (it writes dist/console).');
       return;
     }
     serve(req, res, () => {

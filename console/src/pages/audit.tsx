@@ -35,12 +35,19 @@ export function AuditPage() {
   const field = (k: keyof typeof EMPTY, label: string, type: 'text' | 'datetime-local' = 'text') => (
     <label>
       {label}
-      <input type={type as 'text'} value={draft[k]} onInput={(e) => setDraft({ ...draft, [k]: e.currentTarget.value })} />
+      <input
+        type={type as 'text'}
+        value={draft[k]}
+        onInput={(e) => setDraft({ ...draft, [k]: e.currentTarget.value })}
+      />
     </label>
   );
   const exportAs = (format: 'ndjson' | 'csv') =>
     void action.run(() =>
-      download(`/api/audit/export?format=${format}${filters.from ? `&from=${toIso(filters.from)}` : ''}${filters.to ? `&to=${toIso(filters.to)}` : ''}`, `audit.${format}`),
+      download(
+        `/api/audit/export?format=${format}${filters.from ? `&from=${toIso(filters.from)}` : ''}${filters.to ? `&to=${toIso(filters.to)}` : ''}`,
+        `audit.${format}`,
+      ),
     );
   return (
     <>
@@ -131,7 +138,11 @@ export function AuditPage() {
                       <Badge value={e.outcome} />
                     </td>
                     <td>
-                      <button type="button" aria-expanded={open === e.seq} onClick={() => setOpen(open === e.seq ? null : e.seq)}>
+                      <button
+                        type="button"
+                        aria-expanded={open === e.seq}
+                        onClick={() => setOpen(open === e.seq ? null : e.seq)}
+                      >
                         {open === e.seq ? 'Hide' : 'Show'}
                         <span class="sr-only"> details of event {e.seq}</span>
                       </button>

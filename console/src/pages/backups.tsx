@@ -19,7 +19,10 @@ const running = (b: Backup | undefined) => b?.status === 'pending' || b?.status 
 
 /** Table names the operator can pick from: those of the newest completed full backup. */
 function useKnownTables(): string[] {
-  const { data } = usePoll(() => get<Page<Backup>>('/api/backups', { type: 'full', status: 'completed', limit: 1 }), 60000);
+  const { data } = usePoll(
+    () => get<Page<Backup>>('/api/backups', { type: 'full', status: 'completed', limit: 1 }),
+    60000,
+  );
   return data?.items[0]?.tables.map((t) => t.name) ?? [];
 }
 
@@ -54,9 +57,24 @@ export function BackupsPage({ role }: { role: Role }) {
       {can(role, 'admin') && <ImportBackup />}
       <Card title="Catalog" wide>
         <form class="filters" onSubmit={(e) => e.preventDefault()} aria-label="Filter backups">
-          <Select label="Status" value={filters.status} onChange={setFilter('status')} options={['pending', 'running', 'completed', 'failed', 'cancelled']} />
-          <Select label="Type" value={filters.type} onChange={setFilter('type')} options={['full', 'tables', 'audit', 'scope', 'files']} />
-          <Select label="Trigger" value={filters.trigger} onChange={setFilter('trigger')} options={['manual', 'scheduled', 'pre-restore', 'import']} />
+          <Select
+            label="Status"
+            value={filters.status}
+            onChange={setFilter('status')}
+            options={['pending', 'running', 'completed', 'failed', 'cancelled']}
+          />
+          <Select
+            label="Type"
+            value={filters.type}
+            onChange={setFilter('type')}
+            options={['full', 'tables', 'audit', 'scope', 'files']}
+          />
+          <Select
+            label="Trigger"
+            value={filters.trigger}
+            onChange={setFilter('trigger')}
+            options={['manual', 'scheduled', 'pre-restore', 'import']}
+          />
           <label>
             Tag
             <input value={filters.tag} onChange={setFilter('tag')} placeholder="any" />
@@ -84,7 +102,12 @@ export function BackupsPage({ role }: { role: Role }) {
                 <tr key={b.id}>
                   <td>
                     <a href={`#/backups/${b.id}`}>{short(b.id)}</a>
-                    {b.pinned && <span title="pinned" aria-label="pinned"> 📌</span>}
+                    {b.pinned && (
+                      <span title="pinned" aria-label="pinned">
+                        {' '}
+                        📌
+                      </span>
+                    )}
                     {b.description && <div class="muted">{b.description}</div>}
                   </td>
                   <td>
@@ -186,9 +209,7 @@ function CreateBackup() {
                 <input
                   type="checkbox"
                   checked={tables.includes(t)}
-                  onChange={(e) =>
-                    setTables(e.currentTarget.checked ? [...tables, t] : tables.filter((x) => x !== t))
-                  }
+                  onChange={(e) => setTables(e.currentTarget.checked ? [...tables, t] : tables.filter((x) => x !== t))}
                 />
                 {t}
               </label>
@@ -220,7 +241,9 @@ function ImportBackup() {
     if (!file) return;
     const form = new FormData();
     form.append('file', file);
-    const b = await action.run(async () => (await request('POST', '/api/backups/import', { form })).json() as Promise<Backup>);
+    const b = await action.run(
+      async () => (await request('POST', '/api/backups/import', { form })).json() as Promise<Backup>,
+    );
     if (b) navigate(`/backups/${b.id}`);
   };
   return (
@@ -228,7 +251,11 @@ function ImportBackup() {
       <form class="form" onSubmit={(e) => void submit(e)}>
         <label>
           Archive (.tar, from a download)
-          <input type="file" accept=".tar,application/x-tar" onChange={(e) => setFile(e.currentTarget.files?.[0] ?? null)} />
+          <input
+            type="file"
+            accept=".tar,application/x-tar"
+            onChange={(e) => setFile(e.currentTarget.files?.[0] ?? null)}
+          />
         </label>
         <button type="submit" disabled={!file || action.busy}>
           {action.busy ? 'Uploading and verifying…' : 'Import'}
@@ -240,7 +267,11 @@ function ImportBackup() {
 }
 
 export function BackupDetail({ id, role }: { id: string; role: Role }) {
-  const detail = usePoll(() => get<Backup>(`/api/backups/${id}`), (b) => (running(b) ? POLL_ACTIVE_MS : POLL_IDLE_MS), [id]);
+  const detail = usePoll(
+    () => get<Backup>(`/api/backups/${id}`),
+    (b) => (running(b) ? POLL_ACTIVE_MS : POLL_IDLE_MS),
+    [id],
+  );
   const action = useAction();
   const [verify, setVerify] = useState<{ deep: boolean; result: VerifyResult } | null>(null);
   const [verifying, setVerifying] = useState<boolean | null>(null);
@@ -330,7 +361,10 @@ export function BackupDetail({ id, role }: { id: string; role: Role }) {
                 </>
               )}
               {can(role, 'admin') && b.status === 'completed' && (
-                <button type="button" onClick={() => void action.run(() => download(`/api/backups/${b.id}/download`, `${b.id}.tar`))}>
+                <button
+                  type="button"
+                  onClick={() => void action.run(() => download(`/api/backups/${b.id}/download`, `${b.id}.tar`))}
+                >
                   Download
                 </button>
               )}
@@ -345,7 +379,11 @@ export function BackupDetail({ id, role }: { id: string; role: Role }) {
                 </button>
               )}
             </div>
-            {verifying !== null && <p role="status">{verifying ? 'Deep verifying (restoring into a scratch database)…' : 'Verifying every stored byte…'}</p>}
+            {verifying !== null && (
+              <p role="status">
+                {verifying ? 'Deep verifying (restoring into a scratch database)…' : 'Verifying every stored byte…'}
+              </p>
+            )}
             {confirmDelete && (
               <TypedConfirm
                 phrase={`DELETE ${short(b.id)}`}
@@ -433,7 +471,15 @@ export function BackupDetail({ id, role }: { id: string; role: Role }) {
   );
 }
 
-function EditLabels({ b, onSave, busy }: { b: Backup; onSave: (body: Record<string, unknown>) => Promise<void>; busy: boolean }) {
+function EditLabels({
+  b,
+  onSave,
+  busy,
+}: {
+  b: Backup;
+  onSave: (body: Record<string, unknown>) => Promise<void>;
+  busy: boolean;
+}) {
   const [description, setDescription] = useState(b.description ?? '');
   const [tags, setTags] = useState(b.tags.join(', '));
   return (

@@ -6,10 +6,7 @@ import { Badge, Card, ErrorBox, POLL_IDLE_MS, usePoll } from '../ui';
 /** Is the data safe? Health and its reasons first, then the facts behind it. Refreshed every 15 s. */
 export function DashboardPage({ role: _role }: { role: Role }) {
   const status = usePoll(() => get<Status>('/api/status'), POLL_IDLE_MS);
-  const history = usePoll(
-    () => get<Page<Backup>>('/api/backups', { status: 'completed', limit: 200 }),
-    POLL_IDLE_MS,
-  );
+  const history = usePoll(() => get<Page<Backup>>('/api/backups', { status: 'completed', limit: 200 }), POLL_IDLE_MS);
   const failures = usePoll(() => get<Page<Backup>>('/api/backups', { status: 'failed', limit: 5 }), POLL_IDLE_MS);
   const s = status.data;
   const last = s?.lastBackup ?? null;
@@ -53,13 +50,7 @@ export function DashboardPage({ role: _role }: { role: Role }) {
               )}
             </div>
           </Card>
-          <Card title="Last backup">
-            {last ? (
-              <BackupSummary b={last} />
-            ) : (
-              <p>None completed yet.</p>
-            )}
-          </Card>
+          <Card title="Last backup">{last ? <BackupSummary b={last} /> : <p>None completed yet.</p>}</Card>
           <Card title="Last verified backup">
             {s.lastVerifiedBackup ? (
               <>

@@ -49,8 +49,8 @@ export function KeysPage({ me }: { me: Me }) {
         {created?.key && (
           <div class="secret" role="status">
             <p>
-              Key <strong>{created.name}</strong> ({created.role}) created. Copy it now: it is shown this once and only its
-              hash is stored.
+              Key <strong>{created.name}</strong> ({created.role}) created. Copy it now: it is shown this once and only
+              its hash is stored.
             </p>
             <label for="new-key">New API key</label>
             <input id="new-key" readOnly value={created.key} onFocus={(e) => e.currentTarget.select()} />

@@ -1,12 +1,31 @@
 import { useEffect, useState } from 'preact/hooks';
 import { api, type Backup, can, get, type Page, type Plan, type Recovery, type RestoreIssue, type Role } from '../api';
 import { count, short, when } from '../format';
-import { Badge, Card, ErrorBox, navigate, POLL_ACTIVE_MS, POLL_IDLE_MS, Progress, TypedConfirm, useAction, usePoll } from '../ui';
+import {
+  Badge,
+  Card,
+  ErrorBox,
+  navigate,
+  POLL_ACTIVE_MS,
+  POLL_IDLE_MS,
+  Progress,
+  TypedConfirm,
+  useAction,
+  usePoll,
+} from '../ui';
 
 const MODES: { value: string; label: string; help: string }[] = [
-  { value: 'replace', label: 'Replace', help: 'the tables become exactly what the backup holds (rows added since are removed)' },
+  {
+    value: 'replace',
+    label: 'Replace',
+    help: 'the tables become exactly what the backup holds (rows added since are removed)',
+  },
   { value: 'merge', label: 'Merge', help: 'rows of the backup are inserted or overwritten; other rows stay' },
-  { value: 'missing-only', label: 'Missing only', help: 'only rows that no longer exist are put back; nothing is overwritten' },
+  {
+    value: 'missing-only',
+    label: 'Missing only',
+    help: 'only rows that no longer exist are put back; nothing is overwritten',
+  },
 ];
 
 /**
@@ -41,7 +60,9 @@ export function RestoreWizard({ role, backupId: initial }: { role: Role; backupI
     if (res) setPlan(res.plan);
   };
   const execute = async (confirm: string) => {
-    const r = await action.run(() => api<Recovery>('POST', '/api/recoveries', { ...body, safetyBackup: safety, confirm }));
+    const r = await action.run(() =>
+      api<Recovery>('POST', '/api/recoveries', { ...body, safetyBackup: safety, confirm }),
+    );
     if (r) navigate(`/recoveries/${r.id}`);
   };
 
@@ -58,7 +79,9 @@ export function RestoreWizard({ role, backupId: initial }: { role: Role; backupI
           Backup
           <select value={backupId} onChange={(e) => setBackupId(e.currentTarget.value)}>
             <option value="">Choose a completed backup…</option>
-            {backupId && !choices.data?.items.some((x) => x.id === backupId) && <option value={backupId}>{backupId}</option>}
+            {backupId && !choices.data?.items.some((x) => x.id === backupId) && (
+              <option value={backupId}>{backupId}</option>
+            )}
             {choices.data?.items.map((x) => (
               <option key={x.id} value={x.id}>
                 {short(x.id)} — {x.type}, {when(x.createdAt)}
@@ -75,13 +98,21 @@ export function RestoreWizard({ role, backupId: initial }: { role: Role; backupI
             <legend>Mode</legend>
             {MODES.map((m) => (
               <label key={m.value} class="check">
-                <input type="radio" name="mode" value={m.value} checked={mode === m.value} onChange={() => setMode(m.value)} />
+                <input
+                  type="radio"
+                  name="mode"
+                  value={m.value}
+                  checked={mode === m.value}
+                  onChange={() => setMode(m.value)}
+                />
                 <strong>{m.label}</strong>: {m.help}
               </label>
             ))}
           </fieldset>
           <fieldset>
-            <legend>Tables ({chosen.length} of {all.length})</legend>
+            <legend>
+              Tables ({chosen.length} of {all.length})
+            </legend>
             {all.map((t) => (
               <label key={t} class="check">
                 <input
@@ -100,7 +131,12 @@ export function RestoreWizard({ role, backupId: initial }: { role: Role; backupI
             <input type="checkbox" checked={safety} onChange={(e) => setSafety(e.currentTarget.checked)} />
             Take a safety backup first (needed to roll back)
           </label>
-          <button type="button" class="primary" disabled={action.busy || chosen.length === 0} onClick={() => void dryRun()}>
+          <button
+            type="button"
+            class="primary"
+            disabled={action.busy || chosen.length === 0}
+            onClick={() => void dryRun()}
+          >
             Plan (dry run)
           </button>
         </Card>
@@ -176,7 +212,11 @@ const active = (r: Recovery | undefined) => r?.status === 'pending' || r?.status
 
 /** A recovery as it runs (polled every second) and its result, with the rollback. */
 export function RecoveryPage({ id, role }: { id: string; role: Role }) {
-  const rec = usePoll(() => get<Recovery>(`/api/recoveries/${id}`), (r) => (active(r) ? POLL_ACTIVE_MS : POLL_IDLE_MS), [id]);
+  const rec = usePoll(
+    () => get<Recovery>(`/api/recoveries/${id}`),
+    (r) => (active(r) ? POLL_ACTIVE_MS : POLL_IDLE_MS),
+    [id],
+  );
   const action = useAction();
   const [asking, setAsking] = useState(false);
   const r = rec.data;
@@ -187,7 +227,9 @@ export function RecoveryPage({ id, role }: { id: string; role: Role }) {
   };
   return (
     <>
-      <h1 tabIndex={-1}>{r?.rollbackOf ? 'Rollback' : 'Recovery'} {short(id)}</h1>
+      <h1 tabIndex={-1}>
+        {r?.rollbackOf ? 'Rollback' : 'Recovery'} {short(id)}
+      </h1>
       <ErrorBox error={rec.error} />
       {r && (
         <Card title="Result" wide>
@@ -217,7 +259,9 @@ export function RecoveryPage({ id, role }: { id: string; role: Role }) {
               {when(r.startedAt)} / {when(r.finishedAt)}
             </dd>
             <dt>Safety backup</dt>
-            <dd>{r.safetyBackupId ? <a href={`#/backups/${r.safetyBackupId}`}>{short(r.safetyBackupId)}</a> : 'none'}</dd>
+            <dd>
+              {r.safetyBackupId ? <a href={`#/backups/${r.safetyBackupId}`}>{short(r.safetyBackupId)}</a> : 'none'}
+            </dd>
             {r.rollbackOf && (
               <>
                 <dt>Undoes</dt>

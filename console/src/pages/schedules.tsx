@@ -1,5 +1,15 @@
 import { useMemo, useState } from 'preact/hooks';
-import { api, type Backup, can, get, type Page, type Retention, type RetentionPreview, type Role, type Schedule } from '../api';
+import {
+  api,
+  type Backup,
+  can,
+  get,
+  type Page,
+  type Retention,
+  type RetentionPreview,
+  type Role,
+  type Schedule,
+} from '../api';
 import { describeCron, nextRuns } from '../cron';
 import { short, when } from '../format';
 import { Badge, Card, ErrorBox, navigate, POLL_IDLE_MS, TypedConfirm, useAction, usePoll } from '../ui';
@@ -66,7 +76,9 @@ function RunList({ cron, timezone }: { cron: string; timezone: string }) {
   if (result.error) return <p class="error-text">Cannot read this expression: {result.error}</p>;
   return (
     <div data-testid="cron-preview">
-      <p class="cron-words">{result.words} ({timezone})</p>
+      <p class="cron-words">
+        {result.words} ({timezone})
+      </p>
       <p class="muted">Next five runs, in {timezone}:</p>
       <ol class="runs">
         {result.runs.map((d) => (
@@ -77,7 +89,17 @@ function RunList({ cron, timezone }: { cron: string; timezone: string }) {
   );
 }
 
-function ScheduleCard({ s, role, onEdit, onChanged }: { s: Schedule; role: Role; onEdit: () => void; onChanged: () => void }) {
+function ScheduleCard({
+  s,
+  role,
+  onEdit,
+  onChanged,
+}: {
+  s: Schedule;
+  role: Role;
+  onEdit: () => void;
+  onChanged: () => void;
+}) {
   const action = useAction();
   const [deleting, setDeleting] = useState(false);
   const act = async (fn: () => Promise<unknown>) => {
@@ -96,8 +118,8 @@ function ScheduleCard({ s, role, onEdit, onChanged }: { s: Schedule; role: Role;
       </p>
       <RunList cron={s.cron} timezone={s.timezone} />
       <p class="muted">
-        Keeps: last {s.retention.keepLast}, {s.retention.daily} daily, {s.retention.weekly} weekly, {s.retention.monthly}{' '}
-        monthly, {s.retention.yearly} yearly
+        Keeps: last {s.retention.keepLast}, {s.retention.daily} daily, {s.retention.weekly} weekly,{' '}
+        {s.retention.monthly} monthly, {s.retention.yearly} yearly
         {s.retention.maxAgeDays ? `, at most ${s.retention.maxAgeDays} days old` : ''}
       </p>
       <div class="row actions">
@@ -119,7 +141,11 @@ function ScheduleCard({ s, role, onEdit, onChanged }: { s: Schedule; role: Role;
             <button type="button" onClick={onEdit}>
               Edit
             </button>
-            <button type="button" disabled={action.busy} onClick={() => void act(() => api('PATCH', `/api/schedules/${s.id}`, { enabled: !s.enabled }))}>
+            <button
+              type="button"
+              disabled={action.busy}
+              onClick={() => void act(() => api('PATCH', `/api/schedules/${s.id}`, { enabled: !s.enabled }))}
+            >
               {s.enabled ? 'Disable' : 'Enable'}
             </button>
             <button type="button" class="danger" onClick={() => setDeleting(true)}>
@@ -162,7 +188,13 @@ function ScheduleForm({ initial, onDone }: { initial: Schedule | null; onDone: (
       cron,
       timezone,
       type,
-      tables: type === 'tables' ? tables.split(',').map((t) => t.trim()).filter(Boolean) : [],
+      tables:
+        type === 'tables'
+          ? tables
+              .split(',')
+              .map((t) => t.trim())
+              .filter(Boolean)
+          : [],
       enabled,
       retention: ret,
     };
@@ -180,7 +212,9 @@ function ScheduleForm({ initial, onDone }: { initial: Schedule | null; onDone: (
         min={nullable ? 1 : 0}
         value={ret[k] ?? ''}
         placeholder={nullable ? 'no limit' : undefined}
-        onInput={(e) => setRet({ ...ret, [k]: nullable ? nullableInt(e.currentTarget.value) : Number(e.currentTarget.value) })}
+        onInput={(e) =>
+          setRet({ ...ret, [k]: nullable ? nullableInt(e.currentTarget.value) : Number(e.currentTarget.value) })
+        }
       />
     </label>
   );
@@ -193,10 +227,17 @@ function ScheduleForm({ initial, onDone }: { initial: Schedule | null; onDone: (
         </label>
         <label>
           Cron expression
-          <input required value={cron} spellcheck={false} onInput={(e) => setCron(e.currentTarget.value)} aria-describedby="cron-help" />
+          <input
+            required
+            value={cron}
+            spellcheck={false}
+            onInput={(e) => setCron(e.currentTarget.value)}
+            aria-describedby="cron-help"
+          />
         </label>
         <p id="cron-help" class="help">
-          minute hour day-of-month month day-of-week, e.g. <code>0 2 * * *</code> (daily at 02:00) or <code>@hourly</code>.
+          minute hour day-of-month month day-of-week, e.g. <code>0 2 * * *</code> (daily at 02:00) or{' '}
+          <code>@hourly</code>.
         </p>
         <label>
           Time zone (IANA)
@@ -254,7 +295,13 @@ function validZone(tz: string): boolean {
   }
 }
 
-function RetentionPanel({ preview, error }: { preview: RetentionPreview | undefined; error: ReturnType<typeof usePoll>['error'] }) {
+function RetentionPanel({
+  preview,
+  error,
+}: {
+  preview: RetentionPreview | undefined;
+  error: ReturnType<typeof usePoll>['error'];
+}) {
   return (
     <Card title="Retention preview">
       <p class="muted">What a cleanup would do now with the saved policies, and why. Nothing is deleted here.</p>

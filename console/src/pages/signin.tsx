@@ -11,7 +11,9 @@ export function SignIn({ onSignedIn, expired }: { onSignedIn: (me: Me) => void; 
   const action = useAction();
   const submit = async (e: Event) => {
     e.preventDefault();
-    const me = await action.run(async () => (await request('GET', '/api/keys/me', { key: key.trim() })).json() as Promise<Me>);
+    const me = await action.run(
+      async () => (await request('GET', '/api/keys/me', { key: key.trim() })).json() as Promise<Me>,
+    );
     if (me) {
       session.set(key.trim());
       setKey('');
