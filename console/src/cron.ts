@@ -135,9 +135,27 @@ function offsetAt(t: number, fmt: Intl.DateTimeFormat): number {
 }
 
 /**
+ * The instant of a wall time, the way the server's scheduler reads it: a wall time that occurs
+ * twice (autumn) runs at its first occurrence; one a spring-forward gap skips runs once, at the
+ * end of the gap (transitions fall on whole hours in practice).
+ */
+function instantOf(asUtc: number, h: number, mi: number, d: number, fmt: Intl.DateTimeFormat): number {
+  const HOURS3 = 3 * 3600_000;
+  const before = offsetAt(asUtc - HOURS3, fmt);
+  const candidates = [asUtc - before, asUtc - offsetAt(asUtc + HOURS3, fmt)]
+    .filter((t) => {
+      const w = wall(t, fmt);
+      return w.h === h && w.mi === mi && w.d === d;
+    })
+    .sort((x, y) => x - y);
+  if (candidates.length) return candidates[0];
+  return Math.floor((asUtc - before) / 3600_000) * 3600_000;
+}
+
+/**
  * The next `n` runs after `after`, in `timeZone`. Walks day by day through matching days and,
  * within a day, through the matching hours and minutes (wall clock), converting each to an
- * instant with the zone's offset there; a wall time a DST gap skips does not run.
+ * instant as the scheduler does (see instantOf).
  */
 export function nextRuns(expr: string, timeZone: string, n = 5, after = new Date()): Date[] {
   const c = parseCron(expr);
@@ -172,11 +190,9 @@ export function nextRuns(expr: string, timeZone: string, n = 5, after = new Date
         for (const s of seconds) {
           if (out.length >= n) return out;
           const asUtc = Date.UTC(y, mo - 1, d, h, mi, s);
-          let t = asUtc - offsetAt(asUtc, fmt);
-          t = asUtc - offsetAt(t, fmt);
-          const w = wall(t, fmt);
-          if (w.h !== h || w.mi !== mi || w.d !== d) continue; // skipped by a DST change
-          if (t > after.getTime()) out.push(new Date(t));
+          const t = instantOf(asUtc, h, mi, d, fmt);
+          if (t <= after.getTime() || out.some((o) => o.getTime() === t)) continue;
+          out.push(new Date(t));
         }
   }
   return out;

@@ -6,6 +6,7 @@
  * and an axe-core check of every page.
  */
 import { randomBytes } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
 import type { AddressInfo } from 'node:net';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import request from 'supertest';
@@ -70,6 +71,24 @@ describe.each(ENGINES)('operator console on %s', (engine) => {
     expect(res.headers['content-security-policy']).not.toContain('unsafe-inline');
     expect(res.text).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>/);
     expect(res.text).not.toMatch(/<style|style="/);
+    // First load: the page and every asset it references, gzip-compressed, within 200 KB.
+    const assets = [...res.text.matchAll(/(?:src|href)="\/console\/([^"]+)"/g)].map((m) => m[1]);
+    expect(assets.length).toBeGreaterThanOrEqual(2);
+    let compressed = gzipSync(res.text).length;
+    for (const a of assets) {
+      const asset = await request(t.http)
+        .get(`/console/${a}`)
+        .buffer(true)
+        .parse((r, cb) => {
+          const chunks: Buffer[] = [];
+          r.on('data', (c: Buffer) => chunks.push(c));
+          r.on('end', () => cb(null, Buffer.concat(chunks)));
+        });
+      expect(asset.status).toBe(200);
+      expect(asset.headers['content-security-policy']).toContain("default-src 'self'");
+      compressed += gzipSync(asset.body as Buffer).length;
+    }
+    expect(compressed).toBeLessThanOrEqual(200 * 1024);
   });
 
   it('refuses a wrong key with the API’s message, and keeps no key anywhere but the tab session', async () => {
