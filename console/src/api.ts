@@ -174,6 +174,7 @@ export interface Status {
   lastBackup: Backup | null;
   lastVerifiedBackup: Backup | null;
   rpoSeconds: number | null;
+  rpoLimitSeconds?: number;
   storage: { count: number; totalBytes: number; limitBytes?: number | null };
   schedules: { id: string; name: string; nextRunAt: string | null }[];
 }

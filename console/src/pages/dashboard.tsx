@@ -1,7 +1,7 @@
 import { type Backup, get, type Page, type Role, type Status } from '../api';
 import { BackupChart } from '../chart';
 import { ago, bytes, duration, short, when } from '../format';
-import { Badge, Card, ErrorBox, POLL_IDLE_MS, usePoll } from '../ui';
+import { Badge, Card, ErrorBox, POLL_IDLE_MS, Progress, usePoll } from '../ui';
 
 /** Is the data safe? Health and its reasons first, then the facts behind it. Refreshed every 15 s. */
 export function DashboardPage({ role: _role }: { role: Role }) {
@@ -32,7 +32,10 @@ export function DashboardPage({ role: _role }: { role: Role }) {
           </Card>
           <Card title="Recovery point">
             <p class="big">{s.rpoSeconds === null ? 'No backup yet' : duration(s.rpoSeconds)}</p>
-            <p>of data at risk: time since the newest completed backup.</p>
+            <p>
+              of data at risk: time since the newest completed backup
+              {s.rpoLimitSeconds ? `; the limit is ${duration(s.rpoLimitSeconds)} (MAX_BACKUP_AGE_HOURS)` : ''}.
+            </p>
             <div>
               Next runs:{' '}
               {s.schedules.filter((x) => x.nextRunAt).length === 0 ? (
@@ -63,9 +66,16 @@ export function DashboardPage({ role: _role }: { role: Role }) {
           </Card>
           <Card title="Storage">
             <p class="big">{bytes(s.storage.totalBytes)}</p>
+            {s.storage.limitBytes ? (
+              <Progress
+                value={Math.min(s.storage.totalBytes, s.storage.limitBytes)}
+                max={s.storage.limitBytes}
+                label={`${Math.round((100 * s.storage.totalBytes) / s.storage.limitBytes)}% of the limit`}
+              />
+            ) : null}
             <p>
               in {s.storage.count} backups
-              {s.storage.limitBytes ? ` of a ${bytes(s.storage.limitBytes)} limit` : ' (no limit reported)'}
+              {s.storage.limitBytes ? ` of a ${bytes(s.storage.limitBytes)} limit` : ' (no limit set)'}
             </p>
           </Card>
           <Card title="Encryption">
