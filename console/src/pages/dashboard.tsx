@@ -1,4 +1,4 @@
-import { type Backup, get, type Page, type Role, type Status } from '../api';
+import { type Backup, get, type Page, type Recovery, type Role, type Status } from '../api';
 import { BackupChart } from '../chart';
 import { ago, bytes, duration, short, when } from '../format';
 import { Badge, Card, ErrorBox, POLL_IDLE_MS, Progress, usePoll } from '../ui';
@@ -7,6 +7,7 @@ import { Badge, Card, ErrorBox, POLL_IDLE_MS, Progress, usePoll } from '../ui';
 export function DashboardPage({ role: _role }: { role: Role }) {
   const status = usePoll(() => get<Status>('/api/status'), POLL_IDLE_MS);
   const history = usePoll(() => get<Page<Backup>>('/api/backups', { status: 'completed', limit: 200 }), POLL_IDLE_MS);
+  const recoveries = usePoll(() => get<Page<Recovery>>('/api/recoveries', { limit: 5 }), POLL_IDLE_MS);
   const failures = usePoll(() => get<Page<Backup>>('/api/backups', { status: 'failed', limit: 5 }), POLL_IDLE_MS);
   const s = status.data;
   const last = s?.lastBackup ?? null;
@@ -104,6 +105,23 @@ export function DashboardPage({ role: _role }: { role: Role }) {
           <BackupChart backups={history.data.items} />
         ) : (
           <p>No completed backups to chart yet.</p>
+        )}
+      </Card>
+      <Card title="Recent restores" wide>
+        <ErrorBox error={recoveries.error} />
+        {recoveries.data?.items.length ? (
+          <ul>
+            {recoveries.data.items.map((r) => (
+              <li key={r.id}>
+                <a href={`#/recoveries/${r.id}`}>
+                  {r.rollbackOf ? 'rollback' : 'recovery'} {short(r.id)}
+                </a>{' '}
+                of backup {short(r.backupId)} ({r.mode}), {when(r.createdAt)}: <Badge value={r.status} />
+              </li>
+            ))}
+          </ul>
+        ) : (
+          <p>No restores yet.</p>
         )}
       </Card>
       <Card title="Recent failures" wide>
