@@ -171,7 +171,7 @@ describe.each(ENGINES)('operator console on %s', (engine) => {
     }
   });
 
-  it('lets an admin restore with the typed phrase, then roll back with its own phrase', async () => {
+  it('lets an admin restore from the plan after the typed phrase', async () => {
     await open('/backups', 'Backups');
     await checkA11y('backups');
     const link = page.getByRole('link', { name: /^[0-9a-f]{8}$/ }).first();
@@ -199,8 +199,12 @@ describe.each(ENGINES)('operator console on %s', (engine) => {
     await page.locator('.badge-completed').waitFor();
     expect(await page.getByText('Safety backup').count()).toBe(1);
     await checkA11y('recovery');
-    await page.getByRole('button', { name: 'Roll back…' }).click();
+  });
+
+  it('rolls that restore back after its own typed phrase', async () => {
     const recoveryId = page.url().split('/recoveries/')[1];
+    expect(recoveryId).toMatch(/^[0-9a-f-]{36}$/);
+    await page.getByRole('button', { name: 'Roll back…' }).click();
     await page.getByLabel(/Type ROLLBACK/).fill(`ROLLBACK ${recoveryId}`);
     await page.getByRole('button', { name: 'Roll back now' }).click();
     await page.getByRole('heading', { level: 1, name: /^Rollback / }).waitFor();
