@@ -37,7 +37,8 @@ module.exports = {
     {
       ...common,
       displayName: 'unit',
-      testMatch: ['<rootDir>/src/**/*.spec.ts', '!**/*.int.spec.ts'],
+      // console/src specs are pure logic of the operator console (no DOM); its browser tests live in test/console.
+      testMatch: ['<rootDir>/src/**/*.spec.ts', '<rootDir>/console/src/**/*.spec.ts', '!**/*.int.spec.ts'],
       transform: { '^.+\\.ts$': swc },
     },
     {

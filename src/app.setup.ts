@@ -9,6 +9,7 @@ import { setupOpenApi } from './common/openapi';
 import type { RequestWithContext } from './common/request-context';
 import { enterRequestScope } from './common/request-scope';
 import { SafeInputPipe } from './common/safe-input.pipe';
+import { consoleMiddleware } from './console/console-static';
 import { AppConfig } from './config/app-config';
 
 /** Everything main.ts and the HTTP tests share: request pipeline, pipes, proxy trust, Swagger, shutdown. */
@@ -33,6 +34,8 @@ export function configureApp(app: INestApplication): void {
   express.use((req: Request, res: Response, next: NextFunction) =>
     enterRequestScope(req as RequestWithContext, res, next),
   );
+  // The operator console: static files under /console, ahead of the routes (it adds none).
+  if (config.CONSOLE_ENABLED) express.use('/console', consoleMiddleware());
 
   app.useGlobalPipes(
     new SafeInputPipe(),

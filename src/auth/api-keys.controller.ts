@@ -1,9 +1,10 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Post } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Post, Req } from '@nestjs/common';
 import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ApiErrors, BODY_ERRORS, UNREAD_BODY_ERRORS } from '../common/openapi';
+import type { RequestWithContext } from '../common/request-context';
 import { ApiKeysService } from './api-keys.service';
 import { Audit, Roles } from './auth.decorators';
-import { ApiKeyPageDto, CreateApiKeyDto, CreatedApiKeyDto } from './dto/create-api-key.dto';
+import { ApiKeyPageDto, CreateApiKeyDto, CreatedApiKeyDto, CurrentApiKeyDto } from './dto/create-api-key.dto';
 
 @ApiTags('API keys')
 @Controller('api/keys')
@@ -28,6 +29,19 @@ export class ApiKeysController {
   @ApiOkResponse({ type: ApiKeyPageDto })
   async list(): Promise<ApiKeyPageDto> {
     return { items: await this.keys.list(), nextCursor: null };
+  }
+
+  /**
+   * Who the presented key is: lets a client (the console) offer only what the key's role may
+   * do, without probing guarded routes (each refused probe would be a denied audit event).
+   */
+  @Get('me')
+  @Roles('auditor')
+  @ApiOperation({ operationId: 'getCurrentApiKey', summary: 'The presented key: its id, name and role' })
+  @ApiOkResponse({ type: CurrentApiKeyDto })
+  me(@Req() req: RequestWithContext): CurrentApiKeyDto {
+    const actor = req.actor!;
+    return { id: actor.keyId!, name: actor.name, role: actor.role! };
   }
 
   @Delete(':id')

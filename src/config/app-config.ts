@@ -119,6 +119,8 @@ export class AppConfig {
   @Transform(toList) @IsString({ each: true }) NOTIFY_WEBHOOK_URLS: string[] = [];
   @IsIn(['json', 'slack']) NOTIFY_WEBHOOK_FORMAT = 'json';
   @Transform(toBool) @IsBoolean() METRICS_PUBLIC = true;
+  /** The operator console at /console (static files from dist/console, built by `npm run build`). */
+  @Transform(toBool) @IsBoolean() CONSOLE_ENABLED = true;
 
   /** The database Strongroom protects; by default its own. */
   get targetDatabaseUrl(): string {

@@ -4,6 +4,12 @@ import { BackupDto } from '../backup/dto/backup.dto';
 export class StatusStorageDto {
   @ApiProperty({ description: 'Backups in the catalog', type: 'integer' }) count: number;
   @ApiProperty({ description: 'Bytes they use in storage', type: 'integer' }) totalBytes: number;
+  @ApiProperty({
+    description: 'MAX_STORAGE_BYTES: above it the status is unhealthy; null when there is no limit',
+    nullable: true,
+    type: 'integer',
+  })
+  limitBytes: number | null;
 }
 
 export class StatusScheduleDto {
@@ -26,6 +32,11 @@ export class StatusDto {
     type: 'integer',
   })
   rpoSeconds: number | null;
+  @ApiProperty({
+    description: 'MAX_BACKUP_AGE_HOURS in seconds: a recovery point older than this makes the status unhealthy',
+    type: 'integer',
+  })
+  rpoLimitSeconds: number;
   @ApiProperty({ description: 'Catalog totals', type: StatusStorageDto }) storage: StatusStorageDto;
   @ApiProperty({ description: 'Schedules and their next runs', type: [StatusScheduleDto] })
   schedules: StatusScheduleDto[];

@@ -17,7 +17,8 @@ export interface StatusView {
   lastBackup: BackupView | null;
   lastVerifiedBackup: BackupView | null;
   rpoSeconds: number | null;
-  storage: { count: number; totalBytes: number };
+  rpoLimitSeconds: number;
+  storage: { count: number; totalBytes: number; limitBytes: number | null };
   schedules: { id: string; name: string; nextRunAt: string | null }[];
 }
 
@@ -101,7 +102,8 @@ export class StatusService implements OnApplicationBootstrap, OnApplicationShutd
       lastBackup: newest ? toBackupView(newest) : null,
       lastVerifiedBackup: verified ? toBackupView(verified) : null,
       rpoSeconds,
-      storage: { count: stats.count, totalBytes: stats.totalBytes },
+      rpoLimitSeconds: this.config.MAX_BACKUP_AGE_HOURS * 3600,
+      storage: { count: stats.count, totalBytes: stats.totalBytes, limitBytes: limit ?? null },
       schedules: schedules.map((s) => ({ id: s.id, name: s.name, nextRunAt: toScheduleView(s, now).nextRunAt })),
     };
   }

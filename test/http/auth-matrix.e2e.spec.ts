@@ -16,6 +16,7 @@ const ROUTE_ROLES: Record<string, Rule> = {
   'GET /docs-yaml': 'public',
   'POST /api/keys': 'admin',
   'GET /api/keys': 'admin',
+  'GET /api/keys/me': 'auditor',
   'DELETE /api/keys/:id': 'admin',
   'GET /api/audit': 'auditor',
   'GET /api/audit/verify': 'auditor',

@@ -145,6 +145,7 @@ describe.each(ENGINES)('OpenAPI document against the real service on %s', (engin
         then: (b) => void (ids.key = (b as { id: string }).id),
       },
       { op: 'listApiKeys', as: 'admin', expect: 200 },
+      { op: 'getCurrentApiKey', as: 'auditor', expect: 200 },
       { op: 'revokeApiKey', as: 'admin', path: { id: () => ids.key }, expect: 204 },
       { op: 'revokeApiKey', as: 'admin', path: { id: () => ids.key }, expect: 404 },
       {

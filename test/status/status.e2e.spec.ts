@@ -77,6 +77,9 @@ describe.each(ENGINES)('status, metrics and alerts on %s', (engine) => {
     expect(good.rpoSeconds).toBeGreaterThanOrEqual(0);
     expect(good.storage.count).toBe(1);
     expect(good.storage.totalBytes).toBe(b.sizeBytes);
+    // The limits the health is judged against, for a dashboard to show beside the values.
+    expect(good.storage.limitBytes).toBe(100_000_000);
+    expect(good.rpoLimitSeconds).toBe(26 * 3600);
 
     await t.dataSource.query(`UPDATE strongroom_backups SET created_at = '2020-01-01T00:00:00.000Z'`);
     const stale = await status();

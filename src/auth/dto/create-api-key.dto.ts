@@ -30,6 +30,12 @@ export class ApiKeyDto {
   lastUsedAt: string | null;
 }
 
+export class CurrentApiKeyDto {
+  @ApiProperty({ description: 'Key id (UUID)', format: 'uuid' }) id: string;
+  @ApiProperty({ description: 'Name given at creation' }) name: string;
+  @ApiProperty({ description: 'Role of the key: admin > operator > auditor', enum: ROLES }) role: string;
+}
+
 export class CreatedApiKeyDto extends ApiKeyDto {
   @ApiProperty({ description: 'The key itself. Shown this once: only its hash is stored.' }) key: string;
 }
