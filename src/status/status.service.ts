@@ -3,7 +3,7 @@ import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { BackupEvents } from '../backup/backup-events';
 import { BackupView } from '../backup/backup.view';
-import { BACKUP_VIEW_COLUMNS, BackupRow, backupRowView, placeholders } from '../backup/backup-rows';
+import { BACKUP_VIEW_COLUMNS, BackupRow, backupRowView, COL, placeholders, selectRows } from '../backup/backup-rows';
 import { CatalogTotals } from '../backup/catalog-totals';
 import { JobSweeper } from '../backup/job-sweeper';
 import { AppConfig } from '../config/app-config';
@@ -67,12 +67,14 @@ export class StatusService implements OnApplicationBootstrap, OnApplicationShutd
       `WHERE "status" = ${p(1)} AND "verified_at" IS NOT NULL ORDER BY "verified_at" DESC, "id" DESC LIMIT 1`,
       ['completed'],
     );
-    const rpoSeconds = newest ? Math.max(0, Math.floor((now.getTime() - Date.parse(newest.created_at)) / 1000)) : null;
+    const newestAt = newest?.[COL.created_at] as string | undefined;
+    const newestId = newest?.[COL.id] as string | undefined;
+    const rpoSeconds = newestAt ? Math.max(0, Math.floor((now.getTime() - Date.parse(newestAt)) / 1000)) : null;
     const maxAge = this.config.MAX_BACKUP_AGE_HOURS;
     if (!newest) problems.push('no completed backup exists');
     else if (rpoSeconds! * 1000 > maxAge * HOUR_MS)
       problems.push(
-        `newest completed backup ${newest.id} is older than MAX_BACKUP_AGE_HOURS (${maxAge}h): taken ${newest.created_at}`,
+        `newest completed backup ${newestId} is older than MAX_BACKUP_AGE_HOURS (${maxAge}h): taken ${newestAt}`,
       );
 
     const schedules = await this.schedules.all();
@@ -82,7 +84,7 @@ export class StatusService implements OnApplicationBootstrap, OnApplicationShutd
         ? ((await this.ds.query(
             `SELECT "id", "status", "error" FROM "strongroom_backups" WHERE "id" IN (${lastIds.map((_, i) => p(i + 1)).join(', ')})`,
             lastIds,
-          )) as Pick<BackupRow, 'id' | 'status' | 'error'>[])
+          )) as { id: string; status: string; error: string | null }[])
         : []
       ).map((b) => [b.id, b]),
     );
@@ -115,10 +117,7 @@ export class StatusService implements OnApplicationBootstrap, OnApplicationShutd
 
   /** The first catalog row (the resource's columns) that `rest` (WHERE … ORDER BY … LIMIT 1) selects. */
   private async first(rest: string, params: unknown[]): Promise<BackupRow | null> {
-    const rows = (await this.ds.query(
-      `SELECT ${BACKUP_VIEW_COLUMNS} FROM "strongroom_backups" ${rest}`,
-      params,
-    )) as BackupRow[];
+    const rows = await selectRows(this.ds, `SELECT ${BACKUP_VIEW_COLUMNS} FROM "strongroom_backups" ${rest}`, params);
     return rows[0] ?? null;
   }
 
