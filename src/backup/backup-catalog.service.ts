@@ -1,9 +1,9 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { InjectRepository } from '@nestjs/typeorm';
-import { Repository } from 'typeorm';
+import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
+import { DataSource, Repository } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
 import { DomainError, ErrorCode } from '../common/domain-error';
-import { newestFirstPage, Page } from '../common/pagination';
+import { Page } from '../common/pagination';
 import { Actor, SYSTEM_ACTOR } from '../common/request-context';
 import { nowIso } from '../database/columns';
 import { Transactions } from '../database/transactions';
@@ -13,7 +13,8 @@ import { authenticateManifest } from '../engine/backup/backup-keys';
 import { readManifest } from '../engine/backup/read-backup';
 import type { BackupStorage } from '../engine/storage/storage';
 import { BackupEntity } from './backup.entity';
-import { BackupDetail, BackupView, toBackupDetail, toBackupView } from './backup.view';
+import { listBackupsJson } from './backup-rows';
+import { BackupDetail, BackupView, toBackupDetail } from './backup.view';
 import { completedFieldsFor } from './completed-fields';
 import { BACKUP_STORAGE } from './storage.provider';
 import { TargetDatabase } from './target-database';
@@ -38,19 +39,17 @@ export class BackupCatalogService {
     private readonly tx: Transactions,
     private readonly audit: AuditService,
     private readonly target: TargetDatabase,
+    @InjectDataSource() private readonly ds: DataSource,
   ) {}
 
+  /** A page of the list as the JSON text GET /api/backups answers (backup-rows.ts: the lean read path). */
+  listJson(f: BackupFilter, limit = 50, cursor?: string): Promise<string> {
+    return listBackupsJson(this.ds, f, limit, cursor);
+  }
+
+  /** The same page as objects (CLI, scheduler): one query and one cursor logic for both. */
   async list(f: BackupFilter, limit = 50, cursor?: string): Promise<Page<BackupView>> {
-    const qb = this.repo.createQueryBuilder('b');
-    if (f.status) qb.andWhere('b.status = :status', { status: f.status });
-    if (f.type) qb.andWhere('b.type = :type', { type: f.type });
-    if (f.trigger) qb.andWhere('b.trigger = :trigger', { trigger: f.trigger });
-    // Tags are stored as a JSON array; match the quoted element.
-    if (f.tag) qb.andWhere('b.tags LIKE :tag', { tag: `%${JSON.stringify(f.tag).replace(/[%_]/g, '')}%` });
-    if (f.from) qb.andWhere('b.created_at >= :from', { from: new Date(f.from).toISOString() });
-    if (f.to) qb.andWhere('b.created_at <= :to', { to: new Date(f.to).toISOString() });
-    const { rows, nextCursor } = await newestFirstPage(qb, 'b', limit, cursor);
-    return { items: rows.map(toBackupView), nextCursor };
+    return JSON.parse(await this.listJson(f, limit, cursor)) as Page<BackupView>;
   }
 
   async all(): Promise<BackupEntity[]> {

@@ -25,10 +25,10 @@ export interface BackupProgressView {
  * truth; a rescan rebuilds missing rows from manifests and flags rows whose manifest is gone.
  */
 @Entity('strongroom_backups')
-// In the order the list, its cursor and the status route read (migration 1763700009000 says why).
+// In the order the list, its cursor and the status route read (migrations 1763700009000 and 1764600600000 say why).
 @Index('ix_strongroom_backups_created_id', ['createdAt', 'id'])
 @Index('ix_strongroom_backups_status_created', ['status', 'createdAt', 'id', 'sizeBytes'])
-@Index('ix_strongroom_backups_verified', ['verifiedAt', 'id'])
+@Index('ix_strongroom_backups_status_verified', ['status', 'verifiedAt', 'id'])
 export class BackupEntity {
   @PrimaryColumn({ type: 'varchar', length: 36 }) id: string;
   @Column({ type: 'varchar', length: 16 }) type: BackupType;

@@ -8,6 +8,7 @@ import { BackupEntity } from './backup.entity';
 import { BackupEvents } from './backup-events';
 import { BackupsController } from './backups.controller';
 import { BackupsService } from './backups.service';
+import { CatalogTotals } from './catalog-totals';
 import { JobSweeper } from './job-sweeper';
 import { TargetDatabase } from './target-database';
 
@@ -22,6 +23,7 @@ import { TargetDatabase } from './target-database';
     TargetDatabase,
     BackupEvents,
     JobSweeper,
+    CatalogTotals,
     { provide: EnginePort, useClass: Engine },
   ],
   exports: [
@@ -32,6 +34,7 @@ import { TargetDatabase } from './target-database';
     TargetDatabase,
     BackupEvents,
     JobSweeper,
+    CatalogTotals,
     EnginePort,
   ],
 })

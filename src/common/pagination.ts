@@ -51,6 +51,27 @@ const CURSOR_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/;
 const CURSOR_ID = /^[A-Za-z0-9._:-]{1,100}$/;
 
 /**
+ * The (created_at, id) position a newest-first cursor names, or null without a cursor;
+ * strictly what newestFirstPage hands out (an ISO time as toISOString() writes it and an id),
+ * anything else is the caller's 400.
+ */
+export function parseNewestFirstCursor(cursor: string | undefined): [string, string] | null {
+  if (!cursor) return null;
+  const c = decodeCursor(cursor);
+  if (
+    !c ||
+    c.length !== 2 ||
+    typeof c[0] !== 'string' ||
+    !CURSOR_TIME.test(c[0]) ||
+    typeof c[1] !== 'string' ||
+    !CURSOR_ID.test(c[1])
+  ) {
+    throw new DomainError(ErrorCode.InvalidInput, 'cursor is not valid');
+  }
+  return [c[0], c[1]];
+}
+
+/**
  * Keyset pagination newest first over `<alias>.created_at, <alias>.id` (stable when several
  * rows share a timestamp). The query builder carries the filters; this adds order, cursor and
  * limit, and answers the page's rows with the cursor of the next page.
@@ -64,19 +85,8 @@ export async function newestFirstPage<T extends { createdAt: string; id: string 
   qb.orderBy(`${alias}.created_at`, 'DESC')
     .addOrderBy(`${alias}.id`, 'DESC')
     .take(limit + 1);
-  if (cursor) {
-    const c = decodeCursor(cursor);
-    // Strictly what this function hands out: an ISO time as toISOString() writes it and an id.
-    if (
-      !c ||
-      c.length !== 2 ||
-      typeof c[0] !== 'string' ||
-      !CURSOR_TIME.test(c[0]) ||
-      typeof c[1] !== 'string' ||
-      !CURSOR_ID.test(c[1])
-    ) {
-      throw new DomainError(ErrorCode.InvalidInput, 'cursor is not valid');
-    }
+  const c = parseNewestFirstCursor(cursor);
+  if (c) {
     // The leading `created_at <=` is implied by the rest; it is there so both engines seek the
     // (created_at, id) index to the cursor instead of filtering every newer row on the way.
     qb.andWhere(

@@ -48,6 +48,8 @@ export class AppConfig {
   ADMIN_API_KEY?: string;
   /** How long a verified API key is trusted without a catalog lookup; revocation elsewhere takes effect within it. 0 = look up every request. */
   @Transform(toInt) @IsInt() @Min(0) @Max(300) API_KEY_CACHE_SECONDS = 5;
+  /** How long GET /api/status may reuse the catalog totals (count, bytes); this process's own changes drop them at once. 0 = count every request. */
+  @Transform(toInt) @IsInt() @Min(0) @Max(300) STATUS_TOTALS_CACHE_SECONDS = 1;
   @Transform(toBool) @IsBoolean() TRUST_PROXY = false;
   @Transform(toInt) @IsInt() @Min(1) THROTTLE_TTL_SECONDS = 60;
   @Transform(toInt) @IsInt() @Min(1) THROTTLE_LIMIT = 300;

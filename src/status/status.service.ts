@@ -1,10 +1,10 @@
 import { Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { InjectRepository } from '@nestjs/typeorm';
-import { In, IsNull, Not, Repository } from 'typeorm';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
 import { BackupEvents } from '../backup/backup-events';
-import { BackupEntity } from '../backup/backup.entity';
-import { toBackupView, BackupView } from '../backup/backup.view';
-import { BackupCatalogService } from '../backup/backup-catalog.service';
+import { BackupView } from '../backup/backup.view';
+import { BACKUP_VIEW_COLUMNS, BackupRow, backupRowView, COL, placeholders, selectRows } from '../backup/backup-rows';
+import { CatalogTotals } from '../backup/catalog-totals';
 import { JobSweeper } from '../backup/job-sweeper';
 import { AppConfig } from '../config/app-config';
 import { NotificationsService } from '../notifications/notifications.service';
@@ -37,8 +37,8 @@ export class StatusService implements OnApplicationBootstrap, OnApplicationShutd
   private unsubscribe: (() => void) | null = null;
 
   constructor(
-    @InjectRepository(BackupEntity) private readonly backups: Repository<BackupEntity>,
-    private readonly catalog: BackupCatalogService,
+    @InjectDataSource() private readonly ds: DataSource,
+    private readonly totals: CatalogTotals,
     private readonly schedules: SchedulesService,
     private readonly events: BackupEvents,
     private readonly notifications: NotificationsService,
@@ -59,26 +59,35 @@ export class StatusService implements OnApplicationBootstrap, OnApplicationShutd
     // sweep that began within the last second counts (monitors poll this route).
     await this.sweeper.sweepIfDue(STATUS_SWEEP_INTERVAL_MS).catch(() => 0);
     const problems: string[] = [];
-    const newest = await this.backups.findOne({
-      where: { status: 'completed' },
-      order: { createdAt: 'DESC', id: 'DESC' },
-    });
-    const verified = await this.backups.findOne({
-      where: { status: 'completed', verifiedAt: Not(IsNull()) },
-      order: { verifiedAt: 'DESC', id: 'DESC' },
-    });
-    const rpoSeconds = newest ? Math.max(0, Math.floor((now.getTime() - Date.parse(newest.createdAt)) / 1000)) : null;
+    // Plain SQL (backup-rows.ts says why); each is one seek of an index that starts with the status.
+    const p = placeholders(this.ds);
+    const newest = await this.first(`WHERE "status" = ${p(1)} ORDER BY "created_at" DESC, "id" DESC LIMIT 1`, [
+      'completed',
+    ]);
+    const verified = await this.first(
+      `WHERE "status" = ${p(1)} AND "verified_at" IS NOT NULL ORDER BY "verified_at" DESC, "id" DESC LIMIT 1`,
+      ['completed'],
+    );
+    const newestAt = newest?.[COL.created_at] as string | undefined;
+    const newestId = newest?.[COL.id] as string | undefined;
+    const rpoSeconds = newestAt ? Math.max(0, Math.floor((now.getTime() - Date.parse(newestAt)) / 1000)) : null;
     const maxAge = this.config.MAX_BACKUP_AGE_HOURS;
     if (!newest) problems.push('no completed backup exists');
     else if (rpoSeconds! * 1000 > maxAge * HOUR_MS)
       problems.push(
-        `newest completed backup ${newest.id} is older than MAX_BACKUP_AGE_HOURS (${maxAge}h): taken ${newest.createdAt}`,
+        `newest completed backup ${newestId} is older than MAX_BACKUP_AGE_HOURS (${maxAge}h): taken ${newestAt}`,
       );
 
     const schedules = await this.schedules.all();
     const lastIds = schedules.map((s) => s.lastBackupId).filter((id): id is string => !!id);
     const lastRuns = new Map(
-      (lastIds.length ? await this.backups.find({ where: { id: In(lastIds) } }) : []).map((b) => [b.id, b]),
+      (lastIds.length
+        ? ((await this.ds.query(
+            `SELECT "id", "status", "error" FROM "strongroom_backups" WHERE "id" IN (${lastIds.map((_, i) => p(i + 1)).join(', ')})`,
+            lastIds,
+          )) as { id: string; status: string; error: string | null }[])
+        : []
+      ).map((b) => [b.id, b]),
     );
     for (const s of schedules) {
       if (!s.enabled) continue;
@@ -91,7 +100,7 @@ export class StatusService implements OnApplicationBootstrap, OnApplicationShutd
         problems.push(`schedule "${s.name}" (${s.id}): last run failed to start`);
     }
 
-    const stats = await this.catalog.stats();
+    const stats = await this.totals.get();
     const limit = this.config.MAX_STORAGE_BYTES;
     if (limit !== undefined && stats.totalBytes > limit)
       problems.push(`backups use ${stats.totalBytes} bytes, more than MAX_STORAGE_BYTES (${limit})`);
@@ -99,13 +108,19 @@ export class StatusService implements OnApplicationBootstrap, OnApplicationShutd
     return {
       healthy: problems.length === 0,
       problems,
-      lastBackup: newest ? toBackupView(newest) : null,
-      lastVerifiedBackup: verified ? toBackupView(verified) : null,
+      lastBackup: newest ? backupRowView(newest) : null,
+      lastVerifiedBackup: verified ? backupRowView(verified) : null,
       rpoSeconds,
       rpoLimitSeconds: this.config.MAX_BACKUP_AGE_HOURS * 3600,
       storage: { count: stats.count, totalBytes: stats.totalBytes, limitBytes: limit ?? null },
       schedules: schedules.map((s) => ({ id: s.id, name: s.name, nextRunAt: toScheduleView(s, now).nextRunAt })),
     };
+  }
+
+  /** The first catalog row (the resource's columns) that `rest` (WHERE … ORDER BY … LIMIT 1) selects. */
+  private async first(rest: string, params: unknown[]): Promise<BackupRow | null> {
+    const rows = await selectRows(this.ds, `SELECT ${BACKUP_VIEW_COLUMNS} FROM "strongroom_backups" ${rest}`, params);
+    return rows[0] ?? null;
   }
 
   /** Computes the status and alerts when it has just turned unhealthy (once per transition in this process). */
