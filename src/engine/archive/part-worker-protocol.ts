@@ -10,10 +10,7 @@ import type { StagesSpec, WriteDigests } from './part-stages';
 export const IN_FLIGHT_BYTES = 1024 * 1024;
 
 export type ToWorker =
-  | { t: 'start'; spec: StagesSpec }
-  | { t: 'data'; buf: Uint8Array }
-  | { t: 'end' }
-  | { t: 'ack'; n: number };
+  { t: 'start'; spec: StagesSpec } | { t: 'data'; buf: Uint8Array } | { t: 'end' } | { t: 'ack'; n: number };
 
 export type FromWorker =
   | { t: 'data'; buf: Uint8Array }
