@@ -4,10 +4,10 @@
  * main thread is left with the database protocol and storage: on a restore it was spending
  * most of its time decompressing, so both cores now work.
  *
- * Workers are pooled (starting one costs tens of milliseconds, and a backup of many small
- * tables writes many parts): a job takes an idle worker or starts a new one, so jobs never wait
- * for each other, and a few idle ones are kept, unref'd so they never hold the process open.
- * A worker whose job failed or was abandoned is terminated, never reused.
+ * Workers are pooled and shared (starting one costs tens of milliseconds, and a backup of many
+ * small tables writes many parts): a worker runs several jobs at once, so jobs never wait for
+ * each other, and idle workers are unref'd so they never hold the process open. A job that fails
+ * or is abandoned is torn down inside its worker; the worker and its other jobs carry on.
  *
  * Where the worker's code comes from: compiled JavaScript beside this file (dist/, the bench's
  * and tests' transpiled trees), or, when this file itself runs as TypeScript (jest, ts-node), the
@@ -29,7 +29,6 @@ import {
 
 /** Input is sent in batches of about this size: database exports arrive in many small chunks. */
 const BATCH_BYTES = 128 * 1024;
-const MAX_IDLE = Math.max(2, availableParallelism());
 
 const TS_BOOTSTRAP = `
 const { workerData } = require('node:worker_threads');
@@ -58,50 +57,64 @@ function spawn(): Worker {
   return new Worker(file, { resourceLimits });
 }
 
+interface PooledWorker {
+  worker: Worker;
+  /** Jobs running on it now. */
+  active: number;
+}
+
 class PartWorkerPool {
-  private readonly idle: Worker[] = [];
-  private readonly all = new Set<Worker>();
+  private readonly workers: PooledWorker[] = [];
+  private nextId = 1;
   /** Jobs handed to workers since the process started (tests check that a path used one). */
   jobs = 0;
 
-  acquire(): Worker {
+  /**
+   * At most one worker per core but one (the main thread and the database server need the
+   * rest), at least one: each is a V8 instance of its own, so fewer also means less memory.
+   */
+  readonly max = Math.max(1, availableParallelism() - 1);
+
+  /** A worker for a new job: an idle one, else a new one while under `max`, else the least busy. */
+  acquire(): { worker: Worker; id: number } {
     this.jobs += 1;
-    const w = this.idle.pop() ?? this.create();
-    w.ref();
-    return w;
+    let pick = this.workers.reduce<PooledWorker | null>((a, w) => (!a || w.active < a.active ? w : a), null);
+    if (!pick || (pick.active > 0 && this.workers.length < this.max)) pick = this.create();
+    pick.active += 1;
+    pick.worker.ref();
+    return { worker: pick.worker, id: this.nextId++ };
   }
 
-  release(w: Worker, reusable: boolean): void {
-    if (reusable && this.all.has(w) && this.idle.length < MAX_IDLE) {
-      w.unref();
-      this.idle.push(w);
-    } else {
-      void w.terminate();
-    }
+  release(worker: Worker): void {
+    const w = this.workers.find((p) => p.worker === worker);
+    if (!w) return;
+    w.active -= 1;
+    // An idle worker must not keep the process alive.
+    if (w.active === 0) w.worker.unref();
   }
 
-  /** Stops every worker, busy ones included (their streams fail). For shutdown, and for tests. */
+  /** Stops every worker, busy ones included (their jobs fail). For shutdown, and for tests. */
   async terminateAll(): Promise<void> {
-    const workers = [...this.all];
-    this.idle.length = 0;
-    await Promise.all(workers.map((w) => w.terminate()));
+    const all = this.workers.splice(0).map((w) => w.worker);
+    await Promise.all(all.map((w) => w.terminate()));
   }
 
   get size(): number {
-    return this.all.size;
+    return this.workers.length;
   }
 
-  private create(): Worker {
-    const w = spawn();
-    this.all.add(w);
-    // An idle worker's failure has no job to report to; it just leaves the pool.
-    w.on('error', () => undefined);
-    w.on('exit', () => {
-      this.all.delete(w);
-      const i = this.idle.indexOf(w);
-      if (i !== -1) this.idle.splice(i, 1);
+  private create(): PooledWorker {
+    const pooled: PooledWorker = { worker: spawn(), active: 0 };
+    // Every job on it listens for its messages and its exit.
+    pooled.worker.setMaxListeners(0);
+    this.workers.push(pooled);
+    // Its jobs hear of a failure through their own listeners; the pool only forgets the worker.
+    pooled.worker.on('error', () => undefined);
+    pooled.worker.on('exit', () => {
+      const i = this.workers.indexOf(pooled);
+      if (i !== -1) this.workers.splice(i, 1);
     });
-    return w;
+    return pooled;
   }
 }
 
@@ -115,6 +128,7 @@ export const partWorkers = new PartWorkerPool();
 export class WorkerStages extends Duplex {
   digests: WriteDigests | null = null;
   private worker: Worker | null;
+  private readonly id: number;
   private batch: Buffer[] = [];
   private batched = 0;
   private inFlight = 0;
@@ -125,12 +139,13 @@ export class WorkerStages extends Duplex {
 
   constructor(spec: StagesSpec) {
     super();
-    const w = partWorkers.acquire();
+    const { worker: w, id } = partWorkers.acquire();
     this.worker = w;
+    this.id = id;
     w.on('message', this.onMessage);
     w.on('error', this.onError);
     w.on('exit', this.onExit);
-    this.send({ t: 'start', spec });
+    this.send({ id, t: 'start', spec });
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error | null) => void): void {
@@ -143,7 +158,7 @@ export class WorkerStages extends Duplex {
 
   override _final(done: (err?: Error | null) => void): void {
     this.flushBatch();
-    this.send({ t: 'end' });
+    this.send({ id: this.id, t: 'end' });
     done();
   }
 
@@ -151,13 +166,14 @@ export class WorkerStages extends Duplex {
     if (this.unacked > 0) {
       const n = this.unacked;
       this.unacked = 0;
-      this.send({ t: 'ack', n });
+      this.send({ id: this.id, t: 'ack', n });
     }
   }
 
   override _destroy(err: Error | null, done: (err?: Error | null) => void): void {
-    // Abandoned mid-job (the consumer failed or aborted): the worker's state is unknown, so it goes.
-    this.detach(this.finished);
+    // Abandoned mid-job (the consumer failed or aborted): the worker drops the job's state.
+    if (!this.finished) this.send({ id: this.id, t: 'abort' });
+    this.detach();
     done(err);
   }
 
@@ -175,14 +191,15 @@ export class WorkerStages extends Duplex {
     this.batched = 0;
     const { view, transfer } = transferable(joined);
     this.inFlight += view.byteLength;
-    this.send({ t: 'data', buf: view }, [transfer]);
+    this.send({ id: this.id, t: 'data', buf: view }, [transfer]);
   }
 
   private readonly onMessage = (msg: FromWorker): void => {
+    if (msg.id !== this.id) return;
     switch (msg.t) {
       case 'data': {
         const n = msg.buf.byteLength;
-        if (this.push(asBuffer(msg.buf))) this.send({ t: 'ack', n });
+        if (this.push(asBuffer(msg.buf))) this.send({ id: this.id, t: 'ack', n });
         else this.unacked += n;
         return;
       }
@@ -198,33 +215,36 @@ export class WorkerStages extends Duplex {
       case 'done':
         this.finished = true;
         this.digests = msg.digests;
-        this.detach(true);
+        this.detach();
         this.push(null);
         return;
       case 'error':
-        this.detach(false);
+        this.finished = true;
+        this.detach();
         this.destroy(deserializeError(msg.error));
         return;
     }
   };
 
   private readonly onError = (err: Error): void => {
-    this.detach(false);
+    this.finished = true;
+    this.detach();
     this.destroy(new Error(`part worker failed: ${err.message}`, { cause: err }));
   };
 
   private readonly onExit = (code: number): void => {
-    this.worker = null;
+    this.finished = true;
+    this.detach();
     this.destroy(new Error(`part worker stopped unexpectedly (exit code ${code})`));
   };
 
-  private detach(reusable: boolean): void {
+  private detach(): void {
     const w = this.worker;
     if (!w) return;
     this.worker = null;
     w.off('message', this.onMessage);
     w.off('error', this.onError);
     w.off('exit', this.onExit);
-    partWorkers.release(w, reusable);
+    partWorkers.release(w);
   }
 }

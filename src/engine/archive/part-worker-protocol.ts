@@ -1,7 +1,7 @@
 /**
  * Messages between the main thread and a part worker (part-worker.ts, part-worker-pool.ts).
- * One job at a time per worker: `start`, then `data`... `end` in; `data`... then `done` or
- * `error` out. Each side acknowledges the bytes it has taken in, and a side with more than
+ * A worker runs several jobs at once, each named by `id`: `start`, then `data`... `end` in
+ * (or `abort`); `data`... then `done` or `error` out. Each side acknowledges the bytes it has taken in, and a side with more than
  * IN_FLIGHT_BYTES unacknowledged stops sending: memory per job stays bounded whichever side is slower.
  */
 import { ArchiveError, type ArchiveErrorCode } from './errors';
@@ -9,14 +9,20 @@ import type { StagesSpec, WriteDigests } from './part-stages';
 
 export const IN_FLIGHT_BYTES = 1024 * 1024;
 
-export type ToWorker =
-  { t: 'start'; spec: StagesSpec } | { t: 'data'; buf: Uint8Array } | { t: 'end' } | { t: 'ack'; n: number };
+export type ToWorker = { id: number } & (
+  | { t: 'start'; spec: StagesSpec }
+  | { t: 'data'; buf: Uint8Array }
+  | { t: 'end' }
+  | { t: 'ack'; n: number }
+  | { t: 'abort' }
+);
 
-export type FromWorker =
+export type FromWorker = { id: number } & (
   | { t: 'data'; buf: Uint8Array }
   | { t: 'ack'; n: number }
   | { t: 'done'; digests: WriteDigests | null }
-  | { t: 'error'; error: SerializedError };
+  | { t: 'error'; error: SerializedError }
+);
 
 export interface SerializedError {
   name: string;

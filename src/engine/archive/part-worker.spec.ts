@@ -171,3 +171,20 @@ it('fails a write cleanly when its worker dies mid-part, and leaves nothing in s
   const part = await write('parts/f.rows', data, fmt('zstd', false));
   expect((await readAll(await openPart(storage, DIR, part, fmt('zstd', false), ring))).equals(data)).toBe(true);
 });
+
+it('keeps the other parts on a shared worker going when one of them fails', async () => {
+  const f = fmt('zstd', true);
+  const good = rows(2 * 1024 * 1024);
+  const [okPart, badPart] = await Promise.all([write('parts/g.rows', good, f), write('parts/h.rows', good, f)]);
+  const file = join(root.path, DIR, badPart.name);
+  const bad = readFileSync(file);
+  bad[bad.length >> 1] ^= 0x01;
+  writeFileSync(file, bad);
+  const [ok, failed] = await Promise.allSettled([
+    openPart(storage, DIR, okPart, f, ring).then(readAll),
+    openPart(storage, DIR, badPart, f, ring).then(readAll),
+  ]);
+  expect(ok.status === 'fulfilled' && ok.value.equals(good)).toBe(true);
+  expect(failed).toMatchObject({ status: 'rejected', reason: { code: 'auth-failed', part: badPart.name } });
+  expect(partWorkers.size).toBeLessThanOrEqual(partWorkers.max);
+});
