@@ -1,6 +1,8 @@
 /**
  * The data path of every backup part: plaintext -> compression -> framed AEAD -> storage,
- * hashed on both sides on the way in, and every one of those checked on the way out.
+ * hashed on both sides on the way in, and every one of those checked on the way out. The
+ * transforms (part-stages.ts) run on a worker thread (part-worker-pool.ts), so the CPU they
+ * need overlaps with the database's and with the main thread's protocol work.
  */
 import {
   addAbortSignal,
