@@ -57,12 +57,15 @@ export interface Variant {
   label: string;
   compression: 'zstd' | 'none';
   encrypt: boolean;
+  /** false: the part pipeline on the main thread (`--workers false`). */
+  workers?: boolean;
 }
 
 export const MAIN_VARIANT: Variant = { label: 'zstd, AES-256-GCM', compression: 'zstd', encrypt: true };
 export const BREAKDOWN_VARIANTS: Variant[] = [
   { label: 'zstd, no encryption', compression: 'zstd', encrypt: false },
   { label: 'no compression, no encryption', compression: 'none', encrypt: false },
+  { label: 'zstd, AES-256-GCM, no worker threads', compression: 'zstd', encrypt: true, workers: false },
 ];
 
 export interface OurBackup {
@@ -75,6 +78,7 @@ export interface OurBackup {
 
 export async function ourBackup(ctx: Ctx, url: string, store: string, v: Variant): Promise<OurBackup> {
   const args = ['--url', url, '--store', store, '--parallel', '2', '--compression', v.compression];
+  if (v.workers === false) args.push('--workers', 'false');
   const measured = await ours('our-backup.ts', args, v.encrypt ? ctx.keys : '', `our backup (${v.label})`);
   const out = JSON.parse(measured.stdout) as Omit<OurBackup, 'measured'>;
   if (out.encrypted !== v.encrypt)

@@ -212,6 +212,20 @@ export async function benchPostgres(ctx: Ctx): Promise<void> {
         ourRestore('replace', ['--analyze', 'false']),
         'all or nothing, 2 connections; RESTORE_ANALYZE=false',
       ),
+      // --breakdown: the same restore with the part pipeline on the main thread, to show what the
+      // worker threads (decryption, decompression, hash checks) change.
+      ...(ctx.breakdown
+        ? [
+            restoreCase(
+              'replace main thread',
+              'Strongroom replace, over live data, part pipeline on the main thread (no worker threads)',
+              'bench_live',
+              'live',
+              ourRestore('replace main thread', ['--analyze', 'false', '--workers', 'false']),
+              'breakdown only; as the replace row, without worker threads',
+            ),
+          ]
+        : []),
       restoreCase(
         'replace analyze',
         'Strongroom replace, over live data, then ANALYZE of the swapped-in tables (the default)',

@@ -10,10 +10,13 @@ import { keySourceFromConfig } from '../src/engine/backup/backup-keys';
 import { writeBackup } from '../src/engine/backup/write-backup';
 import { LocalStorage } from '../src/engine/storage/local-storage';
 import type { Compression } from '../src/engine/archive/manifest.types';
+import { usePartWorkers } from '../src/engine/archive/part-io';
 import { parseArgs, required, runMain } from './cli-args';
 
 runMain(async () => {
   const args = parseArgs(process.argv.slice(2));
+  // `--workers false`: the part pipeline on the main thread, to show what its worker threads change.
+  usePartWorkers(args.get('workers') !== 'false');
   const url = required(args, 'url');
   const storage = new LocalStorage(required(args, 'store'));
   const parallel = Number(args.get('parallel') ?? '2');

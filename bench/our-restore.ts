@@ -14,10 +14,13 @@ import type { RestoreMode } from '../src/engine/dialects/dialect';
 import { keySourceFromConfig, keysForManifest } from '../src/engine/backup/backup-keys';
 import { readDatabaseDdl, readManifest, readSchemaSql, restoreInputs } from '../src/engine/backup/read-backup';
 import { LocalStorage } from '../src/engine/storage/local-storage';
+import { usePartWorkers } from '../src/engine/archive/part-io';
 import { parseArgs, required, runMain } from './cli-args';
 
 runMain(async () => {
   const args = parseArgs(process.argv.slice(2));
+  // `--workers false`: the part pipeline on the main thread, to show what its worker threads change.
+  usePartWorkers(args.get('workers') !== 'false');
   const storage = new LocalStorage(required(args, 'store'));
   const dir = required(args, 'dir');
   const mode = (args.get('mode') ?? 'replace') as RestoreMode;

@@ -5,7 +5,8 @@
  * One run, one dataset: seeds a PostgreSQL cluster of its own (normal durability) and a SQLite
  * file, then measures each tool as a child process — our backup against pg_dump and against
  * SQLite's online backup API, our restore against pg_restore — and writes the report.
- * `--breakdown` also runs our backup without encryption and without compression, to show
+ * `--breakdown` also runs our backup without encryption, without compression and without worker
+ * threads, and our replace restore without worker threads, to show
  * where its time goes; `--keep` keeps the work directory (dumps, backups, SQLite file).
  */
 import { randomBytes } from 'node:crypto';

@@ -1,15 +1,25 @@
 /**
  * The data path of every backup part: plaintext -> compression -> framed AEAD -> storage,
- * hashed on both sides on the way in, and every one of those checked on the way out.
+ * hashed on both sides on the way in, and every one of those checked on the way out. The
+ * transforms (part-stages.ts) run on a worker thread (part-worker-pool.ts), so the CPU they
+ * need overlaps with the database's and with the main thread's protocol work.
  */
-import { addAbortSignal, pipeline, Readable, Writable, type Transform } from 'node:stream';
+import {
+  addAbortSignal,
+  pipeline,
+  Readable,
+  Transform,
+  Writable,
+  type Duplex,
+  type TransformCallback,
+} from 'node:stream';
 import { pipeline as pipelineAsync } from 'node:stream/promises';
 import { StorageNotFoundError, type BackupStorage } from '../storage/storage';
-import { createCompressStream, createDecompressStream } from './compression';
-import { DigestStream, VerifyingStream } from './digest-stream';
-import { createDecryptStream, createEncryptStream, type KeyLookup } from './encryption';
+import type { KeyLookup } from './encryption';
 import { ArchiveError, errorForPart } from './errors';
 import type { Compression, Manifest, PartInfo } from './manifest.types';
+import { buildStages, type StagesSpec, type WriteDigests } from './part-stages';
+import { WorkerStages } from './part-worker-pool';
 
 export interface WritePartOptions {
   compression: Compression;
@@ -21,6 +31,31 @@ export interface WritePartOptions {
 
 /** What a reader needs to know about how a backup's parts were written: its manifest has it. */
 export type PartFormat = Pick<Manifest, 'compression' | 'encryption'>;
+
+/** Below this many stored bytes a part is read on the calling thread: a worker round trip would cost more than it saves. */
+const INLINE_BELOW_BYTES = 256 * 1024;
+let partWorkersOn = true;
+
+/**
+ * Turns the worker threads of the part pipeline off (or back on) for this process: the same
+ * steps then run on the calling thread. The benchmark uses it to show what the workers change.
+ */
+export function usePartWorkers(on: boolean): void {
+  partWorkersOn = on;
+}
+
+/** A part's steps, on a worker thread or, `inline`, on this one: same steps, same checks. */
+function chain(
+  spec: StagesSpec,
+  inline: boolean,
+): { steps: Array<Transform | Duplex>; digests(): WriteDigests | null } {
+  if (inline) {
+    const s = buildStages(spec);
+    return { steps: s.stages, digests: s.digests };
+  }
+  const w = new WorkerStages(spec);
+  return { steps: [w], digests: () => w.digests };
+}
 
 export function partKey(dir: string, name: string): string {
   const base = dir.replace(/\/+$/, '');
@@ -43,23 +78,25 @@ export async function writePart(
   // remembered here so the error names what actually failed.
   let sourceError: Error | null = null;
   source.once('error', (e: Error) => (sourceError ??= e));
-  const raw = new DigestStream();
-  const stored = new DigestStream();
-  const stages: Array<Readable | Transform> = [source, raw, createCompressStream(opts.compression, opts.level)];
-  if (opts.encryption) stages.push(createEncryptStream(opts.encryption));
-  stages.push(stored);
+  // Compression, encryption and both digests, on a worker thread unless turned off.
+  const work = chain(
+    { kind: 'write', compression: opts.compression, level: opts.level, encryption: opts.encryption ?? null },
+    !partWorkersOn,
+  );
+  const stored = new ByteCounter();
   if (opts.signal) addAbortSignal(opts.signal, stored);
 
   const piped = new Promise<Error | null>((resolve) => {
-    pipeline(stages, (err) => resolve(err ?? null));
+    pipeline([source, ...work.steps, stored], (err) => resolve(err ?? null));
   });
   try {
     const { size } = await storage.put(key, stored, { signal: opts.signal });
     const pipeError = await piped;
     if (pipeError) throw pipeError;
-    const rawDigest = raw.digest();
-    const storedDigest = stored.digest();
-    if (size !== storedDigest.bytes) {
+    const digests = work.digests();
+    if (!digests) throw new Error(`the part pipeline finished ${name} without its digests`);
+    const { raw: rawDigest, stored: storedDigest } = digests;
+    if (size !== storedDigest.bytes || stored.bytes !== storedDigest.bytes) {
       throw new ArchiveError(
         'size-mismatch',
         `storage reports ${size} bytes written, ${storedDigest.bytes} were sent`,
@@ -73,6 +110,16 @@ export async function writePart(
     await storage.delete(key).catch(() => undefined);
     if (sourceError && !opts.signal?.aborted) throw new PartSourceError(name, sourceError);
     throw err;
+  }
+}
+
+/** Counts the stored bytes on their way to storage: the worker hashed them, this checks none went missing in between. */
+class ByteCounter extends Transform {
+  bytes = 0;
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    this.bytes += chunk.length;
+    done(null, chunk);
   }
 }
 
@@ -134,15 +181,22 @@ export async function openPart(
       throw new ArchiveError('missing-part', 'is missing from storage', part.name);
     throw err;
   }
-  const stages: Array<Readable | Transform> = [
-    body,
-    new VerifyingStream({ bytes: part.size, sha256: part.sha256 }, 'stored part'),
-  ];
-  if (format.encryption)
-    stages.push(createDecryptStream(keyring as KeyLookup, { expectedKeyId: format.encryption.keyId }));
-  stages.push(createDecompressStream(format.compression));
-  stages.push(new VerifyingStream({ bytes: part.rawBytes, sha256: part.rawSha256 }, 'plaintext'));
-  const last = pipeline(stages, () => undefined) as unknown as Readable;
+  // Hash checks, decryption and decompression, on a worker thread for all but small parts. Only
+  // the key the manifest names goes to it; the decrypt step reports a missing or different key
+  // exactly as it would here.
+  const expectedKeyId = format.encryption?.keyId;
+  const secret = expectedKeyId === undefined ? undefined : (keyring as KeyLookup).get(expectedKeyId);
+  const work = chain(
+    {
+      kind: 'read',
+      compression: format.compression,
+      stored: { bytes: part.size, sha256: part.sha256 },
+      plaintext: { bytes: part.rawBytes, sha256: part.rawSha256 },
+      encryption: expectedKeyId === undefined ? null : { expectedKeyId, keys: secret ? [[expectedKeyId, secret]] : [] },
+    },
+    !partWorkersOn || part.size < INLINE_BELOW_BYTES,
+  );
+  const last = pipeline([body, ...work.steps], () => undefined) as unknown as Readable;
   return Readable.from(relabelErrors(last, part.name), { objectMode: false });
 }
 

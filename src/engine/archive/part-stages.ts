@@ -1,0 +1,63 @@
+/**
+ * The transform chains of a part, in one place so the worker thread (part-worker.ts) and the
+ * in-process path build exactly the same steps: writing is plaintext digest -> compression ->
+ * framed AEAD -> stored digest; reading checks each of those in reverse.
+ */
+import type { Transform } from 'node:stream';
+import { createCompressStream, createDecompressStream } from './compression';
+import { DigestStream, VerifyingStream, type Digest } from './digest-stream';
+import { createDecryptStream, createEncryptStream } from './encryption';
+import type { Compression } from './manifest.types';
+
+/** Everything a worker needs to write a part; plain data, so it crosses a thread boundary. */
+export interface WriteStagesSpec {
+  kind: 'write';
+  compression: Compression;
+  level?: number;
+  encryption: { keyId: string; key: Buffer; frameSize?: number } | null;
+}
+
+/**
+ * Everything a worker needs to read a part. `keys` holds only the key the manifest names (or
+ * nothing when the keyring lacks it), so the decrypt step says exactly what it says in-process.
+ */
+export interface ReadStagesSpec {
+  kind: 'read';
+  compression: Compression;
+  stored: Digest;
+  plaintext: Digest;
+  encryption: { expectedKeyId: string; keys: Array<[string, Buffer]> } | null;
+}
+
+export type StagesSpec = WriteStagesSpec | ReadStagesSpec;
+
+/** What a write chain reports once every byte went through. */
+export interface WriteDigests {
+  raw: Digest;
+  stored: Digest;
+}
+
+export interface Stages {
+  stages: Transform[];
+  /** Digests of a write chain; null for a read chain (its checks fail the stream instead). */
+  digests(): WriteDigests | null;
+}
+
+export function buildStages(spec: StagesSpec): Stages {
+  if (spec.kind === 'write') {
+    const raw = new DigestStream();
+    const stored = new DigestStream();
+    const stages: Transform[] = [raw, createCompressStream(spec.compression, spec.level)];
+    if (spec.encryption) stages.push(createEncryptStream(spec.encryption));
+    stages.push(stored);
+    return { stages, digests: () => ({ raw: raw.digest(), stored: stored.digest() }) };
+  }
+  const stages: Transform[] = [new VerifyingStream(spec.stored, 'stored part')];
+  if (spec.encryption) {
+    const keys = new Map(spec.encryption.keys);
+    stages.push(createDecryptStream({ get: (id) => keys.get(id) }, { expectedKeyId: spec.encryption.expectedKeyId }));
+  }
+  stages.push(createDecompressStream(spec.compression));
+  stages.push(new VerifyingStream(spec.plaintext, 'plaintext'));
+  return { stages, digests: () => null };
+}

@@ -1,0 +1,104 @@
+/**
+ * Worker-thread entry: runs parts' transform chains (part-stages.ts) for the main thread, so
+ * compression, encryption and hashing use a core of their own while the main thread talks to
+ * the database and to storage. Started by part-worker-pool.ts; see part-worker-protocol.ts for
+ * the messages. Jobs are independent: each has its own backpressure, and one failing or being
+ * abandoned leaves the others running.
+ */
+import { pipeline, Writable, type Transform } from 'node:stream';
+import { parentPort } from 'node:worker_threads';
+import { buildStages } from './part-stages';
+import {
+  asBuffer,
+  IN_FLIGHT_BYTES,
+  serializeError,
+  transferable,
+  type FromWorker,
+  type ToWorker,
+} from './part-worker-protocol';
+
+const port = parentPort;
+if (!port) throw new Error('part-worker.ts runs only as a worker thread');
+
+function send(msg: FromWorker, transfer: ArrayBuffer[] = []): void {
+  port!.postMessage(msg, transfer);
+}
+
+interface Job {
+  head: Transform;
+  /** Bytes sent to the main thread that it has not taken yet. */
+  outstanding: number;
+  /** The sink's write callback, held back while too much is outstanding. */
+  blocked: (() => void) | null;
+}
+
+const jobs = new Map<number, Job>();
+
+function start(id: number, spec: Extract<ToWorker, { t: 'start' }>['spec']): void {
+  let built: ReturnType<typeof buildStages>;
+  try {
+    built = buildStages(spec);
+  } catch (err) {
+    send({ id, t: 'error', error: serializeError(err) });
+    return;
+  }
+  const { stages, digests } = built;
+  const job: Job = { head: stages[0], outstanding: 0, blocked: null };
+  jobs.set(id, job);
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      const { view, transfer } = transferable(chunk);
+      job.outstanding += view.byteLength;
+      send({ id, t: 'data', buf: view }, [transfer]);
+      if (job.outstanding <= IN_FLIGHT_BYTES) done();
+      else job.blocked = done;
+    },
+  });
+  pipeline([...stages, sink], (err) => {
+    // Gone from the map means the main thread abandoned the job: nobody to tell.
+    if (!jobs.delete(id)) return;
+    if (err) {
+      send({ id, t: 'error', error: serializeError(err) });
+      return;
+    }
+    try {
+      send({ id, t: 'done', digests: digests() });
+    } catch (e) {
+      send({ id, t: 'error', error: serializeError(e) });
+    }
+  });
+}
+
+port.on('message', (msg: ToWorker) => {
+  if (msg.t === 'start') {
+    start(msg.id, msg.spec);
+    return;
+  }
+  const job = jobs.get(msg.id);
+  if (!job) return;
+  switch (msg.t) {
+    case 'data': {
+      const n = msg.buf.byteLength;
+      // Acknowledged once the first step has taken the bytes in: that is this side's backpressure.
+      job.head.write(asBuffer(msg.buf), (err) => {
+        if (!err) send({ id: msg.id, t: 'ack', n });
+      });
+      return;
+    }
+    case 'end':
+      job.head.end();
+      return;
+    case 'ack':
+      job.outstanding -= msg.n;
+      if (job.blocked && job.outstanding <= IN_FLIGHT_BYTES) {
+        const go = job.blocked;
+        job.blocked = null;
+        go();
+      }
+      return;
+    case 'abort':
+      jobs.delete(msg.id);
+      job.head.destroy();
+      return;
+  }
+});
