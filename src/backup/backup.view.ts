@@ -24,11 +24,24 @@ export function toBackupView(e: BackupEntity) {
     checksum: e.checksum,
     verifiedAt: e.verifiedAt,
     error: e.error,
-    progress: e.progress ?? { phase: e.status, tablesDone: 0, tablesTotal: 0, rows: 0, bytes: 0 },
+    progress: progressView(e),
+    offsite: {
+      status: e.offsiteStatus ?? null,
+      at: e.offsiteAt ?? null,
+      attempts: e.offsiteAttempts ?? 0,
+      error: e.offsiteError ?? null,
+      nextAttemptAt: e.offsiteNextAt ?? null,
+    },
   };
 }
 
 export type BackupView = ReturnType<typeof toBackupView>;
+
+/** Progress as stored, with the byte fields always present (rows written before they existed lack them). */
+function progressView(e: BackupEntity) {
+  const p = e.progress ?? { phase: e.status, tablesDone: 0, tablesTotal: 0, rows: 0, bytes: 0 };
+  return { ...p, bytesDone: p.bytesDone ?? p.bytes, bytesTotal: p.bytesTotal ?? null, etaSeconds: p.etaSeconds ?? null };
+}
 
 /**
  * One backup as GET /api/backups/:id shows it: the resource plus what the database held at the
