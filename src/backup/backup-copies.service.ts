@@ -42,11 +42,18 @@ export class BackupCopies {
    * against its manifest's checksums (every stored byte read once), so that a missing or
    * corrupt part is found before anything is written, not half-way through; the fallback is
    * audited. Without one, the primary copy is read as it is (and its reader finds any fault).
+   * `sizesOnly` makes the check of the primary copy cheap (missing or truncated parts only),
+   * for a request that must answer at once; the job then checks fully before it writes.
    */
-  async choose(row: BackupEntity, purpose: string, actor: Actor = SYSTEM_ACTOR): Promise<ChosenCopy> {
+  async choose(
+    row: BackupEntity,
+    purpose: string,
+    actor: Actor = SYSTEM_ACTOR,
+    opts: { sizesOnly?: boolean } = {},
+  ): Promise<ChosenCopy> {
     const primary: ChosenCopy = { storage: this.primary, source: 'primary', primaryProblem: null };
     if (!this.offsite || !this.hasOffsiteCopy(row)) return primary;
-    const own = await checkCopy(this.primary, row.storageDir);
+    const own = await checkCopy(this.primary, row.storageDir, opts);
     if (own.ok) return primary;
     const other = await checkCopy(this.offsite, row.storageDir);
     if (!other.ok) {
@@ -56,12 +63,19 @@ export class BackupCopies {
       );
       return { ...primary, primaryProblem: own.problem };
     }
-    this.logger.warn(`backup ${row.id}: the primary copy is unsound (${own.problem}); ${purpose} uses the offsite copy`);
+    this.logger.warn(
+      `backup ${row.id}: the primary copy is unsound (${own.problem}); ${purpose} uses the offsite copy`,
+    );
     await this.recordFallback(row.id, purpose, own.problem, actor);
     return { storage: this.offsite, source: 'offsite', primaryProblem: own.problem };
   }
 
-  async recordFallback(id: string, purpose: string, primaryProblem: string, actor: Actor = SYSTEM_ACTOR): Promise<void> {
+  async recordFallback(
+    id: string,
+    purpose: string,
+    primaryProblem: string,
+    actor: Actor = SYSTEM_ACTOR,
+  ): Promise<void> {
     await this.audit.recordQuietly({
       actor,
       action: 'backup.offsite-fallback',
