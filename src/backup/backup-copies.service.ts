@@ -88,14 +88,23 @@ export class BackupCopies {
 
   /**
    * Removes the backup from both storages: the offsite copy first, so that a failure there
-   * (storage unreachable) leaves the backup whole where it was, to be deleted on a later try,
-   * instead of an offsite copy no catalog row knows of (a rescan from offsite would bring it back).
+   * (storage unreachable) leaves a copied backup whole where it was, to be deleted on a later
+   * try, instead of an offsite copy no catalog row knows of (a rescan from offsite would bring it back).
    */
-  async deleteEverywhere(row: Pick<BackupEntity, 'id' | 'storageDir'>): Promise<{ offsite: boolean }> {
+  async deleteEverywhere(
+    row: Pick<BackupEntity, 'id' | 'storageDir' | 'offsiteStatus'>,
+  ): Promise<{ offsite: boolean }> {
     if (this.offsite) {
       try {
         await this.offsite.deletePrefix(row.storageDir);
       } catch (e) {
+        // Never copied (or a copy that failed before its manifest, which nothing reads as a
+        // backup): an unreachable offsite storage must not keep the primary copy forever.
+        if (row.offsiteStatus !== 'copied' && row.offsiteStatus !== 'pending') {
+          this.logger.warn(`backup ${row.id}: offsite storage unreachable, parts of a failed copy may remain there`);
+          await this.primary.deletePrefix(row.storageDir);
+          return { offsite: false };
+        }
         throw new DomainError(
           ErrorCode.Unavailable,
           `backup ${row.id}: its offsite copy could not be deleted (${safeErrorMessage(e)}); nothing was deleted, try again once the offsite storage is reachable`,
