@@ -85,10 +85,17 @@ export class BackupArchiveService {
   }
 
   /** The whole backup as one tar (parts, then the manifest), importable as it is. */
-  async download(id: string, actor: Actor = SYSTEM_ACTOR): Promise<{ stream: Readable; filename: string; source: CopySource }> {
+  async download(
+    id: string,
+    actor: Actor = SYSTEM_ACTOR,
+  ): Promise<{ stream: Readable; filename: string; source: CopySource }> {
     const row = await this.completed(id);
     const copy = await this.copies.choose(row, 'download', actor);
-    return { stream: packArchive(copy.storage, row.storageDir), filename: `strongroom-${row.id}.tar`, source: copy.source };
+    return {
+      stream: packArchive(copy.storage, row.storageDir),
+      filename: `strongroom-${row.id}.tar`,
+      source: copy.source,
+    };
   }
 
   /**

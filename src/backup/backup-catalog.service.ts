@@ -113,7 +113,11 @@ export class BackupCatalogService {
           resource: 'backup',
           resourceId: id,
           outcome: 'success',
-          details: { reason: opts.reason ?? 'requested', sizeBytes: row.sizeBytes, ...(offsite ? { offsite: true } : {}) },
+          details: {
+            reason: opts.reason ?? 'requested',
+            sizeBytes: row.sizeBytes,
+            ...(offsite ? { offsite: true } : {}),
+          },
         },
         m,
       );

@@ -40,7 +40,12 @@ export type BackupView = ReturnType<typeof toBackupView>;
 /** Progress as stored, with the byte fields always present (rows written before they existed lack them). */
 function progressView(e: BackupEntity) {
   const p = e.progress ?? { phase: e.status, tablesDone: 0, tablesTotal: 0, rows: 0, bytes: 0 };
-  return { ...p, bytesDone: p.bytesDone ?? p.bytes, bytesTotal: p.bytesTotal ?? null, etaSeconds: p.etaSeconds ?? null };
+  return {
+    ...p,
+    bytesDone: p.bytesDone ?? p.bytes,
+    bytesTotal: p.bytesTotal ?? null,
+    etaSeconds: p.etaSeconds ?? null,
+  };
 }
 
 /**

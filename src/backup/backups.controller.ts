@@ -243,11 +243,7 @@ export class BackupsController {
     },
   })
   @ApiErrors([400, 'id is not a UUID'], [404, 'No such backup'], [409, 'The backup is not completed'])
-  async download(
-    @Param('id', UUID) id: string,
-    @Req() req: RequestWithContext,
-    @Res() res: Response,
-  ): Promise<void> {
+  async download(@Param('id', UUID) id: string, @Req() req: RequestWithContext, @Res() res: Response): Promise<void> {
     const { stream, filename, source } = await this.archive.download(id, req.actor);
     res.setHeader('Content-Type', 'application/x-tar');
     res.setHeader('X-Strongroom-Copy', source);

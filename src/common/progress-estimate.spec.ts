@@ -21,7 +21,11 @@ describe('estimateProgress', () => {
   });
 
   it('has no total (and so no ETA) without an estimate', () => {
-    expect(estimateProgress(500, null, start, start + 1000)).toEqual({ bytesDone: 500, bytesTotal: null, etaSeconds: null });
+    expect(estimateProgress(500, null, start, start + 1000)).toEqual({
+      bytesDone: 500,
+      bytesTotal: null,
+      etaSeconds: null,
+    });
     expect(estimateProgress(500, 0, start, start + 1000).bytesTotal).toBeNull();
   });
 
