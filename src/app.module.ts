@@ -16,6 +16,7 @@ import { BackupModule } from './backup/backup.module';
 import { StorageModule } from './backup/storage.module';
 import { RecoveryModule } from './recovery/recovery.module';
 import { NotificationsModule } from './notifications/notifications.module';
+import { OffsiteModule } from './offsite/offsite.module';
 import { SchedulerModule } from './scheduler/scheduler.module';
 import { StatusModule } from './status/status.module';
 
@@ -47,6 +48,7 @@ import { StatusModule } from './status/status.module';
     AuthModule,
     BackupModule,
     RecoveryModule,
+    OffsiteModule,
     HealthModule,
     NotificationsModule,
     SchedulerModule,

@@ -15,6 +15,7 @@ import { partKey } from '../engine/archive/part-io';
 import { verifyBackup, verifyParts, VerifyCheck } from '../engine/backup/verify-backup';
 import type { BackupStorage } from '../engine/storage/storage';
 import { BackupEntity } from './backup.entity';
+import { BackupCopies, type CopySource } from './backup-copies.service';
 import type { BackupDetail } from './backup.view';
 import { BackupCatalogService } from './backup-catalog.service';
 import { completedFieldsFor } from './completed-fields';
@@ -24,6 +25,9 @@ import { TargetDatabase } from './target-database';
 export interface VerifyOutcome {
   ok: boolean;
   checks: VerifyCheck[];
+  /** The copy the checks are of: the offsite one when the primary copy failed and the offsite one passed. */
+  source: CopySource;
+  primaryProblem: string | null;
 }
 
 /** Reading backups back: verification, download as one archive, and import of such an archive. */
@@ -37,15 +41,29 @@ export class BackupArchiveService {
     private readonly target: TargetDatabase,
     private readonly tx: Transactions,
     private readonly audit: AuditService,
+    private readonly copies: BackupCopies,
   ) {}
 
   /** Reads every stored byte; `deep` also restores into a scratch database and compares. */
   async verify(id: string, deep = false, actor: Actor = SYSTEM_ACTOR): Promise<VerifyOutcome> {
     const row = await this.completed(id);
-    const result = await verifyBackup(this.storage, row.storageDir, this.target.keys, {
-      deep,
-      scratchServerUrl: row.engine === 'postgres' ? this.target.sourceUrl(row.type) : undefined,
-    });
+    const opts = { deep, scratchServerUrl: row.engine === 'postgres' ? this.target.sourceUrl(row.type) : undefined };
+    let result = await verifyBackup(this.storage, row.storageDir, this.target.keys, opts);
+    let source: CopySource = 'primary';
+    let primaryProblem: string | null = null;
+    if (!result.ok && this.copies.hasOffsiteCopy(row)) {
+      // The primary copy failed: the backup is still sound if its offsite copy is.
+      const offsite = await verifyBackup(this.copies.offsite!, row.storageDir, this.target.keys, opts);
+      if (offsite.ok) {
+        primaryProblem = result.checks
+          .filter((c) => !c.ok)
+          .map((c) => `${c.name}: ${c.detail ?? 'failed'}`)
+          .join('; ');
+        result = offsite;
+        source = 'offsite';
+        await this.copies.recordFallback(id, deep ? 'deep verify' : 'verify', primaryProblem, actor);
+      }
+    }
     await this.tx.run(async (m) => {
       if (result.ok) await m.update(BackupEntity, { id }, { verifiedAt: nowIso() });
       await this.audit.record(
@@ -55,18 +73,30 @@ export class BackupArchiveService {
           resource: 'backup',
           resourceId: id,
           outcome: result.ok ? 'success' : 'failure',
-          details: { deep, failed: result.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail ?? ''}`) },
+          details: {
+            deep,
+            failed: result.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail ?? ''}`),
+            ...(source === 'offsite' ? { source, primaryProblem } : {}),
+          },
         },
         m,
       );
     });
-    return { ok: result.ok, checks: result.checks };
+    return { ok: result.ok, checks: result.checks, source, primaryProblem };
   }
 
   /** The whole backup as one tar (parts, then the manifest), importable as it is. */
-  async download(id: string): Promise<{ stream: Readable; filename: string }> {
+  async download(
+    id: string,
+    actor: Actor = SYSTEM_ACTOR,
+  ): Promise<{ stream: Readable; filename: string; source: CopySource }> {
     const row = await this.completed(id);
-    return { stream: packArchive(this.storage, row.storageDir), filename: `strongroom-${row.id}.tar` };
+    const copy = await this.copies.choose(row, 'download', actor);
+    return {
+      stream: packArchive(copy.storage, row.storageDir),
+      filename: `strongroom-${row.id}.tar`,
+      source: copy.source,
+    };
   }
 
   /**

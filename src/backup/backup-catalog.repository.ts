@@ -48,6 +48,16 @@ export class BackupCatalogRepository {
     });
   }
 
+  /** Stored size of the newest completed backup of this type and engine: what the next one is expected to write. */
+  async previousSize(type: string, engine: string | null): Promise<number | null> {
+    const row = await this.repo.findOne({
+      where: { status: 'completed', type: type as BackupEntity['type'], engine: engine ?? IsNull() },
+      order: { createdAt: 'DESC', id: 'DESC' },
+      select: { id: true, sizeBytes: true },
+    });
+    return row?.sizeBytes ?? null;
+  }
+
   /** The service database's applied migrations, in order (recorded in each manifest). */
   async appliedMigrations(): Promise<string[]> {
     const rows: { name: string }[] = await this.ds.query(`SELECT name FROM ${MIGRATIONS_TABLE} ORDER BY id`);

@@ -15,9 +15,18 @@ import type { BackupStorage } from '../engine/storage/storage';
 import { BackupEntity } from './backup.entity';
 import { listBackupsJson } from './backup-rows';
 import { BackupDetail, BackupView, toBackupDetail } from './backup.view';
+import { BackupCopies } from './backup-copies.service';
+import { partKey } from '../engine/archive/part-io';
 import { completedFieldsFor } from './completed-fields';
 import { BACKUP_STORAGE } from './storage.provider';
 import { TargetDatabase } from './target-database';
+
+export interface RescanResult {
+  added: string[];
+  missing: string[];
+  skipped: { dir: string; reason: string }[];
+  offsiteOnly: string[];
+}
 
 export interface BackupFilter {
   status?: string;
@@ -40,6 +49,7 @@ export class BackupCatalogService {
     private readonly audit: AuditService,
     private readonly target: TargetDatabase,
     @InjectDataSource() private readonly ds: DataSource,
+    private readonly copies: BackupCopies,
   ) {}
 
   /** A page of the list as the JSON text GET /api/backups answers (backup-rows.ts: the lean read path). */
@@ -109,7 +119,7 @@ export class BackupCatalogService {
     if (row.pinned && !opts.force) throw new DomainError(ErrorCode.Conflict, `backup ${id} is pinned: unpin it first`);
     if (row.status === 'running' || row.status === 'pending')
       throw new DomainError(ErrorCode.Conflict, `backup ${id} is ${row.status}`);
-    await this.storage.deletePrefix(row.storageDir);
+    const { offsite } = await this.copies.deleteEverywhere(row);
     await this.tx.run(async (m) => {
       await m.delete(BackupEntity, { id });
       await this.audit.record(
@@ -119,7 +129,11 @@ export class BackupCatalogService {
           resource: 'backup',
           resourceId: id,
           outcome: 'success',
-          details: { reason: opts.reason ?? 'requested', sizeBytes: row.sizeBytes },
+          details: {
+            reason: opts.reason ?? 'requested',
+            sizeBytes: row.sizeBytes,
+            ...(offsite ? { offsite: true } : {}),
+          },
         },
         m,
       );
@@ -164,8 +178,11 @@ export class BackupCatalogService {
    * `backups/<its own id>/` and authenticates under the configured key (backup-keys.ts);
    * anything else is reported in `skipped` with the reason, and left alone.
    */
-  async rescan(): Promise<{ added: string[]; missing: string[]; skipped: { dir: string; reason: string }[] }> {
-    const objects = await this.storage.list('backups/');
+  async rescan(from: 'primary' | 'offsite' = 'primary'): Promise<RescanResult> {
+    const storage = from === 'offsite' ? this.copies.offsite : this.storage;
+    if (!storage)
+      throw new DomainError(ErrorCode.InvalidInput, 'from: no offsite storage is configured (OFFSITE_STORAGE)');
+    const objects = await storage.list('backups/');
     const dirs = new Set(
       objects.filter((o) => o.key.endsWith(`/${MANIFEST_FILE}`)).map((o) => o.key.slice(0, -MANIFEST_FILE.length - 1)),
     );
@@ -184,7 +201,7 @@ export class BackupCatalogService {
         continue;
       }
       try {
-        const m = await readManifest(this.storage, dir);
+        const m = await readManifest(storage, dir);
         if (m.id !== name) throw new Error(`its manifest is of backup ${m.id}, not ${name}`);
         await authenticateManifest(this.target.keys, m);
         await this.tx.run((tx) =>
@@ -203,6 +220,8 @@ export class BackupCatalogService {
               requestedTables: m.tables.map((t) => t.name),
               storageDir: dir,
               ...completedFieldsFor(m),
+              // Found in the offsite storage: that copy exists (the primary one may not).
+              ...(from === 'offsite' ? { offsiteStatus: 'copied', offsiteAt: nowIso(), offsiteAttempts: 0 } : {}),
             } as BackupEntity),
           ),
         );
@@ -214,8 +233,14 @@ export class BackupCatalogService {
       }
     }
     const missing: string[] = [];
-    for (const row of known) {
+    const offsiteOnly: string[] = [];
+    // A rescan of the offsite storage only adds: the primary storage says what is missing.
+    for (const row of from === 'primary' ? known : []) {
       if (row.status === 'completed' && !dirs.has(row.storageDir)) {
+        if (await this.offsiteManifestExists(row)) {
+          offsiteOnly.push(row.id);
+          continue;
+        }
         await this.tx.run((m) =>
           m.update(
             BackupEntity,
@@ -230,15 +255,23 @@ export class BackupCatalogService {
         missing.push(row.id);
       }
     }
-    if (added.length || missing.length || skipped.length) {
+    if (added.length || missing.length || skipped.length || offsiteOnly.length) {
       await this.audit.recordQuietly({
         actor: SYSTEM_ACTOR,
         action: 'backup.rescan',
         resource: 'backup',
         outcome: 'success',
-        details: { added, missing, skipped: skipped.map((x) => x.dir) },
+        details: { from, added, missing, skipped: skipped.map((x) => x.dir), offsiteOnly },
       });
     }
-    return { added, missing, skipped };
+    return { added, missing, skipped, offsiteOnly };
+  }
+
+  /** Whether a backup whose primary copy is gone still has its offsite one (then it stays completed). */
+  private async offsiteManifestExists(row: BackupEntity): Promise<boolean> {
+    if (!this.copies.hasOffsiteCopy(row)) return false;
+    // Unreachable offsite storage proves nothing missing: the row stays as it is.
+    const stat = await this.copies.offsite!.stat(partKey(row.storageDir, MANIFEST_FILE)).catch(() => 'unknown');
+    return stat !== null;
   }
 }

@@ -39,6 +39,11 @@ function hydrate(o: NamedRow): BackupEntity {
     verifiedAt: r.verified_at,
     error: r.error,
     progress: jsonText(null).from(r.progress),
+    offsiteStatus: r.offsite_status,
+    offsiteAt: r.offsite_at,
+    offsiteAttempts: r.offsite_attempts === null ? 0 : Number(r.offsite_attempts),
+    offsiteError: r.offsite_error,
+    offsiteNextAt: r.offsite_next_at,
   } as unknown as BackupEntity;
 }
 
@@ -68,6 +73,11 @@ const completed: NamedRow = {
   verified_at: '2026-11-30T11:00:00.000Z',
   error: null,
   progress: JSON.stringify({ phase: 'done', tablesDone: 2, tablesTotal: 2, rows: 20100, bytes: 99 }),
+  offsite_status: 'failed',
+  offsite_at: '2026-11-30T11:05:00.000Z',
+  offsite_attempts: 3,
+  offsite_error: 'offsite: connect ECONNREFUSED "127.0.0.1"',
+  offsite_next_at: '2026-11-30T11:09:00.000Z',
 };
 
 describe('backup rows written straight to JSON', () => {

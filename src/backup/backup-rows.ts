@@ -1,6 +1,7 @@
 import { QueryFailedError, type DataSource } from 'typeorm';
 import { parseNewestFirstCursor, encodeCursor } from '../common/pagination';
-import type { BackupView } from './backup.view';
+import type { BackupProgressView } from './backup.entity';
+import { progressView, type BackupView } from './backup.view';
 
 /**
  * The catalog's hot reads (GET /api/backups, GET /api/status) without TypeORM's query builder
@@ -38,6 +39,11 @@ const COLUMNS = [
   'verified_at',
   'error',
   'progress',
+  'offsite_status',
+  'offsite_at',
+  'offsite_attempts',
+  'offsite_error',
+  'offsite_next_at',
 ] as const;
 
 export const BACKUP_VIEW_COLUMNS = COLUMNS.map((c) => `"${c}"`).join(', ');
@@ -62,10 +68,19 @@ const bool = (v: unknown): string => (v ? 'true' : 'false');
 const num = (v: unknown): string => JSON.stringify(Number(v));
 const jsonOr = (v: unknown, fallback: string): string => (v === null || v === undefined ? fallback : (v as string));
 
+/** Progress through the view's own function (small; its byte fields get their defaults there). */
 function progressJson(r: BackupRow): string {
   const p = r[COL.progress];
-  if (p !== null && p !== undefined && p !== 'null') return p as string;
-  return `{"phase":${str(r[COL.status])},"tablesDone":0,"tablesTotal":0,"rows":0,"bytes":0}`;
+  const stored = p !== null && p !== undefined && p !== 'null' ? (JSON.parse(p as string) as BackupProgressView) : null;
+  return JSON.stringify(progressView(stored, r[COL.status] as string));
+}
+
+function offsiteJson(r: BackupRow): string {
+  return (
+    `{"status":${str(r[COL.offsite_status])},"at":${str(r[COL.offsite_at])}` +
+    `,"attempts":${num(r[COL.offsite_attempts] ?? 0)},"error":${str(r[COL.offsite_error])}` +
+    `,"nextAttemptAt":${str(r[COL.offsite_next_at])}}`
+  );
 }
 
 /** One backup as JSON text, in toBackupView's key order. */
@@ -79,7 +94,8 @@ export function backupRowJson(r: BackupRow): string {
     `,"rowCount":${num(r[COL.row_count])},"tables":${jsonOr(r[COL.tables], EMPTY_ARRAY)}` +
     `,"files":${jsonOr(r[COL.files], EMPTY_FILES)},"compression":${str(r[COL.compression])}` +
     `,"encrypted":${bool(r[COL.encrypted])},"keyId":${str(r[COL.key_id])},"checksum":${str(r[COL.checksum])}` +
-    `,"verifiedAt":${str(r[COL.verified_at])},"error":${str(r[COL.error])},"progress":${progressJson(r)}}`
+    `,"verifiedAt":${str(r[COL.verified_at])},"error":${str(r[COL.error])},"progress":${progressJson(r)}` +
+    `,"offsite":${offsiteJson(r)}}`
   );
 }
 

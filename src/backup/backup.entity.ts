@@ -18,7 +18,13 @@ export interface BackupProgressView {
   tablesTotal: number;
   rows: number;
   bytes: number;
+  /** Stored bytes written so far (the same as bytes), the expected total and the time left (progress-estimate.ts). */
+  bytesDone?: number;
+  bytesTotal?: number | null;
+  etaSeconds?: number | null;
 }
+
+export type OffsiteStatus = 'pending' | 'copied' | 'failed';
 
 /**
  * The catalog: an index over what storage holds. Storage (each backup's manifest) is the
@@ -76,4 +82,14 @@ export class BackupEntity {
   @Column({ type: 'varchar', length: 200, nullable: true }) owner: string | null;
   /** Renewed with the job's lease while it runs; a stale one means nobody runs it any more. */
   @Column({ name: 'heartbeat_at', ...ISO_TIME, nullable: true }) heartbeatAt: string | null;
+  /**
+   * The offsite copy (OFFSITE_STORAGE): null while there is none to make (offsite copies off,
+   * or a backup not completed); `at` is the time of the last attempt or of the copy; a failed
+   * copy is retried at `offsiteNextAt` (offsite-copier.service.ts).
+   */
+  @Column({ name: 'offsite_status', type: 'varchar', length: 16, nullable: true }) offsiteStatus?: OffsiteStatus | null;
+  @Column({ name: 'offsite_at', ...ISO_TIME, nullable: true }) offsiteAt?: string | null;
+  @Column({ name: 'offsite_attempts', type: 'integer', default: 0 }) offsiteAttempts?: number;
+  @Column({ name: 'offsite_error', type: 'text', nullable: true }) offsiteError?: string | null;
+  @Column({ name: 'offsite_next_at', ...ISO_TIME, nullable: true }) offsiteNextAt?: string | null;
 }

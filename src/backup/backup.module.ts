@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { BackupArchiveService } from './backup-archive.service';
+import { BackupCopies } from './backup-copies.service';
 import { BackupCatalogRepository } from './backup-catalog.repository';
 import { BackupCatalogService } from './backup-catalog.service';
 import { Engine, EnginePort } from './engine.port';
@@ -17,6 +18,7 @@ import { TargetDatabase } from './target-database';
   controllers: [BackupsController],
   providers: [
     BackupsService,
+    BackupCopies,
     BackupCatalogService,
     BackupCatalogRepository,
     BackupArchiveService,
@@ -28,6 +30,7 @@ import { TargetDatabase } from './target-database';
   ],
   exports: [
     BackupsService,
+    BackupCopies,
     BackupCatalogService,
     BackupCatalogRepository,
     BackupArchiveService,

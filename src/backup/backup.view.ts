@@ -1,4 +1,4 @@
-import type { BackupEntity } from './backup.entity';
+import type { BackupEntity, BackupProgressView } from './backup.entity';
 
 /** The backup resource exactly as API.md shows it. */
 export function toBackupView(e: BackupEntity) {
@@ -24,11 +24,29 @@ export function toBackupView(e: BackupEntity) {
     checksum: e.checksum,
     verifiedAt: e.verifiedAt,
     error: e.error,
-    progress: e.progress ?? { phase: e.status, tablesDone: 0, tablesTotal: 0, rows: 0, bytes: 0 },
+    progress: progressView(e.progress, e.status),
+    offsite: {
+      status: e.offsiteStatus ?? null,
+      at: e.offsiteAt ?? null,
+      attempts: e.offsiteAttempts ?? 0,
+      error: e.offsiteError ?? null,
+      nextAttemptAt: e.offsiteNextAt ?? null,
+    },
   };
 }
 
 export type BackupView = ReturnType<typeof toBackupView>;
+
+/** Progress as stored, with the byte fields always present (rows written before they existed lack them). */
+export function progressView(progress: BackupProgressView | null, status: string) {
+  const p = progress ?? { phase: status, tablesDone: 0, tablesTotal: 0, rows: 0, bytes: 0 };
+  return {
+    ...p,
+    bytesDone: p.bytesDone ?? p.bytes,
+    bytesTotal: p.bytesTotal ?? null,
+    etaSeconds: p.etaSeconds ?? null,
+  };
+}
 
 /**
  * One backup as GET /api/backups/:id shows it: the resource plus what the database held at the

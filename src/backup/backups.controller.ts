@@ -48,6 +48,7 @@ import {
   DeleteBackupQueryDto,
   ImportBackupDto,
   ListBackupsQueryDto,
+  RescanQueryDto,
   RescanResultDto,
   UpdateBackupDto,
   VerifyBackupDto,
@@ -154,14 +155,18 @@ export class BackupsController {
   @Audit('backup.rescan', 'backup')
   @ApiOperation({
     operationId: 'rescanBackups',
-    summary: 'Rebuild the catalog from storage: catalog manifests it lacks, flag rows whose manifest is gone',
+    summary:
+      'Rebuild the catalog from storage (or, with from=offsite, from the offsite storage alone): catalog manifests it lacks, flag rows whose manifest is gone',
     description:
       'Only manifests in `backups/{their own id}/` that authenticate under the configured key are catalogued; the rest are listed in `skipped`.',
   })
   @ApiCreatedResponse({ type: RescanResultDto })
-  @ApiErrors([400, 'A body (this route takes none) that is not valid JSON'], ...UNREAD_BODY_ERRORS)
-  rescan(): Promise<RescanResultDto> {
-    return this.catalog.rescan();
+  @ApiErrors(
+    [400, 'A body (this route takes none) that is not valid JSON, or from=offsite without OFFSITE_STORAGE'],
+    ...UNREAD_BODY_ERRORS,
+  )
+  rescan(@Query() q: RescanQueryDto): Promise<RescanResultDto> {
+    return this.catalog.rescan(q.from ?? 'primary');
   }
 
   @Get(':id')
@@ -214,6 +219,7 @@ export class BackupsController {
     [400, 'id is not a UUID, a bad reason, or an unreadable body'],
     [404, 'No such backup'],
     [409, 'The backup is pinned, pending or running'],
+    [503, 'The offsite copy could not be deleted (offsite storage unreachable); nothing was deleted'],
   )
   async delete(
     @Param('id', UUID) id: string,
@@ -233,12 +239,18 @@ export class BackupsController {
     content: { 'application/x-tar': { schema: { type: 'string', format: 'binary' } } },
     headers: {
       'Content-Disposition': { description: 'attachment; filename="strongroom-….tar"', schema: { type: 'string' } },
+      'X-Strongroom-Copy': {
+        description:
+          'The copy streamed: primary, or offsite when the primary copy is missing or corrupt (checked first whenever an offsite copy exists)',
+        schema: { type: 'string', enum: ['primary', 'offsite'] },
+      },
     },
   })
   @ApiErrors([400, 'id is not a UUID'], [404, 'No such backup'], [409, 'The backup is not completed'])
-  async download(@Param('id', UUID) id: string, @Res() res: Response): Promise<void> {
-    const { stream, filename } = await this.archive.download(id);
+  async download(@Param('id', UUID) id: string, @Req() req: RequestWithContext, @Res() res: Response): Promise<void> {
+    const { stream, filename, source } = await this.archive.download(id, req.actor);
     res.setHeader('Content-Type', 'application/x-tar');
+    res.setHeader('X-Strongroom-Copy', source);
     res.setHeader('Content-Disposition', `attachment; filename="${filename}"`);
     await pipeline(stream, res);
   }

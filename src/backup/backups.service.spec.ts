@@ -81,7 +81,7 @@ function setup(rows: BackupEntity[], opts: { manifests?: Record<string, Manifest
     releaseOwner: jest.fn(async () => 1),
   });
   const catalog = strictFake<BackupCatalogService>('catalog', {
-    rescan: jest.fn(async () => ({ added: [], missing: [], skipped: [] })),
+    rescan: jest.fn(async () => ({ added: [], missing: [], skipped: [], offsiteOnly: [] })),
   });
   const sweeper = strictFake<JobSweeper>('sweeper', { register: jest.fn(), staleBefore: () => STALE_BEFORE });
   const emitted: BackupFinishedEvent[] = [];

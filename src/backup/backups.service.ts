@@ -5,6 +5,7 @@ import { APP_VERSION } from '../app-version';
 import { AuditService } from '../audit/audit.service';
 import { DomainError, ErrorCode } from '../common/domain-error';
 import { safeErrorMessage } from '../common/redact';
+import { estimateProgress } from '../common/progress-estimate';
 import { Actor, SYSTEM_ACTOR } from '../common/request-context';
 import { AppConfig } from '../config/app-config';
 import { nowIso } from '../database/columns';
@@ -255,6 +256,9 @@ export class BackupsService implements OnApplicationBootstrap, OnApplicationShut
       );
       const migrations = await catalogStep('reading the applied migrations', () => this.migrations());
       const auditHead = await catalogStep('reading the audit head', () => this.audit.head());
+      // Only an estimate for progress: its failure must not fail the backup.
+      const expectedBytes = await this.catalogRepo.previousSize(row.type, row.engine).catch(() => null);
+      const startedMs = Date.now();
       const manifest = await writeBackup(dialect, this.storage, {
         id: row.id,
         dir: row.storageDir,
@@ -281,7 +285,8 @@ export class BackupsService implements OnApplicationBootstrap, OnApplicationShut
           const now = Date.now();
           if (now - lastProgress < PROGRESS_EVERY_MS && p.phase !== 'done') return;
           lastProgress = now;
-          void this.update(row.id, { progress: p }).catch(() => undefined);
+          const bytes = estimateProgress(p.bytes, p.phase === 'done' ? p.bytes : expectedBytes, startedMs, now);
+          void this.update(row.id, { progress: { ...p, ...bytes } }).catch(() => undefined);
         },
       });
       const fields = completedFieldsFor(manifest);

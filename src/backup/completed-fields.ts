@@ -31,6 +31,9 @@ export function completedFieldsFor(m: Manifest): Partial<BackupEntity> {
       tablesTotal: m.tables.length,
       rows: m.tables.reduce((s, t) => s + t.rows, 0),
       bytes: parts.reduce((s, p) => s + (p?.size ?? 0), 0),
+      bytesDone: parts.reduce((s, p) => s + (p?.size ?? 0), 0),
+      bytesTotal: parts.reduce((s, p) => s + (p?.size ?? 0), 0),
+      etaSeconds: null,
     },
   };
 }

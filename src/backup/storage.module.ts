@@ -1,6 +1,6 @@
 import { Global, Module } from '@nestjs/common';
-import { BACKUP_STORAGE, storageProvider } from './storage.provider';
+import { BACKUP_STORAGE, OFFSITE_STORAGE, offsiteStorageProvider, storageProvider } from './storage.provider';
 
 @Global()
-@Module({ providers: [storageProvider], exports: [BACKUP_STORAGE] })
+@Module({ providers: [storageProvider, offsiteStorageProvider], exports: [BACKUP_STORAGE, OFFSITE_STORAGE] })
 export class StorageModule {}

@@ -7,7 +7,8 @@ import { BackupArchiveService } from '../backup/backup-archive.service';
 import { BackupCatalogService } from '../backup/backup-catalog.service';
 import { BackupsService } from '../backup/backups.service';
 import { TargetDatabase } from '../backup/target-database';
-import { storageFromConfig } from '../backup/storage.provider';
+import { offsiteStorageFromConfig, storageFromConfig } from '../backup/storage.provider';
+import { checkCopy } from '../engine/backup/backup-copy';
 import type { Actor } from '../common/request-context';
 import { AppConfig, dialectOptions, loadConfig } from '../config/app-config';
 import { redactDatabaseUrl } from '../database/database-url';
@@ -17,7 +18,14 @@ import type { Command } from './args';
 import { CliModule } from './cli.module';
 import { CommandFailed } from './cli-errors';
 import { rowTotal } from '../engine/restore/restore-backup';
-import { authenticateOpened, engineRestore, openArchive, openStored, verifyOpened } from './engine-restore';
+import {
+  authenticateOpened,
+  engineRestore,
+  openArchive,
+  openStored,
+  verifyOpened,
+  type OpenedBackup,
+} from './engine-restore';
 import { dryRunLines, engineDryRun } from './engine-dry-run';
 import type { DryRunResult } from '../engine/dialects/dialect';
 import { confirmOrRefuse, type Terminal } from './terminal';
@@ -57,6 +65,13 @@ function configOnly(): AppConfig {
 const size = (n: number) =>
   n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MiB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KiB` : `${n} B`;
 
+/** ", 1.2 MiB of 3.4 MiB, about 20 s left" as far as known. */
+function bytesLine(p: { bytesDone: number; bytesTotal: number | null; etaSeconds: number | null }): string {
+  const total = p.bytesTotal ? ` of ${size(p.bytesTotal)}` : '';
+  const eta = p.etaSeconds !== null ? `, about ${p.etaSeconds} s left` : '';
+  return `, ${size(p.bytesDone)}${total}${eta}`;
+}
+
 export async function runCommand(cmd: Command, term: Terminal): Promise<void> {
   switch (cmd.name) {
     case 'help':
@@ -70,7 +85,7 @@ export async function runCommand(cmd: Command, term: Terminal): Promise<void> {
           void catalog.get(started.id).then(
             (b) =>
               term.progress(
-                `backup ${b.id}: ${b.progress.phase} ${b.progress.tablesDone}/${b.progress.tablesTotal} tables, ${b.progress.rows} rows`,
+                `backup ${b.id}: ${b.progress.phase} ${b.progress.tablesDone}/${b.progress.tablesTotal} tables, ${b.progress.rows} rows${bytesLine(b.progress)}`,
                 b.progress.phase,
               ),
             () => undefined,
@@ -117,6 +132,8 @@ export async function runCommand(cmd: Command, term: Terminal): Promise<void> {
         const id = cmd.source.id;
         return withService(async (app) => {
           const result = await app.get(BackupArchiveService).verify(id, cmd.deep, CLI_ACTOR);
+          if (result.source === 'offsite')
+            term.info(`the primary copy is unsound (${result.primaryProblem}); these checks are of the offsite copy`);
           print(result.checks);
           if (!result.ok) throw new CommandFailed(`backup ${id} is NOT sound`);
           term.info(`backup ${id} is sound`);
@@ -182,7 +199,7 @@ async function dryRunRestore(cmd: RestoreCommand, term: Terminal): Promise<void>
   const opened =
     cmd.source.kind === 'archive'
       ? await openArchive(cmd.source.file)
-      : await openStored(storageFromConfig(config), cmd.source.id);
+      : await openStoredCopy(config, cmd.source.id, term);
   try {
     const b = { ...opened, keys: keysOf(config) };
     await authenticateOpened(b);
@@ -208,7 +225,7 @@ async function restoreWithEngine(cmd: RestoreCommand, term: Terminal): Promise<v
   const opened =
     cmd.source.kind === 'archive'
       ? await openArchive(cmd.source.file)
-      : await openStored(storageFromConfig(config), cmd.source.id);
+      : await openStoredCopy(config, cmd.source.id, term);
   try {
     const m = opened.manifest;
     await authenticateOpened({ ...opened, keys: keysOf(config) });
@@ -258,6 +275,29 @@ async function restoreWithEngine(cmd: RestoreCommand, term: Terminal): Promise<v
   }
 }
 
+/**
+ * A stored backup for the engine alone (no catalog): the primary copy, unless it is missing or
+ * fails its checksums and the offsite copy (OFFSITE_STORAGE) passes them; the switch is said
+ * on stderr, as there is no audit trail to record it in.
+ */
+async function openStoredCopy(config: AppConfig, id: string, term: Terminal): Promise<Omit<OpenedBackup, 'keys'>> {
+  const primary = storageFromConfig(config);
+  const offsite = offsiteStorageFromConfig(config);
+  if (!offsite) return openStored(primary, id);
+  const dir = `backups/${id}`;
+  const own = await checkCopy(primary, dir);
+  if (own.ok) return openStored(primary, id);
+  const other = await checkCopy(offsite, dir);
+  if (!other.ok) {
+    term.info(`the offsite copy of backup ${id} is unsound too: ${other.problem}`);
+    return openStored(primary, id);
+  }
+  term.info(
+    `the primary copy of backup ${id} is unsound (${own.problem}); using the offsite copy in ${offsite.location}`,
+  );
+  return openStored(offsite, id);
+}
+
 async function restoreThroughCatalog(cmd: RestoreCommand, id: string, term: Terminal): Promise<void> {
   return withService(async (app) => {
     const backup = await app.get(BackupCatalogService).get(id);
@@ -284,7 +324,7 @@ async function restoreThroughCatalog(cmd: RestoreCommand, id: string, term: Term
         (v) => {
           if (v.progress)
             term.progress(
-              `recovery ${r.id}: ${v.progress.phase}${v.progress.table ? ` ${v.progress.table}` : ''} (${v.progress.rows} rows)`,
+              `recovery ${r.id}: ${v.progress.phase}${v.progress.table ? ` ${v.progress.table}` : ''} (${v.progress.rows} rows${bytesLine(v.progress)})`,
               v.progress.phase,
             );
         },
@@ -301,7 +341,7 @@ async function restoreThroughCatalog(cmd: RestoreCommand, id: string, term: Term
     if (done.status !== 'completed')
       throw new CommandFailed(`recovery ${r.id} failed: ${done.error ?? 'unknown error'}`);
     term.info(
-      `recovery ${r.id} completed: ${done.rowsWritten} rows written${done.safetyBackupId ? `; safety backup ${done.safetyBackupId}` : ''}`,
+      `recovery ${r.id} completed: ${done.rowsWritten} rows written${done.safetyBackupId ? `; safety backup ${done.safetyBackupId}` : ''}${done.source === 'offsite' ? `; ${done.note ?? 'restored from the offsite copy'}` : ''}`,
     );
     term.out(r.id);
   });

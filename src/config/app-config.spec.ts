@@ -103,6 +103,34 @@ describe('loadConfig: rules across variables, all named in one error', () => {
     expect(loadConfig({ S3_ACCESS_KEY_ID: 'AKIA' }).BACKUP_STORAGE).toBe('local');
   });
 
+  it('needs a complete offsite storage somewhere else than the primary one', () => {
+    expect(loadConfig({}).OFFSITE_STORAGE).toBeUndefined();
+    expect(blamed({ OFFSITE_STORAGE: 'ftp' })).toEqual(['OFFSITE_STORAGE']);
+    expect(problemsOf({ OFFSITE_STORAGE: 'local' })).toEqual(['OFFSITE_DIR: required when OFFSITE_STORAGE=local']);
+    expect(blamed({ OFFSITE_STORAGE: 'local', BACKUP_DIR: './b', OFFSITE_DIR: 'b/' })).toEqual(['OFFSITE_DIR']);
+    expect(loadConfig({ OFFSITE_STORAGE: 'local', OFFSITE_DIR: '/mnt/offsite' }).OFFSITE_DIR).toBe('/mnt/offsite');
+    expect(blamed({ OFFSITE_STORAGE: 's3' })).toEqual(['OFFSITE_S3_BUCKET']);
+    expect(blamed({ BACKUP_STORAGE: 's3', S3_BUCKET: 'b', OFFSITE_STORAGE: 's3', OFFSITE_S3_BUCKET: 'b' })).toEqual([
+      'OFFSITE_S3_BUCKET',
+    ]);
+    expect(
+      loadConfig({
+        BACKUP_STORAGE: 's3',
+        S3_BUCKET: 'b',
+        OFFSITE_STORAGE: 's3',
+        OFFSITE_S3_BUCKET: 'b',
+        OFFSITE_S3_PREFIX: 'copy/',
+      }).OFFSITE_S3_PREFIX,
+    ).toBe('copy/');
+    expect(blamed({ OFFSITE_STORAGE: 's3', OFFSITE_S3_BUCKET: 'o', OFFSITE_S3_ACCESS_KEY_ID: 'AKIA' })).toEqual([
+      'OFFSITE_S3_SECRET_ACCESS_KEY',
+    ]);
+    expect(blamed({ OFFSITE_MAX_LAG_HOURS: '0' })).toEqual(['OFFSITE_MAX_LAG_HOURS']);
+    expect(blamed({ OFFSITE_RETRY_BASE_SECONDS: '120', OFFSITE_RETRY_MAX_SECONDS: '60' })).toEqual([
+      'OFFSITE_RETRY_MAX_SECONDS',
+    ]);
+  });
+
   it('checks the keyring: id:base64 of 32 bytes, unique ids, a known active id', () => {
     expect(
       loadConfig({ BACKUP_ENCRYPTION_KEYS: `k1:${KEY},k2:${KEY}`, BACKUP_ENCRYPTION_KEY_ID: 'k1' })

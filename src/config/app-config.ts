@@ -3,6 +3,7 @@
  * class-validator, and the process stops with a message naming every bad variable.
  * Every variable here is listed in `.env.example` with its default.
  */
+import { resolve } from 'node:path';
 import { plainToInstance, Transform } from 'class-transformer';
 import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, validateSync } from 'class-validator';
 import type { DialectOptions } from '../engine/dialects/create-dialect';
@@ -70,6 +71,24 @@ export class AppConfig {
   @Transform(toBool) @IsBoolean() S3_FORCE_PATH_STYLE = false;
   @IsOptional() @IsString() S3_ACCESS_KEY_ID?: string;
   @IsOptional() @IsString() S3_SECRET_ACCESS_KEY?: string;
+
+  /** A second copy of every completed backup, in another storage (unset = no offsite copies). */
+  @IsOptional() @IsIn(['local', 's3']) OFFSITE_STORAGE?: 'local' | 's3';
+  @IsOptional() @IsString() OFFSITE_DIR?: string;
+  @IsOptional() @IsString() OFFSITE_S3_BUCKET?: string;
+  @IsString() OFFSITE_S3_PREFIX = '';
+  @IsString() OFFSITE_S3_REGION = 'us-east-1';
+  @IsOptional()
+  @Matches(/^https?:\/\/.+/, { message: 'OFFSITE_S3_ENDPOINT must be an http(s) URL' })
+  OFFSITE_S3_ENDPOINT?: string;
+  @Transform(toBool) @IsBoolean() OFFSITE_S3_FORCE_PATH_STYLE = false;
+  @IsOptional() @IsString() OFFSITE_S3_ACCESS_KEY_ID?: string;
+  @IsOptional() @IsString() OFFSITE_S3_SECRET_ACCESS_KEY?: string;
+  /** /api/status is unhealthy while a completed backup has waited longer than this for its offsite copy. */
+  @Transform(toInt) @IsInt() @Min(1) OFFSITE_MAX_LAG_HOURS = 24;
+  /** A failed copy is retried after this, doubling per attempt up to OFFSITE_RETRY_MAX_SECONDS; also how often copies due are looked for. */
+  @Transform(toInt) @IsInt() @Min(1) @Max(86400) OFFSITE_RETRY_BASE_SECONDS = 60;
+  @Transform(toInt) @IsInt() @Min(1) @Max(604800) OFFSITE_RETRY_MAX_SECONDS = 3600;
 
   @IsOptional() @IsString() BACKUP_ENCRYPTION_KEYS?: string;
   @IsOptional() @IsString() BACKUP_ENCRYPTION_KEY_ID?: string;
@@ -187,6 +206,7 @@ export function crossFieldProblems(c: AppConfig): string[] {
       );
     }
   }
+  problems.push(...offsiteProblems(c));
   if (c.BACKUP_ENCRYPTION_KEYS) {
     try {
       parseKeyring(c.BACKUP_ENCRYPTION_KEYS, c.BACKUP_ENCRYPTION_KEY_ID);
@@ -216,6 +236,37 @@ export function crossFieldProblems(c: AppConfig): string[] {
     const cronProblem = validateCron(c[name], zone);
     if (cronProblem) problems.push(`${name}: ${cronProblem.replace(/^cron: /, '')}`);
   }
+  return problems;
+}
+
+/** The offsite storage must be complete and somewhere else than the primary storage. */
+function offsiteProblems(c: AppConfig): string[] {
+  const problems: string[] = [];
+  if (c.OFFSITE_STORAGE === 'local') {
+    if (!c.OFFSITE_DIR?.trim()) problems.push('OFFSITE_DIR: required when OFFSITE_STORAGE=local');
+    else if (c.BACKUP_STORAGE === 'local' && resolve(c.OFFSITE_DIR) === resolve(c.BACKUP_DIR))
+      problems.push('OFFSITE_DIR: is BACKUP_DIR; an offsite copy must live somewhere else');
+  }
+  if (c.OFFSITE_STORAGE === 's3') {
+    if (!c.OFFSITE_S3_BUCKET?.trim()) problems.push('OFFSITE_S3_BUCKET: required when OFFSITE_STORAGE=s3');
+    else if (
+      c.BACKUP_STORAGE === 's3' &&
+      c.OFFSITE_S3_BUCKET === c.S3_BUCKET &&
+      (c.OFFSITE_S3_ENDPOINT ?? '') === (c.S3_ENDPOINT ?? '') &&
+      c.OFFSITE_S3_PREFIX === c.S3_PREFIX
+    )
+      problems.push(
+        'OFFSITE_S3_BUCKET: same bucket, endpoint and prefix as S3_*; an offsite copy must live somewhere else',
+      );
+    if (!!c.OFFSITE_S3_ACCESS_KEY_ID !== !!c.OFFSITE_S3_SECRET_ACCESS_KEY) {
+      const missing = c.OFFSITE_S3_ACCESS_KEY_ID ? 'OFFSITE_S3_SECRET_ACCESS_KEY' : 'OFFSITE_S3_ACCESS_KEY_ID';
+      problems.push(
+        `${missing}: set OFFSITE_S3_ACCESS_KEY_ID and OFFSITE_S3_SECRET_ACCESS_KEY together, or neither (AWS default credential chain)`,
+      );
+    }
+  }
+  if (c.OFFSITE_RETRY_MAX_SECONDS < c.OFFSITE_RETRY_BASE_SECONDS)
+    problems.push('OFFSITE_RETRY_MAX_SECONDS: must be at least OFFSITE_RETRY_BASE_SECONDS');
   return problems;
 }
 

@@ -7,6 +7,7 @@
 import { Logger } from '@nestjs/common';
 import type { AuditInput } from '../audit/audit.service';
 import type { BackupCatalogService } from '../backup/backup-catalog.service';
+import type { BackupCopies } from '../backup/backup-copies.service';
 import type { BackupEntity } from '../backup/backup.entity';
 import type { BackupsService } from '../backup/backups.service';
 import type { EnginePort } from '../backup/engine.port';
@@ -90,6 +91,7 @@ function setup(rows: RecoveryEntity[], committed: Record<string, boolean | null 
     strictFake<AppConfig>('config'),
     sweeper,
     engine,
+    strictFake<BackupCopies>('copies'),
   );
   return { service, ended, leases, closed };
 }

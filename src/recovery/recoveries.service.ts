@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { BackupCatalogService } from '../backup/backup-catalog.service';
+import { BackupCopies, ChosenCopy } from '../backup/backup-copies.service';
 import { EnginePort } from '../backup/engine.port';
 import { JobRegistry, orphanReason } from '../backup/backup-jobs';
 import { JobSweeper } from '../backup/job-sweeper';
@@ -19,6 +20,8 @@ import { Transactions } from '../database/transactions';
 import { recoverInterruptedFileRestores } from '../engine/backup/file-restore-journal';
 import type { DryRunResult, RestoreMode, RestoreTableResult } from '../engine/dialects/dialect';
 import type { BackupStorage } from '../engine/storage/storage';
+import { CountingStorage } from '../engine/storage/counting-storage';
+import { estimateProgress } from '../common/progress-estimate';
 import { interruptedOutcome } from './interrupted-outcome';
 import { RecoveryEntity } from './recovery.entity';
 import { RecoveryRepository } from './recovery.repository';
@@ -73,6 +76,7 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
     private readonly config: AppConfig,
     private readonly sweeper: JobSweeper,
     private readonly engine: EnginePort,
+    private readonly copies: BackupCopies,
   ) {
     sweeper.register((staleBefore) => this.failInterrupted(staleBefore));
   }
@@ -232,23 +236,41 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
 
   async get(id: string): Promise<RecoveryView> {
     const row = await this.entity(id);
-    return toRecoveryView(row, this.progress.get(id) ?? null);
+    return toRecoveryView(row, this.progressOf(id));
+  }
+
+  /** Live progress with bytes read of the backup, its stored size, and the time left once 10% is read. */
+  private progressOf(id: string): RecoveryProgress | null {
+    const p = this.progress.get(id);
+    if (!p) return null;
+    if (p.startedMs === undefined) return { ...p, etaSeconds: null };
+    return { ...p, ...estimateProgress(p.bytesDone ?? 0, p.bytesTotal ?? null, p.startedMs, Date.now()) };
   }
 
   async list(filter: { status?: string; backupId?: string }, limit = 50, cursor?: string): Promise<Page<RecoveryView>> {
     const { rows, nextCursor } = await this.repo.page(filter, limit, cursor);
-    return { items: rows.map((r) => toRecoveryView(r, this.progress.get(r.id) ?? null)), nextCursor };
+    return { items: rows.map((r) => toRecoveryView(r, this.progressOf(r.id))), nextCursor };
   }
 
-  private async prepare(req: RecoveryRequest): Promise<PreparedRecovery> {
+  /**
+   * The request checked against the backup and the target. The copy read is the primary one
+   * unless it is missing or truncated and the offsite copy is whole (a quick check, so the
+   * request answers at once; the job checks every byte before it writes, see `run`).
+   */
+  private async prepare(req: RecoveryRequest, actor: Actor = SYSTEM_ACTOR): Promise<PreparedRecovery & ChosenCopy> {
     const backup = await this.catalog.entity(req.backupId);
-    return prepareRecovery(req, backup, {
-      storage: this.storage,
+    const copy =
+      backup.status === 'completed'
+        ? await this.copies.choose(backup, 'restore', actor, { sizesOnly: true })
+        : { storage: this.storage, source: 'primary' as const, primaryProblem: null };
+    const prepared = await prepareRecovery(req, backup, {
+      storage: copy.storage,
       keys: this.target.keys,
       urlFor: (type) => this.target.sourceUrl(type),
       dialect: dialectOptions(this.config),
       fileRoots: this.config.BACKUP_FILE_PATHS,
     });
+    return { ...prepared, ...copy };
   }
 
   private async launch(
@@ -256,7 +278,7 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
     opts: { safetyBackup: boolean; rollbackOf: string | null },
     actor: Actor,
   ): Promise<RecoveryView> {
-    const prepared = await this.prepare(req);
+    const prepared = await this.prepare(req, actor);
     await this.refuseBlocked(prepared, req.mode);
     const lease = await this.leases
       .acquireOrConflict(this.target.leaseName, () => this.sweeper.sweep())
@@ -281,6 +303,7 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
         allowSchemaMismatch: req.allowSchemaMismatch,
         files: prepared.files,
         requestedTables: req.tables ?? null,
+        ...(prepared.source === 'offsite' ? { source: 'offsite' as const } : {}),
       },
       rollbackOf: opts.rollbackOf,
       rolledBackBy: null,
@@ -306,6 +329,7 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
           safetyBackup: opts.safetyBackup,
           allowSchemaMismatch: req.allowSchemaMismatch,
           rollbackOf: opts.rollbackOf,
+          ...(prepared.source === 'offsite' ? { source: 'offsite', primaryProblem: prepared.primaryProblem } : {}),
         },
       });
     } catch (e) {
@@ -314,16 +338,42 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
       await this.leases.release(lease).catch(() => undefined);
       throw e;
     }
-    this.progress.set(row.id, { phase: 'pending', table: null, rows: 0 });
-    this.jobs.start(row.id, (signal) => this.run(row, prepared, lease, signal));
-    return toRecoveryView(row, this.progress.get(row.id));
+    this.progress.set(row.id, {
+      phase: 'pending',
+      table: null,
+      rows: 0,
+      bytesDone: 0,
+      bytesTotal: prepared.backup.sizeBytes || null,
+    });
+    this.jobs.start(row.id, (signal) => this.run(row, prepared, lease, signal, actor));
+    return toRecoveryView(row, this.progressOf(row.id));
+  }
+
+  /**
+   * Before anything is written: every byte of the primary copy against its checksums, when an
+   * offsite copy could stand in for it; a primary copy found corrupt is replaced by the offsite
+   * one for the whole restore (the same manifest, checked equal), and the recovery says so.
+   */
+  private async settleCopy(row: RecoveryEntity, prepared: PreparedRecovery & ChosenCopy, actor: Actor): Promise<void> {
+    if (prepared.source === 'offsite' || !this.copies.hasOffsiteCopy(prepared.backup)) return;
+    const copy = await this.copies.choose(prepared.backup, 'restore', actor);
+    if (copy.source !== 'offsite') return;
+    const manifest = await this.engine.readManifest(copy.storage, prepared.backup.storageDir);
+    if (manifest.checksum !== prepared.manifest.checksum)
+      throw new Error(
+        `the primary copy is unsound (${copy.primaryProblem}) and the offsite copy holds another manifest`,
+      );
+    Object.assign(prepared, copy);
+    row.options = { ...row.options, source: 'offsite' };
+    await this.update(row.id, { options: row.options });
   }
 
   private async run(
     row: RecoveryEntity,
-    prepared: PreparedRecovery,
+    prepared: PreparedRecovery & ChosenCopy,
     lease: HeldLease,
     signal: AbortSignal,
+    actor: Actor,
   ): Promise<void> {
     const lost = new AbortController();
     const keeper = this.leases.keepAlive(lease, {
@@ -335,7 +385,7 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
     });
     keeper.track(RecoveryEntity, row.id);
     const jobSignal = AbortSignal.any([signal, lost.signal]);
-    const progress = this.progress.get(row.id) ?? { phase: 'pending', table: null, rows: 0 };
+    const progress: RecoveryProgress = this.progress.get(row.id) ?? { phase: 'pending', table: null, rows: 0 };
     let dbCommitted = false;
     let staged: FileCommit | null = null;
     let filesAfterFailure: FilesAfterFailure | null = null;
@@ -343,6 +393,13 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
     let end: () => Promise<void>;
     try {
       await this.update(row.id, { status: 'running', startedAt: nowIso() });
+      await this.settleCopy(row, prepared, actor);
+      // Bytes read of the backup from here on (the files, then the tables) are its progress.
+      const reading = new CountingStorage(prepared.storage, (n) => {
+        progress.startedMs ??= Date.now();
+        progress.bytesDone = (progress.bytesDone ?? 0) + n;
+      });
+      prepared.storage = reading;
       if (row.options.safetyBackup) {
         progress.phase = 'safety-backup';
         const safety = await this.backups.runUnderLease(
@@ -365,7 +422,7 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
         progress.phase = 'files';
         staged = await FileCommit.stage(
           {
-            storage: this.storage,
+            storage: prepared.storage,
             dir: prepared.backup.storageDir,
             manifest: prepared.manifest,
             keys: this.target.keys,
@@ -415,9 +472,15 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
         files = filesAfterFailure === 'committed' ? staged.stats : await staged.afterCommit();
       }
       progress.phase = 'done';
-      const note = committedDespite
-        ? `the restore reported an error after its commit (${committedDespite}); the target's commit proof shows it committed, and the file artefacts were swapped in`
-        : null;
+      const notes = [
+        prepared.source === 'offsite'
+          ? `restored from the offsite copy (${this.copies.offsite?.location ?? 'offsite'}): the primary copy is unsound: ${prepared.primaryProblem}`
+          : null,
+        committedDespite
+          ? `the restore reported an error after its commit (${committedDespite}); the target's commit proof shows it committed, and the file artefacts were swapped in`
+          : null,
+      ].filter((n): n is string => n !== null);
+      const note = notes.length ? notes.join('; ') : null;
       end = () =>
         this.recordEnd(
           row,
@@ -433,6 +496,7 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
               files,
               safetyBackupId: row.safetyBackupId,
               note,
+              source: prepared.source,
             },
           },
         );
@@ -508,7 +572,7 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
    * A restore its checks say cannot succeed (Dialect.checkRestore: catalogs only, so cheap) is
    * refused before anything is recorded or written: 409, naming each blocker.
    */
-  private async refuseBlocked(prepared: PreparedRecovery, mode: RestoreMode): Promise<void> {
+  private async refuseBlocked(prepared: PreparedRecovery & ChosenCopy, mode: RestoreMode): Promise<void> {
     let checks;
     try {
       checks = await checkTables(prepared.dialect, this.spec(prepared, mode));
@@ -527,9 +591,9 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
     );
   }
 
-  private spec(p: PreparedRecovery, mode: RestoreMode) {
+  private spec(p: PreparedRecovery & { storage: BackupStorage }, mode: RestoreMode) {
     return {
-      storage: this.storage,
+      storage: p.storage,
       dir: p.backup.storageDir,
       manifest: p.manifest,
       keys: this.target.keys,

@@ -12,6 +12,8 @@ export interface RecoveryOptions {
   files: boolean;
   /** Tables exactly as the request named them; null when it asked for the whole backup. */
   requestedTables: string[] | null;
+  /** Set when the backup was read from its offsite copy (the primary copy missing or corrupt). */
+  source?: 'primary' | 'offsite';
 }
 
 /** One restore of a backup into the target database (or a rollback of an earlier one). */

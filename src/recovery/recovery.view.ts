@@ -5,6 +5,12 @@ export interface RecoveryProgress {
   phase: 'pending' | 'safety-backup' | 'restoring' | 'files' | 'done';
   table: string | null;
   rows: number;
+  /** Stored bytes of the backup read so far, its stored size, and the time left (progress-estimate.ts). */
+  bytesDone?: number;
+  bytesTotal?: number | null;
+  etaSeconds?: number | null;
+  /** When the first byte was read (internal: the rate's start, not shown). */
+  startedMs?: number;
 }
 
 /** The recovery resource as API.md shows it, plus rollback links, options and live progress. */
@@ -30,7 +36,17 @@ export function toRecoveryView(e: RecoveryEntity, progress: RecoveryProgress | n
       allowSchemaMismatch: e.options.allowSchemaMismatch,
       files: e.options.files,
     },
-    progress,
+    progress: progress
+      ? {
+          phase: progress.phase,
+          table: progress.table,
+          rows: progress.rows,
+          bytesDone: progress.bytesDone ?? 0,
+          bytesTotal: progress.bytesTotal ?? null,
+          etaSeconds: progress.etaSeconds ?? null,
+        }
+      : null,
+    source: e.options.source ?? 'primary',
   };
 }
 

@@ -8,6 +8,9 @@ import { BackupEvents } from '../backup/backup-events';
 import { BackupEntity } from '../backup/backup.entity';
 import { BackupCatalogService } from '../backup/backup-catalog.service';
 import { NotificationsService } from '../notifications/notifications.service';
+import { OffsiteCopier } from '../offsite/offsite-copier.service';
+import { OffsiteLagService } from '../offsite/offsite-lag.service';
+import { registerOffsiteMetrics } from '../offsite/offsite-metrics';
 import { SchedulesService } from '../scheduler/schedules.service';
 import { StatusService } from './status.service';
 import { BACKUP_TRIGGERS } from '../engine/archive/manifest.types';
@@ -35,8 +38,11 @@ export class MetricsService implements OnApplicationBootstrap, OnApplicationShut
     private readonly status: StatusService,
     private readonly notifications: NotificationsService,
     private readonly events: BackupEvents,
+    offsiteLag: OffsiteLagService,
+    offsiteCopier: OffsiteCopier,
   ) {
     const registers = [this.registry];
+    registerOffsiteMetrics(this.registry, offsiteLag, offsiteCopier);
     this.jobs = new Counter({
       name: 'strongroom_backup_jobs_total',
       help: 'Backup jobs this process finished, by result and trigger',

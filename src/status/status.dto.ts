@@ -19,6 +19,34 @@ export class StatusScheduleDto {
   nextRunAt: string | null;
 }
 
+export class StatusOffsiteOldestDto {
+  @ApiProperty({ description: 'Backup id', format: 'uuid' }) id: string;
+  @ApiProperty({ description: 'When it finished', format: 'date-time' }) finishedAt: string;
+  @ApiProperty({ description: 'State of its offsite copy', enum: ['pending', 'failed'] }) status: string;
+  @ApiProperty({ description: 'Copy attempts so far', type: 'integer' }) attempts: number;
+  @ApiProperty({ description: 'Why the last attempt failed', nullable: true, type: String }) error: string | null;
+}
+
+export class StatusOffsiteCountsDto {
+  @ApiProperty({ description: 'Completed backups whose copy is yet to be made', type: 'integer' }) pending: number;
+  @ApiProperty({ description: 'Completed backups with a verified offsite copy', type: 'integer' }) copied: number;
+  @ApiProperty({ description: 'Completed backups whose last copy attempt failed', type: 'integer' }) failed: number;
+  @ApiProperty({ description: 'Completed backups the copier has not looked at yet', type: 'integer' }) none: number;
+}
+
+export class StatusOffsiteDto {
+  @ApiProperty({
+    description:
+      'Seconds since the oldest completed backup without an offsite copy finished (0: all copied); above OFFSITE_MAX_LAG_HOURS the status is unhealthy',
+    type: 'integer',
+  })
+  lagSeconds: number;
+  @ApiProperty({ description: 'That backup, or null', nullable: true, type: StatusOffsiteOldestDto })
+  oldest: StatusOffsiteOldestDto | null;
+  @ApiProperty({ description: 'Completed backups by the state of their offsite copy', type: StatusOffsiteCountsDto })
+  counts: StatusOffsiteCountsDto;
+}
+
 export class StatusDto {
   @ApiProperty({ description: 'True when there are no problems' }) healthy: boolean;
   @ApiProperty({ description: 'What is wrong, one sentence each', type: [String] }) problems: string[];
@@ -40,4 +68,10 @@ export class StatusDto {
   @ApiProperty({ description: 'Catalog totals', type: StatusStorageDto }) storage: StatusStorageDto;
   @ApiProperty({ description: 'Schedules and their next runs', type: [StatusScheduleDto] })
   schedules: StatusScheduleDto[];
+  @ApiProperty({
+    description: 'Offsite copies (OFFSITE_STORAGE): how far behind they are; null when offsite copies are off',
+    nullable: true,
+    type: StatusOffsiteDto,
+  })
+  offsite: StatusOffsiteDto | null;
 }

@@ -5,6 +5,7 @@ import { AuthModule } from '../auth/auth.module';
 import { BackupModule } from '../backup/backup.module';
 import { BackupEntity } from '../backup/backup.entity';
 import { AppConfig } from '../config/app-config';
+import { OffsiteModule } from '../offsite/offsite.module';
 import { SchedulerModule } from '../scheduler/scheduler.module';
 import { ServiceJobs } from '../scheduler/service-jobs.service';
 import { MetricsAccessGuard } from './metrics-access.guard';
@@ -16,7 +17,13 @@ import { StatusService } from './status.service';
 const STATUS_WATCH_CRON = '*/5 * * * *';
 
 @Module({
-  imports: [TypeOrmModule.forFeature([BackupEntity, AuditEventEntity]), BackupModule, SchedulerModule, AuthModule],
+  imports: [
+    TypeOrmModule.forFeature([BackupEntity, AuditEventEntity]),
+    BackupModule,
+    SchedulerModule,
+    AuthModule,
+    OffsiteModule,
+  ],
   controllers: [StatusController],
   providers: [StatusService, MetricsService, MetricsAccessGuard],
   exports: [StatusService, MetricsService],

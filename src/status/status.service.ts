@@ -8,6 +8,7 @@ import { CatalogTotals } from '../backup/catalog-totals';
 import { JobSweeper } from '../backup/job-sweeper';
 import { AppConfig } from '../config/app-config';
 import { NotificationsService } from '../notifications/notifications.service';
+import { OffsiteLag, OffsiteLagService } from '../offsite/offsite-lag.service';
 import { toScheduleView } from '../scheduler/schedule.view';
 import { SchedulesService } from '../scheduler/schedules.service';
 
@@ -20,6 +21,8 @@ export interface StatusView {
   rpoLimitSeconds: number;
   storage: { count: number; totalBytes: number; limitBytes: number | null };
   schedules: { id: string; name: string; nextRunAt: string | null }[];
+  /** Offsite copies (OFFSITE_STORAGE): how far behind they are; null when off. */
+  offsite: OffsiteLag | null;
 }
 
 const HOUR_MS = 3_600_000;
@@ -28,7 +31,8 @@ export const STATUS_SWEEP_INTERVAL_MS = 1000;
 
 /**
  * Is the data safe right now? Unhealthy when the newest completed backup is too old (or
- * there is none), a schedule's last run failed, or backups use more storage than allowed.
+ * there is none), a schedule's last run failed, backups use more storage than allowed, or
+ * the offsite copies lag more than OFFSITE_MAX_LAG_HOURS.
  * Turning unhealthy raises one alert per transition.
  */
 @Injectable()
@@ -44,6 +48,7 @@ export class StatusService implements OnApplicationBootstrap, OnApplicationShutd
     private readonly notifications: NotificationsService,
     private readonly config: AppConfig,
     private readonly sweeper: JobSweeper,
+    private readonly offsite: OffsiteLagService,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -105,6 +110,10 @@ export class StatusService implements OnApplicationBootstrap, OnApplicationShutd
     if (limit !== undefined && stats.totalBytes > limit)
       problems.push(`backups use ${stats.totalBytes} bytes, more than MAX_STORAGE_BYTES (${limit})`);
 
+    const offsite = await this.offsite.lag(now);
+    const offsiteProblem = this.offsite.problem(offsite);
+    if (offsiteProblem) problems.push(offsiteProblem);
+
     return {
       healthy: problems.length === 0,
       problems,
@@ -114,6 +123,7 @@ export class StatusService implements OnApplicationBootstrap, OnApplicationShutd
       rpoLimitSeconds: this.config.MAX_BACKUP_AGE_HOURS * 3600,
       storage: { count: stats.count, totalBytes: stats.totalBytes, limitBytes: limit ?? null },
       schedules: schedules.map((s) => ({ id: s.id, name: s.name, nextRunAt: toScheduleView(s, now).nextRunAt })),
+      offsite,
     };
   }
 

@@ -172,6 +172,50 @@ export class BackupProgressDto {
   @ApiProperty({ description: 'Tables in the backup', type: 'integer' }) tablesTotal: number;
   @ApiProperty({ description: 'Rows written so far', type: 'integer' }) rows: number;
   @ApiProperty({ description: 'Stored bytes written so far', type: 'integer' }) bytes: number;
+  @ApiProperty({ description: 'Stored bytes written so far (the same as bytes)', type: 'integer' }) bytesDone: number;
+  @ApiProperty({
+    description:
+      'Expected stored bytes: the size of the previous completed backup of the same type; null when there is none (after the end: the size)',
+    type: 'integer',
+    nullable: true,
+  })
+  bytesTotal: number | null;
+  @ApiProperty({
+    description:
+      'Estimated seconds left, from the rate so far; null until at least 10% of bytesTotal is done, and once the job passed its estimate',
+    type: 'integer',
+    nullable: true,
+  })
+  etaSeconds: number | null;
+}
+
+const OFFSITE_STATUSES = ['pending', 'copied', 'failed'] as const;
+
+export class BackupOffsiteDto {
+  @ApiProperty({
+    description:
+      'The copy in OFFSITE_STORAGE: pending (to be made), copied (made and verified by its checksums), failed (the last attempt failed; retried with backoff); null when there is none to make (offsite copies off, or the backup is not completed)',
+    enum: OFFSITE_STATUSES,
+    nullable: true,
+    type: String,
+  })
+  status: string | null;
+  @ApiProperty({
+    description: 'When the copy was made, or when the last attempt ended',
+    nullable: true,
+    type: String,
+    format: 'date-time',
+  })
+  at: string | null;
+  @ApiProperty({ description: 'Copy attempts so far', type: 'integer' }) attempts: number;
+  @ApiProperty({ description: 'Why the last attempt failed', nullable: true, type: String }) error: string | null;
+  @ApiProperty({
+    description: 'When a failed copy is tried again',
+    nullable: true,
+    type: String,
+    format: 'date-time',
+  })
+  nextAttemptAt: string | null;
 }
 
 export class BackupDto {
@@ -208,6 +252,7 @@ export class BackupDto {
   verifiedAt: string | null;
   @ApiProperty({ description: 'Why it failed', nullable: true, type: String }) error: string | null;
   @ApiProperty({ description: 'Progress of the job', type: BackupProgressDto }) progress: BackupProgressDto;
+  @ApiProperty({ description: 'The offsite copy (OFFSITE_STORAGE)', type: BackupOffsiteDto }) offsite: BackupOffsiteDto;
 }
 
 export class ExcludedObjectDto {
@@ -294,6 +339,30 @@ export class VerifyCheckDto {
 export class VerifyResultDto {
   @ApiProperty({ description: 'True when every check passed' }) ok: boolean;
   @ApiProperty({ type: [VerifyCheckDto], description: 'Every check, in order' }) checks: VerifyCheckDto[];
+  @ApiProperty({
+    description:
+      'The copy the checks are of: primary, or offsite when the primary copy is missing or corrupt and the offsite copy was verified instead',
+    enum: ['primary', 'offsite'],
+  })
+  source: 'primary' | 'offsite';
+  @ApiProperty({
+    description: 'What is wrong with the primary copy, when the offsite copy was verified instead; else null',
+    nullable: true,
+    type: String,
+  })
+  primaryProblem: string | null;
+}
+
+export class RescanQueryDto {
+  @ApiPropertyOptional({
+    description:
+      'Which storage to rebuild the catalog from: primary (BACKUP_STORAGE, the default) or offsite (OFFSITE_STORAGE, when the primary storage is lost)',
+    enum: ['primary', 'offsite'],
+    default: 'primary',
+  })
+  @IsOptional()
+  @IsIn(['primary', 'offsite'])
+  from?: 'primary' | 'offsite';
 }
 
 export class RescanSkippedDto {
@@ -315,6 +384,12 @@ export class RescanResultDto {
   missing: string[];
   @ApiProperty({ type: [RescanSkippedDto], description: 'Manifests left out of the catalog, with the reason' })
   skipped: RescanSkippedDto[];
+  @ApiProperty({
+    type: [String],
+    description:
+      'Completed backups whose primary copy is gone but whose offsite copy is there: kept completed, restored from the offsite copy',
+  })
+  offsiteOnly: string[];
 }
 
 export class BackupStatsDto {

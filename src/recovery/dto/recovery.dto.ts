@@ -128,6 +128,19 @@ export class RecoveryProgressDto {
   @ApiProperty({ description: 'pending, safety-backup, restoring, files or done' }) phase: string;
   @ApiProperty({ description: 'Table being restored', nullable: true, type: String }) table: string | null;
   @ApiProperty({ description: 'Rows read from the backup so far', type: 'integer' }) rows: number;
+  @ApiProperty({ description: 'Stored bytes of the backup read so far', type: 'integer' }) bytesDone: number;
+  @ApiProperty({
+    description: "The backup's stored size (from the catalog); null when unknown",
+    type: 'integer',
+    nullable: true,
+  })
+  bytesTotal: number | null;
+  @ApiProperty({
+    description: 'Estimated seconds left, from the rate so far; null until at least 10% of bytesTotal is read',
+    type: 'integer',
+    nullable: true,
+  })
+  etaSeconds: number | null;
 }
 
 export class RecoveryDto {
@@ -165,6 +178,12 @@ export class RecoveryDto {
   rolledBackBy: string | null;
   @ApiProperty({ description: 'Name of the key (or tool) that asked for it' }) requestedBy: string;
   @ApiProperty({ description: 'Options of the request', type: RecoveryOptionsDto }) options: RecoveryOptionsDto;
+  @ApiProperty({
+    description:
+      'The copy of the backup restored: primary, or offsite when the primary copy was missing or corrupt (the note says what was wrong)',
+    enum: ['primary', 'offsite'],
+  })
+  source: 'primary' | 'offsite';
   @ApiProperty({
     description: 'Live progress while it runs in this process, else null',
     nullable: true,
