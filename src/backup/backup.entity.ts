@@ -3,7 +3,10 @@ import { bigintAsNumber, ISO_TIME, jsonText } from '../database/columns';
 import type { BackupTrigger, BackupType } from '../engine/archive/manifest.types';
 import type { ExcludedObject, Inventory } from '../engine/dialects/dialect';
 
-export type BackupStatus = 'pending' | 'running' | 'completed' | 'failed';
+export type BackupStatus = 'pending' | 'running' | 'completed' | 'failed' | 'cancelled';
+
+/** Every status, for DTO enums and list filters (one source). */
+export const BACKUP_STATUSES: readonly BackupStatus[] = ['pending', 'running', 'completed', 'failed', 'cancelled'];
 
 export interface BackupTableSummary {
   name: string;
@@ -76,4 +79,13 @@ export class BackupEntity {
   @Column({ type: 'varchar', length: 200, nullable: true }) owner: string | null;
   /** Renewed with the job's lease while it runs; a stale one means nobody runs it any more. */
   @Column({ name: 'heartbeat_at', ...ISO_TIME, nullable: true }) heartbeatAt: string | null;
+  /** A cancel asked for (any instance may record it; the one running the job polls for it). */
+  @Column({ name: 'cancel_requested_at', ...ISO_TIME, nullable: true }) cancelRequestedAt?: string | null;
+  @Column({ name: 'cancel_requested_by', type: 'varchar', length: 200, nullable: true })
+  cancelRequestedBy?: string | null;
+  /**
+   * Set by the job when it passes its commit point (the manifest write), only while no cancel
+   * is recorded: a cancel and a commit never both win (job-cancel.ts).
+   */
+  @Column({ name: 'committing_at', ...ISO_TIME, nullable: true }) committingAt?: string | null;
 }

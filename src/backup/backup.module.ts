@@ -9,6 +9,7 @@ import { BackupEvents } from './backup-events';
 import { BackupsController } from './backups.controller';
 import { BackupsService } from './backups.service';
 import { JobSweeper } from './job-sweeper';
+import { JobCancelCatalog } from './job-cancel-catalog';
 import { TargetDatabase } from './target-database';
 
 @Module({
@@ -22,6 +23,7 @@ import { TargetDatabase } from './target-database';
     TargetDatabase,
     BackupEvents,
     JobSweeper,
+    JobCancelCatalog,
     { provide: EnginePort, useClass: Engine },
   ],
   exports: [
@@ -32,6 +34,7 @@ import { TargetDatabase } from './target-database';
     TargetDatabase,
     BackupEvents,
     JobSweeper,
+    JobCancelCatalog,
     EnginePort,
   ],
 })

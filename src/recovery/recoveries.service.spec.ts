@@ -18,6 +18,7 @@ import type { LeaseService } from '../database/lease.service';
 import type { Transactions } from '../database/transactions';
 import type { Dialect } from '../engine/dialects/dialect';
 import type { BackupStorage } from '../engine/storage/storage';
+import { JobCancelCatalog } from '../backup/job-cancel-catalog';
 import { RecoveriesService } from './recoveries.service';
 import type { RecoveryEntity } from './recovery.entity';
 import type { RecoveryRepository } from './recovery.repository';
@@ -90,6 +91,7 @@ function setup(rows: RecoveryEntity[], committed: Record<string, boolean | null 
     strictFake<AppConfig>('config'),
     sweeper,
     engine,
+    strictFake<JobCancelCatalog>('cancels'),
   );
   return { service, ended, leases, closed };
 }

@@ -4,6 +4,8 @@ import { BackupCatalogService } from '../backup/backup-catalog.service';
 import { EnginePort } from '../backup/engine.port';
 import { JobRegistry, orphanReason } from '../backup/backup-jobs';
 import { JobSweeper } from '../backup/job-sweeper';
+import { CancelWatch, JobCancelledError } from '../backup/job-cancel';
+import { finishedRefusal, JobCancelCatalog } from '../backup/job-cancel-catalog';
 import { BackupsService } from '../backup/backups.service';
 import { BACKUP_STORAGE } from '../backup/storage.provider';
 import { TargetDatabase } from '../backup/target-database';
@@ -61,6 +63,8 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
    * service must not write it (the restore holds the write lock), so progress is not stored.
    */
   private readonly progress = new Map<string, RecoveryProgress>();
+  /** Running recoveries of this process, so a cancel sent here stops them at once (job-cancel.ts). */
+  private readonly watches = new Map<string, CancelWatch>();
 
   constructor(
     private readonly repo: RecoveryRepository,
@@ -73,6 +77,7 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
     private readonly config: AppConfig,
     private readonly sweeper: JobSweeper,
     private readonly engine: EnginePort,
+    private readonly cancels: JobCancelCatalog,
   ) {
     sweeper.register((staleBefore) => this.failInterrupted(staleBefore));
   }
@@ -224,6 +229,30 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
     return this.jobs.wait(id);
   }
 
+  /**
+   * Stops a pending or running recovery before its commit: the restore rolls back (the target
+   * stays exactly as it was, staged files are removed) and it ends `cancelled`. Sent to the
+   * instance running it, it stops at once; sent to any other, the request is recorded on the
+   * recovery's row, where the running instance finds it within a second, or at the latest
+   * when it claims its commit. 409 once it has finished, or once its restore committed: then
+   * it is too late, and a rollback is the way back.
+   */
+  async cancel(id: string, actor: Actor = SYSTEM_ACTOR): Promise<RecoveryView> {
+    const tooLate = `recovery ${id} has already committed its restore: it is too late to cancel it; once it completed, roll it back (POST /api/recoveries/${id}/rollback)`;
+    const watch = this.watches.get(id);
+    if (watch) {
+      const outcome = await watch.cancel(actor.name);
+      if (outcome === 'committed') throw new DomainError(ErrorCode.Conflict, tooLate);
+      if (outcome === 'finished') throw finishedRefusal('recovery', id, 'ended');
+      await this.cancels
+        .note(RecoveryEntity, id, actor.name)
+        .catch((e: Error) => this.logger.warn(`recovery ${id}: could not note who cancelled it: ${e.message}`));
+    } else {
+      await this.cancels.request(RecoveryEntity, 'recovery', id, actor.name, tooLate);
+    }
+    return this.get(id);
+  }
+
   async entity(id: string): Promise<RecoveryEntity> {
     const row = await this.repo.find(id);
     if (!row) throw DomainError.notFound('recovery', id);
@@ -315,7 +344,11 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
       throw e;
     }
     this.progress.set(row.id, { phase: 'pending', table: null, rows: 0 });
-    this.jobs.start(row.id, (signal) => this.run(row, prepared, lease, signal));
+    const watch = this.cancels.watch(RecoveryEntity, row.id, (e) =>
+      this.logger.warn(`recovery ${row.id}: could not look for a cancel request: ${e.message}`),
+    );
+    this.watches.set(row.id, watch);
+    this.jobs.start(row.id, (signal) => this.run(row, prepared, lease, signal, watch));
     return toRecoveryView(row, this.progress.get(row.id));
   }
 
@@ -324,6 +357,7 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
     prepared: PreparedRecovery,
     lease: HeldLease,
     signal: AbortSignal,
+    watch: CancelWatch,
   ): Promise<void> {
     const lost = new AbortController();
     const keeper = this.leases.keepAlive(lease, {
@@ -334,7 +368,8 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
         ),
     });
     keeper.track(RecoveryEntity, row.id);
-    const jobSignal = AbortSignal.any([signal, lost.signal]);
+    watch.start();
+    const jobSignal = AbortSignal.any([signal, lost.signal, watch.signal]);
     const progress = this.progress.get(row.id) ?? { phase: 'pending', table: null, rows: 0 };
     let dbCommitted = false;
     let staged: FileCommit | null = null;
@@ -347,7 +382,12 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
         progress.phase = 'safety-backup';
         const safety = await this.backups.runUnderLease(
           {
-            type: prepared.backup.type === 'audit' ? 'audit' : prepared.files ? 'full' : 'tables',
+            type:
+              prepared.backup.type === 'audit' || prepared.backup.type === 'files'
+                ? prepared.backup.type
+                : prepared.files
+                  ? 'full'
+                  : 'tables',
             tables: prepared.tables,
             trigger: 'pre-restore',
             description: `safety backup before recovery ${row.id}`,
@@ -355,6 +395,7 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
           keeper,
           SYSTEM_ACTOR,
           jobSignal,
+          watch,
         );
         row.safetyBackupId = safety.id;
         await this.update(row.id, { safetyBackupId: safety.id });
@@ -382,6 +423,7 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
       // Right before writing: the lease must still be ours (a sweep elsewhere may have found us stale).
       if (!(await keeper.beat())) lost.abort();
       if (lost.signal.aborted) throw new Error('its lease was lost before the restore began');
+      jobSignal.throwIfAborted();
       progress.phase = 'restoring';
       const total = rowTotal();
       const keepToken = (token: string) => this.update(row.id, { commitToken: token });
@@ -397,6 +439,16 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
             },
             onWarning: (message) => this.logger.warn(`recovery ${row.id}: ${message}`),
             commitMarker: staged ? staged.marker(keepToken) : { id: row.id, onToken: keepToken },
+            // The point of no return: a cancel recorded before it rolls the restore back. When the
+            // restore writes the service's own SQLite file it holds the write turn, so the claim
+            // is this process's alone (no other instance can write that file meanwhile either).
+            commitGate: () =>
+              watch.gate(
+                prepared.url === this.config.DATABASE_URL && this.tx.engine === 'sqlite'
+                  ? undefined
+                  : () => this.cancels.claimCommit(RecoveryEntity, row.id),
+                (e) => this.logger.warn(`recovery ${row.id}: could not claim its commit in the catalog: ${e.message}`),
+              ),
           }),
         );
       } catch (e) {
@@ -445,30 +497,50 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
         // Failed before the table restore began (or in it, already settled above): nothing committed.
         await staged.discard().catch((e2: Error) => this.logger.warn(`recovery ${row.id}: ${e2.message}`));
       }
-      const message = dbCommitted
-        ? `the tables were restored (committed), but ${cause}`
-        : (filesAfterFailure as FilesAfterFailure | null) === 'undecided'
-          ? `${cause}; whether the restore committed could not be established, so its staged file artefacts were kept: the next start or file restore settles them with the tables`
-          : cause;
-      this.logger.error(`recovery ${row.id} failed: ${message}`);
+      const undecided = (filesAfterFailure as FilesAfterFailure | null) === 'undecided';
+      // Cancelled only when nothing of the restore stayed: not committed, files settled.
+      const cancelledBy =
+        lost.signal.aborted || dbCommitted || undecided
+          ? null
+          : e instanceof JobCancelledError
+            ? e.by
+            : watch.cancelledBy;
+      const message =
+        cancelledBy !== null
+          ? `cancelled by ${cancelledBy} before its commit; the restore was rolled back and the target is as it was${staged ? ' (staged file artefacts removed)' : ''}`
+          : dbCommitted
+            ? `the tables were restored (committed), but ${cause}`
+            : undecided
+              ? `${cause}; whether the restore committed could not be established, so its staged file artefacts were kept: the next start or file restore settles them with the tables`
+              : cause;
+      if (cancelledBy !== null) this.logger.warn(`recovery ${row.id} ${message}`);
+      else this.logger.error(`recovery ${row.id} failed: ${message}`);
       end = () =>
         this.recordEnd(
           row,
           lease,
-          { status: 'failed', error: message, finishedAt: nowIso(), owner: null, rowsWritten: row.rowsWritten },
           {
-            action: 'recovery.failed',
-            outcome: 'failure',
+            status: cancelledBy !== null ? 'cancelled' : 'failed',
+            error: message,
+            finishedAt: nowIso(),
+            owner: null,
+            rowsWritten: row.rowsWritten,
+          },
+          {
+            action: cancelledBy !== null ? 'recovery.cancelled' : 'recovery.failed',
+            outcome: cancelledBy !== null ? 'success' : 'failure',
             details: {
               backupId: row.backupId,
               error: message,
               tablesCommitted: dbCommitted,
               safetyBackupId: row.safetyBackupId,
+              ...(cancelledBy !== null ? { cancelledBy, rolledBack: true } : {}),
             },
           },
         );
     } finally {
       keeper.stop();
+      watch.finish();
       this.progress.delete(row.id);
       await prepared.dialect.close().catch(() => undefined);
     }
@@ -477,6 +549,7 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
         `recovery ${row.id}: the catalog database is unreachable, its end is recorded (and its lease freed) once it is back: ${safeErrorMessage(e)}`,
       ),
     );
+    this.watches.delete(row.id);
   }
 
   /**
@@ -586,13 +659,14 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
       backupId: row.backupId,
       at: now,
       unknownBecause,
+      cancelledBy: row.cancelRequestedAt ? (row.cancelRequestedBy ?? 'unknown') : null,
     });
     const ended = await this.repo.endIfUnchanged(
       row,
       { ...patch, finishedAt: now },
       {
         actor: SYSTEM_ACTOR,
-        action: patch.status === 'completed' ? 'recovery.completed' : 'recovery.failed',
+        action: `recovery.${patch.status}`,
         resource: 'recovery',
         resourceId: row.id,
         outcome: patch.status === 'completed' ? 'success' : 'failure',
