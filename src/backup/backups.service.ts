@@ -252,7 +252,7 @@ export class BackupsService implements OnApplicationBootstrap, OnApplicationShut
     } else {
       await this.cancels.request(BackupEntity, 'backup', id, actor.name, tooLate);
     }
-    return this.catalog.get(id);
+    return toBackupView(await this.catalog.entity(id));
   }
 
   /** The job's cancel watch, polling its row for a cancel recorded by another instance. */

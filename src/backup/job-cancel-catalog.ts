@@ -50,8 +50,9 @@ export class JobCancelCatalog {
     const refusal = await this.tx.run(async (m) => {
       const row = await m.findOne<BackupEntity | RecoveryEntity>(entity, { where: { id } });
       if (!row) return DomainError.notFound(what, id);
+      // Past its commit point (completed included): too late, and the answer says so.
+      if (row.committingAt || row.status === 'completed') return new DomainError(ErrorCode.Conflict, tooLate);
       if (!OPEN.includes(row.status)) return finishedRefusal(what, id, row.status);
-      if (row.committingAt) return new DomainError(ErrorCode.Conflict, tooLate);
       if (row.cancelRequestedAt) return null;
       const res = await m.update(
         entity,

@@ -238,7 +238,7 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
    * it is too late, and a rollback is the way back.
    */
   async cancel(id: string, actor: Actor = SYSTEM_ACTOR): Promise<RecoveryView> {
-    const tooLate = `recovery ${id} has already committed its restore: it is too late to cancel it; once it completed, roll it back (POST /api/recoveries/${id}/rollback)`;
+    const tooLate = `recovery ${id} has already committed its restore: it is too late to cancel it; roll it back instead once it completed (POST /api/recoveries/${id}/rollback)`;
     const watch = this.watches.get(id);
     if (watch) {
       const outcome = await watch.cancel(actor.name);
@@ -440,12 +440,12 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
             onWarning: (message) => this.logger.warn(`recovery ${row.id}: ${message}`),
             commitMarker: staged ? staged.marker(keepToken) : { id: row.id, onToken: keepToken },
             // The point of no return: a cancel recorded before it rolls the restore back. When the
-            // restore writes the service's own SQLite file it holds the write turn, so the claim
-            // is this process's alone (no other instance can write that file meanwhile either).
+            // restore writes the service's own SQLite file it holds that file's write lock: nobody
+            // can record a cancel meanwhile, so reading the row is as good as a conditional write.
             commitGate: () =>
               watch.gate(
                 prepared.url === this.config.DATABASE_URL && this.tx.engine === 'sqlite'
-                  ? undefined
+                  ? async () => !(await this.cancels.requestedBy(RecoveryEntity, row.id))
                   : () => this.cancels.claimCommit(RecoveryEntity, row.id),
                 (e) => this.logger.warn(`recovery ${row.id}: could not claim its commit in the catalog: ${e.message}`),
               ),
