@@ -218,7 +218,14 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
     });
     const tables = safety.tables.map((t) => t.name).filter((t) => original.tables.includes(t));
     return this.launch(
-      { backupId: safety.id, mode: 'replace', tables, allowSchemaMismatch: false, files: original.options.files },
+      {
+        backupId: safety.id,
+        mode: 'replace',
+        // A files-only recovery had no tables: its rollback restores the files alone.
+        tables: original.tables.length ? tables : undefined,
+        allowSchemaMismatch: false,
+        files: original.options.files,
+      },
       { safetyBackup: true, rollbackOf: id },
       actor,
     );
