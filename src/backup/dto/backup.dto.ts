@@ -211,7 +211,8 @@ export class BackupDto {
   checksum: string | null;
   @ApiProperty({ description: 'Last successful verification', nullable: true, type: String, format: 'date-time' })
   verifiedAt: string | null;
-  @ApiProperty({ description: 'Why it failed, or who cancelled it', nullable: true, type: String }) error: string | null;
+  @ApiProperty({ description: 'Why it failed, or who cancelled it', nullable: true, type: String }) error:
+    string | null;
   @ApiProperty({ description: 'Progress of the job', type: BackupProgressDto }) progress: BackupProgressDto;
 }
 
@@ -332,7 +333,7 @@ export class BackupStatsDto {
   @ApiProperty({
     description: 'Count per status',
     type: Object,
-    example: { completed: 3, failed: 1, running: 0, pending: 0 },
+    example: { completed: 3, failed: 1, cancelled: 0, running: 0, pending: 0 },
   })
   byStatus: Record<string, number>;
 }
