@@ -248,7 +248,10 @@ export class BackupsController {
     summary:
       'Stop a pending or running backup: it ends cancelled and leaves no parts in storage (202; it stops within about a second, on any instance)',
   })
-  @ApiAcceptedResponse({ type: BackupDto, description: 'The backup; its status becomes cancelled once the job has stopped' })
+  @ApiAcceptedResponse({
+    type: BackupDto,
+    description: 'The backup; its status becomes cancelled once the job has stopped',
+  })
   @ApiErrors(
     ...UNREAD_BODY_ERRORS,
     [400, 'id is not a UUID'],

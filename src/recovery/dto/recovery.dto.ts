@@ -155,7 +155,8 @@ export class RecoveryDto {
     string | null;
   @ApiProperty({ description: 'When the job ended', nullable: true, type: String, format: 'date-time' }) finishedAt:
     string | null;
-  @ApiProperty({ description: 'Why it failed, or who cancelled it', nullable: true, type: String }) error: string | null;
+  @ApiProperty({ description: 'Why it failed, or who cancelled it', nullable: true, type: String }) error:
+    string | null;
   @ApiProperty({
     description:
       'How the outcome was established when its own process could not record it (a crash after the restore committed), else null',
