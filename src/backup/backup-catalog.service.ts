@@ -156,7 +156,7 @@ export class BackupCatalogService {
       .addSelect('MAX(b.created_at)', 'newest')
       .groupBy('b.status')
       .getRawMany();
-    const byStatus: Record<string, number> = { pending: 0, running: 0, completed: 0, failed: 0 };
+    const byStatus: Record<string, number> = { pending: 0, running: 0, completed: 0, failed: 0, cancelled: 0 };
     let count = 0;
     let totalBytes = 0;
     let oldest: string | null = null;

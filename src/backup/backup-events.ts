@@ -4,7 +4,7 @@ import type { BackupTrigger, BackupType } from '../engine/archive/manifest.types
 
 /** A backup job of this process ended; emitted after its outcome is committed to the catalog. */
 export interface BackupFinishedEvent {
-  kind: Extract<BackupStatus, 'completed' | 'failed'>;
+  kind: Extract<BackupStatus, 'completed' | 'failed' | 'cancelled'>;
   backupId: string;
   type: BackupType;
   trigger: BackupTrigger;

@@ -3,7 +3,10 @@ import { bigintAsNumber, ISO_TIME, jsonText } from '../database/columns';
 import type { BackupTrigger, BackupType } from '../engine/archive/manifest.types';
 import type { ExcludedObject, Inventory } from '../engine/dialects/dialect';
 
-export type BackupStatus = 'pending' | 'running' | 'completed' | 'failed';
+export type BackupStatus = 'pending' | 'running' | 'completed' | 'failed' | 'cancelled';
+
+/** Every status, for DTO enums and list filters (one source). */
+export const BACKUP_STATUSES: readonly BackupStatus[] = ['pending', 'running', 'completed', 'failed', 'cancelled'];
 
 export interface BackupTableSummary {
   name: string;
@@ -92,4 +95,13 @@ export class BackupEntity {
   @Column({ name: 'offsite_attempts', type: 'integer', default: 0 }) offsiteAttempts?: number;
   @Column({ name: 'offsite_error', type: 'text', nullable: true }) offsiteError?: string | null;
   @Column({ name: 'offsite_next_at', ...ISO_TIME, nullable: true }) offsiteNextAt?: string | null;
+  /** A cancel asked for (any instance may record it; the one running the job polls for it). */
+  @Column({ name: 'cancel_requested_at', ...ISO_TIME, nullable: true }) cancelRequestedAt?: string | null;
+  @Column({ name: 'cancel_requested_by', type: 'varchar', length: 200, nullable: true })
+  cancelRequestedBy?: string | null;
+  /**
+   * Set by the job when it passes its commit point (the manifest write), only while no cancel
+   * is recorded: a cancel and a commit never both win (job-cancel.ts).
+   */
+  @Column({ name: 'committing_at', ...ISO_TIME, nullable: true }) committingAt?: string | null;
 }

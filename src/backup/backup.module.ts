@@ -11,6 +11,7 @@ import { BackupsController } from './backups.controller';
 import { BackupsService } from './backups.service';
 import { CatalogTotals } from './catalog-totals';
 import { JobSweeper } from './job-sweeper';
+import { JobCancelCatalog } from './job-cancel-catalog';
 import { TargetDatabase } from './target-database';
 
 @Module({
@@ -26,6 +27,7 @@ import { TargetDatabase } from './target-database';
     BackupEvents,
     JobSweeper,
     CatalogTotals,
+    JobCancelCatalog,
     { provide: EnginePort, useClass: Engine },
   ],
   exports: [
@@ -38,6 +40,7 @@ import { TargetDatabase } from './target-database';
     BackupEvents,
     JobSweeper,
     CatalogTotals,
+    JobCancelCatalog,
     EnginePort,
   ],
 })

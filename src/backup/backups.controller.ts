@@ -255,6 +255,29 @@ export class BackupsController {
     await pipeline(stream, res);
   }
 
+  @Post(':id/cancel')
+  @HttpCode(202)
+  @Roles('operator')
+  @Audit('backup.cancel', 'backup')
+  @ApiOperation({
+    operationId: 'cancelBackup',
+    summary:
+      'Stop a pending or running backup: it ends cancelled and leaves no parts in storage (202; it stops within about a second, on any instance)',
+  })
+  @ApiAcceptedResponse({
+    type: BackupDto,
+    description: 'The backup; its status becomes cancelled once the job has stopped',
+  })
+  @ApiErrors(
+    ...UNREAD_BODY_ERRORS,
+    [400, 'id is not a UUID'],
+    [404, 'No such backup'],
+    [409, 'The backup has already finished, or is writing its manifest (too late to cancel)'],
+  )
+  cancel(@Param('id', UUID) id: string, @Req() req: RequestWithContext): Promise<BackupDto> {
+    return this.backups.cancel(id, req.actor);
+  }
+
   @Post(':id/verify')
   @HttpCode(200)
   @Roles('operator')

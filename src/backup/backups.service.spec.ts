@@ -16,6 +16,7 @@ import type { BackupCatalogRepository } from './backup-catalog.repository';
 import type { BackupCatalogService } from './backup-catalog.service';
 import type { BackupEntity } from './backup.entity';
 import type { BackupEvents, BackupFinishedEvent } from './backup-events';
+import { JobCancelCatalog } from './job-cancel-catalog';
 import { BackupsService } from './backups.service';
 import type { EnginePort } from './engine.port';
 import type { JobSweeper } from './job-sweeper';
@@ -97,6 +98,7 @@ function setup(rows: BackupEntity[], opts: { manifests?: Record<string, Manifest
     catalog,
     strictFake<AppConfig>('config'),
     sweeper,
+    strictFake<JobCancelCatalog>('cancels'),
     events,
   );
   return { service, ended, storage, leases, emitted, engine };

@@ -22,6 +22,8 @@ import { EnginePort } from './engine.port';
 import { BackupEvents, BackupFinishedEvent, finishedEvent } from './backup-events';
 import { JobRegistry, orphanReason } from './backup-jobs';
 import { JobSweeper } from './job-sweeper';
+import { CancelWatch, JobCancelledError } from './job-cancel';
+import { finishedRefusal, JobCancelCatalog } from './job-cancel-catalog';
 import { toBackupView, BackupView } from './backup.view';
 import { BackupCatalogService } from './backup-catalog.service';
 import { completedFieldsFor } from './completed-fields';
@@ -50,6 +52,8 @@ const PROGRESS_EVERY_MS = 1000;
 export class BackupsService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('Backups');
   private readonly jobs = new JobRegistry();
+  /** Running jobs of this process, so a cancel sent here stops them at once (job-cancel.ts). */
+  private readonly watches = new Map<string, CancelWatch>();
 
   constructor(
     private readonly catalogRepo: BackupCatalogRepository,
@@ -62,6 +66,7 @@ export class BackupsService implements OnApplicationBootstrap, OnApplicationShut
     private readonly catalog: BackupCatalogService,
     private readonly config: AppConfig,
     private readonly sweeper: JobSweeper,
+    private readonly cancels: JobCancelCatalog,
     @Optional() private readonly events?: BackupEvents,
   ) {
     sweeper.register((staleBefore) => this.failOrphanedJobs(staleBefore));
@@ -94,7 +99,8 @@ export class BackupsService implements OnApplicationBootstrap, OnApplicationShut
       await this.leases.release(lease).catch(() => undefined);
       throw e;
     });
-    this.jobs.start(row.id, (signal) => this.run(row, dialect, lease, signal, null));
+    const watch = this.watchFor(row.id);
+    this.jobs.start(row.id, (signal) => this.run(row, dialect, lease, signal, null, watch));
     return toBackupView(row);
   }
 
@@ -102,13 +108,15 @@ export class BackupsService implements OnApplicationBootstrap, OnApplicationShut
    * Runs a backup to its end inside an operation that already holds the data lease (a
    * recovery's safety backup): the lease is neither taken nor released here, and the
    * operation's keeper beats this backup's heartbeat too. Resolves with the completed backup;
-   * rejects when it failed (the failure is recorded as usual).
+   * rejects when it failed (the failure is recorded as usual). Cancelling the operation
+   * (`parent`) cancels this backup too.
    */
   async runUnderLease(
     input: StartBackupInput,
     keeper: LeaseKeeper,
     actor: Actor = SYSTEM_ACTOR,
     signal?: AbortSignal,
+    parent?: CancelWatch,
   ): Promise<BackupView> {
     const { dialect, tables } = await this.prepare(input);
     const id = randomUUID();
@@ -122,7 +130,15 @@ export class BackupsService implements OnApplicationBootstrap, OnApplicationShut
       throw e;
     }
     try {
-      await this.run(row, dialect, keeper.lease, signal ?? new AbortController().signal, keeper);
+      await this.run(
+        row,
+        dialect,
+        keeper.lease,
+        signal ?? new AbortController().signal,
+        keeper,
+        this.watchFor(id),
+        parent,
+      );
     } finally {
       this.jobs.drop(id);
     }
@@ -136,6 +152,12 @@ export class BackupsService implements OnApplicationBootstrap, OnApplicationShut
   ): Promise<{ dialect: ReturnType<TargetDatabase['dialect']>; tables: string[] }> {
     if (input.type === 'tables' && !input.tables?.length) {
       throw new DomainError(ErrorCode.InvalidInput, 'tables: type "tables" needs a non-empty tables list');
+    }
+    if (input.type === 'files' && !this.config.BACKUP_FILE_PATHS.length) {
+      throw new DomainError(
+        ErrorCode.InvalidInput,
+        'type: a "files" backup needs file directories to back up, and BACKUP_FILE_PATHS lists none',
+      );
     }
     if (input.encrypt && !this.keysConfigured()) {
       throw new DomainError(
@@ -212,6 +234,37 @@ export class BackupsService implements OnApplicationBootstrap, OnApplicationShut
     return this.jobs.wait(id);
   }
 
+  /**
+   * Stops a pending or running backup: it ends `cancelled` and its parts are removed. Sent to
+   * the instance running it, the job stops at once; sent to any other, the request is recorded
+   * on the backup's row, where the running instance finds it within a second. 409 once the
+   * backup has finished or is writing its manifest (its commit point).
+   */
+  async cancel(id: string, actor: Actor = SYSTEM_ACTOR): Promise<BackupView> {
+    const tooLate = `backup ${id} is past its commit point (its manifest is being written): it is too late to cancel it`;
+    const watch = this.watches.get(id);
+    if (watch) {
+      const outcome = await watch.cancel(actor.name);
+      if (outcome === 'committed') throw new DomainError(ErrorCode.Conflict, tooLate);
+      if (outcome === 'finished') throw finishedRefusal('backup', id, 'ended');
+      await this.cancels
+        .note(BackupEntity, id, actor.name)
+        .catch((e: Error) => this.logger.warn(`backup ${id}: could not note who cancelled it: ${e.message}`));
+    } else {
+      await this.cancels.request(BackupEntity, 'backup', id, actor.name, tooLate);
+    }
+    return toBackupView(await this.catalog.entity(id));
+  }
+
+  /** The job's cancel watch, polling its row for a cancel recorded by another instance. */
+  private watchFor(id: string): CancelWatch {
+    const watch = this.cancels.watch(BackupEntity, id, (e) =>
+      this.logger.warn(`backup ${id}: could not look for a cancel request: ${e.message}`),
+    );
+    this.watches.set(id, watch);
+    return watch;
+  }
+
   /** The configured level applies to the configured compression; a per-request choice uses its default. */
   private compressionLevel(compression: string): number | undefined {
     if (compression !== this.config.BACKUP_COMPRESSION || compression === 'none') return undefined;
@@ -234,6 +287,8 @@ export class BackupsService implements OnApplicationBootstrap, OnApplicationShut
     lease: HeldLease,
     signal: AbortSignal,
     borrowed: LeaseKeeper | null,
+    watch: CancelWatch,
+    parent?: CancelWatch,
   ): Promise<void> {
     const lost = new AbortController();
     const keeper =
@@ -246,7 +301,8 @@ export class BackupsService implements OnApplicationBootstrap, OnApplicationShut
           ),
       });
     keeper.track(BackupEntity, row.id);
-    const jobSignal = AbortSignal.any([signal, lost.signal]);
+    watch.start();
+    const jobSignal = AbortSignal.any([signal, lost.signal, watch.signal, ...(parent ? [parent.signal] : [])]);
     let lastProgress = 0;
     let finished: BackupFinishedEvent | null = null;
     let end: () => Promise<void>;
@@ -268,7 +324,7 @@ export class BackupsService implements OnApplicationBootstrap, OnApplicationShut
         tags: row.tags,
         scheduleId: row.scheduleId,
         tables: row.requestedTables,
-        fileRoots: row.type === 'full' ? this.config.BACKUP_FILE_PATHS : [],
+        fileRoots: row.type === 'full' || row.type === 'files' ? this.config.BACKUP_FILE_PATHS : [],
         compression: row.compression as Compression,
         compressionLevel: this.compressionLevel(row.compression),
         keys: row.encrypted ? this.target.keys : { keyring: null, passphrase: null },
@@ -279,6 +335,11 @@ export class BackupsService implements OnApplicationBootstrap, OnApplicationShut
         auditHead,
         parallel: this.config.BACKUP_PARALLELISM,
         signal: jobSignal,
+        beforeCommit: () =>
+          watch.gate(
+            () => this.cancels.claimCommit(BackupEntity, row.id),
+            (e) => this.logger.warn(`backup ${row.id}: could not claim its commit in the catalog: ${e.message}`),
+          ),
         createdAt: row.createdAt,
         onWarning: (message) => this.logger.warn(`backup ${row.id}: ${message}`),
         onProgress: (p: BackupProgress) => {
@@ -303,22 +364,34 @@ export class BackupsService implements OnApplicationBootstrap, OnApplicationShut
         finishedAt: manifest.finishedAt,
       });
     } catch (e) {
-      const message = lost.signal.aborted
-        ? 'stopped: its heartbeat had gone stale (the catalog database was unreachable) and the job was taken over; its parts were removed'
-        : safeErrorMessage(e);
-      this.logger.error(`backup ${row.id} failed: ${message}`);
+      const cancelledBy = lost.signal.aborted ? null : cancellation(e, watch, parent);
+      const message =
+        cancelledBy !== null
+          ? `cancelled by ${cancelledBy}; its parts were removed`
+          : lost.signal.aborted
+            ? 'stopped: its heartbeat had gone stale (the catalog database was unreachable) and the job was taken over; its parts were removed'
+            : safeErrorMessage(e);
+      if (cancelledBy !== null) this.logger.warn(`backup ${row.id} ${message}`);
+      else this.logger.error(`backup ${row.id} failed: ${message}`);
       end = () =>
         this.recordEnd(
           row,
           lease,
           !borrowed,
-          { status: 'failed', error: message, finishedAt: nowIso(), owner: null },
-          { action: 'backup.failed', outcome: 'failure', details: { error: message } },
+          { status: cancelledBy !== null ? 'cancelled' : 'failed', error: message, finishedAt: nowIso(), owner: null },
+          cancelledBy !== null
+            ? { action: 'backup.cancelled', outcome: 'success', details: { cancelledBy, partsRemoved: true } }
+            : { action: 'backup.failed', outcome: 'failure', details: { error: message } },
         );
-      finished = finishedEvent(row, { kind: 'failed', finishedAt: nowIso(), error: message });
+      finished = finishedEvent(row, {
+        kind: cancelledBy !== null ? 'cancelled' : 'failed',
+        finishedAt: nowIso(),
+        error: message,
+      });
     } finally {
       if (borrowed) borrowed.untrack(row.id);
       else keeper.stop();
+      watch.finish();
       await dialect.close().catch(() => undefined);
     }
     await this.jobs.recordEnd(row.id, end, (e) =>
@@ -326,6 +399,7 @@ export class BackupsService implements OnApplicationBootstrap, OnApplicationShut
         `backup ${row.id}: the catalog database is unreachable, its end is recorded (and its lease freed) once it is back: ${e.message}`,
       ),
     );
+    this.watches.delete(row.id);
     // After the lease is free, so a listener may start the next job at once.
     if (finished) this.events?.emit(finished);
   }
@@ -403,17 +477,23 @@ export class BackupsService implements OnApplicationBootstrap, OnApplicationShut
   private async endOrphan(row: BackupEntity, reason: string): Promise<boolean> {
     const manifest = await this.engine.readManifest(this.storage, row.storageDir).catch(() => null);
     if (!manifest) await this.storage.deletePrefix(row.storageDir).catch(() => undefined);
-    const error = `interrupted: ${reason} before the backup finished; its parts were removed`;
+    // A cancel asked for and not yet carried out ends it as cancelled: what was asked happened.
+    const cancelledBy = row.cancelRequestedAt ? (row.cancelRequestedBy ?? 'unknown') : null;
+    const error = cancelledBy
+      ? `cancelled by ${cancelledBy} (and interrupted: ${reason}); its parts were removed`
+      : `interrupted: ${reason} before the backup finished; its parts were removed`;
     const patch: Partial<BackupEntity> = manifest
       ? completedFieldsFor(manifest)
-      : { status: 'failed', error, finishedAt: nowIso(), owner: null };
+      : { status: cancelledBy ? 'cancelled' : 'failed', error, finishedAt: nowIso(), owner: null };
     const ended = await this.catalogRepo.endIfUnchanged(row, patch, {
       actor: SYSTEM_ACTOR,
-      action: manifest ? 'backup.completed' : 'backup.failed',
+      action: manifest ? 'backup.completed' : cancelledBy ? 'backup.cancelled' : 'backup.failed',
       resource: 'backup',
       resourceId: row.id,
       outcome: manifest ? 'success' : 'failure',
-      details: manifest ? { reconciled: reason } : { error: 'interrupted', reason },
+      details: manifest
+        ? { reconciled: reason }
+        : { error: 'interrupted', reason, ...(cancelledBy ? { cancelledBy } : {}) },
     });
     if (!ended) return false;
     if (row.owner) await this.leases.releaseOwner(row.owner);
@@ -428,10 +508,19 @@ export class BackupsService implements OnApplicationBootstrap, OnApplicationShut
             startedAt: manifest.startedAt,
             finishedAt: manifest.finishedAt,
           })
-        : finishedEvent(row, { kind: 'failed', finishedAt: nowIso(), error }),
+        : finishedEvent(row, { kind: cancelledBy ? 'cancelled' : 'failed', finishedAt: nowIso(), error }),
     );
     return true;
   }
+}
+
+/**
+ * Who cancelled the job, when that is why it stopped (its own cancel, or the operation it
+ * runs under); null when it failed for another reason (a shutdown included).
+ */
+function cancellation(e: unknown, watch: CancelWatch, parent?: CancelWatch): string | null {
+  if (e instanceof JobCancelledError) return e.by;
+  return watch.cancelledBy ?? parent?.cancelledBy ?? null;
 }
 
 /** Runs a step against the catalog database, so that its failure says so (not, say, storage). */

@@ -51,6 +51,8 @@ export class TargetDatabase {
   /** The table names a backup covers; unknown names in a "tables" request are a 400 naming them. */
   async resolveTables(dialect: Dialect, type: BackupType, requested?: string[]): Promise<string[]> {
     if (type === 'audit') return [AUDIT_TABLE];
+    // The file artefacts alone: no table is read.
+    if (type === 'files') return [];
     const available = (await dialect.listTables()).map((t) => t.name).filter(isBackedUpTable);
     if (type === 'full') return available;
     const unknown = (requested ?? []).filter((t) => !available.includes(t));

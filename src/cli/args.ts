@@ -17,10 +17,10 @@ const HELP_OPTION = { type: 'boolean' as const, help: 'show this help and exit' 
 
 export const COMMANDS: Record<'backup' | 'list' | 'verify' | 'restore', CommandSpec> = {
   backup: {
-    synopsis: 'backup [--type full|tables|audit] [--tables a,b]',
-    summary: 'take a backup now; prints its id on stdout',
+    synopsis: 'backup [--type full|tables|audit|files] [--tables a,b]',
+    summary: 'take a backup now; prints its id on stdout (Ctrl-C cancels it: nothing is kept, exit 1)',
     options: {
-      type: { type: 'string', help: 'full (default), tables or audit' },
+      type: { type: 'string', help: 'full (default), tables, audit, or files (the file artefacts alone)' },
       tables: { type: 'string', help: 'comma-separated table names (implies --type tables)' },
       help: HELP_OPTION,
     },
@@ -43,7 +43,7 @@ export const COMMANDS: Record<'backup' | 'list' | 'verify' | 'restore', CommandS
       'restore <backupId|archive.tar> [--mode replace|merge|missing-only] [--tables a,b]\n' +
       '          [--database-url URL] [--create-schema] [--files] [--allow-schema-mismatch]\n' +
       '          [--no-safety-backup] [--no-owner] [--no-privileges] [--create-roles] [--dry-run] [--yes]',
-    summary: 'restore a backup (asks for confirmation on a terminal)',
+    summary: 'restore a backup (asks for confirmation on a terminal; Ctrl-C before the commit rolls it back, exit 1)',
     options: {
       mode: { type: 'string', help: 'replace (default), merge or missing-only' },
       tables: { type: 'string', help: 'comma-separated table names (default: every table in the backup)' },

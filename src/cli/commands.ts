@@ -29,6 +29,8 @@ import {
 import { dryRunLines, engineDryRun } from './engine-dry-run';
 import type { DryRunResult } from '../engine/dialects/dialect';
 import { confirmOrRefuse, type Terminal } from './terminal';
+import { onInterrupt } from './interrupt';
+import { CancelWatch } from '../backup/job-cancel';
 
 const CLI_ACTOR: Actor = { type: 'system', keyId: null, name: `cli:${safeUser()}`, role: null };
 
@@ -46,10 +48,14 @@ function stderrLogger(): LoggerService {
   return { log: () => undefined, warn: write('warn'), error: write('error') };
 }
 
-async function withService<T>(fn: (app: INestApplicationContext) => Promise<T>): Promise<T> {
+async function withService<T>(
+  fn: (app: INestApplicationContext) => Promise<T>,
+  opts: { ownInterrupt?: boolean } = {},
+): Promise<T> {
   const app = await NestFactory.createApplicationContext(CliModule, { logger: stderrLogger(), abortOnError: false });
-  // Ctrl-C or SIGTERM cancels a running job (a restore rolls back) and releases the lease.
-  app.enableShutdownHooks();
+  // SIGTERM (and Ctrl-C, unless the command handles it: onInterrupt) stops a running job (a
+  // restore rolls back) and releases the lease.
+  app.enableShutdownHooks(opts.ownInterrupt ? ['SIGTERM', 'SIGHUP', 'SIGQUIT'] : undefined);
   try {
     return await fn(app);
   } finally {
@@ -77,31 +83,7 @@ export async function runCommand(cmd: Command, term: Terminal): Promise<void> {
     case 'help':
       return;
     case 'backup':
-      return withService(async (app) => {
-        const backups = app.get(BackupsService);
-        const catalog = app.get(BackupCatalogService);
-        const started = await backups.start({ type: cmd.type, tables: cmd.tables, trigger: 'manual' }, CLI_ACTOR);
-        const timer = setInterval(() => {
-          void catalog.get(started.id).then(
-            (b) =>
-              term.progress(
-                `backup ${b.id}: ${b.progress.phase} ${b.progress.tablesDone}/${b.progress.tablesTotal} tables, ${b.progress.rows} rows${bytesLine(b.progress)}`,
-                b.progress.phase,
-              ),
-            () => undefined,
-          );
-        }, 250);
-        try {
-          await backups.waitFor(started.id);
-        } finally {
-          clearInterval(timer);
-          term.done();
-        }
-        const b = await catalog.get(started.id);
-        if (b.status !== 'completed') throw new CommandFailed(`backup ${b.id} failed: ${b.error ?? 'unknown error'}`);
-        term.info(`backup completed: ${b.tables.length} tables, ${b.rowCount} rows, ${size(b.sizeBytes)}`);
-        term.out(b.id);
-      });
+      return withService((app) => backupCommand(app, cmd, term), { ownInterrupt: true });
     case 'list':
       return withService(async (app) => {
         const catalog = app.get(BackupCatalogService);
@@ -163,6 +145,57 @@ export async function runCommand(cmd: Command, term: Terminal): Promise<void> {
 }
 
 type RestoreCommand = Extract<Command, { name: 'restore' }>;
+
+/** A backup with progress on the terminal; Ctrl-C cancels it (its parts are removed) and exits 1. */
+async function backupCommand(
+  app: INestApplicationContext,
+  cmd: Extract<Command, { name: 'backup' }>,
+  term: Terminal,
+): Promise<void> {
+  const backups = app.get(BackupsService);
+  const catalog = app.get(BackupCatalogService);
+  let id: string | null = null;
+  let interrupted = false;
+  const cancel = () => {
+    if (id) void backups.cancel(id, CLI_ACTOR).catch((e: Error) => term.info(`could not cancel: ${e.message}`));
+  };
+  const off = onInterrupt(() => {
+    interrupted = true;
+    cancel();
+  }, term);
+  try {
+    const started = await backups.start({ type: cmd.type, tables: cmd.tables, trigger: 'manual' }, CLI_ACTOR);
+    id = started.id;
+    if (interrupted) cancel();
+    const timer = setInterval(() => {
+      void catalog.get(started.id).then(
+        (b) =>
+          term.progress(
+            `backup ${b.id}: ${b.progress.phase} ${b.progress.tablesDone}/${b.progress.tablesTotal} tables, ${b.progress.rows} rows${bytesLine(b.progress)}`,
+            b.progress.phase,
+          ),
+        () => undefined,
+      );
+    }, 250);
+    try {
+      await backups.waitFor(started.id);
+    } finally {
+      clearInterval(timer);
+      term.done();
+    }
+    const b = await catalog.get(started.id);
+    if (b.status === 'cancelled')
+      throw new CommandFailed(`backup ${b.id} was cancelled: none of its parts were kept in storage`);
+    if (b.status !== 'completed') throw new CommandFailed(`backup ${b.id} failed: ${b.error ?? 'unknown error'}`);
+    if (interrupted) term.info('Ctrl-C came too late: the backup had already been committed');
+    term.info(
+      `backup completed: ${b.tables.length} tables, ${b.rowCount} rows${b.files.count ? `, ${b.files.count} files` : ''}, ${size(b.sizeBytes)}`,
+    );
+    term.out(b.id);
+  } finally {
+    off();
+  }
+}
 
 function keysOf(config: AppConfig) {
   return keySourceFromConfig({
@@ -234,6 +267,13 @@ async function restoreWithEngine(cmd: RestoreCommand, term: Terminal): Promise<v
       cmd.yes,
     );
     const total = rowTotal();
+    // Nothing to poll: this process alone runs the restore; the watch only decides cancel or commit.
+    const watch = new CancelWatch({ poll: () => Promise.resolve(null), everyMs: 60_000 });
+    const off = onInterrupt(() => {
+      void watch.cancel('Ctrl-C').then((outcome) => {
+        if (outcome !== 'cancelled') term.info('Ctrl-C came too late: the restore has already committed');
+      });
+    }, term);
     const result = await engineRestore(
       { ...opened, keys: keysOf(config) },
       {
@@ -251,8 +291,18 @@ async function restoreWithEngine(cmd: RestoreCommand, term: Terminal): Promise<v
         onProgress: (p) =>
           term.progress(`backup ${m.id}: restoring, ${total(p)} rows so far (${p.table})`, 'restoring'),
         onWarning: (message) => term.info(`warning: ${message}`),
+        signal: watch.signal,
+        commitGate: () => watch.gate(),
       },
-    );
+    )
+      .catch((e: unknown) => {
+        if (watch.cancelledBy)
+          throw new CommandFailed(
+            `restore of backup ${m.id} was cancelled (Ctrl-C) before its commit: it was rolled back, the target is as it was${cmd.files ? ' and staged files were removed' : ''}`,
+          );
+        throw e;
+      })
+      .finally(off);
     term.done();
     const written = result.tables.reduce((s, t) => s + t.rowsWritten, 0);
     term.info(
@@ -299,14 +349,34 @@ async function openStoredCopy(config: AppConfig, id: string, term: Terminal): Pr
 }
 
 async function restoreThroughCatalog(cmd: RestoreCommand, id: string, term: Terminal): Promise<void> {
-  return withService(async (app) => {
-    const backup = await app.get(BackupCatalogService).get(id);
-    const target = app.get(TargetDatabase);
-    await confirmOrRefuse(
-      `Restore backup ${id} (${backup.type}, taken ${backup.createdAt}) in ${cmd.mode} mode into ${redactDatabaseUrl(target.sourceUrl(backup.type))}?`,
-      cmd.yes,
-    );
-    const recoveries = app.get(RecoveriesService);
+  return withService((app) => recoveryCommand(app, cmd, id, term), { ownInterrupt: true });
+}
+
+/** A recovery with progress on the terminal; Ctrl-C before its commit cancels it (rolled back) and exits 1. */
+async function recoveryCommand(
+  app: INestApplicationContext,
+  cmd: RestoreCommand,
+  id: string,
+  term: Terminal,
+): Promise<void> {
+  const backup = await app.get(BackupCatalogService).get(id);
+  const target = app.get(TargetDatabase);
+  await confirmOrRefuse(
+    `Restore backup ${id} (${backup.type}, taken ${backup.createdAt}) in ${cmd.mode} mode into ${redactDatabaseUrl(target.sourceUrl(backup.type))}?`,
+    cmd.yes,
+  );
+  const recoveries = app.get(RecoveriesService);
+  let recoveryId: string | null = null;
+  let interrupted = false;
+  const cancel = () => {
+    if (recoveryId)
+      void recoveries.cancel(recoveryId, CLI_ACTOR).catch((e: Error) => term.info(`could not cancel: ${e.message}`));
+  };
+  const off = onInterrupt(() => {
+    interrupted = true;
+    cancel();
+  }, term);
+  try {
     const r = await recoveries.start(
       {
         backupId: id,
@@ -318,6 +388,8 @@ async function restoreThroughCatalog(cmd: RestoreCommand, id: string, term: Term
       },
       CLI_ACTOR,
     );
+    recoveryId = r.id;
+    if (interrupted) cancel();
     term.info(`recovery ${r.id} started`);
     const timer = setInterval(() => {
       void recoveries.get(r.id).then(
@@ -338,11 +410,18 @@ async function restoreThroughCatalog(cmd: RestoreCommand, id: string, term: Term
       term.done();
     }
     const done = await recoveries.get(r.id);
+    if (done.status === 'cancelled')
+      throw new CommandFailed(
+        `recovery ${r.id} was cancelled before its commit: it was rolled back, the target is as it was`,
+      );
     if (done.status !== 'completed')
       throw new CommandFailed(`recovery ${r.id} failed: ${done.error ?? 'unknown error'}`);
+    if (interrupted) term.info('Ctrl-C came too late: the restore had already committed');
     term.info(
       `recovery ${r.id} completed: ${done.rowsWritten} rows written${done.safetyBackupId ? `; safety backup ${done.safetyBackupId}` : ''}${done.source === 'offsite' ? `; ${done.note ?? 'restored from the offsite copy'}` : ''}`,
     );
     term.out(r.id);
-  });
+  } finally {
+    off();
+  }
 }

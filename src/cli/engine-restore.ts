@@ -105,6 +105,10 @@ export interface EngineRestoreOptions {
   onPhase?(phase: string): void;
   /** Engine settings from the configuration (RESTORE_PARALLELISM...). */
   dialect?: DialectOptions;
+  /** Stops the restore before its commit (Ctrl-C): it rolls back and staged files are removed. */
+  signal?: AbortSignal;
+  /** Awaited right before the commit; rejecting rolls the restore back (see RestoreInput.commitGate). */
+  commitGate?(): Promise<void>;
 }
 
 export interface EngineRestoreResult {
@@ -123,6 +127,7 @@ export async function engineRestore(b: StoredBackup, o: EngineRestoreOptions): P
     const bad = verdict.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail ?? 'failed'}`);
     throw new CommandFailed(`backup ${b.manifest.id} failed verification, nothing was restored: ${bad.join('; ')}`);
   }
+  o.signal?.throwIfAborted();
   const { tables, dialect } = await preflightRestore(
     b.manifest,
     {
@@ -161,6 +166,8 @@ export async function engineRestore(b: StoredBackup, o: EngineRestoreOptions): P
             onProgress: o.onProgress,
             onWarning: o.onWarning,
             commitMarker,
+            signal: o.signal,
+            commitGate: o.commitGate,
           };
           const done = await restoreDatabase(
             { ...whole, noOwner: o.noOwner, noPrivileges: o.noPrivileges, createRoles: o.createRoles },
@@ -188,6 +195,8 @@ export async function engineRestore(b: StoredBackup, o: EngineRestoreOptions): P
           onProgress: o.onProgress,
           onWarning: o.onWarning,
           commitMarker,
+          signal: o.signal,
+          commitGate: o.commitGate,
         }),
         missingRoles: [],
       };
@@ -220,6 +229,7 @@ async function withFiles(
   });
   let done: Omit<EngineRestoreResult, 'files'>;
   try {
+    o.signal?.throwIfAborted();
     done = await restore(staged.marker());
   } catch (e) {
     const after = await staged.afterFailure().catch(() => 'undecided' as const);

@@ -36,6 +36,24 @@ describe('interruptedOutcome', () => {
       },
     },
     {
+      name: 'not committed with a cancel asked for: cancelled, saying who asked',
+      committed: false,
+      files: false,
+      cancelledBy: 'ops-key',
+      want: {
+        status: 'cancelled',
+        note: null,
+        error: /^cancelled by ops-key; interrupted: .*hold what they held before/,
+      },
+    },
+    {
+      name: 'committed although a cancel was asked for: completed (the commit won)',
+      committed: true,
+      files: false,
+      cancelledBy: 'ops-key',
+      want: { status: 'completed', error: null, note: /its restore committed/ },
+    },
+    {
       name: 'unknown: failed, saying so and what to check',
       committed: null,
       files: false,
@@ -46,8 +64,8 @@ describe('interruptedOutcome', () => {
         error: /could not be determined: connection refused\. Check the tables in scope against backup b-1$/,
       },
     },
-  ])('$name', ({ committed, files, unknownBecause, want }) => {
-    const got = interruptedOutcome(committed, { ...ctx, files, unknownBecause });
+  ])('$name', ({ committed, files, unknownBecause, cancelledBy, want }) => {
+    const got = interruptedOutcome(committed, { ...ctx, files, unknownBecause, cancelledBy });
     expect(got.status).toBe(want.status);
     for (const key of ['error', 'note'] as const) {
       const w = want[key as keyof typeof want];

@@ -4,7 +4,7 @@ const NOT_COMMITTED =
   'interrupted: the process running this recovery stopped before its restore committed (the target holds no proof of a commit). An unfinished restore transaction rolls back with its process, so the tables hold what they held before';
 
 export interface InterruptedOutcome {
-  status: Extract<RecoveryStatus, 'completed' | 'failed'>;
+  status: Extract<RecoveryStatus, 'completed' | 'failed' | 'cancelled'>;
   error: string | null;
   note: string | null;
 }
@@ -19,7 +19,15 @@ export interface InterruptedOutcome {
  */
 export function interruptedOutcome(
   committed: boolean | null,
-  ctx: { reason: string; files: boolean; backupId: string; at: string; unknownBecause?: string },
+  ctx: {
+    reason: string;
+    files: boolean;
+    backupId: string;
+    at: string;
+    unknownBecause?: string;
+    /** Who asked for a cancel that had not been carried out yet. */
+    cancelledBy?: string | null;
+  },
 ): InterruptedOutcome {
   if (committed) {
     const files = ctx.files
@@ -35,6 +43,9 @@ export function interruptedOutcome(
     const what = ctx.files
       ? `${NOT_COMMITTED}, and the file directories too (their staged copies are removed)`
       : NOT_COMMITTED;
+    // What a cancel asked for did happen: nothing of the restore stayed.
+    if (ctx.cancelledBy)
+      return { status: 'cancelled', error: `cancelled by ${ctx.cancelledBy}; ${what} (${ctx.reason})`, note: null };
     return { status: 'failed', error: `${what} (${ctx.reason})`, note: null };
   }
   return {

@@ -24,7 +24,7 @@ import type { Response } from 'express';
 import { Audit, Roles } from '../auth/auth.decorators';
 import { roleAtLeast } from '../auth/roles';
 import { ExpensiveRoute } from '../common/expensive-route';
-import { ApiErrors } from '../common/openapi';
+import { ApiErrors, UNREAD_BODY_ERRORS } from '../common/openapi';
 import type { RequestWithContext } from '../common/request-context';
 import {
   CreateRecoveryDto,
@@ -139,6 +139,31 @@ export class RecoveriesController {
   @ApiErrors([400, 'id is not a UUID'], [404, 'No such recovery'])
   get(@Param('id', UUID) id: string): Promise<RecoveryDto> {
     return this.recoveries.get(id);
+  }
+
+  @Post(':id/cancel')
+  @HttpCode(202)
+  @Roles('admin')
+  @Audit('recovery.cancel', 'recovery')
+  @ApiOperation({
+    operationId: 'cancelRecovery',
+    summary:
+      'Stop a pending or running recovery before its commit: the restore rolls back, the target stays as it was, and it ends cancelled (202)',
+    description:
+      'Once the restore has committed it is too late: 409 says so (roll the recovery back instead once it completed).',
+  })
+  @ApiAcceptedResponse({
+    type: RecoveryDto,
+    description: 'The recovery; its status becomes cancelled once the job has stopped',
+  })
+  @ApiErrors(
+    ...UNREAD_BODY_ERRORS,
+    [400, 'id is not a UUID'],
+    [404, 'No such recovery'],
+    [409, 'The recovery has already finished, or its restore has committed (too late to cancel)'],
+  )
+  cancel(@Param('id', UUID) id: string, @Req() req: RequestWithContext): Promise<RecoveryDto> {
+    return this.recoveries.cancel(id, req.actor);
   }
 
   @Post(':id/rollback')

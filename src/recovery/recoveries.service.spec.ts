@@ -19,6 +19,7 @@ import type { LeaseService } from '../database/lease.service';
 import type { Transactions } from '../database/transactions';
 import type { Dialect } from '../engine/dialects/dialect';
 import type { BackupStorage } from '../engine/storage/storage';
+import { JobCancelCatalog } from '../backup/job-cancel-catalog';
 import { RecoveriesService } from './recoveries.service';
 import type { RecoveryEntity } from './recovery.entity';
 import type { RecoveryRepository } from './recovery.repository';
@@ -92,6 +93,7 @@ function setup(rows: RecoveryEntity[], committed: Record<string, boolean | null 
     sweeper,
     engine,
     strictFake<BackupCopies>('copies'),
+    strictFake<JobCancelCatalog>('cancels'),
   );
   return { service, ended, leases, closed };
 }

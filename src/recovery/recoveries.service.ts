@@ -5,6 +5,8 @@ import { BackupCopies, ChosenCopy } from '../backup/backup-copies.service';
 import { EnginePort } from '../backup/engine.port';
 import { JobRegistry, orphanReason } from '../backup/backup-jobs';
 import { JobSweeper } from '../backup/job-sweeper';
+import { CancelWatch, JobCancelledError } from '../backup/job-cancel';
+import { finishedRefusal, JobCancelCatalog } from '../backup/job-cancel-catalog';
 import { BackupsService } from '../backup/backups.service';
 import { BACKUP_STORAGE } from '../backup/storage.provider';
 import { TargetDatabase } from '../backup/target-database';
@@ -64,6 +66,8 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
    * service must not write it (the restore holds the write lock), so progress is not stored.
    */
   private readonly progress = new Map<string, RecoveryProgress>();
+  /** Running recoveries of this process, so a cancel sent here stops them at once (job-cancel.ts). */
+  private readonly watches = new Map<string, CancelWatch>();
 
   constructor(
     private readonly repo: RecoveryRepository,
@@ -77,6 +81,7 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
     private readonly sweeper: JobSweeper,
     private readonly engine: EnginePort,
     private readonly copies: BackupCopies,
+    private readonly cancels: JobCancelCatalog,
   ) {
     sweeper.register((staleBefore) => this.failInterrupted(staleBefore));
   }
@@ -217,7 +222,14 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
     });
     const tables = safety.tables.map((t) => t.name).filter((t) => original.tables.includes(t));
     return this.launch(
-      { backupId: safety.id, mode: 'replace', tables, allowSchemaMismatch: false, files: original.options.files },
+      {
+        backupId: safety.id,
+        mode: 'replace',
+        // A files-only recovery had no tables: its rollback restores the files alone.
+        tables: original.tables.length ? tables : undefined,
+        allowSchemaMismatch: false,
+        files: original.options.files,
+      },
       { safetyBackup: true, rollbackOf: id },
       actor,
     );
@@ -226,6 +238,30 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
   /** Resolves when this process's job for `id` has ended (tests, CLI). */
   waitFor(id: string): Promise<void> {
     return this.jobs.wait(id);
+  }
+
+  /**
+   * Stops a pending or running recovery before its commit: the restore rolls back (the target
+   * stays exactly as it was, staged files are removed) and it ends `cancelled`. Sent to the
+   * instance running it, it stops at once; sent to any other, the request is recorded on the
+   * recovery's row, where the running instance finds it within a second, or at the latest
+   * when it claims its commit. 409 once it has finished, or once its restore committed: then
+   * it is too late, and a rollback is the way back.
+   */
+  async cancel(id: string, actor: Actor = SYSTEM_ACTOR): Promise<RecoveryView> {
+    const tooLate = `recovery ${id} has already committed its restore: it is too late to cancel it; roll it back instead once it completed (POST /api/recoveries/${id}/rollback)`;
+    const watch = this.watches.get(id);
+    if (watch) {
+      const outcome = await watch.cancel(actor.name);
+      if (outcome === 'committed') throw new DomainError(ErrorCode.Conflict, tooLate);
+      if (outcome === 'finished') throw finishedRefusal('recovery', id, 'ended');
+      await this.cancels
+        .note(RecoveryEntity, id, actor.name)
+        .catch((e: Error) => this.logger.warn(`recovery ${id}: could not note who cancelled it: ${e.message}`));
+    } else {
+      await this.cancels.request(RecoveryEntity, 'recovery', id, actor.name, tooLate);
+    }
+    return this.get(id);
   }
 
   async entity(id: string): Promise<RecoveryEntity> {
@@ -345,7 +381,11 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
       bytesDone: 0,
       bytesTotal: prepared.backup.sizeBytes || null,
     });
-    this.jobs.start(row.id, (signal) => this.run(row, prepared, lease, signal, actor));
+    const watch = this.cancels.watch(RecoveryEntity, row.id, (e) =>
+      this.logger.warn(`recovery ${row.id}: could not look for a cancel request: ${e.message}`),
+    );
+    this.watches.set(row.id, watch);
+    this.jobs.start(row.id, (signal) => this.run(row, prepared, lease, signal, actor, watch));
     return toRecoveryView(row, this.progressOf(row.id));
   }
 
@@ -374,6 +414,7 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
     lease: HeldLease,
     signal: AbortSignal,
     actor: Actor,
+    watch: CancelWatch,
   ): Promise<void> {
     const lost = new AbortController();
     const keeper = this.leases.keepAlive(lease, {
@@ -384,7 +425,8 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
         ),
     });
     keeper.track(RecoveryEntity, row.id);
-    const jobSignal = AbortSignal.any([signal, lost.signal]);
+    watch.start();
+    const jobSignal = AbortSignal.any([signal, lost.signal, watch.signal]);
     const progress: RecoveryProgress = this.progress.get(row.id) ?? { phase: 'pending', table: null, rows: 0 };
     let dbCommitted = false;
     let staged: FileCommit | null = null;
@@ -404,7 +446,12 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
         progress.phase = 'safety-backup';
         const safety = await this.backups.runUnderLease(
           {
-            type: prepared.backup.type === 'audit' ? 'audit' : prepared.files ? 'full' : 'tables',
+            type:
+              prepared.backup.type === 'audit' || prepared.backup.type === 'files'
+                ? prepared.backup.type
+                : prepared.files
+                  ? 'full'
+                  : 'tables',
             tables: prepared.tables,
             trigger: 'pre-restore',
             description: `safety backup before recovery ${row.id}`,
@@ -412,6 +459,7 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
           keeper,
           SYSTEM_ACTOR,
           jobSignal,
+          watch,
         );
         row.safetyBackupId = safety.id;
         await this.update(row.id, { safetyBackupId: safety.id });
@@ -439,6 +487,7 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
       // Right before writing: the lease must still be ours (a sweep elsewhere may have found us stale).
       if (!(await keeper.beat())) lost.abort();
       if (lost.signal.aborted) throw new Error('its lease was lost before the restore began');
+      jobSignal.throwIfAborted();
       progress.phase = 'restoring';
       const total = rowTotal();
       const keepToken = (token: string) => this.update(row.id, { commitToken: token });
@@ -454,6 +503,16 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
             },
             onWarning: (message) => this.logger.warn(`recovery ${row.id}: ${message}`),
             commitMarker: staged ? staged.marker(keepToken) : { id: row.id, onToken: keepToken },
+            // The point of no return: a cancel recorded before it rolls the restore back. When the
+            // restore writes the service's own SQLite file it holds that file's write lock: nobody
+            // can record a cancel meanwhile, so reading the row is as good as a conditional write.
+            commitGate: () =>
+              watch.gate(
+                prepared.url === this.config.DATABASE_URL && this.tx.engine === 'sqlite'
+                  ? async () => !(await this.cancels.requestedBy(RecoveryEntity, row.id))
+                  : () => this.cancels.claimCommit(RecoveryEntity, row.id),
+                (e) => this.logger.warn(`recovery ${row.id}: could not claim its commit in the catalog: ${e.message}`),
+              ),
           }),
         );
       } catch (e) {
@@ -509,30 +568,50 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
         // Failed before the table restore began (or in it, already settled above): nothing committed.
         await staged.discard().catch((e2: Error) => this.logger.warn(`recovery ${row.id}: ${e2.message}`));
       }
-      const message = dbCommitted
-        ? `the tables were restored (committed), but ${cause}`
-        : (filesAfterFailure as FilesAfterFailure | null) === 'undecided'
-          ? `${cause}; whether the restore committed could not be established, so its staged file artefacts were kept: the next start or file restore settles them with the tables`
-          : cause;
-      this.logger.error(`recovery ${row.id} failed: ${message}`);
+      const undecided = (filesAfterFailure as FilesAfterFailure | null) === 'undecided';
+      // Cancelled only when nothing of the restore stayed: not committed, files settled.
+      const cancelledBy =
+        lost.signal.aborted || dbCommitted || undecided
+          ? null
+          : e instanceof JobCancelledError
+            ? e.by
+            : watch.cancelledBy;
+      const message =
+        cancelledBy !== null
+          ? `cancelled by ${cancelledBy} before its commit; the restore was rolled back and the target is as it was${staged ? ' (staged file artefacts removed)' : ''}`
+          : dbCommitted
+            ? `the tables were restored (committed), but ${cause}`
+            : undecided
+              ? `${cause}; whether the restore committed could not be established, so its staged file artefacts were kept: the next start or file restore settles them with the tables`
+              : cause;
+      if (cancelledBy !== null) this.logger.warn(`recovery ${row.id} ${message}`);
+      else this.logger.error(`recovery ${row.id} failed: ${message}`);
       end = () =>
         this.recordEnd(
           row,
           lease,
-          { status: 'failed', error: message, finishedAt: nowIso(), owner: null, rowsWritten: row.rowsWritten },
           {
-            action: 'recovery.failed',
-            outcome: 'failure',
+            status: cancelledBy !== null ? 'cancelled' : 'failed',
+            error: message,
+            finishedAt: nowIso(),
+            owner: null,
+            rowsWritten: row.rowsWritten,
+          },
+          {
+            action: cancelledBy !== null ? 'recovery.cancelled' : 'recovery.failed',
+            outcome: cancelledBy !== null ? 'success' : 'failure',
             details: {
               backupId: row.backupId,
               error: message,
               tablesCommitted: dbCommitted,
               safetyBackupId: row.safetyBackupId,
+              ...(cancelledBy !== null ? { cancelledBy, rolledBack: true } : {}),
             },
           },
         );
     } finally {
       keeper.stop();
+      watch.finish();
       this.progress.delete(row.id);
       await prepared.dialect.close().catch(() => undefined);
     }
@@ -541,6 +620,7 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
         `recovery ${row.id}: the catalog database is unreachable, its end is recorded (and its lease freed) once it is back: ${safeErrorMessage(e)}`,
       ),
     );
+    this.watches.delete(row.id);
   }
 
   /**
@@ -650,13 +730,14 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
       backupId: row.backupId,
       at: now,
       unknownBecause,
+      cancelledBy: row.cancelRequestedAt ? (row.cancelRequestedBy ?? 'unknown') : null,
     });
     const ended = await this.repo.endIfUnchanged(
       row,
       { ...patch, finishedAt: now },
       {
         actor: SYSTEM_ACTOR,
-        action: patch.status === 'completed' ? 'recovery.completed' : 'recovery.failed',
+        action: `recovery.${patch.status}`,
         resource: 'recovery',
         resourceId: row.id,
         outcome: patch.status === 'completed' ? 'success' : 'failure',

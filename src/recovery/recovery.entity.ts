@@ -2,7 +2,7 @@ import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 import { bigintAsNumber, ISO_TIME, jsonText } from '../database/columns';
 import type { RestoreMode } from '../engine/dialects/dialect';
 
-export type RecoveryStatus = 'pending' | 'running' | 'completed' | 'failed' | 'rolled_back';
+export type RecoveryStatus = 'pending' | 'running' | 'completed' | 'failed' | 'rolled_back' | 'cancelled';
 
 /** What the request asked for beyond mode and tables, kept so a recovery can be explained later. */
 export interface RecoveryOptions {
@@ -60,4 +60,13 @@ export class RecoveryEntity {
   @Column({ name: 'commit_token', type: 'varchar', length: 64, nullable: true }) commitToken: string | null;
   /** How an interrupted recovery's outcome was established, when it was not recorded by its own process. */
   @Column({ type: 'text', nullable: true }) note: string | null;
+  /** A cancel asked for (any instance may record it; the one running the restore polls for it). */
+  @Column({ name: 'cancel_requested_at', ...ISO_TIME, nullable: true }) cancelRequestedAt?: string | null;
+  @Column({ name: 'cancel_requested_by', type: 'varchar', length: 200, nullable: true })
+  cancelRequestedBy?: string | null;
+  /**
+   * Set right before the restore commits, only while no cancel is recorded: after it a cancel
+   * is too late (409), before it the restore rolls back (job-cancel.ts).
+   */
+  @Column({ name: 'committing_at', ...ISO_TIME, nullable: true }) committingAt?: string | null;
 }

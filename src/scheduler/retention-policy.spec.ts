@@ -106,6 +106,8 @@ describe('planRetention rules', () => {
     backup('f6', '2025-01-01T02:00:00Z', { status: 'failed', pinned: true }),
     backup('f7', '2026-11-20T02:00:00Z'),
     backup('f8', '2026-11-20T03:00:00Z', { status: 'failed', finishedAt: null }),
+    backup('f9', '2026-11-21T09:00:00Z', { status: 'cancelled', finishedAt: new Date('2026-11-21T09:01:00Z') }),
+    backup('f10', '2026-11-19T05:00:00Z', { status: 'cancelled' }),
   ];
 
   it.each<[string, RetentionBackup[], Partial<RetentionPolicy>, Expected]>([
@@ -213,13 +215,14 @@ describe('planRetention rules', () => {
       },
     ],
     [
-      'failed backups never count; in-progress ones are never deleted',
+      'failed and cancelled backups never count; in-progress ones are never deleted',
       unfinished,
       { keepLast: 1 },
       {
         keep: {
           f5: ['pending, never deleted while in progress'],
           f1: ['failed, kept 24h for inspection'],
+          f9: ['cancelled, kept 24h for inspection'],
           f2: ['newest', 'last 1'],
           f4: ['running, never deleted while in progress'],
           f6: ['pinned'],
@@ -228,6 +231,7 @@ describe('planRetention rules', () => {
           f8: ['failed, older than 24h'],
           f7: ['matches no keep rule'],
           f3: ['failed, older than 24h'],
+          f10: ['cancelled, older than 24h'],
         },
       },
     ],

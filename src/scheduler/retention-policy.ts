@@ -9,7 +9,8 @@
  */
 import type { BackupTrigger } from '../engine/archive/manifest.types';
 
-export type RetentionBackupStatus = 'pending' | 'running' | 'completed' | 'failed';
+/** Cancelled backups are treated as failed ones: they never count, and go after the same TTL. */
+export type RetentionBackupStatus = 'pending' | 'running' | 'completed' | 'failed' | 'cancelled';
 
 export interface RetentionBackup {
   id: string;
@@ -196,8 +197,9 @@ function decideUnfinished(ledger: Ledger, now: Date, failedTtlHours: number): vo
       continue;
     }
     const endedAt = (b.finishedAt ?? b.createdAt).getTime();
-    if (now.getTime() - endedAt > failedTtlHours * HOUR_MS) ledger.drop(b.id, `failed, older than ${failedTtlHours}h`);
-    else ledger.keep(b.id, `failed, kept ${failedTtlHours}h for inspection`);
+    if (now.getTime() - endedAt > failedTtlHours * HOUR_MS)
+      ledger.drop(b.id, `${b.status}, older than ${failedTtlHours}h`);
+    else ledger.keep(b.id, `${b.status}, kept ${failedTtlHours}h for inspection`);
   }
 }
 

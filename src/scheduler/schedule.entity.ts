@@ -37,6 +37,6 @@ export class ScheduleEntity {
   @Column({ name: 'last_fire_at', ...ISO_TIME, nullable: true }) lastFireAt: string | null;
   @Column({ name: 'last_run_at', ...ISO_TIME, nullable: true }) lastRunAt: string | null;
   @Column({ name: 'last_status', type: 'varchar', length: 16, nullable: true }) lastStatus:
-    'completed' | 'failed' | null;
+    'completed' | 'failed' | 'cancelled' | null;
   @Column({ name: 'last_backup_id', type: 'varchar', length: 36, nullable: true }) lastBackupId: string | null;
 }

@@ -152,7 +152,7 @@ export class SchedulesService {
   }
 
   /** A run ended; only the schedule's latest run may set its status (an older one finishing late must not). */
-  async recordEnd(id: string, backupId: string | null, status: 'completed' | 'failed'): Promise<void> {
+  async recordEnd(id: string, backupId: string | null, status: 'completed' | 'failed' | 'cancelled'): Promise<void> {
     await this.tx.run((m) => {
       const qb = m.createQueryBuilder().update(ScheduleEntity).set({ lastStatus: status }).where('id = :id', { id });
       if (backupId) qb.andWhere('last_backup_id = :backupId', { backupId });

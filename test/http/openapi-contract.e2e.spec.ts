@@ -12,7 +12,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import request from 'supertest';
 import type { Role } from '../../src/auth/roles';
+import { BackupEntity } from '../../src/backup/backup.entity';
+import { RecoveryEntity } from '../../src/recovery/recovery.entity';
 import { waitForRecovery } from '../recovery/recovery-helpers';
+import { insertBackup } from '../scheduler/schedule-helpers';
 import { createBackup, waitForBackup } from '../support/backup-helpers';
 import { createTestDatabase, ENGINES, TestDatabase } from '../support/databases';
 import { checkSchema, OpenApiDocument, Operation, Schema } from '../support/openapi-schema';
@@ -106,7 +109,30 @@ describe.each(ENGINES)('OpenAPI document against the real service on %s', (engin
     ).body.id;
     ids.R = await recovery({ backupId: ids.B, mode: 'replace', tables: ['tasks'], confirm: `RESTORE ${ids.B}` });
     ids.R0 = await recovery({ backupId: ids.B, mode: 'missing-only', tables: ['tasks'], safetyBackup: false });
+    // A backup and a recovery running in another instance (rows only; fresh heartbeats), to cancel.
+    const now = new Date().toISOString();
+    const elsewhere = { status: 'running' as const, owner: `other-host:4242:feedbeef:${randomUUID().slice(0, 8)}` };
+    ids.EB = (await insertBackup(t, { createdAt: now, finishedAt: null, heartbeatAt: now, ...elsewhere })).id;
+    ids.ER = randomUUID();
+    await t.dataSource.getRepository(RecoveryEntity).save({
+      ...(await t.dataSource.getRepository(RecoveryEntity).findOneByOrFail({ id: ids.R0 })),
+      id: ids.ER,
+      finishedAt: null,
+      heartbeatAt: now,
+      committingAt: null,
+      cancelRequestedAt: null,
+      cancelRequestedBy: null,
+      ...elsewhere,
+    });
   });
+
+  /** The other instance ends its cancelled job (keeps the later cases' state as it was). */
+  const endElsewhere = async (body: unknown) => {
+    const id = (body as { id: string }).id;
+    const repo = t.dataSource.getRepository(id === ids.EB ? BackupEntity : RecoveryEntity);
+    expect(await repo.findOneByOrFail({ id })).toMatchObject({ cancelRequestedBy: expect.any(String) });
+    await repo.update({ id }, { status: 'cancelled', owner: null });
+  };
   afterAll(async () => {
     await t?.close();
     await db?.drop();
@@ -171,6 +197,9 @@ describe.each(ENGINES)('OpenAPI document against the real service on %s', (engin
       { op: 'verifyBackup', as: 'operator', path: { id: B }, body: {}, expect: 200 },
       { op: 'deleteBackup', as: 'admin', path: { id: () => ids.P }, expect: 409 },
       { op: 'deleteBackup', as: 'admin', path: { id: () => ids.C }, query: { reason: 'contract test' }, expect: 204 },
+      // Cancels: a job running in another instance (its row only) is cancelled by recording the request.
+      { op: 'cancelBackup', as: 'operator', path: { id: () => ids.EB }, expect: 202, then: endElsewhere },
+      { op: 'cancelBackup', as: 'operator', path: { id: B }, expect: 409 },
       { op: 'importBackup', as: 'admin', file: () => archive, expect: 201 },
       { op: 'importBackup', as: 'admin', file: () => archive, expect: 409 },
       { op: 'importBackup', as: 'admin', file: () => Buffer.from('not an archive'), expect: 422 },
@@ -193,6 +222,8 @@ describe.each(ENGINES)('OpenAPI document against the real service on %s', (engin
         then: waitRecovery,
       },
       { op: 'listRecoveries', as: 'auditor', query: { limit: '3' }, expect: 200 },
+      { op: 'cancelRecovery', as: 'admin', path: { id: () => ids.ER }, expect: 202, then: endElsewhere },
+      { op: 'cancelRecovery', as: 'admin', path: { id: () => ids.R }, expect: 409 },
       { op: 'getRecovery', as: 'auditor', path: { id: () => ids.R }, expect: 200 },
       {
         op: 'rollbackRecovery',

@@ -7,7 +7,7 @@ export async function waitForBackup(t: TestApp, id: string, timeoutMs = 60_000):
   for (;;) {
     const res = await request(t.http).get(`/api/backups/${id}`).set('X-API-Key', t.adminKey);
     if (res.status !== 200) throw new Error(`GET backup ${id} -> ${res.status}`);
-    if (res.body.status === 'completed' || res.body.status === 'failed') return res.body;
+    if (!['pending', 'running'].includes(res.body.status as string)) return res.body;
     if (Date.now() - start > timeoutMs) throw new Error(`backup ${id} still ${res.body.status}`);
     await new Promise((r) => setTimeout(r, 50));
   }

@@ -15,13 +15,14 @@ import { PageQueryDto } from '../../common/pagination';
 import { IsIsoTimestamp, IsOptionalNotNull } from '../../common/validators';
 import { BACKUP_TRIGGERS, BACKUP_TYPES, type BackupType } from '../../engine/archive/manifest.types';
 
-const STATUSES = ['pending', 'running', 'completed', 'failed'] as const;
+const STATUSES = ['pending', 'running', 'completed', 'failed', 'cancelled'] as const;
 const COMPRESSIONS = ['zstd', 'gzip', 'none'] as const;
 const TAG = /^[A-Za-z0-9._:-]{1,64}$/;
 
 export class CreateBackupDto {
   @ApiPropertyOptional({
-    description: 'What to back up: the whole target database, chosen tables, or the audit trail alone',
+    description:
+      'What to back up: the whole target database, chosen tables, the audit trail alone, or the file artefacts (BACKUP_FILE_PATHS) alone',
     enum: BACKUP_TYPES,
     default: 'full',
   })
@@ -222,7 +223,11 @@ export class BackupDto {
   @ApiProperty({ description: 'Backup id', format: 'uuid' }) id: string;
   @ApiProperty({ description: 'What was backed up', enum: BACKUP_TYPES }) type: string;
   @ApiProperty({ description: 'What started it', enum: BACKUP_TRIGGERS }) trigger: string;
-  @ApiProperty({ description: 'Job status; completed only once the manifest is stored and read back', enum: STATUSES })
+  @ApiProperty({
+    description:
+      'Job status; completed only once the manifest is stored and read back; cancelled when stopped on request (no parts are kept)',
+    enum: STATUSES,
+  })
   status: string;
   @ApiProperty({ description: 'Schedule that started it, or null', nullable: true, type: String, format: 'uuid' })
   scheduleId: string | null;
@@ -250,7 +255,8 @@ export class BackupDto {
   checksum: string | null;
   @ApiProperty({ description: 'Last successful verification', nullable: true, type: String, format: 'date-time' })
   verifiedAt: string | null;
-  @ApiProperty({ description: 'Why it failed', nullable: true, type: String }) error: string | null;
+  @ApiProperty({ description: 'Why it failed, or who cancelled it', nullable: true, type: String }) error:
+    string | null;
   @ApiProperty({ description: 'Progress of the job', type: BackupProgressDto }) progress: BackupProgressDto;
   @ApiProperty({ description: 'The offsite copy (OFFSITE_STORAGE)', type: BackupOffsiteDto }) offsite: BackupOffsiteDto;
 }
@@ -402,7 +408,7 @@ export class BackupStatsDto {
   @ApiProperty({
     description: 'Count per status',
     type: Object,
-    example: { completed: 3, failed: 1, running: 0, pending: 0 },
+    example: { completed: 3, failed: 1, cancelled: 0, running: 0, pending: 0 },
   })
   byStatus: Record<string, number>;
 }

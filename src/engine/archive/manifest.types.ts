@@ -10,7 +10,8 @@ export const MANIFEST_FILE = 'manifest.json';
 
 export type Compression = 'zstd' | 'gzip' | 'none';
 /** The one list of backup types and triggers: DTOs, entities, the CLI and the manifest check read these. */
-export const BACKUP_TYPES = ['full', 'tables', 'audit'] as const;
+/** `files`: the file artefacts (BACKUP_FILE_PATHS) alone, no table rows. */
+export const BACKUP_TYPES = ['full', 'tables', 'audit', 'files'] as const;
 export type BackupType = (typeof BACKUP_TYPES)[number];
 export const BACKUP_TRIGGERS = ['manual', 'scheduled', 'pre-restore', 'import'] as const;
 export type BackupTrigger = (typeof BACKUP_TRIGGERS)[number];

@@ -56,6 +56,12 @@ export interface WriteBackupSpec {
   auditHead: { seq: number; hash: string } | null;
   parallel: number;
   signal?: AbortSignal;
+  /**
+   * Awaited right before the manifest (the commit point) is written: if it rejects, the parts
+   * are removed and the backup fails; once it resolved the backup commits. A caller that lets
+   * a backup be cancelled decides there, once, whether the cancel or the commit wins.
+   */
+  beforeCommit?(): Promise<void>;
   onProgress?(p: BackupProgress): void;
   /** Something worth logging that does not fail the backup (e.g. skipped symbolic links). */
   onWarning?(message: string): void;
@@ -198,6 +204,7 @@ export async function writeBackup(dialect: Dialect, storage: BackupStorage, spec
     progress.phase = 'manifest';
     report();
     throwIfAborted(spec.signal);
+    await spec.beforeCommit?.();
     const manifestBody: Omit<Manifest, 'checksum'> = {
       format: MANIFEST_FORMAT,
       formatVersion: MANIFEST_VERSION,

@@ -225,6 +225,12 @@ export interface RestoreInput {
   signal?: AbortSignal;
   guard?: RestoreGuard;
   commitMarker?: RestoreCommitMarker;
+  /**
+   * Awaited last, inside the transaction, right before COMMIT: the point of no return. If it
+   * rejects the restore rolls back; once it resolved the restore commits. A caller that lets a
+   * restore be cancelled decides there, once, whether the cancel or the commit wins.
+   */
+  commitGate?(): Promise<void>;
 }
 
 export interface RestoreTableResult {

@@ -45,6 +45,8 @@ export interface RestoreSpec extends StoredBackup {
   onWarning?(message: string): void;
   /** Proof of the commit left in the target, for telling a crash after it from one before. */
   commitMarker?: RestoreCommitMarker;
+  /** See RestoreInput.commitGate: the last word before the commit (a cancel is decided there). */
+  commitGate?(): Promise<void>;
 }
 
 /**
@@ -99,6 +101,7 @@ async function restoreInput(spec: RestoreSpec): Promise<RestoreInput> {
     onWarning: spec.onWarning,
     signal: spec.signal,
     commitMarker: spec.commitMarker,
+    commitGate: spec.commitGate,
   };
 }
 

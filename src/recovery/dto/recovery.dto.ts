@@ -15,7 +15,7 @@ import { PageQueryDto } from '../../common/pagination';
 import { IsOptionalNotNull } from '../../common/validators';
 
 const MODES = ['replace', 'merge', 'missing-only'] as const;
-const STATUSES = ['pending', 'running', 'completed', 'failed', 'rolled_back'] as const;
+const STATUSES = ['pending', 'running', 'completed', 'failed', 'rolled_back', 'cancelled'] as const;
 
 export class CreateRecoveryDto {
   @ApiProperty({
@@ -149,7 +149,11 @@ export class RecoveryDto {
   @ApiProperty({ description: 'Restore mode asked for (the audit trail is always missing-only)', enum: MODES })
   mode: string;
   @ApiProperty({ description: 'Tables in scope', type: [String] }) tables: string[];
-  @ApiProperty({ description: 'Job status; rolled_back once a rollback of it completed', enum: STATUSES })
+  @ApiProperty({
+    description:
+      'Job status; rolled_back once a rollback of it completed; cancelled when stopped on request before its commit (the target is as it was)',
+    enum: STATUSES,
+  })
   status: string;
   @ApiProperty({
     description: 'Backup taken just before (trigger pre-restore), or null',
@@ -164,7 +168,8 @@ export class RecoveryDto {
     string | null;
   @ApiProperty({ description: 'When the job ended', nullable: true, type: String, format: 'date-time' }) finishedAt:
     string | null;
-  @ApiProperty({ description: 'Why it failed', nullable: true, type: String }) error: string | null;
+  @ApiProperty({ description: 'Why it failed, or who cancelled it', nullable: true, type: String }) error:
+    string | null;
   @ApiProperty({
     description:
       'How the outcome was established when its own process could not record it (a crash after the restore committed), else null',

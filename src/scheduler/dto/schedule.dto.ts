@@ -224,7 +224,7 @@ export class ScheduleDto {
   @ApiProperty({
     description: 'How that backup ended (null while it runs or before the first run)',
     nullable: true,
-    enum: ['completed', 'failed'],
+    enum: ['completed', 'failed', 'cancelled'],
   })
   lastStatus: string | null;
   @ApiProperty({ description: 'The backup it last started', nullable: true, type: String, format: 'uuid' })

@@ -297,6 +297,10 @@ export class PostgresDialect implements Dialect {
     try {
       await c.query('BEGIN');
       const result = await fn(c, input);
+      if (end === 'COMMIT') {
+        input.signal?.throwIfAborted();
+        await input.commitGate?.();
+      }
       await c.query(end);
       ok = true;
       return result;

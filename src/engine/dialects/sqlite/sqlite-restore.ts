@@ -189,6 +189,8 @@ export async function restoreSqlite(
         await input.guard?.beforeCommit(reader);
         // Proof of this commit, committed with the data (a crash right after it is told apart).
         if (input.commitMarker) writeCommitMarker(db, input.commitMarker.id);
+        input.signal?.throwIfAborted();
+        await input.commitGate?.();
         db.exec('COMMIT');
         return results;
       } catch (err) {
