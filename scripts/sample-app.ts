@@ -137,9 +137,20 @@ export function sampleData(engine: SampleEngine, size: SampleSize): { sql: strin
     eng.push([id, `Engagement ${e + 1}`, `Client ${String.fromCharCode(65 + (e % 26))}`, owner, null]);
     for (let k = 0; k < sessionsPer; k++) {
       s++;
-      sessions.push([s, id, ((s + e) % people.length) + 1, `2026-01-${String((k % 28) + 1).padStart(2, '0')}T09:00:00Z`]);
+      sessions.push([
+        s,
+        id,
+        ((s + e) % people.length) + 1,
+        `2026-01-${String((k % 28) + 1).padStart(2, '0')}T09:00:00Z`,
+      ]);
       for (let m = 1; m <= messagesPer; m++)
-        messages.push([s, m, m % 2 ? owner : ((s + m) % people.length) + 1, `message ${m} in session ${s}`, m > 1 ? m - 1 : null]);
+        messages.push([
+          s,
+          m,
+          m % 2 ? owner : ((s + m) % people.length) + 1,
+          `message ${m} in session ${s}`,
+          m > 1 ? m - 1 : null,
+        ]);
     }
     audit.push([audit.length + 1, owner, id, 'engagement.created']);
     if (lastRun !== null) eng[eng.length - 1][4] = lastRun;

@@ -17,7 +17,9 @@ describe('scope closure (SQLite, live foreign keys)', () => {
     raw.exec(sampleSchemaSql('sqlite'));
     raw.exec(sampleData('sqlite', { engagements: 3 }).sql);
     // A fourth engagement whose owner nobody else references, to show context is only what members point at.
-    raw.exec(`INSERT INTO users VALUES (99, 'solo@example.com', 'Solo'); INSERT INTO engagements VALUES ('eng-x', 'X', 'C', 99, NULL);`);
+    raw.exec(
+      `INSERT INTO users VALUES (99, 'solo@example.com', 'Solo'); INSERT INTO engagements VALUES ('eng-x', 'X', 'C', 99, NULL);`,
+    );
     dialect = createSqliteDialect(db.url);
   });
   afterAll(async () => {
@@ -45,7 +47,9 @@ describe('scope closure (SQLite, live foreign keys)', () => {
     // Users are referenced, never referencing: context. The audit log has no foreign key to engagements.
     expect([...c.context.keys()]).toEqual(['users']);
     const members = raw
-      .prepare(`SELECT count(*) AS n FROM chat_messages m JOIN sessions s ON s.id = m.session_id WHERE s.engagement_id = 'eng-0002'`)
+      .prepare(
+        `SELECT count(*) AS n FROM chat_messages m JOIN sessions s ON s.id = m.session_id WHERE s.engagement_id = 'eng-0002'`,
+      )
       .get() as { n: number };
     expect(c.members.get('chat_messages')!.size).toBe(members.n);
     expect(c.missingRoots).toEqual([]);

@@ -62,7 +62,7 @@ function chunks<T>(items: T[], size = BATCH): T[][] {
 
 function add(sets: RowSets, table: string, tuple: string[]): boolean {
   let s = sets.get(table);
-  if (!s) sets.set(table, (s = new Map()));
+  if (!s) sets.set(table, (s = new Map<string, string[]>()));
   const k = keyString(tuple);
   if (s.has(k)) return false;
   s.set(k, tuple);
@@ -83,11 +83,18 @@ export function findTable(tables: TableInfo[], name: string): TableInfo | undefi
 }
 
 /** Checks a definition against the tables and returns the root's key tuples as literals. */
-export function rootTuples(sql: ScopeSql, tables: TableInfo[], def: ScopeDefinition): { root: TableInfo; tuples: string[][] } {
+export function rootTuples(
+  sql: ScopeSql,
+  tables: TableInfo[],
+  def: ScopeDefinition,
+): { root: TableInfo; tuples: string[][] } {
   const root = findTable(tables, def.table);
   if (!root) throw new ScopeError(`scope.table: table "${def.table}" does not exist`, 'scope.table');
   if (!root.primaryKey.length)
-    throw new ScopeError(`scope.table: table "${root.name}" has no primary key, so its rows cannot be named`, 'scope.table');
+    throw new ScopeError(
+      `scope.table: table "${root.name}" has no primary key, so its rows cannot be named`,
+      'scope.table',
+    );
   for (const e of def.exclude ?? [])
     if (!findTable(tables, e)) throw new ScopeError(`scope.exclude: table "${e}" does not exist`, 'scope.exclude');
   if (def.exclude?.some((e) => findTable(tables, e) === root))
@@ -161,7 +168,8 @@ export async function computeClosure(
   const rootRows = await select(root, root.primaryKey, root.primaryKey, tuples);
   const foundRoots = new Set(rootRows.map(keyString));
   // A literal of a request value may differ from the database's own (5 vs '5'): match by what the database returns.
-  const missingRoots = rootRows.length === tuples.length ? [] : def.keys.filter((_, i) => !foundRoots.has(keyString(tuples[i])));
+  const missingRoots =
+    rootRows.length === tuples.length ? [] : def.keys.filter((_, i) => !foundRoots.has(keyString(tuples[i])));
   let delta: RowSets = new Map();
   for (const t of rootRows) if (add(members, root.name, t)) add(delta, root.name, t);
 
@@ -172,7 +180,9 @@ export async function computeClosure(
     checked.add(id);
     if (t.primaryKey.slice(0, cols.length).join('\u0000') === cols.join('\u0000')) return;
     if (!(await query(sql.indexLeadsWith(t.name, cols))).length)
-      warnings.push(`foreign key column(s) ${t.name}(${cols.join(', ')}) have no index: a scope reads that table whole`);
+      warnings.push(
+        `foreign key column(s) ${t.name}(${cols.join(', ')}) have no index: a scope reads that table whole`,
+      );
   };
 
   while (delta.size) {
