@@ -10,9 +10,10 @@ import { BackupsController } from './backups.controller';
 import { BackupsService } from './backups.service';
 import { JobSweeper } from './job-sweeper';
 import { TargetDatabase } from './target-database';
+import { ScopesModule } from '../scopes/scopes.module';
 
 @Module({
-  imports: [TypeOrmModule.forFeature([BackupEntity])],
+  imports: [TypeOrmModule.forFeature([BackupEntity]), ScopesModule],
   controllers: [BackupsController],
   providers: [
     BackupsService,

@@ -25,6 +25,7 @@ export function toBackupView(e: BackupEntity) {
     verifiedAt: e.verifiedAt,
     error: e.error,
     progress: e.progress ?? { phase: e.status, tablesDone: 0, tablesTotal: 0, rows: 0, bytes: 0 },
+    scope: e.scope ?? null,
   };
 }
 

@@ -52,7 +52,8 @@ export class TargetDatabase {
   async resolveTables(dialect: Dialect, type: BackupType, requested?: string[]): Promise<string[]> {
     if (type === 'audit') return [AUDIT_TABLE];
     const available = (await dialect.listTables()).map((t) => t.name).filter(isBackedUpTable);
-    if (type === 'full') return available;
+    // A scope may reach any table: which ones it holds rows of is found in the snapshot.
+    if (type === 'full' || type === 'scope') return available;
     const unknown = (requested ?? []).filter((t) => !available.includes(t));
     if (unknown.length) {
       throw new DomainError(

@@ -31,6 +31,7 @@ export function toRecoveryView(e: RecoveryEntity, progress: RecoveryProgress | n
       files: e.options.files,
     },
     progress,
+    scope: e.scope ?? null,
   };
 }
 

@@ -1,5 +1,7 @@
 import { ApiProperty, ApiPropertyOptional, IntersectionType } from '@nestjs/swagger';
-import { Transform } from 'class-transformer';
+import { Transform, Type } from 'class-transformer';
+import { ValidateNested } from 'class-validator';
+import { ScopeRequestDto } from '../../scopes/dto/scope.dto';
 import {
   ArrayMaxSize,
   IsArray,
@@ -21,7 +23,8 @@ const TAG = /^[A-Za-z0-9._:-]{1,64}$/;
 
 export class CreateBackupDto {
   @ApiPropertyOptional({
-    description: 'What to back up: the whole target database, chosen tables, or the audit trail alone',
+    description:
+      'What to back up: the whole target database, chosen tables, the audit trail alone, or one scope (see scope)',
     enum: BACKUP_TYPES,
     default: 'full',
   })
@@ -62,6 +65,16 @@ export class CreateBackupDto {
   @ArrayMaxSize(50)
   @Matches(TAG, { each: true, message: 'each value in tags must be 1-64 characters of letters, digits, . _ : -' })
   tags?: string[];
+
+  @ApiPropertyOptional({
+    description:
+      'What type "scope" backs up: a root table (or a saved scope\'s name) and the keys of its root rows; the backup holds those rows, every row referencing them through foreign keys, transitively, and the rows they reference (context)',
+    type: () => ScopeRequestDto,
+  })
+  @IsOptionalNotNull()
+  @ValidateNested()
+  @Type(() => ScopeRequestDto)
+  scope?: ScopeRequestDto;
 
   @ApiPropertyOptional({ description: 'Encrypt the backup (default: on whenever a key is configured)' })
   @IsOptionalNotNull()

@@ -1,3 +1,6 @@
+import { Type } from 'class-transformer';
+import { ValidateNested } from 'class-validator';
+import { ScopeRequestDto } from '../../scopes/dto/scope.dto';
 import { ApiProperty, ApiPropertyOptional, IntersectionType } from '@nestjs/swagger';
 import {
   ArrayMaxSize,
@@ -93,6 +96,25 @@ export class CreateRecoveryDto {
   @IsOptionalNotNull()
   @IsBoolean()
   files?: boolean;
+
+  @ApiPropertyOptional({
+    description:
+      'A scoped backup only: the scope being restored (checked against the backup\'s own). replace makes the scope\'s rows exactly the backup\'s; rows outside it are never written',
+    type: () => ScopeRequestDto,
+  })
+  @IsOptionalNotNull()
+  @ValidateNested()
+  @Type(() => ScopeRequestDto)
+  scope?: ScopeRequestDto;
+
+  @ApiPropertyOptional({
+    description:
+      'A scoped backup only: restore its rows that now belong to another scope (moving them back). Without it such rows are a 409 listing them',
+    default: false,
+  })
+  @IsOptionalNotNull()
+  @IsBoolean()
+  allowScopeMoves?: boolean;
 }
 
 export class RollbackRecoveryDto {
