@@ -21,6 +21,7 @@ import { authenticateOpened, engineRestore, openArchive, openStored, verifyOpene
 import { dryRunLines, engineDryRun } from './engine-dry-run';
 import type { DryRunResult } from '../engine/dialects/dialect';
 import { confirmOrRefuse, type Terminal } from './terminal';
+import { assertScopeOf, scopeRequestOf } from './cli-scope';
 
 const CLI_ACTOR: Actor = { type: 'system', keyId: null, name: `cli:${safeUser()}`, role: null };
 
@@ -65,7 +66,11 @@ export async function runCommand(cmd: Command, term: Terminal): Promise<void> {
       return withService(async (app) => {
         const backups = app.get(BackupsService);
         const catalog = app.get(BackupCatalogService);
-        const started = await backups.start({ type: cmd.type, tables: cmd.tables, trigger: 'manual' }, CLI_ACTOR);
+        const scope = cmd.scope ? await scopeRequestOf(app, cmd.scope) : undefined;
+        const started = await backups.start(
+          { type: cmd.type, tables: cmd.tables, scope, trigger: 'manual' },
+          CLI_ACTOR,
+        );
         const timer = setInterval(() => {
           void catalog.get(started.id).then(
             (b) =>
@@ -172,9 +177,15 @@ async function dryRunRestore(cmd: RestoreCommand, term: Terminal): Promise<void>
   if (cmd.source.kind === 'backup' && !cmd.databaseUrl) {
     const id = cmd.source.id;
     return withService(async (app) => {
-      const { plan } = await app
-        .get(RecoveriesService)
-        .plan({ backupId: id, mode: cmd.mode, tables: cmd.tables, allowSchemaMismatch: cmd.allowSchemaMismatch });
+      const backup = await app.get(BackupCatalogService).get(id);
+      assertScopeOf(backup, cmd.scope);
+      const { plan } = await app.get(RecoveriesService).plan({
+        backupId: id,
+        mode: cmd.mode,
+        tables: cmd.tables,
+        allowSchemaMismatch: cmd.allowSchemaMismatch,
+        allowScopeMoves: cmd.allowScopeMoves,
+      });
       reportDryRun(plan, term, id);
     });
   }
@@ -186,7 +197,9 @@ async function dryRunRestore(cmd: RestoreCommand, term: Terminal): Promise<void>
   try {
     const b = { ...opened, keys: keysOf(config) };
     await authenticateOpened(b);
+    assertScopeOf(opened.manifest, cmd.scope);
     const r = await engineDryRun(b, {
+      allowScopeMoves: cmd.allowScopeMoves,
       url: cmd.databaseUrl ?? config.targetDatabaseUrl,
       mode: cmd.mode,
       tables: cmd.tables,
@@ -212,6 +225,7 @@ async function restoreWithEngine(cmd: RestoreCommand, term: Terminal): Promise<v
   try {
     const m = opened.manifest;
     await authenticateOpened({ ...opened, keys: keysOf(config) });
+    assertScopeOf(m, cmd.scope);
     await confirmOrRefuse(
       `Restore backup ${m.id} (${m.type}, taken ${m.createdAt}) in ${cmd.mode} mode into ${redactDatabaseUrl(url)}${cmd.createSchema ? ', creating its schema first' : ''}${cmd.files ? `, and its files into ${m.files.roots.join(', ')}` : ''}?`,
       cmd.yes,
@@ -229,6 +243,7 @@ async function restoreWithEngine(cmd: RestoreCommand, term: Terminal): Promise<v
         noOwner: cmd.noOwner,
         noPrivileges: cmd.noPrivileges,
         createRoles: cmd.createRoles,
+        allowScopeMoves: cmd.allowScopeMoves,
         dialect: dialectOptions(config),
         onPhase: (phase) => term.progress(`backup ${m.id}: ${phase}`, phase),
         onProgress: (p) =>
@@ -261,6 +276,7 @@ async function restoreWithEngine(cmd: RestoreCommand, term: Terminal): Promise<v
 async function restoreThroughCatalog(cmd: RestoreCommand, id: string, term: Terminal): Promise<void> {
   return withService(async (app) => {
     const backup = await app.get(BackupCatalogService).get(id);
+    assertScopeOf(backup, cmd.scope);
     const target = app.get(TargetDatabase);
     await confirmOrRefuse(
       `Restore backup ${id} (${backup.type}, taken ${backup.createdAt}) in ${cmd.mode} mode into ${redactDatabaseUrl(target.sourceUrl(backup.type))}?`,
@@ -275,6 +291,7 @@ async function restoreThroughCatalog(cmd: RestoreCommand, id: string, term: Term
         confirm: `RESTORE ${id}`,
         safetyBackup: cmd.safetyBackup,
         allowSchemaMismatch: cmd.allowSchemaMismatch,
+        allowScopeMoves: cmd.allowScopeMoves,
       },
       CLI_ACTOR,
     );

@@ -105,6 +105,8 @@ export interface EngineRestoreOptions {
   onPhase?(phase: string): void;
   /** Engine settings from the configuration (RESTORE_PARALLELISM...). */
   dialect?: DialectOptions;
+  /** A scoped backup: restore its rows that now belong to another scope. */
+  allowScopeMoves?: boolean;
 }
 
 export interface EngineRestoreResult {
@@ -184,6 +186,7 @@ export async function engineRestore(b: StoredBackup, o: EngineRestoreOptions): P
         tables: await restoreTables(dialect, {
           ...b,
           mode: o.mode,
+          allowScopeMoves: o.allowScopeMoves,
           tables,
           onProgress: o.onProgress,
           onWarning: o.onWarning,

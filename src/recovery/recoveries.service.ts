@@ -343,7 +343,9 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
           safetyBackup: opts.safetyBackup,
           allowSchemaMismatch: req.allowSchemaMismatch,
           rollbackOf: opts.rollbackOf,
-          ...(row.scope ? { scope: { table: row.scope.table, keys: row.scope.keys }, allowScopeMoves: prepared.allowScopeMoves } : {}),
+          ...(row.scope
+            ? { scope: { table: row.scope.table, keys: row.scope.keys }, allowScopeMoves: prepared.allowScopeMoves }
+            : {}),
         },
       });
     } catch (e) {
@@ -389,7 +391,9 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
             type: sc ? 'scope' : prepared.backup.type === 'audit' ? 'audit' : prepared.files ? 'full' : 'tables',
             tables: prepared.tables,
             // A scoped restore's safety backup is the same scope, as it is now: nothing more.
-            ...(sc ? { scope: { name: sc.name ?? undefined, table: sc.table, keys: sc.keys, exclude: sc.exclude } } : {}),
+            ...(sc
+              ? { scope: { name: sc.name ?? undefined, table: sc.table, keys: sc.keys, exclude: sc.exclude } }
+              : {}),
             trigger: 'pre-restore',
             description: `safety backup before recovery ${row.id}`,
           },

@@ -1,9 +1,41 @@
-import { Body, Controller, Delete, Get, HttpCode, Param, Patch, Post, Res } from '@nestjs/common';
-import { ApiCreatedResponse, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import {
+  BadRequestException,
+  Body,
+  Controller,
+  Delete,
+  Get,
+  HttpCode,
+  Param,
+  Patch,
+  Post,
+  Res,
+  type PipeTransform,
+} from '@nestjs/common';
+import {
+  ApiCreatedResponse,
+  ApiNoContentResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiParam,
+  ApiTags,
+} from '@nestjs/swagger';
 import type { Response } from 'express';
 import { Audit, Roles } from '../auth/auth.decorators';
 import { ApiErrors, BODY_ERRORS, UNREAD_BODY_ERRORS } from '../common/openapi';
-import { CreateScopeDto, ScopeDto, ScopeListDto, UpdateScopeDto } from './dto/scope.dto';
+import { CreateScopeDto, SCOPE_NAME, ScopeDto, ScopeListDto, UpdateScopeDto } from './dto/scope.dto';
+
+/** A scope name in the path: what a saved scope may be called, or a 400 naming the parameter. */
+const NAME: PipeTransform<string, string> = {
+  transform(value: string): string {
+    if (!SCOPE_NAME.test(value)) throw new BadRequestException('name must be 1-64 letters, digits, _ or -');
+    return value;
+  },
+};
+const NAME_PARAM = ApiParam({
+  name: 'name',
+  description: 'The scope name',
+  schema: { type: 'string', pattern: SCOPE_NAME.source },
+});
 import { ScopesService, toScopeView } from './scopes.service';
 
 @ApiTags('Scopes')
@@ -22,10 +54,11 @@ export class ScopesController {
 
   @Get(':name')
   @Roles('auditor')
+  @NAME_PARAM
   @ApiOperation({ operationId: 'getScope', summary: 'One saved scope' })
   @ApiOkResponse({ type: ScopeDto })
-  @ApiErrors([404, 'No such scope'])
-  async get(@Param('name') name: string): Promise<ScopeDto> {
+  @ApiErrors([400, 'A bad scope name'], [404, 'No such scope'])
+  async get(@Param('name', NAME) name: string): Promise<ScopeDto> {
     return toScopeView(await this.scopes.get(name));
   }
 
@@ -45,10 +78,11 @@ export class ScopesController {
   @Patch(':name')
   @Roles('admin')
   @Audit('scope.update', 'scope')
+  @NAME_PARAM
   @ApiOperation({ operationId: 'updateScope', summary: 'Change a saved scope' })
   @ApiOkResponse({ type: ScopeDto })
   @ApiErrors(...BODY_ERRORS, [404, 'No such scope'])
-  async update(@Param('name') name: string, @Body() dto: UpdateScopeDto): Promise<ScopeDto> {
+  async update(@Param('name', NAME) name: string, @Body() dto: UpdateScopeDto): Promise<ScopeDto> {
     return toScopeView(await this.scopes.update(name, dto));
   }
 
@@ -56,10 +90,14 @@ export class ScopesController {
   @HttpCode(204)
   @Roles('admin')
   @Audit('scope.delete', 'scope')
-  @ApiOperation({ operationId: 'deleteScope', summary: 'Delete a saved scope (backups taken with it keep their definition)' })
+  @NAME_PARAM
+  @ApiOperation({
+    operationId: 'deleteScope',
+    summary: 'Delete a saved scope (backups taken with it keep their definition)',
+  })
   @ApiNoContentResponse({ description: 'Deleted' })
   @ApiErrors([400, 'An unreadable body'], ...UNREAD_BODY_ERRORS, [404, 'No such scope'])
-  async delete(@Param('name') name: string): Promise<void> {
+  async delete(@Param('name', NAME) name: string): Promise<void> {
     await this.scopes.delete(name);
   }
 }

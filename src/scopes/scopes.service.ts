@@ -67,8 +67,15 @@ export class ScopesService {
         filesColumn: req.filesColumn ?? saved.filesColumn,
       };
     }
-    if (!req.table) throw new DomainError(ErrorCode.InvalidInput, `${field}.table: a table or a saved scope name is needed`);
-    return { name: null, table: req.table, keys: req.keys, exclude: req.exclude ?? [], filesColumn: req.filesColumn ?? null };
+    if (!req.table)
+      throw new DomainError(ErrorCode.InvalidInput, `${field}.table: a table or a saved scope name is needed`);
+    return {
+      name: null,
+      table: req.table,
+      keys: req.keys,
+      exclude: req.exclude ?? [],
+      filesColumn: req.filesColumn ?? null,
+    };
   }
 }
 

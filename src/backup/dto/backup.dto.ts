@@ -187,6 +187,38 @@ export class BackupProgressDto {
   @ApiProperty({ description: 'Stored bytes written so far', type: 'integer' }) bytes: number;
 }
 
+export class BackupScopeDto {
+  @ApiProperty({ description: 'The saved scope named, or null for an inline one', nullable: true, type: String })
+  name: string | null;
+  @ApiProperty({ description: 'Root table' }) table: string;
+  @ApiProperty({
+    description: 'Root rows, by primary key',
+    type: 'array',
+    items: { type: 'object', additionalProperties: true },
+  })
+  keys: Record<string, string | number>[];
+  @ApiProperty({ description: 'Tables the scope never enters', type: [String] }) exclude: string[];
+  @ApiProperty({ description: 'Column naming the files the scope carries', nullable: true, type: String })
+  filesColumn: string | null;
+  @ApiProperty({
+    description: 'Member rows per table of the scope (zeros included); empty until the backup completed',
+    type: 'object',
+    additionalProperties: { type: 'integer' },
+  })
+  members: Record<string, number>;
+  @ApiProperty({
+    description: 'Context rows per table: outside the scope, referenced by it (for a restore into another database)',
+    type: 'object',
+    additionalProperties: { type: 'integer' },
+  })
+  context: Record<string, number>;
+  @ApiProperty({
+    description: 'E.g. foreign key columns without an index (the scope read that table whole)',
+    type: [String],
+  })
+  warnings: string[];
+}
+
 export class BackupDto {
   @ApiProperty({ description: 'Backup id', format: 'uuid' }) id: string;
   @ApiProperty({ description: 'What was backed up', enum: BACKUP_TYPES }) type: string;
@@ -221,6 +253,12 @@ export class BackupDto {
   verifiedAt: string | null;
   @ApiProperty({ description: 'Why it failed', nullable: true, type: String }) error: string | null;
   @ApiProperty({ description: 'Progress of the job', type: BackupProgressDto }) progress: BackupProgressDto;
+  @ApiProperty({
+    description: 'Type "scope": the scope and its rows per table; null otherwise',
+    nullable: true,
+    type: BackupScopeDto,
+  })
+  scope: BackupScopeDto | null;
 }
 
 export class ExcludedObjectDto {

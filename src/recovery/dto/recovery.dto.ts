@@ -99,7 +99,7 @@ export class CreateRecoveryDto {
 
   @ApiPropertyOptional({
     description:
-      'A scoped backup only: the scope being restored (checked against the backup\'s own). replace makes the scope\'s rows exactly the backup\'s; rows outside it are never written',
+      "A scoped backup only: the scope being restored (checked against the backup's own). replace makes the scope's rows exactly the backup's; rows outside it are never written",
     type: () => ScopeRequestDto,
   })
   @IsOptionalNotNull()
@@ -152,6 +152,25 @@ export class RecoveryProgressDto {
   @ApiProperty({ description: 'Rows read from the backup so far', type: 'integer' }) rows: number;
 }
 
+export class RecoveryScopeDto {
+  @ApiProperty({ description: 'The saved scope named, or null', nullable: true, type: String }) name: string | null;
+  @ApiProperty({ description: 'Root table' }) table: string;
+  @ApiProperty({
+    description: 'Root rows, by primary key',
+    type: 'array',
+    items: { type: 'object', additionalProperties: true },
+  })
+  keys: Record<string, string | number>[];
+  @ApiProperty({ description: 'Tables the scope never enters', type: [String] }) exclude: string[];
+  @ApiProperty({ description: 'Whether rows that moved to another scope were restored' }) allowScopeMoves: boolean;
+  @ApiProperty({
+    description: 'Rows written per table (inserted, updated, and for replace deleted)',
+    type: 'object',
+    additionalProperties: { type: 'integer' },
+  })
+  rows: Record<string, number>;
+}
+
 export class RecoveryDto {
   @ApiProperty({ description: 'Recovery id', format: 'uuid' }) id: string;
   @ApiProperty({ description: 'Backup restored', format: 'uuid' }) backupId: string;
@@ -193,6 +212,12 @@ export class RecoveryDto {
     type: RecoveryProgressDto,
   })
   progress: RecoveryProgressDto | null;
+  @ApiProperty({
+    description: 'A recovery of a scoped backup: the scope and, once completed, rows written per table; null otherwise',
+    nullable: true,
+    type: () => RecoveryScopeDto,
+  })
+  scope: RecoveryScopeDto | null;
 }
 
 export class RecoveryPageDto {

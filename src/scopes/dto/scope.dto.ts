@@ -16,7 +16,10 @@ export const SCOPE_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 const NAME_MESSAGE = 'name must be 1-64 letters, digits, _ or - (starting with a letter or digit)';
 
 export class CreateScopeDto {
-  @ApiProperty({ description: 'Name operators use for the scope, e.g. in `--scope engagement=<id>`', example: 'engagement' })
+  @ApiProperty({
+    description: 'Name operators use for the scope, e.g. in `--scope engagement=<id>`',
+    example: 'engagement',
+  })
   @IsString()
   @Matches(SCOPE_NAME, { message: NAME_MESSAGE })
   name: string;
