@@ -34,7 +34,14 @@ import {
 } from './recovery-request';
 import { RecoveryProgress, RecoveryView, toRecoveryView } from './recovery.view';
 import { commitResolver, FileCommit, type FilesAfterFailure } from './file-commit';
-import { checkTables, describeIssues, dryRunTables, restoreTables, rowTotal } from '../engine/restore/restore-backup';
+import {
+  checkScopeMoves,
+  checkTables,
+  describeIssues,
+  dryRunTables,
+  restoreTables,
+  rowTotal,
+} from '../engine/restore/restore-backup';
 
 export interface StartRecoveryInput {
   backupId: string;
@@ -285,6 +292,15 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
     const sc = prepared.manifest.scope;
     prepared.allowScopeMoves = opts.allowScopeMoves ?? false;
     await this.refuseBlocked(prepared, req.mode);
+    await this.inWriteTurn(prepared, () =>
+      checkScopeMoves(prepared.dialect, {
+        ...this.spec(prepared, req.mode),
+        allowScopeMoves: prepared.allowScopeMoves,
+      }),
+    ).catch(async (e: unknown) => {
+      await prepared.dialect.close().catch(() => undefined);
+      throw e;
+    });
     const lease = await this.leases
       .acquireOrConflict(this.target.leaseName, () => this.sweeper.sweep())
       .catch(async (e: unknown) => {

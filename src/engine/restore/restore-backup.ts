@@ -280,6 +280,15 @@ async function withScopePlan<T extends { tables: PlanTableResult[] }>(
   }
 }
 
+/**
+ * Refuses a scoped restore at once when rows of the backup now lie outside the scope and the
+ * caller did not allow moving them (the restore's own guard checks again under its locks).
+ */
+export async function checkScopeMoves(dialect: Dialect, spec: RestoreSpec): Promise<void> {
+  if (!spec.manifest.scope) return;
+  await withScopePlan(dialect, await restoreInput(spec, dialect), { tables: [] });
+}
+
 /** What `restoreTables` would do, without writing anything visible. */
 export async function planTables(dialect: Dialect, spec: RestoreSpec): Promise<PlanTableResult[]> {
   const input = await restoreInput(spec, dialect);
