@@ -5,6 +5,7 @@ import { Schedules1763700004000 } from './1763700004000-schedules';
 import { JobHeartbeats1763700005300 } from './1763700005300-job-heartbeats';
 import { CatalogListIndexes1763700009000 } from './1763700009000-catalog-list-indexes';
 import { BackupInventory1763700010000 } from './1763700010000-backup-inventory';
+import { Scopes1764600100000 } from './1764600100000-scopes';
 import { JobCancel1764600200000 } from './1764600200000-job-cancel';
 import { OffsiteCopies1764600300000 } from './1764600300000-offsite-copies';
 import { NewestVerifiedIndex1764600600000 } from './1764600600000-newest-verified-index';
@@ -18,6 +19,7 @@ export const MIGRATIONS = [
   JobHeartbeats1763700005300,
   CatalogListIndexes1763700009000,
   BackupInventory1763700010000,
+  Scopes1764600100000,
   JobCancel1764600200000,
   OffsiteCopies1764600300000,
   NewestVerifiedIndex1764600600000,

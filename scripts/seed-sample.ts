@@ -4,7 +4,9 @@
  *
  * Seeds a small sample application database (the benchmark's generator, a few thousand rows)
  * and a few artefact files, so the README walkthrough has something real to back up and
- * restore. SQLite by default; a postgres:// URL must name an existing, empty database.
+ * restore; beside it, the engagement application of the scoped-protection walkthrough
+ * (scripts/sample-app.ts: `--engagements` of them, 20 by default, with their artefact files).
+ * SQLite by default; a postgres:// URL must name an existing, empty database.
  * Prints the two environment lines that point Strongroom at them.
  */
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -12,7 +14,10 @@ import { dirname, join, resolve } from 'node:path';
 import { parseArgs, runMain } from '../bench/cli-args';
 import { datasetCounts, datasetRows, DEFAULT_SEED, seedPostgres, seedSqlite } from '../bench/dataset';
 import { deriveSeed, Prng } from '../bench/prng';
+import Database from 'better-sqlite3';
+import { Client } from 'pg';
 import { sqlitePathFromUrl } from '../src/engine/dialects/sqlite/sqlite-connection';
+import { sampleData, sampleSchemaSql, writeSampleFiles } from './sample-app';
 
 const DEFAULT_URL = 'sqlite:./data/sample-app.db';
 const DEFAULT_FILES = './data/sample-files';
@@ -57,6 +62,9 @@ runMain(async () => {
   const filesDir = args.get('files') ?? DEFAULT_FILES;
   const scale = Number(args.get('scale') ?? '0.002');
   const seed = Number(args.get('seed') ?? DEFAULT_SEED);
+  const engagements = Number(args.get('engagements') ?? '20');
+  if (!Number.isInteger(engagements) || engagements < 1 || engagements > 100_000)
+    throw new Error('--engagements must be an integer from 1 to 100000');
   const force = args.get('force') === 'true';
   datasetCounts(scale); // rejects a bad --scale before anything is written
 
@@ -69,8 +77,23 @@ runMain(async () => {
     }
     mkdirSync(dirname(path), { recursive: true });
     counts = seedSqlite(path, { scale, seed });
+    const app = sampleData('sqlite', { engagements });
+    const db = new Database(path);
+    try {
+      db.exec(`BEGIN; ${sampleSchemaSql('sqlite')} ${app.sql} COMMIT;`);
+    } finally {
+      db.close();
+    }
   } else if (/^postgres(ql)?:\/\//.test(url)) {
     counts = await seedPostgres(url, { scale, seed });
+    const app = sampleData('postgres', { engagements });
+    const client = new Client({ connectionString: url });
+    await client.connect();
+    try {
+      await client.query(`BEGIN; ${sampleSchemaSql('postgres')} ${app.sql} COMMIT;`);
+    } finally {
+      await client.end();
+    }
   } else {
     throw new Error('--url must be sqlite:<path> or postgres://…');
   }
@@ -78,6 +101,9 @@ runMain(async () => {
   const root = resolve(filesDir);
   if (existsSync(root) && force) rmSync(root, { recursive: true, force: true });
   const written = writeArtefacts(root, scale, seed);
+  const appFiles = sampleData('sqlite', { engagements }).files;
+  writeSampleFiles(root, appFiles);
+  counts = { ...counts, engagements };
 
   // A password never goes to the terminal (scrollback, CI logs): the user knows the one they passed.
   const safeUrl = url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
@@ -85,7 +111,7 @@ runMain(async () => {
     `Seeded ${safeUrl}: ${Object.entries(counts)
       .map(([t, n]) => `${t} ${n}`)
       .join(', ')}\n` +
-      `Wrote ${written.length} artefact files under ${filesDir}\n\nUse them with` +
+      `Wrote ${written.length + appFiles.length} artefact files under ${filesDir}\n\nUse them with` +
       `${safeUrl === url ? '' : ' (put your password back in place of ***)'}:\n`,
   );
   // stdout carries only the env lines, so `npm run -s seed:sample >> .env` works.

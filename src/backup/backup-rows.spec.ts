@@ -44,6 +44,7 @@ function hydrate(o: NamedRow): BackupEntity {
     offsiteAttempts: r.offsite_attempts === null ? 0 : Number(r.offsite_attempts),
     offsiteError: r.offsite_error,
     offsiteNextAt: r.offsite_next_at,
+    scope: jsonText(null).from(r.scope),
   } as unknown as BackupEntity;
 }
 
@@ -78,6 +79,7 @@ const completed: NamedRow = {
   offsite_attempts: 3,
   offsite_error: 'offsite: connect ECONNREFUSED "127.0.0.1"',
   offsite_next_at: '2026-11-30T11:09:00.000Z',
+  scope: null,
 };
 
 describe('backup rows written straight to JSON', () => {
@@ -103,6 +105,20 @@ describe('backup rows written straight to JSON', () => {
         checksum: null,
         verified_at: null,
         progress: null,
+      },
+    ],
+    [
+      'a scoped backup',
+      {
+        ...completed,
+        type: 'scope',
+        scope: JSON.stringify({
+          table: 'engagements',
+          keys: [{ id: 42 }],
+          exclude: ['audit_log'],
+          members: { engagements: 1 },
+          context: {},
+        }),
       },
     ],
     [

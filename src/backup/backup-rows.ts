@@ -44,6 +44,7 @@ const COLUMNS = [
   'offsite_attempts',
   'offsite_error',
   'offsite_next_at',
+  'scope',
 ] as const;
 
 export const BACKUP_VIEW_COLUMNS = COLUMNS.map((c) => `"${c}"`).join(', ');
@@ -95,7 +96,7 @@ export function backupRowJson(r: BackupRow): string {
     `,"files":${jsonOr(r[COL.files], EMPTY_FILES)},"compression":${str(r[COL.compression])}` +
     `,"encrypted":${bool(r[COL.encrypted])},"keyId":${str(r[COL.key_id])},"checksum":${str(r[COL.checksum])}` +
     `,"verifiedAt":${str(r[COL.verified_at])},"error":${str(r[COL.error])},"progress":${progressJson(r)}` +
-    `,"offsite":${offsiteJson(r)}}`
+    `,"offsite":${offsiteJson(r)},"scope":${jsonOr(r[COL.scope], 'null')}}`
   );
 }
 

@@ -15,6 +15,21 @@ export interface BackupTableSummary {
   sha256: string;
 }
 
+/** A scoped backup's scope: its definition, and (once completed) rows per table. */
+export interface BackupScopeView {
+  name: string | null;
+  table: string;
+  keys: Record<string, string | number>[];
+  exclude: string[];
+  filesColumn: string | null;
+  /** Members per table of the scope (zeros included); empty until the backup completed. */
+  members: Record<string, number>;
+  /** Context rows (outside the scope, referenced by it) per table. */
+  context: Record<string, number>;
+  /** E.g. foreign key columns without an index. */
+  warnings: string[];
+}
+
 export interface BackupProgressView {
   phase: string;
   tablesDone: number;
@@ -77,6 +92,9 @@ export class BackupEntity {
   inventory?: Inventory | null;
   @Column({ type: 'text', nullable: true, select: false, transformer: jsonText<ExcludedObject[] | null>(null) })
   excluded?: ExcludedObject[] | null;
+  /** Scoped backups: the scope and its member counts; null for other types. */
+  @Column({ type: 'text', nullable: true, transformer: jsonText<BackupScopeView | null>(null) })
+  scope?: BackupScopeView | null;
   /** Storage directory of the backup's parts and manifest. */
   @Column({ name: 'storage_dir', type: 'varchar', length: 300 }) storageDir: string;
   /** Engine of the backed-up database (postgres, sqlite). */

@@ -13,9 +13,10 @@ import { CatalogTotals } from './catalog-totals';
 import { JobSweeper } from './job-sweeper';
 import { JobCancelCatalog } from './job-cancel-catalog';
 import { TargetDatabase } from './target-database';
+import { ScopesModule } from '../scopes/scopes.module';
 
 @Module({
-  imports: [TypeOrmModule.forFeature([BackupEntity])],
+  imports: [TypeOrmModule.forFeature([BackupEntity]), ScopesModule],
   controllers: [BackupsController],
   providers: [
     BackupsService,

@@ -32,6 +32,7 @@ export function toBackupView(e: BackupEntity) {
       error: e.offsiteError ?? null,
       nextAttemptAt: e.offsiteNextAt ?? null,
     },
+    scope: e.scope ?? null,
   };
 }
 

@@ -1,3 +1,4 @@
+import type { ScopesService } from '../scopes/scopes.service';
 /**
  * Unit spec of what a boot does with backups nobody runs any more (no database, no Nest app):
  * the service against strict fakes of its own ports. The catalog queries and the engine
@@ -99,6 +100,7 @@ function setup(rows: BackupEntity[], opts: { manifests?: Record<string, Manifest
     strictFake<AppConfig>('config'),
     sweeper,
     strictFake<JobCancelCatalog>('cancels'),
+    strictFake<ScopesService>('scopes'),
     events,
   );
   return { service, ended, storage, leases, emitted, engine };

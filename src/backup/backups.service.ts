@@ -1,3 +1,7 @@
+import { ScopesService } from '../scopes/scopes.service';
+import type { ScopeRequestDto } from '../scopes/dto/scope.dto';
+import type { ScopeRequest } from '../engine/scope/scope-backup';
+import { checkScopeRequest } from './scope-request';
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown, Optional } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { In } from 'typeorm';
@@ -39,6 +43,8 @@ export interface StartBackupInput {
   compression?: Compression;
   trigger: BackupTrigger;
   scheduleId?: string | null;
+  /** Type "scope": the scope as asked (a saved name or inline), resolved by ScopesService. */
+  scope?: ScopeRequestDto;
 }
 
 const PROGRESS_EVERY_MS = 1000;
@@ -67,6 +73,7 @@ export class BackupsService implements OnApplicationBootstrap, OnApplicationShut
     private readonly config: AppConfig,
     private readonly sweeper: JobSweeper,
     private readonly cancels: JobCancelCatalog,
+    private readonly scopes: ScopesService,
     @Optional() private readonly events?: BackupEvents,
   ) {
     sweeper.register((staleBefore) => this.failOrphanedJobs(staleBefore));
@@ -84,7 +91,7 @@ export class BackupsService implements OnApplicationBootstrap, OnApplicationShut
 
   /** Validates, takes the lease (409 if held), records a pending backup and starts the job. */
   async start(input: StartBackupInput, actor: Actor = SYSTEM_ACTOR): Promise<BackupView> {
-    const { dialect, tables } = await this.prepare(input);
+    const { dialect, tables, scope } = await this.prepare(input);
     const lease = await this.leases
       .acquireOrConflict(this.target.leaseName, () => this.sweeper.sweep())
       .catch(async (e: unknown) => {
@@ -93,7 +100,7 @@ export class BackupsService implements OnApplicationBootstrap, OnApplicationShut
       });
     const id = randomUUID();
     this.jobs.hold(id);
-    const row = await this.record(id, input, tables, dialect, lease, actor).catch(async (e: unknown) => {
+    const row = await this.record(id, input, tables, dialect, lease, actor, scope).catch(async (e: unknown) => {
       this.jobs.drop(id);
       await dialect.close().catch(() => undefined);
       await this.leases.release(lease).catch(() => undefined);
@@ -118,12 +125,12 @@ export class BackupsService implements OnApplicationBootstrap, OnApplicationShut
     signal?: AbortSignal,
     parent?: CancelWatch,
   ): Promise<BackupView> {
-    const { dialect, tables } = await this.prepare(input);
+    const { dialect, tables, scope } = await this.prepare(input);
     const id = randomUUID();
     this.jobs.hold(id);
     let row: BackupEntity;
     try {
-      row = await this.record(id, input, tables, dialect, keeper.lease, actor);
+      row = await this.record(id, input, tables, dialect, keeper.lease, actor, scope);
     } catch (e) {
       this.jobs.drop(id);
       await dialect.close().catch(() => undefined);
@@ -149,7 +156,10 @@ export class BackupsService implements OnApplicationBootstrap, OnApplicationShut
 
   private async prepare(
     input: StartBackupInput,
-  ): Promise<{ dialect: ReturnType<TargetDatabase['dialect']>; tables: string[] }> {
+  ): Promise<{ dialect: ReturnType<TargetDatabase['dialect']>; tables: string[]; scope: ScopeRequest | null }> {
+    if (input.type !== 'scope' && input.scope)
+      throw new DomainError(ErrorCode.InvalidInput, 'scope: only a backup of type "scope" takes a scope');
+    const scope = input.type === 'scope' ? await this.scopes.resolve(input.scope) : null;
     if (input.type === 'tables' && !input.tables?.length) {
       throw new DomainError(ErrorCode.InvalidInput, 'tables: type "tables" needs a non-empty tables list');
     }
@@ -167,7 +177,9 @@ export class BackupsService implements OnApplicationBootstrap, OnApplicationShut
     }
     const dialect = this.target.dialect(input.type);
     try {
-      return { dialect, tables: await this.target.resolveTables(dialect, input.type, input.tables) };
+      const tables = await this.target.resolveTables(dialect, input.type, input.tables);
+      if (scope) await checkScopeRequest(dialect, tables, scope);
+      return { dialect, tables, scope };
     } catch (e) {
       await dialect.close().catch(() => undefined);
       throw e;
@@ -181,6 +193,7 @@ export class BackupsService implements OnApplicationBootstrap, OnApplicationShut
     dialect: ReturnType<TargetDatabase['dialect']>,
     lease: HeldLease,
     actor: Actor,
+    scope: ScopeRequest | null = null,
   ): Promise<BackupEntity> {
     const encrypted = input.encrypt ?? this.keysConfigured();
     const row: BackupEntity = {
@@ -211,6 +224,18 @@ export class BackupsService implements OnApplicationBootstrap, OnApplicationShut
       engine: dialect.engine,
       owner: lease.owner,
       heartbeatAt: nowIso(),
+      scope: scope
+        ? {
+            name: scope.name ?? null,
+            table: scope.table,
+            keys: scope.keys as Record<string, string | number>[],
+            exclude: scope.exclude ?? [],
+            filesColumn: scope.filesColumn ?? null,
+            members: {},
+            context: {},
+            warnings: [],
+          }
+        : null,
     };
     await this.tx.run(async (m) => {
       await m.save(BackupEntity, row);
@@ -221,7 +246,12 @@ export class BackupsService implements OnApplicationBootstrap, OnApplicationShut
           resource: 'backup',
           resourceId: id,
           outcome: 'success',
-          details: { type: input.type, trigger: input.trigger, tables },
+          details: {
+            type: input.type,
+            trigger: input.trigger,
+            tables,
+            ...(scope ? { scope: { name: scope.name ?? null, table: scope.table, keys: scope.keys } } : {}),
+          },
         },
         m,
       );
@@ -324,7 +354,9 @@ export class BackupsService implements OnApplicationBootstrap, OnApplicationShut
         tags: row.tags,
         scheduleId: row.scheduleId,
         tables: row.requestedTables,
-        fileRoots: row.type === 'full' || row.type === 'files' ? this.config.BACKUP_FILE_PATHS : [],
+        fileRoots:
+          row.type === 'full' || row.type === 'files' || row.scope?.filesColumn ? this.config.BACKUP_FILE_PATHS : [],
+        scope: row.scope ?? undefined,
         compression: row.compression as Compression,
         compressionLevel: this.compressionLevel(row.compression),
         keys: row.encrypted ? this.target.keys : { keyring: null, passphrase: null },

@@ -1,9 +1,12 @@
+import { listParts } from '../engine/archive/manifest';
 import type { Manifest } from '../engine/archive/manifest.types';
 import type { BackupEntity } from './backup.entity';
 
 /** Catalog fields of a completed backup, all derived from its manifest (storage is the truth). */
 export function completedFieldsFor(m: Manifest): Partial<BackupEntity> {
-  const parts = [m.schema.part, m.files.part, ...m.tables.map((t) => t.part)].filter((p) => p !== null);
+  const parts = m.scope
+    ? listParts(m)
+    : [m.schema.part, m.files.part, ...m.tables.map((t) => t.part)].filter((p) => p !== null);
   return {
     status: 'completed',
     finishedAt: m.finishedAt,
@@ -23,6 +26,20 @@ export function completedFieldsFor(m: Manifest): Partial<BackupEntity> {
     engine: m.engine.name,
     inventory: m.inventory ?? null,
     excluded: m.excluded ?? null,
+    ...(m.scope
+      ? {
+          scope: {
+            name: m.scope.name,
+            table: m.scope.table,
+            keys: m.scope.keys as Record<string, string | number>[],
+            exclude: m.scope.exclude,
+            filesColumn: m.scope.filesColumn,
+            members: m.scope.members,
+            context: Object.fromEntries(m.scope.context.map((t) => [t.name, t.rows])),
+            warnings: m.scope.warnings,
+          },
+        }
+      : {}),
     error: null,
     owner: null,
     progress: {

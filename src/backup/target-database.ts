@@ -54,7 +54,8 @@ export class TargetDatabase {
     // The file artefacts alone: no table is read.
     if (type === 'files') return [];
     const available = (await dialect.listTables()).map((t) => t.name).filter(isBackedUpTable);
-    if (type === 'full') return available;
+    // A scope may reach any table: which ones it holds rows of is found in the snapshot.
+    if (type === 'full' || type === 'scope') return available;
     const unknown = (requested ?? []).filter((t) => !available.includes(t));
     if (unknown.length) {
       throw new DomainError(

@@ -17,11 +17,15 @@ const HELP_OPTION = { type: 'boolean' as const, help: 'show this help and exit' 
 
 export const COMMANDS: Record<'backup' | 'list' | 'verify' | 'restore', CommandSpec> = {
   backup: {
-    synopsis: 'backup [--type full|tables|audit|files] [--tables a,b]',
+    synopsis: 'backup [--type full|tables|audit|files|scope] [--tables a,b] [--scope <name>=<key>[,<key>...]]',
     summary: 'take a backup now; prints its id on stdout (Ctrl-C cancels it: nothing is kept, exit 1)',
     options: {
       type: { type: 'string', help: 'full (default), tables, audit, or files (the file artefacts alone)' },
       tables: { type: 'string', help: 'comma-separated table names (implies --type tables)' },
+      scope: {
+        type: 'string',
+        help: 'a saved scope (or a root table) and the key(s) of its root rows, e.g. engagement=42 (implies --type scope)',
+      },
       help: HELP_OPTION,
     },
   },
@@ -42,7 +46,8 @@ export const COMMANDS: Record<'backup' | 'list' | 'verify' | 'restore', CommandS
     synopsis:
       'restore <backupId|archive.tar> [--mode replace|merge|missing-only] [--tables a,b]\n' +
       '          [--database-url URL] [--create-schema] [--files] [--allow-schema-mismatch]\n' +
-      '          [--no-safety-backup] [--no-owner] [--no-privileges] [--create-roles] [--dry-run] [--yes]',
+      '          [--no-safety-backup] [--no-owner] [--no-privileges] [--create-roles] [--dry-run] [--yes]\n' +
+      '          [--scope <name>=<key>] [--allow-scope-moves]',
     summary: 'restore a backup (asks for confirmation on a terminal; Ctrl-C before the commit rolls it back, exit 1)',
     options: {
       mode: { type: 'string', help: 'replace (default), merge or missing-only' },
@@ -81,6 +86,14 @@ export const COMMANDS: Record<'backup' | 'list' | 'verify' | 'restore', CommandS
         help: 'write nothing: print what the restore would do and what would stop it (exit 1 when something would)',
       },
       yes: { type: 'boolean', help: 'do not ask; required when not on a terminal' },
+      scope: {
+        type: 'string',
+        help: "a scoped backup's scope, checked against it (e.g. engagement=42); replace makes it exactly the backup's",
+      },
+      'allow-scope-moves': {
+        type: 'boolean',
+        help: 'restore rows of a scoped backup that now belong to another scope (moving them back)',
+      },
       help: HELP_OPTION,
     },
     notes:
@@ -133,7 +146,7 @@ export type Source = { kind: 'backup'; id: string } | { kind: 'archive'; file: s
 
 export type Command =
   | { name: 'help'; command?: CommandName }
-  | { name: 'backup'; type: BackupType; tables?: string[] }
+  | { name: 'backup'; type: BackupType; tables?: string[]; scope?: ScopeArg }
   | { name: 'list' }
   | { name: 'verify'; source: Source; deep: boolean }
   | {
@@ -151,7 +164,24 @@ export type Command =
       noPrivileges: boolean;
       createRoles: boolean;
       dryRun: boolean;
+      scope?: ScopeArg;
+      allowScopeMoves: boolean;
     };
+
+/** `--scope name=key[,key]`: a saved scope (or root table) and the values of its root rows' (one-column) key. */
+export interface ScopeArg {
+  name: string;
+  values: string[];
+}
+
+function scopeArg(value: unknown, command: CommandName): ScopeArg | undefined {
+  if (value === undefined) return undefined;
+  const m = /^([^=]+)=(.+)$/.exec(String(value));
+  if (!m) throw new UsageError('--scope must be <name>=<key>[,<key>...], e.g. engagement=42', command);
+  const values = m[2].split(',').map((v) => v.trim());
+  if (values.some((v) => !v)) throw new UsageError('--scope has an empty key', command);
+  return { name: m[1].trim(), values };
+}
 
 /**
  * Parses one command's arguments. node:util's own strict-mode messages are not shown (they
@@ -225,12 +255,15 @@ export function parseCommand(argv: string[]): Command {
   const usage = (message: string) => new UsageError(message, name);
   switch (name) {
     case 'backup': {
-      const type = (values.type ?? (values.tables ? 'tables' : 'full')) as string;
+      const type = (values.type ?? (values.scope ? 'scope' : values.tables ? 'tables' : 'full')) as string;
       if (!(BACKUP_TYPES as readonly string[]).includes(type))
-        throw usage(`--type must be full, tables or audit (got ${type})`);
+        throw usage(`--type must be full, tables, audit or scope (got ${type})`);
       const tables = list(values.tables, '--tables', name);
       if (type === 'tables' && !tables) throw usage('--type tables needs --tables a,b');
-      return { name: 'backup', type: type as BackupType, tables };
+      const scope = scopeArg(values.scope, name);
+      if (type === 'scope' && !scope) throw usage('--type scope needs --scope <name>=<key>');
+      if (type !== 'scope' && scope) throw usage('--scope makes a scoped backup (--type scope)');
+      return { name: 'backup', type: type as BackupType, tables, scope };
     }
     case 'list':
       return { name: 'list' };
@@ -273,6 +306,8 @@ export function parseCommand(argv: string[]): Command {
         noPrivileges: !!values['no-privileges'],
         createRoles: !!values['create-roles'],
         dryRun: !!values['dry-run'],
+        scope: scopeArg(values.scope, name),
+        allowScopeMoves: !!values['allow-scope-moves'],
       };
     }
   }

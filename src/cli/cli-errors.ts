@@ -39,4 +39,6 @@ export const RESTORE_EXIT_CODE: Record<RestoreErrorCode, number> = {
   [RestoreErrorCode.TargetNotEmpty]: EXIT_FAILED,
   [RestoreErrorCode.ReplaceOnly]: EXIT_FAILED,
   [RestoreErrorCode.Blocked]: EXIT_FAILED,
+  [RestoreErrorCode.ScopeMoves]: EXIT_FAILED,
+  [RestoreErrorCode.ScopeMismatch]: EXIT_FAILED,
 };

@@ -31,6 +31,7 @@ import type { DryRunResult } from '../engine/dialects/dialect';
 import { confirmOrRefuse, type Terminal } from './terminal';
 import { onInterrupt } from './interrupt';
 import { CancelWatch } from '../backup/job-cancel';
+import { assertScopeOf, scopeRequestOf } from './cli-scope';
 
 const CLI_ACTOR: Actor = { type: 'system', keyId: null, name: `cli:${safeUser()}`, role: null };
 
@@ -164,7 +165,8 @@ async function backupCommand(
     cancel();
   }, term);
   try {
-    const started = await backups.start({ type: cmd.type, tables: cmd.tables, trigger: 'manual' }, CLI_ACTOR);
+    const scope = cmd.scope ? await scopeRequestOf(app, cmd.scope) : undefined;
+    const started = await backups.start({ type: cmd.type, tables: cmd.tables, scope, trigger: 'manual' }, CLI_ACTOR);
     id = started.id;
     if (interrupted) cancel();
     const timer = setInterval(() => {
@@ -222,9 +224,15 @@ async function dryRunRestore(cmd: RestoreCommand, term: Terminal): Promise<void>
   if (cmd.source.kind === 'backup' && !cmd.databaseUrl) {
     const id = cmd.source.id;
     return withService(async (app) => {
-      const { plan } = await app
-        .get(RecoveriesService)
-        .plan({ backupId: id, mode: cmd.mode, tables: cmd.tables, allowSchemaMismatch: cmd.allowSchemaMismatch });
+      const backup = await app.get(BackupCatalogService).get(id);
+      assertScopeOf(backup, cmd.scope);
+      const { plan } = await app.get(RecoveriesService).plan({
+        backupId: id,
+        mode: cmd.mode,
+        tables: cmd.tables,
+        allowSchemaMismatch: cmd.allowSchemaMismatch,
+        allowScopeMoves: cmd.allowScopeMoves,
+      });
       reportDryRun(plan, term, id);
     });
   }
@@ -236,7 +244,9 @@ async function dryRunRestore(cmd: RestoreCommand, term: Terminal): Promise<void>
   try {
     const b = { ...opened, keys: keysOf(config) };
     await authenticateOpened(b);
+    assertScopeOf(opened.manifest, cmd.scope);
     const r = await engineDryRun(b, {
+      allowScopeMoves: cmd.allowScopeMoves,
       url: cmd.databaseUrl ?? config.targetDatabaseUrl,
       mode: cmd.mode,
       tables: cmd.tables,
@@ -262,6 +272,7 @@ async function restoreWithEngine(cmd: RestoreCommand, term: Terminal): Promise<v
   try {
     const m = opened.manifest;
     await authenticateOpened({ ...opened, keys: keysOf(config) });
+    assertScopeOf(m, cmd.scope);
     await confirmOrRefuse(
       `Restore backup ${m.id} (${m.type}, taken ${m.createdAt}) in ${cmd.mode} mode into ${redactDatabaseUrl(url)}${cmd.createSchema ? ', creating its schema first' : ''}${cmd.files ? `, and its files into ${m.files.roots.join(', ')}` : ''}?`,
       cmd.yes,
@@ -286,6 +297,7 @@ async function restoreWithEngine(cmd: RestoreCommand, term: Terminal): Promise<v
         noOwner: cmd.noOwner,
         noPrivileges: cmd.noPrivileges,
         createRoles: cmd.createRoles,
+        allowScopeMoves: cmd.allowScopeMoves,
         dialect: dialectOptions(config),
         onPhase: (phase) => term.progress(`backup ${m.id}: ${phase}`, phase),
         onProgress: (p) =>
@@ -360,6 +372,7 @@ async function recoveryCommand(
   term: Terminal,
 ): Promise<void> {
   const backup = await app.get(BackupCatalogService).get(id);
+  assertScopeOf(backup, cmd.scope);
   const target = app.get(TargetDatabase);
   await confirmOrRefuse(
     `Restore backup ${id} (${backup.type}, taken ${backup.createdAt}) in ${cmd.mode} mode into ${redactDatabaseUrl(target.sourceUrl(backup.type))}?`,
@@ -385,6 +398,7 @@ async function recoveryCommand(
         confirm: `RESTORE ${id}`,
         safetyBackup: cmd.safetyBackup,
         allowSchemaMismatch: cmd.allowSchemaMismatch,
+        allowScopeMoves: cmd.allowScopeMoves,
       },
       CLI_ACTOR,
     );

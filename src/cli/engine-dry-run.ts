@@ -17,6 +17,8 @@ export interface EngineDryRunOptions {
   tables?: string[];
   createSchema: boolean;
   allowSchemaMismatch: boolean;
+  /** A scoped backup: its rows that moved out of the scope may be restored. */
+  allowScopeMoves?: boolean;
   noOwner?: boolean;
   noPrivileges?: boolean;
   dialect?: DialectOptions;
@@ -50,7 +52,7 @@ export async function engineDryRun(b: StoredBackup, o: EngineDryRunOptions): Pro
           : { blockers: [], warnings: [] };
       return { tables: planned, ...checks };
     }
-    return await dryRunTables(dialect, { ...b, mode: o.mode, tables });
+    return await dryRunTables(dialect, { ...b, mode: o.mode, tables, allowScopeMoves: o.allowScopeMoves });
   } finally {
     await dialect.close().catch(() => undefined);
   }

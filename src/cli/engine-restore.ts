@@ -109,6 +109,8 @@ export interface EngineRestoreOptions {
   signal?: AbortSignal;
   /** Awaited right before the commit; rejecting rolls the restore back (see RestoreInput.commitGate). */
   commitGate?(): Promise<void>;
+  /** A scoped backup: restore its rows that now belong to another scope. */
+  allowScopeMoves?: boolean;
 }
 
 export interface EngineRestoreResult {
@@ -191,6 +193,7 @@ export async function engineRestore(b: StoredBackup, o: EngineRestoreOptions): P
         tables: await restoreTables(dialect, {
           ...b,
           mode: o.mode,
+          allowScopeMoves: o.allowScopeMoves,
           tables,
           onProgress: o.onProgress,
           onWarning: o.onWarning,

@@ -17,4 +17,6 @@ export const RESTORE_ERROR_STATUS: Record<RestoreErrorCode, number> = {
   [RestoreErrorCode.TargetNotEmpty]: HttpStatus.CONFLICT,
   [RestoreErrorCode.ReplaceOnly]: HttpStatus.BAD_REQUEST,
   [RestoreErrorCode.Blocked]: HttpStatus.CONFLICT,
+  [RestoreErrorCode.ScopeMoves]: HttpStatus.CONFLICT,
+  [RestoreErrorCode.ScopeMismatch]: HttpStatus.BAD_REQUEST,
 };

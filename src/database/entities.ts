@@ -6,6 +6,7 @@ import { LeaseEntity } from './lease.entity';
 import { JobClaimEntity } from '../scheduler/job-claim.entity';
 import { ScheduleEntity } from '../scheduler/schedule.entity';
 import { RecoveryEntity } from '../recovery/recovery.entity';
+import { ScopeEntity } from '../scopes/scope.entity';
 
 /** Every TypeORM entity of the service database; migrations/ mirrors these exactly (tested). */
 export const ENTITIES = [
@@ -17,4 +18,5 @@ export const ENTITIES = [
   RecoveryEntity,
   ScheduleEntity,
   JobClaimEntity,
+  ScopeEntity,
 ];

@@ -1,3 +1,4 @@
+import type { ScopesService } from '../scopes/scopes.service';
 /**
  * Unit spec of what a boot does with recoveries nobody runs any more (no database, no Nest
  * app): the service against strict fakes of its own ports. Whether a restore committed is the
@@ -94,6 +95,7 @@ function setup(rows: RecoveryEntity[], committed: Record<string, boolean | null 
     engine,
     strictFake<BackupCopies>('copies'),
     strictFake<JobCancelCatalog>('cancels'),
+    strictFake<ScopesService>('scopes'),
   );
   return { service, ended, leases, closed };
 }

@@ -1,3 +1,6 @@
+import { ScopesService } from '../scopes/scopes.service';
+import type { ScopeRequestDto } from '../scopes/dto/scope.dto';
+import { RestoreError } from '../engine/restore/restore-error';
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { BackupCatalogService } from '../backup/backup-catalog.service';
@@ -36,7 +39,14 @@ import {
 } from './recovery-request';
 import { RecoveryProgress, RecoveryView, toRecoveryView } from './recovery.view';
 import { commitResolver, FileCommit, type FilesAfterFailure } from './file-commit';
-import { checkTables, describeIssues, dryRunTables, restoreTables, rowTotal } from '../engine/restore/restore-backup';
+import {
+  checkScopeMoves,
+  checkTables,
+  describeIssues,
+  dryRunTables,
+  restoreTables,
+  rowTotal,
+} from '../engine/restore/restore-backup';
 
 export interface StartRecoveryInput {
   backupId: string;
@@ -47,6 +57,10 @@ export interface StartRecoveryInput {
   allowSchemaMismatch?: boolean;
   /** Restore file artefacts too; default as in prepareRecovery. */
   files?: boolean;
+  /** A scoped backup's scope (checked against it); absent: the backup's own. */
+  scope?: ScopeRequestDto;
+  /** Restore rows of the scoped backup that now belong to another scope (moves them back). */
+  allowScopeMoves?: boolean;
 }
 
 /**
@@ -82,6 +96,7 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
     private readonly engine: EnginePort,
     private readonly copies: BackupCopies,
     private readonly cancels: JobCancelCatalog,
+    private readonly scopes: ScopesService,
   ) {
     sweeper.register((staleBefore) => this.failInterrupted(staleBefore));
   }
@@ -164,11 +179,13 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
       files: input.files,
     });
     try {
+      await this.checkScope(prepared, input.scope);
       const { tables, blockers, warnings } = await this.inWriteTurn(prepared, () =>
-        dryRunTables(prepared.dialect, this.spec(prepared, mode)),
+        dryRunTables(prepared.dialect, { ...this.spec(prepared, mode), allowScopeMoves: input.allowScopeMoves }),
       );
       return { plan: { tables, blockers, warnings } };
     } catch (e) {
+      if (e instanceof RestoreError || e instanceof DomainError) throw e;
       throw new DomainError(ErrorCode.Conflict, `dry run of backup ${input.backupId} failed: ${safeErrorMessage(e)}`);
     } finally {
       await prepared.dialect.close().catch(() => undefined);
@@ -188,7 +205,12 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
         allowSchemaMismatch: input.allowSchemaMismatch ?? false,
         files: input.files,
       },
-      { safetyBackup: input.safetyBackup ?? true, rollbackOf: null },
+      {
+        safetyBackup: input.safetyBackup ?? true,
+        rollbackOf: null,
+        scope: input.scope,
+        allowScopeMoves: input.allowScopeMoves ?? false,
+      },
       actor,
     );
   }
@@ -230,7 +252,8 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
         allowSchemaMismatch: false,
         files: original.options.files,
       },
-      { safetyBackup: true, rollbackOf: id },
+      // Undoing its own restore: rows it moved into the scope go back where they were.
+      { safetyBackup: true, rollbackOf: id, allowScopeMoves: true },
       actor,
     );
   }
@@ -311,11 +334,31 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
 
   private async launch(
     req: RecoveryRequest,
-    opts: { safetyBackup: boolean; rollbackOf: string | null },
+    opts: {
+      safetyBackup: boolean;
+      rollbackOf: string | null;
+      scope?: ScopeRequestDto;
+      allowScopeMoves?: boolean;
+    },
     actor: Actor,
   ): Promise<RecoveryView> {
     const prepared = await this.prepare(req, actor);
+    await this.checkScope(prepared, opts.scope).catch(async (e: unknown) => {
+      await prepared.dialect.close().catch(() => undefined);
+      throw e;
+    });
+    const sc = prepared.manifest.scope;
+    prepared.allowScopeMoves = opts.allowScopeMoves ?? false;
     await this.refuseBlocked(prepared, req.mode);
+    await this.inWriteTurn(prepared, () =>
+      checkScopeMoves(prepared.dialect, {
+        ...this.spec(prepared, req.mode),
+        allowScopeMoves: prepared.allowScopeMoves,
+      }),
+    ).catch(async (e: unknown) => {
+      await prepared.dialect.close().catch(() => undefined);
+      throw e;
+    });
     const lease = await this.leases
       .acquireOrConflict(this.target.leaseName, () => this.sweeper.sweep())
       .catch(async (e: unknown) => {
@@ -348,6 +391,16 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
       heartbeatAt: nowIso(),
       commitToken: null,
       note: null,
+      scope: sc
+        ? {
+            name: sc.name,
+            table: sc.table,
+            keys: sc.keys as Record<string, string | number>[],
+            exclude: sc.exclude,
+            allowScopeMoves: prepared.allowScopeMoves,
+            rows: {},
+          }
+        : null,
     };
     this.jobs.hold(row.id);
     try {
@@ -366,6 +419,9 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
           allowSchemaMismatch: req.allowSchemaMismatch,
           rollbackOf: opts.rollbackOf,
           ...(prepared.source === 'offsite' ? { source: 'offsite', primaryProblem: prepared.primaryProblem } : {}),
+          ...(row.scope
+            ? { scope: { table: row.scope.table, keys: row.scope.keys }, allowScopeMoves: prepared.allowScopeMoves }
+            : {}),
         },
       });
     } catch (e) {
@@ -444,15 +500,21 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
       prepared.storage = reading;
       if (row.options.safetyBackup) {
         progress.phase = 'safety-backup';
+        const sc = prepared.manifest.scope;
         const safety = await this.backups.runUnderLease(
           {
-            type:
-              prepared.backup.type === 'audit' || prepared.backup.type === 'files'
+            type: sc
+              ? 'scope'
+              : prepared.backup.type === 'audit' || prepared.backup.type === 'files'
                 ? prepared.backup.type
                 : prepared.files
                   ? 'full'
                   : 'tables',
             tables: prepared.tables,
+            // A scoped restore's safety backup is the same scope, as it is now: nothing more.
+            ...(sc
+              ? { scope: { name: sc.name ?? undefined, table: sc.table, keys: sc.keys, exclude: sc.exclude } }
+              : {}),
             trigger: 'pre-restore',
             description: `safety backup before recovery ${row.id}`,
           },
@@ -496,6 +558,7 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
         results = await this.inWriteTurn(prepared, () =>
           restoreTables(prepared.dialect, {
             ...this.spec(prepared, row.mode),
+            allowScopeMoves: prepared.allowScopeMoves,
             signal: jobSignal,
             onProgress: (p) => {
               progress.table = p.table;
@@ -525,6 +588,9 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
       dbCommitted = true;
       const rowsWritten = results.reduce((s, r) => s + r.rowsWritten, 0);
       row.rowsWritten = rowsWritten;
+      const scopeEnd = row.scope
+        ? { scope: { ...row.scope, rows: Object.fromEntries(results.map((r) => [r.name, r.rowsWritten])) } }
+        : {};
       let files = null;
       if (staged) {
         progress.phase = 'files';
@@ -544,7 +610,7 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
         this.recordEnd(
           row,
           lease,
-          { status: 'completed', rowsWritten, finishedAt: nowIso(), owner: null, error: null, note },
+          { status: 'completed', rowsWritten, finishedAt: nowIso(), owner: null, error: null, note, ...scopeEnd },
           {
             action: 'recovery.completed',
             outcome: 'success',
@@ -669,6 +735,27 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
       `backup ${prepared.backup.id} cannot be restored into the target as asked, nothing was written: ${describeIssues(checks.blockers)}. A dry run lists these and the row-level ones.`,
       { blockers: checks.blockers, warnings: checks.warnings },
     );
+  }
+
+  /**
+   * A scope in the request must be the scoped backup's own (a saved name resolves to its table);
+   * a scope asked of a backup that is not scoped is refused: it holds no scope's member keys.
+   */
+  private async checkScope(p: PreparedRecovery, req: ScopeRequestDto | undefined): Promise<void> {
+    if (!req) return;
+    const sc = p.manifest.scope;
+    if (!sc)
+      throw new DomainError(
+        ErrorCode.InvalidInput,
+        `scope: backup ${p.backup.id} is a ${p.manifest.type} backup; a scoped restore needs a scoped backup (type "scope") of that scope`,
+      );
+    const asked = await this.scopes.resolve(req);
+    const same = (a: Record<string, unknown>[]) => JSON.stringify(a.map((k) => JSON.stringify(k)).sort());
+    if (asked.table !== sc.table || same(asked.keys) !== same(sc.keys))
+      throw new DomainError(
+        ErrorCode.InvalidInput,
+        `scope: backup ${p.backup.id} holds the scope ${sc.table} ${JSON.stringify(sc.keys)}, not ${asked.table} ${JSON.stringify(asked.keys)}`,
+      );
   }
 
   private spec(p: PreparedRecovery & { storage: BackupStorage }, mode: RestoreMode) {

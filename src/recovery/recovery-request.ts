@@ -37,6 +37,8 @@ export interface RecoveryRequest extends Omit<RestoreRequest, 'createSchema'> {
 
 export interface PreparedRecovery extends PreflightedRestore {
   backup: BackupEntity;
+  /** Scoped backups: whether rows that moved out of the scope may be restored (moved back). */
+  allowScopeMoves?: boolean;
   manifest: Manifest;
   /** The database written: the audit trail lives in the service database. */
   url: string;

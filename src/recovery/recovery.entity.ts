@@ -16,6 +16,16 @@ export interface RecoveryOptions {
   source?: 'primary' | 'offsite';
 }
 
+/** A scoped recovery: the scope restored, and rows written per table once it completed. */
+export interface RecoveryScope {
+  name: string | null;
+  table: string;
+  keys: Record<string, string | number>[];
+  exclude: string[];
+  allowScopeMoves: boolean;
+  rows: Record<string, number>;
+}
+
 /** One restore of a backup into the target database (or a rollback of an earlier one). */
 @Entity('strongroom_recoveries')
 @Index('ix_strongroom_recoveries_created', ['createdAt'])
@@ -58,6 +68,9 @@ export class RecoveryEntity {
    * transaction id), so that after a crash the target can say whether it committed.
    */
   @Column({ name: 'commit_token', type: 'varchar', length: 64, nullable: true }) commitToken: string | null;
+  /** Scoped recoveries (of a scoped backup): the scope and rows written per table; null otherwise. */
+  @Column({ type: 'text', nullable: true, transformer: jsonText<RecoveryScope | null>(null) })
+  scope?: RecoveryScope | null;
   /** How an interrupted recovery's outcome was established, when it was not recorded by its own process. */
   @Column({ type: 'text', nullable: true }) note: string | null;
   /** A cancel asked for (any instance may record it; the one running the restore polls for it). */

@@ -47,6 +47,7 @@ export function toRecoveryView(e: RecoveryEntity, progress: RecoveryProgress | n
         }
       : null,
     source: e.options.source ?? 'primary',
+    scope: e.scope ?? null,
   };
 }
 

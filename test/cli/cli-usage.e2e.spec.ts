@@ -36,7 +36,7 @@ describe('command line usage', () => {
     [['verify', '--deep=yes', 'x'], /--deep takes no value/, 'verify'],
     [['backup', '-x'], /unknown option -x/, 'backup'],
     [['list', 'extra'], /unexpected argument extra/, 'list'],
-    [['backup', '--type', 'weekly'], /--type must be full, tables or audit/, 'backup'],
+    [['backup', '--type', 'weekly'], /--type must be full, tables, audit or scope/, 'backup'],
     [
       ['restore', '00000000-0000-4000-8000-000000000000', '--database-url', 'postgres://h/db', '--create-roles'],
       /--create-roles applies to --create-schema restores/,

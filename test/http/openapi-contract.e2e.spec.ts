@@ -266,6 +266,14 @@ describe.each(ENGINES)('OpenAPI document against the real service on %s', (engin
       },
       { op: 'deleteSchedule', as: 'admin', path: { id: () => ids.S2 }, expect: 204 },
       { op: 'runSchedule', as: 'operator', path: { id: () => ids.S }, expect: 202, then: waitBackup },
+      { op: 'createScope', as: 'admin', body: { name: 'contract', table: 'projects', exclude: [] }, expect: 201 },
+      { op: 'createScope', as: 'admin', body: { name: 'contract', table: 'projects' }, expect: 409 },
+      { op: 'createScope', as: 'admin', body: { name: 'bad name!', table: 'projects' }, expect: 400 },
+      { op: 'listScopes', as: 'auditor', expect: 200 },
+      { op: 'getScope', as: 'auditor', path: { name: 'contract' }, expect: 200 },
+      { op: 'getScope', as: 'auditor', path: { name: 'nope' }, expect: 404 },
+      { op: 'updateScope', as: 'admin', path: { name: 'contract' }, body: { exclude: ['tasks'] }, expect: 200 },
+      { op: 'deleteScope', as: 'admin', path: { name: 'contract' }, expect: 204 },
       { op: 'previewRetention', as: 'auditor', expect: 200 },
       { op: 'applyRetention', as: 'admin', expect: 200 },
     ];
@@ -294,7 +302,13 @@ describe.each(ENGINES)('OpenAPI document against the real service on %s', (engin
         out.push({
           ...base,
           as: 'admin',
-          path: Object.fromEntries(Object.keys(unknownIds).map((k) => [k, 'not-a-uuid'])),
+          // A UUID parameter gets a non-UUID; a name (scopes) one its pattern refuses.
+          path: Object.fromEntries(
+            Object.keys(unknownIds).map((k) => {
+              const p = (op.parameters ?? []).find((x) => x.name === k);
+              return [k, p?.schema?.pattern ? 'not a name!' : 'not-a-uuid'];
+            }),
+          ),
           expect: 400,
         });
       }

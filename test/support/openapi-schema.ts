@@ -11,6 +11,7 @@ export interface Schema {
   type?: string;
   format?: string;
   enum?: unknown[];
+  pattern?: string;
   nullable?: boolean;
   properties?: Record<string, Schema>;
   required?: string[];

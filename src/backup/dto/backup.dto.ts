@@ -1,5 +1,7 @@
 import { ApiProperty, ApiPropertyOptional, IntersectionType } from '@nestjs/swagger';
-import { Transform } from 'class-transformer';
+import { Transform, Type } from 'class-transformer';
+import { ValidateNested } from 'class-validator';
+import { ScopeRequestDto } from '../../scopes/dto/scope.dto';
 import {
   ArrayMaxSize,
   IsArray,
@@ -22,7 +24,7 @@ const TAG = /^[A-Za-z0-9._:-]{1,64}$/;
 export class CreateBackupDto {
   @ApiPropertyOptional({
     description:
-      'What to back up: the whole target database, chosen tables, the audit trail alone, or the file artefacts (BACKUP_FILE_PATHS) alone',
+      'What to back up: the whole target database, chosen tables, the audit trail alone, the file artefacts (BACKUP_FILE_PATHS) alone, or one scope (see scope)',
     enum: BACKUP_TYPES,
     default: 'full',
   })
@@ -63,6 +65,16 @@ export class CreateBackupDto {
   @ArrayMaxSize(50)
   @Matches(TAG, { each: true, message: 'each value in tags must be 1-64 characters of letters, digits, . _ : -' })
   tags?: string[];
+
+  @ApiPropertyOptional({
+    description:
+      'What type "scope" backs up: a root table (or a saved scope\'s name) and the keys of its root rows; the backup holds those rows, every row referencing them through foreign keys, transitively, and the rows they reference (context)',
+    type: () => ScopeRequestDto,
+  })
+  @IsOptionalNotNull()
+  @ValidateNested()
+  @Type(() => ScopeRequestDto)
+  scope?: ScopeRequestDto;
 
   @ApiPropertyOptional({ description: 'Encrypt the backup (default: on whenever a key is configured)' })
   @IsOptionalNotNull()
@@ -219,6 +231,38 @@ export class BackupOffsiteDto {
   nextAttemptAt: string | null;
 }
 
+export class BackupScopeDto {
+  @ApiProperty({ description: 'The saved scope named, or null for an inline one', nullable: true, type: String })
+  name: string | null;
+  @ApiProperty({ description: 'Root table' }) table: string;
+  @ApiProperty({
+    description: 'Root rows, by primary key',
+    type: 'array',
+    items: { type: 'object', additionalProperties: true },
+  })
+  keys: Record<string, string | number>[];
+  @ApiProperty({ description: 'Tables the scope never enters', type: [String] }) exclude: string[];
+  @ApiProperty({ description: 'Column naming the files the scope carries', nullable: true, type: String })
+  filesColumn: string | null;
+  @ApiProperty({
+    description: 'Member rows per table of the scope (zeros included); empty until the backup completed',
+    type: 'object',
+    additionalProperties: { type: 'integer' },
+  })
+  members: Record<string, number>;
+  @ApiProperty({
+    description: 'Context rows per table: outside the scope, referenced by it (for a restore into another database)',
+    type: 'object',
+    additionalProperties: { type: 'integer' },
+  })
+  context: Record<string, number>;
+  @ApiProperty({
+    description: 'E.g. foreign key columns without an index (the scope read that table whole)',
+    type: [String],
+  })
+  warnings: string[];
+}
+
 export class BackupDto {
   @ApiProperty({ description: 'Backup id', format: 'uuid' }) id: string;
   @ApiProperty({ description: 'What was backed up', enum: BACKUP_TYPES }) type: string;
@@ -259,6 +303,12 @@ export class BackupDto {
     string | null;
   @ApiProperty({ description: 'Progress of the job', type: BackupProgressDto }) progress: BackupProgressDto;
   @ApiProperty({ description: 'The offsite copy (OFFSITE_STORAGE)', type: BackupOffsiteDto }) offsite: BackupOffsiteDto;
+  @ApiProperty({
+    description: 'Type "scope": the scope and its rows per table; null otherwise',
+    nullable: true,
+    type: BackupScopeDto,
+  })
+  scope: BackupScopeDto | null;
 }
 
 export class ExcludedObjectDto {

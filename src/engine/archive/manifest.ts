@@ -50,13 +50,17 @@ export function isValidPartName(name: string): boolean {
 }
 
 /** Every part a manifest lists, in a stable order: schema, tables, files. */
-export function listParts(m: Pick<Manifest, 'schema' | 'tables' | 'files'>): PartInfo[] {
+export function listParts(m: Pick<Manifest, 'schema' | 'tables' | 'files' | 'scope'>): PartInfo[] {
   const parts: PartInfo[] = [];
   if (m.schema.part) parts.push(m.schema.part);
   if (m.schema.postData) parts.push(m.schema.postData);
   if (m.schema.largeObjects) parts.push(m.schema.largeObjects);
   if (m.schema.roles) parts.push(m.schema.roles);
   for (const t of m.tables) parts.push(t.part);
+  if (m.scope) {
+    for (const t of m.scope.context) parts.push(t.part);
+    parts.push(m.scope.keysPart);
+  }
   if (m.files.part) parts.push(m.files.part);
   return parts;
 }
@@ -149,6 +153,15 @@ function checkStructure(m: Record<string, unknown>): void {
     if (!isRecord(t) || typeof t.name !== 'string') throw corrupt(`manifest tables[${i}] has no name`);
     checkPart(t.part, `table "${t.name}" part`);
   });
+  if (m.scope !== undefined) {
+    const sc = m.scope;
+    if (!isRecord(sc) || !Array.isArray(sc.context)) throw corrupt('manifest scope section is invalid');
+    sc.context.forEach((t: unknown, i) => {
+      if (!isRecord(t) || typeof t.name !== 'string') throw corrupt(`manifest scope.context[${i}] has no name`);
+      checkPart(t.part, `scope context "${t.name}" part`);
+    });
+    checkPart(sc.keysPart, 'scope.keysPart');
+  }
   if (!isRecord(m.files)) throw corrupt('manifest has no files section');
   if (m.files.part !== null) checkPart(m.files.part, 'files.part');
   const names = new Set<string>();

@@ -10,8 +10,8 @@ export const MANIFEST_FILE = 'manifest.json';
 
 export type Compression = 'zstd' | 'gzip' | 'none';
 /** The one list of backup types and triggers: DTOs, entities, the CLI and the manifest check read these. */
-/** `files`: the file artefacts (BACKUP_FILE_PATHS) alone, no table rows. */
-export const BACKUP_TYPES = ['full', 'tables', 'audit', 'files'] as const;
+/** `files`: the file artefacts (BACKUP_FILE_PATHS) alone, no table rows; `scope`: one scope's rows (scope-backup.ts). */
+export const BACKUP_TYPES = ['full', 'tables', 'audit', 'files', 'scope'] as const;
 export type BackupType = (typeof BACKUP_TYPES)[number];
 export const BACKUP_TRIGGERS = ['manual', 'scheduled', 'pre-restore', 'import'] as const;
 export type BackupTrigger = (typeof BACKUP_TRIGGERS)[number];
@@ -69,6 +69,30 @@ export interface ManifestMac {
   value: string;
 }
 
+/**
+ * A scoped backup (type `scope`): `tables` hold the scope's members (every table the scope can
+ * hold rows of, with zero rows where it has none), and this section the rest of what a restore
+ * needs: the member keys and the context rows, each in a part of their own.
+ */
+export interface ManifestScope {
+  /** The saved scope's name, when the backup named one. */
+  name: string | null;
+  table: string;
+  keys: Record<string, unknown>[];
+  exclude: string[];
+  filesColumn: string | null;
+  /** Members per table (every table of the scope, zeros included). */
+  members: Record<string, number>;
+  /** Rows outside the scope that its members reference, per table, for a restore into another database. */
+  context: ManifestTable[];
+  /** NDJSON `{"table","key"}` per member row, `key` as SQL literals of the primary key. */
+  keysPart: PartInfo;
+  /** Root keys that matched no row at the snapshot. */
+  missingRoots: Record<string, unknown>[];
+  /** E.g. foreign key columns without an index. */
+  warnings: string[];
+}
+
 export interface Manifest {
   format: typeof MANIFEST_FORMAT;
   formatVersion: number;
@@ -100,6 +124,8 @@ export interface Manifest {
   /** Whole-database backups: what configuration (or Strongroom's bookkeeping) left out. */
   excluded?: ExcludedObject[];
   tables: ManifestTable[];
+  /** Scoped backups only. */
+  scope?: ManifestScope;
   sequences: SequenceValue[];
   files: {
     count: number;

@@ -61,8 +61,13 @@ function kindOf(st: {
   return 'unknown';
 }
 
-/** Streams every file under `roots` as a tar archive; `stats()` is final once the stream ended. */
-export function packFileArtefacts(roots: string[]): { stream: Readable; stats(): FileStats } {
+/**
+ * Streams every file under `roots` as a tar archive; `stats()` is final once the stream ended.
+ * With `only` (paths relative to a root, as a scope's files column holds them), just those files
+ * and their directories: each path is looked up under every root, and one that escapes its root
+ * or is found under none is left out.
+ */
+export function packFileArtefacts(roots: string[], only?: string[]): { stream: Readable; stats(): FileStats } {
   const pack = tar.pack();
   const stats: FileStats = { count: 0, bytes: 0 };
   const skipped: FileStats['skipped'] = { count: 0, entries: [] };
@@ -134,13 +139,34 @@ export function packFileArtefacts(roots: string[]): { stream: Readable; stats():
     }
   }
 
+  async function addSelected(rootIndex: number, root: string, paths: string[]): Promise<void> {
+    const dirs = new Set<string>();
+    for (const p of paths) {
+      const full = resolve(root, p);
+      const rel = relative(root, full).split(sep).join('/');
+      if (!rel || rel.startsWith('../') || rel === '..') continue;
+      const st = await lstat(full).catch(() => null);
+      if (!st?.isFile()) continue;
+      const segments = rel.split('/');
+      for (let d = 1; d < segments.length; d++) {
+        const dir = segments.slice(0, d).join('/');
+        if (dirs.has(dir)) continue;
+        dirs.add(dir);
+        const ds = await lstat(join(root, dir));
+        await addEntry({ name: `${rootIndex}/${dir}`, type: 'directory', mode: ds.mode & 0o777, mtime: ds.mtime });
+      }
+      await addFile(`${rootIndex}/${rel}`, full);
+    }
+  }
+
   (async () => {
     for (const [i, root] of roots.entries()) {
       const st = await lstat(root).catch(() => null);
       if (!st) throw new Error(`BACKUP_FILE_PATHS entry ${root} does not exist`);
       if (!st.isDirectory()) throw new Error(`BACKUP_FILE_PATHS entry ${root} is not a directory`);
       await addEntry({ name: `${i}/`, type: 'directory', mode: st.mode & 0o777, mtime: st.mtime });
-      await walk(i, resolve(root), resolve(root));
+      if (only) await addSelected(i, resolve(root), only);
+      else await walk(i, resolve(root), resolve(root));
     }
     pack.finalize();
   })().catch((e: Error) => {

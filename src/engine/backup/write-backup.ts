@@ -24,6 +24,8 @@ import {
 import { keyForNewBackup, KeySource, sealForNewBackup } from './backup-keys';
 import { sealManifest } from '../archive/manifest-auth';
 import { packFileArtefacts } from './file-artefacts';
+import { exportScope, type ScopedExport, type ScopeRequest } from '../scope/scope-backup';
+import { countRows } from '../scope/scope-closure';
 
 export interface BackupProgress {
   phase: 'snapshot' | 'schema' | 'tables' | 'files' | 'manifest' | 'done';
@@ -45,6 +47,11 @@ export interface WriteBackupSpec {
   /** Tables to back up (already resolved by the caller from type and request). */
   tables: string[];
   fileRoots: string[];
+  /**
+   * A scoped backup (type `scope`): `tables` are every table the scope may reach; only the
+   * scope's members and context rows are archived, and of the files only those its files column names.
+   */
+  scope?: ScopeRequest;
   compression: Compression;
   /** Compression level; the compression's default when omitted. */
   compressionLevel?: number;
@@ -105,7 +112,12 @@ export async function writeBackup(dialect: Dialect, storage: BackupStorage, spec
       dialect.openSnapshot(spec.tables, { parallel: spec.parallel, wholeDatabase: spec.type === 'full' }),
     );
     const serverVersion = await fromDatabase('reading the server version', () => dialect.serverVersion());
-    const structures = snapshot.tables;
+    const openSnap: Snapshot = snapshot;
+    const scoped: ScopedExport | null = spec.scope
+      ? await fromDatabase('computing the scope', () => exportScope(dialect.engine, openSnap, spec.scope!))
+      : null;
+    for (const w of scoped?.closure.warnings ?? []) spec.onWarning?.(w);
+    const structures = scoped ? scoped.memberTables : snapshot.tables;
     progress.tablesTotal = structures.length;
 
     progress.phase = 'schema';
@@ -151,7 +163,7 @@ export async function writeBackup(dialect: Dialect, storage: BackupStorage, spec
     progress.phase = 'tables';
     const tablesWork = mapLimit(structures, Math.max(1, spec.parallel), async (t, i) => {
       throwIfAborted(signal);
-      const exp = snap.exportTable(t.name);
+      const exp = snap.exportTable(t.name, scoped?.memberFilter.get(t.name));
       const part = await put(`parts/${String(i + 1).padStart(4, '0')}.rows`, exp.stream).catch((e: unknown) => {
         internal.abort();
         throw e instanceof PartSourceError
@@ -177,16 +189,42 @@ export async function writeBackup(dialect: Dialect, storage: BackupStorage, spec
     // No silent gaps: the snapshot's inventory must be covered by what was archived. Row counts
     // come from the export itself: the same snapshot, so they are the counts at it.
     const rowsByTable = Object.fromEntries(tables.map((t) => [t.name, t.rows]));
-    const inventory = await fromDatabase('reading the inventory', async () => snap.inventory?.(whole, rowsByTable));
+    // A scope is some rows of some tables: the database's inventory says nothing about it.
+    const inventory = scoped
+      ? undefined
+      : await fromDatabase('reading the inventory', async () => snap.inventory?.(whole, rowsByTable));
+    let scopeSection: Manifest['scope'];
+    if (scoped && spec.scope) {
+      const context: ManifestTable[] = [];
+      for (const [i, t] of scoped.contextTables.entries()) {
+        throwIfAborted(signal);
+        const exp = snap.exportTable(t.name, scoped.contextFilter.get(t.name));
+        const part = await put(`parts/context-${String(i + 1).padStart(4, '0')}.rows`, exp.stream);
+        progress.bytes += part.size;
+        context.push(tableEntry(t, exp.rowCount(), part));
+      }
+      scopeSection = {
+        name: spec.scope.name ?? null,
+        table: scoped.closure.root,
+        keys: spec.scope.keys,
+        exclude: spec.scope.exclude ?? [],
+        filesColumn: spec.scope.filesColumn ?? null,
+        members: { ...Object.fromEntries(tables.map((t) => [t.name, 0])), ...countRows(scoped.closure.members) },
+        context,
+        keysPart: await put('parts/scope-keys.ndjson', text(scoped.keysNdjson)),
+        missingRoots: scoped.closure.missingRoots,
+        warnings: scoped.closure.warnings,
+      };
+    }
     const excluded = whole ? (snapshot.excluded ?? []) : undefined;
     await fromDatabase('closing the snapshot', () => snap.close());
     snapshot = null;
 
     let files: Manifest['files'] = { count: 0, bytes: 0, roots: spec.fileRoots, part: null };
-    if (spec.fileRoots.length) {
+    if (spec.fileRoots.length && (!scoped || spec.scope?.filesColumn)) {
       progress.phase = 'files';
       report();
-      const packed = packFileArtefacts(spec.fileRoots);
+      const packed = packFileArtefacts(spec.fileRoots, scoped && spec.scope?.filesColumn ? scoped.files : undefined);
       const part = await put('parts/files.tar', packed.stream);
       progress.bytes += part.size;
       files = { ...packed.stats(), roots: spec.fileRoots, part };
@@ -228,6 +266,7 @@ export async function writeBackup(dialect: Dialect, storage: BackupStorage, spec
       ...(inventory ? { inventory } : {}),
       ...(excluded ? { excluded } : {}),
       tables,
+      ...(scopeSection ? { scope: scopeSection } : {}),
       sequences,
       files,
       compression: spec.compression,

@@ -121,8 +121,13 @@ export interface Snapshot {
   schemaSql(): Promise<string>;
   /** Sequence values (PostgreSQL); empty for SQLite. */
   sequences(): Promise<SequenceValue[]>;
-  /** Streams one table's rows. Several tables may stream at once (PostgreSQL: parallel workers on the same snapshot). */
-  exportTable(name: string): TableExport;
+  /**
+   * Streams one table's rows. Several tables may stream at once (PostgreSQL: parallel workers on
+   * the same snapshot). `where` (SQL over the table's columns) keeps only some rows: a scope's.
+   */
+  exportTable(name: string, where?: string): TableExport;
+  /** Runs a read-only statement on the snapshot and returns its rows (a scope's keyed queries). */
+  query?(sql: string): Promise<Record<string, unknown>[]>;
   /** Ends the snapshot: closes transactions and connections, kills child processes. Safe to call twice. */
   close(): Promise<void>;
   /** Whole-database snapshots (PostgreSQL): what configuration and the caller left out. */

@@ -26,6 +26,17 @@ import type {
   RestoreTableResult,
 } from '../dialects/dialect';
 import type { BackupStorage } from '../storage/storage';
+import { openPart } from '../archive/part-io';
+import { readAll } from '../backup/write-backup';
+import { parseScopeKeys } from '../scope/scope-backup';
+import {
+  bothGuards,
+  movedError,
+  planScopeRestore,
+  scopeRestoreGuard,
+  type ScopeRestoreOptions,
+} from '../scope/scope-restore';
+import type { RestoreTableInput } from '../dialects/dialect';
 
 export interface StoredBackup {
   storage: BackupStorage;
@@ -47,6 +58,13 @@ export interface RestoreSpec extends StoredBackup {
   commitMarker?: RestoreCommitMarker;
   /** See RestoreInput.commitGate: the last word before the commit (a cancel is decided there). */
   commitGate?(): Promise<void>;
+  /** A scoped backup's restore: whether backup rows that moved out of the scope may be taken back. */
+  allowScopeMoves?: boolean;
+}
+
+/** What a scoped restore did beyond the dialect's rows: live members removed, per table. */
+interface ScopeOutcome {
+  removed: Record<string, number>;
 }
 
 /**
@@ -82,12 +100,77 @@ async function assertDdlSound(spec: RestoreSpec, keys: Awaited<ReturnType<typeof
   }
 }
 
-async function restoreInput(spec: RestoreSpec): Promise<RestoreInput> {
+/**
+ * A scoped backup restores as a merge of its members (the dialect's), a guard that first removes
+ * the live members the backup does not hold (replace) and refuses moved rows, and its context
+ * rows missing-only (a target without them gets them; existing ones are left alone).
+ */
+async function scopeOptions(
+  dialect: Dialect,
+  spec: RestoreSpec,
+  keys: Awaited<ReturnType<typeof keysForManifest>>,
+): Promise<ScopeRestoreOptions | null> {
+  const sc = spec.manifest.scope;
+  if (!sc) return null;
+  const text = (await readAll(await openPart(spec.storage, spec.dir, sc.keysPart, spec.manifest, keys))).toString(
+    'utf8',
+  );
+  return {
+    engine: dialect.engine,
+    mode: spec.mode,
+    scope: { table: sc.table, keys: sc.keys, exclude: sc.exclude },
+    backupKeys: parseScopeKeys(text),
+    tables: spec.tables,
+    liveTables: await dialect.listTables(),
+    allowMoves: spec.allowScopeMoves === true,
+  };
+}
+
+async function restoreInput(
+  spec: RestoreSpec,
+  dialect?: Dialect,
+  outcome?: ScopeOutcome,
+): Promise<RestoreInput & { scope?: ScopeRestoreOptions }> {
   const m = spec.manifest;
   // The callers resolved the scope already; checked again here because this is the last step before writing.
   assertNoBookkeepingTables(m);
   const keys = await keysForManifest(spec.keys, m);
   await assertDdlSound(spec, keys);
+  const scope = dialect ? await scopeOptions(dialect, spec, keys) : null;
+  if (scope) {
+    const auditGuard = spec.tables.includes(AUDIT_TABLE) ? auditChainGuard() : undefined;
+    const members = restoreInputs(
+      spec.storage,
+      spec.dir,
+      m,
+      keys,
+      (t) => effectiveRestoreMode(t, spec.mode === 'replace' ? 'merge' : spec.mode),
+      spec.tables,
+    );
+    const memberNames = new Set(members.map((t) => t.name));
+    const context: RestoreTableInput[] = (m.scope?.context ?? [])
+      .filter((t) => !memberNames.has(t.name))
+      .map((t) => ({
+        name: t.name,
+        table: t.structure,
+        mode: 'missing-only',
+        bytes: t.part.rawBytes,
+        open: () => openPart(spec.storage, spec.dir, t.part, m, keys),
+      }));
+    return {
+      guard: bothGuards(auditGuard, scopeRestoreGuard(scope, outcome ?? { removed: {} })),
+      encoding: m.engine.encoding,
+      archivedDdl: () => readSchemaSql(spec.storage, spec.dir, m, keys),
+      // Context first: the rows the members point at are in place before them.
+      tables: [...context, ...members],
+      sequences: m.sequences,
+      onProgress: spec.onProgress,
+      onWarning: spec.onWarning,
+      signal: spec.signal,
+      commitMarker: spec.commitMarker,
+      scope,
+    };
+  }
   return {
     guard: spec.tables.includes(AUDIT_TABLE) ? auditChainGuard() : undefined,
     encoding: m.engine.encoding,
@@ -161,26 +244,63 @@ export function describeIssues(issues: RestoreIssue[]): string {
  * of the backup is read). The row-level checks are the dry run's: they read every backup row.
  */
 export async function checkTables(dialect: Dialect, spec: RestoreSpec): Promise<RestoreChecks> {
-  const input = await restoreInput(spec);
+  const input = await restoreInput(spec, dialect);
   return dialect.checkRestore(input);
 }
 
 /** All or nothing: the dialect writes every table in one transaction, once its checks found no blocker. */
 export async function restoreTables(dialect: Dialect, spec: RestoreSpec): Promise<RestoreTableResult[]> {
-  const input = await restoreInput(spec);
+  const outcome: ScopeOutcome = { removed: {} };
+  const input = await restoreInput(spec, dialect, outcome);
   const checks = await dialect.checkRestore(input);
   if (checks.blockers.length) throw blocked(spec.manifest.id, checks);
-  return diagnosed(spec, () => dialect.restore(input));
+  const results = await diagnosed(spec, () => dialect.restore(input));
+  // A scoped replace also removed members the backup does not hold: those are rows it changed too.
+  return results.map((r) => ({ ...r, rowsWritten: r.rowsWritten + (outcome.removed[r.name] ?? 0) }));
+}
+
+/**
+ * A scoped restore's plan: the dialect's plan of the merge, plus the live members a replace
+ * removes, read from one snapshot; rows that moved out of the scope stop it as the restore would.
+ */
+async function withScopePlan<T extends { tables: PlanTableResult[] }>(
+  dialect: Dialect,
+  input: RestoreInput & { scope?: ScopeRestoreOptions },
+  result: T,
+): Promise<T> {
+  const o = input.scope;
+  if (!o) return result;
+  const snap = await dialect.openSnapshot(o.liveTables.map((t) => t.name));
+  try {
+    if (!snap.query) throw new Error(`the ${dialect.engine} snapshot cannot run a scope's queries`);
+    const plan = await planScopeRestore(snap.query.bind(snap), o);
+    if (plan.moved.length && !o.allowMoves && o.mode !== 'missing-only') throw movedError(plan.moved);
+    if (o.mode !== 'replace') return result;
+    const tables = result.tables.map((t) => ({ ...t, delete: t.delete + (plan.remove.get(t.name)?.length ?? 0) }));
+    return { ...result, tables };
+  } finally {
+    await snap.close();
+  }
+}
+
+/**
+ * Refuses a scoped restore at once when rows of the backup now lie outside the scope and the
+ * caller did not allow moving them (the restore's own guard checks again under its locks).
+ */
+export async function checkScopeMoves(dialect: Dialect, spec: RestoreSpec): Promise<void> {
+  if (!spec.manifest.scope) return;
+  await withScopePlan(dialect, await restoreInput(spec, dialect), { tables: [] });
 }
 
 /** What `restoreTables` would do, without writing anything visible. */
 export async function planTables(dialect: Dialect, spec: RestoreSpec): Promise<PlanTableResult[]> {
-  const input = await restoreInput(spec);
-  return diagnosed(spec, () => dialect.plan(input));
+  const input = await restoreInput(spec, dialect);
+  const tables = await diagnosed(spec, () => dialect.plan(input));
+  return (await withScopePlan(dialect, input, { tables })).tables;
 }
 
 /** The plan with every check, catalog and row level: what would stop the restore, in advance. */
 export async function dryRunTables(dialect: Dialect, spec: RestoreSpec): Promise<DryRunResult> {
-  const input = await restoreInput(spec);
-  return diagnosed(spec, () => dialect.dryRun(input));
+  const input = await restoreInput(spec, dialect);
+  return withScopePlan(dialect, input, await diagnosed(spec, () => dialect.dryRun(input)));
 }

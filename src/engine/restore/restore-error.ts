@@ -26,6 +26,10 @@ export enum RestoreErrorCode {
   ReplaceOnly = 'replace-only',
   /** The restore's own checks of the target found what would make it fail (details: blockers, warnings). */
   Blocked = 'blocked',
+  /** Rows of a scoped backup now belong outside the scope, and the caller did not allow moving them back (details: moved). */
+  ScopeMoves = 'scope-moves',
+  /** A scoped restore asked of a backup that is not of that scope. */
+  ScopeMismatch = 'scope-mismatch',
 }
 
 export class RestoreError extends Error {

@@ -1,3 +1,6 @@
+import { Type } from 'class-transformer';
+import { ValidateNested } from 'class-validator';
+import { ScopeRequestDto } from '../../scopes/dto/scope.dto';
 import { ApiProperty, ApiPropertyOptional, IntersectionType } from '@nestjs/swagger';
 import {
   ArrayMaxSize,
@@ -93,6 +96,25 @@ export class CreateRecoveryDto {
   @IsOptionalNotNull()
   @IsBoolean()
   files?: boolean;
+
+  @ApiPropertyOptional({
+    description:
+      "A scoped backup only: the scope being restored (checked against the backup's own). replace makes the scope's rows exactly the backup's; rows outside it are never written",
+    type: () => ScopeRequestDto,
+  })
+  @IsOptionalNotNull()
+  @ValidateNested()
+  @Type(() => ScopeRequestDto)
+  scope?: ScopeRequestDto;
+
+  @ApiPropertyOptional({
+    description:
+      'A scoped backup only: restore its rows that now belong to another scope (moving them back). Without it such rows are a 409 listing them',
+    default: false,
+  })
+  @IsOptionalNotNull()
+  @IsBoolean()
+  allowScopeMoves?: boolean;
 }
 
 export class RollbackRecoveryDto {
@@ -141,6 +163,25 @@ export class RecoveryProgressDto {
     nullable: true,
   })
   etaSeconds: number | null;
+}
+
+export class RecoveryScopeDto {
+  @ApiProperty({ description: 'The saved scope named, or null', nullable: true, type: String }) name: string | null;
+  @ApiProperty({ description: 'Root table' }) table: string;
+  @ApiProperty({
+    description: 'Root rows, by primary key',
+    type: 'array',
+    items: { type: 'object', additionalProperties: true },
+  })
+  keys: Record<string, string | number>[];
+  @ApiProperty({ description: 'Tables the scope never enters', type: [String] }) exclude: string[];
+  @ApiProperty({ description: 'Whether rows that moved to another scope were restored' }) allowScopeMoves: boolean;
+  @ApiProperty({
+    description: 'Rows written per table (inserted, updated, and for replace deleted)',
+    type: 'object',
+    additionalProperties: { type: 'integer' },
+  })
+  rows: Record<string, number>;
 }
 
 export class RecoveryDto {
@@ -195,6 +236,12 @@ export class RecoveryDto {
     type: RecoveryProgressDto,
   })
   progress: RecoveryProgressDto | null;
+  @ApiProperty({
+    description: 'A recovery of a scoped backup: the scope and, once completed, rows written per table; null otherwise',
+    nullable: true,
+    type: () => RecoveryScopeDto,
+  })
+  scope: RecoveryScopeDto | null;
 }
 
 export class RecoveryPageDto {

@@ -182,12 +182,18 @@ export class PostgresSnapshot implements Snapshot {
     return out;
   }
 
-  exportTable(name: string): TableExport {
+  async query(sql: string): Promise<Record<string, unknown>[]> {
+    this.assertOpen();
+    return (await this.main.query<Record<string, unknown>>(sql)).rows;
+  }
+
+  exportTable(name: string, where?: string): TableExport {
     const table = this.tables.find((t) => t.name === name);
     if (!table) throw new Error(`table "${name}" is not in this snapshot`);
     const cols = table.columns.filter((c) => !c.generated).map((c) => quoteIdent(c.name));
     const order = table.primaryKey.length ? ` ORDER BY ${table.primaryKey.map(quoteIdent).join(', ')}` : '';
-    const sql = `COPY (SELECT ${cols.join(', ')} FROM ${relationSql(table)}${order}) TO STDOUT`;
+    const filter = where ? ` WHERE ${where}` : '';
+    const sql = `COPY (SELECT ${cols.join(', ')} FROM ${relationSql(table)}${filter}${order}) TO STDOUT`;
     let rows = 0;
     // COPY text escapes newlines inside values, so each 0x0A ends exactly one row.
     const out = new Transform({

@@ -131,7 +131,12 @@ export class SqliteSnapshot implements Snapshot {
       .map(([name, seq]) => ({ name, lastValue: String(seq), isCalled: true }));
   }
 
-  exportTable(name: string): TableExport {
+  async query(sql: string): Promise<Record<string, unknown>[]> {
+    this.assertOpen();
+    return this.db.prepare(sql).all() as Record<string, unknown>[];
+  }
+
+  exportTable(name: string, rowFilter?: string): TableExport {
     this.assertOpen();
     const table =
       this.tables.find((t) => t.name === name) ?? this.tables.find((t) => t.name.toLowerCase() === name.toLowerCase());
@@ -141,7 +146,8 @@ export class SqliteSnapshot implements Snapshot {
     if (table.rowid) cols.unshift(rowidAlias(table.columns) as string);
     const inSql = canEncodeInSql(this.textEncoding, cols.length);
     const select = inSql ? sqlRowJsonBytes(cols) : sqlRawSelect(cols);
-    const sql = `SELECT ${select} FROM main.${quoteIdent(table.name)} ORDER BY ${this.orders.get(table.name) as string}`;
+    const filter = rowFilter ? ` WHERE ${rowFilter}` : '';
+    const sql = `SELECT ${select} FROM main.${quoteIdent(table.name)}${filter} ORDER BY ${this.orders.get(table.name) as string}`;
     const stmt = this.db.prepare(sql);
     const rows = (inSql ? stmt.pluck(true) : stmt.raw(true).safeIntegers(true)).iterate() as IterableIterator<unknown>;
     const where = (): string => `table ${table.name} row ${count + 1}`;
