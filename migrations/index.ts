@@ -5,6 +5,7 @@ import { Schedules1763700004000 } from './1763700004000-schedules';
 import { JobHeartbeats1763700005300 } from './1763700005300-job-heartbeats';
 import { CatalogListIndexes1763700009000 } from './1763700009000-catalog-list-indexes';
 import { BackupInventory1763700010000 } from './1763700010000-backup-inventory';
+import { AuditCheckpoints1764600500000 } from './1764600500000-audit-checkpoints';
 
 /** Migrations in the order they apply. */
 export const MIGRATIONS = [
@@ -15,4 +16,5 @@ export const MIGRATIONS = [
   JobHeartbeats1763700005300,
   CatalogListIndexes1763700009000,
   BackupInventory1763700010000,
+  AuditCheckpoints1764600500000,
 ];
