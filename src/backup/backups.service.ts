@@ -255,6 +255,9 @@ export class BackupsService implements OnApplicationBootstrap, OnApplicationShut
       );
       const migrations = await catalogStep('reading the applied migrations', () => this.migrations());
       const auditHead = await catalogStep('reading the audit head', () => this.audit.head());
+      const auditCheckpoint = await catalogStep('reading the latest audit checkpoint', () =>
+        this.audit.latestCheckpoint(),
+      );
       const manifest = await writeBackup(dialect, this.storage, {
         id: row.id,
         dir: row.storageDir,
@@ -273,6 +276,7 @@ export class BackupsService implements OnApplicationBootstrap, OnApplicationShut
         appVersion: APP_VERSION,
         migrations,
         auditHead,
+        auditCheckpoint,
         parallel: this.config.BACKUP_PARALLELISM,
         signal: jobSignal,
         createdAt: row.createdAt,
