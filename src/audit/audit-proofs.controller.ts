@@ -15,11 +15,13 @@ import {
   AuditSeqParamDto,
 } from './dto/audit-proofs.dto';
 
-/** Signed checkpoints and Merkle proofs of the audit trail (docs/audit-trail.md). */
+/**
+ * The checkpoint public key: public, and a controller of its own, since the role on the
+ * proofs controller would mark it as needing a key in the OpenAPI document.
+ */
 @ApiTags('Audit trail')
 @Controller('api/audit')
-@Roles('auditor')
-export class AuditProofsController {
+export class AuditPublicKeyController {
   constructor(private readonly proofs: AuditProofs) {}
 
   @Get('public-key')
@@ -33,6 +35,14 @@ export class AuditProofsController {
   publicKey(): Promise<AuditPublicKeyDto> {
     return this.proofs.publicKey();
   }
+}
+
+/** Signed checkpoints and Merkle proofs of the audit trail (docs/audit-trail.md). */
+@ApiTags('Audit trail')
+@Controller('api/audit')
+@Roles('auditor')
+export class AuditProofsController {
+  constructor(private readonly proofs: AuditProofs) {}
 
   @Get('checkpoints')
   @Audit('audit.read', 'audit', { always: true })

@@ -5,7 +5,7 @@ import { AuditCheckpointer } from './audit-checkpointer';
 import { AuditEventEntity } from './audit-event.entity';
 import { AuditHeadEntity } from './audit-head.entity';
 import { AuditMerkleNodeEntity } from './audit-merkle-node.entity';
-import { AuditProofsController } from './audit-proofs.controller';
+import { AuditProofsController, AuditPublicKeyController } from './audit-proofs.controller';
 import { AuditProofs } from './audit-proofs.service';
 import { AuditSigner } from './audit-signer';
 import { AuditSigningKeyEntity } from './audit-signing-key.entity';
@@ -26,7 +26,7 @@ import { AuditService } from './audit.service';
       AuditSigningKeyEntity,
     ]),
   ],
-  controllers: [AuditController, AuditProofsController],
+  controllers: [AuditController, AuditPublicKeyController, AuditProofsController],
   providers: [AuditService, AuditRefusals, AuditHttpHook, AuditSigner, AuditCheckpointer, AuditProofs],
   exports: [AuditService, AuditRefusals, AuditHttpHook, AuditSigner, AuditCheckpointer, AuditProofs],
 })
