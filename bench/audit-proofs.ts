@@ -61,7 +61,12 @@ const consUs = timeIt('consistency', () => verifyConsistency(from, n, cons, from
 const result = {
   events: n,
   storedNodesRead: { inclusion: nodesNeeded((s) => inclusionProof(s, leafIndex, n)).length },
-  inclusion: { hashes: inc.length, bytes: inc.length * 32, hexJsonBytes: JSON.stringify(inc.map((h) => h.toString('hex'))).length, verifyMicroseconds: +incUs.toFixed(1) },
+  inclusion: {
+    hashes: inc.length,
+    bytes: inc.length * 32,
+    hexJsonBytes: JSON.stringify(inc.map((h) => h.toString('hex'))).length,
+    verifyMicroseconds: +incUs.toFixed(1),
+  },
   consistency: { from, hashes: cons.length, bytes: cons.length * 32, verifyMicroseconds: +consUs.toFixed(1) },
   setupSeconds: +built.toFixed(1),
 };

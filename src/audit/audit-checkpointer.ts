@@ -1,10 +1,4 @@
-import {
-  BeforeApplicationShutdown,
-  Inject,
-  Injectable,
-  Logger,
-  OnApplicationBootstrap,
-} from '@nestjs/common';
+import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { Readable } from 'node:stream';
 import type { EntityManager } from 'typeorm';
 import { BACKUP_STORAGE } from '../backup/storage.provider';
@@ -91,7 +85,10 @@ export class AuditCheckpointer implements OnApplicationBootstrap, BeforeApplicat
     return run;
   }
 
-  private async extendAndSign(m: EntityManager, key: Awaited<ReturnType<AuditSigner['key']>>): Promise<Checkpoint | null> {
+  private async extendAndSign(
+    m: EntityManager,
+    key: Awaited<ReturnType<AuditSigner['key']>>,
+  ): Promise<Checkpoint | null> {
     if (this.tx.engine === 'postgres') {
       await m.query(`SELECT pg_advisory_xact_lock(hashtext('strongroom-audit-checkpoint'))`);
     }
@@ -129,7 +126,9 @@ export class AuditCheckpointer implements OnApplicationBootstrap, BeforeApplicat
       const boundary = await m.findOne(AuditEventEntity, { where: { seq: size }, select: ['seq', 'hash'] });
       const leaf = (await readNodes(m, [{ level: 0, index: size - 1 }]))[0];
       if (!boundary || !leaf || !auditLeafHash(boundary.hash).equals(leaf.hash)) {
-        this.logger.error(`refusing to sign: event ${size} no longer matches the last checkpoint (the trail was rewritten)`);
+        this.logger.error(
+          `refusing to sign: event ${size} no longer matches the last checkpoint (the trail was rewritten)`,
+        );
         return null;
       }
       prevHash = boundary.hash;
@@ -196,7 +195,10 @@ export class AuditCheckpointer implements OnApplicationBootstrap, BeforeApplicat
     );
     for (const row of pending) {
       try {
-        await this.storage.put(checkpointKey(Number(row.treeSize), row.rootHash), Readable.from([Buffer.from(row.note)]));
+        await this.storage.put(
+          checkpointKey(Number(row.treeSize), row.rootHash),
+          Readable.from([Buffer.from(row.note)]),
+        );
       } catch (e) {
         this.logger.warn(`checkpoint ${row.treeSize} not written to backup storage yet: ${(e as Error).message}`);
         return;

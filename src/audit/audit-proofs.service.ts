@@ -150,7 +150,10 @@ export class AuditProofs {
     const max = Number(latest.treeSize);
     if (asked === undefined) return max;
     if (asked > max) {
-      throw new DomainError(ErrorCode.InvalidInput, `${field} must be at most ${max}, the latest checkpoint's tree size`);
+      throw new DomainError(
+        ErrorCode.InvalidInput,
+        `${field} must be at most ${max}, the latest checkpoint's tree size`,
+      );
     }
     return asked;
   }

@@ -31,7 +31,8 @@ export class AuditController {
   @Audit('audit.verify', 'audit', { always: true })
   @ApiOperation({
     operationId: 'verifyAuditTrail',
-    summary: 'Recompute every link of the chain and the Merkle root of every signed checkpoint; name the first bad entry',
+    summary:
+      'Recompute every link of the chain and the Merkle root of every signed checkpoint; name the first bad entry',
   })
   @ApiOkResponse({
     type: AuditVerifyDto,

@@ -25,7 +25,9 @@ describe('bannerText', () => {
       envKey: true,
       generatedAuditKey: { seed: 'SEED=', publicKey: 'PUB=' },
     });
-    expect(text).toMatch(/Audit key:\s+SEED=\n[\s\S]*AUDIT_SIGNING_KEY[\s\S]*Public key \(give it to your auditors\): PUB=/);
+    expect(text).toMatch(
+      /Audit key:\s+SEED=\n[\s\S]*AUDIT_SIGNING_KEY[\s\S]*Public key \(give it to your auditors\): PUB=/,
+    );
     expect(bannerText({ host: '0.0.0.0', port: 3000, generatedKey: null, envKey: true })).not.toMatch(/Audit key/);
   });
 });

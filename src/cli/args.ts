@@ -94,7 +94,7 @@ export const COMMANDS: Record<'backup' | 'list' | 'verify' | 'restore' | 'audit'
   },
   audit: {
     synopsis: 'audit verify --export <file.ndjson> [--checkpoints <dir>] --public-key <base64|file>',
-    summary: "verify an exported audit trail offline against its signed checkpoints; exit 0 only when it holds",
+    summary: 'verify an exported audit trail offline against its signed checkpoints; exit 0 only when it holds',
     options: {
       export: { type: 'string', help: 'the trail as GET /api/audit/export?format=ndjson wrote it' },
       checkpoints: {
@@ -259,7 +259,8 @@ export function parseCommand(argv: string[]): Command {
     case 'verify':
       return { name: 'verify', source: source(parsed.positionals[0], name), deep: !!values.deep };
     case 'audit': {
-      if (parsed.positionals[0] !== 'verify') throw usage(`unknown audit action ${parsed.positionals[0]} (try: audit verify)`);
+      if (parsed.positionals[0] !== 'verify')
+        throw usage(`unknown audit action ${parsed.positionals[0]} (try: audit verify)`);
       const exportFile = values.export as string | undefined;
       const publicKey = values['public-key'] as string | undefined;
       if (!exportFile) throw usage('--export <file.ndjson> is required');

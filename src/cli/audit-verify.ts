@@ -31,7 +31,10 @@ export function checkpointsFromDir(dir: string): CheckpointInput[] {
     .map((name) => ({ source: name, text: readFileSync(join(dir, name), 'utf8') }));
 }
 
-export async function checkpointsFromStorage(storage: BackupStorage, prefix = 'checkpoints/'): Promise<CheckpointInput[]> {
+export async function checkpointsFromStorage(
+  storage: BackupStorage,
+  prefix = 'checkpoints/',
+): Promise<CheckpointInput[]> {
   const out: CheckpointInput[] = [];
   for (const o of await storage.list(prefix)) {
     if (!o.key.endsWith(CHECKPOINT_SUFFIX)) continue;
@@ -73,12 +76,16 @@ export function verdictLines(v: TrailVerdict): string[] {
   const lines = [
     `${v.chain.ok ? 'ok  ' : 'FAIL'}  chain: ${v.chain.checked} events${v.chain.head ? `, head ${v.chain.head.seq} ${v.chain.head.hash}` : ''}`,
     `${v.checkpoints.ok ? 'ok  ' : 'FAIL'}  checkpoints: ${v.checkpoints.checked} checked${
-      v.checkpoints.latest ? `, latest covers ${v.checkpoints.latest.treeSize} events (${v.checkpoints.latest.time})` : ''
+      v.checkpoints.latest
+        ? `, latest covers ${v.checkpoints.latest.treeSize} events (${v.checkpoints.latest.time})`
+        : ''
     }`,
   ];
   const covered = v.checkpoints.latest?.treeSize ?? 0;
   if (v.ok && v.chain.checked > covered) {
-    lines.push(`note  ${v.chain.checked - covered} newer events are not covered by a checkpoint yet (the next one will)`);
+    lines.push(
+      `note  ${v.chain.checked - covered} newer events are not covered by a checkpoint yet (the next one will)`,
+    );
   }
   if (v.failure) lines.push(`first failure: ${v.failure}`);
   return lines;

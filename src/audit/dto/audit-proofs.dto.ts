@@ -10,7 +10,8 @@ export class AuditPublicKeyDto {
   @ApiProperty({ description: 'The Ed25519 public key, 32 bytes, base64' }) publicKey: string;
   @ApiProperty({ description: "The log's origin: first line of every checkpoint and the key's name" }) origin: string;
   @ApiProperty({
-    description: 'The same key as a signed-note verifier key (`<name>+<key id>+<key>`), as other transparency-log tools take it',
+    description:
+      'The same key as a signed-note verifier key (`<name>+<key id>+<key>`), as other transparency-log tools take it',
   })
   verifierKey: string;
 }
@@ -20,7 +21,8 @@ export class AuditCheckpointDto {
   @ApiProperty({ description: 'Merkle root hash of those events (hex; base64 in the note)' }) rootHash: string;
   @ApiProperty({ description: 'When it was signed (ISO-8601 UTC)', format: 'date-time' }) time: string;
   @ApiProperty({
-    description: 'The signed checkpoint, a C2SP signed note: origin, tree size, root, extension lines, blank line, signature',
+    description:
+      'The signed checkpoint, a C2SP signed note: origin, tree size, root, extension lines, blank line, signature',
   })
   note: string;
   @ApiProperty({

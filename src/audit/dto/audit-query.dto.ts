@@ -99,7 +99,9 @@ export class AuditHeadDto {
 
 export class AuditCheckpointsVerdictDto {
   @ApiProperty({ description: 'Checkpoints compared with the trail', type: 'integer' }) checked: number;
-  @ApiProperty({ description: 'True when every checkpoint is validly signed, they form one history and the trail matches each' })
+  @ApiProperty({
+    description: 'True when every checkpoint is validly signed, they form one history and the trail matches each',
+  })
   ok: boolean;
   @ApiProperty({ description: 'Tree size of the first bad checkpoint, or null', nullable: true, type: 'integer' })
   firstBad: number | null;
@@ -110,7 +112,8 @@ export class AuditCheckpointsVerdictDto {
     enum: ['malformed', 'bad-signature', 'fork', 'previous-mismatch', 'time-reversed', 'root-mismatch', 'beyond-trail'],
   })
   problem: string | null;
-  @ApiProperty({ description: 'A sentence explaining the problem', nullable: true, type: String }) detail: string | null;
+  @ApiProperty({ description: 'A sentence explaining the problem', nullable: true, type: String }) detail:
+    string | null;
 }
 
 export class AuditVerifyDto {

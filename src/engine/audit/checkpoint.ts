@@ -96,7 +96,8 @@ export function parsePublicKey(input: string): Buffer {
     const raw = Buffer.from(parts[2], 'base64');
     if (raw.length !== 33 || raw[0] !== ED25519_ALG) throw new Error('the verifier key is not an Ed25519 key');
     const key = raw.subarray(1);
-    if (!keyId(parts[0], key).equals(Buffer.from(parts[1], 'hex'))) throw new Error('the verifier key id does not match');
+    if (!keyId(parts[0], key).equals(Buffer.from(parts[1], 'hex')))
+      throw new Error('the verifier key id does not match');
     return Buffer.from(key);
   }
   const raw = Buffer.from(text, 'base64');
@@ -105,7 +106,8 @@ export function parsePublicKey(input: string): Buffer {
 }
 
 function checkKeyName(name: string): void {
-  if (!name || /[\s+]/.test(name)) throw new Error('a checkpoint origin / key name must be non-empty, without spaces or "+"');
+  if (!name || /[\s+]/.test(name))
+    throw new Error('a checkpoint origin / key name must be non-empty, without spaces or "+"');
 }
 
 export function checkpointBody(f: CheckpointFields): string {
@@ -132,7 +134,8 @@ export function signCheckpoint(f: CheckpointFields, key: SigningKey): Checkpoint
 /** Parses a signed note; a malformed one throws CheckpointFormatError naming what is wrong. Does not check signatures. */
 export function parseCheckpoint(text: string): Checkpoint {
   const split = text.lastIndexOf('\n\n');
-  if (split < 0 || !text.endsWith('\n')) throw new CheckpointFormatError('not a signed note (no blank line before the signatures)');
+  if (split < 0 || !text.endsWith('\n'))
+    throw new CheckpointFormatError('not a signed note (no blank line before the signatures)');
   const body = text.slice(0, split + 1);
   const sigLines = text.slice(split + 2, -1).split('\n');
   const lines = body.slice(0, -1).split('\n');
@@ -152,7 +155,8 @@ export function parseCheckpoint(text: string): Checkpoint {
     else if (ext.startsWith('previous ')) previous = Buffer.from(ext.slice(9), 'base64');
     else if (!ext) throw new CheckpointFormatError('an empty extension line');
   }
-  if (!time || Number.isNaN(Date.parse(time))) throw new CheckpointFormatError('the time extension line is missing or not a time');
+  if (!time || Number.isNaN(Date.parse(time)))
+    throw new CheckpointFormatError('the time extension line is missing or not a time');
   if (previous && previous.length !== 32) throw new CheckpointFormatError('the previous extension is not a SHA-256');
   const signatures = sigLines.map((line) => {
     const m = /^\u2014 (\S+) ([A-Za-z0-9+/=]+)$/.exec(line);

@@ -152,7 +152,15 @@ describe('Merkle verifiers reject every altered proof', () => {
         for (let i = 0; i < proof.length; i++) {
           const mutated = proof.map((p, j) => (j === i ? flip(p) : p));
           expect(verifyInclusion(leaves[m], m, n, mutated, root)).toBe(false);
-          expect(verifyInclusion(leaves[m], m, n, proof.filter((_, j) => j !== i), root)).toBe(false);
+          expect(
+            verifyInclusion(
+              leaves[m],
+              m,
+              n,
+              proof.filter((_, j) => j !== i),
+              root,
+            ),
+          ).toBe(false);
         }
         for (let i = 0; i + 1 < proof.length; i++) {
           const swapped = [...proof];
@@ -195,8 +203,24 @@ describe('Merkle verifiers reject every altered proof', () => {
         }
         expect(verifyConsistency(n, m, proof, b, a)).toBe(false);
         for (let i = 0; i < proof.length; i++) {
-          expect(verifyConsistency(m, n, proof.map((p, j) => (j === i ? flip(p) : p)), a, b)).toBe(false);
-          expect(verifyConsistency(m, n, proof.filter((_, j) => j !== i), a, b)).toBe(false);
+          expect(
+            verifyConsistency(
+              m,
+              n,
+              proof.map((p, j) => (j === i ? flip(p) : p)),
+              a,
+              b,
+            ),
+          ).toBe(false);
+          expect(
+            verifyConsistency(
+              m,
+              n,
+              proof.filter((_, j) => j !== i),
+              a,
+              b,
+            ),
+          ).toBe(false);
         }
         for (let i = 0; i + 1 < proof.length; i++) {
           const swapped = [...proof];

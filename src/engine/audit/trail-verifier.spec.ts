@@ -35,9 +35,9 @@ describe('signed checkpoints (C2SP signed note)', () => {
 
   it('refuses a changed body, another key, another name, a cut signature', () => {
     const other = signingKeyFromSeed(Buffer.alloc(32, 9).toString('base64'), TEST_ORIGIN);
-    expect(checkpointSignedBy(parseCheckpoint(cp.text.replace('\n5\n', '\n6\n')), TEST_ORIGIN, TEST_KEY.publicKey)).toBe(
-      false,
-    );
+    expect(
+      checkpointSignedBy(parseCheckpoint(cp.text.replace('\n5\n', '\n6\n')), TEST_ORIGIN, TEST_KEY.publicKey),
+    ).toBe(false);
     expect(checkpointSignedBy(parseCheckpoint(cp.text), TEST_ORIGIN, other.publicKey)).toBe(false);
     expect(checkpointSignedBy(parseCheckpoint(cp.text), 'other.origin/x', TEST_KEY.publicKey)).toBe(false);
     const sig = cp.text.slice(cp.text.lastIndexOf(' ') + 1, -1);

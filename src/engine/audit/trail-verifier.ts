@@ -20,13 +20,7 @@ import { bodyDigest, Checkpoint, checkpointSignedBy, CheckpointFormatError, pars
 import { auditLeafHash, MerkleFrontier } from './merkle';
 
 export type CheckpointProblem =
-  | 'malformed'
-  | 'bad-signature'
-  | 'fork'
-  | 'previous-mismatch'
-  | 'time-reversed'
-  | 'root-mismatch'
-  | 'beyond-trail';
+  'malformed' | 'bad-signature' | 'fork' | 'previous-mismatch' | 'time-reversed' | 'root-mismatch' | 'beyond-trail';
 
 export interface CheckpointVerdict {
   checked: number;
