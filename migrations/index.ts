@@ -9,6 +9,7 @@ import { Scopes1764600100000 } from './1764600100000-scopes';
 import { JobCancel1764600200000 } from './1764600200000-job-cancel';
 import { OffsiteCopies1764600300000 } from './1764600300000-offsite-copies';
 import { NewestVerifiedIndex1764600600000 } from './1764600600000-newest-verified-index';
+import { AuditCheckpoints1764600500000 } from './1764600500000-audit-checkpoints';
 
 /** Migrations in the order they apply. */
 export const MIGRATIONS = [
@@ -22,5 +23,6 @@ export const MIGRATIONS = [
   Scopes1764600100000,
   JobCancel1764600200000,
   OffsiteCopies1764600300000,
+  AuditCheckpoints1764600500000,
   NewestVerifiedIndex1764600600000,
 ];

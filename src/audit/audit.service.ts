@@ -13,6 +13,7 @@ import { canonicalize } from '../engine/jcs';
 import { AuditChainVerifier, ChainVerdict } from './audit-chain-verifier';
 import { AuditEventEntity } from './audit-event.entity';
 import { AuditHeadEntity } from './audit-head.entity';
+import { AuditCheckpointEntity } from './audit-checkpoint.entity';
 import { AuditBody, AuditEvent, computeAuditHash, GENESIS_HASH } from '../engine/audit/audit-hash';
 import { toCsvRow, AUDIT_CSV_COLUMNS } from './audit-csv';
 import { auditSeverity, type AuditSeverity } from '../engine/audit/audit-severity';
@@ -200,6 +201,16 @@ export class AuditService {
   async head(): Promise<{ seq: number; hash: string } | null> {
     const h = await this.heads.findOne({ where: { id: HEAD_ID } });
     return h ? { seq: h.seq, hash: h.hash } : null;
+  }
+
+  /** The latest signed checkpoint (signed note text), or null: every backup's manifest embeds it. */
+  async latestCheckpoint(): Promise<string | null> {
+    const row = await this.events.manager
+      .createQueryBuilder(AuditCheckpointEntity, 'c')
+      .orderBy('c.tree_size', 'DESC')
+      .limit(1)
+      .getOne();
+    return row?.note ?? null;
   }
 
   /** Recomputes every link, in batches (bounded memory), against the head read first. */

@@ -345,6 +345,9 @@ export class BackupsService implements OnApplicationBootstrap, OnApplicationShut
       // Only an estimate for progress: its failure must not fail the backup.
       const expectedBytes = await this.catalogRepo.previousSize(row.type, row.engine).catch(() => null);
       const startedMs = Date.now();
+      const auditCheckpoint = await catalogStep('reading the latest audit checkpoint', () =>
+        this.audit.latestCheckpoint(),
+      );
       const manifest = await writeBackup(dialect, this.storage, {
         id: row.id,
         dir: row.storageDir,
@@ -365,6 +368,7 @@ export class BackupsService implements OnApplicationBootstrap, OnApplicationShut
         appVersion: APP_VERSION,
         migrations,
         auditHead,
+        auditCheckpoint,
         parallel: this.config.BACKUP_PARALLELISM,
         signal: jobSignal,
         beforeCommit: () =>

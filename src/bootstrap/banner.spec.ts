@@ -16,4 +16,18 @@ describe('bannerText', () => {
       /http:\/\/\[::1\]:1\/docs[\s\S]*the value of ADMIN_API_KEY/,
     );
   });
+
+  it('shows a generated audit signing key once, with the public key to hand to auditors', () => {
+    const text = bannerText({
+      host: '0.0.0.0',
+      port: 3000,
+      generatedKey: null,
+      envKey: true,
+      generatedAuditKey: { seed: 'SEED=', publicKey: 'PUB=' },
+    });
+    expect(text).toMatch(
+      /Audit key:\s+SEED=\n[\s\S]*AUDIT_SIGNING_KEY[\s\S]*Public key \(give it to your auditors\): PUB=/,
+    );
+    expect(bannerText({ host: '0.0.0.0', port: 3000, generatedKey: null, envKey: true })).not.toMatch(/Audit key/);
+  });
 });

@@ -6,7 +6,9 @@
 import type { INestApplication } from '@nestjs/common';
 import type { AddressInfo } from 'node:net';
 import { APP_VERSION } from '../app-version';
+import { AuditSigner } from '../audit/audit-signer';
 import { AdminBootstrap } from '../auth/admin-bootstrap';
+import { signingKeyFromSeed } from '../engine/audit/checkpoint';
 import { AppConfig } from '../config/app-config';
 
 export interface BannerInput {
@@ -14,6 +16,8 @@ export interface BannerInput {
   port: number;
   generatedKey: string | null;
   envKey: boolean;
+  /** An audit checkpoint signing key generated at this start (seed and public key, base64). */
+  generatedAuditKey?: { seed: string; publicKey: string } | null;
 }
 
 /** The banner's text, a pure function so its wording is tested without a server. */
@@ -39,6 +43,14 @@ export function bannerText(b: BannerInput): string {
   } else if (b.envKey) {
     lines.push('  Admin key:    the value of ADMIN_API_KEY');
   }
+  if (b.generatedAuditKey) {
+    lines.push(
+      `  Audit key:    ${b.generatedAuditKey.seed}`,
+      '                checkpoint signing key generated because AUDIT_SIGNING_KEY was not set; shown only',
+      '                this once: set AUDIT_SIGNING_KEY to it to keep it out of the database.',
+      `                Public key (give it to your auditors): ${b.generatedAuditKey.publicKey}`,
+    );
+  }
   return `\n${lines.join('\n')}\n\n`;
 }
 
@@ -48,5 +60,9 @@ export function printStartupBanner(app: INestApplication): void {
   const host = address && typeof address === 'object' ? address.address : config.HOST;
   const port = address && typeof address === 'object' ? address.port : config.PORT;
   const generatedKey = app.get(AdminBootstrap).takeGeneratedKey();
-  process.stderr.write(bannerText({ host, port, generatedKey, envKey: !!config.ADMIN_API_KEY }));
+  const seed = app.get(AuditSigner).takeGeneratedSeed();
+  const generatedAuditKey = seed
+    ? { seed, publicKey: signingKeyFromSeed(seed, config.AUDIT_ORIGIN).publicKey.toString('base64') }
+    : null;
+  process.stderr.write(bannerText({ host, port, generatedKey, envKey: !!config.ADMIN_API_KEY, generatedAuditKey }));
 }

@@ -15,7 +15,7 @@ interface CommandSpec {
 
 const HELP_OPTION = { type: 'boolean' as const, help: 'show this help and exit' };
 
-export const COMMANDS: Record<'backup' | 'list' | 'verify' | 'restore', CommandSpec> = {
+export const COMMANDS: Record<'backup' | 'list' | 'verify' | 'restore' | 'audit', CommandSpec> = {
   backup: {
     synopsis: 'backup [--type full|tables|audit|files|scope] [--tables a,b] [--scope <name>=<key>[,<key>...]]',
     summary: 'take a backup now; prints its id on stdout (Ctrl-C cancels it: nothing is kept, exit 1)',
@@ -105,6 +105,27 @@ export const COMMANDS: Record<'backup' | 'list' | 'verify' | 'restore', CommandS
       '(attributes and memberships, never passwords: set them with ALTER ROLE ... PASSWORD); a\n' +
       'superuser role only when you connect as a superuser. Without it, missing roles are listed.',
   },
+  audit: {
+    synopsis: 'audit verify --export <file.ndjson> [--checkpoints <dir>] --public-key <base64|file>',
+    summary: 'verify an exported audit trail offline against its signed checkpoints; exit 0 only when it holds',
+    options: {
+      export: { type: 'string', help: 'the trail as GET /api/audit/export?format=ndjson wrote it' },
+      checkpoints: {
+        type: 'string',
+        help: 'a directory of *.checkpoint files (default: checkpoints/ of the configured backup storage)',
+      },
+      'public-key': {
+        type: 'string',
+        help: 'the Ed25519 public key: base64, a signed-note verifier key, or a file holding either (or the public-key JSON)',
+      },
+      help: HELP_OPTION,
+    },
+    notes:
+      'Needs no database and no network (with --checkpoints): every event hash and link, every\n' +
+      "checkpoint's signature and Merkle root, one history of checkpoints (each names the one before,\n" +
+      'none dated before its predecessor, one root per size), and no checkpoint beyond the trail.\n' +
+      'The first failure is named. See docs/audit-trail.md.',
+  },
 };
 
 const FOOTER = `Configuration comes from the environment and .env, as for the server.
@@ -149,6 +170,7 @@ export type Command =
   | { name: 'backup'; type: BackupType; tables?: string[]; scope?: ScopeArg }
   | { name: 'list' }
   | { name: 'verify'; source: Source; deep: boolean }
+  | { name: 'audit'; action: 'verify'; exportFile: string; checkpointsDir?: string; publicKey: string }
   | {
       name: 'restore';
       source: Source;
@@ -248,7 +270,7 @@ export function parseCommand(argv: string[]): Command {
     return { name: 'help', command: topic };
   }
   if (!isCommand(name)) throw new UsageError(`unknown command ${name}`);
-  const positionals = name === 'verify' || name === 'restore' ? 1 : 0;
+  const positionals = name === 'verify' || name === 'restore' || name === 'audit' ? 1 : 0;
   const parsed = parse(name, rest, positionals);
   if (parsed === 'help') return { name: 'help', command: name };
   const { values } = parsed;
@@ -269,6 +291,20 @@ export function parseCommand(argv: string[]): Command {
       return { name: 'list' };
     case 'verify':
       return { name: 'verify', source: source(parsed.positionals[0], name), deep: !!values.deep };
+    case 'audit': {
+      if (parsed.positionals[0] !== 'verify')
+        throw usage(`unknown audit action ${parsed.positionals[0]} (try: audit verify)`);
+      const exportFile = values.export as string | undefined;
+      const publicKey = values['public-key'] as string | undefined;
+      if (!exportFile) throw usage('--export <file.ndjson> is required');
+      if (!existsSync(exportFile)) throw usage(`--export: ${exportFile} does not exist`);
+      if (!publicKey) throw usage('--public-key is required (base64, or a file holding it)');
+      const checkpointsDir = values.checkpoints as string | undefined;
+      if (checkpointsDir !== undefined && !existsSync(checkpointsDir)) {
+        throw usage(`--checkpoints: ${checkpointsDir} does not exist`);
+      }
+      return { name: 'audit', action: 'verify', exportFile, checkpointsDir, publicKey };
+    }
     case 'restore': {
       const mode = (values.mode ?? 'replace') as RestoreMode;
       if (!MODES.includes(mode)) throw usage(`--mode must be replace, merge or missing-only (got ${mode})`);

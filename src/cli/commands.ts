@@ -15,6 +15,7 @@ import { redactDatabaseUrl } from '../database/database-url';
 import { keySourceFromConfig } from '../engine/backup/backup-keys';
 import { RecoveriesService } from '../recovery/recoveries.service';
 import type { Command } from './args';
+import { checkpointsFromDir, checkpointsFromStorage, readPublicKey, verdictLines, verifyExport } from './audit-verify';
 import { CliModule } from './cli.module';
 import { CommandFailed } from './cli-errors';
 import { rowTotal } from '../engine/restore/restore-backup';
@@ -136,6 +137,22 @@ export async function runCommand(cmd: Command, term: Terminal): Promise<void> {
       } finally {
         await opened.dispose();
       }
+      return;
+    }
+    case 'audit': {
+      const publicKey = readPublicKey(cmd.publicKey);
+      // Only without --checkpoints does the configuration matter: the checkpoints then come from its storage.
+      const checkpoints = cmd.checkpointsDir
+        ? checkpointsFromDir(cmd.checkpointsDir)
+        : await checkpointsFromStorage(storageFromConfig(configOnly()));
+      const verdict = await verifyExport(cmd.exportFile, checkpoints, publicKey);
+      for (const line of verdictLines(verdict)) term.out(line);
+      if (!verdict.ok) throw new CommandFailed(`the audit trail does NOT verify: ${verdict.failure}`);
+      // A chain alone proves nothing against whoever can rewrite it: the signed checkpoints do.
+      if (verdict.chain.checked > 0 && !verdict.checkpoints.latest) {
+        throw new CommandFailed('no signed checkpoint covers the trail: nothing ties it to the public key');
+      }
+      term.info('the audit trail verifies against its signed checkpoints');
       return;
     }
     case 'restore':

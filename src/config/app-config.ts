@@ -61,6 +61,15 @@ export class AppConfig {
   @Transform(toInt) @IsInt() @Min(2) @Max(256) BODY_MAX_DEPTH = 32;
   /** Refused anonymous and throttled requests are counted per client, route and status, one summary event per window. */
   @Transform(toInt) @IsInt() @Min(1) @Max(86400) AUDIT_AGGREGATE_SECONDS = 60;
+  /** Ed25519 seed (32 bytes, base64) that signs audit checkpoints; empty = generated once, kept in the catalog and shown in the start-up banner. */
+  @IsOptional() @IsString() AUDIT_SIGNING_KEY?: string;
+  /** How often a signed checkpoint of the audit trail is made, when events were added (also at shutdown). */
+  @Transform(toInt) @IsInt() @Min(1) @Max(86400) AUDIT_CHECKPOINT_SECONDS = 60;
+  /** The log's name in every checkpoint and the signing key's name (C2SP origin: no spaces, no "+"). */
+  @Matches(/^[^\s+]{1,200}$/, { message: 'AUDIT_ORIGIN must be 1-200 characters without spaces or "+"' })
+  AUDIT_ORIGIN = 'strongroom/audit';
+  /** Witnesses: each new checkpoint is POSTed (text/plain) to these URLs, best effort. */
+  @Transform(toList) @IsString({ each: true }) AUDIT_WITNESS_URLS: string[] = [];
 
   @IsIn(['local', 's3']) BACKUP_STORAGE = 'local';
   @IsString() BACKUP_DIR = './data/backups';
@@ -229,6 +238,15 @@ export function crossFieldProblems(c: AppConfig): string[] {
     // Webhook URLs often embed their secret: name the position, not the URL.
     if (!isHttpUrl(raw)) problems.push(`NOTIFY_WEBHOOK_URLS: entry ${i + 1} is not an http(s) URL`);
   });
+  c.AUDIT_WITNESS_URLS.forEach((raw, i) => {
+    if (!isHttpUrl(raw)) problems.push(`AUDIT_WITNESS_URLS: entry ${i + 1} is not an http(s) URL`);
+  });
+  if (c.AUDIT_SIGNING_KEY) {
+    const seed = Buffer.from(c.AUDIT_SIGNING_KEY.trim(), 'base64');
+    if (seed.length !== 32 || seed.toString('base64') !== c.AUDIT_SIGNING_KEY.trim()) {
+      problems.push('AUDIT_SIGNING_KEY: must be 32 bytes, base64 (an Ed25519 seed)');
+    }
+  }
   const zoneProblem = validateTimeZone(c.BACKUP_TIMEZONE);
   if (zoneProblem) problems.push(`BACKUP_TIMEZONE: ${zoneProblem.replace(/^timezone: /, '')}`);
   const zone = zoneProblem ? 'UTC' : c.BACKUP_TIMEZONE;

@@ -1,6 +1,9 @@
 import { ApiKeyEntity } from '../auth/api-key.entity';
 import { AuditEventEntity } from '../audit/audit-event.entity';
 import { AuditHeadEntity } from '../audit/audit-head.entity';
+import { AuditCheckpointEntity } from '../audit/audit-checkpoint.entity';
+import { AuditMerkleNodeEntity } from '../audit/audit-merkle-node.entity';
+import { AuditSigningKeyEntity } from '../audit/audit-signing-key.entity';
 import { BackupEntity } from '../backup/backup.entity';
 import { LeaseEntity } from './lease.entity';
 import { JobClaimEntity } from '../scheduler/job-claim.entity';
@@ -13,6 +16,9 @@ export const ENTITIES = [
   ApiKeyEntity,
   AuditEventEntity,
   AuditHeadEntity,
+  AuditCheckpointEntity,
+  AuditMerkleNodeEntity,
+  AuditSigningKeyEntity,
   LeaseEntity,
   BackupEntity,
   RecoveryEntity,

@@ -4,16 +4,21 @@ import { INestApplicationContext } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { AuditModule } from '../../src/audit/audit.module';
 import { AuditService } from '../../src/audit/audit.service';
+import { StorageModule } from '../../src/backup/storage.module';
 import { SYSTEM_ACTOR } from '../../src/common/request-context';
 import { AppConfig, loadConfig } from '../../src/config/app-config';
 import { ConfigModule } from '../../src/config/config.module';
 import { DatabaseModule } from '../../src/database/database.module';
 import { Transactions } from '../../src/database/transactions';
-import { createTestDatabase, ENGINES, TestDatabase } from '../support/databases';
+import { createTestDatabase, ENGINES, tempDir, TestDatabase } from '../support/databases';
+
+const storageDir = tempDir('strongroom-audit-');
+afterAll(() => storageDir.remove());
 
 async function context(url: string): Promise<INestApplicationContext> {
-  const config = loadConfig({ NODE_ENV: 'test', DATABASE_URL: url, LOG_LEVEL: 'silent' });
-  const ref = await Test.createTestingModule({ imports: [ConfigModule, DatabaseModule, AuditModule] })
+  // Checkpoints leave the database for the backup storage: a directory of this run's own.
+  const config = loadConfig({ NODE_ENV: 'test', DATABASE_URL: url, LOG_LEVEL: 'silent', BACKUP_DIR: storageDir.path });
+  const ref = await Test.createTestingModule({ imports: [ConfigModule, DatabaseModule, StorageModule, AuditModule] })
     .overrideProvider(AppConfig)
     .useValue(config)
     .compile();

@@ -103,6 +103,25 @@ export class AuditHeadDto {
   @ApiProperty({ description: 'Its hash (hex)' }) hash: string;
 }
 
+export class AuditCheckpointsVerdictDto {
+  @ApiProperty({ description: 'Checkpoints compared with the trail', type: 'integer' }) checked: number;
+  @ApiProperty({
+    description: 'True when every checkpoint is validly signed, they form one history and the trail matches each',
+  })
+  ok: boolean;
+  @ApiProperty({ description: 'Tree size of the first bad checkpoint, or null', nullable: true, type: 'integer' })
+  firstBad: number | null;
+  @ApiProperty({
+    description: 'Why it is bad',
+    nullable: true,
+    type: String,
+    enum: ['malformed', 'bad-signature', 'fork', 'previous-mismatch', 'time-reversed', 'root-mismatch', 'beyond-trail'],
+  })
+  problem: string | null;
+  @ApiProperty({ description: 'A sentence explaining the problem', nullable: true, type: String }) detail:
+    string | null;
+}
+
 export class AuditVerifyDto {
   @ApiProperty({ description: 'True when every link recomputes and the chain reaches the recorded head' }) ok: boolean;
   @ApiProperty({ description: 'Events checked', type: 'integer' }) checked: number;
@@ -116,4 +135,9 @@ export class AuditVerifyDto {
   problem: string | null;
   @ApiProperty({ description: 'A sentence explaining the problem', nullable: true, type: String }) detail:
     string | null;
+  @ApiProperty({
+    description: 'The signed checkpoints checked against the trail (signatures, one history, Merkle roots)',
+    type: AuditCheckpointsVerdictDto,
+  })
+  checkpoints: AuditCheckpointsVerdictDto;
 }

@@ -138,6 +138,12 @@ export interface Manifest {
   compression: Compression;
   encryption: EncryptionInfo | null;
   auditHead: { seq: number; hash: string } | null;
+  /**
+   * The latest signed checkpoint of the audit trail when the backup was taken (a C2SP signed
+   * note), so a restored audit table can be proved to be a prefix of the live trail. Absent
+   * when none was signed yet, and in backups from versions before checkpoints existed.
+   */
+  auditCheckpoint?: string;
   mac?: ManifestMac;
   /** SHA-256 (hex) of the RFC 8785 canonical JSON of every other field. */
   checksum: string;

@@ -61,6 +61,8 @@ export interface WriteBackupSpec {
   appVersion: string;
   migrations: string[];
   auditHead: { seq: number; hash: string } | null;
+  /** The latest signed audit checkpoint (signed note), embedded as it is. */
+  auditCheckpoint?: string | null;
   parallel: number;
   signal?: AbortSignal;
   /**
@@ -272,6 +274,7 @@ export async function writeBackup(dialect: Dialect, storage: BackupStorage, spec
       compression: spec.compression,
       encryption: key ? { ...key.info, frameSize: DEFAULT_FRAME_SIZE } : null,
       auditHead: spec.auditHead,
+      ...(spec.auditCheckpoint ? { auditCheckpoint: spec.auditCheckpoint } : {}),
       ...(inventory ? { inventory } : {}),
     };
     const seal = await sealForNewBackup(spec.sealKeys ?? spec.keys, key);
