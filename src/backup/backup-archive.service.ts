@@ -42,12 +42,20 @@ export class BackupArchiveService {
   /** Reads every stored byte; `deep` also restores into a scratch database and compares. */
   async verify(id: string, deep = false, actor: Actor = SYSTEM_ACTOR): Promise<VerifyOutcome> {
     const row = await this.completed(id);
-    const result = await verifyBackup(this.storage, row.storageDir, this.target.keys, {
-      deep,
-      scratchServerUrl: row.engine === 'postgres' ? this.target.sourceUrl(row.type) : undefined,
-    });
+    let result: { ok: boolean; checks: VerifyCheck[] };
+    try {
+      result = await verifyBackup(this.storage, row.storageDir, this.target.keys, {
+        deep,
+        scratchServerUrl: row.engine === 'postgres' ? this.target.sourceUrl(row.type) : undefined,
+      });
+    } catch (e) {
+      // A verification that cannot even run (storage gone, scratch database refused) proves
+      // nothing readable either: it counts as failed, so retention holds its hand.
+      result = { ok: false, checks: [{ name: 'verify', ok: false, detail: (e as Error).message }] };
+    }
     await this.tx.run(async (m) => {
-      if (result.ok) await m.update(BackupEntity, { id }, { verifiedAt: nowIso() });
+      // Both outcomes are kept: retention deletes nothing while the newest backup's last check failed.
+      await m.update(BackupEntity, { id }, result.ok ? { verifiedAt: nowIso() } : { verifyFailedAt: nowIso() });
       await this.audit.record(
         {
           actor,

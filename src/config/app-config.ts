@@ -119,6 +119,8 @@ export class AppConfig {
   @Transform(toList) @IsString({ each: true }) NOTIFY_WEBHOOK_URLS: string[] = [];
   @IsIn(['json', 'slack']) NOTIFY_WEBHOOK_FORMAT = 'json';
   @Transform(toBool) @IsBoolean() METRICS_PUBLIC = true;
+  /** PostgreSQL targets: new sessions of the target database are read-only while Strongroom is in maintenance. */
+  @Transform(toBool) @IsBoolean() MAINTENANCE_READ_ONLY_TARGET = false;
 
   /** The database Strongroom protects; by default its own. */
   get targetDatabaseUrl(): string {

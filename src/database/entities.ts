@@ -3,6 +3,8 @@ import { AuditEventEntity } from '../audit/audit-event.entity';
 import { AuditHeadEntity } from '../audit/audit-head.entity';
 import { BackupEntity } from '../backup/backup.entity';
 import { LeaseEntity } from './lease.entity';
+import { RetentionDecisionEntity } from '../scheduler/retention-decision.entity';
+import { MaintenanceEntity } from '../maintenance/maintenance.entity';
 import { JobClaimEntity } from '../scheduler/job-claim.entity';
 import { ScheduleEntity } from '../scheduler/schedule.entity';
 import { RecoveryEntity } from '../recovery/recovery.entity';
@@ -17,4 +19,6 @@ export const ENTITIES = [
   RecoveryEntity,
   ScheduleEntity,
   JobClaimEntity,
+  RetentionDecisionEntity,
+  MaintenanceEntity,
 ];

@@ -33,6 +33,12 @@ import { RecoveryProgress, RecoveryView, toRecoveryView } from './recovery.view'
 import { commitResolver, FileCommit, type FilesAfterFailure } from './file-commit';
 import { checkTables, describeIssues, dryRunTables, restoreTables, rowTotal } from '../engine/restore/restore-backup';
 
+/** Who wants to know when a restore starts and ends (maintenance mode); a hook's failure never stops a restore. */
+export interface RecoveryLifecycleHook {
+  started(id: string): Promise<unknown>;
+  ended(id: string): Promise<unknown>;
+}
+
 export interface StartRecoveryInput {
   backupId: string;
   mode?: RestoreMode;
@@ -61,6 +67,7 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
    * service must not write it (the restore holds the write lock), so progress is not stored.
    */
   private readonly progress = new Map<string, RecoveryProgress>();
+  readonly lifecycle: RecoveryLifecycleHook[] = [];
 
   constructor(
     private readonly repo: RecoveryRepository,
@@ -315,7 +322,11 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
       throw e;
     }
     this.progress.set(row.id, { phase: 'pending', table: null, rows: 0 });
-    this.jobs.start(row.id, (signal) => this.run(row, prepared, lease, signal));
+    // Maintenance begins before the job does: the target is read-only for new sessions before the restore writes.
+    await this.announce('started', row.id);
+    this.jobs.start(row.id, (signal) =>
+      this.run(row, prepared, lease, signal).finally(() => this.announce('ended', row.id)),
+    );
     return toRecoveryView(row, this.progress.get(row.id));
   }
 
@@ -477,6 +488,14 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
         `recovery ${row.id}: the catalog database is unreachable, its end is recorded (and its lease freed) once it is back: ${safeErrorMessage(e)}`,
       ),
     );
+  }
+
+  private async announce(what: 'started' | 'ended', id: string): Promise<void> {
+    for (const hook of this.lifecycle) {
+      await hook[what](id).catch((e: unknown) =>
+        this.logger.warn(`recovery ${id}: a ${what} hook failed: ${safeErrorMessage(e)}`),
+      );
+    }
   }
 
   /**

@@ -18,6 +18,7 @@ import { createTestDatabase, ENGINES, TestDatabase } from '../support/databases'
 import { checkSchema, OpenApiDocument, Operation, Schema } from '../support/openapi-schema';
 import { seedSample } from '../support/sample-data';
 import { createTestApp, TestApp } from '../support/test-app';
+import { daysAgo, insertBackup } from '../scheduler/schedule-helpers';
 
 type Who = Role | 'anonymous';
 type Lazy = string | (() => string);
@@ -106,6 +107,7 @@ describe.each(ENGINES)('OpenAPI document against the real service on %s', (engin
     ).body.id;
     ids.R = await recovery({ backupId: ids.B, mode: 'replace', tables: ['tasks'], confirm: `RESTORE ${ids.B}` });
     ids.R0 = await recovery({ backupId: ids.B, mode: 'missing-only', tables: ['tasks'], safetyBackup: false });
+    for (let i = 0; i < 30; i++) await insertBackup(t, { createdAt: daysAgo(100 + i), trigger: 'manual' });
   });
   afterAll(async () => {
     await t?.close();
@@ -235,7 +237,40 @@ describe.each(ENGINES)('OpenAPI document against the real service on %s', (engin
       { op: 'deleteSchedule', as: 'admin', path: { id: () => ids.S2 }, expect: 204 },
       { op: 'runSchedule', as: 'operator', path: { id: () => ids.S }, expect: 202, then: waitBackup },
       { op: 'previewRetention', as: 'auditor', expect: 200 },
-      { op: 'applyRetention', as: 'admin', expect: 200 },
+      {
+        op: 'applyRetention',
+        as: 'admin',
+        expect: 200,
+        // Old ad-hoc backups planted first: deleting them would take most of the group, so a decision waits.
+        then: (b) => void (ids.D = (b as { held: { decisionId: string }[] }).held[0].decisionId),
+      },
+      { op: 'listRetentionDecisions', as: 'auditor', query: { status: 'pending', limit: '5' }, expect: 200 },
+      { op: 'getRetentionDecision', as: 'auditor', path: { id: () => ids.D }, expect: 200 },
+      {
+        op: 'confirmRetentionDecision',
+        as: 'admin',
+        path: { id: () => ids.D },
+        body: { confirm: 'DELETE wrong' },
+        expect: 400,
+      },
+      {
+        op: 'confirmRetentionDecision',
+        as: 'admin',
+        path: { id: () => ids.D },
+        body: () => ({ confirm: `DELETE ${ids.D}` }),
+        expect: 200,
+      },
+      {
+        op: 'confirmRetentionDecision',
+        as: 'admin',
+        path: { id: () => ids.D },
+        body: () => ({ confirm: `DELETE ${ids.D}` }),
+        expect: 409,
+      },
+      { op: 'getMaintenance', as: 'auditor', expect: 200 },
+      { op: 'setMaintenance', as: 'admin', body: { active: true, reason: 'contract test' }, expect: 200 },
+      { op: 'createSchedule', as: 'admin', body: { name: 'in-maintenance', cron: '0 5 * * *' }, expect: 503 },
+      { op: 'setMaintenance', as: 'admin', body: { active: false }, expect: 200 },
     ];
   }
 
