@@ -114,6 +114,10 @@ export class AppConfig {
   @Transform(toInt) @IsInt() @Min(1) FAILED_BACKUP_TTL_HOURS = 72;
   @Transform(toInt) @IsInt() @Min(1) ADHOC_RETENTION_DAYS = 30;
   @Transform(toInt) @IsInt() @Min(1) MAX_BACKUP_AGE_HOURS = 26;
+  /** A schedule without a completed backup by its next fire time after the last success plus this is a problem. */
+  @Transform(toInt) @IsInt() @Min(1) SCHEDULE_DEADLINE_GRACE_MINUTES = 120;
+  /** Pinged (GET) after each successful scheduled backup, for an outside dead man's switch. */
+  @IsOptional() @IsString() HEARTBEAT_URL?: string;
   @IsOptional() @Transform(toInt) @IsInt() @Min(1) MAX_STORAGE_BYTES?: number;
 
   @Transform(toList) @IsString({ each: true }) NOTIFY_WEBHOOK_URLS: string[] = [];
@@ -207,6 +211,8 @@ export function crossFieldProblems(c: AppConfig): string[] {
     // Webhook URLs often embed their secret: name the position, not the URL.
     if (!isHttpUrl(raw)) problems.push(`NOTIFY_WEBHOOK_URLS: entry ${i + 1} is not an http(s) URL`);
   });
+  // The URL often embeds its secret: never echo it.
+  if (c.HEARTBEAT_URL && !isHttpUrl(c.HEARTBEAT_URL)) problems.push('HEARTBEAT_URL: not an http(s) URL');
   const zoneProblem = validateTimeZone(c.BACKUP_TIMEZONE);
   if (zoneProblem) problems.push(`BACKUP_TIMEZONE: ${zoneProblem.replace(/^timezone: /, '')}`);
   const zone = zoneProblem ? 'UTC' : c.BACKUP_TIMEZONE;

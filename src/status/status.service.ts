@@ -8,6 +8,7 @@ import { BackupCatalogService } from '../backup/backup-catalog.service';
 import { JobSweeper } from '../backup/job-sweeper';
 import { AppConfig } from '../config/app-config';
 import { NotificationsService } from '../notifications/notifications.service';
+import { scheduleDeadline } from '../scheduler/schedule-deadline';
 import { toScheduleView } from '../scheduler/schedule.view';
 import { SchedulesService } from '../scheduler/schedules.service';
 
@@ -79,8 +80,16 @@ export class StatusService implements OnApplicationBootstrap, OnApplicationShutd
     const lastRuns = new Map(
       (lastIds.length ? await this.backups.find({ where: { id: In(lastIds) } }) : []).map((b) => [b.id, b]),
     );
+    const lastSuccess = await this.lastSuccessPerSchedule();
+    const grace = this.config.SCHEDULE_DEADLINE_GRACE_MINUTES;
     for (const s of schedules) {
       if (!s.enabled) continue;
+      const since = lastSuccess.get(s.id) ?? s.createdAt;
+      const deadline = scheduleDeadline(s.cron, s.timezone, new Date(since), grace);
+      if (now > deadline)
+        problems.push(
+          `schedule "${s.name}" (${s.id}): no completed backup since ${since}; it was due by ${deadline.toISOString()} (next run after that plus SCHEDULE_DEADLINE_GRACE_MINUTES=${grace})`,
+        );
       const last = s.lastBackupId ? lastRuns.get(s.lastBackupId) : undefined;
       if (last?.status === 'failed')
         problems.push(
@@ -104,6 +113,18 @@ export class StatusService implements OnApplicationBootstrap, OnApplicationShutd
       storage: { count: stats.count, totalBytes: stats.totalBytes },
       schedules: schedules.map((s) => ({ id: s.id, name: s.name, nextRunAt: toScheduleView(s, now).nextRunAt })),
     };
+  }
+
+  /** When each schedule's newest completed backup was taken. */
+  private async lastSuccessPerSchedule(): Promise<Map<string, string>> {
+    const rows: { scheduleId: string; newest: string }[] = await this.backups
+      .createQueryBuilder('b')
+      .select('b.schedule_id', 'scheduleId')
+      .addSelect('MAX(b.created_at)', 'newest')
+      .where('b.status = :s AND b.schedule_id IS NOT NULL', { s: 'completed' })
+      .groupBy('b.schedule_id')
+      .getRawMany();
+    return new Map(rows.map((r) => [r.scheduleId, r.newest]));
   }
 
   /** Computes the status and alerts when it has just turned unhealthy (once per transition in this process). */
