@@ -8,8 +8,10 @@ import { BackupInventory1763700010000 } from './1763700010000-backup-inventory';
 import { Scopes1764600100000 } from './1764600100000-scopes';
 import { JobCancel1764600200000 } from './1764600200000-job-cancel';
 import { OffsiteCopies1764600300000 } from './1764600300000-offsite-copies';
-import { NewestVerifiedIndex1764600600000 } from './1764600600000-newest-verified-index';
+import { RetentionSafeguards1764600400000 } from './1764600400000-retention-safeguards';
+import { Maintenance1764600401000 } from './1764600401000-maintenance';
 import { AuditCheckpoints1764600500000 } from './1764600500000-audit-checkpoints';
+import { NewestVerifiedIndex1764600600000 } from './1764600600000-newest-verified-index';
 
 /** Migrations in the order they apply. */
 export const MIGRATIONS = [
@@ -23,6 +25,8 @@ export const MIGRATIONS = [
   Scopes1764600100000,
   JobCancel1764600200000,
   OffsiteCopies1764600300000,
+  RetentionSafeguards1764600400000,
+  Maintenance1764600401000,
   AuditCheckpoints1764600500000,
   NewestVerifiedIndex1764600600000,
 ];

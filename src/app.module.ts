@@ -19,6 +19,8 @@ import { NotificationsModule } from './notifications/notifications.module';
 import { OffsiteModule } from './offsite/offsite.module';
 import { SchedulerModule } from './scheduler/scheduler.module';
 import { StatusModule } from './status/status.module';
+import { MaintenanceModule } from './maintenance/maintenance.module';
+import { MaintenanceGuard } from './maintenance/maintenance.guard';
 
 @Module({
   imports: [
@@ -53,11 +55,14 @@ import { StatusModule } from './status/status.module';
     NotificationsModule,
     SchedulerModule,
     StatusModule,
+    MaintenanceModule,
   ],
   providers: [
     // Order matters: rate limiting first (also protects key guessing), then authentication.
     { provide: APP_GUARD, useClass: ThrottlerGuard },
     { provide: APP_GUARD, useExisting: AuthGuard },
+    // After authentication, so an unknown caller learns nothing about maintenance.
+    { provide: APP_GUARD, useExisting: MaintenanceGuard },
     { provide: APP_FILTER, useClass: HttpExceptionFilter },
   ],
 })

@@ -48,12 +48,19 @@ export class BackupArchiveService {
   async verify(id: string, deep = false, actor: Actor = SYSTEM_ACTOR): Promise<VerifyOutcome> {
     const row = await this.completed(id);
     const opts = { deep, scratchServerUrl: row.engine === 'postgres' ? this.target.sourceUrl(row.type) : undefined };
-    let result = await verifyBackup(this.storage, row.storageDir, this.target.keys, opts);
+    // A verification that cannot even run (storage gone, scratch database refused) proves
+    // nothing readable either: it counts as failed, so retention holds its hand.
+    const attempt = (storage: BackupStorage): Promise<{ ok: boolean; checks: VerifyCheck[] }> =>
+      verifyBackup(storage, row.storageDir, this.target.keys, opts).catch((e: unknown) => ({
+        ok: false,
+        checks: [{ name: 'verify', ok: false, detail: (e as Error).message }],
+      }));
+    let result = await attempt(this.storage);
     let source: CopySource = 'primary';
     let primaryProblem: string | null = null;
     if (!result.ok && this.copies.hasOffsiteCopy(row)) {
       // The primary copy failed: the backup is still sound if its offsite copy is.
-      const offsite = await verifyBackup(this.copies.offsite!, row.storageDir, this.target.keys, opts);
+      const offsite = await attempt(this.copies.offsite!);
       if (offsite.ok) {
         primaryProblem = result.checks
           .filter((c) => !c.ok)
@@ -65,7 +72,8 @@ export class BackupArchiveService {
       }
     }
     await this.tx.run(async (m) => {
-      if (result.ok) await m.update(BackupEntity, { id }, { verifiedAt: nowIso() });
+      // Both outcomes are kept: retention deletes nothing while the newest backup's last check failed.
+      await m.update(BackupEntity, { id }, result.ok ? { verifiedAt: nowIso() } : { verifyFailedAt: nowIso() });
       await this.audit.record(
         {
           actor,

@@ -80,6 +80,8 @@ export class BackupEntity {
   @Column({ name: 'key_id', type: 'varchar', length: 64, nullable: true }) keyId: string | null;
   @Column({ type: 'varchar', length: 64, nullable: true }) checksum: string | null;
   @Column({ name: 'verified_at', ...ISO_TIME, nullable: true }) verifiedAt: string | null;
+  /** When a verification last failed; later than verifiedAt means the last one failed (retention then deletes nothing). */
+  @Column({ name: 'verify_failed_at', ...ISO_TIME, nullable: true }) verifyFailedAt?: string | null;
   @Column({ type: 'text', nullable: true }) error: string | null;
   @Column({ type: 'text', nullable: true, transformer: jsonText<BackupProgressView | null>(null) })
   progress: BackupProgressView | null;

@@ -144,6 +144,10 @@ export class AppConfig {
   @Transform(toInt) @IsInt() @Min(1) FAILED_BACKUP_TTL_HOURS = 72;
   @Transform(toInt) @IsInt() @Min(1) ADHOC_RETENTION_DAYS = 30;
   @Transform(toInt) @IsInt() @Min(1) MAX_BACKUP_AGE_HOURS = 26;
+  /** A schedule without a completed backup by its next fire time after the last success plus this is a problem. */
+  @Transform(toInt) @IsInt() @Min(1) SCHEDULE_DEADLINE_GRACE_MINUTES = 120;
+  /** Pinged (GET) after each successful scheduled backup, for an outside dead man's switch. */
+  @IsOptional() @IsString() HEARTBEAT_URL?: string;
   @IsOptional() @Transform(toInt) @IsInt() @Min(1) MAX_STORAGE_BYTES?: number;
 
   @Transform(toList) @IsString({ each: true }) NOTIFY_WEBHOOK_URLS: string[] = [];
@@ -151,6 +155,8 @@ export class AppConfig {
   @Transform(toBool) @IsBoolean() METRICS_PUBLIC = true;
   /** The operator console at /console (static files from dist/console, built by `npm run build`). */
   @Transform(toBool) @IsBoolean() CONSOLE_ENABLED = true;
+  /** PostgreSQL targets: new sessions of the target database are read-only while Strongroom is in maintenance. */
+  @Transform(toBool) @IsBoolean() MAINTENANCE_READ_ONLY_TARGET = false;
 
   /** The database Strongroom protects; by default its own. */
   get targetDatabaseUrl(): string {
@@ -247,6 +253,8 @@ export function crossFieldProblems(c: AppConfig): string[] {
       problems.push('AUDIT_SIGNING_KEY: must be 32 bytes, base64 (an Ed25519 seed)');
     }
   }
+  // The URL often embeds its secret: never echo it.
+  if (c.HEARTBEAT_URL && !isHttpUrl(c.HEARTBEAT_URL)) problems.push('HEARTBEAT_URL: not an http(s) URL');
   const zoneProblem = validateTimeZone(c.BACKUP_TIMEZONE);
   if (zoneProblem) problems.push(`BACKUP_TIMEZONE: ${zoneProblem.replace(/^timezone: /, '')}`);
   const zone = zoneProblem ? 'UTC' : c.BACKUP_TIMEZONE;

@@ -32,5 +32,15 @@ export function buildDataSourceOptions(databaseUrl: string, opts: { migrationsRu
       },
     };
   }
-  return { ...common, type: 'postgres', url: parsed.url, extra: { max: 10, application_name: 'strongroom' } };
+  return {
+    ...common,
+    type: 'postgres',
+    url: parsed.url,
+    extra: {
+      max: 10,
+      application_name: 'strongroom',
+      // When the catalog is also the target, maintenance makes new sessions read-only; the catalog's must still write.
+      options: '-c default_transaction_read_only=off',
+    },
+  };
 }

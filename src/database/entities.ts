@@ -6,6 +6,8 @@ import { AuditMerkleNodeEntity } from '../audit/audit-merkle-node.entity';
 import { AuditSigningKeyEntity } from '../audit/audit-signing-key.entity';
 import { BackupEntity } from '../backup/backup.entity';
 import { LeaseEntity } from './lease.entity';
+import { RetentionDecisionEntity } from '../scheduler/retention-decision.entity';
+import { MaintenanceEntity } from '../maintenance/maintenance.entity';
 import { JobClaimEntity } from '../scheduler/job-claim.entity';
 import { ScheduleEntity } from '../scheduler/schedule.entity';
 import { RecoveryEntity } from '../recovery/recovery.entity';
@@ -25,4 +27,6 @@ export const ENTITIES = [
   ScheduleEntity,
   JobClaimEntity,
   ScopeEntity,
+  RetentionDecisionEntity,
+  MaintenanceEntity,
 ];

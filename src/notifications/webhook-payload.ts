@@ -6,7 +6,10 @@ export type NotificationEventType =
   | 'recovery.completed'
   | 'recovery.failed'
   | 'retention.deleted'
-  | 'status.unhealthy';
+  | 'status.unhealthy'
+  | 'retention.confirmation-required'
+  | 'maintenance.started'
+  | 'maintenance.ended';
 
 export type NotificationSeverity = 'info' | 'warning' | 'error' | 'critical';
 

@@ -48,6 +48,12 @@ import {
   rowTotal,
 } from '../engine/restore/restore-backup';
 
+/** Who wants to know when a restore starts and ends (maintenance mode); a hook's failure never stops a restore. */
+export interface RecoveryLifecycleHook {
+  started(id: string): Promise<unknown>;
+  ended(id: string): Promise<unknown>;
+}
+
 export interface StartRecoveryInput {
   backupId: string;
   mode?: RestoreMode;
@@ -82,6 +88,7 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
   private readonly progress = new Map<string, RecoveryProgress>();
   /** Running recoveries of this process, so a cancel sent here stops them at once (job-cancel.ts). */
   private readonly watches = new Map<string, CancelWatch>();
+  readonly lifecycle: RecoveryLifecycleHook[] = [];
 
   constructor(
     private readonly repo: RecoveryRepository,
@@ -441,7 +448,11 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
       this.logger.warn(`recovery ${row.id}: could not look for a cancel request: ${e.message}`),
     );
     this.watches.set(row.id, watch);
-    this.jobs.start(row.id, (signal) => this.run(row, prepared, lease, signal, actor, watch));
+    // Maintenance begins before the job does: the target is read-only for new sessions before the restore writes.
+    await this.announce('started', row.id);
+    this.jobs.start(row.id, (signal) =>
+      this.run(row, prepared, lease, signal, actor, watch).finally(() => this.announce('ended', row.id)),
+    );
     return toRecoveryView(row, this.progressOf(row.id));
   }
 
@@ -687,6 +698,14 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
       ),
     );
     this.watches.delete(row.id);
+  }
+
+  private async announce(what: 'started' | 'ended', id: string): Promise<void> {
+    for (const hook of this.lifecycle) {
+      await hook[what](id).catch((e: unknown) =>
+        this.logger.warn(`recovery ${id}: a ${what} hook failed: ${safeErrorMessage(e)}`),
+      );
+    }
   }
 
   /**

@@ -12,6 +12,9 @@ import type { Actor } from '../common/request-context';
 import { strictFake } from '../common/strict-fake.fixture';
 import type { AppConfig } from '../config/app-config';
 import type { NotificationsService } from '../notifications/notifications.service';
+import type { Repository } from 'typeorm';
+import type { Transactions } from '../database/transactions';
+import type { RetentionDecisionEntity } from './retention-decision.entity';
 import { RetentionService } from './retention.service';
 import type { SchedulesService } from './schedules.service';
 
@@ -35,6 +38,8 @@ function backup(id: string, createdAt: string): BackupEntity {
 function setup(deleteOutcome: Record<string, Error>) {
   const rows = [
     backup('newest', daysAgo(1)),
+    // Recent ones so that the deletions stay within half the group (more would wait for a confirmation).
+    ...[2, 3, 4, 5].map((d) => backup(`recent-${d}`, daysAgo(d))),
     backup('old', daysAgo(30)),
     backup('gone', daysAgo(31)),
     backup('pinned-since', daysAgo(32)),
@@ -52,11 +57,14 @@ function setup(deleteOutcome: Record<string, Error>) {
   });
   const notifications = strictFake<NotificationsService>('notifications', { notify: jest.fn() });
   const config = strictFake<AppConfig>('config', { ADHOC_RETENTION_DAYS: 7, FAILED_BACKUP_TTL_HOURS: 24 });
+  const decisions = strictFake<Repository<RetentionDecisionEntity>>('decisions', { find: jest.fn(async () => []) });
   const service = new RetentionService(
+    decisions,
     catalog,
     strictFake<SchedulesService>('schedules', { all: jest.fn(async () => []) }),
     audit,
     notifications,
+    strictFake<Transactions>('tx', {}),
     config,
   );
   return { service, catalog, audited, notifications };
@@ -126,7 +134,7 @@ describe('RetentionService.apply', () => {
     expect(audited[0]).toMatchObject({
       action: 'retention.apply',
       outcome: 'success',
-      details: { skipped: [], kept: 1 },
+      details: { skipped: [], kept: 5 },
     });
   });
 });

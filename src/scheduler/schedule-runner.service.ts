@@ -219,6 +219,7 @@ export class ScheduleRunner implements OnApplicationBootstrap, OnApplicationShut
 
   private async onBackupFinished(e: BackupFinishedEvent): Promise<void> {
     if (e.scheduleId) await this.schedules.recordEnd(e.scheduleId, e.backupId, e.kind);
+    if (e.kind === 'completed' && e.trigger === 'scheduled' && this.config.HEARTBEAT_URL) this.heartbeat(e.backupId);
     if (e.kind === 'failed') {
       this.notifications.notify({
         type: 'backup.failed',
@@ -227,6 +228,16 @@ export class ScheduleRunner implements OnApplicationBootstrap, OnApplicationShut
         details: { backupId: e.backupId, trigger: e.trigger, type: e.type, scheduleId: e.scheduleId, error: e.error },
       });
     }
+  }
+
+  /** Fire and forget: a monitor that stops hearing from us is the alert, so a failed ping is only logged. */
+  private heartbeat(backupId: string): void {
+    const url = this.config.HEARTBEAT_URL!;
+    fetch(url, { signal: AbortSignal.timeout(10_000) })
+      .then((res) => {
+        if (!res.ok) this.logger.warn(`heartbeat after backup ${backupId}: the monitor answered ${res.status}`);
+      })
+      .catch((e: Error) => this.logger.warn(`heartbeat after backup ${backupId} failed: ${e.message}`));
   }
 
   /** First start of a database: a daily schedule, created by exactly one instance, never again once deleted. */

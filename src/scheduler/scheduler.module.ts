@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { ScheduleModule } from '@nestjs/schedule';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { BackupModule } from '../backup/backup.module';
+import { RetentionDecisionEntity } from './retention-decision.entity';
 import { RetentionController } from './retention.controller';
 import { RetentionService } from './retention.service';
 import { ScheduleRunner } from './schedule-runner.service';
@@ -12,7 +13,11 @@ import { SchedulesService } from './schedules.service';
 import { ServiceJobs } from './service-jobs.service';
 
 @Module({
-  imports: [ScheduleModule.forRoot(), TypeOrmModule.forFeature([ScheduleEntity]), BackupModule],
+  imports: [
+    ScheduleModule.forRoot(),
+    TypeOrmModule.forFeature([ScheduleEntity, RetentionDecisionEntity]),
+    BackupModule,
+  ],
   controllers: [SchedulesController, RetentionController],
   providers: [SchedulesService, ScheduleRunner, ScheduleRepository, RetentionService, ServiceJobs],
   exports: [SchedulesService, ScheduleRunner, RetentionService, ServiceJobs],

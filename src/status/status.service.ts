@@ -9,6 +9,7 @@ import { JobSweeper } from '../backup/job-sweeper';
 import { AppConfig } from '../config/app-config';
 import { NotificationsService } from '../notifications/notifications.service';
 import { OffsiteLag, OffsiteLagService } from '../offsite/offsite-lag.service';
+import { scheduleDeadline } from '../scheduler/schedule-deadline';
 import { toScheduleView } from '../scheduler/schedule.view';
 import { SchedulesService } from '../scheduler/schedules.service';
 
@@ -94,8 +95,16 @@ export class StatusService implements OnApplicationBootstrap, OnApplicationShutd
         : []
       ).map((b) => [b.id, b]),
     );
+    const lastSuccess = await this.lastSuccessPerSchedule();
+    const grace = this.config.SCHEDULE_DEADLINE_GRACE_MINUTES;
     for (const s of schedules) {
       if (!s.enabled) continue;
+      const since = lastSuccess.get(s.id) ?? s.createdAt;
+      const deadline = scheduleDeadline(s.cron, s.timezone, new Date(since), grace);
+      if (now > deadline)
+        problems.push(
+          `schedule "${s.name}" (${s.id}): no completed backup since ${since}; it was due by ${deadline.toISOString()} (next run after that plus SCHEDULE_DEADLINE_GRACE_MINUTES=${grace})`,
+        );
       const last = s.lastBackupId ? lastRuns.get(s.lastBackupId) : undefined;
       if (last?.status === 'failed')
         problems.push(
@@ -131,6 +140,15 @@ export class StatusService implements OnApplicationBootstrap, OnApplicationShutd
   private async first(rest: string, params: unknown[]): Promise<BackupRow | null> {
     const rows = await selectRows(this.ds, `SELECT ${BACKUP_VIEW_COLUMNS} FROM "strongroom_backups" ${rest}`, params);
     return rows[0] ?? null;
+  }
+
+  /** When each schedule's newest completed backup was taken. */
+  private async lastSuccessPerSchedule(): Promise<Map<string, string>> {
+    const rows = (await this.ds.query(
+      `SELECT "schedule_id" AS "scheduleId", MAX("created_at") AS "newest" FROM "strongroom_backups"
+       WHERE "status" = 'completed' AND "schedule_id" IS NOT NULL GROUP BY "schedule_id"`,
+    )) as { scheduleId: string; newest: string }[];
+    return new Map(rows.map((r) => [r.scheduleId, r.newest]));
   }
 
   /** Computes the status and alerts when it has just turned unhealthy (once per transition in this process). */

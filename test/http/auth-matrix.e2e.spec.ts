@@ -43,7 +43,12 @@ const ROUTE_ROLES: Record<string, Rule> = {
   'POST /api/schedules/:id/run': 'operator',
   'GET /api/retention/preview': 'auditor',
   'POST /api/retention/apply': 'admin',
+  'GET /api/retention/decisions': 'auditor',
+  'GET /api/retention/decisions/:id': 'auditor',
+  'POST /api/retention/decisions/:id/confirm': 'admin',
   'GET /api/status': 'auditor',
+  'GET /api/maintenance': 'auditor',
+  'PUT /api/maintenance': 'admin',
   'GET /metrics': 'public',
 };
 

@@ -1,6 +1,7 @@
 import request from 'supertest';
 import { ENGINES } from '../support/databases';
 import { createTestApp, TestApp } from '../support/test-app';
+import { BackupEntity } from '../../src/backup/backup.entity';
 import { daysAgo, insertBackup } from './schedule-helpers';
 
 describe.each(ENGINES)('retention over HTTP on %s', (engine) => {
@@ -93,24 +94,114 @@ describe.each(ENGINES)('retention over HTTP on %s', (engine) => {
       preRestoreOld.id,
       orphan.id,
     ].sort();
-    expect([...del.keys()].sort()).toEqual(expectedDeletes);
-    expect(del.get(manualOld.id)!.join()).toMatch(/older than 30 days/);
-    expect(del.get(nightly[5].id)!.join()).toMatch(/schedule "nightly": matches no keep rule/);
+    // The policies would delete 7 of the 11 nightly backups and 3 of the 4 ad-hoc ones: more
+    // than half of each group, so those wait for an admin; only the failed one goes now.
+    expect([...del.keys()]).toEqual([failedOld.id]);
+    const heldIds = preview.body.held.flatMap((h: { delete: string[] }) => h.delete);
+    expect([...heldIds, failedOld.id].sort()).toEqual(expectedDeletes);
+    expect(keep.get(manualOld.id)!.join()).toMatch(/held: would delete 3 of 4 .*would delete: .*older than 30 days/);
+    expect(keep.get(nightly[5].id)!.join()).toMatch(/schedule "nightly": matches no keep rule/);
 
     const applied = await request(t.http).post('/api/retention/apply').set(admin()).expect(200);
-    expect([...applied.body.deleted].sort()).toEqual(expectedDeletes);
+    expect(applied.body.deleted).toEqual([failedOld.id]);
+    expect(applied.body.held).toHaveLength(2);
+    const decisions = (await request(t.http).get('/api/retention/decisions?status=pending').set(admin()).expect(200))
+      .body.items;
+    expect(decisions.map((d: { id: string }) => d.id).sort()).toEqual(
+      applied.body.held.map((h: { decisionId: string }) => h.decisionId).sort(),
+    );
+    // A second run while they wait records no second decision.
+    await request(t.http).post('/api/retention/apply').set(admin()).expect(200);
+    expect(
+      (await request(t.http).get('/api/retention/decisions').set(admin()).expect(200)).body.items.map(
+        (d: { id: string }) => d.id,
+      ),
+    ).toEqual(decisions.map((d: { id: string }) => d.id));
+    const refused = await request(t.http)
+      .post(`/api/retention/decisions/${decisions[0].id}/confirm`)
+      .set(admin())
+      .send({ confirm: 'yes' })
+      .expect(400);
+    expect(refused.body.message).toContain(`confirm: this deletes`);
+    expect(refused.body.message).toContain(`"DELETE ${decisions[0].id}"`);
+    await request(t.http)
+      .post(`/api/retention/decisions/${decisions[0].id}/confirm`)
+      .set('X-API-Key', t.keys.operator)
+      .send({ confirm: `DELETE ${decisions[0].id}` })
+      .expect(403);
+    const deleted: string[] = [failedOld.id];
+    for (const d of decisions) {
+      const res = await request(t.http)
+        .post(`/api/retention/decisions/${d.id}/confirm`)
+        .set(admin())
+        .send({ confirm: d.confirmPhrase })
+        .expect(200);
+      deleted.push(...res.body.deleted);
+    }
+    expect(deleted.sort()).toEqual(expectedDeletes);
+    await request(t.http)
+      .post(`/api/retention/decisions/${decisions[0].id}/confirm`)
+      .set(admin())
+      .send({ confirm: decisions[0].confirmPhrase })
+      .expect(409);
     const remaining = await request(t.http).get('/api/backups?limit=200').set(admin()).expect(200);
-    expect(remaining.body.items.map((b: { id: string }) => b.id).sort()).toEqual([...keep.keys()].sort());
+    expect(remaining.body.items.map((b: { id: string }) => b.id).sort()).toEqual(
+      [...keep.keys()].filter((id) => !heldIds.includes(id)).sort(),
+    );
     const audit = await request(t.http)
       .get(`/api/audit?action=backup.delete&resourceId=${manualOld.id}`)
       .set(admin())
       .expect(200);
     expect(audit.body.items[0].details.reason).toMatch(/^retention: older than 30 days/);
+    const confirmedEvent = await request(t.http)
+      .get(`/api/audit?action=retention.confirmed&resourceId=${decisions[0].id}`)
+      .set(admin())
+      .expect(200);
+    expect(confirmedEvent.body.items).toHaveLength(1);
 
     const again = await request(t.http).post('/api/retention/apply').set(admin()).expect(200);
     expect(again.body.deleted).toEqual([]);
     const previewAgain = await request(t.http).get('/api/retention/preview').set(admin()).expect(200);
     expect(previewAgain.body.delete).toEqual([]);
+  });
+
+  it('keeps the newest verified backup, and deletes nothing while the newest backup last failed its verification', async () => {
+    const s = await request(t.http)
+      .post('/api/schedules')
+      .set(admin())
+      .send({ name: 'hourly', cron: '0 * * * *', retention: { keepLast: 1, daily: 0, weekly: 0, monthly: 0 } })
+      .expect(201);
+    const now = Date.now();
+    const at = (h: number) => new Date(now - h * 3_600_000).toISOString();
+    const rows: BackupEntity[] = [];
+    for (let h = 0; h < 6; h++)
+      rows.push(await insertBackup(t, { createdAt: at(h + 0.1), trigger: 'scheduled', scheduleId: s.body.id }));
+    await t.dataSource.getRepository(BackupEntity).update({ id: rows[4].id }, { verifiedAt: at(1) });
+    await t.dataSource.getRepository(BackupEntity).update({ id: rows[0].id }, { verifyFailedAt: at(0) });
+
+    const blocked = await request(t.http).get('/api/retention/preview').set(admin()).expect(200);
+    expect(blocked.body.blocked).toContain(`the last verification of the newest backup ${rows[0].id} failed`);
+    const ids = (l: { id: string }[]) => l.map((d) => d.id);
+    expect(ids(blocked.body.delete).filter((id) => rows.some((r) => r.id === id))).toEqual([]);
+    expect((await request(t.http).post('/api/retention/apply').set(admin()).expect(200)).body.deleted).toEqual([]);
+
+    // A newer backup is taken (not verified yet): deleting may resume, but the newest verified one (rows[4]) stays,
+    // and 5 of 7 going waits for an admin.
+    const newer = await insertBackup(t, { createdAt: at(0), trigger: 'scheduled', scheduleId: s.body.id });
+    const preview = await request(t.http).get('/api/retention/preview').set(admin()).expect(200);
+    expect(preview.body.blocked).toBeNull();
+    const keep = new Map<string, string[]>(
+      preview.body.keep.map((k: { id: string; reasons: string[] }) => [k.id, k.reasons]),
+    );
+    expect(keep.get(rows[4].id)!.join()).toMatch(/newest verified backup/);
+    expect(keep.get(newer.id)!.join()).toMatch(/newest/);
+    expect(preview.body.held).toEqual([
+      expect.objectContaining({
+        scheduleId: s.body.id,
+        delete: [rows[0].id, rows[1].id, rows[2].id, rows[3].id, rows[5].id],
+        completed: 7,
+      }),
+    ]);
   });
 
   it('never deletes the newest completed backup or a pinned one, even when every rule would drop them', async () => {

@@ -67,6 +67,20 @@ describe.each(ENGINES)('schedules over HTTP on %s', (engine) => {
       .send({ name: 'x', cron: '0 2 * * *', retention: { daily: -1 } })
       .expect(400);
     expect(JSON.stringify(retention.body.message)).toMatch(/daily/);
+    // A policy that could keep nothing is refused, naming each field; the schedule is not created.
+    for (const [field, value] of [
+      ['keepLast', 0],
+      ['keepLast', -3],
+      ['maxAgeDays', 0],
+      ['maxTotalBytes', -1],
+    ] as const) {
+      const bad = await request(t.http)
+        .post('/api/schedules')
+        .set(admin())
+        .send({ name: 'x', cron: '0 2 * * *', retention: { [field]: value } })
+        .expect(400);
+      expect(JSON.stringify(bad.body.message)).toContain(`retention.${field} must not be less than 1`);
+    }
     const tables = await request(t.http)
       .post('/api/schedules')
       .set(admin())

@@ -20,19 +20,21 @@ import { BACKUP_TYPES, type BackupType } from '../../engine/archive/manifest.typ
 
 export class RetentionDto {
   @ApiPropertyOptional({
-    description: 'Always keep this many newest completed backups',
+    description:
+      'Always keep this many newest completed backups (at least 1: a policy that keeps none is refused, whatever the buckets say)',
     type: 'integer',
-    minimum: 0,
+    minimum: 1,
     maximum: 10000,
     default: 7,
   })
   @IsOptionalNotNull()
   @IsInt()
-  @Min(0)
+  @Min(1)
   @Max(10000)
   keepLast?: number;
   @ApiPropertyOptional({
-    description: 'Keep the newest backup of each of this many most recent days',
+    description:
+      'Keep the newest backup of each of this many most recent days (0: this bucket is off; keepLast still applies)',
     type: 'integer',
     minimum: 0,
     maximum: 10000,
@@ -44,7 +46,8 @@ export class RetentionDto {
   @Max(10000)
   daily?: number;
   @ApiPropertyOptional({
-    description: 'Keep the newest backup of each of this many most recent ISO weeks',
+    description:
+      'Keep the newest backup of each of this many most recent ISO weeks (0: this bucket is off; keepLast still applies)',
     type: 'integer',
     minimum: 0,
     maximum: 10000,
@@ -56,7 +59,8 @@ export class RetentionDto {
   @Max(10000)
   weekly?: number;
   @ApiPropertyOptional({
-    description: 'Keep the newest backup of each of this many most recent months',
+    description:
+      'Keep the newest backup of each of this many most recent months (0: this bucket is off; keepLast still applies)',
     type: 'integer',
     minimum: 0,
     maximum: 10000,
@@ -68,7 +72,8 @@ export class RetentionDto {
   @Max(10000)
   monthly?: number;
   @ApiPropertyOptional({
-    description: 'Keep the newest backup of each of this many most recent years',
+    description:
+      'Keep the newest backup of each of this many most recent years (0: this bucket is off; keepLast still applies)',
     type: 'integer',
     minimum: 0,
     maximum: 10000,

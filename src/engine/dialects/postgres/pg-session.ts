@@ -18,6 +18,8 @@ export const SESSION_SETTINGS: ReadonlyArray<[string, string]> = [
   // Backups and restores legitimately run long; server defaults must not cut them off.
   ['statement_timeout', '0'],
   ['idle_in_transaction_session_timeout', '0'],
+  // Maintenance may make the target read-only for new sessions (pg-read-only.ts); a restore's own must still write.
+  ['default_transaction_read_only', 'off'],
 ];
 
 export async function connect(url: string, applicationName = 'strongroom'): Promise<Client> {
