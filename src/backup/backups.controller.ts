@@ -1,3 +1,4 @@
+import { AllowedInMaintenance } from '../maintenance/maintenance.guard';
 import {
   Body,
   Controller,
@@ -259,6 +260,8 @@ export class BackupsController {
   @HttpCode(202)
   @Roles('operator')
   @Audit('backup.cancel', 'backup')
+  // Stopping work is never refused for maintenance: cancelling the restore that holds it is how an admin ends it early.
+  @AllowedInMaintenance()
   @ApiOperation({
     operationId: 'cancelBackup',
     summary:

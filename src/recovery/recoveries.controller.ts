@@ -1,3 +1,4 @@
+import { AllowedInMaintenance } from '../maintenance/maintenance.guard';
 import {
   Body,
   Controller,
@@ -145,6 +146,8 @@ export class RecoveriesController {
   @HttpCode(202)
   @Roles('admin')
   @Audit('recovery.cancel', 'recovery')
+  // Stopping work is never refused for maintenance: cancelling the restore that holds it is how an admin ends it early.
+  @AllowedInMaintenance()
   @ApiOperation({
     operationId: 'cancelRecovery',
     summary:

@@ -14,7 +14,7 @@ import { AuditProofs } from '../../src/audit/audit-proofs.service';
 import { AuditService } from '../../src/audit/audit.service';
 import { checkpointsFromDir, verifyExport } from '../../src/cli/audit-verify';
 import { SYSTEM_ACTOR } from '../../src/common/request-context';
-import { AuditBody, AuditEvent, computeAuditHash, GENESIS_HASH } from '../../src/engine/audit/audit-hash';
+import { AuditBody, AuditEvent, bodyOf, computeAuditHash, GENESIS_HASH } from '../../src/engine/audit/audit-hash';
 import {
   bodyDigest,
   checkpointSignedBy,
@@ -162,8 +162,8 @@ describe('attacks by the database superuser, detected offline (postgres)', () =>
       await q(`DELETE FROM strongroom_audit_events`);
       for (const [i, b] of bodies.entries()) {
         // Only the body is hashed: whatever hashes the rows carried are recomputed.
-        const { prevHash: _p, hash: _h, ...rest } = b as AuditEvent;
-        const body: AuditBody = { ...rest, seq: i + 1 };
+        // (bodyOf: the hashed fields, as DESIGN's formula names them; severity is derived, not hashed.)
+        const body: AuditBody = { ...bodyOf(b as AuditEvent), seq: i + 1 };
         const hash = computeAuditHash(body, prev);
         await q(
           `INSERT INTO strongroom_audit_events (seq, at, actor_type, actor_key_id, actor_name, actor_role, action, resource, resource_id, outcome, ip, user_agent, request_id, details, prev_hash, hash)
