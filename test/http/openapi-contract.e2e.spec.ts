@@ -110,10 +110,18 @@ describe.each(ENGINES)('OpenAPI document against the real service on %s', (engin
     ).body.id;
     ids.R = await recovery({ backupId: ids.B, mode: 'replace', tables: ['tasks'], confirm: `RESTORE ${ids.B}` });
     ids.R0 = await recovery({ backupId: ids.B, mode: 'missing-only', tables: ['tasks'], safetyBackup: false });
-    // A backup and a recovery running in another instance (rows only; fresh heartbeats), to cancel.
+    // A backup running in another instance (a row only; fresh heartbeat), to cancel.
     const now = new Date().toISOString();
     const elsewhere = { status: 'running' as const, owner: `other-host:4242:feedbeef:${randomUUID().slice(0, 8)}` };
     ids.EB = (await insertBackup(t, { createdAt: now, finishedAt: null, heartbeatAt: now, ...elsewhere })).id;
+  });
+
+  /**
+   * A recovery running in another instance (a row only; fresh heartbeat), planted right before
+   * it is cancelled: while it runs, Strongroom is in maintenance and other changes get 503.
+   */
+  const plantRecoveryElsewhere = async () => {
+    const now = new Date().toISOString();
     ids.ER = randomUUID();
     await t.dataSource.getRepository(RecoveryEntity).save({
       ...(await t.dataSource.getRepository(RecoveryEntity).findOneByOrFail({ id: ids.R0 })),
@@ -123,9 +131,10 @@ describe.each(ENGINES)('OpenAPI document against the real service on %s', (engin
       committingAt: null,
       cancelRequestedAt: null,
       cancelRequestedBy: null,
-      ...elsewhere,
+      status: 'running' as const,
+      owner: `other-host:4242:feedbeef:${randomUUID().slice(0, 8)}`,
     });
-  });
+  };
 
   /** The other instance ends its cancelled job (keeps the later cases' state as it was). */
   const endElsewhere = async (body: unknown) => {
@@ -236,7 +245,7 @@ describe.each(ENGINES)('OpenAPI document against the real service on %s', (engin
         expect: 202,
         then: waitRecovery,
       },
-      { op: 'listRecoveries', as: 'auditor', query: { limit: '3' }, expect: 200 },
+      { op: 'listRecoveries', as: 'auditor', query: { limit: '3' }, expect: 200, then: plantRecoveryElsewhere },
       { op: 'cancelRecovery', as: 'admin', path: { id: () => ids.ER }, expect: 202, then: endElsewhere },
       { op: 'cancelRecovery', as: 'admin', path: { id: () => ids.R }, expect: 409 },
       { op: 'getRecovery', as: 'auditor', path: { id: () => ids.R }, expect: 200 },
