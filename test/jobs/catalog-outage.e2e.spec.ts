@@ -88,6 +88,8 @@ describe('a catalog database outage during a backup (PostgreSQL)', () => {
     );
     try {
       const res = await request(t.http).post('/api/backups').set('X-API-Key', t.adminKey).send({}).expect(202);
+      // The outage begins once the rows stream out: the job's catalog reads before the data are behind it.
+      while (!(await copyRunning(target))) await new Promise((r) => setTimeout(r, 20));
       await cut(catalog);
       try {
         await t.app.get(BackupsService).waitFor(res.body.id);
