@@ -234,8 +234,9 @@ describe.each(ENGINES)('operator console on %s', (engine) => {
     expect(await form.getByTestId('cron-preview').getByRole('listitem').count()).toBe(5);
     await checkA11y('schedules');
     await form.getByRole('button', { name: 'Save' }).click();
+    // exact: the edit form's region ("Edit console-nightly") would match the name too, and show the new text before the save.
     await page
-      .getByRole('region', { name: 'console-nightly' })
+      .getByRole('region', { name: 'console-nightly', exact: true })
       .getByText(/At 04:30, on Monday/)
       .waitFor();
     const saved = await request(t.http).get('/api/schedules').set('X-API-Key', t.adminKey).expect(200);
