@@ -1,28 +1,12 @@
 import { AuditChainVerifier } from './audit-chain-verifier';
 import { AuditBody, AuditEvent, computeAuditHash, GENESIS_HASH } from '../engine/audit/audit-hash';
+import { eventBody, rechain } from '../engine/audit/trail.fixture';
 
+/** A sound chain of n events (the engine's test trail, with nested details to canonicalize). */
 function chain(n: number): AuditEvent[] {
-  const out: AuditEvent[] = [];
-  let prev = GENESIS_HASH;
-  for (let seq = 1; seq <= n; seq++) {
-    const body: AuditBody = {
-      seq,
-      at: new Date(Date.UTC(2026, 10, 21, 12, 0, seq)).toISOString(),
-      actor: { type: 'api-key', keyId: '8d7f3c1e-0000-4000-8000-000000000001', name: 'ops', role: 'admin' },
-      action: 'backup.create',
-      resource: 'backup',
-      resourceId: `id-${seq}`,
-      outcome: 'success',
-      ip: '127.0.0.1',
-      userAgent: 'jest',
-      requestId: `req-${seq}`,
-      details: { status: 202, nested: { n: seq } },
-    };
-    const hash = computeAuditHash(body, prev);
-    out.push({ ...body, prevHash: prev, hash });
-    prev = hash;
-  }
-  return out;
+  return rechain(
+    Array.from({ length: n }, (_, i) => ({ ...eventBody(i + 1), details: { status: 202, nested: { n: i + 1 } } })),
+  );
 }
 
 function verify(events: AuditEvent[], head: { seq: number; hash: string } | null) {
