@@ -16,7 +16,7 @@ import { parseArgs, required, runMain } from './cli-args';
 runMain(async () => {
   const args = parseArgs(process.argv.slice(2));
   // `--workers false`: the part pipeline on the main thread, to show what its worker threads change.
-  usePartWorkers(args.get('workers') !== 'false');
+  usePartWorkers(args.get('workers') === 'false' ? false : 'auto');
   const url = required(args, 'url');
   const storage = new LocalStorage(required(args, 'store'));
   const parallel = Number(args.get('parallel') ?? '2');

@@ -20,7 +20,7 @@ import { parseArgs, required, runMain } from './cli-args';
 runMain(async () => {
   const args = parseArgs(process.argv.slice(2));
   // `--workers false`: the part pipeline on the main thread, to show what its worker threads change.
-  usePartWorkers(args.get('workers') !== 'false');
+  usePartWorkers(args.get('workers') === 'false' ? false : 'auto');
   const storage = new LocalStorage(required(args, 'store'));
   const dir = required(args, 'dir');
   const mode = (args.get('mode') ?? 'replace') as RestoreMode;

@@ -14,6 +14,7 @@ import {
   type TransformCallback,
 } from 'node:stream';
 import { pipeline as pipelineAsync } from 'node:stream/promises';
+import { availableParallelism } from 'node:os';
 import { StorageNotFoundError, type BackupStorage } from '../storage/storage';
 import type { KeyLookup } from './encryption';
 import { ArchiveError, errorForPart } from './errors';
@@ -34,14 +35,28 @@ export type PartFormat = Pick<Manifest, 'compression' | 'encryption'>;
 
 /** Below this many stored bytes a part is read on the calling thread: a worker round trip would cost more than it saves. */
 const INLINE_BELOW_BYTES = 256 * 1024;
-let partWorkersOn = true;
+/**
+ * Where the part steps run. 'auto' (the default): writes on a worker; reads (restores,
+ * verification) on a worker only with more than two cores. Measured on two (docs/benchmarks.md,
+ * 2026-11-30): a `replace` restore took 19.0 s with the read steps on the pool's one worker and
+ * 17.3 s on the main thread, because the database's two backends already want both cores and
+ * the worker round trips only add CPU; a backup's main thread parses COPY while the worker
+ * compresses, so writes gain. `true` puts both on workers, `false` neither.
+ */
+let partWorkersMode: boolean | 'auto' = 'auto';
+const manyCores = availableParallelism() > 2;
 
 /**
- * Turns the worker threads of the part pipeline off (or back on) for this process: the same
- * steps then run on the calling thread. The benchmark uses it to show what the workers change.
+ * Sets where the part pipeline runs for this process (see partWorkersMode). The benchmark uses it
+ * to show what the workers change; tests use it to run both paths on any machine.
  */
-export function usePartWorkers(on: boolean): void {
-  partWorkersOn = on;
+export function usePartWorkers(mode: boolean | 'auto'): void {
+  partWorkersMode = mode;
+}
+
+function workersFor(kind: 'read' | 'write'): boolean {
+  if (partWorkersMode !== 'auto') return partWorkersMode;
+  return kind === 'write' || manyCores;
 }
 
 /** A part's steps, on a worker thread or, `inline`, on this one: same steps, same checks. */
@@ -81,7 +96,7 @@ export async function writePart(
   // Compression, encryption and both digests, on a worker thread unless turned off.
   const work = chain(
     { kind: 'write', compression: opts.compression, level: opts.level, encryption: opts.encryption ?? null },
-    !partWorkersOn,
+    !workersFor('write'),
   );
   const stored = new ByteCounter();
   if (opts.signal) addAbortSignal(opts.signal, stored);
@@ -194,7 +209,7 @@ export async function openPart(
       plaintext: { bytes: part.rawBytes, sha256: part.rawSha256 },
       encryption: expectedKeyId === undefined ? null : { expectedKeyId, keys: secret ? [[expectedKeyId, secret]] : [] },
     },
-    !partWorkersOn || part.size < INLINE_BELOW_BYTES,
+    !workersFor('read') || part.size < INLINE_BELOW_BYTES,
   );
   const last = pipeline([body, ...work.steps], () => undefined) as unknown as Readable;
   return Readable.from(relabelErrors(last, part.name), { objectMode: false });

@@ -19,11 +19,12 @@ let root: ReturnType<typeof tempDir>;
 let storage: LocalStorage;
 
 beforeEach(() => {
+  // Reads and writes on workers whatever the machine's core count (the default, 'auto', keeps reads inline on two cores).
+  usePartWorkers(true);
   root = tempDir('strongroom-part-workers-');
   storage = new LocalStorage(root.path);
 });
 afterEach(() => {
-  usePartWorkers(true);
   root.remove();
 });
 afterAll(() => partWorkers.terminateAll());
