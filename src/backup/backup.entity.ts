@@ -53,6 +53,7 @@ export type OffsiteStatus = 'pending' | 'copied' | 'failed';
 @Index('ix_strongroom_backups_created_id', ['createdAt', 'id'])
 @Index('ix_strongroom_backups_status_created', ['status', 'createdAt', 'id', 'sizeBytes'])
 @Index('ix_strongroom_backups_status_verified', ['status', 'verifiedAt', 'id'])
+@Index('ix_strongroom_backups_schedule_status_created', ['scheduleId', 'status', 'createdAt'])
 export class BackupEntity {
   @PrimaryColumn({ type: 'varchar', length: 36 }) id: string;
   @Column({ type: 'varchar', length: 16 }) type: BackupType;

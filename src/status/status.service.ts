@@ -142,13 +142,19 @@ export class StatusService implements OnApplicationBootstrap, OnApplicationShutd
     return rows[0] ?? null;
   }
 
-  /** When each schedule's newest completed backup was taken. */
+  /**
+   * When each schedule's newest completed backup was taken. Asked per schedule (few) so that each
+   * answer is one seek of the (schedule_id, status, created_at) index, not a grouping of every
+   * completed backup on each status request.
+   */
   private async lastSuccessPerSchedule(): Promise<Map<string, string>> {
     const rows = (await this.ds.query(
-      `SELECT "schedule_id" AS "scheduleId", MAX("created_at") AS "newest" FROM "strongroom_backups"
-       WHERE "status" = 'completed' AND "schedule_id" IS NOT NULL GROUP BY "schedule_id"`,
-    )) as { scheduleId: string; newest: string }[];
-    return new Map(rows.map((r) => [r.scheduleId, r.newest]));
+      `SELECT s."id" AS "scheduleId",
+              (SELECT MAX(b."created_at") FROM "strongroom_backups" b
+                WHERE b."schedule_id" = s."id" AND b."status" = 'completed') AS "newest"
+         FROM "strongroom_schedules" s`,
+    )) as { scheduleId: string; newest: string | null }[];
+    return new Map(rows.flatMap((r) => (r.newest === null ? [] : [[r.scheduleId, r.newest] as const])));
   }
 
   /** Computes the status and alerts when it has just turned unhealthy (once per transition in this process). */
