@@ -47,6 +47,71 @@ export class StatusOffsiteDto {
   counts: StatusOffsiteCountsDto;
 }
 
+export class StatusCopyCountsDto {
+  @ApiProperty({ description: 'Copies of completed backups (offsite: those copied)', type: 'integer' }) total: number;
+  @ApiProperty({ description: 'Copies the rolling verifier has not checked yet', type: 'integer' }) unchecked: number;
+  @ApiProperty({ description: 'Copies whose last check failed', type: 'integer' }) failed: number;
+  @ApiProperty({
+    description: 'Copies past their deadline: last check (or, never checked, the backup) older than VERIFY_CYCLE_DAYS',
+    type: 'integer',
+  })
+  overdue: number;
+}
+
+export class StatusFailedCopyDto {
+  @ApiProperty({ description: 'Backup id', format: 'uuid' }) backupId: string;
+  @ApiProperty({ description: 'Which copy failed', enum: ['primary', 'offsite'] }) copy: string;
+  @ApiProperty({ description: 'When it was checked', format: 'date-time' }) checkedAt: string;
+  @ApiProperty({ description: 'What failed, naming the part' }) error: string;
+}
+
+export class StatusVerificationDto {
+  @ApiProperty({ description: 'VERIFY_CYCLE_DAYS: every copy is re-checked within this many days', type: 'integer' })
+  cycleDays: number;
+  @ApiProperty({ description: 'Primary copies', type: StatusCopyCountsDto }) primary: StatusCopyCountsDto;
+  @ApiProperty({ description: 'Offsite copies; null when offsite copies are off', nullable: true, type: StatusCopyCountsDto })
+  offsite: StatusCopyCountsDto | null;
+  @ApiProperty({
+    description: 'Copies whose last check failed (newest backups first, at most 20); each makes the status unhealthy',
+    type: [StatusFailedCopyDto],
+  })
+  failed: StatusFailedCopyDto[];
+}
+
+export class StatusDrillDto {
+  @ApiProperty({ description: 'Drill id', format: 'uuid' }) id: string;
+  @ApiProperty({ description: 'The backup restored (the newest completed one when the drill ran)', format: 'uuid' })
+  backupId: string;
+  @ApiProperty({ description: 'When the drill started', format: 'date-time' }) startedAt: string;
+  @ApiProperty({ description: 'When it ended', format: 'date-time' }) finishedAt: string;
+  @ApiProperty({ description: 'How long it took: read and check every part, restore into a scratch database, compare' })
+  durationSeconds: number;
+  @ApiProperty({ description: 'True when the backup restored and matched its manifest' }) ok: boolean;
+  @ApiProperty({ description: 'The copy restored from (primary, or offsite when the primary copy failed)', nullable: true, type: String })
+  source: string | null;
+  @ApiProperty({ description: 'What failed; null when it passed', nullable: true, type: String }) error: string | null;
+  @ApiProperty({
+    description: 'Median duration of the previous successful drills (DRILL_RTO_BASELINE_DRILLS) it was judged against; null for the first',
+    nullable: true,
+    type: Number,
+  })
+  baselineSeconds: number | null;
+  @ApiProperty({ description: 'True when it took more than DRILL_RTO_THRESHOLD_PERCENT longer than that baseline' })
+  regressed: boolean;
+}
+
+export class StatusDrillsDto {
+  @ApiProperty({ description: 'DRILL_ENABLED' }) enabled: boolean;
+  @ApiProperty({ description: 'The newest drill, passed or failed; a failed one makes the status unhealthy', nullable: true, type: StatusDrillDto })
+  last: StatusDrillDto | null;
+  @ApiProperty({
+    description: 'The measured RTO: duration of the newest successful drill, in seconds; null before the first',
+    nullable: true,
+    type: Number,
+  })
+  rtoSeconds: number | null;
+}
+
 export class StatusDto {
   @ApiProperty({ description: 'True when there are no problems' }) healthy: boolean;
   @ApiProperty({ description: 'What is wrong, one sentence each', type: [String] }) problems: string[];
@@ -74,4 +139,8 @@ export class StatusDto {
     type: StatusOffsiteDto,
   })
   offsite: StatusOffsiteDto | null;
+  @ApiProperty({ description: 'Rolling verification of every retained copy', type: StatusVerificationDto })
+  verification: StatusVerificationDto;
+  @ApiProperty({ description: 'Restore drills and the measured RTO', type: StatusDrillsDto })
+  drills: StatusDrillsDto;
 }
