@@ -1,5 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { BackupDto } from '../backup/dto/backup.dto';
+import { DrillDto } from '../verification/dto/drill.dto';
 
 export class StatusStorageDto {
   @ApiProperty({ description: 'Backups in the catalog', type: 'integer' }) count: number;
@@ -78,32 +79,10 @@ export class StatusVerificationDto {
   failed: StatusFailedCopyDto[];
 }
 
-export class StatusDrillDto {
-  @ApiProperty({ description: 'Drill id', format: 'uuid' }) id: string;
-  @ApiProperty({ description: 'The backup restored (the newest completed one when the drill ran)', format: 'uuid' })
-  backupId: string;
-  @ApiProperty({ description: 'When the drill started', format: 'date-time' }) startedAt: string;
-  @ApiProperty({ description: 'When it ended', format: 'date-time' }) finishedAt: string;
-  @ApiProperty({ description: 'How long it took: read and check every part, restore into a scratch database, compare' })
-  durationSeconds: number;
-  @ApiProperty({ description: 'True when the backup restored and matched its manifest' }) ok: boolean;
-  @ApiProperty({ description: 'The copy restored from (primary, or offsite when the primary copy failed)', nullable: true, type: String })
-  source: string | null;
-  @ApiProperty({ description: 'What failed; null when it passed', nullable: true, type: String }) error: string | null;
-  @ApiProperty({
-    description: 'Median duration of the previous successful drills (DRILL_RTO_BASELINE_DRILLS) it was judged against; null for the first',
-    nullable: true,
-    type: Number,
-  })
-  baselineSeconds: number | null;
-  @ApiProperty({ description: 'True when it took more than DRILL_RTO_THRESHOLD_PERCENT longer than that baseline' })
-  regressed: boolean;
-}
-
 export class StatusDrillsDto {
   @ApiProperty({ description: 'DRILL_ENABLED' }) enabled: boolean;
-  @ApiProperty({ description: 'The newest drill, passed or failed; a failed one makes the status unhealthy', nullable: true, type: StatusDrillDto })
-  last: StatusDrillDto | null;
+  @ApiProperty({ description: 'The newest drill, passed or failed; a failed one makes the status unhealthy', nullable: true, type: DrillDto })
+  last: DrillDto | null;
   @ApiProperty({
     description: 'The measured RTO: duration of the newest successful drill, in seconds; null before the first',
     nullable: true,

@@ -5,6 +5,7 @@ import { Repository } from 'typeorm';
 import { BackupArchiveService, VerifyOutcome } from '../backup/backup-archive.service';
 import { BackupCatalogService } from '../backup/backup-catalog.service';
 import { BackupEntity } from '../backup/backup.entity';
+import { encodeCursor, Page, parseNewestFirstCursor } from '../common/pagination';
 import { safeErrorMessage } from '../common/redact';
 import { SYSTEM_ACTOR } from '../common/request-context';
 import { AppConfig } from '../config/app-config';
@@ -48,6 +49,25 @@ export class RestoreDrills {
     private readonly state: VerificationState,
     private readonly config: AppConfig,
   ) {}
+
+  /** The drills, newest first (keyset pages over started_at, id). */
+  async list(limit: number, cursor?: string): Promise<Page<DrillView>> {
+    const qb = this.repo
+      .createQueryBuilder('d')
+      .orderBy('d.started_at', 'DESC')
+      .addOrderBy('d.id', 'DESC')
+      .take(limit + 1);
+    const c = parseNewestFirstCursor(cursor);
+    if (c)
+      qb.andWhere('(d.started_at < :c0 OR (d.started_at = :c0 AND d.id < :c1))', { c0: c[0], c1: c[1] });
+    const rows = await qb.getMany();
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    return {
+      items: page.map(drillView),
+      nextCursor: rows.length > limit && last ? encodeCursor([last.startedAt, last.id]) : null,
+    };
+  }
 
   /** Runs one drill on the newest completed backup; null when there is none. */
   async run(): Promise<DrillView | null> {

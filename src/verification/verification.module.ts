@@ -5,6 +5,7 @@ import { BackupEntity } from '../backup/backup.entity';
 import { AppConfig } from '../config/app-config';
 import { SchedulerModule } from '../scheduler/scheduler.module';
 import { ServiceJobs } from '../scheduler/service-jobs.service';
+import { DrillsController } from './drills.controller';
 import { RestoreDrillEntity } from './restore-drill.entity';
 import { RestoreDrills } from './restore-drills.service';
 import { RollingVerifier } from './rolling-verifier.service';
@@ -17,6 +18,7 @@ import { VerificationState } from './verification-state.service';
  */
 @Module({
   imports: [TypeOrmModule.forFeature([BackupEntity, RestoreDrillEntity]), BackupModule, SchedulerModule],
+  controllers: [DrillsController],
   providers: [RollingVerifier, RestoreDrills, VerificationGate, VerificationState],
   exports: [RollingVerifier, RestoreDrills, VerificationState],
 })

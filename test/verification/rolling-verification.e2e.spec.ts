@@ -193,6 +193,17 @@ describe('rolling verification and restore drills (local primary, S3 offsite)', 
     expect(regressed[0].details).toMatchObject({ backupId: newer, rtoSeconds: second!.durationSeconds, baselineSeconds: 0.001 });
     s = await status();
     expect(s.drills.last).toMatchObject({ id: second!.id, regressed: true });
+    const page = (await request(t.http).get('/api/drills?limit=2').set('X-API-Key', t.keys.auditor).expect(200))
+      .body as { items: { id: string }[]; nextCursor: string | null };
+    expect(page.items.map((d) => d.id)).toEqual([second!.id, first!.id]);
+    const rest = (
+      await request(t.http)
+        .get('/api/drills')
+        .query({ cursor: page.nextCursor })
+        .set('X-API-Key', t.keys.auditor)
+        .expect(200)
+    ).body as { items: { durationSeconds: number }[] };
+    expect(rest.items.map((d) => d.durationSeconds)).toEqual([0.001, 0.001, 0.001]);
     expect(await metrics()).toMatch(/strongroom_restore_drill_rto_regressed 1/);
   });
 
