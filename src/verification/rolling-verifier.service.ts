@@ -1,4 +1,4 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
@@ -39,8 +39,10 @@ export interface CopyCheckOutcome {
  * the parts; the outcome is kept on the catalog row (per copy) and in the audit trail.
  */
 @Injectable()
-export class RollingVerifier {
+export class RollingVerifier implements OnApplicationShutdown {
   private readonly logger = new Logger('RollingVerifier');
+  /** Set at shutdown: the slice stops between copies (the rest are due on the next tick). */
+  private stopping = false;
   /** One limiter for the process: the cap holds whichever storage is read. */
   private readonly limiter: ByteRateLimiter | null;
 
@@ -56,6 +58,10 @@ export class RollingVerifier {
     private readonly config: AppConfig,
   ) {
     this.limiter = config.VERIFY_MAX_BYTES_PER_SECOND > 0 ? new ByteRateLimiter(config.VERIFY_MAX_BYTES_PER_SECOND) : null;
+  }
+
+  onApplicationShutdown(): void {
+    this.stopping = true;
   }
 
   /** One tick: checks this tick's slice of copies, one at a time. */
@@ -82,6 +88,7 @@ export class RollingVerifier {
     });
     const outcomes: CopyCheckOutcome[] = [];
     for (const c of slice) {
+      if (this.stopping) return outcomes;
       const outcome = await this.gate.run(() => this.checkCopy(c.backupId, c.copy));
       if (outcome) outcomes.push(outcome);
     }
