@@ -25,7 +25,7 @@ export const DRILL_RTO_KEY = 'drill:rto';
 type DrillOutcome = Pick<VerifyOutcome, 'ok' | 'checks' | 'primaryProblem'> & { source: VerifyOutcome['source'] | null };
 
 /**
- * The restore drill: the newest completed backup is deep-verified, that is restored into a
+ * The restore drill: the newest completed full backup is deep-verified, that is restored into a
  * scratch database of the target's engine (a temporary SQLite file, or a temporary database on
  * the target's PostgreSQL server, dropped afterwards) and compared table by table with its
  * manifest (BackupArchiveService.verify with deep). Its wall time, from the first byte read to
@@ -69,9 +69,15 @@ export class RestoreDrills {
     };
   }
 
-  /** Runs one drill on the newest completed backup; null when there is none. */
+  /**
+   * Runs one drill on the newest completed full backup (what a disaster recovery restores, so
+   * drills measure the same thing each time), or on the newest completed backup of any type
+   * when there is no full one; null when there is none.
+   */
   async run(): Promise<DrillView | null> {
-    const newest = (await this.catalog.list({ status: 'completed' }, 1)).items[0];
+    const newest =
+      (await this.catalog.list({ status: 'completed', type: 'full' }, 1)).items[0] ??
+      (await this.catalog.list({ status: 'completed' }, 1)).items[0];
     if (!newest) return null;
     return this.gate.run(() => this.drill(newest.id));
   }
