@@ -19,7 +19,9 @@ export class RollingVerification1764700300000 implements MigrationInterface {
     ];
     await runEngineSql(q, {
       postgres: [
-        ...columns.map((c) => `ALTER TABLE "strongroom_backups" ADD ${c.replace('varchar(32)', 'character varying(32)')}`),
+        ...columns.map(
+          (c) => `ALTER TABLE "strongroom_backups" ADD ${c.replace('varchar(32)', 'character varying(32)')}`,
+        ),
         `CREATE TABLE "strongroom_restore_drills" ("id" character varying(36) NOT NULL, "backup_id" character varying(36) NOT NULL, "started_at" character varying(32) NOT NULL, "finished_at" character varying(32) NOT NULL, "duration_ms" integer NOT NULL, "ok" boolean NOT NULL, "source" character varying(16), "error" text, "baseline_ms" integer, "regressed" boolean NOT NULL DEFAULT false, CONSTRAINT "PK_0f825f77bbe9cda8ee8facd4350" PRIMARY KEY ("id"))`,
         `CREATE INDEX "ix_strongroom_restore_drills_started" ON "strongroom_restore_drills" ("started_at", "id")`,
       ],

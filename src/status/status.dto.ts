@@ -70,7 +70,11 @@ export class StatusVerificationDto {
   @ApiProperty({ description: 'VERIFY_CYCLE_DAYS: every copy is re-checked within this many days', type: 'integer' })
   cycleDays: number;
   @ApiProperty({ description: 'Primary copies', type: StatusCopyCountsDto }) primary: StatusCopyCountsDto;
-  @ApiProperty({ description: 'Offsite copies; null when offsite copies are off', nullable: true, type: StatusCopyCountsDto })
+  @ApiProperty({
+    description: 'Offsite copies; null when offsite copies are off',
+    nullable: true,
+    type: StatusCopyCountsDto,
+  })
   offsite: StatusCopyCountsDto | null;
   @ApiProperty({
     description: 'Copies whose last check failed (newest backups first, at most 20); each makes the status unhealthy',
@@ -81,7 +85,11 @@ export class StatusVerificationDto {
 
 export class StatusDrillsDto {
   @ApiProperty({ description: 'DRILL_ENABLED' }) enabled: boolean;
-  @ApiProperty({ description: 'The newest drill, passed or failed; a failed one makes the status unhealthy', nullable: true, type: DrillDto })
+  @ApiProperty({
+    description: 'The newest drill, passed or failed; a failed one makes the status unhealthy',
+    nullable: true,
+    type: DrillDto,
+  })
   last: DrillDto | null;
   @ApiProperty({
     description: 'The measured RTO: duration of the newest successful drill, in seconds; null before the first',

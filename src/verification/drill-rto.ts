@@ -39,5 +39,9 @@ export function judgeRto(
   // A baseline of 0 ms (a drill faster than the clock's resolution) would make any drill a regression.
   const base = Math.max(baselineMs, 1);
   const growthPercent = ((durationMs - base) / base) * 100;
-  return { baselineMs, growthPercent: Math.round(growthPercent * 10) / 10, regressed: growthPercent > thresholdPercent };
+  return {
+    baselineMs,
+    growthPercent: Math.round(growthPercent * 10) / 10,
+    regressed: growthPercent > thresholdPercent,
+  };
 }

@@ -22,7 +22,9 @@ export const DRILL_FAILED_KEY = 'drill:failed';
 export const DRILL_RTO_KEY = 'drill:rto';
 
 /** A deep verification's outcome, or a drill that could not even start one (no copy read). */
-type DrillOutcome = Pick<VerifyOutcome, 'ok' | 'checks' | 'primaryProblem'> & { source: VerifyOutcome['source'] | null };
+type DrillOutcome = Pick<VerifyOutcome, 'ok' | 'checks' | 'primaryProblem'> & {
+  source: VerifyOutcome['source'] | null;
+};
 
 /**
  * The restore drill: the newest completed full backup is deep-verified, that is restored into a
@@ -58,8 +60,7 @@ export class RestoreDrills {
       .addOrderBy('d.id', 'DESC')
       .take(limit + 1);
     const c = parseNewestFirstCursor(cursor);
-    if (c)
-      qb.andWhere('(d.started_at < :c0 OR (d.started_at = :c0 AND d.id < :c1))', { c0: c[0], c1: c[1] });
+    if (c) qb.andWhere('(d.started_at < :c0 OR (d.started_at = :c0 AND d.id < :c1))', { c0: c[0], c1: c[1] });
     const rows = await qb.getMany();
     const page = rows.slice(0, limit);
     const last = page[page.length - 1];
@@ -90,11 +91,21 @@ export class RestoreDrills {
       outcome = await this.archive.verify(backupId, true, SYSTEM_ACTOR);
     } catch (e) {
       // Deleted meanwhile, the catalog unreachable: the drill could not show the backup restores.
-      outcome = { ok: false, checks: [{ name: 'drill', ok: false, detail: safeErrorMessage(e) }], source: null, primaryProblem: null };
+      outcome = {
+        ok: false,
+        checks: [{ name: 'drill', ok: false, detail: safeErrorMessage(e) }],
+        source: null,
+        primaryProblem: null,
+      };
     }
     const durationMs = Math.round(performance.now() - t0);
     const previous = await this.state.previousDurations(this.config.DRILL_RTO_BASELINE_DRILLS);
-    const judged = judgeRto(durationMs, previous, this.config.DRILL_RTO_THRESHOLD_PERCENT, this.config.DRILL_RTO_BASELINE_DRILLS);
+    const judged = judgeRto(
+      durationMs,
+      previous,
+      this.config.DRILL_RTO_THRESHOLD_PERCENT,
+      this.config.DRILL_RTO_BASELINE_DRILLS,
+    );
     const problems = failedChecks(outcome.checks);
     const row: RestoreDrillEntity = {
       id: randomUUID(),
@@ -123,7 +134,9 @@ export class RestoreDrills {
     if (outcome.primaryProblem !== null) {
       // The primary copy failed and the offsite one served the drill.
       const problems = outcome.primaryProblem.split('; ');
-      const parts = problems.filter((p) => p.startsWith('part ')).map((p) => p.slice(5, p.indexOf(':') > 5 ? p.indexOf(':') : undefined));
+      const parts = problems
+        .filter((p) => p.startsWith('part '))
+        .map((p) => p.slice(5, p.indexOf(':') > 5 ? p.indexOf(':') : undefined));
       await this.verifier.record(row, { backupId, copy: 'primary', ok: false, problems, parts }, 'restore drill');
     } else if (!outcome.ok && outcome.source === 'primary') {
       const stored = outcome.checks.filter((c) => c.name === 'manifest' || c.name.startsWith('part '));
@@ -146,7 +159,12 @@ export class RestoreDrills {
         severity: 'critical',
         key: DRILL_FAILED_KEY,
         message: `Restore drill of backup ${row.backupId} failed after ${seconds}s: ${problems.join('; ').slice(0, 1500)}`,
-        details: { drillId: row.id, backupId: row.backupId, durationSeconds: row.durationMs / 1000, problems: problems.slice(0, 20) },
+        details: {
+          drillId: row.id,
+          backupId: row.backupId,
+          durationSeconds: row.durationMs / 1000,
+          problems: problems.slice(0, 20),
+        },
       });
       return;
     }

@@ -57,7 +57,8 @@ export class RollingVerifier implements OnApplicationShutdown {
     private readonly state: VerificationState,
     private readonly config: AppConfig,
   ) {
-    this.limiter = config.VERIFY_MAX_BYTES_PER_SECOND > 0 ? new ByteRateLimiter(config.VERIFY_MAX_BYTES_PER_SECOND) : null;
+    this.limiter =
+      config.VERIFY_MAX_BYTES_PER_SECOND > 0 ? new ByteRateLimiter(config.VERIFY_MAX_BYTES_PER_SECOND) : null;
   }
 
   onApplicationShutdown(): void {
@@ -121,13 +122,23 @@ export class RollingVerifier implements OnApplicationShutdown {
   }
 
   /** Keeps the outcome on the row, audits it and alerts on a failure. */
-  async record(row: BackupEntity, outcome: CopyCheckOutcome, found: 'rolling verification' | 'restore drill' = 'rolling verification'): Promise<void> {
+  async record(
+    row: BackupEntity,
+    outcome: CopyCheckOutcome,
+    found: 'rolling verification' | 'restore drill' = 'rolling verification',
+  ): Promise<void> {
     const at = nowIso();
     const error = outcome.ok ? null : outcome.problems.join('; ').slice(0, 4000);
-    const own = outcome.copy === 'primary' ? { primaryCheckedAt: at, primaryCheckError: error } : { offsiteCheckedAt: at, offsiteCheckError: error };
+    const own =
+      outcome.copy === 'primary'
+        ? { primaryCheckedAt: at, primaryCheckError: error }
+        : { offsiteCheckedAt: at, offsiteCheckError: error };
     // The backup stays restorable while its other copy passed its last check: only when no
     // copy is known sound does the failure count against the backup (retention then holds).
-    const other = outcome.copy === 'primary' ? { at: row.offsiteCheckedAt, error: row.offsiteCheckError } : { at: row.primaryCheckedAt, error: row.primaryCheckError };
+    const other =
+      outcome.copy === 'primary'
+        ? { at: row.offsiteCheckedAt, error: row.offsiteCheckError }
+        : { at: row.primaryCheckedAt, error: row.primaryCheckError };
     const otherSound = (outcome.copy === 'offsite' || this.copies.hasOffsiteCopy(row)) && !!other.at && !other.error;
     const verdict = outcome.ok ? { verifiedAt: at } : otherSound ? {} : { verifyFailedAt: at };
     // A drill records its own verdict (BackupArchiveService.verify); only the copy's state is added here.

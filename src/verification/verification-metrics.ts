@@ -75,5 +75,6 @@ export function registerVerificationMetrics(registry: Registry, state: Verificat
     pending ??= collectAll().finally(() => setImmediate(() => (pending = null)));
     await pending;
   };
-  for (const g of [copies, overdue, ...drillSeries]) (g as unknown as { collect: () => Promise<void> }).collect = collect;
+  for (const g of [copies, overdue, ...drillSeries])
+    (g as unknown as { collect: () => Promise<void> }).collect = collect;
 }

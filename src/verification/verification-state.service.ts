@@ -99,7 +99,9 @@ export class VerificationState {
     );
     const last = s.drills.last;
     if (last && !last.ok)
-      out.push(`the last restore drill (${last.startedAt}, backup ${last.backupId}) failed: ${(last.error ?? '').slice(0, 300)}`);
+      out.push(
+        `the last restore drill (${last.startedAt}, backup ${last.backupId}) failed: ${(last.error ?? '').slice(0, 300)}`,
+      );
     return out;
   }
 
@@ -149,9 +151,19 @@ export class VerificationState {
     const failed: FailedCopy[] = [];
     for (const r of failedRows) {
       if (r.primaryCheckError)
-        failed.push({ backupId: r.id, copy: 'primary', checkedAt: r.primaryCheckedAt ?? '', error: r.primaryCheckError });
+        failed.push({
+          backupId: r.id,
+          copy: 'primary',
+          checkedAt: r.primaryCheckedAt ?? '',
+          error: r.primaryCheckError,
+        });
       if (offsiteOn && r.offsiteCheckError)
-        failed.push({ backupId: r.id, copy: 'offsite', checkedAt: r.offsiteCheckedAt ?? '', error: r.offsiteCheckError });
+        failed.push({
+          backupId: r.id,
+          copy: 'offsite',
+          checkedAt: r.offsiteCheckedAt ?? '',
+          error: r.offsiteCheckError,
+        });
     }
     const [last] = await this.drills.find({ order: { startedAt: 'DESC', id: 'DESC' }, take: 1 });
     const [lastOk] = last?.ok

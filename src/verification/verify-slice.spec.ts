@@ -70,7 +70,12 @@ describe('orderForChecking', () => {
 });
 
 describe('selectSlice', () => {
-  const input = (now: number) => ({ now: new Date(now), nextTickAt: new Date(now + DAY), cycleDays: 7, ticksPerCycle: 7 });
+  const input = (now: number) => ({
+    now: new Date(now),
+    nextTickAt: new Date(now + DAY),
+    cycleDays: 7,
+    ticksPerCycle: 7,
+  });
 
   it('is empty for an empty catalog', () => {
     expect(selectSlice([], input(T0))).toEqual([]);

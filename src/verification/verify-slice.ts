@@ -126,12 +126,7 @@ function byDeadline(copies: CopyState[], cycleDays: number): CopyState[] {
  * schedule's next-run function; counting stops at `limit` (an expression firing every second
  * needs no exact count: the fair share is then one copy per tick anyway).
  */
-export function ticksPerCycle(
-  next: (after: Date) => Date,
-  from: Date,
-  cycleDays: number,
-  limit = 10_000,
-): number {
+export function ticksPerCycle(next: (after: Date) => Date, from: Date, cycleDays: number, limit = 10_000): number {
   const end = from.getTime() + cycleDays * DAY_MS;
   let n = 0;
   let at = from;

@@ -177,18 +177,21 @@ describe.each(ENGINES)('OpenAPI document against the real service on %s', (engin
         expect: 200,
         // A drill on record, so the next cases check an item (and the status' last drill) against the schema.
         then: () =>
-          t.dataSource.getRepository(RestoreDrillEntity).insert({
-            id: randomUUID(),
-            backupId: randomUUID(),
-            startedAt: '2026-01-01T04:00:00.000Z',
-            finishedAt: '2026-01-01T04:00:02.500Z',
-            durationMs: 2500,
-            ok: true,
-            source: 'primary',
-            error: null,
-            baselineMs: 2000,
-            regressed: true,
-          }).then(() => undefined),
+          t.dataSource
+            .getRepository(RestoreDrillEntity)
+            .insert({
+              id: randomUUID(),
+              backupId: randomUUID(),
+              startedAt: '2026-01-01T04:00:00.000Z',
+              finishedAt: '2026-01-01T04:00:02.500Z',
+              durationMs: 2500,
+              ok: true,
+              source: 'primary',
+              error: null,
+              baselineMs: 2000,
+              regressed: true,
+            })
+            .then(() => undefined),
       },
       { op: 'listRestoreDrills', as: 'auditor', query: { limit: '1' }, expect: 200 },
       { op: 'listRestoreDrills', as: 'auditor', query: { cursor: 'not-a-cursor' }, expect: 400 },

@@ -17,6 +17,7 @@ import { LocalStorage } from '../../src/engine/storage/local-storage';
 import { S3Storage } from '../../src/engine/storage/s3-storage';
 import type { BackupStorage } from '../../src/engine/storage/storage';
 import { NotificationsService } from '../../src/notifications/notifications.service';
+import type { StatusView } from '../../src/status/status.service';
 import { OffsiteCopier } from '../../src/offsite/offsite-copier.service';
 import { RestoreDrillEntity } from '../../src/verification/restore-drill.entity';
 import { RestoreDrills } from '../../src/verification/restore-drills.service';
@@ -75,7 +76,7 @@ describe('rolling verification and restore drills (local primary, S3 offsite)', 
   let newer: string;
 
   const status = async () =>
-    (await request(t.http).get('/api/status').set('X-API-Key', t.keys.auditor).expect(200)).body as Record<string, any>;
+    (await request(t.http).get('/api/status').set('X-API-Key', t.keys.auditor).expect(200)).body as StatusView;
   const metrics = async () => (await request(t.http).get('/metrics').expect(200)).text;
   const alerts = async (type: string) => {
     await t.app.get(NotificationsService).drain();
@@ -151,7 +152,7 @@ describe('rolling verification and restore drills (local primary, S3 offsite)', 
       primary: { total: 2, unchecked: 0, failed: 1, overdue: 0 },
       offsite: { total: 2, unchecked: 0, failed: 1, overdue: 0 },
     });
-    expect(after.verification.failed.map((f: { backupId: string; copy: string }) => `${f.backupId}:${f.copy}`).sort()).toEqual(
+    expect(after.verification.failed.map((f) => `${f.backupId}:${f.copy}`).sort()).toEqual(
       [`${older}:offsite`, `${newer}:primary`].sort(),
     );
     expect(after.problems.join('\n')).toContain(`backup ${older}: its offsite copy failed verification`);
@@ -163,7 +164,13 @@ describe('rolling verification and restore drills (local primary, S3 offsite)', 
   it('drills the newest backup from its sound offsite copy, records the RTO, and alerts on RTO growth', async () => {
     const drills = t.app.get(RestoreDrills);
     const first = await drills.run();
-    expect(first).toMatchObject({ backupId: newer, ok: true, source: 'offsite', baselineSeconds: null, regressed: false });
+    expect(first).toMatchObject({
+      backupId: newer,
+      ok: true,
+      source: 'offsite',
+      baselineSeconds: null,
+      regressed: false,
+    });
     expect(first!.durationSeconds).toBeGreaterThan(0);
     let s = await status();
     expect(s.drills).toMatchObject({ enabled: true, rtoSeconds: first!.durationSeconds, last: { id: first!.id } });
@@ -190,7 +197,11 @@ describe('rolling verification and restore drills (local primary, S3 offsite)', 
     expect(second).toMatchObject({ ok: true, baselineSeconds: 0.001, regressed: true });
     const regressed = await alerts('drill.rto-regressed');
     expect(regressed).toHaveLength(1);
-    expect(regressed[0].details).toMatchObject({ backupId: newer, rtoSeconds: second!.durationSeconds, baselineSeconds: 0.001 });
+    expect(regressed[0].details).toMatchObject({
+      backupId: newer,
+      rtoSeconds: second!.durationSeconds,
+      baselineSeconds: 0.001,
+    });
     s = await status();
     expect(s.drills.last).toMatchObject({ id: second!.id, regressed: true });
     const page = (await request(t.http).get('/api/drills?limit=2').set('X-API-Key', t.keys.auditor).expect(200))
