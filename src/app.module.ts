@@ -21,6 +21,7 @@ import { SchedulerModule } from './scheduler/scheduler.module';
 import { StatusModule } from './status/status.module';
 import { MaintenanceModule } from './maintenance/maintenance.module';
 import { MaintenanceGuard } from './maintenance/maintenance.guard';
+import { VerificationModule } from './verification/verification.module';
 
 @Module({
   imports: [
@@ -56,6 +57,7 @@ import { MaintenanceGuard } from './maintenance/maintenance.guard';
     SchedulerModule,
     StatusModule,
     MaintenanceModule,
+    VerificationModule,
   ],
   providers: [
     // Order matters: rate limiting first (also protects key guessing), then authentication.

@@ -116,6 +116,15 @@ export class BackupEntity {
   @Column({ name: 'offsite_attempts', type: 'integer', default: 0 }) offsiteAttempts?: number;
   @Column({ name: 'offsite_error', type: 'text', nullable: true }) offsiteError?: string | null;
   @Column({ name: 'offsite_next_at', ...ISO_TIME, nullable: true }) offsiteNextAt?: string | null;
+  /**
+   * The rolling verifier's last check of each copy (src/verification): when it ran, pass or
+   * fail, and what it found wrong (null when the copy passed). Which copies are due next is
+   * decided from these (verify-slice.ts).
+   */
+  @Column({ name: 'primary_checked_at', ...ISO_TIME, nullable: true }) primaryCheckedAt?: string | null;
+  @Column({ name: 'primary_check_error', type: 'text', nullable: true }) primaryCheckError?: string | null;
+  @Column({ name: 'offsite_checked_at', ...ISO_TIME, nullable: true }) offsiteCheckedAt?: string | null;
+  @Column({ name: 'offsite_check_error', type: 'text', nullable: true }) offsiteCheckError?: string | null;
   /** A cancel asked for (any instance may record it; the one running the job polls for it). */
   @Column({ name: 'cancel_requested_at', ...ISO_TIME, nullable: true }) cancelRequestedAt?: string | null;
   @Column({ name: 'cancel_requested_by', type: 'varchar', length: 200, nullable: true })

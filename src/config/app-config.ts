@@ -139,7 +139,17 @@ export class AppConfig {
   @IsString() DEFAULT_SCHEDULE_CRON = '0 2 * * *';
   @IsString() RETENTION_CRON = '30 3 * * *';
   @IsString() VERIFY_CRON = '0 5 * * *';
+  /** Only when DRILL_ENABLED=false: the daily drill deep-verifies the newest backup otherwise. */
   @Transform(toInt) @IsInt() @Min(0) @Max(6) DEEP_VERIFY_WEEKDAY = 0;
+  /** Every copy of every retained backup is re-read within this many days, a slice per VERIFY_CRON tick (src/verification). */
+  @Transform(toInt) @IsInt() @Min(1) @Max(366) VERIFY_CYCLE_DAYS = 7;
+  /** Read-rate cap of the rolling verifier (one copy at a time per process); 0 = none. 50 MiB/s leaves a disk or link room for backups and restores. */
+  @Transform(toInt) @IsInt() @Min(0) VERIFY_MAX_BYTES_PER_SECOND = 50 * 1024 * 1024;
+  /** The restore drill: the newest backup deep-verified by a real restore into a scratch database; its duration is the measured RTO. */
+  @Transform(toBool) @IsBoolean() DRILL_ENABLED = true;
+  @IsString() DRILL_CRON = '0 4 * * *';
+  @Transform(toInt) @IsInt() @Min(1) @Max(1000) DRILL_RTO_THRESHOLD_PERCENT = 25;
+  @Transform(toInt) @IsInt() @Min(1) @Max(100) DRILL_RTO_BASELINE_DRILLS = 7;
   @Transform(toInt) @IsInt() @Min(0) CATCH_UP_GRACE_MINUTES = 360;
   @Transform(toInt) @IsInt() @Min(1) FAILED_BACKUP_TTL_HOURS = 72;
   @Transform(toInt) @IsInt() @Min(1) ADHOC_RETENTION_DAYS = 30;
@@ -258,7 +268,7 @@ export function crossFieldProblems(c: AppConfig): string[] {
   const zoneProblem = validateTimeZone(c.BACKUP_TIMEZONE);
   if (zoneProblem) problems.push(`BACKUP_TIMEZONE: ${zoneProblem.replace(/^timezone: /, '')}`);
   const zone = zoneProblem ? 'UTC' : c.BACKUP_TIMEZONE;
-  for (const name of ['DEFAULT_SCHEDULE_CRON', 'RETENTION_CRON', 'VERIFY_CRON'] as const) {
+  for (const name of ['DEFAULT_SCHEDULE_CRON', 'RETENTION_CRON', 'VERIFY_CRON', 'DRILL_CRON'] as const) {
     const cronProblem = validateCron(c[name], zone);
     if (cronProblem) problems.push(`${name}: ${cronProblem.replace(/^cron: /, '')}`);
   }

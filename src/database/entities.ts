@@ -12,6 +12,7 @@ import { JobClaimEntity } from '../scheduler/job-claim.entity';
 import { ScheduleEntity } from '../scheduler/schedule.entity';
 import { RecoveryEntity } from '../recovery/recovery.entity';
 import { ScopeEntity } from '../scopes/scope.entity';
+import { RestoreDrillEntity } from '../verification/restore-drill.entity';
 
 /** Every TypeORM entity of the service database; migrations/ mirrors these exactly (tested). */
 export const ENTITIES = [
@@ -29,4 +30,5 @@ export const ENTITIES = [
   ScopeEntity,
   RetentionDecisionEntity,
   MaintenanceEntity,
+  RestoreDrillEntity,
 ];

@@ -9,7 +9,10 @@ export type NotificationEventType =
   | 'status.unhealthy'
   | 'retention.confirmation-required'
   | 'maintenance.started'
-  | 'maintenance.ended';
+  | 'maintenance.ended'
+  | 'verify.corrupt'
+  | 'drill.failed'
+  | 'drill.rto-regressed';
 
 export type NotificationSeverity = 'info' | 'warning' | 'error' | 'critical';
 
@@ -19,6 +22,8 @@ export interface NotificationEvent {
   message: string;
   details?: Record<string, unknown>;
   at: Date;
+  /** an event with a key is an alert: persisted, de-duplicated and resolved by key */
+  key?: string;
 }
 
 export type WebhookFormat = 'json' | 'slack';

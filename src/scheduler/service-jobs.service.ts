@@ -1,12 +1,9 @@
 import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { CronJob } from 'cron';
-import { BackupArchiveService } from '../backup/backup-archive.service';
-import { BackupCatalogService } from '../backup/backup-catalog.service';
 import { SYSTEM_ACTOR } from '../common/request-context';
 import { AppConfig } from '../config/app-config';
 import { Transactions } from '../database/transactions';
-import { NotificationsService } from '../notifications/notifications.service';
 import { tickFireTime, validateCron } from './cron-schedule';
 import { claimJobFire } from './job-claims';
 import { RetentionService } from './retention.service';
@@ -19,8 +16,9 @@ export interface ServiceJob {
 }
 
 /**
- * Service-wide cron jobs (retention cleanup, verification of the newest backup, and any a
- * module adds): every instance ticks, one claims the fire time in the database and works.
+ * Service-wide cron jobs (retention cleanup, and those modules add: rolling verification and
+ * restore drills in src/verification, the status watch): every instance ticks, one claims the
+ * fire time in the database and works.
  */
 @Injectable()
 export class ServiceJobs implements OnApplicationBootstrap {
@@ -30,9 +28,6 @@ export class ServiceJobs implements OnApplicationBootstrap {
     private readonly registry: SchedulerRegistry,
     private readonly tx: Transactions,
     private readonly retention: RetentionService,
-    private readonly catalog: BackupCatalogService,
-    private readonly archive: BackupArchiveService,
-    private readonly notifications: NotificationsService,
     private readonly config: AppConfig,
   ) {}
 
@@ -43,12 +38,6 @@ export class ServiceJobs implements OnApplicationBootstrap {
       cron: this.config.RETENTION_CRON,
       timezone: tz,
       run: () => this.retention.apply(SYSTEM_ACTOR).then(() => undefined),
-    });
-    this.add({
-      name: 'verify',
-      cron: this.config.VERIFY_CRON,
-      timezone: tz,
-      run: (fireAt) => this.verifyNewest(fireAt).then(() => undefined),
     });
   }
 
@@ -73,43 +62,7 @@ export class ServiceJobs implements OnApplicationBootstrap {
     return true;
   }
 
-  /**
-   * Verifies the newest completed backup (deep on DEEP_VERIFY_WEEKDAY in BACKUP_TIMEZONE);
-   * a failed or impossible verification raises an alert.
-   */
-  async verifyNewest(fireAt: Date): Promise<{ backupId: string; deep: boolean; ok: boolean } | null> {
-    const newest = (await this.catalog.list({ status: 'completed' }, 1)).items[0];
-    if (!newest) return null;
-    const deep = weekdayIn(fireAt, this.config.BACKUP_TIMEZONE) === this.config.DEEP_VERIFY_WEEKDAY;
-    let ok = false;
-    let detail: string;
-    try {
-      const result = await this.archive.verify(newest.id, deep, SYSTEM_ACTOR);
-      ok = result.ok;
-      detail = result.checks
-        .filter((c) => !c.ok)
-        .map((c) => `${c.name}: ${c.detail ?? 'failed'}`)
-        .join('; ');
-    } catch (e) {
-      detail = e instanceof Error ? e.message : String(e);
-    }
-    if (!ok) {
-      this.notifications.notify({
-        type: 'verify.failed',
-        severity: 'critical',
-        message: `${deep ? 'Deep verification' : 'Verification'} of backup ${newest.id} failed: ${detail}`,
-        details: { backupId: newest.id, deep },
-      });
-    }
-    return { backupId: newest.id, deep, ok };
-  }
-
   private async fire(job: ServiceJob): Promise<void> {
     await this.runClaimed(job, tickFireTime(job.cron, job.timezone, Date.now()));
   }
-}
-
-function weekdayIn(at: Date, timezone: string): number {
-  const name = new Intl.DateTimeFormat('en-US', { timeZone: timezone, weekday: 'short' }).format(at);
-  return ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'].indexOf(name);
 }

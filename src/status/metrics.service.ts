@@ -14,6 +14,8 @@ import { registerOffsiteMetrics } from '../offsite/offsite-metrics';
 import { SchedulesService } from '../scheduler/schedules.service';
 import { StatusService } from './status.service';
 import { BACKUP_TRIGGERS } from '../engine/archive/manifest.types';
+import { registerVerificationMetrics } from '../verification/verification-metrics';
+import { VerificationState } from '../verification/verification-state.service';
 
 const AD_HOC = 'none';
 
@@ -40,9 +42,11 @@ export class MetricsService implements OnApplicationBootstrap, OnApplicationShut
     private readonly events: BackupEvents,
     offsiteLag: OffsiteLagService,
     offsiteCopier: OffsiteCopier,
+    verification: VerificationState,
   ) {
     const registers = [this.registry];
     registerOffsiteMetrics(this.registry, offsiteLag, offsiteCopier);
+    registerVerificationMetrics(this.registry, verification);
     this.jobs = new Counter({
       name: 'strongroom_backup_jobs_total',
       help: 'Backup jobs this process finished, by result and trigger',

@@ -1,5 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { BackupDto } from '../backup/dto/backup.dto';
+import { DrillDto } from '../verification/dto/drill.dto';
 
 export class StatusStorageDto {
   @ApiProperty({ description: 'Backups in the catalog', type: 'integer' }) count: number;
@@ -47,6 +48,57 @@ export class StatusOffsiteDto {
   counts: StatusOffsiteCountsDto;
 }
 
+export class StatusCopyCountsDto {
+  @ApiProperty({ description: 'Copies of completed backups (offsite: those copied)', type: 'integer' }) total: number;
+  @ApiProperty({ description: 'Copies the rolling verifier has not checked yet', type: 'integer' }) unchecked: number;
+  @ApiProperty({ description: 'Copies whose last check failed', type: 'integer' }) failed: number;
+  @ApiProperty({
+    description: 'Copies past their deadline: last check (or, never checked, the backup) older than VERIFY_CYCLE_DAYS',
+    type: 'integer',
+  })
+  overdue: number;
+}
+
+export class StatusFailedCopyDto {
+  @ApiProperty({ description: 'Backup id', format: 'uuid' }) backupId: string;
+  @ApiProperty({ description: 'Which copy failed', enum: ['primary', 'offsite'] }) copy: string;
+  @ApiProperty({ description: 'When it was checked', format: 'date-time' }) checkedAt: string;
+  @ApiProperty({ description: 'What failed, naming the part' }) error: string;
+}
+
+export class StatusVerificationDto {
+  @ApiProperty({ description: 'VERIFY_CYCLE_DAYS: every copy is re-checked within this many days', type: 'integer' })
+  cycleDays: number;
+  @ApiProperty({ description: 'Primary copies', type: StatusCopyCountsDto }) primary: StatusCopyCountsDto;
+  @ApiProperty({
+    description: 'Offsite copies; null when offsite copies are off',
+    nullable: true,
+    type: StatusCopyCountsDto,
+  })
+  offsite: StatusCopyCountsDto | null;
+  @ApiProperty({
+    description: 'Copies whose last check failed (newest backups first, at most 20); each makes the status unhealthy',
+    type: [StatusFailedCopyDto],
+  })
+  failed: StatusFailedCopyDto[];
+}
+
+export class StatusDrillsDto {
+  @ApiProperty({ description: 'DRILL_ENABLED' }) enabled: boolean;
+  @ApiProperty({
+    description: 'The newest drill, passed or failed; a failed one makes the status unhealthy',
+    nullable: true,
+    type: DrillDto,
+  })
+  last: DrillDto | null;
+  @ApiProperty({
+    description: 'The measured RTO: duration of the newest successful drill, in seconds; null before the first',
+    nullable: true,
+    type: Number,
+  })
+  rtoSeconds: number | null;
+}
+
 export class StatusDto {
   @ApiProperty({ description: 'True when there are no problems' }) healthy: boolean;
   @ApiProperty({ description: 'What is wrong, one sentence each', type: [String] }) problems: string[];
@@ -74,4 +126,8 @@ export class StatusDto {
     type: StatusOffsiteDto,
   })
   offsite: StatusOffsiteDto | null;
+  @ApiProperty({ description: 'Rolling verification of every retained copy', type: StatusVerificationDto })
+  verification: StatusVerificationDto;
+  @ApiProperty({ description: 'Restore drills and the measured RTO', type: StatusDrillsDto })
+  drills: StatusDrillsDto;
 }

@@ -8,6 +8,7 @@ import { AppConfig } from '../config/app-config';
 import { OffsiteModule } from '../offsite/offsite.module';
 import { SchedulerModule } from '../scheduler/scheduler.module';
 import { ServiceJobs } from '../scheduler/service-jobs.service';
+import { VerificationModule } from '../verification/verification.module';
 import { MetricsAccessGuard } from './metrics-access.guard';
 import { MetricsService } from './metrics.service';
 import { StatusController } from './status.controller';
@@ -23,6 +24,7 @@ const STATUS_WATCH_CRON = '*/5 * * * *';
     SchedulerModule,
     AuthModule,
     OffsiteModule,
+    VerificationModule,
   ],
   controllers: [StatusController],
   providers: [StatusService, MetricsService, MetricsAccessGuard],

@@ -12,6 +12,7 @@ import { OffsiteLag, OffsiteLagService } from '../offsite/offsite-lag.service';
 import { scheduleDeadline } from '../scheduler/schedule-deadline';
 import { toScheduleView } from '../scheduler/schedule.view';
 import { SchedulesService } from '../scheduler/schedules.service';
+import { DrillsView, VerificationState, VerificationView } from '../verification/verification-state.service';
 
 export interface StatusView {
   healthy: boolean;
@@ -24,6 +25,10 @@ export interface StatusView {
   schedules: { id: string; name: string; nextRunAt: string | null }[];
   /** Offsite copies (OFFSITE_STORAGE): how far behind they are; null when off. */
   offsite: OffsiteLag | null;
+  /** The rolling verifier's coverage of every retained copy, and the copies whose last check failed. */
+  verification: VerificationView;
+  /** Restore drills: the newest one and the measured RTO. */
+  drills: DrillsView;
 }
 
 const HOUR_MS = 3_600_000;
@@ -33,7 +38,8 @@ export const STATUS_SWEEP_INTERVAL_MS = 1000;
 /**
  * Is the data safe right now? Unhealthy when the newest completed backup is too old (or
  * there is none), a schedule's last run failed, backups use more storage than allowed, or
- * the offsite copies lag more than OFFSITE_MAX_LAG_HOURS.
+ * the offsite copies lag more than OFFSITE_MAX_LAG_HOURS, a copy of a backup failed its last
+ * check, or the last restore drill failed.
  * Turning unhealthy raises one alert per transition.
  */
 @Injectable()
@@ -50,6 +56,7 @@ export class StatusService implements OnApplicationBootstrap, OnApplicationShutd
     private readonly config: AppConfig,
     private readonly sweeper: JobSweeper,
     private readonly offsite: OffsiteLagService,
+    private readonly verification: VerificationState,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -123,6 +130,9 @@ export class StatusService implements OnApplicationBootstrap, OnApplicationShutd
     const offsiteProblem = this.offsite.problem(offsite);
     if (offsiteProblem) problems.push(offsiteProblem);
 
+    const checked = await this.verification.get();
+    problems.push(...this.verification.problems(checked));
+
     return {
       healthy: problems.length === 0,
       problems,
@@ -133,6 +143,8 @@ export class StatusService implements OnApplicationBootstrap, OnApplicationShutd
       storage: { count: stats.count, totalBytes: stats.totalBytes, limitBytes: limit ?? null },
       schedules: schedules.map((s) => ({ id: s.id, name: s.name, nextRunAt: toScheduleView(s, now).nextRunAt })),
       offsite,
+      verification: checked.verification,
+      drills: checked.drills,
     };
   }
 

@@ -22,6 +22,7 @@ import { checkSchema, OpenApiDocument, Operation, Schema } from '../support/open
 import { seedSample } from '../support/sample-data';
 import { createTestApp, TestApp } from '../support/test-app';
 import { AuditCheckpointer } from '../../src/audit/audit-checkpointer';
+import { RestoreDrillEntity } from '../../src/verification/restore-drill.entity';
 
 type Who = Role | 'anonymous';
 type Lazy = string | (() => string);
@@ -168,6 +169,32 @@ describe.each(ENGINES)('OpenAPI document against the real service on %s', (engin
     return [
       { op: 'getHealth', as: 'anonymous', expect: 200 },
       { op: 'getMetrics', as: 'anonymous', expect: 200 },
+      { op: 'getStatus', as: 'auditor', expect: 200 },
+      {
+        op: 'listRestoreDrills',
+        as: 'auditor',
+        query: { limit: '5' },
+        expect: 200,
+        // A drill on record, so the next cases check an item (and the status' last drill) against the schema.
+        then: () =>
+          t.dataSource
+            .getRepository(RestoreDrillEntity)
+            .insert({
+              id: randomUUID(),
+              backupId: randomUUID(),
+              startedAt: '2026-01-01T04:00:00.000Z',
+              finishedAt: '2026-01-01T04:00:02.500Z',
+              durationMs: 2500,
+              ok: true,
+              source: 'primary',
+              error: null,
+              baselineMs: 2000,
+              regressed: true,
+            })
+            .then(() => undefined),
+      },
+      { op: 'listRestoreDrills', as: 'auditor', query: { limit: '1' }, expect: 200 },
+      { op: 'listRestoreDrills', as: 'auditor', query: { cursor: 'not-a-cursor' }, expect: 400 },
       { op: 'getStatus', as: 'auditor', expect: 200 },
       { op: 'listAuditEvents', as: 'auditor', query: { limit: '5', outcome: 'success' }, expect: 200 },
       { op: 'verifyAuditTrail', as: 'auditor', expect: 200 },

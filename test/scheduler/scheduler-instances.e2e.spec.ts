@@ -16,6 +16,7 @@ describe.each(ENGINES)('scheduler across restarts on %s', (engine) => {
       DEFAULT_SCHEDULE_ENABLED: 'false',
       RETENTION_CRON: '0 0 1 1 *',
       VERIFY_CRON: '0 0 1 1 *',
+      DRILL_CRON: '0 0 1 1 *',
     };
     try {
       const first = await createTestApp(engine, env, { db });
@@ -155,6 +156,7 @@ describe('several instances on one PostgreSQL database', () => {
       SCHEDULER_ENABLED: 'true',
       RETENTION_CRON: '0 0 1 1 *',
       VERIFY_CRON: '0 0 1 1 *',
+      DRILL_CRON: '0 0 1 1 *',
     };
     const a = await createTestApp('postgres', env, { db });
     const b = await createTestApp('postgres', env, { db });

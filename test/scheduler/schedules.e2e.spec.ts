@@ -18,6 +18,7 @@ describe.each(ENGINES)('schedules over HTTP on %s', (engine) => {
       SCHEDULER_ENABLED: 'true',
       RETENTION_CRON: '0 0 1 1 *',
       VERIFY_CRON: '0 0 1 1 *',
+      DRILL_CRON: '0 0 1 1 *',
     });
     await seedSample(t.db, 50);
   });
