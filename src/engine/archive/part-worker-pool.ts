@@ -26,6 +26,7 @@ import {
   type FromWorker,
   type ToWorker,
 } from './part-worker-protocol';
+import { noteWorkerStats } from './stage-stats';
 
 /** Input is sent in batches of about this size: database exports arrive in many small chunks. */
 const BATCH_BYTES = 128 * 1024;
@@ -215,6 +216,7 @@ export class WorkerStages extends Duplex {
       case 'done':
         this.finished = true;
         this.digests = msg.digests;
+        if (msg.stats && this.worker) noteWorkerStats(this.worker.threadId, msg.stats);
         this.detach();
         this.push(null);
         return;

@@ -8,6 +8,7 @@
 import { pipeline, Writable, type Transform } from 'node:stream';
 import { parentPort } from 'node:worker_threads';
 import { buildStages } from './part-stages';
+import { STAGE_STATS_ON, threadStats } from './stage-stats';
 import {
   asBuffer,
   IN_FLIGHT_BYTES,
@@ -62,7 +63,7 @@ function start(id: number, spec: Extract<ToWorker, { t: 'start' }>['spec']): voi
       return;
     }
     try {
-      send({ id, t: 'done', digests: digests() });
+      send({ id, t: 'done', digests: digests(), ...(STAGE_STATS_ON ? { stats: threadStats() } : {}) });
     } catch (e) {
       send({ id, t: 'error', error: serializeError(e) });
     }

@@ -1,0 +1,100 @@
+import { randomBytes } from 'node:crypto';
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { tempDir } from '../../../test/support/databases';
+import { createCompressStream } from './compression';
+import { DigestStream } from './digest-stream';
+import { threadStats, timedStage } from './stage-stats';
+
+/** The benchmark's stage split: off it changes nothing; on, time is charged once, to the right stage, on every thread. */
+
+function data(bytes: number): Buffer {
+  // Half random, half repetitive: zstd has real work to do on both.
+  const out = Buffer.alloc(bytes);
+  randomBytes(bytes / 2).copy(out);
+  out.fill('row\tvalue\n', bytes / 2);
+  return out;
+}
+
+function chunks(buf: Buffer, size = 64 * 1024): Readable {
+  return Readable.from(
+    (function* () {
+      for (let i = 0; i < buf.length; i += size) yield buf.subarray(i, i + size);
+    })(),
+  );
+}
+
+const sink = () => new Writable({ write: (_c, _e, done) => done() });
+
+describe('timedStage', () => {
+  it('leaves the step untouched when stats are off', () => {
+    const step = new DigestStream();
+    expect(timedStage('hashing', step, false)).toBe(step);
+    expect(Object.prototype.hasOwnProperty.call(step, '_transform')).toBe(false);
+  });
+
+  it('charges each step its own time once, even when one pushes synchronously into the next', async () => {
+    const before = threadStats().stagesMs;
+    const hash = timedStage('hashing', new DigestStream(), true);
+    const compress = timedStage('compressing', createCompressStream('zstd', 3), true);
+    const started = process.hrtime.bigint();
+    await pipeline(chunks(data(8 * 1024 * 1024)), hash, compress, sink());
+    const wallMs = Number(process.hrtime.bigint() - started) / 1e6;
+    const after = threadStats().stagesMs;
+    const hashing = (after.hashing ?? 0) - (before.hashing ?? 0);
+    const compressing = (after.compressing ?? 0) - (before.compressing ?? 0);
+    expect(hashing).toBeGreaterThan(0);
+    expect(compressing).toBeGreaterThan(0);
+    // Exclusive timing: together they cannot exceed the time that passed (nested time would).
+    expect(hashing + compressing).toBeLessThanOrEqual(wallMs);
+    // The digest still comes out right through the wrapper.
+    expect(hash.digest().bytes).toBe(8 * 1024 * 1024);
+  });
+});
+
+describe('stage stats from part workers', () => {
+  const saved = process.env.STRONGROOM_STAGE_STATS;
+  afterAll(() => {
+    if (saved === undefined) delete process.env.STRONGROOM_STAGE_STATS;
+    else process.env.STRONGROOM_STAGE_STATS = saved;
+  });
+
+  it('reach the main thread with each finished part, with the worker thread CPU', async () => {
+    // The switch is read when the modules load, here and in the worker (which copies this env).
+    process.env.STRONGROOM_STAGE_STATS = '1';
+    type Modules = {
+      io: typeof import('./part-io');
+      pool: typeof import('./part-worker-pool');
+      stats: typeof import('./stage-stats');
+      storage: typeof import('../storage/local-storage');
+    };
+    let m!: Modules;
+    jest.isolateModules(() => {
+      m = {
+        io: require('./part-io'),
+        pool: require('./part-worker-pool'),
+        stats: require('./stage-stats'),
+        storage: require('../storage/local-storage'),
+      };
+    });
+    const root = tempDir('strongroom-stage-stats-');
+    try {
+      await m.io.writePart(new m.storage.LocalStorage(root.path), 'b', 'parts/0001.rows', chunks(data(4 << 20)), {
+        compression: 'zstd',
+        encryption: { keyId: 'k1', key: randomBytes(32) },
+      });
+      const s = m.stats.processStageStats();
+      expect(s.workers.count).toBe(1);
+      expect(s.workers.stagesMs.compressing).toBeGreaterThan(0);
+      expect(s.workers.stagesMs.encrypting).toBeGreaterThan(0);
+      expect(s.workers.stagesMs.hashing).toBeGreaterThan(0);
+      // Nothing of the chain ran on the main thread.
+      expect(s.main.stagesMs).toEqual({});
+      expect(s.workers.cpuMs).not.toBeNull();
+      expect(s.processCpuMs).toBeGreaterThan(0);
+    } finally {
+      await m.pool.partWorkers.terminateAll();
+      root.remove();
+    }
+  });
+});
