@@ -175,7 +175,8 @@ export function stageSplit(runs: Array<ProcessStageStats | undefined>): StageSpl
   };
 }
 
-const s1 = (x: number | null | undefined): string => (x === null || x === undefined ? '—' : `${x.toFixed(1)} s`);
+const s1 = (x: number | null | undefined): string =>
+  x === null || x === undefined ? "—" : `${x.toFixed(x < 1 ? 2 : 1)} s`;
 
 /** The split as table cells: main thread, (de)compressing, (en/de)crypting, hashing, workers' rest, other threads. */
 function splitCells(t: StageSplit): string[] {

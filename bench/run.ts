@@ -10,7 +10,7 @@
  * where their CPU goes (stage-stats.ts) unless `--stage-stats false`. `--breakdown` also runs
  * our backup without encryption, without compression and without worker threads, and our
  * replace restore without worker threads; `--keep` keeps the work directory (dumps, backups,
- * SQLite file). Memory independent of size: `--scale 5 --shapes d` (docs/benchmarks.md).
+ * SQLite file). Memory independent of size: `--scale 5 --shapes d` (docs/benchmarking.md).
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

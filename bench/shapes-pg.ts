@@ -18,14 +18,21 @@ export const scaled = (n: number, scale: number): number => Math.max(5, Math.rou
 /** Pool sizes: large enough that zstd's window (a few MiB) rarely sees a repeat, capped for small scales. */
 const pool = (full: number, scale: number): number => Math.max(500, Math.round(full * Math.min(1, scale * 4)));
 
-async function helpers(c: Client, seed: number, scale: number): Promise<void> {
+/** SQL fragments that pick generated text for a row: `x` is an SQL expression of the row number. */
+interface Text {
+  sentence(x: string): string;
+  word(x: string): string;
+  paras(x: string, n: string): string;
+}
+
+async function helpers(c: Client, seed: number, scale: number): Promise<Text> {
   // h(x, salt): a non-negative 63-bit hash; u(x, salt): uniform in [0, 1). Both inlined by the planner.
   await c.query(`
     CREATE FUNCTION pg_temp.h(x bigint, salt bigint) RETURNS bigint LANGUAGE sql IMMUTABLE PARALLEL SAFE
       AS $$ SELECT hashint8extended(x, salt + ${seed}::bigint * 1000) & 9223372036854775807 $$;
     CREATE FUNCTION pg_temp.u(x bigint, salt bigint) RETURNS float8 LANGUAGE sql IMMUTABLE PARALLEL SAFE
       AS $$ SELECT (pg_temp.h(x, salt) >> 10)::float8 / 9007199254740992.0 $$;
-    CREATE TEMP TABLE vocab (i int PRIMARY KEY, w text NOT NULL);`);
+    CREATE TEMP TABLE vocab (vi int PRIMARY KEY, w text NOT NULL);`);
   const words = vocabulary(seed);
   await c.query(`INSERT INTO pg_temp.vocab SELECT n - 1, w FROM unnest($1::text[]) WITH ORDINALITY AS v(w, n)`, [words]);
   const sentences = pool(200_000, scale);
@@ -33,31 +40,34 @@ async function helpers(c: Client, seed: number, scale: number): Promise<void> {
   // Word frequencies skewed like real text (index ~ u^3), sentences of 5-18 words.
   await c.query(`
     CREATE TEMP TABLE sentences AS
-    SELECT s AS i, upper(left(t, 1)) || substr(t, 2) || '.' AS t FROM (
+    SELECT s AS si, upper(left(x.t, 1)) || substr(x.t, 2) || '.' AS st FROM (
       SELECT s, (SELECT string_agg(v.w, ' ' ORDER BY k)
                  FROM generate_series(1, 5 + (pg_temp.h(s, 1) % 14)::int) k
-                 JOIN pg_temp.vocab v ON v.i = floor(${words.length} * pow(pg_temp.u(s * 32 + k, 2), 3))::int) AS t
+                 JOIN pg_temp.vocab v ON v.vi = floor(${words.length} * pow(pg_temp.u(s * 32 + k, 2), 3))::int) AS t
       FROM generate_series(0, ${sentences - 1}) s) x;
-    ALTER TABLE pg_temp.sentences ADD PRIMARY KEY (i);
+    ALTER TABLE pg_temp.sentences ADD PRIMARY KEY (si);
     CREATE TEMP TABLE paragraphs AS
-    SELECT p AS i, (SELECT string_agg(s.t, ' ' ORDER BY k)
-                    FROM generate_series(1, 2 + (pg_temp.h(p, 3) % 6)::int) k
-                    JOIN pg_temp.sentences s ON s.i = pg_temp.h(p * 16 + k, 4) % ${sentences}) AS t
+    SELECT p AS pi, (SELECT string_agg(s.st, ' ' ORDER BY k)
+                     FROM generate_series(1, 2 + (pg_temp.h(p, 3) % 6)::int) k
+                     JOIN pg_temp.sentences s ON s.si = pg_temp.h(p * 16 + k, 4) % ${sentences}) AS pt
     FROM generate_series(0, ${paragraphs - 1}) p;
-    ALTER TABLE pg_temp.paragraphs ADD PRIMARY KEY (i);
-    CREATE FUNCTION pg_temp.sentence(x bigint) RETURNS text LANGUAGE sql STABLE
-      AS $$ SELECT t FROM pg_temp.sentences WHERE i = x % ${sentences} $$;
-    CREATE FUNCTION pg_temp.word(x bigint) RETURNS text LANGUAGE sql STABLE
-      AS $$ SELECT w FROM pg_temp.vocab WHERE i = x % ${words.length} $$;
-    CREATE FUNCTION pg_temp.paras(x bigint, n int) RETURNS text LANGUAGE sql STABLE
-      AS $$ SELECT string_agg(p.t, E'\\n\\n' ORDER BY k) FROM generate_series(1, n) k
-            JOIN pg_temp.paragraphs p ON p.i = pg_temp.h(x * 16 + k, 5) % ${paragraphs} $$;`);
+    ALTER TABLE pg_temp.paragraphs ADD PRIMARY KEY (pi);`);
+  // Lookups are written into each statement as scalar subqueries (index scans), not as SQL
+  // functions: a function with a FROM cannot be inlined, and calling one costs several times more.
+  // Their column and alias names (si, vi, pi, pk) are their own, so `x` may use the row's i and k.
+  return {
+    sentence: (x) => `(SELECT st FROM pg_temp.sentences WHERE si = (${x}) % ${sentences})`,
+    word: (x) => `(SELECT w FROM pg_temp.vocab WHERE vi = (${x}) % ${words.length})`,
+    paras: (x, n) =>
+      `(SELECT string_agg(pp.pt, E'\\n\\n' ORDER BY pk) FROM generate_series(1, ${n}) pk ` +
+      `JOIN pg_temp.paragraphs pp ON pp.pi = pg_temp.h((${x}) * 16 + pk, 5) % ${paragraphs})`,
+  };
 }
 
 const EPOCH = `'2022-01-01T00:00:00Z'::timestamptz`;
 
 /** (b) Text-heavy: articles with a title, a summary paragraph and a body of 1-8 paragraphs of word-like text. */
-async function text(c: Client, scale: number): Promise<Counts> {
+async function text(c: Client, t: Text, scale: number): Promise<Counts> {
   const authors = scaled(20_000, scale);
   const articles = scaled(560_000, scale);
   await c.query(`
@@ -65,10 +75,10 @@ async function text(c: Client, scale: number): Promise<Counts> {
     CREATE TABLE articles (
       id bigint PRIMARY KEY, author_id integer NOT NULL, title text NOT NULL, summary text NOT NULL,
       body text NOT NULL, language text NOT NULL, published_at timestamptz NOT NULL);
-    INSERT INTO authors SELECT i, pg_temp.word(pg_temp.h(i, 10)) || ' ' || pg_temp.word(pg_temp.h(i, 11)),
-      'author' || i || '@example.com', pg_temp.paras(i, 1) FROM generate_series(1, ${authors}) i;
-    INSERT INTO articles SELECT i, 1 + pg_temp.h(i, 12) % ${authors}, pg_temp.sentence(pg_temp.h(i, 13)),
-      pg_temp.paras(i * 7 + 1, 1), pg_temp.paras(i, 1 + (pg_temp.h(i, 14) % 8)::int),
+    INSERT INTO authors SELECT i, ${t.word(`pg_temp.h(i, 10)`)} || ' ' || ${t.word(`pg_temp.h(i, 11)`)},
+      'author' || i || '@example.com', ${t.paras(`i`, `1`)} FROM generate_series(1, ${authors}) i;
+    INSERT INTO articles SELECT i, 1 + pg_temp.h(i, 12) % ${authors}, ${t.sentence(`pg_temp.h(i, 13)`)},
+      ${t.paras(`i * 7 + 1`, `1`)}, ${t.paras(`i`, `1 + (pg_temp.h(i, 14) % 8)::int`)},
       (ARRAY['en', 'en', 'en', 'de', 'fr', 'es'])[1 + pg_temp.h(i, 15) % 6],
       ${EPOCH} + (i * interval '2 minutes') FROM generate_series(1, ${articles}) i;
     ALTER TABLE articles ADD CONSTRAINT articles_author_fkey FOREIGN KEY (author_id) REFERENCES authors(id);
@@ -79,7 +89,7 @@ async function text(c: Client, scale: number): Promise<Counts> {
 }
 
 /** (c) JSONB-heavy: order events with nested documents, a GIN index and expression indexes. */
-async function jsonb(c: Client, scale: number): Promise<Counts> {
+async function jsonb(c: Client, t: Text, scale: number): Promise<Counts> {
   const tenants = scaled(2_000, scale);
   const events = scaled(520_000, scale);
   await c.query(`
@@ -87,26 +97,26 @@ async function jsonb(c: Client, scale: number): Promise<Counts> {
     CREATE TABLE events (
       id bigint PRIMARY KEY, tenant_id integer NOT NULL, kind text NOT NULL, created_at timestamptz NOT NULL,
       payload jsonb NOT NULL);
-    INSERT INTO tenants SELECT i, pg_temp.word(pg_temp.h(i, 20)) || ' ' || pg_temp.word(pg_temp.h(i, 21)),
+    INSERT INTO tenants SELECT i, ${t.word(`pg_temp.h(i, 20)`)} || ' ' || ${t.word(`pg_temp.h(i, 21)`)},
       (ARRAY['free', 'pro', 'enterprise'])[1 + pg_temp.h(i, 22) % 3] FROM generate_series(1, ${tenants}) i;
     INSERT INTO events SELECT i, 1 + pg_temp.h(i, 23) % ${tenants},
       (ARRAY['order.created', 'order.paid', 'order.shipped', 'order.refunded', 'cart.updated'])[1 + pg_temp.h(i, 24) % 5],
       ${EPOCH} + (i * interval '1 minute'),
       jsonb_build_object(
-        'customer', jsonb_build_object('id', pg_temp.h(i, 25) % 50000, 'name', pg_temp.word(pg_temp.h(i, 26)) || ' ' || pg_temp.word(pg_temp.h(i, 27)),
-          'email', pg_temp.word(pg_temp.h(i, 28)) || (pg_temp.h(i, 29) % 1000) || '@example.org',
+        'customer', jsonb_build_object('id', pg_temp.h(i, 25) % 50000, 'name', ${t.word(`pg_temp.h(i, 26)`)} || ' ' || ${t.word(`pg_temp.h(i, 27)`)},
+          'email', ${t.word(`pg_temp.h(i, 28)`)} || (pg_temp.h(i, 29) % 1000) || '@example.org',
           'tier', (ARRAY['free', 'pro', 'enterprise'])[1 + pg_temp.h(i, 30) % 3]),
         'items', (SELECT jsonb_agg(jsonb_build_object('sku', 'SKU-' || (pg_temp.h(i * 16 + k, 31) % 100000),
                     'qty', 1 + pg_temp.h(i * 16 + k, 32) % 9, 'price', round((pg_temp.h(i * 16 + k, 33) % 100000) / 100.0, 2),
-                    'title', pg_temp.sentence(pg_temp.h(i * 16 + k, 34))))
+                    'title', ${t.sentence(`pg_temp.h(i * 16 + k, 34)`)}))
                   FROM generate_series(1, 1 + (pg_temp.h(i, 35) % 7)::int) k),
-        'tags', jsonb_build_array(pg_temp.word(pg_temp.h(i, 36) % 200), pg_temp.word(pg_temp.h(i, 37) % 200)),
+        'tags', jsonb_build_array(${t.word(`pg_temp.h(i, 36) % 200`)}, ${t.word(`pg_temp.h(i, 37) % 200`)}),
         'meta', jsonb_build_object('region', (ARRAY['eu-west', 'eu-central', 'us-east', 'us-west', 'ap-south'])[1 + pg_temp.h(i, 38) % 5],
           'ip', '10.' || pg_temp.h(i, 39) % 256 || '.' || pg_temp.h(i, 40) % 256 || '.' || pg_temp.h(i, 41) % 256,
           'version', 1 + pg_temp.h(i, 42) % 4, 'source', (ARRAY['web', 'ios', 'android', 'api'])[1 + pg_temp.h(i, 43) % 4]),
         'total', round((pg_temp.h(i, 44) % 10000000) / 100.0, 2),
         'paid', pg_temp.h(i, 45) % 3 > 0,
-        'note', pg_temp.sentence(pg_temp.h(i, 46)))
+        'note', ${t.sentence(`pg_temp.h(i, 46)`)})
     FROM generate_series(1, ${events}) i;
     ALTER TABLE events ADD CONSTRAINT events_tenant_fkey FOREIGN KEY (tenant_id) REFERENCES tenants(id);
     CREATE INDEX events_payload_gin ON events USING gin (payload);
@@ -137,7 +147,7 @@ async function timeSeries(c: Client, scale: number): Promise<Counts> {
 }
 
 /** (e) Blob-heavy: 1-33 KiB files, nine in ten pseudo-random (AES of zeros, incompressible), one in ten text. */
-async function blobs(c: Client, scale: number, seed: number): Promise<Counts> {
+async function blobs(c: Client, t: Text, scale: number, seed: number): Promise<Counts> {
   const files = scaled(60_000, scale);
   // pgcrypto only to make the bytes (it is part of PostgreSQL's contrib); dropped after the load.
   await c.query(`CREATE EXTENSION IF NOT EXISTS pgcrypto`);
@@ -149,7 +159,7 @@ async function blobs(c: Client, scale: number, seed: number): Promise<Counts> {
     SELECT i, 1 + pg_temp.h(i, 60) % 5000, 'file-' || i || (ARRAY['.bin', '.jpg', '.pdf', '.zip', '.txt'])[1 + pg_temp.h(i, 61) % 5],
       (ARRAY['application/octet-stream', 'image/jpeg', 'application/pdf', 'application/zip', 'text/plain'])[1 + pg_temp.h(i, 61) % 5],
       CASE WHEN pg_temp.h(i, 61) % 5 = 4 AND pg_temp.h(i, 62) % 2 = 0
-        THEN convert_to(left(pg_temp.paras(i, 40), 1024 + (pg_temp.h(i, 63) % 32768)::int), 'UTF8')
+        THEN convert_to(left(${t.paras(`i`, `40`)}, 1024 + (pg_temp.h(i, 63) % 32768)::int), 'UTF8')
         ELSE public.encrypt_iv(substring(z.zeros FROM 1 FOR 16 * (64 + (pg_temp.h(i, 63) % 2048)::int)),
           int8send(${seed}::bigint) || int8send(7), int8send(i) || int8send(13), 'aes-cbc/pad:none') END,
       ${EPOCH} + (i * interval '15 minutes')
@@ -169,7 +179,7 @@ export const manyTableParent = (k: number, seed: number): number | null =>
   k === 1 ? null : 1 + (((Math.imul(k, 2654435761) ^ seed) >>> 0) % (k - 1));
 
 /** (f) Many small tables: 500 tables, each but the first with a foreign key to an earlier one. */
-async function manyTables(c: Client, scale: number, seed: number): Promise<Counts> {
+async function manyTables(c: Client, t: Text, scale: number, seed: number): Promise<Counts> {
   const counts: Counts = {};
   for (let k = 1; k <= MANY_TABLES; k++) {
     const name = manyTableName(k);
@@ -181,7 +191,7 @@ async function manyTables(c: Client, scale: number, seed: number): Promise<Count
         qty integer NOT NULL, active boolean NOT NULL, created_at timestamptz NOT NULL, note text NOT NULL);
       INSERT INTO ${name} SELECT i, ${parentId}, '${name.toUpperCase()}-' || lpad(i::text, 7, '0'),
         round((pg_temp.h(i, ${k * 10 + 2}) % 10000000) / 100.0, 2), (pg_temp.h(i, ${k * 10 + 3}) % 1000)::int,
-        pg_temp.h(i, ${k * 10 + 4}) % 4 > 0, ${EPOCH} + (i * interval '7 minutes'), pg_temp.sentence(pg_temp.h(i, ${k * 10 + 5}))
+        pg_temp.h(i, ${k * 10 + 4}) % 4 > 0, ${EPOCH} + (i * interval '7 minutes'), ${t.sentence(`pg_temp.h(i, ${k * 10 + 5})`)}
       FROM generate_series(1, ${rows}) i;`);
     counts[name] = rows;
   }
@@ -205,23 +215,23 @@ export async function seedPostgresShape(url: string, id: PgShapeId, scale: numbe
     if (existing.rowCount) throw new Error(`seeding PostgreSQL shape ${id}: the database already has tables; use an empty one`);
     // Sorting and index builds of the load: more than the 4 MB default keeps them off disk.
     await c.query(`SET work_mem = '64MB'; SET maintenance_work_mem = '256MB'`);
-    await helpers(c, seed, scale);
+    const t = await helpers(c, seed, scale);
     let counts: Counts;
     switch (id) {
       case 'b':
-        counts = await text(c, scale);
+        counts = await text(c, t, scale);
         break;
       case 'c':
-        counts = await jsonb(c, scale);
+        counts = await jsonb(c, t, scale);
         break;
       case 'd':
         counts = await timeSeries(c, scale);
         break;
       case 'e':
-        counts = await blobs(c, scale, seed);
+        counts = await blobs(c, t, scale, seed);
         break;
       case 'f':
-        counts = await manyTables(c, scale, seed);
+        counts = await manyTables(c, t, scale, seed);
         break;
     }
     await c.query('VACUUM (ANALYZE)');

@@ -8,7 +8,7 @@
 import { pipeline, Writable, type Transform } from 'node:stream';
 import { parentPort } from 'node:worker_threads';
 import { buildStages } from './part-stages';
-import { STAGE_STATS_ON, threadStats } from './stage-stats';
+import { outsideStages, STAGE_STATS_ON, threadStats } from './stage-stats';
 import {
   asBuffer,
   IN_FLIGHT_BYTES,
@@ -50,7 +50,7 @@ function start(id: number, spec: Extract<ToWorker, { t: 'start' }>['spec']): voi
     write(chunk: Buffer, _enc, done) {
       const { view, transfer } = transferable(chunk);
       job.outstanding += view.byteLength;
-      send({ id, t: 'data', buf: view }, [transfer]);
+      outsideStages(() => send({ id, t: 'data', buf: view }, [transfer]));
       if (job.outstanding <= IN_FLIGHT_BYTES) done();
       else job.blocked = done;
     },

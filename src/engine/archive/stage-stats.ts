@@ -49,6 +49,20 @@ function timed<A extends unknown[]>(stage: Stage, fn: (...args: A) => void): (..
   };
 }
 
+/**
+ * Runs `fn` with the clock stopped: for what a chain's last step hands on synchronously that is
+ * not a stage (posting bytes to another thread), so it is not charged to that step.
+ */
+export function outsideStages(fn: () => void): void {
+  if (!STAGE_STATS_ON || current === null) return fn();
+  const prev = switchTo(null);
+  try {
+    fn();
+  } finally {
+    switchTo(prev);
+  }
+}
+
 /** The step, its work charged to `stage` when stats are on; untouched when off. */
 export function timedStage<T extends Transform>(stage: Stage, step: T, on = STAGE_STATS_ON): T {
   if (!on) return step;
