@@ -42,24 +42,22 @@ async function benchShape(ctx: Ctx, shape: Shape): Promise<void> {
     const url = `sqlite:${file}`;
     const variants = [MAIN_VARIANT, ...(ctx.breakdown ? BREAKDOWN_VARIANTS : [])];
     const cases: Case[] = [
-      ...variants.map(
-        (v): Case => ({
-          key: v === MAIN_VARIANT ? 'ours' : `ours ${v.label}`,
-          group: 'SQLite backup',
-          tool: `Strongroom (${v.label}, parallel 2)`,
-          setup: clean,
-          run: async () => {
-            const b = await ourBackup(ctx, url, store, v);
-            return {
-              measured: b.measured,
-              bytes: b.bytes,
-              note: v === MAIN_VARIANT ? `row data ${mb(b.rawBytes)} as NDJSON` : 'breakdown only',
-              stages: b.stages,
-            };
-          },
-          after: clean,
-        }),
-      ),
+      ...variants.map((v): Case => ({
+        key: v === MAIN_VARIANT ? 'ours' : `ours ${v.label}`,
+        group: 'SQLite backup',
+        tool: `Strongroom (${v.label}, parallel 2)`,
+        setup: clean,
+        run: async () => {
+          const b = await ourBackup(ctx, url, store, v);
+          return {
+            measured: b.measured,
+            bytes: b.bytes,
+            note: v === MAIN_VARIANT ? `row data ${mb(b.rawBytes)} as NDJSON` : 'breakdown only',
+            stages: b.stages,
+          };
+        },
+        after: clean,
+      })),
       {
         key: 'online',
         group: 'SQLite backup',

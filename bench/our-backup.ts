@@ -11,7 +11,7 @@ import { writeBackup } from '../src/engine/backup/write-backup';
 import { LocalStorage } from '../src/engine/storage/local-storage';
 import type { Compression } from '../src/engine/archive/manifest.types';
 import { usePartWorkers } from '../src/engine/archive/part-io';
-import { processStageStats, STAGE_STATS_ON } from '../src/engine/archive/stage-stats';
+import { processStageStats, stageStatsOn } from '../src/engine/archive/stage-stats';
 import { parseArgs, required, runMain } from './cli-args';
 
 runMain(async () => {
@@ -50,7 +50,7 @@ runMain(async () => {
     const rows = m.tables.reduce((a, t) => a + t.rows, 0);
     const rawBytes = m.tables.reduce((a, t) => a + t.bytes, 0);
     // STRONGROOM_STAGE_STATS=1 (the benchmark sets it): where this process's CPU went, by stage.
-    const stages = STAGE_STATS_ON ? processStageStats() : undefined;
+    const stages = stageStatsOn() ? processStageStats() : undefined;
     const out = { id, dir, bytes, rawBytes, rows, encrypted: m.encryption !== null, stages };
     process.stdout.write(`${JSON.stringify(out)}\n`);
   } finally {

@@ -15,7 +15,7 @@ import { keySourceFromConfig, keysForManifest } from '../src/engine/backup/backu
 import { readDatabaseDdl, readManifest, readSchemaSql, restoreInputs } from '../src/engine/backup/read-backup';
 import { LocalStorage } from '../src/engine/storage/local-storage';
 import { usePartWorkers } from '../src/engine/archive/part-io';
-import { processStageStats, STAGE_STATS_ON } from '../src/engine/archive/stage-stats';
+import { processStageStats, stageStatsOn } from '../src/engine/archive/stage-stats';
 import { parseArgs, required, runMain } from './cli-args';
 
 runMain(async () => {
@@ -45,7 +45,7 @@ runMain(async () => {
     }
     const rowsWritten = results.reduce((a, r) => a + r.rowsWritten, 0);
     // STRONGROOM_STAGE_STATS=1 (the benchmark sets it): where this process's CPU went, by stage.
-    const stages = STAGE_STATS_ON ? processStageStats() : undefined;
+    const stages = stageStatsOn() ? processStageStats() : undefined;
     process.stdout.write(`${JSON.stringify({ rowsWritten, tables: results.length, stages })}\n`);
   } finally {
     await dialect.close();

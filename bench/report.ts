@@ -176,12 +176,13 @@ export function stageSplit(runs: Array<ProcessStageStats | undefined>): StageSpl
 }
 
 const s1 = (x: number | null | undefined): string =>
-  x === null || x === undefined ? "—" : `${x.toFixed(x < 1 ? 2 : 1)} s`;
+  x === null || x === undefined ? '—' : `${x.toFixed(x < 1 ? 2 : 1)} s`;
 
 /** The split as table cells: main thread, (de)compressing, (en/de)crypting, hashing, workers' rest, other threads. */
 function splitCells(t: StageSplit): string[] {
   const st = t.stages;
-  const either = (a: Stage, b: Stage) => (st[a] === undefined && st[b] === undefined ? null : (st[a] ?? 0) + (st[b] ?? 0));
+  const either = (a: Stage, b: Stage) =>
+    st[a] === undefined && st[b] === undefined ? null : (st[a] ?? 0) + (st[b] ?? 0);
   return [
     s1(t.processCpu),
     s1(t.mainOther),
@@ -198,7 +199,10 @@ function timeTable(rows: ResultRow[]): string {
     '| Tool | Wall | Our CPU (all threads) | Main thread: database protocol, reading and encoding (backup) or writing (restore) | (De)compressing | (En/de)crypting | Hashing (SHA-256 both sides) | Part workers: hand-off, GC | Other threads: storage file I/O, V8 helpers | Server CPU |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|';
   const body = rows
     .filter((r) => r.stages)
-    .map((r) => `| ${r.group}: ${r.tool} | ${secs(r.wallMs)} | ${splitCells(r.stages as StageSplit).join(' | ')} | ${serverCpu(r)} |`);
+    .map(
+      (r) =>
+        `| ${r.group}: ${r.tool} | ${secs(r.wallMs)} | ${splitCells(r.stages as StageSplit).join(' | ')} | ${serverCpu(r)} |`,
+    );
   return [head, ...body].join('\n');
 }
 

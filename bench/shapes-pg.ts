@@ -34,7 +34,9 @@ async function helpers(c: Client, seed: number, scale: number): Promise<Text> {
       AS $$ SELECT (pg_temp.h(x, salt) >> 10)::float8 / 9007199254740992.0 $$;
     CREATE TEMP TABLE vocab (vi int PRIMARY KEY, w text NOT NULL);`);
   const words = vocabulary(seed);
-  await c.query(`INSERT INTO pg_temp.vocab SELECT n - 1, w FROM unnest($1::text[]) WITH ORDINALITY AS v(w, n)`, [words]);
+  await c.query(`INSERT INTO pg_temp.vocab SELECT n - 1, w FROM unnest($1::text[]) WITH ORDINALITY AS v(w, n)`, [
+    words,
+  ]);
   const sentences = pool(200_000, scale);
   const paragraphs = pool(60_000, scale);
   // Word frequencies skewed like real text (index ~ u^3), sentences of 5-18 words.
@@ -185,7 +187,8 @@ async function manyTables(c: Client, t: Text, scale: number, seed: number): Prom
     const name = manyTableName(k);
     const rows = manyTableRows(k, scale);
     const parent = manyTableParent(k, seed);
-    const parentId = parent === null ? 'NULL::bigint' : `1 + pg_temp.h(i, ${k * 10 + 1}) % ${manyTableRows(parent, scale)}`;
+    const parentId =
+      parent === null ? 'NULL::bigint' : `1 + pg_temp.h(i, ${k * 10 + 1}) % ${manyTableRows(parent, scale)}`;
     await c.query(`
       CREATE TABLE ${name} (id bigint PRIMARY KEY, parent_id bigint, code text NOT NULL, amount numeric(12, 2) NOT NULL,
         qty integer NOT NULL, active boolean NOT NULL, created_at timestamptz NOT NULL, note text NOT NULL);
@@ -212,7 +215,8 @@ export async function seedPostgresShape(url: string, id: PgShapeId, scale: numbe
   await c.connect();
   try {
     const existing = await c.query(`SELECT 1 FROM pg_tables WHERE schemaname = 'public' LIMIT 1`);
-    if (existing.rowCount) throw new Error(`seeding PostgreSQL shape ${id}: the database already has tables; use an empty one`);
+    if (existing.rowCount)
+      throw new Error(`seeding PostgreSQL shape ${id}: the database already has tables; use an empty one`);
     // Sorting and index builds of the load: more than the 4 MB default keeps them off disk.
     await c.query(`SET work_mem = '64MB'; SET maintenance_work_mem = '256MB'`);
     const t = await helpers(c, seed, scale);

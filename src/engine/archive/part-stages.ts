@@ -57,7 +57,10 @@ export function buildStages(spec: StagesSpec): Stages {
   const stages: Transform[] = [timedStage('hashing', new VerifyingStream(spec.stored, 'stored part'))];
   if (spec.encryption) {
     const keys = new Map(spec.encryption.keys);
-    const decrypt = createDecryptStream({ get: (id) => keys.get(id) }, { expectedKeyId: spec.encryption.expectedKeyId });
+    const decrypt = createDecryptStream(
+      { get: (id) => keys.get(id) },
+      { expectedKeyId: spec.encryption.expectedKeyId },
+    );
     stages.push(timedStage('decrypting', decrypt));
   }
   stages.push(timedStage('decompressing', createDecompressStream(spec.compression)));

@@ -6,9 +6,9 @@
  * abandoned leaves the others running.
  */
 import { pipeline, Writable, type Transform } from 'node:stream';
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import { buildStages } from './part-stages';
-import { outsideStages, STAGE_STATS_ON, threadStats } from './stage-stats';
+import { enableStageStats, outsideStages, stageStatsOn, threadStats } from './stage-stats';
 import {
   asBuffer,
   IN_FLIGHT_BYTES,
@@ -20,6 +20,7 @@ import {
 
 const port = parentPort;
 if (!port) throw new Error('part-worker.ts runs only as a worker thread');
+enableStageStats((workerData as { stageStats?: boolean } | null)?.stageStats === true);
 
 function send(msg: FromWorker, transfer: ArrayBuffer[] = []): void {
   port!.postMessage(msg, transfer);
@@ -63,7 +64,7 @@ function start(id: number, spec: Extract<ToWorker, { t: 'start' }>['spec']): voi
       return;
     }
     try {
-      send({ id, t: 'done', digests: digests(), ...(STAGE_STATS_ON ? { stats: threadStats() } : {}) });
+      send({ id, t: 'done', digests: digests(), ...(stageStatsOn() ? { stats: threadStats() } : {}) });
     } catch (e) {
       send({ id, t: 'error', error: serializeError(e) });
     }

