@@ -64,7 +64,7 @@ function load(db: Database.Database, t: TableLoad): void {
 function text(db: Database.Database, scale: number, seed: number): Counts {
   const p = textPools(seed, scale);
   const authors = scaled(20_000, scale);
-  const articles = scaled(450_000, scale);
+  const articles = scaled(350_000, scale);
   db.exec(`
     CREATE TABLE authors (id INTEGER PRIMARY KEY, name TEXT NOT NULL, email TEXT NOT NULL, bio TEXT NOT NULL);
     CREATE TABLE articles (id INTEGER PRIMARY KEY, author_id INTEGER NOT NULL REFERENCES authors(id), title TEXT NOT NULL,
@@ -99,7 +99,7 @@ function text(db: Database.Database, scale: number, seed: number): Counts {
 function json(db: Database.Database, scale: number, seed: number): Counts {
   const p = textPools(seed, scale);
   const tenants = scaled(2_000, scale);
-  const events = scaled(600_000, scale);
+  const events = scaled(950_000, scale);
   db.exec(`
     CREATE TABLE tenants (id INTEGER PRIMARY KEY, name TEXT NOT NULL, plan TEXT NOT NULL);
     CREATE TABLE events (id INTEGER PRIMARY KEY, tenant_id INTEGER NOT NULL REFERENCES tenants(id), kind TEXT NOT NULL,
@@ -158,7 +158,7 @@ function json(db: Database.Database, scale: number, seed: number): Counts {
 
 function timeSeries(db: Database.Database, scale: number, seed: number): Counts {
   const sensors = 1_000;
-  const readings = scaled(16_000_000, scale);
+  const readings = scaled(26_000_000, scale);
   db.exec(`
     CREATE TABLE sensors (id INTEGER PRIMARY KEY, site TEXT NOT NULL, unit TEXT NOT NULL);
     CREATE TABLE readings (sensor_id INTEGER NOT NULL REFERENCES sensors(id), ts INTEGER NOT NULL, value REAL NOT NULL,
