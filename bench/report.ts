@@ -297,7 +297,10 @@ protocol: on a PostgreSQL backup receiving COPY rows (the server encodes them, i
 CPU), on a SQLite backup reading and encoding rows (SQLite encodes them to JSON in its own
 query), on a restore sending COPY data. "Other threads" is the process's CPU outside the main
 thread and the part workers: libuv's pool doing the storage file reads and writes, and V8's
-garbage collector and compiler threads. Medians over the runs; Server CPU as in the results.`;
+garbage collector and compiler threads. Medians over the runs; Server CPU as in the results.
+The steps are timed by the clock, not by CPU accounting (Node has no cheap per-thread CPU
+clock): on a machine busier than its cores, a step's time includes waiting for a core, and
+the steps can then add up to more than their thread's CPU (its rest shows as 0).`;
 
 function timeSection(rows: ResultRow[], h: string): string {
   if (!rows.some((r) => r.stages)) return '';
