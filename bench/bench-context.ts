@@ -4,8 +4,10 @@ import { join, resolve } from 'node:path';
 import { Client } from 'pg';
 import { transpileTree } from '../test/support/transpile';
 import { runMeasured, type Measured } from './measure';
+import type { ProcessStageStats } from '../src/engine/archive/stage-stats';
 import type { Goal, Report, ResultRow } from './report';
 import type { Case, RoundsResult } from './rounds';
+import type { Shape } from './shapes';
 
 export const ROOT = resolve(__dirname, '..');
 /**
@@ -21,6 +23,10 @@ export function buildOurTools(): void {
 
 export interface Ctx {
   breakdown: boolean;
+  /** Our tools report where their CPU went (STRONGROOM_STAGE_STATS); `--stage-stats false` turns it off. */
+  stageStats: boolean;
+  /** The shapes of this run, in order; rows, goals and datasets carry the shape they belong to. */
+  shapes: Shape[];
   /** Keep the work directory (dumps, backups, the server log) after the run. */
   keep: boolean;
   scale: number;
@@ -44,12 +50,24 @@ export function sizeOf(path: string): number {
 }
 
 /** An entry of ours as a measured child process, compiled to JavaScript like `dist/` (see BUILD). */
-export function ours(script: string, args: string[], keys: string, label: string): Promise<Measured> {
+export function ours(
+  script: string,
+  args: string[],
+  keys: string,
+  label: string,
+  opts: { stageStats?: boolean } = {},
+): Promise<Measured> {
+  const stats = opts.stageStats ? { STRONGROOM_STAGE_STATS: '1' } : {};
   return runMeasured(process.execPath, [join(BUILD, 'bench', script.replace(/\.ts$/, '.js')), ...args], {
     cwd: ROOT,
-    env: { ...process.env, BENCH_BACKUP_KEYS: keys },
+    env: { ...process.env, BENCH_BACKUP_KEYS: keys, ...stats },
     label,
   });
+}
+
+/** The stage split our tool printed with its result line, when asked for one. */
+export function stagesOf(m: Measured): ProcessStageStats | undefined {
+  return (JSON.parse(m.stdout) as { stages?: ProcessStageStats }).stages;
 }
 
 /** What our backup is asked to do; the variants beyond the first only explain where time goes. */
@@ -74,12 +92,15 @@ export interface OurBackup {
   bytes: number;
   rawBytes: number;
   encrypted: boolean;
+  stages?: ProcessStageStats;
 }
 
 export async function ourBackup(ctx: Ctx, url: string, store: string, v: Variant): Promise<OurBackup> {
   const args = ['--url', url, '--store', store, '--parallel', '2', '--compression', v.compression];
   if (v.workers === false) args.push('--workers', 'false');
-  const measured = await ours('our-backup.ts', args, v.encrypt ? ctx.keys : '', `our backup (${v.label})`);
+  const measured = await ours('our-backup.ts', args, v.encrypt ? ctx.keys : '', `our backup (${v.label})`, {
+    stageStats: ctx.stageStats,
+  });
   const out = JSON.parse(measured.stdout) as Omit<OurBackup, 'measured'>;
   if (out.encrypted !== v.encrypt)
     throw new Error(`our backup (${v.label}): encryption was ${out.encrypted ? 'on' : 'off'}, expected the opposite`);
@@ -98,8 +119,14 @@ export async function query<T extends object>(url: string, sql: string, params: 
 
 export const MIB_256 = 256 * 1024 * 1024;
 
-/** Adds a group's rows and failed runs to the report. */
-export function collect(ctx: Ctx, cases: Case[], r: RoundsResult): void {
-  ctx.rows.push(...r.rows.values());
-  for (const c of cases) for (const msg of r.failures.get(c.key) ?? []) ctx.failures.push(`${c.tool}: ${msg}`);
+/** Adds a group's rows (tagged with their shape) and failed runs to the report. */
+export function collect(ctx: Ctx, shape: Shape, cases: Case[], r: RoundsResult): void {
+  for (const row of r.rows.values()) ctx.rows.push({ ...row, shape: shape.id });
+  const tag = ctx.shapes.length > 1 ? `shape ${shape.id}, ` : '';
+  for (const c of cases) for (const msg of r.failures.get(c.key) ?? []) ctx.failures.push(`${tag}${c.tool}: ${msg}`);
+}
+
+/** Goals of one shape: tagged so the report can put them under it. */
+export function pushGoals(ctx: Ctx, shape: Shape, goals: Goal[]): void {
+  ctx.goals.push(...goals.map((g) => ({ ...g, shape: shape.id })));
 }

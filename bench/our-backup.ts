@@ -2,7 +2,7 @@
  * One Strongroom backup as its own process, so the benchmark measures its wall time and peak
  * memory exactly as it measures pg_dump. The encryption key comes from BENCH_BACKUP_KEYS
  * (`id:base64`), not argv, so it never shows in `ps`.
- * Prints one JSON line: { id, dir, bytes, rawBytes, rows, encrypted }.
+ * Prints one JSON line: { id, dir, bytes, rawBytes, rows, encrypted, stages? }.
  */
 import { randomUUID } from 'node:crypto';
 import { createDialect } from '../src/engine/dialects/create-dialect';
@@ -11,6 +11,7 @@ import { writeBackup } from '../src/engine/backup/write-backup';
 import { LocalStorage } from '../src/engine/storage/local-storage';
 import type { Compression } from '../src/engine/archive/manifest.types';
 import { usePartWorkers } from '../src/engine/archive/part-io';
+import { processStageStats, stageStatsOn } from '../src/engine/archive/stage-stats';
 import { parseArgs, required, runMain } from './cli-args';
 
 runMain(async () => {
@@ -48,7 +49,10 @@ runMain(async () => {
     const bytes = (await storage.list(dir)).reduce((a, o) => a + o.size, 0);
     const rows = m.tables.reduce((a, t) => a + t.rows, 0);
     const rawBytes = m.tables.reduce((a, t) => a + t.bytes, 0);
-    process.stdout.write(`${JSON.stringify({ id, dir, bytes, rawBytes, rows, encrypted: m.encryption !== null })}\n`);
+    // STRONGROOM_STAGE_STATS=1 (the benchmark sets it): where this process's CPU went, by stage.
+    const stages = stageStatsOn() ? processStageStats() : undefined;
+    const out = { id, dir, bytes, rawBytes, rows, encrypted: m.encryption !== null, stages };
+    process.stdout.write(`${JSON.stringify(out)}\n`);
   } finally {
     await dialect.close();
   }

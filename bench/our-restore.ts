@@ -7,7 +7,7 @@
  * sequences, large objects, post-data, one transaction), an older per-table one by applying
  * its schema first. `--analyze false` stops at the commit, as pg_restore does
  * (RESTORE_ANALYZE=false); by default the swapped-in tables are analyzed after it.
- * Prints one JSON line: { rowsWritten, tables }.
+ * Prints one JSON line: { rowsWritten, tables, stages? }.
  */
 import { createDialect } from '../src/engine/dialects/create-dialect';
 import type { RestoreMode } from '../src/engine/dialects/dialect';
@@ -15,6 +15,7 @@ import { keySourceFromConfig, keysForManifest } from '../src/engine/backup/backu
 import { readDatabaseDdl, readManifest, readSchemaSql, restoreInputs } from '../src/engine/backup/read-backup';
 import { LocalStorage } from '../src/engine/storage/local-storage';
 import { usePartWorkers } from '../src/engine/archive/part-io';
+import { processStageStats, stageStatsOn } from '../src/engine/archive/stage-stats';
 import { parseArgs, required, runMain } from './cli-args';
 
 runMain(async () => {
@@ -43,7 +44,9 @@ runMain(async () => {
       results = await dialect.restore(input);
     }
     const rowsWritten = results.reduce((a, r) => a + r.rowsWritten, 0);
-    process.stdout.write(`${JSON.stringify({ rowsWritten, tables: results.length })}\n`);
+    // STRONGROOM_STAGE_STATS=1 (the benchmark sets it): where this process's CPU went, by stage.
+    const stages = stageStatsOn() ? processStageStats() : undefined;
+    process.stdout.write(`${JSON.stringify({ rowsWritten, tables: results.length, stages })}\n`);
   } finally {
     await dialect.close();
   }

@@ -7,8 +7,9 @@
  * the first.
  */
 import { loadavg } from 'node:os';
+import type { ProcessStageStats } from '../src/engine/archive/stage-stats';
 import type { Measured } from './measure';
-import { secs, type ResultRow } from './report';
+import { secs, stageSplit, type ResultRow } from './report';
 
 export interface Sample {
   measured: Measured;
@@ -16,6 +17,8 @@ export interface Sample {
   /** CPU seconds the PostgreSQL server spent meanwhile; null for SQLite. */
   serverCpuSeconds?: number | null;
   note?: string;
+  /** Where our tool's CPU went (STRONGROOM_STAGE_STATS), for our own rows. */
+  stages?: ProcessStageStats;
 }
 
 export interface Case {
@@ -66,6 +69,7 @@ export function summarize(c: Case, samples: Sample[], failures: string[] = []): 
     maxProcessRssBytes: Math.max(...samples.map((s) => s.measured.maxProcessRssBytes)),
     processes: Math.max(...samples.map((s) => s.measured.processes)),
     note: (last.note ?? '') + failed,
+    stages: stageSplit(samples.map((s) => s.stages)),
   };
 }
 

@@ -8,6 +8,7 @@ import { createCompressStream, createDecompressStream } from './compression';
 import { DigestStream, VerifyingStream, type Digest } from './digest-stream';
 import { createDecryptStream, createEncryptStream } from './encryption';
 import type { Compression } from './manifest.types';
+import { timedStage } from './stage-stats';
 
 /** Everything a worker needs to write a part; plain data, so it crosses a thread boundary. */
 export interface WriteStagesSpec {
@@ -45,19 +46,24 @@ export interface Stages {
 
 export function buildStages(spec: StagesSpec): Stages {
   if (spec.kind === 'write') {
-    const raw = new DigestStream();
-    const stored = new DigestStream();
-    const stages: Transform[] = [raw, createCompressStream(spec.compression, spec.level)];
-    if (spec.encryption) stages.push(createEncryptStream(spec.encryption));
+    // Each step is charged to its stage when STRONGROOM_STAGE_STATS is on (stage-stats.ts).
+    const raw = timedStage('hashing', new DigestStream());
+    const stored = timedStage('hashing', new DigestStream());
+    const stages: Transform[] = [raw, timedStage('compressing', createCompressStream(spec.compression, spec.level))];
+    if (spec.encryption) stages.push(timedStage('encrypting', createEncryptStream(spec.encryption)));
     stages.push(stored);
     return { stages, digests: () => ({ raw: raw.digest(), stored: stored.digest() }) };
   }
-  const stages: Transform[] = [new VerifyingStream(spec.stored, 'stored part')];
+  const stages: Transform[] = [timedStage('hashing', new VerifyingStream(spec.stored, 'stored part'))];
   if (spec.encryption) {
     const keys = new Map(spec.encryption.keys);
-    stages.push(createDecryptStream({ get: (id) => keys.get(id) }, { expectedKeyId: spec.encryption.expectedKeyId }));
+    const decrypt = createDecryptStream(
+      { get: (id) => keys.get(id) },
+      { expectedKeyId: spec.encryption.expectedKeyId },
+    );
+    stages.push(timedStage('decrypting', decrypt));
   }
-  stages.push(createDecompressStream(spec.compression));
-  stages.push(new VerifyingStream(spec.plaintext, 'plaintext'));
+  stages.push(timedStage('decompressing', createDecompressStream(spec.compression)));
+  stages.push(timedStage('hashing', new VerifyingStream(spec.plaintext, 'plaintext')));
   return { stages, digests: () => null };
 }

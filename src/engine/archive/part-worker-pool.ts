@@ -26,6 +26,7 @@ import {
   type FromWorker,
   type ToWorker,
 } from './part-worker-protocol';
+import { noteWorkerStats, stageStatsOn } from './stage-stats';
 
 /** Input is sent in batches of about this size: database exports arrive in many small chunks. */
 const BATCH_BYTES = 128 * 1024;
@@ -53,8 +54,10 @@ function spawn(): Worker {
   // The chain holds at most a few MiB (zstd's window, the frames in flight): a small heap keeps
   // each worker's share of the process's peak memory small.
   const resourceLimits = { maxOldGenerationSizeMb: 48, maxYoungGenerationSizeMb: 8 };
-  if (ext === '.ts') return new Worker(TS_BOOTSTRAP, { eval: true, workerData: { file }, resourceLimits });
-  return new Worker(file, { resourceLimits });
+  // The worker times its steps exactly when this thread does (stage-stats.ts).
+  const stageStats = stageStatsOn();
+  if (ext === '.ts') return new Worker(TS_BOOTSTRAP, { eval: true, workerData: { file, stageStats }, resourceLimits });
+  return new Worker(file, { workerData: { stageStats }, resourceLimits });
 }
 
 interface PooledWorker {
@@ -215,6 +218,7 @@ export class WorkerStages extends Duplex {
       case 'done':
         this.finished = true;
         this.digests = msg.digests;
+        if (msg.stats && this.worker) noteWorkerStats(this.worker.threadId, msg.stats);
         this.detach();
         this.push(null);
         return;

@@ -6,6 +6,7 @@
  */
 import { ArchiveError, type ArchiveErrorCode } from './errors';
 import type { StagesSpec, WriteDigests } from './part-stages';
+import type { ThreadStats } from './stage-stats';
 
 export const IN_FLIGHT_BYTES = 1024 * 1024;
 
@@ -20,7 +21,8 @@ export type ToWorker = { id: number } & (
 export type FromWorker = { id: number } & (
   | { t: 'data'; buf: Uint8Array }
   | { t: 'ack'; n: number }
-  | { t: 'done'; digests: WriteDigests | null }
+  /** `stats`: the worker's cumulative stage totals, only when STRONGROOM_STAGE_STATS is on. */
+  | { t: 'done'; digests: WriteDigests | null; stats?: ThreadStats }
   | { t: 'error'; error: SerializedError }
 );
 

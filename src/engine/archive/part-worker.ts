@@ -6,8 +6,9 @@
  * abandoned leaves the others running.
  */
 import { pipeline, Writable, type Transform } from 'node:stream';
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import { buildStages } from './part-stages';
+import { enableStageStats, outsideStages, stageStatsOn, threadStats } from './stage-stats';
 import {
   asBuffer,
   IN_FLIGHT_BYTES,
@@ -19,6 +20,7 @@ import {
 
 const port = parentPort;
 if (!port) throw new Error('part-worker.ts runs only as a worker thread');
+enableStageStats((workerData as { stageStats?: boolean } | null)?.stageStats === true);
 
 function send(msg: FromWorker, transfer: ArrayBuffer[] = []): void {
   port!.postMessage(msg, transfer);
@@ -49,7 +51,7 @@ function start(id: number, spec: Extract<ToWorker, { t: 'start' }>['spec']): voi
     write(chunk: Buffer, _enc, done) {
       const { view, transfer } = transferable(chunk);
       job.outstanding += view.byteLength;
-      send({ id, t: 'data', buf: view }, [transfer]);
+      outsideStages(() => send({ id, t: 'data', buf: view }, [transfer]));
       if (job.outstanding <= IN_FLIGHT_BYTES) done();
       else job.blocked = done;
     },
@@ -62,7 +64,7 @@ function start(id: number, spec: Extract<ToWorker, { t: 'start' }>['spec']): voi
       return;
     }
     try {
-      send({ id, t: 'done', digests: digests() });
+      send({ id, t: 'done', digests: digests(), ...(stageStatsOn() ? { stats: threadStats() } : {}) });
     } catch (e) {
       send({ id, t: 'error', error: serializeError(e) });
     }
