@@ -6,6 +6,7 @@ import { BackupCatalogService } from '../backup/backup-catalog.service';
 import { SYSTEM_ACTOR } from '../common/request-context';
 import { AppConfig } from '../config/app-config';
 import { Transactions } from '../database/transactions';
+import { backupCorruptKey } from '../notifications/alert-keys';
 import { NotificationsService } from '../notifications/notifications.service';
 import { tickFireTime, validateCron } from './cron-schedule';
 import { claimJobFire } from './job-claims';
@@ -99,6 +100,8 @@ export class ServiceJobs implements OnApplicationBootstrap {
         severity: 'critical',
         message: `${deep ? 'Deep verification' : 'Verification'} of backup ${newest.id} failed: ${detail}`,
         details: { backupId: newest.id, deep },
+        // The same key as the verification's own alert: a failure that threw (nothing verified) still alerts, once.
+        key: backupCorruptKey(newest.id),
       });
     }
     return { backupId: newest.id, deep, ok };

@@ -1,5 +1,6 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { BackupDto } from '../backup/dto/backup.dto';
+import { AlertDto } from '../notifications/dto/alert.dto';
 
 export class StatusStorageDto {
   @ApiProperty({ description: 'Backups in the catalog', type: 'integer' }) count: number;
@@ -74,4 +75,9 @@ export class StatusDto {
     type: StatusOffsiteDto,
   })
   offsite: StatusOffsiteDto | null;
+  @ApiProperty({
+    description: 'Alerts open now, newest first (GET /api/alerts lists resolved ones too)',
+    type: [AlertDto],
+  })
+  alerts: AlertDto[];
 }

@@ -59,6 +59,7 @@ const ROUTE_ROLES: Record<string, Rule> = {
   'GET /api/retention/decisions/:id': 'auditor',
   'POST /api/retention/decisions/:id/confirm': 'admin',
   'GET /api/status': 'auditor',
+  'GET /api/alerts': 'auditor',
   'GET /api/maintenance': 'auditor',
   'PUT /api/maintenance': 'admin',
   'GET /metrics': 'public',
