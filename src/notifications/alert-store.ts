@@ -33,7 +33,11 @@ export class AlertStore {
     private readonly tx: Transactions,
   ) {}
 
-  raise(input: AlertInput, now: Date, renotifyMs: number | null): Promise<{ row: AlertEntity; announce: Announcement }> {
+  raise(
+    input: AlertInput,
+    now: Date,
+    renotifyMs: number | null,
+  ): Promise<{ row: AlertEntity; announce: Announcement }> {
     const at = now.toISOString();
     return this.tx.run(async (m) => {
       let row = await this.openRow(m, input.key);
@@ -114,7 +118,9 @@ export class AlertStore {
   }
 
   open(): Promise<AlertEntity[]> {
-    return this.ds.getRepository(AlertEntity).find({ where: { state: 'open' }, order: { createdAt: 'DESC', id: 'DESC' } });
+    return this.ds
+      .getRepository(AlertEntity)
+      .find({ where: { state: 'open' }, order: { createdAt: 'DESC', id: 'DESC' } });
   }
 
   /** Open alerts by type and severity, for the metric. */

@@ -20,7 +20,10 @@ export class AlertsController {
   @ApiOkResponse({ type: AlertPageDto })
   @ApiErrors([400, 'A bad limit, cursor, state or key (named)'])
   async list(@Query() q: AlertQueryDto): Promise<AlertPageDto> {
-    const page = await this.alerts.list({ state: q.state, key: q.key, limit: q.limit ?? 50, cursor: q.cursor }, new Date());
+    const page = await this.alerts.list(
+      { state: q.state, key: q.key, limit: q.limit ?? 50, cursor: q.cursor },
+      new Date(),
+    );
     return { items: page.rows.map(toAlertView), nextCursor: page.nextCursor };
   }
 }

@@ -138,7 +138,15 @@ function toSlack(p: JsonWebhookPayload): { text: string; blocks: unknown[] } {
       ),
     }));
   if (fields.length > 0) blocks.push({ type: 'section', fields });
-  blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: `Strongroom · ${p.at} · event ${p.id}${p.alert ? ` · alert ${p.alert.key} (${p.alert.state})` : ''}` }] });
+  blocks.push({
+    type: 'context',
+    elements: [
+      {
+        type: 'mrkdwn',
+        text: `Strongroom · ${p.at} · event ${p.id}${p.alert ? ` · alert ${p.alert.key} (${p.alert.state})` : ''}`,
+      },
+    ],
+  });
   // `text` is what notifications and clients without block support show.
   return { text: truncate(headline, SLACK_TEXT_LIMIT), blocks };
 }

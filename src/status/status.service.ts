@@ -8,12 +8,7 @@ import { CatalogTotals } from '../backup/catalog-totals';
 import { JobSweeper } from '../backup/job-sweeper';
 import { AppConfig } from '../config/app-config';
 import type { AlertEntity } from '../notifications/alert.entity';
-import {
-  OFFSITE_LAG_KEY,
-  scheduleDeadlineKey,
-  scheduleFailedKey,
-  UNHEALTHY_KEY,
-} from '../notifications/alert-keys';
+import { OFFSITE_LAG_KEY, scheduleDeadlineKey, scheduleFailedKey, UNHEALTHY_KEY } from '../notifications/alert-keys';
 import { toAlertView } from '../notifications/alert.view';
 import type { AlertDto } from '../notifications/dto/alert.dto';
 import { AlertCondition, NotificationsService } from '../notifications/notifications.service';
@@ -115,9 +110,7 @@ export class StatusService implements OnApplicationBootstrap, OnApplicationShutd
     const maxAge = this.config.MAX_BACKUP_AGE_HOURS;
     if (!newest) problem('no completed backup exists');
     else if (rpoSeconds! * 1000 > maxAge * HOUR_MS)
-      problem(
-        `newest completed backup ${newestId} is older than MAX_BACKUP_AGE_HOURS (${maxAge}h): taken ${newestAt}`,
-      );
+      problem(`newest completed backup ${newestId} is older than MAX_BACKUP_AGE_HOURS (${maxAge}h): taken ${newestAt}`);
 
     const schedules = await this.schedules.all();
     const lastIds = schedules.map((s) => s.lastBackupId).filter((id): id is string => !!id);
@@ -150,10 +143,13 @@ export class StatusService implements OnApplicationBootstrap, OnApplicationShutd
       const last = s.lastBackupId ? lastRuns.get(s.lastBackupId) : undefined;
       const failed = { key: scheduleFailedKey(s.id), type: 'backup.failed', severity: 'error' } as const;
       if (last?.status === 'failed')
-        problem(`schedule "${s.name}" (${s.id}): last run failed: backup ${last.id}: ${last.error ?? 'unknown error'}`, {
-          ...failed,
-          details: { ...about, backupId: last.id, error: last.error },
-        });
+        problem(
+          `schedule "${s.name}" (${s.id}): last run failed: backup ${last.id}: ${last.error ?? 'unknown error'}`,
+          {
+            ...failed,
+            details: { ...about, backupId: last.id, error: last.error },
+          },
+        );
       else if (!last && s.lastStatus === 'failed')
         problem(`schedule "${s.name}" (${s.id}): last run failed to start`, { ...failed, details: about });
     }

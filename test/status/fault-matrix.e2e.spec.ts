@@ -154,12 +154,18 @@ describe('fault matrix: every fault ends in an alert, a status, a metric and a r
     const text = (await request(t.http).get('/metrics').expect(200)).text;
     const line = text
       .split('\n')
-      .find((l) => l.startsWith('strongroom_alerts_open{') && l.includes(`type="${type}"`) && l.includes(`severity="${severity}"`));
+      .find(
+        (l) =>
+          l.startsWith('strongroom_alerts_open{') &&
+          l.includes(`type="${type}"`) &&
+          l.includes(`severity="${severity}"`),
+      );
     return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
   }
 
   const settle = () => t.app.get(NotificationsService).drain();
-  const taskCount = async () => Number((await queryRows<{ n: string }>(target, 'SELECT COUNT(*) AS n FROM tasks'))[0].n);
+  const taskCount = async () =>
+    Number((await queryRows<{ n: string }>(target, 'SELECT COUNT(*) AS n FROM tasks'))[0].n);
   const offsiteState = async (id: string) =>
     (await request(t.http).get(`/api/backups/${id}`).set('X-API-Key', t.adminKey).expect(200)).body.offsite?.status;
   const copiedOffsite = (id: string) =>
@@ -191,14 +197,21 @@ describe('fault matrix: every fault ends in an alert, a status, a metric and a r
     await t.app.get(OffsiteCopier).drain();
     expect(await offsiteState(ids.lagging)).toBe('failed');
     // It finished two hours ago as far as the catalog knows: past OFFSITE_MAX_LAG_HOURS=1.
-    await t.dataSource.query(`UPDATE strongroom_backups SET finished_at = $1 WHERE id = $2`, [ago(2 * HOUR), ids.lagging]);
+    await t.dataSource.query(`UPDATE strongroom_backups SET finished_at = $1 WHERE id = $2`, [
+      ago(2 * HOUR),
+      ids.lagging,
+    ]);
 
     let st = await status();
     expect(st.healthy).toBe(false);
     expect(openKeys(st)).toEqual(expect.arrayContaining([OFFSITE_LAG_KEY, UNHEALTHY_KEY]));
     await status(); // seen again: no second webhook
     const open = await webhook(OFFSITE_LAG_KEY, 'offsite.lagging');
-    expect(open).toMatchObject({ severity: 'error', alert: { state: 'open' }, details: { oldest: { id: ids.lagging } } });
+    expect(open).toMatchObject({
+      severity: 'error',
+      alert: { state: 'open' },
+      details: { oldest: { id: ids.lagging } },
+    });
     expect(await openMetric('offsite.lagging', 'error')).toBe(1);
 
     offsiteRelay.up();
@@ -206,7 +219,11 @@ describe('fault matrix: every fault ends in an alert, a status, a metric and a r
     st = await status();
     expect(st).toMatchObject({ healthy: true, alerts: [] });
     const recovered = await webhook(OFFSITE_LAG_KEY, 'alert.recovered');
-    expect(recovered).toMatchObject({ severity: 'info', alert: { state: 'resolved' }, details: { alertType: 'offsite.lagging' } });
+    expect(recovered).toMatchObject({
+      severity: 'info',
+      alert: { state: 'resolved' },
+      details: { alertType: 'offsite.lagging' },
+    });
     await settle();
     expect(sent(OFFSITE_LAG_KEY).map((b) => b.type)).toEqual(['offsite.lagging', 'alert.recovered']);
     expect(sent(UNHEALTHY_KEY).map((b) => b.type)).toEqual(['status.unhealthy', 'alert.recovered']);
@@ -269,35 +286,38 @@ describe('fault matrix: every fault ends in an alert, a status, a metric and a r
     expect(sent(primaryCopyKey(ids.lagging), 'backup.copy-unsound')).toHaveLength(1);
   });
 
-  (isRoot ? it : it.skip)('storage full: the scheduled run fails with ENOSPC and alerts; space back: recovered', async () => {
-    const key = scheduleFailedKey(scheduleId);
-    // Fill the tmpfs to the last byte: the kernel answers the next write with ENOSPC.
-    try {
-      writeFileSync(join(mount.path, 'ballast'), Buffer.alloc(8 << 20));
-    } catch (e) {
-      expect((e as NodeJS.ErrnoException).code).toBe('ENOSPC');
-    }
-    const run = await runSchedule();
-    // The job fails writing its parts (or, if even its first directory cannot be made, to start).
-    expect(run.outcome === 'failed' || run.backup?.status === 'failed').toBe(true);
-    if (run.backup) expect(run.backup.error).toMatch(/ENOSPC|no space/i);
+  (isRoot ? it : it.skip)(
+    'storage full: the scheduled run fails with ENOSPC and alerts; space back: recovered',
+    async () => {
+      const key = scheduleFailedKey(scheduleId);
+      // Fill the tmpfs to the last byte: the kernel answers the next write with ENOSPC.
+      try {
+        writeFileSync(join(mount.path, 'ballast'), Buffer.alloc(8 << 20));
+      } catch (e) {
+        expect((e as NodeJS.ErrnoException).code).toBe('ENOSPC');
+      }
+      const run = await runSchedule();
+      // The job fails writing its parts (or, if even its first directory cannot be made, to start).
+      expect(run.outcome === 'failed' || run.backup?.status === 'failed').toBe(true);
+      if (run.backup) expect(run.backup.error).toMatch(/ENOSPC|no space/i);
 
-    const alert = await webhook(key, 'backup.failed');
-    expect(alert.message).toMatch(/ENOSPC|no space/i);
-    const st = await status();
-    expect(st.healthy).toBe(false);
-    expect(st.problems.join()).toMatch(/last run failed: .*(ENOSPC|no space)/i);
-    expect(openKeys(st)).toContain(key);
-    expect(await openMetric('backup.failed', 'error')).toBe(1);
+      const alert = await webhook(key, 'backup.failed');
+      expect(alert.message).toMatch(/ENOSPC|no space/i);
+      const st = await status();
+      expect(st.healthy).toBe(false);
+      expect(st.problems.join()).toMatch(/last run failed: .*(ENOSPC|no space)/i);
+      expect(openKeys(st)).toContain(key);
+      expect(await openMetric('backup.failed', 'error')).toBe(1);
 
-    rmSync(join(mount.path, 'ballast'));
-    expect((await runSchedule()).backup).toMatchObject({ status: 'completed' });
-    await webhook(key, 'alert.recovered');
-    expect(openKeys(await status())).not.toContain(key);
-    expect(await openMetric('backup.failed', 'error')).toBe(0);
-    await settle();
-    expect(sent(key).map((b) => b.type)).toEqual(['backup.failed', 'alert.recovered']);
-  });
+      rmSync(join(mount.path, 'ballast'));
+      expect((await runSchedule()).backup).toMatchObject({ status: 'completed' });
+      await webhook(key, 'alert.recovered');
+      expect(openKeys(await status())).not.toContain(key);
+      expect(await openMetric('backup.failed', 'error')).toBe(0);
+      await settle();
+      expect(sent(key).map((b) => b.type)).toEqual(['backup.failed', 'alert.recovered']);
+    },
+  );
 
   it('target database down: the scheduled run fails and alerts; back up: recovered, and a restore works', async () => {
     const key = scheduleFailedKey(scheduleId);
@@ -337,7 +357,9 @@ describe('fault matrix: every fault ends in an alert, a status, a metric and a r
       owner: 'other-host:4242:feedbeef',
       heartbeatAt: ago(HOUR),
     });
-    await t.dataSource.getRepository(ScheduleEntity).update({ id: scheduleId }, { lastBackupId: row.id, lastStatus: null });
+    await t.dataSource
+      .getRepository(ScheduleEntity)
+      .update({ id: scheduleId }, { lastBackupId: row.id, lastStatus: null });
     await t.app.get(JobSweeper).sweep();
 
     const alert = await webhook(key, 'backup.failed', before + 1);
@@ -357,14 +379,22 @@ describe('fault matrix: every fault ends in an alert, a status, a metric and a r
     const openBefore = (
       await request(t.http).get('/api/alerts').query({ state: 'open' }).set('X-API-Key', t.keys.auditor).expect(200)
     ).body.items as Body[];
-    expect(openBefore.map((a) => a.key).sort()).toEqual([primaryCopyKey(ids.first), primaryCopyKey(ids.lagging)].sort());
+    expect(openBefore.map((a) => a.key).sort()).toEqual(
+      [primaryCopyKey(ids.first), primaryCopyKey(ids.lagging)].sort(),
+    );
     await settle();
     await t.close();
 
     // Stopped for three days: the schedule's 02:00 runs passed with nobody to start them.
     const threeDaysAgo = ago(72 * HOUR);
-    await pgQuery(catalog.url, `UPDATE strongroom_backups SET created_at = '${threeDaysAgo}' WHERE schedule_id = '${scheduleId}'`);
-    await pgQuery(catalog.url, `UPDATE strongroom_schedules SET last_fire_at = '${threeDaysAgo}' WHERE id = '${scheduleId}'`);
+    await pgQuery(
+      catalog.url,
+      `UPDATE strongroom_backups SET created_at = '${threeDaysAgo}' WHERE schedule_id = '${scheduleId}'`,
+    );
+    await pgQuery(
+      catalog.url,
+      `UPDATE strongroom_schedules SET last_fire_at = '${threeDaysAgo}' WHERE id = '${scheduleId}'`,
+    );
     const sentBefore = hook.bodies.length;
 
     // Two instances start at once on the same catalog, both running schedules (and both checking at start).
@@ -384,7 +414,10 @@ describe('fault matrix: every fault ends in an alert, a status, a metric and a r
     expect(st.problems.join()).toMatch(/schedule "nightly" .*no completed backup since/);
     expect(openKeys(st)).toEqual(expect.arrayContaining([key, ...openBefore.map((a) => a.key as string)]));
     for (const a of openBefore) {
-      expect((st.alerts as Body[]).find((x) => x.key === a.key)).toMatchObject({ id: a.id, firstSeenAt: a.firstSeenAt });
+      expect((st.alerts as Body[]).find((x) => x.key === a.key)).toMatchObject({
+        id: a.id,
+        firstSeenAt: a.firstSeenAt,
+      });
       expect(sent(a.key as string, 'backup.copy-unsound')).toHaveLength(1);
     }
     expect(hook.bodies.slice(sentBefore).filter((b) => b.type === 'backup.copy-unsound')).toEqual([]);
@@ -394,7 +427,9 @@ describe('fault matrix: every fault ends in an alert, a status, a metric and a r
     const race = { key: 'test:race', type: 'backup.failed' as const, severity: 'error' as const, message: 'race' };
     const raised = await Promise.all([t, second].map((x) => x.app.get(NotificationsService).raise(race)));
     expect(raised.filter((a) => a === 'new')).toHaveLength(1);
-    const resolved = await Promise.all([t, second].map((x) => x.app.get(NotificationsService).resolve('test:race', 'done')));
+    const resolved = await Promise.all(
+      [t, second].map((x) => x.app.get(NotificationsService).resolve('test:race', 'done')),
+    );
     expect(resolved.filter(Boolean)).toHaveLength(1);
     await second.close();
     second = undefined;

@@ -176,9 +176,13 @@ describe.each(ENGINES)('status, metrics and alerts on %s', (engine) => {
     expect(await n.raise({ ...c, message: 'second' })).toBeNull();
     expect(await Promise.all([n.raise(c), n.raise(c)])).toEqual([null, null]);
     let page = await alerts({ key }).expect(200);
-    expect(page.body.items).toEqual([expect.objectContaining({ key, state: 'open', occurrences: 4, message: 'first' })]);
+    expect(page.body.items).toEqual([
+      expect.objectContaining({ key, state: 'open', occurrences: 4, message: 'first' }),
+    ]);
     // Its last webhook was long ago: the next raise reminds, once.
-    await t.dataSource.query(`UPDATE strongroom_alerts SET notified_at = '2020-01-01T00:00:00.000Z' WHERE open_key = '${key}'`);
+    await t.dataSource.query(
+      `UPDATE strongroom_alerts SET notified_at = '2020-01-01T00:00:00.000Z' WHERE open_key = '${key}'`,
+    );
     expect(await Promise.all([n.raise(c), n.raise(c)])).toEqual(expect.arrayContaining(['reminder', null]));
     expect(await n.resolve(key, 'fixed')).toBe(true);
     expect(await n.resolve(key, 'fixed')).toBe(false);
@@ -191,7 +195,10 @@ describe.each(ENGINES)('status, metrics and alerts on %s', (engine) => {
       ['alert.recovered', false],
       ['backup.failed', false],
     ]);
-    expect(sent[2]).toMatchObject({ message: 'Recovered: fixed', details: { alertType: 'backup.failed', occurrences: 6 } });
+    expect(sent[2]).toMatchObject({
+      message: 'Recovered: fixed',
+      details: { alertType: 'backup.failed', occurrences: 6 },
+    });
 
     // Two episodes, newest first, one per page.
     page = await alerts({ key, limit: '1' }).expect(200);

@@ -7,7 +7,9 @@ import { connect, createServer, type Server, type Socket } from 'node:net';
 export type TcpRelay = Awaited<ReturnType<typeof startRelay>>;
 
 /** A loopback TCP relay to `port` that can refuse and cut every connection (the offsite storage "down"). */
-export async function startRelay(port: number): Promise<{ port: number; down(): void; up(): void; close(): Promise<void> }> {
+export async function startRelay(
+  port: number,
+): Promise<{ port: number; down(): void; up(): void; close(): Promise<void> }> {
   let isDown = false;
   const sockets = new Set<Socket>();
   const server: Server = createServer((client) => {

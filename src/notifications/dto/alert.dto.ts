@@ -19,7 +19,8 @@ export class AlertQueryDto extends PageQueryDto {
 }
 
 export class AlertDto {
-  @ApiProperty({ description: 'Alert id (one episode of the key, from raised to resolved)', format: 'uuid' }) id: string;
+  @ApiProperty({ description: 'Alert id (one episode of the key, from raised to resolved)', format: 'uuid' })
+  id: string;
   @ApiProperty({
     description:
       'Dedupe key naming the condition, e.g. `schedule:<id>:deadline`, `schedule:<id>:failed`, `offsite:lag`, `status:unhealthy`, `backup:<id>:corrupt`, `backup:<id>:primary-copy`',
@@ -40,7 +41,12 @@ export class AlertDto {
   occurrences: number;
   @ApiProperty({ description: 'When a webhook last announced it (opening or reminder)', format: 'date-time' })
   notifiedAt: string;
-  @ApiProperty({ description: 'When it was resolved; null while open', nullable: true, type: String, format: 'date-time' })
+  @ApiProperty({
+    description: 'When it was resolved; null while open',
+    nullable: true,
+    type: String,
+    format: 'date-time',
+  })
   resolvedAt: string | null;
   @ApiProperty({ description: 'Why it was resolved; null while open', nullable: true, type: String })
   resolution: string | null;
