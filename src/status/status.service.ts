@@ -88,11 +88,15 @@ export class StatusService implements OnApplicationBootstrap, OnApplicationShutd
     return (await this.evaluate(now)).view;
   }
 
-  private async evaluate(now: Date): Promise<{ view: StatusView; problems: Problem[] }> {
+  private async evaluate(now: Date): Promise<{ view: StatusView; problems: Problem[]; undecided: Set<string> }> {
     // A job whose owner is gone is ended first, so that what follows reports it as it is; a
     // sweep that began within the last second counts (monitors poll this route).
     await this.sweeper.sweepIfDue(STATUS_SWEEP_INTERVAL_MS).catch(() => 0);
     const problems: Problem[] = [];
+    // Alerts this check cannot judge now, left as they are: a schedule's failed-run alert
+    // while its next run is still going (only a completed run resolves it; resolving at the
+    // start would announce the same failure again each time a retry fails).
+    const undecided = new Set<string>();
     const problem = (message: string, alert?: Omit<AlertCondition, 'message'>) =>
       problems.push({ message, alert: alert && { ...alert, message } });
     // Plain SQL (backup-rows.ts says why); each is one seek of an index that starts with the status.
@@ -141,6 +145,7 @@ export class StatusService implements OnApplicationBootstrap, OnApplicationShutd
           },
         );
       const last = s.lastBackupId ? lastRuns.get(s.lastBackupId) : undefined;
+      if (last?.status === 'pending' || last?.status === 'running') undecided.add(scheduleFailedKey(s.id));
       const failed = { key: scheduleFailedKey(s.id), type: 'backup.failed', severity: 'error' } as const;
       if (last?.status === 'failed')
         problem(
@@ -180,7 +185,7 @@ export class StatusService implements OnApplicationBootstrap, OnApplicationShutd
       schedules: schedules.map((s) => ({ id: s.id, name: s.name, nextRunAt: toScheduleView(s, now).nextRunAt })),
       offsite,
     };
-    return { view, problems };
+    return { view, problems, undecided };
   }
 
   /** The first catalog row (the resource's columns) that `rest` (WHERE … ORDER BY … LIMIT 1) selects. */
@@ -203,7 +208,7 @@ export class StatusService implements OnApplicationBootstrap, OnApplicationShutd
    * what cleared); answers the status with the alerts open afterwards.
    */
   async check(now = new Date()): Promise<StatusReport> {
-    const { view, problems } = await this.evaluate(now);
+    const { view, problems, undecided } = await this.evaluate(now);
     const conditions = problems.flatMap((p) => (p.alert ? [p.alert] : []));
     if (!view.healthy)
       conditions.push({
@@ -213,7 +218,8 @@ export class StatusService implements OnApplicationBootstrap, OnApplicationShutd
         message: `Strongroom is unhealthy: ${view.problems.join('; ')}`,
         details: { problems: view.problems, rpoSeconds: view.rpoSeconds },
       });
-    const open = await this.notifications.sync(conditions, (key) => STATUS_KEY.test(key), resolution);
+    const owns = (key: string) => STATUS_KEY.test(key) && !undecided.has(key);
+    const open = await this.notifications.sync(conditions, owns, resolution);
     return { ...view, alerts: open.map(toAlertView) };
   }
 }
