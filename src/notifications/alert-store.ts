@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
 import { DataSource, EntityManager } from 'typeorm';
+import type { QueryDeepPartialEntity } from 'typeorm/query-builder/QueryPartialEntity';
 import { newestFirstPage } from '../common/pagination';
 import { Transactions } from '../database/transactions';
 import { AlertEntity, AlertState } from './alert.entity';
@@ -60,7 +61,13 @@ export class AlertStore {
         };
         // Another instance may have inserted the same key since the read: the unique index
         // keeps its row, and this raise becomes a repeat of it.
-        await m.createQueryBuilder().insert().into(AlertEntity).values(fresh).orIgnore().execute();
+        await m
+          .createQueryBuilder()
+          .insert()
+          .into(AlertEntity)
+          .values(fresh as QueryDeepPartialEntity<AlertEntity>)
+          .orIgnore()
+          .execute();
         row = await this.openRow(m, input.key);
         if (row?.id === fresh.id) return { row, announce: 'new' as const };
         if (!row) throw new Error(`alert ${input.key}: neither inserted nor found open`);

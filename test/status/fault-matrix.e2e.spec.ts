@@ -286,9 +286,9 @@ describe('fault matrix: every fault ends in an alert, a status, a metric and a r
     expect(sent(primaryCopyKey(ids.lagging), 'backup.copy-unsound')).toHaveLength(1);
   });
 
-  (isRoot ? it : it.skip)(
-    'storage full: the scheduled run fails with ENOSPC and alerts; space back: recovered',
-    async () => {
+  // Mounting the tmpfs needs root (CI runs as root); elsewhere this case is reported as skipped, not hidden.
+  (isRoot ? describe : describe.skip)('storage full', () => {
+    it('storage full: the scheduled run fails with ENOSPC and alerts; space back: recovered', async () => {
       const key = scheduleFailedKey(scheduleId);
       // Fill the tmpfs to the last byte: the kernel answers the next write with ENOSPC.
       try {
@@ -316,8 +316,8 @@ describe('fault matrix: every fault ends in an alert, a status, a metric and a r
       expect(await openMetric('backup.failed', 'error')).toBe(0);
       await settle();
       expect(sent(key).map((b) => b.type)).toEqual(['backup.failed', 'alert.recovered']);
-    },
-  );
+    });
+  });
 
   it('target database down: the scheduled run fails and alerts; back up: recovered, and a restore works', async () => {
     const key = scheduleFailedKey(scheduleId);
