@@ -113,6 +113,8 @@ describe('fault matrix: every fault ends in an alert, a status, a metric and a r
   });
 
   afterAll(async () => {
+    // Deliveries still in flight would outlive the app (their retry timers keep the worker alive).
+    await t?.app.get(NotificationsService).drain();
     await second?.close();
     await t?.close();
     await Promise.all([offsiteRelay?.close(), targetRelay?.close(), hook?.close(), offsiteS3?.stop()]);

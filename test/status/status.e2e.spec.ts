@@ -217,6 +217,7 @@ describe.each(ENGINES)('status, metrics and alerts on %s', (engine) => {
       'strongroom_alerts_open{type="backup.failed",severity="error"} 1',
     );
     await n.resolve(key, 'done');
+    await n.drain();
   });
 });
 
