@@ -13,6 +13,7 @@ import { Maintenance1764600401000 } from './1764600401000-maintenance';
 import { AuditCheckpoints1764600500000 } from './1764600500000-audit-checkpoints';
 import { NewestVerifiedIndex1764600600000 } from './1764600600000-newest-verified-index';
 import { ScheduleNewestIndex1764700100000 } from './1764700100000-schedule-newest-index';
+import { Alerts1764700200000 } from './1764700200000-alerts';
 import { RollingVerification1764700300000 } from './1764700300000-rolling-verification';
 
 /** Migrations in the order they apply. */
@@ -32,5 +33,6 @@ export const MIGRATIONS = [
   AuditCheckpoints1764600500000,
   NewestVerifiedIndex1764600600000,
   ScheduleNewestIndex1764700100000,
+  Alerts1764700200000,
   RollingVerification1764700300000,
 ];

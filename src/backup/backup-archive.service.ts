@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { createReadStream } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
@@ -14,6 +14,8 @@ import { MANIFEST_FILE } from '../engine/archive/manifest.types';
 import { partKey } from '../engine/archive/part-io';
 import { verifyBackup, verifyParts, VerifyCheck } from '../engine/backup/verify-backup';
 import type { BackupStorage } from '../engine/storage/storage';
+import { backupCorruptKey } from '../notifications/alert-keys';
+import { NotificationsService } from '../notifications/notifications.service';
 import { BackupEntity } from './backup.entity';
 import { BackupCopies, type CopySource } from './backup-copies.service';
 import type { BackupDetail } from './backup.view';
@@ -42,6 +44,8 @@ export class BackupArchiveService {
     private readonly tx: Transactions,
     private readonly audit: AuditService,
     private readonly copies: BackupCopies,
+    // Absent in the command line, which raises no alerts.
+    @Optional() private readonly notifications?: NotificationsService,
   ) {}
 
   /** Reads every stored byte; `deep` also restores into a scratch database and compares. */
@@ -69,8 +73,10 @@ export class BackupArchiveService {
         result = offsite;
         source = 'offsite';
         await this.copies.recordFallback(id, deep ? 'deep verify' : 'verify', primaryProblem, actor);
+        this.copies.primaryCopyUnsound(id, primaryProblem, null);
       }
     }
+    this.alertOnVerify(id, deep, result, source);
     await this.tx.run(async (m) => {
       // Both outcomes are kept: retention deletes nothing while the newest backup's last check failed.
       await m.update(BackupEntity, { id }, result.ok ? { verifiedAt: nowIso() } : { verifyFailedAt: nowIso() });
@@ -91,6 +97,24 @@ export class BackupArchiveService {
       );
     });
     return { ok: result.ok, checks: result.checks, source, primaryProblem };
+  }
+
+  /** A failed verification is an alert naming the backup and what failed; a passing one resolves it. */
+  private alertOnVerify(id: string, deep: boolean, result: { ok: boolean; checks: VerifyCheck[] }, source: CopySource) {
+    if (!this.notifications) return;
+    if (result.ok) {
+      void this.notifications.resolve(backupCorruptKey(id), `backup ${id} passed ${deep ? 'deep ' : ''}verification`);
+      if (source === 'primary') this.copies.primaryCopySound(id);
+      return;
+    }
+    const failed = result.checks.filter((c) => !c.ok).map((c) => `${c.name}: ${c.detail ?? 'failed'}`);
+    this.notifications.notify({
+      type: 'verify.failed',
+      severity: 'critical',
+      message: `${deep ? 'Deep verification' : 'Verification'} of backup ${id} failed: ${failed.join('; ')}`,
+      details: { backupId: id, deep, failed },
+      key: backupCorruptKey(id),
+    });
   }
 
   /** The whole backup as one tar (parts, then the manifest), importable as it is. */

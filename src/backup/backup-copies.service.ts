@@ -1,10 +1,12 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { AuditService } from '../audit/audit.service';
 import { DomainError, ErrorCode } from '../common/domain-error';
 import { safeErrorMessage } from '../common/redact';
 import { Actor, SYSTEM_ACTOR } from '../common/request-context';
 import { checkCopy } from '../engine/backup/backup-copy';
 import type { BackupStorage } from '../engine/storage/storage';
+import { backupCorruptKey, copyCorruptKey, primaryCopyKey } from '../notifications/alert-keys';
+import { NotificationsService } from '../notifications/notifications.service';
 import type { BackupEntity } from './backup.entity';
 import { BACKUP_STORAGE, OFFSITE_STORAGE } from './storage.provider';
 
@@ -30,6 +32,8 @@ export class BackupCopies {
     @Inject(BACKUP_STORAGE) readonly primary: BackupStorage,
     @Inject(OFFSITE_STORAGE) readonly offsite: BackupStorage | null,
     private readonly audit: AuditService,
+    // Absent in the command line, which raises no alerts.
+    @Optional() private readonly notifications?: NotificationsService,
   ) {}
 
   /** Whether the backup has an offsite copy to fall back to. */
@@ -54,8 +58,13 @@ export class BackupCopies {
     const primary: ChosenCopy = { storage: this.primary, source: 'primary', primaryProblem: null };
     if (!this.offsite || !this.hasOffsiteCopy(row)) return primary;
     const own = await checkCopy(this.primary, row.storageDir, opts);
-    if (own.ok) return primary;
+    if (own.ok) {
+      // A full check found it whole again (repaired, or a transient read error): the alert clears.
+      if (!opts.sizesOnly) this.primaryCopySound(row.id);
+      return primary;
+    }
     const other = await checkCopy(this.offsite, row.storageDir);
+    this.primaryCopyUnsound(row.id, own.problem, other.ok ? null : other.problem);
     if (!other.ok) {
       // Neither copy is whole: read the primary one, whose reader then names what is wrong.
       this.logger.error(
@@ -68,6 +77,27 @@ export class BackupCopies {
     );
     await this.recordFallback(row.id, purpose, own.problem, actor);
     return { storage: this.offsite, source: 'offsite', primaryProblem: own.problem };
+  }
+
+  /**
+   * Alerts that the primary copy of a backup is missing or corrupt (`offsiteProblem` null: the
+   * offsite copy is sound and reads use it). Fire and forget, like every notification.
+   */
+  primaryCopyUnsound(id: string, problem: string, offsiteProblem: string | null): void {
+    this.notifications?.notify({
+      type: 'backup.copy-unsound',
+      severity: offsiteProblem === null ? 'error' : 'critical',
+      message:
+        offsiteProblem === null
+          ? `The primary copy of backup ${id} is unsound (${problem}); reads use its offsite copy`
+          : `Both copies of backup ${id} are unsound: primary: ${problem}; offsite: ${offsiteProblem}`,
+      details: { backupId: id, primaryProblem: problem.slice(0, 1000), offsiteProblem },
+      key: primaryCopyKey(id),
+    });
+  }
+
+  primaryCopySound(id: string): void {
+    void this.notifications?.resolve(primaryCopyKey(id), `the primary copy of backup ${id} checks out again`);
   }
 
   async recordFallback(
@@ -112,6 +142,14 @@ export class BackupCopies {
       }
     }
     await this.primary.deletePrefix(row.storageDir);
+    // Nothing is left to be wrong with: its alerts close.
+    for (const key of [
+      primaryCopyKey(row.id),
+      backupCorruptKey(row.id),
+      copyCorruptKey(row.id, 'primary'),
+      copyCorruptKey(row.id, 'offsite'),
+    ])
+      void this.notifications?.resolve(key, `backup ${row.id} was deleted`);
     return { offsite: !!this.offsite };
   }
 }

@@ -162,6 +162,8 @@ export class AppConfig {
 
   @Transform(toList) @IsString({ each: true }) NOTIFY_WEBHOOK_URLS: string[] = [];
   @IsIn(['json', 'slack']) NOTIFY_WEBHOOK_FORMAT = 'json';
+  /** An alert still open this many hours after its last webhook is announced again (a reminder); 0 = never. */
+  @Transform(toInt) @IsInt() @Min(0) @Max(8760) ALERT_RENOTIFY_HOURS = 24;
   @Transform(toBool) @IsBoolean() METRICS_PUBLIC = true;
   /** The operator console at /console (static files from dist/console, built by `npm run build`). */
   @Transform(toBool) @IsBoolean() CONSOLE_ENABLED = true;

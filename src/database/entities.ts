@@ -1,4 +1,5 @@
 import { ApiKeyEntity } from '../auth/api-key.entity';
+import { AlertEntity } from '../notifications/alert.entity';
 import { AuditEventEntity } from '../audit/audit-event.entity';
 import { AuditHeadEntity } from '../audit/audit-head.entity';
 import { AuditCheckpointEntity } from '../audit/audit-checkpoint.entity';
@@ -31,4 +32,5 @@ export const ENTITIES = [
   RetentionDecisionEntity,
   MaintenanceEntity,
   RestoreDrillEntity,
+  AlertEntity,
 ];

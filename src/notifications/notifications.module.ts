@@ -1,7 +1,13 @@
 import { Global, Module } from '@nestjs/common';
+import { AlertStore } from './alert-store';
+import { AlertsController } from './alerts.controller';
 import { NotificationsService } from './notifications.service';
 
-/** Global: any module may raise an alert. */
+/** Global: any module may notify or raise an alert. */
 @Global()
-@Module({ providers: [NotificationsService], exports: [NotificationsService] })
+@Module({
+  controllers: [AlertsController],
+  providers: [NotificationsService, AlertStore],
+  exports: [NotificationsService, AlertStore],
+})
 export class NotificationsModule {}

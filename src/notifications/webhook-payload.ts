@@ -12,7 +12,13 @@ export type NotificationEventType =
   | 'maintenance.ended'
   | 'verify.corrupt'
   | 'drill.failed'
-  | 'drill.rto-regressed';
+  | 'drill.rto-regressed'
+  // Alerts (keyed): a schedule past its deadline, offsite copies lagging, a primary copy
+  // missing or corrupt, and the one notification that says an alert was resolved.
+  | 'schedule.missed'
+  | 'offsite.lagging'
+  | 'backup.copy-unsound'
+  | 'alert.recovered';
 
 export type NotificationSeverity = 'info' | 'warning' | 'error' | 'critical';
 
@@ -22,8 +28,23 @@ export interface NotificationEvent {
   message: string;
   details?: Record<string, unknown>;
   at: Date;
-  /** an event with a key is an alert: persisted, de-duplicated and resolved by key */
+  /**
+   * An event with a key is an alert: persisted and de-duplicated by that key (one open alert
+   * per key; raising it again only updates it) until resolve(key) closes it.
+   */
   key?: string;
+  /** Set by NotificationsService on alerts: where the alert stands, for receivers that track them. */
+  alert?: AlertInfo;
+}
+
+export interface AlertInfo {
+  key: string;
+  state: 'open' | 'resolved';
+  /** When this episode of the alert was first raised. */
+  firstSeenAt: string;
+  occurrences: number;
+  /** True when this is a reminder of an alert still open (ALERT_RENOTIFY_HOURS). */
+  reminder?: boolean;
 }
 
 export type WebhookFormat = 'json' | 'slack';
@@ -36,6 +57,8 @@ export interface JsonWebhookPayload {
   message: string;
   details: Record<string, unknown>;
   at: string;
+  /** Only on alerts (keyed events). */
+  alert?: AlertInfo;
 }
 
 const REDACTED = '[redacted]';
@@ -64,6 +87,7 @@ export function buildPayload(event: NotificationEvent, id: string, format: Webho
     message: redactString(String(event.message)),
     details: redactDetails(event.details ?? {}),
     at: validDate(event.at).toISOString(),
+    ...(event.alert ? { alert: event.alert } : {}),
   };
   return JSON.stringify(format === 'slack' ? toSlack(json) : json);
 }
@@ -117,7 +141,15 @@ function toSlack(p: JsonWebhookPayload): { text: string; blocks: unknown[] } {
       ),
     }));
   if (fields.length > 0) blocks.push({ type: 'section', fields });
-  blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: `Strongroom · ${p.at} · event ${p.id}` }] });
+  blocks.push({
+    type: 'context',
+    elements: [
+      {
+        type: 'mrkdwn',
+        text: `Strongroom · ${p.at} · event ${p.id}${p.alert ? ` · alert ${p.alert.key} (${p.alert.state})` : ''}`,
+      },
+    ],
+  });
   // `text` is what notifications and clients without block support show.
   return { text: truncate(headline, SLACK_TEXT_LIMIT), blocks };
 }

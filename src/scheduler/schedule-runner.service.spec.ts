@@ -158,7 +158,9 @@ describe('ScheduleRunner.tick', () => {
       expect.objectContaining({
         type: 'backup.failed',
         severity: 'error',
-        details: { scheduleId: 's1', fireAt: FIRE.toISOString() },
+        details: { scheduleId: 's1', scheduleName: 'nightly', fireAt: FIRE.toISOString() },
+        // An alert of the schedule, resolved by its next completed run.
+        key: 'schedule:s1:failed',
       }),
     );
     expect(audited).toEqual([]);

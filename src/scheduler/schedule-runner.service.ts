@@ -13,6 +13,7 @@ import { Actor, SYSTEM_ACTOR } from '../common/request-context';
 import { AppConfig } from '../config/app-config';
 import { nowIso } from '../database/columns';
 import { Transactions } from '../database/transactions';
+import { scheduleFailedKey } from '../notifications/alert-keys';
 import { NotificationsService } from '../notifications/notifications.service';
 import { catchUpDue, tickFireTime, validateCron } from './cron-schedule';
 import { claimOnce } from './job-claims';
@@ -132,7 +133,9 @@ export class ScheduleRunner implements OnApplicationBootstrap, OnApplicationShut
         type: 'backup.failed',
         severity: 'error',
         message: `Schedule "${s.name}" could not start its backup: ${message}`,
-        details: { scheduleId: s.id, fireAt: fire },
+        details: { scheduleId: s.id, scheduleName: s.name, fireAt: fire },
+        // Until a later run of the schedule completes (the status check resolves it).
+        key: scheduleFailedKey(s.id),
       });
       return 'failed';
     }
@@ -226,6 +229,9 @@ export class ScheduleRunner implements OnApplicationBootstrap, OnApplicationShut
         severity: 'error',
         message: `Backup ${e.backupId} (${e.trigger}, ${e.type}) failed: ${e.error ?? 'unknown error'}`,
         details: { backupId: e.backupId, trigger: e.trigger, type: e.type, scheduleId: e.scheduleId, error: e.error },
+        // A schedule failing night after night is one alert, resolved by its next completed
+        // run (the status check); a one-off backup's failure is a plain notification.
+        key: e.trigger === 'scheduled' && e.scheduleId ? scheduleFailedKey(e.scheduleId) : undefined,
       });
     }
   }

@@ -7,6 +7,7 @@ import { AuditService } from '../audit/audit.service';
 import { BackupEvents } from '../backup/backup-events';
 import { BackupEntity } from '../backup/backup.entity';
 import { BackupCatalogService } from '../backup/backup-catalog.service';
+import { AlertStore } from '../notifications/alert-store';
 import { NotificationsService } from '../notifications/notifications.service';
 import { OffsiteCopier } from '../offsite/offsite-copier.service';
 import { OffsiteLagService } from '../offsite/offsite-lag.service';
@@ -40,6 +41,7 @@ export class MetricsService implements OnApplicationBootstrap, OnApplicationShut
     private readonly status: StatusService,
     private readonly notifications: NotificationsService,
     private readonly events: BackupEvents,
+    private readonly alerts: AlertStore,
     offsiteLag: OffsiteLagService,
     offsiteCopier: OffsiteCopier,
     verification: VerificationState,
@@ -121,9 +123,16 @@ export class MetricsService implements OnApplicationBootstrap, OnApplicationShut
       registers,
     });
 
+    const alertsOpen = new Gauge({
+      name: 'strongroom_alerts_open',
+      help: 'Alerts open now (GET /api/alerts), by type and severity; no series when none is open',
+      labelNames: ['type', 'severity'],
+      registers,
+    });
+
     // One collect() fills every catalog-derived gauge: the scrape reads the database once.
     const collectAll = async (): Promise<void> => {
-      for (const g of [lastSuccess, lastDuration, lastSize, byStatus, failures, verifications]) g.reset();
+      for (const g of [lastSuccess, lastDuration, lastSize, byStatus, failures, verifications, alertsOpen]) g.reset();
       const names = new Map((await this.schedules.all()).map((s) => [s.id, s.name]));
       for (const b of await this.newestCompletedPerSchedule()) {
         const labels = {
@@ -170,6 +179,7 @@ export class MetricsService implements OnApplicationBootstrap, OnApplicationShut
       auditLength.set((await this.audit.head())?.seq ?? 0);
       const c = this.notifications.counters;
       for (const [result, n] of Object.entries(c) as [string, number][]) webhooks.set({ result }, n);
+      for (const a of await this.alerts.openCounts()) alertsOpen.set({ type: a.type, severity: a.severity }, a.n);
     };
     // prom-client calls collect() per metric; the first one of a scrape does the work for all.
     let pending: Promise<void> | null = null;
@@ -190,6 +200,7 @@ export class MetricsService implements OnApplicationBootstrap, OnApplicationShut
       healthy,
       rpo,
       webhooks,
+      alertsOpen,
     ]) {
       (g as unknown as { collect: () => Promise<void> }).collect = collect;
     }

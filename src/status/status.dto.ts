@@ -1,6 +1,7 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { BackupDto } from '../backup/dto/backup.dto';
 import { DrillDto } from '../verification/dto/drill.dto';
+import { AlertDto } from '../notifications/dto/alert.dto';
 
 export class StatusStorageDto {
   @ApiProperty({ description: 'Backups in the catalog', type: 'integer' }) count: number;
@@ -130,4 +131,9 @@ export class StatusDto {
   verification: StatusVerificationDto;
   @ApiProperty({ description: 'Restore drills and the measured RTO', type: StatusDrillsDto })
   drills: StatusDrillsDto;
+  @ApiProperty({
+    description: 'Alerts open now, newest first (GET /api/alerts lists resolved ones too)',
+    type: [AlertDto],
+  })
+  alerts: AlertDto[];
 }

@@ -1,4 +1,4 @@
-import { Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { BackupEvents } from '../backup/backup-events';
@@ -7,7 +7,11 @@ import { BACKUP_VIEW_COLUMNS, BackupRow, backupRowView, COL, placeholders, selec
 import { CatalogTotals } from '../backup/catalog-totals';
 import { JobSweeper } from '../backup/job-sweeper';
 import { AppConfig } from '../config/app-config';
-import { NotificationsService } from '../notifications/notifications.service';
+import type { AlertEntity } from '../notifications/alert.entity';
+import { OFFSITE_LAG_KEY, scheduleDeadlineKey, scheduleFailedKey, UNHEALTHY_KEY } from '../notifications/alert-keys';
+import { toAlertView } from '../notifications/alert.view';
+import type { AlertDto } from '../notifications/dto/alert.dto';
+import { AlertCondition, NotificationsService } from '../notifications/notifications.service';
 import { OffsiteLag, OffsiteLagService } from '../offsite/offsite-lag.service';
 import { scheduleDeadline } from '../scheduler/schedule-deadline';
 import { toScheduleView } from '../scheduler/schedule.view';
@@ -31,6 +35,20 @@ export interface StatusView {
   drills: DrillsView;
 }
 
+/** What GET /api/status answers: the status and the alerts open once its conditions were raised or resolved. */
+export interface StatusReport extends StatusView {
+  alerts: AlertDto[];
+}
+
+/** A problem of the status, and the alert it keeps open when it has one of its own. */
+interface Problem {
+  message: string;
+  alert?: AlertCondition;
+}
+
+/** The keys the status check raises, so it resolves them (and only them) once their condition is gone. */
+const STATUS_KEY = /^(status:unhealthy|offsite:lag|schedule:[^:]+:(deadline|failed))$/;
+
 const HOUR_MS = 3_600_000;
 /** `/api/status` sweeps stale jobs before it reports, but at most once per this interval (JobSweeper.sweepIfDue). */
 export const STATUS_SWEEP_INTERVAL_MS = 1000;
@@ -40,11 +58,14 @@ export const STATUS_SWEEP_INTERVAL_MS = 1000;
  * there is none), a schedule's last run failed, backups use more storage than allowed, or
  * the offsite copies lag more than OFFSITE_MAX_LAG_HOURS, a copy of a backup failed its last
  * check, or the last restore drill failed.
- * Turning unhealthy raises one alert per transition.
+ * Each check keeps the alerts in line with what it finds: `status:unhealthy` while anything is
+ * wrong, and one alert per cause that has its own key (a schedule past its deadline or whose
+ * last run failed, offsite copies lagging); whatever cleared is resolved. A failed copy and a
+ * failed drill carry their own alerts, raised by the verification jobs.
  */
 @Injectable()
 export class StatusService implements OnApplicationBootstrap, OnApplicationShutdown {
-  private lastHealthy: boolean | null = null;
+  private readonly logger = new Logger('Status');
   private unsubscribe: (() => void) | null = null;
 
   constructor(
@@ -61,6 +82,10 @@ export class StatusService implements OnApplicationBootstrap, OnApplicationShutd
 
   onApplicationBootstrap(): void {
     this.unsubscribe = this.events.subscribe(() => this.check().then(() => undefined));
+    // The instance that runs schedules looks at once after a start: a schedule missed while
+    // the service was down is an alert now, not at the next status watch.
+    if (this.config.SCHEDULER_ENABLED)
+      void this.check().catch((e: Error) => this.logger.warn(`status check at start failed: ${e.message}`));
   }
 
   onApplicationShutdown(): void {
@@ -68,10 +93,20 @@ export class StatusService implements OnApplicationBootstrap, OnApplicationShutd
   }
 
   async status(now = new Date()): Promise<StatusView> {
+    return (await this.evaluate(now)).view;
+  }
+
+  private async evaluate(now: Date): Promise<{ view: StatusView; problems: Problem[]; undecided: Set<string> }> {
     // A job whose owner is gone is ended first, so that what follows reports it as it is; a
     // sweep that began within the last second counts (monitors poll this route).
     await this.sweeper.sweepIfDue(STATUS_SWEEP_INTERVAL_MS).catch(() => 0);
-    const problems: string[] = [];
+    const problems: Problem[] = [];
+    // Alerts this check cannot judge now, left as they are: a schedule's failed-run alert
+    // while its next run is still going (only a completed run resolves it; resolving at the
+    // start would announce the same failure again each time a retry fails).
+    const undecided = new Set<string>();
+    const problem = (message: string, alert?: Omit<AlertCondition, 'message'>) =>
+      problems.push({ message, alert: alert && { ...alert, message } });
     // Plain SQL (backup-rows.ts says why); each is one seek of an index that starts with the status.
     const p = placeholders(this.ds);
     const newest = await this.first(`WHERE "status" = ${p(1)} ORDER BY "created_at" DESC, "id" DESC LIMIT 1`, [
@@ -85,11 +120,9 @@ export class StatusService implements OnApplicationBootstrap, OnApplicationShutd
     const newestId = newest?.[COL.id] as string | undefined;
     const rpoSeconds = newestAt ? Math.max(0, Math.floor((now.getTime() - Date.parse(newestAt)) / 1000)) : null;
     const maxAge = this.config.MAX_BACKUP_AGE_HOURS;
-    if (!newest) problems.push('no completed backup exists');
+    if (!newest) problem('no completed backup exists');
     else if (rpoSeconds! * 1000 > maxAge * HOUR_MS)
-      problems.push(
-        `newest completed backup ${newestId} is older than MAX_BACKUP_AGE_HOURS (${maxAge}h): taken ${newestAt}`,
-      );
+      problem(`newest completed backup ${newestId} is older than MAX_BACKUP_AGE_HOURS (${maxAge}h): taken ${newestAt}`);
 
     const schedules = await this.schedules.all();
     const lastIds = schedules.map((s) => s.lastBackupId).filter((id): id is string => !!id);
@@ -108,34 +141,53 @@ export class StatusService implements OnApplicationBootstrap, OnApplicationShutd
       if (!s.enabled) continue;
       const since = lastSuccess.get(s.id) ?? s.createdAt;
       const deadline = scheduleDeadline(s.cron, s.timezone, new Date(since), grace);
+      const about = { scheduleId: s.id, scheduleName: s.name };
       if (now > deadline)
-        problems.push(
+        problem(
           `schedule "${s.name}" (${s.id}): no completed backup since ${since}; it was due by ${deadline.toISOString()} (next run after that plus SCHEDULE_DEADLINE_GRACE_MINUTES=${grace})`,
+          {
+            key: scheduleDeadlineKey(s.id),
+            type: 'schedule.missed',
+            severity: 'critical',
+            details: { ...about, since, deadline: deadline.toISOString() },
+          },
         );
       const last = s.lastBackupId ? lastRuns.get(s.lastBackupId) : undefined;
+      if (last?.status === 'pending' || last?.status === 'running') undecided.add(scheduleFailedKey(s.id));
+      const failed = { key: scheduleFailedKey(s.id), type: 'backup.failed', severity: 'error' } as const;
       if (last?.status === 'failed')
-        problems.push(
+        problem(
           `schedule "${s.name}" (${s.id}): last run failed: backup ${last.id}: ${last.error ?? 'unknown error'}`,
+          {
+            ...failed,
+            details: { ...about, backupId: last.id, error: last.error },
+          },
         );
       else if (!last && s.lastStatus === 'failed')
-        problems.push(`schedule "${s.name}" (${s.id}): last run failed to start`);
+        problem(`schedule "${s.name}" (${s.id}): last run failed to start`, { ...failed, details: about });
     }
 
     const stats = await this.totals.get();
     const limit = this.config.MAX_STORAGE_BYTES;
     if (limit !== undefined && stats.totalBytes > limit)
-      problems.push(`backups use ${stats.totalBytes} bytes, more than MAX_STORAGE_BYTES (${limit})`);
+      problem(`backups use ${stats.totalBytes} bytes, more than MAX_STORAGE_BYTES (${limit})`);
 
     const offsite = await this.offsite.lag(now);
     const offsiteProblem = this.offsite.problem(offsite);
-    if (offsiteProblem) problems.push(offsiteProblem);
+    if (offsiteProblem)
+      problem(offsiteProblem, {
+        key: OFFSITE_LAG_KEY,
+        type: 'offsite.lagging',
+        severity: 'error',
+        details: { lagSeconds: offsite!.lagSeconds, oldest: offsite!.oldest },
+      });
 
     const checked = await this.verification.get();
-    problems.push(...this.verification.problems(checked));
+    for (const message of this.verification.problems(checked)) problem(message);
 
-    return {
+    const view: StatusView = {
       healthy: problems.length === 0,
-      problems,
+      problems: problems.map((p) => p.message),
       lastBackup: newest ? backupRowView(newest) : null,
       lastVerifiedBackup: verified ? backupRowView(verified) : null,
       rpoSeconds,
@@ -146,6 +198,7 @@ export class StatusService implements OnApplicationBootstrap, OnApplicationShutd
       verification: checked.verification,
       drills: checked.drills,
     };
+    return { view, problems, undecided };
   }
 
   /** The first catalog row (the resource's columns) that `rest` (WHERE … ORDER BY … LIMIT 1) selects. */
@@ -169,18 +222,33 @@ export class StatusService implements OnApplicationBootstrap, OnApplicationShutd
     return new Map(rows.flatMap((r) => (r.newest === null ? [] : [[r.scheduleId, r.newest] as const])));
   }
 
-  /** Computes the status and alerts when it has just turned unhealthy (once per transition in this process). */
-  async check(now = new Date()): Promise<StatusView> {
-    const view = await this.status(now);
-    if (!view.healthy && this.lastHealthy !== false) {
-      this.notifications.notify({
+  /**
+   * Computes the status and brings the alerts in line with it (raising what is wrong, resolving
+   * what cleared); answers the status with the alerts open afterwards.
+   */
+  async check(now = new Date()): Promise<StatusReport> {
+    const { view, problems, undecided } = await this.evaluate(now);
+    const conditions = problems.flatMap((p) => (p.alert ? [p.alert] : []));
+    if (!view.healthy)
+      conditions.push({
+        key: UNHEALTHY_KEY,
         type: 'status.unhealthy',
         severity: 'critical',
         message: `Strongroom is unhealthy: ${view.problems.join('; ')}`,
         details: { problems: view.problems, rpoSeconds: view.rpoSeconds },
       });
-    }
-    this.lastHealthy = view.healthy;
-    return view;
+    const owns = (key: string) => STATUS_KEY.test(key) && !undecided.has(key);
+    const open = await this.notifications.sync(conditions, owns, resolution);
+    return { ...view, alerts: open.map(toAlertView) };
   }
+}
+
+/** Why a status alert closed: its condition is no longer reported. */
+function resolution(a: AlertEntity): string {
+  const name = typeof a.details.scheduleName === 'string' ? `"${a.details.scheduleName}"` : a.key.split(':')[1];
+  if (a.key === UNHEALTHY_KEY) return 'Strongroom is healthy again';
+  if (a.key === OFFSITE_LAG_KEY) return 'the offsite copies are within OFFSITE_MAX_LAG_HOURS again';
+  if (a.key.endsWith(':deadline'))
+    return `schedule ${name} is no longer overdue (a completed backup within its deadline, or the schedule was disabled or deleted)`;
+  return `schedule ${name}: its last run no longer failed (a later run completed, or the schedule was disabled or deleted)`;
 }

@@ -1,6 +1,7 @@
 import type { VerifyCheck } from '../engine/backup/verify-backup';
 import type { NotificationsService } from '../notifications/notifications.service';
 import type { CopyName } from './verify-slice';
+import { copyCorruptKey } from '../notifications/alert-keys';
 
 /** What failed, one "check: detail" each (a part's check is named "part <name>"). */
 export function failedChecks(checks: readonly VerifyCheck[]): string[] {
@@ -16,7 +17,7 @@ export function failedParts(checks: readonly VerifyCheck[]): string[] {
 }
 
 /** The key of a copy's corruption alert: one per backup and copy, so a repeat is the same alert. */
-export const corruptKey = (backupId: string, copy: CopyName): string => `backup:${backupId}:corrupt:${copy}`;
+export const corruptKey = (backupId: string, copy: CopyName): string => copyCorruptKey(backupId, copy);
 
 /** Raises the alert for a copy that failed its check, naming the backup, the copy and the parts. */
 export function alertCorrupt(

@@ -11,6 +11,7 @@ import { SYSTEM_ACTOR } from '../common/request-context';
 import { AppConfig } from '../config/app-config';
 import { NotificationsService } from '../notifications/notifications.service';
 import { failedChecks, failedParts } from './corruption-alert';
+import { DRILL_FAILED_KEY, DRILL_RTO_KEY } from '../notifications/alert-keys';
 import { judgeRto } from './drill-rto';
 import { RestoreDrillEntity } from './restore-drill.entity';
 import { RollingVerifier } from './rolling-verifier.service';
@@ -18,8 +19,7 @@ import { VerificationGate } from './verification-gate';
 import { drillView, DrillView, VerificationState } from './verification-state.service';
 
 /** The keys of the drill alerts: one alert each, repeated drills update it. */
-export const DRILL_FAILED_KEY = 'drill:failed';
-export const DRILL_RTO_KEY = 'drill:rto';
+export { DRILL_FAILED_KEY, DRILL_RTO_KEY };
 
 /** A deep verification's outcome, or a drill that could not even start one (no copy read). */
 type DrillOutcome = Pick<VerifyOutcome, 'ok' | 'checks' | 'primaryProblem'> & {
@@ -169,6 +169,9 @@ export class RestoreDrills {
       return;
     }
     this.logger.log(`restore drill of backup ${row.backupId}: restored and compared in ${seconds}s`);
+    void this.notifications.resolve(DRILL_FAILED_KEY, `the restore drill of backup ${row.backupId} passed`);
+    if (!row.regressed)
+      void this.notifications.resolve(DRILL_RTO_KEY, `the restore drill took ${seconds}s, within the threshold again`);
     if (row.regressed && row.baselineMs !== null)
       this.notifications.notify({
         type: 'drill.rto-regressed',

@@ -15,7 +15,8 @@ import type { BackupStorage } from '../engine/storage/storage';
 import { ByteRateLimiter, ThrottledStorage } from '../engine/storage/throttled-storage';
 import { NotificationsService } from '../notifications/notifications.service';
 import { nextRun } from '../scheduler/cron-schedule';
-import { alertCorrupt, failedChecks, failedParts } from './corruption-alert';
+import { alertCorrupt, corruptKey, failedChecks, failedParts } from './corruption-alert';
+import { backupCorruptKey } from '../notifications/alert-keys';
 import { VerificationGate } from './verification-gate';
 import { VerificationState } from './verification-state.service';
 import { copiesOf, CopyName, selectSlice, ticksPerCycle } from './verify-slice';
@@ -156,6 +157,11 @@ export class RollingVerifier implements OnApplicationShutdown {
     if (!outcome.ok) {
       this.logger.error(`backup ${row.id}: its ${outcome.copy} copy failed ${found}: ${error}`);
       alertCorrupt(this.notifications, row.id, outcome.copy, outcome.problems, outcome.parts, found);
+    } else {
+      await this.notifications.resolve(
+        corruptKey(row.id, outcome.copy),
+        `the ${outcome.copy} copy of backup ${row.id} passed ${found}`,
+      );
     }
   }
 
@@ -180,6 +186,8 @@ export class RollingVerifier implements OnApplicationShutdown {
         severity: 'critical',
         message: `Deep verification of backup ${newest.id} failed: ${failedChecks(result.checks).join('; ')}`,
         details: { backupId: newest.id, deep: true },
+        // The verification's own alert key: a failure that threw (nothing verified) still alerts, once.
+        key: backupCorruptKey(newest.id),
       });
   }
 

@@ -7,7 +7,6 @@
  * offsite copy, which says so; and the catalog can be rebuilt from the offsite storage alone.
  */
 import { existsSync } from 'node:fs';
-import { createServer, type Server, type Socket, connect } from 'node:net';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import request from 'supertest';
@@ -23,42 +22,11 @@ import { createBackup } from '../support/backup-helpers';
 import { tempDir } from '../support/databases';
 import { execSql, queryRows, seedSample } from '../support/sample-data';
 import { startS3Server, TestS3Server } from '../support/s3-server';
+import { startRelay } from '../support/tcp-relay';
 import { createTestApp, eventually, TestApp } from '../support/test-app';
 import { auditActions, recover } from '../recovery/recovery-helpers';
 
 type Body = Record<string, unknown>;
-
-/** A loopback TCP relay to `port` that can refuse and cut every connection (the offsite storage "down"). */
-async function startRelay(port: number): Promise<{ port: number; down(): void; up(): void; close(): Promise<void> }> {
-  let isDown = false;
-  const sockets = new Set<Socket>();
-  const server: Server = createServer((client) => {
-    if (isDown) return void client.destroy();
-    const upstream = connect(port, '127.0.0.1');
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('close', () => sockets.delete(s));
-      s.on('error', () => undefined);
-    }
-    client.pipe(upstream).pipe(client);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return {
-    port: (server.address() as { port: number }).port,
-    down() {
-      isDown = true;
-      for (const s of sockets) s.destroy();
-    },
-    up() {
-      isDown = false;
-    },
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
-  };
-}
 
 function s3Env(prefix: string, s3: TestS3Server, endpoint = s3.endpoint): Record<string, string> {
   return {

@@ -60,6 +60,7 @@ const ROUTE_ROLES: Record<string, Rule> = {
   'POST /api/retention/decisions/:id/confirm': 'admin',
   'GET /api/status': 'auditor',
   'GET /api/drills': 'auditor',
+  'GET /api/alerts': 'auditor',
   'GET /api/maintenance': 'auditor',
   'PUT /api/maintenance': 'admin',
   'GET /metrics': 'public',

@@ -165,6 +165,60 @@ describe.each(ENGINES)('status, metrics and alerts on %s', (engine) => {
     expect(chain).toBeGreaterThan(0);
     expect(chain).toBeLessThanOrEqual(head.body.head.seq);
   });
+
+  it('keeps one alert per key: a repeat only updates it, a reminder after ALERT_RENOTIFY_HOURS, one recovered, then a new episode', async () => {
+    const n = t.app.get(NotificationsService);
+    const key = 'test:dedupe';
+    const c = { key, type: 'backup.failed' as const, severity: 'error' as const, message: 'first' };
+    const alerts = (query: Record<string, string>) =>
+      request(t.http).get('/api/alerts').query(query).set('X-API-Key', t.keys.auditor);
+    expect(await n.raise(c)).toBe('new');
+    expect(await n.raise({ ...c, message: 'second' })).toBeNull();
+    expect(await Promise.all([n.raise(c), n.raise(c)])).toEqual([null, null]);
+    let page = await alerts({ key }).expect(200);
+    expect(page.body.items).toEqual([
+      expect.objectContaining({ key, state: 'open', occurrences: 4, message: 'first' }),
+    ]);
+    // Its last webhook was long ago: the next raise reminds, once.
+    await t.dataSource.query(
+      `UPDATE strongroom_alerts SET notified_at = '2020-01-01T00:00:00.000Z' WHERE open_key = '${key}'`,
+    );
+    expect(await Promise.all([n.raise(c), n.raise(c)])).toEqual(expect.arrayContaining(['reminder', null]));
+    expect(await n.resolve(key, 'fixed')).toBe(true);
+    expect(await n.resolve(key, 'fixed')).toBe(false);
+    expect(await n.raise(c)).toBe('new');
+    await n.drain();
+    const sent = hook.bodies.filter((b) => (b.alert as { key?: string } | undefined)?.key === key);
+    expect(sent.map((b) => [b.type, (b.alert as { state: string; reminder?: boolean }).reminder ?? false])).toEqual([
+      ['backup.failed', false],
+      ['backup.failed', true],
+      ['alert.recovered', false],
+      ['backup.failed', false],
+    ]);
+    expect(sent[2]).toMatchObject({
+      message: 'Recovered: fixed',
+      details: { alertType: 'backup.failed', occurrences: 6 },
+    });
+
+    // Two episodes, newest first, one per page.
+    page = await alerts({ key, limit: '1' }).expect(200);
+    expect(page.body.items).toEqual([expect.objectContaining({ state: 'open', occurrences: 1, resolvedAt: null })]);
+    const next = await alerts({ key, limit: '1', cursor: page.body.nextCursor }).expect(200);
+    expect(next.body).toEqual({
+      items: [expect.objectContaining({ state: 'resolved', resolution: 'fixed', occurrences: 6 })],
+      nextCursor: null,
+    });
+    expect((await alerts({ key, state: 'resolved' }).expect(200)).body.items).toHaveLength(1);
+    const bad = await alerts({ state: 'closed' }).expect(400);
+    expect(JSON.stringify(bad.body.message)).toContain('state');
+    // Open alerts are part of the status and of the metric.
+    expect((await status()).alerts).toEqual(expect.arrayContaining([expect.objectContaining({ key })]));
+    expect((await request(t.http).get('/metrics').expect(200)).text).toContain(
+      'strongroom_alerts_open{type="backup.failed",severity="error"} 1',
+    );
+    await n.resolve(key, 'done');
+    await n.drain();
+  });
 });
 
 describe('metrics access and expensive-route limits', () => {
