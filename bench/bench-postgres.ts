@@ -1,7 +1,9 @@
 /**
  * PostgreSQL group: our encrypted backup against pg_dump -Fc and pg_dump -Fd -j2 -Z1, and our
  * restore (replace over live data; into an empty database) against pg_restore -j2, all on one
- * cluster of the benchmark's own with normal durability settings.
+ * cluster of the benchmark's own with normal durability settings. Also a scoped backup of one
+ * typical project and a scoped replace of it, against the full backup and replace of the same
+ * run (bench-scope.ts).
  */
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -24,6 +26,7 @@ import { runMeasured, treeCpuSeconds, type Measured } from './measure';
 import { BenchCluster, databaseUrl, postmasterPid, startBenchCluster, stopBenchCluster } from './pg-cluster';
 import { goal, mb, ratio, secs, unmeasuredGoal } from './report';
 import { Case, log, pairedRatios, runRounds, Sample } from './rounds';
+import { scopeBackupCase, scopeGoals, scopeReplaceCase, typicalProject, type ScopeState } from './bench-scope';
 
 async function countRows(url: string): Promise<DatasetCounts> {
   const [r] = await query<Record<string, string>>(
@@ -90,6 +93,8 @@ export async function benchPostgres(ctx: Ctx): Promise<void> {
     const fc = join(ctx.work, 'dump.fc');
     const fd = join(ctx.work, 'dump.dir');
     let latest: OurBackup | null = null;
+    const scope: ScopeState = { project: await typicalProject(src), store: join(ctx.work, 'pg-scope-store'), latest: null };
+    log(`scope cases: project ${scope.project} (median tasks per project) of ${counts.projects}`);
 
     const backups: Case[] = [
       {
@@ -143,6 +148,7 @@ export async function benchPostgres(ctx: Ctx): Promise<void> {
           })),
         after: async () => rmSync(fd, { recursive: true, force: true }),
       },
+      scopeBackupCase(ctx, src, scope, (fn) => onServer(cluster, fn)),
     ];
     const b = await runRounds(backups, ctx.repeat, ctx.loads);
     collect(ctx, backups, b);
@@ -260,6 +266,11 @@ export async function benchPostgres(ctx: Ctx): Promise<void> {
         pgRestoreJ2(['--clean', '--if-exists']),
         'not atomic; drops and re-creates every object',
       ),
+      scopeReplaceCase(ctx, { src, url: databaseUrl(cluster, 'bench_scope') }, scope, {
+        fresh: () => fresh('bench_scope', 'live'),
+        drop: () => query(admin, 'DROP DATABASE bench_scope').then(() => undefined),
+        onServer: (fn) => onServer(cluster, fn, { wal: true }),
+      }),
     ];
     const r = await runRounds(restores, ctx.repeat, ctx.loads);
     collect(ctx, restores, r);
@@ -314,6 +325,7 @@ export async function benchPostgres(ctx: Ctx): Promise<void> {
         goal('PostgreSQL restore peak memory', '≤ 256 MiB', replace.peakRssBytes, MIB_256, mb),
       );
     }
+    ctx.goals.push(...scopeGoals(b, r, counts.projects));
   } finally {
     stopBenchCluster(cluster, { keepLogAs: ctx.keep ? join(ctx.work, 'pg-server.log') : undefined });
   }

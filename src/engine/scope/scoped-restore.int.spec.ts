@@ -6,20 +6,34 @@
  * safety backup taken before undoes it (rollback). Moved rows are refused unless allowed.
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { Client } from 'pg';
 import { createDialect } from '../dialects/create-dialect';
 import type { Dialect, RestoreMode } from '../dialects/dialect';
 import { LocalStorage } from '../storage/local-storage';
 import { createTestDatabase, ENGINES, tempDir, type TestDatabase } from '../../../test/support/databases';
-import { keySourceFromConfig } from '../backup/backup-keys';
+import { keysForManifest, keySourceFromConfig } from '../backup/backup-keys';
 import { writeBackup } from '../backup/write-backup';
 import { verifyBackup } from '../backup/verify-backup';
 import { dryRunTables, restoreTables } from '../restore/restore-backup';
 import type { Manifest } from '../archive/manifest.types';
 import { engagementId, sampleData, sampleSchemaSql, sampleTables, writeSampleFiles } from '../../../scripts/sample-app';
 import { RestoreError } from '../restore/restore-error';
+import { existsSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { snapshotTree } from '../backup/file-archive.fixture';
+import {
+  leaveStaged,
+  prepareStaged,
+  recordStagedRemovals,
+  recordStagedToken,
+  stageFileArtefacts,
+} from '../backup/file-artefacts';
+import { recoverInterruptedFileRestores } from '../backup/file-restore-journal';
+import { openPart } from '../archive/part-io';
+import { FileCommit } from '../../recovery/file-commit';
+import { engineRestore } from '../../cli/engine-restore';
+import { execSql, queryRows } from '../../../test/support/sample-data';
 
 const ENGAGEMENTS = 4;
 const keys = keySourceFromConfig({ keys: `a:${randomBytes(32).toString('base64')}` });
@@ -202,5 +216,137 @@ describe.each(ENGINES)('scoped backup and restore on %s', (engine) => {
     const now = await digests();
     expect(now['eng-0001']).not.toBe(before['eng-0001']);
     expect((await exec(`SELECT engagement_id FROM sessions WHERE id = 1`))[0].engagement_id).toBe('eng-0001');
+  });
+
+  it("restores the scope's files one by one with its rows, drops only files no row names, and finishes after a crash", async () => {
+    const root = files.path;
+    const file = (p: string) => join(root, p);
+    const others = () =>
+      Object.fromEntries(Object.entries(snapshotTree(root)).filter(([p]) => !p.startsWith('artefacts/eng-0003')));
+    // A file two rows name, one of them of another engagement: a replace must keep it.
+    writeFileSync(file('artefacts/eng-0003/shared.txt'), 'shared');
+    await exec(`INSERT INTO artefacts VALUES (903, 5, 'artefacts/eng-0003/shared.txt', 6)`);
+    await exec(`INSERT INTO artefacts VALUES (904, 7, 'artefacts/eng-0003/shared.txt', 6)`);
+    const b = await backupScope('eng-0003');
+    const atBackup = snapshotTree(join(root, 'artefacts/eng-0003'));
+    // Damage: a file changed, one deleted, a late row with its file.
+    writeFileSync(file('artefacts/eng-0003/report-9.txt'), 'tampered');
+    rmSync(file('artefacts/eng-0003/report-10.txt'));
+    await exec(`INSERT INTO workflow_runs VALUES (901, 'eng-0003', 'late run', 'running')`);
+    await exec(`INSERT INTO artefacts VALUES (901, 901, 'artefacts/eng-0003/late.txt', 4)`);
+    writeFileSync(file('artefacts/eng-0003/late.txt'), 'late');
+    // Another engagement's file changed after the backup: never touched.
+    writeFileSync(file('artefacts/eng-0001/report-1.txt'), 'changed elsewhere');
+    const elsewhere = others();
+
+    const plan = await dryRunTables(dialect, { ...spec(b, 'replace'), scopeFiles: { roots: [root] } });
+    expect(plan.files).toEqual({
+      write: [9, 10, 11, 12].map((n) => `artefacts/eng-0003/report-${n}.txt`).concat('artefacts/eng-0003/shared.txt').sort(),
+      remove: ['artefacts/eng-0003/late.txt'],
+    });
+
+    // A crash right after the commit: the journal alone finishes the files, asking the target.
+    const stageAndCommit = async (backup: typeof b) => {
+      const keysOf = await keysForManifest(keys, backup.manifest);
+      const staged = await stageFileArtefacts(
+        await openPart(storage, backup.dir, backup.manifest.files.part!, backup.manifest, keysOf),
+        [root],
+        { perFile: { mode: 'replace', remove: [] } },
+      );
+      await prepareStaged(staged, { id: randomUUID(), target: 'test' });
+      await restoreTables(dialect, {
+        ...spec(backup, 'replace'),
+        commitMarker: { id: staged.plan.commit!.id, onToken: (t) => recordStagedToken(staged, t) },
+        scopeFiles: { roots: [root], onRemovals: (p) => recordStagedRemovals(staged, p) },
+      });
+      leaveStaged(staged); // killed here: tables committed, no file moved yet
+      return staged;
+    };
+    await stageAndCommit(b);
+    expect(readFileSync(file('artefacts/eng-0003/report-9.txt'), 'utf8')).toBe('tampered');
+    const report = await recoverInterruptedFileRestores([root], {
+      committed: (c) => dialect.restoreCommitted({ id: c.id, token: c.token }),
+    });
+    expect(report.completed).toHaveLength(1);
+    expect(snapshotTree(join(root, 'artefacts/eng-0003'))).toEqual(atBackup);
+    expect(existsSync(file('artefacts/eng-0003/late.txt'))).toBe(false);
+    expect(others()).toEqual(elsewhere);
+    const leftovers = () => readdirSync(dirname(root)).filter((n) => n.startsWith(`${basename(root)}.strongroom-`));
+    expect(leftovers()).toEqual([]);
+
+    // Through FileCommit (the service's and the CLI's path): a link planted where a file goes stops the restore whole.
+    rmSync(file('artefacts/eng-0003/report-11.txt'));
+    symlinkSync('/etc/hostname', file('artefacts/eng-0003/report-11.txt'));
+    await exec(`UPDATE artefacts SET bytes = 1 WHERE id = 9`);
+    const before = await digests();
+    const commit = FileCommit.stage(b, {
+      url: db.url,
+      dialect,
+      commitId: randomUUID(),
+      committed: async () => null,
+      mode: 'replace',
+    });
+    await expect(commit).rejects.toThrow(/report-11\.txt is a symbolic link/);
+    expect(await digests()).toEqual(before);
+    rmSync(file('artefacts/eng-0003/report-11.txt'));
+    const staged = await FileCommit.stage(b, {
+      url: db.url,
+      dialect,
+      commitId: randomUUID(),
+      committed: async () => null,
+      mode: 'replace',
+    });
+    await restoreTables(dialect, { ...spec(b, 'replace'), commitMarker: staged.marker(), scopeFiles: staged.scopeFiles() });
+    expect((await staged.afterCommit()).count).toBe(5);
+    expect(snapshotTree(join(root, 'artefacts/eng-0003'))).toEqual(atBackup);
+    expect(others()).toEqual(elsewhere);
+    expect(leftovers()).toEqual([]);
+  });
+
+  it('restores into another database (the disaster path): schema first, missing context rows inserted, existing ones left alone', async () => {
+    const first = await backupScope('eng-0001');
+    const second = await backupScope('eng-0004');
+    const fresh = await createTestDatabase(engine);
+    const q = (sql: string) => queryRows<Record<string, unknown>>(fresh, sql);
+    const count = async (table: string) => Number((await q(`SELECT count(*) AS n FROM ${table}`))[0].n);
+    const restore = (b: { manifest: Manifest; dir: string }, createSchema: boolean) =>
+      engineRestore(
+        { storage, dir: b.dir, manifest: b.manifest, keys },
+        { url: fresh.url, mode: 'replace', createSchema, files: false, allowSchemaMismatch: false },
+      );
+    try {
+      await restore(first, true);
+      // The schema is the whole database's (the audit log too), the rows only the scope's and its context.
+      expect(await count('app_audit_log')).toBe(0);
+      expect(await count('engagements')).toBe(1);
+      expect(await count('chat_messages')).toBe(first.manifest.scope!.members.chat_messages);
+      const firstUsers = first.manifest.scope!.context.find((c) => c.name === users)!.rows;
+      expect(await count(users)).toBe(firstUsers);
+
+      // A context row changed in the other database stays as it is; the ones it lacks are inserted.
+      const shared = (await q(`SELECT id FROM ${users} ORDER BY id`)).map((r) => Number(r.id));
+      await execSql(fresh, [`UPDATE ${users} SET name = 'kept as it is' WHERE id = ${shared[0]}`]);
+      await restore(second, false);
+      const secondIds = new Set<number>(
+        // Every user the engagement's rows reference, found by plain joins on the source.
+        (
+          await exec(
+            `SELECT id FROM ${users} WHERE id IN (SELECT owner_id FROM engagements WHERE id = 'eng-0004')
+               OR id IN (SELECT user_id FROM sessions WHERE engagement_id = 'eng-0004')
+               OR id IN (SELECT m.author_id FROM chat_messages m JOIN sessions s ON s.id = m.session_id WHERE s.engagement_id = 'eng-0004')
+               OR id IN (SELECT p.approver_id FROM approvals p JOIN artefacts a ON a.id = p.artefact_id
+                         JOIN workflow_runs r ON r.id = a.run_id WHERE r.engagement_id = 'eng-0004')`,
+          )
+        ).map((r) => Number(r.id)),
+      );
+      expect(await count(users)).toBe(new Set([...shared, ...secondIds]).size);
+      expect((await q(`SELECT name FROM ${users} WHERE id = ${shared[0]}`))[0].name).toBe('kept as it is');
+      expect(await count('engagements')).toBe(2);
+      expect(await count('chat_messages')).toBe(
+        first.manifest.scope!.members.chat_messages + second.manifest.scope!.members.chat_messages,
+      );
+    } finally {
+      await fresh.drop();
+    }
   });
 });
