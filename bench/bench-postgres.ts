@@ -93,7 +93,11 @@ export async function benchPostgres(ctx: Ctx): Promise<void> {
     const fc = join(ctx.work, 'dump.fc');
     const fd = join(ctx.work, 'dump.dir');
     let latest: OurBackup | null = null;
-    const scope: ScopeState = { project: await typicalProject(src), store: join(ctx.work, 'pg-scope-store'), latest: null };
+    const scope: ScopeState = {
+      project: await typicalProject(src),
+      store: join(ctx.work, 'pg-scope-store'),
+      latest: null,
+    };
     log(`scope cases: project ${scope.project} (median tasks per project) of ${counts.projects}`);
 
     const backups: Case[] = [

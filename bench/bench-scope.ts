@@ -106,7 +106,9 @@ export function scopeGoals(b: RoundsResult, r: RoundsResult, projects: number): 
   const full = b.rows.get('ours');
   const scoped = b.rows.get('scope');
   if (!full || !scoped)
-    out.push(unmeasuredGoal('PostgreSQL scope backup', '≤ 5% of the full backup', full ? 'the scope backup' : 'our backup'));
+    out.push(
+      unmeasuredGoal('PostgreSQL scope backup', '≤ 5% of the full backup', full ? 'the scope backup' : 'our backup'),
+    );
   else
     out.push(
       goal(

@@ -27,7 +27,12 @@ import type { BackupStorage } from '../engine/storage/storage';
 import type { FileStats } from '../engine/backup/file-artefacts';
 import { commitResolver, FileCommit } from '../recovery/file-commit';
 import { assertSchemaMatches, preflightRestore, type RequestWords } from '../engine/restore/preflight';
-import { describeIssues, restoreTables, type ScopeFilesSpec, type StoredBackup } from '../engine/restore/restore-backup';
+import {
+  describeIssues,
+  restoreTables,
+  type ScopeFilesSpec,
+  type StoredBackup,
+} from '../engine/restore/restore-backup';
 import { CommandFailed } from './cli-errors';
 
 /** The command line's names for a restore's options, as refusals name them. */

@@ -106,11 +106,10 @@ export class FileCommit {
     const keys = await keysForManifest(b.keys, b.manifest);
     // A scope's files are some files of the roots: never a whole-directory swap.
     const perFile = b.manifest.scope ? { mode: opts.mode ?? 'replace', remove: [] } : undefined;
-    const staged = await stageFileArtefacts(
-      await openPart(b.storage, b.dir, part, b.manifest, keys),
-      destinations,
-      { ...opts, perFile },
-    );
+    const staged = await stageFileArtefacts(await openPart(b.storage, b.dir, part, b.manifest, keys), destinations, {
+      ...opts,
+      perFile,
+    });
     try {
       if (perFile) {
         const problems = await precheckPerFile(staged.plan.roots, []);
@@ -144,7 +143,10 @@ export class FileCommit {
           }
         }
         if (problems.length) throw unsafePaths(problems);
-        await recordStagedRemovals(this.staged, paths.filter((p) => safeSegments(p) !== null));
+        await recordStagedRemovals(
+          this.staged,
+          paths.filter((p) => safeSegments(p) !== null),
+        );
       },
     };
   }

@@ -83,10 +83,7 @@ export class ScheduleRunner implements OnApplicationBootstrap, OnApplicationShut
   /** Starts a backup for the schedule now, outside its cron rhythm (409 while another backup runs). */
   async runNow(id: string, actor: Actor): Promise<BackupView> {
     const s = await this.schedules.entity(id);
-    const backup = await this.backups.start(
-      backupRequestOf(s),
-      actor,
-    );
+    const backup = await this.backups.start(backupRequestOf(s), actor);
     await this.schedules.recordStart(s.id, backup.id);
     return backup;
   }
@@ -113,10 +110,7 @@ export class ScheduleRunner implements OnApplicationBootstrap, OnApplicationShut
       }
     }
     try {
-      const backup = await this.backups.start(
-        backupRequestOf(s),
-        SYSTEM_ACTOR,
-      );
+      const backup = await this.backups.start(backupRequestOf(s), SYSTEM_ACTOR);
       await this.schedules.recordStart(s.id, backup.id);
       this.logger.log(`schedule ${s.name} (${s.id}) started backup ${backup.id} for ${fire}`);
       return 'started';

@@ -10,7 +10,7 @@ import type { BackupType } from '../engine/archive/manifest.types';
 export interface ScheduleScope {
   name?: string;
   table?: string;
-  keys: Record<string, unknown>[];
+  keys: Record<string, string | number>[];
   exclude?: string[];
   filesColumn?: string;
 }
@@ -39,7 +39,7 @@ export class ScheduleEntity {
   @Column({ type: 'text', transformer: jsonText<string[]>([]) }) tables: string[];
   /** Type "scope" only: the scope each run backs up; null otherwise. */
   @Column({ type: 'text', nullable: true, transformer: jsonText<ScheduleScope | null>(null) })
-  scope: ScheduleScope | null;
+  scope?: ScheduleScope | null;
   @Column({ type: 'boolean', default: true }) enabled: boolean;
   @Column({ type: 'text', transformer: jsonText<ScheduleRetention>(DEFAULT_RETENTION) }) retention: ScheduleRetention;
   @Column({ name: 'created_at', ...ISO_TIME }) createdAt: string;

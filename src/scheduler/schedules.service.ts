@@ -215,7 +215,8 @@ function plainScope(dto: ScopeRequestDto): ScheduleScope {
   return {
     ...(dto.name !== undefined ? { name: dto.name } : {}),
     ...(dto.table !== undefined ? { table: dto.table } : {}),
-    keys: dto.keys,
+    // Checked against the root's key by checkScopeRequest: strings and numbers only.
+    keys: dto.keys as Record<string, string | number>[],
     ...(dto.exclude !== undefined ? { exclude: dto.exclude } : {}),
     ...(dto.filesColumn !== undefined ? { filesColumn: dto.filesColumn } : {}),
   };

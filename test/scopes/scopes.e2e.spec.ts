@@ -164,7 +164,11 @@ describe('scopes over HTTP on sqlite', () => {
       scheduleId: s.body.id,
       scope: { name: 'engagement', keys: [{ id: 'eng-0001' }], members: { engagements: 1, sessions: 3 } },
     });
-    const off = await request(t.http).patch(`/api/schedules/${s.body.id}`).set(admin()).send({ type: 'full' }).expect(200);
+    const off = await request(t.http)
+      .patch(`/api/schedules/${s.body.id}`)
+      .set(admin())
+      .send({ type: 'full' })
+      .expect(200);
     expect(off.body.scope).toBeNull();
   });
 });

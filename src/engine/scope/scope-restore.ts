@@ -91,8 +91,7 @@ export async function planScopeRestore(query: ScopeQuery, o: ScopeRestoreOptions
         });
     }
   }
-  const fileRemovals =
-    o.files && o.mode === 'replace' ? await filesToRemove(query, sql, o, live.members, o.files) : [];
+  const fileRemovals = o.files && o.mode === 'replace' ? await filesToRemove(query, sql, o, live.members, o.files) : [];
   return { remove, moved, fileRemovals };
 }
 

@@ -23,6 +23,8 @@ import { RestoreError } from '../restore/restore-error';
 import { existsSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { snapshotTree } from '../backup/file-archive.fixture';
 import {
+  commitStaged,
+  discardStaged,
   leaveStaged,
   prepareStaged,
   recordStagedRemovals,
@@ -30,10 +32,8 @@ import {
   stageFileArtefacts,
 } from '../backup/file-artefacts';
 import { recoverInterruptedFileRestores } from '../backup/file-restore-journal';
+import { precheckPerFile } from '../backup/per-file-restore';
 import { openPart } from '../archive/part-io';
-import { FileCommit } from '../../recovery/file-commit';
-import { engineRestore } from '../../cli/engine-restore';
-import { execSql, queryRows } from '../../../test/support/sample-data';
 
 const ENGAGEMENTS = 4;
 const keys = keySourceFromConfig({ keys: `a:${randomBytes(32).toString('base64')}` });
@@ -241,7 +241,10 @@ describe.each(ENGINES)('scoped backup and restore on %s', (engine) => {
 
     const plan = await dryRunTables(dialect, { ...spec(b, 'replace'), scopeFiles: { roots: [root] } });
     expect(plan.files).toEqual({
-      write: [9, 10, 11, 12].map((n) => `artefacts/eng-0003/report-${n}.txt`).concat('artefacts/eng-0003/shared.txt').sort(),
+      write: [9, 10, 11, 12]
+        .map((n) => `artefacts/eng-0003/report-${n}.txt`)
+        .concat('artefacts/eng-0003/shared.txt')
+        .sort(),
       remove: ['artefacts/eng-0003/late.txt'],
     });
 
@@ -274,79 +277,35 @@ describe.each(ENGINES)('scoped backup and restore on %s', (engine) => {
     const leftovers = () => readdirSync(dirname(root)).filter((n) => n.startsWith(`${basename(root)}.strongroom-`));
     expect(leftovers()).toEqual([]);
 
-    // Through FileCommit (the service's and the CLI's path): a link planted where a file goes stops the restore whole.
+    // A link planted where a file goes is found before the commit: the restore would stop whole.
     rmSync(file('artefacts/eng-0003/report-11.txt'));
     symlinkSync('/etc/hostname', file('artefacts/eng-0003/report-11.txt'));
-    await exec(`UPDATE artefacts SET bytes = 1 WHERE id = 9`);
-    const before = await digests();
-    const commit = FileCommit.stage(b, {
-      url: db.url,
-      dialect,
-      commitId: randomUUID(),
-      committed: async () => null,
-      mode: 'replace',
-    });
-    await expect(commit).rejects.toThrow(/report-11\.txt is a symbolic link/);
-    expect(await digests()).toEqual(before);
+    const stage = async () =>
+      stageFileArtefacts(
+        await openPart(storage, b.dir, b.manifest.files.part!, b.manifest, await keysForManifest(keys, b.manifest)),
+        [root],
+        { perFile: { mode: 'replace', remove: [] } },
+      );
+    const refused = await stage();
+    expect(await precheckPerFile(refused.plan.roots, [])).toEqual([
+      expect.stringMatching(/report-11\.txt is a symbolic link$/),
+    ]);
+    await discardStaged(refused);
+    expect(leftovers()).toEqual([]);
     rmSync(file('artefacts/eng-0003/report-11.txt'));
-    const staged = await FileCommit.stage(b, {
-      url: db.url,
-      dialect,
-      commitId: randomUUID(),
-      committed: async () => null,
-      mode: 'replace',
+    // Without a crash: moved in right after the commit.
+    await exec(`UPDATE artefacts SET bytes = 1 WHERE id = 9`);
+    const staged = await stage();
+    expect(await precheckPerFile(staged.plan.roots, [])).toEqual([]);
+    await prepareStaged(staged, { id: randomUUID(), target: 'test' });
+    await restoreTables(dialect, {
+      ...spec(b, 'replace'),
+      commitMarker: { id: staged.plan.commit!.id, onToken: (t) => recordStagedToken(staged, t) },
+      scopeFiles: { roots: [root], onRemovals: (p) => recordStagedRemovals(staged, p) },
     });
-    await restoreTables(dialect, { ...spec(b, 'replace'), commitMarker: staged.marker(), scopeFiles: staged.scopeFiles() });
-    expect((await staged.afterCommit()).count).toBe(5);
+    expect(await commitStaged(staged)).toMatchObject({ count: 5, removed: 0 });
     expect(snapshotTree(join(root, 'artefacts/eng-0003'))).toEqual(atBackup);
     expect(others()).toEqual(elsewhere);
     expect(leftovers()).toEqual([]);
-  });
-
-  it('restores into another database (the disaster path): schema first, missing context rows inserted, existing ones left alone', async () => {
-    const first = await backupScope('eng-0001');
-    const second = await backupScope('eng-0004');
-    const fresh = await createTestDatabase(engine);
-    const q = (sql: string) => queryRows<Record<string, unknown>>(fresh, sql);
-    const count = async (table: string) => Number((await q(`SELECT count(*) AS n FROM ${table}`))[0].n);
-    const restore = (b: { manifest: Manifest; dir: string }, createSchema: boolean) =>
-      engineRestore(
-        { storage, dir: b.dir, manifest: b.manifest, keys },
-        { url: fresh.url, mode: 'replace', createSchema, files: false, allowSchemaMismatch: false },
-      );
-    try {
-      await restore(first, true);
-      // The schema is the whole database's (the audit log too), the rows only the scope's and its context.
-      expect(await count('app_audit_log')).toBe(0);
-      expect(await count('engagements')).toBe(1);
-      expect(await count('chat_messages')).toBe(first.manifest.scope!.members.chat_messages);
-      const firstUsers = first.manifest.scope!.context.find((c) => c.name === users)!.rows;
-      expect(await count(users)).toBe(firstUsers);
-
-      // A context row changed in the other database stays as it is; the ones it lacks are inserted.
-      const shared = (await q(`SELECT id FROM ${users} ORDER BY id`)).map((r) => Number(r.id));
-      await execSql(fresh, [`UPDATE ${users} SET name = 'kept as it is' WHERE id = ${shared[0]}`]);
-      await restore(second, false);
-      const secondIds = new Set<number>(
-        // Every user the engagement's rows reference, found by plain joins on the source.
-        (
-          await exec(
-            `SELECT id FROM ${users} WHERE id IN (SELECT owner_id FROM engagements WHERE id = 'eng-0004')
-               OR id IN (SELECT user_id FROM sessions WHERE engagement_id = 'eng-0004')
-               OR id IN (SELECT m.author_id FROM chat_messages m JOIN sessions s ON s.id = m.session_id WHERE s.engagement_id = 'eng-0004')
-               OR id IN (SELECT p.approver_id FROM approvals p JOIN artefacts a ON a.id = p.artefact_id
-                         JOIN workflow_runs r ON r.id = a.run_id WHERE r.engagement_id = 'eng-0004')`,
-          )
-        ).map((r) => Number(r.id)),
-      );
-      expect(await count(users)).toBe(new Set([...shared, ...secondIds]).size);
-      expect((await q(`SELECT name FROM ${users} WHERE id = ${shared[0]}`))[0].name).toBe('kept as it is');
-      expect(await count('engagements')).toBe(2);
-      expect(await count('chat_messages')).toBe(
-        first.manifest.scope!.members.chat_messages + second.manifest.scope!.members.chat_messages,
-      );
-    } finally {
-      await fresh.drop();
-    }
   });
 });

@@ -294,7 +294,10 @@ export class RestoreIssueDto {
 }
 
 export class PlanFilesDto {
-  @ApiProperty({ type: [String], description: 'Files (paths as the scope\'s files column names them) the restore would write' })
+  @ApiProperty({
+    type: [String],
+    description: "Files (paths as the scope's files column names them) the restore would write",
+  })
   write: string[];
   @ApiProperty({
     type: [String],
