@@ -31,6 +31,11 @@ describe.each(ENGINES)('CLI disaster restore of a scope on %s', (engine) => {
     source = await createTestDatabase(engine);
     const sql = sampleSchemaSql(engine) + sampleData(engine, { engagements: 4 }).sql;
     await execSql(source, engine === 'postgres' ? [sql] : sql.split(/;\s*\n/).filter((s) => s.trim()));
+    // A user only the fourth engagement references: missing from a database holding the first one.
+    await execSql(source, [
+      `INSERT INTO ${users} VALUES (7, 'newcomer@example.com', 'Newcomer')`,
+      `UPDATE engagements SET owner_id = 7 WHERE id = 'eng-0004'`,
+    ]);
   });
   afterAll(async () => {
     await source.drop();
