@@ -91,12 +91,19 @@ export interface OurBackup {
   dir: string;
   bytes: number;
   rawBytes: number;
+  rows: number;
   encrypted: boolean;
   stages?: ProcessStageStats;
 }
 
-export async function ourBackup(ctx: Ctx, url: string, store: string, v: Variant): Promise<OurBackup> {
-  const args = ['--url', url, '--store', store, '--parallel', '2', '--compression', v.compression];
+export async function ourBackup(
+  ctx: Ctx,
+  url: string,
+  store: string,
+  v: Variant,
+  extra: string[] = [],
+): Promise<OurBackup> {
+  const args = ['--url', url, '--store', store, '--parallel', '2', '--compression', v.compression, ...extra];
   if (v.workers === false) args.push('--workers', 'false');
   const measured = await ours('our-backup.ts', args, v.encrypt ? ctx.keys : '', `our backup (${v.label})`, {
     stageStats: ctx.stageStats,

@@ -3,6 +3,8 @@
  * restore (replace over live data; into an empty database) against pg_restore -j2, all on one
  * cluster of the benchmark's own with normal durability settings. Shape by shape: each is
  * seeded into a fresh source database, measured with every tool, and dropped before the next.
+ * Shape a (today's dataset, projects at its root) also has a scoped backup of one typical project
+ * and a scoped replace of it, against the full backup and replace of the same run (bench-scope.ts).
  */
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -26,6 +28,7 @@ import { runMeasured, treeCpuSeconds, type Measured } from './measure';
 import { BenchCluster, databaseUrl, postmasterPid, startBenchCluster, stopBenchCluster } from './pg-cluster';
 import { goal, mb, ratio, secs, unmeasuredGoal, type Goal } from './report';
 import { Case, log, pairedRatios, runRounds, Sample } from './rounds';
+import { scopeBackupCase, scopeGoals, scopeReplaceCase, typicalProject, type ScopeState } from './bench-scope';
 import type { Shape } from './shapes';
 import type { Counts } from './shapes-pg';
 
@@ -140,6 +143,12 @@ async function measureShape(
 ): Promise<void> {
   const admin = cluster.url;
   let latest: OurBackup | null = null;
+  // The scope goals (issue 13) are measured on shape a: one project of its 2,000 (at scale 1).
+  const scope: ScopeState | null =
+    shape.id === 'a'
+      ? { project: await typicalProject(src), store: join(ctx.work, 'pg-scope-store'), latest: null }
+      : null;
+  if (scope) log(`scope cases: project ${scope.project} (median tasks per project) of ${counts.projects}`);
 
   const backups: Case[] = [
     {
@@ -194,6 +203,7 @@ async function measureShape(
         })),
       after: async () => rmSync(fd, { recursive: true, force: true }),
     },
+    ...(scope ? [scopeBackupCase(ctx, src, scope, (fn) => onServer(cluster, fn))] : []),
   ];
   const b = await runRounds(backups, ctx.repeat, ctx.loads);
   collect(ctx, shape, backups, b);
@@ -324,10 +334,19 @@ async function measureShape(
       pgRestoreJ2(['--clean', '--if-exists']),
       'not atomic; drops and re-creates every object',
     ),
+    ...(scope
+      ? [
+          scopeReplaceCase(ctx, { src, url: databaseUrl(cluster, 'bench_scope') }, scope, {
+            fresh: () => fresh('bench_scope', 'live'),
+            drop: () => query(admin, 'DROP DATABASE bench_scope').then(() => undefined),
+            onServer: (fn) => onServer(cluster, fn, { wal: true }),
+          }),
+        ]
+      : []),
   ];
   const r = await runRounds(restores, ctx.repeat, ctx.loads);
   collect(ctx, shape, restores, r);
-  pushGoals(ctx, shape, postgresGoals(shape, b, r, ddl));
+  pushGoals(ctx, shape, [...postgresGoals(shape, b, r, ddl), ...(scope ? scopeGoals(b, r, counts.projects) : [])]);
 }
 
 /** Issue 17's PostgreSQL goals for one shape, from its backup and restore rounds. */

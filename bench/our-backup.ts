@@ -2,6 +2,8 @@
  * One Strongroom backup as its own process, so the benchmark measures its wall time and peak
  * memory exactly as it measures pg_dump. The encryption key comes from BENCH_BACKUP_KEYS
  * (`id:base64`), not argv, so it never shows in `ps`.
+ * `--scope-table t --scope-key k`: a scoped backup of that one root row instead (its closure by
+ * foreign keys: the scope backup the goals compare with the full one).
  * Prints one JSON line: { id, dir, bytes, rawBytes, rows, encrypted, stages? }.
  */
 import { randomUUID } from 'node:crypto';
@@ -27,12 +29,15 @@ runMain(async () => {
   const dialect = createDialect(url, { parallel });
   try {
     const tables = (await dialect.listTables()).map((t) => t.name);
+    const scopeTable = args.get('scope-table');
+    const scopeKey = args.get('scope-key');
     const id = randomUUID();
     const dir = `backups/${id}`;
     const m = await writeBackup(dialect, storage, {
       id,
       dir,
-      type: 'full',
+      type: scopeTable ? 'scope' : 'full',
+      ...(scopeTable ? { scope: { table: scopeTable, keys: [{ id: Number(scopeKey) }] } } : {}),
       trigger: 'manual',
       description: 'benchmark',
       tags: ['bench'],

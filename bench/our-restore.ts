@@ -7,6 +7,8 @@
  * sequences, large objects, post-data, one transaction), an older per-table one by applying
  * its schema first. `--analyze false` stops at the commit, as pg_restore does
  * (RESTORE_ANALYZE=false); by default the swapped-in tables are analyzed after it.
+ * A scoped backup restores as the service does (restoreTables: the scope's closure under the
+ * restore's locks, live members the backup lacks removed, the rest merged by key).
  * Prints one JSON line: { rowsWritten, tables, stages? }.
  */
 import { createDialect } from '../src/engine/dialects/create-dialect';
@@ -16,6 +18,7 @@ import { readDatabaseDdl, readManifest, readSchemaSql, restoreInputs } from '../
 import { LocalStorage } from '../src/engine/storage/local-storage';
 import { usePartWorkers } from '../src/engine/archive/part-io';
 import { processStageStats, stageStatsOn } from '../src/engine/archive/stage-stats';
+import { restoreTables } from '../src/engine/restore/restore-backup';
 import { parseArgs, required, runMain } from './cli-args';
 
 runMain(async () => {
@@ -28,7 +31,21 @@ runMain(async () => {
   const dialect = createDialect(required(args, 'url'), { restoreAnalyze: args.get('analyze') !== 'false' });
   try {
     const manifest = await readManifest(storage, dir);
-    const keys = await keysForManifest(keySourceFromConfig({ keys: process.env.BENCH_BACKUP_KEYS }), manifest);
+    const keySource = keySourceFromConfig({ keys: process.env.BENCH_BACKUP_KEYS });
+    if (manifest.scope) {
+      const results = await restoreTables(dialect, {
+        storage,
+        dir,
+        manifest,
+        keys: keySource,
+        mode,
+        tables: manifest.tables.map((t) => t.name),
+      });
+      const rowsWritten = results.reduce((a, r) => a + r.rowsWritten, 0);
+      process.stdout.write(`${JSON.stringify({ rowsWritten, tables: results.length })}\n`);
+      return;
+    }
+    const keys = await keysForManifest(keySource, manifest);
     const input = {
       encoding: manifest.engine.encoding,
       tables: restoreInputs(storage, dir, manifest, keys, () => mode),

@@ -15,6 +15,7 @@ import { NewestVerifiedIndex1764600600000 } from './1764600600000-newest-verifie
 import { ScheduleNewestIndex1764700100000 } from './1764700100000-schedule-newest-index';
 import { Alerts1764700200000 } from './1764700200000-alerts';
 import { RollingVerification1764700300000 } from './1764700300000-rolling-verification';
+import { ScheduleScope1764700400000 } from './1764700400000-schedule-scope';
 
 /** Migrations in the order they apply. */
 export const MIGRATIONS = [
@@ -35,4 +36,5 @@ export const MIGRATIONS = [
   ScheduleNewestIndex1764700100000,
   Alerts1764700200000,
   RollingVerification1764700300000,
+  ScheduleScope1764700400000,
 ];

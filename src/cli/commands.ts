@@ -264,6 +264,7 @@ async function dryRunRestore(cmd: RestoreCommand, term: Terminal): Promise<void>
     assertScopeOf(opened.manifest, cmd.scope);
     const r = await engineDryRun(b, {
       allowScopeMoves: cmd.allowScopeMoves,
+      files: cmd.files,
       url: cmd.databaseUrl ?? config.targetDatabaseUrl,
       mode: cmd.mode,
       tables: cmd.tables,

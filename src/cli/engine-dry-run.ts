@@ -19,6 +19,8 @@ export interface EngineDryRunOptions {
   allowSchemaMismatch: boolean;
   /** A scoped backup: its rows that moved out of the scope may be restored. */
   allowScopeMoves?: boolean;
+  /** A scoped backup with files (--files): list the files the restore would write and remove. */
+  files?: boolean;
   noOwner?: boolean;
   noPrivileges?: boolean;
   dialect?: DialectOptions;
@@ -52,7 +54,15 @@ export async function engineDryRun(b: StoredBackup, o: EngineDryRunOptions): Pro
           : { blockers: [], warnings: [] };
       return { tables: planned, ...checks };
     }
-    return await dryRunTables(dialect, { ...b, mode: o.mode, tables, allowScopeMoves: o.allowScopeMoves });
+    const scopeFiles =
+      o.files && b.manifest.scope && b.manifest.files.part ? { roots: b.manifest.files.roots } : undefined;
+    return await dryRunTables(dialect, {
+      ...b,
+      mode: o.mode,
+      tables,
+      allowScopeMoves: o.allowScopeMoves,
+      scopeFiles,
+    });
   } finally {
     await dialect.close().catch(() => undefined);
   }
@@ -66,6 +76,8 @@ export function dryRunLines(r: DryRunResult): string[] {
     ...r.tables.map(
       (t) => `${t.name}: insert ${t.insert}, update ${t.update}, delete ${t.delete}, unchanged ${t.unchanged}`,
     ),
+    ...(r.files?.write.map((f) => `file: write ${f}`) ?? []),
+    ...(r.files?.remove.map((f) => `file: remove ${f}`) ?? []),
     ...r.blockers.map((i) => issue('BLOCKER', i)),
     ...r.warnings.map((i) => issue('warning', i)),
   ];

@@ -27,7 +27,12 @@ import type { BackupStorage } from '../engine/storage/storage';
 import type { FileStats } from '../engine/backup/file-artefacts';
 import { commitResolver, FileCommit } from '../recovery/file-commit';
 import { assertSchemaMatches, preflightRestore, type RequestWords } from '../engine/restore/preflight';
-import { describeIssues, restoreTables, type StoredBackup } from '../engine/restore/restore-backup';
+import {
+  describeIssues,
+  restoreTables,
+  type ScopeFilesSpec,
+  type StoredBackup,
+} from '../engine/restore/restore-backup';
 import { CommandFailed } from './cli-errors';
 
 /** The command line's names for a restore's options, as refusals name them. */
@@ -187,13 +192,14 @@ export async function engineRestore(b: StoredBackup, o: EngineRestoreOptions): P
       // The schema just created must be the backup's, or the rows would land by column name in something else.
       await assertSchemaMatches(dialect, b.manifest, tables, o.allowSchemaMismatch, CLI_WORDS);
     }
-    return await withFiles(b, o, dialect, async (commitMarker) => {
+    return await withFiles(b, o, dialect, async (commitMarker, scopeFiles) => {
       o.onPhase?.('restoring');
       return {
         tables: await restoreTables(dialect, {
           ...b,
           mode: o.mode,
           allowScopeMoves: o.allowScopeMoves,
+          scopeFiles,
           tables,
           onProgress: o.onProgress,
           onWarning: o.onWarning,
@@ -219,7 +225,10 @@ async function withFiles(
   b: StoredBackup,
   o: EngineRestoreOptions,
   dialect: Dialect,
-  restore: (marker: RestoreCommitMarker | undefined) => Promise<Omit<EngineRestoreResult, 'files'>>,
+  restore: (
+    marker: RestoreCommitMarker | undefined,
+    scopeFiles?: ScopeFilesSpec,
+  ) => Promise<Omit<EngineRestoreResult, 'files'>>,
 ): Promise<EngineRestoreResult> {
   if (!o.files) return { ...(await restore(undefined)), files: null };
   o.onPhase?.('staging files');
@@ -229,11 +238,12 @@ async function withFiles(
     commitId: randomUUID(),
     committed: commitResolver([o.url], o.dialect),
     onWarning: o.onWarning,
+    mode: o.mode,
   });
   let done: Omit<EngineRestoreResult, 'files'>;
   try {
     o.signal?.throwIfAborted();
-    done = await restore(staged.marker());
+    done = await restore(staged.marker(), staged.scopeFiles());
   } catch (e) {
     const after = await staged.afterFailure().catch(() => 'undecided' as const);
     if (after === 'committed') {

@@ -7,6 +7,12 @@
  * Dialect.restoreCommitted, as for an interrupted recovery's status): committed, the swap is
  * rolled forward; not, the staging is removed. So tables and files are both old or both new.
  * Shared by the recovery service and the command line's disaster path (plain TypeScript).
+ *
+ * A scoped backup's files are restored per file (per-file-restore.ts): staged the same way, but
+ * moved over their live paths one by one after the commit, and the files a `replace` drops are
+ * decided inside the restore transaction and journaled before it commits. Every destination is
+ * checked before the commit, so a live path that is a link (or anything but a plain file) stops
+ * the whole restore rather than half of it.
  */
 import { openPart } from '../engine/archive/part-io';
 import { keysForManifest } from '../engine/backup/backup-keys';
@@ -15,6 +21,7 @@ import {
   discardStaged,
   leaveStaged,
   prepareStaged,
+  recordStagedRemovals,
   recordStagedToken,
   stageFileArtefacts,
   type FileStats,
@@ -23,9 +30,10 @@ import {
 } from '../engine/backup/file-artefacts';
 import type { CommitResolver } from '../engine/backup/file-restore-journal';
 import { createDialect, targetIdentity, type DialectOptions } from '../engine/dialects/create-dialect';
-import type { Dialect, RestoreCommitMarker } from '../engine/dialects/dialect';
+import type { Dialect, RestoreCommitMarker, RestoreMode } from '../engine/dialects/dialect';
+import { checkLivePath, precheckPerFile, safeSegments } from '../engine/backup/per-file-restore';
 import { RestoreError, RestoreErrorCode } from '../engine/restore/restore-error';
-import type { StoredBackup } from '../engine/restore/restore-backup';
+import type { ScopeFilesSpec, StoredBackup } from '../engine/restore/restore-backup';
 
 /**
  * Answers for journals whose target is one of `urls` (asking that database, with a fresh
@@ -64,6 +72,16 @@ export interface FileCommitOptions extends UnpackOptions {
   committed: CommitResolver;
   /** Directories to restore into; the ones the backup was taken from by default. */
   destinations?: string[];
+  /** A scoped backup's restore mode: how its files meet the live ones (missing-only never overwrites). */
+  mode?: RestoreMode;
+}
+
+function unsafePaths(problems: string[]): RestoreError {
+  return new RestoreError(
+    RestoreErrorCode.FileRoots,
+    `the scope's files cannot be restored safely, nothing was restored: ${problems.slice(0, 10).join('; ')}${problems.length > 10 ? `; and ${problems.length - 10} more` : ''} (a file restore never writes through a link, a device or a file with other hard links)`,
+    { paths: problems },
+  );
 }
 
 export class FileCommit {
@@ -86,18 +104,51 @@ export class FileCommit {
       );
     }
     const keys = await keysForManifest(b.keys, b.manifest);
-    const staged = await stageFileArtefacts(
-      await openPart(b.storage, b.dir, part, b.manifest, keys),
-      destinations,
-      opts,
-    );
+    // A scope's files are some files of the roots: never a whole-directory swap.
+    const perFile = b.manifest.scope ? { mode: opts.mode ?? 'replace', remove: [] } : undefined;
+    const staged = await stageFileArtefacts(await openPart(b.storage, b.dir, part, b.manifest, keys), destinations, {
+      ...opts,
+      perFile,
+    });
     try {
+      if (perFile) {
+        const problems = await precheckPerFile(staged.plan.roots, []);
+        if (problems.length) throw unsafePaths(problems);
+      }
       await prepareStaged(staged, { id: opts.commitId, target: targetIdentity(opts.url) });
     } catch (e) {
       await discardStaged(staged);
       throw e;
     }
     return new FileCommit(staged, opts);
+  }
+
+  /**
+   * For the scoped restore's spec: the live directories, and the journaling of the files its
+   * replace drops (each checked first: an unsafe one fails the restore before its commit).
+   */
+  scopeFiles(): ScopeFilesSpec | undefined {
+    if (!this.staged.plan.perFile) return undefined;
+    const roots = this.staged.plan.roots.map((r) => r.live);
+    return {
+      roots,
+      onRemovals: async (paths) => {
+        const problems: string[] = [];
+        for (const p of paths) {
+          const segs = safeSegments(p);
+          if (!segs) continue; // never a path to act on: left alone
+          for (const root of roots) {
+            const problem = await checkLivePath(root, segs);
+            if (problem) problems.push(problem);
+          }
+        }
+        if (problems.length) throw unsafePaths(problems);
+        await recordStagedRemovals(
+          this.staged,
+          paths.filter((p) => safeSegments(p) !== null),
+        );
+      },
+    };
   }
 
   get stats(): FileStats {

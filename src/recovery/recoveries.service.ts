@@ -187,10 +187,17 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
     });
     try {
       await this.checkScope(prepared, input.scope);
-      const { tables, blockers, warnings } = await this.inWriteTurn(prepared, () =>
-        dryRunTables(prepared.dialect, { ...this.spec(prepared, mode), allowScopeMoves: input.allowScopeMoves }),
+      // A scoped restore with its files: the plan lists the files it would write and remove.
+      const scopeFiles =
+        prepared.files && prepared.manifest.scope ? { roots: prepared.manifest.files.roots } : undefined;
+      const { tables, blockers, warnings, files } = await this.inWriteTurn(prepared, () =>
+        dryRunTables(prepared.dialect, {
+          ...this.spec(prepared, mode),
+          allowScopeMoves: input.allowScopeMoves,
+          scopeFiles,
+        }),
       );
-      return { plan: { tables, blockers, warnings } };
+      return { plan: { tables, blockers, warnings, ...(files ? { files } : {}) } };
     } catch (e) {
       if (e instanceof RestoreError || e instanceof DomainError) throw e;
       throw new DomainError(ErrorCode.Conflict, `dry run of backup ${input.backupId} failed: ${safeErrorMessage(e)}`);
@@ -524,7 +531,16 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
             tables: prepared.tables,
             // A scoped restore's safety backup is the same scope, as it is now: nothing more.
             ...(sc
-              ? { scope: { name: sc.name ?? undefined, table: sc.table, keys: sc.keys, exclude: sc.exclude } }
+              ? {
+                  scope: {
+                    name: sc.name ?? undefined,
+                    table: sc.table,
+                    keys: sc.keys,
+                    exclude: sc.exclude,
+                    // With its files, so a rollback brings back the files this restore drops.
+                    filesColumn: sc.filesColumn ?? undefined,
+                  },
+                }
               : {}),
             trigger: 'pre-restore',
             description: `safety backup before recovery ${row.id}`,
@@ -553,6 +569,7 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
             dialect: prepared.dialect,
             commitId: row.id,
             committed: this.commitResolver(),
+            mode: row.mode,
             onWarning: (message) => this.logger.warn(`recovery ${row.id}: ${message}`),
           },
         );
@@ -570,6 +587,7 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
           restoreTables(prepared.dialect, {
             ...this.spec(prepared, row.mode),
             allowScopeMoves: prepared.allowScopeMoves,
+            scopeFiles: staged?.scopeFiles(),
             signal: jobSignal,
             onProgress: (p) => {
               progress.table = p.table;

@@ -84,10 +84,7 @@ export class ScheduleRunner implements OnApplicationBootstrap, OnApplicationShut
   /** Starts a backup for the schedule now, outside its cron rhythm (409 while another backup runs). */
   async runNow(id: string, actor: Actor): Promise<BackupView> {
     const s = await this.schedules.entity(id);
-    const backup = await this.backups.start(
-      { type: s.type, tables: s.type === 'tables' ? s.tables : undefined, trigger: 'scheduled', scheduleId: s.id },
-      actor,
-    );
+    const backup = await this.backups.start(backupRequestOf(s), actor);
     await this.schedules.recordStart(s.id, backup.id);
     return backup;
   }
@@ -114,10 +111,7 @@ export class ScheduleRunner implements OnApplicationBootstrap, OnApplicationShut
       }
     }
     try {
-      const backup = await this.backups.start(
-        { type: s.type, tables: s.type === 'tables' ? s.tables : undefined, trigger: 'scheduled', scheduleId: s.id },
-        SYSTEM_ACTOR,
-      );
+      const backup = await this.backups.start(backupRequestOf(s), SYSTEM_ACTOR);
       await this.schedules.recordStart(s.id, backup.id);
       this.logger.log(`schedule ${s.name} (${s.id}) started backup ${backup.id} for ${fire}`);
       return 'started';
@@ -263,6 +257,7 @@ export class ScheduleRunner implements OnApplicationBootstrap, OnApplicationShut
         timezone: tz,
         type: 'full',
         tables: [],
+        scope: null,
         enabled: true,
         retention: { ...DEFAULT_RETENTION },
         createdAt: now,
@@ -292,4 +287,15 @@ export class ScheduleRunner implements OnApplicationBootstrap, OnApplicationShut
 
 function signature(s: ScheduleEntity): string {
   return `${s.cron}\u0000${s.timezone}`;
+}
+
+/** The backup a run of `s` starts: its type, with its tables (type "tables") or its scope (type "scope"). */
+export function backupRequestOf(s: ScheduleEntity) {
+  return {
+    type: s.type,
+    tables: s.type === 'tables' ? s.tables : undefined,
+    scope: s.type === 'scope' && s.scope ? s.scope : undefined,
+    trigger: 'scheduled' as const,
+    scheduleId: s.id,
+  };
 }

@@ -3,6 +3,18 @@ import { ISO_TIME, jsonText } from '../database/columns';
 import type { RetentionPolicy } from './retention-policy';
 import type { BackupType } from '../engine/archive/manifest.types';
 
+/**
+ * What a schedule of type "scope" backs up: a saved scope's name (or an inline root table and
+ * exclusions) and the root keys, as a backup request takes it; resolved again at every run.
+ */
+export interface ScheduleScope {
+  name?: string;
+  table?: string;
+  keys: Record<string, string | number>[];
+  exclude?: string[];
+  filesColumn?: string;
+}
+
 /** Retention settings of one schedule, as API.md shows them; periods use the schedule's own time zone. */
 export type ScheduleRetention = Omit<RetentionPolicy, 'timezone'>;
 
@@ -25,6 +37,9 @@ export class ScheduleEntity {
   @Column({ type: 'varchar', length: 64 }) timezone: string;
   @Column({ type: 'varchar', length: 16 }) type: BackupType;
   @Column({ type: 'text', transformer: jsonText<string[]>([]) }) tables: string[];
+  /** Type "scope" only: the scope each run backs up; null otherwise. */
+  @Column({ type: 'text', nullable: true, transformer: jsonText<ScheduleScope | null>(null) })
+  scope?: ScheduleScope | null;
   @Column({ type: 'boolean', default: true }) enabled: boolean;
   @Column({ type: 'text', transformer: jsonText<ScheduleRetention>(DEFAULT_RETENTION) }) retention: ScheduleRetention;
   @Column({ name: 'created_at', ...ISO_TIME }) createdAt: string;

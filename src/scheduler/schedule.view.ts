@@ -10,6 +10,7 @@ export function toScheduleView(s: ScheduleEntity, now = new Date()) {
     timezone: s.timezone,
     type: s.type,
     tables: s.tables,
+    scope: s.scope ?? null,
     enabled: s.enabled,
     retention: s.retention,
     lastRunAt: s.lastRunAt,

@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { ScheduleModule } from '@nestjs/schedule';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { BackupModule } from '../backup/backup.module';
+import { ScopesModule } from '../scopes/scopes.module';
 import { RetentionDecisionEntity } from './retention-decision.entity';
 import { RetentionController } from './retention.controller';
 import { RetentionService } from './retention.service';
@@ -17,6 +18,7 @@ import { ServiceJobs } from './service-jobs.service';
     ScheduleModule.forRoot(),
     TypeOrmModule.forFeature([ScheduleEntity, RetentionDecisionEntity]),
     BackupModule,
+    ScopesModule,
   ],
   controllers: [SchedulesController, RetentionController],
   providers: [SchedulesService, ScheduleRunner, ScheduleRepository, RetentionService, ServiceJobs],

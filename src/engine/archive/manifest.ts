@@ -60,6 +60,7 @@ export function listParts(m: Pick<Manifest, 'schema' | 'tables' | 'files' | 'sco
   if (m.scope) {
     for (const t of m.scope.context) parts.push(t.part);
     parts.push(m.scope.keysPart);
+    if (m.scope.filesPart) parts.push(m.scope.filesPart);
   }
   if (m.files.part) parts.push(m.files.part);
   return parts;
@@ -161,6 +162,7 @@ function checkStructure(m: Record<string, unknown>): void {
       checkPart(t.part, `scope context "${t.name}" part`);
     });
     checkPart(sc.keysPart, 'scope.keysPart');
+    if (sc.filesPart !== undefined) checkPart(sc.filesPart, 'scope.filesPart');
   }
   if (!isRecord(m.files)) throw corrupt('manifest has no files section');
   if (m.files.part !== null) checkPart(m.files.part, 'files.part');

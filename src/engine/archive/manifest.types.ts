@@ -87,6 +87,11 @@ export interface ManifestScope {
   context: ManifestTable[];
   /** NDJSON `{"table","key"}` per member row, `key` as SQL literals of the primary key. */
   keysPart: PartInfo;
+  /**
+   * With a files column: one JSON string per line, every path the members' rows name (whether
+   * the file existed or not). Absent from scoped backups taken before files were restorable.
+   */
+  filesPart?: PartInfo;
   /** Root keys that matched no row at the snapshot. */
   missingRoots: Record<string, unknown>[];
   /** E.g. foreign key columns without an index. */

@@ -19,13 +19,16 @@ import {
   leavePlan,
   markPrepared,
   markSwapping,
+  moveFilesIn,
   recordCommitToken,
+  recordRemovals,
   recoverInterruptedFileRestores,
   rollBack,
   swapAll,
   syncDir,
   type CommitRef,
   type CommitResolver,
+  type PerFilePlan,
   type SwapHook,
   type SwapJournal,
 } from './file-restore-journal';
@@ -39,6 +42,8 @@ export interface SkippedFile {
 export interface FileStats {
   count: number;
   bytes: number;
+  /** A scoped restore: files unlinked (named only by rows the restore removed). */
+  removed?: number;
   /** Entries under the roots that were not archived (packing only). */
   skipped?: { count: number; entries: SkippedFile[] };
 }
@@ -233,6 +238,8 @@ export interface StagedFiles {
 export interface StageOptions extends UnpackOptions {
   /** Settles journals of interrupted restores that were prepared for a database commit. */
   committed?: CommitResolver;
+  /** A scoped restore: files move in one by one, the roots are never swapped (per-file-restore.ts). */
+  perFile?: PerFilePlan;
 }
 
 /**
@@ -249,7 +256,7 @@ export async function stageFileArtefacts(
   const lives = await checkDestinations(destinations);
   // A crash of an earlier restore of these roots is finished or undone first.
   await recoverInterruptedFileRestores(lives, { strict: true, committed: opts.committed });
-  const plan = await beginSwapPlan(lives);
+  const plan = await beginSwapPlan(lives, opts.perFile);
   try {
     opts.hook?.('journal-written');
     const stats = await stage(
@@ -274,6 +281,11 @@ export async function prepareStaged(s: StagedFiles, commit: Omit<CommitRef, 'tok
   await markPrepared(s.plan, { ...commit, token: null });
 }
 
+/** A per-file restore's files to unlink, journaled before the database commit that decides them. */
+export function recordStagedRemovals(s: StagedFiles, remove: string[]): Promise<void> {
+  return recordRemovals(s.plan, remove);
+}
+
 /** Journals the restore transaction's token before that transaction writes anything. */
 export function recordStagedToken(s: StagedFiles, token: string): Promise<void> {
   return recordCommitToken(s.plan, token);
@@ -285,6 +297,7 @@ export function recordStagedToken(s: StagedFiles, token: string): Promise<void> 
  * `swapping`, and the next start or file restore finishes the swap.
  */
 export async function commitStaged(s: StagedFiles, opts: UnpackOptions = {}): Promise<FileStats> {
+  if (s.plan.perFile) return commitPerFile(s, opts);
   try {
     if (s.plan.state !== 'swapping') await markSwapping(s.plan);
     opts.hook?.('swapping');
@@ -297,6 +310,22 @@ export async function commitStaged(s: StagedFiles, opts: UnpackOptions = {}): Pr
   }
   await dropOld(s.plan, opts);
   return s.stats;
+}
+
+async function commitPerFile(s: StagedFiles, opts: UnpackOptions): Promise<FileStats> {
+  try {
+    if (s.plan.state !== 'swapping') await markSwapping(s.plan);
+    opts.hook?.('swapping');
+    const outcome = await moveFilesIn(s.plan, opts.hook);
+    for (const p of outcome.skipped)
+      opts.onWarning?.(`a restored file was not written: ${p} (it changed after the restore checked it)`);
+    return { ...s.stats, count: outcome.written, removed: outcome.removed };
+  } catch (e) {
+    leavePlan(s.plan);
+    throw new Error(
+      `moving the restored files in failed (${(e as Error).message}); the journal beside the file directories stays, and the next service start or file restore completes it`,
+    );
+  }
 }
 
 /** Before the commit point: removes everything staged; every root stays as it was. */

@@ -80,6 +80,8 @@ export async function inspectFileArchive(
   source: NodeJS.ReadableStream,
   rootCount: number,
   expected?: Pick<FileStats, 'count' | 'bytes'>,
+  /** Called with every file entry's root index and path below it (a dry run lists them). */
+  onFile?: (root: number, path: string) => void,
 ): Promise<FileStats> {
   const extract = tar.extract();
   const seen = new Set<string>();
@@ -91,6 +93,7 @@ export async function inspectFileArchive(
       if (seen.has(key)) throw new FileArchiveEntryError(header.name, 'appears twice');
       seen.add(key);
       if (e.kind === 'file') {
+        onFile?.(e.root, e.segments.join('/'));
         stats.count++;
         stats.bytes += e.size;
       }

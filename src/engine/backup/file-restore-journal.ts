@@ -17,11 +17,17 @@
  * The journal is `<root>.strongroom-journal` next to every root, so it is found from any of
  * them; only the first root's copy (the primary) changes state, with one atomic rename, which
  * is what makes the decision a single event across roots on different file systems.
+ *
+ * A scoped restore's plan (`perFile`) stages the same way but never swaps a root: rolling it
+ * forward moves each staged file over its live path and unlinks the files it lists to remove
+ * (per-file-restore.ts), each step repeatable; rolling it back only removes the staging, which
+ * is all there is before the decision.
  */
 import { randomBytes } from 'node:crypto';
 import { lstat, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
+import { moveStagedFilesIn, safeSegments, type PerFileMode, type PerFileOutcome } from './per-file-restore';
 
 const FORMAT = 'strongroom-file-restore';
 const SUFFIX = '.strongroom-';
@@ -60,6 +66,14 @@ export interface SwapJournal {
   roots: SwapRoot[];
   /** Set with state `prepared`: the database restore whose commit decides this swap. */
   commit?: CommitRef;
+  /** A scoped restore: files move in one by one instead of whole roots being swapped. */
+  perFile?: PerFilePlan;
+}
+
+export interface PerFilePlan {
+  mode: PerFileMode;
+  /** Paths relative to every root (as the scope's files column names them) to unlink. */
+  remove: string[];
 }
 
 /** Test-only crash points: a hook may kill the process there (see the crash tests). */
@@ -90,7 +104,7 @@ export class FileRestoreUndecidedError extends FileRestoreBusyError {
 }
 
 /** Creates the plan for `destinations` and writes its journals (state `staging`). */
-export async function beginSwapPlan(destinations: string[]): Promise<SwapJournal> {
+export async function beginSwapPlan(destinations: string[], perFile?: PerFilePlan): Promise<SwapJournal> {
   const token = `${process.pid}-${randomBytes(6).toString('hex')}`;
   const roots = destinations.map((d) => {
     const live = resolve(d);
@@ -105,6 +119,7 @@ export async function beginSwapPlan(destinations: string[]): Promise<SwapJournal
     state: 'staging',
     primary: journalPath(roots[0].live),
     roots,
+    ...(perFile ? { perFile: { mode: perFile.mode, remove: [...perFile.remove] } } : {}),
   };
   active.add(token);
   try {
@@ -140,6 +155,16 @@ export async function recordCommitToken(j: SwapJournal, token: string): Promise<
   await writeJournal(j.primary, j);
 }
 
+/**
+ * A scoped restore decided, inside its transaction, which files it drops: recorded before the
+ * commit, so whoever rolls the plan forward after a crash removes exactly those.
+ */
+export async function recordRemovals(j: SwapJournal, remove: string[]): Promise<void> {
+  if (!j.perFile) throw new Error('recordRemovals: not a per-file restore');
+  j.perFile.remove = [...remove];
+  await writeJournal(j.primary, j);
+}
+
 /** This process stops working on `j` and leaves its journal to the next recovery (which decides it). */
 export function leavePlan(j: SwapJournal): void {
   active.delete(j.token);
@@ -147,8 +172,29 @@ export function leavePlan(j: SwapJournal): void {
 
 /** Moves every staged root in; then drops the old copies and the journals. */
 async function rollForward(j: SwapJournal, hook?: SwapHook): Promise<void> {
+  if (j.perFile) {
+    await moveFilesIn(j, hook);
+    return;
+  }
   await swapAll(j, hook);
   await dropOldCopies(j, hook);
+}
+
+/**
+ * A per-file plan past its decision: every staged file moved over its live path, the listed
+ * files unlinked, then the (empty) staging and the journals removed. Repeatable after a crash.
+ */
+export async function moveFilesIn(j: SwapJournal, hook?: SwapHook): Promise<PerFileOutcome> {
+  if (!j.perFile) throw new Error('moveFilesIn: not a per-file restore');
+  try {
+    const outcome = await moveStagedFilesIn(j.roots, j.perFile.mode, j.perFile.remove);
+    hook?.('all-swapped');
+    for (const r of j.roots) await rm(r.staging, { recursive: true, force: true });
+    await finishPlan(j);
+    return outcome;
+  } finally {
+    active.delete(j.token);
+  }
 }
 
 /** The renames: undoable (rollBack) until every root is in. */
@@ -185,6 +231,8 @@ export async function dropOldCopies(j: SwapJournal, hook?: SwapHook): Promise<vo
 
 /** Puts every root back as it was before the plan began and removes everything it staged. */
 export async function rollBack(j: SwapJournal): Promise<void> {
+  // Past its decision a per-file plan has moved files over live ones: it can only go forward.
+  if (j.perFile && j.state === 'swapping') return moveFilesIn(j).then(() => undefined);
   try {
     if (j.state === 'swapping') {
       j.state = 'rolling-back';
@@ -404,10 +452,20 @@ async function readJournal(path: string): Promise<SwapJournal | null> {
     j.roots.length > 0 &&
     j.primary === journalPath(j.roots[0].live) &&
     (j.commit === undefined || validCommit(j.commit)) &&
+    (j.perFile === undefined || validPerFile(j.perFile)) &&
     (j.state !== 'prepared' || j.commit !== undefined);
   if (!ok)
     throw new Error(`${path} is not a valid file-restore journal; inspect it and the directories beside it by hand`);
   return j;
+}
+
+function validPerFile(p: PerFilePlan): boolean {
+  return (
+    !!p &&
+    ['replace', 'merge', 'missing-only'].includes(p.mode) &&
+    Array.isArray(p.remove) &&
+    p.remove.every((r) => typeof r === 'string' && safeSegments(r) !== null)
+  );
 }
 
 function validCommit(c: CommitRef): boolean {

@@ -24,7 +24,7 @@ import {
 import { keyForNewBackup, KeySource, sealForNewBackup } from './backup-keys';
 import { sealManifest } from '../archive/manifest-auth';
 import { packFileArtefacts } from './file-artefacts';
-import { exportScope, type ScopedExport, type ScopeRequest } from '../scope/scope-backup';
+import { exportScope, scopeFilesNdjson, type ScopedExport, type ScopeRequest } from '../scope/scope-backup';
 import { countRows } from '../scope/scope-closure';
 
 export interface BackupProgress {
@@ -214,6 +214,11 @@ export async function writeBackup(dialect: Dialect, storage: BackupStorage, spec
         members: { ...Object.fromEntries(tables.map((t) => [t.name, 0])), ...countRows(scoped.closure.members) },
         context,
         keysPart: await put('parts/scope-keys.ndjson', text(scoped.keysNdjson)),
+        // Every path the members' files column names (found on disk or not): a restore keeps a
+        // file any restored row names, and drops only files no row names any more.
+        ...(spec.scope.filesColumn
+          ? { filesPart: await put('parts/scope-files.ndjson', text(scopeFilesNdjson(scoped.files))) }
+          : {}),
         missingRoots: scoped.closure.missingRoots,
         warnings: scoped.closure.warnings,
       };

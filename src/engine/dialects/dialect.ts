@@ -305,6 +305,8 @@ export interface RestoreChecks {
 export interface DryRunResult extends RestoreChecks {
   /** Tables a blocker keeps from being read at all (a missing table or column) are left out. */
   tables: PlanTableResult[];
+  /** A scoped restore with its files: paths (as the files column names them) it would write and remove. */
+  files?: { write: string[]; remove: string[] };
 }
 
 export interface SchemaDifference {

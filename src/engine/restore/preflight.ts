@@ -83,13 +83,13 @@ export async function preflightRestore(
       { tables: replaceOnly.map((t) => t.table) },
     );
   }
-  // A scope's files are some files of the roots: swapping whole roots in would drop every other scope's.
-  if (req.files && manifest.scope)
-    throw new RestoreError(
-      RestoreErrorCode.ScopeMismatch,
-      `${words.files}: the files of a scoped backup are not restored by swapping whole directories; restore without them`,
-    );
-  const files = req.files ?? (req.mode === 'replace' && !req.tables && !!manifest.files.part && !manifest.scope);
+  // A scope's files are some files of the roots, restored file by file (per-file-restore.ts), in
+  // every mode; by default whenever the scoped backup carries files and restores whole.
+  const files =
+    req.files ??
+    (manifest.scope
+      ? !req.tables && !!manifest.files.part
+      : req.mode === 'replace' && !req.tables && !!manifest.files.part);
   if (files && !manifest.files.part)
     throw new RestoreError(RestoreErrorCode.NoFiles, `${words.files}: backup ${manifest.id} holds no file artefacts`);
   if (files && ctx.allowedFileRoots) assertAllowedRoots(manifest, ctx.allowedFileRoots);

@@ -28,15 +28,18 @@ import type {
 import type { BackupStorage } from '../storage/storage';
 import { openPart } from '../archive/part-io';
 import { readAll } from '../backup/write-backup';
-import { parseScopeKeys } from '../scope/scope-backup';
+import { parseFilesColumn, parseScopeFiles, parseScopeKeys } from '../scope/scope-backup';
+import { inspectFileArchive } from '../backup/file-entry-rules';
+import { existingFiles } from '../backup/per-file-restore';
 import {
   bothGuards,
   movedError,
   planScopeRestore,
   scopeRestoreGuard,
+  type ScopeFilesOptions,
   type ScopeRestoreOptions,
 } from '../scope/scope-restore';
-import type { RestoreTableInput } from '../dialects/dialect';
+import type { RestoreTableInput, TableInfo } from '../dialects/dialect';
 
 export interface StoredBackup {
   storage: BackupStorage;
@@ -60,6 +63,15 @@ export interface RestoreSpec extends StoredBackup {
   commitGate?(): Promise<void>;
   /** A scoped backup's restore: whether backup rows that moved out of the scope may be taken back. */
   allowScopeMoves?: boolean;
+  /** A scoped backup's restore that writes its files too (FileCommit staged them per file). */
+  scopeFiles?: ScopeFilesSpec;
+}
+
+export interface ScopeFilesSpec {
+  /** The live file directories, in the order of the backup's roots. */
+  roots: string[];
+  /** Inside the restore transaction: the files `replace` drops, to journal before the commit. */
+  onRemovals?(paths: string[]): Promise<void>;
 }
 
 /** What a scoped restore did beyond the dialect's rows: live members removed, per table. */
@@ -115,14 +127,39 @@ async function scopeOptions(
   const text = (await readAll(await openPart(spec.storage, spec.dir, sc.keysPart, spec.manifest, keys))).toString(
     'utf8',
   );
+  const liveTables = await dialect.listTables();
   return {
     engine: dialect.engine,
     mode: spec.mode,
     scope: { table: sc.table, keys: sc.keys, exclude: sc.exclude },
     backupKeys: parseScopeKeys(text),
     tables: spec.tables,
-    liveTables: await dialect.listTables(),
+    liveTables,
     allowMoves: spec.allowScopeMoves === true,
+    files: await scopeFilesOptions(spec, keys, liveTables),
+  };
+}
+
+/**
+ * Which live files a replace may drop needs every path the backup's rows name: a scoped backup
+ * taken before that was recorded (no files part) restores its files but removes none.
+ */
+async function scopeFilesOptions(
+  spec: RestoreSpec,
+  keys: Awaited<ReturnType<typeof keysForManifest>>,
+  liveTables: TableInfo[],
+): Promise<ScopeFilesOptions | undefined> {
+  const sc = spec.manifest.scope;
+  if (!spec.scopeFiles || !sc?.filesColumn || !sc.filesPart) return undefined;
+  const { table, column } = parseFilesColumn(liveTables, sc.filesColumn);
+  const named = (await readAll(await openPart(spec.storage, spec.dir, sc.filesPart, spec.manifest, keys))).toString(
+    'utf8',
+  );
+  return {
+    table: table.name,
+    column,
+    backupNamed: new Set(parseScopeFiles(named)),
+    onRemovals: spec.scopeFiles.onRemovals,
   };
 }
 
@@ -263,10 +300,11 @@ export async function restoreTables(dialect: Dialect, spec: RestoreSpec): Promis
  * A scoped restore's plan: the dialect's plan of the merge, plus the live members a replace
  * removes, read from one snapshot; rows that moved out of the scope stop it as the restore would.
  */
-async function withScopePlan<T extends { tables: PlanTableResult[] }>(
+async function withScopePlan<T extends { tables: PlanTableResult[]; files?: DryRunResult['files'] }>(
   dialect: Dialect,
   input: RestoreInput & { scope?: ScopeRestoreOptions },
   result: T,
+  spec?: RestoreSpec,
 ): Promise<T> {
   const o = input.scope;
   if (!o) return result;
@@ -275,12 +313,38 @@ async function withScopePlan<T extends { tables: PlanTableResult[] }>(
     if (!snap.query) throw new Error(`the ${dialect.engine} snapshot cannot run a scope's queries`);
     const plan = await planScopeRestore(snap.query.bind(snap), o);
     if (plan.moved.length && !o.allowMoves && o.mode !== 'missing-only') throw movedError(plan.moved);
-    if (o.mode !== 'replace') return result;
+    const files = spec?.scopeFiles ? { files: await filePlan(spec, spec.scopeFiles.roots, plan.fileRemovals) } : {};
+    if (o.mode !== 'replace') return { ...result, ...files };
     const tables = result.tables.map((t) => ({ ...t, delete: t.delete + (plan.remove.get(t.name)?.length ?? 0) }));
-    return { ...result, tables };
+    return { ...result, tables, ...files };
   } finally {
     await snap.close();
   }
+}
+
+/**
+ * A scoped dry run's files: every file of the backup's file part is written (missing-only: where
+ * none exists now), and of the paths a replace drops, those that exist as files now are removed.
+ */
+async function filePlan(spec: RestoreSpec, roots: string[], removals: string[]): Promise<DryRunResult['files']> {
+  const part = spec.manifest.files.part;
+  const write = new Set<string>();
+  if (part) {
+    const keys = await keysForManifest(spec.keys, spec.manifest);
+    const found: { root: number; path: string }[] = [];
+    await inspectFileArchive(
+      await openPart(spec.storage, spec.dir, part, spec.manifest, keys),
+      spec.manifest.files.roots.length,
+      undefined,
+      (root, path) => found.push({ root, path }),
+    );
+    for (const f of found) {
+      if (spec.mode === 'missing-only' && roots[f.root] && (await existingFiles([roots[f.root]], [f.path])).length)
+        continue;
+      write.add(f.path);
+    }
+  }
+  return { write: [...write].sort(), remove: await existingFiles(roots, removals) };
 }
 
 /**
@@ -302,5 +366,5 @@ export async function planTables(dialect: Dialect, spec: RestoreSpec): Promise<P
 /** The plan with every check, catalog and row level: what would stop the restore, in advance. */
 export async function dryRunTables(dialect: Dialect, spec: RestoreSpec): Promise<DryRunResult> {
   const input = await restoreInput(spec, dialect);
-  return withScopePlan(dialect, input, await diagnosed(spec, () => dialect.dryRun(input)));
+  return withScopePlan(dialect, input, await diagnosed(spec, () => dialect.dryRun(input)), spec);
 }

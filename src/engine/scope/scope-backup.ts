@@ -114,6 +114,19 @@ export async function exportScope(engine: EngineName, snap: Snapshot, def: Scope
   };
 }
 
+/** The files part of a scoped backup: one JSON string (a path the files column names) per line. */
+export function scopeFilesNdjson(paths: string[]): string {
+  return paths.map((p) => `${JSON.stringify(p)}\n`).join('');
+}
+
+export function parseScopeFiles(ndjson: string): string[] {
+  return ndjson
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as unknown)
+    .filter((p): p is string => typeof p === 'string');
+}
+
 /** Member keys per table from a backup's keys part. */
 export function parseScopeKeys(ndjson: string): Map<string, string[][]> {
   const out = new Map<string, string[][]>();

@@ -7,6 +7,10 @@
  * - `replace` deletes the live members the backup does not hold (created after the backup);
  *   the dialect then merges the backup's members (changed rows reverted, deleted ones back).
  * Rows outside the scope are never written: every statement is keyed by the scope's own keys.
+ *
+ * With the scope's files restored too, `replace` also decides here, on the same locked rows,
+ * which files it drops: those named by live members that no row names once the restore is done
+ * (not a backup member, not a row outside the scope). Files any remaining row names are kept.
  */
 import type { RestoreGuard, RestoreMode, TableInfo, TransactionReader } from '../dialects/dialect';
 import { RestoreError, RestoreErrorCode } from '../restore/restore-error';
@@ -22,6 +26,18 @@ export interface ScopeRestorePlan {
   remove: Map<string, string[][]>;
   /** Backup members whose key exists live outside the scope, per table, as `col=value` text. */
   moved: { table: string; key: string }[];
+  /** `replace` with files: paths named by live members only, which no row names after the restore. */
+  fileRemovals: string[];
+}
+
+export interface ScopeFilesOptions {
+  /** The files column's table and column (live names). */
+  table: string;
+  column: string;
+  /** Every path the backup's member rows name. */
+  backupNamed: Set<string>;
+  /** Inside the transaction, before any row is written: the files the restore will drop (journaled). */
+  onRemovals?(paths: string[]): Promise<void>;
 }
 
 export interface ScopeRestoreOptions {
@@ -35,6 +51,8 @@ export interface ScopeRestoreOptions {
   /** The live tables' structure (read before the transaction). */
   liveTables: TableInfo[];
   allowMoves: boolean;
+  /** The scope's files are restored too (replace decides which live files go). */
+  files?: ScopeFilesOptions;
 }
 
 function describeKey(pk: string[], tuple: string[]): string {
@@ -73,7 +91,47 @@ export async function planScopeRestore(query: ScopeQuery, o: ScopeRestoreOptions
         });
     }
   }
-  return { remove, moved };
+  const fileRemovals = o.files && o.mode === 'replace' ? await filesToRemove(query, sql, o, live.members, o.files) : [];
+  return { remove, moved, fileRemovals };
+}
+
+/**
+ * Paths named by live members of the files table and by no backup member, less those a row
+ * outside the live members names (another scope's artefact sharing the file): after a replace
+ * the table holds exactly the non-members and the backup's members, so these are named by none.
+ */
+async function filesToRemove(
+  query: ScopeQuery,
+  sql: ScopeSql,
+  o: ScopeRestoreOptions,
+  members: Map<string, Map<string, string[]>>,
+  f: ScopeFilesOptions,
+): Promise<string[]> {
+  const t = o.liveTables.find((x) => x.name === f.table);
+  const keys = [...(members.get(f.table)?.values() ?? [])];
+  if (!t || !keys.length) return [];
+  const pk = t.primaryKey.map((c, j) => `${sql.literal(sql.ident(c))} AS k${j}`).join(', ');
+  const path = `${sql.ident(f.column)} AS p`;
+  const candidates = new Set<string>();
+  for (let i = 0; i < keys.length; i += BATCH) {
+    const rows = await query(
+      `SELECT ${path} FROM ${sql.table(t.name)} WHERE ${sql.keyIn(t.primaryKey, keys.slice(i, i + BATCH))}`,
+    );
+    for (const r of rows) if (typeof r.p === 'string' && r.p && !f.backupNamed.has(r.p)) candidates.add(r.p);
+  }
+  const memberKeys = members.get(f.table)!;
+  const list = [...candidates];
+  for (let i = 0; i < list.length; i += BATCH) {
+    const batch = list.slice(i, i + BATCH);
+    const rows = await query(
+      `SELECT ${pk}, ${path} FROM ${sql.table(t.name)} WHERE ${sql.ident(f.column)} IN (${batch.map((p) => sql.requestLiteral(p)).join(', ')})`,
+    );
+    for (const r of rows) {
+      const key = t.primaryKey.map((_, j) => String(r[`k${j}`]));
+      if (!memberKeys.has(keyString(key))) candidates.delete(r.p as string);
+    }
+  }
+  return [...candidates].sort();
 }
 
 export function movedError(moved: ScopeRestorePlan['moved']): RestoreError {
@@ -123,6 +181,8 @@ export function scopeRestoreGuard(o: ScopeRestoreOptions, result: { removed: Rec
       const plan = await planScopeRestore(query, o);
       if (plan.moved.length && !o.allowMoves && o.mode !== 'missing-only') throw movedError(plan.moved);
       if (o.mode !== 'replace') return;
+      // Journaled before any row is written, and so before the commit that decides them.
+      await o.files?.onRemovals?.(plan.fileRemovals);
       const byName = new Map(o.liveTables.map((t) => [t.name, t]));
       const tables = [...plan.remove.keys()].map((n) => byName.get(n)!).filter(Boolean);
       for (const t of deleteOrder(tables)) {

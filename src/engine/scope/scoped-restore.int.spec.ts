@@ -6,20 +6,34 @@
  * safety backup taken before undoes it (rollback). Moved rows are refused unless allowed.
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
 import { Client } from 'pg';
 import { createDialect } from '../dialects/create-dialect';
 import type { Dialect, RestoreMode } from '../dialects/dialect';
 import { LocalStorage } from '../storage/local-storage';
 import { createTestDatabase, ENGINES, tempDir, type TestDatabase } from '../../../test/support/databases';
-import { keySourceFromConfig } from '../backup/backup-keys';
+import { keysForManifest, keySourceFromConfig } from '../backup/backup-keys';
 import { writeBackup } from '../backup/write-backup';
 import { verifyBackup } from '../backup/verify-backup';
 import { dryRunTables, restoreTables } from '../restore/restore-backup';
 import type { Manifest } from '../archive/manifest.types';
 import { engagementId, sampleData, sampleSchemaSql, sampleTables, writeSampleFiles } from '../../../scripts/sample-app';
 import { RestoreError } from '../restore/restore-error';
+import { existsSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { snapshotTree } from '../backup/file-archive.fixture';
+import {
+  commitStaged,
+  discardStaged,
+  leaveStaged,
+  prepareStaged,
+  recordStagedRemovals,
+  recordStagedToken,
+  stageFileArtefacts,
+} from '../backup/file-artefacts';
+import { recoverInterruptedFileRestores } from '../backup/file-restore-journal';
+import { precheckPerFile } from '../backup/per-file-restore';
+import { openPart } from '../archive/part-io';
 
 const ENGAGEMENTS = 4;
 const keys = keySourceFromConfig({ keys: `a:${randomBytes(32).toString('base64')}` });
@@ -202,5 +216,96 @@ describe.each(ENGINES)('scoped backup and restore on %s', (engine) => {
     const now = await digests();
     expect(now['eng-0001']).not.toBe(before['eng-0001']);
     expect((await exec(`SELECT engagement_id FROM sessions WHERE id = 1`))[0].engagement_id).toBe('eng-0001');
+  });
+
+  it("restores the scope's files one by one with its rows, drops only files no row names, and finishes after a crash", async () => {
+    const root = files.path;
+    const file = (p: string) => join(root, p);
+    const others = () =>
+      Object.fromEntries(Object.entries(snapshotTree(root)).filter(([p]) => !p.startsWith('artefacts/eng-0003')));
+    // A file two rows name, one of them of another engagement: a replace must keep it.
+    writeFileSync(file('artefacts/eng-0003/shared.txt'), 'shared');
+    await exec(`INSERT INTO artefacts VALUES (903, 5, 'artefacts/eng-0003/shared.txt', 6)`);
+    await exec(`INSERT INTO artefacts VALUES (904, 7, 'artefacts/eng-0003/shared.txt', 6)`);
+    const b = await backupScope('eng-0003');
+    const atBackup = snapshotTree(join(root, 'artefacts/eng-0003'));
+    // Damage: a file changed, one deleted, a late row with its file.
+    writeFileSync(file('artefacts/eng-0003/report-9.txt'), 'tampered');
+    rmSync(file('artefacts/eng-0003/report-10.txt'));
+    await exec(`INSERT INTO workflow_runs VALUES (901, 'eng-0003', 'late run', 'running')`);
+    await exec(`INSERT INTO artefacts VALUES (901, 901, 'artefacts/eng-0003/late.txt', 4)`);
+    writeFileSync(file('artefacts/eng-0003/late.txt'), 'late');
+    // Another engagement's file changed after the backup: never touched.
+    writeFileSync(file('artefacts/eng-0001/report-1.txt'), 'changed elsewhere');
+    const elsewhere = others();
+
+    const plan = await dryRunTables(dialect, { ...spec(b, 'replace'), scopeFiles: { roots: [root] } });
+    expect(plan.files).toEqual({
+      write: [9, 10, 11, 12]
+        .map((n) => `artefacts/eng-0003/report-${n}.txt`)
+        .concat('artefacts/eng-0003/shared.txt')
+        .sort(),
+      remove: ['artefacts/eng-0003/late.txt'],
+    });
+
+    // A crash right after the commit: the journal alone finishes the files, asking the target.
+    const stageAndCommit = async (backup: typeof b) => {
+      const keysOf = await keysForManifest(keys, backup.manifest);
+      const staged = await stageFileArtefacts(
+        await openPart(storage, backup.dir, backup.manifest.files.part!, backup.manifest, keysOf),
+        [root],
+        { perFile: { mode: 'replace', remove: [] } },
+      );
+      await prepareStaged(staged, { id: randomUUID(), target: 'test' });
+      await restoreTables(dialect, {
+        ...spec(backup, 'replace'),
+        commitMarker: { id: staged.plan.commit!.id, onToken: (t) => recordStagedToken(staged, t) },
+        scopeFiles: { roots: [root], onRemovals: (p) => recordStagedRemovals(staged, p) },
+      });
+      leaveStaged(staged); // killed here: tables committed, no file moved yet
+      return staged;
+    };
+    await stageAndCommit(b);
+    expect(readFileSync(file('artefacts/eng-0003/report-9.txt'), 'utf8')).toBe('tampered');
+    const report = await recoverInterruptedFileRestores([root], {
+      committed: (c) => dialect.restoreCommitted({ id: c.id, token: c.token }),
+    });
+    expect(report.completed).toHaveLength(1);
+    expect(snapshotTree(join(root, 'artefacts/eng-0003'))).toEqual(atBackup);
+    expect(existsSync(file('artefacts/eng-0003/late.txt'))).toBe(false);
+    expect(others()).toEqual(elsewhere);
+    const leftovers = () => readdirSync(dirname(root)).filter((n) => n.startsWith(`${basename(root)}.strongroom-`));
+    expect(leftovers()).toEqual([]);
+
+    // A link planted where a file goes is found before the commit: the restore would stop whole.
+    rmSync(file('artefacts/eng-0003/report-11.txt'));
+    symlinkSync('/etc/hostname', file('artefacts/eng-0003/report-11.txt'));
+    const stage = async () =>
+      stageFileArtefacts(
+        await openPart(storage, b.dir, b.manifest.files.part!, b.manifest, await keysForManifest(keys, b.manifest)),
+        [root],
+        { perFile: { mode: 'replace', remove: [] } },
+      );
+    const refused = await stage();
+    expect(await precheckPerFile(refused.plan.roots, [])).toEqual([
+      expect.stringMatching(/report-11\.txt is a symbolic link$/),
+    ]);
+    await discardStaged(refused);
+    expect(leftovers()).toEqual([]);
+    rmSync(file('artefacts/eng-0003/report-11.txt'));
+    // Without a crash: moved in right after the commit.
+    await exec(`UPDATE artefacts SET bytes = 1 WHERE id = 9`);
+    const staged = await stage();
+    expect(await precheckPerFile(staged.plan.roots, [])).toEqual([]);
+    await prepareStaged(staged, { id: randomUUID(), target: 'test' });
+    await restoreTables(dialect, {
+      ...spec(b, 'replace'),
+      commitMarker: { id: staged.plan.commit!.id, onToken: (t) => recordStagedToken(staged, t) },
+      scopeFiles: { roots: [root], onRemovals: (p) => recordStagedRemovals(staged, p) },
+    });
+    expect(await commitStaged(staged)).toMatchObject({ count: 5, removed: 0 });
+    expect(snapshotTree(join(root, 'artefacts/eng-0003'))).toEqual(atBackup);
+    expect(others()).toEqual(elsewhere);
+    expect(leftovers()).toEqual([]);
   });
 });

@@ -91,7 +91,7 @@ export class CreateRecoveryDto {
 
   @ApiPropertyOptional({
     description:
-      "Restore the backup's file artefacts too (after the tables committed). Default: true when tables is left out, mode is replace and the backup has files. Files are only written into directories BACKUP_FILE_PATHS lists (409 otherwise); false restores the tables alone.",
+      "Restore the backup's file artefacts too (after the tables committed). Default: true when tables is left out, mode is replace and the backup has files; for a scoped backup with files, true in every mode (its files are written one by one, and a replace removes those only rows it deletes named, never whole directories). Files are only written into directories BACKUP_FILE_PATHS lists (409 otherwise); false restores the tables alone.",
   })
   @IsOptionalNotNull()
   @IsBoolean()
@@ -293,6 +293,20 @@ export class RestoreIssueDto {
   examples?: string[];
 }
 
+export class PlanFilesDto {
+  @ApiProperty({
+    type: [String],
+    description: "Files (paths as the scope's files column names them) the restore would write",
+  })
+  write: string[];
+  @ApiProperty({
+    type: [String],
+    description:
+      'Files a replace would remove: named only by rows it deletes (created after the backup), and by no row left after it',
+  })
+  remove: string[];
+}
+
 export class PlanDto {
   @ApiProperty({
     type: [PlanTableDto],
@@ -312,6 +326,11 @@ export class PlanDto {
       'What the restore would do beyond the tables asked for, or leave out (cascades to tables outside it, sequences or roles the target lacks); it would still succeed',
   })
   warnings: RestoreIssueDto[];
+  @ApiPropertyOptional({
+    type: PlanFilesDto,
+    description: "A scoped backup's restore with its files: the files it would write and remove; absent otherwise",
+  })
+  files?: PlanFilesDto;
 }
 
 export class DryRunResultDto {

@@ -17,6 +17,7 @@ import {
 } from 'class-validator';
 import { IsOptionalNotNull } from '../../common/validators';
 import { BACKUP_TYPES, type BackupType } from '../../engine/archive/manifest.types';
+import { ScopeRequestDto } from '../../scopes/dto/scope.dto';
 
 export class RetentionDto {
   @ApiPropertyOptional({
@@ -148,6 +149,17 @@ export class CreateScheduleDto {
   tables?: string[];
 
   @ApiPropertyOptional({
+    description:
+      'The scope each run backs up; required when type is "scope": a saved scope\'s name and the root keys (or an inline root table), resolved again at every run',
+    type: () => ScopeRequestDto,
+    example: { name: 'engagement', keys: [{ id: 'eng-0002' }] },
+  })
+  @IsOptionalNotNull()
+  @ValidateNested()
+  @Type(() => ScopeRequestDto)
+  scope?: ScopeRequestDto;
+
+  @ApiPropertyOptional({
     description: 'Disabled schedules never run by themselves (run-now still works)',
     default: true,
   })
@@ -194,6 +206,14 @@ export class UpdateScheduleDto {
   @IsNotEmpty({ each: true })
   @MaxLength(200, { each: true })
   tables?: string[];
+  @ApiPropertyOptional({
+    description: 'New scope (type "scope"); changing the type to another leaves the scope out',
+    type: () => ScopeRequestDto,
+  })
+  @IsOptionalNotNull()
+  @ValidateNested()
+  @Type(() => ScopeRequestDto)
+  scope?: ScopeRequestDto;
   @ApiPropertyOptional({ description: 'Enable or disable the schedule' })
   @IsOptionalNotNull()
   @IsBoolean()
@@ -222,6 +242,12 @@ export class ScheduleDto {
   @ApiProperty({ description: 'IANA time zone' }) timezone: string;
   @ApiProperty({ description: 'Backup type', enum: BACKUP_TYPES }) type: string;
   @ApiProperty({ description: 'Tables (type "tables")', type: [String] }) tables: string[];
+  @ApiProperty({
+    description: 'Type "scope": the scope each run backs up (a saved scope name and root keys); null otherwise',
+    nullable: true,
+    type: () => ScopeRequestDto,
+  })
+  scope: ScopeRequestDto | null;
   @ApiProperty({ description: 'Whether it runs by itself' }) enabled: boolean;
   @ApiProperty({ description: 'Retention of its backups', type: RetentionViewDto }) retention: RetentionViewDto;
   @ApiProperty({ description: 'When it last started a backup', nullable: true, type: String, format: 'date-time' })
