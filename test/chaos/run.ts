@@ -239,6 +239,7 @@ const LONG_TEST_MODE_SECTION = [
   '| `test/jobs/cancel.e2e.spec.ts` | 5 backup and 5 restore cancels per engine, at seeded moments spread over one job (one in each fifth of it) | 20 of each per engine |',
   '| `test/backup/backup-crash.e2e.spec.ts` | per engine: SIGKILL after the first part, before the manifest, after the manifest (before the catalog says completed), plus 1 kill at a seeded moment | the same points plus 20 seeded moments over a 10 times larger table |',
   '| `test/cli/cli-restore-crash.e2e.spec.ts` | 2 CLI restores SIGKILLed at seeded moments per engine | 10 per engine |',
+  '| `test/audit/audit-crash.e2e.spec.ts` | the server SIGKILLed once under audited traffic, then a clean stop | 10 kills |',
   '| `src/scheduler/*.properties.spec.ts`, `src/scheduler/cron-schedule.spec.ts` | fewer fast-check runs | the full runs |',
   '',
   'Both modes run the same assertions; the long mode only repeats them. The moments come from',
