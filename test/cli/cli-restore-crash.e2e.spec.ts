@@ -111,5 +111,6 @@ describe.each(ENGINES)('CLI restore killed mid-way on %s', (engine) => {
       );
       expect(left).toEqual([]);
     }
-  });
+    // Many child processes and two 300k-row restores: on a loaded 2-core machine this outlasts the default timeout.
+  }, 400_000);
 });
