@@ -13,10 +13,16 @@ export function jobWaiter(local: Promise<void>, slowMs = 1000, fastMs = 50): () 
     () => void (pending = false),
     () => void (pending = false),
   );
-  return () => {
-    const timer = new Promise<void>((r) => setTimeout(r, pending ? slowMs : fastMs));
-    return pending ? Promise.race([settled, timer]) : timer;
-  };
+  return () =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, pending ? slowMs : fastMs);
+      // No timer left running once the job ended (it would keep the jest worker alive).
+      if (pending)
+        void settled.then(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+    });
 }
 
 /** Polls a backup until it leaves pending/running (woken up at once when this app's job ends). */
