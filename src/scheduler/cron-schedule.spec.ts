@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { rounds } from '../../test/support/long-mode';
 import { catchUpDue, CronScheduleError, nextRun, previousFireTime, tickFireTime, validateCron } from './cron-schedule';
 
 const BERLIN = 'Europe/Berlin';
@@ -257,7 +258,8 @@ describe('previousFireTime', () => {
           );
         },
       ),
-      { numRuns: 100 },
+      // Fewer runs in CI, the full count with STRONGROOM_LONG_TESTS=1.
+      { numRuns: rounds(30, 100) },
     );
   });
 });

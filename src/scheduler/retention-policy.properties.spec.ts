@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { rounds } from '../../test/support/long-mode';
 import { isoWeekLabel, planRetention, RetentionBackup, RetentionPolicy } from './retention-policy';
 
 /**
@@ -122,7 +123,9 @@ function localDate(at: Date, timezone: string): { ymd: string; y: number; m: num
   return { ymd, y, m, d };
 }
 
-const RUNS = { numRuns: 20 };
+// Each run simulates up to three years of hourly backups: CI samples fewer histories, the long
+// mode (STRONGROOM_LONG_TESTS=1) the full count.
+const RUNS = { numRuns: rounds(8, 20) };
 
 describe('planRetention over simulated years', () => {
   it('partitions the input, and never deletes pinned, the newest completed, or in-progress backups', () => {
@@ -168,7 +171,7 @@ describe('planRetention over simulated years', () => {
           }
         }
       }),
-      { numRuns: 40 },
+      { numRuns: rounds(16, 40) },
     );
   });
 

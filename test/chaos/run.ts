@@ -225,6 +225,32 @@ export async function runCampaign(opts: {
   return { meta, results };
 }
 
+/** docs/reliability.md's section on the jest suite's long mode (package.json `test:long`, test/support/long-mode.ts). */
+const LONG_TEST_MODE_SECTION = [
+  '',
+  '## Long test mode (jest)',
+  '',
+  '`npm test` (CI) runs every repeated trial of the jest suite as a small, seeded sample spread',
+  'over the moments that differ; `npm run test:long` runs the same tests with the full counts',
+  '(`STRONGROOM_LONG_TESTS=1`; `npm run test:long -- <spec files>` for a few of them):',
+  '',
+  '| Spec | CI | Long mode |',
+  '|---|---|---|',
+  '| `test/jobs/cancel.e2e.spec.ts` | 5 backup and 5 restore cancels per engine, at seeded moments spread over one job (one in each fifth of it) | 20 of each per engine |',
+  '| `test/backup/backup-crash.e2e.spec.ts` | per engine: SIGKILL after the first part, before the manifest, after the manifest (before the catalog says completed), plus 1 kill at a seeded moment | the same points plus 20 seeded moments over a 10 times larger table |',
+  '| `test/cli/cli-restore-crash.e2e.spec.ts` | 2 CLI restores SIGKILLed at seeded moments per engine | 10 per engine |',
+  '| `test/audit/audit-crash.e2e.spec.ts` | the server SIGKILLed once under audited traffic, then a clean stop | 10 kills |',
+  '| `src/scheduler/*.properties.spec.ts`, `src/scheduler/cron-schedule.spec.ts` | fewer fast-check runs | the full runs |',
+  '',
+  'Both modes run the same assertions; the long mode only repeats them. The moments come from',
+  '`test/support/long-mode.ts` (stratified: one per equal slice of the window, shuffled); a',
+  'failure names the seed, and `STRONGROOM_TEST_SEED=<seed>` replays it. The deterministic kill',
+  'points (`test/jobs/restore-files-commit-crash.e2e.spec.ts`, `test/cli/engine-restore-files-crash.e2e.spec.ts`,',
+  '`test/jobs/restore-commit-crash.e2e.spec.ts`, the backup kill points above) run in full in',
+  'both modes. The campaign figures (≥ 50 SIGKILLs during backups and during restores per engine,',
+  'corruption, hostile requests, concurrent readers) come from `npm run test:chaos` below.',
+];
+
 /** The document: the runs that produced it (one, or several with --include), then their results. */
 export function renderMarkdown(runs: CampaignRun[], appendices: string[] = []): string {
   const results = runs.flatMap((r) => r.results);
@@ -238,6 +264,8 @@ export function renderMarkdown(runs: CampaignRun[], appendices: string[] = []): 
     'PostgreSQL 15 cluster, on loopback, each family in its own fresh database and temp directories.',
     '`npm run test:chaos` builds first, then runs the long mode and rewrites this file;',
     '`npm run test:chaos -- --quick` is a small bounded run (it writes to a temp directory).',
+    // Kept when the campaign rewrites the document (written by hand with the jest long mode).
+    ...LONG_TEST_MODE_SECTION,
     '',
     '## Runs',
     '',

@@ -1,17 +1,19 @@
 /**
  * A restore killed mid-way (SIGKILL of the CLI at random moments while it writes) leaves
  * the target exactly as it was, and the next start marks the recovery failed. Afterwards a
- * restore still runs to completion.
+ * restore still runs to completion. The kill moments are seeded and spread over the first
+ * 250 ms of the restore (test/support/long-mode.ts); STRONGROOM_LONG_TESTS=1 kills more restores.
  */
 import request from 'supertest';
 import { createBackup } from '../support/backup-helpers';
 import { createTestDatabase, ENGINES, tempDir, TestDatabase } from '../support/databases';
+import { rounds, spreadMoments, TEST_SEED } from '../support/long-mode';
 import { execSql, queryRows } from '../support/sample-data';
 import { createTestApp } from '../support/test-app';
 import { runCli, spawnCli } from './cli-process';
 
 const ROWS = 300_000;
-const TRIALS = 3;
+const TRIALS = rounds(2, 10);
 
 async function fingerprint(db: TestDatabase): Promise<string> {
   const rows = await queryRows(
@@ -61,10 +63,11 @@ describe.each(ENGINES)('CLI restore killed mid-way on %s', (engine) => {
     expect(before).not.toEqual(atBackup);
 
     let killedMidway = 0;
+    const moments = spreadMoments(TRIALS, TEST_SEED);
     for (let trial = 0; trial < TRIALS; trial++) {
       const cli = spawnCli(['restore', backupId, '--yes'], env);
       await cli.stderrSeen(/: restoring/);
-      await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 250)));
+      await new Promise((r) => setTimeout(r, Math.floor(moments[trial] * 250)));
       cli.child.kill('SIGKILL');
       const result = await cli.result;
       const after = await fingerprint(db);
@@ -108,5 +111,6 @@ describe.each(ENGINES)('CLI restore killed mid-way on %s', (engine) => {
       );
       expect(left).toEqual([]);
     }
-  });
+    // Many child processes and two 300k-row restores: on a loaded 2-core machine this outlasts the default timeout.
+  }, 400_000);
 });

@@ -4,8 +4,9 @@
  * pg_dump's own view of both databases (schema, and sorted data) must be equal; then a
  * mutation of the copy, a dry run whose plan equals the change, a replace, and equal again.
  */
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { Client } from 'pg';
 import { engineRestore } from '../../src/cli/engine-restore';
 import { verifyBackup } from '../../src/engine/backup/verify-backup';
@@ -27,9 +28,13 @@ async function run(url: string, sql: string): Promise<void> {
   }
 }
 
-function pgDump(url: string, args: string[]): string {
-  const r = spawnSync('pg_dump', [...args, '--dbname', url], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
-  if (r.status !== 0) throw new Error(`pg_dump failed: ${r.stderr}`);
+async function pgDump(url: string, args: string[]): Promise<string> {
+  const r = await promisify(execFile)('pg_dump', [...args, '--dbname', url], {
+    encoding: 'utf8',
+    maxBuffer: 256 * 1024 * 1024,
+  }).catch((e: Error & { stderr?: string }) => {
+    throw new Error(`pg_dump failed: ${e.stderr ?? e.message}`);
+  });
   // pg_dump 15.14+ brackets its output with a random \restrict key.
   return r.stdout
     .split('\n')
@@ -37,12 +42,13 @@ function pgDump(url: string, args: string[]): string {
     .join('\n');
 }
 
-/** Schema as pg_dump writes it, and the data lines sorted (rows of tables without a key have no order). */
-function dumps(url: string): { schema: string; data: string } {
-  return {
-    schema: pgDump(url, ['--schema-only']),
-    data: pgDump(url, ['--data-only']).split('\n').sort().join('\n'),
-  };
+/**
+ * Schema as pg_dump writes it, and the data lines sorted (rows of tables without a key have no
+ * order). The two dumps run side by side: each mostly waits on the server.
+ */
+async function dumps(url: string): Promise<{ schema: string; data: string }> {
+  const [schema, data] = await Promise.all([pgDump(url, ['--schema-only']), pgDump(url, ['--data-only'])]);
+  return { schema, data: data.split('\n').sort().join('\n') };
 }
 
 describe('PostgreSQL fidelity corpus', () => {
@@ -67,7 +73,7 @@ describe('PostgreSQL fidelity corpus', () => {
     });
 
     it('comes back identical from a disaster restore and from a replace', async () => {
-      const before = dumps(source.url);
+      const before = await dumps(source.url);
       const m = await fullBackup(dialect, storage);
       expect(m.inventory).toBeDefined();
       const b = { storage, dir: `backups/${m.id}`, manifest: m, keys };
@@ -84,7 +90,7 @@ describe('PostgreSQL fidelity corpus', () => {
         allowSchemaMismatch: false,
       });
       expect(restored.missingRoles).toEqual([]);
-      const copy = dumps(target.url);
+      const copy = await dumps(target.url);
       expect(copy.schema).toEqual(before.schema);
       expect(copy.data).toEqual(before.data);
 
@@ -93,26 +99,19 @@ describe('PostgreSQL fidelity corpus', () => {
       try {
         const live = new Map((await copyDialect.listTables()).map((t) => [t.name, t]));
         const counts = new Map<string, number>();
-        for (const t of live.keys()) {
-          const r = await new Promise<number>((resolve, reject) => {
-            const cl = new Client({ connectionString: target.url });
-            cl.connect()
-              .then(() =>
-                cl.query(
-                  `SELECT count(*)::int AS n FROM ${
-                    t.includes('.')
-                      ? t
-                          .split('.')
-                          .map((p) => `"${p}"`)
-                          .join('.')
-                      : `"${t}"`
-                  }`,
-                ),
-              )
-              .then((res) => resolve(res.rows[0].n as number), reject)
-              .finally(() => void cl.end());
-          });
-          counts.set(t, r);
+        const cl = new Client({ connectionString: target.url });
+        await cl.connect();
+        try {
+          for (const t of live.keys()) {
+            const quoted = t
+              .split('.')
+              .map((p) => `"${p}"`)
+              .join('.');
+            const res = await cl.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${quoted}`);
+            counts.set(t, res.rows[0].n);
+          }
+        } finally {
+          await cl.end();
         }
         const plan = await planTables(copyDialect, { ...b, mode: 'replace', tables: m.tables.map((t) => t.name) });
         for (const p of plan) {
@@ -136,7 +135,7 @@ describe('PostgreSQL fidelity corpus', () => {
         files: false,
         allowSchemaMismatch: false,
       });
-      const again = dumps(target.url);
+      const again = await dumps(target.url);
       expect(again.schema).toEqual(before.schema);
       expect(again.data).toEqual(before.data);
     });

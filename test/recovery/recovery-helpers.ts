@@ -1,17 +1,20 @@
 import request from 'supertest';
+import { RecoveriesService } from '../../src/recovery/recoveries.service';
+import { jobWaiter } from '../support/backup-helpers';
 import type { TestApp } from '../support/test-app';
 
 export type Body = Record<string, unknown>;
 
-/** Polls a recovery until it leaves pending/running. */
+/** Polls a recovery until it leaves pending/running (woken up at once when this app's job ends). */
 export async function waitForRecovery(t: TestApp, id: string, timeoutMs = 120_000): Promise<Body> {
   const start = Date.now();
+  const next = jobWaiter(t.app.get(RecoveriesService).waitFor(id));
   for (;;) {
     const res = await request(t.http).get(`/api/recoveries/${id}`).set('X-API-Key', t.adminKey);
     if (res.status !== 200) throw new Error(`GET recovery ${id} -> ${res.status}`);
     if (!['pending', 'running'].includes(res.body.status)) return res.body;
     if (Date.now() - start > timeoutMs) throw new Error(`recovery ${id} still ${res.body.status}`);
-    await new Promise((r) => setTimeout(r, 50));
+    await next();
   }
 }
 

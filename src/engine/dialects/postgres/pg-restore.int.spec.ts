@@ -66,18 +66,35 @@ describe.each([
   ['in place', { restoreParallel: 1 }],
   ['through shadow tables', { restoreParallel: 2, shadowMinBytes: 0 }],
 ])('PostgreSQL restore and plan (%s)', (_how, options) => {
+  let seeded: TestDatabase;
   let db: TestDatabase;
   let d: PostgresDialect;
   let backup: Backup;
   let original: Record<string, unknown[]>;
 
-  beforeEach(async () => {
-    db = await createPgDatabase('restore');
-    await seed(db.url);
-    d = createPostgresDialect(db.url, options);
-    backup = await takeBackup(d);
+  // Seeded and backed up once; every test gets its own copy of that database (CREATE DATABASE
+  // ... TEMPLATE copies it file by file, tables, rows and oids as they were), so no test sees
+  // another's changes, and the backup is the backup of each copy.
+  beforeAll(async () => {
+    seeded = await createPgDatabase('restoretpl');
+    await seed(seeded.url);
+    const source = createPostgresDialect(seeded.url, options);
+    try {
+      backup = await takeBackup(source);
+    } finally {
+      await source.close();
+    }
     original = {};
-    for (const t of backup.tables) original[t.name] = await rows(db.url, t.name);
+    for (const t of backup.tables) original[t.name] = await rows(seeded.url, t.name);
+  });
+
+  afterAll(async () => {
+    await seeded.drop();
+  });
+
+  beforeEach(async () => {
+    db = await createPgDatabase('restore', { template: seeded });
+    d = createPostgresDialect(db.url, options);
   });
 
   afterEach(async () => {
