@@ -74,6 +74,8 @@ export interface OurBackup {
   bytes: number;
   rawBytes: number;
   encrypted: boolean;
+  /** How the rows were archived: per-table rows, or a SQLite page image (and where its pages were read). */
+  format?: string;
 }
 
 export async function ourBackup(ctx: Ctx, url: string, store: string, v: Variant): Promise<OurBackup> {

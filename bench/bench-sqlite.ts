@@ -32,7 +32,12 @@ export async function benchSqlite(ctx: Ctx): Promise<void> {
         return {
           measured: b.measured,
           bytes: b.bytes,
-          note: v === MAIN_VARIANT ? `row data ${mb(b.rawBytes)} as NDJSON` : 'breakdown only',
+          note:
+            v !== MAIN_VARIANT
+              ? 'breakdown only'
+              : b.format && b.format !== 'rows'
+                ? `${b.format}, ${mb(b.rawBytes)}`
+                : `row data ${mb(b.rawBytes)} as NDJSON`,
         };
       },
       after: clean,
@@ -62,9 +67,9 @@ export async function benchSqlite(ctx: Ctx): Promise<void> {
   ctx.goals.push(
     goal(
       'SQLite backup wall (encrypted)',
-      '≤ 2 × online backup API',
+      '≤ 1.5 × online backup API',
       o.wallMs,
-      2 * online.wallMs,
+      1.5 * online.wallMs,
       (v) => `${secs(v)} = ${ratio(v, online.wallMs)} online backup`,
     ),
     goal('SQLite backup peak memory', '≤ 256 MiB', o.peakRssBytes, MIB_256, mb),

@@ -2,7 +2,7 @@
  * One Strongroom backup as its own process, so the benchmark measures its wall time and peak
  * memory exactly as it measures pg_dump. The encryption key comes from BENCH_BACKUP_KEYS
  * (`id:base64`), not argv, so it never shows in `ps`.
- * Prints one JSON line: { id, dir, bytes, rawBytes, rows, encrypted }.
+ * Prints one JSON line: { id, dir, bytes, rawBytes, rows, encrypted, format }.
  */
 import { randomUUID } from 'node:crypto';
 import { createDialect } from '../src/engine/dialects/create-dialect';
@@ -47,8 +47,11 @@ runMain(async () => {
     });
     const bytes = (await storage.list(dir)).reduce((a, o) => a + o.size, 0);
     const rows = m.tables.reduce((a, t) => a + t.rows, 0);
-    const rawBytes = m.tables.reduce((a, t) => a + t.bytes, 0);
-    process.stdout.write(`${JSON.stringify({ id, dir, bytes, rawBytes, rows, encrypted: m.encryption !== null })}\n`);
+    const rawBytes = m.image ? m.image.bytes : m.tables.reduce((a, t) => a + t.bytes, 0);
+    const format = m.image ? `page image (${m.image.source})` : 'rows';
+    process.stdout.write(
+      `${JSON.stringify({ id, dir, bytes, rawBytes, rows, encrypted: m.encryption !== null, format })}\n`,
+    );
   } finally {
     await dialect.close();
   }
