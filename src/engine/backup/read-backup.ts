@@ -124,7 +124,8 @@ export function restoreInputs(
       name: t.name,
       table: t.structure,
       mode: modeFor(t.name),
-      ...(t.part ? { bytes: t.part.rawBytes } : {}),
+      // A page image has no bytes per table; an empty table is still known to be empty.
+      ...(t.part ? { bytes: t.part.rawBytes } : t.rows === 0 ? { bytes: 0 } : {}),
       open: (): Promise<Readable> => rows.open(t),
     }));
 }

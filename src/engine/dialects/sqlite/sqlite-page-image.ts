@@ -7,16 +7,17 @@
  *   rollback-journal file the snapshot's SHARED lock keeps every writer out of the file until it
  *   ends. In a WAL file with no frames the snapshot reads the file alone (WAL read lock 0), and a
  *   checkpoint cannot write into the file while that lock is held; new commits go to the WAL.
- *   The bytes are read by a child process: closing any descriptor of the database file in this
- *   process would drop every POSIX lock the process holds on it (SQLite's own included).
+ *   The bytes are read by child processes (one per lane): closing any descriptor of the
+ *   database file in this process would drop every POSIX lock the process holds on it
+ *   (SQLite's own included).
  * - `copy`: otherwise (a WAL with frames), SQLite's online backup API copies the pages into a
  *   temporary file first, on the snapshot's own connection, so it copies that snapshot and never
  *   restarts; the copy is removed by `close`.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync, createReadStream } from 'node:fs';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, type Writable } from 'node:stream';
 import type { PageImage } from '../dialect';
 import type { SqliteDb } from './sqlite-connection';
 
@@ -25,46 +26,114 @@ const COPY_STEP_BYTES = 8 * 1024 * 1024;
 /** A WAL file this small has no frame (its header is 32 bytes). */
 const WAL_HEADER_BYTES = 32;
 
-/** Reads bytes [start, end) of a file in a child process and checks that every byte came. */
+/**
+ * A child process that reads byte ranges of a file on request ("start end\n" on stdin, exactly
+ * end - start bytes back on stdout), so a process is started once per lane, not per range.
+ */
 const RANGE_READER = `
 const fs = require('node:fs');
-const [file, start, end] = process.argv.slice(1).map((v, i) => (i === 0 ? v : Number(v)));
-if (end <= start) process.exit(0);
-fs.createReadStream(file, { start, end: end - 1, highWaterMark: 1 << 20 })
-  .on('error', (e) => { process.stderr.write(e.message); process.exit(1); })
-  .pipe(process.stdout);
-`;
-
-function fileRange(file: string, start: number, end: number): Readable {
-  const child = spawn(process.execPath, ['-e', RANGE_READER, file, String(start), String(end)], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s.slice(0, 2000)));
-  const exited = new Promise<number | null>((resolve) => {
-    child.once('exit', (code) => resolve(code));
-    child.once('error', (e) => {
-      stderr ||= e.message;
-      resolve(-1);
-    });
-  });
-  async function* bytes(): AsyncGenerator<Buffer> {
-    let n = 0;
-    try {
-      for await (const c of child.stdout) {
-        n += (c as Buffer).length;
-        yield c as Buffer;
-      }
-      const code = await exited;
-      if (code !== 0 || n !== end - start)
-        throw new Error(
-          `reading bytes ${start}-${end} of ${file} gave ${n} bytes (exit ${code})${stderr ? `: ${stderr}` : ''}`,
-        );
-    } finally {
-      if (child.exitCode === null) child.kill();
+const fd = fs.openSync(process.argv[1], 'r');
+const lines = require('node:readline').createInterface({ input: process.stdin });
+(async () => {
+  for await (const line of lines) {
+    let [pos, end] = line.split(' ').map(Number);
+    while (pos < end) {
+      const buf = Buffer.allocUnsafe(Math.min(1 << 20, end - pos));
+      const n = fs.readSync(fd, buf, 0, buf.length, pos);
+      if (n === 0) { process.stderr.write('the file ended at byte ' + pos); process.exit(1); }
+      pos += n;
+      if (!process.stdout.write(n === buf.length ? buf : buf.subarray(0, n)))
+        await new Promise((r) => process.stdout.once('drain', r));
     }
   }
-  return Readable.from(bytes(), { objectMode: false });
+})().catch((e) => { process.stderr.write(String(e && e.message)); process.exit(1); });
+`;
+
+class RangeReader {
+  private readonly child: ChildProcessByStdio<Writable, Readable, Readable>;
+  private stderr = '';
+  private current: { remaining: number; out: Readable } | null = null;
+  private failure: Error | null = null;
+
+  constructor(
+    private readonly file: string,
+    private readonly onIdle: (r: RangeReader) => void,
+  ) {
+    this.child = spawn(process.execPath, ['-e', RANGE_READER, file], { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child.stderr.setEncoding('utf8').on('data', (s: string) => (this.stderr = (this.stderr + s).slice(0, 2000)));
+    this.child.stdin.on('error', () => undefined);
+    this.child.stdout.on('data', (chunk: Buffer) => this.deliver(chunk));
+    const fail = (why: string) => {
+      this.failure ??= new Error(`reading ${this.file} failed: ${why}${this.stderr ? `: ${this.stderr}` : ''}`);
+      this.current?.out.destroy(this.failure);
+      this.current = null;
+    };
+    this.child.once('error', (e) => fail(e.message));
+    this.child.once('exit', (code, signal) => fail(`the reader exited (${signal ?? code})`));
+  }
+
+  read(start: number, end: number): Readable {
+    const out = new Readable({
+      read: () => this.child.stdout.resume(),
+      destroy: (err, cb) => {
+        // Abandoned half-way: the rest of its bytes would land in the next range.
+        if (this.current?.out === out) this.kill();
+        cb(err);
+      },
+    });
+    if (this.failure) {
+      process.nextTick(() => out.destroy(this.failure as Error));
+      return out;
+    }
+    this.current = { remaining: end - start, out };
+    if (end <= start) this.finish();
+    else this.child.stdin.write(`${start} ${end}\n`);
+    return out;
+  }
+
+  private deliver(chunk: Buffer): void {
+    const cur = this.current;
+    if (!cur || chunk.length > cur.remaining) {
+      this.kill();
+      return;
+    }
+    cur.remaining -= chunk.length;
+    if (!cur.out.push(chunk)) this.child.stdout.pause();
+    if (cur.remaining === 0) this.finish();
+  }
+
+  private finish(): void {
+    const cur = this.current as { out: Readable };
+    this.current = null;
+    cur.out.push(null);
+    this.onIdle(this);
+  }
+
+  kill(): void {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill();
+  }
+}
+
+/** Range readers of one file, one per range being read at once; `close` ends them. */
+function fileRanges(file: string): { read(start: number, end: number): Readable; close(): void } {
+  const idle: RangeReader[] = [];
+  const all: RangeReader[] = [];
+  let closed = false;
+  const release = (r: RangeReader) => (closed ? r.kill() : idle.push(r));
+  return {
+    read: (start, end) => {
+      let r = idle.pop();
+      if (!r) {
+        r = new RangeReader(file, release);
+        all.push(r);
+      }
+      return r.read(start, end);
+    },
+    close: () => {
+      closed = true;
+      for (const r of all) r.kill();
+    },
+  };
 }
 
 export interface OpenedPageImage extends PageImage {
@@ -97,14 +166,15 @@ export async function openPageImage(
   // Checked after the snapshot was taken: a WAL that has no frame now had none at the snapshot
   // (a WAL is only emptied when no reader needs its frames, and this one would).
   if (journal !== 'wal' || walBytes <= WAL_HEADER_BYTES) {
+    const ranges = fileRanges(file);
     return {
       kind: 'sqlite-pages',
       pageSize,
       pageCount,
       bytes,
       source: 'file',
-      read: (start, end) => fileRange(file, start, end),
-      close: () => undefined,
+      read: (start, end) => ranges.read(start, end),
+      close: () => ranges.close(),
     };
   }
   const dir = mkdtempSync(join(opts.workDir, 'strongroom-image-'));
