@@ -12,7 +12,7 @@
 import { createDialect } from '../src/engine/dialects/create-dialect';
 import type { RestoreMode } from '../src/engine/dialects/dialect';
 import { keySourceFromConfig, keysForManifest } from '../src/engine/backup/backup-keys';
-import { readDatabaseDdl, readManifest, readSchemaSql, restoreInputs } from '../src/engine/backup/read-backup';
+import { readDatabaseDdl, readManifest, readSchemaSql, restoreInputs, tableRows } from '../src/engine/backup/read-backup';
 import { LocalStorage } from '../src/engine/storage/local-storage';
 import { usePartWorkers } from '../src/engine/archive/part-io';
 import { parseArgs, required, runMain } from './cli-args';
@@ -28,9 +28,10 @@ runMain(async () => {
   try {
     const manifest = await readManifest(storage, dir);
     const keys = await keysForManifest(keySourceFromConfig({ keys: process.env.BENCH_BACKUP_KEYS }), manifest);
+    const rows = tableRows(storage, dir, manifest, keys);
     const input = {
       encoding: manifest.engine.encoding,
-      tables: restoreInputs(storage, dir, manifest, keys, () => mode),
+      tables: restoreInputs(manifest, rows, () => mode),
       sequences: manifest.sequences,
     };
     const createSchema = args.get('create-schema') === 'true';
@@ -42,6 +43,7 @@ runMain(async () => {
       if (createSchema) await dialect.applySchema(await readSchemaSql(storage, dir, manifest, keys));
       results = await dialect.restore(input);
     }
+    await rows.close();
     const rowsWritten = results.reduce((a, r) => a + r.rowsWritten, 0);
     process.stdout.write(`${JSON.stringify({ rowsWritten, tables: results.length })}\n`);
   } finally {

@@ -59,7 +59,7 @@ export function listParts(m: Pick<Manifest, 'schema' | 'tables' | 'files' | 'sco
   if (m.image) parts.push(...m.image.parts);
   for (const t of m.tables) if (t.part) parts.push(t.part);
   if (m.scope) {
-    for (const t of m.scope.context) parts.push(t.part);
+    for (const t of m.scope.context) if (t.part) parts.push(t.part);
     parts.push(m.scope.keysPart);
   }
   if (m.files.part) parts.push(m.files.part);
