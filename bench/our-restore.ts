@@ -12,7 +12,13 @@
 import { createDialect } from '../src/engine/dialects/create-dialect';
 import type { RestoreMode } from '../src/engine/dialects/dialect';
 import { keySourceFromConfig, keysForManifest } from '../src/engine/backup/backup-keys';
-import { readDatabaseDdl, readManifest, readSchemaSql, restoreInputs, tableRows } from '../src/engine/backup/read-backup';
+import {
+  readDatabaseDdl,
+  readManifest,
+  readSchemaSql,
+  restoreInputs,
+  tableRows,
+} from '../src/engine/backup/read-backup';
 import { LocalStorage } from '../src/engine/storage/local-storage';
 import { usePartWorkers } from '../src/engine/archive/part-io';
 import { parseArgs, required, runMain } from './cli-args';

@@ -47,8 +47,8 @@ describe('SQLite page-image backups', () => {
       CREATE TABLE tags (label TEXT);
       WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50)
         INSERT INTO projects SELECT i, 'project ' || i FROM n;
-      WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2500)
-        INSERT INTO files SELECT 1 + i % 50, randomblob(4000) FROM n;
+      WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1500)
+        INSERT INTO files SELECT 1 + i % 50, randomblob(3500) FROM n;
       INSERT INTO tags (rowid, label) VALUES (3, 'a'), (10, 'b'), (11, CAST(x'ff00fe' AS TEXT));`);
     original = canonicalDump(source);
   });
@@ -96,10 +96,10 @@ describe('SQLite page-image backups', () => {
     expect(m.image?.parts.map((p) => p.name)).toEqual(m.image?.parts.map((_p, i) => `parts/image-000${i + 1}.pages`));
     expect(m.tables.map((t) => [t.name, t.rows, t.part])).toEqual([
       ['projects', 50, undefined],
-      ['files', 2500, undefined],
+      ['files', 1500, undefined],
       ['tags', 3, undefined],
     ]);
-    expect(m.inventory?.rows).toEqual({ 'main.files': 2500, 'main.projects': 50, 'main.tags': 3 });
+    expect(m.inventory?.rows).toEqual({ 'main.files': 1500, 'main.projects': 50, 'main.tags': 3 });
     expect(readdirSync(work)).toEqual([]);
     expect(canonicalDump(source)).toEqual(original);
 
@@ -121,7 +121,7 @@ describe('SQLite page-image backups', () => {
       const dry = await dryRunTables(target, { ...restore, mode: 'replace', tables: ['projects', 'files', 'tags'] });
       expect(dry.blockers).toEqual([]);
       expect(dry.tables.find((t) => t.name === 'projects')).toMatchObject({ update: 1, unchanged: 49 });
-      expect(dry.tables.find((t) => t.name === 'files')).toMatchObject({ unchanged: 2500 });
+      expect(dry.tables.find((t) => t.name === 'files')).toMatchObject({ unchanged: 1500 });
 
       await restoreTables(target, { ...restore, mode: 'replace', tables: ['projects', 'files', 'tags'] });
       expect(canonicalDump(source)).toEqual(original);
@@ -158,7 +158,14 @@ describe('SQLite page-image backups', () => {
     const target = createSqliteDialect(`sqlite:${source}`);
     try {
       await expect(
-        restoreTables(target, { storage, dir: `backups/${m.id}`, manifest: m, keys, mode: 'replace', tables: ['projects'] }),
+        restoreTables(target, {
+          storage,
+          dir: `backups/${m.id}`,
+          manifest: m,
+          keys,
+          mode: 'replace',
+          tables: ['projects'],
+        }),
       ).rejects.toThrow(name);
     } finally {
       await target.close();

@@ -165,7 +165,8 @@ export class BackupTableDto {
   @ApiProperty({ description: 'Table name' }) name: string;
   @ApiProperty({ description: 'Rows backed up', type: 'integer' }) rows: number;
   @ApiProperty({
-    description: 'Uncompressed row-data bytes; 0 in a full SQLite backup taken as a page image (the rows are in the image)',
+    description:
+      'Uncompressed row-data bytes; 0 in a full SQLite backup taken as a page image (the rows are in the image)',
     type: 'integer',
   })
   bytes: number;

@@ -82,7 +82,13 @@ export function tableRows(
       const scratch = await materializeImage(storage, dir, m, keys, workDir);
       try {
         if (closed) throw new Error('the backup’s rows were closed');
-        return { scratch, snapshot: await SqliteSnapshot.open(scratch.file, m.tables.map((t) => t.name)) };
+        return {
+          scratch,
+          snapshot: await SqliteSnapshot.open(
+            scratch.file,
+            m.tables.map((t) => t.name),
+          ),
+        };
       } catch (e) {
         scratch.remove();
         throw e;

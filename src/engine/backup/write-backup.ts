@@ -212,23 +212,23 @@ export async function writeBackup(dialect: Dialect, storage: BackupStorage, spec
           });
         })()
       : mapLimit(structures, Math.max(1, spec.parallel), async (t, i) => {
-      throwIfAborted(signal);
-      const exp = snap.exportTable(t.name, scoped?.memberFilter.get(t.name));
-      const part = await put(`parts/${String(i + 1).padStart(4, '0')}.rows`, exp.stream).catch((e: unknown) => {
-        internal.abort();
-        throw e instanceof PartSourceError
-          ? new Error(`reading the database failed (table ${t.name}): ${(e.cause as Error).message}`, {
-              cause: e.cause,
-            })
-          : e;
-      });
-      const rows = exp.rowCount();
-      progress.tablesDone++;
-      progress.rows += rows;
-      progress.bytes += part.size;
-      report();
-      return tableEntry(t, rows, part);
-    });
+          throwIfAborted(signal);
+          const exp = snap.exportTable(t.name, scoped?.memberFilter.get(t.name));
+          const part = await put(`parts/${String(i + 1).padStart(4, '0')}.rows`, exp.stream).catch((e: unknown) => {
+            internal.abort();
+            throw e instanceof PartSourceError
+              ? new Error(`reading the database failed (table ${t.name}): ${(e.cause as Error).message}`, {
+                  cause: e.cause,
+                })
+              : e;
+          });
+          const rows = exp.rowCount();
+          progress.tablesDone++;
+          progress.rows += rows;
+          progress.bytes += part.size;
+          report();
+          return tableEntry(t, rows, part);
+        });
     tablesWork.catch(stop);
     // Both settle before anything is cleaned up, so no write races the cleanup.
     const [schemaDone, tablesDone] = await Promise.allSettled([schemaWork, tablesWork]);
