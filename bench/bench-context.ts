@@ -94,6 +94,8 @@ export interface OurBackup {
   rows: number;
   encrypted: boolean;
   stages?: ProcessStageStats;
+  /** How the rows were archived: per-table rows, or a SQLite page image (and where its pages were read). */
+  format?: string;
 }
 
 export async function ourBackup(

@@ -52,7 +52,12 @@ async function benchShape(ctx: Ctx, shape: Shape): Promise<void> {
           return {
             measured: b.measured,
             bytes: b.bytes,
-            note: v === MAIN_VARIANT ? `row data ${mb(b.rawBytes)} as NDJSON` : 'breakdown only',
+            note:
+              v !== MAIN_VARIANT
+                ? 'breakdown only'
+                : b.format && b.format !== 'rows'
+                  ? `${b.format}, ${mb(b.rawBytes)}`
+                  : `row data ${mb(b.rawBytes)} as NDJSON`,
             stages: b.stages,
           };
         },

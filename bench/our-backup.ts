@@ -4,7 +4,7 @@
  * (`id:base64`), not argv, so it never shows in `ps`.
  * `--scope-table t --scope-key k`: a scoped backup of that one root row instead (its closure by
  * foreign keys: the scope backup the goals compare with the full one).
- * Prints one JSON line: { id, dir, bytes, rawBytes, rows, encrypted, stages? }.
+ * Prints one JSON line: { id, dir, bytes, rawBytes, rows, encrypted, format, stages? }.
  */
 import { randomUUID } from 'node:crypto';
 import { createDialect } from '../src/engine/dialects/create-dialect';
@@ -53,10 +53,11 @@ runMain(async () => {
     });
     const bytes = (await storage.list(dir)).reduce((a, o) => a + o.size, 0);
     const rows = m.tables.reduce((a, t) => a + t.rows, 0);
-    const rawBytes = m.tables.reduce((a, t) => a + t.bytes, 0);
+    const rawBytes = m.image ? m.image.bytes : m.tables.reduce((a, t) => a + t.bytes, 0);
+    const format = m.image ? `page image (${m.image.source})` : 'rows';
     // STRONGROOM_STAGE_STATS=1 (the benchmark sets it): where this process's CPU went, by stage.
     const stages = stageStatsOn() ? processStageStats() : undefined;
-    const out = { id, dir, bytes, rawBytes, rows, encrypted: m.encryption !== null, stages };
+    const out = { id, dir, bytes, rawBytes, rows, encrypted: m.encryption !== null, format, stages };
     process.stdout.write(`${JSON.stringify(out)}\n`);
   } finally {
     await dialect.close();

@@ -14,7 +14,13 @@
 import { createDialect } from '../src/engine/dialects/create-dialect';
 import type { RestoreMode } from '../src/engine/dialects/dialect';
 import { keySourceFromConfig, keysForManifest } from '../src/engine/backup/backup-keys';
-import { readDatabaseDdl, readManifest, readSchemaSql, restoreInputs } from '../src/engine/backup/read-backup';
+import {
+  readDatabaseDdl,
+  readManifest,
+  readSchemaSql,
+  restoreInputs,
+  tableRows,
+} from '../src/engine/backup/read-backup';
 import { LocalStorage } from '../src/engine/storage/local-storage';
 import { usePartWorkers } from '../src/engine/archive/part-io';
 import { processStageStats, stageStatsOn } from '../src/engine/archive/stage-stats';
@@ -46,9 +52,10 @@ runMain(async () => {
       return;
     }
     const keys = await keysForManifest(keySource, manifest);
+    const rows = tableRows(storage, dir, manifest, keys);
     const input = {
       encoding: manifest.engine.encoding,
-      tables: restoreInputs(storage, dir, manifest, keys, () => mode),
+      tables: restoreInputs(manifest, rows, () => mode),
       sequences: manifest.sequences,
     };
     const createSchema = args.get('create-schema') === 'true';
@@ -60,6 +67,7 @@ runMain(async () => {
       if (createSchema) await dialect.applySchema(await readSchemaSql(storage, dir, manifest, keys));
       results = await dialect.restore(input);
     }
+    await rows.close();
     const rowsWritten = results.reduce((a, r) => a + r.rowsWritten, 0);
     // STRONGROOM_STAGE_STATS=1 (the benchmark sets it): where this process's CPU went, by stage.
     const stages = stageStatsOn() ? processStageStats() : undefined;

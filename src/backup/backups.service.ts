@@ -370,6 +370,7 @@ export class BackupsService implements OnApplicationBootstrap, OnApplicationShut
         auditHead,
         auditCheckpoint,
         parallel: this.config.BACKUP_PARALLELISM,
+        fullFormat: this.config.SQLITE_FULL_BACKUP_FORMAT,
         signal: jobSignal,
         beforeCommit: () =>
           watch.gate(

@@ -6,7 +6,9 @@ import type { BackupEntity } from './backup.entity';
 export function completedFieldsFor(m: Manifest): Partial<BackupEntity> {
   const parts = m.scope
     ? listParts(m)
-    : [m.schema.part, m.files.part, ...m.tables.map((t) => t.part)].filter((p) => p !== null);
+    : [m.schema.part, m.files.part, ...(m.image?.parts ?? []), ...m.tables.map((t) => t.part)].filter(
+        (p) => p !== null && p !== undefined,
+      );
   return {
     status: 'completed',
     finishedAt: m.finishedAt,

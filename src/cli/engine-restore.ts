@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { unpackArchive } from '../engine/archive/archive-tar';
 import type { Manifest } from '../engine/archive/manifest.types';
 import { authenticateManifest, keysForManifest } from '../engine/backup/backup-keys';
-import { readDatabaseDdl, readManifest, readSchemaSql, restoreInputs } from '../engine/backup/read-backup';
+import { readDatabaseDdl, readManifest, readSchemaSql, restoreInputs, tableRows } from '../engine/backup/read-backup';
 import { effectiveRestoreMode } from '../engine/backup/restore-mode';
 import { verifyParts, type VerifyResult } from '../engine/backup/verify-backup';
 import { createDialect, type DialectOptions } from '../engine/dialects/create-dialect';
@@ -166,21 +166,30 @@ export async function engineRestore(b: StoredBackup, o: EngineRestoreOptions): P
           );
         return await withFiles(b, o, dialect, async (commitMarker) => {
           o.onPhase?.('restoring the database');
-          const input = {
-            encoding: b.manifest.engine.encoding,
-            tables: restoreInputs(b.storage, b.dir, b.manifest, keys, (t) => effectiveRestoreMode(t, 'replace')),
-            sequences: b.manifest.sequences,
-            onProgress: o.onProgress,
-            onWarning: o.onWarning,
-            commitMarker,
-            signal: o.signal,
-            commitGate: o.commitGate,
-          };
-          const done = await restoreDatabase(
-            { ...whole, noOwner: o.noOwner, noPrivileges: o.noPrivileges, createRoles: o.createRoles },
-            input,
-          );
-          return { tables: done.tables, missingRoles: done.missingRoles, ...(done.roles ? { roles: done.roles } : {}) };
+          const rows = tableRows(b.storage, b.dir, b.manifest, keys);
+          try {
+            const input = {
+              encoding: b.manifest.engine.encoding,
+              tables: restoreInputs(b.manifest, rows, (t) => effectiveRestoreMode(t, 'replace')),
+              sequences: b.manifest.sequences,
+              onProgress: o.onProgress,
+              onWarning: o.onWarning,
+              commitMarker,
+              signal: o.signal,
+              commitGate: o.commitGate,
+            };
+            const done = await restoreDatabase(
+              { ...whole, noOwner: o.noOwner, noPrivileges: o.noPrivileges, createRoles: o.createRoles },
+              input,
+            );
+            return {
+              tables: done.tables,
+              missingRoles: done.missingRoles,
+              ...(done.roles ? { roles: done.roles } : {}),
+            };
+          } finally {
+            await rows.close();
+          }
         });
       }
       if (o.createRoles)

@@ -63,7 +63,9 @@ async function copied(t: TestApp, id: string): Promise<Body> {
 /** Flips one byte in the middle of the backup's first table part, keeping its size. */
 async function corruptFirstTablePart(storage: BackupStorage, id: string): Promise<string> {
   const m = await readManifest(storage, `backups/${id}`);
-  const name = m.tables[0].part.name;
+  const part = m.tables[0].part ?? m.image?.parts[0];
+  if (!part) throw new Error(`backup ${id} has no part to corrupt`);
+  const name = part.name;
   const key = partKey(`backups/${id}`, name);
   const bytes = await readAll(await storage.get(key));
   bytes[bytes.length >> 1] ^= 0xff;

@@ -12,7 +12,7 @@ import request from 'supertest';
 import { AuditBody, AuditEvent, computeAuditHash } from '../../src/engine/audit/audit-hash';
 import { openPart, writePart } from '../../src/engine/archive/part-io';
 import { parseManifest, serializeManifest } from '../../src/engine/archive/manifest';
-import type { Manifest } from '../../src/engine/archive/manifest.types';
+import type { Manifest, PartInfo } from '../../src/engine/archive/manifest.types';
 import { keySourceFromConfig } from '../../src/engine/backup/backup-keys';
 import { AUDIT_TABLE, isBookkeepingTable } from '../../src/engine/backup/bookkeeping-tables';
 import { readAll, writeBackup } from '../../src/engine/backup/write-backup';
@@ -165,10 +165,11 @@ describe.each(ENGINES)("restores and Strongroom's own tables on %s", (engine) =>
   ): Promise<{ storage: LocalStorage; dir: string; manifest: Manifest }> {
     const b = await engineBackup(t.db.url, join(dir.path, randomUUID()), [AUDIT_TABLE]);
     const table = b.manifest.tables[0];
+    const tablePart = table.part as PartInfo;
     const columns = table.structure.columns.filter((c) => !c.generated).map((c) => c.name);
-    const live = await readAll(await openPart(b.storage, b.dir, table.part, b.manifest, null));
+    const live = await readAll(await openPart(b.storage, b.dir, tablePart, b.manifest, null));
     const crafted = Buffer.from(extra.map((e) => rowLine(engine, columns, e)).join(''), 'utf8');
-    const part = await writePart(b.storage, b.dir, table.part.name, Readable.from([Buffer.concat([live, crafted])]), {
+    const part = await writePart(b.storage, b.dir, tablePart.name, Readable.from([Buffer.concat([live, crafted])]), {
       compression: 'none',
     });
     const { checksum: _c, ...body } = b.manifest;
@@ -314,7 +315,7 @@ describe.each(ENGINES)("restores and Strongroom's own tables on %s", (engine) =>
     const good = join(dir.path, `${engine}-trail.tar`);
     writeFileSync(good, await packTar(files.parts, manifestBytes(files.manifest)));
     // The same trail with one early event's outcome changed and its checksums redone.
-    const table = files.manifest.tables[0];
+    const table = { ...files.manifest.tables[0], part: files.manifest.tables[0].part as PartInfo };
     const text = files.parts.get(table.part.name)!.toString('utf8');
     const forgedText = Buffer.from(
       text.replace(

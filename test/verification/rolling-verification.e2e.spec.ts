@@ -55,10 +55,15 @@ async function webhookReceiver(): Promise<{ url: string; alerts: Alert[]; close(
   };
 }
 
-/** Flips one byte in the middle of the backup's first table part, keeping its size; returns the part's name. */
+/**
+ * Flips one byte in the middle of the backup's first data part (a table's rows, or the first
+ * segment of a SQLite page image), keeping its size; returns the part's name.
+ */
 async function corruptFirstTablePart(storage: BackupStorage, id: string): Promise<string> {
   const m = await readManifest(storage, `backups/${id}`);
-  const name = m.tables[0].part.name;
+  const part = m.tables[0]?.part ?? m.image?.parts[0];
+  if (!part) throw new Error(`backup ${id} has no data part to corrupt`);
+  const name = part.name;
   const key = partKey(`backups/${id}`, name);
   const bytes = await readAll(await storage.get(key));
   bytes[bytes.length >> 1] ^= 0xff;

@@ -164,8 +164,16 @@ export class DeleteBackupQueryDto {
 export class BackupTableDto {
   @ApiProperty({ description: 'Table name' }) name: string;
   @ApiProperty({ description: 'Rows backed up', type: 'integer' }) rows: number;
-  @ApiProperty({ description: 'Uncompressed row-data bytes', type: 'integer' }) bytes: number;
-  @ApiProperty({ description: "SHA-256 (hex) of the table's row data" }) sha256: string;
+  @ApiProperty({
+    description:
+      'Uncompressed row-data bytes; 0 in a full SQLite backup taken as a page image (the rows are in the image)',
+    type: 'integer',
+  })
+  bytes: number;
+  @ApiProperty({
+    description: "SHA-256 (hex) of the table's row data; in a page-image backup, the image's checksum",
+  })
+  sha256: string;
 }
 
 export class BackupFilesDto {

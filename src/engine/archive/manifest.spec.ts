@@ -3,7 +3,7 @@ import { canonicalize } from '../jcs';
 import { ArchiveError } from './errors';
 import { listParts, parseManifest, serializeManifest } from './manifest';
 import { fakePart, sampleManifest } from './manifest.fixture';
-import type { Manifest } from './manifest.types';
+import type { Manifest, PartInfo } from './manifest.types';
 
 const part = fakePart;
 
@@ -32,7 +32,7 @@ describe('manifest', () => {
     const parsed = parseManifest(serializeManifest(sampleManifest()));
     for (const tamper of [
       (m: Manifest) => (m.tables[0].rows = 3),
-      (m: Manifest) => (m.tables[0].part.sha256 = 'c'.repeat(64)),
+      (m: Manifest) => ((m.tables[0].part as PartInfo).sha256 = 'c'.repeat(64)),
       (m: Manifest) => (m.description = 'x'),
       (m: Manifest) => (m.encryption = null),
     ]) {

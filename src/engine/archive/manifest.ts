@@ -49,16 +49,17 @@ export function isValidPartName(name: string): boolean {
   return name.length <= 240 && PART_NAME.test(name) && !name.split('/').some((s) => s === '.' || s === '..');
 }
 
-/** Every part a manifest lists, in a stable order: schema, tables, files. */
-export function listParts(m: Pick<Manifest, 'schema' | 'tables' | 'files' | 'scope'>): PartInfo[] {
+/** Every part a manifest lists, in a stable order: schema, page image, tables, files. */
+export function listParts(m: Pick<Manifest, 'schema' | 'tables' | 'files' | 'scope' | 'image'>): PartInfo[] {
   const parts: PartInfo[] = [];
   if (m.schema.part) parts.push(m.schema.part);
   if (m.schema.postData) parts.push(m.schema.postData);
   if (m.schema.largeObjects) parts.push(m.schema.largeObjects);
   if (m.schema.roles) parts.push(m.schema.roles);
-  for (const t of m.tables) parts.push(t.part);
+  if (m.image) parts.push(...m.image.parts);
+  for (const t of m.tables) if (t.part) parts.push(t.part);
   if (m.scope) {
-    for (const t of m.scope.context) parts.push(t.part);
+    for (const t of m.scope.context) if (t.part) parts.push(t.part);
     parts.push(m.scope.keysPart);
     if (m.scope.filesPart) parts.push(m.scope.filesPart);
   }
@@ -149,10 +150,13 @@ function checkStructure(m: Record<string, unknown>): void {
   if (m.schema.largeObjects !== undefined && m.schema.largeObjects !== null)
     checkPart(m.schema.largeObjects, 'schema.largeObjects');
   if (m.schema.roles !== undefined) checkPart(m.schema.roles, 'schema.roles');
+  if (m.image !== undefined) checkImage(m.image);
   if (!Array.isArray(m.tables)) throw corrupt('manifest has no tables list');
   m.tables.forEach((t: unknown, i) => {
     if (!isRecord(t) || typeof t.name !== 'string') throw corrupt(`manifest tables[${i}] has no name`);
-    checkPart(t.part, `table "${t.name}" part`);
+    // A page image holds every table's rows; otherwise each table has a part of its own.
+    if (m.image === undefined) checkPart(t.part, `table "${t.name}" part`);
+    else if (t.part !== undefined) throw corrupt(`manifest table "${t.name}" has a part beside the page image`);
   });
   if (m.scope !== undefined) {
     const sc = m.scope;
@@ -171,6 +175,29 @@ function checkStructure(m: Record<string, unknown>): void {
     if (names.has(p.name)) throw corrupt(`manifest lists part ${p.name} twice`);
     names.add(p.name);
   }
+}
+
+function checkImage(v: unknown): void {
+  if (
+    !isRecord(v) ||
+    v.kind !== 'sqlite-pages' ||
+    !isCount(v.pageSize) ||
+    !isCount(v.pageCount) ||
+    !isCount(v.bytes) ||
+    v.bytes !== v.pageSize * v.pageCount ||
+    typeof v.sha256 !== 'string' ||
+    !HEX64.test(v.sha256) ||
+    (v.source !== 'file' && v.source !== 'copy') ||
+    !Array.isArray(v.parts) ||
+    v.parts.length === 0
+  )
+    throw corrupt('manifest has an invalid page image description');
+  let total = 0;
+  v.parts.forEach((p: unknown, i) => {
+    checkPart(p, `image part ${i + 1}`);
+    total += (p as PartInfo).rawBytes;
+  });
+  if (total !== v.bytes) throw corrupt(`manifest page image parts hold ${total} bytes, the image ${v.bytes}`);
 }
 
 /**

@@ -30,11 +30,34 @@ export interface PartInfo {
 export interface ManifestTable {
   name: string;
   rows: number;
-  /** Plaintext row-encoding bytes and their SHA-256 (the table's content checksum). */
+  /**
+   * Plaintext row-encoding bytes and their SHA-256 (the table's content checksum). In a
+   * page-image backup the rows live in the image: 0, and the image's SHA-256.
+   */
   bytes: number;
   sha256: string;
   structure: TableInfo;
-  part: PartInfo;
+  /** The table's rows; absent in a page-image backup (see Manifest.image). */
+  part?: PartInfo;
+}
+
+/**
+ * A full SQLite backup taken as a page image: the database file's pages at the snapshot, cut
+ * into segments (parts) whose plaintexts, concatenated in order, are a SQLite database file.
+ * Restores, dry runs and deep verification open it as a scratch database and read the rows of
+ * `tables` from it. Backups without it carry each table's rows in a part of its own (NDJSON).
+ */
+export interface ManifestImage {
+  kind: 'sqlite-pages';
+  pageSize: number;
+  pageCount: number;
+  /** The image's length: pageSize × pageCount. */
+  bytes: number;
+  /** SHA-256 over the segments' plaintext SHA-256 digests (32 bytes each, in order). */
+  sha256: string;
+  /** Where the pages were read: the live file under the snapshot's lock, or a copy by SQLite's online backup API. */
+  source: 'file' | 'copy';
+  parts: PartInfo[];
 }
 
 /**
@@ -128,6 +151,8 @@ export interface Manifest {
   inventory?: ManifestInventory;
   /** Whole-database backups: what configuration (or Strongroom's bookkeeping) left out. */
   excluded?: ExcludedObject[];
+  /** Full SQLite backups taken as a page image (the default where the file allows it). */
+  image?: ManifestImage;
   tables: ManifestTable[];
   /** Scoped backups only. */
   scope?: ManifestScope;

@@ -28,6 +28,8 @@ export interface WritePartOptions {
   level?: number;
   encryption?: { keyId: string; key: Buffer; frameSize?: number } | null;
   signal?: AbortSignal;
+  /** Run the steps on the calling thread even where workers are on: a second lane beside a busy worker. */
+  inline?: boolean;
 }
 
 /** What a reader needs to know about how a backup's parts were written: its manifest has it. */
@@ -96,7 +98,7 @@ export async function writePart(
   // Compression, encryption and both digests, on a worker thread unless turned off.
   const work = chain(
     { kind: 'write', compression: opts.compression, level: opts.level, encryption: opts.encryption ?? null },
-    !workersFor('write'),
+    !workersFor('write') || opts.inline === true,
   );
   const stored = new ByteCounter();
   if (opts.signal) addAbortSignal(opts.signal, stored);

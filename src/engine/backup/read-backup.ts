@@ -2,16 +2,19 @@
  * Reading a stored backup back: its manifest, its parts as verified plaintext, and the
  * inputs a dialect needs to restore it. Shared by verify, recovery and the CLI.
  */
+import { tmpdir } from 'node:os';
 import type { Readable } from 'node:stream';
 import { parseManifest } from '../archive/manifest';
 import { openPart, partKey } from '../archive/part-io';
-import { Manifest, MANIFEST_FILE, type PartInfo } from '../archive/manifest.types';
+import { Manifest, MANIFEST_FILE, type ManifestTable, type PartInfo } from '../archive/manifest.types';
 import type { KeyLookup } from '../archive/encryption';
 import type { ArchivedRoles, DatabaseDdl, RestoreMode, RestoreTableInput } from '../dialects/dialect';
 import { parseArchivedRoles } from '../dialects/postgres/pg-roles';
 import type { BackupStorage } from '../storage/storage';
 import { isBookkeepingTable } from './bookkeeping-tables';
 import { readAll } from './write-backup';
+import { materializeImage, type ScratchImage } from './page-image-archive';
+import { SqliteSnapshot } from '../dialects/sqlite/sqlite-snapshot';
 
 export async function readManifest(storage: BackupStorage, dir: string): Promise<Manifest> {
   return parseManifest(await readAll(await storage.get(partKey(dir, MANIFEST_FILE))));
@@ -44,12 +47,78 @@ export async function readDatabaseDdl(
   };
 }
 
-/** Restore inputs for the named tables (all when omitted), each opened lazily. */
-export function restoreInputs(
+/**
+ * Where a backup's table rows come from: each table's part, or, in a page-image backup, the
+ * image decrypted into a scratch database (once, on the first table opened) and read table by
+ * table in the row encoding a per-table backup would have archived. `close` removes the scratch.
+ */
+export interface TableRows {
+  open(t: ManifestTable): Promise<Readable>;
+  /** Page-image backups: SQLite's integrity check of the image (null when sound). */
+  imageProblem?(): Promise<string | null>;
+  close(): Promise<void>;
+}
+
+export function tableRows(
   storage: BackupStorage,
   dir: string,
   m: Manifest,
   keys: KeyLookup | null,
+  workDir: string = tmpdir(),
+): TableRows {
+  if (!m.image) {
+    return {
+      open: (t) => {
+        if (!t.part) throw new Error(`table ${t.name} has no part in backup ${m.id}`);
+        return openPart(storage, dir, t.part, m, keys);
+      },
+      close: async () => undefined,
+    };
+  }
+  let opened: Promise<{ scratch: ScratchImage; snapshot: SqliteSnapshot }> | null = null;
+  let closed = false;
+  const scratchDb = () =>
+    (opened ??= (async () => {
+      const scratch = await materializeImage(storage, dir, m, keys, workDir);
+      try {
+        if (closed) throw new Error('the backup’s rows were closed');
+        return {
+          scratch,
+          snapshot: await SqliteSnapshot.open(
+            scratch.file,
+            m.tables.map((t) => t.name),
+          ),
+        };
+      } catch (e) {
+        scratch.remove();
+        throw e;
+      }
+    })());
+  return {
+    open: async (t) => (await scratchDb()).snapshot.exportTable(t.name).stream,
+    imageProblem: async () => {
+      const { snapshot } = await scratchDb();
+      const rows = (await snapshot.query('PRAGMA integrity_check')) as { integrity_check: string }[];
+      const problems = rows.map((r) => r.integrity_check).filter((r) => r !== 'ok');
+      return problems.length ? problems.slice(0, 5).join('; ') : null;
+    },
+    close: async () => {
+      closed = true;
+      const o = await opened?.catch(() => null);
+      if (!o) return;
+      try {
+        await o.snapshot.close();
+      } finally {
+        o.scratch.remove();
+      }
+    },
+  };
+}
+
+/** Restore inputs for the named tables (all when omitted), each opened lazily from `rows`. */
+export function restoreInputs(
+  m: Manifest,
+  rows: TableRows,
   modeFor: (table: string) => RestoreMode,
   only?: string[],
 ): RestoreTableInput[] {
@@ -61,7 +130,8 @@ export function restoreInputs(
       name: t.name,
       table: t.structure,
       mode: modeFor(t.name),
-      bytes: t.part.rawBytes,
-      open: (): Promise<Readable> => openPart(storage, dir, t.part, m, keys),
+      // A page image has no bytes per table; an empty table is still known to be empty.
+      ...(t.part ? { bytes: t.part.rawBytes } : t.rows === 0 ? { bytes: 0 } : {}),
+      open: (): Promise<Readable> => rows.open(t),
     }));
 }

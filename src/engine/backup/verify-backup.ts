@@ -17,7 +17,7 @@ import type { BackupStorage } from '../storage/storage';
 import { authenticateManifest, keysForManifest, KeySource } from './backup-keys';
 import { isBookkeepingTable } from './bookkeeping-tables';
 import { inspectFileArchive } from './file-entry-rules';
-import { readDatabaseDdl, readManifest, readSchemaSql, restoreInputs } from './read-backup';
+import { readDatabaseDdl, readManifest, readSchemaSql, restoreInputs, tableRows } from './read-backup';
 import { effectiveRestoreMode } from './restore-mode';
 import { createScratchDatabase } from './scratch-database';
 
@@ -112,11 +112,22 @@ async function deepCheck(
   const scratch = await createScratchDatabase(m.engine.name === 'postgres' ? (scratchServerUrl as string) : 'sqlite:');
   const dialect = createDialect(scratch.url);
   const checks: VerifyCheck[] = [];
+  const rows = tableRows(storage, dir, m, keys);
   try {
     const schemaSql = await readSchemaSql(storage, dir, m, keys);
+    if (m.image && rows.imageProblem) {
+      // The image must be a sound database before anything is rebuilt from it.
+      const problem = await rows.imageProblem();
+      checks.push({
+        name: 'page image',
+        ok: problem === null,
+        detail: problem ?? `${m.image.pageCount} pages of ${m.image.pageSize} bytes pass SQLite's integrity check`,
+      });
+      if (problem !== null) return checks;
+    }
     const input = {
       encoding: m.engine.encoding,
-      tables: restoreInputs(storage, dir, m, keys, (name) => effectiveRestoreMode(name, 'replace')),
+      tables: restoreInputs(m, rows, (name) => effectiveRestoreMode(name, 'replace')),
       sequences: m.sequences,
     };
     const whole = dialect.restoreDatabase ? await readDatabaseDdl(storage, dir, m, keys) : null;
@@ -138,14 +149,16 @@ async function deepCheck(
       for (const t of m.tables) {
         const exp = snap.exportTable(t.name);
         const sha = await sha256Of(exp.stream);
-        const rows = exp.rowCount();
-        const ok = rows === t.rows && sha === t.sha256;
+        const n = exp.rowCount();
+        // A page image has no per-table checksum: the rebuilt rows must equal the image's own.
+        const expected = m.image ? await sha256Of(await rows.open(t)) : t.sha256;
+        const ok = n === t.rows && sha === expected;
         checks.push({
           name: `table ${t.name}`,
           ok,
           detail: ok
-            ? `${rows} rows, content checksum matches`
-            : `restored ${rows} rows (manifest ${t.rows}), checksum ${sha === t.sha256 ? 'matches' : 'differs'}`,
+            ? `${n} rows, content checksum matches${m.image ? ' the page image' : ''}`
+            : `restored ${n} rows (manifest ${t.rows}), checksum ${sha === expected ? 'matches' : 'differs'}`,
         });
       }
     } finally {
@@ -167,6 +180,7 @@ async function deepCheck(
   } catch (e) {
     checks.push({ name: 'deep restore', ok: false, detail: (e as Error).message });
   } finally {
+    await rows.close().catch(() => undefined);
     await dialect.close().catch(() => undefined);
     await scratch.drop().catch(() => undefined);
   }

@@ -4,8 +4,9 @@
  * written last, then read back and checked — the commit point. On any failure every part
  * written so far is removed, so no half backup can look whole.
  */
+import { tmpdir } from 'node:os';
 import { Readable } from 'node:stream';
-import type { Dialect, Snapshot, TableInfo } from '../dialects/dialect';
+import type { Dialect, PageImage, Snapshot, TableInfo } from '../dialects/dialect';
 import type { BackupStorage } from '../storage/storage';
 import { parseManifest, serializeManifest } from '../archive/manifest';
 import { DEFAULT_FRAME_SIZE } from '../archive/encryption';
@@ -18,9 +19,11 @@ import {
   MANIFEST_FILE,
   MANIFEST_FORMAT,
   MANIFEST_VERSION,
+  ManifestImage,
   ManifestTable,
   PartInfo,
 } from '../archive/manifest.types';
+import { writePageImage } from './page-image-archive';
 import { keyForNewBackup, KeySource, sealForNewBackup } from './backup-keys';
 import { sealManifest } from '../archive/manifest-auth';
 import { packFileArtefacts } from './file-artefacts';
@@ -64,6 +67,15 @@ export interface WriteBackupSpec {
   /** The latest signed audit checkpoint (signed note), embedded as it is. */
   auditCheckpoint?: string | null;
   parallel: number;
+  /**
+   * How a full backup of an engine that can take a page image (SQLite) carries its rows:
+   * `pages` (the default) archives the database file's pages at the snapshot, `rows` each
+   * table's rows in a part of its own. A file holding tables the backup leaves out (Strongroom's
+   * own) always gets `rows`.
+   */
+  fullFormat?: 'pages' | 'rows';
+  /** Where a temporary copy of the pages may go (a page image of a WAL file with frames); default the OS's. */
+  workDir?: string;
   signal?: AbortSignal;
   /**
    * Awaited right before the manifest (the commit point) is written: if it rejects, the parts
@@ -121,6 +133,14 @@ export async function writeBackup(dialect: Dialect, storage: BackupStorage, spec
     for (const w of scoped?.closure.warnings ?? []) spec.onWarning?.(w);
     const structures = scoped ? scoped.memberTables : snapshot.tables;
     progress.tablesTotal = structures.length;
+    // A full backup as the file's pages (one read of the file, compressed on both cores) where
+    // the engine can and the file holds nothing the backup must leave out.
+    const pageImage: PageImage | null =
+      spec.type === 'full' && !scoped && (spec.fullFormat ?? 'pages') === 'pages' && openSnap.pageImage
+        ? await fromDatabase('reading the page image', async () =>
+            (openSnap.pageImage as NonNullable<Snapshot['pageImage']>)({ workDir: spec.workDir ?? tmpdir(), signal }),
+          )
+        : null;
 
     progress.phase = 'schema';
     report();
@@ -163,24 +183,52 @@ export async function writeBackup(dialect: Dialect, storage: BackupStorage, spec
     schemaWork.catch(stop);
 
     progress.phase = 'tables';
-    const tablesWork = mapLimit(structures, Math.max(1, spec.parallel), async (t, i) => {
-      throwIfAborted(signal);
-      const exp = snap.exportTable(t.name, scoped?.memberFilter.get(t.name));
-      const part = await put(`parts/${String(i + 1).padStart(4, '0')}.rows`, exp.stream).catch((e: unknown) => {
-        internal.abort();
-        throw e instanceof PartSourceError
-          ? new Error(`reading the database failed (table ${t.name}): ${(e.cause as Error).message}`, {
-              cause: e.cause,
-            })
-          : e;
-      });
-      const rows = exp.rowCount();
-      progress.tablesDone++;
-      progress.rows += rows;
-      progress.bytes += part.size;
-      report();
-      return tableEntry(t, rows, part);
-    });
+    let image: ManifestImage | undefined;
+    const tablesWork = pageImage
+      ? (async (): Promise<ManifestTable[]> => {
+          image = await writePageImage(pageImage, async (name, source, inline) => {
+            throwIfAborted(signal);
+            const part = await writePart(storage, spec.dir, name, source, { ...format, inline }).catch((e: unknown) => {
+              internal.abort();
+              throw e instanceof PartSourceError
+                ? new Error(`reading the database failed (page image): ${(e.cause as Error).message}`, {
+                    cause: e.cause,
+                  })
+                : e;
+            });
+            progress.bytes += part.size;
+            report();
+            return part;
+          });
+          // Counted on the snapshot: the rows of the image, without reading them out.
+          const counts = await fromDatabase('counting rows', async () =>
+            (snap.rowCounts as NonNullable<Snapshot['rowCounts']>)(),
+          );
+          const digest = (image as ManifestImage).sha256;
+          return structures.map((t) => {
+            progress.tablesDone++;
+            progress.rows += counts[t.name] ?? 0;
+            return { name: t.name, rows: counts[t.name] ?? 0, bytes: 0, sha256: digest, structure: t };
+          });
+        })()
+      : mapLimit(structures, Math.max(1, spec.parallel), async (t, i) => {
+          throwIfAborted(signal);
+          const exp = snap.exportTable(t.name, scoped?.memberFilter.get(t.name));
+          const part = await put(`parts/${String(i + 1).padStart(4, '0')}.rows`, exp.stream).catch((e: unknown) => {
+            internal.abort();
+            throw e instanceof PartSourceError
+              ? new Error(`reading the database failed (table ${t.name}): ${(e.cause as Error).message}`, {
+                  cause: e.cause,
+                })
+              : e;
+          });
+          const rows = exp.rowCount();
+          progress.tablesDone++;
+          progress.rows += rows;
+          progress.bytes += part.size;
+          report();
+          return tableEntry(t, rows, part);
+        });
     tablesWork.catch(stop);
     // Both settle before anything is cleaned up, so no write races the cleanup.
     const [schemaDone, tablesDone] = await Promise.allSettled([schemaWork, tablesWork]);
@@ -272,6 +320,7 @@ export async function writeBackup(dialect: Dialect, storage: BackupStorage, spec
       },
       ...(inventory ? { inventory } : {}),
       ...(excluded ? { excluded } : {}),
+      ...(image ? { image } : {}),
       tables,
       ...(scopeSection ? { scope: scopeSection } : {}),
       sequences,

@@ -113,6 +113,22 @@ export interface RoleCreation {
   skipped: string[];
 }
 
+/**
+ * A full backup's page image (SQLite): the database file as of the snapshot, read in byte ranges
+ * (see sqlite-page-image.ts). Its pages are read until the snapshot closes.
+ */
+export interface PageImage {
+  kind: 'sqlite-pages';
+  pageSize: number;
+  pageCount: number;
+  /** pageSize × pageCount: the image's length. */
+  bytes: number;
+  /** The live file under the snapshot's lock, or a temporary copy made by SQLite's online backup API. */
+  source: 'file' | 'copy';
+  /** Bytes [start, end) of the image; the stream errors if any is missing. */
+  read(start: number, end: number): Readable;
+}
+
 /** One consistent read-only view of the database for the duration of a backup. */
 export interface Snapshot {
   /** Tables in scope, with their structure, in dependency-friendly order (parents first). */
@@ -145,6 +161,14 @@ export interface Snapshot {
    * Call after `schemaSql` / `databaseDdl`.
    */
   inventory?(ddl: DatabaseDdl | null, rows: Record<string, number>): Promise<Inventory | undefined>;
+  /**
+   * Full backups of engines that can (SQLite): the database's pages at the snapshot, or null when
+   * the file holds tables outside `tables` (Strongroom's own, which no backup may hold). A
+   * temporary copy, if one is made under `workDir`, is removed by `close` (or when this rejects).
+   */
+  pageImage?(opts: { workDir: string; signal?: AbortSignal }): Promise<PageImage | null>;
+  /** Row counts of `tables` at the snapshot, counted without reading the rows out (a page image's inventory). */
+  rowCounts?(): Promise<Record<string, number>>;
 }
 
 /** The SQLite dialect's name for the inventory. */

@@ -8,7 +8,7 @@ import { ArchiveError, isArchiveError } from '../archive/errors';
 import { verifyPart } from '../archive/part-io';
 import type { Manifest } from '../archive/manifest.types';
 import { keysForManifest, type KeySource } from '../backup/backup-keys';
-import { readDatabaseDdl, readSchemaSql, restoreInputs } from '../backup/read-backup';
+import { readDatabaseDdl, readSchemaSql, restoreInputs, tableRows } from '../backup/read-backup';
 import { AUDIT_TABLE } from '../backup/bookkeeping-tables';
 import { effectiveRestoreMode } from '../backup/restore-mode';
 import { auditChainGuard } from './audit-restore-guard';
@@ -163,24 +163,42 @@ async function scopeFilesOptions(
   };
 }
 
-async function restoreInput(
+type PreparedInput = RestoreInput & {
+  scope?: ScopeRestoreOptions;
+  /** Removes what reading the rows needed (a page image's scratch database). */
+  release(): Promise<void>;
+};
+
+/** Runs `work` on the restore input, and releases what the input holds however it ends. */
+async function withInput<T>(
   spec: RestoreSpec,
-  dialect?: Dialect,
+  dialect: Dialect,
+  work: (input: PreparedInput) => Promise<T>,
   outcome?: ScopeOutcome,
-): Promise<RestoreInput & { scope?: ScopeRestoreOptions }> {
+): Promise<T> {
+  const input = await restoreInput(spec, dialect, outcome);
+  try {
+    return await work(input);
+  } finally {
+    await input.release();
+  }
+}
+
+async function restoreInput(spec: RestoreSpec, dialect?: Dialect, outcome?: ScopeOutcome): Promise<PreparedInput> {
   const m = spec.manifest;
   // The callers resolved the scope already; checked again here because this is the last step before writing.
   assertNoBookkeepingTables(m);
   const keys = await keysForManifest(spec.keys, m);
   await assertDdlSound(spec, keys);
   const scope = dialect ? await scopeOptions(dialect, spec, keys) : null;
+  // Opened lazily: a check that reads no row never decrypts a page image.
+  const rows = tableRows(spec.storage, spec.dir, m, keys);
+  const release = () => rows.close();
   if (scope) {
     const auditGuard = spec.tables.includes(AUDIT_TABLE) ? auditChainGuard() : undefined;
     const members = restoreInputs(
-      spec.storage,
-      spec.dir,
       m,
-      keys,
+      rows,
       (t) => effectiveRestoreMode(t, spec.mode === 'replace' ? 'merge' : spec.mode),
       spec.tables,
     );
@@ -191,8 +209,8 @@ async function restoreInput(
         name: t.name,
         table: t.structure,
         mode: 'missing-only',
-        bytes: t.part.rawBytes,
-        open: () => openPart(spec.storage, spec.dir, t.part, m, keys),
+        bytes: t.part?.rawBytes,
+        open: () => rows.open(t),
       }));
     return {
       guard: bothGuards(auditGuard, scopeRestoreGuard(scope, outcome ?? { removed: {} })),
@@ -206,6 +224,7 @@ async function restoreInput(
       signal: spec.signal,
       commitMarker: spec.commitMarker,
       scope,
+      release,
     };
   }
   return {
@@ -215,13 +234,14 @@ async function restoreInput(
       const whole = await readDatabaseDdl(spec.storage, spec.dir, m, keys);
       return whole ? `${whole.ddl.preData}\n${whole.ddl.postData}` : readSchemaSql(spec.storage, spec.dir, m, keys);
     },
-    tables: restoreInputs(spec.storage, spec.dir, m, keys, (t) => effectiveRestoreMode(t, spec.mode), spec.tables),
+    tables: restoreInputs(m, rows, (t) => effectiveRestoreMode(t, spec.mode), spec.tables),
     sequences: m.sequences,
     onProgress: spec.onProgress,
     onWarning: spec.onWarning,
     signal: spec.signal,
     commitMarker: spec.commitMarker,
     commitGate: spec.commitGate,
+    release,
   };
 }
 
@@ -236,8 +256,11 @@ async function restoreInput(
 async function diagnoseFailure(spec: RestoreSpec, err: unknown): Promise<unknown> {
   if (isArchiveError(err) || spec.signal?.aborted) return err;
   const keys = await keysForManifest(spec.keys, spec.manifest).catch(() => null);
-  for (const t of spec.manifest.tables.filter((x) => spec.tables.includes(x.name))) {
-    const check = await verifyPart(spec.storage, spec.dir, t.part, spec.manifest, keys).catch(() => null);
+  const parts =
+    spec.manifest.image?.parts ??
+    spec.manifest.tables.filter((x) => spec.tables.includes(x.name)).flatMap((t) => (t.part ? [t.part] : []));
+  for (const part of parts) {
+    const check = await verifyPart(spec.storage, spec.dir, part, spec.manifest, keys).catch(() => null);
     if (check && !check.ok) {
       const seen = err instanceof Error ? err.message : String(err);
       return new ArchiveError(
@@ -281,17 +304,22 @@ export function describeIssues(issues: RestoreIssue[]): string {
  * of the backup is read). The row-level checks are the dry run's: they read every backup row.
  */
 export async function checkTables(dialect: Dialect, spec: RestoreSpec): Promise<RestoreChecks> {
-  const input = await restoreInput(spec, dialect);
-  return dialect.checkRestore(input);
+  return withInput(spec, dialect, (input) => dialect.checkRestore(input));
 }
 
 /** All or nothing: the dialect writes every table in one transaction, once its checks found no blocker. */
 export async function restoreTables(dialect: Dialect, spec: RestoreSpec): Promise<RestoreTableResult[]> {
   const outcome: ScopeOutcome = { removed: {} };
-  const input = await restoreInput(spec, dialect, outcome);
-  const checks = await dialect.checkRestore(input);
-  if (checks.blockers.length) throw blocked(spec.manifest.id, checks);
-  const results = await diagnosed(spec, () => dialect.restore(input));
+  const results = await withInput(
+    spec,
+    dialect,
+    async (input) => {
+      const checks = await dialect.checkRestore(input);
+      if (checks.blockers.length) throw blocked(spec.manifest.id, checks);
+      return diagnosed(spec, () => dialect.restore(input));
+    },
+    outcome,
+  );
   // A scoped replace also removed members the backup does not hold: those are rows it changed too.
   return results.map((r) => ({ ...r, rowsWritten: r.rowsWritten + (outcome.removed[r.name] ?? 0) }));
 }
@@ -353,18 +381,20 @@ async function filePlan(spec: RestoreSpec, roots: string[], removals: string[]):
  */
 export async function checkScopeMoves(dialect: Dialect, spec: RestoreSpec): Promise<void> {
   if (!spec.manifest.scope) return;
-  await withScopePlan(dialect, await restoreInput(spec, dialect), { tables: [] });
+  await withInput(spec, dialect, (input) => withScopePlan(dialect, input, { tables: [] }));
 }
 
 /** What `restoreTables` would do, without writing anything visible. */
 export async function planTables(dialect: Dialect, spec: RestoreSpec): Promise<PlanTableResult[]> {
-  const input = await restoreInput(spec, dialect);
-  const tables = await diagnosed(spec, () => dialect.plan(input));
-  return (await withScopePlan(dialect, input, { tables })).tables;
+  return withInput(spec, dialect, async (input) => {
+    const tables = await diagnosed(spec, () => dialect.plan(input));
+    return (await withScopePlan(dialect, input, { tables })).tables;
+  });
 }
 
 /** The plan with every check, catalog and row level: what would stop the restore, in advance. */
 export async function dryRunTables(dialect: Dialect, spec: RestoreSpec): Promise<DryRunResult> {
-  const input = await restoreInput(spec, dialect);
-  return withScopePlan(dialect, input, await diagnosed(spec, () => dialect.dryRun(input)), spec);
+  return withInput(spec, dialect, async (input) =>
+    withScopePlan(dialect, input, await diagnosed(spec, () => dialect.dryRun(input)), spec),
+  );
 }

@@ -5,7 +5,7 @@
  * allows concurrent read iterators on one connection.
  */
 import { Readable } from 'node:stream';
-import type { InventoryShape, SequenceValue, Snapshot, TableExport, TableInfo } from '../dialect';
+import type { InventoryShape, PageImage, SequenceValue, Snapshot, TableExport, TableInfo } from '../dialect';
 import {
   DEFAULT_BATCH_ROWS,
   openConnection,
@@ -31,6 +31,7 @@ import {
 } from './sqlite-row-codec';
 import { summarize } from './sqlite-inventory';
 import { buildSchemaSql, type SchemaSqlResult } from './sqlite-schema-sql';
+import { openPageImage, type OpenedPageImage } from './sqlite-page-image';
 
 /**
  * A chunk goes down the part pipeline (digest, zstd, encryption, write) synchronously, inside
@@ -58,6 +59,7 @@ export function exportOrder(db: SqliteDb, table: TableInfo): string {
 export class SqliteSnapshot implements Snapshot {
   private readonly streams = new Set<{ stream: Readable; end(): void }>();
   private closed = false;
+  private image: OpenedPageImage | null = null;
 
   private constructor(
     private readonly db: SqliteDb,
@@ -67,6 +69,8 @@ export class SqliteSnapshot implements Snapshot {
     private readonly textEncoding: string,
     /** Export order per table, also read up front for the same reason (pragma_table_list). */
     private readonly orders: Map<string, string>,
+    /** Every table of the file a backup could carry (listTableNames), read at the snapshot. */
+    private readonly fileTables: string[],
   ) {}
 
   static async open(path: string, tableNames: string[], opts: SqliteDialectOptions = {}): Promise<SqliteSnapshot> {
@@ -86,7 +90,7 @@ export class SqliteSnapshot implements Snapshot {
       );
       const encoding = String(db.pragma('encoding', { simple: true }));
       const orders = new Map(tables.map((t) => [t.name, exportOrder(db, t)]));
-      return new SqliteSnapshot(db, tables, opts.batchRows ?? DEFAULT_BATCH_ROWS, encoding, orders);
+      return new SqliteSnapshot(db, tables, opts.batchRows ?? DEFAULT_BATCH_ROWS, encoding, orders, existing);
     } catch (err) {
       if (db.inTransaction) db.exec('ROLLBACK');
       db.close();
@@ -129,6 +133,35 @@ export class SqliteSnapshot implements Snapshot {
     return rows
       .filter(([name]) => inScope.has(name))
       .map(([name, seq]) => ({ name, lastValue: String(seq), isCalled: true }));
+  }
+
+  /**
+   * The file's pages at this snapshot, when they hold nothing but the tables in scope (and what
+   * SQLite keeps beside them: indexes, triggers, views, statistics, full-text shadow tables).
+   * A file that also holds Strongroom's own tables (the service's embedded database) or tables
+   * the caller left out gets null: its backups carry rows table by table.
+   */
+  async pageImage(opts: { workDir: string; signal?: AbortSignal }): Promise<PageImage | null> {
+    this.assertOpen();
+    if (this.image) return this.image;
+    const inScope = new Set(this.tables.map((t) => t.name.toLowerCase()));
+    if (this.fileTables.some((n) => !inScope.has(n.toLowerCase()))) return null;
+    this.image = await openPageImage(this.db, opts);
+    if (this.closed) this.image.close();
+    return this.image;
+  }
+
+  async rowCounts(): Promise<Record<string, number>> {
+    this.assertOpen();
+    const counts: Record<string, number> = {};
+    for (const t of this.tables)
+      counts[t.name] = Number(
+        this.db
+          .prepare(`SELECT count(*) FROM main.${quoteIdent(t.name)}`)
+          .pluck()
+          .get(),
+      );
+    return counts;
   }
 
   async query(sql: string): Promise<Record<string, unknown>[]> {
@@ -216,6 +249,7 @@ export class SqliteSnapshot implements Snapshot {
     }
     this.streams.clear();
     try {
+      this.image?.close();
       if (this.db.inTransaction) this.db.exec('ROLLBACK');
     } finally {
       this.db.close();

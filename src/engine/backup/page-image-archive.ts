@@ -1,0 +1,117 @@
+/**
+ * A page image in an archive (Manifest.image): written as segments through the ordinary part
+ * pipeline (compression, AES-256-GCM, both digests), two segments at a time so both cores
+ * compress; read back by decrypting the segments in order into a scratch file, which is then a
+ * SQLite database the restore, dry-run and verify paths read their rows from.
+ */
+import { createHash } from 'node:crypto';
+import { createWriteStream, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { ArchiveError } from '../archive/errors';
+import type { KeyLookup } from '../archive/encryption';
+import type { Manifest, ManifestImage, PartInfo } from '../archive/manifest.types';
+import { openPart } from '../archive/part-io';
+import type { PageImage } from '../dialects/dialect';
+import type { BackupStorage } from '../storage/storage';
+
+const MIB = 1024 * 1024;
+
+/**
+ * Segments are small enough that the two lanes finish close together, and large enough that
+ * their count (and the manifest) stays small: about eight per image, 4 to 64 MiB, whole pages.
+ */
+export function segmentBytes(imageBytes: number, pageSize: number): number {
+  const target = Math.min(64 * MIB, Math.max(4 * MIB, Math.ceil(imageBytes / 8)));
+  return Math.max(pageSize, Math.ceil(target / pageSize) * pageSize);
+}
+
+/** The image's checksum: SHA-256 over its segments' plaintext SHA-256 digests, in order. */
+export function imageDigest(parts: PartInfo[]): string {
+  const h = createHash('sha256');
+  for (const p of parts) h.update(Buffer.from(p.rawSha256, 'hex'));
+  return h.digest('hex');
+}
+
+export type PutSegment = (name: string, source: Readable, inline: boolean) => Promise<PartInfo>;
+
+/**
+ * Writes the image as segments, two lanes at once: one on the part worker, the other on this
+ * thread where the machine has no core for a second worker. After a failure no new segment
+ * starts, and it rejects once the running ones have settled (the caller then removes the parts).
+ */
+export async function writePageImage(image: PageImage, put: PutSegment): Promise<ManifestImage> {
+  const seg = segmentBytes(image.bytes, image.pageSize);
+  const count = Math.max(1, Math.ceil(image.bytes / seg));
+  const parts: PartInfo[] = new Array<PartInfo>(count);
+  let next = 0;
+  let failed = false;
+  const lane = async (inline: boolean) => {
+    while (!failed && next < count) {
+      const i = next++;
+      try {
+        const start = i * seg;
+        const source = image.read(start, Math.min(image.bytes, start + seg));
+        parts[i] = await put(`parts/image-${String(i + 1).padStart(4, '0')}.pages`, source, inline);
+      } catch (e) {
+        failed = true;
+        throw e;
+      }
+    }
+  };
+  const lanes = [lane(false), ...(count > 1 ? [lane(availableParallelism() <= 2)] : [])];
+  const settled = await Promise.allSettled(lanes);
+  const rejected = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (rejected) throw rejected.reason;
+  return {
+    kind: image.kind,
+    pageSize: image.pageSize,
+    pageCount: image.pageCount,
+    bytes: image.bytes,
+    sha256: imageDigest(parts),
+    source: image.source,
+    parts,
+  };
+}
+
+export interface ScratchImage {
+  /** The image as a SQLite database file. */
+  file: string;
+  /** Removes it (and anything SQLite put beside it). Safe to call twice. */
+  remove(): void;
+}
+
+/**
+ * Decrypts the image into `workDir`: every segment through every check (stored and plaintext
+ * size and SHA-256, each frame's authentication), in order, then the whole against the
+ * manifest's image checksum. Removed again on any failure.
+ */
+export async function materializeImage(
+  storage: BackupStorage,
+  dir: string,
+  m: Manifest,
+  keys: KeyLookup | null,
+  workDir: string,
+): Promise<ScratchImage> {
+  const image = m.image;
+  if (!image) throw new Error(`backup ${m.id} has no page image`);
+  const scratch = mkdtempSync(join(workDir, 'strongroom-image-'));
+  const remove = () => rmSync(scratch, { recursive: true, force: true });
+  const file = join(scratch, 'image.db');
+  try {
+    if (imageDigest(image.parts) !== image.sha256)
+      throw new ArchiveError('checksum-mismatch', `its segments' checksums do not make the recorded image checksum`);
+    for (const [i, part] of image.parts.entries()) {
+      await pipeline(await openPart(storage, dir, part, m, keys), createWriteStream(file, { flags: i ? 'a' : 'w' }));
+    }
+    const size = statSync(file).size;
+    if (size !== image.bytes)
+      throw new ArchiveError('size-mismatch', `the page image is ${size} bytes, the manifest records ${image.bytes}`);
+    return { file, remove };
+  } catch (e) {
+    remove();
+    throw e;
+  }
+}
