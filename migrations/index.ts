@@ -12,6 +12,7 @@ import { RetentionSafeguards1764600400000 } from './1764600400000-retention-safe
 import { Maintenance1764600401000 } from './1764600401000-maintenance';
 import { AuditCheckpoints1764600500000 } from './1764600500000-audit-checkpoints';
 import { NewestVerifiedIndex1764600600000 } from './1764600600000-newest-verified-index';
+import { AuditCheckpointOffsite1764700500000 } from './1764700500000-audit-checkpoint-offsite';
 
 /** Migrations in the order they apply. */
 export const MIGRATIONS = [
@@ -29,4 +30,5 @@ export const MIGRATIONS = [
   Maintenance1764600401000,
   AuditCheckpoints1764600500000,
   NewestVerifiedIndex1764600600000,
+  AuditCheckpointOffsite1764700500000,
 ];
