@@ -4,6 +4,7 @@ import { CronJob } from 'cron';
 import { BackupArchiveService } from '../backup/backup-archive.service';
 import { BackupCatalogService } from '../backup/backup-catalog.service';
 import { SYSTEM_ACTOR } from '../common/request-context';
+import { runAs } from '../common/request-scope';
 import { AppConfig } from '../config/app-config';
 import { Transactions } from '../database/transactions';
 import { NotificationsService } from '../notifications/notifications.service';
@@ -42,7 +43,7 @@ export class ServiceJobs implements OnApplicationBootstrap {
       name: 'retention',
       cron: this.config.RETENTION_CRON,
       timezone: tz,
-      run: () => this.retention.apply(SYSTEM_ACTOR).then(() => undefined),
+      run: () => this.retention.apply().then(() => undefined),
     });
     this.add({
       name: 'verify',
@@ -84,7 +85,7 @@ export class ServiceJobs implements OnApplicationBootstrap {
     let ok = false;
     let detail: string;
     try {
-      const result = await this.archive.verify(newest.id, deep, SYSTEM_ACTOR);
+      const result = await this.archive.verify(newest.id, deep);
       ok = result.ok;
       detail = result.checks
         .filter((c) => !c.ok)
@@ -104,8 +105,9 @@ export class ServiceJobs implements OnApplicationBootstrap {
     return { backupId: newest.id, deep, ok };
   }
 
+  /** A cron tick acts as the system, explicitly: the job may have been registered while a request was served. */
   private async fire(job: ServiceJob): Promise<void> {
-    await this.runClaimed(job, tickFireTime(job.cron, job.timezone, Date.now()));
+    await runAs(SYSTEM_ACTOR, () => this.runClaimed(job, tickFireTime(job.cron, job.timezone, Date.now())));
   }
 }
 
