@@ -3,7 +3,8 @@
  * second) takes a steady stream of audited requests and is killed with SIGKILL at a random
  * moment, mid-append or mid-checkpoint, then restarted; finally it stops cleanly. The trail
  * and every checkpoint it left in backup storage must then verify offline. Kept to one kill
- * so the test stays short; a long run (100,000 events, many kills) is not automated yet.
+ * so the test stays short; the long run (100,000 events, many kills) is the chaos campaign's
+ * audit family: `npm run test:chaos -- --only audit --engines postgres` (test/chaos/audit-kills.ts).
  */
 import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
