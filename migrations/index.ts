@@ -16,6 +16,7 @@ import { ScheduleNewestIndex1764700100000 } from './1764700100000-schedule-newes
 import { Alerts1764700200000 } from './1764700200000-alerts';
 import { RollingVerification1764700300000 } from './1764700300000-rolling-verification';
 import { ScheduleScope1764700400000 } from './1764700400000-schedule-scope';
+import { AuditCheckpointOffsite1764700500000 } from './1764700500000-audit-checkpoint-offsite';
 
 /** Migrations in the order they apply. */
 export const MIGRATIONS = [
@@ -37,4 +38,5 @@ export const MIGRATIONS = [
   Alerts1764700200000,
   RollingVerification1764700300000,
   ScheduleScope1764700400000,
+  AuditCheckpointOffsite1764700500000,
 ];

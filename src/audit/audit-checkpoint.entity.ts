@@ -4,6 +4,7 @@ import { ISO_TIME } from '../database/columns';
 /**
  * One signed checkpoint of the audit trail (a C2SP signed note). A copy in the catalog
  * serves the API; the copies that count leave the database: backup storage (`storedAt`),
+ * the offsite storage when configured (`offsiteStoredAt`),
  * witnesses, and every backup's manifest.
  */
 @Entity('strongroom_audit_checkpoints')
@@ -15,4 +16,6 @@ export class AuditCheckpointEntity {
   @Column({ type: 'text' }) note: string;
   /** When it was written to backup storage; null until then (retried every tick). */
   @Column({ name: 'stored_at', ...ISO_TIME, nullable: true }) storedAt: string | null;
+  /** When it was written to the offsite storage; null until then, or while none is configured. */
+  @Column({ name: 'offsite_stored_at', ...ISO_TIME, nullable: true }) offsiteStoredAt: string | null;
 }

@@ -1,7 +1,7 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { Readable } from 'node:stream';
 import type { EntityManager } from 'typeorm';
-import { BACKUP_STORAGE } from '../backup/storage.provider';
+import { BACKUP_STORAGE, OFFSITE_STORAGE } from '../backup/storage.provider';
 import { AppConfig } from '../config/app-config';
 import { nowIso } from '../database/columns';
 import { LeaseService } from '../database/lease.service';
@@ -18,6 +18,13 @@ export const CHECKPOINT_PREFIX = 'checkpoints/';
 const LEASE = 'audit-checkpoint';
 const READ_BATCH = 2000;
 const WITNESS_TIMEOUT_MS = 5000;
+const STORE_BATCH = 100;
+
+interface StoreTarget {
+  label: string;
+  storage: BackupStorage;
+  column: 'storedAt' | 'offsiteStoredAt';
+}
 
 /** Storage key of a checkpoint: sorts by size, and two histories of one size never overwrite each other. */
 export function checkpointKey(treeSize: number, rootHashHex: string): string {
@@ -28,9 +35,11 @@ export function checkpointKey(treeSize: number, rootHashHex: string): string {
  * Signs a checkpoint of the audit trail every AUDIT_CHECKPOINT_SECONDS and at shutdown,
  * when events were added: extends the stored Merkle tree with the new events, signs the
  * root, and stores the checkpoint in the catalog in the same transaction. Then the
- * checkpoint leaves the database: written to backup storage (retried every tick until it
- * is) and POSTed to the witnesses (best effort). One instance signs per period (a lease);
- * the transaction also takes a lock, so a shutdown checkpoint never races a tick.
+ * checkpoint leaves the database: written to backup storage and, when one is configured, to
+ * the offsite storage (each retried every tick until it is, independently: one unreachable
+ * storage never holds back the other), and POSTed to the witnesses (best effort). One
+ * instance signs per period (a lease); the transaction also takes a lock, so a shutdown
+ * checkpoint never races a tick.
  *
  * It refuses to sign a trail that does not extend the last checkpoint (fewer events, a
  * rewritten event under it, a broken link): signing it would bless the tampering.
@@ -47,7 +56,15 @@ export class AuditCheckpointer implements OnApplicationBootstrap, BeforeApplicat
     private readonly leases: LeaseService,
     private readonly signer: AuditSigner,
     @Inject(BACKUP_STORAGE) private readonly storage: BackupStorage,
+    @Inject(OFFSITE_STORAGE) private readonly offsite: BackupStorage | null,
   ) {}
+
+  /** Where checkpoints are copied, each with the column that says a checkpoint got there. */
+  private targets(): StoreTarget[] {
+    const out: StoreTarget[] = [{ label: 'backup storage', storage: this.storage, column: 'storedAt' }];
+    if (this.offsite) out.push({ label: 'offsite storage', storage: this.offsite, column: 'offsiteStoredAt' });
+    return out;
+  }
 
   async onApplicationBootstrap(): Promise<void> {
     // The key is settled at boot, so a generated one reaches the start-up banner.
@@ -179,31 +196,50 @@ export class AuditCheckpointer implements OnApplicationBootstrap, BeforeApplicat
       signedAt: time,
       note: cp.text,
       storedAt: null,
+      offsiteStoredAt: null,
     });
     return cp;
   }
 
-  /** Writes checkpoints not yet in backup storage, oldest first; stops at the first failure (retried next tick). */
+  /**
+   * Writes checkpoints not yet in backup storage (and offsite storage), oldest first; per
+   * storage, stops at the first failure (retried next tick). Objects are written whole
+   * (BackupStorage.put is atomic) under a key named by size and root, so a retry after a
+   * crash between the write and the catalog update rewrites the same bytes.
+   */
   async storePending(): Promise<void> {
-    const pending = await this.tx.run((m) =>
-      m
-        .createQueryBuilder(AuditCheckpointEntity, 'c')
-        .where('c.stored_at IS NULL')
-        .orderBy('c.tree_size', 'ASC')
-        .limit(100)
-        .getMany(),
-    );
-    for (const row of pending) {
-      try {
-        await this.storage.put(
-          checkpointKey(Number(row.treeSize), row.rootHash),
-          Readable.from([Buffer.from(row.note)]),
+    for (const target of this.targets()) await this.storeTo(target);
+  }
+
+  private async storeTo({ label, storage, column }: StoreTarget): Promise<void> {
+    const dbColumn = column === 'storedAt' ? 'stored_at' : 'offsite_stored_at';
+    // In batches until none is pending: a storage configured late catches up in one tick.
+    for (;;) {
+      const pending = await this.tx.run((m) =>
+        m
+          .createQueryBuilder(AuditCheckpointEntity, 'c')
+          .where(`c.${dbColumn} IS NULL`)
+          .orderBy('c.tree_size', 'ASC')
+          .limit(STORE_BATCH)
+          .getMany(),
+      );
+      for (const row of pending) {
+        try {
+          await storage.put(checkpointKey(Number(row.treeSize), row.rootHash), Readable.from([Buffer.from(row.note)]));
+        } catch (e) {
+          this.logger.warn(`checkpoint ${row.treeSize} not written to ${label} yet: ${(e as Error).message}`);
+          return;
+        }
+        const at = nowIso();
+        await this.tx.run((m) =>
+          m.update(
+            AuditCheckpointEntity,
+            { treeSize: row.treeSize },
+            column === 'storedAt' ? { storedAt: at } : { offsiteStoredAt: at },
+          ),
         );
-      } catch (e) {
-        this.logger.warn(`checkpoint ${row.treeSize} not written to backup storage yet: ${(e as Error).message}`);
-        return;
       }
-      await this.tx.run((m) => m.update(AuditCheckpointEntity, { treeSize: row.treeSize }, { storedAt: nowIso() }));
+      if (pending.length < STORE_BATCH) return;
     }
   }
 

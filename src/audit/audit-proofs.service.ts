@@ -20,6 +20,7 @@ export interface CheckpointView {
   time: string;
   note: string;
   storedAt: string | null;
+  offsiteStoredAt: string | null;
 }
 
 export interface InclusionView {
@@ -170,5 +171,6 @@ function view(r: AuditCheckpointEntity): CheckpointView {
     time: r.signedAt,
     note: r.note,
     storedAt: r.storedAt,
+    offsiteStoredAt: r.offsiteStoredAt,
   };
 }

@@ -4,7 +4,8 @@
  */
 import type { EntityManager } from 'typeorm';
 import { Hash, NodeKey, nodesNeeded, NodeSource, sourceOf, StoredNode } from '../engine/audit/merkle';
-import { AuditMerkleNodeEntity } from './audit-merkle-node.entity';
+import { insertRows } from '../database/bulk-insert';
+import { AuditMerkleNodeEntity, MERKLE_TABLE } from './audit-merkle-node.entity';
 
 const INSERT_CHUNK = 500;
 
@@ -29,10 +30,8 @@ export async function readNodes(m: EntityManager, keys: NodeKey[]): Promise<Stor
 
 export async function writeNodes(m: EntityManager, nodes: StoredNode[]): Promise<void> {
   for (let i = 0; i < nodes.length; i += INSERT_CHUNK) {
-    await m.insert(
-      AuditMerkleNodeEntity,
-      nodes.slice(i, i + INSERT_CHUNK).map((n) => ({ level: n.level, idx: n.index, hash: n.hash.toString('hex') })),
-    );
+    const rows = nodes.slice(i, i + INSERT_CHUNK).map((n) => [n.level, n.index, n.hash.toString('hex')]);
+    await insertRows(m, MERKLE_TABLE, ['level', 'idx', 'hash'], rows);
   }
 }
 

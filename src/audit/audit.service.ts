@@ -5,10 +5,12 @@ import { EntityManager, Repository, SelectQueryBuilder } from 'typeorm';
 import { decodeCursor, encodeCursor, Page } from '../common/pagination';
 import { DomainError, ErrorCode } from '../common/domain-error';
 import { redactSecrets } from '../common/redact';
-import { SYSTEM_ACTOR, type Actor } from '../common/request-context';
-import { currentRequest } from '../common/request-scope';
+import type { Actor } from '../common/request-context';
+import { currentActor, currentRequest } from '../common/request-scope';
 import { columnText } from './audit-details';
+import { insertRows, type SqlValue } from '../database/bulk-insert';
 import { Transactions } from '../database/transactions';
+import { AUDIT_TABLE } from '../engine/backup/bookkeeping-tables';
 import { canonicalize } from '../engine/jcs';
 import { AuditChainVerifier, ChainVerdict } from './audit-chain-verifier';
 import { AuditEventEntity } from './audit-event.entity';
@@ -19,7 +21,7 @@ import { toCsvRow, AUDIT_CSV_COLUMNS } from './audit-csv';
 import { auditSeverity, type AuditSeverity } from '../engine/audit/audit-severity';
 
 export interface AuditInput {
-  /** Who acted; left out, the request's caller (request-scope.ts), else the system. */
+  /** Who acted; left out, whoever the scope names (request-scope.ts: runAs, the request's caller, else the system). */
   actor?: Actor;
   action: string;
   resource: string;
@@ -34,6 +36,13 @@ export interface AuditInput {
 
 /** An input with its context settled: what is appended to the chain. */
 type ResolvedInput = AuditInput & { actor: Actor };
+
+/** An event waiting for the next group commit, and who waits for it. */
+interface Queued {
+  input: ResolvedInput;
+  resolve(event: AuditEvent): void;
+  reject(err: Error): void;
+}
 
 /** An event as the API shows it: with its (derived) severity. */
 export type AuditEventView = AuditEvent & { severity: AuditSeverity };
@@ -50,6 +59,8 @@ export interface AuditFilter {
 
 const HEAD_ID = 1;
 const BATCH = 500;
+/** Events per INSERT statement: 16 columns each, far below PostgreSQL's and SQLite's parameter limits. */
+const INSERT_CHUNK = 100;
 
 @Injectable()
 export class AuditService {
@@ -63,29 +74,46 @@ export class AuditService {
 
   /**
    * Appends one event. Inside the caller's transaction when `manager` is given (so the
-   * event commits or rolls back with the change it describes), else in its own.
-   * `seq` comes from the last event under a lock, never from a sequence.
+   * event commits or rolls back with the change it describes). Else it joins the group
+   * commit below and resolves once its own transaction committed, with its seq and hash;
+   * it rejects if that event could not be written. `seq` comes from the last event under a
+   * lock, never from a sequence.
    */
   async record(input: AuditInput, manager?: EntityManager): Promise<AuditEvent> {
     const resolved = inRequestContext(input);
     if (manager) return this.append(manager, resolved);
-    return this.tx.run((m) => this.append(m, resolved));
+    return new Promise<AuditEvent>((resolve, reject) => this.enqueue({ input: resolved, resolve, reject }));
   }
 
   /**
-   * Like record(), but a failure to write is logged instead of thrown (request hooks).
-   * Events recorded this way while one such write is under way are appended together in
-   * the next transaction (group commit): each is still its own event with its own seq and
-   * hash, in arrival order, and the promise resolves once it is committed; a busy service
-   * just takes the chain's lock once per batch instead of once per request. A batch that
-   * fails is retried one event at a time, so one bad event cannot lose the others.
+   * Like record() without a manager, but a failure to write is logged instead of thrown
+   * (request hooks, background loops).
    */
   recordQuietly(input: AuditInput): Promise<void> {
     const resolved = inRequestContext(input);
-    return new Promise<void>((resolve) => {
-      this.queued.push({ input: resolved, done: resolve });
-      this.kick();
-    });
+    return new Promise<void>((resolve) =>
+      this.enqueue({
+        input: resolved,
+        resolve: () => resolve(),
+        reject: (err) => {
+          this.logger.error(`could not record audit event ${resolved.action}: ${err.message}`);
+          resolve();
+        },
+      }),
+    );
+  }
+
+  /**
+   * Group commit: events that arrive while one transaction is being written are appended
+   * together in the next one. Each is still its own event with its own seq and hash, in
+   * arrival order, linked exactly as if appended one by one; a busy service just takes the
+   * chain's lock, reads the last event and commits once per batch instead of once per
+   * event (with a commit's fsync, the cost that bounds appends per second). A batch that
+   * fails is retried one event at a time, so one bad event cannot lose the others.
+   */
+  private enqueue(item: Queued): void {
+    this.queued.push(item);
+    this.kick();
   }
 
   private kick(): void {
@@ -97,30 +125,32 @@ export class AuditService {
     });
   }
 
-  private readonly queued: { input: ResolvedInput; done: () => void }[] = [];
+  private readonly queued: Queued[] = [];
   private flushing: Promise<void> | null = null;
 
   private async flush(): Promise<void> {
     // One batch after another until the queue is empty; what arrives during a write waits for the next.
     while (this.queued.length) {
       const batch = this.queued.splice(0, BATCH);
-      try {
-        await this.tx.run((m) =>
+      const written = await this.tx
+        .run((m) =>
           this.appendAll(
             m,
             batch.map((b) => b.input),
           ),
-        );
-      } catch {
-        for (const b of batch) {
-          try {
-            await this.tx.run((m) => this.append(m, b.input));
-          } catch (err) {
-            this.logger.error(`could not record audit event ${b.input.action}: ${(err as Error).message}`);
-          }
+        )
+        .catch(() => null);
+      if (written) {
+        batch.forEach((b, i) => b.resolve(written[i]));
+        continue;
+      }
+      for (const b of batch) {
+        try {
+          b.resolve(await this.tx.run((m) => this.append(m, b.input)));
+        } catch (err) {
+          b.reject(err as Error);
         }
       }
-      for (const b of batch) b.done();
     }
   }
 
@@ -165,9 +195,12 @@ export class AuditService {
         hash,
         severity: auditSeverity(body.action, body.outcome, body.resource),
       };
-      await m.insert(AuditEventEntity, toEntity(event));
       out.push(event);
       prevHash = hash;
+    }
+    // Few round trips per batch: multi-row INSERTs (bounded, for the engines' parameter limits).
+    for (let i = 0; i < out.length; i += INSERT_CHUNK) {
+      await insertRows(m, AUDIT_TABLE, EVENT_COLUMNS, out.slice(i, i + INSERT_CHUNK).map(eventRow));
     }
     const head = out[out.length - 1];
     // An UPDATE of the one head row (an INSERT only for the very first event), not save(): that would read it first.
@@ -270,11 +303,11 @@ export class AuditService {
  */
 function inRequestContext(input: AuditInput): ResolvedInput {
   const req = currentRequest();
-  if (!req) return { ...input, actor: input.actor ?? SYSTEM_ACTOR };
+  if (!req) return { ...input, actor: input.actor ?? currentActor() };
   (req.auditRecorded ??= new Set()).add(input.action);
   return {
     ...input,
-    actor: input.actor ?? req.actor ?? SYSTEM_ACTOR,
+    actor: input.actor ?? currentActor(),
     ip: input.ip !== undefined ? input.ip : columnText(req.ip, 64),
     userAgent: input.userAgent !== undefined ? input.userAgent : columnText(req.headers['user-agent'], 500),
     requestId: input.requestId !== undefined ? input.requestId : (req.requestId ?? null),
@@ -298,6 +331,48 @@ function eventCell(e: AuditEvent, column: (typeof AUDIT_CSV_COLUMNS)[number]): s
     default:
       return (e[column] as string | null) ?? '';
   }
+}
+
+/** The audit table's columns, in the order eventRow() gives their values. */
+const EVENT_COLUMNS = [
+  'seq',
+  'at',
+  'actor_type',
+  'actor_key_id',
+  'actor_name',
+  'actor_role',
+  'action',
+  'resource',
+  'resource_id',
+  'outcome',
+  'ip',
+  'user_agent',
+  'request_id',
+  'details',
+  'prev_hash',
+  'hash',
+];
+
+function eventRow(e: AuditEvent): SqlValue[] {
+  const r = toEntity(e);
+  return [
+    r.seq,
+    r.at,
+    r.actorType,
+    r.actorKeyId,
+    r.actorName,
+    r.actorRole,
+    r.action,
+    r.resource,
+    r.resourceId,
+    r.outcome,
+    r.ip,
+    r.userAgent,
+    r.requestId,
+    r.details,
+    r.prevHash,
+    r.hash,
+  ];
 }
 
 function toEntity(e: AuditEvent): AuditEventEntity {

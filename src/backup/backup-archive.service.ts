@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { AuditService } from '../audit/audit.service';
 import { DomainError, ErrorCode } from '../common/domain-error';
-import { Actor, SYSTEM_ACTOR } from '../common/request-context';
+import { currentActor } from '../common/request-scope';
 import { nowIso } from '../database/columns';
 import { Transactions } from '../database/transactions';
 import { packArchive, unpackArchive } from '../engine/archive/archive-tar';
@@ -49,7 +49,8 @@ export class BackupArchiveService {
   ) {}
 
   /** Reads every stored byte; `deep` also restores into a scratch database and compares. */
-  async verify(id: string, deep = false, actor: Actor = SYSTEM_ACTOR): Promise<VerifyOutcome> {
+  async verify(id: string, deep = false): Promise<VerifyOutcome> {
+    const actor = currentActor();
     const row = await this.completed(id);
     const opts = { deep, scratchServerUrl: row.engine === 'postgres' ? this.target.sourceUrl(row.type) : undefined };
     // A verification that cannot even run (storage gone, scratch database refused) proves
@@ -118,10 +119,8 @@ export class BackupArchiveService {
   }
 
   /** The whole backup as one tar (parts, then the manifest), importable as it is. */
-  async download(
-    id: string,
-    actor: Actor = SYSTEM_ACTOR,
-  ): Promise<{ stream: Readable; filename: string; source: CopySource }> {
+  async download(id: string): Promise<{ stream: Readable; filename: string; source: CopySource }> {
+    const actor = currentActor();
     const row = await this.completed(id);
     const copy = await this.copies.choose(row, 'download', actor);
     return {
@@ -136,7 +135,8 @@ export class BackupArchiveService {
    * then moved into place and cataloged. A corrupt or foreign file is a 422 and nothing of
    * it is kept.
    */
-  async import(file: string, actor: Actor = SYSTEM_ACTOR): Promise<BackupDetail> {
+  async import(file: string): Promise<BackupDetail> {
+    const actor = currentActor();
     const quarantine = `quarantine/${randomUUID()}`;
     try {
       let manifest;

@@ -4,7 +4,8 @@ import { DataSource, Repository } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
 import { DomainError, ErrorCode } from '../common/domain-error';
 import { Page } from '../common/pagination';
-import { Actor, SYSTEM_ACTOR } from '../common/request-context';
+import { SYSTEM_ACTOR } from '../common/request-context';
+import { currentActor } from '../common/request-scope';
 import { nowIso } from '../database/columns';
 import { Transactions } from '../database/transactions';
 import { isBackupId } from '../engine/archive/manifest';
@@ -110,11 +111,8 @@ export class BackupCatalogService {
   }
 
   /** Storage first, then the catalog: a crash in between leaves a row the rescan flags, never an orphaned archive. */
-  async delete(
-    id: string,
-    actor: Actor = SYSTEM_ACTOR,
-    opts: { reason?: string; force?: boolean } = {},
-  ): Promise<void> {
+  async delete(id: string, opts: { reason?: string; force?: boolean } = {}): Promise<void> {
+    const actor = currentActor();
     const row = await this.entity(id);
     if (row.pinned && !opts.force) throw new DomainError(ErrorCode.Conflict, `backup ${id} is pinned: unpin it first`);
     if (row.status === 'running' || row.status === 'pending')

@@ -87,12 +87,8 @@ export class BackupsController {
     413,
     415,
   )
-  async create(
-    @Body() dto: CreateBackupDto,
-    @Req() req: RequestWithContext,
-    @Res({ passthrough: true }) res: Response,
-  ): Promise<BackupDto> {
-    const backup = await this.backups.start({ ...dto, type: dto.type ?? 'full', trigger: 'manual' }, req.actor);
+  async create(@Body() dto: CreateBackupDto, @Res({ passthrough: true }) res: Response): Promise<BackupDto> {
+    const backup = await this.backups.start({ ...dto, type: dto.type ?? 'full', trigger: 'manual' });
     res.locals.auditResourceId = backup.id;
     res.setHeader('Location', `/api/backups/${backup.id}`);
     return backup;
@@ -139,13 +135,10 @@ export class BackupsController {
     [415, 'Content-Type or Content-Encoding not accepted: send multipart/form-data'],
     [422, 'Corrupt, foreign or unauthenticated archive; nothing is kept'],
   )
-  async import(
-    @UploadedFile() file: Express.Multer.File | undefined,
-    @Req() req: RequestWithContext,
-  ): Promise<BackupDetailDto> {
+  async import(@UploadedFile() file: Express.Multer.File | undefined): Promise<BackupDetailDto> {
     if (!file) throw new BadRequestException(['file: a multipart field "file" with the archive is required']);
     try {
-      return await this.archive.import(file.path, req.actor);
+      return await this.archive.import(file.path);
     } finally {
       await rm(file.path, { force: true });
     }
@@ -222,12 +215,8 @@ export class BackupsController {
     [409, 'The backup is pinned, pending or running'],
     [503, 'The offsite copy could not be deleted (offsite storage unreachable); nothing was deleted'],
   )
-  async delete(
-    @Param('id', UUID) id: string,
-    @Query() q: DeleteBackupQueryDto,
-    @Req() req: RequestWithContext,
-  ): Promise<void> {
-    await this.catalog.delete(id, req.actor, { reason: q.reason });
+  async delete(@Param('id', UUID) id: string, @Query() q: DeleteBackupQueryDto): Promise<void> {
+    await this.catalog.delete(id, { reason: q.reason });
   }
 
   @Get(':id/download')
@@ -248,8 +237,8 @@ export class BackupsController {
     },
   })
   @ApiErrors([400, 'id is not a UUID'], [404, 'No such backup'], [409, 'The backup is not completed'])
-  async download(@Param('id', UUID) id: string, @Req() req: RequestWithContext, @Res() res: Response): Promise<void> {
-    const { stream, filename, source } = await this.archive.download(id, req.actor);
+  async download(@Param('id', UUID) id: string, @Res() res: Response): Promise<void> {
+    const { stream, filename, source } = await this.archive.download(id);
     res.setHeader('Content-Type', 'application/x-tar');
     res.setHeader('X-Strongroom-Copy', source);
     res.setHeader('Content-Disposition', `attachment; filename="${filename}"`);
@@ -277,8 +266,8 @@ export class BackupsController {
     [404, 'No such backup'],
     [409, 'The backup has already finished, or is writing its manifest (too late to cancel)'],
   )
-  cancel(@Param('id', UUID) id: string, @Req() req: RequestWithContext): Promise<BackupDto> {
-    return this.backups.cancel(id, req.actor);
+  cancel(@Param('id', UUID) id: string): Promise<BackupDto> {
+    return this.backups.cancel(id);
   }
 
   @Post(':id/verify')
@@ -291,11 +280,7 @@ export class BackupsController {
   })
   @ApiOkResponse({ type: VerifyResultDto, description: 'The checks; ok is false when any failed (still 200)' })
   @ApiErrors(...BODY_ERRORS, [404, 'No such backup'], [409, 'The backup is not completed'])
-  verify(
-    @Param('id', UUID) id: string,
-    @Body() dto: VerifyBackupDto,
-    @Req() req: RequestWithContext,
-  ): Promise<VerifyResultDto> {
-    return this.archive.verify(id, dto.deep ?? false, req.actor);
+  verify(@Param('id', UUID) id: string, @Body() dto: VerifyBackupDto): Promise<VerifyResultDto> {
+    return this.archive.verify(id, dto.deep ?? false);
   }
 }

@@ -11,6 +11,7 @@ import { DomainError, ErrorCode } from '../common/domain-error';
 import { safeErrorMessage } from '../common/redact';
 import { estimateProgress } from '../common/progress-estimate';
 import { Actor, SYSTEM_ACTOR } from '../common/request-context';
+import { currentActor } from '../common/request-scope';
 import { AppConfig } from '../config/app-config';
 import { nowIso } from '../database/columns';
 import { LeaseEntity } from '../database/lease.entity';
@@ -90,7 +91,9 @@ export class BackupsService implements OnApplicationBootstrap, OnApplicationShut
   }
 
   /** Validates, takes the lease (409 if held), records a pending backup and starts the job. */
-  async start(input: StartBackupInput, actor: Actor = SYSTEM_ACTOR): Promise<BackupView> {
+  async start(input: StartBackupInput): Promise<BackupView> {
+    // Who started it (request-scope.ts); the job itself carries it on.
+    const actor = currentActor();
     const { dialect, tables, scope } = await this.prepare(input);
     const lease = await this.leases
       .acquireOrConflict(this.target.leaseName, () => this.sweeper.sweep())
@@ -270,7 +273,8 @@ export class BackupsService implements OnApplicationBootstrap, OnApplicationShut
    * on the backup's row, where the running instance finds it within a second. 409 once the
    * backup has finished or is writing its manifest (its commit point).
    */
-  async cancel(id: string, actor: Actor = SYSTEM_ACTOR): Promise<BackupView> {
+  async cancel(id: string): Promise<BackupView> {
+    const actor = currentActor();
     const tooLate = `backup ${id} is past its commit point (its manifest is being written): it is too late to cancel it`;
     const watch = this.watches.get(id);
     if (watch) {

@@ -106,13 +106,14 @@ export const COMMANDS: Record<'backup' | 'list' | 'verify' | 'restore' | 'audit'
       'superuser role only when you connect as a superuser. Without it, missing roles are listed.',
   },
   audit: {
-    synopsis: 'audit verify --export <file.ndjson> [--checkpoints <dir>] --public-key <base64|file>',
+    synopsis:
+      'audit verify --export <file.ndjson> [--checkpoints <dir|storage:backup|storage:offsite>[,...]] --public-key <base64|file>',
     summary: 'verify an exported audit trail offline against its signed checkpoints; exit 0 only when it holds',
     options: {
       export: { type: 'string', help: 'the trail as GET /api/audit/export?format=ndjson wrote it' },
       checkpoints: {
         type: 'string',
-        help: 'a directory of *.checkpoint files (default: checkpoints/ of the configured backup storage)',
+        help: 'where the checkpoints are, comma-separated: a directory of *.checkpoint files (or a storage root holding checkpoints/, e.g. OFFSITE_DIR), or storage:backup / storage:offsite for the configured storages (default: storage:backup)',
       },
       'public-key': {
         type: 'string',
@@ -170,7 +171,14 @@ export type Command =
   | { name: 'backup'; type: BackupType; tables?: string[]; scope?: ScopeArg }
   | { name: 'list' }
   | { name: 'verify'; source: Source; deep: boolean }
-  | { name: 'audit'; action: 'verify'; exportFile: string; checkpointsDir?: string; publicKey: string }
+  | {
+      name: 'audit';
+      action: 'verify';
+      exportFile: string;
+      /** Directories and `storage:backup` / `storage:offsite`; undefined: the backup storage. */
+      checkpoints?: string[];
+      publicKey: string;
+    }
   | {
       name: 'restore';
       source: Source;
@@ -299,11 +307,16 @@ export function parseCommand(argv: string[]): Command {
       if (!exportFile) throw usage('--export <file.ndjson> is required');
       if (!existsSync(exportFile)) throw usage(`--export: ${exportFile} does not exist`);
       if (!publicKey) throw usage('--public-key is required (base64, or a file holding it)');
-      const checkpointsDir = values.checkpoints as string | undefined;
-      if (checkpointsDir !== undefined && !existsSync(checkpointsDir)) {
-        throw usage(`--checkpoints: ${checkpointsDir} does not exist`);
+      const raw = values.checkpoints as string | undefined;
+      const checkpoints = raw === undefined ? undefined : raw.split(',').map((c) => c.trim());
+      for (const c of checkpoints ?? []) {
+        if (!c) throw usage('--checkpoints has an empty entry');
+        if (c.startsWith('storage:')) {
+          if (c !== 'storage:backup' && c !== 'storage:offsite')
+            throw usage(`--checkpoints: unknown storage ${c} (storage:backup or storage:offsite)`);
+        } else if (!existsSync(c)) throw usage(`--checkpoints: ${c} does not exist`);
       }
-      return { name: 'audit', action: 'verify', exportFile, checkpointsDir, publicKey };
+      return { name: 'audit', action: 'verify', exportFile, checkpoints, publicKey };
     }
     case 'restore': {
       const mode = (values.mode ?? 'replace') as RestoreMode;

@@ -13,6 +13,8 @@ import type { BackupStorage } from '../engine/storage/storage';
 import { CommandFailed } from './cli-errors';
 
 export const CHECKPOINT_SUFFIX = '.checkpoint';
+/** Where the service writes checkpoints in a storage (audit-checkpointer.ts). */
+export const CHECKPOINT_PREFIX = 'checkpoints/';
 
 /** `--public-key`: the key itself, or a file that holds it. */
 export function readPublicKey(arg: string): Buffer {
@@ -24,23 +26,53 @@ export function readPublicKey(arg: string): Buffer {
   }
 }
 
+/**
+ * The `*.checkpoint` files of a directory. A storage root (a BACKUP_DIR or OFFSITE_DIR, or a
+ * copy of one) holds them in its `checkpoints/` subdirectory: given such a root, that is read.
+ */
 export function checkpointsFromDir(dir: string): CheckpointInput[] {
-  return readdirSync(dir)
-    .filter((name) => name.endsWith(CHECKPOINT_SUFFIX))
-    .sort()
-    .map((name) => ({ source: name, text: readFileSync(join(dir, name), 'utf8') }));
+  const sub = join(dir, CHECKPOINT_PREFIX);
+  const own = readdirSync(dir).filter((name) => name.endsWith(CHECKPOINT_SUFFIX));
+  if (!own.length && existsSync(sub) && statSync(sub).isDirectory()) return checkpointsFromDir(sub);
+  return own.sort().map((name) => ({ source: join(dir, name), text: readFileSync(join(dir, name), 'utf8') }));
+}
+
+/** `--checkpoints` values naming a configured storage instead of a directory. */
+export const STORAGE_SOURCES = ['storage:backup', 'storage:offsite'] as const;
+export type StorageSource = (typeof STORAGE_SOURCES)[number];
+
+/**
+ * Every checkpoint from each source (`--checkpoints a,b`): directories, or a configured
+ * storage (`storage:backup`, `storage:offsite`, read with the configuration's credentials).
+ * Sources may overlap; the verifier counts identical checkpoints once.
+ */
+export async function checkpointsFromSources(
+  sources: string[],
+  storageOf: (which: StorageSource) => BackupStorage | null,
+): Promise<CheckpointInput[]> {
+  const out: CheckpointInput[] = [];
+  for (const source of sources) {
+    if ((STORAGE_SOURCES as readonly string[]).includes(source)) {
+      const storage = storageOf(source as StorageSource);
+      if (!storage) throw new CommandFailed(`--checkpoints ${source}: no such storage is configured`);
+      out.push(...(await checkpointsFromStorage(storage)));
+    } else {
+      out.push(...checkpointsFromDir(source));
+    }
+  }
+  return out;
 }
 
 export async function checkpointsFromStorage(
   storage: BackupStorage,
-  prefix = 'checkpoints/',
+  prefix = CHECKPOINT_PREFIX,
 ): Promise<CheckpointInput[]> {
   const out: CheckpointInput[] = [];
   for (const o of await storage.list(prefix)) {
     if (!o.key.endsWith(CHECKPOINT_SUFFIX)) continue;
     const chunks: Buffer[] = [];
     for await (const c of await storage.get(o.key)) chunks.push(c as Buffer);
-    out.push({ source: o.key, text: Buffer.concat(chunks).toString('utf8') });
+    out.push({ source: `${storage.location}/${o.key}`, text: Buffer.concat(chunks).toString('utf8') });
   }
   return out;
 }

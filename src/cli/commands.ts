@@ -15,7 +15,7 @@ import { redactDatabaseUrl } from '../database/database-url';
 import { keySourceFromConfig } from '../engine/backup/backup-keys';
 import { RecoveriesService } from '../recovery/recoveries.service';
 import type { Command } from './args';
-import { checkpointsFromDir, checkpointsFromStorage, readPublicKey, verdictLines, verifyExport } from './audit-verify';
+import { checkpointsFromSources, readPublicKey, verdictLines, verifyExport } from './audit-verify';
 import { CliModule } from './cli.module';
 import { CommandFailed } from './cli-errors';
 import { rowTotal } from '../engine/restore/restore-backup';
@@ -33,6 +33,7 @@ import { confirmOrRefuse, type Terminal } from './terminal';
 import { onInterrupt } from './interrupt';
 import { CancelWatch } from '../backup/job-cancel';
 import { assertScopeOf, scopeRequestOf } from './cli-scope';
+import { runAs } from '../common/request-scope';
 
 const CLI_ACTOR: Actor = { type: 'system', keyId: null, name: `cli:${safeUser()}`, role: null };
 
@@ -59,7 +60,8 @@ async function withService<T>(
   // restore rolls back) and releases the lease.
   app.enableShutdownHooks(opts.ownInterrupt ? ['SIGTERM', 'SIGHUP', 'SIGQUIT'] : undefined);
   try {
-    return await fn(app);
+    // The command acts as the operator who ran it (request-scope.ts); boot and shutdown stay the system's.
+    return await runAs(CLI_ACTOR, () => fn(app));
   } finally {
     await app.close();
   }
@@ -115,7 +117,7 @@ export async function runCommand(cmd: Command, term: Terminal): Promise<void> {
       if (cmd.source.kind === 'backup') {
         const id = cmd.source.id;
         return withService(async (app) => {
-          const result = await app.get(BackupArchiveService).verify(id, cmd.deep, CLI_ACTOR);
+          const result = await app.get(BackupArchiveService).verify(id, cmd.deep);
           if (result.source === 'offsite')
             term.info(`the primary copy is unsound (${result.primaryProblem}); these checks are of the offsite copy`);
           print(result.checks);
@@ -141,10 +143,10 @@ export async function runCommand(cmd: Command, term: Terminal): Promise<void> {
     }
     case 'audit': {
       const publicKey = readPublicKey(cmd.publicKey);
-      // Only without --checkpoints does the configuration matter: the checkpoints then come from its storage.
-      const checkpoints = cmd.checkpointsDir
-        ? checkpointsFromDir(cmd.checkpointsDir)
-        : await checkpointsFromStorage(storageFromConfig(configOnly()));
+      // Only for a configured storage does the configuration matter (its location and credentials).
+      const checkpoints = await checkpointsFromSources(cmd.checkpoints ?? ['storage:backup'], (which) =>
+        which === 'storage:backup' ? storageFromConfig(configOnly()) : offsiteStorageFromConfig(configOnly()),
+      );
       const verdict = await verifyExport(cmd.exportFile, checkpoints, publicKey);
       for (const line of verdictLines(verdict)) term.out(line);
       if (!verdict.ok) throw new CommandFailed(`the audit trail does NOT verify: ${verdict.failure}`);
@@ -175,7 +177,12 @@ async function backupCommand(
   let id: string | null = null;
   let interrupted = false;
   const cancel = () => {
-    if (id) void backups.cancel(id, CLI_ACTOR).catch((e: Error) => term.info(`could not cancel: ${e.message}`));
+    const started = id;
+    // A signal handler runs outside the command's scope: it names the operator again.
+    if (started)
+      void runAs(CLI_ACTOR, () => backups.cancel(started)).catch((e: Error) =>
+        term.info(`could not cancel: ${e.message}`),
+      );
   };
   const off = onInterrupt(() => {
     interrupted = true;
@@ -183,7 +190,7 @@ async function backupCommand(
   }, term);
   try {
     const scope = cmd.scope ? await scopeRequestOf(app, cmd.scope) : undefined;
-    const started = await backups.start({ type: cmd.type, tables: cmd.tables, scope, trigger: 'manual' }, CLI_ACTOR);
+    const started = await backups.start({ type: cmd.type, tables: cmd.tables, scope, trigger: 'manual' });
     id = started.id;
     if (interrupted) cancel();
     const timer = setInterval(() => {
@@ -400,26 +407,27 @@ async function recoveryCommand(
   let recoveryId: string | null = null;
   let interrupted = false;
   const cancel = () => {
-    if (recoveryId)
-      void recoveries.cancel(recoveryId, CLI_ACTOR).catch((e: Error) => term.info(`could not cancel: ${e.message}`));
+    const id = recoveryId;
+    // A signal handler runs outside the command's scope: it names the operator again.
+    if (id)
+      void runAs(CLI_ACTOR, () => recoveries.cancel(id)).catch((e: Error) =>
+        term.info(`could not cancel: ${e.message}`),
+      );
   };
   const off = onInterrupt(() => {
     interrupted = true;
     cancel();
   }, term);
   try {
-    const r = await recoveries.start(
-      {
-        backupId: id,
-        mode: cmd.mode,
-        tables: cmd.tables,
-        confirm: `RESTORE ${id}`,
-        safetyBackup: cmd.safetyBackup,
-        allowSchemaMismatch: cmd.allowSchemaMismatch,
-        allowScopeMoves: cmd.allowScopeMoves,
-      },
-      CLI_ACTOR,
-    );
+    const r = await recoveries.start({
+      backupId: id,
+      mode: cmd.mode,
+      tables: cmd.tables,
+      confirm: `RESTORE ${id}`,
+      safetyBackup: cmd.safetyBackup,
+      allowSchemaMismatch: cmd.allowSchemaMismatch,
+      allowScopeMoves: cmd.allowScopeMoves,
+    });
     recoveryId = r.id;
     if (interrupted) cancel();
     term.info(`recovery ${r.id} started`);

@@ -1,9 +1,7 @@
-import { Body, Controller, Get, Put, Req } from '@nestjs/common';
+import { Body, Controller, Get, Put } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Audit, Roles } from '../auth/auth.decorators';
 import { ApiErrors } from '../common/openapi';
-import type { RequestWithContext } from '../common/request-context';
-import { SYSTEM_ACTOR } from '../common/request-context';
 import { MaintenanceDto, SetMaintenanceDto } from './dto/maintenance.dto';
 import { AllowedInMaintenance } from './maintenance.guard';
 import { MaintenanceService } from './maintenance.service';
@@ -36,7 +34,7 @@ export class MaintenanceController {
   })
   @ApiOkResponse({ type: MaintenanceDto })
   @ApiErrors([400, 'Invalid input (named)'], 413, 415)
-  set(@Body() dto: SetMaintenanceDto, @Req() req: RequestWithContext): Promise<MaintenanceDto> {
-    return this.maintenance.set(dto.active, dto.reason ?? null, req.actor ?? SYSTEM_ACTOR);
+  set(@Body() dto: SetMaintenanceDto): Promise<MaintenanceDto> {
+    return this.maintenance.set(dto.active, dto.reason ?? null);
   }
 }

@@ -5,7 +5,7 @@ import { AuditService } from '../audit/audit.service';
 import { JobSweeper } from '../backup/job-sweeper';
 import { TargetDatabase } from '../backup/target-database';
 import { safeErrorMessage } from '../common/redact';
-import { Actor } from '../common/request-context';
+import { currentActor } from '../common/request-scope';
 import { AppConfig } from '../config/app-config';
 import { nowIso } from '../database/columns';
 import { Transactions } from '../database/transactions';
@@ -72,7 +72,8 @@ export class MaintenanceService implements OnApplicationBootstrap, OnApplication
   }
 
   /** An admin turns maintenance on (with a reason) or off; a running restore's maintenance stays until it ends. */
-  async set(active: boolean, reason: string | null, actor: Actor): Promise<MaintenanceView> {
+  async set(active: boolean, reason: string | null): Promise<MaintenanceView> {
+    const actor = currentActor();
     await this.tx.run(async (m) => {
       await this.ensureRow(m.getRepository(MaintenanceEntity));
       const now = nowIso();

@@ -117,7 +117,7 @@ export class RecoveriesController {
     }
     if (!roleAtLeast(req.actor?.role, 'admin'))
       throw new ForbiddenException('executing a recovery needs the admin role (operators may use dryRun)');
-    const recovery = await this.recoveries.start(dto, req.actor);
+    const recovery = await this.recoveries.start(dto);
     res.locals.auditResourceId = recovery.id;
     res.setHeader('Location', `/api/recoveries/${recovery.id}`);
     return recovery;
@@ -165,8 +165,8 @@ export class RecoveriesController {
     [404, 'No such recovery'],
     [409, 'The recovery has already finished, or its restore has committed (too late to cancel)'],
   )
-  cancel(@Param('id', UUID) id: string, @Req() req: RequestWithContext): Promise<RecoveryDto> {
-    return this.recoveries.cancel(id, req.actor);
+  cancel(@Param('id', UUID) id: string): Promise<RecoveryDto> {
+    return this.recoveries.cancel(id);
   }
 
   @Post(':id/rollback')
@@ -198,10 +198,9 @@ export class RecoveriesController {
   async rollback(
     @Param('id', UUID) id: string,
     @Body() dto: RollbackRecoveryDto,
-    @Req() req: RequestWithContext,
     @Res({ passthrough: true }) res: Response,
   ): Promise<RecoveryDto> {
-    const recovery = await this.recoveries.rollback(id, dto.confirm, req.actor);
+    const recovery = await this.recoveries.rollback(id, dto.confirm);
     res.setHeader('Location', `/api/recoveries/${recovery.id}`);
     return recovery;
   }

@@ -17,6 +17,7 @@ import { DomainError, ErrorCode } from '../common/domain-error';
 import { Page } from '../common/pagination';
 import { safeErrorMessage } from '../common/redact';
 import { Actor, SYSTEM_ACTOR } from '../common/request-context';
+import { currentActor } from '../common/request-scope';
 import { AppConfig, dialectOptions } from '../config/app-config';
 import { isArchiveError } from '../engine/archive/errors';
 import { nowIso } from '../database/columns';
@@ -207,7 +208,9 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
   }
 
   /** Validates, checks the confirmation phrase, takes the data lease (409 if held), records and starts the job. */
-  async start(input: StartRecoveryInput, actor: Actor = SYSTEM_ACTOR): Promise<RecoveryView> {
+  async start(input: StartRecoveryInput): Promise<RecoveryView> {
+    // Who asked (request-scope.ts), captured here: the job runs long after and records as them.
+    const actor = currentActor();
     const mode = input.mode ?? 'replace';
     const backup = await this.catalog.entity(input.backupId);
     if (backup.status === 'completed') assertConfirmed(mode, backup.id, input.confirm);
@@ -230,7 +233,8 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
   }
 
   /** Restores the safety backup taken before recovery `id` (replace, same tables) and marks it rolled_back. */
-  async rollback(id: string, confirm: string | undefined, actor: Actor = SYSTEM_ACTOR): Promise<RecoveryView> {
+  async rollback(id: string, confirm: string | undefined): Promise<RecoveryView> {
+    const actor = currentActor();
     const original = await this.entity(id);
     if (confirm !== rollbackPhrase(id)) {
       throw new DomainError(
@@ -285,7 +289,8 @@ export class RecoveriesService implements OnApplicationBootstrap, OnApplicationS
    * when it claims its commit. 409 once it has finished, or once its restore committed: then
    * it is too late, and a rollback is the way back.
    */
-  async cancel(id: string, actor: Actor = SYSTEM_ACTOR): Promise<RecoveryView> {
+  async cancel(id: string): Promise<RecoveryView> {
+    const actor = currentActor();
     const tooLate = `recovery ${id} has already committed its restore: it is too late to cancel it; roll it back instead once it completed (POST /api/recoveries/${id}/rollback)`;
     const watch = this.watches.get(id);
     if (watch) {

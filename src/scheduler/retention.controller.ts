@@ -1,9 +1,7 @@
-import { Body, Controller, Get, HttpCode, Param, ParseUUIDPipe, Post, Query, Req } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, ParseUUIDPipe, Post, Query } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { Audit, Roles } from '../auth/auth.decorators';
 import { ApiErrors, UNREAD_BODY_ERRORS } from '../common/openapi';
-import type { RequestWithContext } from '../common/request-context';
-import { SYSTEM_ACTOR } from '../common/request-context';
 import {
   ConfirmRetentionDto,
   ListRetentionDecisionsQueryDto,
@@ -43,8 +41,8 @@ export class RetentionController {
   })
   @ApiOkResponse({ type: RetentionApplyDto })
   @ApiErrors([400, 'A body (this route takes none) that is not valid JSON'], ...UNREAD_BODY_ERRORS)
-  apply(@Req() req: RequestWithContext): Promise<RetentionApplyDto> {
-    return this.retention.apply(req.actor ?? SYSTEM_ACTOR);
+  apply(): Promise<RetentionApplyDto> {
+    return this.retention.apply();
   }
 
   @Get('decisions')
@@ -86,11 +84,7 @@ export class RetentionController {
     413,
     415,
   )
-  confirm(
-    @Param('id', UUID) id: string,
-    @Body() dto: ConfirmRetentionDto,
-    @Req() req: RequestWithContext,
-  ): Promise<RetentionApplyDto> {
-    return this.retention.confirm(id, dto.confirm, req.actor ?? SYSTEM_ACTOR);
+  confirm(@Param('id', UUID) id: string, @Body() dto: ConfirmRetentionDto): Promise<RetentionApplyDto> {
+    return this.retention.confirm(id, dto.confirm);
   }
 }

@@ -9,6 +9,7 @@ import type { BackupCatalogService } from '../backup/backup-catalog.service';
 import type { BackupEntity } from '../backup/backup.entity';
 import { DomainError, ErrorCode } from '../common/domain-error';
 import type { Actor } from '../common/request-context';
+import { runAs } from '../common/request-scope';
 import { strictFake } from '../common/strict-fake.fixture';
 import type { AppConfig } from '../config/app-config';
 import type { NotificationsService } from '../notifications/notifications.service';
@@ -86,13 +87,15 @@ describe('RetentionService.apply', () => {
       'pinned-since': new DomainError(ErrorCode.Conflict, 'backup pinned-since is pinned: unpin it first'),
     });
 
-    const result = await service.apply(ACTOR, NOW);
+    const result = await runAs(ACTOR, () => service.apply(NOW));
 
     expect(catalog.delete).toHaveBeenCalledTimes(4);
-    expect(catalog.delete).not.toHaveBeenCalledWith('newest', expect.anything(), expect.anything());
+    expect(catalog.delete).not.toHaveBeenCalledWith('newest', expect.anything());
     expect(result.deleted.sort()).toEqual(['broken', 'old']);
     expect(audited).toEqual([
       expect.objectContaining({
+        // Recorded as whoever runAs names (the scheduler's system actor, or the CLI's operator).
+        actor: ACTOR,
         action: 'retention.apply',
         outcome: 'failure',
         details: expect.objectContaining({
@@ -117,7 +120,7 @@ describe('RetentionService.apply', () => {
   it('skips a backup whose delete failed for another reason too, but logs it as an error', async () => {
     const { service, audited } = setup({ broken: new Error('storage unreachable') });
 
-    const result = await service.apply(ACTOR, NOW);
+    const result = await runAs(ACTOR, () => service.apply(NOW));
 
     expect(result.deleted.sort()).toEqual(['gone', 'old', 'pinned-since']);
     expect(audited[0]).toMatchObject({
@@ -130,7 +133,7 @@ describe('RetentionService.apply', () => {
   it('with nothing skipped the run is a success', async () => {
     const { service, audited } = setup({});
 
-    expect((await service.apply(ACTOR, NOW)).deleted).toHaveLength(4);
+    expect((await runAs(ACTOR, () => service.apply(NOW))).deleted).toHaveLength(4);
     expect(audited[0]).toMatchObject({
       action: 'retention.apply',
       outcome: 'success',

@@ -8,6 +8,7 @@ import { AuditService } from '../audit/audit.service';
 import { DomainError, ErrorCode } from '../common/domain-error';
 import { newestFirstPage, Page } from '../common/pagination';
 import { Actor } from '../common/request-context';
+import { currentActor } from '../common/request-scope';
 import { AppConfig } from '../config/app-config';
 import { nowIso } from '../database/columns';
 import { Transactions } from '../database/transactions';
@@ -94,7 +95,9 @@ export class RetentionService {
    * between is left alone. With `confirming`, that decision's set may go, if the plan still
    * deletes no more of its group than it names (otherwise a 409 and a new decision).
    */
-  async apply(actor: Actor, now = new Date(), confirming?: RetentionDecisionEntity): Promise<RetentionApplyResult> {
+  async apply(now = new Date(), confirming?: RetentionDecisionEntity): Promise<RetentionApplyResult> {
+    // Whoever the scope names: an admin's request, or the system's cron tick (runAs).
+    const actor = currentActor();
     const confirmed = confirming ? new Map([[confirming.group, new Set(confirming.backupIds)]]) : undefined;
     const { plan, names } = await this.plan(now, confirmed);
     if (confirming && plan.blocked)
@@ -114,7 +117,7 @@ export class RetentionService {
     const skipped: { id: string; reason: string }[] = [];
     for (const d of plan.delete) {
       try {
-        await this.catalog.delete(d.id, actor, { reason: `retention: ${d.reasons.join('; ')}` });
+        await this.catalog.delete(d.id, { reason: `retention: ${d.reasons.join('; ')}` });
         deleted.push(d.id);
       } catch (e) {
         if (!(e instanceof DomainError && (e.code === ErrorCode.NotFound || e.code === ErrorCode.Conflict)))
@@ -161,7 +164,7 @@ export class RetentionService {
   }
 
   /** An admin's yes to a pending decision: its backups are deleted now (with the rest of the plan). */
-  async confirm(id: string, phrase: string | undefined, actor: Actor): Promise<RetentionApplyResult> {
+  async confirm(id: string, phrase: string | undefined): Promise<RetentionApplyResult> {
     const d = await this.decisionEntity(id);
     if (phrase !== confirmDeletionPhrase(id)) {
       throw new DomainError(
@@ -170,7 +173,7 @@ export class RetentionService {
       );
     }
     if (d.status !== 'pending') throw new DomainError(ErrorCode.Conflict, `decision ${id} is ${d.status}, not pending`);
-    return this.apply(actor, new Date(), d);
+    return this.apply(new Date(), d);
   }
 
   private async decisionEntity(id: string): Promise<RetentionDecisionEntity> {

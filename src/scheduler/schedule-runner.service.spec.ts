@@ -13,6 +13,8 @@ import type { BackupView } from '../backup/backup.view';
 import type { BackupsService, StartBackupInput } from '../backup/backups.service';
 import type { JobSweeper } from '../backup/job-sweeper';
 import { DomainError, ErrorCode } from '../common/domain-error';
+import type { Actor, RequestWithContext } from '../common/request-context';
+import { currentActor, runInRequestScope } from '../common/request-scope';
 import { strictFake } from '../common/strict-fake.fixture';
 import type { AppConfig } from '../config/app-config';
 import type { Transactions } from '../database/transactions';
@@ -100,14 +102,26 @@ describe('ScheduleRunner.tick', () => {
     expect(audited).toEqual([]);
   });
 
-  it("starts the schedule's backup and records the start on the schedule", async () => {
-    const { runner, backups, schedules } = setup({});
+  it("starts the schedule's backup as the system and records the start on the schedule", async () => {
+    let startedAs: Actor | null = null;
+    const { runner, backups, schedules } = setup({
+      start: async () => {
+        startedAs = currentActor();
+        return { id: 'b-new' } as BackupView;
+      },
+    });
 
-    expect(await runner.tick('s1', FIRE)).toBe('started');
-    expect(backups.start).toHaveBeenCalledWith(
-      { type: 'tables', tables: ['users'], trigger: 'scheduled', scheduleId: 's1' },
-      expect.objectContaining({ type: 'system' }),
-    );
+    // Even when the tick fires inside a request's scope (a cron job registered during a schedule edit).
+    const admin: Actor = { type: 'api-key', keyId: 'k1', name: 'alice', role: 'admin' };
+    const fired = runInRequestScope({ actor: admin } as RequestWithContext, () => runner.tick('s1', FIRE));
+    expect(await fired).toBe('started');
+    expect(backups.start).toHaveBeenCalledWith({
+      type: 'tables',
+      tables: ['users'],
+      trigger: 'scheduled',
+      scheduleId: 's1',
+    });
+    expect(startedAs).toMatchObject({ type: 'system', name: 'strongroom' });
     expect(schedules.recordStart).toHaveBeenCalledWith('s1', 'b-new');
   });
 

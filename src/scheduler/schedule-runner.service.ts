@@ -9,7 +9,8 @@ import { BackupView } from '../backup/backup.view';
 import { BackupsService } from '../backup/backups.service';
 import { JobSweeper } from '../backup/job-sweeper';
 import { DomainError, ErrorCode } from '../common/domain-error';
-import { Actor, SYSTEM_ACTOR } from '../common/request-context';
+import { SYSTEM_ACTOR } from '../common/request-context';
+import { runAs } from '../common/request-scope';
 import { AppConfig } from '../config/app-config';
 import { nowIso } from '../database/columns';
 import { Transactions } from '../database/transactions';
@@ -82,9 +83,9 @@ export class ScheduleRunner implements OnApplicationBootstrap, OnApplicationShut
   }
 
   /** Starts a backup for the schedule now, outside its cron rhythm (409 while another backup runs). */
-  async runNow(id: string, actor: Actor): Promise<BackupView> {
+  async runNow(id: string): Promise<BackupView> {
     const s = await this.schedules.entity(id);
-    const backup = await this.backups.start(backupRequestOf(s), actor);
+    const backup = await this.backups.start(backupRequestOf(s));
     await this.schedules.recordStart(s.id, backup.id);
     return backup;
   }
@@ -94,6 +95,12 @@ export class ScheduleRunner implements OnApplicationBootstrap, OnApplicationShut
    * once: only the instance whose claim of `fireAt` succeeds goes on.
    */
   async tick(scheduleId: string, fireAt: Date): Promise<TickOutcome> {
+    // The system acts, explicitly: cron jobs are registered by sync(), which a request may run
+    // (a schedule edit), and would otherwise fire inside that request's scope.
+    return runAs(SYSTEM_ACTOR, () => this.tickAsSystem(scheduleId, fireAt));
+  }
+
+  private async tickAsSystem(scheduleId: string, fireAt: Date): Promise<TickOutcome> {
     const claimed = await this.scheduleRepo.claimFire(scheduleId, fireAt);
     if (!claimed) return 'not-claimed';
     // A previous run (or any job holding the lease) whose owner is gone must not make this tick skip.
@@ -111,7 +118,7 @@ export class ScheduleRunner implements OnApplicationBootstrap, OnApplicationShut
       }
     }
     try {
-      const backup = await this.backups.start(backupRequestOf(s), SYSTEM_ACTOR);
+      const backup = await this.backups.start(backupRequestOf(s));
       await this.schedules.recordStart(s.id, backup.id);
       this.logger.log(`schedule ${s.name} (${s.id}) started backup ${backup.id} for ${fire}`);
       return 'started';

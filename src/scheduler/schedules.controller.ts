@@ -1,17 +1,4 @@
-import {
-  Body,
-  Controller,
-  Delete,
-  Get,
-  HttpCode,
-  Param,
-  ParseUUIDPipe,
-  Patch,
-  Post,
-  Query,
-  Req,
-  Res,
-} from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Param, ParseUUIDPipe, Patch, Post, Query, Res } from '@nestjs/common';
 import {
   ApiAcceptedResponse,
   ApiCreatedResponse,
@@ -26,8 +13,6 @@ import { BackupDto } from '../backup/dto/backup.dto';
 import { ExpensiveRoute } from '../common/expensive-route';
 import { ApiErrors, BODY_ERRORS, UNREAD_BODY_ERRORS } from '../common/openapi';
 import { PageQueryDto } from '../common/pagination';
-import type { RequestWithContext } from '../common/request-context';
-import { SYSTEM_ACTOR } from '../common/request-context';
 import { CreateScheduleDto, ScheduleDto, SchedulePageDto, UpdateScheduleDto } from './dto/schedule.dto';
 import { ScheduleRunner } from './schedule-runner.service';
 import { toScheduleView } from './schedule.view';
@@ -70,12 +55,8 @@ export class SchedulesController {
   })
   @ApiCreatedResponse({ type: ScheduleDto, description: 'The schedule; Location names it' })
   @ApiErrors([400, 'Invalid input: a bad cron expression or time zone, a missing table list (named)'], 413, 415)
-  async create(
-    @Body() dto: CreateScheduleDto,
-    @Req() req: RequestWithContext,
-    @Res({ passthrough: true }) res: Response,
-  ): Promise<ScheduleDto> {
-    const row = await this.schedules.create(dto, req.actor ?? SYSTEM_ACTOR);
+  async create(@Body() dto: CreateScheduleDto, @Res({ passthrough: true }) res: Response): Promise<ScheduleDto> {
+    const row = await this.schedules.create(dto);
     await this.runner.sync();
     res.locals.auditResourceId = row.id;
     res.setHeader('Location', `/api/schedules/${row.id}`);
@@ -88,12 +69,8 @@ export class SchedulesController {
   @ApiOperation({ operationId: 'updateSchedule', summary: 'Change a schedule; takes effect at once' })
   @ApiOkResponse({ type: ScheduleDto })
   @ApiErrors(...BODY_ERRORS, [404, 'No such schedule'])
-  async update(
-    @Param('id', UUID) id: string,
-    @Body() dto: UpdateScheduleDto,
-    @Req() req: RequestWithContext,
-  ): Promise<ScheduleDto> {
-    const row = await this.schedules.update(id, dto, req.actor ?? SYSTEM_ACTOR);
+  async update(@Param('id', UUID) id: string, @Body() dto: UpdateScheduleDto): Promise<ScheduleDto> {
+    const row = await this.schedules.update(id, dto);
     await this.runner.sync();
     return toScheduleView(row);
   }
@@ -108,8 +85,8 @@ export class SchedulesController {
   })
   @ApiNoContentResponse({ description: 'Deleted' })
   @ApiErrors([400, 'id is not a UUID, or an unreadable body'], ...UNREAD_BODY_ERRORS, [404, 'No such schedule'])
-  async delete(@Param('id', UUID) id: string, @Req() req: RequestWithContext): Promise<void> {
-    await this.schedules.delete(id, req.actor ?? SYSTEM_ACTOR);
+  async delete(@Param('id', UUID) id: string): Promise<void> {
+    await this.schedules.delete(id);
     await this.runner.sync();
   }
 
@@ -129,12 +106,8 @@ export class SchedulesController {
     [404, 'No such schedule'],
     [409, 'Another backup or restore of this database is running'],
   )
-  async run(
-    @Param('id', UUID) id: string,
-    @Req() req: RequestWithContext,
-    @Res({ passthrough: true }) res: Response,
-  ): Promise<BackupDto> {
-    const backup = await this.runner.runNow(id, req.actor ?? SYSTEM_ACTOR);
+  async run(@Param('id', UUID) id: string, @Res({ passthrough: true }) res: Response): Promise<BackupDto> {
+    const backup = await this.runner.runNow(id);
     res.setHeader('Location', `/api/backups/${backup.id}`);
     return backup;
   }

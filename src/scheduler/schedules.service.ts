@@ -6,7 +6,7 @@ import { AuditService } from '../audit/audit.service';
 import { TargetDatabase } from '../backup/target-database';
 import { DomainError, ErrorCode } from '../common/domain-error';
 import { newestFirstPage, Page } from '../common/pagination';
-import { Actor } from '../common/request-context';
+import { currentActor } from '../common/request-scope';
 import { AppConfig } from '../config/app-config';
 import { nowIso } from '../database/columns';
 import { Transactions } from '../database/transactions';
@@ -50,7 +50,9 @@ export class SchedulesService {
     return row;
   }
 
-  async create(dto: CreateScheduleDto, actor: Actor): Promise<ScheduleEntity> {
+  /** Audited as whoever the scope names (request-scope.ts). */
+  async create(dto: CreateScheduleDto): Promise<ScheduleEntity> {
+    const actor = currentActor();
     const now = nowIso();
     const row = this.repo.create({
       id: randomUUID(),
@@ -87,7 +89,8 @@ export class SchedulesService {
     return row;
   }
 
-  async update(id: string, dto: UpdateScheduleDto, actor: Actor): Promise<ScheduleEntity> {
+  async update(id: string, dto: UpdateScheduleDto): Promise<ScheduleEntity> {
+    const actor = currentActor();
     const row = await this.entity(id);
     const next: ScheduleEntity = {
       ...row,
@@ -134,7 +137,8 @@ export class SchedulesService {
     return next;
   }
 
-  async delete(id: string, actor: Actor): Promise<void> {
+  async delete(id: string): Promise<void> {
+    const actor = currentActor();
     const row = await this.entity(id);
     await this.tx.run(async (m) => {
       await m.delete(ScheduleEntity, { id });

@@ -2,6 +2,7 @@ import { Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { CronJob } from 'cron';
 import { SYSTEM_ACTOR } from '../common/request-context';
+import { runAs } from '../common/request-scope';
 import { AppConfig } from '../config/app-config';
 import { Transactions } from '../database/transactions';
 import { tickFireTime, validateCron } from './cron-schedule';
@@ -37,7 +38,7 @@ export class ServiceJobs implements OnApplicationBootstrap {
       name: 'retention',
       cron: this.config.RETENTION_CRON,
       timezone: tz,
-      run: () => this.retention.apply(SYSTEM_ACTOR).then(() => undefined),
+      run: () => this.retention.apply().then(() => undefined),
     });
   }
 
@@ -62,7 +63,8 @@ export class ServiceJobs implements OnApplicationBootstrap {
     return true;
   }
 
+  /** A cron tick acts as the system, explicitly: the job may have been registered while a request was served. */
   private async fire(job: ServiceJob): Promise<void> {
-    await this.runClaimed(job, tickFireTime(job.cron, job.timezone, Date.now()));
+    await runAs(SYSTEM_ACTOR, () => this.runClaimed(job, tickFireTime(job.cron, job.timezone, Date.now())));
   }
 }

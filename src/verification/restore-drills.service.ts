@@ -17,6 +17,7 @@ import { RestoreDrillEntity } from './restore-drill.entity';
 import { RollingVerifier } from './rolling-verifier.service';
 import { VerificationGate } from './verification-gate';
 import { drillView, DrillView, VerificationState } from './verification-state.service';
+import { runAs } from '../common/request-scope';
 
 /** The keys of the drill alerts: one alert each, repeated drills update it. */
 export { DRILL_FAILED_KEY, DRILL_RTO_KEY };
@@ -88,7 +89,7 @@ export class RestoreDrills {
     const t0 = performance.now();
     let outcome: DrillOutcome;
     try {
-      outcome = await this.archive.verify(backupId, true, SYSTEM_ACTOR);
+      outcome = await runAs(SYSTEM_ACTOR, () => this.archive.verify(backupId, true));
     } catch (e) {
       // Deleted meanwhile, the catalog unreachable: the drill could not show the backup restores.
       outcome = {

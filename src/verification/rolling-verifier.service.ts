@@ -20,6 +20,7 @@ import { backupCorruptKey } from '../notifications/alert-keys';
 import { VerificationGate } from './verification-gate';
 import { VerificationState } from './verification-state.service';
 import { copiesOf, CopyName, selectSlice, ticksPerCycle } from './verify-slice';
+import { runAs } from '../common/request-scope';
 
 export interface CopyCheckOutcome {
   backupId: string;
@@ -175,7 +176,7 @@ export class RollingVerifier implements OnApplicationShutdown {
     const newest = rows.reduce<BackupEntity | null>((a, b) => (!a || b.createdAt > a.createdAt ? b : a), null);
     if (!newest) return;
     const result = await this.gate.run(() =>
-      this.archive.verify(newest.id, true, SYSTEM_ACTOR).catch((e: unknown) => ({
+      runAs(SYSTEM_ACTOR, () => this.archive.verify(newest.id, true)).catch((e: unknown) => ({
         ok: false,
         checks: [{ name: 'verify', ok: false, detail: safeErrorMessage(e) }],
       })),

@@ -4,7 +4,8 @@
  * moment, mid-append or mid-checkpoint, then restarted; finally it stops cleanly. The trail
  * and every checkpoint it left in backup storage must then verify offline. One kill in CI so
  * the test stays short; STRONGROOM_LONG_TESTS=1 kills it 10 times (seeded moments spread over
- * 1.2–2.7 s of traffic). A run of 100,000 events with many kills is not automated yet.
+ * 1.2–2.7 s of traffic). The long run (100,000 events, many kills) is the chaos campaign's
+ * audit family: `npm run test:chaos -- --only audit --engines postgres` (test/chaos/audit-kills.ts).
  */
 import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';

@@ -5,14 +5,15 @@
  * the catalog for a fork. Each attack is detected offline from only the NDJSON export, the
  * checkpoints the service wrote to backup storage, and the public key.
  */
-import { createWriteStream, readdirSync, writeFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { join } from 'node:path';
 import request from 'supertest';
 import { AuditCheckpointer } from '../../src/audit/audit-checkpointer';
 import { AuditProofs } from '../../src/audit/audit-proofs.service';
 import { AuditService } from '../../src/audit/audit.service';
-import { checkpointsFromDir, verifyExport } from '../../src/cli/audit-verify';
+import { offsiteStorageFromConfig } from '../../src/backup/storage.provider';
+import { checkpointsFromDir, checkpointsFromSources, verifyExport } from '../../src/cli/audit-verify';
 import { SYSTEM_ACTOR } from '../../src/common/request-context';
 import { AuditBody, AuditEvent, bodyOf, computeAuditHash, GENESIS_HASH } from '../../src/engine/audit/audit-hash';
 import {
@@ -315,5 +316,62 @@ describe('attacks by the database superuser, detected offline (postgres)', () =>
     expect(['fork', 'previous-mismatch', 'root-mismatch']).toContain(v.checkpoints.problem);
     await rewriteAll(honest);
     await expect(offline()).resolves.toMatchObject({ ok: true });
+  });
+});
+
+describe('checkpoints reach the offsite storage too (sqlite, local offsite)', () => {
+  let t: TestApp;
+  const work = tempDir('strongroom-audit-offsite-');
+  const offsiteDir = join(work.path, 'offsite');
+
+  beforeAll(async () => {
+    t = await createTestApp('sqlite', { OFFSITE_STORAGE: 'local', OFFSITE_DIR: offsiteDir });
+  });
+  afterAll(async () => {
+    await t.close();
+    work.remove();
+  });
+
+  it('retries an unreachable offsite storage without holding back the backup storage; the CLI verifies from it', async () => {
+    const audit = t.app.get(AuditService);
+    const checkpointer = t.app.get(AuditCheckpointer);
+    const auth = { Authorization: `Bearer ${t.keys.auditor}` };
+    // A file where the checkpoints directory must go: every write to the offsite storage fails.
+    mkdirSync(offsiteDir, { recursive: true });
+    writeFileSync(join(offsiteDir, 'checkpoints'), 'in the way');
+    for (let i = 1; i <= 4; i++) await audit.record(event(i));
+    const first = await checkpointer.checkpointNow();
+    expect(stored(t).map((c) => c.text)).toEqual([first!.text]);
+    const pending = await request(t.http).get('/api/audit/checkpoints/latest').set(auth).expect(200);
+    expect(pending.body).toMatchObject({ treeSize: first!.treeSize, offsiteStoredAt: null });
+    expect(pending.body.storedAt).toEqual(expect.any(String));
+
+    // The storage comes back: the next tick writes what was pending, oldest first, and what is new.
+    rmSync(join(offsiteDir, 'checkpoints'));
+    for (let i = 5; i <= 7; i++) await audit.record(event(i));
+    const second = await checkpointer.checkpointNow();
+    const offsite = checkpointsFromDir(offsiteDir); // the storage root: its checkpoints/ is read
+    expect(offsite.map((c) => c.text)).toEqual(stored(t).map((c) => c.text));
+    expect(offsite[0].text).toBe(first!.text);
+    expect(offsite[offsite.length - 1].text).toBe(second!.text);
+    const latest = await request(t.http).get('/api/audit/checkpoints').set(auth).expect(200);
+    expect(latest.body.items.every((c: { offsiteStoredAt: string | null }) => c.offsiteStoredAt)).toBe(true);
+
+    // An auditor verifies against the offsite copies alone: a directory, or the configured storage.
+    const file = join(work.path, 'audit.ndjson');
+    await pipeline(audit.export('ndjson', {}), createWriteStream(file));
+    const publicKey = (await request(t.http).get('/api/audit/public-key').expect(200)).body.publicKey as string;
+    const fromStorage = await checkpointsFromSources(['storage:offsite'], () => offsiteStorageFromConfig(t.config));
+    expect(fromStorage.map((c) => c.text)).toEqual(offsite.map((c) => c.text));
+    const v = await verifyExport(file, fromStorage, Buffer.from(publicKey, 'base64'));
+    expect(v).toMatchObject({ ok: true, checkpoints: { checked: offsite.length } });
+    const cli = await runCli(
+      ['audit', 'verify', '--export', file, '--checkpoints', offsiteDir, '--public-key', publicKey],
+      {
+        DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none',
+      },
+    );
+    expect(cli.stdout).toMatch(new RegExp(`checkpoints: ${offsite.length} checked`));
+    expect(cli.code).toBe(0);
   });
 });

@@ -6,7 +6,9 @@
  *
  *   npm run test:chaos                      # long mode, writes docs/reliability.md
  *   npm run test:chaos -- --quick           # small bounded run, writes nothing in docs/
- *   options: --engines sqlite,postgres  --only kills,corruption,hostile,load  --seed N
+ *   options: --engines sqlite,postgres  --only kills,corruption,hostile,load,audit  --seed N
+ *            (audit — the audit trail under random SIGKILLs, 100,000 events in long mode — runs only
+ *            when named: npm run test:chaos -- --only audit --engines postgres)
  *            --minutes M (a time budget: each family stops starting trials when its share is used,
  *            and the report says how many of the planned trials ran)
  *            --out <file.md>  --json <file.json>  --include <earlier results.json> (repeatable:
@@ -27,6 +29,7 @@ import { parseArgs } from 'node:util';
 import { Prng } from '../../bench/prng';
 import type { Engine } from '../support/databases';
 import { startPgCluster, stopPgCluster, type PgCluster } from '../support/postgres-server';
+import { auditKillCampaign } from './audit-kills';
 import { catalogQueryReport } from './catalog-queries';
 import { corruptionCampaign } from './corruption';
 import { hostileCampaign } from './hostile';
@@ -46,6 +49,8 @@ export interface Scale {
   loadClients: number;
   loadBackups: number;
   loadRows: number;
+  auditEvents: number;
+  auditClients: number;
 }
 
 export const LONG: Scale = {
@@ -59,6 +64,8 @@ export const LONG: Scale = {
   loadClients: 50,
   loadBackups: 10_000,
   loadRows: 300_000,
+  auditEvents: 100_000,
+  auditClients: 16,
 };
 export const QUICK: Scale = {
   backupKills: 2,
@@ -71,10 +78,14 @@ export const QUICK: Scale = {
   loadClients: 10,
   loadBackups: 500,
   loadRows: 20_000,
+  auditEvents: 3_000,
+  auditClients: 8,
 };
 
-const FAMILIES = ['kills', 'corruption', 'hostile', 'load'] as const;
+const FAMILIES = ['kills', 'corruption', 'hostile', 'load', 'audit'] as const;
 type Family = (typeof FAMILIES)[number];
+/** Without --only: the audit family is long on its own (100,000 events) and runs when named. */
+const DEFAULT_FAMILIES: Family[] = ['kills', 'corruption', 'hostile', 'load'];
 
 function gitCommit(): string {
   try {
@@ -106,7 +117,7 @@ export interface CampaignRun {
 }
 
 /** Shares of a --minutes budget: kills are the slowest trials by far (each one boots the service again). */
-const SHARE: Record<Family, number> = { kills: 0.55, corruption: 0.2, hostile: 0.15, load: 0.1 };
+const SHARE: Record<Family, number> = { kills: 0.55, corruption: 0.2, hostile: 0.15, load: 0.1, audit: 0.5 };
 
 export interface LoadTuning {
   rate?: number;
@@ -195,6 +206,18 @@ export async function runCampaign(opts: {
               rows: scale.loadRows,
               ratePerClient: load.rate,
               cpuProfile: load.cpuProfile,
+              prng,
+              log: opts.log,
+              logCopy,
+            }),
+          );
+        if (family === 'audit')
+          results.push(
+            await auditKillCampaign(engine, {
+              events: scale.auditEvents,
+              clients: scale.auditClients,
+              verifyEvery: opts.quick ? 2 : 10,
+              stopAt,
               prng,
               log: opts.log,
               logCopy,
@@ -297,6 +320,11 @@ export function renderMarkdown(runs: CampaignRun[], appendices: string[] = []): 
     '- **Concurrent readers**: N clients on `GET /api/backups` (first pages and deeper pages, filters),',
     '  `GET /api/status` and `GET /api/audit`, with the catalog holding thousands of backups (rows',
     '  inserted directly) while backups run back to back. Checks: no error, p99 of the list route ≤ 50 ms.',
+    '- **Audit trail under SIGKILL** (`--only audit`): the server, signing a checkpoint every second, takes',
+    '  audited requests from concurrent clients and is killed (SIGKILL) 0.3–5 s after each start, again and',
+    '  again, until the trail holds 100,000 events; then a clean stop. Checks: `GET /api/audit/verify` says ok',
+    '  after restarts (online); the built CLI verifies the NDJSON export offline against the checkpoints in',
+    '  backup storage and the public key (exit 0), the last checkpoint covering every event. No false alarm.',
     '',
     '## Summary',
     '',
@@ -332,7 +360,7 @@ async function main(): Promise<void> {
     },
   });
   const engines = (values.engines ?? 'sqlite,postgres').split(',') as Engine[];
-  const families = (values.only ?? FAMILIES.join(',')).split(',') as Family[];
+  const families = (values.only ?? DEFAULT_FAMILIES.join(',')).split(',') as Family[];
   for (const e of engines) if (e !== 'sqlite' && e !== 'postgres') throw new Error(`--engines: unknown engine ${e}`);
   for (const f of families)
     if (!FAMILIES.includes(f)) throw new Error(`--only: unknown family ${f} (${FAMILIES.join(', ')})`);

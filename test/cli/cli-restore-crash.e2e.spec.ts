@@ -103,6 +103,12 @@ describe.each(ENGINES)('CLI restore killed mid-way on %s', (engine) => {
     expect(done.stderr).toMatch(/completed/);
     expect(done.code).toBe(0);
     expect(await fingerprint(db)).toEqual(atBackup);
+    // The command line acts as its operator (runAs in src/cli/commands.ts), not as the system.
+    const [execute] = await queryRows<{ actor_name: string; actor_type: string }>(
+      db,
+      `SELECT actor_name, actor_type FROM strongroom_audit_events WHERE action = 'recovery.execute' ORDER BY seq DESC LIMIT 1`,
+    );
+    expect(execute).toMatchObject({ actor_type: 'system', actor_name: expect.stringMatching(/^cli:/) });
     if (engine === 'postgres') {
       // `big` (12 MB of rows) was loaded through a shadow table; whatever the kills left of those is gone now.
       const left = await queryRows(

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import request from 'supertest';
 import { BackupEntity } from '../../src/backup/backup.entity';
 import { BackupsService } from '../../src/backup/backups.service';
+import { runAs } from '../../src/common/request-scope';
 import { JobCancelCatalog } from '../../src/backup/job-cancel-catalog';
 import { BACKUP_STORAGE } from '../../src/backup/storage.provider';
 import type { BackupStorage } from '../../src/engine/storage/storage';
@@ -163,7 +164,11 @@ describe.each(ENGINES)('cancelling jobs on %s', (engine) => {
     const before = await targetDigest();
     let id = '';
     // Once the restore opens a table's rows: its transaction is open and writing.
-    const restore = onStorage('get', /\.rows$/, () => void recoveries.cancel(id, actor).catch(() => undefined));
+    const restore = onStorage(
+      'get',
+      /\.rows$/,
+      () => void runAs(actor, () => recoveries.cancel(id)).catch(() => undefined),
+    );
     try {
       const r = await recoveries.start({
         backupId: backup.id as string,

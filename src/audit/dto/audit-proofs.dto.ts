@@ -32,6 +32,14 @@ export class AuditCheckpointDto {
     format: 'date-time',
   })
   storedAt: string | null;
+  @ApiProperty({
+    description:
+      'When it was written to the offsite storage, or null while that is pending or no offsite storage is configured',
+    nullable: true,
+    type: String,
+    format: 'date-time',
+  })
+  offsiteStoredAt: string | null;
 }
 
 export class AuditCheckpointPageDto {

@@ -145,3 +145,81 @@ describe('TrailVerifier', () => {
     expect(verify(events, [cps[0], junk, cps[2]]).checkpoints).toMatchObject({ problem: 'malformed', firstBad: 0 });
   });
 });
+
+/**
+ * Mutation-style: a verifier that says ok to a trail or checkpoint someone altered is the
+ * classic failure of such systems, so every single alteration is tried, not a chosen few.
+ */
+describe('TrailVerifier refuses every single alteration', () => {
+  const events = trail(12);
+  const cps = checkpointsFor(events, [3, 7, 12]);
+  const ok = (evs: AuditEvent[], list: Checkpoint[]) => verify(evs, list).ok;
+
+  it('any character of a signed checkpoint body changed', () => {
+    const text = cps[1].text;
+    const bodyEnd = text.indexOf('\n\n');
+    let tried = 0;
+    for (let i = 0; i < bodyEnd; i++) {
+      // A neighbouring character: '0'↔'1', 'a'↔'`', '\n'↔'\v' ...
+      const changed = text.slice(0, i) + String.fromCharCode(text.charCodeAt(i) ^ 1) + text.slice(i + 1);
+      expect(ok(events, [cps[0], { ...cps[1], text: changed }, cps[2]])).toBe(false);
+      tried++;
+    }
+    expect(tried).toBeGreaterThan(100);
+  });
+
+  it('any bit of the signature (key id included) flipped', () => {
+    const text = cps[2].text;
+    const sig = text.slice(text.lastIndexOf(' ') + 1, -1);
+    const bytes = Buffer.from(sig, 'base64');
+    expect(bytes).toHaveLength(68);
+    for (let i = 0; i < bytes.length; i++) {
+      for (const bit of [0, 7]) {
+        const flipped = Buffer.from(bytes);
+        flipped[i] ^= 1 << bit;
+        const changed = text.slice(0, text.length - 1 - sig.length) + flipped.toString('base64') + '\n';
+        expect(ok(events, [cps[0], cps[1], { ...cps[2], text: changed }])).toBe(false);
+      }
+    }
+  });
+
+  it('any hashed field of any event changed, with or without the chain recomputed after it', () => {
+    const edits: [string, (b: ReturnType<typeof eventBody>) => ReturnType<typeof eventBody>][] = [
+      ['at', (b) => ({ ...b, at: '2026-11-21T12:59:59.000Z' })],
+      ['actor', (b) => ({ ...b, actor: { ...b.actor, name: 'someone else' } })],
+      ['role', (b) => ({ ...b, actor: { ...b.actor, role: 'auditor' } })],
+      ['action', (b) => ({ ...b, action: 'backup.delete' })],
+      ['resourceId', (b) => ({ ...b, resourceId: 'other' })],
+      ['outcome', (b) => ({ ...b, outcome: 'failure' as const })],
+      ['ip', (b) => ({ ...b, ip: '10.0.0.1' })],
+      ['requestId', (b) => ({ ...b, requestId: null })],
+      ['details', (b) => ({ ...b, details: { note: 'rewritten' } })],
+    ];
+    const bodies = events.map((e) => eventBody(e.seq));
+    for (let seq = 1; seq <= events.length; seq++) {
+      for (const [field, edit] of edits) {
+        const edited = bodies.map((b) => (b.seq === seq ? edit(b) : b));
+        // The row alone edited: its hash no longer matches.
+        const raw = events.map((e, i) => (e.seq === seq ? { ...e, ...edited[i] } : e));
+        expect([seq, field, ok(raw, cps)]).toEqual([seq, field, false]);
+        // Everything after it re-hashed and re-linked: the signed roots no longer match.
+        expect([seq, field, ok(rechain(edited), cps)]).toEqual([seq, field, false]);
+      }
+    }
+  });
+
+  it('any event dropped, duplicated or swapped with its neighbour (re-chained), within what checkpoints cover', () => {
+    const bodies = events.map((e) => eventBody(e.seq));
+    for (let i = 0; i < bodies.length; i++) {
+      expect([i, ok(rechain(bodies.filter((_, j) => j !== i)), cps)]).toEqual([i, false]);
+      if (i + 1 < bodies.length) {
+        // (A copy of the last event would only extend the trail past its last checkpoint: not covered yet.)
+        const duplicated = [...bodies.slice(0, i + 1), bodies[i], ...bodies.slice(i + 1)];
+        expect([i, ok(rechain(duplicated), cps)]).toEqual([i, false]);
+        const swapped = [...bodies];
+        [swapped[i], swapped[i + 1]] = [swapped[i + 1], swapped[i]];
+        expect([i, ok(rechain(swapped), cps)]).toEqual([i, false]);
+      }
+    }
+  });
+});
