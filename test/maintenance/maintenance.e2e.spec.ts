@@ -1,5 +1,3 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Client } from 'pg';
 import request from 'supertest';
 import { MaintenanceEntity } from '../../src/maintenance/maintenance.entity';
@@ -8,6 +6,7 @@ import { createBackup } from '../support/backup-helpers';
 import { createPgDatabase, ENGINES, TestDatabase } from '../support/databases';
 import { seedSample } from '../support/sample-data';
 import { createTestApp, eventually, TestApp } from '../support/test-app';
+import { startWebhookReceiver } from '../support/webhook-receiver';
 
 interface Hook {
   url: string;
@@ -15,27 +14,7 @@ interface Hook {
   close(): Promise<void>;
 }
 
-async function webhookReceiver(): Promise<Hook> {
-  const bodies: Hook['bodies'] = [];
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      bodies.push(JSON.parse(Buffer.concat(chunks).toString('utf8')) as Hook['bodies'][number]);
-      res.writeHead(204).end();
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
-    bodies,
-    close: () =>
-      new Promise((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
-  };
-}
+const webhookReceiver = (): Promise<Hook> => startWebhookReceiver<Hook['bodies'][number]>();
 
 const types = (h: Hook) => h.bodies.map((b) => b.type).filter((t) => t.startsWith('maintenance.'));
 

@@ -1,6 +1,4 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
-import { AddressInfo } from 'node:net';
 import request from 'supertest';
 import { BackupEntity } from '../../src/backup/backup.entity';
 import { BackupsService } from '../../src/backup/backups.service';
@@ -10,6 +8,7 @@ import { ENGINES } from '../support/databases';
 import { execSql, seedSample } from '../support/sample-data';
 import { createBackup } from '../support/backup-helpers';
 import { createTestApp, TestApp } from '../support/test-app';
+import { startWebhookReceiver } from '../support/webhook-receiver';
 import { insertBackup } from '../scheduler/schedule-helpers';
 
 interface Hook {
@@ -18,27 +17,7 @@ interface Hook {
   close(): Promise<void>;
 }
 
-async function webhookReceiver(): Promise<Hook> {
-  const bodies: Record<string, unknown>[] = [];
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      bodies.push(JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>);
-      res.writeHead(204).end();
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
-    bodies,
-    close: () =>
-      new Promise((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
-  };
-}
+const webhookReceiver = (): Promise<Hook> => startWebhookReceiver<Record<string, unknown>>();
 
 describe.each(ENGINES)('status, metrics and alerts on %s', (engine) => {
   let t: TestApp;

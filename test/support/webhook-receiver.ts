@@ -7,19 +7,20 @@ export type WebhookBody = Record<string, unknown> & {
   alert?: { key: string; state: 'open' | 'resolved'; firstSeenAt: string; occurrences: number };
 };
 
-export interface WebhookReceiver {
+export interface WebhookReceiver<T = WebhookBody> {
   url: string;
-  bodies: WebhookBody[];
+  bodies: T[];
   close(): Promise<void>;
 }
 
-export async function startWebhookReceiver(): Promise<WebhookReceiver> {
-  const bodies: WebhookBody[] = [];
+/** `T`: the shape a test reads the bodies as (they are whatever the service sent). */
+export async function startWebhookReceiver<T = WebhookBody>(): Promise<WebhookReceiver<T>> {
+  const bodies: T[] = [];
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      bodies.push(JSON.parse(Buffer.concat(chunks).toString('utf8')) as WebhookBody);
+      bodies.push(JSON.parse(Buffer.concat(chunks).toString('utf8')) as T);
       res.writeHead(204).end();
     });
   });

@@ -6,8 +6,6 @@
  * drill restores the newest backup from whatever copy is sound and records its duration as the
  * RTO; a drill that cannot restore, and one far slower than the drills before it, alert.
  */
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import request from 'supertest';
 import { partKey } from '../../src/engine/archive/part-io';
@@ -26,6 +24,7 @@ import { createBackup } from '../support/backup-helpers';
 import { seedSample } from '../support/sample-data';
 import { startS3Server, TestS3Server } from '../support/s3-server';
 import { createTestApp, TestApp } from '../support/test-app';
+import { startWebhookReceiver } from '../support/webhook-receiver';
 
 interface Alert {
   type: string;
@@ -34,25 +33,8 @@ interface Alert {
 }
 
 async function webhookReceiver(): Promise<{ url: string; alerts: Alert[]; close(): Promise<void> }> {
-  const alerts: Alert[] = [];
-  const server = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      alerts.push(JSON.parse(Buffer.concat(chunks).toString('utf8')) as Alert);
-      res.writeHead(204).end();
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`,
-    alerts,
-    close: () =>
-      new Promise((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
-  };
+  const r = await startWebhookReceiver<Alert>();
+  return { url: r.url, alerts: r.bodies, close: () => r.close() };
 }
 
 /**
