@@ -4,8 +4,9 @@
  * an object store that backups and restores need at the same time. Writes pass through
  * unthrottled: the background readers never write.
  */
-import { Transform, type Readable } from 'node:stream';
-import type { BackupStorage, StoredObject } from './storage';
+import { Transform } from 'node:stream';
+import type { BackupStorage } from './storage';
+import { ReadViewStorage } from './read-view-storage';
 
 export interface RateClock {
   now(): number;
@@ -44,28 +45,17 @@ export class ByteRateLimiter {
   }
 }
 
-export class ThrottledStorage implements BackupStorage {
+export class ThrottledStorage extends ReadViewStorage {
   constructor(
-    private readonly inner: BackupStorage,
+    inner: BackupStorage,
     private readonly limiter: ByteRateLimiter,
-  ) {}
-
-  get kind(): string {
-    return this.inner.kind;
+  ) {
+    super(inner);
   }
 
-  get location(): string {
-    return this.inner.location;
-  }
-
-  put(key: string, body: Readable, opts?: { signal?: AbortSignal }): Promise<{ size: number }> {
-    return this.inner.put(key, body, opts);
-  }
-
-  async get(key: string): Promise<Readable> {
-    const source = await this.inner.get(key);
+  protected readStep(): Transform {
     const limiter = this.limiter;
-    const paced = new Transform({
+    return new Transform({
       transform(chunk: Buffer, _enc, done) {
         // Back-pressure does the rest: while this waits, the source is not read further.
         limiter.take(chunk.length).then(
@@ -74,28 +64,5 @@ export class ThrottledStorage implements BackupStorage {
         );
       },
     });
-    source.once('error', (e) => paced.destroy(e));
-    paced.once('close', () => source.destroy());
-    return source.pipe(paced);
-  }
-
-  stat(key: string): Promise<StoredObject | null> {
-    return this.inner.stat(key);
-  }
-
-  list(prefix: string): Promise<StoredObject[]> {
-    return this.inner.list(prefix);
-  }
-
-  delete(key: string): Promise<void> {
-    return this.inner.delete(key);
-  }
-
-  deletePrefix(prefix: string): Promise<void> {
-    return this.inner.deletePrefix(prefix);
-  }
-
-  check(): Promise<void> {
-    return this.inner.check();
   }
 }
