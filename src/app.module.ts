@@ -14,6 +14,7 @@ import { DatabaseModule } from './database/database.module';
 import { HealthModule } from './health/health.module';
 import { BackupModule } from './backup/backup.module';
 import { StorageModule } from './backup/storage.module';
+import { ForegroundModule } from './common/foreground.module';
 import { RecoveryModule } from './recovery/recovery.module';
 import { NotificationsModule } from './notifications/notifications.module';
 import { OffsiteModule } from './offsite/offsite.module';
@@ -47,6 +48,7 @@ import { VerificationModule } from './verification/verification.module';
     }),
     DatabaseModule,
     StorageModule,
+    ForegroundModule,
     AuditModule,
     AuthModule,
     BackupModule,

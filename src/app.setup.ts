@@ -4,6 +4,7 @@ import type { NextFunction, Request, Response } from 'express';
 import { Logger } from 'nestjs-pino';
 import { AuditHttpHook } from './audit/audit-http.hook';
 import { bodyParsers } from './common/body-parsing';
+import { ForegroundActivity } from './common/foreground-activity';
 import { HttpLogging } from './common/http-logging';
 import { setupOpenApi } from './common/openapi';
 import type { RequestWithContext } from './common/request-context';
@@ -28,6 +29,8 @@ export function configureApp(app: INestApplication): void {
   const hook = app.get(AuditHttpHook);
   express.use((req: Request, res: Response, next: NextFunction) => hook.use(req as RequestWithContext, res, next));
   express.use(app.get(HttpLogging).middleware);
+  // Requests in flight: a running backup gives way to them (foreground-activity.ts).
+  express.use(app.get(ForegroundActivity).middleware);
   for (const parser of bodyParsers({ maxBytes: config.BODY_MAX_BYTES, maxDepth: config.BODY_MAX_DEPTH }))
     express.use(parser);
   // (4) the request scope services read their audit context from (request-scope.ts).

@@ -8,6 +8,7 @@ import { In } from 'typeorm';
 import { APP_VERSION } from '../app-version';
 import { AuditService } from '../audit/audit.service';
 import { DomainError, ErrorCode } from '../common/domain-error';
+import { ForegroundActivity } from '../common/foreground-activity';
 import { safeErrorMessage } from '../common/redact';
 import { estimateProgress } from '../common/progress-estimate';
 import { Actor, SYSTEM_ACTOR } from '../common/request-context';
@@ -76,6 +77,7 @@ export class BackupsService implements OnApplicationBootstrap, OnApplicationShut
     private readonly cancels: JobCancelCatalog,
     private readonly scopes: ScopesService,
     @Optional() private readonly events?: BackupEvents,
+    @Optional() private readonly foreground?: ForegroundActivity,
   ) {
     sweeper.register((staleBefore) => this.failOrphanedJobs(staleBefore));
   }
@@ -376,6 +378,7 @@ export class BackupsService implements OnApplicationBootstrap, OnApplicationShut
         parallel: this.config.BACKUP_PARALLELISM,
         fullFormat: this.config.SQLITE_FULL_BACKUP_FORMAT,
         signal: jobSignal,
+        pacer: this.foreground ?? null,
         beforeCommit: () =>
           watch.gate(
             () => this.cancels.claimCommit(BackupEntity, row.id),

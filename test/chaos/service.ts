@@ -45,6 +45,8 @@ export function baseEnv(workDir: string): Env {
     // The campaign measures correctness, not the rate limiter: it must not turn answers into 429s.
     THROTTLE_LIMIT: '100000000',
     THROTTLE_EXPENSIVE_LIMIT: '100000000',
+    // Passed through for A/B runs of the latency campaign (pacing on or off).
+    ...(process.env.BACKUP_YIELD_MAX_WAIT_MS ? { BACKUP_YIELD_MAX_WAIT_MS: process.env.BACKUP_YIELD_MAX_WAIT_MS } : {}),
   };
 }
 

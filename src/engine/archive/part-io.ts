@@ -18,6 +18,7 @@ import { availableParallelism } from 'node:os';
 import { StorageNotFoundError, type BackupStorage } from '../storage/storage';
 import type { KeyLookup } from './encryption';
 import { ArchiveError, errorForPart } from './errors';
+import { pacingStep, type Pacer } from './pacing';
 import type { Compression, Manifest, PartInfo } from './manifest.types';
 import { buildStages, type StagesSpec, type WriteDigests } from './part-stages';
 import { WorkerStages } from './part-worker-pool';
@@ -30,6 +31,8 @@ export interface WritePartOptions {
   signal?: AbortSignal;
   /** Run the steps on the calling thread even where workers are on: a second lane beside a busy worker. */
   inline?: boolean;
+  /** Asked before each chunk of the source moves on (see pacing.ts): lets API requests go first. */
+  pacer?: Pacer | null;
 }
 
 /** What a reader needs to know about how a backup's parts were written: its manifest has it. */
@@ -104,7 +107,8 @@ export async function writePart(
   if (opts.signal) addAbortSignal(opts.signal, stored);
 
   const piped = new Promise<Error | null>((resolve) => {
-    pipeline([source, ...work.steps, stored], (err) => resolve(err ?? null));
+    const pace = opts.pacer ? [pacingStep(opts.pacer)] : [];
+    pipeline([source, ...pace, ...work.steps, stored], (err) => resolve(err ?? null));
   });
   try {
     const { size } = await storage.put(key, stored, { signal: opts.signal });

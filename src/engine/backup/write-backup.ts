@@ -11,6 +11,7 @@ import type { BackupStorage } from '../storage/storage';
 import { parseManifest, serializeManifest } from '../archive/manifest';
 import { DEFAULT_FRAME_SIZE } from '../archive/encryption';
 import { PartSourceError, writePart, partKey } from '../archive/part-io';
+import type { Pacer } from '../archive/pacing';
 import {
   BackupTrigger,
   BackupType,
@@ -77,6 +78,8 @@ export interface WriteBackupSpec {
   /** Where a temporary copy of the pages may go (a page image of a WAL file with frames); default the OS's. */
   workDir?: string;
   signal?: AbortSignal;
+  /** Lets API requests go ahead of this backup's data (see archive/pacing.ts); none from the CLI. */
+  pacer?: Pacer | null;
   /**
    * Awaited right before the manifest (the commit point) is written: if it rejects, the parts
    * are removed and the backup fails; once it resolved the backup commits. A caller that lets
@@ -117,6 +120,7 @@ export async function writeBackup(dialect: Dialect, storage: BackupStorage, spec
       level: spec.compressionLevel,
       encryption: key ? { keyId: key.keyId, key: key.key, frameSize: DEFAULT_FRAME_SIZE } : null,
       signal,
+      pacer: spec.pacer ?? null,
     };
     const put = (name: string, source: Readable) => writePart(storage, spec.dir, name, source, format);
 
