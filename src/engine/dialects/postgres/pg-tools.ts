@@ -4,7 +4,7 @@
  * the server may not accept, so a mismatch is an error that says what to install.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -46,7 +46,34 @@ function defaultDirs(major: number): string[] {
   return [...versioned, ...path];
 }
 
-async function toolVersion(path: string): Promise<{ major: number; version: string } | null> {
+type ToolVersion = { major: number; version: string } | null;
+
+/**
+ * Versions already asked, by path, valid while the file's mtime and size stay the same (a package
+ * upgrade replaces the binary). Every backup looks its pg_dump up: spawning `--version` each time
+ * cost a process start per backup, on the service's event loop too.
+ */
+const versions = new Map<string, { stamp: string; version: Promise<ToolVersion> }>();
+
+function toolVersion(path: string): Promise<ToolVersion> {
+  let stamp: string;
+  try {
+    const st = statSync(path);
+    stamp = `${st.mtimeMs}:${st.size}:${st.ino}`;
+  } catch {
+    return Promise.resolve(null);
+  }
+  const hit = versions.get(path);
+  if (hit && hit.stamp === stamp) return hit.version;
+  const version = askVersion(path);
+  const entry = { stamp, version };
+  versions.set(path, entry);
+  // A failed ask (a timeout on a loaded machine) is asked again next time.
+  void version.then((v) => (v || versions.get(path) !== entry ? undefined : versions.delete(path)));
+  return version;
+}
+
+async function askVersion(path: string): Promise<ToolVersion> {
   try {
     const { stdout } = await execFileAsync(path, ['--version'], { timeout: 30_000 });
     // "pg_dump (PostgreSQL) 15.18 (Debian 15.18-0+deb12u1)"
