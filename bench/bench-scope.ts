@@ -82,7 +82,11 @@ export function scopeReplaceCase(
           ctx.keys,
           'our restore scope replace',
         );
-        return { measured, bytes: null, note: 'closure under the restore locks, then keyed delete and merge' };
+        return {
+          measured,
+          bytes: null,
+          note: 'closure under the restore locks, keyed delete and merge, foreign keys checked for the rows written',
+        };
       }),
     // The project is exactly the source's again; every other project keeps its later changes.
     after: async () => {

@@ -253,6 +253,14 @@ export interface RestoreInput {
   onWarning?(message: string): void;
   signal?: AbortSignal;
   guard?: RestoreGuard;
+  /**
+   * How the foreign keys between the restored tables are checked (PostgreSQL). 'revalidate', the
+   * default: lifted for the load and re-added, which validates each referencing table whole, the
+   * cheapest check of a table loaded whole. 'written-rows': keys between tables that are only
+   * merged into (not truncated, not swapped) stay on, deferred to the end of the load, and are
+   * checked for the rows written: a scope writes a few rows into large tables.
+   */
+  foreignKeyChecks?: 'revalidate' | 'written-rows';
   commitMarker?: RestoreCommitMarker;
   /**
    * Awaited last, inside the transaction, right before COMMIT: the point of no return. If it

@@ -214,6 +214,8 @@ async function restoreInput(spec: RestoreSpec, dialect?: Dialect, outcome?: Scop
       }));
     return {
       guard: bothGuards(auditGuard, scopeRestoreGuard(scope, outcome ?? { removed: {} })),
+      // A scope's rows are few against its tables: checking its keys per row written, not per table.
+      foreignKeyChecks: 'written-rows',
       encoding: m.engine.encoding,
       archivedDdl: () => readSchemaSql(spec.storage, spec.dir, m, keys),
       // Context first: the rows the members point at are in place before them.

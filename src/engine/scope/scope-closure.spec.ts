@@ -81,6 +81,25 @@ describe('scope closure (SQLite, live foreign keys)', () => {
     }
   });
 
+  it('for a restore, finds the same members without the context pass or the index checks', async () => {
+    const tables = await dialect.listTables();
+    const seen: string[] = [];
+    const query = async (sql: string) => {
+      seen.push(sql);
+      return raw.prepare(sql).all() as Record<string, unknown>[];
+    };
+    const def = { table: 'engagements', keys: [{ id: 'eng-0002' }] };
+    const full = await computeClosure(sqliteScopeSql, query, tables, def);
+    const fullStatements = seen.length;
+    seen.length = 0;
+    const members = await computeClosure(sqliteScopeSql, query, tables, def, { membersOnly: true });
+    expect(members.members).toEqual(full.members);
+    expect(members.context.size).toBe(0);
+    // Every statement left is a keyed read of members: none reads upwards for context, none the index list.
+    expect(seen.length).toBeLessThan(fullStatements);
+    expect(seen.filter((q) => /pragma_index_list/.test(q))).toEqual([]);
+  });
+
   it('names the field of a bad definition', async () => {
     await expect(closure([{ nope: 1 }])).rejects.toThrow(ScopeError);
     await expect(closure([{ nope: 1 }])).rejects.toThrow(/scope\.keys\[0\] must name exactly the primary key/);

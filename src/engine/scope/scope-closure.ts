@@ -121,11 +121,17 @@ export function rootTuples(
   return { root, tuples };
 }
 
+/**
+ * `membersOnly`: a restore needs the live members alone (what to remove, what moved), so it
+ * skips the upward pass for context rows and the index checks behind the warnings: fewer
+ * statements inside its locks. `context` and `warnings` are then empty.
+ */
 export async function computeClosure(
   sql: ScopeSql,
   query: ScopeQuery,
   tables: TableInfo[],
   def: ScopeDefinition,
+  opts: { membersOnly?: boolean } = {},
 ): Promise<ScopeClosure> {
   const { root, tuples } = rootTuples(sql, tables, def);
   const excluded = new Set((def.exclude ?? []).map((e) => findTable(tables, e)!.name));
@@ -176,7 +182,7 @@ export async function computeClosure(
   const checked = new Set<string>();
   const warnUnindexed = async (t: TableInfo, cols: string[]) => {
     const id = `${t.name}(${cols.join(',')})`;
-    if (checked.has(id)) return;
+    if (opts.membersOnly || checked.has(id)) return;
     checked.add(id);
     if (t.primaryKey.slice(0, cols.length).join('\u0000') === cols.join('\u0000')) return;
     if (!(await query(sql.indexLeadsWith(t.name, cols))).length)
@@ -206,7 +212,7 @@ export async function computeClosure(
   }
 
   // Upwards: what members (then context rows) reference and the scope does not hold.
-  delta = members;
+  delta = opts.membersOnly ? (new Map() as RowSets) : members;
   while (delta.size) {
     const next: RowSets = new Map();
     for (const [name, keys] of delta) {

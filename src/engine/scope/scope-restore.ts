@@ -62,7 +62,7 @@ function describeKey(pk: string[], tuple: string[]): string {
 /** Reads what a scoped restore would delete and which backup rows moved, through `query` (a snapshot or the restore's transaction). */
 export async function planScopeRestore(query: ScopeQuery, o: ScopeRestoreOptions): Promise<ScopeRestorePlan> {
   const sql = scopeSqlFor(o.engine);
-  const live = await computeClosure(sql, query, o.liveTables, o.scope);
+  const live = await computeClosure(sql, query, o.liveTables, o.scope, { membersOnly: true });
   const byName = new Map(o.liveTables.map((t) => [t.name, t]));
   const moved: ScopeRestorePlan['moved'] = [];
   const remove = new Map<string, string[][]>();

@@ -3,7 +3,9 @@
  * restored or nothing (also if the process dies: an uncommitted transaction rolls back).
  *
  * Inside it: lock the tables, lift foreign keys between tables in scope (so any order,
- * self-references and cycles load) and re-add them at the end, which validates them;
+ * self-references and cycles load) and re-add them at the end, which validates them (a scoped
+ * restore instead defers the keys between tables it only merges into and checks the rows it
+ * wrote: pg-deferred-keys.ts);
  * disable user triggers on replace/merge tables so rows land exactly as backed up;
  * `replace` TRUNCATEs and COPYs straight in, unless a table outside the scope references
  * the table, then it deletes only rows absent from the backup and upserts the rest (the
@@ -33,6 +35,7 @@ import { displayNameSql, qualify, quoteIdent, quoteLiteral, splitName } from './
 import { loadShadows, type LoadedShadow } from './pg-shadow-load';
 import type { ShadowPlan } from './pg-shadow-prepare';
 import { swapInShadow } from './pg-shadow-swap';
+import { checkDeferredKeys, deferKeys, splitDeferrable } from './pg-deferred-keys';
 import { AUDIT_TABLE } from '../../backup/bookkeeping-tables';
 
 export interface RestoreTuning {
@@ -241,10 +244,18 @@ export async function restoreInTransaction(
   // Index rebuilds sort with it, and re-adding a foreign key validates with it as work_mem.
   await client.query(`SET LOCAL maintenance_work_mem = ${quoteLiteral(tune.maintenanceWorkMem)}`);
   // Keys between two shadowed tables stay until their swap lifts them.
-  const fks = (await foreignKeysInScope(client, scope)).filter(
+  const allKeys = (await foreignKeysInScope(client, scope)).filter(
     (fk) => !(shadowed.has(fk.table) && shadowed.has(fk.refTable ?? '')),
   );
+  // A scope merges a few rows into large tables: its keys check those rows, not the whole tables (pg-deferred-keys.ts).
+  const keyed = new Set(
+    input.foreignKeyChecks === 'written-rows'
+      ? input.tables.filter((t) => t.mode !== 'replace' && !shadowed.has(t.name)).map((t) => t.name)
+      : [],
+  );
+  const { deferred, lifted: fks } = await splitDeferrable(client, allKeys, keyed);
   for (const fk of fks) await client.query(`ALTER TABLE ${qualify(fk.table)} DROP CONSTRAINT ${quoteIdent(fk.name)}`);
+  await deferKeys(client, deferred);
   // Rows that predate a NOT VALID check may break it: like pg_restore, it goes back on after the data, still NOT VALID.
   const lax = await notValidChecks(client, scope);
   for (const k of lax) await client.query(`ALTER TABLE ${qualify(k.table)} DROP CONSTRAINT ${quoteIdent(k.name)}`);
@@ -278,6 +289,8 @@ export async function restoreInTransaction(
         live,
         scope,
       ));
+      // Every row of the keyed tables is written: their queued checks run before anything else alters them.
+      await checkDeferredKeys(client, deferred);
     } catch (err) {
       abort.abort();
       await loading;
