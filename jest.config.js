@@ -2,29 +2,20 @@
  * Two jest projects, both run by `npm test`:
  *
  * - unit: specs beside the code in src/ (`*.spec.ts`). No global setup: no PostgreSQL server and
- *   no `.test-build/`, so one spec runs in about a second. Transpiled by SWC (types are checked by
- *   `npm run typecheck`, as with ts-jest's transpile-only mode before). A unit spec may still use a
+ *   no `.test-build/`, so one spec runs in about a second. A unit spec may still use a
  *   real SQLite file or a temp directory; it may not need anything the integration setup provides.
  * - integration: everything in test/, plus specs in src/ named `*.int.spec.ts` — the ones that
  *   need the shared PostgreSQL server (TEST_DATABASE_URL) or the transpiled app in `.test-build/`
  *   for child processes. Its global setup starts both once per run.
  *
+ * Both are transpiled by SWC (test/support/swc-options.js; types are checked by `npm run typecheck`).
+ *
  * `npm run test:unit` / `npm run test:integration` select one project. A global setup only runs
  * when its project has a test selected, so `npx jest src/engine/jcs.spec.ts` starts no PostgreSQL.
  */
-const swc = [
-  '@swc/jest',
-  {
-    jsc: {
-      parser: { syntax: 'typescript', decorators: true },
-      // Same emit as tsc with experimentalDecorators + emitDecoratorMetadata (Nest relies on it).
-      transform: { legacyDecorator: true, decoratorMetadata: true, useDefineForClassFields: true },
-      target: 'es2022',
-    },
-    module: { type: 'commonjs' },
-    sourceMaps: 'inline',
-  },
-];
+const swcOptions = require('./test/support/swc-options');
+
+const swc = ['@swc/jest', { ...swcOptions, sourceMaps: 'inline' }];
 
 const common = {
   rootDir: '.',
@@ -45,7 +36,7 @@ module.exports = {
       ...common,
       displayName: 'integration',
       testMatch: ['<rootDir>/test/**/*.spec.ts', '<rootDir>/src/**/*.int.spec.ts'],
-      transform: { '^.+\\.ts$': ['ts-jest', { transpilation: true, diagnostics: false }] },
+      transform: { '^.+\\.ts$': swc },
       globalSetup: '<rootDir>/test/support/global-setup.ts',
       globalTeardown: '<rootDir>/test/support/global-teardown.ts',
     },
