@@ -59,6 +59,22 @@ describe('decompression failures', () => {
     ).rejects.toBeInstanceOf(ArchiveError);
   });
 
+  it('zstd frames carry a content checksum, so damage to raw data is caught; frames without one still read', async () => {
+    // Incompressible data lands in raw blocks: without the checksum a flipped byte there
+    // would decompress "successfully" into different plaintext.
+    const plain = randomBytes(100_000);
+    const packed = await through([plain], createCompressStream('zstd'));
+    // Frame header descriptor (after the 4-byte magic): bit 2 is Content_Checksum_flag.
+    expect(packed[4] & 0x04).toBe(0x04);
+    const bad = Buffer.from(packed);
+    bad[Math.floor(bad.length / 2)] ^= 0x01;
+    await expect(through([bad], createDecompressStream('zstd'))).rejects.toMatchObject({ code: 'corrupt-data' });
+    // Archives written before the checksum was turned on: no checksum in the frame, same reader.
+    const old = zstdCompress(plain);
+    expect(old[4] & 0x04).toBe(0);
+    expect((await through([old], createDecompressStream('zstd'))).equals(plain)).toBe(true);
+  });
+
   it('fails on a gzip stream cut short', async () => {
     const packed = await through([randomBytes(10000)], createCompressStream('gzip'));
     await expect(through([packed.subarray(0, packed.length - 5)], createDecompressStream('gzip'))).rejects.toThrow();

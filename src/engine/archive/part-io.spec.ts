@@ -9,7 +9,7 @@ import { DEFAULT_FRAME_SIZE } from './encryption';
 import { ArchiveError } from './errors';
 import { Keyring } from './keyring';
 import type { Compression, EncryptionInfo, PartInfo } from './manifest.types';
-import { openPart, verifyPart, writePart, type PartFormat } from './part-io';
+import { openPart, verifyPart, writePart, type OpenPartOptions, type PartFormat } from './part-io';
 
 const ring = new Keyring([
   ['old', randomBytes(32)],
@@ -61,10 +61,15 @@ async function write(name: string, data: Buffer, fmt: PartFormat): Promise<PartI
   });
 }
 
-async function readError(part: PartInfo, fmt: PartFormat, keys: Keyring | null = ring): Promise<ArchiveError> {
+async function readError(
+  part: PartInfo,
+  fmt: PartFormat,
+  keys: Keyring | null = ring,
+  opts?: OpenPartOptions,
+): Promise<ArchiveError> {
   let caught: unknown;
   try {
-    await readAll(await openPart(storage, DIR, part, fmt, keys));
+    await readAll(await openPart(storage, DIR, part, fmt, keys, opts));
   } catch (err) {
     caught = err;
   }
@@ -121,6 +126,38 @@ describe.each<[Compression, boolean]>([
       expect(check.ok).toBe(false);
       expect(check.detail).toContain(part.name);
     }
+  });
+
+  it('reading rows without the plaintext SHA-256 (restores) still fails on any changed, swapped or cut byte', async () => {
+    const rows = { plaintextSha256: false };
+    const data = compressible(5 * F);
+    const part = await write('parts/0005.rows', data, fmt);
+    expect((await readAll(await openPart(storage, DIR, part, fmt, ring, rows))).equals(data)).toBe(true);
+    const file = join(root.path, DIR, part.name);
+    const original = readFileSync(file);
+    for (const pos of [0, 7, 40, Math.floor(original.length / 2), original.length - 17, original.length - 1]) {
+      const bad = Buffer.from(original);
+      bad[pos] ^= 0x01;
+      writeFileSync(file, bad);
+      await readError(part, fmt, ring, rows);
+    }
+    // The same bytes in another order (two blocks swapped, e.g. two encrypted frames).
+    const block = Math.max(1, Math.floor(original.length / 4));
+    const swapped = Buffer.concat([
+      original.subarray(block, 2 * block),
+      original.subarray(0, block),
+      original.subarray(2 * block),
+    ]);
+    writeFileSync(file, swapped);
+    if (!swapped.equals(original)) await readError(part, fmt, ring, rows);
+    writeFileSync(file, original);
+    // The plaintext's length is still checked, and verification still checks its SHA-256.
+    expect((await readError({ ...part, rawBytes: part.rawBytes + 1 }, fmt, ring, rows)).code).toBe('size-mismatch');
+    expect((await readError({ ...part, rawBytes: part.rawBytes - 1 }, fmt, ring, rows)).code).toBe('size-mismatch');
+    expect(await verifyPart(storage, DIR, { ...part, rawSha256: '0'.repeat(64) }, fmt, ring)).toMatchObject({
+      ok: false,
+      code: 'checksum-mismatch',
+    });
   });
 
   it('fails before reading when the stored part is shorter or missing', async () => {

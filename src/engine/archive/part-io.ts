@@ -163,10 +163,21 @@ async function* relabelErrors(source: Readable, part: string): AsyncGenerator<Bu
   }
 }
 
+export interface OpenPartOptions {
+  /**
+   * Check the plaintext's SHA-256 as well as its length (default true). The bulk readers of rows
+   * (restores) turn it off: the stored bytes' SHA-256 already pins down every byte of the part,
+   * so hashing the three times larger plaintext again only re-checks the same bytes; what it
+   * would add, a check of the writer's compression, deep verification still does (verifyPart).
+   * See ReadStagesSpec.plaintextSha256.
+   */
+  plaintextSha256?: boolean;
+}
+
 /**
  * Opens a part as verified plaintext. The stream errors (naming the part) instead of ending if
  * the stored size or SHA-256, any frame's authentication, the compressed data, or the plaintext
- * size or SHA-256 is not as recorded. Frames are authenticated before they are emitted; the
+ * size or SHA-256 (unless turned off) is not as recorded. Frames are authenticated before they are emitted; the
  * whole-part checks can only fail at the end, so consumers must treat an error as "discard
  * everything read" (restores do: they run in one transaction).
  */
@@ -176,6 +187,7 @@ export async function openPart(
   part: PartInfo,
   format: PartFormat,
   keyring?: KeyLookup | null,
+  opts: OpenPartOptions = {},
 ): Promise<Readable> {
   const key = partKey(dir, part.name);
   if (format.encryption && !keyring) {
@@ -213,6 +225,7 @@ export async function openPart(
       compression: format.compression,
       stored: { bytes: part.size, sha256: part.sha256 },
       plaintext: { bytes: part.rawBytes, sha256: part.rawSha256 },
+      plaintextSha256: opts.plaintextSha256 !== false,
       encryption: expectedKeyId === undefined ? null : { expectedKeyId, keys: secret ? [[expectedKeyId, secret]] : [] },
     },
     !workersFor('read') || part.size < INLINE_BELOW_BYTES,
@@ -236,7 +249,8 @@ export async function verifyPart(
   keyring?: KeyLookup | null,
 ): Promise<PartCheck> {
   try {
-    const stream = await openPart(storage, dir, part, format, keyring);
+    // Every check, the plaintext's SHA-256 included: this is the end-to-end proof of the writer too.
+    const stream = await openPart(storage, dir, part, format, keyring, { plaintextSha256: true });
     await pipelineAsync(stream, new Writable({ write: (_chunk, _enc, done) => done() }));
     return {
       ok: true,

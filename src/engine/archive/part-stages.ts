@@ -27,6 +27,14 @@ export interface ReadStagesSpec {
   compression: Compression;
   stored: Digest;
   plaintext: Digest;
+  /**
+   * Whether the plaintext's SHA-256 is checked too, not only its length. Off, every byte is still
+   * checked: the stored bytes' SHA-256 (from the authenticated manifest) pins down the whole part
+   * in order, and the plaintext is a deterministic function of them; each encrypted frame is
+   * authenticated before it is emitted. What the plaintext digest adds is a check of the writer
+   * itself (that compression was faithful), which deep verification keeps (part-io.ts).
+   */
+  plaintextSha256: boolean;
   encryption: { expectedKeyId: string; keys: Array<[string, Buffer]> } | null;
 }
 
@@ -64,6 +72,7 @@ export function buildStages(spec: StagesSpec): Stages {
     stages.push(timedStage('decrypting', decrypt));
   }
   stages.push(timedStage('decompressing', createDecompressStream(spec.compression)));
-  stages.push(timedStage('hashing', new VerifyingStream(spec.plaintext, 'plaintext')));
+  const plain = new VerifyingStream(spec.plaintext, 'plaintext', { hash: spec.plaintextSha256 });
+  stages.push(spec.plaintextSha256 ? timedStage('hashing', plain) : plain);
   return { stages, digests: () => null };
 }
