@@ -4,7 +4,7 @@
  * database needs: schemas, enum types used by the columns, and the functions the tables'
  * defaults, constraints and triggers call (e.g. the audit table's append-only triggers).
  */
-import { spawn } from 'node:child_process';
+import { spawnOffThread } from '../../off-thread-spawn';
 import { displayNameSql, quoteIdent, quoteLiteral, childConnection } from './pg-session';
 import type { Queryable } from './pg-catalog';
 
@@ -85,29 +85,21 @@ async function functionDdl(db: Queryable, oids: number[]): Promise<{ schemas: st
   return { schemas: rows.map((r) => r.schema), ddl: rows.map((r) => `${r.def.trimEnd()};`) };
 }
 
-export function runPgDump(
+/** Runs pg_dump to completion and returns its output; started off the main thread (off-thread-spawn.ts). */
+export async function runPgDump(
   path: string,
   args: string[],
   env: Record<string, string>,
   signal: AbortSignal,
 ): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(path, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], signal });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => err.push(b));
-    child.on('error', (e) => reject(new Error(`pg_dump could not run: ${e.message}`)));
-    child.on('close', (code, sig) => {
-      if (code === 0) return resolve(Buffer.concat(out).toString('utf8'));
-      const why = sig ? `killed by ${sig}` : `exit ${code}`;
-      reject(
-        new Error(
-          `pg_dump ${args.find((a) => a.startsWith('--s')) ?? ''} failed (${why}): ${Buffer.concat(err).toString('utf8').trim()}`,
-        ),
-      );
-    });
+  const r = await spawnOffThread(path, args, { ...process.env, ...env }, signal).catch((e: Error) => {
+    throw new Error(`pg_dump could not run: ${e.message}`);
   });
+  if (r.code === 0) return r.stdout.toString('utf8');
+  const why = r.signal ? `killed by ${r.signal}` : `exit ${r.code}`;
+  throw new Error(
+    `pg_dump ${args.find((a) => a.startsWith('--s')) ?? ''} failed (${why}): ${r.stderr.toString('utf8').trim()}`,
+  );
 }
 
 /** pg_dump 15.14+ wraps its output in psql-only `\restrict` lines; we execute it without psql. */
