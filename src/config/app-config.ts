@@ -117,6 +117,8 @@ export class AppConfig {
   @Transform(toInt) @IsInt() @Min(1) @Max(16) BACKUP_PARALLELISM = 2;
   /** How long a backup holds its next chunk back while API requests are in flight (ms); 0 = never (foreground-activity.ts). */
   @Transform(toInt) @IsInt() @Min(0) @Max(1000) BACKUP_YIELD_MAX_WAIT_MS = 20;
+  /** Nice value (0-19) of the threads that compress, encrypt and hash backups and restores (Linux); 0 = same as the service. */
+  @Transform(toInt) @IsInt() @Min(0) @Max(19) BACKUP_WORKER_NICE = 10;
   /** Full SQLite backups: the file's pages at the snapshot (docs/sqlite-page-image.md), or each table's rows (NDJSON). */
   @IsIn(['pages', 'rows']) SQLITE_FULL_BACKUP_FORMAT: 'pages' | 'rows' = 'pages';
   /** Full backups (PostgreSQL): glob patterns (`*`, `?`) of schemas to include (empty = all) and exclude, and tables whose rows are left out. */

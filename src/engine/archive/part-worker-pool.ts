@@ -48,6 +48,19 @@ local.extensions['.ts'] = function (m, filename) {
 local(workerData.file);
 `;
 
+/** The nice value part workers give their own thread (Linux; 0 = leave it): see setPartWorkerNice. */
+let workerNice = 0;
+
+/**
+ * Part workers started from now on lower their own thread's scheduling priority to `nice`
+ * (0-19). Why: on a machine with as many busy threads as cores, a backup's compression thread
+ * competes with the threads that answer API requests and with the database; niced, it takes the
+ * CPU that is left over and the requests go first. On an idle machine it changes nothing.
+ */
+export function setPartWorkerNice(nice: number): void {
+  workerNice = Math.max(0, Math.min(19, Math.trunc(nice)));
+}
+
 function spawn(): Worker {
   const ext = extname(__filename);
   const file = join(__dirname, `part-worker${ext}`);
@@ -56,8 +69,10 @@ function spawn(): Worker {
   const resourceLimits = { maxOldGenerationSizeMb: 48, maxYoungGenerationSizeMb: 8 };
   // The worker times its steps exactly when this thread does (stage-stats.ts).
   const stageStats = stageStatsOn();
-  if (ext === '.ts') return new Worker(TS_BOOTSTRAP, { eval: true, workerData: { file, stageStats }, resourceLimits });
-  return new Worker(file, { workerData: { stageStats }, resourceLimits });
+  const nice = workerNice;
+  if (ext === '.ts')
+    return new Worker(TS_BOOTSTRAP, { eval: true, workerData: { file, stageStats, nice }, resourceLimits });
+  return new Worker(file, { workerData: { stageStats, nice }, resourceLimits });
 }
 
 interface PooledWorker {

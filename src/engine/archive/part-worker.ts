@@ -6,6 +6,8 @@
  * abandoned leaves the others running.
  */
 import { pipeline, Writable, type Transform } from 'node:stream';
+import { readlinkSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { buildStages } from './part-stages';
 import { enableStageStats, outsideStages, stageStatsOn, threadStats } from './stage-stats';
@@ -20,7 +22,24 @@ import {
 
 const port = parentPort;
 if (!port) throw new Error('part-worker.ts runs only as a worker thread');
-enableStageStats((workerData as { stageStats?: boolean } | null)?.stageStats === true);
+const data = workerData as { stageStats?: boolean; nice?: number } | null;
+enableStageStats(data?.stageStats === true);
+lowerThreadPriority(data?.nice ?? 0);
+
+/**
+ * Linux schedules threads one by one, and setpriority() given a thread id changes that thread
+ * only: this worker's, found through /proc/thread-self ("<pid>/task/<tid>"). Raising one's own
+ * nice value needs no privilege. Elsewhere, or if anything fails, the thread keeps its priority.
+ */
+function lowerThreadPriority(nice: number): void {
+  if (nice <= 0 || process.platform !== 'linux') return;
+  try {
+    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+    if (Number.isInteger(tid) && tid > 0) setPriority(tid, nice);
+  } catch {
+    // best effort: a thread that keeps its priority still works
+  }
+}
 
 function send(msg: FromWorker, transfer: ArrayBuffer[] = []): void {
   port!.postMessage(msg, transfer);
