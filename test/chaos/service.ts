@@ -38,7 +38,7 @@ export function baseEnv(workDir: string): Env {
     PATH: process.env.PATH ?? '',
     HOME: workDir,
     NODE_ENV: 'production',
-    LOG_LEVEL: 'warn',
+    LOG_LEVEL: process.env.CHAOS_LOG_LEVEL ?? 'warn',
     HOST: '127.0.0.1',
     SCHEDULER_ENABLED: 'false',
     DEFAULT_SCHEDULE_ENABLED: 'false',
@@ -47,6 +47,7 @@ export function baseEnv(workDir: string): Env {
     THROTTLE_EXPENSIVE_LIMIT: '100000000',
     // Passed through for A/B runs of the latency campaign (pacing on or off).
     ...(process.env.BACKUP_YIELD_MAX_WAIT_MS ? { BACKUP_YIELD_MAX_WAIT_MS: process.env.BACKUP_YIELD_MAX_WAIT_MS } : {}),
+    ...(process.env.BACKUP_WORKER_NICE ? { BACKUP_WORKER_NICE: process.env.BACKUP_WORKER_NICE } : {}),
   };
 }
 
