@@ -196,7 +196,7 @@ function splitCells(t: StageSplit): string[] {
 
 function timeTable(rows: ResultRow[]): string {
   const head =
-    '| Tool | Wall | Our CPU (all threads) | Main thread: database protocol, reading and encoding (backup) or writing (restore) | (De)compressing | (En/de)crypting | Hashing (SHA-256 both sides) | Part workers: hand-off, GC | Other threads: storage file I/O, V8 helpers | Server CPU |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|';
+    '| Tool | Wall | Our CPU (all threads) | Main thread: database protocol, reading and encoding (backup) or writing (restore) | (De)compressing | (En/de)crypting | Hashing (SHA-256: backups both sides, restores the stored bytes) | Part workers: hand-off, GC | Other threads: storage file I/O, V8 helpers | Server CPU |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|';
   const body = rows
     .filter((r) => r.stages)
     .map(
