@@ -9,7 +9,6 @@ import { APP_VERSION } from '../app-version';
 import { AuditService } from '../audit/audit.service';
 import { DomainError, ErrorCode } from '../common/domain-error';
 import { ForegroundActivity } from '../common/foreground-activity';
-import { setPartWorkerNice } from '../engine/archive/part-worker-pool';
 import { safeErrorMessage } from '../common/redact';
 import { estimateProgress } from '../common/progress-estimate';
 import { Actor, SYSTEM_ACTOR } from '../common/request-context';
@@ -81,7 +80,6 @@ export class BackupsService implements OnApplicationBootstrap, OnApplicationShut
     @Optional() private readonly foreground?: ForegroundActivity,
   ) {
     sweeper.register((staleBefore) => this.failOrphanedJobs(staleBefore));
-    setPartWorkerNice(config.BACKUP_WORKER_NICE);
   }
 
   async onApplicationBootstrap(): Promise<void> {

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { NextFunction, Request, Response } from 'express';
 import { AppConfig } from '../config/app-config';
 import type { Pacer } from '../engine/archive/pacing';
+import { setPartWorkerNice } from '../engine/archive/part-worker-pool';
 
 /** A request stops counting as interactive after this long (a download, an upload): it must not hold backups back. */
 const INTERACTIVE_MS = 2_000;
@@ -27,6 +28,9 @@ export class ForegroundActivity implements Pacer {
 
   constructor(config: AppConfig) {
     this.maxWaitMs = config.BACKUP_YIELD_MAX_WAIT_MS;
+    // The other half of the same policy: the threads that compress, encrypt and hash archives
+    // take the CPU that requests leave (part-worker-pool.ts).
+    setPartWorkerNice(config.BACKUP_WORKER_NICE ?? 0);
   }
 
   /** Express middleware: a request counts from its arrival until it finishes, closes, or INTERACTIVE_MS pass. */
