@@ -115,17 +115,12 @@ describe.each<[Compression, boolean]>([
   it('fails, naming the part, when any stored byte changes', async () => {
     const data = compressible(3 * F);
     const part = await write('parts/0002.rows', data, fmt);
-    const file = join(root.path, DIR, part.name);
-    const original = readFileSync(file);
-    for (const pos of [0, 7, 40, Math.floor(original.length / 2), original.length - 17, original.length - 1]) {
-      const bad = Buffer.from(original);
-      bad[pos] ^= 0x40;
-      writeFileSync(file, bad);
+    await eachFlippedByte(join(root.path, DIR, part.name), 0x40, async () => {
       await readError(part, fmt);
       const check = await verifyPart(storage, DIR, part, fmt, ring);
       expect(check.ok).toBe(false);
       expect(check.detail).toContain(part.name);
-    }
+    });
   });
 
   it('reading rows without the plaintext SHA-256 (restores) still fails on any changed, swapped or cut byte', async () => {
@@ -134,13 +129,7 @@ describe.each<[Compression, boolean]>([
     const part = await write('parts/0005.rows', data, fmt);
     expect((await readAll(await openPart(storage, DIR, part, fmt, ring, rows))).equals(data)).toBe(true);
     const file = join(root.path, DIR, part.name);
-    const original = readFileSync(file);
-    for (const pos of [0, 7, 40, Math.floor(original.length / 2), original.length - 17, original.length - 1]) {
-      const bad = Buffer.from(original);
-      bad[pos] ^= 0x01;
-      writeFileSync(file, bad);
-      await readError(part, fmt, ring, rows);
-    }
+    const original = await eachFlippedByte(file, 0x01, () => readError(part, fmt, ring, rows));
     // The same bytes in another order (two blocks swapped, e.g. two encrypted frames).
     const block = Math.max(1, Math.floor(original.length / 4));
     const swapped = Buffer.concat([
@@ -184,6 +173,21 @@ describe.each<[Compression, boolean]>([
     expect((await readError({ ...part, rawBytes: part.rawBytes - 1 }, fmt)).code).toBe('size-mismatch');
   });
 });
+
+/**
+ * Flips `mask` in one stored byte at a time (the header, early frames, the middle, the tail)
+ * and runs `check` against each damaged file; returns the original bytes.
+ */
+async function eachFlippedByte(file: string, mask: number, check: () => Promise<unknown>): Promise<Buffer> {
+  const original = readFileSync(file);
+  for (const pos of [0, 7, 40, Math.floor(original.length / 2), original.length - 17, original.length - 1]) {
+    const bad = Buffer.from(original);
+    bad[pos] ^= mask;
+    writeFileSync(file, bad);
+    await check();
+  }
+  return original;
+}
 
 describe('writePart failures leave nothing behind', () => {
   it('removes the part when the source errors midway', async () => {
