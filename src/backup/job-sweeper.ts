@@ -58,6 +58,9 @@ export class JobSweeper implements OnApplicationBootstrap, OnApplicationShutdown
    * during a catalog outage): a reader then sees its true outcome at once.
    */
   sweepIfDue(withinMs: number, now = Date.now()): Promise<number> {
+    // A sweep already under way may have begun before the catalog came back (and fail), or
+    // before the end was deferred: joining it alone would show the job still open.
+    if (hasDeferredEnds()) return (this.running ?? Promise.resolve(0)).catch(() => 0).then(() => this.sweep());
     if (this.running) return this.running;
     if (now - this.lastSweepStartedAt < withinMs && !hasDeferredEnds()) return Promise.resolve(0);
     return this.sweep(now);
