@@ -55,10 +55,6 @@ export class ForegroundActivity implements Pacer {
     };
   }
 
-  get busy(): boolean {
-    return this.active > 0;
-  }
-
   wait(): Promise<void> | null {
     if (this.active === 0 || this.maxWaitMs <= 0) return null;
     if (performance.now() < this.grantedUntil) return null;

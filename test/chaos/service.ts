@@ -38,6 +38,7 @@ export function baseEnv(workDir: string): Env {
     PATH: process.env.PATH ?? '',
     HOME: workDir,
     NODE_ENV: 'production',
+    // CHAOS_LOG_LEVEL=info keeps the request log (pino's responseTime: the service's own time per request).
     LOG_LEVEL: process.env.CHAOS_LOG_LEVEL ?? 'warn',
     HOST: '127.0.0.1',
     SCHEDULER_ENABLED: 'false',
