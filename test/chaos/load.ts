@@ -29,6 +29,8 @@ export interface LoadOptions {
   ratePerClient?: number;
   /** Keep a V8 CPU profile of the measured window next to the service log (logCopy). */
   cpuProfile?: boolean;
+  /** The same window without the background backups: the machine's floor, to read the goal against. */
+  noBackups?: boolean;
   log(line: string): void;
   logCopy(label: string): string;
 }
@@ -235,7 +237,7 @@ export async function loadCampaign(engine: Engine, o: LoadOptions): Promise<Fami
     let stop = false;
     const backupLog = { started: 0, completed: 0, failed: 0, refused: 0 };
     const backupLoop = (async () => {
-      while (!stop) {
+      while (!stop && !o.noBackups) {
         const r = await inst.api(srv, 'POST', '/api/backups', { body: {} }).catch(() => null);
         if (!r || r.status !== 202) {
           backupLog.refused++;

@@ -20,6 +20,7 @@
  *            load only: --rate R (open loop: each client starts R requests/s; default closed loop)
  *            --load-seconds S (the measured window)  --cpu-profile (a V8 profile of the window, kept in the log directory)
  *            --skip-catalog-queries (no in-process query appendix)
+ *            --no-backups (the same window without background backups: the machine's floor)
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -123,6 +124,7 @@ export interface LoadTuning {
   rate?: number;
   seconds?: number;
   cpuProfile?: boolean;
+  noBackups?: boolean;
 }
 
 export async function runCampaign(opts: {
@@ -206,6 +208,7 @@ export async function runCampaign(opts: {
               rows: scale.loadRows,
               ratePerClient: load.rate,
               cpuProfile: load.cpuProfile,
+              noBackups: load.noBackups,
               prng,
               log: opts.log,
               logCopy,
@@ -354,6 +357,7 @@ async function main(): Promise<void> {
       'backup-kills': { type: 'string' },
       'restore-kills': { type: 'string' },
       rate: { type: 'string' },
+      'no-backups': { type: 'boolean' },
       'load-seconds': { type: 'string' },
       'cpu-profile': { type: 'boolean' },
       'skip-catalog-queries': { type: 'boolean' },
@@ -397,7 +401,12 @@ async function main(): Promise<void> {
     throw new Error('--rate must be a positive number (requests per second per client)');
   const loadSeconds = values['load-seconds'] ? Number(values['load-seconds']) : undefined;
   if (loadSeconds !== undefined && !(loadSeconds > 0)) throw new Error('--load-seconds must be a positive number');
-  const load: LoadTuning = { rate, seconds: loadSeconds, cpuProfile: !!values['cpu-profile'] };
+  const load: LoadTuning = {
+    rate,
+    seconds: loadSeconds,
+    cpuProfile: !!values['cpu-profile'],
+    noBackups: !!values['no-backups'],
+  };
   const run = await runCampaign({
     quick,
     engines,

@@ -22,6 +22,8 @@ import { pacingStep, type Pacer } from './pacing';
 import type { Compression, Manifest, PartInfo } from './manifest.types';
 import { buildStages, type StagesSpec, type WriteDigests } from './part-stages';
 import { WorkerStages } from './part-worker-pool';
+import { WorkerSourceError } from './part-worker-protocol';
+import type { PgCopySource } from '../dialects/postgres/pg-copy-out';
 
 export interface WritePartOptions {
   compression: Compression;
@@ -93,28 +95,82 @@ export async function writePart(
   source: Readable,
   opts: WritePartOptions,
 ): Promise<PartInfo> {
-  const key = partKey(dir, name);
   // The source (a database export) failing shows up downstream as a storage write error too;
   // remembered here so the error names what actually failed.
   let sourceError: Error | null = null;
   source.once('error', (e: Error) => (sourceError ??= e));
   // Compression, encryption and both digests, on a worker thread unless turned off.
-  const work = chain(
-    { kind: 'write', compression: opts.compression, level: opts.level, encryption: opts.encryption ?? null },
-    !workersFor('write') || opts.inline === true,
+  const work = chain(writeSpec(opts), !workersFor('write') || opts.inline === true);
+  const pace = opts.pacer ? [pacingStep(opts.pacer)] : [];
+  return storeSteps(storage, dir, name, [source, ...pace, ...work.steps], work.digests, opts, () => sourceError);
+}
+
+/**
+ * Whether a backup's database reads can run on part workers (writeSourcedPart): where writes run
+ * on workers at all (see partWorkersMode).
+ */
+export function sourcedPartsOn(): boolean {
+  return workersFor('write');
+}
+
+/**
+ * Like writePart, but a part worker reads the data itself from `source` (a PostgreSQL table's
+ * COPY at the backup's snapshot, pg-copy-out.ts) and only the stored bytes come back to this
+ * thread. Also returns the rows the worker read. The pacer paces the worker's reads when it
+ * shares its state (Pacer.shared).
+ */
+export async function writeSourcedPart(
+  storage: BackupStorage,
+  dir: string,
+  name: string,
+  source: PgCopySource,
+  opts: WritePartOptions,
+): Promise<{ part: PartInfo; rows: number }> {
+  const work = new WorkerStages(writeSpec(opts), { source, pacing: opts.pacer?.shared ?? null });
+  // Nothing is sent to the worker: its input side ends at once.
+  work.end();
+  let sourceError: Error | null = null;
+  work.once('error', (e: Error) => {
+    if (e instanceof WorkerSourceError) sourceError ??= e.cause as Error;
+  });
+  const part = await storeSteps(
+    storage,
+    dir,
+    name,
+    [work],
+    () => work.digests,
+    opts,
+    () => sourceError,
   );
+  if (work.rows === null) throw new Error(`the part worker finished ${name} without its row count`);
+  return { part, rows: work.rows };
+}
+
+function writeSpec(opts: WritePartOptions): StagesSpec {
+  return { kind: 'write', compression: opts.compression, level: opts.level, encryption: opts.encryption ?? null };
+}
+
+/** Runs `steps` into storage at the part's key and checks what arrived; on any failure removes the key. */
+async function storeSteps(
+  storage: BackupStorage,
+  dir: string,
+  name: string,
+  steps: Array<Readable | Transform | Duplex>,
+  digestsOf: () => WriteDigests | null,
+  opts: WritePartOptions,
+  sourceFailure: () => Error | null,
+): Promise<PartInfo> {
+  const key = partKey(dir, name);
   const stored = new ByteCounter();
   if (opts.signal) addAbortSignal(opts.signal, stored);
-
   const piped = new Promise<Error | null>((resolve) => {
-    const pace = opts.pacer ? [pacingStep(opts.pacer)] : [];
-    pipeline([source, ...pace, ...work.steps, stored], (err) => resolve(err ?? null));
+    pipeline([...steps, stored], (err) => resolve(err ?? null));
   });
   try {
     const { size } = await storage.put(key, stored, { signal: opts.signal });
     const pipeError = await piped;
     if (pipeError) throw pipeError;
-    const digests = work.digests();
+    const digests = digestsOf();
     if (!digests) throw new Error(`the part pipeline finished ${name} without its digests`);
     const { raw: rawDigest, stored: storedDigest } = digests;
     if (size !== storedDigest.bytes || stored.bytes !== storedDigest.bytes) {
@@ -129,6 +185,7 @@ export async function writePart(
     stored.destroy();
     await piped;
     await storage.delete(key).catch(() => undefined);
+    const sourceError = sourceFailure();
     if (sourceError && !opts.signal?.aborted) throw new PartSourceError(name, sourceError);
     throw err;
   }

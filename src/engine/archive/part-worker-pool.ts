@@ -24,6 +24,7 @@ import {
   IN_FLIGHT_BYTES,
   transferable,
   type FromWorker,
+  type SourcedJob,
   type ToWorker,
 } from './part-worker-protocol';
 import { noteWorkerStats, stageStatsOn } from './stage-stats';
@@ -93,11 +94,21 @@ class PartWorkerPool {
    */
   readonly max = Math.max(1, availableParallelism() - 1);
 
-  /** A worker for a new job: an idle one, else a new one while under `max`, else the least busy. */
-  acquire(): { worker: Worker; id: number } {
+  /**
+   * Workers for jobs that read their own data (sourced jobs): one per core. Such a job leaves the
+   * main thread next to nothing to do, so the core it kept for itself can run a worker too.
+   */
+  readonly maxSourced = Math.max(1, availableParallelism());
+
+  /**
+   * A worker for a new job: an idle one, else a new one while under the cap (`max`, or
+   * `maxSourced` for a sourced job), else the least busy.
+   */
+  acquire(sourced = false): { worker: Worker; id: number } {
     this.jobs += 1;
+    const cap = sourced ? this.maxSourced : this.max;
     let pick = this.workers.reduce<PooledWorker | null>((a, w) => (!a || w.active < a.active ? w : a), null);
-    if (!pick || (pick.active > 0 && this.workers.length < this.max)) pick = this.create();
+    if (!pick || (pick.active > 0 && this.workers.length < cap)) pick = this.create();
     pick.active += 1;
     pick.worker.ref();
     return { worker: pick.worker, id: this.nextId++ };
@@ -109,6 +120,11 @@ class PartWorkerPool {
     w.active -= 1;
     // An idle worker must not keep the process alive.
     if (w.active === 0) w.worker.unref();
+  }
+
+  /** Tells every worker that a snapshot is closed: connections that adopted it end (pg-copy-out.ts). */
+  releaseSnapshot(snapshotId: string): void {
+    for (const w of this.workers) w.worker.postMessage({ id: 0, t: 'release-snapshot', snapshotId } satisfies ToWorker);
   }
 
   /** Stops every worker, busy ones included (their jobs fail). For shutdown, and for tests. */
@@ -138,13 +154,20 @@ class PartWorkerPool {
 
 export const partWorkers = new PartWorkerPool();
 
+/** See PartWorkerPool.releaseSnapshot. */
+export function releaseSnapshotOnWorkers(snapshotId: string): void {
+  partWorkers.releaseSnapshot(snapshotId);
+}
+
 /**
  * The chain described by `spec`, running on a pooled worker. Errors from the chain come back
  * with their ArchiveError code; a worker that dies mid-job fails the stream. `digests` is set
- * before the readable side ends (write chains only).
+ * before the readable side ends (write chains only). With `sourced`, the worker reads the data
+ * itself: nothing is written to this stream (end it), and `rows` is set with the digests.
  */
 export class WorkerStages extends Duplex {
   digests: WriteDigests | null = null;
+  rows: number | null = null;
   private worker: Worker | null;
   private readonly id: number;
   private batch: Buffer[] = [];
@@ -155,15 +178,15 @@ export class WorkerStages extends Duplex {
   private unacked = 0;
   private finished = false;
 
-  constructor(spec: StagesSpec) {
+  constructor(spec: StagesSpec, sourced?: SourcedJob) {
     super();
-    const { worker: w, id } = partWorkers.acquire();
+    const { worker: w, id } = partWorkers.acquire(sourced !== undefined);
     this.worker = w;
     this.id = id;
     w.on('message', this.onMessage);
     w.on('error', this.onError);
     w.on('exit', this.onExit);
-    this.send({ id, t: 'start', spec });
+    this.send({ id, t: 'start', spec, ...(sourced ? { sourced } : {}) });
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error | null) => void): void {
@@ -233,6 +256,7 @@ export class WorkerStages extends Duplex {
       case 'done':
         this.finished = true;
         this.digests = msg.digests;
+        this.rows = msg.rows ?? null;
         if (msg.stats && this.worker) noteWorkerStats(this.worker.threadId, msg.stats);
         this.detach();
         this.push(null);

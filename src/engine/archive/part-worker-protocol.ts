@@ -7,22 +7,35 @@
 import { ArchiveError, type ArchiveErrorCode } from './errors';
 import type { StagesSpec, WriteDigests } from './part-stages';
 import type { ThreadStats } from './stage-stats';
+import type { PgCopySource } from '../dialects/postgres/pg-copy-out';
+
+/**
+ * Data a worker reads itself instead of receiving it from the main thread (see
+ * pg-copy-out.ts for why): a job started with one takes no `data` or `end` messages and reports
+ * the rows it read in `done`. `pacing`: the backup's shared pacing state (pacing.ts), if any.
+ */
+export interface SourcedJob {
+  source: PgCopySource;
+  pacing: SharedArrayBuffer | null;
+}
 
 export const IN_FLIGHT_BYTES = 1024 * 1024;
 
 export type ToWorker = { id: number } & (
-  | { t: 'start'; spec: StagesSpec }
+  | { t: 'start'; spec: StagesSpec; sourced?: SourcedJob }
   | { t: 'data'; buf: Uint8Array }
   | { t: 'end' }
   | { t: 'ack'; n: number }
   | { t: 'abort' }
+  /** Not about a job (id 0): a backup closed its snapshot, so its connections on the worker end. */
+  | { t: 'release-snapshot'; snapshotId: string }
 );
 
 export type FromWorker = { id: number } & (
   | { t: 'data'; buf: Uint8Array }
   | { t: 'ack'; n: number }
   /** `stats`: the worker's cumulative stage totals, only when STRONGROOM_STAGE_STATS is on. */
-  | { t: 'done'; digests: WriteDigests | null; stats?: ThreadStats }
+  | { t: 'done'; digests: WriteDigests | null; stats?: ThreadStats; rows?: number }
   | { t: 'error'; error: SerializedError }
 );
 
@@ -33,16 +46,24 @@ export interface SerializedError {
   code?: string;
   archive: boolean;
   part?: string;
+  /** The job's own source (a sourced job's database read) failed, not the steps. */
+  source?: boolean;
 }
 
-export function serializeError(err: unknown): SerializedError {
+export function serializeError(err: unknown, fromSource = false): SerializedError {
   if (err instanceof ArchiveError) {
     const bare = err.part ? err.message.slice(err.part.length + 2) : err.message;
     return { name: err.name, message: bare, code: err.code, archive: true, part: err.part };
   }
   const e = err instanceof Error ? err : new Error(String(err));
   const code = (e as { code?: unknown }).code;
-  return { name: e.name, message: e.message, code: typeof code === 'string' ? code : undefined, archive: false };
+  return {
+    name: e.name,
+    message: e.message,
+    code: typeof code === 'string' ? code : undefined,
+    archive: false,
+    ...(fromSource ? { source: true } : {}),
+  };
 }
 
 /** The same error on this side of the boundary: an ArchiveError keeps its code, so callers classify it as before. */
@@ -51,7 +72,7 @@ export function deserializeError(s: SerializedError): Error {
   const err = new Error(s.message) as Error & { code?: string };
   err.name = s.name;
   if (s.code !== undefined) err.code = s.code;
-  return err;
+  return s.source ? new WorkerSourceError(err) : err;
 }
 
 /**
@@ -71,4 +92,12 @@ export function transferable(buf: Buffer): { view: Uint8Array; transfer: ArrayBu
 
 export function asBuffer(view: Uint8Array): Buffer {
   return Buffer.from(view.buffer, view.byteOffset, view.byteLength);
+}
+
+/** A sourced job's own read failed (the database, not the steps or storage): part-io names it so. */
+export class WorkerSourceError extends Error {
+  constructor(cause: Error) {
+    super(cause.message, { cause });
+    this.name = 'WorkerSourceError';
+  }
 }

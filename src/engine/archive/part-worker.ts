@@ -3,13 +3,16 @@
  * compression, encryption and hashing use a core of their own while the main thread talks to
  * the database and to storage. Started by part-worker-pool.ts; see part-worker-protocol.ts for
  * the messages. Jobs are independent: each has its own backpressure, and one failing or being
- * abandoned leaves the others running.
+ * abandoned leaves the others running. A backup's PostgreSQL table can be a "sourced" job: the
+ * worker reads the table's COPY itself (pg-copy-out.ts), so the main thread only stores the result.
  */
-import { pipeline, Writable, type Transform } from 'node:stream';
+import { pipeline, Writable, type Readable, type Transform } from 'node:stream';
 import { readlinkSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { buildStages } from './part-stages';
+import { pacingStep, SharedPacer } from './pacing';
+import { readCopyOnWorker, releaseCopySnapshot } from '../dialects/postgres/pg-copy-out';
 import { enableStageStats, outsideStages, stageStatsOn, threadStats } from './stage-stats';
 import {
   asBuffer,
@@ -17,6 +20,7 @@ import {
   serializeError,
   transferable,
   type FromWorker,
+  type SourcedJob,
   type ToWorker,
 } from './part-worker-protocol';
 
@@ -46,7 +50,9 @@ function send(msg: FromWorker, transfer: ArrayBuffer[] = []): void {
 }
 
 interface Job {
-  head: Transform;
+  /** The first step (fed by `data` messages), or the job's own source, which takes none. */
+  head: Transform | Readable;
+  sourced: boolean;
   /** Bytes sent to the main thread that it has not taken yet. */
   outstanding: number;
   /** The sink's write callback, held back while too much is outstanding. */
@@ -55,7 +61,7 @@ interface Job {
 
 const jobs = new Map<number, Job>();
 
-function start(id: number, spec: Extract<ToWorker, { t: 'start' }>['spec']): void {
+function start(id: number, spec: Extract<ToWorker, { t: 'start' }>['spec'], sourced?: SourcedJob): void {
   let built: ReturnType<typeof buildStages>;
   try {
     built = buildStages(spec);
@@ -64,7 +70,13 @@ function start(id: number, spec: Extract<ToWorker, { t: 'start' }>['spec']): voi
     return;
   }
   const { stages, digests } = built;
-  const job: Job = { head: stages[0], outstanding: 0, blocked: null };
+  // A sourced job reads its data here: the source, then the backup's pacing, then the steps.
+  const source = sourced ? readCopyOnWorker(sourced.source) : null;
+  let sourceFailed = false;
+  source?.stream.once('error', () => (sourceFailed = true));
+  const pace = sourced?.pacing ? [pacingStep(new SharedPacer(sourced.pacing))] : [];
+  const head = source ? source.stream : stages[0];
+  const job: Job = { head, sourced: source !== null, outstanding: 0, blocked: null };
   jobs.set(id, job);
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {
@@ -75,15 +87,22 @@ function start(id: number, spec: Extract<ToWorker, { t: 'start' }>['spec']): voi
       else job.blocked = done;
     },
   });
-  pipeline([...stages, sink], (err) => {
+  const steps = source ? [source.stream, ...pace, ...stages, sink] : [...stages, sink];
+  pipeline(steps, (err) => {
     // Gone from the map means the main thread abandoned the job: nobody to tell.
     if (!jobs.delete(id)) return;
     if (err) {
-      send({ id, t: 'error', error: serializeError(err) });
+      send({ id, t: 'error', error: serializeError(err, sourceFailed) });
       return;
     }
     try {
-      send({ id, t: 'done', digests: digests(), ...(stageStatsOn() ? { stats: threadStats() } : {}) });
+      send({
+        id,
+        t: 'done',
+        digests: digests(),
+        ...(source ? { rows: source.rows() } : {}),
+        ...(stageStatsOn() ? { stats: threadStats() } : {}),
+      });
     } catch (e) {
       send({ id, t: 'error', error: serializeError(e) });
     }
@@ -92,22 +111,27 @@ function start(id: number, spec: Extract<ToWorker, { t: 'start' }>['spec']): voi
 
 port.on('message', (msg: ToWorker) => {
   if (msg.t === 'start') {
-    start(msg.id, msg.spec);
+    start(msg.id, msg.spec, msg.sourced);
+    return;
+  }
+  if (msg.t === 'release-snapshot') {
+    releaseCopySnapshot(msg.snapshotId);
     return;
   }
   const job = jobs.get(msg.id);
   if (!job) return;
   switch (msg.t) {
     case 'data': {
+      if (job.sourced) return;
       const n = msg.buf.byteLength;
       // Acknowledged once the first step has taken the bytes in: that is this side's backpressure.
-      job.head.write(asBuffer(msg.buf), (err) => {
+      (job.head as Transform).write(asBuffer(msg.buf), (err) => {
         if (!err) send({ id: msg.id, t: 'ack', n });
       });
       return;
     }
     case 'end':
-      job.head.end();
+      if (!job.sourced) (job.head as Transform).end();
       return;
     case 'ack':
       job.outstanding -= msg.n;

@@ -10,7 +10,7 @@ import type { Dialect, PageImage, Snapshot, TableInfo } from '../dialects/dialec
 import type { BackupStorage } from '../storage/storage';
 import { parseManifest, serializeManifest } from '../archive/manifest';
 import { DEFAULT_FRAME_SIZE } from '../archive/encryption';
-import { PartSourceError, writePart, partKey } from '../archive/part-io';
+import { PartSourceError, partKey, sourcedPartsOn, writePart, writeSourcedPart } from '../archive/part-io';
 import type { Pacer } from '../archive/pacing';
 import {
   BackupTrigger,
@@ -123,6 +123,16 @@ export async function writeBackup(dialect: Dialect, storage: BackupStorage, spec
       pacer: spec.pacer ?? null,
     };
     const put = (name: string, source: Readable) => writePart(storage, spec.dir, name, source, format);
+    // A table's rows into a part: read by a part worker itself where the engine allows it
+    // (PostgreSQL), else streamed from this thread.
+    const putRows = async (name: string, table: string, where?: string): Promise<{ part: PartInfo; rows: number }> => {
+      const snap = snapshot as Snapshot;
+      if (snap.workerSource && sourcedPartsOn())
+        return writeSourcedPart(storage, spec.dir, name, snap.workerSource(table, where), format);
+      const exp = snap.exportTable(table, where);
+      const part = await put(name, exp.stream);
+      return { part, rows: exp.rowCount() };
+    };
 
     report();
     // A full backup is the whole database (where the engine can say what that is).
@@ -217,8 +227,8 @@ export async function writeBackup(dialect: Dialect, storage: BackupStorage, spec
         })()
       : mapLimit(structures, Math.max(1, spec.parallel), async (t, i) => {
           throwIfAborted(signal);
-          const exp = snap.exportTable(t.name, scoped?.memberFilter.get(t.name));
-          const part = await put(`parts/${String(i + 1).padStart(4, '0')}.rows`, exp.stream).catch((e: unknown) => {
+          const name = `parts/${String(i + 1).padStart(4, '0')}.rows`;
+          const { part, rows } = await putRows(name, t.name, scoped?.memberFilter.get(t.name)).catch((e: unknown) => {
             internal.abort();
             throw e instanceof PartSourceError
               ? new Error(`reading the database failed (table ${t.name}): ${(e.cause as Error).message}`, {
@@ -226,7 +236,6 @@ export async function writeBackup(dialect: Dialect, storage: BackupStorage, spec
                 })
               : e;
           });
-          const rows = exp.rowCount();
           progress.tablesDone++;
           progress.rows += rows;
           progress.bytes += part.size;
@@ -252,10 +261,10 @@ export async function writeBackup(dialect: Dialect, storage: BackupStorage, spec
       const context: ManifestTable[] = [];
       for (const [i, t] of scoped.contextTables.entries()) {
         throwIfAborted(signal);
-        const exp = snap.exportTable(t.name, scoped.contextFilter.get(t.name));
-        const part = await put(`parts/context-${String(i + 1).padStart(4, '0')}.rows`, exp.stream);
+        const name = `parts/context-${String(i + 1).padStart(4, '0')}.rows`;
+        const { part, rows } = await putRows(name, t.name, scoped.contextFilter.get(t.name));
         progress.bytes += part.size;
-        context.push(tableEntry(t, exp.rowCount(), part));
+        context.push(tableEntry(t, rows, part));
       }
       scopeSection = {
         name: spec.scope.name ?? null,

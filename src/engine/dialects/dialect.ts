@@ -7,6 +7,7 @@
  * A table's content checksum is the SHA-256 of its row-encoding bytes as exported; a
  * table exported again after a restore into an empty database yields the same bytes.
  */
+import type { PgCopySource } from './postgres/pg-copy-out';
 import type { Readable } from 'node:stream';
 
 export type EngineName = 'postgres' | 'sqlite';
@@ -142,6 +143,11 @@ export interface Snapshot {
    * the same snapshot). `where` (SQL over the table's columns) keeps only some rows: a scope's.
    */
   exportTable(name: string, where?: string): TableExport;
+  /**
+   * The same rows as exportTable, described for a part worker that reads them itself on a
+   * connection of its own at this snapshot (PostgreSQL), so the main thread is left with storage.
+   */
+  workerSource?(name: string, where?: string): PgCopySource;
   /** Runs a read-only statement on the snapshot and returns its rows (a scope's keyed queries). */
   query?(sql: string): Promise<Record<string, unknown>[]>;
   /** Ends the snapshot: closes transactions and connections, kills child processes. Safe to call twice. */

@@ -4,9 +4,7 @@
  * so tables streamed at the same time, the sequences and pg_dump all see the same instant.
  * The exporting transaction stays open until close(): workers can be (re)opened lazily.
  */
-import { Transform } from 'node:stream';
 import type { Client } from 'pg';
-import { to as copyTo } from 'pg-copy-streams';
 import type { Readable } from 'node:stream';
 import type {
   ArchivedRoles,
@@ -18,7 +16,9 @@ import type {
   TableExport,
   TableInfo,
 } from '../dialect';
-import { readSequenceLinks, readTables, relationSql, type SequenceLink } from './pg-catalog';
+import { releaseSnapshotOnWorkers } from '../../archive/part-worker-pool';
+import { readSequenceLinks, readTables, type SequenceLink } from './pg-catalog';
+import { copyInto, copyOutSql, rowCountingStream, type PgCopySource } from './pg-copy-out';
 import { missingFromDump, readInventoryObjects, summarize } from './pg-inventory';
 import { readDatabaseRoles } from './pg-roles';
 import { dumpSchema } from './pg-schema-dump';
@@ -41,8 +41,6 @@ export interface SnapshotOptions {
   /** Whole-database mode (full backups): these exclusions apply. */
   whole?: WholeScopeOptions;
 }
-
-const NEWLINE = 0x0a;
 
 export class PostgresSnapshot implements Snapshot {
   tables: TableInfo[] = [];
@@ -188,49 +186,35 @@ export class PostgresSnapshot implements Snapshot {
   }
 
   exportTable(name: string, where?: string): TableExport {
-    const table = this.tables.find((t) => t.name === name);
-    if (!table) throw new Error(`table "${name}" is not in this snapshot`);
-    const cols = table.columns.filter((c) => !c.generated).map((c) => quoteIdent(c.name));
-    const order = table.primaryKey.length ? ` ORDER BY ${table.primaryKey.map(quoteIdent).join(', ')}` : '';
-    const filter = where ? ` WHERE ${where}` : '';
-    const sql = `COPY (SELECT ${cols.join(', ')} FROM ${relationSql(table)}${filter}${order}) TO STDOUT`;
-    let rows = 0;
-    // COPY text escapes newlines inside values, so each 0x0A ends exactly one row.
-    const out = new Transform({
-      transform(chunk: Buffer, _enc, cb) {
-        for (let i = chunk.indexOf(NEWLINE); i !== -1; i = chunk.indexOf(NEWLINE, i + 1)) rows++;
-        cb(null, chunk);
-      },
-    });
+    const sql = copyOutSql(this.table(name), where);
+    const counted = rowCountingStream();
     this.acquire().then(
-      (worker) => this.stream(worker, sql, name, out),
-      (err: Error) => out.destroy(new Error(`export of table "${name}" failed: ${err.message}`)),
+      (worker) =>
+        copyInto(worker, sql, counted.stream, name, (reusable) => {
+          // A worker whose transaction failed or that was left mid-COPY is dropped; a fresh one can adopt the snapshot again.
+          if (reusable) this.release(worker);
+          else this.discard(worker);
+        }),
+      (err: Error) => counted.stream.destroy(new Error(`export of table "${name}" failed: ${err.message}`)),
     );
-    return { stream: out, rowCount: () => rows };
+    return { stream: counted.stream, rowCount: counted.rows };
   }
 
-  private stream(worker: Client, sql: string, name: string, out: Transform): void {
-    if (out.destroyed) return this.release(worker);
-    let copied = false;
-    const copy = worker.query(copyTo(sql));
-    copy.on('end', () => {
-      copied = true;
-      this.release(worker);
-    });
-    copy.on('error', (err: Error) => {
-      copied = true;
-      // The worker's transaction is aborted; a fresh worker can adopt the snapshot again.
-      this.discard(worker);
-      out.destroy(new Error(`export of table "${name}" failed: ${err.message}`));
-    });
-    out.on('close', () => {
-      if (copied) return;
-      copied = true;
-      // The reader gave up mid-COPY: the connection cannot be reused, so drop it.
-      copy.unpipe(out);
-      this.discard(worker);
-    });
-    copy.pipe(out);
+  workerSource(name: string, where?: string): PgCopySource {
+    this.assertOpen();
+    return {
+      kind: 'pg-copy',
+      url: this.opts.url,
+      snapshotId: this.snapshotId,
+      sql: copyOutSql(this.table(name), where),
+      table: name,
+    };
+  }
+
+  private table(name: string): TableInfo {
+    const table = this.tables.find((t) => t.name === name);
+    if (!table) throw new Error(`table "${name}" is not in this snapshot`);
+    return table;
   }
 
   private async sequenceLinks(): Promise<SequenceLink[]> {
@@ -303,6 +287,8 @@ export class PostgresSnapshot implements Snapshot {
     if (this.closed) return;
     this.closed = true;
     this.abort.abort();
+    // Part workers that read tables of this snapshot end their connections to it.
+    if (this.snapshotId) releaseSnapshotOnWorkers(this.snapshotId);
     for (const w of this.waiters.splice(0)) w.reject(new Error('snapshot is closed'));
     const idle = new Set(this.idle.splice(0));
     const ends: Promise<unknown>[] = [];

@@ -1,0 +1,157 @@
+/**
+ * A table's rows as COPY text, read on whichever thread runs this: the snapshot's main-thread
+ * export (pg-snapshot.ts) and a part worker reading a table itself (readCopyOnWorker) share the
+ * statement and the row counting, so both archive the same bytes.
+ *
+ * Why a part worker reads rows itself: receiving COPY is most of a backup's main-thread work, and
+ * that thread also answers the API. On a worker (niced, see part-worker-pool.ts) it leaves the
+ * main thread with storage writes of the already compressed bytes, a third of the volume.
+ */
+import { Transform } from 'node:stream';
+import type { Client } from 'pg';
+import { to as copyTo } from 'pg-copy-streams';
+import type { TableInfo } from '../dialect';
+import { relationSql } from './pg-catalog';
+import { connect, destroyClient, quoteIdent, quoteLiteral } from './pg-session';
+
+const NEWLINE = 0x0a;
+
+/** The COPY statement that exports a table's rows (primary-key order, so equal data gives equal bytes). */
+export function copyOutSql(table: TableInfo, where?: string): string {
+  const cols = table.columns.filter((c) => !c.generated).map((c) => quoteIdent(c.name));
+  const order = table.primaryKey.length ? ` ORDER BY ${table.primaryKey.map(quoteIdent).join(', ')}` : '';
+  const filter = where ? ` WHERE ${where}` : '';
+  return `COPY (SELECT ${cols.join(', ')} FROM ${relationSql(table)}${filter}${order}) TO STDOUT`;
+}
+
+/** A pass-through that counts rows: COPY text escapes newlines inside values, so each 0x0A ends exactly one row. */
+export function rowCountingStream(): { stream: Transform; rows(): number } {
+  let rows = 0;
+  const stream = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      for (let i = chunk.indexOf(NEWLINE); i !== -1; i = chunk.indexOf(NEWLINE, i + 1)) rows++;
+      cb(null, chunk);
+    },
+  });
+  return { stream, rows: () => rows };
+}
+
+/**
+ * Runs `sql` (a COPY ... TO STDOUT) on `client` into `out`. `done(reusable)` is called once: true
+ * when the COPY ended and the connection can run another, false when it failed or `out` was
+ * closed first (a connection left mid-COPY cannot be reused; the caller destroys it).
+ */
+export function copyInto(
+  client: Client,
+  sql: string,
+  out: Transform,
+  name: string,
+  done: (reusable: boolean) => void,
+): void {
+  if (out.destroyed) return done(true);
+  let settled = false;
+  const copy = client.query(copyTo(sql));
+  copy.on('end', () => {
+    if (settled) return;
+    settled = true;
+    done(true);
+  });
+  copy.on('error', (err: Error) => {
+    if (settled) return;
+    settled = true;
+    done(false);
+    out.destroy(new Error(`export of table "${name}" failed: ${err.message}`));
+  });
+  out.on('close', () => {
+    if (settled) return;
+    settled = true;
+    // The reader gave up mid-COPY.
+    copy.unpipe(out);
+    done(false);
+  });
+  copy.pipe(out);
+}
+
+/** What a part worker needs to read a table's rows on its own connection, at the backup's snapshot. */
+export interface PgCopySource {
+  kind: 'pg-copy';
+  url: string;
+  /** The exporting transaction's snapshot (pg_export_snapshot()); it stays open until the backup releases it. */
+  snapshotId: string;
+  sql: string;
+  /** The table, for error messages. */
+  table: string;
+}
+
+/**
+ * This thread's connections per snapshot. A connection that adopted a snapshot is reused for the
+ * next table of the same backup (opening one costs a few round trips); releaseCopySnapshot closes
+ * them when the backup closes its snapshot, and an idle one closes by itself after IDLE_MS in
+ * case that message never comes, so no transaction is left holding the server's horizon back.
+ */
+const IDLE_MS = 10_000;
+const pools = new Map<string, { idle: Client[]; timer: NodeJS.Timeout | null }>();
+/** The latest snapshots released: a table that finishes after its backup let go closes its connection. */
+const released: string[] = [];
+
+async function adopt(source: PgCopySource): Promise<Client> {
+  const pool = pools.get(source.snapshotId);
+  const reused = pool?.idle.pop();
+  if (reused) return reused;
+  const client = await connect(source.url, 'strongroom-snapshot-worker');
+  try {
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    await client.query(`SET TRANSACTION SNAPSHOT ${quoteLiteral(source.snapshotId)}`);
+  } catch (err) {
+    destroyClient(client);
+    throw err;
+  }
+  return client;
+}
+
+function giveBack(snapshotId: string, client: Client): void {
+  if (released.includes(snapshotId)) {
+    endClient(client);
+    return;
+  }
+  let pool = pools.get(snapshotId);
+  if (!pool) {
+    pool = { idle: [], timer: null };
+    pools.set(snapshotId, pool);
+  }
+  pool.idle.push(client);
+  if (pool.timer) clearTimeout(pool.timer);
+  pool.timer = setTimeout(() => releaseCopySnapshot(snapshotId), IDLE_MS);
+  pool.timer.unref();
+}
+
+function endClient(c: Client): void {
+  c.query('ROLLBACK')
+    .then(() => c.end())
+    .catch(() => destroyClient(c));
+}
+
+/** Ends this thread's connections of a snapshot: the backup is done with it. */
+export function releaseCopySnapshot(snapshotId: string): void {
+  if (!released.includes(snapshotId)) released.push(snapshotId);
+  if (released.length > 64) released.shift();
+  const pool = pools.get(snapshotId);
+  if (!pool) return;
+  pools.delete(snapshotId);
+  if (pool.timer) clearTimeout(pool.timer);
+  for (const c of pool.idle) endClient(c);
+}
+
+/** The table's COPY text, read here on a connection of this thread that adopted the backup's snapshot. */
+export function readCopyOnWorker(source: PgCopySource): { stream: Transform; rows(): number } {
+  const counted = rowCountingStream();
+  adopt(source).then(
+    (client) =>
+      copyInto(client, source.sql, counted.stream, source.table, (reusable) => {
+        if (reusable) giveBack(source.snapshotId, client);
+        else destroyClient(client);
+      }),
+    (err: Error) => counted.stream.destroy(new Error(`export of table "${source.table}" failed: ${err.message}`)),
+  );
+  return counted;
+}
