@@ -293,9 +293,10 @@ const TIME_INTRO = `Our backup and restore report where their own CPU went (\`ST
 \`src/engine/archive/stage-stats.ts\`): each step of the part pipeline is timed on its thread,
 exclusively (a step that hands bytes on synchronously stops its own clock), and each thread
 reads its CPU time from \`/proc/thread-self\`. The main thread's untimed rest is the database
-protocol: on a PostgreSQL backup receiving COPY rows (the server encodes them, inside Server
-CPU), on a SQLite backup reading and encoding rows (SQLite encodes them to JSON in its own
-query), on a restore sending COPY data. "Other threads" is the process's CPU outside the main
+protocol or storage: on a PostgreSQL backup storing the finished bytes (a part worker receives the
+COPY rows itself, in the workers' rest; the server encodes them, inside Server CPU), on a SQLite
+backup reading and encoding rows (SQLite encodes them to JSON in its own query), on a restore
+sending COPY data. "Other threads" is the process's CPU outside the main
 thread and the part workers: libuv's pool doing the storage file reads and writes, and V8's
 garbage collector and compiler threads. Medians over the runs; Server CPU as in the results.
 The steps are timed by the clock, not by CPU accounting (Node has no cheap per-thread CPU
