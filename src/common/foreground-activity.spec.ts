@@ -1,6 +1,6 @@
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { pacingStep } from '../engine/archive/pacing';
+import { pacingStep, SharedPacer } from '../engine/archive/pacing';
 import type { AppConfig } from '../config/app-config';
 import { ForegroundActivity } from './foreground-activity';
 
@@ -66,5 +66,21 @@ describe('ForegroundActivity (a backup gives way to API requests)', () => {
       }),
     );
     expect(Buffer.concat(got).toString()).toBe(Buffer.concat(chunks).toString());
+  });
+
+  it('shares its count with pacers over the same memory (a part worker reading a table paces on it)', async () => {
+    const a = activity(10_000);
+    const worker = new SharedPacer(a.shared);
+    expect(worker.wait()).toBeNull();
+    const done = a.enter();
+    const wait = worker.wait();
+    expect(wait).not.toBeNull();
+    let released = false;
+    void wait!.then(() => (released = true));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(released).toBe(false);
+    done();
+    await wait;
+    expect(worker.wait()).toBeNull();
   });
 });
