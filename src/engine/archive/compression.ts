@@ -1,7 +1,9 @@
 /**
  * The compression step of the part pipeline. zstd level 3 is the default: on the benchmark's
  * rows level 1 compressed 12% worse than `pg_dump -Fc` (gzip 6), level 3 better than it, and
- * level 3 still leaves the backup well inside its wall-time goal (docs/benchmarks.md).
+ * level 3 still leaves the backup well inside its wall-time goal (docs/benchmarks.md). A SQLite
+ * page image, whose compression is nearly all of its backup's time, asks for level 1 instead
+ * (PAGE_IMAGE_ZSTD_LEVEL in page-image-archive.ts).
  */
 import type { Transform } from 'node:stream';
 import { PassThrough } from 'node:stream';
