@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { compress as zstdCompress } from 'zstd-napi';
-import { createCompressStream, createDecompressStream } from './compression';
+import { createCompressStream, createDecompressStream, MAX_ZSTD_THREADS } from './compression';
 import { ArchiveError } from './errors';
 import type { Compression } from './manifest.types';
 
@@ -45,6 +45,36 @@ describe.each<Compression>(['zstd', 'gzip', 'none'])('%s', (c) => {
 
   it('rejects a level out of range', () => {
     expect(() => createCompressStream(c, 99)).toThrow(/compression level/);
+  });
+});
+
+describe('zstd on threads of its own (threads)', () => {
+  // Larger than one zstd job (a few MiB at level 1), so the input is cut into jobs.
+  const plain = Buffer.concat([
+    compressible(6 * 1024 * 1024),
+    randomBytes(2 * 1024 * 1024),
+    compressible(4 * 1024 * 1024),
+  ]);
+  const chunks = (b: Buffer) =>
+    Array.from({ length: Math.ceil(b.length / (1 << 20)) }, (_x, i) => b.subarray(i << 20, (i + 1) << 20));
+
+  it('writes ordinary zstd frames that decompress to the input, cut into jobs unlike one thread does', async () => {
+    const threaded = await through(chunks(plain), createCompressStream('zstd', 1, { threads: 1 }));
+    const single = await through(chunks(plain), createCompressStream('zstd', 1));
+    expect((await through([threaded], createDecompressStream('zstd'))).equals(plain)).toBe(true);
+    // Jobs compress separately: the bytes differ from one thread's, so the setting took effect.
+    expect(threaded.equals(single)).toBe(false);
+    expect(threaded.length).toBeLessThan(plain.length / 2);
+  });
+
+  it('is ignored by gzip and none, and rejects a count out of range', async () => {
+    for (const c of ['gzip', 'none'] as const) {
+      const packed = await through([plain], createCompressStream(c, undefined, { threads: 2 }));
+      expect((await through([packed], createDecompressStream(c))).equals(plain)).toBe(true);
+    }
+    expect(() => createCompressStream('zstd', 1, { threads: MAX_ZSTD_THREADS + 1 })).toThrow(/compression threads/);
+    expect(() => createCompressStream('zstd', 1, { threads: -1 })).toThrow(/compression threads/);
+    expect(() => createCompressStream('zstd', 1, { threads: 1.5 })).toThrow(/compression threads/);
   });
 });
 

@@ -1,7 +1,9 @@
 /**
  * The compression step of the part pipeline. zstd level 3 is the default: on the benchmark's
  * rows level 1 compressed 12% worse than `pg_dump -Fc` (gzip 6), level 3 better than it, and
- * level 3 still leaves the backup well inside its wall-time goal (docs/benchmarks.md).
+ * level 3 still leaves the backup well inside its wall-time goal (docs/benchmarks.md). A SQLite
+ * page image, whose compression is nearly all of its backup's time, asks for level 1 instead
+ * (PAGE_IMAGE_ZSTD_LEVEL in page-image-archive.ts).
  */
 import type { Transform } from 'node:stream';
 import { PassThrough } from 'node:stream';
@@ -18,11 +20,29 @@ export function isCompression(value: unknown): value is Compression {
   return typeof value === 'string' && (COMPRESSIONS as readonly string[]).includes(value);
 }
 
-export function createCompressStream(c: Compression, level?: number): Transform {
+/** The most compression threads of its own one zstd stream may have (CompressOptions.threads). */
+export const MAX_ZSTD_THREADS = 4;
+
+export interface CompressOptions {
+  /**
+   * zstd (gzip and none ignore it): compress on this many threads of zstd's own (its `nbWorkers`; this build of
+   * zstd-napi has them), so the calling thread only feeds them and does the part's other steps
+   * meanwhile. 0 or absent: compress on the calling thread. The output is ordinary zstd frames,
+   * read like any other; only how the input is cut into jobs differs. What for: a SQLite page
+   * image's lanes on a machine with no core for a second part worker (page-image-archive.ts).
+   */
+  threads?: number;
+}
+
+export function createCompressStream(c: Compression, level?: number, opts: CompressOptions = {}): Transform {
   const effective = level ?? DEFAULT_LEVEL[c];
   const [min, max] = LEVEL_RANGE[c];
   if (!Number.isInteger(effective) || effective < min || effective > max) {
     throw new RangeError(`compression level for ${c} must be an integer from ${min} to ${max}, got ${effective}`);
+  }
+  const threads = opts.threads ?? 0;
+  if (!Number.isInteger(threads) || threads < 0 || threads > MAX_ZSTD_THREADS) {
+    throw new RangeError(`compression threads must be an integer from 0 to ${MAX_ZSTD_THREADS}, got ${threads}`);
   }
   switch (c) {
     case 'zstd':
@@ -30,7 +50,11 @@ export function createCompressStream(c: Compression, level?: number): Transform 
       // an end-to-end check of compression on every read for a few bytes and ~1% of the CPU,
       // where restores no longer hash the plaintext with SHA-256 (part-io.ts). Any zstd reader
       // reads such frames, this project's earlier versions included.
-      return new CompressStream({ compressionLevel: effective, checksumFlag: true });
+      return new CompressStream({
+        compressionLevel: effective,
+        checksumFlag: true,
+        ...(threads > 0 ? { nbWorkers: threads } : {}),
+      });
     case 'gzip':
       return createGzip({ level: effective });
     case 'none':

@@ -15,6 +15,8 @@ export interface WriteStagesSpec {
   kind: 'write';
   compression: Compression;
   level?: number;
+  /** zstd's own compression threads for this part (CompressOptions.threads); absent = none. */
+  threads?: number;
   encryption: { keyId: string; key: Buffer; frameSize?: number } | null;
 }
 
@@ -57,7 +59,10 @@ export function buildStages(spec: StagesSpec): Stages {
     // Each step is charged to its stage when STRONGROOM_STAGE_STATS is on (stage-stats.ts).
     const raw = timedStage('hashing', new DigestStream());
     const stored = timedStage('hashing', new DigestStream());
-    const stages: Transform[] = [raw, timedStage('compressing', createCompressStream(spec.compression, spec.level))];
+    const stages: Transform[] = [
+      raw,
+      timedStage('compressing', createCompressStream(spec.compression, spec.level, { threads: spec.threads })),
+    ];
     if (spec.encryption) stages.push(timedStage('encrypting', createEncryptStream(spec.encryption)));
     stages.push(stored);
     return { stages, digests: () => ({ raw: raw.digest(), stored: stored.digest() }) };

@@ -24,7 +24,7 @@ import {
   ManifestTable,
   PartInfo,
 } from '../archive/manifest.types';
-import { writePageImage } from './page-image-archive';
+import { pageImageLevel, writePageImage } from './page-image-archive';
 import { keyForNewBackup, KeySource, sealForNewBackup } from './backup-keys';
 import { sealManifest } from '../archive/manifest-auth';
 import { packFileArtefacts } from './file-artefacts';
@@ -200,16 +200,20 @@ export async function writeBackup(dialect: Dialect, storage: BackupStorage, spec
     let image: ManifestImage | undefined;
     const tablesWork = pageImage
       ? (async (): Promise<ManifestTable[]> => {
+          // The image's own compression level (see PAGE_IMAGE_ZSTD_LEVEL): its bytes are most of the backup's CPU.
+          const level = pageImageLevel(spec.compression, spec.compressionLevel);
           image = await writePageImage(pageImage, async (name, source, inline) => {
             throwIfAborted(signal);
-            const part = await writePart(storage, spec.dir, name, source, { ...format, inline }).catch((e: unknown) => {
-              internal.abort();
-              throw e instanceof PartSourceError
-                ? new Error(`reading the database failed (page image): ${(e.cause as Error).message}`, {
-                    cause: e.cause,
-                  })
-                : e;
-            });
+            const part = await writePart(storage, spec.dir, name, source, { ...format, level, inline }).catch(
+              (e: unknown) => {
+                internal.abort();
+                throw e instanceof PartSourceError
+                  ? new Error(`reading the database failed (page image): ${(e.cause as Error).message}`, {
+                      cause: e.cause,
+                    })
+                  : e;
+              },
+            );
             progress.bytes += part.size;
             report();
             return part;
