@@ -6,7 +6,7 @@
  * and changes nothing; a cancelled backup leaves neither parts nor its temporary copy.
  */
 import Database from 'better-sqlite3';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { keySourceFromConfig } from '../../src/engine/backup/backup-keys';
@@ -19,6 +19,7 @@ import type { Manifest } from '../../src/engine/archive/manifest.types';
 import { runCli } from '../cli/cli-process';
 import { canonicalDump, integrityProblems } from '../fidelity/sqlite-canonical-dump';
 import { tempDir } from '../support/databases';
+import { fullBackupSpec } from '../../src/engine/backup/write-backup.fixture';
 
 const KEYRING = `k1:${randomBytes(32).toString('base64')}`;
 const keys = keySourceFromConfig({ keys: KEYRING });
@@ -57,28 +58,8 @@ describe('SQLite page-image backups', () => {
     dir.remove();
   });
 
-  const spec = (over: Partial<WriteBackupSpec> = {}): WriteBackupSpec => {
-    const id = randomUUID();
-    return {
-      id,
-      dir: `backups/${id}`,
-      type: 'full',
-      trigger: 'manual',
-      description: null,
-      tags: [],
-      scheduleId: null,
-      tables: ['files', 'projects', 'tags'],
-      fileRoots: [],
-      compression: 'zstd',
-      keys,
-      appVersion: 'test',
-      migrations: [],
-      auditHead: null,
-      parallel: 2,
-      workDir: work,
-      ...over,
-    };
-  };
+  const spec = (over: Partial<WriteBackupSpec> = {}): WriteBackupSpec =>
+    fullBackupSpec(['files', 'projects', 'tags'], keys, { workDir: work, ...over });
 
   async function backup(over: Partial<WriteBackupSpec> = {}): Promise<Manifest> {
     const dialect = createSqliteDialect(`sqlite:${source}`);

@@ -21,6 +21,7 @@ import { runCli } from '../cli/cli-process';
 import { tempDir } from '../support/databases';
 import { canonicalDump, integrityProblems, rowChanges, virtualTables } from './sqlite-canonical-dump';
 import { CORPUS, type CorpusDatabase } from './sqlite-corpus';
+import { fullBackupSpec } from '../../src/engine/backup/write-backup.fixture';
 
 const KEYRING = `k1:${randomBytes(32).toString('base64')}`;
 const keys = keySourceFromConfig({ keys: KEYRING });
@@ -99,23 +100,11 @@ describe('SQLite fidelity corpus', () => {
       const backupDir = `backups/${id}`;
       try {
         const tables = (await dialect.listTables()).map((t) => t.name);
-        const manifest = await writeBackup(dialect, storage, {
-          id,
-          dir: backupDir,
-          type: 'full',
-          trigger: 'manual',
-          description: null,
-          tags: [],
-          scheduleId: null,
-          tables,
-          fileRoots: [],
-          compression: 'gzip',
-          keys,
-          appVersion: 'test',
-          migrations: [],
-          auditHead: null,
-          parallel: 1,
-        });
+        const manifest = await writeBackup(
+          dialect,
+          storage,
+          fullBackupSpec(tables, keys, { id, dir: backupDir, compression: 'gzip', parallel: 1 }),
+        );
         expect(manifest.inventory?.schemas.main).toBeDefined();
         // Every object kind of the live catalog is in the archive's inventory.
         const live = new Database(source, { readonly: true });

@@ -20,6 +20,7 @@ import { runCli } from '../cli/cli-process';
 import { tempDir } from '../support/databases';
 import { canonicalDump, integrityProblems, rowChanges } from './sqlite-canonical-dump';
 import { CORPUS } from './sqlite-corpus';
+import { fullBackupSpec } from '../../src/engine/backup/write-backup.fixture';
 
 const KEYRING = `k1:${randomBytes(32).toString('base64')}`;
 const keys = keySourceFromConfig({ keys: KEYRING });
@@ -65,23 +66,11 @@ describe('SQLite merge and missing-only of full-text and R*Tree tables', () => {
     const id = randomUUID();
     try {
       const tables = (await dialect.listTables()).map((t) => t.name);
-      const manifest = await writeBackup(dialect, storage, {
-        id,
-        dir: `backups/${id}`,
-        type: 'full',
-        trigger: 'manual',
-        description: null,
-        tags: [],
-        scheduleId: null,
-        tables,
-        fileRoots: [],
-        compression: 'gzip',
-        keys,
-        appVersion: 'test',
-        migrations: [],
-        auditHead: null,
-        parallel: 1,
-      });
+      const manifest = await writeBackup(
+        dialect,
+        storage,
+        fullBackupSpec(tables, keys, { id, dir: `backups/${id}`, compression: 'gzip', parallel: 1 }),
+      );
       return { id, manifest };
     } finally {
       await dialect.close();

@@ -2,7 +2,8 @@
  * The engine's backup path end to end on real databases and real storage: write, verify,
  * deep-verify, and every way a stored backup can be damaged or unreadable.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { fullBackupSpec } from './write-backup.fixture';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Client } from 'pg';
@@ -65,29 +66,9 @@ describe.each(ENGINES)('writeBackup + verifyBackup on %s', (engine) => {
     dir.remove();
   });
 
-  const spec = (over: Partial<WriteBackupSpec> = {}): WriteBackupSpec => {
-    const id = randomUUID();
-    return {
-      id,
-      dir: `backups/${id}`,
-      type: 'full',
-      trigger: 'manual',
-      description: null,
-      tags: [],
-      scheduleId: null,
-      tables: ['projects', 'tasks'],
-      fileRoots: [],
-      compression: 'zstd',
-      keys,
-      appVersion: 'test',
-      migrations: [],
-      auditHead: null,
-      parallel: 2,
-      // These cases are about per-table parts; the page image has its own spec (page-image.e2e).
-      fullFormat: 'rows',
-      ...over,
-    };
-  };
+  // These cases are about per-table parts; the page image has its own spec (page-image.e2e).
+  const spec = (over: Partial<WriteBackupSpec> = {}): WriteBackupSpec =>
+    fullBackupSpec(['projects', 'tasks'], keys, { fullFormat: 'rows', ...over });
   const serverUrl = () => (engine === 'postgres' ? db.url : undefined);
 
   it('writes a complete, verifiable backup with the manifest last', async () => {

@@ -5,8 +5,9 @@
  * image taken without a level has exactly the segment sizes of one taken at level 1, and one at
  * level 3 is smaller. Every one of them reads back to the file's bytes.
  */
+import { fullBackupSpec } from './write-backup.fixture';
 import Database from 'better-sqlite3';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from '../../../test/support/databases';
@@ -15,7 +16,7 @@ import { LocalStorage } from '../storage/local-storage';
 import type { Manifest } from '../archive/manifest.types';
 import { keySourceFromConfig } from './backup-keys';
 import { materializeImage, pageImageLevel, PAGE_IMAGE_ZSTD_LEVEL } from './page-image-archive';
-import { writeBackup, type WriteBackupSpec } from './write-backup';
+import { writeBackup } from './write-backup';
 
 describe('pageImageLevel', () => {
   it('is level 1 for zstd when no level is configured, the configured level otherwise', () => {
@@ -66,26 +67,10 @@ describe('page image segments on a real archive', () => {
   afterAll(() => dir.remove());
 
   async function backup(compressionLevel?: number): Promise<Manifest> {
-    const id = randomUUID();
-    const spec: WriteBackupSpec = {
-      id,
-      dir: `backups/${id}`,
-      type: 'full',
-      trigger: 'manual',
-      description: null,
-      tags: [],
-      scheduleId: null,
-      tables: ['notes'],
-      fileRoots: [],
-      compression: 'zstd',
+    const spec = fullBackupSpec(['notes'], keys, {
       ...(compressionLevel === undefined ? {} : { compressionLevel }),
-      keys,
-      appVersion: 'test',
-      migrations: [],
-      auditHead: null,
-      parallel: 2,
       workDir: work,
-    };
+    });
     const dialect = createSqliteDialect(`sqlite:${source}`);
     try {
       return await writeBackup(dialect, storage, spec);

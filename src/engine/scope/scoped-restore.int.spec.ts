@@ -34,6 +34,7 @@ import {
 import { recoverInterruptedFileRestores } from '../backup/file-restore-journal';
 import { precheckPerFile } from '../backup/per-file-restore';
 import { openPart } from '../archive/part-io';
+import { fullBackupSpec } from '../backup/write-backup.fixture';
 
 const ENGAGEMENTS = 4;
 /** Every foreign key as PostgreSQL holds it: a key dropped and re-added comes back with another oid. */
@@ -114,17 +115,9 @@ describe.each(ENGINES)('scoped backup and restore on %s', (engine) => {
   };
 
   const backupScope = async (id: string): Promise<{ manifest: Manifest; dir: string }> => {
-    const backupId = randomUUID();
-    const dir = `backups/${backupId}`;
-    const manifest = await writeBackup(dialect, storage, {
-      id: backupId,
-      dir,
+    const tables = (await dialect.listTables()).map((t) => t.name);
+    const spec = fullBackupSpec(tables, keys, {
       type: 'scope',
-      trigger: 'manual',
-      description: null,
-      tags: [],
-      scheduleId: null,
-      tables: (await dialect.listTables()).map((t) => t.name),
       fileRoots: [files.path],
       scope: {
         table: 'engagements',
@@ -132,14 +125,9 @@ describe.each(ENGINES)('scoped backup and restore on %s', (engine) => {
         exclude: ['app_audit_log'],
         filesColumn: 'artefacts.storage_path',
       },
-      compression: 'zstd',
-      keys,
-      appVersion: 'test',
-      migrations: [],
-      auditHead: null,
-      parallel: 2,
     });
-    return { manifest, dir };
+    const manifest = await writeBackup(dialect, storage, spec);
+    return { manifest, dir: spec.dir };
   };
   const spec = (b: { manifest: Manifest; dir: string }, mode: RestoreMode, allowScopeMoves = false) => ({
     storage,
