@@ -390,26 +390,26 @@ export async function readAll(stream: Readable, limit = 64 * 1024 * 1024): Promi
 /**
  * Runs `fn` over items with at most `limit` at once, keeping result order. After a failure
  * no new item starts, and it rejects only once every running item has settled, so the
- * caller's cleanup never races a write still in progress.
+ * caller's cleanup never races a write still in progress. It rejects with the failure that
+ * came first in time: the others are usually its consequence (the write it aborted).
  */
 async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
   const results: R[] = new Array<R>(items.length);
   let next = 0;
-  let failed = false;
+  let first: { reason: unknown } | null = null;
   const worker = async () => {
-    while (!failed && next < items.length) {
+    while (!first && next < items.length) {
       const i = next++;
       try {
         results[i] = await fn(items[i], i);
       } catch (e) {
-        failed = true;
-        throw e;
+        first ??= { reason: e };
+        return;
       }
     }
   };
-  const settled = await Promise.allSettled(Array.from({ length: Math.min(limit, items.length) }, worker));
-  const rejected = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (rejected) throw rejected.reason;
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (first) throw (first as { reason: unknown }).reason;
   return results;
 }
 
