@@ -148,11 +148,6 @@ class PartWorkerPool {
 
 export const partWorkers = new PartWorkerPool();
 
-/** See PartWorkerPool.releaseSnapshot. */
-export function releaseSnapshotOnWorkers(snapshotId: string): void {
-  partWorkers.releaseSnapshot(snapshotId);
-}
-
 /**
  * The chain described by `spec`, running on a pooled worker. Errors from the chain come back
  * with their ArchiveError code; a worker that dies mid-job fails the stream. `digests` is set

@@ -94,19 +94,21 @@ const pools = new Map<string, { idle: Client[]; timer: NodeJS.Timeout | null }>(
 /** The latest snapshots released: a table that finishes after its backup let go closes its connection. */
 const released: string[] = [];
 
-async function adopt(source: PgCopySource): Promise<Client> {
-  const pool = pools.get(source.snapshotId);
-  const reused = pool?.idle.pop();
-  if (reused) return reused;
-  const client = await connect(source.url, 'strongroom-snapshot-worker');
+/** A new connection in a read-only transaction at an exported snapshot (the backup's one instant). */
+export async function connectAtSnapshot(url: string, snapshotId: string): Promise<Client> {
+  const client = await connect(url, 'strongroom-snapshot-worker');
   try {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    await client.query(`SET TRANSACTION SNAPSHOT ${quoteLiteral(source.snapshotId)}`);
+    await client.query(`SET TRANSACTION SNAPSHOT ${quoteLiteral(snapshotId)}`);
   } catch (err) {
     destroyClient(client);
     throw err;
   }
   return client;
+}
+
+async function adopt(source: PgCopySource): Promise<Client> {
+  return pools.get(source.snapshotId)?.idle.pop() ?? connectAtSnapshot(source.url, source.snapshotId);
 }
 
 function giveBack(snapshotId: string, client: Client): void {

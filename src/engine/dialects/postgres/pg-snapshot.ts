@@ -16,13 +16,13 @@ import type {
   TableExport,
   TableInfo,
 } from '../dialect';
-import { releaseSnapshotOnWorkers } from '../../archive/part-worker-pool';
+import { partWorkers } from '../../archive/part-worker-pool';
 import { readSequenceLinks, readTables, type SequenceLink } from './pg-catalog';
-import { copyInto, copyOutSql, rowCountingStream, type PgCopySource } from './pg-copy-out';
+import { connectAtSnapshot, copyInto, copyOutSql, rowCountingStream, type PgCopySource } from './pg-copy-out';
 import { missingFromDump, readInventoryObjects, summarize } from './pg-inventory';
 import { readDatabaseRoles } from './pg-roles';
 import { dumpSchema } from './pg-schema-dump';
-import { connect, destroyClient, qualify, quoteIdent, quoteLiteral, splitName } from './pg-session';
+import { connect, destroyClient, qualify, quoteIdent, splitName } from './pg-session';
 import {
   dumpLargeObjects,
   dumpSections,
@@ -238,7 +238,7 @@ export class PostgresSnapshot implements Snapshot {
   private grow(): void {
     if (!this.waiters.length || this.workers.size + this.opening >= this.opts.parallel) return;
     this.opening++;
-    this.openWorker().then(
+    connectAtSnapshot(this.opts.url, this.snapshotId).then(
       (w) => {
         this.opening--;
         if (this.closed) return destroyClient(w);
@@ -250,18 +250,6 @@ export class PostgresSnapshot implements Snapshot {
         this.waiters.shift()?.reject(err);
       },
     );
-  }
-
-  private async openWorker(): Promise<Client> {
-    const w = await connect(this.opts.url, 'strongroom-snapshot-worker');
-    try {
-      await w.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-      await w.query(`SET TRANSACTION SNAPSHOT ${quoteLiteral(this.snapshotId)}`);
-    } catch (err) {
-      destroyClient(w);
-      throw err;
-    }
-    return w;
   }
 
   private release(w: Client): void {
@@ -288,7 +276,7 @@ export class PostgresSnapshot implements Snapshot {
     this.closed = true;
     this.abort.abort();
     // Part workers that read tables of this snapshot end their connections to it.
-    if (this.snapshotId) releaseSnapshotOnWorkers(this.snapshotId);
+    if (this.snapshotId) partWorkers.releaseSnapshot(this.snapshotId);
     for (const w of this.waiters.splice(0)) w.reject(new Error('snapshot is closed'));
     const idle = new Set(this.idle.splice(0));
     const ends: Promise<unknown>[] = [];
