@@ -55,14 +55,19 @@ function terminateAll(db: TestDatabase): Promise<void> {
   });
 }
 
-function copyRunning(db: TestDatabase): Promise<boolean> {
+/** The server process running the backup's COPY of `big`, once it runs. */
+function copyBackend(db: TestDatabase): Promise<number | undefined> {
   return onServer(async (c) => {
-    const { rows } = await c.query(
-      `SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND query LIKE 'COPY %big%' AND state = 'active'`,
+    const { rows } = await c.query<{ pid: number }>(
+      `SELECT pid FROM pg_stat_activity WHERE datname = $1 AND query LIKE 'COPY %big%' AND state = 'active'`,
       [dbName(db)],
     );
-    return rows.length > 0;
+    return rows[0]?.pid;
   });
+}
+
+async function copyRunning(db: TestDatabase): Promise<boolean> {
+  return (await copyBackend(db)) !== undefined;
 }
 
 const bigTable = [
@@ -89,8 +94,16 @@ describe('a catalog database outage during a backup (PostgreSQL)', () => {
     try {
       const res = await request(t.http).post('/api/backups').set('X-API-Key', t.adminKey).send({}).expect(202);
       // The outage begins once the rows stream out: the job's catalog reads before the data are behind it.
-      while (!(await copyRunning(target))) await new Promise((r) => setTimeout(r, 20));
-      await cut(catalog);
+      // The COPY's server process is held (SIGSTOP) until the outage has begun, so the job cannot end
+      // before it, however fast the machine: without that hold this was a race the job sometimes won.
+      let copyPid: number | undefined;
+      while ((copyPid = await copyBackend(target)) === undefined) await new Promise((r) => setTimeout(r, 20));
+      process.kill(copyPid, 'SIGSTOP');
+      try {
+        await cut(catalog);
+      } finally {
+        process.kill(copyPid, 'SIGCONT');
+      }
       try {
         await t.app.get(BackupsService).waitFor(res.body.id);
       } finally {
