@@ -45,7 +45,17 @@ export async function startServerChild(env: Record<string, string>): Promise<Ser
   });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let stopping = false;
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', (code, signal) => {
+      // A child that fails on its own (not stopped, not killed by a signal) says why in CI's log:
+      // its LOG_LEVEL is silent, so stderr holds only what crashed it.
+      if (!stopping && signal === null && code !== 0) {
+        process.stderr.write(`server child on port ${port} exited by itself (${signal ?? code}):\n${stderr}\n`);
+      }
+      resolve();
+    }),
+  );
   const url = `http://127.0.0.1:${port}`;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`server child exited (${child.exitCode}): ${stderr}`);
@@ -60,6 +70,7 @@ export async function startServerChild(env: Record<string, string>): Promise<Ser
     url,
     child,
     async stop() {
+      stopping = true;
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       await exited;
     },

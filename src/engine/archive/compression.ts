@@ -10,6 +10,7 @@ import { PassThrough } from 'node:stream';
 import { createGunzip, createGzip } from 'node:zlib';
 import { CompressStream } from 'zstd-napi';
 import type { Compression } from './manifest.types';
+import { AdaptiveZstdCompressStream } from './zstd-compress';
 import { ZstdDecompressStream } from './zstd-decompress';
 
 export const COMPRESSIONS: readonly Compression[] = ['zstd', 'gzip', 'none'];
@@ -34,6 +35,11 @@ export interface CompressOptions {
   threads?: number;
 }
 
+/**
+ * A compression step. zstd with no level given (no BACKUP_COMPRESSION_LEVEL) and no threads picks
+ * the level per part from its first bytes (zstd-compress.ts): level 3, or level 1 where level 3
+ * would not be smaller.
+ */
 export function createCompressStream(c: Compression, level?: number, opts: CompressOptions = {}): Transform {
   const effective = level ?? DEFAULT_LEVEL[c];
   const [min, max] = LEVEL_RANGE[c];
@@ -46,6 +52,7 @@ export function createCompressStream(c: Compression, level?: number, opts: Compr
   }
   switch (c) {
     case 'zstd':
+      if (level === undefined && threads === 0) return new AdaptiveZstdCompressStream(effective);
       // zstd's own content checksum (XXH64 of the plaintext, checked by every decompression):
       // an end-to-end check of compression on every read for a few bytes and ~1% of the CPU,
       // where restores no longer hash the plaintext with SHA-256 (part-io.ts). Any zstd reader
