@@ -13,19 +13,22 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import binding = require('zstd-napi/binding');
 
-export const PROBE_BYTES = 1024 * 1024;
+export const PROBE_BYTES = 256 * 1024;
 /** The default level must write at most this share of level 1's bytes on the probe to be used. */
 export const MIN_GAIN = 0.97;
 export const FAST_LEVEL = 1;
 
 const OUT_SIZE = binding.cStreamOutSize();
+let probeCtx: binding.CCtx | undefined;
 
 /** The level to compress a part at, from a sample of its first bytes. */
 export function chooseZstdLevel(sample: Buffer, defaultLevel: number): number {
   if (defaultLevel <= FAST_LEVEL || sample.length === 0) return defaultLevel;
   const out = Buffer.allocUnsafe(binding.compressBound(sample.length));
+  // One context per thread for every probe: a fresh one per part would set up its tables each time.
+  probeCtx ??= new binding.CCtx();
+  const cctx = probeCtx;
   const sizeAt = (level: number): number => {
-    const cctx = new binding.CCtx();
     cctx.setParameter(binding.CParameter.compressionLevel, level);
     return cctx.compress2(out, sample);
   };
