@@ -24,8 +24,21 @@ function freePort(): Promise<number> {
   });
 }
 
-/** Starts `src/main.ts` (transpiled) with `env` and resolves once it answers /health. */
+/**
+ * Starts `src/main.ts` (transpiled) with `env` and resolves once it listens and answers /health.
+ * A port taken by another process between freePort and the child's listen is tried again on a new one.
+ */
 export async function startServerChild(env: Record<string, string>): Promise<ServerChild> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(env);
+    } catch (err) {
+      if (attempt >= 3 || !String((err as Error).message).includes('EADDRINUSE')) throw err;
+    }
+  }
+}
+
+async function startOnce(env: Record<string, string>): Promise<ServerChild> {
   const port = await freePort();
   const child = spawn(process.execPath, [builtPath('src/main.ts')], {
     cwd: ROOT,
@@ -49,7 +62,7 @@ export async function startServerChild(env: Record<string, string>): Promise<Ser
   const exited = new Promise<void>((resolve) =>
     child.once('exit', (code, signal) => {
       // A child that fails on its own (not stopped, not killed by a signal) says why in CI's log:
-      // its LOG_LEVEL is silent, so stderr holds only what crashed it.
+      // its LOG_LEVEL is silent, so stderr holds its banner and what crashed it.
       if (!stopping && signal === null && code !== 0) {
         process.stderr.write(`server child on port ${port} exited by itself (${signal ?? code}):\n${stderr}\n`);
       }
@@ -57,9 +70,12 @@ export async function startServerChild(env: Record<string, string>): Promise<Ser
     }),
   );
   const url = `http://127.0.0.1:${port}`;
+  // Up means: this child printed its banner for this port (so it, not some other process that
+  // took the port after freePort let go of it, is the one listening), and /health answers.
+  const banner = `is listening on 127.0.0.1:${port}`;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`server child exited (${child.exitCode}): ${stderr}`);
-    const up = await fetch(`${url}/health`).then(
+    const up = await (stderr.includes(banner) ? fetch(`${url}/health`) : Promise.reject(new Error('not yet'))).then(
       (r) => r.status > 0,
       () => false,
     );
