@@ -243,7 +243,11 @@ export async function restoreInTransaction(
   await runBatched(
     client,
     sorted.map((t) => {
-      const mode = shadowed.has(t.name) ? 'EXCLUSIVE' : t.mode === 'replace' ? 'ACCESS EXCLUSIVE' : 'SHARE ROW EXCLUSIVE';
+      const mode = shadowed.has(t.name)
+        ? 'EXCLUSIVE'
+        : t.mode === 'replace'
+          ? 'ACCESS EXCLUSIVE'
+          : 'SHARE ROW EXCLUSIVE';
       return { sql: `LOCK TABLE ${qualify(t.name)} IN ${mode} MODE` };
     }),
   );
