@@ -4,6 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import { compress as zstdCompress } from 'zstd-napi';
 import { createCompressStream, createDecompressStream, MAX_ZSTD_THREADS } from './compression';
 import { ArchiveError } from './errors';
+import { idleZstdContexts } from './zstd-decompress';
 import type { Compression } from './manifest.types';
 
 async function through(input: Buffer[], ...stages: NodeJS.ReadWriteStream[]): Promise<Buffer> {
@@ -139,5 +140,25 @@ describe('decompression failures', () => {
     const out = await through([bomb], createDecompressStream('zstd'));
     expect(out.length).toBe(64 * 1024 * 1024);
     stream.destroy();
+  });
+});
+
+describe('zstd decompression contexts', () => {
+  it('are reused from one stream to the next, also after a stream abandoned mid-frame', async () => {
+    const plain = compressible(300 * 1024);
+    const packed = await through([plain], createCompressStream('zstd'));
+    await expect(through([packed], createDecompressStream('zstd'))).resolves.toEqual(plain);
+    const kept = idleZstdContexts();
+    expect(kept).toBeGreaterThan(0);
+    // A stream destroyed in the middle of a frame hands its context back reset...
+    const cut = createDecompressStream('zstd');
+    expect(idleZstdContexts()).toBe(kept - 1);
+    cut.write(packed.subarray(0, packed.length >> 1));
+    cut.destroy();
+    await new Promise((r) => setImmediate(r));
+    expect(idleZstdContexts()).toBe(kept);
+    // ...so the next stream, which takes it, reads a whole frame as a fresh one would.
+    await expect(through([packed], createDecompressStream('zstd'))).resolves.toEqual(plain);
+    expect(idleZstdContexts()).toBe(kept);
   });
 });

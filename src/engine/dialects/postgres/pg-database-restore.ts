@@ -14,6 +14,7 @@
 import { createInterface } from 'node:readline';
 import type { Client } from 'pg';
 import type { DatabaseRestoreInput, DatabaseRestoreResult, RestoreInput } from '../dialect';
+import { runBatched, type BatchStatement } from './pg-batch';
 import { restoreInTransaction, type RestoreTuning } from './pg-restore';
 import { createMissingRoles } from './pg-roles';
 import { qualify } from './pg-session';
@@ -53,24 +54,37 @@ class DdlRunner {
     private readonly opts: Pick<DatabaseRestoreInput, 'noOwner' | 'noPrivileges'>,
   ) {}
 
+  /**
+   * Runs every entry of a section in order, many to a round trip (pg-batch.ts): a dump of 500
+   * tables has thousands of entries and owner changes. A failure is still reported by entry.
+   */
   async run(sql: string, section: string): Promise<void> {
+    const out: BatchStatement[] = [];
+    const tolerant = (stmt: string): BatchStatement => ({ sql: stmt, alone: () => this.tolerant(stmt) });
     for (const e of splitDump(sql)) {
       if (ACL_TYPES.has(e.type)) {
-        if (this.opts.noPrivileges) continue;
-        for (const stmt of statementsByLine(e.sql)) await this.tolerant(stmt);
+        if (!this.opts.noPrivileges) out.push(...statementsByLine(e.sql).map(tolerant));
         continue;
       }
       const lines = e.sql.split('\n');
       const owners = lines.filter((l) => OWNER_LINE.test(l));
       const body = lines.filter((l) => !OWNER_LINE.test(l)).join('\n');
-      try {
-        if (body.trim()) await this.client.query(body);
-      } catch (err) {
-        const what = e.type ? `${e.type.toLowerCase()} ${e.name}` : 'its session settings';
-        throw new Error(`restoring the backup's ${section} failed at ${what}: ${(err as Error).message}`);
+      if (body.trim()) {
+        out.push({
+          sql: body,
+          alone: async () => {
+            try {
+              await this.client.query(body);
+            } catch (err) {
+              const what = e.type ? `${e.type.toLowerCase()} ${e.name}` : 'its session settings';
+              throw new Error(`restoring the backup's ${section} failed at ${what}: ${(err as Error).message}`);
+            }
+          },
+        });
       }
-      if (!this.opts.noOwner) for (const o of owners) await this.tolerant(o);
+      if (!this.opts.noOwner) out.push(...owners.map(tolerant));
     }
+    await runBatched(this.client, out);
   }
 
   /** Runs an ownership or grant statement; a role the cluster lacks is noted, not fatal. */

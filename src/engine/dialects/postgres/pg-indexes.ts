@@ -70,16 +70,20 @@ export function rebuildError(table: string, ix: Pick<IndexDef, 'index' | 'constr
   return new Error(`rebuilding ${what} on table "${table}" after the restore failed: ${msg}`);
 }
 
+type IndexExtras = Pick<IndexDef, 'index' | 'constraint' | 'clustered' | 'comment'>;
+
 /** What a rebuilt index's definition does not carry: clustering and its (or its constraint's) comment. */
-export async function restoreIndexExtras(
-  client: Client,
-  table: string,
-  ix: Pick<IndexDef, 'index' | 'constraint' | 'clustered' | 'comment'>,
-): Promise<void> {
-  if (ix.clustered) await client.query(`ALTER TABLE ${qualify(table)} CLUSTER ON ${quoteIdent(ix.index)}`);
-  if (ix.comment === null) return;
+export function indexExtrasSql(table: string, ix: IndexExtras): string[] {
+  const out: string[] = [];
+  if (ix.clustered) out.push(`ALTER TABLE ${qualify(table)} CLUSTER ON ${quoteIdent(ix.index)}`);
+  if (ix.comment === null) return out;
   const target = ix.constraint
     ? `CONSTRAINT ${quoteIdent(ix.constraint)} ON ${qualify(table)}`
     : `INDEX ${quoteIdent(splitName(table).schema)}.${quoteIdent(ix.index)}`;
-  await client.query(`COMMENT ON ${target} IS ${quoteLiteral(ix.comment)}`);
+  out.push(`COMMENT ON ${target} IS ${quoteLiteral(ix.comment)}`);
+  return out;
+}
+
+export async function restoreIndexExtras(client: Client, table: string, ix: IndexExtras): Promise<void> {
+  for (const sql of indexExtrasSql(table, ix)) await client.query(sql);
 }

@@ -1,0 +1,49 @@
+/**
+ * Opens each table's rows while the table before it is still loading. Opening a part is a
+ * handful of storage calls (stat, open, the first read) and its first frames' decryption and
+ * decompression; done between two COPYs, all of it waits for a round trip, 500 times for 500
+ * small tables. Done one table ahead, it overlaps the server's work on the previous COPY. At
+ * most one table is open ahead, so memory stays bounded by one more part's stream buffers.
+ */
+import type { Readable } from 'node:stream';
+import type { RestoreTableInput } from '../dialect';
+
+export interface ReadAhead {
+  /** The same tables, in the same order; opening one starts opening the next. */
+  tables: RestoreTableInput[];
+  /** Destroys what was opened ahead and not taken (the restore failed or stopped). */
+  close(): void;
+}
+
+export function readAhead(tables: RestoreTableInput[]): ReadAhead {
+  const opened = new Map<number, Promise<Readable>>();
+  let closed = false;
+  const start = (i: number): void => {
+    if (closed || i >= tables.length || opened.has(i)) return;
+    const p = (async () => tables[i].open())();
+    // Its failure is the table's own: it surfaces when the restore takes the table.
+    p.catch(() => undefined);
+    opened.set(i, p);
+  };
+  return {
+    tables: tables.map((t, i) => ({
+      ...t,
+      open: (): Promise<Readable> => {
+        start(i);
+        const p = opened.get(i) ?? (async () => t.open())();
+        opened.delete(i);
+        start(i + 1);
+        return p;
+      },
+    })),
+    close: () => {
+      closed = true;
+      for (const p of opened.values())
+        p.then(
+          (s) => s.destroy(),
+          () => undefined,
+        );
+      opened.clear();
+    },
+  };
+}
