@@ -328,14 +328,7 @@ export async function restoreInTransaction(
     await readdForeignKeys(client, fks);
     await runBatched(
       client,
-      lax.map((k) => ({
-        sql: [
-          `ALTER TABLE ${qualify(k.table)} ADD CONSTRAINT ${quoteIdent(k.name)} ${k.def}`,
-          ...(k.comment === null
-            ? []
-            : [`COMMENT ON CONSTRAINT ${quoteIdent(k.name)} ON ${qualify(k.table)} IS ${quoteLiteral(k.comment)}`]),
-        ].join(';\n'),
-      })),
+      lax.map((k) => ({ sql: [addConstraintSql(k), ...commentSql(k)].join(';\n') })),
     );
     await runBatched(
       client,
@@ -350,6 +343,25 @@ export async function restoreInTransaction(
   } finally {
     input.signal?.removeEventListener('abort', onAbort);
   }
+}
+
+/** A lifted constraint, as the restore adds it back. */
+interface LiftedConstraint {
+  table: string;
+  name: string;
+  def: string;
+  comment: string | null;
+}
+
+function addConstraintSql(k: LiftedConstraint): string {
+  return `ALTER TABLE ${qualify(k.table)} ADD CONSTRAINT ${quoteIdent(k.name)} ${k.def}`;
+}
+
+/** Its comment again, if it had one: ADD CONSTRAINT makes a new constraint without it. */
+function commentSql(k: LiftedConstraint): string[] {
+  return k.comment === null
+    ? []
+    : [`COMMENT ON CONSTRAINT ${quoteIdent(k.name)} ON ${qualify(k.table)} IS ${quoteLiteral(k.comment)}`];
 }
 
 /**
@@ -396,11 +408,9 @@ async function readdForeignKeys(client: Client, fks: ForeignKeyDef[]): Promise<v
       const steer = steered.has(i);
       const statements = [
         ...(steer ? [`SET LOCAL enable_seqscan = off`, `SET LOCAL enable_hashjoin = off`] : []),
-        `ALTER TABLE ${qualify(fk.table)} ADD CONSTRAINT ${quoteIdent(fk.name)} ${fk.def}`,
+        addConstraintSql(fk),
         ...(steer ? [`SET LOCAL enable_seqscan TO DEFAULT`, `SET LOCAL enable_hashjoin TO DEFAULT`] : []),
-        ...(fk.comment === null
-          ? []
-          : [`COMMENT ON CONSTRAINT ${quoteIdent(fk.name)} ON ${qualify(fk.table)} IS ${quoteLiteral(fk.comment)}`]),
+        ...commentSql(fk),
       ];
       return {
         sql: statements.join(';\n'),
