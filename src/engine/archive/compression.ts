@@ -10,7 +10,7 @@ import { PassThrough } from 'node:stream';
 import { createGunzip, createGzip } from 'node:zlib';
 import { CompressStream } from 'zstd-napi';
 import type { Compression } from './manifest.types';
-import { AdaptiveZstdCompressStream } from './zstd-compress';
+import { AdaptiveZstdCompressStream, ZstdCompressStream } from './zstd-compress';
 import { ZstdDecompressStream } from './zstd-decompress';
 
 export const COMPRESSIONS: readonly Compression[] = ['zstd', 'gzip', 'none'];
@@ -52,11 +52,12 @@ export function createCompressStream(c: Compression, level?: number, opts: Compr
   }
   switch (c) {
     case 'zstd':
-      if (level === undefined && threads === 0) return new AdaptiveZstdCompressStream(effective);
-      // zstd's own content checksum (XXH64 of the plaintext, checked by every decompression):
-      // an end-to-end check of compression on every read for a few bytes and ~1% of the CPU,
-      // where restores no longer hash the plaintext with SHA-256 (part-io.ts). Any zstd reader
-      // reads such frames, this project's earlier versions included.
+      // Every zstd stream writes zstd's own content checksum (XXH64 of the plaintext, checked by
+      // every decompression): an end-to-end check of compression on every read for a few bytes
+      // and ~1% of the CPU, where restores no longer hash the plaintext with SHA-256
+      // (part-io.ts). Any zstd reader reads such frames, this project's earlier versions included.
+      if (threads === 0)
+        return level === undefined ? new AdaptiveZstdCompressStream(effective) : new ZstdCompressStream(effective);
       return new CompressStream({
         compressionLevel: effective,
         checksumFlag: true,

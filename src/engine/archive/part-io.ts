@@ -22,8 +22,7 @@ import { pacingStep, type Pacer } from './pacing';
 import type { Compression, Manifest, PartInfo } from './manifest.types';
 import { buildStages, type StagesSpec, type WriteDigests } from './part-stages';
 import { WorkerStages } from './part-worker-pool';
-import { WorkerSourceError } from './part-worker-protocol';
-import type { PgCopySource } from '../dialects/postgres/pg-copy-out';
+import { WorkerSourceError, type WorkerSource } from './part-worker-protocol';
 
 export interface WritePartOptions {
   compression: Compression;
@@ -115,17 +114,18 @@ export function sourcedPartsOn(): boolean {
 
 /**
  * Like writePart, but a part worker reads the data itself from `source` (a PostgreSQL table's
- * COPY at the backup's snapshot, pg-copy-out.ts) and only the stored bytes come back to this
- * thread. Also returns the rows the worker read. The pacer paces the worker's reads when it
- * shares its state (Pacer.shared).
+ * COPY at the backup's snapshot, pg-copy-out.ts, or a range of a file, file-range.ts) and only
+ * the stored bytes come back to this thread. Also returns the rows the worker read (a table's;
+ * null for a file range). The pacer paces the worker's reads when it shares its state
+ * (Pacer.shared).
  */
 export async function writeSourcedPart(
   storage: BackupStorage,
   dir: string,
   name: string,
-  source: PgCopySource,
+  source: WorkerSource,
   opts: WritePartOptions,
-): Promise<{ part: PartInfo; rows: number }> {
+): Promise<{ part: PartInfo; rows: number | null }> {
   const work = new WorkerStages(writeSpec(opts), { source, pacing: opts.pacer?.shared ?? null });
   // Nothing is sent to the worker: its input side ends at once.
   work.end();
@@ -142,7 +142,8 @@ export async function writeSourcedPart(
     opts,
     () => sourceError,
   );
-  if (work.rows === null) throw new Error(`the part worker finished ${name} without its row count`);
+  if (source.kind === 'pg-copy' && work.rows === null)
+    throw new Error(`the part worker finished ${name} without its row count`);
   return { part, rows: work.rows };
 }
 

@@ -8,14 +8,19 @@ import { ArchiveError, type ArchiveErrorCode } from './errors';
 import type { StagesSpec, WriteDigests } from './part-stages';
 import type { ThreadStats } from './stage-stats';
 import type { PgCopySource } from '../dialects/postgres/pg-copy-out';
+import type { FileRangeSource } from './file-range';
+
+/** What a worker can read itself: a PostgreSQL table's COPY, or a range of a file. */
+export type WorkerSource = PgCopySource | FileRangeSource;
 
 /**
- * Data a worker reads itself instead of receiving it from the main thread (see
- * pg-copy-out.ts for why): a job started with one takes no `data` or `end` messages and reports
- * the rows it read in `done`. `pacing`: the backup's shared pacing state (pacing.ts), if any.
+ * Data a worker reads itself instead of receiving it from the main thread (see pg-copy-out.ts
+ * and file-range.ts for why): a job started with one takes no `data` or `end` messages and, for
+ * a table, reports the rows it read in `done`. `pacing`: the backup's shared pacing state
+ * (pacing.ts), if any.
  */
 export interface SourcedJob {
-  source: PgCopySource;
+  source: WorkerSource;
   pacing: SharedArrayBuffer | null;
 }
 

@@ -13,6 +13,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { buildStages } from './part-stages';
 import { pacingStep, SharedPacer } from './pacing';
 import { readCopyOnWorker, releaseCopySnapshot } from '../dialects/postgres/pg-copy-out';
+import { readFileRange } from './file-range';
 import { enableStageStats, outsideStages, stageStatsOn, threadStats } from './stage-stats';
 import {
   asBuffer,
@@ -22,6 +23,7 @@ import {
   type FromWorker,
   type SourcedJob,
   type ToWorker,
+  type WorkerSource,
 } from './part-worker-protocol';
 
 const port = parentPort;
@@ -71,7 +73,7 @@ function start(id: number, spec: Extract<ToWorker, { t: 'start' }>['spec'], sour
   }
   const { stages, digests } = built;
   // A sourced job reads its data here: the source, then the backup's pacing, then the steps.
-  const source = sourced ? readCopyOnWorker(sourced.source) : null;
+  const source = sourced ? openSource(sourced.source) : null;
   let sourceFailed = false;
   source?.stream.once('error', () => (sourceFailed = true));
   const pace = sourced?.pacing ? [pacingStep(new SharedPacer(sourced.pacing))] : [];
@@ -100,13 +102,18 @@ function start(id: number, spec: Extract<ToWorker, { t: 'start' }>['spec'], sour
         id,
         t: 'done',
         digests: digests(),
-        ...(source ? { rows: source.rows() } : {}),
+        ...(source?.rows ? { rows: source.rows() } : {}),
         ...(stageStatsOn() ? { stats: threadStats() } : {}),
       });
     } catch (e) {
       send({ id, t: 'error', error: serializeError(e) });
     }
   });
+}
+
+/** A sourced job's data; `rows` for a table's COPY, which counts what it read. */
+function openSource(source: WorkerSource): { stream: Readable; rows?: () => number } {
+  return source.kind === 'file-range' ? { stream: readFileRange(source) } : readCopyOnWorker(source);
 }
 
 port.on('message', (msg: ToWorker) => {

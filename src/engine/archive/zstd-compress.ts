@@ -36,16 +36,79 @@ export function chooseZstdLevel(sample: Buffer, defaultLevel: number): number {
   return sizeAt(defaultLevel) <= fast * MIN_GAIN ? defaultLevel : FAST_LEVEL;
 }
 
-export class AdaptiveZstdCompressStream extends Transform {
-  private readonly cctx = new binding.CCtx();
-  private out = Buffer.allocUnsafe(OUT_SIZE);
+/**
+ * Output is cut from slabs of this size, one allocation per slab rather than one per zstd block:
+ * a fresh buffer for each ~128 KiB of output showed in profiles as page faults and allocator work
+ * costing about as much as the copying around it (the encryption step measured the same,
+ * encryption.ts). The slabs live while any chunk cut from them does: a few MiB at most, what the
+ * pipeline holds in flight.
+ */
+const SLAB_BYTES = 1024 * 1024;
+
+/** Streaming zstd at a fixed level, with the content checksum on (see createCompressStream). */
+export class ZstdCompressStream extends Transform {
+  protected readonly cctx = new binding.CCtx();
+  private slab = Buffer.alloc(0);
+  private used = 0;
+
+  constructor(level: number | null) {
+    super();
+    if (level !== null) this.configure(level);
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    try {
+      this.compress(chunk, binding.EndDirective.continue);
+    } catch (err) {
+      done(err as Error);
+      return;
+    }
+    done();
+  }
+
+  override _flush(done: TransformCallback): void {
+    try {
+      this.compress(Buffer.alloc(0), binding.EndDirective.end);
+    } catch (err) {
+      done(err as Error);
+      return;
+    }
+    done();
+  }
+
+  protected configure(level: number): void {
+    this.cctx.setParameter(binding.CParameter.compressionLevel, level);
+    this.cctx.setParameter(binding.CParameter.checksumFlag, 1);
+  }
+
+  protected compress(src: Buffer, end: binding.EndDirective): void {
+    const flushing = end !== binding.EndDirective.continue;
+    for (;;) {
+      if (this.slab.length - this.used < OUT_SIZE) {
+        this.slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+        this.used = 0;
+      }
+      const out = this.slab.subarray(this.used, this.used + OUT_SIZE);
+      const [remaining, produced, consumed] = this.cctx.compressStream2(out, src, end);
+      if (produced > 0) {
+        this.used += produced;
+        this.push(out.subarray(0, produced));
+      }
+      src = src.subarray(consumed);
+      if (src.length === 0 && (!flushing || remaining === 0)) return;
+    }
+  }
+}
+
+/** zstd whose level is chosen from the part's first PROBE_BYTES (see the top of this file). */
+export class AdaptiveZstdCompressStream extends ZstdCompressStream {
   /** The first bytes, held until the level is chosen; null once it is. */
   private probe: Buffer[] | null = [];
   private probeBytes = 0;
   private chosen: number | null = null;
 
   constructor(private readonly defaultLevel: number) {
-    super();
+    super(null);
   }
 
   /** The level this part is written at; null until PROBE_BYTES have arrived or the input ended. */
@@ -53,15 +116,15 @@ export class AdaptiveZstdCompressStream extends Transform {
     return this.chosen;
   }
 
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+  override _transform(chunk: Buffer, encoding: BufferEncoding, done: TransformCallback): void {
+    if (!this.probe) {
+      super._transform(chunk, encoding, done);
+      return;
+    }
     try {
-      if (this.probe) {
-        this.probe.push(chunk);
-        this.probeBytes += chunk.length;
-        if (this.probeBytes >= PROBE_BYTES) this.start(true);
-      } else {
-        this.compress(chunk, binding.EndDirective.continue);
-      }
+      this.probe.push(chunk);
+      this.probeBytes += chunk.length;
+      if (this.probeBytes >= PROBE_BYTES) this.start(true);
     } catch (err) {
       done(err as Error);
       return;
@@ -72,12 +135,11 @@ export class AdaptiveZstdCompressStream extends Transform {
   override _flush(done: TransformCallback): void {
     try {
       if (this.probe) this.start(false);
-      this.compress(Buffer.alloc(0), binding.EndDirective.end);
     } catch (err) {
       done(err as Error);
       return;
     }
-    done();
+    super._flush(done);
   }
 
   /**
@@ -89,21 +151,7 @@ export class AdaptiveZstdCompressStream extends Transform {
     const held = Buffer.concat(this.probe as Buffer[]);
     this.probe = null;
     this.chosen = probed ? chooseZstdLevel(held.subarray(0, PROBE_BYTES), this.defaultLevel) : this.defaultLevel;
-    this.cctx.setParameter(binding.CParameter.compressionLevel, this.chosen);
-    this.cctx.setParameter(binding.CParameter.checksumFlag, 1);
+    this.configure(this.chosen);
     this.compress(held, binding.EndDirective.continue);
-  }
-
-  private compress(src: Buffer, end: binding.EndDirective): void {
-    const flushing = end !== binding.EndDirective.continue;
-    for (;;) {
-      const [remaining, produced, consumed] = this.cctx.compressStream2(this.out, src, end);
-      if (produced > 0) {
-        this.push(this.out.subarray(0, produced));
-        this.out = Buffer.allocUnsafe(OUT_SIZE);
-      }
-      src = src.subarray(consumed);
-      if (src.length === 0 && (!flushing || remaining === 0)) return;
-    }
   }
 }

@@ -127,8 +127,10 @@ export async function writeBackup(dialect: Dialect, storage: BackupStorage, spec
     // (PostgreSQL), else streamed from this thread.
     const putRows = async (name: string, table: string, where?: string): Promise<{ part: PartInfo; rows: number }> => {
       const snap = snapshot as Snapshot;
-      if (snap.workerSource && sourcedPartsOn())
-        return writeSourcedPart(storage, spec.dir, name, snap.workerSource(table, where), format);
+      if (snap.workerSource && sourcedPartsOn()) {
+        const done = await writeSourcedPart(storage, spec.dir, name, snap.workerSource(table, where), format);
+        return { part: done.part, rows: done.rows as number };
+      }
       const exp = snap.exportTable(table, where);
       const part = await put(name, exp.stream);
       return { part, rows: exp.rowCount() };
@@ -202,18 +204,24 @@ export async function writeBackup(dialect: Dialect, storage: BackupStorage, spec
       ? (async (): Promise<ManifestTable[]> => {
           // The image's own compression level (see PAGE_IMAGE_ZSTD_LEVEL): its bytes are most of the backup's CPU.
           const level = pageImageLevel(spec.compression, spec.compressionLevel);
-          image = await writePageImage(pageImage, async (name, source, inline) => {
+          image = await writePageImage(pageImage, async (name, start, end, inline) => {
             throwIfAborted(signal);
-            const part = await writePart(storage, spec.dir, name, source, { ...format, level, inline }).catch(
-              (e: unknown) => {
-                internal.abort();
-                throw e instanceof PartSourceError
-                  ? new Error(`reading the database failed (page image): ${(e.cause as Error).message}`, {
-                      cause: e.cause,
-                    })
-                  : e;
-              },
-            );
+            // The worker's lane reads its segment itself where the image can say where its bytes are.
+            const written =
+              !inline && pageImage.rangeSource && sourcedPartsOn()
+                ? writeSourcedPart(storage, spec.dir, name, pageImage.rangeSource(start, end), {
+                    ...format,
+                    level,
+                  }).then((done) => done.part)
+                : writePart(storage, spec.dir, name, pageImage.read(start, end), { ...format, level, inline });
+            const part = await written.catch((e: unknown) => {
+              internal.abort();
+              throw e instanceof PartSourceError
+                ? new Error(`reading the database failed (page image): ${(e.cause as Error).message}`, {
+                    cause: e.cause,
+                  })
+                : e;
+            });
             progress.bytes += part.size;
             report();
             return part;

@@ -8,6 +8,7 @@
  * table exported again after a restore into an empty database yields the same bytes.
  */
 import type { PgCopySource } from './postgres/pg-copy-out';
+import type { FileRangeSource } from '../archive/file-range';
 import type { Readable } from 'node:stream';
 
 export type EngineName = 'postgres' | 'sqlite';
@@ -128,6 +129,8 @@ export interface PageImage {
   source: 'file' | 'copy';
   /** Bytes [start, end) of the image; the stream errors if any is missing. */
   read(start: number, end: number): Readable;
+  /** The same bytes as a range a part worker can read itself (file-range.ts). */
+  rangeSource?(start: number, end: number): FileRangeSource;
 }
 
 /** One consistent read-only view of the database for the duration of a backup. */

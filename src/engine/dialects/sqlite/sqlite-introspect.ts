@@ -65,16 +65,22 @@ interface IndexListRow {
 }
 
 /**
+ * Whether `table` is a WITHOUT ROWID table. Asked of the one table (PRAGMA table_list with an
+ * argument): filtering pragma_table_list instead lists every table for each one asked about,
+ * which on a file of 500 tables cost a backup about half a second before it read a page.
+ */
+export function isWithoutRowid(db: SqliteDb, table: string): boolean {
+  const rows = db.prepare(`PRAGMA main.table_list(${quoteIdent(table)})`).all() as { wr: number }[];
+  return rows[0]?.wr === 1;
+}
+
+/**
  * A rowid table whose rowid is not a column (no INTEGER PRIMARY KEY): its rowids are data
  * (other tables or the application may keep them) and must be carried. An INTEGER PRIMARY
  * KEY is the only primary key without an index of origin 'pk'.
  */
 function hasImplicitRowid(db: SqliteDb, table: string, columns: ColumnInfo[], primaryKey: string[]): boolean {
-  const wr = (
-    db.prepare('SELECT wr FROM pragma_table_list WHERE schema = ? AND name = ?').get('main', table) as
-      { wr: number } | undefined
-  )?.wr;
-  if (wr === 1) return false;
+  if (isWithoutRowid(db, table)) return false;
   if (primaryKey.length === 1) {
     const pkIndex = (db.prepare(`PRAGMA main.index_list(${quoteIdent(table)})`).all() as IndexListRow[]).some(
       (i) => i.origin === 'pk',

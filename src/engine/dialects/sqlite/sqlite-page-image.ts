@@ -12,9 +12,9 @@
  *   temporary file first, on the snapshot's own connection, so it copies that snapshot and never
  *   restarts; the copy is removed by `close`.
  */
-import { closeSync, createReadStream, fstatSync, mkdtempSync, openSync, rmSync, statSync } from 'node:fs';
+import { closeSync, fstatSync, mkdtempSync, openSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import { readFileRange } from '../../archive/file-range';
 import type { PageImage } from '../dialect';
 import type { SqliteDb } from './sqlite-connection';
 
@@ -43,12 +43,6 @@ function descriptorOf(file: string): number {
   const fd = openSync(file, 'r');
   descriptors.set(file, fd);
   return fd;
-}
-
-function fileRange(fd: number, start: number, end: number): Readable {
-  if (end <= start) return Readable.from([], { objectMode: false });
-  // Positioned reads on the shared descriptor, never closed here (autoClose: false).
-  return createReadStream('', { fd, start, end: end - 1, autoClose: false, highWaterMark: 1 << 20 });
 }
 
 export interface OpenedPageImage extends PageImage {
@@ -88,7 +82,9 @@ export async function openPageImage(
       pageCount,
       bytes,
       source: 'file',
-      read: (start, end) => fileRange(fd, start, end),
+      // Positioned reads on the shared descriptor, never closed by the reader.
+      read: (start, end) => readFileRange({ kind: 'file-range', fd, start, end }),
+      rangeSource: (start, end) => ({ kind: 'file-range', fd, start, end }),
       close: () => undefined,
     };
   }
@@ -115,10 +111,8 @@ export async function openPageImage(
     pageCount,
     bytes,
     source: 'copy',
-    read: (start, end) =>
-      end > start
-        ? createReadStream(copy, { start, end: end - 1, highWaterMark: 1 << 20 })
-        : Readable.from([], { objectMode: false }),
+    read: (start, end) => readFileRange({ kind: 'file-range', path: copy, start, end }),
+    rangeSource: (start, end) => ({ kind: 'file-range', path: copy, start, end }),
     close: removeCopy,
   };
 }

@@ -16,6 +16,7 @@ import {
 import {
   describeTables,
   hasAutoincrementCounters,
+  isWithoutRowid,
   listTableNames,
   rowidAlias,
   storedColumns,
@@ -43,13 +44,8 @@ const CHUNK_BYTES = 64 * 1024;
 
 /** `ORDER BY` that makes export order a function of the data alone, so re-exports match byte for byte. */
 export function exportOrder(db: SqliteDb, table: TableInfo): string {
-  const withoutRowid =
-    (
-      db.prepare('SELECT wr FROM pragma_table_list WHERE schema = ? AND name = ?').get('main', table.name) as
-        { wr: number } | undefined
-    )?.wr === 1;
   const pk = table.primaryKey.map(quoteIdent);
-  if (withoutRowid) return pk.join(', ');
+  if (isWithoutRowid(db, table.name)) return pk.join(', ');
   const names = new Set(table.columns.map((c) => c.name.toLowerCase()));
   const rowid = ['rowid', '_rowid_', 'oid'].find((n) => !names.has(n));
   // A rowid table may hold NULL or duplicate-looking keys (SQLite's legacy rule), so rowid breaks ties.
