@@ -7,14 +7,12 @@
  * that thread also answers the API. On a worker (niced, see part-worker-pool.ts) it leaves the
  * main thread with storage writes of the already compressed bytes, a third of the volume.
  */
-import { Transform } from 'node:stream';
+import { PassThrough } from 'node:stream';
 import type { Client } from 'pg';
-import { to as copyTo } from 'pg-copy-streams';
 import type { TableInfo } from '../dialect';
 import { relationSql } from './pg-catalog';
 import { connect, destroyClient, quoteIdent, quoteLiteral } from './pg-session';
-
-const NEWLINE = 0x0a;
+import { CopyToQuery } from './pg-copy-to';
 
 /**
  * The COPY statement that exports a table's rows, in the order the heap holds them, as pg_dump
@@ -32,16 +30,16 @@ export function copyOutSql(table: TableInfo, where?: string): string {
   return `COPY (SELECT ${cols.join(', ')} FROM ${relationSql(table)}${filter}) TO STDOUT`;
 }
 
-/** A pass-through that counts rows: COPY text escapes newlines inside values, so each 0x0A ends exactly one row. */
-export function rowCountingStream(): { stream: Transform; rows(): number } {
+/** The stream a table's COPY rows are piped into, and the rows that went in (copyInto counts them). */
+export interface CountedRows {
+  stream: PassThrough;
+  rows(): number;
+  add(n: number): void;
+}
+
+export function rowCountingStream(): CountedRows {
   let rows = 0;
-  const stream = new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      for (let i = chunk.indexOf(NEWLINE); i !== -1; i = chunk.indexOf(NEWLINE, i + 1)) rows++;
-      cb(null, chunk);
-    },
-  });
-  return { stream, rows: () => rows };
+  return { stream: new PassThrough(), rows: () => rows, add: (n) => (rows += n) };
 }
 
 /**
@@ -52,13 +50,14 @@ export function rowCountingStream(): { stream: Transform; rows(): number } {
 export function copyInto(
   client: Client,
   sql: string,
-  out: Transform,
+  counted: CountedRows,
   name: string,
   done: (reusable: boolean) => void,
 ): void {
+  const out = counted.stream;
   if (out.destroyed) return done(true);
   let settled = false;
-  const copy = client.query(copyTo(sql));
+  const copy = client.query(new CopyToQuery(sql, counted.add));
   copy.on('end', () => {
     if (settled) return;
     settled = true;
@@ -156,11 +155,11 @@ export function releaseCopySnapshot(snapshotId: string): void {
 }
 
 /** The table's COPY text, read here on a connection of this thread that adopted the backup's snapshot. */
-export function readCopyOnWorker(source: PgCopySource): { stream: Transform; rows(): number } {
+export function readCopyOnWorker(source: PgCopySource): CountedRows {
   const counted = rowCountingStream();
   adopt(source).then(
     (client) =>
-      copyInto(client, source.sql, counted.stream, source.table, (reusable) => {
+      copyInto(client, source.sql, counted, source.table, (reusable) => {
         if (reusable) giveBack(source.snapshotId, client);
         else destroyClient(client);
       }),

@@ -190,7 +190,7 @@ export class PostgresSnapshot implements Snapshot {
     const counted = rowCountingStream();
     this.acquire().then(
       (worker) =>
-        copyInto(worker, sql, counted.stream, name, (reusable) => {
+        copyInto(worker, sql, counted, name, (reusable) => {
           // A worker whose transaction failed or that was left mid-COPY is dropped; a fresh one can adopt the snapshot again.
           if (reusable) this.release(worker);
           else this.discard(worker);
