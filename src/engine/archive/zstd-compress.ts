@@ -36,6 +36,17 @@ export function chooseZstdLevel(sample: Buffer, defaultLevel: number): number {
   return sizeAt(defaultLevel) <= fast * MIN_GAIN ? defaultLevel : FAST_LEVEL;
 }
 
+/** Runs a step's work and tells the stream how it went. */
+function settle(done: TransformCallback, work: () => void): void {
+  try {
+    work();
+  } catch (err) {
+    done(err as Error);
+    return;
+  }
+  done();
+}
+
 /**
  * Output is cut from slabs of this size, one allocation per slab rather than one per zstd block:
  * a fresh buffer for each ~128 KiB of output showed in profiles as page faults and allocator work
@@ -57,23 +68,11 @@ export class ZstdCompressStream extends Transform {
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
-    try {
-      this.compress(chunk, binding.EndDirective.continue);
-    } catch (err) {
-      done(err as Error);
-      return;
-    }
-    done();
+    settle(done, () => this.compress(chunk, binding.EndDirective.continue));
   }
 
   override _flush(done: TransformCallback): void {
-    try {
-      this.compress(Buffer.alloc(0), binding.EndDirective.end);
-    } catch (err) {
-      done(err as Error);
-      return;
-    }
-    done();
+    settle(done, () => this.compress(Buffer.alloc(0), binding.EndDirective.end));
   }
 
   protected configure(level: number): void {
@@ -117,29 +116,23 @@ export class AdaptiveZstdCompressStream extends ZstdCompressStream {
   }
 
   override _transform(chunk: Buffer, encoding: BufferEncoding, done: TransformCallback): void {
-    if (!this.probe) {
+    const probe = this.probe;
+    if (!probe) {
       super._transform(chunk, encoding, done);
       return;
     }
-    try {
-      this.probe.push(chunk);
+    settle(done, () => {
+      probe.push(chunk);
       this.probeBytes += chunk.length;
       if (this.probeBytes >= PROBE_BYTES) this.start(true);
-    } catch (err) {
-      done(err as Error);
-      return;
-    }
-    done();
+    });
   }
 
   override _flush(done: TransformCallback): void {
-    try {
+    settle(done, () => {
       if (this.probe) this.start(false);
-    } catch (err) {
-      done(err as Error);
-      return;
-    }
-    super._flush(done);
+      this.compress(Buffer.alloc(0), binding.EndDirective.end);
+    });
   }
 
   /**

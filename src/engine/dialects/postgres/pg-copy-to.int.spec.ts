@@ -6,16 +6,9 @@
  */
 import { Client } from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
-import type { Readable } from 'node:stream';
 import { createPgDatabase, type TestDatabase } from '../../../../test/support/databases';
 import { CopyToQuery } from './pg-copy-to';
-import { sql } from './pg-spec-helpers';
-
-async function drain(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
-}
+import { collect as drain, sql } from './pg-spec-helpers';
 
 describe('CopyToQuery', () => {
   let db: TestDatabase;
