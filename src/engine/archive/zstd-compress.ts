@@ -47,20 +47,10 @@ function settle(done: TransformCallback, work: () => void): void {
   done();
 }
 
-/**
- * Output is cut from slabs of this size, one allocation per slab rather than one per zstd block:
- * a fresh buffer for each ~128 KiB of output showed in profiles as page faults and allocator work
- * costing about as much as the copying around it (the encryption step measured the same,
- * encryption.ts). The slabs live while any chunk cut from them does: a few MiB at most, what the
- * pipeline holds in flight.
- */
-const SLAB_BYTES = 1024 * 1024;
-
 /** Streaming zstd at a fixed level, with the content checksum on (see createCompressStream). */
 export class ZstdCompressStream extends Transform {
   protected readonly cctx = new binding.CCtx();
-  private slab = Buffer.alloc(0);
-  private used = 0;
+  private out = Buffer.allocUnsafe(OUT_SIZE);
 
   constructor(level: number | null) {
     super();
@@ -83,15 +73,10 @@ export class ZstdCompressStream extends Transform {
   protected compress(src: Buffer, end: binding.EndDirective): void {
     const flushing = end !== binding.EndDirective.continue;
     for (;;) {
-      if (this.slab.length - this.used < OUT_SIZE) {
-        this.slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
-        this.used = 0;
-      }
-      const out = this.slab.subarray(this.used, this.used + OUT_SIZE);
-      const [remaining, produced, consumed] = this.cctx.compressStream2(out, src, end);
+      const [remaining, produced, consumed] = this.cctx.compressStream2(this.out, src, end);
       if (produced > 0) {
-        this.used += produced;
-        this.push(out.subarray(0, produced));
+        this.push(this.out.subarray(0, produced));
+        this.out = Buffer.allocUnsafe(OUT_SIZE);
       }
       src = src.subarray(consumed);
       if (src.length === 0 && (!flushing || remaining === 0)) return;

@@ -9,7 +9,6 @@ import binding = require('zstd-napi/binding');
 import { ArchiveError } from './errors';
 
 const OUT_SIZE = binding.dStreamOutSize();
-const SLAB_BYTES = 1024 * 1024;
 
 /**
  * Contexts of finished streams, kept for the next one. A context's native memory is returned
@@ -47,12 +46,8 @@ export function idleZstdContexts(): number {
 export class ZstdDecompressStream extends Transform {
   private dctx: binding.DCtx | null = takeContext();
   private pending: { src: Buffer; done: TransformCallback } | null = null;
-  /**
-   * Output is cut from slabs (one allocation per SLAB_BYTES, not per zstd block: see
-   * zstd-compress.ts); `used` bytes of this one are pushed already.
-   */
-  private slab = Buffer.alloc(0);
-  private used = 0;
+  /** Reused until something is pushed from it, so tiny input chunks do not each cost a fresh buffer. */
+  private out = Buffer.allocUnsafe(OUT_SIZE);
   private inFrame = false;
   private pumping = false;
   /** A _read not yet answered by a push: Readable will not call _read again until one comes. */
@@ -96,11 +91,7 @@ export class ZstdDecompressStream extends Transform {
     this.pumping = true;
     try {
       for (;;) {
-        if (this.slab.length - this.used < OUT_SIZE) {
-          this.slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
-          this.used = 0;
-        }
-        const out = this.slab.subarray(this.used, this.used + OUT_SIZE);
+        const out = this.out;
         const dctx = this.dctx;
         if (!dctx) throw new Error('zstd stream written to after its end');
         let ret: number;
@@ -117,7 +108,7 @@ export class ZstdDecompressStream extends Transform {
         let wantsMore = true;
         if (produced > 0) {
           this.unansweredRead = false;
-          this.used += produced;
+          this.out = Buffer.allocUnsafe(OUT_SIZE);
           wantsMore = this.push(out.subarray(0, produced));
         }
         if (job.src.length === 0 && (produced < out.length || ret === 0)) {
