@@ -25,6 +25,7 @@ import {
   PartInfo,
 } from '../archive/manifest.types';
 import { pageImageLevel, writePageImage } from './page-image-archive';
+import { readFileRange } from '../archive/file-range';
 import { keyForNewBackup, KeySource, sealForNewBackup } from './backup-keys';
 import { sealManifest } from '../archive/manifest-auth';
 import { packFileArtefacts } from './file-artefacts';
@@ -206,14 +207,12 @@ export async function writeBackup(dialect: Dialect, storage: BackupStorage, spec
           const level = pageImageLevel(spec.compression, spec.compressionLevel);
           image = await writePageImage(pageImage, async (name, start, end, inline) => {
             throwIfAborted(signal);
-            // The worker's lane reads its segment itself where the image can say where its bytes are.
+            // A worker's lane reads its segment itself; this thread's lane reads it here.
+            const range = pageImage.range(start, end);
             const written =
-              !inline && pageImage.rangeSource && sourcedPartsOn()
-                ? writeSourcedPart(storage, spec.dir, name, pageImage.rangeSource(start, end), {
-                    ...format,
-                    level,
-                  }).then((done) => done.part)
-                : writePart(storage, spec.dir, name, pageImage.read(start, end), { ...format, level, inline });
+              !inline && sourcedPartsOn()
+                ? writeSourcedPart(storage, spec.dir, name, range, { ...format, level }).then((done) => done.part)
+                : writePart(storage, spec.dir, name, readFileRange(range), { ...format, level, inline });
             const part = await written.catch((e: unknown) => {
               internal.abort();
               throw e instanceof PartSourceError

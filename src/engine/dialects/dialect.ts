@@ -127,10 +127,11 @@ export interface PageImage {
   bytes: number;
   /** The live file under the snapshot's lock, or a temporary copy made by SQLite's online backup API. */
   source: 'file' | 'copy';
-  /** Bytes [start, end) of the image; the stream errors if any is missing. */
-  read(start: number, end: number): Readable;
-  /** The same bytes as a range a part worker can read itself (file-range.ts). */
-  rangeSource?(start: number, end: number): FileRangeSource;
+  /**
+   * Where bytes [start, end) of the image are: read with readFileRange (file-range.ts), here or
+   * by a part worker itself.
+   */
+  range(start: number, end: number): FileRangeSource;
 }
 
 /** One consistent read-only view of the database for the duration of a backup. */

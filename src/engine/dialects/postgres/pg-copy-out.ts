@@ -37,7 +37,7 @@ export interface CountedRows {
   add(n: number): void;
 }
 
-export function rowCountingStream(): CountedRows {
+export function countedRows(): CountedRows {
   let rows = 0;
   return { stream: new PassThrough(), rows: () => rows, add: (n) => (rows += n) };
 }
@@ -156,7 +156,7 @@ export function releaseCopySnapshot(snapshotId: string): void {
 
 /** The table's COPY text, read here on a connection of this thread that adopted the backup's snapshot. */
 export function readCopyOnWorker(source: PgCopySource): CountedRows {
-  const counted = rowCountingStream();
+  const counted = countedRows();
   adopt(source).then(
     (client) =>
       copyInto(client, source.sql, counted, source.table, (reusable) => {

@@ -18,7 +18,7 @@ import type {
 } from '../dialect';
 import { partWorkers } from '../../archive/part-worker-pool';
 import { readSequenceLinks, readTables, type SequenceLink } from './pg-catalog';
-import { connectAtSnapshot, copyInto, copyOutSql, rowCountingStream, type PgCopySource } from './pg-copy-out';
+import { connectAtSnapshot, copyInto, copyOutSql, countedRows, type PgCopySource } from './pg-copy-out';
 import { missingFromDump, readInventoryObjects, summarize } from './pg-inventory';
 import { readDatabaseRoles } from './pg-roles';
 import { dumpSchema } from './pg-schema-dump';
@@ -187,7 +187,7 @@ export class PostgresSnapshot implements Snapshot {
 
   exportTable(name: string, where?: string): TableExport {
     const sql = copyOutSql(this.table(name), where);
-    const counted = rowCountingStream();
+    const counted = countedRows();
     this.acquire().then(
       (worker) =>
         copyInto(worker, sql, counted, name, (reusable) => {

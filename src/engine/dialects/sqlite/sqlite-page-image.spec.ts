@@ -3,6 +3,7 @@ import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { tempDir } from '../../../../test/support/databases';
+import { readFileRange } from '../../archive/file-range';
 import type { PageImage } from '../dialect';
 import { SqliteSnapshot } from './sqlite-snapshot';
 
@@ -16,7 +17,10 @@ async function bytesOf(stream: Readable): Promise<Buffer> {
 async function rowsOfImage(image: PageImage, dir: string): Promise<unknown[]> {
   // Read in two ranges that split a page, as the segments of a backup do.
   const cut = image.pageSize + 100;
-  const bytes = Buffer.concat([await bytesOf(image.read(0, cut)), await bytesOf(image.read(cut, image.bytes))]);
+  const bytes = Buffer.concat([
+    await bytesOf(readFileRange(image.range(0, cut))),
+    await bytesOf(readFileRange(image.range(cut, image.bytes))),
+  ]);
   expect(bytes.length).toBe(image.bytes);
   const file = join(dir, `image-${Math.random().toString(36).slice(2)}.db`);
   writeFileSync(file, bytes);

@@ -14,7 +14,6 @@
  */
 import { closeSync, fstatSync, mkdtempSync, openSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { readFileRange } from '../../archive/file-range';
 import type { PageImage } from '../dialect';
 import type { SqliteDb } from './sqlite-connection';
 
@@ -83,8 +82,7 @@ export async function openPageImage(
       bytes,
       source: 'file',
       // Positioned reads on the shared descriptor, never closed by the reader.
-      read: (start, end) => readFileRange({ kind: 'file-range', fd, start, end }),
-      rangeSource: (start, end) => ({ kind: 'file-range', fd, start, end }),
+      range: (start, end) => ({ kind: 'file-range', fd, start, end }),
       close: () => undefined,
     };
   }
@@ -111,8 +109,7 @@ export async function openPageImage(
     pageCount,
     bytes,
     source: 'copy',
-    read: (start, end) => readFileRange({ kind: 'file-range', path: copy, start, end }),
-    rangeSource: (start, end) => ({ kind: 'file-range', path: copy, start, end }),
+    range: (start, end) => ({ kind: 'file-range', path: copy, start, end }),
     close: removeCopy,
   };
 }
