@@ -23,6 +23,11 @@ export function buildOurTools(): void {
 
 export interface Ctx {
   breakdown: boolean;
+  /**
+   * Also measure the field's tools (pg_dump, pg_restore, SQLite's page copy); `--reference false`
+   * runs ours alone, for a memory run at a larger scale, where only our peaks matter.
+   */
+  reference: boolean;
   /** Our tools report where their CPU went (STRONGROOM_STAGE_STATS); `--stage-stats false` turns it off. */
   stageStats: boolean;
   /** The shapes of this run, in order; rows, goals and datasets carry the shape they belong to. */

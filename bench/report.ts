@@ -374,7 +374,7 @@ function memorySection(r: Report): string {
 The same shape at scale ${big.scale} (${size(big.datasets)}), against this run at scale ${r.scale}
 (${size(r.datasets)}): our tools stream, so their peak memory should not grow with the data.
 From \`${big.file}\`, made by \`${big.command}\` (not run in CI: it needs about
-${Math.ceil(big.scale * 3)} GB of disk and most of an hour).
+${Math.ceil(big.scale * 3)} GB of disk).
 
 | Shape | Tool | Peak RSS, this run | Peak RSS, scale ${big.scale} | Wall, scale ${big.scale} |
 |---|---|---:|---:|---:|

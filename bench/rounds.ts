@@ -25,11 +25,18 @@ export interface Case {
   key: string;
   group: ResultRow['group'];
   tool: string;
+  /** One of the field's tools we compare with (not ours): left out by `--reference false`. */
+  reference?: boolean;
   /** Untimed preparation before each run (e.g. a fresh target database). */
   setup?(): Promise<void>;
   run(): Promise<Sample>;
   /** Untimed checks and cleanup after each run; a failed check fails the benchmark. */
   after?(): Promise<void>;
+}
+
+/** The cases this run measures: `--reference false` leaves out the field's tools. */
+export function selectCases(ctx: { reference: boolean }, cases: Case[]): Case[] {
+  return ctx.reference ? cases : cases.filter((c) => !c.reference);
 }
 
 export function log(msg: string): void {

@@ -1,7 +1,7 @@
 /**
  * `npm run bench -- [--scale 1.0] [--engines postgres,sqlite] [--shapes a,b,c,d,e,f|all]
  *  [--out docs/benchmarks.md] [--repeat 3] [--seed n] [--work bench/out] [--breakdown]
- *  [--stage-stats false] [--keep]`
+ *  [--stage-stats false] [--reference false] [--keep]`
  *
  * One run: for each data shape (bench/shapes.ts; default `a`, the original dataset) seeds a
  * PostgreSQL cluster of its own (normal durability) and a SQLite file, then measures each tool
@@ -10,7 +10,8 @@
  * where their CPU goes (stage-stats.ts) unless `--stage-stats false`. `--breakdown` also runs
  * our backup without encryption, without compression and without worker threads, and our
  * replace restore without worker threads; `--keep` keeps the work directory (dumps, backups,
- * SQLite file). Memory independent of size: `--scale 5 --shapes d` (docs/benchmarking.md).
+ * SQLite file); `--reference false` leaves the field's tools out (a memory run needs only ours).
+ * Memory independent of size: `--scale 5 --shapes d --reference false` (docs/benchmarking.md).
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -52,6 +53,7 @@ runMain(async () => {
   mkdirSync(work, { recursive: true });
   const ctx: Ctx = {
     breakdown: args.get('breakdown') === 'true',
+    reference: args.get('reference') !== 'false',
     stageStats: args.get('stage-stats') !== 'false',
     shapes,
     keep: args.get('keep') === 'true',
@@ -105,6 +107,7 @@ runMain(async () => {
     `--repeat ${repeat}`,
     ...(seed !== DEFAULT_SEED ? [`--seed ${seed}`] : []),
     ...(ctx.breakdown ? ['--breakdown'] : []),
+    ...(ctx.reference ? [] : ['--reference false']),
     ...(ctx.stageStats ? [] : ['--stage-stats false']),
     ...(memoryFrom ? [`--memory-from ${memoryFrom}`] : []),
     `--out ${out}`,
