@@ -75,6 +75,14 @@ describe('manifest', () => {
     expect(() => parseManifest(serializeManifest(m))).toThrow(/unsafe or invalid part name/);
   });
 
+  it('reads a table in binary COPY form and refuses a row format it does not know', () => {
+    const m = sampleManifest();
+    const binary = { ...m, tables: m.tables.map((t) => ({ ...t, rowFormat: 'pg-copy-binary' as const })) };
+    expect(parseManifest(serializeManifest(binary)).tables[0].rowFormat).toBe('pg-copy-binary');
+    const unknown = { ...m, tables: m.tables.map((t) => ({ ...t, rowFormat: 'pg-copy-csv' })) } as unknown as Manifest;
+    expect(() => parseManifest(serializeManifest(unknown))).toThrow(/unknown row format "pg-copy-csv"/);
+  });
+
   it('rejects a part listed twice', () => {
     const m = sampleManifest({ files: { count: 1, bytes: 1, roots: [], part: part('parts/0001.rows') } });
     expect(() => parseManifest(serializeManifest(m))).toThrow('manifest lists part parts/0001.rows twice');

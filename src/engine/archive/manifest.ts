@@ -154,6 +154,9 @@ function checkStructure(m: Record<string, unknown>): void {
   if (!Array.isArray(m.tables)) throw corrupt('manifest has no tables list');
   m.tables.forEach((t: unknown, i) => {
     if (!isRecord(t) || typeof t.name !== 'string') throw corrupt(`manifest tables[${i}] has no name`);
+    // A reader must know the form of the rows it hands to the database.
+    if (t.rowFormat !== undefined && t.rowFormat !== 'pg-copy-binary')
+      throw corrupt(`manifest table "${t.name}" has an unknown row format ${JSON.stringify(t.rowFormat)}`);
     // A page image holds every table's rows; otherwise each table has a part of its own.
     if (m.image === undefined) checkPart(t.part, `table "${t.name}" part`);
     else if (t.part !== undefined) throw corrupt(`manifest table "${t.name}" has a part beside the page image`);

@@ -2,7 +2,15 @@
  * The manifest is a backup's commit point: written last, it lists every part with its
  * size and SHA-256 and carries its own checksum. A backup without a manifest does not exist.
  */
-import type { EngineName, ExcludedObject, Inventory, RowEncoding, SequenceValue, TableInfo } from '../dialects/dialect';
+import type {
+  EngineName,
+  ExcludedObject,
+  Inventory,
+  RowEncoding,
+  SequenceValue,
+  TableInfo,
+  TableRowFormat,
+} from '../dialects/dialect';
 
 export const MANIFEST_FORMAT = 'strongroom-backup';
 export const MANIFEST_VERSION = 1;
@@ -39,6 +47,11 @@ export interface ManifestTable {
   structure: TableInfo;
   /** The table's rows; absent in a page-image backup (see Manifest.image). */
   part?: PartInfo;
+  /**
+   * The rows' form when it is not the engine's encoding: `pg-copy-binary`, PostgreSQL's binary
+   * COPY (pg-copy-binary.ts). Absent: `engine.encoding`. The content checksum is over these bytes.
+   */
+  rowFormat?: TableRowFormat;
 }
 
 /**

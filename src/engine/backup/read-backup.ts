@@ -135,6 +135,7 @@ export function restoreInputs(
       mode: modeFor(t.name),
       // A page image has no bytes per table; an empty table is still known to be empty.
       ...(t.part ? { bytes: t.part.rawBytes } : t.rows === 0 ? { bytes: 0 } : {}),
+      ...(t.rowFormat ? { rowFormat: t.rowFormat } : {}),
       open: (): Promise<Readable> => rows.open(t),
     }));
 }

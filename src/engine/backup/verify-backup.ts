@@ -147,7 +147,8 @@ async function deepCheck(
     );
     try {
       for (const t of m.tables) {
-        const exp = snap.exportTable(t.name);
+        // In the form the backup archived it in, or the checksums could not match.
+        const exp = snap.exportTable(t.name, undefined, t.rowFormat);
         const sha = await sha256Of(exp.stream);
         const n = exp.rowCount();
         // A page image has no per-table checksum: the rebuilt rows must equal the image's own.

@@ -6,7 +6,8 @@
  */
 import { tmpdir } from 'node:os';
 import { Readable } from 'node:stream';
-import type { Dialect, PageImage, Snapshot, TableInfo } from '../dialects/dialect';
+import { AUDIT_TABLE } from './bookkeeping-tables';
+import type { Dialect, PageImage, Snapshot, TableInfo, TableRowFormat } from '../dialects/dialect';
 import type { BackupStorage } from '../storage/storage';
 import { parseManifest, serializeManifest } from '../archive/manifest';
 import { DEFAULT_FRAME_SIZE } from '../archive/encryption';
@@ -126,13 +127,19 @@ export async function writeBackup(dialect: Dialect, storage: BackupStorage, spec
     const put = (name: string, source: Readable) => writePart(storage, spec.dir, name, source, format);
     // A table's rows into a part: read by a part worker itself where the engine allows it
     // (PostgreSQL), else streamed from this thread.
-    const putRows = async (name: string, table: string, where?: string): Promise<{ part: PartInfo; rows: number }> => {
+    const putRows = async (
+      name: string,
+      table: string,
+      where?: string,
+      rowFormat?: TableRowFormat,
+    ): Promise<{ part: PartInfo; rows: number }> => {
       const snap = snapshot as Snapshot;
       if (snap.workerSource && sourcedPartsOn()) {
-        const done = await writeSourcedPart(storage, spec.dir, name, snap.workerSource(table, where), format);
+        const source = snap.workerSource(table, where, rowFormat);
+        const done = await writeSourcedPart(storage, spec.dir, name, source, format);
         return { part: done.part, rows: done.rows as number };
       }
-      const exp = snap.exportTable(table, where);
+      const exp = snap.exportTable(table, where, rowFormat);
       const part = await put(name, exp.stream);
       return { part, rows: exp.rowCount() };
     };
@@ -239,7 +246,11 @@ export async function writeBackup(dialect: Dialect, storage: BackupStorage, spec
       : mapLimit(structures, Math.max(1, spec.parallel), async (t, i) => {
           throwIfAborted(signal);
           const name = `parts/${String(i + 1).padStart(4, '0')}.rows`;
-          const { part, rows } = await putRows(name, t.name, scoped?.memberFilter.get(t.name)).catch((e: unknown) => {
+          // A scope's rows stay in the engine's encoding (its restore merges them row by row), and
+          // so does the audit trail: small, and an auditor can read its rows as text.
+          const rowFormat = scoped || t.name === AUDIT_TABLE ? undefined : snap.rowFormat?.(t.name);
+          const read = putRows(name, t.name, scoped?.memberFilter.get(t.name), rowFormat);
+          const { part, rows } = await read.catch((e: unknown) => {
             internal.abort();
             throw e instanceof PartSourceError
               ? new Error(`reading the database failed (table ${t.name}): ${(e.cause as Error).message}`, {
@@ -251,7 +262,7 @@ export async function writeBackup(dialect: Dialect, storage: BackupStorage, spec
           progress.rows += rows;
           progress.bytes += part.size;
           report();
-          return tableEntry(t, rows, part);
+          return tableEntry(t, rows, part, rowFormat);
         });
     tablesWork.catch(stop);
     // Both settle before anything is cleaned up, so no write races the cleanup.
@@ -375,8 +386,16 @@ export async function writeBackup(dialect: Dialect, storage: BackupStorage, spec
   }
 }
 
-function tableEntry(structure: TableInfo, rows: number, part: PartInfo): ManifestTable {
-  return { name: structure.name, rows, bytes: part.rawBytes, sha256: part.rawSha256, structure, part };
+function tableEntry(structure: TableInfo, rows: number, part: PartInfo, rowFormat?: TableRowFormat): ManifestTable {
+  return {
+    name: structure.name,
+    rows,
+    bytes: part.rawBytes,
+    sha256: part.rawSha256,
+    structure,
+    part,
+    ...(rowFormat ? { rowFormat } : {}),
+  };
 }
 
 function throwIfAborted(signal?: AbortSignal): void {

@@ -6,6 +6,8 @@
  * COPY text format (`pg-copy-text`), SQLite uses one JSON array per line (`sqlite-ndjson`).
  * A table's content checksum is the SHA-256 of its row-encoding bytes as exported; a
  * table exported again after a restore into an empty database yields the same bytes.
+ * A PostgreSQL table of built-in types only may travel in binary COPY format instead
+ * (`pg-copy-binary`, pg-copy-binary.ts): the manifest says so per table (`rowFormat`).
  */
 import type { PgCopySource } from './postgres/pg-copy-out';
 import type { FileRangeSource } from '../archive/file-range';
@@ -14,6 +16,8 @@ import type { Readable } from 'node:stream';
 export type EngineName = 'postgres' | 'sqlite';
 export type RowEncoding = 'pg-copy-text' | 'sqlite-ndjson';
 export type RestoreMode = 'replace' | 'merge' | 'missing-only';
+/** A table's rows in another form than its engine's RowEncoding: PostgreSQL's binary COPY. */
+export type TableRowFormat = 'pg-copy-binary';
 
 export interface ColumnInfo {
   name: string;
@@ -146,12 +150,18 @@ export interface Snapshot {
    * Streams one table's rows. Several tables may stream at once (PostgreSQL: parallel workers on
    * the same snapshot). `where` (SQL over the table's columns) keeps only some rows: a scope's.
    */
-  exportTable(name: string, where?: string): TableExport;
+  exportTable(name: string, where?: string, format?: TableRowFormat): TableExport;
   /**
    * The same rows as exportTable, described for a part worker that reads them itself on a
    * connection of its own at this snapshot (PostgreSQL), so the main thread is left with storage.
    */
-  workerSource?(name: string, where?: string): PgCopySource;
+  workerSource?(name: string, where?: string, format?: TableRowFormat): PgCopySource;
+  /**
+   * The form a table's rows are best archived in, when other than the engine's RowEncoding
+   * (PostgreSQL: binary COPY for a table of built-in types only). exportTable and workerSource
+   * use `format` when given, the engine's RowEncoding otherwise.
+   */
+  rowFormat?(name: string): TableRowFormat | undefined;
   /** Runs a read-only statement on the snapshot and returns its rows (a scope's keyed queries). */
   query?(sql: string): Promise<Record<string, unknown>[]>;
   /** Ends the snapshot: closes transactions and connections, kills child processes. Safe to call twice. */
@@ -191,6 +201,8 @@ export interface RestoreTableInput {
   mode: RestoreMode;
   /** Plaintext bytes of its rows when known (the manifest's), to share the load between connections. */
   bytes?: number;
+  /** The rows are in this form rather than the backup's RowEncoding (the manifest's `rowFormat`). */
+  rowFormat?: TableRowFormat;
   /** Opens the table's decoded row stream (decrypted, decompressed, checksum-verified). */
   open(): Promise<Readable>;
 }

@@ -1,9 +1,10 @@
-/** Streams COPY text rows from a backup into a table or a TEMP staging table. */
+/** Streams COPY rows (text, or binary: pg-copy-binary.ts) from a backup into a table or a TEMP staging table. */
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Client } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import type { RestoreTableInput, TableInfo } from '../dialect';
+import type { RestoreTableInput, TableInfo, TableRowFormat } from '../dialect';
+import { BINARY_ROW_FORMAT, BinaryRowCounter } from './pg-copy-binary';
 import { quoteIdent, qualify } from './pg-session';
 
 /** Columns the backup carries, in export order: every column but generated ones. */
@@ -27,6 +28,8 @@ export interface CopyInOptions {
    * freeze them. Only valid for a plain table created or truncated in this same transaction.
    */
   freeze?: boolean;
+  /** The rows are binary COPY (pg-copy-binary.ts), not text. */
+  format?: TableRowFormat;
 }
 
 /** What pg-copy-streams' COPY FROM query keeps of the connection it runs on. */
@@ -64,17 +67,22 @@ function copyFromOneWrite(sql: string): ReturnType<typeof copyFrom> {
 /** Returns the rows the server accepted. A failing source aborts the COPY (CopyFail), so nothing half-written stays. */
 export async function copyIn(client: Client, opts: CopyInOptions): Promise<number> {
   let rows = 0;
+  const binary = opts.format === BINARY_ROW_FORMAT ? new BinaryRowCounter() : null;
   const counter = new Transform({
     transform(chunk: Buffer, _enc, cb) {
-      for (let i = chunk.indexOf(0x0a); i !== -1; i = chunk.indexOf(0x0a, i + 1)) rows++;
+      if (binary) {
+        binary.push(chunk);
+        rows = binary.rows;
+      } else for (let i = chunk.indexOf(0x0a); i !== -1; i = chunk.indexOf(0x0a, i + 1)) rows++;
       opts.onRows?.(rows);
       cb(null, chunk);
     },
   });
-  const freeze = opts.freeze ? ' WITH (FREEZE)' : '';
+  const options = [...(binary ? ['FORMAT binary'] : []), ...(opts.freeze ? ['FREEZE'] : [])];
+  const withOptions = options.length ? ` WITH (${options.join(', ')})` : '';
   // A table without columns takes its rows (empty lines) with no column list at all.
   const cols = opts.columns.length ? ` (${columnList(opts.columns)})` : '';
-  const copy = client.query(copyFromOneWrite(`COPY ${opts.target}${cols} FROM STDIN${freeze}`));
+  const copy = client.query(copyFromOneWrite(`COPY ${opts.target}${cols} FROM STDIN${withOptions}`));
   await pipeline(opts.source, counter, copy, { signal: opts.signal });
   return copy.rowCount;
 }
@@ -92,7 +100,14 @@ export async function stageRows(
     `CREATE TEMP TABLE ${stage} ON COMMIT DROP AS SELECT ${columnList(cols)} FROM ${qualify(input.name)} WITH NO DATA`,
   );
   const source = await input.open();
-  await copyIn(client, { target: stage, columns: cols, source, onRows: opts.onRows, signal: opts.signal });
+  await copyIn(client, {
+    target: stage,
+    columns: cols,
+    source,
+    onRows: opts.onRows,
+    signal: opts.signal,
+    format: input.rowFormat,
+  });
   await client.query(`ANALYZE ${stage}`);
   return stage;
 }

@@ -1,5 +1,5 @@
 /**
- * A table's rows as COPY text, read on whichever thread runs this: the snapshot's main-thread
+ * A table's rows as COPY text (or binary, pg-copy-binary.ts), read on whichever thread runs this: the snapshot's main-thread
  * export (pg-snapshot.ts) and a part worker reading a table itself (readCopyOnWorker) share the
  * statement and the row counting, so both archive the same bytes.
  *
@@ -13,6 +13,7 @@ import type { TableInfo } from '../dialect';
 import { relationSql } from './pg-catalog';
 import { connect, destroyClient, quoteIdent, quoteLiteral } from './pg-session';
 import { CopyToQuery } from './pg-copy-to';
+import { BINARY_ROW_FORMAT, type PgRowFormat } from './pg-copy-binary';
 
 /**
  * The COPY statement that exports a table's rows, in the order the heap holds them, as pg_dump
@@ -24,10 +25,11 @@ import { CopyToQuery } from './pg-copy-to';
  * two things that could start a scan elsewhere or interleave it: synchronized scans and parallel
  * workers.
  */
-export function copyOutSql(table: TableInfo, where?: string): string {
+export function copyOutSql(table: TableInfo, where?: string, format?: PgRowFormat): string {
   const cols = table.columns.filter((c) => !c.generated).map((c) => quoteIdent(c.name));
   const filter = where ? ` WHERE ${where}` : '';
-  return `COPY (SELECT ${cols.join(', ')} FROM ${relationSql(table)}${filter}) TO STDOUT`;
+  const binary = format === BINARY_ROW_FORMAT ? ' (FORMAT binary)' : '';
+  return `COPY (SELECT ${cols.join(', ')} FROM ${relationSql(table)}${filter}) TO STDOUT${binary}`;
 }
 
 /** The stream a table's COPY rows are piped into, and the rows that went in (copyInto counts them). */

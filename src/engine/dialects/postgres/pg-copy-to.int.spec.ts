@@ -1,12 +1,14 @@
 /**
  * The copy-out reader (pg-copy-to.ts) against a real server: the same bytes as pg-copy-streams'
  * reader (the one it replaced) on rows narrow and wide (a value longer than a socket read), the
- * rows counted as the server counts them, notices in the middle skipped, an error in the middle
- * reported with the connection usable afterwards.
+ * rows counted as the server counts them (binary COPY's header and trailer are no rows), notices
+ * in the middle skipped, an error in the middle reported with the connection usable afterwards.
+ * The binary rows are also counted by BinaryRowCounter (the restore's progress) however split.
  */
 import { Client } from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import { createPgDatabase, type TestDatabase } from '../../../../test/support/databases';
+import { BinaryRowCounter } from './pg-copy-binary';
 import { CopyToQuery } from './pg-copy-to';
 import { collect as drain, sql } from './pg-spec-helpers';
 
@@ -49,6 +51,10 @@ describe('CopyToQuery', () => {
     ['values longer than a socket read', 'COPY wide TO STDOUT', 15],
     ['a query with notices in the middle', 'COPY (SELECT noisy(g) FROM generate_series(1, 5000) g) TO STDOUT', 5000],
     ['no rows', 'COPY (SELECT 1 WHERE false) TO STDOUT', 0],
+    // Binary: the header rides on the first row's message and the trailer has one of its own.
+    ['narrow rows in binary', 'COPY narrow TO STDOUT (FORMAT binary)', 150000],
+    ['wide rows in binary', 'COPY wide TO STDOUT (FORMAT binary)', 15],
+    ['no rows in binary', 'COPY (SELECT 1 WHERE false) TO STDOUT (FORMAT binary)', 0],
   ])('reads %s as the bytes pg-copy-streams reads, counting every row', async (_what, statement, expected) => {
     const r = await both(statement);
     expect(r.ours.equals(r.theirs)).toBe(true);
@@ -56,6 +62,28 @@ describe('CopyToQuery', () => {
     expect(r.counted).toBe(expected);
     // The connection goes back to pg in a state it can use.
     expect((await client.query('SELECT 42 AS n')).rows[0].n).toBe(42);
+  });
+
+  // Small cuts split every integer somewhere (header, field counts, lengths); large ones split values.
+  it.each([
+    ['COPY (SELECT * FROM narrow LIMIT 2000) TO STDOUT (FORMAT binary)', 2000, [1, 2, 3, 5, 7, 4096]],
+    ['COPY (SELECT 1 WHERE false) TO STDOUT (FORMAT binary)', 0, [1, 2, 3]],
+    ['COPY narrow TO STDOUT (FORMAT binary)', 150000, [4093, 65537]],
+    ['COPY wide TO STDOUT (FORMAT binary)', 15, [4093, 65537]],
+  ])('BinaryRowCounter counts the rows of %s however the stream is cut', async (statement, expected, steps) => {
+    const bytes = await drain(client.query(new CopyToQuery(statement)));
+    const whole = new BinaryRowCounter();
+    whole.push(bytes);
+    expect(whole.rows).toBe(expected);
+    for (const step of steps) {
+      const cut = new BinaryRowCounter();
+      for (let o = 0; o < bytes.length; o += step) cut.push(bytes.subarray(o, o + step));
+      expect([step, cut.rows]).toEqual([step, expected]);
+    }
+  });
+
+  it('BinaryRowCounter refuses a stream that is not binary COPY', () => {
+    expect(() => new BinaryRowCounter().push(Buffer.from('1\tone\n2\ttwo\n'.repeat(3)))).toThrow(/not a binary COPY/);
   });
 
   it('fails with the server’s error when the COPY fails half-way, and leaves the connection usable', async () => {

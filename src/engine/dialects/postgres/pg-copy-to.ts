@@ -17,9 +17,10 @@ import type { Connection, Submittable } from 'pg';
 
 const COPY_DATA = 0x64; // 'd'
 const COPY_DONE = 0x63; // 'c'
+const COPY_OUT_RESPONSE = 0x48; // 'H'
 /** Messages the backend may send during copy-out that say nothing about the rows. */
 const SKIPPED = new Set([
-  0x48, // 'H' CopyOutResponse
+  COPY_OUT_RESPONSE,
   0x4e, // 'N' NoticeResponse
   0x53, // 'S' ParameterStatus
   0x41, // 'A' NotificationResponse
@@ -40,8 +41,10 @@ interface PgConnection {
 }
 
 export class CopyToQuery extends Readable implements Submittable {
-  /** Rows received so far (CopyData messages). */
+  /** Rows received so far (CopyData messages; in binary format, the header rides on the first row). */
   rows = 0;
+  /** Binary format (from CopyOutResponse): its last CopyData message is the trailer, not a row. */
+  private binary = false;
   private connection: PgConnection | null = null;
   private pgData: ((chunk: Buffer) => void) | null = null;
   /** Bytes of an unfinished message header or skipped message, kept for the next chunk. */
@@ -54,7 +57,7 @@ export class CopyToQuery extends Readable implements Submittable {
 
   constructor(
     private readonly text: string,
-    /** Told the rows of each chunk pushed, as it is pushed. */
+    /** Told the rows of each chunk pushed, as it is pushed (a binary COPY's trailer takes one back at the end). */
     private readonly onRows: (n: number) => void = () => undefined,
   ) {
     super();
@@ -142,16 +145,20 @@ export class CopyToQuery extends Readable implements Submittable {
           this.carry = buf.subarray(o);
           break;
         }
+        // CopyOutResponse: its first byte says text (0) or binary (1).
+        if (code === COPY_OUT_RESPONSE) this.binary = buf[o + HEADER] === 1;
         o += 1 + length;
         continue;
       }
       // CopyDone ends the rows, and pg reads what follows it (CommandComplete, ReadyForQuery).
       // An ErrorResponse, or anything unexpected, goes to pg unread: pg reports it (handleError).
       done = code === COPY_DONE;
+      // A binary COPY ends with a message of its own (the trailer), which is no row.
+      if (done && this.binary) rows -= 1;
       rest = buf.subarray(done ? o + 1 + length : o);
       break;
     }
-    if (rows > 0) {
+    if (rows !== 0) {
       this.rows += rows;
       this.onRows(rows);
     }

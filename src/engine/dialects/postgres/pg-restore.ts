@@ -79,6 +79,7 @@ export async function checkRestorable(
     if (t.name === AUDIT_TABLE && t.mode !== 'missing-only') {
       throw new Error(`table "${t.name}" is append-only: it can only be restored missing-only, not ${t.mode}`);
     }
+    if (t.rowFormat) checkBinaryColumns(t, l);
     if (t.mode !== 'replace' && (!l.primaryKey.length || !t.table.primaryKey.length)) {
       throw new Error(
         `table "${t.name}" has no primary key: a ${t.mode} restore matches rows by primary key, use replace`,
@@ -91,6 +92,23 @@ export async function checkRestorable(
     }
   }
   return live;
+}
+
+/**
+ * Binary COPY reads each value as exactly the type it was written as: a column whose type
+ * changed since the backup (integer to bigint, say) would fail to load or, worse, be read as
+ * something else. Text COPY would have converted; binary refuses, naming the column.
+ */
+function checkBinaryColumns(t: RestoreTableInput, live: TableInfo): void {
+  const liveTypes = new Map(live.columns.map((c) => [c.name, c.type]));
+  for (const c of t.table.columns) {
+    if (c.generated) continue;
+    const now = liveTypes.get(c.name);
+    if (now !== undefined && now !== c.type)
+      throw new Error(
+        `table "${t.name}": column "${c.name}" is ${now} in the database but was ${c.type} when the backup was taken, and the backup holds its rows in binary form, which only loads into the same types; restore the backup's schema first (or change the column back)`,
+      );
+  }
 }
 
 async function foreignKeysInScope(client: Client, tables: string[]): Promise<ForeignKeyDef[]> {
@@ -485,6 +503,7 @@ async function restoreInPlace(
           onRows,
           signal: input.signal,
           freeze: frozen.has(t.name),
+          format: t.rowFormat,
         });
       } else if (t.mode === 'replace' && !pk.length) {
         await client.query(`DELETE FROM ${relationSql(live.get(t.name)!)}`);
@@ -494,6 +513,7 @@ async function restoreInPlace(
           source: await t.open(),
           onRows,
           signal: input.signal,
+          format: t.rowFormat,
         });
       } else {
         const stage = await stageRows(client, t, i, { onRows, signal: input.signal });

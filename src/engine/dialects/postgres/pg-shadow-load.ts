@@ -51,6 +51,7 @@ async function loadOne(
       onRows: (rows) => opts.onProgress?.({ table: t.table, rows }),
       signal: opts.signal,
       freeze: true,
+      format: input.rowFormat,
     });
   } catch (err) {
     throw loadError(t, err);

@@ -15,9 +15,11 @@ import type {
   Snapshot,
   TableExport,
   TableInfo,
+  TableRowFormat,
 } from '../dialect';
 import { partWorkers } from '../../archive/part-worker-pool';
 import { readSequenceLinks, readTables, type SequenceLink } from './pg-catalog';
+import { BINARY_ROW_FORMAT, binaryCopyTables } from './pg-copy-binary';
 import { connectAtSnapshot, copyInto, copyOutSql, countedRows, type PgCopySource } from './pg-copy-out';
 import { missingFromDump, readInventoryObjects, summarize } from './pg-inventory';
 import { readDatabaseRoles } from './pg-roles';
@@ -54,6 +56,8 @@ export class PostgresSnapshot implements Snapshot {
   private opening = 0;
   private links: SequenceLink[] | null = null;
   private scope: WholeScope | null = null;
+  /** Tables whose rows can travel as binary COPY (pg-copy-binary.ts). */
+  private binary = new Set<string>();
   excluded?: ExcludedObject[];
 
   private constructor(private readonly opts: SnapshotOptions) {}
@@ -86,6 +90,10 @@ export class PostgresSnapshot implements Snapshot {
       for (const t of all) if (dataOut.has(t.name) || schemaOut.has(splitName(t.name).schema)) wanted.delete(t.name);
     }
     this.tables = all.filter((t) => wanted.has(t.name));
+    this.binary = await binaryCopyTables(
+      this.main,
+      this.tables.map((t) => t.name),
+    );
     if (this.tables.length) {
       // Holds off DROP/ALTER/TRUNCATE of the tables until the backup ends; plain writes go on.
       await this.main.query(`LOCK TABLE ${this.tables.map((t) => qualify(t.name)).join(', ')} IN ACCESS SHARE MODE`);
@@ -185,8 +193,12 @@ export class PostgresSnapshot implements Snapshot {
     return (await this.main.query<Record<string, unknown>>(sql)).rows;
   }
 
-  exportTable(name: string, where?: string): TableExport {
-    const sql = copyOutSql(this.table(name), where);
+  rowFormat(name: string): TableRowFormat | undefined {
+    return this.binary.has(name) ? BINARY_ROW_FORMAT : undefined;
+  }
+
+  exportTable(name: string, where?: string, format?: TableRowFormat): TableExport {
+    const sql = copyOutSql(this.table(name), where, format);
     const counted = countedRows();
     this.acquire().then(
       (worker) =>
@@ -200,13 +212,13 @@ export class PostgresSnapshot implements Snapshot {
     return { stream: counted.stream, rowCount: counted.rows };
   }
 
-  workerSource(name: string, where?: string): PgCopySource {
+  workerSource(name: string, where?: string, format?: TableRowFormat): PgCopySource {
     this.assertOpen();
     return {
       kind: 'pg-copy',
       url: this.opts.url,
       snapshotId: this.snapshotId,
-      sql: copyOutSql(this.table(name), where),
+      sql: copyOutSql(this.table(name), where, format),
       table: name,
     };
   }

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { spawnSync } from 'node:child_process';
 import { Readable } from 'node:stream';
 import { Client } from 'pg';
-import type { RestoreInput, RestoreMode, SequenceValue, TableInfo } from '../dialect';
+import type { RestoreInput, RestoreMode, SequenceValue, TableInfo, TableRowFormat } from '../dialect';
 import type { PostgresDialect } from './postgres.dialect';
 
 export async function sql<T extends object = Record<string, unknown>>(
@@ -24,7 +24,7 @@ export interface Backup {
   tables: TableInfo[];
   schemaSql: string;
   sequences: SequenceValue[];
-  data: Map<string, { bytes: Buffer; rows: number; sha256: string }>;
+  data: Map<string, { bytes: Buffer; rows: number; sha256: string; rowFormat?: TableRowFormat }>;
 }
 
 export async function collect(stream: Readable): Promise<Buffer> {
@@ -33,17 +33,29 @@ export async function collect(stream: Readable): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-/** Every table streamed at once, as the backup service does with parallel readers. */
-export async function takeBackup(d: PostgresDialect, names?: string[], parallel = 2): Promise<Backup> {
+/**
+ * Every table streamed at once, as the backup service does with parallel readers, each in the
+ * form the service archives it in (binary COPY where the snapshot says so), unless `text`.
+ */
+export async function takeBackup(
+  d: PostgresDialect,
+  names?: string[],
+  parallel = 2,
+  opts: { text?: boolean } = {},
+): Promise<Backup> {
   const tables = names ?? (await d.listTables()).map((t) => t.name);
   const snap = await d.openSnapshot(tables, { parallel });
   try {
-    const exports = snap.tables.map((t) => ({ name: t.name, exp: snap.exportTable(t.name) }));
-    const data = new Map<string, { bytes: Buffer; rows: number; sha256: string }>();
+    const exports = snap.tables.map((t) => {
+      const rowFormat = opts.text ? undefined : snap.rowFormat?.(t.name);
+      return { name: t.name, rowFormat, exp: snap.exportTable(t.name, undefined, rowFormat) };
+    });
+    const data: Backup['data'] = new Map();
     await Promise.all(
-      exports.map(async ({ name, exp }) => {
+      exports.map(async ({ name, rowFormat, exp }) => {
         const bytes = await collect(exp.stream);
-        data.set(name, { bytes, rows: exp.rowCount(), sha256: createHash('sha256').update(bytes).digest('hex') });
+        const sha256 = createHash('sha256').update(bytes).digest('hex');
+        data.set(name, { bytes, rows: exp.rowCount(), sha256, ...(rowFormat ? { rowFormat } : {}) });
       }),
     );
     return { tables: snap.tables, schemaSql: await snap.schemaSql(), sequences: await snap.sequences(), data };
@@ -65,6 +77,7 @@ export function restoreInput(
       name: t.name,
       table: t,
       mode: typeof mode === 'string' ? mode : mode[t.name],
+      ...(b.data.get(t.name)?.rowFormat ? { rowFormat: b.data.get(t.name)!.rowFormat } : {}),
       open: async () => Readable.from([b.data.get(t.name)!.bytes]),
     })),
   };
