@@ -5,10 +5,8 @@
  * and that a column whose type changed since the backup stops the restore instead of loading
  * misread values.
  */
-import { createPgDatabase, type TestDatabase } from '../../../../test/support/databases';
-import { createPostgresDialect, type PostgresDialect } from './postgres.dialect';
 import { BINARY_ROW_FORMAT, binaryCopyTables } from './pg-copy-binary';
-import { restoreInput, sql, takeBackup } from './pg-spec-helpers';
+import { restoreInput, sourceAndTarget, sql, takeBackup } from './pg-spec-helpers';
 
 const SCHEMA = `
   CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
@@ -50,74 +48,56 @@ async function seed(url: string): Promise<void> {
 }
 
 describe('binary COPY tables', () => {
-  let src: TestDatabase;
-  let dst: TestDatabase;
-  let from: PostgresDialect;
-  let to: PostgresDialect;
-
-  beforeAll(async () => {
-    src = await createPgDatabase('bin_src');
-    dst = await createPgDatabase('bin_dst');
-    await seed(src.url);
-    from = createPostgresDialect(src.url);
-    to = createPostgresDialect(dst.url);
-  });
-
-  afterAll(async () => {
-    await from?.close();
-    await to?.close();
-    await src?.drop();
-    await dst?.drop();
-  });
+  const db = sourceAndTarget('bin', seed);
 
   it('takes only tables whose every stored column is a listed built-in type, an array of one, or an enum', async () => {
     const all = ['plain', 'with_domain', 'with_composite', 'with_enum_array', 'with_point', 'no_columns'];
-    const c = await from.listTables();
+    const c = await db.from.listTables();
     expect(c.map((t) => t.name).sort()).toEqual([...all].sort());
     const { Client } = await import('pg');
-    const client = new Client({ connectionString: src.url });
+    const client = new Client({ connectionString: db.src.url });
     await client.connect();
     try {
       expect([...(await binaryCopyTables(client, all))]).toEqual(['plain']);
     } finally {
       await client.end();
     }
-    const backup = await takeBackup(from);
+    const backup = await takeBackup(db.from);
     expect(backup.data.get('plain')!.rowFormat).toBe(BINARY_ROW_FORMAT);
     for (const other of all.filter((n) => n !== 'plain')) expect(backup.data.get(other)!.rowFormat).toBeUndefined();
   });
 
   it('restores every value bit for bit, and the restored table exports the same bytes again', async () => {
-    const backup = await takeBackup(from);
+    const backup = await takeBackup(db.from);
     expect(backup.data.get('plain')!.rows).toBe(5003);
-    await sql(dst.url, SCHEMA);
-    const results = await to.restore(restoreInput(backup, 'replace'));
+    await sql(db.dst.url, SCHEMA);
+    const results = await db.to.restore(restoreInput(backup, 'replace'));
     expect(results.find((r) => r.name === 'plain')?.rowsWritten).toBe(5003);
-    const again = await takeBackup(to);
+    const again = await takeBackup(db.to);
     for (const name of backup.data.keys()) {
       expect([name, again.data.get(name)!.sha256]).toEqual([name, backup.data.get(name)!.sha256]);
     }
     // The values as text are the source's: no value was re-encoded on the way.
     const text = async (url: string) =>
       sql<{ row: string }>(url, `SELECT p::text AS row FROM plain p ORDER BY id`).then((r) => r.map((x) => x.row));
-    expect(await text(dst.url)).toEqual(await text(src.url));
-    const bytes = await sql<{ by: Buffer }>(dst.url, `SELECT by FROM plain WHERE id = 1`);
+    expect(await text(db.dst.url)).toEqual(await text(db.src.url));
+    const bytes = await sql<{ by: Buffer }>(db.dst.url, `SELECT by FROM plain WHERE id = 1`);
     expect(bytes[0].by.equals(ALL_BYTES)).toBe(true);
   });
 
   it('refuses a column whose type changed since the backup, naming it, and writes nothing', async () => {
-    const backup = await takeBackup(from, ['plain']);
-    await sql(src.url, `ALTER TABLE plain ALTER COLUMN s TYPE int`);
+    const backup = await takeBackup(db.from, ['plain']);
+    await sql(db.src.url, `ALTER TABLE plain ALTER COLUMN s TYPE int`);
     try {
-      const before = await sql<{ n: number }>(src.url, `SELECT count(*)::int AS n FROM plain`);
-      await sql(src.url, `DELETE FROM plain WHERE id >= 10`);
-      await expect(from.restore(restoreInput(backup, 'replace'))).rejects.toThrow(
+      const before = await sql<{ n: number }>(db.src.url, `SELECT count(*)::int AS n FROM plain`);
+      await sql(db.src.url, `DELETE FROM plain WHERE id >= 10`);
+      await expect(db.from.restore(restoreInput(backup, 'replace'))).rejects.toThrow(
         /table "plain": column "s" is integer in the database but was smallint when the backup was taken/,
       );
-      expect(await sql<{ n: number }>(src.url, `SELECT count(*)::int AS n FROM plain`)).toEqual([{ n: 3 }]);
+      expect(await sql<{ n: number }>(db.src.url, `SELECT count(*)::int AS n FROM plain`)).toEqual([{ n: 3 }]);
       expect(before).toEqual([{ n: 5003 }]);
     } finally {
-      await sql(src.url, `ALTER TABLE plain ALTER COLUMN s TYPE smallint`);
+      await sql(db.src.url, `ALTER TABLE plain ALTER COLUMN s TYPE smallint`);
     }
   });
 });

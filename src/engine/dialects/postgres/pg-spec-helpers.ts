@@ -4,7 +4,8 @@ import { spawnSync } from 'node:child_process';
 import { Readable } from 'node:stream';
 import { Client } from 'pg';
 import type { RestoreInput, RestoreMode, SequenceValue, TableInfo, TableRowFormat } from '../dialect';
-import type { PostgresDialect } from './postgres.dialect';
+import { createPgDatabase, type TestDatabase } from '../../../../test/support/databases';
+import { createPostgresDialect, type PostgresDialect } from './postgres.dialect';
 
 export async function sql<T extends object = Record<string, unknown>>(
   url: string,
@@ -92,4 +93,36 @@ export function pgDumpData(url: string, tables: string[]): string {
     .split('\n')
     .filter((l) => !l.startsWith('--') && !l.startsWith('\\'))
     .join('\n');
+}
+
+/** A source database seeded by `seed` and an empty target, each with its dialect, for one describe block. */
+export interface SourceAndTarget {
+  src: TestDatabase;
+  dst: TestDatabase;
+  from: PostgresDialect;
+  to: PostgresDialect;
+}
+
+/** Creates the pair before the block's tests (then runs `after`, if given) and drops it after them. */
+export function sourceAndTarget(
+  prefix: string,
+  seed: (url: string) => Promise<void>,
+  after?: (pair: SourceAndTarget) => Promise<void>,
+): SourceAndTarget {
+  const pair = {} as SourceAndTarget;
+  beforeAll(async () => {
+    pair.src = await createPgDatabase(`${prefix}_src`);
+    pair.dst = await createPgDatabase(`${prefix}_dst`);
+    await seed(pair.src.url);
+    pair.from = createPostgresDialect(pair.src.url);
+    pair.to = createPostgresDialect(pair.dst.url);
+    await after?.(pair);
+  });
+  afterAll(async () => {
+    await pair.from?.close();
+    await pair.to?.close();
+    await pair.src?.drop();
+    await pair.dst?.drop();
+  });
+  return pair;
 }

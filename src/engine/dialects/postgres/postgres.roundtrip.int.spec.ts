@@ -2,10 +2,8 @@
  * Every column type the service must carry survives export -> schema apply -> restore ->
  * export with identical bytes, and pg_dump's own data dump of both databases agrees.
  */
-import { createPgDatabase, type TestDatabase } from '../../../../test/support/databases';
-import { createPostgresDialect, type PostgresDialect } from './postgres.dialect';
 import { ALL_TYPES_PG_LINKS, ALL_TYPES_PG_SCHEMA } from './pg-fixtures';
-import { pgDumpData, restoreInput, sql, takeBackup, type Backup } from './pg-spec-helpers';
+import { pgDumpData, restoreInput, sourceAndTarget, sql, takeBackup, type Backup } from './pg-spec-helpers';
 
 const ALL_BYTES = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
 const MEGABYTE = 'ünï\tcødé\\'.repeat(100_000).slice(0, 1_048_576);
@@ -37,32 +35,15 @@ async function seed(url: string): Promise<void> {
 }
 
 describe('PostgreSQL dialect round trip', () => {
-  let src: TestDatabase;
-  let dst: TestDatabase;
-  let from: PostgresDialect;
-  let to: PostgresDialect;
   let backup: Backup;
-
-  beforeAll(async () => {
-    src = await createPgDatabase('rt_src');
-    dst = await createPgDatabase('rt_dst');
-    await seed(src.url);
-    from = createPostgresDialect(src.url);
-    to = createPostgresDialect(dst.url);
+  const db = sourceAndTarget('rt', seed, async ({ from, to }) => {
     backup = await takeBackup(from);
     await to.applySchema(backup.schemaSql);
     await to.restore(restoreInput(backup, 'replace'));
   });
 
-  afterAll(async () => {
-    await from?.close();
-    await to?.close();
-    await src?.drop();
-    await dst?.drop();
-  });
-
   it('reads structure: types, generated and key columns, foreign keys', async () => {
-    const tables = await from.listTables();
+    const tables = await db.from.listTables();
     expect(tables.map((t) => t.name)).toEqual(['Mixed Case', 'everything', 'no_key']);
     const e = tables.find((t) => t.name === 'everything')!;
     expect(e.primaryKey).toEqual(['region', 'id']);
@@ -82,18 +63,18 @@ describe('PostgreSQL dialect round trip', () => {
         refColumns: ['region', 'id'],
       },
     ]);
-    await expect(from.serverVersion()).resolves.toMatch(/^PostgreSQL \d+\.\d+$/);
+    await expect(db.from.serverVersion()).resolves.toMatch(/^PostgreSQL \d+\.\d+$/);
   });
 
   it('the schema SQL recreates the enum and the same structure', async () => {
     expect(backup.schemaSql).toContain(`CREATE TYPE "public"."mood" AS ENUM ('sad', 'ok', 'happy');`);
     expect(backup.schemaSql).not.toMatch(/^\\/m);
-    expect(await to.compareSchema(backup.tables)).toEqual([]);
-    expect(to.fingerprint(await to.listTables())).toBe(from.fingerprint(backup.tables));
+    expect(await db.to.compareSchema(backup.tables)).toEqual([]);
+    expect(db.to.fingerprint(await db.to.listTables())).toBe(db.from.fingerprint(backup.tables));
   });
 
   it('exports identical bytes and row counts after the restore', async () => {
-    const again = await takeBackup(to);
+    const again = await takeBackup(db.to);
     expect([...again.data.keys()].sort()).toEqual([...backup.data.keys()].sort());
     for (const [name, d] of backup.data) {
       expect({ name, rows: again.data.get(name)!.rows, sha: again.data.get(name)!.sha256 }).toEqual({
@@ -109,10 +90,10 @@ describe('PostgreSQL dialect round trip', () => {
 
   it("agrees with pg_dump's data dump of both databases, sequences included", () => {
     const names = ['everything', 'Mixed Case', 'no_key'];
-    const a = pgDumpData(src.url, names);
+    const a = pgDumpData(db.src.url, names);
     expect(a).toContain('1.1754944e-38');
     expect(a).toContain("setval('public.everything_id_seq', 4, true)");
-    const b = pgDumpData(dst.url, names);
+    const b = pgDumpData(db.dst.url, names);
     // pg_dump writes rows in physical order, which a restore in key order need not keep: compare
     // the sorted lines, and report the first difference rather than two megabytes of dump.
     const [la, lb] = [a.split('\n').sort(), b.split('\n').sort()];
@@ -125,7 +106,7 @@ describe('PostgreSQL dialect round trip', () => {
 
   it('keeps values exact: bytes, generated column recomputed, NaN and infinities', async () => {
     const [row] = await sql<{ by: Buffer; doubled: string; r: number; d: number; t: string }>(
-      dst.url,
+      db.dst.url,
       `SELECT by, doubled::text, r, d, t FROM everything WHERE region = 1 AND id = 1`,
     );
     expect(Buffer.compare(row.by, ALL_BYTES)).toBe(0);
@@ -133,13 +114,13 @@ describe('PostgreSQL dialect round trip', () => {
     expect(Number.isNaN(row.r)).toBe(true);
     expect(row.d).toBe(Infinity);
     expect(row.t).toContain('\t');
-    const [big] = await sql<{ t: string }>(dst.url, `SELECT t FROM everything WHERE id = 4`);
+    const [big] = await sql<{ t: string }>(db.dst.url, `SELECT t FROM everything WHERE id = 4`);
     expect(big.t).toBe(MEGABYTE);
   });
 
   it('moves identity and serial sequences past the restored rows', async () => {
     const [r] = await sql<{ id: string; serial_no: number }>(
-      dst.url,
+      db.dst.url,
       `INSERT INTO everything (region) VALUES (9) RETURNING id::text, serial_no`,
     );
     expect(r).toEqual({ id: '5', serial_no: 5 });
