@@ -101,6 +101,15 @@ export interface OurBackup {
   stages?: ProcessStageStats;
   /** How the rows were archived: per-table rows, or a SQLite page image (and where its pages were read). */
   format?: string;
+  /** Tables archived, and of them in binary COPY (PostgreSQL, pg-copy-binary.ts). */
+  tables?: { count: number; binary: number };
+}
+
+/** What a PostgreSQL backup's rows were archived as, for the results' note. */
+export function copyFormatNote(b: OurBackup): string {
+  if (!b.tables?.binary) return 'COPY text';
+  if (b.tables.binary === b.tables.count) return 'binary COPY';
+  return `binary COPY (${b.tables.binary} of ${b.tables.count} tables; the rest COPY text)`;
 }
 
 export async function ourBackup(

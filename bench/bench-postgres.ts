@@ -12,6 +12,7 @@ import { findPgTool, serverMajor } from '../src/engine/dialects/postgres/pg-tool
 import {
   BREAKDOWN_VARIANTS,
   collect,
+  copyFormatNote,
   Ctx,
   MAIN_VARIANT,
   MIB_256,
@@ -163,7 +164,7 @@ async function measureShape(
           return {
             measured: latest.measured,
             bytes: latest.bytes,
-            note: `row data ${mb(latest.rawBytes)} as COPY text`,
+            note: `row data ${mb(latest.rawBytes)} as ${copyFormatNote(latest)}`,
             stages: latest.stages,
           };
         }),

@@ -4,7 +4,7 @@
  * (`id:base64`), not argv, so it never shows in `ps`.
  * `--scope-table t --scope-key k`: a scoped backup of that one root row instead (its closure by
  * foreign keys: the scope backup the goals compare with the full one).
- * Prints one JSON line: { id, dir, bytes, rawBytes, rows, encrypted, format, stages? }.
+ * Prints one JSON line: { id, dir, bytes, rawBytes, rows, encrypted, format, tables, stages? }.
  */
 import { randomUUID } from 'node:crypto';
 import { createDialect } from '../src/engine/dialects/create-dialect';
@@ -57,7 +57,12 @@ runMain(async () => {
     const format = m.image ? `page image (${m.image.source})` : 'rows';
     // STRONGROOM_STAGE_STATS=1 (the benchmark sets it): where this process's CPU went, by stage.
     const stages = stageStatsOn() ? processStageStats() : undefined;
-    const out = { id, dir, bytes, rawBytes, rows, encrypted: m.encryption !== null, format, stages };
+    // PostgreSQL: how many tables went as binary COPY (pg-copy-binary.ts), the rest as text.
+    const archived = {
+      count: m.tables.length,
+      binary: m.tables.filter((t) => t.rowFormat === 'pg-copy-binary').length,
+    };
+    const out = { id, dir, bytes, rawBytes, rows, encrypted: m.encryption !== null, format, tables: archived, stages };
     process.stdout.write(`${JSON.stringify(out)}\n`);
   } finally {
     await dialect.close();
