@@ -164,13 +164,22 @@ export class PostgresDialect implements Dialect {
   /**
    * A swapped-in table is a new table: the statistics of the one it replaced went with it, and
    * until autovacuum gets to it the planner would guess. This runs after the commit, so nothing
-   * waits for it (ANALYZE blocks neither readers nor writers), one connection per loader's list
-   * of tables, as they were shared out by size. The rows are in by now: a failure here is
-   * reported, not thrown. Tables restored in place kept their statistics.
+   * waits for it (ANALYZE blocks neither readers nor writers), on as many connections as the
+   * restore loaded with (the main transaction's is free again), the tables dealt out in turn,
+   * largest first: on 500 small tables (the benchmark's shape f) one connection took 6.5 s.
+   * The rows are in by now: a failure here is reported, not thrown. Tables restored in place
+   * kept their statistics.
    */
   private async analyzeSwapped(plan: ShadowPlan, onWarning?: (message: string) => void): Promise<void> {
+    const parallel = Math.max(1, this.opts.restoreParallel ?? DEFAULT_RESTORE_PARALLEL);
+    // Each loader's list is largest first; dealing the merged lists out keeps the sizes even.
+    const tables = plan.loaders.flatMap((list, l) => list.map((t, i) => ({ t, i, l })));
+    tables.sort((a, b) => a.i - b.i || a.l - b.l);
+    const lists = Array.from({ length: Math.min(parallel, tables.length) }, (_, k) =>
+      tables.filter((_x, j) => j % parallel === k).map((x) => x.t),
+    );
     await Promise.all(
-      plan.loaders.map((list) =>
+      lists.map((list) =>
         this.withClient(async (c) => {
           // One statement for the list: PostgreSQL still analyzes each table in a transaction of its own.
           await c.query(`ANALYZE ${list.map((s) => qualify(s.table)).join(', ')}`);
