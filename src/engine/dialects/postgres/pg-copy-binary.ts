@@ -20,7 +20,6 @@ import type { Queryable } from './pg-catalog';
 import { displayNameSql } from './pg-session';
 
 export const BINARY_ROW_FORMAT: TableRowFormat = 'pg-copy-binary';
-export type PgRowFormat = TableRowFormat;
 
 /** pg_catalog types whose binary send/receive carry no OID and are the same on every supported server. */
 const BINARY_SAFE_TYPES = [
@@ -47,9 +46,9 @@ const BINARY_SAFE_TYPES = [
 
 const BINARY_TABLES_SQL = `
   WITH safe AS (
-    SELECT t.oid FROM pg_type t WHERE t.typnamespace = 'pg_catalog'::regnamespace AND t.typname = ANY($1::text[])
-    UNION ALL
-    SELECT t.typarray FROM pg_type t WHERE t.typnamespace = 'pg_catalog'::regnamespace AND t.typname = ANY($1::text[])
+    -- Each listed type and its array type.
+    SELECT unnest(ARRAY[t.oid, t.typarray]) AS oid
+    FROM pg_type t WHERE t.typnamespace = 'pg_catalog'::regnamespace AND t.typname = ANY($1::text[])
   )
   SELECT ${displayNameSql('n', 'c')} AS table
   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace

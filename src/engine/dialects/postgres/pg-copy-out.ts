@@ -9,11 +9,11 @@
  */
 import { PassThrough } from 'node:stream';
 import type { Client } from 'pg';
-import type { TableInfo } from '../dialect';
+import type { TableInfo, TableRowFormat } from '../dialect';
 import { relationSql } from './pg-catalog';
 import { connect, destroyClient, quoteIdent, quoteLiteral } from './pg-session';
 import { CopyToQuery } from './pg-copy-to';
-import { BINARY_ROW_FORMAT, type PgRowFormat } from './pg-copy-binary';
+import { BINARY_ROW_FORMAT } from './pg-copy-binary';
 
 /**
  * The COPY statement that exports a table's rows, in the order the heap holds them, as pg_dump
@@ -25,7 +25,7 @@ import { BINARY_ROW_FORMAT, type PgRowFormat } from './pg-copy-binary';
  * two things that could start a scan elsewhere or interleave it: synchronized scans and parallel
  * workers.
  */
-export function copyOutSql(table: TableInfo, where?: string, format?: PgRowFormat): string {
+export function copyOutSql(table: TableInfo, where?: string, format?: TableRowFormat): string {
   const cols = table.columns.filter((c) => !c.generated).map((c) => quoteIdent(c.name));
   const filter = where ? ` WHERE ${where}` : '';
   const binary = format === BINARY_ROW_FORMAT ? ' (FORMAT binary)' : '';

@@ -26,7 +26,13 @@ import { compareInventories, readInventoryObjects, summarize } from './pg-invent
 import { planInTransaction } from './pg-plan';
 import { catalogChecks, databaseRestoreChecks } from './pg-restore-checks';
 import { DEFAULT_RESTORE_TUNING, referencedFromOutside, restoreInTransaction } from './pg-restore';
-import { dropAbandonedShadows, prepareShadows, RESTORE_APP_PREFIX, type ShadowPlan } from './pg-shadow-prepare';
+import {
+  dropAbandonedShadows,
+  prepareShadows,
+  RESTORE_APP_PREFIX,
+  type ShadowPlan,
+  type ShadowTable,
+} from './pg-shadow-prepare';
 import { stripPsqlMetaCommands } from './pg-schema-dump';
 import { diffTables, fingerprintTables } from './pg-schema-compare';
 import { PostgresSnapshot } from './pg-snapshot';
@@ -171,25 +177,27 @@ export class PostgresDialect implements Dialect {
    * kept their statistics.
    */
   private async analyzeSwapped(plan: ShadowPlan, onWarning?: (message: string) => void): Promise<void> {
-    const parallel = Math.max(1, this.opts.restoreParallel ?? DEFAULT_RESTORE_PARALLEL);
-    // Each loader's list is largest first; dealing the merged lists out keeps the sizes even.
-    const tables = plan.loaders.flatMap((list, l) => list.map((t, i) => ({ t, i, l })));
-    tables.sort((a, b) => a.i - b.i || a.l - b.l);
-    const lists = Array.from({ length: Math.min(parallel, tables.length) }, (_, k) =>
-      tables.filter((_x, j) => j % parallel === k).map((x) => x.t),
-    );
+    // The loaders and the main transaction's connection; each loader's list is largest first,
+    // so dealing the tables out in turn keeps the connections' shares even.
+    const lists: ShadowTable[][] = Array.from({ length: plan.loaders.length + 1 }, () => []);
+    let next = 0;
+    const longest = Math.max(...plan.loaders.map((l) => l.length));
+    for (let i = 0; i < longest; i++)
+      for (const list of plan.loaders) if (i < list.length) lists[next++ % lists.length].push(list[i]);
     await Promise.all(
-      lists.map((list) =>
-        this.withClient(async (c) => {
-          // One statement for the list: PostgreSQL still analyzes each table in a transaction of its own.
-          await c.query(`ANALYZE ${list.map((s) => qualify(s.table)).join(', ')}`);
-        }, 'strongroom-restore-analyze').catch((err: unknown) => {
-          const tables = list.map((s) => s.table).join(', ');
-          onWarning?.(
-            `restored, but ANALYZE of ${tables} failed (autovacuum will gather their statistics): ${(err as Error).message}`,
-          );
-        }),
-      ),
+      lists
+        .filter((list) => list.length > 0)
+        .map((list) =>
+          this.withClient(async (c) => {
+            // One statement for the list: PostgreSQL still analyzes each table in a transaction of its own.
+            await c.query(`ANALYZE ${list.map((s) => qualify(s.table)).join(', ')}`);
+          }, 'strongroom-restore-analyze').catch((err: unknown) => {
+            const tables = list.map((s) => s.table).join(', ');
+            onWarning?.(
+              `restored, but ANALYZE of ${tables} failed (autovacuum will gather their statistics): ${(err as Error).message}`,
+            );
+          }),
+        ),
     );
   }
 
