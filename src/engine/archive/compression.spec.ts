@@ -5,6 +5,7 @@ import { compress as zstdCompress } from 'zstd-napi';
 import { createCompressStream, createDecompressStream, MAX_ZSTD_THREADS } from './compression';
 import { ArchiveError } from './errors';
 import { idleZstdContexts } from './zstd-decompress';
+import { idleZstdCompressContexts } from './zstd-compress';
 import type { Compression } from './manifest.types';
 
 async function through(input: Buffer[], ...stages: NodeJS.ReadWriteStream[]): Promise<Buffer> {
@@ -147,7 +148,7 @@ describe('zstd decompression contexts', () => {
   it('are reused from one stream to the next, also after a stream abandoned mid-frame', async () => {
     const plain = compressible(300 * 1024);
     const packed = await through([plain], createCompressStream('zstd'));
-    await expect(through([packed], createDecompressStream('zstd'))).resolves.toEqual(plain);
+    expect((await through([packed], createDecompressStream('zstd'))).equals(plain)).toBe(true);
     const kept = idleZstdContexts();
     expect(kept).toBeGreaterThan(0);
     // A stream destroyed in the middle of a frame hands its context back reset...
@@ -158,7 +159,55 @@ describe('zstd decompression contexts', () => {
     await new Promise((r) => setImmediate(r));
     expect(idleZstdContexts()).toBe(kept);
     // ...so the next stream, which takes it, reads a whole frame as a fresh one would.
-    await expect(through([packed], createDecompressStream('zstd'))).resolves.toEqual(plain);
+    expect((await through([packed], createDecompressStream('zstd'))).equals(plain)).toBe(true);
     expect(idleZstdContexts()).toBe(kept);
+  });
+});
+
+describe('zstd compression output and contexts', () => {
+  async function chunksOf(input: Buffer, stream: NodeJS.ReadWriteStream): Promise<Buffer[]> {
+    const out: Buffer[] = [];
+    await pipeline(
+      Readable.from([input]),
+      stream,
+      new Writable({
+        write(chunk: Buffer, _e, done) {
+          out.push(chunk);
+          done();
+        },
+      }),
+    );
+    return out;
+  }
+
+  it('pushes whole output buffers, not one small slice of a fresh buffer per compressed block', async () => {
+    // Hex of random bytes: compresses to about half, so many blocks of output.
+    const plain = Buffer.from(randomBytes(2 * 1024 * 1024).toString('hex'));
+    const chunks = await chunksOf(plain, createCompressStream('zstd'));
+    expect(chunks.length).toBeGreaterThan(2);
+    // Every chunk but the last fills its buffer to within the 16 KiB of room kept (zstd's
+    // output buffer is about 128 KiB), and owns it alone.
+    for (const c of chunks.slice(0, -1)) {
+      expect(c.length).toBeGreaterThan(100 * 1024);
+      expect(c.buffer.byteLength - c.length).toBeLessThan(16 * 1024);
+    }
+    // Buffer#equals, not toEqual: jest compares a Buffer's bytes one by one, for seconds per MiB.
+    expect((await through([Buffer.concat(chunks)], createDecompressStream('zstd'))).equals(plain)).toBe(true);
+  });
+
+  it('reuses contexts from one stream to the next, also after a stream destroyed mid-frame', async () => {
+    const plain = compressible(300 * 1024);
+    const packed = await through([plain], createCompressStream('zstd'));
+    const kept = idleZstdCompressContexts();
+    expect(kept).toBeGreaterThan(0);
+    const cut = createCompressStream('zstd');
+    expect(idleZstdCompressContexts()).toBe(kept - 1);
+    cut.write(plain.subarray(0, plain.length >> 1));
+    cut.destroy();
+    await new Promise((r) => setImmediate(r));
+    expect(idleZstdCompressContexts()).toBe(kept);
+    // The next stream takes that context, reset, and writes exactly what a fresh one writes.
+    expect((await through([plain], createCompressStream('zstd'))).equals(packed)).toBe(true);
+    expect(idleZstdCompressContexts()).toBe(kept);
   });
 });

@@ -7,44 +7,29 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import binding = require('zstd-napi/binding');
 import { ArchiveError } from './errors';
+import { ZstdContextPool } from './zstd-context-pool';
 
 const OUT_SIZE = binding.dStreamOutSize();
 
-/**
- * Contexts of finished streams, kept for the next one. A context's native memory is returned
- * only when the garbage collector finalizes it, and V8 counts it as external memory: a restore
- * of 500 small parts made 500 contexts, and the pressure they added set off a full collection
- * every few parts (78 of them, about 2 s of the main thread's 6). A reset context is as new.
- */
-const idle: binding.DCtx[] = [];
-const MAX_IDLE = 4;
-
-function takeContext(): binding.DCtx {
-  const reused = idle.pop();
-  if (reused) return reused;
-  const dctx = new binding.DCtx();
-  // Cap the window so a hostile frame header cannot make zstd allocate gigabytes (2^27 = 128 MiB).
-  dctx.setParameter(binding.DParameter.windowLogMax, 27);
-  return dctx;
-}
-
-/** Ends whatever frame the context was in (parameters stay) and keeps it for reuse. */
-function returnContext(dctx: binding.DCtx): void {
-  try {
-    dctx.reset(binding.ResetDirective.sessionOnly);
-  } catch {
-    return;
-  }
-  if (idle.length < MAX_IDLE) idle.push(dctx);
-}
+/** Contexts of finished streams, kept for the next one (zstd-context-pool.ts). */
+const pool = new ZstdContextPool<binding.DCtx>(
+  () => {
+    const dctx = new binding.DCtx();
+    // Cap the window so a hostile frame header cannot make zstd allocate gigabytes (2^27 = 128 MiB).
+    dctx.setParameter(binding.DParameter.windowLogMax, 27);
+    return dctx;
+  },
+  // Ends whatever frame the context was in; parameters (the window cap) stay.
+  (dctx) => dctx.reset(binding.ResetDirective.sessionOnly),
+);
 
 /** How many finished contexts wait for reuse (for tests). */
 export function idleZstdContexts(): number {
-  return idle.length;
+  return pool.size;
 }
 
 export class ZstdDecompressStream extends Transform {
-  private dctx: binding.DCtx | null = takeContext();
+  private dctx: binding.DCtx | null = pool.take();
   private pending: { src: Buffer; done: TransformCallback } | null = null;
   /** Reused until something is pushed from it, so tiny input chunks do not each cost a fresh buffer. */
   private out = Buffer.allocUnsafe(OUT_SIZE);
@@ -82,7 +67,7 @@ export class ZstdDecompressStream extends Transform {
   private release(): void {
     const dctx = this.dctx;
     this.dctx = null;
-    if (dctx) returnContext(dctx);
+    if (dctx) pool.give(dctx);
   }
 
   private pump(): void {
