@@ -8,7 +8,8 @@ import { idleZstdContexts } from './zstd-decompress';
 import { idleZstdCompressContexts } from './zstd-compress';
 import type { Compression } from './manifest.types';
 
-async function through(input: Buffer[], ...stages: NodeJS.ReadWriteStream[]): Promise<Buffer> {
+/** The chunks `input` comes out as after `stages`. */
+async function chunksThrough(input: Buffer[], ...stages: NodeJS.ReadWriteStream[]): Promise<Buffer[]> {
   const out: Buffer[] = [];
   await pipeline(
     Readable.from(input),
@@ -20,7 +21,11 @@ async function through(input: Buffer[], ...stages: NodeJS.ReadWriteStream[]): Pr
       },
     }),
   );
-  return Buffer.concat(out);
+  return out;
+}
+
+async function through(input: Buffer[], ...stages: NodeJS.ReadWriteStream[]): Promise<Buffer> {
+  return Buffer.concat(await chunksThrough(input, ...stages));
 }
 
 function compressible(size: number): Buffer {
@@ -165,25 +170,10 @@ describe('zstd decompression contexts', () => {
 });
 
 describe('zstd compression output and contexts', () => {
-  async function chunksOf(input: Buffer, stream: NodeJS.ReadWriteStream): Promise<Buffer[]> {
-    const out: Buffer[] = [];
-    await pipeline(
-      Readable.from([input]),
-      stream,
-      new Writable({
-        write(chunk: Buffer, _e, done) {
-          out.push(chunk);
-          done();
-        },
-      }),
-    );
-    return out;
-  }
-
   it('pushes whole output buffers, not one small slice of a fresh buffer per compressed block', async () => {
     // Hex of random bytes: compresses to about half, so many blocks of output.
     const plain = Buffer.from(randomBytes(2 * 1024 * 1024).toString('hex'));
-    const chunks = await chunksOf(plain, createCompressStream('zstd'));
+    const chunks = await chunksThrough([plain], createCompressStream('zstd'));
     expect(chunks.length).toBeGreaterThan(2);
     // Every chunk but the last fills its buffer to within the 16 KiB of room kept (zstd's
     // output buffer is about 128 KiB), and owns it alone.
