@@ -11,7 +11,7 @@ import request from 'supertest';
 import { BackupsService } from '../../src/backup/backups.service';
 import { createPgDatabase, pgServerUrl, TestDatabase } from '../support/databases';
 import { execSql, queryRows } from '../support/sample-data';
-import { createTestApp } from '../support/test-app';
+import { createTestApp, type TestApp } from '../support/test-app';
 
 const ROWS = 300_000;
 
@@ -66,6 +66,44 @@ function copyBackend(db: TestDatabase): Promise<number | undefined> {
   });
 }
 
+/** Whether server process `pid` is still in the middle of the COPY of `big` (true of a stopped process as of its stop). */
+function stillCopying(db: TestDatabase, pid: number): Promise<boolean> {
+  return onServer(async (c) => {
+    const { rows } = await c.query(
+      `SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND pid = $2 AND query LIKE 'COPY %big%' AND state = 'active'`,
+      [dbName(db), pid],
+    );
+    return rows.length === 1;
+  });
+}
+
+/**
+ * Starts a backup and holds (SIGSTOP) the server process of its COPY of `big`, then runs `during`
+ * and lets the COPY go on. The job cannot end while its COPY is held, however fast the machine.
+ * The COPY may still finish between the look that finds it and the signal, when this process
+ * (which also runs the app and its backup) answers late: that backup is let run out and another
+ * one started, so the outage always falls inside a COPY.
+ */
+async function backupHeldDuring(t: TestApp, db: TestDatabase, during: () => Promise<void>): Promise<string> {
+  for (let attempt = 1; ; attempt++) {
+    const res = await request(t.http).post('/api/backups').set('X-API-Key', t.adminKey).send({}).expect(202);
+    const id = res.body.id as string;
+    let copyPid: number | undefined;
+    while ((copyPid = await copyBackend(db)) === undefined) await new Promise((r) => setTimeout(r, 20));
+    process.kill(copyPid, 'SIGSTOP');
+    let held = false;
+    try {
+      held = await stillCopying(db, copyPid);
+      if (held) await during();
+    } finally {
+      process.kill(copyPid, 'SIGCONT');
+    }
+    if (held) return id;
+    if (attempt === 5) throw new Error('the backup COPY finished before it could be held, 5 times');
+    await t.app.get(BackupsService).waitFor(id);
+  }
+}
+
 async function copyRunning(db: TestDatabase): Promise<boolean> {
   return (await copyBackend(db)) !== undefined;
 }
@@ -92,35 +130,25 @@ describe('a catalog database outage during a backup (PostgreSQL)', () => {
       { db: catalog },
     );
     try {
-      const res = await request(t.http).post('/api/backups').set('X-API-Key', t.adminKey).send({}).expect(202);
       // The outage begins once the rows stream out: the job's catalog reads before the data are behind it.
-      // The COPY's server process is held (SIGSTOP) until the outage has begun, so the job cannot end
-      // before it, however fast the machine: without that hold this was a race the job sometimes won.
-      let copyPid: number | undefined;
-      while ((copyPid = await copyBackend(target)) === undefined) await new Promise((r) => setTimeout(r, 20));
-      process.kill(copyPid, 'SIGSTOP');
+      const id = await backupHeldDuring(t, target, () => cut(catalog));
       try {
-        await cut(catalog);
-      } finally {
-        process.kill(copyPid, 'SIGCONT');
-      }
-      try {
-        await t.app.get(BackupsService).waitFor(res.body.id);
+        await t.app.get(BackupsService).waitFor(id);
       } finally {
         await reconnect(catalog);
       }
       // The job has ended, but could not say so: the catalog still shows it open.
       const open = await queryRows<{ status: string }>(
         catalog,
-        `SELECT status FROM strongroom_backups WHERE id = '${res.body.id}'`,
+        `SELECT status FROM strongroom_backups WHERE id = '${id}'`,
       );
       expect(['pending', 'running']).toContain(open[0].status);
       // Any look at the status reconciles it at once, with the outcome the job really had.
       await request(t.http).get('/api/status').set('X-API-Key', t.adminKey).expect(200);
-      const b = await request(t.http).get(`/api/backups/${res.body.id}`).set('X-API-Key', t.adminKey).expect(200);
+      const b = await request(t.http).get(`/api/backups/${id}`).set('X-API-Key', t.adminKey).expect(200);
       expect(b.body.status).toBe('completed');
       const v = await request(t.http)
-        .post(`/api/backups/${res.body.id}/verify`)
+        .post(`/api/backups/${id}/verify`)
         .set('X-API-Key', t.adminKey)
         .send({})
         .expect(200);
