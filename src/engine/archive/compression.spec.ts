@@ -149,6 +149,24 @@ describe('decompression failures', () => {
   });
 });
 
+describe('zstd decompression output', () => {
+  it('is gathered into whole buffers across input chunks, not a fresh buffer per block', async () => {
+    // Hex of random bytes: about 2:1, so each 64 KiB input chunk expands to about two blocks.
+    const plain = Buffer.from(randomBytes(3 * 1024 * 1024).toString('hex'));
+    const packed = await through([plain], createCompressStream('zstd'));
+    const pieces: Buffer[] = [];
+    for (let i = 0; i < packed.length; i += 64 * 1024) pieces.push(packed.subarray(i, i + 64 * 1024));
+    const chunks = await chunksThrough(pieces, createDecompressStream('zstd'));
+    expect(chunks.length).toBeGreaterThan(2);
+    // Every chunk but the last fills its 512 KiB buffer to within the 32 KiB of room kept, and owns it alone.
+    for (const c of chunks.slice(0, -1)) {
+      expect(c.length).toBeGreaterThan(480 * 1024);
+      expect(c.buffer.byteLength - c.length).toBeLessThan(32 * 1024);
+    }
+    expect(Buffer.concat(chunks).equals(plain)).toBe(true);
+  });
+});
+
 describe('zstd decompression contexts', () => {
   it('are reused from one stream to the next, also after a stream abandoned mid-frame', async () => {
     const plain = compressible(300 * 1024);
