@@ -287,7 +287,8 @@ backends that ended) spent meanwhile. Peak RSS is sampled from \`/proc/<pid>/sta
 (VmHWM) every 50 ms for every process in the tool's tree and summed (an upper bound of the
 tree's real peak); the PostgreSQL server's own backends are not counted, for any tool. Our
 backup and restore run as compiled JavaScript, as \`dist/\` ships them (the sources are
-transpiled once before the run); the baseline row is node's own floor.`;
+transpiled once before the run), with node's \`--initial-old-space-size=64\`, as \`npm start\` and
+the Docker image start the service; the baseline row is node's own floor.`;
 
 const TIME_INTRO = `Our backup and restore report where their own CPU went (\`STRONGROOM_STAGE_STATS=1\`,
 \`src/engine/archive/stage-stats.ts\`): each step of the part pipeline is timed on its thread,
