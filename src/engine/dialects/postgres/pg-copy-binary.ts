@@ -93,6 +93,10 @@ export class BinaryRowCounter {
     const end = chunk.length;
     let o = 0;
     while (o < end && !this.ended) {
+      if (this.next === 'count' && this.skip === 0 && this.heldLength === 0) {
+        o = this.wholeRows(chunk, o);
+        if (o >= end || this.ended) return;
+      }
       if (this.skip > 0) {
         const n = Math.min(this.skip, end - o);
         this.skip -= n;
@@ -133,5 +137,33 @@ export class BinaryRowCounter {
         if (--this.fieldsLeft === 0) this.next = 'count';
       }
     }
+  }
+
+  /**
+   * Counts the rows that lie wholly in `chunk` from `o` (at a row's field count) in one tight
+   * loop, and returns where the first row it could not finish starts; push's step-by-step path
+   * takes that one. The step-by-step path alone counted shape f's rows at about 1 GB/s, a
+   * sizeable share of a restore's main thread.
+   */
+  private wholeRows(chunk: Buffer, o: number): number {
+    const end = chunk.length;
+    while (o + 2 <= end) {
+      const fields = ((chunk[o] << 24) | (chunk[o + 1] << 16)) >> 16;
+      if (fields === -1) {
+        this.ended = true;
+        return o + 2;
+      }
+      let p = o + 2;
+      let left = fields;
+      while (left > 0 && p + 4 <= end) {
+        const len = (chunk[p] << 24) | (chunk[p + 1] << 16) | (chunk[p + 2] << 8) | chunk[p + 3];
+        p += 4 + (len > 0 ? len : 0);
+        left--;
+      }
+      if (left > 0 || p > end) return o;
+      this.rows++;
+      o = p;
+    }
+    return o;
   }
 }

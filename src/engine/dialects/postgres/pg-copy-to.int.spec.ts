@@ -70,6 +70,13 @@ describe('CopyToQuery', () => {
     ['COPY (SELECT 1 WHERE false) TO STDOUT (FORMAT binary)', 0, [1, 2, 3]],
     ['COPY narrow TO STDOUT (FORMAT binary)', 150000, [4093, 65537]],
     ['COPY wide TO STDOUT (FORMAT binary)', 15, [4093, 65537]],
+    // NULLs (length -1) and rows without a column (a field count of 0).
+    [
+      'COPY (SELECT CASE WHEN g % 3 = 0 THEN NULL ELSE g END, NULL::text FROM generate_series(1, 5000) g) TO STDOUT (FORMAT binary)',
+      5000,
+      [1, 3, 4096],
+    ],
+    ['COPY (SELECT FROM generate_series(1, 100)) TO STDOUT (FORMAT binary)', 100, [1, 2, 7]],
   ])('BinaryRowCounter counts the rows of %s however the stream is cut', async (statement, expected, steps) => {
     const bytes = await drain(client.query(new CopyToQuery(statement)));
     const whole = new BinaryRowCounter();
