@@ -17,7 +17,8 @@ import type { DatabaseRestoreInput, DatabaseRestoreResult, RestoreInput } from '
 import { runBatched, type BatchStatement } from './pg-batch';
 import { restoreInTransaction, type RestoreTuning } from './pg-restore';
 import { createMissingRoles } from './pg-roles';
-import { qualify } from './pg-session';
+import { qualify, quoteIdent } from './pg-session';
+import type { StageResult } from './pg-staged-load';
 
 interface DumpEntry {
   type: string;
@@ -57,18 +58,20 @@ class DdlRunner {
   /**
    * Runs every entry of a section in order, many to a round trip (pg-batch.ts): a dump of 500
    * tables has thousands of entries and owner changes. A failure is still reported by entry.
+   * `instead` replaces the statements of some entries (by position), their owner lines kept:
+   * a staged table's move, an index the loaders built.
    */
-  async run(sql: string, section: string): Promise<void> {
+  async run(sql: string, section: string, instead: ReadonlyMap<number, string> = new Map()): Promise<void> {
     const out: BatchStatement[] = [];
     const tolerant = (stmt: string): BatchStatement => ({ sql: stmt, alone: () => this.tolerant(stmt) });
-    for (const e of splitDump(sql)) {
+    for (const [i, e] of splitDump(sql).entries()) {
       if (ACL_TYPES.has(e.type)) {
         if (!this.opts.noPrivileges) out.push(...statementsByLine(e.sql).map(tolerant));
         continue;
       }
       const lines = e.sql.split('\n');
       const owners = lines.filter((l) => OWNER_LINE.test(l));
-      const body = lines.filter((l) => !OWNER_LINE.test(l)).join('\n');
+      const body = instead.get(i) ?? lines.filter((l) => !OWNER_LINE.test(l)).join('\n');
       if (body.trim()) {
         out.push({
           sql: body,
@@ -126,6 +129,7 @@ export async function restoreDatabaseInTransaction(
   db: DatabaseRestoreInput,
   input: RestoreInput,
   tuning: RestoreTuning,
+  staged: StageResult & { schemas: string[] } = { tables: new Map(), built: new Map(), schemas: [] },
 ): Promise<DatabaseRestoreResult> {
   let roles: DatabaseRestoreResult['roles'];
   if (db.createRoles) {
@@ -137,12 +141,13 @@ export async function restoreDatabaseInTransaction(
     roles = await createMissingRoles(client, db.roles);
   }
   const ddl = new DdlRunner(client, db);
-  await ddl.run(db.ddl.preData, 'pre-data DDL');
+  const moves = new Map([...staged.tables.values()].map((t) => [t.entry, t.move]));
+  await ddl.run(db.ddl.preData, 'pre-data DDL', moves);
   // pg_dump's preamble emptied search_path for the session; type names then read as they do elsewhere.
   await client.query('RESET search_path');
   // Keys and constraints come with post-data, after the rows: every table loads as a replace into its new, empty self.
-  const whole = { ...input, tables: input.tables.map((t) => ({ ...t, mode: 'replace' as const })) };
-  const tables = await restoreInTransaction(client, whole, tuning, null, { emptyTarget: true });
+  const rest = input.tables.filter((t) => !staged.tables.has(t.name)).map((t) => ({ ...t, mode: 'replace' as const }));
+  const loaded = await restoreInTransaction(client, { ...input, tables: rest }, tuning, null, { emptyTarget: true });
   for (const s of input.sequences) {
     if (s.lastValue === null) continue;
     await client.query(`SELECT setval($1::regclass, $2::bigint, $3)`, [qualify(s.name), s.lastValue, s.isCalled]);
@@ -154,6 +159,11 @@ export async function restoreDatabaseInTransaction(
       throw new Error(`restoring the backup's large objects failed: ${(err as Error).message}`);
     }
   }
-  await ddl.run(db.ddl.postData, 'post-data DDL');
+  await ddl.run(db.ddl.postData, 'post-data DDL', staged.built);
+  // Empty by now: every staged table moved out. Dropped in this transaction, so only a failed restore leaves them.
+  if (staged.schemas.length) await client.query(`DROP SCHEMA ${staged.schemas.map(quoteIdent).join(', ')} CASCADE`);
+  const rows = new Map(loaded.map((t) => [t.name, t.rowsWritten]));
+  for (const t of staged.tables.values()) rows.set(t.table, t.rowsWritten);
+  const tables = input.tables.map((t) => ({ name: t.name, rowsWritten: rows.get(t.name) ?? 0 }));
   return { tables, missingRoles: [...ddl.missingRoles].sort(), ...(roles ? { roles } : {}) };
 }

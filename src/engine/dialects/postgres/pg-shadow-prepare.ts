@@ -179,12 +179,16 @@ function shadowIndexDdl(ix: IndexDef, shadow: string): string {
   return `CREATE ${unique}INDEX ${quoteIdent(ix.index)} ON ${shadow} USING ${ix.def.slice(ix.prefix.length)}`;
 }
 
-/** Schemas left by restores whose connections are gone (a crash or kill mid-load). */
+/**
+ * Schemas left by restores whose connections are gone (a crash or kill mid-load). A schema is
+ * `strongroom_restore_<token>` or, staging an empty-database restore, `..._<token>_<n>`.
+ */
 export async function dropAbandonedShadows(client: Client): Promise<void> {
   const { rows } = await client.query<{ schema: string }>(
     `SELECT n.nspname AS schema FROM pg_namespace n
      WHERE starts_with(n.nspname, $1)
-       AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.application_name = $2 || substr(n.nspname, length($1) + 1))`,
+       AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a
+                       WHERE a.application_name = $2 || split_part(substr(n.nspname, length($1) + 1), '_', 1))`,
     [SHADOW_SCHEMA_PREFIX, RESTORE_APP_PREFIX],
   );
   for (const r of rows)

@@ -21,7 +21,8 @@ import type {
 } from '../dialect';
 import { readTables } from './pg-catalog';
 import { transactionCommitted, transactionToken } from './pg-commit-marker';
-import { restoreDatabaseInTransaction } from './pg-database-restore';
+import { restoreDatabaseInTransaction, splitDump } from './pg-database-restore';
+import { planStaging, runStaging, type StageOptions, type StagePlan, type StageResult } from './pg-staged-load';
 import { compareInventories, readInventoryObjects, summarize } from './pg-inventory';
 import { planInTransaction } from './pg-plan';
 import { catalogChecks, databaseRestoreChecks } from './pg-restore-checks';
@@ -160,7 +161,7 @@ export class PostgresDialect implements Dialect {
       });
     } catch (err) {
       // A committed restore dropped the shadow schema in its transaction; only a failed one leaves it.
-      if (plan) await this.dropShadows(plan.schema, app).catch(() => undefined);
+      if (plan) await this.dropShadows([plan.schema], app).catch(() => undefined);
       throw err;
     }
     if (plan && this.opts.restoreAnalyze !== false) await this.analyzeSwapped(plan, input.onWarning);
@@ -206,13 +207,13 @@ export class PostgresDialect implements Dialect {
    * notices at the end of it, holding its locks meanwhile: terminating the restore's own
    * backends releases them now.
    */
-  private async dropShadows(schema: string, app: string): Promise<void> {
+  private async dropShadows(schemas: string[], app: string): Promise<void> {
     await this.withClient(async (c) => {
       await c.query(
         `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1 AND pid <> pg_backend_pid()`,
         [app],
       );
-      await c.query(`DROP SCHEMA IF EXISTS ${quoteIdent(schema)} CASCADE`);
+      for (const schema of schemas) await c.query(`DROP SCHEMA IF EXISTS ${quoteIdent(schema)} CASCADE`);
     });
   }
 
@@ -245,15 +246,73 @@ export class PostgresDialect implements Dialect {
   /**
    * A whole-database backup into an empty database, in one transaction (pg-database-restore.ts):
    * if anything fails, nothing of it stays and a retry starts from an empty database again.
+   * With `restoreParallel` > 1 the tables are first loaded, and their indexes built, on that
+   * many connections into staging schemas that the transaction moves into place
+   * (pg-staged-load.ts).
    */
   async restoreDatabase(db: DatabaseRestoreInput, input: RestoreInput): Promise<DatabaseRestoreResult> {
     const tuning = { maintenanceWorkMem: this.opts.maintenanceWorkMem ?? DEFAULT_RESTORE_TUNING.maintenanceWorkMem };
-    const main = await connect(this.url, 'strongroom-restore-database');
-    return this.inTransaction(main, input, 'COMMIT', async (c, i) => {
-      // As restore(): the caller keeps the transaction id before anything is written.
-      if (i.commitMarker?.onToken) await i.commitMarker.onToken(await transactionToken(c));
-      return restoreDatabaseInTransaction(c, db, i, tuning);
-    });
+    const token = randomBytes(6).toString('hex');
+    const app = `${RESTORE_APP_PREFIX}${token}`;
+    // Connected under the restore's name from the start: a restore running beside it drops
+    // staging schemas only when no connection of theirs is left (dropAbandonedShadows).
+    const main = await connect(this.url, app);
+    let plan: StagePlan | null = null;
+    let staged: StageResult | null = null;
+    try {
+      plan = await this.planStaging(db, input, token, app);
+      if (plan) staged = await runStaging(plan, input.tables, this.stageOptions(db, input, tuning));
+    } catch (err) {
+      destroyClient(main);
+      if (plan) await this.dropShadows(plan.schemas, app).catch(() => undefined);
+      throw err;
+    }
+    try {
+      return await this.inTransaction(main, input, 'COMMIT', async (c, i) => {
+        // As restore(): the caller keeps the transaction id before anything is written.
+        if (i.commitMarker?.onToken) await i.commitMarker.onToken(await transactionToken(c));
+        const inPlace = staged && plan ? { ...staged, schemas: plan.schemas } : undefined;
+        return restoreDatabaseInTransaction(c, db, i, tuning, inPlace);
+      });
+    } catch (err) {
+      if (plan) await this.dropShadows(plan.schemas, app).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** Null when the restore loads on its one connection: asked to, or without the right to create schemas. */
+  private async planStaging(
+    db: DatabaseRestoreInput,
+    input: RestoreInput,
+    token: string,
+    app: string,
+  ): Promise<StagePlan | null> {
+    const parallel = this.opts.restoreParallel ?? DEFAULT_RESTORE_PARALLEL;
+    if (parallel < 2 || input.encoding !== 'pg-copy-text') return null;
+    return this.withClient(async (c) => {
+      await dropAbandonedShadows(c);
+      const { rows } = await c.query<{ ok: boolean }>(
+        `SELECT has_database_privilege(current_database(), 'CREATE') AS ok`,
+      );
+      if (!rows[0].ok) return null;
+      const plan = planStaging(token, splitDump(db.ddl.preData), splitDump(db.ddl.postData), input.tables);
+      return plan.tables.length ? plan : null;
+    }, app);
+  }
+
+  private stageOptions(
+    db: DatabaseRestoreInput,
+    input: RestoreInput,
+    tuning: { maintenanceWorkMem: string },
+  ): StageOptions {
+    return {
+      url: this.url,
+      parallel: this.opts.restoreParallel ?? DEFAULT_RESTORE_PARALLEL,
+      maintenanceWorkMem: tuning.maintenanceWorkMem,
+      preamble: splitDump(db.ddl.preData).find((e) => e.type === '')?.sql ?? '',
+      signal: input.signal,
+      onProgress: input.onProgress,
+    };
   }
 
   checkRestoreDatabase(db: Pick<DatabaseRestoreInput, 'ddl' | 'noOwner' | 'noPrivileges'>): Promise<RestoreChecks> {

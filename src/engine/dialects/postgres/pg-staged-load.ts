@@ -1,0 +1,418 @@
+/**
+ * Parallel loading for the restore into an empty database (pg-database-restore.ts), still all
+ * or nothing. One transaction on one connection left one core idle and the server building
+ * every index one after another; pg_restore -j2 loads on two connections but shows each table
+ * as soon as it is created. Here each table with rows is first built in a staging schema of
+ * the restore's own (`strongroom_restore_<token>_<n>`, one per schema of the backup), from the
+ * backup's own CREATE TABLE: loader connections create it, COPY its rows FREEZE and build its
+ * indexes, each table committed on its own. The main transaction then runs the pre-data as
+ * usual, except that a staged table's CREATE TABLE becomes `ALTER TABLE ... SET SCHEMA`, which
+ * moves the loaded table, its indexes with it, to where it belongs; every later statement of
+ * the dump (defaults, identities, owners, comments, foreign keys...) applies to it there, as
+ * it would to a table it had just created. Until that transaction commits nothing outside the
+ * staging schemas exists; a failure or a crash leaves only those, which the restore (or the
+ * next one) drops: the invariant of the shadow tables of replace restores (pg-shadow-*.ts).
+ *
+ * A table is staged only when its definition reads as pg_dump writes a plain table and builds
+ * outside the transaction: a column type or default from the backup's own schema (an enum, an
+ * extension's function) does not exist yet, so its CREATE fails on the loader and the table
+ * takes the main transaction's path instead, as before. The same goes for each index: one that
+ * needs a function of the backup's is built by the main transaction. Slower, never different.
+ *
+ * Large tables (STAGE_SPLIT_BYTES) build their indexes as jobs of their own after the load, so
+ * two indexes of one table (a GIN and a btree, say) build at once on two connections: CREATE
+ * INDEX takes a SHARE lock, which does not conflict with itself. A plain primary key or unique
+ * constraint is built as its unique index and attached by the main transaction (ADD CONSTRAINT
+ * ... USING INDEX), which for the same reason lets it build beside the table's other indexes.
+ */
+import type { Client } from 'pg';
+import type { RestoreTableInput } from '../dialect';
+import { copyIn, storedColumns } from './pg-copy-in';
+import { connect, destroyClient, quoteIdent, quoteLiteral, displayName } from './pg-session';
+import { RESTORE_APP_PREFIX, shadowSchemaName } from './pg-shadow-prepare';
+import { readName, readQualifiedName, splitStatements } from './pg-sql-text';
+
+export interface DumpEntryRef {
+  type: string;
+  name: string;
+  sql: string;
+}
+
+/** An index (or the unique index of a key) one of the loaders builds on its staged table. */
+export interface StagedIndex {
+  /** Its entry in the post-data section. */
+  entry: number;
+  /** The statement the loader runs, on the staged table. */
+  build: string;
+  /** What the main transaction runs instead of the entry once it is built ('' = nothing). */
+  attach: string;
+  gin: boolean;
+}
+
+export interface StagedTable {
+  /** Display name, as the restore's tables are named. */
+  table: string;
+  schema: string;
+  name: string;
+  stagingSchema: string;
+  /** Its TABLE entry in the pre-data section. */
+  entry: number;
+  /** Session settings of the entry, then its CREATE TABLE and column settings, on the staged table. */
+  setup: string[];
+  /** What the main transaction runs instead of the entry's statements (its owner line stays). */
+  move: string;
+  bytes: number;
+  indexes: StagedIndex[];
+}
+
+export interface StagePlan {
+  token: string;
+  schemas: string[];
+  tables: StagedTable[];
+}
+
+/** Tables this large build their indexes as separate jobs, so one table's indexes build side by side. */
+export const STAGE_SPLIT_BYTES = 64 * 1024 * 1024;
+
+const OWNER_LINE = /^ALTER [A-Z ]+ .* OWNER TO .*;$/;
+const CREATE_TAIL = /\n\)(?:\nWITH \([^()]*\))?;$/;
+
+function stagedName(t: Pick<StagedTable, 'stagingSchema' | 'name'>): string {
+  return `${quoteIdent(t.stagingSchema)}.${quoteIdent(t.name)}`;
+}
+
+/**
+ * The statements of an entry, owner lines aside (pg_dump writes each on a line of its own), and
+ * without the comments that end the last entry of a section.
+ */
+function entryStatements(sql: string): string[] {
+  const body = sql
+    .split('\n')
+    .filter((l) => !OWNER_LINE.test(l))
+    .join('\n');
+  return splitStatements(body).filter((s) => s.split('\n').some((l) => l.trim() !== '' && !l.startsWith('--')));
+}
+
+/** pg_dump's session settings between entries (`SET default_table_access_method = heap;`). */
+const SESSION_SET = /^SET [a-z_]+ = [^;]*;$/;
+
+/**
+ * `ALTER TABLE [ONLY] <table> ALTER COLUMN ...` on this table (storage, compression, statistics
+ * target, options: settings that must be in place before the rows are written), rewritten onto
+ * the staged table; null for anything else.
+ */
+function columnSetting(stmt: string, t: StagedTable): string | null {
+  const m = /^ALTER TABLE (ONLY )?/.exec(stmt);
+  if (!m) return null;
+  const q = readQualifiedName(stmt.slice(m[0].length));
+  if (!q || q.schema !== t.schema || q.name !== t.name) return null;
+  const rest = stmt.slice(m[0].length + q.length);
+  if (!rest.startsWith(' ALTER COLUMN ')) return null;
+  return `ALTER TABLE ${m[1] ?? ''}${stagedName(t)}${rest}`;
+}
+
+/** A TABLE entry pg_dump writes for a plain table, as a staged table; null when it is anything else. */
+function stageTable(
+  entry: DumpEntryRef,
+  index: number,
+  input: RestoreTableInput,
+  stagingSchema: (schema: string) => string,
+): StagedTable | null {
+  const stmts = entryStatements(entry.sql);
+  const at = stmts.findIndex((s) => !SESSION_SET.test(s));
+  const create = stmts[at];
+  if (at < 0 || !create.startsWith('CREATE TABLE ')) return null;
+  const q = readQualifiedName(create.slice('CREATE TABLE '.length));
+  if (!q || displayName(q.schema, q.name) !== input.name) return null;
+  const head = 'CREATE TABLE '.length + q.length;
+  // Partitions (PARTITION OF), typed tables (OF), partitioned and inheriting ones have other shapes.
+  if (!create.slice(head).startsWith(' (\n') || !CREATE_TAIL.test(create)) return null;
+  const t: StagedTable = {
+    table: input.name,
+    schema: q.schema,
+    name: q.name,
+    stagingSchema: stagingSchema(q.schema),
+    entry: index,
+    setup: [],
+    move: '',
+    bytes: input.bytes ?? 0,
+    indexes: [],
+  };
+  const settings: string[] = [];
+  const move = [...stmts.slice(0, at), `ALTER TABLE ${stagedName(t)} SET SCHEMA ${quoteIdent(q.schema)};`];
+  for (const s of stmts.slice(at + 1)) {
+    const rewritten = columnSetting(s, t);
+    // Settings for the next entry stay with the main transaction; anything else keeps the table there too.
+    if (rewritten !== null) settings.push(rewritten);
+    else if (SESSION_SET.test(s)) move.push(s);
+    else return null;
+  }
+  t.setup = [...stmts.slice(0, at), `CREATE TABLE ${stagedName(t)}${create.slice(head)}`, ...settings];
+  t.move = move.join('\n');
+  return t;
+}
+
+const KEY = /^ALTER TABLE ONLY /;
+const KEY_BODY = /^\n {4}ADD CONSTRAINT /;
+const KEY_KIND = /^ (PRIMARY KEY|UNIQUE) \(([^()]*)\);$/;
+
+/** A post-data entry that builds an index of a staged table, rewritten onto it; null for anything else. */
+function stageIndex(
+  entry: DumpEntryRef,
+  index: number,
+  tables: Map<string, StagedTable>,
+): [StagedTable, StagedIndex] | null {
+  const stmts = entryStatements(entry.sql);
+  if (stmts.length !== 1) return null;
+  const stmt = stmts[0];
+  if (entry.type === 'INDEX') {
+    const m = /^CREATE (UNIQUE )?INDEX /.exec(stmt);
+    const ix = m && readName(stmt.slice(m[0].length));
+    if (!m || !ix) return null;
+    const onAt = m[0].length + ix.length;
+    if (!stmt.startsWith(' ON ', onAt)) return null;
+    const q = readQualifiedName(stmt.slice(onAt + 4));
+    const t = q && tables.get(`${q.schema}\0${q.name}`);
+    if (!q || !t || !stmt.startsWith(' USING ', onAt + 4 + q.length)) return null;
+    const build = `${stmt.slice(0, onAt + 4)}${stagedName(t)}${stmt.slice(onAt + 4 + q.length)}`;
+    return [t, { entry: index, build, attach: '', gin: / USING gin /.test(stmt) }];
+  }
+  if (entry.type === 'CONSTRAINT' && KEY.test(stmt)) {
+    const q = readQualifiedName(stmt.slice('ALTER TABLE ONLY '.length));
+    const t = q && tables.get(`${q.schema}\0${q.name}`);
+    if (!q || !t) return null;
+    const table = stmt.slice('ALTER TABLE ONLY '.length, 'ALTER TABLE ONLY '.length + q.length);
+    const rest = stmt.slice('ALTER TABLE ONLY '.length + q.length);
+    const body = KEY_BODY.exec(rest);
+    const name = body && readName(rest.slice(body[0].length));
+    if (!body || !name) return null;
+    const nameSql = rest.slice(body[0].length, body[0].length + name.length);
+    const kind = KEY_KIND.exec(rest.slice(body[0].length + name.length));
+    if (!kind) return null;
+    return [
+      t,
+      {
+        entry: index,
+        build: `CREATE UNIQUE INDEX ${nameSql} ON ${stagedName(t)} USING btree (${kind[2]});`,
+        attach: `ALTER TABLE ONLY ${table}\n    ADD CONSTRAINT ${nameSql} ${kind[1]} USING INDEX ${nameSql};`,
+        gin: false,
+      },
+    ];
+  }
+  return null;
+}
+
+/**
+ * Which tables load staged, and which of their indexes the loaders build. Tables without rows
+ * gain nothing from it and are left to the main transaction.
+ */
+export function planStaging(
+  token: string,
+  preData: DumpEntryRef[],
+  postData: DumpEntryRef[],
+  tables: RestoreTableInput[],
+): StagePlan {
+  const withRows = new Map(tables.filter((t) => (t.bytes ?? 1) > 0).map((t) => [t.name, t]));
+  const schemas = new Map<string, string>();
+  const stagingSchema = (schema: string): string => {
+    if (!schemas.has(schema)) schemas.set(schema, `${shadowSchemaName(token)}_${schemas.size + 1}`);
+    return schemas.get(schema)!;
+  };
+  const staged = new Map<string, StagedTable>();
+  preData.forEach((e, i) => {
+    if (e.type !== 'TABLE') return;
+    const name = tableNameOf(e);
+    const input = name === null ? undefined : withRows.get(name);
+    const t = input && stageTable(e, i, input, stagingSchema);
+    if (t) staged.set(`${t.schema}\0${t.name}`, t);
+  });
+  postData.forEach((e, i) => {
+    const found = stageIndex(e, i, staged);
+    if (found) found[0].indexes.push(found[1]);
+  });
+  const list = [...staged.values()].sort((a, b) => b.bytes - a.bytes || (a.table < b.table ? -1 : 1));
+  return { token, schemas: [...new Set(list.map((t) => t.stagingSchema))], tables: list };
+}
+
+/** The display name a TABLE entry's header names, given pg_dump's header carries the raw name only. */
+function tableNameOf(e: DumpEntryRef): string | null {
+  const create = entryStatements(e.sql).find((s) => s.startsWith('CREATE TABLE '));
+  const q = create && readQualifiedName(create.slice('CREATE TABLE '.length));
+  return q ? displayName(q.schema, q.name) : null;
+}
+
+export interface StageResult {
+  /** Staged tables by display name, with the rows each took. */
+  tables: Map<string, StagedTable & { rowsWritten: number }>;
+  /** Post-data entries the loaders built, and what the main transaction runs in their place. */
+  built: Map<number, string>;
+}
+
+export interface StageOptions {
+  url: string;
+  /** Loader connections. */
+  parallel: number;
+  maintenanceWorkMem: string;
+  /** pg_dump's preamble (search_path and the other session settings its statements assume). */
+  preamble: string;
+  signal?: AbortSignal;
+  onProgress?(p: { table: string; rows: number }): void;
+}
+
+/** Errors of a statement that names something only the backup's schema would create: try it on the main path. */
+function needsTheSchema(err: unknown): boolean {
+  const code = (err as { code?: string }).code ?? '';
+  return code.startsWith('42') || code === '3F000';
+}
+
+type Job = { kind: 'load'; table: StagedTable } | { kind: 'index'; table: StagedTable; index: StagedIndex };
+
+/**
+ * Creates the staging schemas and runs the loaders. Settles only when every loader connection
+ * is closed; the first failure stops the others and is what it rejects with. The caller drops
+ * the staging schemas when anything after this fails.
+ */
+export async function runStaging(
+  plan: StagePlan,
+  inputs: RestoreTableInput[],
+  opts: StageOptions,
+): Promise<StageResult> {
+  const result: StageResult = { tables: new Map(), built: new Map() };
+  if (!plan.tables.length) return result;
+  const app = `${RESTORE_APP_PREFIX}${plan.token}`;
+  const byName = new Map(inputs.map((t) => [t.name, t]));
+  const setup = await connect(opts.url, app);
+  try {
+    await setup.query(plan.schemas.map((s) => `CREATE SCHEMA ${quoteIdent(s)}`).join(';\n'));
+  } finally {
+    await setup.end().catch(() => destroyClient(setup));
+  }
+
+  const loads: Job[] = plan.tables.map((table) => ({ kind: 'load', table }));
+  const ready: Job[] = [];
+  let running = 0;
+  let first: unknown = null;
+  const abort = new AbortController();
+  // Loaders with nothing to take wait for a running job to finish (it may queue index jobs).
+  let waiting: (() => void)[] = [];
+  const notify = (): void => {
+    const woken = waiting;
+    waiting = [];
+    for (const w of woken) w();
+  };
+  const stop = (): void => {
+    abort.abort();
+    notify();
+  };
+  opts.signal?.addEventListener('abort', stop, { once: true });
+  if (opts.signal?.aborted) stop();
+
+  async function next(): Promise<Job | null> {
+    for (;;) {
+      if (abort.signal.aborted) return null;
+      // Index jobs first: they are the long ones of the largest tables (longest first keeps both connections busy to the end).
+      const job = ready.shift() ?? loads.shift();
+      if (job) return job;
+      if (running === 0) return null;
+      await new Promise<void>((resolve) => waiting.push(resolve));
+    }
+  }
+
+  async function load(c: Client, t: StagedTable): Promise<void> {
+    const input = byName.get(t.table)!;
+    await c.query('BEGIN');
+    // Nothing is visible until the main transaction commits, and its commit flushes the WAL before it.
+    await c.query('SET LOCAL synchronous_commit = off');
+    try {
+      await c.query(t.setup.join('\n'));
+    } catch (err) {
+      await c.query('ROLLBACK');
+      if (needsTheSchema(err)) return; // the main transaction creates and loads it
+      throw err;
+    }
+    let rows: number;
+    try {
+      rows = await copyIn(c, {
+        target: stagedName(t),
+        columns: storedColumns(input.table),
+        source: await input.open(),
+        onRows: (n) => opts.onProgress?.({ table: t.table, rows: n }),
+        signal: abort.signal,
+        freeze: true,
+        format: input.rowFormat,
+      });
+    } catch (err) {
+      const msg = err instanceof Error ? err.message : String(err);
+      throw msg.includes(`"${t.table}"`) ? err : new Error(`restore of table "${t.table}" failed: ${msg}`);
+    }
+    const split = t.bytes >= STAGE_SPLIT_BYTES && t.indexes.length > 1;
+    if (!split) for (const ix of t.indexes) await buildIndex(c, t, ix);
+    await c.query('COMMIT');
+    result.tables.set(t.table, { ...t, rowsWritten: rows });
+    if (split) {
+      ready.push(
+        ...[...t.indexes]
+          .sort((a, b) => Number(b.gin) - Number(a.gin))
+          .map((index) => ({ kind: 'index' as const, table: t, index })),
+      );
+    }
+  }
+
+  /** Builds one index under a savepoint: one the loader cannot build is left to the main transaction. */
+  async function buildIndex(c: Client, t: StagedTable, ix: StagedIndex): Promise<void> {
+    await c.query('SAVEPOINT strongroom_index');
+    try {
+      await c.query(ix.build);
+      await c.query('RELEASE SAVEPOINT strongroom_index');
+      result.built.set(ix.entry, ix.attach);
+    } catch (err) {
+      if (!needsTheSchema(err))
+        throw new Error(`restore of table "${t.table}" failed building an index: ${(err as Error).message}`);
+      await c.query('ROLLBACK TO SAVEPOINT strongroom_index');
+    }
+  }
+
+  async function worker(): Promise<void> {
+    const c = await connect(opts.url, app);
+    const kill = (): void => destroyClient(c);
+    abort.signal.addEventListener('abort', kill, { once: true });
+    let ok = false;
+    try {
+      await c.query(opts.preamble);
+      await c.query(`SET maintenance_work_mem = ${quoteLiteral(opts.maintenanceWorkMem)}`);
+      for (let job = await next(); job; job = await next()) {
+        running++;
+        try {
+          if (job.kind === 'load') await load(c, job.table);
+          else {
+            await c.query('BEGIN');
+            await c.query('SET LOCAL synchronous_commit = off');
+            await buildIndex(c, job.table, job.index);
+            await c.query('COMMIT');
+          }
+        } finally {
+          running--;
+          notify();
+        }
+      }
+      ok = !abort.signal.aborted;
+    } catch (err) {
+      first ??= err;
+      stop();
+    } finally {
+      abort.signal.removeEventListener('abort', kill);
+      // A loader stopped mid-COPY cannot end politely; closing the socket rolls its transaction back.
+      if (ok) await c.end().catch(() => destroyClient(c));
+      else destroyClient(c);
+    }
+  }
+
+  try {
+    await Promise.all(Array.from({ length: Math.max(1, opts.parallel) }, () => worker()));
+  } finally {
+    opts.signal?.removeEventListener('abort', stop);
+  }
+  if (first) throw first;
+  opts.signal?.throwIfAborted();
+  return result;
+}
