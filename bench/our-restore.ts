@@ -34,7 +34,12 @@ runMain(async () => {
   const storage = new LocalStorage(required(args, 'store'));
   const dir = required(args, 'dir');
   const mode = (args.get('mode') ?? 'replace') as RestoreMode;
-  const dialect = createDialect(required(args, 'url'), { restoreAnalyze: args.get('analyze') !== 'false' });
+  // `--restore-parallel 1`: everything on the main transaction's connection (RESTORE_PARALLELISM=1), for comparison.
+  const restoreParallel = args.get('restore-parallel') ? Number(args.get('restore-parallel')) : undefined;
+  const dialect = createDialect(required(args, 'url'), {
+    restoreAnalyze: args.get('analyze') !== 'false',
+    restoreParallel,
+  });
   try {
     const manifest = await readManifest(storage, dir);
     const keySource = keySourceFromConfig({ keys: process.env.BENCH_BACKUP_KEYS });

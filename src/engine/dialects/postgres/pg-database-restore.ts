@@ -129,7 +129,7 @@ export async function restoreDatabaseInTransaction(
   db: DatabaseRestoreInput,
   input: RestoreInput,
   tuning: RestoreTuning,
-  staged: StageResult & { schemas: string[] } = { tables: new Map(), built: new Map(), schemas: [] },
+  staged: StageResult & { schemas: string[] } = { tables: new Map(), moves: new Map(), built: new Map(), schemas: [] },
 ): Promise<DatabaseRestoreResult> {
   let roles: DatabaseRestoreResult['roles'];
   if (db.createRoles) {
@@ -141,8 +141,7 @@ export async function restoreDatabaseInTransaction(
     roles = await createMissingRoles(client, db.roles);
   }
   const ddl = new DdlRunner(client, db);
-  const moves = new Map([...staged.tables.values()].map((t) => [t.entry, t.move]));
-  await ddl.run(db.ddl.preData, 'pre-data DDL', moves);
+  await ddl.run(db.ddl.preData, 'pre-data DDL', staged.moves);
   // pg_dump's preamble emptied search_path for the session; type names then read as they do elsewhere.
   await client.query('RESET search_path');
   // Keys and constraints come with post-data, after the rows: every table loads as a replace into its new, empty self.

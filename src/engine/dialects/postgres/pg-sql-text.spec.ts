@@ -1,4 +1,4 @@
-import { readName, readQualifiedName, splitStatements } from './pg-sql-text';
+import { readName, readQualifiedName, replaceQualifiedNames, splitStatements } from './pg-sql-text';
 
 describe('splitStatements', () => {
   it.each([
@@ -42,5 +42,24 @@ describe('readQualifiedName', () => {
   it('reads a bare name', () => {
     expect(readName('"x y" ON')).toEqual({ name: 'x y', length: 5 });
     expect(readName('(x')).toBeNull();
+  });
+});
+
+describe('replaceQualifiedNames', () => {
+  const rename = (schema: string, name: string) => (schema === 'public' && name === 'mood' ? 'stage.mood' : null);
+
+  it.each([
+    ['a column type and its array', 'm public.mood, ms public.mood[]', 'm stage.mood, ms stage.mood[]'],
+    ['a cast in a default', "DEFAULT 'ok'::public.mood", "DEFAULT 'ok'::stage.mood"],
+    ['not inside a string literal', "DEFAULT 'public.mood'", "DEFAULT 'public.mood'"],
+    [
+      'not the tail of a longer name',
+      'x.public.mood, public.moods, my_public.mood',
+      'x.public.mood, public.moods, my_public.mood',
+    ],
+    ['a quoted spelling of the same name', '"public"."mood"', 'stage.mood'],
+    ['not inside a comment', '-- public.mood\nm public.mood', '-- public.mood\nm stage.mood'],
+  ])('%s', (_label, sql, expected) => {
+    expect(replaceQualifiedNames(sql, rename)).toBe(expected);
   });
 });

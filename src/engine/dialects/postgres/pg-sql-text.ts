@@ -10,48 +10,11 @@ export function splitStatements(sql: string): string[] {
   const out: string[] = [];
   let start = 0;
   let i = 0;
-  const n = sql.length;
-  const identChar = (c: string | undefined): boolean => c !== undefined && /[A-Za-z0-9_$]/.test(c);
-  while (i < n) {
-    const c = sql[i];
-    if (c === "'") {
-      // E'...' strings take backslash escapes; standard strings only double the quote.
-      const escapes = (sql[i - 1] === 'E' || sql[i - 1] === 'e') && !identChar(sql[i - 2]);
-      i++;
-      while (i < n) {
-        if (escapes && sql[i] === '\\') i += 2;
-        else if (sql[i] === "'" && sql[i + 1] === "'") i += 2;
-        else if (sql[i] === "'") break;
-        else i++;
-      }
-      i++;
-    } else if (c === '"') {
-      i++;
-      while (i < n && !(sql[i] === '"' && sql[i + 1] !== '"')) i += sql[i] === '"' ? 2 : 1;
-      i++;
-    } else if (c === '-' && sql[i + 1] === '-') {
-      while (i < n && sql[i] !== '\n') i++;
-    } else if (c === '/' && sql[i + 1] === '*') {
-      let depth = 1;
-      i += 2;
-      while (i < n && depth > 0) {
-        if (sql[i] === '/' && sql[i + 1] === '*') {
-          depth++;
-          i += 2;
-        } else if (sql[i] === '*' && sql[i + 1] === '/') {
-          depth--;
-          i += 2;
-        } else i++;
-      }
-    } else if (c === '$' && !identChar(sql[i - 1])) {
-      const tag = /^\$([A-Za-z_][A-Za-z0-9_]*)?\$/.exec(sql.slice(i, i + 64));
-      if (!tag) {
-        i++;
-        continue;
-      }
-      const close = sql.indexOf(tag[0], i + tag[0].length);
-      i = close === -1 ? n : close + tag[0].length;
-    } else if (c === ';') {
+  while (i < sql.length) {
+    const skipped = skipLiteral(sql, i);
+    if (skipped > i) i = skipped;
+    else if (sql[i] === '"') i += readIdent(sql.slice(i))?.length ?? sql.length;
+    else if (sql[i] === ';') {
       const stmt = sql.slice(start, i + 1).trim();
       if (stmt !== ';') out.push(stmt);
       start = ++i;
@@ -84,4 +47,86 @@ export function readQualifiedName(text: string): { schema: string; name: string;
 /** A bare identifier at the start of `text`, unquoted. */
 export function readName(text: string): { name: string; length: number } | null {
   return readIdent(text);
+}
+
+/**
+ * `sql` with each `schema.name` that `rename` maps replaced by what it returns, outside string
+ * literals, quoted-name parts, dollar quotes and comments: a type's references in a CREATE TABLE
+ * (column types, casts in defaults and checks), never the same words inside a string.
+ */
+export function replaceQualifiedNames(sql: string, rename: (schema: string, name: string) => string | null): string {
+  let out = '';
+  let i = 0;
+  while (i < sql.length) {
+    const skipped = skipLiteral(sql, i);
+    if (skipped > i) {
+      out += sql.slice(i, skipped);
+      i = skipped;
+      continue;
+    }
+    const c = sql[i];
+    if ((c === '"' || /[A-Za-z_]/.test(c)) && !identChar(sql[i - 1]) && sql[i - 1] !== '.') {
+      const q = readQualifiedName(sql.slice(i, i + 300));
+      const to = q && rename(q.schema, q.name);
+      if (q && to !== null && to !== undefined) {
+        out += to;
+        i += q.length;
+        continue;
+      }
+      // Past the whole identifier (or qualified name), so its tail is not read as a name of its own.
+      const step = q?.length ?? readIdent(sql.slice(i, i + 300))?.length ?? 1;
+      out += sql.slice(i, i + step);
+      i += step;
+      continue;
+    }
+    out += c;
+    i++;
+  }
+  return out;
+}
+
+const identChar = (c: string | undefined): boolean => c !== undefined && /[A-Za-z0-9_$]/.test(c);
+
+/**
+ * Where the string literal, comment or dollar-quoted text starting at `i` ends; `i` when none
+ * starts there. E'' strings take backslash escapes; standard strings only double the quote.
+ */
+function skipLiteral(sql: string, i: number): number {
+  const c = sql[i];
+  if (c === "'") {
+    const escapes = (sql[i - 1] === 'E' || sql[i - 1] === 'e') && !identChar(sql[i - 2]);
+    let j = i + 1;
+    while (j < sql.length) {
+      if (escapes && sql[j] === '\\') j += 2;
+      else if (sql[j] === "'" && sql[j + 1] === "'") j += 2;
+      else if (sql[j] === "'") break;
+      else j++;
+    }
+    return j + 1;
+  }
+  if (c === '-' && sql[i + 1] === '-') {
+    const nl = sql.indexOf('\n', i);
+    return nl === -1 ? sql.length : nl;
+  }
+  if (c === '/' && sql[i + 1] === '*') {
+    let depth = 1;
+    let j = i + 2;
+    while (j < sql.length && depth > 0) {
+      if (sql[j] === '/' && sql[j + 1] === '*') {
+        depth++;
+        j += 2;
+      } else if (sql[j] === '*' && sql[j + 1] === '/') {
+        depth--;
+        j += 2;
+      } else j++;
+    }
+    return j;
+  }
+  if (c === '$' && !identChar(sql[i - 1])) {
+    const tag = /^\$([A-Za-z_][A-Za-z0-9_]*)?\$/.exec(sql.slice(i, i + 64));
+    if (!tag) return i;
+    const close = sql.indexOf(tag[0], i + tag[0].length);
+    return close === -1 ? sql.length : close + tag[0].length;
+  }
+  return i;
 }

@@ -30,7 +30,7 @@ import type { RestoreTableInput } from '../dialect';
 import { copyIn, storedColumns } from './pg-copy-in';
 import { connect, destroyClient, quoteIdent, quoteLiteral, displayName } from './pg-session';
 import { RESTORE_APP_PREFIX, shadowSchemaName } from './pg-shadow-prepare';
-import { readName, readQualifiedName, splitStatements } from './pg-sql-text';
+import { readName, readQualifiedName, replaceQualifiedNames, splitStatements } from './pg-sql-text';
 
 export interface DumpEntryRef {
   type: string;
@@ -65,11 +65,23 @@ export interface StagedTable {
   indexes: StagedIndex[];
 }
 
+/** An enum, composite type or domain created ahead in a staging schema, so staged tables can use it. */
+export interface StagedType {
+  /** Its entry in the pre-data section. */
+  entry: number;
+  create: string;
+  move: string;
+}
+
 export interface StagePlan {
   token: string;
   schemas: string[];
+  types: StagedType[];
   tables: StagedTable[];
 }
+
+/** The staged name of a type of the backup's, or null for any other name. */
+type TypeRename = (schema: string, name: string) => string | null;
 
 /** Tables this large build their indexes as separate jobs, so one table's indexes build side by side. */
 export const STAGE_SPLIT_BYTES = 64 * 1024 * 1024;
@@ -117,6 +129,7 @@ function stageTable(
   index: number,
   input: RestoreTableInput,
   stagingSchema: (schema: string) => string,
+  types: TypeRename,
 ): StagedTable | null {
   const stmts = entryStatements(entry.sql);
   const at = stmts.findIndex((s) => !SESSION_SET.test(s));
@@ -147,7 +160,11 @@ function stageTable(
     else if (SESSION_SET.test(s)) move.push(s);
     else return null;
   }
-  t.setup = [...stmts.slice(0, at), `CREATE TABLE ${stagedName(t)}${create.slice(head)}`, ...settings];
+  t.setup = [
+    ...stmts.slice(0, at),
+    `CREATE TABLE ${stagedName(t)}${replaceQualifiedNames(create.slice(head), types)}`,
+    ...settings,
+  ];
   t.move = move.join('\n');
   return t;
 }
@@ -161,6 +178,7 @@ function stageIndex(
   entry: DumpEntryRef,
   index: number,
   tables: Map<string, StagedTable>,
+  types: TypeRename,
 ): [StagedTable, StagedIndex] | null {
   const stmts = entryStatements(entry.sql);
   if (stmts.length !== 1) return null;
@@ -174,7 +192,7 @@ function stageIndex(
     const q = readQualifiedName(stmt.slice(onAt + 4));
     const t = q && tables.get(`${q.schema}\0${q.name}`);
     if (!q || !t || !stmt.startsWith(' USING ', onAt + 4 + q.length)) return null;
-    const build = `${stmt.slice(0, onAt + 4)}${stagedName(t)}${stmt.slice(onAt + 4 + q.length)}`;
+    const build = `${stmt.slice(0, onAt + 4)}${stagedName(t)}${replaceQualifiedNames(stmt.slice(onAt + 4 + q.length), types)}`;
     return [t, { entry: index, build, attach: '', gin: / USING gin /.test(stmt) }];
   }
   if (entry.type === 'CONSTRAINT' && KEY.test(stmt)) {
@@ -202,6 +220,38 @@ function stageIndex(
   return null;
 }
 
+const TYPE_CREATE: Record<string, RegExp> = { TYPE: /^CREATE TYPE /, DOMAIN: /^CREATE DOMAIN / };
+const TYPE_SHAPE: Record<string, RegExp> = { TYPE: /^ AS (ENUM )?\(/, DOMAIN: /^ AS / };
+
+/** An enum, composite type or domain entry, created under its staged name; null for any other entry. */
+function stageType(
+  entry: DumpEntryRef,
+  index: number,
+  stagingSchema: (schema: string) => string,
+  types: TypeRename,
+): { schema: string; name: string; type: StagedType } | null {
+  const create = TYPE_CREATE[entry.type];
+  if (!create) return null;
+  const stmts = entryStatements(entry.sql);
+  if (!stmts.length || !create.test(stmts[0]) || !stmts.slice(1).every((x) => SESSION_SET.test(x))) return null;
+  const headLength = create.exec(stmts[0])![0].length;
+  const q = readQualifiedName(stmts[0].slice(headLength));
+  const rest = q && stmts[0].slice(headLength + q.length);
+  // Range and base types create functions of their own, which would not move with them.
+  if (!q || !rest || !TYPE_SHAPE[entry.type].test(rest)) return null;
+  const staged = `${quoteIdent(stagingSchema(q.schema))}.${quoteIdent(q.name)}`;
+  const kind = entry.type === 'DOMAIN' ? 'DOMAIN' : 'TYPE';
+  return {
+    schema: q.schema,
+    name: q.name,
+    type: {
+      entry: index,
+      create: `CREATE ${kind} ${staged}${replaceQualifiedNames(rest, types)}`,
+      move: [`ALTER ${kind} ${staged} SET SCHEMA ${quoteIdent(q.schema)};`, ...stmts.slice(1)].join('\n'),
+    },
+  };
+}
+
 /**
  * Which tables load staged, and which of their indexes the loaders build. Tables without rows
  * gain nothing from it and are left to the main transaction.
@@ -218,20 +268,33 @@ export function planStaging(
     if (!schemas.has(schema)) schemas.set(schema, `${shadowSchemaName(token)}_${schemas.size + 1}`);
     return schemas.get(schema)!;
   };
+  const typeNames = new Map<string, string>();
+  const types: TypeRename = (schema, name) => typeNames.get(`${schema}\0${name}`) ?? null;
+  const stagedTypes: StagedType[] = [];
   const staged = new Map<string, StagedTable>();
   preData.forEach((e, i) => {
+    const type = stageType(e, i, stagingSchema, types);
+    if (type) {
+      typeNames.set(
+        `${type.schema}\0${type.name}`,
+        `${quoteIdent(stagingSchema(type.schema))}.${quoteIdent(type.name)}`,
+      );
+      stagedTypes.push(type.type);
+      return;
+    }
     if (e.type !== 'TABLE') return;
     const name = tableNameOf(e);
     const input = name === null ? undefined : withRows.get(name);
-    const t = input && stageTable(e, i, input, stagingSchema);
+    const t = input && stageTable(e, i, input, stagingSchema, types);
     if (t) staged.set(`${t.schema}\0${t.name}`, t);
   });
   postData.forEach((e, i) => {
-    const found = stageIndex(e, i, staged);
+    const found = stageIndex(e, i, staged, types);
     if (found) found[0].indexes.push(found[1]);
   });
   const list = [...staged.values()].sort((a, b) => b.bytes - a.bytes || (a.table < b.table ? -1 : 1));
-  return { token, schemas: [...new Set(list.map((t) => t.stagingSchema))], tables: list };
+  // Only the types some staged table may use are worth creating ahead; all of them are few and cheap.
+  return { token, schemas: [...schemas.values()], types: list.length ? stagedTypes : [], tables: list };
 }
 
 /** The display name a TABLE entry's header names, given pg_dump's header carries the raw name only. */
@@ -244,6 +307,8 @@ function tableNameOf(e: DumpEntryRef): string | null {
 export interface StageResult {
   /** Staged tables by display name, with the rows each took. */
   tables: Map<string, StagedTable & { rowsWritten: number }>;
+  /** Pre-data entries staged (types and tables), and the move the main transaction runs in their place. */
+  moves: Map<number, string>;
   /** Post-data entries the loaders built, and what the main transaction runs in their place. */
   built: Map<number, string>;
 }
@@ -265,6 +330,23 @@ function needsTheSchema(err: unknown): boolean {
   return code.startsWith('42') || code === '3F000';
 }
 
+/**
+ * Runs `sql` under a savepoint of the open transaction: false when it names something only the
+ * backup's schema would create (the main transaction then runs the original), throws otherwise.
+ */
+async function attempt(c: Client, sql: string): Promise<boolean> {
+  await c.query('SAVEPOINT strongroom_stage');
+  try {
+    await c.query(sql);
+    await c.query('RELEASE SAVEPOINT strongroom_stage');
+    return true;
+  } catch (err) {
+    if (!needsTheSchema(err)) throw err;
+    await c.query('ROLLBACK TO SAVEPOINT strongroom_stage');
+    return false;
+  }
+}
+
 type Job = { kind: 'load'; table: StagedTable } | { kind: 'index'; table: StagedTable; index: StagedIndex };
 
 /**
@@ -277,13 +359,19 @@ export async function runStaging(
   inputs: RestoreTableInput[],
   opts: StageOptions,
 ): Promise<StageResult> {
-  const result: StageResult = { tables: new Map(), built: new Map() };
+  const result: StageResult = { tables: new Map(), moves: new Map(), built: new Map() };
   if (!plan.tables.length) return result;
   const app = `${RESTORE_APP_PREFIX}${plan.token}`;
   const byName = new Map(inputs.map((t) => [t.name, t]));
   const setup = await connect(opts.url, app);
   try {
+    await setup.query(opts.preamble);
+    await setup.query('BEGIN');
     await setup.query(plan.schemas.map((s) => `CREATE SCHEMA ${quoteIdent(s)}`).join(';\n'));
+    for (const type of plan.types) {
+      if (await attempt(setup, type.create)) result.moves.set(type.entry, type.move);
+    }
+    await setup.query('COMMIT');
   } finally {
     await setup.end().catch(() => destroyClient(setup));
   }
@@ -318,16 +406,19 @@ export async function runStaging(
     }
   }
 
+  // Statements go to the server a few to a message: on a busy two-core machine every round trip
+  // waits for a core, and 500 small tables made thousands of them.
+  const BEGIN =
+    'BEGIN;\n-- Nothing is visible until the main transaction commits, whose commit flushes the WAL before it.\nSET LOCAL synchronous_commit = off;';
+
   async function load(c: Client, t: StagedTable): Promise<void> {
     const input = byName.get(t.table)!;
-    await c.query('BEGIN');
-    // Nothing is visible until the main transaction commits, and its commit flushes the WAL before it.
-    await c.query('SET LOCAL synchronous_commit = off');
     try {
-      await c.query(t.setup.join('\n'));
+      await c.query(`${BEGIN}\n${t.setup.join('\n')}`);
     } catch (err) {
       await c.query('ROLLBACK');
-      if (needsTheSchema(err)) return; // the main transaction creates and loads it
+      // One the loader cannot create is created and loaded by the main transaction.
+      if (needsTheSchema(err)) return;
       throw err;
     }
     let rows: number;
@@ -346,9 +437,9 @@ export async function runStaging(
       throw msg.includes(`"${t.table}"`) ? err : new Error(`restore of table "${t.table}" failed: ${msg}`);
     }
     const split = t.bytes >= STAGE_SPLIT_BYTES && t.indexes.length > 1;
-    if (!split) for (const ix of t.indexes) await buildIndex(c, t, ix);
-    await c.query('COMMIT');
+    await buildIndexes(c, t, split ? [] : t.indexes, '');
     result.tables.set(t.table, { ...t, rowsWritten: rows });
+    result.moves.set(t.entry, t.move);
     if (split) {
       ready.push(
         ...[...t.indexes]
@@ -358,18 +449,32 @@ export async function runStaging(
     }
   }
 
-  /** Builds one index under a savepoint: one the loader cannot build is left to the main transaction. */
-  async function buildIndex(c: Client, t: StagedTable, ix: StagedIndex): Promise<void> {
-    await c.query('SAVEPOINT strongroom_index');
+  /**
+   * Builds `list` and commits, in one message when all build; should one fail, each is tried
+   * alone and one the loader cannot build is left to the main transaction.
+   */
+  async function buildIndexes(c: Client, t: StagedTable, list: StagedIndex[], begin: string): Promise<void> {
+    const builds = list.map((ix) => ix.build).join('\n');
+    const savepoint = list.length ? 'SAVEPOINT strongroom_stage_all;' : '';
     try {
-      await c.query(ix.build);
-      await c.query('RELEASE SAVEPOINT strongroom_index');
-      result.built.set(ix.entry, ix.attach);
+      await c.query(`${begin}\n${savepoint}\n${builds}\nCOMMIT;`);
+      for (const ix of list) result.built.set(ix.entry, ix.attach);
+      return;
     } catch (err) {
-      if (!needsTheSchema(err))
-        throw new Error(`restore of table "${t.table}" failed building an index: ${(err as Error).message}`);
-      await c.query('ROLLBACK TO SAVEPOINT strongroom_index');
+      if (!list.length) throw err;
+      // Nothing of the message is left but the transaction, aborted at the failing build.
+      await c.query('ROLLBACK TO SAVEPOINT strongroom_stage_all').catch(() => {
+        throw err;
+      });
     }
+    for (const ix of list) {
+      try {
+        if (await attempt(c, ix.build)) result.built.set(ix.entry, ix.attach);
+      } catch (err) {
+        throw new Error(`restore of table "${t.table}" failed building an index: ${(err as Error).message}`);
+      }
+    }
+    await c.query('COMMIT');
   }
 
   async function worker(): Promise<void> {
@@ -384,12 +489,7 @@ export async function runStaging(
         running++;
         try {
           if (job.kind === 'load') await load(c, job.table);
-          else {
-            await c.query('BEGIN');
-            await c.query('SET LOCAL synchronous_commit = off');
-            await buildIndex(c, job.table, job.index);
-            await c.query('COMMIT');
-          }
+          else await buildIndexes(c, job.table, [job.index], BEGIN);
         } finally {
           running--;
           notify();
