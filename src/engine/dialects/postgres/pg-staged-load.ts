@@ -27,7 +27,9 @@
  */
 import type { Client } from 'pg';
 import type { RestoreTableInput } from '../dialect';
+import { BINARY_ROW_FORMAT } from './pg-copy-binary';
 import { copyIn, storedColumns } from './pg-copy-in';
+import { RowDealer } from './pg-row-dealer';
 import { connect, destroyClient, quoteIdent, quoteLiteral, displayName } from './pg-session';
 import { RESTORE_APP_PREFIX, shadowSchemaName } from './pg-shadow-prepare';
 import { readName, readQualifiedName, replaceQualifiedNames, splitStatements } from './pg-sql-text';
@@ -85,6 +87,13 @@ type TypeRename = (schema: string, name: string) => string | null;
 
 /** Tables this large build their indexes as separate jobs, so one table's indexes build side by side. */
 export const STAGE_SPLIT_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Tables this large load on every loader at once (pg-row-dealer.ts), no longer frozen: COPY
+ * FREEZE needs the table created in the COPY's own transaction, which other connections cannot
+ * see. One table of most of a database otherwise loaded on one connection while the other idled.
+ */
+export const STAGE_DEAL_BYTES = 128 * 1024 * 1024;
 
 const OWNER_LINE = /^ALTER [A-Z ]+ .* OWNER TO .*;$/;
 const CREATE_TAIL = /\n\)(?:\nWITH \([^()]*\))?;$/;
@@ -347,7 +356,16 @@ async function attempt(c: Client, sql: string): Promise<boolean> {
   }
 }
 
-type Job = { kind: 'load'; table: StagedTable } | { kind: 'index'; table: StagedTable; index: StagedIndex };
+/** A large table's rows being dealt out: each loader that takes the job loads a share of them. */
+interface Deal {
+  open: boolean;
+  share(c: Client): Promise<number>;
+}
+
+type Job =
+  | { kind: 'load'; table: StagedTable }
+  | { kind: 'index'; table: StagedTable; index: StagedIndex }
+  | { kind: 'share'; deal: Deal };
 
 /**
  * Creates the staging schemas and runs the loaders. Settles only when every loader connection
@@ -413,8 +431,10 @@ export async function runStaging(
 
   async function load(c: Client, t: StagedTable): Promise<void> {
     const input = byName.get(t.table)!;
+    const dealt = opts.parallel > 1 && t.bytes >= STAGE_DEAL_BYTES;
     try {
-      await c.query(`${BEGIN}\n${t.setup.join('\n')}`);
+      // A table dealt out is committed empty first, so that every loader sees it.
+      await c.query(`${BEGIN}\n${t.setup.join('\n')}${dealt ? '\nCOMMIT;' : ''}`);
     } catch (err) {
       await c.query('ROLLBACK');
       // One the loader cannot create is created and loaded by the main transaction.
@@ -423,21 +443,23 @@ export async function runStaging(
     }
     let rows: number;
     try {
-      rows = await copyIn(c, {
-        target: stagedName(t),
-        columns: storedColumns(input.table),
-        source: await input.open(),
-        onRows: (n) => opts.onProgress?.({ table: t.table, rows: n }),
-        signal: abort.signal,
-        freeze: true,
-        format: input.rowFormat,
-      });
+      rows = dealt
+        ? await deal(c, t, input)
+        : await copyIn(c, {
+            target: stagedName(t),
+            columns: storedColumns(input.table),
+            source: await input.open(),
+            onRows: (n) => opts.onProgress?.({ table: t.table, rows: n }),
+            signal: abort.signal,
+            freeze: true,
+            format: input.rowFormat,
+          });
     } catch (err) {
       const msg = err instanceof Error ? err.message : String(err);
       throw msg.includes(`"${t.table}"`) ? err : new Error(`restore of table "${t.table}" failed: ${msg}`);
     }
     const split = t.bytes >= STAGE_SPLIT_BYTES && t.indexes.length > 1;
-    await buildIndexes(c, t, split ? [] : t.indexes, '');
+    await buildIndexes(c, t, split ? [] : t.indexes, dealt ? BEGIN : '');
     result.tables.set(t.table, { ...t, rowsWritten: rows });
     result.moves.set(t.entry, t.move);
     if (split) {
@@ -446,6 +468,53 @@ export async function runStaging(
           .sort((a, b) => Number(b.gin) - Number(a.gin))
           .map((index) => ({ kind: 'index' as const, table: t, index })),
       );
+    }
+  }
+
+  /**
+   * Loads a large table on this connection and on every loader that comes free meanwhile, each
+   * in a transaction of its own; resolves with the rows once every share is committed.
+   */
+  async function deal(c: Client, t: StagedTable, input: RestoreTableInput): Promise<number> {
+    const source = await input.open();
+    const dealer = new RowDealer(source, input.rowFormat === BINARY_ROW_FORMAT);
+    const counts: number[] = [];
+    const shares: Promise<number>[] = [];
+    const job: Deal = {
+      open: true,
+      share(client) {
+        const i = counts.push(0) - 1;
+        const copied = (async () => {
+          await client.query(BEGIN);
+          const n = await copyIn(client, {
+            target: stagedName(t),
+            columns: storedColumns(input.table),
+            source: dealer.share(),
+            onRows: (rows) => {
+              counts[i] = rows;
+              opts.onProgress?.({ table: t.table, rows: counts.reduce((a, b) => a + b, 0) });
+            },
+            signal: abort.signal,
+            format: input.rowFormat,
+          });
+          await client.query('COMMIT');
+          return n;
+        })();
+        shares.push(copied);
+        return copied;
+      },
+    };
+    const stopSource = (): void => void source.destroy();
+    abort.signal.addEventListener('abort', stopSource, { once: true });
+    try {
+      for (let k = 1; k < opts.parallel; k++) ready.unshift({ kind: 'share', deal: job });
+      notify();
+      await job.share(c);
+      // Every row is handed out: a loader taking the job from now on has nothing to load.
+      job.open = false;
+      return (await Promise.all(shares)).reduce((a, b) => a + b, 0);
+    } finally {
+      abort.signal.removeEventListener('abort', stopSource);
     }
   }
 
@@ -489,7 +558,9 @@ export async function runStaging(
         running++;
         try {
           if (job.kind === 'load') await load(c, job.table);
-          else await buildIndexes(c, job.table, [job.index], BEGIN);
+          else if (job.kind === 'share') {
+            if (job.deal.open) await job.deal.share(c);
+          } else await buildIndexes(c, job.table, [job.index], BEGIN);
         } finally {
           running--;
           notify();

@@ -1,0 +1,116 @@
+/**
+ * One table's COPY rows dealt out to several COPY streams, so one large table loads on more
+ * than one connection (pg-staged-load.ts). The rows are cut into chunks of whole rows, and each
+ * stream takes the next chunk when its COPY asks for more: a stream whose connection is busy
+ * elsewhere takes nothing, and the others take everything. Every stream is a complete COPY
+ * stream of its own: in binary format each starts with the source's header and ends with the
+ * trailer; in text format rows end at a raw newline (COPY escapes those inside values).
+ */
+import { Readable } from 'node:stream';
+
+const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
+const TRAILER = Buffer.from([0xff, 0xff]);
+
+export class RowDealer {
+  private readonly source: AsyncIterator<Buffer>;
+  private pending: Buffer = Buffer.alloc(0);
+  private header: Buffer | null = null;
+  private sourceDone = false;
+  private finished = false;
+  /** Chunks are handed out one at a time: two streams asking at once queue here. */
+  private turn: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    source: Readable,
+    private readonly binary: boolean,
+    private readonly chunkBytes = 1024 * 1024,
+  ) {
+    this.source = source[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
+  }
+
+  /** Whether every row has been handed out. */
+  get exhausted(): boolean {
+    return this.finished;
+  }
+
+  /** A COPY stream of its own that takes chunks from the shared rows as it is read. */
+  share(): Readable {
+    return Readable.from(this.chunks(), { objectMode: false });
+  }
+
+  private async *chunks(): AsyncGenerator<Buffer> {
+    const first = await this.next();
+    if (this.binary) yield this.header ?? Buffer.alloc(0);
+    for (let c = first; c; c = await this.next()) yield c;
+    if (this.binary && this.header) yield TRAILER;
+  }
+
+  private next(): Promise<Buffer | null> {
+    const mine = this.turn.then(() => this.take());
+    this.turn = mine.catch(() => undefined);
+    return mine;
+  }
+
+  /** The next chunk of whole rows, or null when there are none left. */
+  private async take(): Promise<Buffer | null> {
+    for (;;) {
+      if (this.finished) return null;
+      if (this.binary && !this.header) this.readHeader();
+      const cut = this.header || !this.binary ? this.wholeRowsEnd() : 0;
+      if (cut > 0 && (cut >= this.chunkBytes || this.sourceDone || this.finished)) {
+        const chunk = this.pending.subarray(0, cut);
+        this.pending = this.pending.subarray(cut);
+        return chunk;
+      }
+      if (this.sourceDone) {
+        if (this.pending.length && !this.finished) throw new Error('COPY rows end in the middle of a row');
+        this.finished = true;
+        return null;
+      }
+      const r = await this.source.next();
+      if (r.done) this.sourceDone = true;
+      else this.pending = this.pending.length ? Buffer.concat([this.pending, r.value]) : r.value;
+    }
+  }
+
+  private readHeader(): void {
+    if (this.pending.length < SIGNATURE.length + 8) return;
+    if (!this.pending.subarray(0, SIGNATURE.length).equals(SIGNATURE))
+      throw new Error('not a binary COPY stream (bad signature)');
+    const length = SIGNATURE.length + 8 + this.pending.readUInt32BE(SIGNATURE.length + 4);
+    if (this.pending.length < length) return;
+    this.header = Buffer.from(this.pending.subarray(0, length));
+    this.pending = this.pending.subarray(length);
+  }
+
+  /**
+   * Where the whole rows at the start of `pending` end (0: not one whole row yet). Meeting the
+   * binary trailer marks the rows finished and drops it: each stream writes its own.
+   */
+  private wholeRowsEnd(): number {
+    const buf = this.pending;
+    if (!this.binary) return buf.lastIndexOf(0x0a) + 1;
+    let o = 0;
+    let end = 0;
+    while (o + 2 <= buf.length) {
+      const fields = buf.readInt16BE(o);
+      if (fields === -1) {
+        this.finished = true;
+        this.pending = buf.subarray(0, end);
+        return end;
+      }
+      let p = o + 2;
+      for (let f = 0; f < fields && p <= buf.length; f++) {
+        if (p + 4 > buf.length) {
+          p = buf.length + 1;
+          break;
+        }
+        const len = buf.readInt32BE(p);
+        p += 4 + (len > 0 ? len : 0);
+      }
+      if (p > buf.length) break;
+      o = end = p;
+    }
+    return end;
+  }
+}
