@@ -7,7 +7,7 @@
 import { Readable } from 'node:stream';
 import type { RestoreTableInput } from '../dialect';
 import { splitDump } from './pg-database-restore';
-import { planStaging } from './pg-staged-load';
+import { planStaging, STAGE_DEAL_BYTES, tablesToDeal } from './pg-staged-load';
 
 const entry = (name: string, type: string, sql: string, schema = 'public'): string =>
   `--\n-- Name: ${name}; Type: ${type}; Schema: ${schema}; Owner: postgres\n--\n\n${sql}\n\n`;
@@ -139,5 +139,25 @@ describe('planStaging', () => {
   it('stages nothing, types included, when no table has rows', () => {
     const none = planStaging('abc123', pre, post, [table('plain', 0)]);
     expect(none).toEqual({ token: 'abc123', schemas: expect.any(Array), types: [], tables: [] });
+  });
+});
+
+describe('tablesToDeal', () => {
+  const MiB = 1024 * 1024;
+  const t = (table: string, mib: number) => ({ table, bytes: mib * MiB });
+
+  it.each([
+    ['one table of most of the database (shape b)', [t('articles', 900), t('authors', 20)], 2, ['articles']],
+    [
+      'two large tables of like sizes keep both loaders busy (shape a)',
+      [t('tasks', 400), t('comments', 350), t('audit', 150)],
+      2,
+      [],
+    ],
+    ['larger than the rest shared among two other loaders', [t('big', 500), t('x', 400), t('y', 400)], 3, ['big']],
+    ['not with one loader', [t('big', 900)], 1, []],
+    ['not below the size floor', [{ table: 'big', bytes: STAGE_DEAL_BYTES - 1 }], 2, []],
+  ])('%s', (_label, tables, parallel, expected) => {
+    expect([...tablesToDeal(tables, parallel)]).toEqual(expected);
   });
 });

@@ -89,11 +89,26 @@ type TypeRename = (schema: string, name: string) => string | null;
 export const STAGE_SPLIT_BYTES = 64 * 1024 * 1024;
 
 /**
- * Tables this large load on every loader at once (pg-row-dealer.ts), no longer frozen: COPY
+ * Tables this large may load on every loader at once (pg-row-dealer.ts), no longer frozen: COPY
  * FREEZE needs the table created in the COPY's own transaction, which other connections cannot
- * see. One table of most of a database otherwise loaded on one connection while the other idled.
+ * see. See tablesToDeal.
  */
 export const STAGE_DEAL_BYTES = 128 * 1024 * 1024;
+
+/**
+ * The tables dealt out to every loader: of STAGE_DEAL_BYTES or more, and larger than all the
+ * others shared among the other loaders, so that loading it on one connection would leave the
+ * others idle (shape b: one table, 15.9 of 17.7 s). Tables of like sizes already keep every
+ * loader busy, and keep their rows frozen: dealing shape a's two large tables made its restore
+ * slower (8.3 s against 6.2 s, one run each).
+ */
+export function tablesToDeal(tables: Pick<StagedTable, 'table' | 'bytes'>[], parallel: number): Set<string> {
+  if (parallel < 2) return new Set();
+  const total = tables.reduce((a, t) => a + t.bytes, 0);
+  return new Set(
+    tables.filter((t) => t.bytes >= STAGE_DEAL_BYTES && t.bytes * (parallel - 1) > total - t.bytes).map((t) => t.table),
+  );
+}
 
 const OWNER_LINE = /^ALTER [A-Z ]+ .* OWNER TO .*;$/;
 const CREATE_TAIL = /\n\)(?:\nWITH \([^()]*\))?;$/;
@@ -381,6 +396,7 @@ export async function runStaging(
   if (!plan.tables.length) return result;
   const app = `${RESTORE_APP_PREFIX}${plan.token}`;
   const byName = new Map(inputs.map((t) => [t.name, t]));
+  const toDeal = tablesToDeal(plan.tables, opts.parallel);
   const setup = await connect(opts.url, app);
   try {
     await setup.query(opts.preamble);
@@ -431,7 +447,7 @@ export async function runStaging(
 
   async function load(c: Client, t: StagedTable): Promise<void> {
     const input = byName.get(t.table)!;
-    const dealt = opts.parallel > 1 && t.bytes >= STAGE_DEAL_BYTES;
+    const dealt = toDeal.has(t.table);
     try {
       // A table dealt out is committed empty first, so that every loader sees it.
       await c.query(`${BEGIN}\n${t.setup.join('\n')}${dealt ? '\nCOMMIT;' : ''}`);

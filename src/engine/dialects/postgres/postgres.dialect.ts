@@ -217,16 +217,30 @@ export class PostgresDialect implements Dialect {
     });
   }
 
-  private async prepareShadows(input: RestoreInput, token: string, app: string): Promise<ShadowPlan | null> {
+  /**
+   * Runs `fn` to plan a restore's parallel loading, when it may load in parallel: asked to
+   * (`restoreParallel` > 1) and allowed to create the schemas it loads into. Schemas a killed
+   * restore left behind are dropped first.
+   */
+  private async parallelPlan<T>(
+    input: RestoreInput,
+    app: string,
+    fn: (c: Client, parallel: number) => Promise<T | null>,
+  ): Promise<T | null> {
     const parallel = this.opts.restoreParallel ?? DEFAULT_RESTORE_PARALLEL;
     if (parallel < 2 || input.encoding !== 'pg-copy-text') return null;
     return this.withClient(async (c) => {
       await dropAbandonedShadows(c);
-      // Without the right to create a schema the restore still works, in place.
+      // Without the right to create a schema the restore still works, on its one connection.
       const { rows } = await c.query<{ ok: boolean }>(
         `SELECT has_database_privilege(current_database(), 'CREATE') AS ok`,
       );
-      if (!rows[0].ok) return null;
+      return rows[0].ok ? fn(c, parallel) : null;
+    }, app);
+  }
+
+  private prepareShadows(input: RestoreInput, token: string, app: string): Promise<ShadowPlan | null> {
+    return this.parallelPlan(input, app, async (c, parallel) => {
       const scope = input.tables.map((t) => t.name);
       const replace = input.tables.filter((t) => t.mode === 'replace').map((t) => t.name);
       const outside = await referencedFromOutside(c, replace, scope);
@@ -240,7 +254,7 @@ export class PostgresDialect implements Dialect {
           minBytes: this.opts.shadowMinBytes ?? DEFAULT_SHADOW_MIN_BYTES,
         },
       );
-    }, app);
+    });
   }
 
   /**
@@ -280,24 +294,17 @@ export class PostgresDialect implements Dialect {
     }
   }
 
-  /** Null when the restore loads on its one connection: asked to, or without the right to create schemas. */
-  private async planStaging(
+  /** Null when the restore loads on its one connection (see parallelPlan), or no table is worth staging. */
+  private planStaging(
     db: DatabaseRestoreInput,
     input: RestoreInput,
     token: string,
     app: string,
   ): Promise<StagePlan | null> {
-    const parallel = this.opts.restoreParallel ?? DEFAULT_RESTORE_PARALLEL;
-    if (parallel < 2 || input.encoding !== 'pg-copy-text') return null;
-    return this.withClient(async (c) => {
-      await dropAbandonedShadows(c);
-      const { rows } = await c.query<{ ok: boolean }>(
-        `SELECT has_database_privilege(current_database(), 'CREATE') AS ok`,
-      );
-      if (!rows[0].ok) return null;
+    return this.parallelPlan(input, app, async () => {
       const plan = planStaging(token, splitDump(db.ddl.preData), splitDump(db.ddl.postData), input.tables);
       return plan.tables.length ? plan : null;
-    }, app);
+    });
   }
 
   private stageOptions(
