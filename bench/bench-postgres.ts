@@ -318,7 +318,7 @@ async function measureShape(
       'bench_empty',
       'empty',
       ourRestore('empty', ['--create-schema', '--analyze', 'false']),
-      'pre-data, rows, sequences, post-data in one transaction on one connection; all or nothing',
+      'tables with rows loaded and indexed on 2 loader connections in staging schemas, moved into place by the one transaction that replays the DDL; all or nothing',
     ),
     restoreCase(
       'pg_restore',
