@@ -91,6 +91,73 @@ describe('RowDealer', () => {
     expect(late).toEqual(Buffer.concat([bytes.subarray(0, SIGNATURE.length + 11), Buffer.from([0xff, 0xff])]));
   });
 
+  it.each([
+    ['text', false],
+    ['binary', true],
+  ])(
+    'never holds a row larger than the limit whole (%s): the stream that met it takes the rest',
+    async (_f, binary) => {
+      const big = 'y'.repeat(50_000);
+      let bytes: Buffer;
+      if (binary) {
+        const { bytes: b } = binaryCopy(400);
+        // A 50 kB field in a row of its own, spliced in after the header and the first 200 rows.
+        const head = SIGNATURE.length + 11;
+        let o = head;
+        for (let r = 0; r < 200; r++) {
+          const fields = b.readInt16BE(o);
+          o += 2;
+          for (let f = 0; f < fields; f++) o += 4 + Math.max(0, b.readInt32BE(o));
+        }
+        const len = Buffer.alloc(4);
+        len.writeInt32BE(big.length);
+        bytes = Buffer.concat([b.subarray(0, o), Buffer.from([0, 1]), len, Buffer.from(big), b.subarray(o)]);
+      } else {
+        const lines = Array.from({ length: 400 }, (_, i) => `${i}\tv${i}\n`);
+        lines.splice(200, 0, `big\t${big}\n`);
+        bytes = Buffer.from(lines.join(''));
+      }
+      const dealer = new RowDealer(chunked(bytes), binary, 1024, 8192);
+      const seen: number[] = [];
+      const shares = await Promise.all(
+        [dealer.share(), dealer.share()].map(async (stream) => {
+          const parts: Buffer[] = [];
+          for await (const c of stream) {
+            seen.push((c as Buffer).length);
+            parts.push(c as Buffer);
+          }
+          return Buffer.concat(parts);
+        }),
+      );
+      // Bounded: no piece handed out is much larger than the limit (a source piece is under 1 kB).
+      expect(Math.max(...seen)).toBeLessThan(8192 + 1024);
+      if (binary) {
+        let total = 0;
+        for (const s of shares) {
+          const counter = new BinaryRowCounter();
+          counter.push(s);
+          total += counter.rows;
+        }
+        expect(total).toBe(401);
+      } else {
+        const got = shares.flatMap((s) =>
+          s
+            .toString()
+            .split(/(?<=\n)/)
+            .filter(Boolean),
+        );
+        expect(got.sort()).toEqual(
+          bytes
+            .toString()
+            .split(/(?<=\n)/)
+            .filter(Boolean)
+            .sort(),
+        );
+      }
+      expect(shares.some((s) => s.includes(Buffer.from(big)))).toBe(true);
+    },
+  );
+
   it('fails a stream whose source ends inside a row', async () => {
     const { bytes } = binaryCopy(10);
     const dealer = new RowDealer(Readable.from([bytes.subarray(0, bytes.length - 7)]), true);

@@ -5,6 +5,10 @@
  * elsewhere takes nothing, and the others take everything. Every stream is a complete COPY
  * stream of its own: in binary format each starts with the source's header and ends with the
  * trailer; in text format rows end at a raw newline (COPY escapes those inside values).
+ *
+ * Memory stays bounded by the chunk size and the row-size limit: a row that outgrows the limit
+ * (a bytea or text value of many megabytes) is not held whole. The stream that asked for it then
+ * takes the rest of the rows as they come, in pieces, and the other streams end.
  */
 import { Readable } from 'node:stream';
 
@@ -19,11 +23,15 @@ export class RowDealer {
   private finished = false;
   /** Chunks are handed out one at a time: two streams asking at once queue here. */
   private turn: Promise<unknown> = Promise.resolve();
+  private streams = 0;
+  /** The stream that takes everything left, once a row outgrew maxRowBytes. */
+  private owner: number | null = null;
 
   constructor(
     source: Readable,
     private readonly binary: boolean,
     private readonly chunkBytes = 1024 * 1024,
+    private readonly maxRowBytes = 16 * 1024 * 1024,
   ) {
     this.source = source[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
   }
@@ -35,32 +43,38 @@ export class RowDealer {
 
   /** A COPY stream of its own that takes chunks from the shared rows as it is read. */
   share(): Readable {
-    return Readable.from(this.chunks(), { objectMode: false });
+    return Readable.from(this.chunks(this.streams++), { objectMode: false });
   }
 
-  private async *chunks(): AsyncGenerator<Buffer> {
-    const first = await this.next();
+  private async *chunks(id: number): AsyncGenerator<Buffer> {
+    const first = await this.next(id);
     if (this.binary) yield this.header ?? Buffer.alloc(0);
-    for (let c = first; c; c = await this.next()) yield c;
+    for (let c = first; c; c = await this.next(id)) yield c;
     if (this.binary && this.header) yield TRAILER;
   }
 
-  private next(): Promise<Buffer | null> {
-    const mine = this.turn.then(() => this.take());
+  private next(id: number): Promise<Buffer | null> {
+    const mine = this.turn.then(() => (this.owner === null ? this.take(id) : this.passOn(id)));
     this.turn = mine.catch(() => undefined);
     return mine;
   }
 
   /** The next chunk of whole rows, or null when there are none left. */
-  private async take(): Promise<Buffer | null> {
+  private async take(id: number): Promise<Buffer | null> {
     for (;;) {
       if (this.finished) return null;
       if (this.binary && !this.header) this.readHeader();
       const cut = this.header || !this.binary ? this.wholeRowsEnd() : 0;
-      if (cut > 0 && (cut >= this.chunkBytes || this.sourceDone || this.finished)) {
+      // Past the limit, the whole rows go now and a row that is still not whole goes in pieces.
+      const over = this.pending.length > this.maxRowBytes;
+      if (cut > 0 && (cut >= this.chunkBytes || this.sourceDone || this.finished || over)) {
         const chunk = this.pending.subarray(0, cut);
         this.pending = this.pending.subarray(cut);
         return chunk;
+      }
+      if (over && (this.header || !this.binary)) {
+        this.owner = id;
+        return this.passOn(id);
       }
       if (this.sourceDone) {
         if (this.pending.length && !this.finished) throw new Error('COPY rows end in the middle of a row');
@@ -71,6 +85,31 @@ export class RowDealer {
       if (r.done) this.sourceDone = true;
       else this.pending = this.pending.length ? Buffer.concat([this.pending, r.value]) : r.value;
     }
+  }
+
+  /**
+   * After a row outgrew the limit: the owner takes the bytes as they come, whole rows or not,
+   * except a binary stream's trailer (it writes its own); every other stream ends.
+   */
+  private async passOn(id: number): Promise<Buffer | null> {
+    if (id !== this.owner || this.finished) return null;
+    const keep = this.binary ? TRAILER.length : 0;
+    while (this.pending.length <= keep && !this.sourceDone) {
+      const r = await this.source.next();
+      if (r.done) this.sourceDone = true;
+      else this.pending = this.pending.length ? Buffer.concat([this.pending, r.value]) : r.value;
+    }
+    if (this.sourceDone) {
+      this.finished = true;
+      if (this.binary && !this.pending.subarray(-keep).equals(TRAILER))
+        throw new Error('COPY rows end without the binary trailer');
+      const rest = this.pending.subarray(0, this.pending.length - keep);
+      this.pending = Buffer.alloc(0);
+      return rest.length ? rest : null;
+    }
+    const out = this.pending.subarray(0, this.pending.length - keep);
+    this.pending = this.pending.subarray(this.pending.length - keep);
+    return out;
   }
 
   private readHeader(): void {
