@@ -20,7 +20,7 @@ import { createMissingRoles } from './pg-roles';
 import { qualify, quoteIdent } from './pg-session';
 import type { StageResult } from './pg-staged-load';
 
-interface DumpEntry {
+export interface DumpEntry {
   type: string;
   name: string;
   sql: string;
@@ -43,7 +43,7 @@ export function splitDump(sql: string): DumpEntry[] {
 }
 
 /** pg_dump writes an ownership change as one line of its own at the end of an entry. */
-const OWNER_LINE = /^ALTER [A-Z ]+ .* OWNER TO .*;$/;
+export const OWNER_LINE = /^ALTER [A-Z ]+ .* OWNER TO .*;$/;
 const ACL_TYPES = new Set(['ACL', 'DEFAULT ACL']);
 
 class DdlRunner {

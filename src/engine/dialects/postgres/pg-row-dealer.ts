@@ -11,8 +11,8 @@
  * takes the rest of the rows as they come, in pieces, and the other streams end.
  */
 import { Readable } from 'node:stream';
+import { scanWholeRows, SIGNATURE } from './pg-copy-binary';
 
-const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
 const TRAILER = Buffer.from([0xff, 0xff]);
 
 export class RowDealer {
@@ -127,29 +127,12 @@ export class RowDealer {
    * binary trailer marks the rows finished and drops it: each stream writes its own.
    */
   private wholeRowsEnd(): number {
-    const buf = this.pending;
-    if (!this.binary) return buf.lastIndexOf(0x0a) + 1;
-    let o = 0;
-    let end = 0;
-    while (o + 2 <= buf.length) {
-      const fields = buf.readInt16BE(o);
-      if (fields === -1) {
-        this.finished = true;
-        this.pending = buf.subarray(0, end);
-        return end;
-      }
-      let p = o + 2;
-      for (let f = 0; f < fields && p <= buf.length; f++) {
-        if (p + 4 > buf.length) {
-          p = buf.length + 1;
-          break;
-        }
-        const len = buf.readInt32BE(p);
-        p += 4 + (len > 0 ? len : 0);
-      }
-      if (p > buf.length) break;
-      o = end = p;
+    if (!this.binary) return this.pending.lastIndexOf(0x0a) + 1;
+    const scan = scanWholeRows(this.pending, 0);
+    if (scan.trailer) {
+      this.finished = true;
+      this.pending = this.pending.subarray(0, scan.end);
     }
-    return end;
+    return scan.end;
   }
 }

@@ -25,7 +25,7 @@ export interface LoadedShadow extends ShadowTable {
 }
 
 /** Names the table in a loader's error, like the in-place path does. */
-function loadError(t: ShadowTable, err: unknown): Error {
+export function loadError(t: { table: string }, err: unknown): Error {
   const msg = err instanceof Error ? err.message : String(err);
   return msg.includes(`"${t.table}"`) ? (err as Error) : new Error(`restore of table "${t.table}" failed: ${msg}`);
 }

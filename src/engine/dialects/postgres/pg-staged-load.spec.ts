@@ -138,7 +138,13 @@ describe('planStaging', () => {
 
   it('stages nothing, types included, when no table has rows', () => {
     const none = planStaging('abc123', pre, post, [table('plain', 0)]);
-    expect(none).toEqual({ token: 'abc123', schemas: expect.any(Array), types: [], tables: [] });
+    expect(none).toEqual({
+      token: 'abc123',
+      preamble: expect.any(String),
+      schemas: expect.any(Array),
+      types: [],
+      tables: [],
+    });
   });
 });
 

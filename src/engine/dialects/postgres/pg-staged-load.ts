@@ -25,20 +25,17 @@
  * constraint is built as its unique index and attached by the main transaction (ADD CONSTRAINT
  * ... USING INDEX), which for the same reason lets it build beside the table's other indexes.
  */
+import type { Readable } from 'node:stream';
 import type { Client } from 'pg';
 import type { RestoreTableInput } from '../dialect';
 import { BINARY_ROW_FORMAT } from './pg-copy-binary';
 import { copyIn, storedColumns } from './pg-copy-in';
+import { OWNER_LINE, type DumpEntry } from './pg-database-restore';
 import { RowDealer } from './pg-row-dealer';
 import { connect, destroyClient, quoteIdent, quoteLiteral, displayName } from './pg-session';
+import { loadError } from './pg-shadow-load';
 import { RESTORE_APP_PREFIX, shadowSchemaName } from './pg-shadow-prepare';
 import { readName, readQualifiedName, replaceQualifiedNames, splitStatements } from './pg-sql-text';
-
-export interface DumpEntryRef {
-  type: string;
-  name: string;
-  sql: string;
-}
 
 /** An index (or the unique index of a key) one of the loaders builds on its staged table. */
 export interface StagedIndex {
@@ -77,6 +74,8 @@ export interface StagedType {
 
 export interface StagePlan {
   token: string;
+  /** pg_dump's preamble (search_path and the other session settings its statements assume). */
+  preamble: string;
   schemas: string[];
   types: StagedType[];
   tables: StagedTable[];
@@ -110,7 +109,6 @@ export function tablesToDeal(tables: Pick<StagedTable, 'table' | 'bytes'>[], par
   );
 }
 
-const OWNER_LINE = /^ALTER [A-Z ]+ .* OWNER TO .*;$/;
 const CREATE_TAIL = /\n\)(?:\nWITH \([^()]*\))?;$/;
 
 function stagedName(t: Pick<StagedTable, 'stagingSchema' | 'name'>): string {
@@ -149,9 +147,9 @@ function columnSetting(stmt: string, t: StagedTable): string | null {
 
 /** A TABLE entry pg_dump writes for a plain table, as a staged table; null when it is anything else. */
 function stageTable(
-  entry: DumpEntryRef,
+  entry: DumpEntry,
   index: number,
-  input: RestoreTableInput,
+  withRows: Map<string, RestoreTableInput>,
   stagingSchema: (schema: string) => string,
   types: TypeRename,
 ): StagedTable | null {
@@ -160,7 +158,8 @@ function stageTable(
   const create = stmts[at];
   if (at < 0 || !create.startsWith('CREATE TABLE ')) return null;
   const q = readQualifiedName(create.slice('CREATE TABLE '.length));
-  if (!q || displayName(q.schema, q.name) !== input.name) return null;
+  const input = q && withRows.get(displayName(q.schema, q.name));
+  if (!q || !input) return null;
   const head = 'CREATE TABLE '.length + q.length;
   // Partitions (PARTITION OF), typed tables (OF), partitioned and inheriting ones have other shapes.
   if (!create.slice(head).startsWith(' (\n') || !CREATE_TAIL.test(create)) return null;
@@ -199,7 +198,7 @@ const KEY_KIND = /^ (PRIMARY KEY|UNIQUE) \(([^()]*)\);$/;
 
 /** A post-data entry that builds an index of a staged table, rewritten onto it; null for anything else. */
 function stageIndex(
-  entry: DumpEntryRef,
+  entry: DumpEntry,
   index: number,
   tables: Map<string, StagedTable>,
   types: TypeRename,
@@ -249,7 +248,7 @@ const TYPE_SHAPE: Record<string, RegExp> = { TYPE: /^ AS (ENUM )?\(/, DOMAIN: /^
 
 /** An enum, composite type or domain entry, created under its staged name; null for any other entry. */
 function stageType(
-  entry: DumpEntryRef,
+  entry: DumpEntry,
   index: number,
   stagingSchema: (schema: string) => string,
   types: TypeRename,
@@ -282,8 +281,8 @@ function stageType(
  */
 export function planStaging(
   token: string,
-  preData: DumpEntryRef[],
-  postData: DumpEntryRef[],
+  preData: DumpEntry[],
+  postData: DumpEntry[],
   tables: RestoreTableInput[],
 ): StagePlan {
   const withRows = new Map(tables.filter((t) => (t.bytes ?? 1) > 0).map((t) => [t.name, t]));
@@ -306,10 +305,7 @@ export function planStaging(
       stagedTypes.push(type.type);
       return;
     }
-    if (e.type !== 'TABLE') return;
-    const name = tableNameOf(e);
-    const input = name === null ? undefined : withRows.get(name);
-    const t = input && stageTable(e, i, input, stagingSchema, types);
+    const t = e.type === 'TABLE' && stageTable(e, i, withRows, stagingSchema, types);
     if (t) staged.set(`${t.schema}\0${t.name}`, t);
   });
   postData.forEach((e, i) => {
@@ -318,14 +314,13 @@ export function planStaging(
   });
   const list = [...staged.values()].sort((a, b) => b.bytes - a.bytes || (a.table < b.table ? -1 : 1));
   // Only the types some staged table may use are worth creating ahead; all of them are few and cheap.
-  return { token, schemas: [...schemas.values()], types: list.length ? stagedTypes : [], tables: list };
-}
-
-/** The display name a TABLE entry's header names, given pg_dump's header carries the raw name only. */
-function tableNameOf(e: DumpEntryRef): string | null {
-  const create = entryStatements(e.sql).find((s) => s.startsWith('CREATE TABLE '));
-  const q = create && readQualifiedName(create.slice('CREATE TABLE '.length));
-  return q ? displayName(q.schema, q.name) : null;
+  return {
+    token,
+    preamble: preData.find((e) => e.type === '')?.sql ?? '',
+    schemas: [...schemas.values()],
+    types: list.length ? stagedTypes : [],
+    tables: list,
+  };
 }
 
 export interface StageResult {
@@ -342,8 +337,6 @@ export interface StageOptions {
   /** Loader connections. */
   parallel: number;
   maintenanceWorkMem: string;
-  /** pg_dump's preamble (search_path and the other session settings its statements assume). */
-  preamble: string;
   signal?: AbortSignal;
   onProgress?(p: { table: string; rows: number }): void;
 }
@@ -399,7 +392,7 @@ export async function runStaging(
   const toDeal = tablesToDeal(plan.tables, opts.parallel);
   const setup = await connect(opts.url, app);
   try {
-    await setup.query(opts.preamble);
+    await setup.query(plan.preamble);
     await setup.query('BEGIN');
     await setup.query(plan.schemas.map((s) => `CREATE SCHEMA ${quoteIdent(s)}`).join(';\n'));
     for (const type of plan.types) {
@@ -445,6 +438,27 @@ export async function runStaging(
   const BEGIN =
     'BEGIN;\n-- Nothing is visible until the main transaction commits, whose commit flushes the WAL before it.\nSET LOCAL synchronous_commit = off;';
 
+  /** COPYs `source` into the staged table; FREEZE only in the transaction that created it. */
+  function copyRows(
+    c: Client,
+    t: StagedTable,
+    input: RestoreTableInput,
+    source: Readable,
+    freeze: boolean,
+    onRows: (rows: number) => void,
+  ): Promise<number> {
+    const columns = storedColumns(input.table);
+    return copyIn(c, {
+      target: stagedName(t),
+      columns,
+      source,
+      onRows,
+      signal: abort.signal,
+      freeze,
+      format: input.rowFormat,
+    });
+  }
+
   async function load(c: Client, t: StagedTable): Promise<void> {
     const input = byName.get(t.table)!;
     const dealt = toDeal.has(t.table);
@@ -461,18 +475,9 @@ export async function runStaging(
     try {
       rows = dealt
         ? await deal(c, t, input)
-        : await copyIn(c, {
-            target: stagedName(t),
-            columns: storedColumns(input.table),
-            source: await input.open(),
-            onRows: (n) => opts.onProgress?.({ table: t.table, rows: n }),
-            signal: abort.signal,
-            freeze: true,
-            format: input.rowFormat,
-          });
+        : await copyRows(c, t, input, await input.open(), true, (n) => opts.onProgress?.({ table: t.table, rows: n }));
     } catch (err) {
-      const msg = err instanceof Error ? err.message : String(err);
-      throw msg.includes(`"${t.table}"`) ? err : new Error(`restore of table "${t.table}" failed: ${msg}`);
+      throw loadError(t, err);
     }
     const split = t.bytes >= STAGE_SPLIT_BYTES && t.indexes.length > 1;
     await buildIndexes(c, t, split ? [] : t.indexes, dealt ? BEGIN : '');
@@ -502,20 +507,16 @@ export async function runStaging(
         const i = counts.push(0) - 1;
         const copied = (async () => {
           await client.query(BEGIN);
-          const n = await copyIn(client, {
-            target: stagedName(t),
-            columns: storedColumns(input.table),
-            source: dealer.share(),
-            onRows: (rows) => {
-              counts[i] = rows;
-              opts.onProgress?.({ table: t.table, rows: counts.reduce((a, b) => a + b, 0) });
-            },
-            signal: abort.signal,
-            format: input.rowFormat,
+          const n = await copyRows(client, t, input, dealer.share(), false, (rows) => {
+            counts[i] = rows;
+            opts.onProgress?.({ table: t.table, rows: counts.reduce((a, b) => a + b, 0) });
           });
           await client.query('COMMIT');
           return n;
-        })();
+        })().catch((err: unknown) => {
+          // Named here too: a share on another loader can be the first failure the restore reports.
+          throw loadError(t, err);
+        });
         shares.push(copied);
         return copied;
       },
@@ -568,7 +569,7 @@ export async function runStaging(
     abort.signal.addEventListener('abort', kill, { once: true });
     let ok = false;
     try {
-      await c.query(opts.preamble);
+      await c.query(plan.preamble);
       await c.query(`SET maintenance_work_mem = ${quoteLiteral(opts.maintenanceWorkMem)}`);
       for (let job = await next(); job; job = await next()) {
         running++;

@@ -22,7 +22,7 @@ import type {
 import { readTables } from './pg-catalog';
 import { transactionCommitted, transactionToken } from './pg-commit-marker';
 import { restoreDatabaseInTransaction, splitDump } from './pg-database-restore';
-import { planStaging, runStaging, type StageOptions, type StagePlan, type StageResult } from './pg-staged-load';
+import { planStaging, runStaging, type StagePlan, type StageResult } from './pg-staged-load';
 import { compareInventories, readInventoryObjects, summarize } from './pg-inventory';
 import { planInTransaction } from './pg-plan';
 import { catalogChecks, databaseRestoreChecks } from './pg-restore-checks';
@@ -275,7 +275,14 @@ export class PostgresDialect implements Dialect {
     let staged: StageResult | null = null;
     try {
       plan = await this.planStaging(db, input, token, app);
-      if (plan) staged = await runStaging(plan, input.tables, this.stageOptions(db, input, tuning));
+      if (plan)
+        staged = await runStaging(plan, input.tables, {
+          url: this.url,
+          parallel: this.opts.restoreParallel ?? DEFAULT_RESTORE_PARALLEL,
+          maintenanceWorkMem: tuning.maintenanceWorkMem,
+          signal: input.signal,
+          onProgress: input.onProgress,
+        });
     } catch (err) {
       destroyClient(main);
       if (plan) await this.dropShadows(plan.schemas, app).catch(() => undefined);
@@ -305,21 +312,6 @@ export class PostgresDialect implements Dialect {
       const plan = planStaging(token, splitDump(db.ddl.preData), splitDump(db.ddl.postData), input.tables);
       return plan.tables.length ? plan : null;
     });
-  }
-
-  private stageOptions(
-    db: DatabaseRestoreInput,
-    input: RestoreInput,
-    tuning: { maintenanceWorkMem: string },
-  ): StageOptions {
-    return {
-      url: this.url,
-      parallel: this.opts.restoreParallel ?? DEFAULT_RESTORE_PARALLEL,
-      maintenanceWorkMem: tuning.maintenanceWorkMem,
-      preamble: splitDump(db.ddl.preData).find((e) => e.type === '')?.sql ?? '',
-      signal: input.signal,
-      onProgress: input.onProgress,
-    };
   }
 
   checkRestoreDatabase(db: Pick<DatabaseRestoreInput, 'ddl' | 'noOwner' | 'noPrivileges'>): Promise<RestoreChecks> {
