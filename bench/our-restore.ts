@@ -1,12 +1,12 @@
 /**
  * One Strongroom restore as its own process (measured like pg_restore). Every table of the
  * backup is restored in `--mode` (default replace) through `Dialect.restore`: all or nothing,
- * the large replace tables loaded on a second connection (RESTORE_PARALLELISM's default, 2).
+ * the large replace tables loaded by loader connections (RESTORE_PARALLELISM's default, 2).
  * `--create-schema` restores into an empty database exactly as the CLI's disaster-recovery
  * restore does: a whole-database backup through `Dialect.restoreDatabase` (pre-data, rows,
  * sequences, large objects, post-data, one transaction), an older per-table one by applying
- * its schema first. `--analyze false` stops at the commit, as pg_restore does
- * (RESTORE_ANALYZE=false); by default the swapped-in tables are analyzed after it.
+ * its schema first. `--analyze false` gathers no statistics, as pg_restore does
+ * (RESTORE_ANALYZE=false); by default the loaders analyze each swapped-in table before the swap.
  * A scoped backup restores as the service does (restoreTables: the scope's closure under the
  * restore's locks, live members the backup lacks removed, the rest merged by key).
  * Prints one JSON line: { rowsWritten, tables, stages? }.

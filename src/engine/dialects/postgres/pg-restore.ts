@@ -243,6 +243,8 @@ function named(table: string, err: unknown): Error {
 export interface ShadowRun {
   plan: ShadowPlan;
   url: string;
+  /** The loaders gather each shadow's statistics before the swap (RESTORE_ANALYZE). */
+  analyze: boolean;
 }
 
 export async function restoreInTransaction(
@@ -255,7 +257,7 @@ export async function restoreInTransaction(
   const tune = { ...DEFAULT_RESTORE_TUNING, ...tuning };
   const live = await checkRestorable(client, input, opts);
   const scope = input.tables.map((t) => t.name);
-  const shadowed = new Set(shadows?.plan.loaders.flat().map((s) => s.table) ?? []);
+  const shadowed = new Set(shadows?.plan.tables.map((s) => s.table) ?? []);
   const sorted = [...input.tables].sort((a, b) => (a.name < b.name ? -1 : 1));
   // Writers wait for the restore; a fixed lock order keeps two restores from deadlocking.
   // A shadowed table only blocks writers until its swap: readers go on reading it meanwhile.
@@ -303,8 +305,8 @@ export async function restoreInTransaction(
         url: shadows.url,
         maintenanceWorkMem: tune.maintenanceWorkMem,
         signal: abort.signal,
+        analyze: shadows.analyze,
         onProgress: input.onProgress,
-        abort: onAbort,
       }).catch((err: unknown) => {
         loaderError = err;
         abort.abort();
@@ -343,7 +345,8 @@ export async function restoreInTransaction(
     if (shadows) await client.query(`DROP SCHEMA ${quoteIdent(shadows.plan.schema)} CASCADE`);
 
     await advanceSequences(client, input.sequences, input.tables, live);
-    await readdForeignKeys(client, fks);
+    // Rows dealt out to several loaders could not be frozen: no visibility map to read them by.
+    await readdForeignKeys(client, fks, new Set(loaded.filter((l) => !l.frozen).map((l) => l.table)));
     await runBatched(
       client,
       lax.map((k) => ({ sql: [addConstraintSql(k), ...commentSql(k)].join(';\n') })),
@@ -383,11 +386,13 @@ function commentSql(k: LiftedConstraint): string[] {
 }
 
 /**
- * Which of `fks` have a valid, unconditional btree index on their table whose leading key
- * columns are the key's columns, in that order. One query for all of them.
+ * Which of `fks`, on tables not `unfrozen`, have a valid, unconditional btree index on their
+ * table whose leading key columns are the key's columns, in that order. One query for all of them.
  */
-async function keysWithLeadingIndex(client: Client, fks: ForeignKeyDef[]): Promise<Set<number>> {
-  const candidates = fks.map((fk, i) => ({ fk, i })).filter(({ fk }) => fk.columns.length > 0);
+async function keysWithLeadingIndex(client: Client, fks: ForeignKeyDef[], unfrozen: Set<string>): Promise<Set<number>> {
+  const candidates = fks
+    .map((fk, i) => ({ fk, i }))
+    .filter(({ fk }) => fk.columns.length > 0 && !unfrozen.has(fk.table));
   if (!candidates.length) return new Set();
   const { rows } = await client.query<{ i: number }>(
     `SELECT x.i FROM unnest($1::text[]) WITH ORDINALITY x(rel, i),
@@ -415,11 +420,13 @@ async function keysWithLeadingIndex(client: Client, fks: ForeignKeyDef[]): Promi
  * referencing columns, reading both sides in key order from their indexes is far cheaper: the
  * rows were just COPYed FREEZE, so the visibility map is set and the scans are index-only
  * (850,000 comments against 380,000 tasks: 0.08 s instead of 0.23 s). The planner settings are
- * steered for that one statement; the check itself is PostgreSQL's own. The keys go in batches
- * (pg-batch.ts): a failing one is reported alone, by name.
+ * steered for that one statement; the check itself is PostgreSQL's own. Not on `unfrozen` tables:
+ * without the visibility map every index entry visits its heap row, one at a time (shape d of the
+ * benchmark, 11 million readings: 9.1 s instead of 1.0-1.2 s). The keys go in batches (pg-batch.ts):
+ * a failing one is reported alone, by name.
  */
-async function readdForeignKeys(client: Client, fks: ForeignKeyDef[]): Promise<void> {
-  const steered = await keysWithLeadingIndex(client, fks);
+async function readdForeignKeys(client: Client, fks: ForeignKeyDef[], unfrozen: Set<string>): Promise<void> {
+  const steered = await keysWithLeadingIndex(client, fks, unfrozen);
   await runBatched(
     client,
     fks.map((fk, i) => {

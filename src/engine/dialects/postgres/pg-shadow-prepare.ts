@@ -3,8 +3,8 @@
  * those copies.
  *
  * A shadow is a new, empty table shaped LIKE the live one, in a schema of its own
- * (`strongroom_restore_<token>`), committed so that other connections can fill it in parallel
- * (pg-shadow-load.ts) while the restore's main transaction holds the live tables. The main
+ * (`strongroom_restore_<token>`), committed so that the loader connections can fill it in
+ * parallel (pg-shadow-load.ts) while the restore's main transaction holds the live tables. The main
  * transaction then swaps each shadow in for its table (pg-shadow-swap.ts): the restored rows
  * appear at once or not at all. Until that swap commits nothing under `public` changes; a
  * crash leaves only the shadow schema behind, which the next restore drops (its token names a
@@ -31,6 +31,12 @@ export interface ShadowIndex {
   constraint: string | null;
   /** DDL that builds it on the shadow. */
   ddl: string;
+  /**
+   * What the swap runs once the shadow has the table's name, '' for nothing: a plain primary key
+   * or unique constraint is built as its unique index (CREATE INDEX takes a SHARE lock, so it
+   * builds beside the table's other indexes) and attached here (ADD CONSTRAINT ... USING INDEX).
+   */
+  attach: string;
   clustered: boolean;
   comment: string | null;
 }
@@ -40,18 +46,28 @@ export interface ShadowTable {
   /** Unqualified shadow table name inside `schema`. */
   name: string;
   schema: string;
+  /** Plaintext bytes of its rows in the backup. */
+  bytes: number;
+  /**
+   * The shadow was created with autovacuum off, which the swap turns back on (RESET): set when
+   * the table does not choose for itself. An autovacuum of a freshly loaded shadow would hold a
+   * lock its index builds and its swap wait for (up to deadlock_timeout, until it is cancelled).
+   */
+  autovacuumOff: boolean;
   indexes: ShadowIndex[];
 }
 
 export interface ShadowPlan {
   token: string;
   schema: string;
-  /** One list of tables per loader connection, largest first. */
-  loaders: ShadowTable[][];
+  /** Loader connections, beside the main transaction's. */
+  parallel: number;
+  /** The shadows, largest first: the order the loaders take them in. */
+  tables: ShadowTable[];
 }
 
 export interface ShadowOptions {
-  /** Connections loading at once, the main transaction's included (1 = no shadows). */
+  /** Loader connections (below 2: no shadows, the main transaction loads every table itself). */
   parallel: number;
   /** Tables with fewer plaintext bytes load in place: a shadow's fixed cost is not worth it. */
   minBytes: number;
@@ -63,29 +79,6 @@ export function shadowSchemaName(token: string): string {
 
 export function shadowQualified(s: Pick<ShadowTable, 'schema' | 'name'>): string {
   return `${quoteIdent(s.schema)}.${quoteIdent(s.name)}`;
-}
-
-/**
- * Longest-processing-time assignment: each candidate, largest first, goes to the least-loaded
- * worker. Worker 0 is the main transaction, already loaded with the tables only it can restore;
- * on a tie a loader wins, so the main transaction keeps time for its own work.
- */
-export function assignWorkers(
-  mainBytes: number,
-  candidates: { name: string; bytes: number }[],
-  workers: number,
-): string[][] {
-  const load = [mainBytes, ...Array.from({ length: Math.max(0, workers - 1) }, () => 0)];
-  const assigned: string[][] = load.map(() => []);
-  const bySize = [...candidates].sort((a, b) => b.bytes - a.bytes || (a.name < b.name ? -1 : 1));
-  for (const c of bySize) {
-    let best = 0;
-    for (let w = 1; w < load.length; w++) if (load[w] <= load[best]) best = w;
-    if (load.length > 1 && load[0] < load[best]) best = 0;
-    assigned[best].push(c.name);
-    load[best] += c.bytes;
-  }
-  return assigned;
 }
 
 const ELIGIBILITY_SQL = `
@@ -172,11 +165,25 @@ export async function shadowEligibility(
   return { eligible, refused };
 }
 
-function shadowIndexDdl(ix: IndexDef, shadow: string): string {
-  if (ix.constraint) return `ALTER TABLE ${shadow} ADD CONSTRAINT ${quoteIdent(ix.constraint)} ${ix.def}`;
+const SIMPLE_KEY = /^(PRIMARY KEY|UNIQUE) \(([^()]*)\)$/;
+
+/** How the loader builds `ix` on the shadow, and what the swap then runs on the table. */
+function shadowIndexBuild(ix: IndexDef, shadow: string): Pick<ShadowIndex, 'ddl' | 'attach'> {
+  if (ix.constraint) {
+    // A deferrable key, one with INCLUDE columns or NULLS NOT DISTINCT is added whole, as it was.
+    const key = SIMPLE_KEY.exec(ix.def);
+    if (!key) return { ddl: `ALTER TABLE ${shadow} ADD CONSTRAINT ${quoteIdent(ix.constraint)} ${ix.def}`, attach: '' };
+    return {
+      ddl: `CREATE UNIQUE INDEX ${quoteIdent(ix.index)} ON ${shadow} USING btree (${key[2]})`,
+      attach: `ALTER TABLE ${qualify(ix.table)} ADD CONSTRAINT ${quoteIdent(ix.constraint)} ${key[1]} USING INDEX ${quoteIdent(ix.index)}`,
+    };
+  }
   // pg_get_indexdef output is "CREATE [UNIQUE] INDEX name ON public.table USING ..." (checked by shadowEligibility).
   const unique = ix.prefix.startsWith('CREATE UNIQUE ') ? 'UNIQUE ' : '';
-  return `CREATE ${unique}INDEX ${quoteIdent(ix.index)} ON ${shadow} USING ${ix.def.slice(ix.prefix.length)}`;
+  return {
+    ddl: `CREATE ${unique}INDEX ${quoteIdent(ix.index)} ON ${shadow} USING ${ix.def.slice(ix.prefix.length)}`,
+    attach: '',
+  };
 }
 
 /**
@@ -210,36 +217,38 @@ export async function prepareShadows(
   const bytes = (t: RestoreTableInput): number => t.bytes ?? 0;
   const replace = input.tables.filter((t) => t.mode === 'replace' && bytes(t) >= opts.minBytes).map((t) => t.name);
   const { eligible } = await shadowEligibility(client, replace, mainOnly.scope, mainOnly.referencedFromOutside);
-  const mainBytes = input.tables.filter((t) => !eligible.has(t.name)).reduce((a, t) => a + bytes(t), 0);
-  const candidates = input.tables.filter((t) => eligible.has(t.name)).map((t) => ({ name: t.name, bytes: bytes(t) }));
-  const [, ...perLoader] = assignWorkers(mainBytes, candidates, opts.parallel);
-  if (!perLoader.some((l) => l.length)) return null;
+  const chosen = input.tables
+    .filter((t) => eligible.has(t.name))
+    .sort((a, b) => bytes(b) - bytes(a) || (a.name < b.name ? -1 : 1));
+  if (!chosen.length) return null;
 
   const schema = shadowSchemaName(token);
   await client.query('BEGIN');
   try {
     await client.query(`CREATE SCHEMA ${quoteIdent(schema)}`);
-    let n = 0;
-    const loaders: ShadowTable[][] = [];
-    for (const names of perLoader.filter((l) => l.length)) {
-      const list: ShadowTable[] = [];
-      for (const table of names) {
-        const shadow: ShadowTable = { table, name: `strongroom_shadow_${++n}`, schema, indexes: [] };
-        const q = shadowQualified(shadow);
-        await createShadowTable(client, table, q);
-        shadow.indexes = eligible.get(table)!.map((ix) => ({
-          index: ix.index,
-          constraint: ix.constraint,
-          ddl: shadowIndexDdl(ix, q),
-          clustered: ix.clustered,
-          comment: ix.comment,
-        }));
-        list.push(shadow);
-      }
-      loaders.push(list);
+    const tables: ShadowTable[] = [];
+    for (const [n, t] of chosen.entries()) {
+      const shadow: ShadowTable = {
+        table: t.name,
+        name: `strongroom_shadow_${n + 1}`,
+        schema,
+        bytes: bytes(t),
+        autovacuumOff: false,
+        indexes: [],
+      };
+      const q = shadowQualified(shadow);
+      shadow.autovacuumOff = await createShadowTable(client, t.name, q);
+      shadow.indexes = eligible.get(t.name)!.map((ix) => ({
+        index: ix.index,
+        constraint: ix.constraint,
+        ...shadowIndexBuild(ix, q),
+        clustered: ix.clustered,
+        comment: ix.comment,
+      }));
+      tables.push(shadow);
     }
     await client.query('COMMIT');
-    return { token, schema, loaders };
+    return { token, schema, parallel: opts.parallel, tables };
   } catch (err) {
     await client.query('ROLLBACK').catch(() => undefined);
     throw err;
@@ -252,12 +261,15 @@ export async function prepareShadows(
  * per-column statistics settings. Indexes come after the load; triggers, extended statistics,
  * grants and the rest are carried over at the swap.
  */
-async function createShadowTable(client: Client, table: string, shadow: string): Promise<void> {
+async function createShadowTable(client: Client, table: string, shadow: string): Promise<boolean> {
   const { rows } = await client.query<{ reloptions: string[] | null }>(
     `SELECT reloptions FROM pg_class WHERE oid = $1::regclass`,
     [qualify(table)],
   );
-  const withOpts = rows[0].reloptions?.length ? ` WITH (${rows[0].reloptions.join(', ')})` : '';
+  const options = rows[0].reloptions ?? [];
+  const autovacuumOff = !options.some((o) => o.startsWith('autovacuum_enabled='));
+  if (autovacuumOff) options.push('autovacuum_enabled=false');
+  const withOpts = ` WITH (${options.join(', ')})`;
   await client.query(
     `CREATE TABLE ${shadow} (LIKE ${qualify(table)} INCLUDING DEFAULTS INCLUDING GENERATED INCLUDING CONSTRAINTS
        INCLUDING STORAGE INCLUDING COMPRESSION INCLUDING COMMENTS)${withOpts}`,
@@ -273,4 +285,5 @@ async function createShadowTable(client: Client, table: string, shadow: string):
     if (c.options?.length)
       await client.query(`ALTER TABLE ${shadow} ALTER COLUMN ${quoteIdent(c.name)} SET (${c.options.join(', ')})`);
   }
+  return autovacuumOff;
 }

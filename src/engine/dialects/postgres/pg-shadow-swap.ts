@@ -157,8 +157,12 @@ export async function swapInShadow(client: Client, s: LoadedShadow, readd: Forei
   await client.query(`DROP TABLE ${table}`);
   await client.query(`ALTER TABLE ${shadowQualified(s)} RENAME TO ${quoteIdent(s.table)}`);
   await client.query(`ALTER TABLE ${quoteIdent(s.schema)}.${quoteIdent(s.table)} SET SCHEMA public`);
+  if (s.autovacuumOff) await client.query(`ALTER TABLE ${table} RESET (autovacuum_enabled)`);
 
-  for (const ix of s.indexes) await restoreIndexExtras(client, s.table, ix);
+  for (const ix of s.indexes) {
+    if (ix.attach) await client.query(ix.attach);
+    await restoreIndexExtras(client, s.table, ix);
+  }
   for (const q of carried.sequences)
     await client.query(`ALTER SEQUENCE ${q.sequence} OWNED BY ${table}.${quoteIdent(q.column)}`);
   for (const i of carried.identities) {

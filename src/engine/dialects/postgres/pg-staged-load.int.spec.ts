@@ -12,7 +12,7 @@ import type { RestoreInput } from '../dialect';
 import { stripPsqlMetaCommands } from './pg-schema-dump';
 import { dropAbandonedShadows } from './pg-shadow-prepare';
 import { restoreInput, sql, takeBackup } from './pg-spec-helpers';
-import { STAGE_DEAL_BYTES, STAGE_SPLIT_BYTES } from './pg-staged-load';
+import { STAGE_DEAL_BYTES, STAGE_SPLIT_BYTES } from './pg-load-pool';
 import { createPostgresDialect } from './postgres.dialect';
 
 function pgDump(url: string, args: string[]): string {

@@ -7,7 +7,8 @@
 import { Readable } from 'node:stream';
 import type { RestoreTableInput } from '../dialect';
 import { splitDump } from './pg-database-restore';
-import { planStaging, STAGE_DEAL_BYTES, tablesToDeal } from './pg-staged-load';
+import { STAGE_DEAL_BYTES, tablesToDeal } from './pg-load-pool';
+import { planStaging } from './pg-staged-load';
 
 const entry = (name: string, type: string, sql: string, schema = 'public'): string =>
   `--\n-- Name: ${name}; Type: ${type}; Schema: ${schema}; Owner: postgres\n--\n\n${sql}\n\n`;

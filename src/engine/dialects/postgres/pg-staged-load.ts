@@ -31,9 +31,8 @@ import type { RestoreTableInput } from '../dialect';
 import { BINARY_ROW_FORMAT } from './pg-copy-binary';
 import { copyIn, storedColumns } from './pg-copy-in';
 import { OWNER_LINE, type DumpEntry } from './pg-database-restore';
-import { RowDealer } from './pg-row-dealer';
-import { connect, destroyClient, quoteIdent, quoteLiteral, displayName } from './pg-session';
-import { loadError } from './pg-shadow-load';
+import { connect, destroyClient, quoteIdent, displayName } from './pg-session';
+import { BEGIN_LOAD, dealRows, LoadPool, loadError, STAGE_SPLIT_BYTES, tablesToDeal } from './pg-load-pool';
 import { RESTORE_APP_PREFIX, shadowSchemaName } from './pg-shadow-prepare';
 import { readName, readQualifiedName, replaceQualifiedNames, splitStatements } from './pg-sql-text';
 
@@ -83,31 +82,6 @@ export interface StagePlan {
 
 /** The staged name of a type of the backup's, or null for any other name. */
 type TypeRename = (schema: string, name: string) => string | null;
-
-/** Tables this large build their indexes as separate jobs, so one table's indexes build side by side. */
-export const STAGE_SPLIT_BYTES = 64 * 1024 * 1024;
-
-/**
- * Tables this large may load on every loader at once (pg-row-dealer.ts), no longer frozen: COPY
- * FREEZE needs the table created in the COPY's own transaction, which other connections cannot
- * see. See tablesToDeal.
- */
-export const STAGE_DEAL_BYTES = 128 * 1024 * 1024;
-
-/**
- * The tables dealt out to every loader: of STAGE_DEAL_BYTES or more, and larger than all the
- * others shared among the other loaders, so that loading it on one connection would leave the
- * others idle (shape b: one table, 15.9 of 17.7 s). Tables of like sizes already keep every
- * loader busy, and keep their rows frozen: dealing shape a's two large tables made its restore
- * slower (8.3 s against 6.2 s, one run each).
- */
-export function tablesToDeal(tables: Pick<StagedTable, 'table' | 'bytes'>[], parallel: number): Set<string> {
-  if (parallel < 2) return new Set();
-  const total = tables.reduce((a, t) => a + t.bytes, 0);
-  return new Set(
-    tables.filter((t) => t.bytes >= STAGE_DEAL_BYTES && t.bytes * (parallel - 1) > total - t.bytes).map((t) => t.table),
-  );
-}
 
 const CREATE_TAIL = /\n\)(?:\nWITH \([^()]*\))?;$/;
 
@@ -364,17 +338,6 @@ async function attempt(c: Client, sql: string): Promise<boolean> {
   }
 }
 
-/** A large table's rows being dealt out: each loader that takes the job loads a share of them. */
-interface Deal {
-  open: boolean;
-  share(c: Client): Promise<number>;
-}
-
-type Job =
-  | { kind: 'load'; table: StagedTable }
-  | { kind: 'index'; table: StagedTable; index: StagedIndex }
-  | { kind: 'share'; deal: Deal };
-
 /**
  * Creates the staging schemas and runs the loaders. Settles only when every loader connection
  * is closed; the first failure stops the others and is what it rejects with. The caller drops
@@ -403,40 +366,15 @@ export async function runStaging(
     await setup.end().catch(() => destroyClient(setup));
   }
 
-  const loads: Job[] = plan.tables.map((table) => ({ kind: 'load', table }));
-  const ready: Job[] = [];
-  let running = 0;
-  let first: unknown = null;
-  const abort = new AbortController();
-  // Loaders with nothing to take wait for a running job to finish (it may queue index jobs).
-  let waiting: (() => void)[] = [];
-  const notify = (): void => {
-    const woken = waiting;
-    waiting = [];
-    for (const w of woken) w();
-  };
-  const stop = (): void => {
-    abort.abort();
-    notify();
-  };
-  opts.signal?.addEventListener('abort', stop, { once: true });
-  if (opts.signal?.aborted) stop();
-
-  async function next(): Promise<Job | null> {
-    for (;;) {
-      if (abort.signal.aborted) return null;
-      // Index jobs first: they are the long ones of the largest tables (longest first keeps both connections busy to the end).
-      const job = ready.shift() ?? loads.shift();
-      if (job) return job;
-      if (running === 0) return null;
-      await new Promise<void>((resolve) => waiting.push(resolve));
-    }
-  }
-
-  // Statements go to the server a few to a message: on a busy two-core machine every round trip
-  // waits for a core, and 500 small tables made thousands of them.
-  const BEGIN =
-    'BEGIN;\n-- Nothing is visible until the main transaction commits, whose commit flushes the WAL before it.\nSET LOCAL synchronous_commit = off;';
+  const pool = new LoadPool({
+    url: opts.url,
+    app,
+    parallel: opts.parallel,
+    maintenanceWorkMem: opts.maintenanceWorkMem,
+    preamble: plan.preamble,
+    signal: opts.signal,
+  });
+  for (const t of plan.tables) pool.load((c) => load(c, t));
 
   /** COPYs `source` into the staged table; FREEZE only in the transaction that created it. */
   function copyRows(
@@ -453,7 +391,7 @@ export async function runStaging(
       columns,
       source,
       onRows,
-      signal: abort.signal,
+      signal: pool.signal,
       freeze,
       format: input.rowFormat,
     });
@@ -464,7 +402,7 @@ export async function runStaging(
     const dealt = toDeal.has(t.table);
     try {
       // A table dealt out is committed empty first, so that every loader sees it.
-      await c.query(`${BEGIN}\n${t.setup.join('\n')}${dealt ? '\nCOMMIT;' : ''}`);
+      await c.query(`${BEGIN_LOAD}\n${t.setup.join('\n')}${dealt ? '\nCOMMIT;' : ''}`);
     } catch (err) {
       await c.query('ROLLBACK');
       // One the loader cannot create is created and loaded by the main transaction.
@@ -473,65 +411,28 @@ export async function runStaging(
     }
     let rows: number;
     try {
+      const onRows = (n: number): void => opts.onProgress?.({ table: t.table, rows: n });
       rows = dealt
-        ? await deal(c, t, input)
-        : await copyRows(c, t, input, await input.open(), true, (n) => opts.onProgress?.({ table: t.table, rows: n }));
+        ? await dealRows(
+            pool,
+            c,
+            t,
+            await input.open(),
+            input.rowFormat === BINARY_ROW_FORMAT,
+            (client, source, onShare) => copyRows(client, t, input, source, false, onShare),
+            onRows,
+          )
+        : await copyRows(c, t, input, await input.open(), true, onRows);
     } catch (err) {
       throw loadError(t, err);
     }
     const split = t.bytes >= STAGE_SPLIT_BYTES && t.indexes.length > 1;
-    await buildIndexes(c, t, split ? [] : t.indexes, dealt ? BEGIN : '');
+    await buildIndexes(c, t, split ? [] : t.indexes, dealt ? BEGIN_LOAD : '');
     result.tables.set(t.table, { ...t, rowsWritten: rows });
     result.moves.set(t.entry, t.move);
     if (split) {
-      ready.push(
-        ...[...t.indexes]
-          .sort((a, b) => Number(b.gin) - Number(a.gin))
-          .map((index) => ({ kind: 'index' as const, table: t, index })),
-      );
-    }
-  }
-
-  /**
-   * Loads a large table on this connection and on every loader that comes free meanwhile, each
-   * in a transaction of its own; resolves with the rows once every share is committed.
-   */
-  async function deal(c: Client, t: StagedTable, input: RestoreTableInput): Promise<number> {
-    const source = await input.open();
-    const dealer = new RowDealer(source, input.rowFormat === BINARY_ROW_FORMAT);
-    const counts: number[] = [];
-    const shares: Promise<number>[] = [];
-    const job: Deal = {
-      open: true,
-      share(client) {
-        const i = counts.push(0) - 1;
-        const copied = (async () => {
-          await client.query(BEGIN);
-          const n = await copyRows(client, t, input, dealer.share(), false, (rows) => {
-            counts[i] = rows;
-            opts.onProgress?.({ table: t.table, rows: counts.reduce((a, b) => a + b, 0) });
-          });
-          await client.query('COMMIT');
-          return n;
-        })().catch((err: unknown) => {
-          // Named here too: a share on another loader can be the first failure the restore reports.
-          throw loadError(t, err);
-        });
-        shares.push(copied);
-        return copied;
-      },
-    };
-    const stopSource = (): void => void source.destroy();
-    abort.signal.addEventListener('abort', stopSource, { once: true });
-    try {
-      for (let k = 1; k < opts.parallel; k++) ready.unshift({ kind: 'share', deal: job });
-      notify();
-      await job.share(c);
-      // Every row is handed out: a loader taking the job from now on has nothing to load.
-      job.open = false;
-      return (await Promise.all(shares)).reduce((a, b) => a + b, 0);
-    } finally {
-      abort.signal.removeEventListener('abort', stopSource);
+      for (const index of [...t.indexes].sort((a, b) => Number(b.gin) - Number(a.gin)))
+        pool.follow((client) => buildIndexes(client, t, [index], BEGIN_LOAD));
     }
   }
 
@@ -563,44 +464,6 @@ export async function runStaging(
     await c.query('COMMIT');
   }
 
-  async function worker(): Promise<void> {
-    const c = await connect(opts.url, app);
-    const kill = (): void => destroyClient(c);
-    abort.signal.addEventListener('abort', kill, { once: true });
-    let ok = false;
-    try {
-      await c.query(plan.preamble);
-      await c.query(`SET maintenance_work_mem = ${quoteLiteral(opts.maintenanceWorkMem)}`);
-      for (let job = await next(); job; job = await next()) {
-        running++;
-        try {
-          if (job.kind === 'load') await load(c, job.table);
-          else if (job.kind === 'share') {
-            if (job.deal.open) await job.deal.share(c);
-          } else await buildIndexes(c, job.table, [job.index], BEGIN);
-        } finally {
-          running--;
-          notify();
-        }
-      }
-      ok = !abort.signal.aborted;
-    } catch (err) {
-      first ??= err;
-      stop();
-    } finally {
-      abort.signal.removeEventListener('abort', kill);
-      // A loader stopped mid-COPY cannot end politely; closing the socket rolls its transaction back.
-      if (ok) await c.end().catch(() => destroyClient(c));
-      else destroyClient(c);
-    }
-  }
-
-  try {
-    await Promise.all(Array.from({ length: Math.max(1, opts.parallel) }, () => worker()));
-  } finally {
-    opts.signal?.removeEventListener('abort', stop);
-  }
-  if (first) throw first;
-  opts.signal?.throwIfAborted();
+  await pool.run();
   return result;
 }

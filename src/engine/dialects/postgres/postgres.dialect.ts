@@ -27,13 +27,7 @@ import { compareInventories, readInventoryObjects, summarize } from './pg-invent
 import { planInTransaction } from './pg-plan';
 import { catalogChecks, databaseRestoreChecks } from './pg-restore-checks';
 import { DEFAULT_RESTORE_TUNING, referencedFromOutside, restoreInTransaction } from './pg-restore';
-import {
-  dropAbandonedShadows,
-  prepareShadows,
-  RESTORE_APP_PREFIX,
-  type ShadowPlan,
-  type ShadowTable,
-} from './pg-shadow-prepare';
+import { dropAbandonedShadows, prepareShadows, RESTORE_APP_PREFIX, type ShadowPlan } from './pg-shadow-prepare';
 import { stripPsqlMetaCommands } from './pg-schema-dump';
 import { diffTables, fingerprintTables } from './pg-schema-compare';
 import { PostgresSnapshot } from './pg-snapshot';
@@ -46,7 +40,7 @@ export interface PostgresDialectOptions {
   pgBinDirs?: string[];
   /** Snapshot readers when the caller does not say (default 2). */
   parallel?: number;
-  /** Connections a replace restore loads with, its main transaction's included (default 2; 1 loads in place only). */
+  /** Loader connections of a restore, beside its main transaction's (default 2; 1 loads in place only). */
   restoreParallel?: number;
   /** Tables smaller than this (plaintext bytes) load in place rather than through a shadow (default 8 MiB). */
   shadowMinBytes?: number;
@@ -134,8 +128,8 @@ export class PostgresDialect implements Dialect {
 
   /**
    * All or nothing, in one transaction on one connection; with `restoreParallel` > 1 the large
-   * replace tables that can be are loaded as shadows by other connections meanwhile and swapped
-   * in by that same transaction (pg-shadow-prepare.ts). Every connection of the restore carries
+   * replace tables that can be are loaded as shadows by that many loader connections meanwhile
+   * and swapped in by that same transaction (pg-shadow-prepare.ts). Every connection of the restore carries
    * the restore's token in its application_name: a shadow schema whose token no connection
    * carries any more was left by a dead restore and is dropped.
    */
@@ -153,7 +147,8 @@ export class PostgresDialect implements Dialect {
     }
     let results: RestoreTableResult[];
     try {
-      const shadows = plan ? { plan, url: this.url } : null;
+      const analyze = this.opts.restoreAnalyze !== false;
+      const shadows = plan ? { plan, url: this.url, analyze } : null;
       results = await this.inTransaction(main, input, 'COMMIT', async (c, i) => {
         // Before anything is written: the caller keeps the transaction id, to learn after a crash whether it committed.
         if (i.commitMarker?.onToken) await i.commitMarker.onToken(await transactionToken(c));
@@ -169,37 +164,29 @@ export class PostgresDialect implements Dialect {
   }
 
   /**
-   * A swapped-in table is a new table: the statistics of the one it replaced went with it, and
-   * until autovacuum gets to it the planner would guess. This runs after the commit, so nothing
-   * waits for it (ANALYZE blocks neither readers nor writers), on as many connections as the
-   * restore loaded with (the main transaction's is free again), the tables dealt out in turn,
-   * largest first: on 500 small tables (the benchmark's shape f) one connection took 6.5 s.
-   * The rows are in by now: a failure here is reported, not thrown. Tables restored in place
-   * kept their statistics.
+   * A swapped-in table is a new table: the statistics of the one it replaced went with it. Its
+   * loader gathered new ones before the swap (pg-shadow-load.ts), so the planner does not meet
+   * it without any, but not those of its extended statistics objects, which the swap created
+   * anew (pg-shadow-swap.ts), nor any at all should that ANALYZE have failed. Such tables are
+   * analyzed again here, after the commit, when nothing waits for it (ANALYZE blocks neither
+   * readers nor writers). The rows are in by now: a failure here is reported, not thrown.
    */
   private async analyzeSwapped(plan: ShadowPlan, onWarning?: (message: string) => void): Promise<void> {
-    // The loaders and the main transaction's connection; each loader's list is largest first,
-    // so dealing the tables out in turn keeps the connections' shares even.
-    const lists: ShadowTable[][] = Array.from({ length: plan.loaders.length + 1 }, () => []);
-    let next = 0;
-    const longest = Math.max(...plan.loaders.map((l) => l.length));
-    for (let i = 0; i < longest; i++)
-      for (const list of plan.loaders) if (i < list.length) lists[next++ % lists.length].push(list[i]);
-    await Promise.all(
-      lists
-        .filter((list) => list.length > 0)
-        .map((list) =>
-          this.withClient(async (c) => {
-            // One statement for the list: PostgreSQL still analyzes each table in a transaction of its own.
-            await c.query(`ANALYZE ${list.map((s) => qualify(s.table)).join(', ')}`);
-          }, 'strongroom-restore-analyze').catch((err: unknown) => {
-            const tables = list.map((s) => s.table).join(', ');
-            onWarning?.(
-              `restored, but ANALYZE of ${tables} failed (autovacuum will gather their statistics): ${(err as Error).message}`,
-            );
-          }),
-        ),
-    );
+    let tables: string[] = [];
+    await this.withClient(async (c) => {
+      const { rows } = await c.query<{ table: string }>(
+        `SELECT t.rel::text AS table FROM unnest($1::text[]::regclass[]) t(rel)
+         WHERE EXISTS (SELECT 1 FROM pg_statistic_ext x WHERE x.stxrelid = t.rel)
+            OR NOT EXISTS (SELECT 1 FROM pg_statistic s WHERE s.starelid = t.rel)`,
+        [plan.tables.map((t) => qualify(t.table))],
+      );
+      tables = rows.map((r) => r.table);
+      if (tables.length) await c.query(`ANALYZE ${tables.join(', ')}`);
+    }, 'strongroom-restore-analyze').catch((err: unknown) => {
+      onWarning?.(
+        `restored, but ANALYZE of ${tables.join(', ')} failed (autovacuum will gather their statistics): ${(err as Error).message}`,
+      );
+    });
   }
 
   /**
