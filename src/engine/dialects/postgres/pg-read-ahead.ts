@@ -47,3 +47,17 @@ export function readAhead(tables: RestoreTableInput[]): ReadAhead {
     },
   };
 }
+
+/**
+ * readAhead for the parallel loaders (pg-load-pool.ts), which take the tables named `order` in
+ * that order: each table's rows are opened while the loader before it still loads. Returns
+ * those tables by name.
+ */
+export function readAheadInOrder(
+  inputs: RestoreTableInput[],
+  order: string[],
+): { byName: Map<string, RestoreTableInput>; close(): void } {
+  const given = new Map(inputs.map((t) => [t.name, t]));
+  const ahead = readAhead(order.map((name) => given.get(name)!));
+  return { byName: new Map(ahead.tables.map((t) => [t.name, t])), close: ahead.close };
+}

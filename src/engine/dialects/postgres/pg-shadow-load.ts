@@ -25,7 +25,7 @@ import type { RestoreTableInput } from '../dialect';
 import { BINARY_ROW_FORMAT } from './pg-copy-binary';
 import { copyIn, storedColumns } from './pg-copy-in';
 import { rebuildError } from './pg-indexes';
-import { readAhead } from './pg-read-ahead';
+import { readAheadInOrder } from './pg-read-ahead';
 import { BEGIN_LOAD, dealRows, LoadPool, loadError, STAGE_SPLIT_BYTES, tablesToDeal } from './pg-load-pool';
 import {
   RESTORE_APP_PREFIX,
@@ -56,11 +56,11 @@ export async function loadShadows(
   inputs: RestoreTableInput[],
   opts: LoadOptions,
 ): Promise<LoadedShadow[]> {
-  // Each table's rows are opened while the loader before it still loads (pg-read-ahead.ts): the
-  // loaders take the tables in this order.
-  const given = new Map(inputs.map((t) => [t.name, t]));
-  const ahead = readAhead(plan.tables.map((t) => given.get(t.table)!));
-  const byName = new Map(ahead.tables.map((t) => [t.name, t]));
+  const ahead = readAheadInOrder(
+    inputs,
+    plan.tables.map((t) => t.table),
+  );
+  const byName = ahead.byName;
   const pool = new LoadPool({
     url: opts.url,
     app: `${RESTORE_APP_PREFIX}${plan.token}`,

@@ -31,7 +31,7 @@ import type { RestoreTableInput } from '../dialect';
 import { BINARY_ROW_FORMAT } from './pg-copy-binary';
 import { copyIn, storedColumns } from './pg-copy-in';
 import { OWNER_LINE, type DumpEntry } from './pg-database-restore';
-import { readAhead } from './pg-read-ahead';
+import { readAheadInOrder } from './pg-read-ahead';
 import { connect, destroyClient, quoteIdent, displayName } from './pg-session';
 import { BEGIN_LOAD, dealRows, LoadPool, loadError, STAGE_SPLIT_BYTES, tablesToDeal } from './pg-load-pool';
 import { RESTORE_APP_PREFIX, shadowSchemaName } from './pg-shadow-prepare';
@@ -352,11 +352,11 @@ export async function runStaging(
   const result: StageResult = { tables: new Map(), moves: new Map(), built: new Map() };
   if (!plan.tables.length) return result;
   const app = `${RESTORE_APP_PREFIX}${plan.token}`;
-  // Each table's rows are opened while the loader before it still loads (pg-read-ahead.ts): the
-  // loaders take the tables in this order.
-  const given = new Map(inputs.map((t) => [t.name, t]));
-  const ahead = readAhead(plan.tables.map((t) => given.get(t.table)!));
-  const byName = new Map(ahead.tables.map((t) => [t.name, t]));
+  const ahead = readAheadInOrder(
+    inputs,
+    plan.tables.map((t) => t.table),
+  );
+  const byName = ahead.byName;
   const toDeal = tablesToDeal(plan.tables, opts.parallel);
   const setup = await connect(opts.url, app);
   try {
