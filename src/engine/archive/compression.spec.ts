@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { compress as zstdCompress } from 'zstd-napi';
-import { createCompressStream, createDecompressStream, MAX_ZSTD_THREADS } from './compression';
+import { findFrameCompressedSize, getFrameContentSize } from 'zstd-napi/binding';
+import { createCompressStream, createDecompressStream } from './compression';
 import { ArchiveError } from './errors';
 import { idleZstdContexts } from './zstd-decompress';
 import { idleZstdCompressContexts } from './zstd-compress';
@@ -55,33 +56,61 @@ describe.each<Compression>(['zstd', 'gzip', 'none'])('%s', (c) => {
   });
 });
 
-describe('zstd on threads of its own (threads)', () => {
-  // Larger than one zstd job (a few MiB at level 1), so the input is cut into jobs.
-  const plain = Buffer.concat([
-    compressible(6 * 1024 * 1024),
-    randomBytes(2 * 1024 * 1024),
-    compressible(4 * 1024 * 1024),
-  ]);
-  const chunks = (b: Buffer) =>
-    Array.from({ length: Math.ceil(b.length / (1 << 20)) }, (_x, i) => b.subarray(i << 20, (i + 1) << 20));
+describe('zstd as independent frames (frameBytes)', () => {
+  const FRAME = 256 * 1024;
+  /** The sizes of the zstd frames `packed` is made of, in order. */
+  function frameSizes(packed: Buffer): number[] {
+    const sizes: number[] = [];
+    for (let at = 0; at < packed.length;) {
+      const n = findFrameCompressedSize(packed.subarray(at));
+      sizes.push(n);
+      at += n;
+    }
+    return sizes;
+  }
+  const cut = (b: Buffer, size: number) =>
+    Array.from({ length: Math.ceil(b.length / size) }, (_x, i) => b.subarray(i * size, (i + 1) * size));
 
-  it('writes ordinary zstd frames that decompress to the input, cut into jobs unlike one thread does', async () => {
-    const threaded = await through(chunks(plain), createCompressStream('zstd', 1, { threads: 1 }));
-    const single = await through(chunks(plain), createCompressStream('zstd', 1));
-    expect((await through([threaded], createDecompressStream('zstd'))).equals(plain)).toBe(true);
-    // Jobs compress separately: the bytes differ from one thread's, so the setting took effect.
-    expect(threaded.equals(single)).toBe(false);
-    expect(threaded.length).toBeLessThan(plain.length / 2);
-  });
+  it.each([
+    ['smaller than a frame', 10_000],
+    ['of exactly a frame', FRAME],
+    ['larger than a frame', FRAME * 2 + 123],
+  ])(
+    'cuts input arriving in chunks %s into frames of the size, which read back as one stream',
+    async (_name, chunk) => {
+      // Compressible, incompressible, compressible: frames handed on in the output buffer (random
+      // bytes) and frames copied out of it follow each other without overwriting one another.
+      const plain = Buffer.concat([compressible(FRAME + 5000), randomBytes(2 * FRAME), compressible(FRAME / 2)]);
+      const packed = await through(cut(plain, chunk), createCompressStream('zstd', 1, { frameBytes: FRAME }));
+      expect(frameSizes(packed)).toHaveLength(Math.ceil(plain.length / FRAME));
+      expect((await through(cut(packed, 7777), createDecompressStream('zstd'))).equals(plain)).toBe(true);
+      // Each frame holds its own share of the input: the first is whole and compressed.
+      const first = packed.subarray(0, frameSizes(packed)[0]);
+      expect(getFrameContentSize(first)).toBe(FRAME);
+      expect(first.length).toBeLessThan(FRAME / 10);
+    },
+  );
 
-  it('is ignored by gzip and none, and rejects a count out of range', async () => {
+  it('writes one empty frame for no input, and ignores the frame size for gzip and none', async () => {
+    const empty = await through([], createCompressStream('zstd', 1, { frameBytes: FRAME }));
+    expect(frameSizes(empty)).toHaveLength(1);
+    expect(await through([empty], createDecompressStream('zstd'))).toHaveLength(0);
+    const plain = compressible(3 * FRAME);
     for (const c of ['gzip', 'none'] as const) {
-      const packed = await through([plain], createCompressStream(c, undefined, { threads: 2 }));
+      const packed = await through([plain], createCompressStream(c, undefined, { frameBytes: FRAME }));
       expect((await through([packed], createDecompressStream(c))).equals(plain)).toBe(true);
     }
-    expect(() => createCompressStream('zstd', 1, { threads: MAX_ZSTD_THREADS + 1 })).toThrow(/compression threads/);
-    expect(() => createCompressStream('zstd', 1, { threads: -1 })).toThrow(/compression threads/);
-    expect(() => createCompressStream('zstd', 1, { threads: 1.5 })).toThrow(/compression threads/);
+    expect(() => createCompressStream('zstd', 1, { frameBytes: 0 })).toThrow(/frame size/);
+  });
+
+  it('carries the content checksum in every frame, so damage in any frame is caught', async () => {
+    const plain = randomBytes(3 * FRAME);
+    const packed = await through([plain], createCompressStream('zstd', 1, { frameBytes: FRAME }));
+    const sizes = frameSizes(packed);
+    // Random bytes land in raw blocks: only the checksum notices a flipped byte in the last frame.
+    const damaged = Buffer.from(packed);
+    damaged[sizes[0] + sizes[1] + 100] ^= 0x01;
+    await expect(through([damaged], createDecompressStream('zstd'))).rejects.toMatchObject({ code: 'corrupt-data' });
   });
 });
 

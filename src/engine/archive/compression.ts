@@ -8,9 +8,8 @@
 import type { Transform } from 'node:stream';
 import { PassThrough } from 'node:stream';
 import { createGunzip, createGzip } from 'node:zlib';
-import { CompressStream } from 'zstd-napi';
 import type { Compression } from './manifest.types';
-import { AdaptiveZstdCompressStream, ZstdCompressStream } from './zstd-compress';
+import { AdaptiveZstdCompressStream, FramedZstdCompressStream, ZstdCompressStream } from './zstd-compress';
 import { ZstdDecompressStream } from './zstd-decompress';
 
 export const COMPRESSIONS: readonly Compression[] = ['zstd', 'gzip', 'none'];
@@ -21,22 +20,18 @@ export function isCompression(value: unknown): value is Compression {
   return typeof value === 'string' && (COMPRESSIONS as readonly string[]).includes(value);
 }
 
-/** The most compression threads of its own one zstd stream may have (CompressOptions.threads). */
-export const MAX_ZSTD_THREADS = 4;
-
 export interface CompressOptions {
   /**
-   * zstd (gzip and none ignore it): compress on this many threads of zstd's own (its `nbWorkers`; this build of
-   * zstd-napi has them), so the calling thread only feeds them and does the part's other steps
-   * meanwhile. 0 or absent: compress on the calling thread. The output is ordinary zstd frames,
-   * read like any other; only how the input is cut into jobs differs. What for: a SQLite page
-   * image's lanes on a machine with no core for a second part worker (page-image-archive.ts).
+   * zstd (gzip and none ignore it): write independent frames of this many input bytes, each
+   * compressed in one call (FramedZstdCompressStream, zstd-compress.ts): faster than one stream,
+   * for a frame of input held per stream. Absent: one stream. What for: a SQLite page image's
+   * segments (page-image-archive.ts), where compression is nearly all of the backup's CPU.
    */
-  threads?: number;
+  frameBytes?: number;
 }
 
 /**
- * A compression step. zstd with no level given (no BACKUP_COMPRESSION_LEVEL) and no threads picks
+ * A compression step. zstd with no level given (no BACKUP_COMPRESSION_LEVEL) and no frame size picks
  * the level per part from its first bytes (zstd-compress.ts): level 3, or level 1 where level 3
  * would not be smaller.
  */
@@ -46,23 +41,14 @@ export function createCompressStream(c: Compression, level?: number, opts: Compr
   if (!Number.isInteger(effective) || effective < min || effective > max) {
     throw new RangeError(`compression level for ${c} must be an integer from ${min} to ${max}, got ${effective}`);
   }
-  const threads = opts.threads ?? 0;
-  if (!Number.isInteger(threads) || threads < 0 || threads > MAX_ZSTD_THREADS) {
-    throw new RangeError(`compression threads must be an integer from 0 to ${MAX_ZSTD_THREADS}, got ${threads}`);
-  }
   switch (c) {
     case 'zstd':
       // Every zstd stream writes zstd's own content checksum (XXH64 of the plaintext, checked by
       // every decompression): an end-to-end check of compression on every read for a few bytes
       // and ~1% of the CPU, where restores no longer hash the plaintext with SHA-256
       // (part-io.ts). Any zstd reader reads such frames, this project's earlier versions included.
-      if (threads === 0)
-        return level === undefined ? new AdaptiveZstdCompressStream(effective) : new ZstdCompressStream(effective);
-      return new CompressStream({
-        compressionLevel: effective,
-        checksumFlag: true,
-        ...(threads > 0 ? { nbWorkers: threads } : {}),
-      });
+      if (opts.frameBytes !== undefined) return new FramedZstdCompressStream(effective, opts.frameBytes);
+      return level === undefined ? new AdaptiveZstdCompressStream(effective) : new ZstdCompressStream(effective);
     case 'gzip':
       return createGzip({ level: effective });
     case 'none':

@@ -21,13 +21,15 @@ import { ArchiveError, errorForPart } from './errors';
 import { pacingStep, type Pacer } from './pacing';
 import type { Compression, Manifest, PartInfo } from './manifest.types';
 import { buildStages, type StagesSpec, type WriteDigests } from './part-stages';
-import { WorkerStages } from './part-worker-pool';
+import { partWorkers, WorkerStages } from './part-worker-pool';
 import { WorkerSourceError, type WorkerSource } from './part-worker-protocol';
 
 export interface WritePartOptions {
   compression: Compression;
   /** Compression level; defaults to 1 for zstd and gzip. */
   level?: number;
+  /** zstd as independent frames of this many input bytes (CompressOptions.frameBytes). */
+  frameBytes?: number;
   encryption?: { keyId: string; key: Buffer; frameSize?: number } | null;
   signal?: AbortSignal;
   /** Run the steps on the calling thread even where workers are on: a second lane beside a busy worker. */
@@ -108,6 +110,11 @@ export async function writePart(
  * Whether a backup's database reads can run on part workers (writeSourcedPart): where writes run
  * on workers at all (see partWorkersMode).
  */
+/** Starts a part worker now if writes will use one (PartWorkerPool.warm): called as a backup begins. */
+export function warmPartWorkers(): void {
+  if (workersFor('write')) partWorkers.warm();
+}
+
 export function sourcedPartsOn(): boolean {
   return workersFor('write');
 }
@@ -148,7 +155,13 @@ export async function writeSourcedPart(
 }
 
 function writeSpec(opts: WritePartOptions): StagesSpec {
-  return { kind: 'write', compression: opts.compression, level: opts.level, encryption: opts.encryption ?? null };
+  return {
+    kind: 'write',
+    compression: opts.compression,
+    level: opts.level,
+    frameBytes: opts.frameBytes,
+    encryption: opts.encryption ?? null,
+  };
 }
 
 /** Runs `steps` into storage at the part's key and checks what arrived; on any failure removes the key. */

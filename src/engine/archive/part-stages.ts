@@ -15,8 +15,8 @@ export interface WriteStagesSpec {
   kind: 'write';
   compression: Compression;
   level?: number;
-  /** zstd's own compression threads for this part (CompressOptions.threads); absent = none. */
-  threads?: number;
+  /** zstd as independent frames of this many input bytes (CompressOptions.frameBytes); absent = one stream. */
+  frameBytes?: number;
   encryption: { keyId: string; key: Buffer; frameSize?: number } | null;
 }
 
@@ -61,7 +61,7 @@ export function buildStages(spec: StagesSpec): Stages {
     const stored = timedStage('hashing', new DigestStream());
     const stages: Transform[] = [
       raw,
-      timedStage('compressing', createCompressStream(spec.compression, spec.level, { threads: spec.threads })),
+      timedStage('compressing', createCompressStream(spec.compression, spec.level, { frameBytes: spec.frameBytes })),
     ];
     if (spec.encryption) stages.push(timedStage('encrypting', createEncryptStream(spec.encryption)));
     stages.push(stored);

@@ -9,7 +9,7 @@ import { DEFAULT_FRAME_SIZE } from './encryption';
 import { ArchiveError } from './errors';
 import { Keyring } from './keyring';
 import type { Compression, PartInfo } from './manifest.types';
-import { openPart, usePartWorkers, verifyPart, writePart, type PartFormat } from './part-io';
+import { openPart, usePartWorkers, verifyPart, warmPartWorkers, writePart, type PartFormat } from './part-io';
 import { partWorkers } from './part-worker-pool';
 
 /** The part pipeline on worker threads: the same results and the same failures as on the main thread. */
@@ -188,4 +188,21 @@ it('keeps the other parts on a shared worker going when one of them fails', asyn
   expect(ok.status === 'fulfilled' && ok.value.equals(good)).toBe(true);
   expect(failed).toMatchObject({ status: 'rejected', reason: { code: 'auth-failed', part: badPart.name } });
   expect(partWorkers.size).toBeLessThanOrEqual(partWorkers.max);
+});
+
+it('starts one worker ahead of the first part when asked to, which then takes that part', async () => {
+  await partWorkers.terminateAll();
+  warmPartWorkers();
+  warmPartWorkers();
+  expect(partWorkers.size).toBe(1);
+  const data = rows(512 * 1024);
+  const part = await write('warm.rows', data, fmt('zstd', true));
+  // The part ran on the worker already there; none was added for it.
+  expect(partWorkers.size).toBe(1);
+  expect((await readAll(await openPart(storage, DIR, part, fmt('zstd', true), ring))).equals(data)).toBe(true);
+  // Where writes stay on this thread, nothing is started.
+  await partWorkers.terminateAll();
+  usePartWorkers(false);
+  warmPartWorkers();
+  expect(partWorkers.size).toBe(0);
 });

@@ -11,7 +11,14 @@ import type { Dialect, PageImage, Snapshot, TableInfo, TableRowFormat } from '..
 import type { BackupStorage } from '../storage/storage';
 import { parseManifest, serializeManifest } from '../archive/manifest';
 import { DEFAULT_FRAME_SIZE } from '../archive/encryption';
-import { PartSourceError, partKey, sourcedPartsOn, writePart, writeSourcedPart } from '../archive/part-io';
+import {
+  PartSourceError,
+  partKey,
+  sourcedPartsOn,
+  warmPartWorkers,
+  writePart,
+  writeSourcedPart,
+} from '../archive/part-io';
 import type { Pacer } from '../archive/pacing';
 import {
   BackupTrigger,
@@ -25,7 +32,7 @@ import {
   ManifestTable,
   PartInfo,
 } from '../archive/manifest.types';
-import { pageImageLevel, writePageImage } from './page-image-archive';
+import { PAGE_IMAGE_FRAME_BYTES, pageImageLevel, writePageImage } from './page-image-archive';
 import { readFileRange } from '../archive/file-range';
 import { keyForNewBackup, KeySource, sealForNewBackup } from './backup-keys';
 import { sealManifest } from '../archive/manifest-auth';
@@ -115,6 +122,8 @@ export async function writeBackup(dialect: Dialect, storage: BackupStorage, spec
   const internal = new AbortController();
   const signal = spec.signal ? AbortSignal.any([spec.signal, internal.signal]) : internal.signal;
   let snapshot: Snapshot | null = null;
+  // Its start overlaps the snapshot's opening rather than delaying the first part.
+  warmPartWorkers();
   try {
     const key = await keyForNewBackup(spec.keys);
     const format = {
@@ -172,7 +181,7 @@ export async function writeBackup(dialect: Dialect, storage: BackupStorage, spec
     const text = (s: string) => Readable.from([Buffer.from(s, 'utf8')]);
     // The DDL (pg_dump's catalog reads, mostly waiting on the server) runs beside the row
     // exports on the same snapshot, so a whole-database dump adds next to nothing to the wall.
-    const schemaWork = (async () => {
+    const dumpSchema = async () => {
       const whole =
         spec.type === 'full' && snap.databaseDdl
           ? await fromDatabase('dumping the schema', () => (snap.databaseDdl as NonNullable<Snapshot['databaseDdl']>)())
@@ -197,29 +206,42 @@ export async function writeBackup(dialect: Dialect, storage: BackupStorage, spec
         sections,
         sequences: await fromDatabase('reading the sequences', () => snap.sequences()),
       };
-    })();
+    };
     // The first failure is the one to report: the other side then fails only because it was stopped.
     let firstError: { reason: unknown } | null = null;
     const stop = (reason: unknown) => {
       firstError ??= { reason };
       internal.abort();
     };
-    schemaWork.catch(stop);
+    const startSchema = () => {
+      const work = dumpSchema();
+      work.catch(stop);
+      return work;
+    };
+    // Row exports start after the DDL is read: SQLite cannot read its schema on the connection
+    // while a table's rows are being iterated there. A page image uses no connection, so its
+    // lanes start first: their first segments are on the workers while this thread builds the
+    // DDL, which SQLite does synchronously (0.1 s for 500 tables).
+    const schemaFirst = pageImage ? null : startSchema();
 
     progress.phase = 'tables';
     let image: ManifestImage | undefined;
     const tablesWork = pageImage
       ? (async (): Promise<ManifestTable[]> => {
           // The image's own compression level (see PAGE_IMAGE_ZSTD_LEVEL): its bytes are most of the backup's CPU.
-          const level = pageImageLevel(spec.compression, spec.compressionLevel);
+          const imageFormat = {
+            ...format,
+            level: pageImageLevel(spec.compression, spec.compressionLevel),
+            frameBytes: PAGE_IMAGE_FRAME_BYTES,
+          };
           image = await writePageImage(pageImage, async (name, start, end, inline) => {
             throwIfAborted(signal);
             // A worker's lane reads its segment itself; this thread's lane reads it here.
             const range = pageImage.range(start, end);
             const written =
               !inline && sourcedPartsOn()
-                ? writeSourcedPart(storage, spec.dir, name, range, { ...format, level }).then((done) => done.part)
-                : writePart(storage, spec.dir, name, readFileRange(range), { ...format, level, inline });
+                ? writeSourcedPart(storage, spec.dir, name, range, imageFormat).then((done) => done.part)
+                : writePart(storage, spec.dir, name, readFileRange(range), { ...imageFormat, inline });
             const part = await written.catch((e: unknown) => {
               internal.abort();
               throw e instanceof PartSourceError
@@ -265,6 +287,7 @@ export async function writeBackup(dialect: Dialect, storage: BackupStorage, spec
           return tableEntry(t, rows, part, rowFormat);
         });
     tablesWork.catch(stop);
+    const schemaWork = schemaFirst ?? startSchema();
     // Both settle before anything is cleaned up, so no write races the cleanup.
     const [schemaDone, tablesDone] = await Promise.allSettled([schemaWork, tablesWork]);
     if (schemaDone.status === 'rejected' || tablesDone.status === 'rejected')
