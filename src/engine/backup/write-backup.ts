@@ -122,6 +122,8 @@ export async function writeBackup(dialect: Dialect, storage: BackupStorage, spec
   const internal = new AbortController();
   const signal = spec.signal ? AbortSignal.any([spec.signal, internal.signal]) : internal.signal;
   let snapshot: Snapshot | null = null;
+  // The schema's work once started: it runs beside the rest, and settles before any cleanup.
+  const started: { schema: Promise<unknown> | null } = { schema: null };
   // Its start overlaps the snapshot's opening rather than delaying the first part.
   warmPartWorkers();
   try {
@@ -158,25 +160,6 @@ export async function writeBackup(dialect: Dialect, storage: BackupStorage, spec
     snapshot = await fromDatabase('opening a snapshot', () =>
       dialect.openSnapshot(spec.tables, { parallel: spec.parallel, wholeDatabase: spec.type === 'full' }),
     );
-    const serverVersion = await fromDatabase('reading the server version', () => dialect.serverVersion());
-    const openSnap: Snapshot = snapshot;
-    const scoped: ScopedExport | null = spec.scope
-      ? await fromDatabase('computing the scope', () => exportScope(dialect.engine, openSnap, spec.scope!))
-      : null;
-    for (const w of scoped?.closure.warnings ?? []) spec.onWarning?.(w);
-    const structures = scoped ? scoped.memberTables : snapshot.tables;
-    progress.tablesTotal = structures.length;
-    // A full backup as the file's pages (one read of the file, compressed on both cores) where
-    // the engine can and the file holds nothing the backup must leave out.
-    const pageImage: PageImage | null =
-      spec.type === 'full' && !scoped && (spec.fullFormat ?? 'pages') === 'pages' && openSnap.pageImage
-        ? await fromDatabase('reading the page image', async () =>
-            (openSnap.pageImage as NonNullable<Snapshot['pageImage']>)({ workDir: spec.workDir ?? tmpdir(), signal }),
-          )
-        : null;
-
-    progress.phase = 'schema';
-    report();
     const snap: Snapshot = snapshot;
     const text = (s: string) => Readable.from([Buffer.from(s, 'utf8')]);
     // The DDL (pg_dump's catalog reads, mostly waiting on the server) runs beside the row
@@ -216,14 +199,36 @@ export async function writeBackup(dialect: Dialect, storage: BackupStorage, spec
     const startSchema = () => {
       const work = dumpSchema();
       work.catch(stop);
+      started.schema = work;
       return work;
     };
-    // Row exports start after the DDL is read: SQLite cannot read its schema on the connection
-    // while a table's rows are being iterated there. A page image uses no connection, so its
-    // lanes start first: their first segments are on the workers while this thread builds the
-    // DDL, which SQLite does synchronously (0.1 s for 500 tables).
-    const schemaFirst = pageImage ? null : startSchema();
+    // When the schema starts. Row exports start after it: SQLite cannot read its schema on the
+    // connection while a table's rows are being iterated there. Without a page image it starts
+    // now, beside the server version and a scope's closure: on PostgreSQL it is a pg_dump run,
+    // the longest step of a small (scope, tables, audit) backup. A page image uses no
+    // connection, so its lanes start first: their first segments are on the workers while this
+    // thread builds the DDL, which SQLite does synchronously (0.1 s for 500 tables).
+    const imageWanted = spec.type === 'full' && !spec.scope && (spec.fullFormat ?? 'pages') === 'pages';
+    let schemaFirst = imageWanted && snap.pageImage ? null : startSchema();
+    const serverVersion = await fromDatabase('reading the server version', () => dialect.serverVersion());
+    const scoped: ScopedExport | null = spec.scope
+      ? await fromDatabase('computing the scope', () => exportScope(dialect.engine, snap, spec.scope!))
+      : null;
+    for (const w of scoped?.closure.warnings ?? []) spec.onWarning?.(w);
+    const structures = scoped ? scoped.memberTables : snapshot.tables;
+    progress.tablesTotal = structures.length;
+    // A full backup as the file's pages (one read of the file, compressed on both cores) where
+    // the engine can and the file holds nothing the backup must leave out.
+    const pageImage: PageImage | null =
+      !schemaFirst && snap.pageImage
+        ? await fromDatabase('reading the page image', async () =>
+            (snap.pageImage as NonNullable<Snapshot['pageImage']>)({ workDir: spec.workDir ?? tmpdir(), signal }),
+          )
+        : null;
+    schemaFirst ??= pageImage ? null : startSchema();
 
+    progress.phase = 'schema';
+    report();
     progress.phase = 'tables';
     let image: ManifestImage | undefined;
     const tablesWork = pageImage
@@ -404,6 +409,8 @@ export async function writeBackup(dialect: Dialect, storage: BackupStorage, spec
   } catch (e) {
     internal.abort();
     if (snapshot) await snapshot.close().catch(() => undefined);
+    // Closing the snapshot stopped its pg_dump; no schema part is written after the cleanup.
+    await started.schema?.catch(() => undefined);
     await storage.deletePrefix(spec.dir).catch(() => undefined);
     throw spec.signal?.aborted ? new BackupAbortedError() : e;
   }

@@ -156,6 +156,19 @@ describe.each(ENGINES)('scoped backup and restore on %s', (engine) => {
     expect(v.checks.filter((c) => !c.ok)).toEqual([]);
   });
 
+  it('fails on a scope it cannot compute and leaves nothing in storage, though its schema was being written', async () => {
+    const tables = (await dialect.listTables()).map((t) => t.name);
+    // The schema starts before the scope's closure is computed (write-backup.ts): its part is
+    // in flight when the closure fails, and must not land after the backup's cleanup.
+    const failing = fullBackupSpec(tables, keys, {
+      type: 'scope',
+      scope: { table: 'engagements', keys: [{ id: 'eng-0001' }], exclude: ['no_such_table'] },
+    });
+    await expect(writeBackup(dialect, storage, failing)).rejects.toThrow(/scope\.exclude: table "no_such_table"/);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(existsSync(join(store.path, 'store', failing.dir))).toBe(false);
+  });
+
   it('replace brings a damaged engagement back exactly, touches no other, and the dry run foretells it', async () => {
     const b = await backupScope('eng-0002');
     const atBackup = await digests();

@@ -111,6 +111,10 @@ export class PostgresDialect implements Dialect {
   openSnapshot(tables: string[], opts: { parallel?: number; wholeDatabase?: boolean } = {}): Promise<Snapshot> {
     const parallel = Math.max(1, opts.parallel ?? this.opts.parallel ?? 2);
     const whole = opts.wholeDatabase ? (this.opts.scope ?? {}) : undefined;
+    // Every backup's schema is a pg_dump run: its lookup (a connection, the server's version,
+    // `pg_dump --version`) goes on while the snapshot's connections open, not after. A failure
+    // is reported by the call that needs the path.
+    void this.pgDumpPath().catch(() => undefined);
     return PostgresSnapshot.open({ url: this.url, tables, parallel, pgDumpPath: () => this.pgDumpPath(), whole });
   }
 
