@@ -24,9 +24,10 @@ export interface FileRangeSource {
 /**
  * Reads in steps of this size: a page image is read whole, so larger steps only cost memory. The
  * size of a page image's zstd frame (PAGE_IMAGE_FRAME_BYTES), so each frame is compressed where
- * its one read landed, without being copied together from smaller reads.
+ * its one read landed, without being copied together from smaller reads; larger reads and frames
+ * raised a page-image backup's peak memory past 256 MiB.
  */
-const READ_BYTES = 4 << 20;
+const READ_BYTES = 1 << 20;
 
 /** Bytes [start, end) of the file; the stream errors if the file ends before `end`. */
 export function readFileRange(source: FileRangeSource): Readable {

@@ -144,8 +144,8 @@ let frameScratch: Buffer | null = null;
  * from a whole buffer. Why: a stream copies its input into a ring buffer the size of its window,
  * and once that wraps, matches are searched across its two pieces (zstd's "extDict" variant of
  * the match finder, two thirds of a page-image backup's compression time in a profile). Measured
- * on a SQLite page image at level 1, one core (2026-12-02): streaming 253-276 MiB/s, 4 MiB frames
- * 294-314 MiB/s, for 0.1-0.3% more bytes, each frame starting without history (the window at
+ * on a SQLite page image at level 1, one core (2026-12-02): streaming 253-276 MiB/s, 1 MiB frames
+ * 276-281 MiB/s, 4 MiB frames 294-314 MiB/s, for 0.1-0.3% more bytes, each frame starting without history (the window at
  * level 1 is 512 KiB). Readers get concatenated zstd frames, which every zstd decoder reads as one
  * stream, this project's included. Used where compression is most of the work and few streams run
  * at once (page images): it holds up to a frame of input per stream.
