@@ -208,8 +208,9 @@ export async function writeBackup(dialect: Dialect, storage: BackupStorage, spec
     // the longest step of a small (scope, tables, audit) backup. A page image uses no
     // connection, so its lanes start first: their first segments are on the workers while this
     // thread builds the DDL, which SQLite does synchronously (0.1 s for 500 tables).
-    const imageWanted = spec.type === 'full' && !spec.scope && (spec.fullFormat ?? 'pages') === 'pages';
-    let schemaFirst = imageWanted && snap.pageImage ? null : startSchema();
+    const imageWanted =
+      spec.type === 'full' && !spec.scope && (spec.fullFormat ?? 'pages') === 'pages' && Boolean(snap.pageImage);
+    let schemaFirst = imageWanted ? null : startSchema();
     const serverVersion = await fromDatabase('reading the server version', () => dialect.serverVersion());
     const scoped: ScopedExport | null = spec.scope
       ? await fromDatabase('computing the scope', () => exportScope(dialect.engine, snap, spec.scope!))
@@ -219,12 +220,11 @@ export async function writeBackup(dialect: Dialect, storage: BackupStorage, spec
     progress.tablesTotal = structures.length;
     // A full backup as the file's pages (one read of the file, compressed on both cores) where
     // the engine can and the file holds nothing the backup must leave out.
-    const pageImage: PageImage | null =
-      !schemaFirst && snap.pageImage
-        ? await fromDatabase('reading the page image', async () =>
-            (snap.pageImage as NonNullable<Snapshot['pageImage']>)({ workDir: spec.workDir ?? tmpdir(), signal }),
-          )
-        : null;
+    const pageImage: PageImage | null = imageWanted
+      ? await fromDatabase('reading the page image', async () =>
+          (snap.pageImage as NonNullable<Snapshot['pageImage']>)({ workDir: spec.workDir ?? tmpdir(), signal }),
+        )
+      : null;
     schemaFirst ??= pageImage ? null : startSchema();
 
     progress.phase = 'schema';
