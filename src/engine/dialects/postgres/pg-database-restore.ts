@@ -15,7 +15,8 @@ import { createInterface } from 'node:readline';
 import type { Client } from 'pg';
 import type { DatabaseRestoreInput, DatabaseRestoreResult, RestoreInput } from '../dialect';
 import { runBatched, type BatchStatement } from './pg-batch';
-import { restoreInTransaction, type RestoreTuning } from './pg-restore';
+import { indexBuildSql } from './pg-indexes';
+import { DEFAULT_RESTORE_TUNING, restoreInTransaction, type RestoreTuning } from './pg-restore';
 import { createMissingRoles } from './pg-roles';
 import { qualify, quoteIdent } from './pg-session';
 import type { StageResult } from './pg-staged-load';
@@ -53,6 +54,8 @@ class DdlRunner {
   constructor(
     private readonly client: Client,
     private readonly opts: Pick<DatabaseRestoreInput, 'noOwner' | 'noPrivileges'>,
+    /** The transaction's maintenance_work_mem, which a GIN index's entry lowers for its build (indexBuildSql). */
+    private readonly maintenanceWorkMem: string,
   ) {}
 
   /**
@@ -71,7 +74,8 @@ class DdlRunner {
       }
       const lines = e.sql.split('\n');
       const owners = lines.filter((l) => OWNER_LINE.test(l));
-      const body = instead.get(i) ?? lines.filter((l) => !OWNER_LINE.test(l)).join('\n');
+      const own = lines.filter((l) => !OWNER_LINE.test(l)).join('\n');
+      const body = instead.get(i) ?? (e.type === 'INDEX' ? indexBuildSql(own, this.maintenanceWorkMem) : own);
       if (body.trim()) {
         out.push({
           sql: body,
@@ -140,7 +144,7 @@ export async function restoreDatabaseInTransaction(
     // Before the DDL, so owners and grants find their roles; in the transaction, so a failure takes them back out.
     roles = await createMissingRoles(client, db.roles);
   }
-  const ddl = new DdlRunner(client, db);
+  const ddl = new DdlRunner(client, db, { ...DEFAULT_RESTORE_TUNING, ...tuning }.maintenanceWorkMem);
   await ddl.run(db.ddl.preData, 'pre-data DDL', staged.moves);
   // pg_dump's preamble emptied search_path for the session; type names then read as they do elsewhere.
   await client.query('RESET search_path');

@@ -30,7 +30,7 @@ import {
   type ForeignKeyDef,
 } from './pg-catalog';
 import { columnList, copyIn, keyJoin, rowDiffers, stageRows, storedColumns } from './pg-copy-in';
-import { indexExtrasSql, readIndexes, rebuildError, type IndexDef } from './pg-indexes';
+import { indexBuildSql, indexExtrasSql, readIndexes, rebuildError, type IndexDef } from './pg-indexes';
 import { displayNameSql, qualify, quoteIdent, quoteLiteral, splitName } from './pg-session';
 import { loadShadows, type LoadedShadow } from './pg-shadow-load';
 import type { ShadowPlan } from './pg-shadow-prepare';
@@ -218,17 +218,20 @@ function dropIndexSql(ix: IndexDef): string {
     : `DROP INDEX ${quoteIdent(splitName(ix.table).schema)}.${quoteIdent(ix.index)}`;
 }
 
-function rebuildIndexSql(ix: IndexDef): string[] {
+/** `maintenanceWorkMem`: the transaction's setting, which a GIN build lowers for itself (indexBuildSql). */
+function rebuildIndexSql(ix: IndexDef, maintenanceWorkMem: string): string[] {
   return [
     // The new index takes the constraint's name, which PostgreSQL keeps equal to the index's.
-    ix.constraint ? `ALTER TABLE ${qualify(ix.table)} ADD CONSTRAINT ${quoteIdent(ix.constraint)} ${ix.def}` : ix.def,
+    ix.constraint
+      ? `ALTER TABLE ${qualify(ix.table)} ADD CONSTRAINT ${quoteIdent(ix.constraint)} ${ix.def}`
+      : indexBuildSql(ix.def, maintenanceWorkMem),
     ...indexExtrasSql(ix.table, ix),
   ];
 }
 
-async function rebuildIndex(client: Client, ix: IndexDef): Promise<void> {
+async function rebuildIndex(client: Client, ix: IndexDef, maintenanceWorkMem: string): Promise<void> {
   try {
-    await client.query(rebuildIndexSql(ix).join(';\n'));
+    await client.query(rebuildIndexSql(ix, maintenanceWorkMem).join(';\n'));
   } catch (err) {
     throw rebuildError(ix.table, ix, err);
   }
@@ -323,7 +326,7 @@ export async function restoreInTransaction(
         { ...input, tables: direct, signal: abort.signal },
         live,
         scope,
-        opts,
+        { ...opts, maintenanceWorkMem: tune.maintenanceWorkMem },
       ));
       // Every row of the keyed tables is written: their queued checks run before anything else alters them.
       await checkDeferredKeys(client, deferred);
@@ -462,7 +465,7 @@ async function restoreInPlace(
   input: RestoreInput,
   live: Map<string, TableInfo>,
   scope: string[],
-  opts: { emptyTarget?: boolean },
+  opts: { emptyTarget?: boolean; maintenanceWorkMem: string },
 ): Promise<{ results: RestoreTableResult[]; triggers: TriggerState[] }> {
   // Missing-only tables keep their triggers: they only receive inserts, as from the application.
   const quiet = input.tables.filter((t) => t.mode !== 'missing-only').map((t) => t.name);
@@ -546,7 +549,10 @@ async function restoreInPlace(
   // two round trips per table (a failing build is still reported alone, naming its index).
   await runBatched(
     client,
-    indexes.map((ix) => ({ sql: rebuildIndexSql(ix).join(';\n'), alone: () => rebuildIndex(client, ix) })),
+    indexes.map((ix) => ({
+      sql: rebuildIndexSql(ix, opts.maintenanceWorkMem).join(';\n'),
+      alone: () => rebuildIndex(client, ix, opts.maintenanceWorkMem),
+    })),
   );
   return { results, triggers };
 }

@@ -24,7 +24,7 @@ import type { Client } from 'pg';
 import type { RestoreTableInput } from '../dialect';
 import { BINARY_ROW_FORMAT } from './pg-copy-binary';
 import { copyIn, storedColumns } from './pg-copy-in';
-import { rebuildError } from './pg-indexes';
+import { indexBuildSql, rebuildError } from './pg-indexes';
 import { readAheadInOrder } from './pg-read-ahead';
 import { BEGIN_LOAD, dealRows, LoadPool, loadError, STAGE_SPLIT_BYTES, tablesToDeal } from './pg-load-pool';
 import {
@@ -90,8 +90,9 @@ export async function loadShadows(
    */
   async function build(c: Client, t: ShadowTable, list: ShadowIndex[], begin: string): Promise<void> {
     const savepoint = list.length > 1 ? 'SAVEPOINT strongroom_build;' : '';
+    const ddl = (ix: ShadowIndex): string => indexBuildSql(ix.ddl, opts.maintenanceWorkMem);
     try {
-      await c.query([begin, savepoint, ...list.map((ix) => `${ix.ddl};`), 'COMMIT;'].filter(Boolean).join('\n'));
+      await c.query([begin, savepoint, ...list.map((ix) => `${ddl(ix)};`), 'COMMIT;'].filter(Boolean).join('\n'));
       return;
     } catch (err) {
       if (list.length === 1) throw rebuildError(t.table, list[0], err);
@@ -101,7 +102,7 @@ export async function loadShadows(
       });
       for (const ix of list) {
         try {
-          await c.query(ix.ddl);
+          await c.query(ddl(ix));
         } catch (one) {
           throw rebuildError(t.table, ix, one);
         }

@@ -32,6 +32,7 @@ import { BINARY_ROW_FORMAT } from './pg-copy-binary';
 import { copyIn, storedColumns } from './pg-copy-in';
 import { OWNER_LINE, type DumpEntry } from './pg-database-restore';
 import { readAheadInOrder } from './pg-read-ahead';
+import { indexBuildSql } from './pg-indexes';
 import { connect, destroyClient, quoteIdent, displayName } from './pg-session';
 import { BEGIN_LOAD, dealRows, LoadPool, loadError, STAGE_SPLIT_BYTES, tablesToDeal } from './pg-load-pool';
 import { RESTORE_APP_PREFIX, shadowSchemaName } from './pg-shadow-prepare';
@@ -446,7 +447,8 @@ export async function runStaging(
    * alone and one the loader cannot build is left to the main transaction.
    */
   async function buildIndexes(c: Client, t: StagedTable, list: StagedIndex[], begin: string): Promise<void> {
-    const builds = list.map((ix) => ix.build).join('\n');
+    const ddl = (ix: StagedIndex): string => indexBuildSql(ix.build, opts.maintenanceWorkMem);
+    const builds = list.map((ix) => `${ddl(ix)};`).join('\n');
     const savepoint = list.length ? 'SAVEPOINT strongroom_stage_all;' : '';
     try {
       await c.query(`${begin}\n${savepoint}\n${builds}\nCOMMIT;`);
@@ -461,7 +463,7 @@ export async function runStaging(
     }
     for (const ix of list) {
       try {
-        if (await attempt(c, ix.build)) result.built.set(ix.entry, ix.attach);
+        if (await attempt(c, ddl(ix))) result.built.set(ix.entry, ix.attach);
       } catch (err) {
         throw new Error(`restore of table "${t.table}" failed building an index: ${(err as Error).message}`);
       }
