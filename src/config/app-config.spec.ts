@@ -45,6 +45,7 @@ describe('loadConfig', () => {
       restoreParallel: 2,
       maintenanceWorkMem: '512MB',
       restoreAnalyze: true,
+      toastCompression: 'auto',
       scope: everything,
     });
     const c = loadConfig({
@@ -52,6 +53,7 @@ describe('loadConfig', () => {
       RESTORE_PARALLELISM: '1',
       RESTORE_MAINTENANCE_WORK_MEM: '1GB',
       RESTORE_ANALYZE: 'false',
+      RESTORE_TOAST_COMPRESSION: 'server',
       BACKUP_INCLUDE_SCHEMAS: 'app, billing_*',
       BACKUP_EXCLUDE_SCHEMAS: 'scratch',
       BACKUP_EXCLUDE_TABLES: 'public.logs,*.audit_?',
@@ -61,6 +63,7 @@ describe('loadConfig', () => {
       restoreParallel: 1,
       maintenanceWorkMem: '1GB',
       restoreAnalyze: false,
+      toastCompression: 'server',
       scope: {
         includeSchemas: ['app', 'billing_*'],
         excludeSchemas: ['scratch'],
@@ -68,6 +71,9 @@ describe('loadConfig', () => {
       },
     });
     expect(() => loadConfig({ RESTORE_ANALYZE: 'sometimes' })).toThrow(/RESTORE_ANALYZE/);
+    expect(() => loadConfig({ RESTORE_TOAST_COMPRESSION: 'lz4' })).toThrow(
+      /RESTORE_TOAST_COMPRESSION must be auto or server/,
+    );
   });
 
   it('accepts unauthenticated archives only when asked to, and refuses a value that is not a boolean', () => {

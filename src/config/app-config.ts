@@ -7,6 +7,10 @@ import { resolve } from 'node:path';
 import { plainToInstance, Transform } from 'class-transformer';
 import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, validateSync } from 'class-validator';
 import type { DialectOptions } from '../engine/dialects/create-dialect';
+import {
+  TOAST_COMPRESSION_POLICIES,
+  type ToastCompressionPolicy,
+} from '../engine/dialects/postgres/pg-toast-compression';
 import { parseKeyring } from '../engine/archive/keyring';
 import { validateCron, validateTimeZone } from '../scheduler/cron-schedule';
 
@@ -135,6 +139,8 @@ export class AppConfig {
   @Matches(/^[1-9][0-9]*(kB|MB|GB)$/, { message: 'RESTORE_MAINTENANCE_WORK_MEM must be a size like 64MB or 1GB' })
   RESTORE_MAINTENANCE_WORK_MEM = '512MB';
   @Transform(toBool) @IsBoolean() RESTORE_ANALYZE = true;
+  @IsIn(TOAST_COMPRESSION_POLICIES, { message: 'RESTORE_TOAST_COMPRESSION must be auto or server' })
+  RESTORE_TOAST_COMPRESSION: ToastCompressionPolicy = 'auto';
   @Transform(toInt) @IsInt() @Min(10) LEASE_TTL_SECONDS = 120;
   /** A job whose heartbeat is older than this many lease TTLs has no live owner: it is failed and its lease freed. */
   @Transform(toInt) @IsInt() @Min(1) @Max(100) JOB_STALE_AFTER_TTLS = 2;
@@ -196,6 +202,7 @@ export function dialectOptions(config: AppConfig): Required<DialectOptions> {
     restoreParallel: config.RESTORE_PARALLELISM,
     maintenanceWorkMem: config.RESTORE_MAINTENANCE_WORK_MEM,
     restoreAnalyze: config.RESTORE_ANALYZE,
+    toastCompression: config.RESTORE_TOAST_COMPRESSION,
     scope: {
       includeSchemas: config.BACKUP_INCLUDE_SCHEMAS,
       excludeSchemas: config.BACKUP_EXCLUDE_SCHEMAS,

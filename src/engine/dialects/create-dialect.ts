@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import type { Dialect } from './dialect';
 import { createPostgresDialect } from './postgres/postgres.dialect';
+import type { ToastCompressionPolicy } from './postgres/pg-toast-compression';
 import { createSqliteDialect } from './sqlite';
 import { sqlitePathFromUrl } from './sqlite/sqlite-connection';
 
@@ -13,6 +14,8 @@ export interface DialectOptions {
   maintenanceWorkMem?: string;
   /** ANALYZE the tables a restore swapped in, after its commit (PostgreSQL; default true). */
   restoreAnalyze?: boolean;
+  /** Which TOAST compression restored rows are written with (PostgreSQL; default auto). */
+  toastCompression?: ToastCompressionPolicy;
   /** What a full backup leaves out (PostgreSQL): schema patterns to include / exclude, table patterns whose rows are left out. */
   scope?: { includeSchemas?: string[]; excludeSchemas?: string[]; excludeTables?: string[] };
 }
@@ -21,8 +24,15 @@ export interface DialectOptions {
 export function createDialect(url: string, opts: DialectOptions = {}): Dialect {
   if (url.startsWith('sqlite:')) return createSqliteDialect(url, { busyTimeoutMs: 15_000 });
   if (/^postgres(ql)?:\/\//.test(url)) {
-    const { parallel, restoreParallel, maintenanceWorkMem, restoreAnalyze, scope } = opts;
-    return createPostgresDialect(url, { parallel, restoreParallel, maintenanceWorkMem, restoreAnalyze, scope });
+    const { parallel, restoreParallel, maintenanceWorkMem, restoreAnalyze, toastCompression, scope } = opts;
+    return createPostgresDialect(url, {
+      parallel,
+      restoreParallel,
+      maintenanceWorkMem,
+      restoreAnalyze,
+      toastCompression,
+      scope,
+    });
   }
   throw new Error('database URL must be sqlite:<path> or postgres://…');
 }

@@ -59,6 +59,8 @@ export interface LoadPoolOptions {
   parallel: number;
   /** maintenance_work_mem of the index builds. */
   maintenanceWorkMem: string;
+  /** default_toast_compression the rows are written with, or null for the server's (pg-toast-compression.ts). */
+  toastCompression?: string | null;
   /** Run first on every connection (pg_dump's session settings), or nothing. */
   preamble?: string;
   signal?: AbortSignal;
@@ -143,6 +145,8 @@ export class LoadPool {
     try {
       if (this.opts.preamble) await c.query(this.opts.preamble);
       await c.query(`SET maintenance_work_mem = ${quoteLiteral(this.opts.maintenanceWorkMem)}`);
+      if (this.opts.toastCompression)
+        await c.query(`SET default_toast_compression = ${quoteLiteral(this.opts.toastCompression)}`);
       for (let job = await this.next(); job; job = await this.next()) {
         this.running++;
         try {

@@ -43,9 +43,11 @@ import { AUDIT_TABLE } from '../../backup/bookkeeping-tables';
 export interface RestoreTuning {
   /** maintenance_work_mem for the index rebuilds, e.g. '512MB' (SET LOCAL: this transaction only). */
   maintenanceWorkMem?: string;
+  /** default_toast_compression the rows are written with, or null for the server's (pg-toast-compression.ts). */
+  toastCompression?: string | null;
 }
 
-export const DEFAULT_RESTORE_TUNING: Required<RestoreTuning> = { maintenanceWorkMem: '512MB' };
+export const DEFAULT_RESTORE_TUNING: Required<RestoreTuning> = { maintenanceWorkMem: '512MB', toastCompression: null };
 
 /** Append-only: its triggers refuse UPDATE and DELETE, and restores only ever add to it. */
 
@@ -279,6 +281,8 @@ export async function restoreInTransaction(
   await input.guard?.beforeLoad(reader);
   // Index rebuilds sort with it, and re-adding a foreign key validates with it as work_mem.
   await client.query(`SET LOCAL maintenance_work_mem = ${quoteLiteral(tune.maintenanceWorkMem)}`);
+  if (tune.toastCompression)
+    await client.query(`SET LOCAL default_toast_compression = ${quoteLiteral(tune.toastCompression)}`);
   // Keys between two shadowed tables stay until their swap lifts them.
   const allKeys = (await foreignKeysInScope(client, scope)).filter(
     (fk) => !(shadowed.has(fk.table) && shadowed.has(fk.refTable ?? '')),
@@ -307,6 +311,7 @@ export async function restoreInTransaction(
     ? loadShadows(shadows.plan, input.tables, {
         url: shadows.url,
         maintenanceWorkMem: tune.maintenanceWorkMem,
+        toastCompression: tune.toastCompression,
         signal: abort.signal,
         analyze: shadows.analyze,
         onProgress: input.onProgress,

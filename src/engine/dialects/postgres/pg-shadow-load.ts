@@ -38,6 +38,8 @@ import {
 export interface LoadOptions {
   url: string;
   maintenanceWorkMem: string;
+  /** default_toast_compression of the loaders, or null for the server's. */
+  toastCompression?: string | null;
   signal: AbortSignal;
   /** Gather each shadow's statistics once it is loaded and indexed (RESTORE_ANALYZE). */
   analyze: boolean;
@@ -66,6 +68,7 @@ export async function loadShadows(
     app: `${RESTORE_APP_PREFIX}${plan.token}`,
     parallel: plan.parallel,
     maintenanceWorkMem: opts.maintenanceWorkMem,
+    toastCompression: opts.toastCompression,
     signal: opts.signal,
   });
   const toDeal = tablesToDeal(plan.tables, plan.parallel);

@@ -313,6 +313,8 @@ export interface StageOptions {
   /** Loader connections. */
   parallel: number;
   maintenanceWorkMem: string;
+  /** default_toast_compression of the loaders, or null for the server's. */
+  toastCompression?: string | null;
   signal?: AbortSignal;
   onProgress?(p: { table: string; rows: number }): void;
 }
@@ -377,6 +379,7 @@ export async function runStaging(
     app,
     parallel: opts.parallel,
     maintenanceWorkMem: opts.maintenanceWorkMem,
+    toastCompression: opts.toastCompression,
     preamble: plan.preamble,
     signal: opts.signal,
   });

@@ -26,12 +26,13 @@ import { planStaging, runStaging, type StagePlan, type StageResult } from './pg-
 import { compareInventories, readInventoryObjects, summarize } from './pg-inventory';
 import { planInTransaction } from './pg-plan';
 import { catalogChecks, databaseRestoreChecks } from './pg-restore-checks';
-import { DEFAULT_RESTORE_TUNING, referencedFromOutside, restoreInTransaction } from './pg-restore';
+import { DEFAULT_RESTORE_TUNING, referencedFromOutside, restoreInTransaction, type RestoreTuning } from './pg-restore';
 import { dropAbandonedShadows, prepareShadows, RESTORE_APP_PREFIX, type ShadowPlan } from './pg-shadow-prepare';
 import { stripPsqlMetaCommands } from './pg-schema-dump';
 import { diffTables, fingerprintTables } from './pg-schema-compare';
 import { PostgresSnapshot } from './pg-snapshot';
 import { connect, destroyClient, qualify, quoteIdent } from './pg-session';
+import { restoreToastCompression, type ToastCompressionPolicy } from './pg-toast-compression';
 import { findPgTool, serverMajor, type FindPgToolOptions } from './pg-tools';
 import type { WholeScopeOptions } from './pg-whole-dump';
 
@@ -48,6 +49,8 @@ export interface PostgresDialectOptions {
   maintenanceWorkMem?: string;
   /** ANALYZE the tables a restore swapped in, right after its commit (default true). */
   restoreAnalyze?: boolean;
+  /** Which TOAST compression restored rows are written with (default auto: pg-toast-compression.ts). */
+  toastCompression?: ToastCompressionPolicy;
   /** What full backups leave out (BACKUP_INCLUDE_SCHEMAS, BACKUP_EXCLUDE_SCHEMAS, BACKUP_EXCLUDE_TABLES). */
   scope?: WholeScopeOptions;
 }
@@ -130,6 +133,14 @@ export class PostgresDialect implements Dialect {
     });
   }
 
+  /** The settings of a restore's connections, read from the target through `main` where they depend on it. */
+  private async restoreTuning(main: Client): Promise<Required<RestoreTuning>> {
+    return {
+      maintenanceWorkMem: this.opts.maintenanceWorkMem ?? DEFAULT_RESTORE_TUNING.maintenanceWorkMem,
+      toastCompression: await restoreToastCompression(main, this.opts.toastCompression ?? 'auto'),
+    };
+  }
+
   /**
    * All or nothing, in one transaction on one connection; with `restoreParallel` > 1 the large
    * replace tables that can be are loaded as shadows by that many loader connections meanwhile
@@ -140,10 +151,11 @@ export class PostgresDialect implements Dialect {
   async restore(input: RestoreInput): Promise<RestoreTableResult[]> {
     const token = randomBytes(6).toString('hex');
     const app = `${RESTORE_APP_PREFIX}${token}`;
-    const tuning = { maintenanceWorkMem: this.opts.maintenanceWorkMem ?? DEFAULT_RESTORE_TUNING.maintenanceWorkMem };
     const main = await connect(this.url, app);
     let plan: ShadowPlan | null = null;
+    let tuning: Required<RestoreTuning>;
     try {
+      tuning = await this.restoreTuning(main);
       plan = await this.prepareShadows(input, token, app);
     } catch (err) {
       destroyClient(main);
@@ -256,7 +268,6 @@ export class PostgresDialect implements Dialect {
    * (pg-staged-load.ts).
    */
   async restoreDatabase(db: DatabaseRestoreInput, input: RestoreInput): Promise<DatabaseRestoreResult> {
-    const tuning = { maintenanceWorkMem: this.opts.maintenanceWorkMem ?? DEFAULT_RESTORE_TUNING.maintenanceWorkMem };
     const token = randomBytes(6).toString('hex');
     const app = `${RESTORE_APP_PREFIX}${token}`;
     // Connected under the restore's name from the start: a restore running beside it drops
@@ -264,13 +275,16 @@ export class PostgresDialect implements Dialect {
     const main = await connect(this.url, app);
     let plan: StagePlan | null = null;
     let staged: StageResult | null = null;
+    let tuning: Required<RestoreTuning>;
     try {
+      tuning = await this.restoreTuning(main);
       plan = await this.planStaging(db, input, token, app);
       if (plan)
         staged = await runStaging(plan, input.tables, {
           url: this.url,
           parallel: this.opts.restoreParallel ?? DEFAULT_RESTORE_PARALLEL,
           maintenanceWorkMem: tuning.maintenanceWorkMem,
+          toastCompression: tuning.toastCompression,
           signal: input.signal,
           onProgress: input.onProgress,
         });
