@@ -4,23 +4,14 @@
  * restore's own maintenance_work_mem. The indexes' expressions are probes that fail the build,
  * and so the restore, when the setting in force while CREATE INDEX runs is not the expected one.
  */
-import { spawnSync } from 'node:child_process';
 import { createPgDatabase, type TestDatabase } from '../../../../test/support/databases';
 import type { RestoreInput } from '../dialect';
 import { GIN_BUILD_WORK_MEM } from './pg-indexes';
 import { STAGE_SPLIT_BYTES } from './pg-load-pool';
-import { stripPsqlMetaCommands } from './pg-schema-dump';
-import { restoreInput, sql, takeBackup, type Backup } from './pg-spec-helpers';
+import { pgDumpSection, restoreInput, sql, takeBackup, type Backup } from './pg-spec-helpers';
 import { createPostgresDialect } from './postgres.dialect';
 
 const RESTORE_MEM = '77MB';
-
-/** One section of pg_dump's output, as the whole-database backup stores it. */
-function pgDumpSection(url: string, section: 'pre-data' | 'post-data', args: string[]): string {
-  const res = spawnSync('pg_dump', [`--section=${section}`, ...args, `--dbname=${url}`], { encoding: 'utf8' });
-  if (res.status !== 0) throw new Error(`pg_dump failed: ${res.stderr}`);
-  return stripPsqlMetaCommands(res.stdout);
-}
 
 /** The probe: fails a build unless maintenance_work_mem is `expected` while it runs. */
 const PROBE = `

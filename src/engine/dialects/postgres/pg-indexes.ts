@@ -106,6 +106,11 @@ export function memoryKb(setting: string): number | null {
   return m ? Number(m[1]) * MEMORY_UNITS_KB[m[2] ?? 'kB'] : null;
 }
 
+/** Whether a CREATE INDEX statement (pg_get_indexdef's or pg_dump's form) builds a GIN index. */
+export function isGinIndex(ddl: string): boolean {
+  return / USING gin /i.test(ddl);
+}
+
 /**
  * The statements that build an index inside an open transaction where maintenance_work_mem is
  * `maintenanceWorkMem`: a GIN index builds with GIN_BUILD_WORK_MEM when that is less, and the
@@ -114,7 +119,7 @@ export function memoryKb(setting: string): number | null {
 export function indexBuildSql(ddl: string, maintenanceWorkMem: string): string {
   const stmt = ddl.replace(/;\s*$/, '');
   const given = memoryKb(maintenanceWorkMem);
-  if (!/ USING gin /i.test(stmt) || given === null || given <= memoryKb(GIN_BUILD_WORK_MEM)!) return stmt;
+  if (!isGinIndex(stmt) || given === null || given <= memoryKb(GIN_BUILD_WORK_MEM)!) return stmt;
   return [
     `SET LOCAL maintenance_work_mem = ${quoteLiteral(GIN_BUILD_WORK_MEM)}`,
     stmt,

@@ -144,9 +144,13 @@ export class LoadPool {
     let ok = false;
     try {
       if (this.opts.preamble) await c.query(this.opts.preamble);
-      await c.query(`SET maintenance_work_mem = ${quoteLiteral(this.opts.maintenanceWorkMem)}`);
-      if (this.opts.toastCompression)
-        await c.query(`SET default_toast_compression = ${quoteLiteral(this.opts.toastCompression)}`);
+      const toast = this.opts.toastCompression;
+      await c.query(
+        [
+          `SET maintenance_work_mem = ${quoteLiteral(this.opts.maintenanceWorkMem)}`,
+          ...(toast ? [`SET default_toast_compression = ${quoteLiteral(toast)}`] : []),
+        ].join('; '),
+      );
       for (let job = await this.next(); job; job = await this.next()) {
         this.running++;
         try {

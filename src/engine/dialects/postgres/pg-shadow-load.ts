@@ -24,7 +24,7 @@ import type { Client } from 'pg';
 import type { RestoreTableInput } from '../dialect';
 import { BINARY_ROW_FORMAT } from './pg-copy-binary';
 import { copyIn, storedColumns } from './pg-copy-in';
-import { indexBuildSql, rebuildError } from './pg-indexes';
+import { indexBuildSql, isGinIndex, rebuildError } from './pg-indexes';
 import { readAheadInOrder } from './pg-read-ahead';
 import { BEGIN_LOAD, dealRows, LoadPool, loadError, STAGE_SPLIT_BYTES, tablesToDeal } from './pg-load-pool';
 import {
@@ -160,7 +160,7 @@ export async function loadShadows(
     }
     if (!dealt) await c.query('COMMIT');
     // The longest first, to keep every loader busy to the end: a GIN index, then the keys.
-    const order = (ix: ShadowIndex): number => (/ USING gin /.test(ix.ddl) ? 0 : ix.constraint ? 1 : 2);
+    const order = (ix: ShadowIndex): number => (isGinIndex(ix.ddl) ? 0 : ix.constraint ? 1 : 2);
     let left = t.indexes.length;
     for (const ix of [...t.indexes].sort((a, b) => order(a) - order(b)))
       pool.follow(async (client) => {

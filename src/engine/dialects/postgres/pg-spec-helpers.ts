@@ -5,6 +5,7 @@ import { Readable } from 'node:stream';
 import { Client } from 'pg';
 import type { RestoreInput, RestoreMode, SequenceValue, TableInfo, TableRowFormat } from '../dialect';
 import { createPgDatabase, type TestDatabase } from '../../../../test/support/databases';
+import { stripPsqlMetaCommands } from './pg-schema-dump';
 import { createPostgresDialect, type PostgresDialect } from './postgres.dialect';
 
 export async function sql<T extends object = Record<string, unknown>>(
@@ -82,6 +83,13 @@ export function restoreInput(
       open: async () => Readable.from([b.data.get(t.name)!.bytes]),
     })),
   };
+}
+
+/** One section of pg_dump's output as a whole-database backup stores it (psql meta-commands stripped). */
+export function pgDumpSection(url: string, section: 'pre-data' | 'post-data', args: string[] = []): string {
+  const res = spawnSync('pg_dump', [`--section=${section}`, ...args, `--dbname=${url}`], { encoding: 'utf8' });
+  if (res.status !== 0) throw new Error(`pg_dump failed: ${res.stderr}`);
+  return stripPsqlMetaCommands(res.stdout);
 }
 
 /** `pg_dump --data-only` of the tables, minus lines that differ between any two dumps. */

@@ -9,9 +9,8 @@ import { Readable } from 'node:stream';
 import { Client } from 'pg';
 import { createPgDatabase, type TestDatabase } from '../../../../test/support/databases';
 import type { RestoreInput } from '../dialect';
-import { stripPsqlMetaCommands } from './pg-schema-dump';
 import { dropAbandonedShadows } from './pg-shadow-prepare';
-import { restoreInput, sql, takeBackup } from './pg-spec-helpers';
+import { pgDumpSection, restoreInput, sql, takeBackup } from './pg-spec-helpers';
 import { STAGE_DEAL_BYTES, STAGE_SPLIT_BYTES } from './pg-load-pool';
 import { createPostgresDialect } from './postgres.dialect';
 
@@ -29,8 +28,8 @@ const wholeDump = (url: string): string =>
     .join('\n');
 
 const sections = (url: string) => ({
-  preData: stripPsqlMetaCommands(pgDump(url, ['--section=pre-data'])),
-  postData: stripPsqlMetaCommands(pgDump(url, ['--section=post-data'])),
+  preData: pgDumpSection(url, 'pre-data'),
+  postData: pgDumpSection(url, 'post-data'),
 });
 
 /** Whether every page of the table is all-frozen: rows COPYed FREEZE into a table its own transaction created. */

@@ -32,7 +32,7 @@ import { BINARY_ROW_FORMAT } from './pg-copy-binary';
 import { copyIn, storedColumns } from './pg-copy-in';
 import { OWNER_LINE, type DumpEntry } from './pg-database-restore';
 import { readAheadInOrder } from './pg-read-ahead';
-import { indexBuildSql } from './pg-indexes';
+import { indexBuildSql, isGinIndex } from './pg-indexes';
 import { connect, destroyClient, quoteIdent, displayName } from './pg-session';
 import { BEGIN_LOAD, dealRows, LoadPool, loadError, STAGE_SPLIT_BYTES, tablesToDeal } from './pg-load-pool';
 import { RESTORE_APP_PREFIX, shadowSchemaName } from './pg-shadow-prepare';
@@ -192,7 +192,7 @@ function stageIndex(
     const t = q && tables.get(`${q.schema}\0${q.name}`);
     if (!q || !t || !stmt.startsWith(' USING ', onAt + 4 + q.length)) return null;
     const build = `${stmt.slice(0, onAt + 4)}${stagedName(t)}${replaceQualifiedNames(stmt.slice(onAt + 4 + q.length), types)}`;
-    return [t, { entry: index, build, attach: '', gin: / USING gin /.test(stmt) }];
+    return [t, { entry: index, build, attach: '', gin: isGinIndex(stmt) }];
   }
   if (entry.type === 'CONSTRAINT' && KEY.test(stmt)) {
     const q = readQualifiedName(stmt.slice('ALTER TABLE ONLY '.length));

@@ -3,11 +3,9 @@
  * path that writes them: in place, shadow tables, staged into an empty database. The test
  * server is Debian's PostgreSQL 15, built with lz4, its default_toast_compression untouched.
  */
-import { spawnSync } from 'node:child_process';
 import { createPgDatabase, type TestDatabase } from '../../../../test/support/databases';
 import type { RestoreInput } from '../dialect';
-import { stripPsqlMetaCommands } from './pg-schema-dump';
-import { restoreInput, sql, takeBackup, type Backup } from './pg-spec-helpers';
+import { pgDumpSection, restoreInput, sql, takeBackup, type Backup } from './pg-spec-helpers';
 import { createPostgresDialect, type PostgresDialectOptions } from './postgres.dialect';
 
 // Values of ~9 KB that compress well: stored compressed, with the session's method.
@@ -23,12 +21,6 @@ async function methods(url: string): Promise<Record<string, string[]>> {
     `SELECT array_agg(DISTINCT pg_column_compression(body)) AS body, array_agg(DISTINCT pg_column_compression(kept)) AS kept FROM notes`,
   );
   return { body: rows[0].body, kept: rows[0].kept };
-}
-
-function pgDumpSection(url: string, section: 'pre-data' | 'post-data'): string {
-  const res = spawnSync('pg_dump', [`--section=${section}`, `--dbname=${url}`], { encoding: 'utf8' });
-  if (res.status !== 0) throw new Error(`pg_dump failed: ${res.stderr}`);
-  return stripPsqlMetaCommands(res.stdout);
 }
 
 describe('PostgreSQL restore: the TOAST compression of restored rows', () => {
