@@ -1,10 +1,14 @@
 /**
  * The loader connections of a parallel restore, shared by both of its paths: the replace
  * restore's shadow tables (pg-shadow-load.ts) and the restore into an empty database's staged
- * tables (pg-staged-load.ts). Jobs are taken by whichever loader comes free: first the jobs
- * running ones queued (a large table's index builds, shares of a table dealt out), then the next
- * table to load, largest first, so the connections stay busy to the end. A loader with nothing to
- * take waits while any job runs, since that job may queue more.
+ * tables (pg-staged-load.ts). Jobs are taken by whichever loader comes free: first a share of a
+ * table being dealt out (it loads alongside), then the next table to load, largest first, and only
+ * then the index builds that finished loads queued. Builds last: a load is one long job that
+ * cannot be split, while a table's index builds are several short ones, so the loaders finish
+ * together. Building an early table's indexes before the next load had made shape a's
+ * 110 MiB audit table load alone at the end while the other loader sat idle (docs/benchmarking.md,
+ * 2026-12-03). A loader with nothing to take waits while any job runs, since that job may queue
+ * more.
  *
  * Each job is one or more transactions of its own on its loader's connection. The first failure
  * stops the pool: every connection is closed (a loader stopped mid-COPY cannot end politely;
@@ -27,17 +31,28 @@ export const STAGE_SPLIT_BYTES = 64 * 1024 * 1024;
 export const STAGE_DEAL_BYTES = 128 * 1024 * 1024;
 
 /**
- * The tables dealt out to every loader: of STAGE_DEAL_BYTES or more, and larger than all the
- * others shared among the other loaders, so that loading it on one connection would leave the
- * others idle (shape b: one table, 15.9 of 17.7 s). Tables of like sizes already keep every
- * loader busy, and keep their rows frozen: dealing shape a's two large tables made its restore
- * slower (8.3 s against 6.2 s, one run each).
+ * How much larger than all the others a table must be to be dealt out (see tablesToDeal): below
+ * it the loader that finishes its share of the smaller tables first builds their indexes while the
+ * large one still loads, which fills most of the gap, and dealing has costs of its own.
+ */
+export const DEAL_MARGIN = 1.25;
+
+/**
+ * The tables dealt out to every loader: of STAGE_DEAL_BYTES or more, and larger by DEAL_MARGIN
+ * than all the others shared among the other loaders, so that loading it on one connection would
+ * leave the others idle (shape b: one table, 15.9 of 17.7 s). Tables of like sizes already keep
+ * every loader busy, and keep their rows frozen. Dealt rows are not frozen, so a later foreign key
+ * check of the table cannot read it by index alone, and it is loaded in several transactions.
+ * Shape a's tasks (480 MB of rows against 440 MB in its other tables) was dealt out with no
+ * margin: replace 6.07 s (median of 10, by turns) against 5.70 s loaded on one connection.
  */
 export function tablesToDeal(tables: { table: string; bytes: number }[], parallel: number): Set<string> {
   if (parallel < 2) return new Set();
   const total = tables.reduce((a, t) => a + t.bytes, 0);
   return new Set(
-    tables.filter((t) => t.bytes >= STAGE_DEAL_BYTES && t.bytes * (parallel - 1) > total - t.bytes).map((t) => t.table),
+    tables
+      .filter((t) => t.bytes >= STAGE_DEAL_BYTES && t.bytes * (parallel - 1) > DEAL_MARGIN * (total - t.bytes))
+      .map((t) => t.table),
   );
 }
 
@@ -75,7 +90,10 @@ export function loadError(t: { table: string }, err: unknown): Error {
 export class LoadPool {
   readonly parallel: number;
   private readonly loads: LoadJob[] = [];
-  private readonly ready: LoadJob[] = [];
+  /** Shares of a table being dealt out: taken before anything else. */
+  private readonly shares: LoadJob[] = [];
+  /** Jobs queued by finished loads (index builds): taken once no table is left to load. */
+  private readonly builds: LoadJob[] = [];
   private running = 0;
   private waiting: (() => void)[] = [];
   private first: unknown = null;
@@ -95,10 +113,15 @@ export class LoadPool {
     this.loads.push(job);
   }
 
-  /** A job a running one queued; taken before any table load, `first` ones before the rest. */
-  follow(job: LoadJob, first = false): void {
-    if (first) this.ready.unshift(job);
-    else this.ready.push(job);
+  /** A share of a table a running job deals out: the next loader to come free takes it. */
+  share(job: LoadJob): void {
+    this.shares.push(job);
+    this.notify();
+  }
+
+  /** A job a running one queued (an index build): taken in order, once every table is loading. */
+  follow(job: LoadJob): void {
+    this.builds.push(job);
     this.notify();
   }
 
@@ -130,7 +153,7 @@ export class LoadPool {
   private async next(): Promise<LoadJob | null> {
     for (;;) {
       if (this.abort.signal.aborted) return null;
-      const job = this.ready.shift() ?? this.loads.shift();
+      const job = this.shares.shift() ?? this.loads.shift() ?? this.builds.shift();
       if (job) return job;
       if (this.running === 0) return null;
       await new Promise<void>((resolve) => this.waiting.push(resolve));
@@ -212,10 +235,10 @@ export async function dealRows(
   pool.signal.addEventListener('abort', stopSource, { once: true });
   try {
     for (let k = 1; k < pool.parallel; k++)
-      pool.follow(async (client) => {
+      pool.share(async (client) => {
         // Every row may be handed out by now: then there is nothing left to load.
         if (open) await share(client);
-      }, true);
+      });
     await share(c);
     open = false;
     return (await Promise.all(shares)).reduce((a, b) => a + b, 0);

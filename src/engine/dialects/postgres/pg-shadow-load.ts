@@ -7,7 +7,8 @@
  * A large table (STAGE_SPLIT_BYTES) builds its indexes as jobs of their own once its rows are
  * committed, so two of them build at once on two loaders (a plain key as its unique index, which
  * the swap attaches: CREATE INDEX takes a SHARE lock, which does not conflict with itself); a
- * table larger than all the others together is dealt out to every loader (tablesToDeal).
+ * table a quarter larger than all the others together is dealt out to every loader (tablesToDeal).
+ * Those index jobs are taken once every table is loading (LoadPool).
  *
  * Then the loader gathers the shadow's statistics. That keeps writers waiting a little longer
  * than an ANALYZE after the commit would, but the table never goes live without statistics (the

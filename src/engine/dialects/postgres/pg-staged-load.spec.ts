@@ -7,7 +7,7 @@
 import { Readable } from 'node:stream';
 import type { RestoreTableInput } from '../dialect';
 import { splitDump } from './pg-database-restore';
-import { STAGE_DEAL_BYTES, tablesToDeal } from './pg-load-pool';
+import { DEAL_MARGIN, STAGE_DEAL_BYTES, tablesToDeal } from './pg-load-pool';
 import { planStaging } from './pg-staged-load';
 
 const entry = (name: string, type: string, sql: string, schema = 'public'): string =>
@@ -156,12 +156,25 @@ describe('tablesToDeal', () => {
   it.each([
     ['one table of most of the database (shape b)', [t('articles', 900), t('authors', 20)], 2, ['articles']],
     [
-      'two large tables of like sizes keep both loaders busy (shape a)',
+      'two large tables of like sizes keep both loaders busy',
       [t('tasks', 400), t('comments', 350), t('audit', 150)],
       2,
       [],
     ],
-    ['larger than the rest shared among two other loaders', [t('big', 500), t('x', 400), t('y', 400)], 3, ['big']],
+    [
+      'a table a little larger than the rest is not dealt out (shape a: 480 MB against 440 MB)',
+      [t('tasks', 458), t('comments', 311), t('audit', 108), t('projects', 0.4)],
+      2,
+      [],
+    ],
+    ['a table larger than the rest by the margin is', [t('big', 500), t('rest', 500 / DEAL_MARGIN - 1)], 2, ['big']],
+    [
+      'larger by the margin than the rest shared among two other loaders',
+      [t('big', 600), t('x', 400), t('y', 400)],
+      3,
+      ['big'],
+    ],
+    ['not at exactly the margin', [t('big', 500), t('x', 400)], 2, []],
     ['not with one loader', [t('big', 900)], 1, []],
     ['not below the size floor', [{ table: 'big', bytes: STAGE_DEAL_BYTES - 1 }], 2, []],
   ])('%s', (_label, tables, parallel, expected) => {
