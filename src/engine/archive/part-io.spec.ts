@@ -189,6 +189,29 @@ async function eachFlippedByte(file: string, mask: number, check: () => Promise<
   return original;
 }
 
+describe('openPart streams destroyed unread', () => {
+  it('close the stored stream under them', async () => {
+    const fmt = format('zstd', true);
+    // More stored bytes than the read pipeline buffers, so the file cannot have been read to its end.
+    const part = await write('parts/0001.rows', randomBytes(16 * 1024 * 1024), fmt);
+    const bodies: Readable[] = [];
+    // The real storage, with the streams it hands out kept to look at.
+    const watched = Object.create(storage) as LocalStorage;
+    watched.get = async (key: string) => {
+      const body = await storage.get(key);
+      bodies.push(body);
+      return body;
+    };
+    const rows = await openPart(watched, DIR, part, fmt, ring);
+    const bodyClosed = new Promise((resolve) => bodies[0].once('close', resolve));
+    rows.destroy();
+    await new Promise((resolve) => rows.once('close', resolve));
+    // Not a timing goal: unfixed, the file would stay open until garbage collection, so wait a while, not forever.
+    await Promise.race([bodyClosed, new Promise((resolve) => setTimeout(resolve, 5000))]);
+    expect(bodies[0].destroyed).toBe(true);
+  });
+});
+
 describe('writePart failures leave nothing behind', () => {
   it('removes the part when the source errors midway', async () => {
     const failing = Readable.from(

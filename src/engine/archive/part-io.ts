@@ -302,7 +302,11 @@ export async function openPart(
     !workersFor('read') || part.size < INLINE_BELOW_BYTES,
   );
   const last = pipeline([body, ...work.steps], () => undefined) as unknown as Readable;
-  return Readable.from(relabelErrors(last, part.name), { objectMode: false });
+  const out = Readable.from(relabelErrors(last, part.name), { objectMode: false });
+  // Destroying `out` before its first read ends the generator without running it, which would
+  // leave the pipeline and the storage stream (an open file, an HTTP body) open until collected.
+  out.once('close', () => last.destroy());
+  return out;
 }
 
 export interface PartCheck {

@@ -50,3 +50,28 @@ describe('readAhead', () => {
     expect(streams.get('a')?.destroyed).toBe(false);
   });
 });
+
+describe('readAhead with tables opened out of order', () => {
+  it('opens each table once when a later table is opened before an earlier one', async () => {
+    const opened: string[] = [];
+    const streams = new Map<string, Readable>();
+    const ahead = readAhead(tables(['a', 'b', 'c', 'd'], opened, streams));
+    // Two loaders took a and b; the one with b opened it first.
+    const b = await ahead.tables[1].open();
+    const a = await ahead.tables[0].open();
+    await new Promise((r) => setImmediate(r));
+    expect(opened).toEqual(['b', 'c', 'a']);
+    const c = await ahead.tables[2].open();
+    const d = await ahead.tables[3].open();
+    await new Promise((r) => setImmediate(r));
+    expect([...opened].sort()).toEqual(['a', 'b', 'c', 'd']);
+    for (const [s, want] of [
+      [a, 'a'],
+      [b, 'b'],
+      [c, 'c'],
+      [d, 'd'],
+    ] as const)
+      expect(Buffer.concat(await s.toArray()).toString()).toBe(want);
+    ahead.close();
+  });
+});

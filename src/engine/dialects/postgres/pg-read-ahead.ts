@@ -17,9 +17,15 @@ export interface ReadAhead {
 
 export function readAhead(tables: RestoreTableInput[]): ReadAhead {
   const opened = new Map<number, Promise<Readable>>();
+  /**
+   * Tables already handed out. Loaders take their tables in order but may open them out of it
+   * (one opens table 2 while the one that took table 1 has not yet opened it): without this,
+   * opening table 1 would open table 2 "ahead" a second time, a stream nobody reads.
+   */
+  const taken = new Set<number>();
   let closed = false;
   const start = (i: number): void => {
-    if (closed || i >= tables.length || opened.has(i)) return;
+    if (closed || i >= tables.length || opened.has(i) || taken.has(i)) return;
     const p = (async () => tables[i].open())();
     // Its failure is the table's own: it surfaces when the restore takes the table.
     p.catch(() => undefined);
@@ -32,6 +38,7 @@ export function readAhead(tables: RestoreTableInput[]): ReadAhead {
         start(i);
         const p = opened.get(i) ?? (async () => t.open())();
         opened.delete(i);
+        taken.add(i);
         start(i + 1);
         return p;
       },
