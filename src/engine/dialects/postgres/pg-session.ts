@@ -3,7 +3,8 @@
  * session settings (DateStyle, TimeZone, float digits...), so every connection that reads
  * or writes row data pins them: the same rows then always encode to the same bytes.
  */
-import { Client } from 'pg';
+import type { Client } from 'pg';
+import { pg } from './pg-driver';
 
 export const SESSION_SETTINGS: ReadonlyArray<[string, string]> = [
   ['client_encoding', 'UTF8'],
@@ -23,7 +24,7 @@ export const SESSION_SETTINGS: ReadonlyArray<[string, string]> = [
 ];
 
 export async function connect(url: string, applicationName = 'strongroom'): Promise<Client> {
-  const client = new Client({ connectionString: url, application_name: applicationName });
+  const client = new pg.Client({ connectionString: url, application_name: applicationName });
   // An idle client whose socket dies emits 'error'; without a listener that would crash the process.
   client.on('error', () => undefined);
   try {
