@@ -41,6 +41,14 @@ async function frozen(url: string, table: string): Promise<boolean> {
   return rows[0].frozen;
 }
 
+/** Each foreign key, and whether the restore's main transaction added it (the one that attached plain's primary key). */
+const keysAddedByMain = (url: string) =>
+  sql<{ conname: string; main: boolean }>(
+    url,
+    `SELECT conname, xmin::text = (SELECT xmin::text FROM pg_constraint WHERE conname = 'plain_pkey') AS main
+       FROM pg_constraint WHERE contype = 'f' ORDER BY conname`,
+  );
+
 const STAGING = `SELECT nspname FROM pg_namespace WHERE nspname LIKE 'strongroom\\_restore\\_%'`;
 
 describe('PostgreSQL restore into an empty database, tables staged in parallel', () => {
@@ -76,16 +84,19 @@ describe('PostgreSQL restore into an empty database, tables staged in parallel',
        COMMENT ON INDEX plain_doc IS 'documents';
        CREATE DOMAIN positive AS integer CHECK (VALUE > 0);
        CREATE DOMAIN lowered AS text CHECK (public.norm(VALUE) = VALUE);
-       CREATE TABLE feelings (id serial PRIMARY KEY, m mood, n positive, note text DEFAULT 'public.mood');
+       CREATE TABLE feelings (id serial PRIMARY KEY, m mood, n positive, note text DEFAULT 'public.mood',
+         parent int REFERENCES feelings ON DELETE CASCADE);
        CREATE INDEX feelings_sad ON feelings (id) WHERE m = 'sad';
        CREATE TABLE tagged (id int PRIMARY KEY, tag lowered);
-       CREATE TABLE "Odd Schema"."Child; Table" (id int PRIMARY KEY, plain_id bigint REFERENCES plain, note text);
+       CREATE TABLE "Odd Schema"."Child; Table" (id int PRIMARY KEY, plain_id bigint REFERENCES plain, note text,
+         tagged_id int REFERENCES tagged);
        CREATE VIEW plain_view AS SELECT id, email FROM plain;
        INSERT INTO plain (email, doc, note)
          SELECT 'u' || g || '@x.org', jsonb_build_object('g', g), 'note ' || g FROM generate_series(1, 300) g;
-       INSERT INTO feelings (m, n) SELECT (ARRAY['ok', 'sad'])[1 + g % 2]::mood, g FROM generate_series(1, 20) g;
+       INSERT INTO feelings (m, n, parent)
+         SELECT (ARRAY['ok', 'sad'])[1 + g % 2]::mood, g, nullif(g / 2, 0) FROM generate_series(1, 20) g;
        INSERT INTO tagged SELECT g, 't' || g FROM generate_series(1, 5) g;
-       INSERT INTO "Odd Schema"."Child; Table" SELECT g, g, 'c;' || g FROM generate_series(1, 50) g;
+       INSERT INTO "Odd Schema"."Child; Table" SELECT g, g, 'c;' || g, 1 + g % 5 FROM generate_series(1, 50) g;
        SELECT setval('feelings_id_seq', 77);`,
     );
   });
@@ -129,6 +140,30 @@ describe('PostgreSQL restore into an empty database, tables staged in parallel',
     expect(await frozen(t.url, 'feelings')).toBe(true);
     expect(await frozen(t.url, 'tagged')).toBe(false);
     expect(await sql(t.url, STAGING)).toEqual([]);
+    // The keys between staged tables were added (and checked) on the loaders, in transactions
+    // of their own; the one to the table the main transaction loaded was added there.
+    expect(await keysAddedByMain(t.url)).toEqual([
+      { conname: 'Child; Table_plain_id_fkey', main: false },
+      { conname: 'Child; Table_tagged_id_fkey', main: true },
+      { conname: 'feelings_parent_fkey', main: false },
+    ]);
+  });
+
+  it('leaves a key whose rows break it to the main transaction, which fails naming it and leaves the target empty', async () => {
+    const t = await target();
+    const before = await sql(t.url, `SELECT count(*)::int AS n FROM pg_class WHERE relnamespace >= 16384`);
+    await expect(
+      restore(t.url, (input) => {
+        const child = input.tables.find((x) => x.name === 'Odd Schema.Child; Table')!;
+        child.rowFormat = undefined;
+        // A child of a plain row the backup does not hold.
+        child.open = async () => Readable.from([Buffer.from('1\t999999\tlost\t1\n')]);
+      }),
+    ).rejects.toThrow(
+      /failed at fk constraint Child; Table Child; Table_plain_id_fkey: .*violates foreign key constraint/,
+    );
+    expect(await sql(t.url, STAGING)).toEqual([]);
+    expect(await sql(t.url, `SELECT count(*)::int AS n FROM pg_class WHERE relnamespace >= 16384`)).toEqual(before);
   });
 
   it('leaves the target empty when a loader fails, and drops its staging schemas', async () => {

@@ -61,7 +61,27 @@ const POST = [
   entry(
     'plain plain_fk',
     'FK CONSTRAINT',
-    'ALTER TABLE ONLY public.plain\n    ADD CONSTRAINT plain_fk FOREIGN KEY (id) REFERENCES app."Odd"(id);',
+    'ALTER TABLE ONLY public.plain\n    ADD CONSTRAINT plain_fk FOREIGN KEY (id) REFERENCES app."Odd"(id) ON DELETE CASCADE;',
+  ),
+  entry(
+    'plain plain_self',
+    'FK CONSTRAINT',
+    'ALTER TABLE ONLY public.plain\n    ADD CONSTRAINT plain_self FOREIGN KEY ("public.x") REFERENCES public.plain(id);',
+  ),
+  entry(
+    'plain plain_late',
+    'FK CONSTRAINT',
+    'ALTER TABLE ONLY public.plain\n    ADD CONSTRAINT plain_late FOREIGN KEY (id) REFERENCES app."Odd"(id) NOT VALID;',
+  ),
+  entry(
+    'plain plain_empty',
+    'FK CONSTRAINT',
+    'ALTER TABLE ONLY public.plain\n    ADD CONSTRAINT plain_empty FOREIGN KEY (id) REFERENCES public.empty(id);',
+  ),
+  entry(
+    'parted parted_fk',
+    'FK CONSTRAINT',
+    'ALTER TABLE public.parted\n    ADD CONSTRAINT parted_fk FOREIGN KEY (id) REFERENCES public.plain(id);',
   ),
 ].join('');
 
@@ -131,9 +151,26 @@ describe('planStaging', () => {
         '',
       ],
     ]);
-    // A key with INCLUDE, an index on a partitioned table and foreign keys stay with the main transaction.
+    // A key with INCLUDE and an index on a partitioned table stay with the main transaction.
     expect(byName.get('app.Odd')!.indexes.map((i) => i.attach)).toEqual([
       'ALTER TABLE ONLY app."Odd"\n    ADD CONSTRAINT "Odd_pkey" PRIMARY KEY USING INDEX "Odd_pkey";',
+    ]);
+  });
+
+  it('adds foreign keys between staged tables on the loaders, a NOT VALID one or one to another table not', () => {
+    const odd = `"${byName.get('app.Odd')!.stagingSchema}"."Odd"`;
+    const plain = `"${byName.get('plain')!.stagingSchema}"."plain"`;
+    expect(plan.foreignKeys.map((k) => [post[k.entry].name, k.tables, k.add])).toEqual([
+      [
+        'plain plain_fk',
+        ['plain', 'app.Odd'],
+        `ALTER TABLE ONLY ${plain}\n    ADD CONSTRAINT plain_fk FOREIGN KEY (id) REFERENCES ${odd}(id) ON DELETE CASCADE;`,
+      ],
+      [
+        'plain plain_self',
+        ['plain', 'plain'],
+        `ALTER TABLE ONLY ${plain}\n    ADD CONSTRAINT plain_self FOREIGN KEY ("public.x") REFERENCES ${plain}(id);`,
+      ],
     ]);
   });
 
@@ -145,6 +182,7 @@ describe('planStaging', () => {
       schemas: expect.any(Array),
       types: [],
       tables: [],
+      foreignKeys: [],
     });
   });
 });

@@ -24,6 +24,9 @@
  * INDEX takes a SHARE lock, which does not conflict with itself. A plain primary key or unique
  * constraint is built as its unique index and attached by the main transaction (ADD CONSTRAINT
  * ... USING INDEX), which for the same reason lets it build beside the table's other indexes.
+ * A foreign key between two staged tables is added by a loader once both are loaded and indexed
+ * (a key may reference a plain unique index; the constraint later attached to that index keeps
+ * it), so each key's check of every row runs in parallel instead of after everything else.
  */
 import type { Readable } from 'node:stream';
 import type { Client } from 'pg';
@@ -65,6 +68,21 @@ export interface StagedTable {
   indexes: StagedIndex[];
 }
 
+/**
+ * A foreign key between two staged tables (or of one to itself), which a loader adds once both
+ * are loaded and indexed: adding a key checks every row against the referenced table's unique
+ * index, and on the main transaction those checks ran one after another once everything else
+ * was done (shape f's 499 keys, ~1.1 s). The key moves with its tables like their indexes do.
+ */
+export interface StagedForeignKey {
+  /** Its entry in the post-data section. */
+  entry: number;
+  /** Display names of the tables it names, its own first (twice for a key to its own table). */
+  tables: [string, string];
+  /** The entry's statement, on the staged tables. */
+  add: string;
+}
+
 /** An enum, composite type or domain created ahead in a staging schema, so staged tables can use it. */
 export interface StagedType {
   /** Its entry in the pre-data section. */
@@ -80,6 +98,7 @@ export interface StagePlan {
   schemas: string[];
   types: StagedType[];
   tables: StagedTable[];
+  foreignKeys: StagedForeignKey[];
 }
 
 /** The staged name of a type of the backup's, or null for any other name. */
@@ -219,6 +238,33 @@ function stageIndex(
   return null;
 }
 
+/**
+ * A foreign key entry between staged tables, rewritten onto them; null for anything else. A key
+ * written NOT VALID checks nothing when added, so it gains nothing from a loader.
+ */
+function stageForeignKey(entry: DumpEntry, index: number, tables: Map<string, StagedTable>): StagedForeignKey | null {
+  const stmts = entryStatements(entry.sql);
+  if (entry.type !== 'FK CONSTRAINT' || stmts.length !== 1 || !KEY.test(stmts[0])) return null;
+  const stmt = stmts[0];
+  if (stmt.endsWith(' NOT VALID;')) return null;
+  const q = readQualifiedName(stmt.slice('ALTER TABLE ONLY '.length));
+  const rest = q && stmt.slice('ALTER TABLE ONLY '.length + q.length);
+  const body = rest && KEY_BODY.exec(rest);
+  const name = body && readName(rest.slice(body[0].length));
+  if (!rest || !body || !name || !rest.startsWith(' FOREIGN KEY (', body[0].length + name.length)) return null;
+  // Its own table and the referenced one are the only qualified names in what pg_dump writes.
+  const named: StagedTable[] = [];
+  let other = false;
+  const add = replaceQualifiedNames(stmt, (schema, n) => {
+    const t = tables.get(`${schema}\0${n}`);
+    if (t) named.push(t);
+    else other = true;
+    return t ? stagedName(t) : null;
+  });
+  if (other || named.length !== 2) return null;
+  return { entry: index, tables: [named[0].table, named[1].table], add };
+}
+
 const TYPE_CREATE: Record<string, RegExp> = { TYPE: /^CREATE TYPE /, DOMAIN: /^CREATE DOMAIN / };
 const TYPE_SHAPE: Record<string, RegExp> = { TYPE: /^ AS (ENUM )?\(/, DOMAIN: /^ AS / };
 
@@ -284,9 +330,12 @@ export function planStaging(
     const t = e.type === 'TABLE' && stageTable(e, i, withRows, stagingSchema, types);
     if (t) staged.set(`${t.schema}\0${t.name}`, t);
   });
+  const foreignKeys: StagedForeignKey[] = [];
   postData.forEach((e, i) => {
     const found = stageIndex(e, i, staged, types);
     if (found) found[0].indexes.push(found[1]);
+    const key = !found && stageForeignKey(e, i, staged);
+    if (key) foreignKeys.push(key);
   });
   const list = [...staged.values()].sort((a, b) => b.bytes - a.bytes || (a.table < b.table ? -1 : 1));
   // Only the types some staged table may use are worth creating ahead; all of them are few and cheap.
@@ -296,6 +345,7 @@ export function planStaging(
     schemas: [...schemas.values()],
     types: list.length ? stagedTypes : [],
     tables: list,
+    foreignKeys,
   };
 }
 
@@ -385,6 +435,23 @@ export async function runStaging(
   });
   for (const t of plan.tables) pool.load((c) => load(c, t));
 
+  // A foreign key is added once both its tables are loaded and every index of theirs is built:
+  // its check then reads the referenced table's unique index, and it waits on no build's lock.
+  const jobsLeft = new Map<string, number>();
+  const keysOf = new Map<string, StagedForeignKey[]>();
+  for (const key of plan.foreignKeys) {
+    for (const name of new Set(key.tables)) keysOf.set(name, [...(keysOf.get(name) ?? []), key]);
+  }
+  /** One job of `t`'s is done (its load with the builds it ran, or a build of its own). */
+  function jobDone(t: StagedTable): void {
+    const left = (jobsLeft.get(t.table) ?? 1) - 1;
+    jobsLeft.set(t.table, left);
+    if (left > 0) return;
+    for (const key of keysOf.get(t.table) ?? []) {
+      if (key.tables.every((name) => jobsLeft.get(name) === 0)) pool.follow((c) => addForeignKey(c, key));
+    }
+  }
+
   /** COPYs `source` into the staged table; FREEZE only in the transaction that created it. */
   function copyRows(
     c: Client,
@@ -440,8 +507,29 @@ export async function runStaging(
     result.tables.set(t.table, { ...t, rowsWritten: rows });
     result.moves.set(t.entry, t.move);
     if (split) {
+      jobsLeft.set(t.table, 1 + t.indexes.length);
       for (const index of [...t.indexes].sort((a, b) => Number(b.gin) - Number(a.gin)))
-        pool.follow((client) => buildIndexes(client, t, [index], BEGIN_LOAD));
+        pool.follow(async (client) => {
+          await buildIndexes(client, t, [index], BEGIN_LOAD);
+          jobDone(t);
+        });
+    }
+    jobDone(t);
+  }
+
+  /**
+   * Adds a foreign key on the staged tables. One that fails here (its referenced index left to
+   * the main transaction, a deadlock with a key the other way, rows that break it) is left to
+   * the main transaction, which adds it as pg_dump wrote it, or fails the restore naming it.
+   */
+  async function addForeignKey(c: Client, key: StagedForeignKey): Promise<void> {
+    try {
+      await c.query(`${BEGIN_LOAD}\n${key.add}\nCOMMIT;`);
+      result.built.set(key.entry, '');
+    } catch (err) {
+      // A server's refusal has a SQLSTATE; anything else (a lost connection, the pool stopping) is the restore's failure.
+      if (!(err as { code?: string }).code || pool.signal.aborted) throw err;
+      await c.query('ROLLBACK');
     }
   }
 
