@@ -149,42 +149,43 @@ describe('PostgreSQL restore into an empty database, tables staged in parallel',
     ]);
   });
 
-  it('leaves a key whose rows break it to the main transaction, which fails naming it and leaves the target empty', async () => {
+  /** Runs a restore of `rows` (by table) that must fail with `error`, and checks that it left the target as it was. */
+  async function expectFailureLeavingItEmpty(rows: Record<string, () => Promise<string>>, error: RegExp) {
     const t = await target();
-    const before = await sql(t.url, `SELECT count(*)::int AS n FROM pg_class WHERE relnamespace >= 16384`);
+    const objects = `SELECT count(*)::int AS n FROM pg_class WHERE relnamespace >= 16384`;
+    const before = await sql(t.url, objects);
     await expect(
       restore(t.url, (input) => {
-        const child = input.tables.find((x) => x.name === 'Odd Schema.Child; Table')!;
-        child.rowFormat = undefined;
-        // A child of a plain row the backup does not hold.
-        child.open = async () => Readable.from([Buffer.from('1\t999999\tlost\t1\n')]);
+        for (const [name, text] of Object.entries(rows)) {
+          const table = input.tables.find((x) => x.name === name)!;
+          table.rowFormat = undefined;
+          table.open = async () => Readable.from([Buffer.from(await text())]);
+        }
       }),
-    ).rejects.toThrow(
+    ).rejects.toThrow(error);
+    expect(await sql(t.url, STAGING)).toEqual([]);
+    expect(await sql(t.url, objects)).toEqual(before);
+    return t;
+  }
+
+  it('leaves a key whose rows break it to the main transaction, which fails naming it and leaves the target empty', async () => {
+    // A child of a plain row the backup does not hold.
+    await expectFailureLeavingItEmpty(
+      { 'Odd Schema.Child; Table': async () => '1\t999999\tlost\t1\n' },
       /failed at fk constraint Child; Table Child; Table_plain_id_fkey: .*violates foreign key constraint/,
     );
-    expect(await sql(t.url, STAGING)).toEqual([]);
-    expect(await sql(t.url, `SELECT count(*)::int AS n FROM pg_class WHERE relnamespace >= 16384`)).toEqual(before);
   });
 
   it('leaves the target empty when a loader fails, and drops its staging schemas', async () => {
-    const t = await target();
-    const before = await sql(t.url, `SELECT count(*)::int AS n FROM pg_class WHERE relnamespace >= 16384`);
     // Every row twice: the primary key's unique index fails on the loader building it.
-    await expect(
-      restore(t.url, (input) => {
-        const plain = input.tables.find((x) => x.name === 'plain')!;
-        plain.rowFormat = undefined;
-        plain.open = async () => {
-          const text = await sql<{ t: string }>(
-            source.url,
-            `SELECT string_agg(concat_ws(E'\\t', id, email, doc, note, created), E'\\n') || E'\\n' AS t FROM plain`,
-          );
-          return Readable.from([Buffer.from(text[0].t + text[0].t)]);
-        };
-      }),
-    ).rejects.toThrow(/plain/);
-    expect(await sql(t.url, STAGING)).toEqual([]);
-    expect(await sql(t.url, `SELECT count(*)::int AS n FROM pg_class WHERE relnamespace >= 16384`)).toEqual(before);
+    const twice = async () => {
+      const text = await sql<{ t: string }>(
+        source.url,
+        `SELECT string_agg(concat_ws(E'\\t', id, email, doc, note, created), E'\\n') || E'\\n' AS t FROM plain`,
+      );
+      return text[0].t + text[0].t;
+    };
+    const t = await expectFailureLeavingItEmpty({ plain: twice }, /plain/);
     expect(await sql(t.url, `SELECT count(*)::int AS n FROM pg_type WHERE typname = 'mood'`)).toEqual([{ n: 0 }]);
   });
 
