@@ -90,6 +90,12 @@ describe('PostgreSQL restore into an empty database, tables staged in parallel',
        CREATE TABLE tagged (id int PRIMARY KEY, tag lowered);
        CREATE TABLE "Odd Schema"."Child; Table" (id int PRIMARY KEY, plain_id bigint REFERENCES plain, note text,
          tagged_id int REFERENCES tagged);
+       CREATE TABLE ring_a (id int PRIMARY KEY, b_id int);
+       CREATE TABLE ring_b (id int PRIMARY KEY, a_id int REFERENCES ring_a);
+       ALTER TABLE ring_a ADD FOREIGN KEY (b_id) REFERENCES ring_b;
+       INSERT INTO ring_a SELECT g, NULL FROM generate_series(1, 30) g;
+       INSERT INTO ring_b SELECT g, g FROM generate_series(1, 30) g;
+       UPDATE ring_a SET b_id = 31 - id;
        CREATE VIEW plain_view AS SELECT id, email FROM plain;
        INSERT INTO plain (email, doc, note)
          SELECT 'u' || g || '@x.org', jsonb_build_object('g', g), 'note ' || g FROM generate_series(1, 300) g;
@@ -126,6 +132,8 @@ describe('PostgreSQL restore into an empty database, tables staged in parallel',
       ['Odd Schema.Child; Table', 50],
       ['feelings', 20],
       ['plain', 300],
+      ['ring_a', 30],
+      ['ring_b', 30],
       ['tagged', 5],
     ]);
     // Every definition and row, as pg_dump prints them (pg_visibility aside: the test's own).
@@ -141,11 +149,14 @@ describe('PostgreSQL restore into an empty database, tables staged in parallel',
     expect(await frozen(t.url, 'tagged')).toBe(false);
     expect(await sql(t.url, STAGING)).toEqual([]);
     // The keys between staged tables were added (and checked) on the loaders, in transactions
-    // of their own; the one to the table the main transaction loaded was added there.
+    // of their own, the two between ring_a and ring_b too (each locks both tables first, in one
+    // order); the one to the table the main transaction loaded was added there.
     expect(await keysAddedByMain(t.url)).toEqual([
       { conname: 'Child; Table_plain_id_fkey', main: false },
       { conname: 'Child; Table_tagged_id_fkey', main: true },
       { conname: 'feelings_parent_fkey', main: false },
+      { conname: 'ring_a_b_id_fkey', main: false },
+      { conname: 'ring_b_a_id_fkey', main: false },
     ]);
   });
 

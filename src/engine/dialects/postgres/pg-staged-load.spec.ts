@@ -164,12 +164,14 @@ describe('planStaging', () => {
       [
         'plain plain_fk',
         ['plain', 'app.Odd'],
-        `ALTER TABLE ONLY ${plain}\n    ADD CONSTRAINT plain_fk FOREIGN KEY (id) REFERENCES ${odd}(id) ON DELETE CASCADE;`,
+        `LOCK TABLE ${[odd, plain].sort().join(', ')} IN SHARE ROW EXCLUSIVE MODE;\n` +
+          `ALTER TABLE ONLY ${plain}\n    ADD CONSTRAINT plain_fk FOREIGN KEY (id) REFERENCES ${odd}(id) ON DELETE CASCADE;`,
       ],
       [
         'plain plain_self',
         ['plain', 'plain'],
-        `ALTER TABLE ONLY ${plain}\n    ADD CONSTRAINT plain_self FOREIGN KEY ("public.x") REFERENCES ${plain}(id);`,
+        `LOCK TABLE ${plain} IN SHARE ROW EXCLUSIVE MODE;\n` +
+          `ALTER TABLE ONLY ${plain}\n    ADD CONSTRAINT plain_self FOREIGN KEY ("public.x") REFERENCES ${plain}(id);`,
       ],
     ]);
   });

@@ -79,7 +79,11 @@ export interface StagedForeignKey {
   entry: number;
   /** Display names of the tables it names, its own first (twice for a key to its own table). */
   tables: [string, string];
-  /** The entry's statement, on the staged tables. */
+  /**
+   * The entry's statement, on the staged tables, after locking both in one order: two loaders
+   * adding keys both ways between two tables would otherwise deadlock (each holding one table,
+   * waiting for the other) until the server cancels one, a second later.
+   */
   add: string;
 }
 
@@ -262,7 +266,12 @@ function stageForeignKey(entry: DumpEntry, index: number, tables: Map<string, St
     return t ? stagedName(t) : null;
   });
   if (other || named.length !== 2) return null;
-  return { entry: index, tables: [named[0].table, named[1].table], add };
+  const locks = [...new Set(named.map(stagedName))].sort().join(', ');
+  return {
+    entry: index,
+    tables: [named[0].table, named[1].table],
+    add: `LOCK TABLE ${locks} IN SHARE ROW EXCLUSIVE MODE;\n${add}`,
+  };
 }
 
 const TYPE_CREATE: Record<string, RegExp> = { TYPE: /^CREATE TYPE /, DOMAIN: /^CREATE DOMAIN / };
