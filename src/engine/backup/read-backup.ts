@@ -14,7 +14,8 @@ import type { BackupStorage } from '../storage/storage';
 import { isBookkeepingTable } from './bookkeeping-tables';
 import { readAll } from './write-backup';
 import { materializeImage, type ScratchImage } from './page-image-archive';
-import { SqliteSnapshot } from '../dialects/sqlite/sqlite-snapshot';
+import type * as SqliteSnapshotModule from '../dialects/sqlite/sqlite-snapshot';
+type SqliteSnapshot = SqliteSnapshotModule.SqliteSnapshot;
 
 export async function readManifest(storage: BackupStorage, dir: string): Promise<Manifest> {
   return parseManifest(await readAll(await storage.get(partKey(dir, MANIFEST_FILE))));
@@ -59,6 +60,12 @@ export interface TableRows {
   close(): Promise<void>;
 }
 
+/** A page image's snapshot. SQLite is loaded here, on first use: a PostgreSQL restore never needs it. */
+function openImageSnapshot(file: string, tables: string[]): Promise<SqliteSnapshot> {
+  const { SqliteSnapshot } = require('../dialects/sqlite/sqlite-snapshot') as typeof SqliteSnapshotModule;
+  return SqliteSnapshot.open(file, tables);
+}
+
 export function tableRows(
   storage: BackupStorage,
   dir: string,
@@ -87,7 +94,7 @@ export function tableRows(
         if (closed) throw new Error('the backup’s rows were closed');
         return {
           scratch,
-          snapshot: await SqliteSnapshot.open(
+          snapshot: await openImageSnapshot(
             scratch.file,
             m.tables.map((t) => t.name),
           ),

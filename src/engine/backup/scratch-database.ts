@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pg } from '../dialects/postgres/pg-driver';
+import { pgDriver } from '../dialects/postgres/pg-driver';
 
 export interface ScratchDatabase {
   url: string;
@@ -23,7 +23,7 @@ export async function createScratchDatabase(targetUrl: string): Promise<ScratchD
     };
   }
   const name = `strongroom_scratch_${randomBytes(6).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: targetUrl });
+  const admin = new (pgDriver().Client)({ connectionString: targetUrl });
   await admin.connect();
   try {
     await admin.query(`CREATE DATABASE "${name}" TEMPLATE template0 ENCODING 'UTF8'`);
@@ -37,7 +37,7 @@ export async function createScratchDatabase(targetUrl: string): Promise<ScratchD
   return {
     url: u.toString(),
     async drop() {
-      const c = new pg.Client({ connectionString: targetUrl });
+      const c = new (pgDriver().Client)({ connectionString: targetUrl });
       await c.connect();
       try {
         await c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);

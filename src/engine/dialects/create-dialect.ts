@@ -1,9 +1,15 @@
+/**
+ * The one place that maps a database URL to its engine. Each engine's module graph is loaded
+ * only when a URL asks for it: the PostgreSQL dialect and its driver cost a SQLite backup
+ * 36–46 ms of start-up, and better-sqlite3 and the SQLite dialect cost a PostgreSQL restore
+ * 17–32 ms, which is a tenth of a scoped restore's whole time (docs/benchmarking.md).
+ */
 import { resolve } from 'node:path';
 import type { Dialect } from './dialect';
-import { createPostgresDialect } from './postgres/postgres.dialect';
+import type * as PostgresDialectModule from './postgres/postgres.dialect';
 import type { ToastCompressionPolicy } from './postgres/pg-toast-compression';
-import { createSqliteDialect } from './sqlite';
-import { sqlitePathFromUrl } from './sqlite/sqlite-connection';
+import type * as SqliteDialectModule from './sqlite';
+import type * as SqliteConnectionModule from './sqlite/sqlite-connection';
 
 export interface DialectOptions {
   /** Snapshot readers of a backup (PostgreSQL). */
@@ -22,8 +28,12 @@ export interface DialectOptions {
 
 /** The dialect for a `sqlite:` or `postgres://` URL. */
 export function createDialect(url: string, opts: DialectOptions = {}): Dialect {
-  if (url.startsWith('sqlite:')) return createSqliteDialect(url, { busyTimeoutMs: 15_000 });
+  if (url.startsWith('sqlite:')) {
+    const { createSqliteDialect } = require('./sqlite') as typeof SqliteDialectModule;
+    return createSqliteDialect(url, { busyTimeoutMs: 15_000 });
+  }
   if (/^postgres(ql)?:\/\//.test(url)) {
+    const { createPostgresDialect } = require('./postgres/postgres.dialect') as typeof PostgresDialectModule;
     const { parallel, restoreParallel, maintenanceWorkMem, restoreAnalyze, toastCompression, scope } = opts;
     return createPostgresDialect(url, {
       parallel,
@@ -42,7 +52,10 @@ export function createDialect(url: string, opts: DialectOptions = {}): Dialect {
  * journal names the target whose commit decides it) and compared with another URL.
  */
 export function targetIdentity(url: string): string {
-  if (url.startsWith('sqlite:')) return `sqlite:${resolve(sqlitePathFromUrl(url))}`;
+  if (url.startsWith('sqlite:')) {
+    const { sqlitePathFromUrl } = require('./sqlite/sqlite-connection') as typeof SqliteConnectionModule;
+    return `sqlite:${resolve(sqlitePathFromUrl(url))}`;
+  }
   const u = new URL(url);
   return `postgres://${u.hostname}:${u.port || '5432'}${u.pathname}`;
 }

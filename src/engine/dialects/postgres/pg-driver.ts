@@ -21,4 +21,13 @@ function loadPg(): typeof PgModule {
   }
 }
 
-export const pg = loadPg();
+let loaded: typeof PgModule | null = null;
+
+/**
+ * The driver, loaded on first use: modules that only quote names (scope SQL, archived roles) import
+ * pg-session too, and a SQLite backup or restore should not pay for a driver it never uses.
+ */
+export function pgDriver(): typeof PgModule {
+  loaded ??= loadPg();
+  return loaded;
+}

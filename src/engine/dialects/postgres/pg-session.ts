@@ -4,7 +4,7 @@
  * or writes row data pins them: the same rows then always encode to the same bytes.
  */
 import type { Client } from 'pg';
-import { pg } from './pg-driver';
+import { pgDriver } from './pg-driver';
 
 export const SESSION_SETTINGS: ReadonlyArray<[string, string]> = [
   ['client_encoding', 'UTF8'],
@@ -24,7 +24,7 @@ export const SESSION_SETTINGS: ReadonlyArray<[string, string]> = [
 ];
 
 export async function connect(url: string, applicationName = 'strongroom'): Promise<Client> {
-  const client = new pg.Client({ connectionString: url, application_name: applicationName });
+  const client = new (pgDriver().Client)({ connectionString: url, application_name: applicationName });
   // An idle client whose socket dies emits 'error'; without a listener that would crash the process.
   client.on('error', () => undefined);
   try {

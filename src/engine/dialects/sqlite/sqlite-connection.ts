@@ -5,7 +5,9 @@
  * database, whose ORM enables it) a backup's read transaction never blocks writers; in a
  * rollback-journal file writers wait for the backup's read lock, as with any other reader.
  */
-import Database from 'better-sqlite3';
+// Loaded on first use: scope SQL imports quoteIdent from here, and a PostgreSQL backup or restore
+// should not load the native SQLite addon to quote a name (see create-dialect.ts).
+import type Database from 'better-sqlite3';
 
 export type SqliteDb = Database.Database;
 
@@ -39,7 +41,8 @@ export function sqlitePathFromUrl(url: string): string {
 const SYNC_BUSY_WAIT_MS = 50;
 
 export function openConnection(path: string, opts: SqliteDialectOptions = {}): SqliteDb {
-  const db = new Database(path, { timeout: SYNC_BUSY_WAIT_MS });
+  const BetterSqlite3 = require('better-sqlite3') as typeof Database;
+  const db = new BetterSqlite3(path, { timeout: SYNC_BUSY_WAIT_MS });
   try {
     const busy = opts.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
     db.pragma(`busy_timeout = ${Math.min(busy, SYNC_BUSY_WAIT_MS)}`);
