@@ -9,7 +9,7 @@ import type { Dialect } from './dialect';
 import type * as PostgresDialectModule from './postgres/postgres.dialect';
 import type { ToastCompressionPolicy } from './postgres/pg-toast-compression';
 import type * as SqliteDialectModule from './sqlite';
-import type * as SqliteConnectionModule from './sqlite/sqlite-connection';
+import { sqlitePathFromUrl } from './sqlite/sqlite-connection';
 
 export interface DialectOptions {
   /** Snapshot readers of a backup (PostgreSQL). */
@@ -52,10 +52,7 @@ export function createDialect(url: string, opts: DialectOptions = {}): Dialect {
  * journal names the target whose commit decides it) and compared with another URL.
  */
 export function targetIdentity(url: string): string {
-  if (url.startsWith('sqlite:')) {
-    const { sqlitePathFromUrl } = require('./sqlite/sqlite-connection') as typeof SqliteConnectionModule;
-    return `sqlite:${resolve(sqlitePathFromUrl(url))}`;
-  }
+  if (url.startsWith('sqlite:')) return `sqlite:${resolve(sqlitePathFromUrl(url))}`;
   const u = new URL(url);
   return `postgres://${u.hostname}:${u.port || '5432'}${u.pathname}`;
 }

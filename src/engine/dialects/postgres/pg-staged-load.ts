@@ -195,6 +195,29 @@ const KEY = /^ALTER TABLE ONLY /;
 const KEY_BODY = /^\n {4}ADD CONSTRAINT /;
 const KEY_KIND = /^ (PRIMARY KEY|UNIQUE) \(([^()]*)\);$/;
 
+/**
+ * `ALTER TABLE ONLY <table>\n    ADD CONSTRAINT <name><definition>`, as pg_dump writes a
+ * constraint entry: the table (as written, and its name), the name as written, and what follows it.
+ */
+function readConstraint(
+  stmt: string,
+): { table: string; schema: string; name: string; nameSql: string; definition: string } | null {
+  if (!KEY.test(stmt)) return null;
+  const at = 'ALTER TABLE ONLY '.length;
+  const q = readQualifiedName(stmt.slice(at));
+  const rest = q && stmt.slice(at + q.length);
+  const body = rest && KEY_BODY.exec(rest);
+  const name = body && readName(rest.slice(body[0].length));
+  if (!q || !rest || !body || !name) return null;
+  return {
+    table: stmt.slice(at, at + q.length),
+    schema: q.schema,
+    name: q.name,
+    nameSql: rest.slice(body[0].length, body[0].length + name.length),
+    definition: rest.slice(body[0].length + name.length),
+  };
+}
+
 /** A post-data entry that builds an index of a staged table, rewritten onto it; null for anything else. */
 function stageIndex(
   entry: DumpEntry,
@@ -217,24 +240,16 @@ function stageIndex(
     const build = `${stmt.slice(0, onAt + 4)}${stagedName(t)}${replaceQualifiedNames(stmt.slice(onAt + 4 + q.length), types)}`;
     return [t, { entry: index, build, attach: '', gin: isGinIndex(stmt) }];
   }
-  if (entry.type === 'CONSTRAINT' && KEY.test(stmt)) {
-    const q = readQualifiedName(stmt.slice('ALTER TABLE ONLY '.length));
-    const t = q && tables.get(`${q.schema}\0${q.name}`);
-    if (!q || !t) return null;
-    const table = stmt.slice('ALTER TABLE ONLY '.length, 'ALTER TABLE ONLY '.length + q.length);
-    const rest = stmt.slice('ALTER TABLE ONLY '.length + q.length);
-    const body = KEY_BODY.exec(rest);
-    const name = body && readName(rest.slice(body[0].length));
-    if (!body || !name) return null;
-    const nameSql = rest.slice(body[0].length, body[0].length + name.length);
-    const kind = KEY_KIND.exec(rest.slice(body[0].length + name.length));
-    if (!kind) return null;
+  const c = entry.type === 'CONSTRAINT' ? readConstraint(stmt) : null;
+  const t = c && tables.get(`${c.schema}\0${c.name}`);
+  const kind = c && KEY_KIND.exec(c.definition);
+  if (c && t && kind) {
     return [
       t,
       {
         entry: index,
-        build: `CREATE UNIQUE INDEX ${nameSql} ON ${stagedName(t)} USING btree (${kind[2]});`,
-        attach: `ALTER TABLE ONLY ${table}\n    ADD CONSTRAINT ${nameSql} ${kind[1]} USING INDEX ${nameSql};`,
+        build: `CREATE UNIQUE INDEX ${c.nameSql} ON ${stagedName(t)} USING btree (${kind[2]});`,
+        attach: `ALTER TABLE ONLY ${c.table}\n    ADD CONSTRAINT ${c.nameSql} ${kind[1]} USING INDEX ${c.nameSql};`,
         gin: false,
       },
     ];
@@ -248,14 +263,10 @@ function stageIndex(
  */
 function stageForeignKey(entry: DumpEntry, index: number, tables: Map<string, StagedTable>): StagedForeignKey | null {
   const stmts = entryStatements(entry.sql);
-  if (entry.type !== 'FK CONSTRAINT' || stmts.length !== 1 || !KEY.test(stmts[0])) return null;
+  if (entry.type !== 'FK CONSTRAINT' || stmts.length !== 1) return null;
   const stmt = stmts[0];
-  if (stmt.endsWith(' NOT VALID;')) return null;
-  const q = readQualifiedName(stmt.slice('ALTER TABLE ONLY '.length));
-  const rest = q && stmt.slice('ALTER TABLE ONLY '.length + q.length);
-  const body = rest && KEY_BODY.exec(rest);
-  const name = body && readName(rest.slice(body[0].length));
-  if (!rest || !body || !name || !rest.startsWith(' FOREIGN KEY (', body[0].length + name.length)) return null;
+  const c = readConstraint(stmt);
+  if (!c?.definition.startsWith(' FOREIGN KEY (') || stmt.endsWith(' NOT VALID;')) return null;
   // Its own table and the referenced one are the only qualified names in what pg_dump writes.
   const named: StagedTable[] = [];
   let other = false;
@@ -449,7 +460,10 @@ export async function runStaging(
   const jobsLeft = new Map<string, number>();
   const keysOf = new Map<string, StagedForeignKey[]>();
   for (const key of plan.foreignKeys) {
-    for (const name of new Set(key.tables)) keysOf.set(name, [...(keysOf.get(name) ?? []), key]);
+    for (const name of new Set(key.tables)) {
+      if (!keysOf.has(name)) keysOf.set(name, []);
+      keysOf.get(name)!.push(key);
+    }
   }
   /** One job of `t`'s is done (its load with the builds it ran, or a build of its own). */
   function jobDone(t: StagedTable): void {
