@@ -13,7 +13,7 @@ import request from 'supertest';
 import { partKey } from '../../src/engine/archive/part-io';
 import { checkCopy } from '../../src/engine/backup/backup-copy';
 import { readManifest } from '../../src/engine/backup/read-backup';
-import { readAll } from '../../src/engine/backup/write-backup';
+import { readAll } from '../../src/engine/storage/read-all';
 import { S3Storage } from '../../src/engine/storage/s3-storage';
 import { LocalStorage } from '../../src/engine/storage/local-storage';
 import type { BackupStorage } from '../../src/engine/storage/storage';

@@ -13,7 +13,7 @@ import { listParts } from '../../src/engine/archive/manifest';
 import { openPart } from '../../src/engine/archive/part-io';
 import { keysForManifest } from '../../src/engine/backup/backup-keys';
 import { verifyBackup } from '../../src/engine/backup/verify-backup';
-import { readAll } from '../../src/engine/backup/write-backup';
+import { readAll } from '../../src/engine/storage/read-all';
 import { createDialect } from '../../src/engine/dialects/create-dialect';
 import { LocalStorage } from '../../src/engine/storage/local-storage';
 import { runCli } from '../cli/cli-process';

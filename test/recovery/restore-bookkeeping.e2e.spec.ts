@@ -15,7 +15,8 @@ import { parseManifest, serializeManifest } from '../../src/engine/archive/manif
 import type { Manifest, PartInfo } from '../../src/engine/archive/manifest.types';
 import { keySourceFromConfig } from '../../src/engine/backup/backup-keys';
 import { AUDIT_TABLE, isBookkeepingTable } from '../../src/engine/backup/bookkeeping-tables';
-import { readAll, writeBackup } from '../../src/engine/backup/write-backup';
+import { writeBackup } from '../../src/engine/backup/write-backup';
+import { readAll } from '../../src/engine/storage/read-all';
 import { createDialect } from '../../src/engine/dialects/create-dialect';
 import { LocalStorage } from '../../src/engine/storage/local-storage';
 import { canonicalize } from '../../src/engine/jcs';

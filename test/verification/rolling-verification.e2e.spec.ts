@@ -10,7 +10,7 @@ import { Readable } from 'node:stream';
 import request from 'supertest';
 import { partKey } from '../../src/engine/archive/part-io';
 import { readManifest } from '../../src/engine/backup/read-backup';
-import { readAll } from '../../src/engine/backup/write-backup';
+import { readAll } from '../../src/engine/storage/read-all';
 import { LocalStorage } from '../../src/engine/storage/local-storage';
 import { S3Storage } from '../../src/engine/storage/s3-storage';
 import type { BackupStorage } from '../../src/engine/storage/storage';

@@ -6,7 +6,7 @@ import { sampleManifest } from '../archive/manifest.fixture';
 import type { PartInfo } from '../archive/manifest.types';
 import { LocalStorage } from '../storage/local-storage';
 import { checkCopy, copyBackup, CopyCheckError } from './backup-copy';
-import { readAll } from './write-backup';
+import { readAll } from '../storage/read-all';
 
 const DIR = 'backups/6f1c2a8e-0000-4000-8000-000000000001';
 

@@ -12,7 +12,7 @@ import { listParts, parseManifest } from '../archive/manifest';
 import { partKey } from '../archive/part-io';
 import { type Manifest, MANIFEST_FILE } from '../archive/manifest.types';
 import type { BackupStorage } from '../storage/storage';
-import { readAll } from './write-backup';
+import { readAll } from '../storage/read-all';
 
 export interface CopyResult {
   manifest: Manifest;

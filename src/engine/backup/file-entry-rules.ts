@@ -8,7 +8,7 @@
  */
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import * as tar from 'tar-stream';
+import type * as tar from 'tar-stream';
 import type { FileStats } from './file-artefacts';
 
 export class FileArchiveEntryError extends Error {
@@ -83,7 +83,9 @@ export async function inspectFileArchive(
   /** Called with every file entry's root index and path below it (a dry run lists them). */
   onFile?: (root: number, path: string) => void,
 ): Promise<FileStats> {
-  const extract = tar.extract();
+  // Required here, not at the top: every restore imports this module, few read a file archive.
+  const { extract: tarExtract } = require('tar-stream') as typeof tar;
+  const extract = tarExtract();
   const seen = new Set<string>();
   const stats: FileStats = { count: 0, bytes: 0 };
   extract.on('entry', (header, stream, next) => {

@@ -12,7 +12,7 @@ import type { ArchivedRoles, DatabaseDdl, RestoreMode, RestoreTableInput } from 
 import { parseArchivedRoles } from '../dialects/postgres/pg-roles';
 import type { BackupStorage } from '../storage/storage';
 import { isBookkeepingTable } from './bookkeeping-tables';
-import { readAll } from './write-backup';
+import { readAll } from '../storage/read-all';
 import { materializeImage, type ScratchImage } from './page-image-archive';
 import type * as SqliteSnapshotModule from '../dialects/sqlite/sqlite-snapshot';
 type SqliteSnapshot = SqliteSnapshotModule.SqliteSnapshot;

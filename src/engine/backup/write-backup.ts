@@ -37,6 +37,7 @@ import { readFileRange } from '../archive/file-range';
 import { keyForNewBackup, KeySource, sealForNewBackup } from './backup-keys';
 import { sealManifest } from '../archive/manifest-auth';
 import { packFileArtefacts } from './file-artefacts';
+import { readAll } from '../storage/read-all';
 import { exportScope, scopeFilesNdjson, type ScopedExport, type ScopeRequest } from '../scope/scope-backup';
 import { countRows } from '../scope/scope-closure';
 
@@ -430,17 +431,6 @@ function tableEntry(structure: TableInfo, rows: number, part: PartInfo, rowForma
 
 function throwIfAborted(signal?: AbortSignal): void {
   if (signal?.aborted) throw new BackupAbortedError();
-}
-
-export async function readAll(stream: Readable, limit = 64 * 1024 * 1024): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const c of stream) {
-    size += (c as Buffer).length;
-    if (size > limit) throw new Error(`object larger than ${limit} bytes`);
-    chunks.push(c as Buffer);
-  }
-  return Buffer.concat(chunks);
 }
 
 /**

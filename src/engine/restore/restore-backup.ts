@@ -27,7 +27,7 @@ import type {
 } from '../dialects/dialect';
 import type { BackupStorage } from '../storage/storage';
 import { openPart } from '../archive/part-io';
-import { readAll } from '../backup/write-backup';
+import { readAll } from '../storage/read-all';
 import { parseFilesColumn, parseScopeFiles, parseScopeKeys } from '../scope/scope-backup';
 import { inspectFileArchive } from '../backup/file-entry-rules';
 import { existingFiles } from '../backup/per-file-restore';

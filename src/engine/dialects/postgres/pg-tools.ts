@@ -3,12 +3,14 @@
  * matches the server. A pg_dump of another major either refuses the server or emits DDL
  * the server may not accept, so a mismatch is an error that says what to install.
  */
-import { execFile } from 'node:child_process';
+import type * as ChildProcess from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
 
-const execFileAsync = promisify(execFile);
+/** child_process is loaded at the first ask: a restore never runs a client program. */
+const execFileAsync = (file: string, args: string[], opts: { timeout: number }) =>
+  promisify((require('node:child_process') as typeof ChildProcess).execFile)(file, args, opts);
 
 export type PgTool = 'pg_dump' | 'pg_restore' | 'psql';
 
