@@ -11,8 +11,8 @@ import { lstat, mkdir, open, readdir, utimes, chmod, type FileHandle } from 'nod
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { PassThrough, Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import * as tar from 'tar-stream';
-import { checkEntry, FileArchiveEntryError } from './file-entry-rules';
+import type * as tar from 'tar-stream';
+import { checkEntry, FileArchiveEntryError, tarStream } from './file-entry-rules';
 import {
   beginSwapPlan,
   dropOldCopies,
@@ -73,7 +73,7 @@ function kindOf(st: {
  * or is found under none is left out.
  */
 export function packFileArtefacts(roots: string[], only?: string[]): { stream: Readable; stats(): FileStats } {
-  const pack = tar.pack();
+  const pack = tarStream().pack();
   const stats: FileStats = { count: 0, bytes: 0 };
   const skipped: FileStats['skipped'] = { count: 0, entries: [] };
   const out = new PassThrough();
@@ -409,7 +409,7 @@ async function stage(source: Readable, staging: string[]): Promise<FileStats> {
     return path;
   };
 
-  const extract = tar.extract();
+  const extract = tarStream().extract();
   extract.on('entry', (header, stream, next) => {
     void (async () => {
       const e = checkEntry(header, staging.length);

@@ -11,6 +11,14 @@ import { pipeline } from 'node:stream/promises';
 import type * as tar from 'tar-stream';
 import type { FileStats } from './file-artefacts';
 
+/**
+ * tar-stream, loaded at first use: every backup and restore imports the file-archive modules,
+ * few read or write a file archive (loading it took 8-14 ms of every process's start).
+ */
+export function tarStream(): typeof tar {
+  return require('tar-stream') as typeof tar;
+}
+
 export class FileArchiveEntryError extends Error {
   constructor(
     readonly entry: string,
@@ -83,9 +91,7 @@ export async function inspectFileArchive(
   /** Called with every file entry's root index and path below it (a dry run lists them). */
   onFile?: (root: number, path: string) => void,
 ): Promise<FileStats> {
-  // Required here, not at the top: every restore imports this module, few read a file archive.
-  const { extract: tarExtract } = require('tar-stream') as typeof tar;
-  const extract = tarExtract();
+  const extract = tarStream().extract();
   const seen = new Set<string>();
   const stats: FileStats = { count: 0, bytes: 0 };
   extract.on('entry', (header, stream, next) => {

@@ -72,6 +72,18 @@ describe('loading the database drivers', () => {
     expect(result).toEqual({ writer: false, snapshot: false, tar: false, childProcess: false });
   });
 
+  it('loads tar-stream with neither a backup nor a restore until a file archive is packed or read', () => {
+    const writer = JSON.stringify(builtPath('src/engine/backup/write-backup.ts'));
+    const rules = JSON.stringify(builtPath('src/engine/backup/file-entry-rules.ts'));
+    const result = probe(`
+      const tar = () => Object.keys(require.cache).some((k) => k.includes('/node_modules/tar-stream/'));
+      require(${writer});
+      const withModules = tar();
+      require(${rules}).tarStream().pack();
+      console.log(JSON.stringify({ withModules, whenPacking: tar() }));`);
+    expect(result).toEqual({ withModules: false, whenPacking: true });
+  });
+
   it('loading pg plainly does load undici (the cost the driver module avoids)', () => {
     const result = probe(`require('pg'); console.log(JSON.stringify({ undici: ${undiciLoaded} }));`);
     expect(result).toEqual({ undici: true });
