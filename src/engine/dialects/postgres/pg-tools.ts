@@ -8,9 +8,13 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
 
-/** child_process is loaded at the first ask: a restore never runs a client program. */
-const execFileAsync = (file: string, args: string[], opts: { timeout: number }) =>
-  promisify((require('node:child_process') as typeof ChildProcess).execFile)(file, args, opts);
+let execFilePromised:
+  ((file: string, args: string[], opts: { timeout: number }) => Promise<{ stdout: string }>) | null = null;
+/** child_process is loaded at the first ask (once): a restore never runs a client program. */
+function execFileAsync(file: string, args: string[], opts: { timeout: number }): Promise<{ stdout: string }> {
+  execFilePromised ??= promisify((require('node:child_process') as typeof ChildProcess).execFile);
+  return execFilePromised(file, args, opts);
+}
 
 export type PgTool = 'pg_dump' | 'pg_restore' | 'psql';
 
