@@ -106,15 +106,15 @@ export async function writePart(
   return storeSteps(storage, dir, name, [source, ...pace, ...work.steps], work.digests, opts, () => sourceError);
 }
 
-/**
- * Whether a backup's database reads can run on part workers (writeSourcedPart): where writes run
- * on workers at all (see partWorkersMode).
- */
 /** Starts a part worker now if writes will use one (PartWorkerPool.warm): called as a backup begins. */
 export function warmPartWorkers(): void {
   if (workersFor('write')) partWorkers.warm();
 }
 
+/**
+ * Whether a backup's database reads can run on part workers (writeSourcedPart): where writes run
+ * on workers at all (see partWorkersMode).
+ */
 export function sourcedPartsOn(): boolean {
   return workersFor('write');
 }
