@@ -67,7 +67,6 @@ export async function binaryCopyTables(db: Queryable, tables: string[]): Promise
   return new Set(rows.map((r) => r.table));
 }
 
-/** The 11-byte signature every binary COPY stream starts with. */
 /** The 11 bytes that open every binary COPY stream (its flags and extension length follow). */
 export const SIGNATURE = Buffer.from('PGCOPY\n\xff\r\n\0', 'latin1');
 
