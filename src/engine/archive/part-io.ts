@@ -111,6 +111,11 @@ export function warmPartWorkers(): void {
   if (workersFor('write')) partWorkers.warm();
 }
 
+/** Whether a part worker is running now (started by an earlier backup or a warm). */
+export function partWorkersRunning(): boolean {
+  return partWorkers.size > 0;
+}
+
 /**
  * Whether a backup's database reads can run on part workers (writeSourcedPart): where writes run
  * on workers at all (see partWorkersMode).

@@ -1,7 +1,7 @@
 /**
  * Where a scoped backup's parts are written (write-backup.ts, SMALL_SCOPE_ROWS): a scope of few
- * rows on the calling thread, without starting a part worker; a larger one, and any scope's file
- * artefacts, on part workers. Both kinds must verify like any other backup.
+ * rows on the calling thread rather than start a part worker, but on one already running; a
+ * larger one, and any scope's file artefacts, on part workers. All must verify like any backup.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -11,7 +11,7 @@ import { createDialect } from '../dialects/create-dialect';
 import type { Dialect } from '../dialects/dialect';
 import { LocalStorage } from '../storage/local-storage';
 import { partWorkers } from '../archive/part-worker-pool';
-import { usePartWorkers } from '../archive/part-io';
+import { usePartWorkers, warmPartWorkers } from '../archive/part-io';
 import { createTestDatabase, ENGINES, pgQuery, tempDir, type TestDatabase } from '../../../test/support/databases';
 import { keySourceFromConfig } from './backup-keys';
 import { fullBackupSpec } from './write-backup.fixture';
@@ -59,6 +59,8 @@ describe.each(ENGINES)('where a scoped backup writes its parts, on %s', (engine)
     mkdirSync(files);
     writeFileSync(join(files, 'a.txt'), 'attachment of task a\n');
   });
+  // Each test starts with no part worker running, as a process that has not backed up yet.
+  beforeEach(() => partWorkers.terminateAll());
   afterAll(async () => {
     usePartWorkers('auto');
     await dialect.close();
@@ -85,6 +87,15 @@ describe.each(ENGINES)('where a scoped backup writes its parts, on %s', (engine)
     const b = await backupProject(2);
     expect(b.manifest.scope?.members).toEqual({ projects: 1, tasks: 3 });
     expect(b.workerJobs).toBe(0);
+    expect(b.failed).toEqual([]);
+  });
+
+  it('writes a small scope on a part worker that is already running', async () => {
+    warmPartWorkers();
+    const b = await backupProject(2);
+    expect(b.manifest.scope?.members).toEqual({ projects: 1, tasks: 3 });
+    // The two tables' rows at least; the schema and scope-key parts go there too.
+    expect(b.workerJobs).toBeGreaterThanOrEqual(2);
     expect(b.failed).toEqual([]);
   });
 

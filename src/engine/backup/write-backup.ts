@@ -14,6 +14,7 @@ import { DEFAULT_FRAME_SIZE } from '../archive/encryption';
 import {
   PartSourceError,
   partKey,
+  partWorkersRunning,
   sourcedPartsOn,
   warmPartWorkers,
   writePart,
@@ -42,13 +43,15 @@ import { exportScope, scopeFilesNdjson, type ScopedExport, type ScopeRequest } f
 import { countRows } from '../scope/scope-closure';
 
 /**
- * A scoped backup of at most this many rows (members and context) writes its parts on this
- * thread, without a part worker. Why: such a backup is mostly fixed costs, and starting a worker
- * (a V8 instance loading the part steps and the driver, then its own connections to the
- * snapshot) is one of them, on two cores shared with the main thread, pg_dump and the server.
- * Measured on the benchmark's typical project of shape a (~600 rows, 2026-12-03, 10 runs by
- * turns on a held cluster): median 487 ms with the worker, 447 ms without. 10,000 rows of a few
- * KiB compress in tens of milliseconds; a larger scope goes to workers like any other backup.
+ * A scoped backup of at most this many rows (members and context) that finds no part worker
+ * running writes its parts on this thread rather than start one. Why: such a backup is mostly
+ * fixed costs, and in a process that backs up once (the CLI) starting a worker (a V8 instance
+ * loading the part steps and the driver, then its own connections to the snapshot) is one of
+ * them, on cores shared with the main thread, pg_dump and the server. Measured on the
+ * benchmark's typical project of shape a (~600 rows, 2026-12-03, 12 runs by turns on a held
+ * cluster): median 464 ms with the worker, 410 ms without. Where a worker already runs (the
+ * service keeps the one its first backup started), the scope uses it, so the thread that answers
+ * the API still only stores bytes. A larger scope starts workers like any other backup.
  */
 export const SMALL_SCOPE_ROWS = 10_000;
 
@@ -136,9 +139,11 @@ export async function writeBackup(dialect: Dialect, storage: BackupStorage, spec
   let snapshot: Snapshot | null = null;
   // The schema's work once started: it runs beside the rest, and settles before any cleanup.
   const started: { schema: Promise<unknown> | null } = { schema: null };
-  // Its start overlaps the snapshot's opening rather than delaying the first part. A scope's
-  // size is known only once its closure is read: until then no worker starts (SMALL_SCOPE_ROWS).
-  if (!spec.scope) warmPartWorkers();
+  // A scope's size is known only once its closure is read: until then it starts no worker
+  // (SMALL_SCOPE_ROWS). Any other backup starts one now, so that its start overlaps the
+  // snapshot's opening rather than delaying the first part.
+  const inlineScope = Boolean(spec.scope) && !partWorkersRunning();
+  if (!inlineScope) warmPartWorkers();
   try {
     const key = await keyForNewBackup(spec.keys);
     const format = {
@@ -148,7 +153,7 @@ export async function writeBackup(dialect: Dialect, storage: BackupStorage, spec
       signal,
       pacer: spec.pacer ?? null,
       // Parts are written on this thread (no part worker): a small scope's.
-      inline: Boolean(spec.scope),
+      inline: inlineScope,
     };
     const put = (name: string, source: Readable) => writePart(storage, spec.dir, name, source, format);
     // A table's rows into a part: read by a part worker itself where the engine allows it
@@ -231,7 +236,7 @@ export async function writeBackup(dialect: Dialect, storage: BackupStorage, spec
       ? await fromDatabase('computing the scope', () => exportScope(dialect.engine, snap, spec.scope!))
       : null;
     for (const w of scoped?.closure.warnings ?? []) spec.onWarning?.(w);
-    if (scoped && scopeRows(scoped) > SMALL_SCOPE_ROWS) {
+    if (inlineScope && scoped && scopeRows(scoped) > SMALL_SCOPE_ROWS) {
       format.inline = false;
       warmPartWorkers();
     }
