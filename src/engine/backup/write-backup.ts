@@ -48,8 +48,9 @@ import { countRows } from '../scope/scope-closure';
  * fixed costs, and in a process that backs up once (the CLI) starting a worker (a V8 instance
  * loading the part steps and the driver, then its own connections to the snapshot) is one of
  * them, on cores shared with the main thread, pg_dump and the server. Measured on the
- * benchmark's typical project of shape a (~600 rows, 2026-12-03, 12 runs by turns on a held
- * cluster): median 464 ms with the worker, 410 ms without. Where a worker already runs (the
+ * benchmark's typical project of shape a (~600 rows, 2026-12-03, 10 runs by turns on a held
+ * cluster, the same backup with its parts on a worker and on this thread): median 487 ms with
+ * the worker, 447 ms without. Where a worker already runs (the
  * service keeps the one its first backup started), the scope uses it, so the thread that answers
  * the API still only stores bytes. A larger scope starts workers like any other backup.
  */
