@@ -145,6 +145,7 @@ export async function writeBackup(dialect: Dialect, storage: BackupStorage, spec
   // snapshot's opening rather than delaying the first part.
   const inlineScope = Boolean(spec.scope) && !partWorkersRunning();
   if (!inlineScope) warmPartWorkers();
+  dialect.prepareBackup?.();
   try {
     const key = await keyForNewBackup(spec.keys);
     const format = {

@@ -388,6 +388,12 @@ export interface Dialect {
    */
   openSnapshot(tables: string[], opts?: { parallel?: number; wholeDatabase?: boolean }): Promise<Snapshot>;
   /**
+   * Starts, without waiting for it, what only a backup needs (PostgreSQL: finding pg_dump and the
+   * thread that runs it), so that it overlaps the snapshot's opening. Called as a backup begins;
+   * other snapshots (a scoped restore's plan, a deep verify) do without it.
+   */
+  prepareBackup?(): void;
+  /**
    * Compares the live database (a deep verify's scratch restore of `tables`) with a backup's
    * inventory: the first differing object in words, or null when they match.
    */

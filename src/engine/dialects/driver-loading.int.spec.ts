@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { builtPath, ROOT } from '../../../test/support/transpile';
+import { pgServerUrl } from '../../../test/support/databases';
 
 /**
  * What loading our modules loads (pg-driver.ts, create-dialect.ts), each probe in a fresh Node
@@ -70,6 +71,31 @@ describe('loading the database drivers', () => {
         childProcess: process.moduleLoadList.includes('NativeModule child_process'),
       }));`);
     expect(result).toEqual({ writer: false, snapshot: false, tar: false, childProcess: false });
+  });
+
+  it("looks pg_dump up for a backup, not for a snapshot alone (a scoped restore's plan)", () => {
+    const engine = JSON.stringify(builtPath('src/engine/dialects/create-dialect.ts'));
+    // The lookup runs `pg_dump --version`: whether it ran shows as a process started here.
+    const result = probe(`
+      const cp = require('node:child_process');
+      const started = [];
+      const spawn = cp.ChildProcess.prototype.spawn;
+      cp.ChildProcess.prototype.spawn = function (o) { started.push(o.file); return spawn.call(this, o); };
+      const looked = () => started.some((f) => f.endsWith('pg_dump'));
+      const settle = (ms) => new Promise((r) => setTimeout(r, ms));
+      (async () => {
+        const d = require(${engine}).createDialect(${JSON.stringify(pgServerUrl())});
+        const snap = await d.openSnapshot([]);
+        await snap.close();
+        await settle(500);
+        const afterSnapshot = looked();
+        d.prepareBackup();
+        for (let i = 0; i < 100 && !looked(); i++) await settle(50);
+        await d.close();
+        console.log(JSON.stringify({ afterSnapshot, afterPrepare: looked() }));
+        process.exit(0);
+      })();`);
+    expect(result).toEqual({ afterSnapshot: false, afterPrepare: true });
   });
 
   it('loads tar-stream with neither a backup nor a restore until a file archive is packed or read', () => {

@@ -18,7 +18,6 @@ import type {
   TableRowFormat,
 } from '../dialect';
 import { partWorkers } from '../../archive/part-worker-pool';
-import { warmOffThreadSpawn } from '../../off-thread-spawn';
 import { readSequenceLinks, readTables, type SequenceLink } from './pg-catalog';
 import { BINARY_ROW_FORMAT, binaryCopyTables } from './pg-copy-binary';
 import { connectAtSnapshot, copyInto, copyOutSql, countedRows, type PgCopySource } from './pg-copy-out';
@@ -64,9 +63,6 @@ export class PostgresSnapshot implements Snapshot {
   private constructor(private readonly opts: SnapshotOptions) {}
 
   static async open(opts: SnapshotOptions): Promise<PostgresSnapshot> {
-    // Every backup's schema is a pg_dump run, started from the launcher thread: it starts now,
-    // beside this snapshot's opening, rather than when the schema is asked for.
-    warmOffThreadSpawn();
     const snap = new PostgresSnapshot(opts);
     try {
       await snap.begin();

@@ -34,6 +34,7 @@ import type * as PgSnapshotModule from './pg-snapshot';
 import { connect, destroyClient, qualify, quoteIdent } from './pg-session';
 import { restoreToastCompression, type ToastCompressionPolicy } from './pg-toast-compression';
 import { findPgTool, serverMajor, type FindPgToolOptions } from './pg-tools';
+import { warmOffThreadSpawn } from '../../off-thread-spawn';
 import type { WholeScopeOptions } from './pg-whole-dump';
 
 export interface PostgresDialectOptions {
@@ -111,15 +112,22 @@ export class PostgresDialect implements Dialect {
     return this.pgDump;
   }
 
+  /**
+   * Every backup's schema is a pg_dump run, started from the launcher thread: the lookup (a
+   * connection, the server's version, `pg_dump --version`) and the thread's start go on while the
+   * snapshot's connections open, not after. A failure is reported by the call that needs the path.
+   * Not in openSnapshot: a scoped restore opens a snapshot for its plan and never runs pg_dump.
+   */
+  prepareBackup(): void {
+    void this.pgDumpPath().catch(() => undefined);
+    warmOffThreadSpawn();
+  }
+
   openSnapshot(tables: string[], opts: { parallel?: number; wholeDatabase?: boolean } = {}): Promise<Snapshot> {
     const parallel = Math.max(1, opts.parallel ?? this.opts.parallel ?? 2);
     const whole = opts.wholeDatabase ? (this.opts.scope ?? {}) : undefined;
-    // Every backup's schema is a pg_dump run: its lookup (a connection, the server's version,
-    // `pg_dump --version`) goes on while the snapshot's connections open, not after. A failure
-    // is reported by the call that needs the path.
-    void this.pgDumpPath().catch(() => undefined);
-    // Loaded on first use: a restore never opens a snapshot, and the module brings pg_dump's
-    // process handling and the inventory readers with it (about 5 ms of every restore's start).
+    // Loaded on first use: a whole restore never opens a snapshot, and the module brings
+    // pg_dump's process handling and the inventory readers with it (about 5 ms of a restore's start).
     const { PostgresSnapshot } = require('./pg-snapshot') as typeof PgSnapshotModule;
     return PostgresSnapshot.open({ url: this.url, tables, parallel, pgDumpPath: () => this.pgDumpPath(), whole });
   }
