@@ -8,7 +8,7 @@ import { findFrameCompressedSize, getFrameContentSize } from 'zstd-napi/binding'
 import { createCompressStream, createDecompressStream } from './compression';
 import { ArchiveError } from './errors';
 import { idleZstdContexts } from './zstd-decompress';
-import { idleZstdCompressContexts } from './zstd-compress';
+import { DEFAULT_FRAME_BYTES, idleZstdCompressContexts } from './zstd-compress';
 import type { Compression } from './manifest.types';
 
 /** The chunks `input` comes out as after `stages`. */
@@ -29,6 +29,19 @@ async function chunksThrough(input: Buffer[], ...stages: NodeJS.ReadWriteStream[
 
 async function through(input: Buffer[], ...stages: NodeJS.ReadWriteStream[]): Promise<Buffer> {
   return Buffer.concat(await chunksThrough(input, ...stages));
+}
+
+const cut = (b: Buffer, size: number): Buffer[] =>
+  Array.from({ length: Math.ceil(b.length / size) }, (_x, i) => b.subarray(i * size, (i + 1) * size));
+
+/** Everything a stream emits, once it ends. */
+function collect(stream: NodeJS.ReadableStream): Promise<Buffer> {
+  const out: Buffer[] = [];
+  stream.on('data', (c: Buffer) => out.push(c));
+  return new Promise((resolve, reject) => {
+    stream.on('end', () => resolve(Buffer.concat(out)));
+    stream.on('error', reject);
+  });
 }
 
 function compressible(size: number): Buffer {
@@ -73,8 +86,6 @@ describe('zstd as independent frames (frameBytes)', () => {
     }
     return sizes;
   }
-  const cut = (b: Buffer, size: number) =>
-    Array.from({ length: Math.ceil(b.length / size) }, (_x, i) => b.subarray(i * size, (i + 1) * size));
 
   it.each([
     ['smaller than a frame', 10_000],
@@ -234,19 +245,41 @@ describe('zstd decompression contexts', () => {
 });
 
 describe('zstd compression output and contexts', () => {
-  it('pushes whole output buffers, not one small slice of a fresh buffer per compressed block', async () => {
-    // Hex of random bytes: compresses to about half, so many blocks of output.
-    const plain = Buffer.from(randomBytes(2 * 1024 * 1024).toString('hex'));
-    const chunks = await chunksThrough([plain], createCompressStream('zstd'));
-    expect(chunks.length).toBeGreaterThan(2);
-    // Every chunk but the last fills its buffer to within the 16 KiB of room kept (zstd's
-    // output buffer is about 128 KiB), and owns it alone.
-    for (const c of chunks.slice(0, -1)) {
-      expect(c.length).toBeGreaterThan(100 * 1024);
-      expect(c.buffer.byteLength - c.length).toBeLessThan(16 * 1024);
+  it('writes the default frame size, pushing each frame in a buffer of about its own size', async () => {
+    // Hex of random bytes: compresses to about half. Fed in 64 KiB chunks, as rows arrive.
+    const plain = Buffer.from(randomBytes(3 * DEFAULT_FRAME_BYTES).toString('hex')).subarray(
+      0,
+      5 * DEFAULT_FRAME_BYTES + 99,
+    );
+    const chunks = await chunksThrough(cut(plain, 64 * 1024), createCompressStream('zstd'));
+    expect(chunks.map((c) => getFrameContentSize(c))).toEqual([...Array(5).fill(DEFAULT_FRAME_BYTES), 99]);
+    for (const c of chunks) {
+      expect(findFrameCompressedSize(c)).toBe(c.length);
+      // The buffer behind a frame holds little else: at most what compressBound reserves.
+      expect(c.buffer.byteLength).toBeLessThanOrEqual(2 * c.length + 64 * 1024);
     }
     // Buffer#equals, not toEqual: jest compares a Buffer's bytes one by one, for seconds per MiB.
     expect((await through([Buffer.concat(chunks)], createDecompressStream('zstd'))).equals(plain)).toBe(true);
+  });
+
+  it('keeps streams on one thread apart when their frames are gathered from chunks by turns', async () => {
+    // Both streams gather frames in the thread's one scratch buffer; written alternately, each
+    // must still get its own bytes back.
+    const a = compressible(3 * DEFAULT_FRAME_BYTES + 5);
+    const b = randomBytes(2 * DEFAULT_FRAME_BYTES + 7);
+    const [sa, sb] = [createCompressStream('zstd', 1), createCompressStream('zstd', 1)];
+    const outA = collect(sa);
+    const outB = collect(sb);
+    const [ca, cb] = [cut(a, 100_000), cut(b, 70_000)];
+    for (let i = 0; i < Math.max(ca.length, cb.length); i++) {
+      if (ca[i]) sa.write(ca[i]);
+      if (cb[i]) sb.write(cb[i]);
+    }
+    sa.end();
+    sb.end();
+    const [pa, pb] = await Promise.all([outA, outB]);
+    expect((await through([pa], createDecompressStream('zstd'))).equals(a)).toBe(true);
+    expect((await through([pb], createDecompressStream('zstd'))).equals(b)).toBe(true);
   });
 
   it('reuses contexts from one stream to the next, also after a stream destroyed mid-frame', async () => {

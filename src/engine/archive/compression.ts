@@ -9,7 +9,7 @@ import type { Transform } from 'node:stream';
 import { PassThrough } from 'node:stream';
 import { createGunzip, createGzip } from 'node:zlib';
 import type { Compression } from './manifest.types';
-import { AdaptiveZstdCompressStream, FramedZstdCompressStream, ZstdCompressStream } from './zstd-compress';
+import { AdaptiveZstdCompressStream, ZstdCompressStream } from './zstd-compress';
 import { ZstdDecompressStream } from './zstd-decompress';
 
 export const COMPRESSIONS: readonly Compression[] = ['zstd', 'gzip', 'none'];
@@ -22,18 +22,17 @@ export function isCompression(value: unknown): value is Compression {
 
 export interface CompressOptions {
   /**
-   * zstd (gzip and none ignore it): write independent frames of this many input bytes, each
-   * compressed in one call (FramedZstdCompressStream, zstd-compress.ts): faster than one stream,
-   * for a frame of input held per stream. Absent: one stream. What for: a SQLite page image's
-   * segments (page-image-archive.ts), where compression is nearly all of the backup's CPU.
+   * zstd (gzip and none ignore it): input bytes per independent frame, each compressed in one
+   * call (ZstdCompressStream, zstd-compress.ts). Absent: DEFAULT_FRAME_BYTES (2 MiB). A SQLite
+   * page image's segments ask for 1 MiB (page-image-archive.ts).
    */
   frameBytes?: number;
 }
 
 /**
- * A compression step. zstd with no level given (no BACKUP_COMPRESSION_LEVEL) and no frame size picks
- * the level per part from its first bytes (zstd-compress.ts): level 3, or level 1 where level 3
- * would not be smaller.
+ * A compression step. zstd with no level given (no BACKUP_COMPRESSION_LEVEL) picks the level per
+ * part from its first bytes (zstd-compress.ts): level 3, or level 1 where level 3 would not be
+ * smaller.
  */
 export function createCompressStream(c: Compression, level?: number, opts: CompressOptions = {}): Transform {
   const effective = level ?? DEFAULT_LEVEL[c];
@@ -47,8 +46,9 @@ export function createCompressStream(c: Compression, level?: number, opts: Compr
       // every decompression): an end-to-end check of compression on every read for a few bytes
       // and ~1% of the CPU, where restores no longer hash the plaintext with SHA-256
       // (part-io.ts). Any zstd reader reads such frames, this project's earlier versions included.
-      if (opts.frameBytes !== undefined) return new FramedZstdCompressStream(effective, opts.frameBytes);
-      return level === undefined ? new AdaptiveZstdCompressStream(effective) : new ZstdCompressStream(effective);
+      return level === undefined
+        ? new AdaptiveZstdCompressStream(effective, opts.frameBytes)
+        : new ZstdCompressStream(effective, opts.frameBytes);
     case 'gzip':
       return createGzip({ level: effective });
     case 'none':

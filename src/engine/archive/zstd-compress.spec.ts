@@ -120,8 +120,7 @@ describe('zstd level chosen per part', () => {
   it('is what the default compression step uses, and an explicit level is kept as given', () => {
     expect(createCompressStream('zstd')).toBeInstanceOf(AdaptiveZstdCompressStream);
     expect(createCompressStream('zstd', 3)).not.toBeInstanceOf(AdaptiveZstdCompressStream);
-    expect(createCompressStream('zstd', undefined, { frameBytes: 1 << 20 })).not.toBeInstanceOf(
-      AdaptiveZstdCompressStream,
-    );
+    expect(createCompressStream('zstd', undefined, { frameBytes: 1 << 20 })).toBeInstanceOf(AdaptiveZstdCompressStream);
+    expect(createCompressStream('zstd', 1, { frameBytes: 1 << 20 })).not.toBeInstanceOf(AdaptiveZstdCompressStream);
   });
 });

@@ -1,6 +1,7 @@
 /**
- * Streaming zstd compression whose level is chosen from the part's own first bytes, for parts
- * written at the default level (no BACKUP_COMPRESSION_LEVEL). Level 3 pays for its match search
+ * zstd compression of a part, as independent frames (ZstdCompressStream), and the choice of its
+ * level from the part's own first bytes (AdaptiveZstdCompressStream), for parts written at the
+ * default level (no BACKUP_COMPRESSION_LEVEL). Level 3 pays for its match search
  * only where there are matches to find. On data without them it is slower and no smaller: on
  * `bytea` values of random bytes, which COPY text writes as hex, level 3 ran at 56 MB/s and wrote
  * 0.521 of the input, level 1 at 524 MB/s and 0.500 (32 MiB sample, one core). On ordinary rows
@@ -19,9 +20,6 @@ export const PROBE_BYTES = 256 * 1024;
 export const MIN_GAIN = 0.97;
 export const FAST_LEVEL = 1;
 
-const OUT_SIZE = binding.cStreamOutSize();
-/** Below this much room the output buffer is pushed and a new one started. */
-const MIN_ROOM = 16 * 1024;
 let probeCtx: binding.CCtx | undefined;
 /**
  * Contexts of finished streams (zstd-context-pool.ts). Without it a backup of 500 small tables
@@ -65,25 +63,64 @@ function settle(done: TransformCallback, work: () => void): void {
   done();
 }
 
-/** Streaming zstd at a fixed level, with the content checksum on (see createCompressStream). */
+/**
+ * Input bytes per zstd frame where the caller names no size: a part's rows and file artefacts.
+ * Measured on the benchmark's binary COPY rows at level 3, one core, CPU time, medians of 5 by
+ * turns (2026-12-03): shape a's tasks 130 MB/s as one stream, 152 MB/s in 2 MiB frames, its
+ * audit rows 194 and 222, a table of shape f 166 and 199; the frames wrote 0.1-0.4% more bytes
+ * than the stream (4 MiB frames: no more, for no more speed and twice the memory held; 1 MiB:
+ * 1-1.3% more). A profile of a backup of shape a had put 46% of its CPU in the stream's extDict
+ * match finder (see ZstdCompressStream).
+ */
+export const DEFAULT_FRAME_BYTES = 2 * 1024 * 1024;
+
+/**
+ * Output buffer of this thread's streams: compress2 runs synchronously, so one serves them all
+ * until a frame fills more than half of it (see ZstdCompressStream.frame).
+ */
+let frameScratch: Buffer | null = null;
+/**
+ * Where a frame's input is gathered when it arrived in several chunks: it is only read by the
+ * synchronous compress2 call, so one per thread serves every stream, and a backup does not
+ * allocate (and have the kernel zero) a fresh frame-sized buffer per frame.
+ */
+let gatherScratch: Buffer | null = null;
+
+/**
+ * zstd as independent frames of `frameBytes` of input, each compressed by one call (compress2)
+ * from a whole buffer, with zstd's content checksum on (see createCompressStream). Why not one
+ * stream: a stream copies its input into a ring buffer the size of its window, and once that
+ * wraps, matches are searched across its two pieces (zstd's "extDict" variant of the match
+ * finder: two thirds of a page-image backup's compression time in a profile, 46% of a row
+ * backup's CPU). Each frame starts without history, which costs a fraction of a percent at a
+ * frame several times the window (512 KiB at level 1, 2 MiB at 3). Readers get concatenated zstd
+ * frames, which every zstd decoder reads as one stream, this project's earlier versions included.
+ * A stream holds up to a frame of input.
+ */
 export class ZstdCompressStream extends Transform {
   private ctx: binding.CCtx | null = pool.take();
-  private out = Buffer.allocUnsafe(OUT_SIZE);
-  /** Bytes at the start of `out` waiting to be pushed. */
-  private filled = 0;
+  /** Input not yet compressed, less than one frame's worth once `compress` returns. */
+  private held: Buffer[] = [];
+  private heldBytes = 0;
+  private framesWritten = 0;
 
-  constructor(level: number | null) {
+  constructor(
+    level: number | null,
+    private readonly frameBytes: number = DEFAULT_FRAME_BYTES,
+  ) {
     super();
+    if (!Number.isInteger(frameBytes) || frameBytes < 1)
+      throw new RangeError(`frame size must be a positive integer, got ${frameBytes}`);
     if (level !== null) this.configure(level);
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
-    settle(done, () => this.compress(chunk, binding.EndDirective.continue));
+    settle(done, () => this.compress(chunk, false));
   }
 
   override _flush(done: TransformCallback): void {
     settle(done, () => {
-      this.compress(Buffer.alloc(0), binding.EndDirective.end);
+      this.compress(EMPTY, true);
       this.release();
     });
   }
@@ -93,7 +130,7 @@ export class ZstdCompressStream extends Transform {
     done(err);
   }
 
-  protected get cctx(): binding.CCtx {
+  private get cctx(): binding.CCtx {
     if (!this.ctx) throw new Error('the zstd stream has already ended');
     return this.ctx;
   }
@@ -109,74 +146,21 @@ export class ZstdCompressStream extends Transform {
     this.cctx.setParameter(binding.CParameter.checksumFlag, 1);
   }
 
-  /**
-   * Output is pushed a whole buffer at a time. zstd emits about one compressed block (a few
-   * dozen KiB) per call, and pushing each as a slice pinned the whole OUT_SIZE buffer behind it
-   * until a garbage collection: V8 collects for such external memory only after tens of MiB of
-   * it, so a backup's threads each held 20-37 MiB of dead output buffers (measured on 500
-   * tables, 2026-12-01).
-   */
-  protected compress(src: Buffer, end: binding.EndDirective): void {
-    const flushing = end !== binding.EndDirective.continue;
-    for (;;) {
-      const [remaining, produced, consumed] = this.cctx.compressStream2(this.out.subarray(this.filled), src, end);
-      this.filled += produced;
-      const done = flushing && remaining === 0;
-      if (OUT_SIZE - this.filled < MIN_ROOM || (done && this.filled > 0)) {
-        this.push(this.out.subarray(0, this.filled));
-        this.out = Buffer.allocUnsafe(OUT_SIZE);
-        this.filled = 0;
-      }
-      src = src.subarray(consumed);
-      if (src.length === 0 && (!flushing || done)) return;
-    }
-  }
-}
-
-/**
- * Output buffer of this thread's framed streams: compress2 runs synchronously, so one serves
- * them all until a frame fills more than half of it (see FramedZstdCompressStream.frame).
- */
-let frameScratch: Buffer | null = null;
-
-/**
- * zstd as independent frames of `frameBytes` of input, each compressed by one call (compress2)
- * from a whole buffer. Why: a stream copies its input into a ring buffer the size of its window,
- * and once that wraps, matches are searched across its two pieces (zstd's "extDict" variant of
- * the match finder, two thirds of a page-image backup's compression time in a profile). Measured
- * on a SQLite page image at level 1, one core (2026-12-02): streaming 253-276 MiB/s, 1 MiB frames
- * 276-281 MiB/s, 4 MiB frames 294-314 MiB/s, for 0.1-0.3% more bytes, each frame starting without history (the window at
- * level 1 is 512 KiB). Readers get concatenated zstd frames, which every zstd decoder reads as one
- * stream, this project's included. Used where compression is most of the work and few streams run
- * at once (page images): it holds up to a frame of input per stream.
- */
-export class FramedZstdCompressStream extends ZstdCompressStream {
-  /** Input not yet compressed, at most one frame's worth once `compress` returns. */
-  private held: Buffer[] = [];
-  private heldBytes = 0;
-  private framesWritten = 0;
-
-  constructor(
-    level: number,
-    private readonly frameBytes: number,
-  ) {
-    super(level);
-    if (!Number.isInteger(frameBytes) || frameBytes < 1)
-      throw new RangeError(`frame size must be a positive integer, got ${frameBytes}`);
-  }
-
-  protected override compress(src: Buffer, end: binding.EndDirective): void {
+  /** Compresses every whole frame `src` completes; at the end, what is left as the last frame. */
+  protected compress(src: Buffer, end: boolean): void {
     if (src.length > 0) {
       this.held.push(src);
       this.heldBytes += src.length;
     }
     while (this.heldBytes >= this.frameBytes) this.frame(this.takeHeld(this.frameBytes));
     // An empty input still makes one (empty) frame, as a stream would.
-    if (end !== binding.EndDirective.continue && (this.heldBytes > 0 || this.framesWritten === 0))
-      this.frame(this.takeHeld(this.heldBytes));
+    if (end && (this.heldBytes > 0 || this.framesWritten === 0)) this.frame(this.takeHeld(this.heldBytes));
   }
 
-  /** The first `n` held bytes, as one buffer: a slice when one input chunk holds them (no copy). */
+  /**
+   * The first `n` held bytes, as one buffer: a slice when one input chunk holds them, else
+   * gathered into this thread's scratch buffer, valid until the next call.
+   */
   private takeHeld(n: number): Buffer {
     const first = this.held[0];
     let out: Buffer;
@@ -185,7 +169,8 @@ export class FramedZstdCompressStream extends ZstdCompressStream {
       if (first.length === n) this.held.shift();
       else this.held[0] = first.subarray(n);
     } else {
-      out = Buffer.allocUnsafe(n);
+      if (!gatherScratch || gatherScratch.length < n) gatherScratch = Buffer.allocUnsafeSlow(n);
+      out = gatherScratch.subarray(0, n);
       let at = 0;
       while (at < n) {
         const piece = this.held[0];
@@ -203,19 +188,24 @@ export class FramedZstdCompressStream extends ZstdCompressStream {
   private frame(src: Buffer): void {
     const bound = binding.compressBound(src.length);
     if (!frameScratch || frameScratch.length < bound) frameScratch = Buffer.allocUnsafeSlow(bound);
-    const n = this.cctx.compress2(frameScratch, src);
+    const scratch = frameScratch;
+    const n = this.cctx.compress2(scratch, src);
     this.framesWritten++;
     // A frame that filled most of the buffer (incompressible input) is handed on in it, and the
     // next frame gets a new one: copying it would move as many bytes again. A smaller frame is
-    // copied out at its size, so a well compressed frame never pins a buffer several times its size.
-    if (n > frameScratch.length / 2) {
-      this.push(frameScratch.subarray(0, n));
+    // copied out at its size, so a well compressed frame never pins a buffer several times its
+    // size. The scratch is let go before the push: a reader downstream may compress on this
+    // thread as it receives the frame.
+    if (n > scratch.length / 2) {
       frameScratch = null;
+      this.push(scratch.subarray(0, n));
     } else {
-      this.push(Buffer.from(frameScratch.subarray(0, n)));
+      this.push(Buffer.from(scratch.subarray(0, n)));
     }
   }
 }
+
+const EMPTY = Buffer.alloc(0);
 
 /** zstd whose level is chosen from the part's first PROBE_BYTES (see the top of this file). */
 export class AdaptiveZstdCompressStream extends ZstdCompressStream {
@@ -224,8 +214,11 @@ export class AdaptiveZstdCompressStream extends ZstdCompressStream {
   private probeBytes = 0;
   private chosen: number | null = null;
 
-  constructor(private readonly defaultLevel: number) {
-    super(null);
+  constructor(
+    private readonly defaultLevel: number,
+    frameBytes?: number,
+  ) {
+    super(null, frameBytes);
   }
 
   /** The level this part is written at; null until PROBE_BYTES have arrived or the input ended. */
@@ -268,6 +261,6 @@ export class AdaptiveZstdCompressStream extends ZstdCompressStream {
     this.probe = null;
     this.chosen = probed ? chooseZstdLevel(held.subarray(0, PROBE_BYTES), this.defaultLevel) : this.defaultLevel;
     this.configure(this.chosen);
-    this.compress(held, binding.EndDirective.continue);
+    this.compress(held, false);
   }
 }

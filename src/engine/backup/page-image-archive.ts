@@ -33,7 +33,7 @@ const MIB = 1024 * 1024;
 export const PAGE_IMAGE_ZSTD_LEVEL = 1;
 
 /**
- * zstd frames of a page image's segments (FramedZstdCompressStream): compressed from whole
+ * zstd frames of a page image's segments (ZstdCompressStream): compressed from whole
  * buffers, faster than one stream per segment at level 1 for 0.1-0.3% more bytes
  * (zstd-compress.ts). The file is read in steps of the same size (file-range.ts), so each frame
  * is one read, compressed where it landed. Why 1 MiB and not 4 (a few percent faster still): with
