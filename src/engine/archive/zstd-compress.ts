@@ -67,10 +67,12 @@ function settle(done: TransformCallback, work: () => void): void {
  * Input bytes per zstd frame where the caller names no size: a part's rows and file artefacts.
  * Measured on the benchmark's binary COPY rows at level 3, one core, CPU time, medians of 5 by
  * turns (2026-12-03): shape a's tasks 130 MB/s as one stream, 152 MB/s in 2 MiB frames, its
- * audit rows 194 and 222, a table of shape f 166 and 199; the frames wrote 0.1-0.4% more bytes
- * than the stream (4 MiB frames: no more, for no more speed and twice the memory held; 1 MiB:
- * 1-1.3% more). A profile of a backup of shape a had put 46% of its CPU in the stream's extDict
- * match finder (see ZstdCompressStream).
+ * audit rows 194 and 222, a table of shape f 166 and 199; the frames wrote 0.1-0.9% more bytes
+ * than the stream (1 MiB frames 0.8-2.2% more). 4 MiB frames wrote no more than the stream at
+ * about the same speed, but a backup of shape f then peaked at 233 MiB in its largest process,
+ * against 190-204 MiB at 2 MiB: each thread holds a frame of input, its gathered copy and its
+ * output. A profile of a backup of shape a had put 46% of its CPU in the stream's extDict match
+ * finder (see ZstdCompressStream). docs/benchmarking.md, "Row parts as zstd frames".
  */
 export const DEFAULT_FRAME_BYTES = 2 * 1024 * 1024;
 
