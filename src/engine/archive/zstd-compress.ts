@@ -88,6 +88,8 @@ let frameScratch: Buffer | null = null;
  */
 let gatherScratch: Buffer | null = null;
 
+const EMPTY = Buffer.alloc(0);
+
 /**
  * zstd as independent frames of `frameBytes` of input, each compressed by one call (compress2)
  * from a whole buffer, with zstd's content checksum on (see createCompressStream). Why not one
@@ -206,8 +208,6 @@ export class ZstdCompressStream extends Transform {
     }
   }
 }
-
-const EMPTY = Buffer.alloc(0);
 
 /** zstd whose level is chosen from the part's first PROBE_BYTES (see the top of this file). */
 export class AdaptiveZstdCompressStream extends ZstdCompressStream {

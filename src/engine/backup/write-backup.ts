@@ -50,9 +50,9 @@ import { countRows } from '../scope/scope-closure';
  * them, on cores shared with the main thread, pg_dump and the server. Measured on the
  * benchmark's typical project of shape a (~600 rows, 2026-12-03, 10 runs by turns on a held
  * cluster, the same backup with its parts on a worker and on this thread): median 487 ms with
- * the worker, 447 ms without. Where a worker already runs (the
- * service keeps the one its first backup started), the scope uses it, so the thread that answers
- * the API still only stores bytes. A larger scope starts workers like any other backup.
+ * the worker, 447 ms without. Where a worker already runs (the service keeps the one its first
+ * backup started), the scope uses it, so the thread that answers the API still only stores
+ * bytes. A larger scope starts workers like any other backup.
  */
 export const SMALL_SCOPE_ROWS = 10_000;
 
